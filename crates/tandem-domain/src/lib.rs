@@ -1,0 +1,14 @@
+//! Tandem's domain: identifiers, entities, validated values and the conversation ownership
+//! state machine.
+//!
+//! This crate does no IO. Everything here is plain data and pure functions, so the rules that
+//! matter most (who owns a conversation, what a valid message is) can be tested exhaustively
+//! without a database or a server.
+
+pub mod conversation;
+pub mod entities;
+pub mod validate;
+
+pub use conversation::{ConversationState, Transition, TransitionError};
+pub use entities::*;
+pub use validate::ValidationError;

@@ -1,0 +1,163 @@
+//! Validated input: every value a customer, agent or admin types passes through here before it
+//! is stored, so the store and the HTTP layer never see an empty message or a malformed e-mail.
+
+/// Longest message body, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 5000;
+/// Longest client message id, in bytes.
+pub const MAX_CLIENT_MSG_ID: usize = 64;
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// An input that breaks a rule; `field` names the input, `reason` says what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ValidationError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ValidationError {
+    ValidationError { field, reason: reason.into() }
+}
+
+fn has_control_chars(text: &str, allow_newlines: bool) -> bool {
+    text.chars().any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\t' | '\r')))
+}
+
+/// A message body: not blank, at most [`MAX_MESSAGE_CHARS`], no control characters other than
+/// line breaks and tabs. Surrounding whitespace is removed; inner formatting is kept.
+pub fn message_body(text: &str) -> Result<String, ValidationError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(invalid("body", "must not be empty"));
+    }
+    let chars = trimmed.chars().count();
+    if chars > MAX_MESSAGE_CHARS {
+        return Err(invalid("body", format!("is {chars} characters; at most {MAX_MESSAGE_CHARS}")));
+    }
+    if has_control_chars(trimmed, true) {
+        return Err(invalid("body", "must not contain control characters"));
+    }
+    Ok(trimmed.replace("\r\n", "\n"))
+}
+
+/// A client message id: 1 to 64 characters of `A-Z a-z 0-9 - _ . :`.
+pub fn client_msg_id(text: &str) -> Result<String, ValidationError> {
+    if text.is_empty() || text.len() > MAX_CLIENT_MSG_ID {
+        return Err(invalid("client_msg_id", format!("must be 1 to {MAX_CLIENT_MSG_ID} characters")));
+    }
+    if !text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')) {
+        return Err(invalid("client_msg_id", "may only contain letters, digits, '-', '_', '.', ':'"));
+    }
+    Ok(text.to_owned())
+}
+
+/// An e-mail address, lower-cased. Deliberately loose (one `@`, a dotted domain, no spaces):
+/// the only real check of an address is a mail that arrives.
+pub fn email(text: &str) -> Result<String, ValidationError> {
+    let text = text.trim().to_lowercase();
+    let valid = text.len() <= 254
+        && !text.chars().any(char::is_whitespace)
+        && matches!(text.split_once('@'), Some((local, domain))
+            if !local.is_empty() && !domain.contains('@') && domain.contains('.')
+               && !domain.starts_with('.') && !domain.ends_with('.'));
+    if valid { Ok(text) } else { Err(invalid("email", "is not a valid e-mail address")) }
+}
+
+/// A person's display name: 1 to 80 characters, no control characters.
+pub fn display_name(text: &str) -> Result<String, ValidationError> {
+    let text = text.trim();
+    let chars = text.chars().count();
+    if chars == 0 || chars > 80 {
+        return Err(invalid("display_name", "must be 1 to 80 characters"));
+    }
+    if has_control_chars(text, false) {
+        return Err(invalid("display_name", "must not contain control characters"));
+    }
+    Ok(text.to_owned())
+}
+
+/// A new password: at least [`MIN_PASSWORD_CHARS`] characters, at most 256.
+pub fn password(text: &str) -> Result<&str, ValidationError> {
+    let chars = text.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(invalid("password", format!("must be at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    if chars > 256 {
+        return Err(invalid("password", "must be at most 256 characters"));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<T: PartialEq + std::fmt::Debug>(
+        parse: impl Fn(&str) -> Result<T, ValidationError>,
+        cases: &[(&str, Option<T>)],
+    ) {
+        for (input, expected) in cases {
+            assert_eq!(parse(input).ok().as_ref(), expected.as_ref(), "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn message_bodies() {
+        let long = "好".repeat(MAX_MESSAGE_CHARS);
+        let too_long = "好".repeat(MAX_MESSAGE_CHARS + 1);
+        check(
+            message_body,
+            &[
+                ("你好", Some("你好".to_owned())),
+                ("  where is my order?\n", Some("where is my order?".to_owned())),
+                ("line one\r\nline two", Some("line one\nline two".to_owned())),
+                ("", None),
+                ("   \n\t ", None),
+                ("bell\u{7}", None),
+                ("nul\0", None),
+                (long.as_str(), Some(long.clone())),
+                (too_long.as_str(), None),
+            ],
+        );
+    }
+
+    #[test]
+    fn client_message_ids() {
+        check(
+            client_msg_id,
+            &[
+                ("3f2c9a1e-5b7d-4c1a-9f0e-2d8b6a4c1e7f", Some("3f2c9a1e-5b7d-4c1a-9f0e-2d8b6a4c1e7f".into())),
+                ("bot:42", Some("bot:42".into())),
+                ("", None),
+                ("has space", None),
+                ("中文", None),
+                (&"a".repeat(65), None),
+            ],
+        );
+    }
+
+    #[test]
+    fn emails() {
+        check(
+            email,
+            &[
+                ("Wang.Fang@Example.com ", Some("wang.fang@example.com".into())),
+                ("a@b.cn", Some("a@b.cn".into())),
+                ("no-at.example.com", None),
+                ("two@@example.com", None),
+                ("@example.com", None),
+                ("a@localhost", None),
+                ("a b@example.com", None),
+                ("a@example.", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn display_names_and_passwords() {
+        check(display_name, &[(" 王芳 ", Some("王芳".into())), ("", None), ("tab\tname", None)]);
+        assert!(password("short").is_err());
+        assert!(password("long enough").is_ok());
+        assert_eq!(password("1234567").unwrap_err().field, "password");
+    }
+}

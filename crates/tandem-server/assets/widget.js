@@ -1,0 +1,696 @@
+/*
+ * Tandem web chat widget, served at /widget.js.
+ * Plain ES2020, no dependencies, no build step. Embed with:
+ *   <script src="https://host/widget.js" data-inbox="PUBLIC_KEY" data-lang="zh|en" async></script>
+ * Everything lives in the open shadow root of <tandem-widget>, so page CSS cannot leak in.
+ */
+(() => {
+  'use strict';
+
+  const script = document.currentScript || document.querySelector('script[data-inbox]');
+  if (!script || window.__tandemWidget) return;
+  const INBOX = script.getAttribute('data-inbox') || '';
+  if (!INBOX) { console.warn('[tandem] <script data-inbox> is missing'); return; }
+  window.__tandemWidget = true;
+
+  const BASE = new URL(script.getAttribute('src') || location.href, location.href).origin;
+  const LANG = String(script.getAttribute('data-lang') || navigator.language || 'en')
+    .toLowerCase().startsWith('zh') ? 'zh' : 'en';
+  const MAX_CHARS = 5000;
+  const PAGE = 200;
+  const TYPING_MS = 15000;
+  const PING_MS = 25000;
+
+  const I18N = {
+    zh: {
+      title: '在线客服', dialog: '客服对话', openChat: '打开客服对话', closeChat: '关闭客服对话',
+      minimize: '收起对话', placeholder: '输入消息…（Enter 发送，Shift+Enter 换行）', input: '消息内容',
+      send: '发送', handoff: '转人工', handoffLabel: '转接人工客服', messages: '对话消息',
+      connecting: '正在连接…', reconnecting: '连接中断，正在重连…', online: '在线',
+      queued: '正在为您转接人工客服…', human: '{name} 已加入对话',
+      resolved: '对话已结束，发送消息即可重新开始',
+      sending: '发送中…', failed: '发送失败 — 点击重试', retry: '重新发送这条消息',
+      tooLong: '消息太长了：最多 {max} 个字符（当前 {n}）', invalid: '消息无法发送，请检查内容',
+      rateLimited: '发送太频繁，请稍候…', error: '出错了，请稍后再试',
+      welcome: '您好！我是{bot}，有什么可以帮您？', welcomeNoBot: '您好！有什么可以帮您？',
+      typing: '{bot}正在输入', agent: '客服', bot: '智能助手', unread: '{n} 条未读消息',
+    },
+    en: {
+      title: 'Chat with us', dialog: 'Customer service chat', openChat: 'Open chat', closeChat: 'Close chat',
+      minimize: 'Minimize chat', placeholder: 'Write a message… (Enter to send, Shift+Enter for a new line)',
+      input: 'Message', send: 'Send', handoff: 'Talk to a person', handoffLabel: 'Talk to a person',
+      messages: 'Conversation', connecting: 'Connecting…', reconnecting: 'Connection lost — reconnecting…',
+      online: 'Online', queued: 'Connecting you to a person…', human: '{name} joined',
+      resolved: 'Conversation resolved — write to start again',
+      sending: 'sending…', failed: 'failed — tap to retry', retry: 'Send this message again',
+      tooLong: 'That message is too long: at most {max} characters (now {n})',
+      invalid: 'This message could not be sent — please check it', rateLimited: 'Sending too fast — please wait a moment…',
+      error: 'Something went wrong — please try again', welcome: 'Hi! I’m {bot}. How can I help you today?',
+      welcomeNoBot: 'Hi! How can we help you today?', typing: '{bot} is typing', agent: 'Agent', bot: 'Assistant',
+      unread: '{n} unread messages',
+    },
+  };
+  const T = I18N[LANG];
+  const fmt = (s, vars) => s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? ''));
+
+  // ---------- small helpers ----------
+  const mem = {};
+  const store = {
+    key: (k) => `tandem:${INBOX}:${k}`,
+    get(k) { try { return localStorage.getItem(this.key(k)) ?? mem[k] ?? null; } catch { return mem[k] ?? null; } },
+    set(k, v) { mem[k] = v; try { localStorage.setItem(this.key(k), v); } catch { /* private mode */ } },
+    del(k) { delete mem[k]; try { localStorage.removeItem(this.key(k)); } catch { /* ignore */ } },
+  };
+  const newId = () => {
+    const c = window.crypto;
+    if (c && typeof c.randomUUID === 'function') { try { return c.randomUUID(); } catch { /* insecure context */ } }
+    const b = new Uint8Array(16);
+    if (c && c.getRandomValues) c.getRandomValues(b); else for (let i = 0; i < 16; i++) b[i] = (Math.random() * 256) | 0;
+    return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  };
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const charCount = (s) => Array.from(s).length;
+  const pad = (n) => String(n).padStart(2, '0');
+  const hhmm = (ms) => { const d = new Date(ms); return isNaN(d.getTime()) ? '' : `${pad(d.getHours())}:${pad(d.getMinutes())}`; };
+  const KINDS = ['customer', 'bot', 'agent', 'system'];
+
+  async function api(method, path, body) {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (S.token) headers.Authorization = `Bearer ${S.token}`;
+    const res = await fetch(BASE + path, {
+      method, headers, credentials: 'omit', cache: 'no-store',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await res.json(); } catch { /* empty or non-JSON body */ }
+    if (!res.ok) {
+      const err = new Error((data && data.message) || `HTTP ${res.status}`);
+      err.status = res.status;
+      err.code = data && data.code;
+      const ra = res.headers.get('Retry-After');
+      if (ra) {
+        let secs = Number(ra);
+        if (!Number.isFinite(secs)) { const at = Date.parse(ra); secs = isNaN(at) ? 0 : (at - Date.now()) / 1000; }
+        err.retryAfter = Math.min(Math.max(secs, 1), 120);
+      }
+      throw err;
+    }
+    return data;
+  }
+
+  // ---------- state ----------
+  const S = {
+    token: null, customer: null, inbox: null, conv: null,
+    list: [],            // message records, sorted by seq; pending ones (seq null) at the end
+    bySeq: new Map(), byCid: new Map(),
+    cursor: 0,           // highest seq received from an in-order stream (GET or WebSocket)
+    ws: null, online: false, everOnline: false, attempt: 0, retryTimer: 0, pingTimer: 0,
+    started: false, readyP: null, resetP: null, syncP: null, syncAgain: false,
+    chain: Promise.resolve(), open: false, unread: 0, typingTimer: 0, noticeTimer: 0,
+  };
+  let ui = null;
+
+  // ---------- styles & markup ----------
+  const CSS = `
+:host { all: initial; }
+* { box-sizing: border-box; }
+[hidden] { display: none !important; }
+.root { font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Noto Sans SC", "Helvetica Neue", Arial, sans-serif;
+  font-size: 14px; line-height: 1.5; color: #0f172a; -webkit-font-smoothing: antialiased; }
+button { font: inherit; }
+.launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; width: 58px; height: 58px; padding: 0;
+  border: 0; border-radius: 50%; background: #2563eb; color: #fff; cursor: pointer; display: flex; align-items: center;
+  justify-content: center; box-shadow: 0 8px 24px rgba(37,99,235,.35), 0 2px 6px rgba(15,23,42,.15);
+  transition: transform .15s ease, background-color .15s ease; }
+.launcher:hover { background: #1d4ed8; transform: translateY(-1px) scale(1.04); }
+.launcher svg { width: 26px; height: 26px; }
+.launcher .ic-close, .root.open .launcher .ic-chat { display: none; }
+.root.open .launcher .ic-close { display: block; }
+.badge { position: absolute; top: -3px; right: -3px; min-width: 22px; height: 22px; padding: 0 6px; border-radius: 11px;
+  background: #ef4444; color: #fff; font-size: 12px; font-weight: 600; line-height: 18px; text-align: center; border: 2px solid #fff; }
+button:focus-visible, textarea:focus-visible, .msg:focus-visible { outline: 3px solid rgba(37,99,235,.45); outline-offset: 2px; }
+.panel { position: fixed; right: 20px; bottom: 92px; z-index: 2147483000; width: 376px; height: 600px;
+  max-height: calc(100vh - 112px); display: flex; flex-direction: column; background: #fff; border-radius: 18px;
+  overflow: hidden; box-shadow: 0 18px 50px rgba(15,23,42,.20), 0 2px 8px rgba(15,23,42,.08); animation: tw-in .18s ease-out; }
+@keyframes tw-in { from { opacity: 0; transform: translateY(12px) scale(.98); } to { opacity: 1; transform: none; } }
+.header { display: flex; align-items: center; gap: 10px; padding: 14px 12px 14px 16px; color: #fff;
+  background: linear-gradient(135deg, #2563eb 0%, #1e40af 100%); flex: none; }
+.avatar { width: 38px; height: 38px; flex: none; border-radius: 50%; background: rgba(255,255,255,.2); display: flex;
+  align-items: center; justify-content: center; font-weight: 600; font-size: 16px; }
+.head-text { flex: 1; min-width: 0; }
+.title { margin: 0; font-size: 16px; font-weight: 600; line-height: 1.3; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.status { display: flex; align-items: center; gap: 6px; min-height: 18px; font-size: 12px; opacity: .92; }
+.status::before { content: ""; flex: none; width: 7px; height: 7px; border-radius: 50%; background: #fbbf24; }
+.status.on::before { background: #4ade80; }
+.status:empty::before { display: none; }
+.handoff { flex: none; padding: 5px 11px; border-radius: 999px; border: 1px solid rgba(255,255,255,.55);
+  background: rgba(255,255,255,.12); color: #fff; font-size: 12px; cursor: pointer; white-space: nowrap; }
+.handoff:hover:not(:disabled) { background: rgba(255,255,255,.24); }
+.handoff:disabled { opacity: .5; cursor: default; }
+.close { flex: none; width: 32px; height: 32px; padding: 0; border: 0; border-radius: 8px; background: transparent;
+  color: #fff; cursor: pointer; display: flex; align-items: center; justify-content: center; }
+.close:hover { background: rgba(255,255,255,.16); }
+.close svg { width: 20px; height: 20px; }
+.scroll { flex: 1; min-height: 0; overflow-y: auto; padding: 16px 14px 12px; background: #f8fafc; overscroll-behavior: contain; }
+.welcome { margin: 4px auto 16px; max-width: 85%; text-align: center; color: #64748b; font-size: 13px; }
+.list { display: flex; flex-direction: column; gap: 10px; }
+.msg { display: flex; flex-direction: column; align-items: flex-start; min-width: 0; }
+.msg.customer { align-items: flex-end; }
+.msg.system { align-items: center; }
+.name { margin: 0 0 3px 4px; font-size: 12px; color: #64748b; }
+.bubble { max-width: 82%; padding: 9px 13px; border-radius: 16px 16px 16px 4px; background: #fff; border: 1px solid #e2e8f0;
+  white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word; }
+.customer .bubble { background: #2563eb; border-color: #2563eb; color: #fff; border-radius: 16px 16px 4px 16px; }
+.agent .bubble { background: #ecfdf5; border-color: #a7f3d0; }
+.system .bubble { max-width: 90%; padding: 3px 10px; border: 0; border-radius: 999px; background: #e2e8f0; color: #475569;
+  font-size: 12px; text-align: center; }
+.pending .bubble { opacity: .6; }
+.meta { margin: 3px 4px 0; font-size: 11px; color: #94a3b8; }
+.failed { cursor: pointer; }
+.failed .bubble { background: #fff; color: #b91c1c; border-color: #fca5a5; }
+.failed .meta { color: #dc2626; }
+.typing { display: flex; gap: 4px; width: fit-content; margin-top: 10px; padding: 12px 14px; background: #fff;
+  border: 1px solid #e2e8f0; border-radius: 16px 16px 16px 4px; }
+.typing span { width: 6px; height: 6px; border-radius: 50%; background: #94a3b8; animation: tw-dot 1.2s infinite ease-in-out; }
+.typing span:nth-child(2) { animation-delay: .15s; }
+.typing span:nth-child(3) { animation-delay: .3s; }
+@keyframes tw-dot { 0%, 60%, 100% { transform: translateY(0); opacity: .45; } 30% { transform: translateY(-4px); opacity: 1; } }
+.notice { flex: none; margin: 8px 12px 0; padding: 6px 10px; border-radius: 8px; background: #fef2f2; color: #b91c1c; font-size: 12px; }
+.composer { flex: none; display: flex; align-items: flex-end; gap: 8px; padding: 10px 12px;
+  padding-bottom: calc(10px + env(safe-area-inset-bottom, 0px)); background: #fff; border-top: 1px solid #e2e8f0; }
+textarea { flex: 1; min-width: 0; height: 42px; min-height: 42px; max-height: 128px; margin: 0; padding: 10px 13px; resize: none;
+  border: 1px solid #cbd5e1; border-radius: 14px; background: #fff; color: inherit; font: inherit; line-height: 1.45; outline: none; }
+textarea:focus { border-color: #2563eb; box-shadow: 0 0 0 3px rgba(37,99,235,.15); }
+textarea::placeholder { color: #94a3b8; }
+.send { flex: none; width: 42px; height: 42px; padding: 0; border: 0; border-radius: 50%; background: #2563eb; color: #fff;
+  cursor: pointer; display: flex; align-items: center; justify-content: center; transition: background-color .15s ease; }
+.send:hover { background: #1d4ed8; }
+.send svg { width: 20px; height: 20px; }
+@media (max-width: 479.98px) {
+  .panel { top: 0; left: 0; right: 0; bottom: 0; width: auto; height: auto; max-height: none; border-radius: 0; }
+  .root.open .launcher { display: none; }
+  textarea { font-size: 16px; }
+}
+@media (prefers-reduced-motion: reduce) { .panel, .typing span, .launcher { animation: none; transition: none; } }
+`;
+  const ICON_CHAT = '<svg class="ic-chat" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z"/><path d="M8.5 11h.01M12 11h.01M15.5 11h.01"/></svg>';
+  const ICON_X = (cls) => `<svg class="${cls}" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/></svg>`;
+  const ICON_SEND = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M22 2L11 13"/><path d="M22 2l-7 20-4-9-9-4 20-7z"/></svg>';
+  const HTML = `
+<div class="root">
+  <div class="panel" id="tw-panel" data-testid="panel" role="dialog" aria-modal="false" hidden>
+    <div class="header">
+      <div class="avatar" aria-hidden="true"></div>
+      <div class="head-text">
+        <h2 class="title" data-testid="title"></h2>
+        <div class="status" data-testid="status" role="status" aria-live="polite"></div>
+      </div>
+      <button type="button" class="handoff" data-testid="handoff"></button>
+      <button type="button" class="close" data-testid="close">${ICON_X('')}</button>
+    </div>
+    <div class="scroll">
+      <p class="welcome" data-testid="welcome"></p>
+      <div class="list" data-testid="messages" role="log" aria-live="polite"></div>
+      <div class="typing" data-testid="typing" role="status" hidden><span></span><span></span><span></span></div>
+    </div>
+    <div class="notice" data-testid="notice" role="alert" hidden></div>
+    <div class="composer">
+      <textarea data-testid="input" rows="1" enterkeyhint="send"></textarea>
+      <button type="button" class="send" data-testid="send">${ICON_SEND}</button>
+    </div>
+  </div>
+  <button type="button" class="launcher" data-testid="launcher" aria-expanded="false" aria-controls="tw-panel">
+    ${ICON_CHAT}${ICON_X('ic-close')}<span class="badge" data-testid="unread" aria-hidden="true" hidden></span>
+  </button>
+</div>`;
+
+  // ---------- mounting ----------
+  function mount() {
+    if (document.querySelector('tandem-widget')) return;
+    if (!customElements.get('tandem-widget')) customElements.define('tandem-widget', class extends HTMLElement {});
+    const host = document.createElement('tandem-widget');
+    const root = host.attachShadow({ mode: 'open' });
+    root.innerHTML = `<style>${CSS}</style>${HTML}`;
+    const q = (id) => root.querySelector(`[data-testid="${id}"]`);
+    ui = {
+      root: root.querySelector('.root'), panel: q('panel'), title: q('title'), status: q('status'),
+      avatar: root.querySelector('.avatar'), handoff: q('handoff'), close: q('close'), scroll: root.querySelector('.scroll'),
+      welcome: q('welcome'), list: q('messages'), typing: q('typing'), notice: q('notice'), input: q('input'),
+      send: q('send'), launcher: q('launcher'), badge: q('unread'),
+    };
+    ui.root.lang = LANG === 'zh' ? 'zh-CN' : 'en';
+    ui.handoff.textContent = T.handoff;
+    ui.handoff.setAttribute('aria-label', T.handoffLabel);
+    ui.close.setAttribute('aria-label', T.minimize);
+    ui.close.title = T.minimize;
+    ui.list.setAttribute('aria-label', T.messages);
+    ui.input.placeholder = T.placeholder;
+    ui.input.setAttribute('aria-label', T.input);
+    ui.send.setAttribute('aria-label', T.send);
+    ui.send.title = T.send;
+    ui.launcher.setAttribute('aria-label', T.openChat);
+    applyInbox();
+
+    ui.launcher.addEventListener('click', () => setOpen(!S.open, true));
+    ui.close.addEventListener('click', () => setOpen(false, true));
+    ui.panel.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && !e.isComposing) { e.preventDefault(); setOpen(false, true); }
+    });
+    ui.send.addEventListener('click', () => { onSend(); ui.input.focus(); });
+    ui.handoff.addEventListener('click', onHandoff);
+    ui.input.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter' || e.shiftKey || e.altKey || e.ctrlKey || e.metaKey) return;
+      if (e.isComposing || e.keyCode === 229) return; // Enter that confirms an IME composition
+      e.preventDefault();
+      onSend();
+    });
+    ui.input.addEventListener('input', () => {
+      autosize();
+      const n = charCount(ui.input.value.trim());
+      if (n > MAX_CHARS) notify(fmt(T.tooLong, { max: MAX_CHARS, n }), 0, 'tooLong');
+      else if (ui.notice.dataset.kind === 'tooLong') notify('');
+    });
+
+    document.body.appendChild(host);
+    renderStatus();
+    renderWelcome();
+    if (store.get('token')) boot();
+    if (store.get('open') === '1') setOpen(true, false);
+
+    document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') resume(); });
+    window.addEventListener('online', resume);
+  }
+
+  function applyInbox() {
+    const name = (S.inbox && S.inbox.name) || T.title;
+    ui.title.textContent = name;
+    ui.avatar.textContent = Array.from(name)[0] || '';
+    ui.panel.setAttribute('aria-label', `${name} – ${T.dialog}`);
+    const bot = (S.inbox && S.inbox.bot_name) || '';
+    ui.welcome.textContent = bot ? fmt(T.welcome, { bot }) : T.welcomeNoBot;
+    ui.typing.setAttribute('aria-label', fmt(T.typing, { bot: bot || T.bot }));
+  }
+
+  // ---------- open / close ----------
+  function setOpen(open, byUser) {
+    S.open = open;
+    store.set('open', open ? '1' : '0');
+    ui.panel.hidden = !open;
+    ui.root.classList.toggle('open', open);
+    ui.launcher.setAttribute('aria-expanded', String(open));
+    ui.launcher.setAttribute('aria-label', open ? T.closeChat : T.openChat);
+    if (open) {
+      S.unread = 0;
+      renderUnread();
+      if (!S.started) boot();
+      renderStatus();
+      scrollToBottom();
+      if (byUser) ui.input.focus();
+    } else if (byUser) {
+      ui.launcher.focus();
+    }
+  }
+
+  function renderUnread() {
+    ui.badge.hidden = !S.unread;
+    ui.badge.textContent = S.unread > 9 ? '9+' : String(S.unread);
+    if (!S.open) ui.launcher.setAttribute('aria-label', S.unread ? `${T.openChat} (${fmt(T.unread, { n: S.unread })})` : T.openChat);
+  }
+
+  function notify(text, ms = 6000, kind = '') {
+    clearTimeout(S.noticeTimer);
+    ui.notice.textContent = text;
+    ui.notice.hidden = !text;
+    ui.notice.dataset.kind = text ? kind : '';
+    if (text && ms) S.noticeTimer = setTimeout(() => notify(''), ms);
+  }
+
+  function renderStatus() {
+    if (!ui) return;
+    const c = S.conv;
+    let text = '';
+    if (c && c.state === 'queued') text = T.queued;
+    else if (c && c.state === 'human') text = fmt(T.human, { name: c.assignee_name || T.agent });
+    else if (c && c.state === 'resolved') text = T.resolved;
+    let conn = '';
+    if (S.online) conn = text ? '' : T.online;
+    else if (S.started) conn = S.everOnline ? T.reconnecting : T.connecting;
+    ui.status.textContent = [text, conn].filter(Boolean).join(' · ');
+    ui.status.classList.toggle('on', S.online);
+    ui.handoff.disabled = !!c && (c.state === 'queued' || c.state === 'human');
+  }
+
+  function renderWelcome() { ui.welcome.hidden = S.list.length > 0; }
+
+  const nearBottom = () => ui.scroll.scrollHeight - ui.scroll.scrollTop - ui.scroll.clientHeight < 80;
+  function scrollToBottom() { ui.scroll.scrollTop = ui.scroll.scrollHeight; }
+
+  function autosize() {
+    ui.input.style.height = 'auto';
+    ui.input.style.height = `${Math.min(ui.input.scrollHeight + 2, 128)}px`;
+  }
+
+  function showTyping(on) {
+    clearTimeout(S.typingTimer);
+    const stick = nearBottom();
+    ui.typing.hidden = !on;
+    if (on) S.typingTimer = setTimeout(() => showTyping(false), TYPING_MS);
+    if (on && stick) scrollToBottom();
+  }
+
+  // ---------- messages ----------
+  function buildEl(rec) {
+    const el = document.createElement('div');
+    el.dataset.testid = 'message';
+    if (rec.kind !== 'customer' && rec.kind !== 'system') {
+      const name = document.createElement('div');
+      name.className = 'name';
+      name.textContent = rec.name || (rec.kind === 'bot' ? (S.inbox && S.inbox.bot_name) || T.bot : T.agent);
+      el.append(name);
+    }
+    const bubble = document.createElement('div');
+    bubble.className = 'bubble';
+    const meta = document.createElement('div');
+    meta.className = 'meta';
+    el.append(bubble, meta);
+    el.addEventListener('click', () => retry(rec));
+    el.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') { if (rec.status === 'failed') { e.preventDefault(); retry(rec); } }
+    });
+    rec.el = el; rec.bubble = bubble; rec.meta = meta;
+    return el;
+  }
+
+  function paint(rec) {
+    const el = rec.el;
+    const kind = KINDS.includes(rec.kind) ? rec.kind : 'bot';
+    el.className = `msg ${kind} ${rec.status}`;
+    el.dataset.seq = rec.seq == null ? '' : String(rec.seq);
+    el.dataset.authorKind = rec.kind;
+    el.dataset.status = rec.status;
+    if (rec.cid) el.dataset.clientMsgId = rec.cid;
+    rec.bubble.textContent = rec.body;
+    rec.bubble.title = hhmm(rec.at);
+    rec.meta.textContent = rec.status === 'pending' ? T.sending : rec.status === 'failed' ? T.failed : '';
+    rec.meta.hidden = !rec.meta.textContent;
+    if (rec.status === 'failed') {
+      el.tabIndex = 0;
+      el.setAttribute('role', 'button');
+      el.setAttribute('aria-label', `${T.retry}: ${rec.body.slice(0, 80)}`);
+    } else {
+      el.removeAttribute('tabindex');
+      el.removeAttribute('role');
+      el.removeAttribute('aria-label');
+    }
+  }
+
+  // Keep S.list sorted by seq (pending ones last) and mirror the order in the DOM.
+  function place(rec) {
+    const at = S.list.indexOf(rec);
+    if (at >= 0) S.list.splice(at, 1);
+    let i = S.list.length;
+    if (rec.seq != null) while (i > 0 && (S.list[i - 1].seq == null || S.list[i - 1].seq > rec.seq)) i--;
+    S.list.splice(i, 0, rec);
+    if (!rec.el) buildEl(rec);
+    const next = S.list[i + 1];
+    ui.list.insertBefore(rec.el, next ? next.el : null);
+    paint(rec);
+  }
+
+  // source: 'ws' | 'sync' (both in-order streams that advance the cursor) | 'ack' (POST response)
+  function ingest(msgs, source) {
+    const stick = nearBottom();
+    let added = false, ownConfirmed = false;
+    for (const m of msgs) {
+      if (!m || typeof m.seq !== 'number') continue;
+      if (source !== 'ack' && m.seq > S.cursor) S.cursor = m.seq;
+      if (S.bySeq.has(m.seq)) continue;
+      let rec = m.client_msg_id ? S.byCid.get(m.client_msg_id) : null;
+      if (rec && rec.seq != null) continue;
+      if (rec) {
+        Object.assign(rec, { id: m.id, seq: m.seq, body: m.body, at: m.created_at, status: 'sent' });
+        ownConfirmed = true;
+      } else {
+        rec = {
+          id: m.id, seq: m.seq, cid: m.client_msg_id || null, kind: m.author_kind, name: m.author_name,
+          body: String(m.body ?? ''), at: m.created_at, status: 'sent', el: null,
+        };
+        if (rec.cid) S.byCid.set(rec.cid, rec);
+        added = true;
+      }
+      S.bySeq.set(rec.seq, rec);
+      place(rec);
+      if (rec.kind !== 'customer') {
+        showTyping(false);
+        if (source === 'ws' && !S.open && rec.kind !== 'system') S.unread++;
+      }
+    }
+    if (added || ownConfirmed) {
+      renderWelcome();
+      if (!S.open) renderUnread();
+      if (stick || source === 'sync') scrollToBottom();
+    }
+  }
+
+  function clearHistory() {
+    for (const r of S.list) if (r.seq != null) { r.el.remove(); if (r.cid) S.byCid.delete(r.cid); }
+    S.list = S.list.filter((r) => r.seq == null);
+    S.bySeq.clear();
+    S.cursor = 0;
+    S.conv = null;
+    showTyping(false);
+    renderWelcome();
+    renderStatus();
+  }
+
+  function setConversation(c) {
+    if (!c || typeof c !== 'object') return;
+    S.conv = c;
+    if (c.state !== 'bot') showTyping(false);
+    renderStatus();
+  }
+
+  // ---------- session, sync, realtime ----------
+  function boot() {
+    S.started = true;
+    renderStatus();
+    ensureSession().catch(() => { renderStatus(); scheduleReconnect(false); });
+  }
+
+  function ensureSession() {
+    S.started = true;
+    if (!S.readyP) S.readyP = startSession().catch((e) => { S.readyP = null; throw e; });
+    return S.readyP;
+  }
+
+  async function startSession() {
+    const prev = store.get('token');
+    S.token = null;
+    const d = await api('POST', '/api/v1/widget/session', { inbox_key: INBOX, token: prev || undefined, locale: LANG });
+    if (!d || !d.token) throw new Error('invalid session response');
+    if (prev && d.token !== prev) clearHistory(); // the old token was not accepted: a new customer
+    S.token = d.token;
+    store.set('token', d.token);
+    S.customer = d.customer || null;
+    S.inbox = d.inbox || null;
+    applyInbox();
+    try { await sync(); } catch { /* the WebSocket backlog catches up */ }
+    connect();
+    return d;
+  }
+
+  function resetSession() {
+    if (S.resetP) return S.resetP;
+    store.del('token');
+    S.token = null;
+    S.readyP = null;
+    closeSocket();
+    clearHistory();
+    S.resetP = ensureSession().finally(() => { S.resetP = null; });
+    return S.resetP;
+  }
+
+  // GET messages after the cursor, page by page; concurrent calls coalesce into one more round.
+  function sync() {
+    if (S.syncP) { S.syncAgain = true; return S.syncP; }
+    S.syncP = (async () => {
+      do {
+        S.syncAgain = false;
+        for (;;) {
+          const from = S.cursor;
+          const d = await api('GET', `/api/v1/widget/messages?after_seq=${encodeURIComponent(from)}`);
+          if (d && d.conversation) setConversation(d.conversation);
+          const msgs = (d && Array.isArray(d.messages)) ? d.messages : [];
+          ingest(msgs, 'sync');
+          if (msgs.length < PAGE || S.cursor <= from) break;
+        }
+      } while (S.syncAgain);
+    })().finally(() => { S.syncP = null; });
+    return S.syncP;
+  }
+
+  function connect() {
+    clearTimeout(S.retryTimer);
+    if (!S.token || S.ws) return;
+    const u = new URL('/api/v1/widget/ws', BASE);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    u.searchParams.set('token', S.token);
+    u.searchParams.set('after_seq', String(S.cursor));
+    let ws;
+    try { ws = new WebSocket(u.toString()); } catch { scheduleReconnect(true); return; }
+    S.ws = ws;
+    let opened = false;
+    const openTimer = setTimeout(() => { if (!opened) ws.close(); }, 10000);
+    ws.onopen = () => {
+      opened = true;
+      clearTimeout(openTimer);
+      S.attempt = 0;
+      S.online = true;
+      S.everOnline = true;
+      renderStatus();
+      clearInterval(S.pingTimer);
+      S.pingTimer = setInterval(() => { try { ws.send('{"type":"ping"}'); } catch { /* closing */ } }, PING_MS);
+    };
+    ws.onmessage = (e) => {
+      let f;
+      try { f = JSON.parse(e.data); } catch { return; }
+      if (!f) return;
+      if (f.type === 'message' && f.message) ingest([f.message], 'ws');
+      else if (f.type === 'conversation' && f.conversation) setConversation(f.conversation);
+    };
+    ws.onerror = () => { /* onclose follows */ };
+    ws.onclose = () => {
+      clearTimeout(openTimer);
+      if (S.ws !== ws) return;
+      S.ws = null;
+      S.online = false;
+      clearInterval(S.pingTimer);
+      renderStatus();
+      // A socket that never opened may mean a bad token: validate it with a GET before retrying.
+      scheduleReconnect(!opened);
+    };
+  }
+
+  function closeSocket() {
+    const ws = S.ws;
+    S.ws = null;
+    S.online = false;
+    clearInterval(S.pingTimer);
+    if (ws) { ws.onclose = null; try { ws.close(); } catch { /* ignore */ } }
+  }
+
+  // Exponential backoff 1s, 2s, 4s … 30s, with ±25% jitter.
+  function scheduleReconnect(validate) {
+    clearTimeout(S.retryTimer);
+    const base = Math.min(30000, 1000 * 2 ** Math.min(S.attempt, 5));
+    S.attempt++;
+    const delay = Math.min(30000, Math.round(base * (0.75 + Math.random() * 0.5)));
+    S.retryTimer = setTimeout(() => reconnect(validate), delay);
+  }
+
+  async function reconnect(validate) {
+    try {
+      if (!S.token) { await ensureSession(); return; }
+      if (validate) await sync();
+      connect();
+    } catch (e) {
+      if (e && e.status === 401) resetSession().catch(() => scheduleReconnect(false));
+      else scheduleReconnect(validate);
+    }
+  }
+
+  // Page visible again / back online: catch up over HTTP and reconnect right away.
+  function resume() {
+    if (!S.token) return;
+    sync().catch((e) => { if (e && e.status === 401) resetSession().catch(() => scheduleReconnect(false)); });
+    if (!S.ws) { S.attempt = 0; connect(); }
+  }
+
+  // ---------- sending ----------
+  function onSend() {
+    const body = ui.input.value.trim();
+    if (!body) return;
+    const n = charCount(body);
+    if (n > MAX_CHARS) { notify(fmt(T.tooLong, { max: MAX_CHARS, n }), 0, 'tooLong'); return; }
+    ui.input.value = '';
+    autosize();
+    notify('');
+    const rec = {
+      id: null, seq: null, cid: newId(), kind: 'customer', name: (S.customer && S.customer.name) || null,
+      body, at: Date.now(), status: 'pending', el: null,
+    };
+    S.byCid.set(rec.cid, rec);
+    place(rec);
+    renderWelcome();
+    scrollToBottom();
+    enqueue(rec);
+  }
+
+  // Sends go out one at a time so the server sees them in the order they were written.
+  function enqueue(rec) { S.chain = S.chain.then(() => deliver(rec)); }
+
+  async function deliver(rec) {
+    for (let tries = 0; ; tries++) {
+      if (rec.seq != null) return;
+      try {
+        await ensureSession();
+        const d = await api('POST', '/api/v1/widget/messages', { client_msg_id: rec.cid, body: rec.body });
+        if (d && d.conversation) setConversation(d.conversation);
+        if (d && d.message) {
+          const m = { ...d.message, client_msg_id: d.message.client_msg_id || rec.cid };
+          ingest([m], 'ack');
+          const botAnswered = S.list.some((r) => r.seq != null && r.seq > m.seq && r.kind !== 'customer');
+          if (d.conversation && d.conversation.state === 'bot' && !botAnswered) showTyping(true);
+        }
+        if (ui.notice.dataset.kind === 'rate') notify('');
+        return;
+      } catch (e) {
+        if (rec.seq != null) return; // it arrived over the socket meanwhile
+        const status = e && e.status;
+        if (status === 429 && tries < 4) {
+          notify(T.rateLimited, 0, 'rate');
+          await sleep((e.retryAfter || 2) * 1000);
+          continue;
+        }
+        if (status === 401 && tries < 1) {
+          try { await resetSession(); } catch { /* fall through to failed */ }
+          continue;
+        }
+        rec.status = 'failed';
+        paint(rec);
+        if (status === 413 || (e && e.code === 'payload_too_large')) notify(fmt(T.tooLong, { max: MAX_CHARS, n: charCount(rec.body) }));
+        else if (status === 422) notify(T.invalid);
+        else if (status === 429) notify(T.rateLimited);
+        else if (status) notify(T.error);
+        return;
+      }
+    }
+  }
+
+  function retry(rec) {
+    if (rec.status !== 'failed') return;
+    rec.status = 'pending';
+    paint(rec);
+    notify('');
+    enqueue(rec); // same client_msg_id: the server stores it once
+  }
+
+  async function onHandoff() {
+    if (ui.handoff.disabled) return;
+    ui.handoff.disabled = true;
+    try {
+      await ensureSession();
+      const d = await api('POST', '/api/v1/widget/handoff');
+      if (d && d.conversation) setConversation(d.conversation);
+    } catch (e) {
+      if (e && (e.status === 409 || e.code === 'illegal_transition')) sync().catch(() => {});
+      else notify(T.error);
+    } finally {
+      renderStatus();
+    }
+  }
+
+  if (document.body) mount();
+  else document.addEventListener('DOMContentLoaded', mount, { once: true });
+})();

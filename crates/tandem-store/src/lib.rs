@@ -1,0 +1,226 @@
+//! Tandem's storage: one [`Store`] trait, the embedded SQLite backend, and the change feed.
+//!
+//! Every write goes through the trait; every committed write that others must see (a new
+//! message, a conversation changing owner) is published on the change feed in commit order,
+//! *after* it is durable. The HTTP layer fans these changes out to WebSockets; a later
+//! PostgreSQL backend will publish the same changes through LISTEN/NOTIFY.
+
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tandem_domain::{
+    AuthorKind, Channel, Conversation, ConversationId, ConversationState, Customer, CustomerId,
+    Inbox, InboxId, Locale, Message, Millis, Queue, Role, Transition, TransitionError, User,
+    UserId, Workspace, WorkspaceId,
+};
+use tokio::sync::broadcast;
+
+pub use sqlite::{SqliteConfig, SqliteStore};
+
+/// How many changes a slow subscriber may fall behind before it is told it lagged (and must
+/// re-read what it missed from the store).
+pub const CHANGE_FEED_CAPACITY: usize = 8192;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("the store is shut down")]
+    Closed,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A committed change, published to [`Store::subscribe`] subscribers in commit order.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Message { workspace_id: WorkspaceId, message: Arc<Message> },
+    Conversation(Arc<Conversation>),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInbox {
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub channel: Channel,
+    pub public_key: String,
+    pub bot_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub workspace_id: WorkspaceId,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub locale: Locale,
+    pub password_hash: String,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub locale: Option<Locale>,
+    pub active: Option<bool>,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub email: Option<String>,
+    pub locale: Option<Locale>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A browser session of an agent. Only a hash of the cookie's token is stored.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub csrf_token: String,
+    pub expires_at: Millis,
+}
+
+/// Where a new message goes.
+#[derive(Debug, Clone, Copy)]
+pub enum MessageTarget {
+    Conversation(ConversationId),
+    /// The customer's newest conversation in the inbox, created (owned by the bot) if there is
+    /// none. Finding and creating happen in the same transaction as the append.
+    CustomerLatest { inbox_id: InboxId, customer_id: CustomerId },
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub target: MessageTarget,
+    pub author_kind: AuthorKind,
+    pub author_id: Option<i64>,
+    pub author_name: Option<String>,
+    pub body: String,
+    pub client_msg_id: Option<String>,
+    /// Reopen the conversation (back to the bot) if it is resolved, in the same transaction.
+    pub reopen_if_resolved: bool,
+}
+
+/// The result of [`Store::append_message`].
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub message: Message,
+    pub conversation: Conversation,
+    /// `false` when a message with the same `client_msg_id` was already stored: this is it.
+    pub created: bool,
+}
+
+/// Which conversations an inbox list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationFilter {
+    /// Owned by this agent and not resolved.
+    Mine(UserId),
+    State(ConversationState),
+    /// Every conversation that is not resolved.
+    Open,
+    All,
+}
+
+/// Counts of conversations per state, for inbox tabs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConversationCounts {
+    pub bot: i64,
+    pub queued: i64,
+    pub human: i64,
+    pub resolved: i64,
+    pub mine: i64,
+}
+
+/// Tandem's storage. Methods that write return only once the write is durable.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The change feed: every committed message and ownership change, in commit order.
+    fn subscribe(&self) -> broadcast::Receiver<Change>;
+
+    /// The schema version in use.
+    async fn schema_version(&self) -> StoreResult<i64>;
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Stores `value` under `key` unless the key already has a value; returns the value kept.
+    async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String>;
+
+    async fn create_workspace(&self, name: &str) -> StoreResult<Workspace>;
+    async fn workspaces(&self) -> StoreResult<Vec<Workspace>>;
+
+    async fn create_inbox(&self, inbox: NewInbox) -> StoreResult<Inbox>;
+    async fn inbox(&self, id: InboxId) -> StoreResult<Option<Inbox>>;
+    async fn inbox_by_public_key(&self, public_key: &str) -> StoreResult<Option<Inbox>>;
+    async fn inboxes(&self, workspace: WorkspaceId) -> StoreResult<Vec<Inbox>>;
+
+    /// Fails with `Conflict` when the e-mail address is taken.
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// The user with this e-mail address and their password hash.
+    async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>>;
+    async fn users(&self, workspace: WorkspaceId) -> StoreResult<Vec<User>>;
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<User>;
+
+    async fn create_session(&self, session: Session) -> StoreResult<()>;
+    /// A session that has not expired, with its (active) user.
+    async fn session(&self, token_hash: &str, now: Millis) -> StoreResult<Option<(Session, User)>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    async fn create_api_token(&self, user: UserId, token_hash: &str, name: &str) -> StoreResult<()>;
+    /// The active user an API token belongs to.
+    async fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>>;
+
+    async fn create_customer(&self, customer: NewCustomer) -> StoreResult<Customer>;
+    async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>>;
+
+    async fn create_queue(&self, workspace: WorkspaceId, name: &str, description: &str) -> StoreResult<Queue>;
+    async fn queues(&self, workspace: WorkspaceId) -> StoreResult<Vec<Queue>>;
+
+    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>>;
+    async fn latest_conversation(&self, inbox: InboxId, customer: CustomerId) -> StoreResult<Option<Conversation>>;
+    /// Newest activity first, at most `limit`.
+    async fn conversations(
+        &self,
+        workspace: WorkspaceId,
+        filter: ConversationFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>>;
+    async fn conversation_counts(&self, workspace: WorkspaceId, me: UserId) -> StoreResult<ConversationCounts>;
+    /// A customer's conversations, newest first.
+    async fn customer_conversations(&self, customer: CustomerId, limit: u32) -> StoreResult<Vec<Conversation>>;
+
+    /// Appends a message with the next `seq`. Idempotent on `client_msg_id` per conversation.
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended>;
+    /// Messages with `seq > after_seq`, oldest first, at most `limit`.
+    async fn messages(&self, conversation: ConversationId, after_seq: i64, limit: u32) -> StoreResult<Vec<Message>>;
+
+    /// Changes the owner of a conversation through the state machine and, if `system_message`
+    /// is given, records it as a system message in the same transaction.
+    async fn transition(
+        &self,
+        conversation: ConversationId,
+        transition: Transition,
+        system_message: Option<String>,
+    ) -> StoreResult<Conversation>;
+}
+
+/// The current time in milliseconds since the Unix epoch.
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as Millis)
+        .unwrap_or_default()
+}

@@ -1,0 +1,125 @@
+//! Versioned schema migrations for SQLite. The schema version is SQLite's `user_version`;
+//! each migration runs once, in order, in its own transaction. Never edit a released
+//! migration: add a new one.
+
+use rusqlite::Connection;
+
+use crate::StoreResult;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: conversations, messages, people.
+    r#"
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE workspaces (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE inboxes (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        name TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        public_key TEXT NOT NULL UNIQUE,
+        bot_name TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        email TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        locale TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE customers (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        name TEXT NOT NULL,
+        email TEXT,
+        locale TEXT,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE queues (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        UNIQUE (workspace_id, name)
+    );
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        inbox_id INTEGER NOT NULL REFERENCES inboxes(id),
+        customer_id INTEGER NOT NULL REFERENCES customers(id),
+        state TEXT NOT NULL,
+        assignee_id INTEGER REFERENCES users(id),
+        queue_id INTEGER REFERENCES queues(id),
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        preview TEXT NOT NULL DEFAULT '',
+        last_message_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((state = 'human') = (assignee_id IS NOT NULL))
+    );
+    CREATE INDEX conversations_by_state ON conversations (workspace_id, state, last_message_at DESC);
+    CREATE INDEX conversations_by_assignee ON conversations (assignee_id, last_message_at DESC);
+    CREATE INDEX conversations_by_customer ON conversations (customer_id, inbox_id, id DESC);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        seq INTEGER NOT NULL,
+        author_kind TEXT NOT NULL,
+        author_id INTEGER,
+        author_name TEXT,
+        body TEXT NOT NULL,
+        client_msg_id TEXT,
+        created_at INTEGER NOT NULL,
+        UNIQUE (conversation_id, seq)
+    );
+    CREATE UNIQUE INDEX messages_by_client_id ON messages (conversation_id, client_msg_id)
+        WHERE client_msg_id IS NOT NULL;
+    "#,
+];
+
+/// The schema version this build writes.
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn current_version(connection: &Connection) -> StoreResult<i64> {
+    Ok(connection.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+/// Brings the schema up to [`LATEST`]. Refuses a database written by a newer Tandem.
+pub(crate) fn migrate(connection: &mut Connection) -> StoreResult<()> {
+    let version = current_version(connection)?;
+    if version > LATEST {
+        return Err(crate::StoreError::Database(format!(
+            "the database has schema version {version}, newer than this build ({LATEST}); upgrade Tandem"
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+        transaction.commit()?;
+        tracing::info!(version = index + 1, "applied migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,852 @@
+//! The embedded SQLite backend (the default store).
+
+mod engine;
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use tandem_domain::{
+    AuthorKind, Channel, Conversation, ConversationId, ConversationState, Customer, CustomerId,
+    Inbox, InboxId, Locale, Message, MessageId, Millis, QueueId, Queue, Role, Transition, User,
+    UserId, Workspace, WorkspaceId, conversation::Ownership,
+};
+use tokio::sync::broadcast;
+
+use self::engine::Engine;
+use crate::{
+    Appended, Change, ConversationCounts, ConversationFilter, MessageTarget, NewCustomer,
+    NewInbox, NewMessage, NewUser, Session, Store, StoreError, StoreResult, UserUpdate,
+    now_millis,
+};
+
+/// How to open the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    /// The database file; created with its directory if missing.
+    pub path: PathBuf,
+    /// `true` (the default) fsyncs every group commit, so an acknowledged message survives a
+    /// power cut; `false` survives a process crash only, and is faster.
+    pub synchronous_full: bool,
+}
+
+impl SqliteConfig {
+    pub fn new(path: impl Into<PathBuf>) -> SqliteConfig {
+        SqliteConfig { path: path.into(), synchronous_full: true }
+    }
+}
+
+/// The SQLite store. Cheap to clone; all clones share the writer and the change feed.
+#[derive(Clone)]
+pub struct SqliteStore {
+    engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+impl SqliteStore {
+    /// Opens the database, creating it and applying migrations as needed.
+    pub fn open(config: &SqliteConfig) -> StoreResult<SqliteStore> {
+        if let Some(parent) = config.path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                StoreError::Database(format!("cannot create {}: {error}", parent.display()))
+            })?;
+        }
+        let engine = Engine::open(&config.path, config.synchronous_full, migrations::migrate)?;
+        Ok(SqliteStore { engine })
+    }
+
+    /// The schema version a fresh database gets from this build.
+    pub fn latest_schema_version() -> i64 {
+        migrations::LATEST
+    }
+
+    /// Waits for queued writes to commit and stops the writer. Later writes fail with `Closed`.
+    pub fn close(&self) {
+        self.engine.close();
+    }
+
+    pub fn path(config: &SqliteConfig) -> &Path {
+        &config.path
+    }
+}
+
+fn text_enum<T>(row: &Row<'_>, index: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("unknown value {text:?}").into(),
+        )
+    })
+}
+
+const WORKSPACE_COLUMNS: &str = "id, name, created_at";
+fn workspace_from_row(row: &Row<'_>) -> rusqlite::Result<Workspace> {
+    Ok(Workspace { id: WorkspaceId(row.get(0)?), name: row.get(1)?, created_at: row.get(2)? })
+}
+
+const INBOX_COLUMNS: &str = "id, workspace_id, name, channel, public_key, bot_name, created_at";
+fn inbox_from_row(row: &Row<'_>) -> rusqlite::Result<Inbox> {
+    Ok(Inbox {
+        id: InboxId(row.get(0)?),
+        workspace_id: WorkspaceId(row.get(1)?),
+        name: row.get(2)?,
+        channel: text_enum(row, 3, Channel::parse)?,
+        public_key: row.get(4)?,
+        bot_name: row.get(5)?,
+        created_at: row.get(6)?,
+    })
+}
+
+const USER_COLUMNS: &str =
+    "users.id, users.workspace_id, users.email, users.display_name, users.role, users.locale, users.active, users.created_at";
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: UserId(row.get(0)?),
+        workspace_id: WorkspaceId(row.get(1)?),
+        email: row.get(2)?,
+        display_name: row.get(3)?,
+        role: text_enum(row, 4, Role::parse)?,
+        locale: text_enum(row, 5, Locale::parse)?,
+        active: row.get(6)?,
+        created_at: row.get(7)?,
+    })
+}
+
+const CUSTOMER_COLUMNS: &str = "id, workspace_id, name, email, locale, attributes, created_at";
+fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
+    let locale: Option<String> = row.get(4)?;
+    let attributes: String = row.get(5)?;
+    Ok(Customer {
+        id: CustomerId(row.get(0)?),
+        workspace_id: WorkspaceId(row.get(1)?),
+        name: row.get(2)?,
+        email: row.get(3)?,
+        locale: locale.as_deref().and_then(Locale::parse),
+        attributes: serde_json::from_str(&attributes).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, error.into())
+        })?,
+        created_at: row.get(6)?,
+    })
+}
+
+const CONVERSATION_COLUMNS: &str = "id, workspace_id, inbox_id, customer_id, state, assignee_id, queue_id, \
+     last_seq, preview, last_message_at, created_at, updated_at";
+fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
+    Ok(Conversation {
+        id: ConversationId(row.get(0)?),
+        workspace_id: WorkspaceId(row.get(1)?),
+        inbox_id: InboxId(row.get(2)?),
+        customer_id: CustomerId(row.get(3)?),
+        state: text_enum(row, 4, ConversationState::parse)?,
+        assignee_id: row.get::<_, Option<i64>>(5)?.map(UserId),
+        queue_id: row.get::<_, Option<i64>>(6)?.map(QueueId),
+        last_seq: row.get(7)?,
+        preview: row.get(8)?,
+        last_message_at: row.get(9)?,
+        created_at: row.get(10)?,
+        updated_at: row.get(11)?,
+    })
+}
+
+const MESSAGE_COLUMNS: &str =
+    "id, conversation_id, seq, author_kind, author_id, author_name, body, client_msg_id, created_at";
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: MessageId(row.get(0)?),
+        conversation_id: ConversationId(row.get(1)?),
+        seq: row.get(2)?,
+        author_kind: text_enum(row, 3, AuthorKind::parse)?,
+        author_id: row.get(4)?,
+        author_name: row.get(5)?,
+        body: row.get(6)?,
+        client_msg_id: row.get(7)?,
+        created_at: row.get(8)?,
+    })
+}
+
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(failure, _)
+        if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+fn load_conversation(connection: &Connection, id: ConversationId) -> StoreResult<Conversation> {
+    connection
+        .prepare_cached(&format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1"))?
+        .query_row([id.0], conversation_from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound("conversation"))
+}
+
+fn load_user(connection: &Connection, id: UserId) -> StoreResult<Option<User>> {
+    Ok(connection
+        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+        .query_row([id.0], user_from_row)
+        .optional()?)
+}
+
+/// Writes a new owner for a conversation, records the change, and queues the change event.
+fn save_ownership(
+    connection: &Connection,
+    conversation: &mut Conversation,
+    ownership: Ownership,
+    now: Millis,
+    changes: &mut Vec<Change>,
+) -> StoreResult<()> {
+    connection
+        .prepare_cached("UPDATE conversations SET state = ?2, assignee_id = ?3, updated_at = ?4 WHERE id = ?1")?
+        .execute(params![conversation.id.0, ownership.state.as_str(), ownership.assignee.map(|user| user.0), now])?;
+    conversation.state = ownership.state;
+    conversation.assignee_id = ownership.assignee;
+    conversation.updated_at = now;
+    changes.push(Change::Conversation(Arc::new(conversation.clone())));
+    Ok(())
+}
+
+/// Inserts a message with the conversation's next seq and updates the conversation's summary
+/// fields. Runs inside the writer's transaction, so seq has no gaps and follows commit order.
+fn insert_message(
+    connection: &Connection,
+    conversation: &mut Conversation,
+    author_kind: AuthorKind,
+    author_id: Option<i64>,
+    author_name: Option<String>,
+    body: String,
+    client_msg_id: Option<String>,
+    now: Millis,
+) -> StoreResult<Message> {
+    let seq = conversation.last_seq + 1;
+    connection
+        .prepare_cached(
+            "INSERT INTO messages (conversation_id, seq, author_kind, author_id, author_name, body, client_msg_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            conversation.id.0,
+            seq,
+            author_kind.as_str(),
+            author_id,
+            author_name,
+            body,
+            client_msg_id,
+            now
+        ])?;
+    let id = MessageId(connection.last_insert_rowid());
+    conversation.last_seq = seq;
+    conversation.updated_at = now;
+    if author_kind.visible_to_customer() {
+        conversation.preview = body.lines().next().unwrap_or_default().chars().take(140).collect();
+        conversation.last_message_at = now;
+    }
+    connection
+        .prepare_cached(
+            "UPDATE conversations SET last_seq = ?2, preview = ?3, last_message_at = ?4, updated_at = ?5 WHERE id = ?1",
+        )?
+        .execute(params![conversation.id.0, seq, conversation.preview, conversation.last_message_at, now])?;
+    Ok(Message {
+        id,
+        conversation_id: conversation.id,
+        seq,
+        author_kind,
+        author_id,
+        author_name,
+        body,
+        client_msg_id,
+        created_at: now,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.engine.changes.subscribe()
+    }
+
+    async fn schema_version(&self) -> StoreResult<i64> {
+        self.engine.read(migrations::current_version).await
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.engine
+            .read(move |connection| {
+                Ok(connection
+                    .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| row.get(0))
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.engine
+            .write(move |connection, _| {
+                connection.execute(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                    [&key, &value],
+                )?;
+                Ok(connection.query_row("SELECT value FROM settings WHERE key = ?1", [&key], |row| row.get(0))?)
+            })
+            .await
+    }
+
+    async fn create_workspace(&self, name: &str) -> StoreResult<Workspace> {
+        let name = name.to_owned();
+        self.engine
+            .write(move |connection, _| {
+                let now = now_millis();
+                connection.execute("INSERT INTO workspaces (name, created_at) VALUES (?1, ?2)", params![name, now])?;
+                Ok(Workspace { id: WorkspaceId(connection.last_insert_rowid()), name, created_at: now })
+            })
+            .await
+    }
+
+    async fn workspaces(&self) -> StoreResult<Vec<Workspace>> {
+        self.engine
+            .read(|connection| {
+                let mut statement = connection.prepare(&format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces ORDER BY id"))?;
+                let rows = statement.query_map([], workspace_from_row)?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn create_inbox(&self, inbox: NewInbox) -> StoreResult<Inbox> {
+        self.engine
+            .write(move |connection, _| {
+                let now = now_millis();
+                connection.execute(
+                    "INSERT INTO inboxes (workspace_id, name, channel, public_key, bot_name, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![inbox.workspace_id.0, inbox.name, inbox.channel.as_str(), inbox.public_key, inbox.bot_name, now],
+                )?;
+                Ok(Inbox {
+                    id: InboxId(connection.last_insert_rowid()),
+                    workspace_id: inbox.workspace_id,
+                    name: inbox.name,
+                    channel: inbox.channel,
+                    public_key: inbox.public_key,
+                    bot_name: inbox.bot_name,
+                    created_at: now,
+                })
+            })
+            .await
+    }
+
+    async fn inbox(&self, id: InboxId) -> StoreResult<Option<Inbox>> {
+        self.engine
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached(&format!("SELECT {INBOX_COLUMNS} FROM inboxes WHERE id = ?1"))?
+                    .query_row([id.0], inbox_from_row)
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn inbox_by_public_key(&self, public_key: &str) -> StoreResult<Option<Inbox>> {
+        let public_key = public_key.to_owned();
+        self.engine
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached(&format!("SELECT {INBOX_COLUMNS} FROM inboxes WHERE public_key = ?1"))?
+                    .query_row([public_key], inbox_from_row)
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn inboxes(&self, workspace: WorkspaceId) -> StoreResult<Vec<Inbox>> {
+        self.engine
+            .read(move |connection| {
+                let mut statement =
+                    connection.prepare(&format!("SELECT {INBOX_COLUMNS} FROM inboxes WHERE workspace_id = ?1 ORDER BY id"))?;
+                let rows = statement.query_map([workspace.0], inbox_from_row)?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        self.engine
+            .write(move |connection, _| {
+                let now = now_millis();
+                let inserted = connection.execute(
+                    "INSERT INTO users (workspace_id, email, display_name, role, locale, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        user.workspace_id.0,
+                        user.email,
+                        user.display_name,
+                        user.role.as_str(),
+                        user.locale.as_str(),
+                        user.password_hash,
+                        now
+                    ],
+                );
+                match inserted {
+                    Err(error) if is_unique_violation(&error) => {
+                        return Err(StoreError::Conflict(format!("a user with e-mail {} exists", user.email)));
+                    }
+                    other => other?,
+                };
+                Ok(User {
+                    id: UserId(connection.last_insert_rowid()),
+                    workspace_id: user.workspace_id,
+                    email: user.email,
+                    display_name: user.display_name,
+                    role: user.role,
+                    locale: user.locale,
+                    active: true,
+                    created_at: now,
+                })
+            })
+            .await
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.engine.read(move |connection| load_user(connection, id)).await
+    }
+
+    async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
+        let email = email.trim().to_lowercase();
+        self.engine
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1"))?
+                    .query_row([email], |row| Ok((user_from_row(row)?, row.get(8)?)))
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn users(&self, workspace: WorkspaceId) -> StoreResult<Vec<User>> {
+        self.engine
+            .read(move |connection| {
+                let mut statement = connection
+                    .prepare(&format!("SELECT {USER_COLUMNS} FROM users WHERE workspace_id = ?1 ORDER BY display_name"))?;
+                let rows = statement.query_map([workspace.0], user_from_row)?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<User> {
+        self.engine
+            .write(move |connection, _| {
+                let changed = connection.execute(
+                    "UPDATE users SET
+                        display_name = COALESCE(?2, display_name),
+                        role = COALESCE(?3, role),
+                        locale = COALESCE(?4, locale),
+                        active = COALESCE(?5, active),
+                        password_hash = COALESCE(?6, password_hash)
+                     WHERE id = ?1",
+                    params![
+                        id.0,
+                        update.display_name,
+                        update.role.map(Role::as_str),
+                        update.locale.map(Locale::as_str),
+                        update.active,
+                        update.password_hash
+                    ],
+                )?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound("user"));
+                }
+                if update.active == Some(false) || update.password_hash.is_some() {
+                    // A deactivated user or a changed password ends every open session.
+                    connection.execute("DELETE FROM sessions WHERE user_id = ?1", [id.0])?;
+                }
+                load_user(connection, id)?.ok_or(StoreError::NotFound("user"))
+            })
+            .await
+    }
+
+    async fn create_session(&self, session: Session) -> StoreResult<()> {
+        self.engine
+            .write(move |connection, _| {
+                let now = now_millis();
+                connection.execute("DELETE FROM sessions WHERE expires_at < ?1", [now])?;
+                connection.execute(
+                    "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![session.token_hash, session.user_id.0, session.csrf_token, now, session.expires_at],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn session(&self, token_hash: &str, now: Millis) -> StoreResult<Option<(Session, User)>> {
+        let token_hash = token_hash.to_owned();
+        self.engine
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached(&format!(
+                        "SELECT {USER_COLUMNS}, sessions.csrf_token, sessions.expires_at
+                         FROM sessions JOIN users ON users.id = sessions.user_id
+                         WHERE sessions.token_hash = ?1 AND sessions.expires_at > ?2 AND users.active = 1"
+                    ))?
+                    .query_row(params![token_hash, now], |row| {
+                        let user = user_from_row(row)?;
+                        let session = Session {
+                            token_hash: token_hash.clone(),
+                            user_id: user.id,
+                            csrf_token: row.get(8)?,
+                            expires_at: row.get(9)?,
+                        };
+                        Ok((session, user))
+                    })
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let token_hash = token_hash.to_owned();
+        self.engine
+            .write(move |connection, _| {
+                connection.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn create_api_token(&self, user: UserId, token_hash: &str, name: &str) -> StoreResult<()> {
+        let (token_hash, name) = (token_hash.to_owned(), name.to_owned());
+        self.engine
+            .write(move |connection, _| {
+                connection.execute(
+                    "INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![token_hash, user.0, name, now_millis()],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>> {
+        let token_hash = token_hash.to_owned();
+        self.engine
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached(&format!(
+                        "SELECT {USER_COLUMNS} FROM api_tokens JOIN users ON users.id = api_tokens.user_id
+                         WHERE api_tokens.token_hash = ?1 AND users.active = 1"
+                    ))?
+                    .query_row([token_hash], user_from_row)
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn create_customer(&self, customer: NewCustomer) -> StoreResult<Customer> {
+        self.engine
+            .write(move |connection, _| {
+                let now = now_millis();
+                let attributes = serde_json::to_string(&customer.attributes)
+                    .map_err(|error| StoreError::Database(error.to_string()))?;
+                connection
+                    .prepare_cached(
+                        "INSERT INTO customers (workspace_id, name, email, locale, attributes, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        customer.workspace_id.0,
+                        customer.name,
+                        customer.email,
+                        customer.locale.map(Locale::as_str),
+                        attributes,
+                        now
+                    ])?;
+                Ok(Customer {
+                    id: CustomerId(connection.last_insert_rowid()),
+                    workspace_id: customer.workspace_id,
+                    name: customer.name,
+                    email: customer.email,
+                    locale: customer.locale,
+                    attributes: customer.attributes,
+                    created_at: now,
+                })
+            })
+            .await
+    }
+
+    async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>> {
+        self.engine
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?1"))?
+                    .query_row([id.0], customer_from_row)
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn create_queue(&self, workspace: WorkspaceId, name: &str, description: &str) -> StoreResult<Queue> {
+        let (name, description) = (name.to_owned(), description.to_owned());
+        self.engine
+            .write(move |connection, _| {
+                let inserted = connection.execute(
+                    "INSERT INTO queues (workspace_id, name, description) VALUES (?1, ?2, ?3)",
+                    params![workspace.0, name, description],
+                );
+                match inserted {
+                    Err(error) if is_unique_violation(&error) => {
+                        return Err(StoreError::Conflict(format!("a queue named {name} exists")));
+                    }
+                    other => other?,
+                };
+                Ok(Queue { id: QueueId(connection.last_insert_rowid()), workspace_id: workspace, name, description })
+            })
+            .await
+    }
+
+    async fn queues(&self, workspace: WorkspaceId) -> StoreResult<Vec<Queue>> {
+        self.engine
+            .read(move |connection| {
+                let mut statement = connection
+                    .prepare("SELECT id, workspace_id, name, description FROM queues WHERE workspace_id = ?1 ORDER BY id")?;
+                let rows = statement.query_map([workspace.0], |row| {
+                    Ok(Queue {
+                        id: QueueId(row.get(0)?),
+                        workspace_id: WorkspaceId(row.get(1)?),
+                        name: row.get(2)?,
+                        description: row.get(3)?,
+                    })
+                })?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
+        self.engine
+            .read(move |connection| match load_conversation(connection, id) {
+                Err(StoreError::NotFound(_)) => Ok(None),
+                other => other.map(Some),
+            })
+            .await
+    }
+
+    async fn latest_conversation(&self, inbox: InboxId, customer: CustomerId) -> StoreResult<Option<Conversation>> {
+        self.engine
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached(&format!(
+                        "SELECT {CONVERSATION_COLUMNS} FROM conversations
+                         WHERE customer_id = ?1 AND inbox_id = ?2 ORDER BY id DESC LIMIT 1"
+                    ))?
+                    .query_row([customer.0, inbox.0], conversation_from_row)
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn conversations(
+        &self,
+        workspace: WorkspaceId,
+        filter: ConversationFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>> {
+        self.engine
+            .read(move |connection| {
+                let (condition, argument): (&str, Option<String>) = match filter {
+                    ConversationFilter::Mine(user) => {
+                        ("assignee_id = ?2 AND state = 'human'", Some(user.0.to_string()))
+                    }
+                    ConversationFilter::State(state) => ("state = ?2", Some(state.as_str().to_owned())),
+                    ConversationFilter::Open => ("state != 'resolved'", None),
+                    ConversationFilter::All => ("1", None),
+                };
+                let sql = format!(
+                    "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = ?1 AND {condition}
+                     ORDER BY last_message_at DESC, id DESC LIMIT {limit}"
+                );
+                let mut statement = connection.prepare_cached(&sql)?;
+                let rows = match argument {
+                    Some(argument) => statement.query_map(params![workspace.0, argument], conversation_from_row)?,
+                    None => statement.query_map(params![workspace.0], conversation_from_row)?,
+                };
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn conversation_counts(&self, workspace: WorkspaceId, me: UserId) -> StoreResult<ConversationCounts> {
+        self.engine
+            .read(move |connection| {
+                let mut counts = ConversationCounts::default();
+                let mut statement = connection.prepare_cached(
+                    "SELECT state, COUNT(*), SUM(assignee_id = ?2) FROM conversations WHERE workspace_id = ?1 GROUP BY state",
+                )?;
+                let mut rows = statement.query(params![workspace.0, me.0])?;
+                while let Some(row) = rows.next()? {
+                    let count: i64 = row.get(1)?;
+                    match ConversationState::parse(&row.get::<_, String>(0)?) {
+                        Some(ConversationState::Bot) => counts.bot = count,
+                        Some(ConversationState::Queued) => counts.queued = count,
+                        Some(ConversationState::Human) => {
+                            counts.human = count;
+                            counts.mine = row.get::<_, Option<i64>>(2)?.unwrap_or(0);
+                        }
+                        Some(ConversationState::Resolved) => counts.resolved = count,
+                        None => {}
+                    }
+                }
+                Ok(counts)
+            })
+            .await
+    }
+
+    async fn customer_conversations(&self, customer: CustomerId, limit: u32) -> StoreResult<Vec<Conversation>> {
+        self.engine
+            .read(move |connection| {
+                let mut statement = connection.prepare_cached(&format!(
+                    "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE customer_id = ?1 ORDER BY id DESC LIMIT {limit}"
+                ))?;
+                let rows = statement.query_map([customer.0], conversation_from_row)?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn append_message(&self, new: NewMessage) -> StoreResult<Appended> {
+        self.engine
+            .write(move |connection, changes| {
+                let now = now_millis();
+                let mut conversation = match new.target {
+                    MessageTarget::Conversation(id) => load_conversation(connection, id)?,
+                    MessageTarget::CustomerLatest { inbox_id, customer_id } => {
+                        let latest = connection
+                            .prepare_cached(&format!(
+                                "SELECT {CONVERSATION_COLUMNS} FROM conversations
+                                 WHERE customer_id = ?1 AND inbox_id = ?2 ORDER BY id DESC LIMIT 1"
+                            ))?
+                            .query_row([customer_id.0, inbox_id.0], conversation_from_row)
+                            .optional()?;
+                        match latest {
+                            Some(conversation) => conversation,
+                            None => create_conversation(connection, inbox_id, customer_id, now, changes)?,
+                        }
+                    }
+                };
+                if let Some(client_msg_id) = &new.client_msg_id {
+                    let existing = connection
+                        .prepare_cached(&format!(
+                            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND client_msg_id = ?2"
+                        ))?
+                        .query_row(params![conversation.id.0, client_msg_id], message_from_row)
+                        .optional()?;
+                    if let Some(message) = existing {
+                        return Ok(Appended { message, conversation, created: false });
+                    }
+                }
+                if new.reopen_if_resolved && conversation.state == ConversationState::Resolved {
+                    let ownership = conversation.ownership().apply(Transition::Reopen)?;
+                    save_ownership(connection, &mut conversation, ownership, now, changes)?;
+                }
+                let message = insert_message(
+                    connection,
+                    &mut conversation,
+                    new.author_kind,
+                    new.author_id,
+                    new.author_name,
+                    new.body,
+                    new.client_msg_id,
+                    now,
+                )?;
+                changes.push(Change::Message { workspace_id: conversation.workspace_id, message: Arc::new(message.clone()) });
+                Ok(Appended { message, conversation, created: true })
+            })
+            .await
+    }
+
+    async fn messages(&self, conversation: ConversationId, after_seq: i64, limit: u32) -> StoreResult<Vec<Message>> {
+        self.engine
+            .read(move |connection| {
+                let mut statement = connection.prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+                ))?;
+                let rows = statement.query_map(params![conversation.0, after_seq, limit], message_from_row)?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn transition(
+        &self,
+        conversation: ConversationId,
+        transition: Transition,
+        system_message: Option<String>,
+    ) -> StoreResult<Conversation> {
+        self.engine
+            .write(move |connection, changes| {
+                let now = now_millis();
+                let mut conversation = load_conversation(connection, conversation)?;
+                let ownership = conversation.ownership().apply(transition)?;
+                if let Transition::Assign { agent } = transition {
+                    let assignable = load_user(connection, agent)?
+                        .is_some_and(|user| user.active && user.workspace_id == conversation.workspace_id);
+                    if !assignable {
+                        return Err(StoreError::NotFound("agent"));
+                    }
+                }
+                save_ownership(connection, &mut conversation, ownership, now, changes)?;
+                if let Some(body) = system_message {
+                    let message =
+                        insert_message(connection, &mut conversation, AuthorKind::System, None, None, body, None, now)?;
+                    changes.push(Change::Message {
+                        workspace_id: conversation.workspace_id,
+                        message: Arc::new(message),
+                    });
+                }
+                Ok(conversation)
+            })
+            .await
+    }
+}
+
+fn create_conversation(
+    connection: &Connection,
+    inbox_id: InboxId,
+    customer_id: CustomerId,
+    now: Millis,
+    changes: &mut Vec<Change>,
+) -> StoreResult<Conversation> {
+    let workspace_id: i64 = connection
+        .prepare_cached("SELECT workspace_id FROM inboxes WHERE id = ?1")?
+        .query_row([inbox_id.0], |row| row.get(0))
+        .optional()?
+        .ok_or(StoreError::NotFound("inbox"))?;
+    connection
+        .prepare_cached(
+            "INSERT INTO conversations (workspace_id, inbox_id, customer_id, state, last_message_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'bot', ?4, ?4, ?4)",
+        )?
+        .execute(params![workspace_id, inbox_id.0, customer_id.0, now])?;
+    let conversation = Conversation {
+        id: ConversationId(connection.last_insert_rowid()),
+        workspace_id: WorkspaceId(workspace_id),
+        inbox_id,
+        customer_id,
+        state: ConversationState::Bot,
+        assignee_id: None,
+        queue_id: None,
+        last_seq: 0,
+        preview: String::new(),
+        last_message_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    changes.push(Change::Conversation(Arc::new(conversation.clone())));
+    Ok(conversation)
+}

@@ -1,0 +1,62 @@
+//! The storage test suite. Every test is written once against `Arc<dyn Store>`; the
+//! `backend_suite!` macro instantiates the whole suite for a backend. SQLite runs always; a
+//! PostgreSQL backend will add one more `backend_suite!` line.
+
+mod suite;
+
+use std::sync::Arc;
+
+use tandem_store::{SqliteConfig, SqliteStore, Store};
+
+/// A store and whatever keeps it alive (a temporary directory).
+pub struct Harness {
+    pub store: Arc<dyn Store>,
+    pub reopen: Box<dyn Fn() -> Arc<dyn Store> + Send + Sync>,
+    _guard: Box<dyn std::any::Any + Send + Sync>,
+}
+
+pub fn sqlite() -> Harness {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let config = SqliteConfig::new(directory.path().join("tandem.db"));
+    let store = SqliteStore::open(&config).expect("open sqlite");
+    let first = store.clone();
+    Harness {
+        store: Arc::new(store),
+        reopen: Box::new(move || {
+            first.close();
+            Arc::new(SqliteStore::open(&config).expect("reopen sqlite"))
+        }),
+        _guard: Box::new(directory),
+    }
+}
+
+macro_rules! backend_suite {
+    ($backend:ident: $($test:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::suite::$test(crate::$backend()).await;
+                }
+            )*
+        }
+    };
+}
+
+backend_suite!(sqlite:
+    migrations_reach_the_latest_version,
+    retried_send_with_same_client_msg_id_is_stored_once,
+    seq_is_gapless_and_ordered_under_concurrent_writers,
+    data_survives_a_restart,
+    customer_latest_creates_one_conversation_and_reuses_it,
+    illegal_transition_is_refused_and_changes_nothing,
+    transition_records_system_message_and_assignee,
+    assigning_to_an_inactive_or_unknown_agent_fails,
+    customer_message_reopens_a_resolved_conversation,
+    change_feed_follows_commit_order,
+    a_failing_write_does_not_spoil_its_group,
+    duplicate_user_email_is_a_conflict,
+    sessions_expire_and_end_when_user_is_deactivated,
+    conversation_filters_and_counts,
+    settings_keep_their_first_value,
+);

@@ -1,0 +1,347 @@
+//! The backend-independent storage tests.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use tandem_domain::{
+    AuthorKind, Channel, ConversationState, Customer, Inbox, Locale, Role, Transition, User,
+    WorkspaceId,
+};
+use tandem_store::{
+    Change, ConversationFilter, MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser,
+    Session, Store, StoreError, UserUpdate, now_millis,
+};
+
+use crate::Harness;
+
+struct World {
+    workspace: WorkspaceId,
+    inbox: Inbox,
+    customer: Customer,
+    agent: User,
+}
+
+async fn world(store: &Arc<dyn Store>) -> World {
+    let workspace = store.create_workspace("Galaxy Shop").await.unwrap().id;
+    let inbox = store
+        .create_inbox(NewInbox {
+            workspace_id: workspace,
+            name: "Website".into(),
+            channel: Channel::Web,
+            public_key: format!("pk_test_{}", workspace.0),
+            bot_name: "Xiaohe".into(),
+        })
+        .await
+        .unwrap();
+    let customer = store
+        .create_customer(NewCustomer {
+            workspace_id: workspace,
+            name: "李雷".into(),
+            email: None,
+            locale: Some(Locale::Zh),
+            attributes: BTreeMap::from([("tier".into(), "vip".into())]),
+        })
+        .await
+        .unwrap();
+    let agent = store.create_user(new_user(workspace, "fang@example.com")).await.unwrap();
+    World { workspace, inbox, customer, agent }
+}
+
+fn new_user(workspace: WorkspaceId, email: &str) -> NewUser {
+    NewUser {
+        workspace_id: workspace,
+        email: email.into(),
+        display_name: "王芳".into(),
+        role: Role::Agent,
+        locale: Locale::Zh,
+        password_hash: "hash".into(),
+    }
+}
+
+fn customer_message(world: &World, body: &str, client_msg_id: Option<&str>) -> NewMessage {
+    NewMessage {
+        target: MessageTarget::CustomerLatest { inbox_id: world.inbox.id, customer_id: world.customer.id },
+        author_kind: AuthorKind::Customer,
+        author_id: None,
+        author_name: Some(world.customer.name.clone()),
+        body: body.into(),
+        client_msg_id: client_msg_id.map(str::to_owned),
+        reopen_if_resolved: true,
+    }
+}
+
+pub async fn migrations_reach_the_latest_version(harness: Harness) {
+    let version = harness.store.schema_version().await.unwrap();
+    assert_eq!(version, tandem_store::SqliteStore::latest_schema_version());
+}
+
+pub async fn retried_send_with_same_client_msg_id_is_stored_once(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let first = store.append_message(customer_message(&world, "我的订单到哪了？", Some("c-1"))).await.unwrap();
+    let retry = store.append_message(customer_message(&world, "我的订单到哪了？", Some("c-1"))).await.unwrap();
+    assert!(first.created);
+    assert!(!retry.created);
+    assert_eq!(first.message, retry.message);
+    let messages = store.messages(first.conversation.id, 0, 100).await.unwrap();
+    assert_eq!(messages.len(), 1);
+}
+
+pub async fn seq_is_gapless_and_ordered_under_concurrent_writers(harness: Harness) {
+    let store = &harness.store;
+    let world = Arc::new(world(store).await);
+    let conversation = store.append_message(customer_message(&world, "hello", None)).await.unwrap().conversation;
+    let mut tasks = Vec::new();
+    for writer in 0..40 {
+        let store = Arc::clone(store);
+        tasks.push(tokio::spawn(async move {
+            for index in 0..25 {
+                let message = NewMessage {
+                    target: MessageTarget::Conversation(conversation.id),
+                    author_kind: AuthorKind::Agent,
+                    author_id: None,
+                    author_name: None,
+                    body: format!("{writer}/{index}"),
+                    client_msg_id: Some(format!("w{writer}-{index}")),
+                    reopen_if_resolved: false,
+                };
+                store.append_message(message).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let messages = store.messages(conversation.id, 0, 5000).await.unwrap();
+    let seqs: Vec<i64> = messages.iter().map(|message| message.seq).collect();
+    assert_eq!(seqs, (1..=1001).collect::<Vec<_>>());
+    // Each writer's own messages keep the order it sent them in.
+    for writer in 0..40 {
+        let mine: Vec<usize> = messages
+            .iter()
+            .filter_map(|message| message.body.strip_prefix(&format!("{writer}/")))
+            .map(|index| index.parse().unwrap())
+            .collect();
+        assert_eq!(mine, (0..25).collect::<Vec<_>>());
+    }
+    let conversation = store.conversation(conversation.id).await.unwrap().unwrap();
+    assert_eq!(conversation.last_seq, 1001);
+}
+
+pub async fn data_survives_a_restart(harness: Harness) {
+    let world = world(&harness.store).await;
+    let appended = harness.store.append_message(customer_message(&world, "退货政策是什么？", Some("r-1"))).await.unwrap();
+    let reopened = (harness.reopen)();
+    let messages = reopened.messages(appended.conversation.id, 0, 10).await.unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body, "退货政策是什么？");
+    let customer = reopened.customer(world.customer.id).await.unwrap().unwrap();
+    assert_eq!(customer.attributes.get("tier").map(String::as_str), Some("vip"));
+    // Sequence numbers continue where they stopped.
+    let next = reopened
+        .append_message(NewMessage {
+            target: MessageTarget::Conversation(appended.conversation.id),
+            ..customer_message(&world, "还在吗", None)
+        })
+        .await
+        .unwrap();
+    assert_eq!(next.message.seq, 2);
+}
+
+pub async fn customer_latest_creates_one_conversation_and_reuses_it(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let first = store.append_message(customer_message(&world, "one", None)).await.unwrap();
+    let second = store.append_message(customer_message(&world, "two", None)).await.unwrap();
+    assert_eq!(first.conversation.id, second.conversation.id);
+    assert_eq!(first.conversation.state, ConversationState::Bot);
+    assert_eq!(second.message.seq, 2);
+    assert_eq!(second.conversation.preview, "two");
+    let latest = store.latest_conversation(world.inbox.id, world.customer.id).await.unwrap().unwrap();
+    assert_eq!(latest.id, first.conversation.id);
+}
+
+pub async fn illegal_transition_is_refused_and_changes_nothing(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let conversation = store.append_message(customer_message(&world, "hi", None)).await.unwrap().conversation;
+    let error = store.transition(conversation.id, Transition::Release, Some("released".into())).await.unwrap_err();
+    assert!(matches!(error, StoreError::Transition(_)), "{error:?}");
+    let unchanged = store.conversation(conversation.id).await.unwrap().unwrap();
+    assert_eq!(unchanged.state, ConversationState::Bot);
+    assert_eq!(unchanged.last_seq, 1, "no system message was written");
+    let missing = store.transition(tandem_domain::ConversationId(999_999), Transition::Resolve, None).await;
+    assert!(matches!(missing, Err(StoreError::NotFound("conversation"))));
+}
+
+pub async fn transition_records_system_message_and_assignee(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let conversation = store.append_message(customer_message(&world, "转人工", None)).await.unwrap().conversation;
+    let queued = store.transition(conversation.id, Transition::Escalate, None).await.unwrap();
+    assert_eq!(queued.state, ConversationState::Queued);
+    let taken = store
+        .transition(conversation.id, Transition::Assign { agent: world.agent.id }, Some("王芳 joined".into()))
+        .await
+        .unwrap();
+    assert_eq!(taken.state, ConversationState::Human);
+    assert_eq!(taken.assignee_id, Some(world.agent.id));
+    let messages = store.messages(conversation.id, 0, 10).await.unwrap();
+    assert_eq!(messages.last().unwrap().author_kind, AuthorKind::System);
+    assert_eq!(messages.last().unwrap().seq, 2);
+    // A second "assign to me" by the same agent is refused: it cannot be won twice.
+    let again = store.transition(conversation.id, Transition::Assign { agent: world.agent.id }, None).await;
+    assert!(matches!(again, Err(StoreError::Transition(_))));
+}
+
+pub async fn assigning_to_an_inactive_or_unknown_agent_fails(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let conversation = store.append_message(customer_message(&world, "hi", None)).await.unwrap().conversation;
+    let unknown = store.transition(conversation.id, Transition::Assign { agent: tandem_domain::UserId(4242) }, None).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound("agent"))));
+    store.update_user(world.agent.id, UserUpdate { active: Some(false), ..UserUpdate::default() }).await.unwrap();
+    let inactive = store.transition(conversation.id, Transition::Assign { agent: world.agent.id }, None).await;
+    assert!(matches!(inactive, Err(StoreError::NotFound("agent"))));
+}
+
+pub async fn customer_message_reopens_a_resolved_conversation(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let conversation = store.append_message(customer_message(&world, "thanks", None)).await.unwrap().conversation;
+    store.transition(conversation.id, Transition::Resolve, None).await.unwrap();
+    let appended = store.append_message(customer_message(&world, "one more thing", None)).await.unwrap();
+    assert_eq!(appended.conversation.id, conversation.id);
+    assert_eq!(appended.conversation.state, ConversationState::Bot);
+    // An agent's message does not reopen.
+    store.transition(conversation.id, Transition::Resolve, None).await.unwrap();
+    let note = NewMessage {
+        target: MessageTarget::Conversation(conversation.id),
+        author_kind: AuthorKind::Note,
+        reopen_if_resolved: false,
+        ..customer_message(&world, "closing note", None)
+    };
+    let appended = store.append_message(note).await.unwrap();
+    assert_eq!(appended.conversation.state, ConversationState::Resolved);
+    assert_eq!(appended.conversation.preview, "one more thing", "notes do not change the preview");
+}
+
+pub async fn change_feed_follows_commit_order(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let mut feed = store.subscribe();
+    let conversation = store.append_message(customer_message(&world, "first", None)).await.unwrap().conversation;
+    store.transition(conversation.id, Transition::Escalate, None).await.unwrap();
+    store.append_message(customer_message(&world, "second", None)).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        match feed.recv().await.unwrap() {
+            Change::Message { message, .. } => seen.push(format!("message {}", message.seq)),
+            Change::Conversation(conversation) => seen.push(format!("conversation {}", conversation.state.as_str())),
+        }
+    }
+    assert_eq!(seen, ["conversation bot", "message 1", "conversation queued", "message 2"]);
+}
+
+pub async fn a_failing_write_does_not_spoil_its_group(harness: Harness) {
+    let store = &harness.store;
+    let world = Arc::new(world(store).await);
+    let conversation = store.append_message(customer_message(&world, "start", None)).await.unwrap().conversation;
+    // Many writes at once land in the same groups; the illegal ones must fail alone.
+    let mut tasks = Vec::new();
+    for index in 0..60 {
+        let store = Arc::clone(store);
+        let world = Arc::clone(&world);
+        tasks.push(tokio::spawn(async move {
+            if index % 3 == 0 {
+                store.transition(conversation.id, Transition::Reopen, None).await.map(|_| ()).is_err()
+            } else {
+                let mut message = customer_message(&world, &format!("m{index}"), None);
+                message.target = MessageTarget::Conversation(conversation.id);
+                store.append_message(message).await.is_ok()
+            }
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap());
+    }
+    let messages = store.messages(conversation.id, 0, 100).await.unwrap();
+    assert_eq!(messages.len(), 41);
+}
+
+pub async fn duplicate_user_email_is_a_conflict(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let error = store.create_user(new_user(world.workspace, "fang@example.com")).await.unwrap_err();
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+    let (user, hash) = store.user_credentials(" FANG@example.com").await.unwrap().unwrap();
+    assert_eq!(user.id, world.agent.id);
+    assert_eq!(hash, "hash");
+}
+
+pub async fn sessions_expire_and_end_when_user_is_deactivated(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let now = now_millis();
+    let session = |hash: &str, expires_at| Session {
+        token_hash: hash.into(),
+        user_id: world.agent.id,
+        csrf_token: "csrf".into(),
+        expires_at,
+    };
+    store.create_session(session("live", now + 60_000)).await.unwrap();
+    store.create_session(session("old", now - 1)).await.unwrap();
+    assert!(store.session("live", now).await.unwrap().is_some());
+    assert!(store.session("old", now).await.unwrap().is_none());
+    assert!(store.session("unknown", now).await.unwrap().is_none());
+    store.update_user(world.agent.id, UserUpdate { active: Some(false), ..UserUpdate::default() }).await.unwrap();
+    assert!(store.session("live", now).await.unwrap().is_none());
+    store.create_api_token(world.agent.id, "token-hash", "ci").await.unwrap();
+    assert!(store.api_token_user("token-hash").await.unwrap().is_none(), "inactive users' tokens do not work");
+}
+
+pub async fn conversation_filters_and_counts(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let mut ids = Vec::new();
+    for index in 0..4 {
+        let customer = store
+            .create_customer(NewCustomer {
+                workspace_id: world.workspace,
+                name: format!("visitor {index}"),
+                email: None,
+                locale: None,
+                attributes: BTreeMap::new(),
+            })
+            .await
+            .unwrap();
+        let message = NewMessage {
+            target: MessageTarget::CustomerLatest { inbox_id: world.inbox.id, customer_id: customer.id },
+            ..customer_message(&world, "hello", None)
+        };
+        ids.push(store.append_message(message).await.unwrap().conversation.id);
+    }
+    store.transition(ids[1], Transition::Escalate, None).await.unwrap();
+    store.transition(ids[2], Transition::Assign { agent: world.agent.id }, None).await.unwrap();
+    store.transition(ids[3], Transition::Resolve, None).await.unwrap();
+    let listed = |filter| async move {
+        store.conversations(world.workspace, filter, 50).await.unwrap().into_iter().map(|c| c.id).collect::<HashSet<_>>()
+    };
+    assert_eq!(listed(ConversationFilter::State(ConversationState::Bot)).await, HashSet::from([ids[0]]));
+    assert_eq!(listed(ConversationFilter::State(ConversationState::Queued)).await, HashSet::from([ids[1]]));
+    assert_eq!(listed(ConversationFilter::Mine(world.agent.id)).await, HashSet::from([ids[2]]));
+    assert_eq!(listed(ConversationFilter::Open).await, HashSet::from([ids[0], ids[1], ids[2]]));
+    assert_eq!(listed(ConversationFilter::All).await.len(), 4);
+    let counts = store.conversation_counts(world.workspace, world.agent.id).await.unwrap();
+    assert_eq!((counts.bot, counts.queued, counts.human, counts.resolved, counts.mine), (1, 1, 1, 1, 1));
+    let other = store.create_workspace("Other").await.unwrap();
+    assert!(store.conversations(other.id, ConversationFilter::All, 50).await.unwrap().is_empty());
+}
+
+pub async fn settings_keep_their_first_value(harness: Harness) {
+    let store = &harness.store;
+    assert_eq!(store.setting("secret").await.unwrap(), None);
+    assert_eq!(store.setting_or_insert("secret", "first").await.unwrap(), "first");
+    assert_eq!(store.setting_or_insert("secret", "second").await.unwrap(), "first");
+    assert_eq!(store.setting("secret").await.unwrap().as_deref(), Some("first"));
+}
