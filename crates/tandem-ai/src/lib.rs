@@ -1,1 +1,15 @@
-//! placeholder
+//! Tandem's AI layer: what the bot says, and the relay that decides when it may speak.
+//!
+//! [`Responder`] is the seam where answer engines plug in: the built-in knowledge engine and
+//! LLM providers implement it; today [`PlaceholderResponder`] acknowledges and offers a person.
+//! [`Relay`] owns the conversation flow around it — persist the customer's message first, let
+//! the bot answer only while it owns the conversation, hand off to the queue when asked — so
+//! the HTTP layer only translates requests.
+
+mod phrases;
+mod relay;
+mod responder;
+
+pub use phrases::Phrases;
+pub use relay::{CustomerSend, Relay, RelayError};
+pub use responder::{BotReply, Outcome, PlaceholderResponder, Responder, Turn, detect_locale};

@@ -113,6 +113,9 @@ pub struct NewMessage {
     pub client_msg_id: Option<String>,
     /// Reopen the conversation (back to the bot) if it is resolved, in the same transaction.
     pub reopen_if_resolved: bool,
+    /// Refuse the message (`Conflict`) unless the bot owns the conversation at commit time, so
+    /// that a bot reply computed before an agent took over is never shown.
+    pub only_while_bot_owns: bool,
 }
 
 /// The result of [`Store::append_message`].

@@ -750,6 +750,13 @@ impl Store for SqliteStore {
                         return Ok(Appended { message, conversation, created: false });
                     }
                 }
+                if new.only_while_bot_owns && !conversation.state.bot_may_reply() {
+                    return Err(StoreError::Conflict(format!(
+                        "conversation {} is {}; the bot may not reply",
+                        conversation.id,
+                        conversation.state.as_str()
+                    )));
+                }
                 if new.reopen_if_resolved && conversation.state == ConversationState::Resolved {
                     let ownership = conversation.ownership().apply(Transition::Reopen)?;
                     save_ownership(connection, &mut conversation, ownership, now, changes)?;

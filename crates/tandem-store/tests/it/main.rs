@@ -59,4 +59,5 @@ backend_suite!(sqlite:
     sessions_expire_and_end_when_user_is_deactivated,
     conversation_filters_and_counts,
     settings_keep_their_first_value,
+    bot_reply_is_refused_once_a_person_owns_the_conversation,
 );

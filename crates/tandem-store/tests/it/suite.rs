@@ -67,6 +67,7 @@ fn customer_message(world: &World, body: &str, client_msg_id: Option<&str>) -> N
         body: body.into(),
         client_msg_id: client_msg_id.map(str::to_owned),
         reopen_if_resolved: true,
+        only_while_bot_owns: false,
     }
 }
 
@@ -104,6 +105,7 @@ pub async fn seq_is_gapless_and_ordered_under_concurrent_writers(harness: Harnes
                     body: format!("{writer}/{index}"),
                     client_msg_id: Some(format!("w{writer}-{index}")),
                     reopen_if_resolved: false,
+                    only_while_bot_owns: false,
                 };
                 store.append_message(message).await.unwrap();
             }
@@ -344,4 +346,22 @@ pub async fn settings_keep_their_first_value(harness: Harness) {
     assert_eq!(store.setting_or_insert("secret", "first").await.unwrap(), "first");
     assert_eq!(store.setting_or_insert("secret", "second").await.unwrap(), "first");
     assert_eq!(store.setting("secret").await.unwrap().as_deref(), Some("first"));
+}
+
+pub async fn bot_reply_is_refused_once_a_person_owns_the_conversation(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let conversation = store.append_message(customer_message(&world, "hi", None)).await.unwrap().conversation;
+    let bot_reply = || NewMessage {
+        target: MessageTarget::Conversation(conversation.id),
+        author_kind: AuthorKind::Bot,
+        only_while_bot_owns: true,
+        reopen_if_resolved: false,
+        ..customer_message(&world, "I can help", None)
+    };
+    assert!(store.append_message(bot_reply()).await.is_ok());
+    store.transition(conversation.id, Transition::Assign { agent: world.agent.id }, None).await.unwrap();
+    let refused = store.append_message(bot_reply()).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    assert_eq!(store.messages(conversation.id, 0, 10).await.unwrap().len(), 2);
 }

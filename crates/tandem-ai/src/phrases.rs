@@ -1,0 +1,46 @@
+//! What Tandem itself says to customers, in each supported language.
+
+use tandem_domain::Locale;
+
+/// The customer-facing sentences of the bot and of system messages.
+#[derive(Debug, Clone, Copy)]
+pub struct Phrases {
+    /// The placeholder bot's reply; `{bot}` is replaced by the bot's name.
+    pub acknowledge: &'static str,
+    pub handing_off: &'static str,
+    /// `{agent}` is replaced by the agent's display name.
+    pub agent_joined: &'static str,
+    pub back_to_bot: &'static str,
+    pub back_to_queue: &'static str,
+    pub resolved: &'static str,
+    pub reopened: &'static str,
+}
+
+const ZH: Phrases = Phrases {
+    acknowledge: "您好，我是{bot}。已收到您的消息，不过这个问题我暂时还无法自动解答。如需人工帮助，请点击“转人工”或回复“人工”，客服会尽快接手。",
+    handing_off: "好的，正在为您转接人工客服，请稍候。",
+    agent_joined: "客服 {agent} 已加入对话",
+    back_to_bot: "对话已转回智能助手",
+    back_to_queue: "对话已重新排队，下一位客服将尽快接手",
+    resolved: "对话已结束。如还有问题，直接发送消息即可。",
+    reopened: "对话已重新打开",
+};
+
+const EN: Phrases = Phrases {
+    acknowledge: "Hi, I'm {bot}. I got your message, but I can't answer this one automatically yet. Tap \"Talk to a person\" or reply \"agent\" and a member of our team will take over.",
+    handing_off: "Sure — connecting you to a person now. Please hold on.",
+    agent_joined: "{agent} joined the conversation",
+    back_to_bot: "The assistant is back in this conversation",
+    back_to_queue: "You're back in the queue; the next available person will reply",
+    resolved: "This conversation is resolved. Write again any time if you need more help.",
+    reopened: "The conversation was reopened",
+};
+
+impl Phrases {
+    pub fn for_locale(locale: Locale) -> &'static Phrases {
+        match locale {
+            Locale::Zh => &ZH,
+            Locale::En => &EN,
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The relay against a real SQLite store: who speaks when.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tandem_ai::{BotReply, CustomerSend, Outcome, PlaceholderResponder, Relay, RelayError, Responder, Turn};
+use tandem_domain::{AuthorKind, Channel, ConversationState, Customer, Inbox, Locale, Role, Transition, User};
+use tandem_store::{NewCustomer, NewInbox, NewUser, SqliteConfig, SqliteStore, Store};
+use tokio::sync::Notify;
+
+struct World {
+    store: Arc<dyn Store>,
+    inbox: Inbox,
+    customer: Customer,
+    agent: User,
+    _directory: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let directory = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&SqliteConfig::new(directory.path().join("t.db"))).unwrap());
+    let workspace = store.create_workspace("Shop").await.unwrap().id;
+    let inbox = store
+        .create_inbox(NewInbox {
+            workspace_id: workspace,
+            name: "Web".into(),
+            channel: Channel::Web,
+            public_key: "pk".into(),
+            bot_name: "小河".into(),
+        })
+        .await
+        .unwrap();
+    let customer = store
+        .create_customer(NewCustomer {
+            workspace_id: workspace,
+            name: "访客".into(),
+            email: None,
+            locale: Some(Locale::Zh),
+            attributes: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    let agent = store
+        .create_user(NewUser {
+            workspace_id: workspace,
+            email: "a@example.com".into(),
+            display_name: "王芳".into(),
+            role: Role::Agent,
+            locale: Locale::Zh,
+            password_hash: "x".into(),
+        })
+        .await
+        .unwrap();
+    World { store, inbox, customer, agent, _directory: directory }
+}
+
+fn send(world: &World, body: &str) -> CustomerSend {
+    CustomerSend { inbox: world.inbox.clone(), customer: world.customer.clone(), client_msg_id: None, body: body.into() }
+}
+
+/// Waits until the conversation has `count` messages.
+async fn wait_for_messages(world: &World, conversation: tandem_domain::ConversationId, count: usize) -> Vec<tandem_domain::Message> {
+    for _ in 0..200 {
+        let messages = world.store.messages(conversation, 0, 100).await.unwrap();
+        if messages.len() >= count {
+            return messages;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("conversation never reached {count} messages");
+}
+
+#[tokio::test]
+async fn bot_acknowledges_in_the_customers_language() {
+    let world = world().await;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let appended = relay.customer_message(send(&world, "你们几点关门？")).await.unwrap();
+    let messages = wait_for_messages(&world, appended.conversation.id, 2).await;
+    assert_eq!(messages[1].author_kind, AuthorKind::Bot);
+    assert_eq!(messages[1].author_name.as_deref(), Some("小河"));
+    assert!(messages[1].body.contains("小河"), "{}", messages[1].body);
+    let english = relay.customer_message(send(&world, "when do you close?")).await.unwrap();
+    let messages = wait_for_messages(&world, english.conversation.id, 4).await;
+    assert!(messages[3].body.starts_with("Hi, I'm 小河"), "{}", messages[3].body);
+}
+
+#[tokio::test]
+async fn asking_for_a_person_queues_the_conversation() {
+    let world = world().await;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let appended = relay.customer_message(send(&world, "转人工")).await.unwrap();
+    wait_for_messages(&world, appended.conversation.id, 2).await;
+    for _ in 0..100 {
+        let conversation = world.store.conversation(appended.conversation.id).await.unwrap().unwrap();
+        if conversation.state == ConversationState::Queued {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("conversation was not queued");
+}
+
+#[tokio::test]
+async fn bot_stays_silent_while_a_person_owns_the_conversation() {
+    let world = world().await;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let first = relay.customer_message(send(&world, "hello")).await.unwrap();
+    wait_for_messages(&world, first.conversation.id, 2).await;
+    let conversation = world.store.conversation(first.conversation.id).await.unwrap().unwrap();
+    relay.agent_message(&conversation, &world.agent, "我来帮您", None, false).await.unwrap();
+    let conversation = world.store.conversation(first.conversation.id).await.unwrap().unwrap();
+    assert_eq!(conversation.state, ConversationState::Human, "replying takes the conversation");
+    relay.customer_message(send(&world, "thanks, and another question")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let messages = world.store.messages(conversation.id, 0, 100).await.unwrap();
+    let kinds: Vec<AuthorKind> = messages.iter().map(|message| message.author_kind).collect();
+    assert_eq!(
+        kinds,
+        [AuthorKind::Customer, AuthorKind::Bot, AuthorKind::System, AuthorKind::Agent, AuthorKind::Customer]
+    );
+}
+
+/// A responder that waits until released, to take the conversation mid-turn.
+struct SlowResponder(Arc<Notify>);
+
+#[async_trait]
+impl Responder for SlowResponder {
+    async fn respond(&self, _turn: &Turn) -> BotReply {
+        self.0.notified().await;
+        BotReply { body: "late answer".into(), outcome: Outcome::Answer, hand_off: false }
+    }
+}
+
+#[tokio::test]
+async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
+    let world = world().await;
+    let release = Arc::new(Notify::new());
+    let relay = Relay::new(world.store.clone(), Arc::new(SlowResponder(release.clone())));
+    let appended = world
+        .store
+        .append_message(tandem_store::NewMessage {
+            target: tandem_store::MessageTarget::CustomerLatest { inbox_id: world.inbox.id, customer_id: world.customer.id },
+            author_kind: AuthorKind::Customer,
+            author_id: None,
+            author_name: None,
+            body: "help".into(),
+            client_msg_id: None,
+            reopen_if_resolved: true,
+            only_while_bot_owns: false,
+        })
+        .await
+        .unwrap();
+    let turn = tokio::spawn({
+        let relay = relay.clone();
+        let (inbox, customer, appended) = (world.inbox.clone(), world.customer.clone(), appended.clone());
+        async move { relay.bot_turn(inbox, customer, appended).await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    relay.agent_transition(&appended.conversation, Transition::Assign { agent: world.agent.id }, "王芳").await.unwrap();
+    release.notify_one();
+    assert_eq!(turn.await.unwrap().unwrap(), None);
+    let bodies: Vec<String> =
+        world.store.messages(appended.conversation.id, 0, 10).await.unwrap().into_iter().map(|m| m.body).collect();
+    assert_eq!(bodies, ["help", "客服 王芳 已加入对话"]);
+}
+
+#[tokio::test]
+async fn invalid_messages_are_rejected_before_storage() {
+    let world = world().await;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let blank = relay.customer_message(send(&world, "   ")).await;
+    assert!(matches!(blank, Err(RelayError::Invalid(_))));
+    let mut bad_id = send(&world, "hi");
+    bad_id.client_msg_id = Some("not valid!".into());
+    assert!(matches!(relay.customer_message(bad_id).await, Err(RelayError::Invalid(_))));
+    assert!(world.store.latest_conversation(world.inbox.id, world.customer.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn agents_cannot_reply_to_resolved_conversations_but_can_add_notes() {
+    let world = world().await;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let appended = relay.customer_message(send(&world, "bye")).await.unwrap();
+    wait_for_messages(&world, appended.conversation.id, 2).await;
+    let resolved =
+        relay.agent_transition(&appended.conversation, Transition::Resolve, "王芳").await.unwrap();
+    assert!(relay.agent_message(&resolved, &world.agent, "hello?", None, false).await.is_err());
+    let note = relay.agent_message(&resolved, &world.agent, "customer was happy", None, true).await.unwrap();
+    assert_eq!(note.message.author_kind, AuthorKind::Note);
+}
