@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use tandem_domain::{
-    AuthorKind, Conversation, ConversationId, ConversationState, Customer, Inbox, Locale, Message,
-    Transition, TransitionError, User, ValidationError, validate,
+    AuthorKind, Conversation, ConversationState, Customer, Inbox, Locale, Message, Transition,
+    TransitionError, User, ValidationError, validate,
 };
 use tandem_store::{Appended, MessageTarget, NewMessage, Store, StoreError};
 
@@ -57,11 +57,15 @@ impl Relay {
     /// turn then runs in the background; its reply arrives through the change feed.
     pub async fn customer_message(&self, send: CustomerSend) -> Result<Appended, RelayError> {
         let body = validate::message_body(&send.body)?;
-        let client_msg_id = send.client_msg_id.as_deref().map(validate::client_msg_id).transpose()?;
+        let client_msg_id =
+            send.client_msg_id.as_deref().map(validate::client_msg_id).transpose()?;
         let appended = self
             .store
             .append_message(NewMessage {
-                target: MessageTarget::CustomerLatest { inbox_id: send.inbox.id, customer_id: send.customer.id },
+                target: MessageTarget::CustomerLatest {
+                    inbox_id: send.inbox.id,
+                    customer_id: send.customer.id,
+                },
                 author_kind: AuthorKind::Customer,
                 author_id: None,
                 author_name: Some(send.customer.name.clone()),
@@ -95,9 +99,15 @@ impl Relay {
         let conversation = appended.conversation.id;
         let mut history = self
             .store
-            .messages(conversation, (appended.message.seq - 1 - i64::from(HISTORY_FOR_ENGINE)).max(0), HISTORY_FOR_ENGINE)
+            .messages(
+                conversation,
+                (appended.message.seq - 1 - i64::from(HISTORY_FOR_ENGINE)).max(0),
+                HISTORY_FOR_ENGINE,
+            )
             .await?;
-        history.retain(|message| message.seq < appended.message.seq && message.author_kind.visible_to_customer());
+        history.retain(|message| {
+            message.seq < appended.message.seq && message.author_kind.visible_to_customer()
+        });
         let locale = reply_locale(&appended.message.body, &customer);
         let turn = Turn {
             inbox: inbox.clone(),
@@ -136,10 +146,43 @@ impl Relay {
         Ok(Some(message))
     }
 
-    /// The customer asks for a person: the conversation joins the queue.
-    pub async fn request_person(&self, conversation: ConversationId, customer: &Customer) -> Result<Conversation, RelayError> {
+    /// The customer asks for a person: their conversation (started now if there is none)
+    /// joins the queue, and they are told so in their language.
+    pub async fn request_person(
+        &self,
+        inbox: &Inbox,
+        customer: &Customer,
+    ) -> Result<Conversation, RelayError> {
         let phrases = Phrases::for_locale(customer.locale.unwrap_or(Locale::En));
-        Ok(self.store.transition(conversation, Transition::Escalate, Some(phrases.handing_off.to_owned())).await?)
+        let note = phrases.handing_off.to_owned();
+        let (conversation, note) =
+            match self.store.latest_conversation(inbox.id, customer.id).await? {
+                Some(conversation) => (conversation, Some(note)),
+                None => {
+                    let appended = self
+                        .store
+                        .append_message(NewMessage {
+                            target: MessageTarget::CustomerLatest {
+                                inbox_id: inbox.id,
+                                customer_id: customer.id,
+                            },
+                            author_kind: AuthorKind::System,
+                            author_id: None,
+                            author_name: None,
+                            body: note,
+                            client_msg_id: None,
+                            reopen_if_resolved: false,
+                            only_while_bot_owns: false,
+                        })
+                        .await?;
+                    (appended.conversation, None)
+                }
+            };
+        if conversation.state == ConversationState::Resolved {
+            // Asking for a person after the end starts over with a person, not the bot.
+            self.store.transition(conversation.id, Transition::Reopen, None).await?;
+        }
+        Ok(self.store.transition(conversation.id, Transition::Escalate, note).await?)
     }
 
     /// An agent changes who owns the conversation; the customer sees a system message in their
@@ -150,7 +193,11 @@ impl Relay {
         transition: Transition,
         agent_name: &str,
     ) -> Result<Conversation, RelayError> {
-        let customer = self.store.customer(conversation.customer_id).await?.ok_or(StoreError::NotFound("customer"))?;
+        let customer = self
+            .store
+            .customer(conversation.customer_id)
+            .await?
+            .ok_or(StoreError::NotFound("customer"))?;
         let phrases = Phrases::for_locale(customer.locale.unwrap_or(Locale::En));
         let note = match transition {
             Transition::Assign { .. } => Some(phrases.agent_joined.replace("{agent}", agent_name)),
@@ -178,10 +225,19 @@ impl Relay {
         match conversation.state {
             _ if note => {}
             ConversationState::Resolved => {
-                return Err(StoreError::Transition(TransitionError { from: "resolved", transition: "reply to" }).into());
+                return Err(StoreError::Transition(TransitionError {
+                    from: "resolved",
+                    transition: "reply to",
+                })
+                .into());
             }
             ConversationState::Bot | ConversationState::Queued => {
-                self.agent_transition(conversation, Transition::Assign { agent: agent.id }, &agent.display_name).await?;
+                self.agent_transition(
+                    conversation,
+                    Transition::Assign { agent: agent.id },
+                    &agent.display_name,
+                )
+                .await?;
             }
             ConversationState::Human => {}
         }

@@ -58,7 +58,11 @@ impl Responder for PlaceholderResponder {
     async fn respond(&self, turn: &Turn) -> BotReply {
         let phrases = Phrases::for_locale(turn.locale);
         if asks_for_person(&turn.message.body) {
-            return BotReply { body: phrases.handing_off.to_owned(), outcome: Outcome::Abstain, hand_off: true };
+            return BotReply {
+                body: phrases.handing_off.to_owned(),
+                outcome: Outcome::Abstain,
+                hand_off: true,
+            };
         }
         BotReply {
             body: phrases.acknowledge.replace("{bot}", &turn.inbox.bot_name),
@@ -71,14 +75,16 @@ impl Responder for PlaceholderResponder {
 /// Whether the customer explicitly asks for a person.
 fn asks_for_person(text: &str) -> bool {
     const ZH: &[&str] = &["人工", "转人工", "真人", "找客服", "客服人员"];
-    const EN: &[&str] = &["human", "agent", "real person", "a person", "someone real", "representative"];
+    const EN: &[&str] =
+        &["human", "agent", "real person", "a person", "someone real", "representative"];
     let lower = text.to_lowercase();
     ZH.iter().any(|phrase| text.contains(phrase))
         || EN.iter().any(|phrase| {
             lower.match_indices(phrase).any(|(start, matched)| {
                 let before = lower[..start].chars().next_back();
                 let after = lower[start + matched.len()..].chars().next();
-                !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+                !before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphanumeric)
             })
         })
 }

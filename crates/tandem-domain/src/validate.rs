@@ -43,10 +43,16 @@ pub fn message_body(text: &str) -> Result<String, ValidationError> {
 /// A client message id: 1 to 64 characters of `A-Z a-z 0-9 - _ . :`.
 pub fn client_msg_id(text: &str) -> Result<String, ValidationError> {
     if text.is_empty() || text.len() > MAX_CLIENT_MSG_ID {
-        return Err(invalid("client_msg_id", format!("must be 1 to {MAX_CLIENT_MSG_ID} characters")));
+        return Err(invalid(
+            "client_msg_id",
+            format!("must be 1 to {MAX_CLIENT_MSG_ID} characters"),
+        ));
     }
     if !text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')) {
-        return Err(invalid("client_msg_id", "may only contain letters, digits, '-', '_', '.', ':'"));
+        return Err(invalid(
+            "client_msg_id",
+            "may only contain letters, digits, '-', '_', '.', ':'",
+        ));
     }
     Ok(text.to_owned())
 }
@@ -80,7 +86,10 @@ pub fn display_name(text: &str) -> Result<String, ValidationError> {
 pub fn password(text: &str) -> Result<&str, ValidationError> {
     let chars = text.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        return Err(invalid("password", format!("must be at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
     }
     if chars > 256 {
         return Err(invalid("password", "must be at most 256 characters"));
@@ -126,7 +135,10 @@ mod tests {
         check(
             client_msg_id,
             &[
-                ("3f2c9a1e-5b7d-4c1a-9f0e-2d8b6a4c1e7f", Some("3f2c9a1e-5b7d-4c1a-9f0e-2d8b6a4c1e7f".into())),
+                (
+                    "3f2c9a1e-5b7d-4c1a-9f0e-2d8b6a4c1e7f",
+                    Some("3f2c9a1e-5b7d-4c1a-9f0e-2d8b6a4c1e7f".into()),
+                ),
                 ("bot:42", Some("bot:42".into())),
                 ("", None),
                 ("has space", None),

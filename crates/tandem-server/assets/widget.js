@@ -628,7 +628,7 @@ textarea::placeholder { color: #94a3b8; }
   }
 
   // Sends go out one at a time so the server sees them in the order they were written.
-  function enqueue(rec) { S.chain = S.chain.then(() => deliver(rec)); }
+  function enqueue(rec) { S.chain = S.chain.then(() => deliver(rec)).catch(() => { /* never block later sends */ }); }
 
   async function deliver(rec) {
     for (let tries = 0; ; tries++) {

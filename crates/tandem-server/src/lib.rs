@@ -1,1 +1,180 @@
-//! placeholder
+//! Tandem's server: the HTTP API, the WebSockets, the agent console and the chat widget.
+//!
+//! This crate translates between HTTP and the layers below; it holds no business rules. The
+//! conversation flow lives in `tandem-ai`'s relay, state rules in `tandem-domain`, persistence
+//! in `tandem-store`. [`build`] makes the whole application from a store and a config so tests
+//! can drive it without a socket.
+
+mod api;
+pub mod assets;
+pub mod auth;
+mod console;
+pub mod demo;
+pub mod error;
+mod hub;
+mod i18n;
+mod rate_limit;
+mod ws;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use serde::{Deserialize, Serialize};
+use tandem_ai::{Relay, Responder};
+use tandem_store::Store;
+
+pub use hub::Hub;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The `[server]` section of the configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// The address and port to listen on.
+    pub listen: SocketAddr,
+    /// The URL people reach Tandem at, without a trailing slash; used in printed links and
+    /// the widget snippet.
+    pub public_url: String,
+    /// Mark the session cookie `Secure`. Unset: on exactly when `public_url` is https.
+    pub secure_cookies: Option<bool>,
+    /// How long an agent stays signed in, in hours.
+    pub session_hours: u64,
+    /// Messages a widget customer may send at once before being slowed down.
+    pub widget_burst: u32,
+    /// Messages a widget customer may send per minute, sustained.
+    pub widget_per_minute: u32,
+    /// New widget sessions (customers) one IP address may open per minute.
+    pub widget_sessions_per_minute: u32,
+    /// Sign-in attempts one IP address may make per minute.
+    pub login_per_minute: u32,
+    /// WebSocket read and write buffer size per connection, in bytes. Small buffers keep idle
+    /// connections cheap; messages larger than this are still accepted.
+    pub websocket_buffer_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".into(),
+            secure_cookies: None,
+            session_hours: 24 * 7,
+            widget_burst: 20,
+            widget_per_minute: 60,
+            widget_sessions_per_minute: 30,
+            login_per_minute: 10,
+            websocket_buffer_bytes: 4096,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies.unwrap_or_else(|| self.public_url.starts_with("https://"))
+    }
+}
+
+/// Per-key rate limits of the public endpoints.
+#[derive(Debug)]
+struct Limits {
+    widget_messages: rate_limit::RateLimiter<tandem_domain::CustomerId>,
+    widget_sessions: rate_limit::RateLimiter<IpAddr>,
+    logins: rate_limit::RateLimiter<IpAddr>,
+}
+
+/// Everything a handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub relay: Relay,
+    pub config: Arc<ServerConfig>,
+    hub: Arc<Hub>,
+    /// Signs widget tokens. Generated once per installation and kept in the store.
+    secret: Arc<[u8]>,
+    limits: Arc<Limits>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+}
+
+/// Builds the application state: loads (or creates) the signing secret and starts the hub.
+pub async fn build(
+    store: Arc<dyn Store>,
+    responder: Arc<dyn Responder>,
+    config: ServerConfig,
+) -> Result<AppState, tandem_store::StoreError> {
+    let secret = store.setting_or_insert("widget_token_secret", &auth::random_token()).await?;
+    let hub = Hub::start(&store);
+    let limits = Limits {
+        widget_messages: rate_limit::RateLimiter::new(
+            config.widget_burst,
+            config.widget_per_minute,
+        ),
+        widget_sessions: rate_limit::RateLimiter::new(
+            config.widget_sessions_per_minute,
+            config.widget_sessions_per_minute,
+        ),
+        logins: rate_limit::RateLimiter::new(config.login_per_minute, config.login_per_minute),
+    };
+    Ok(AppState {
+        relay: Relay::new(Arc::clone(&store), responder),
+        store,
+        config: Arc::new(config),
+        hub,
+        secret: secret.into_bytes().into(),
+        limits: Arc::new(limits),
+    })
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(ws::routes())
+        .merge(console::routes())
+        .merge(assets::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until Ctrl-C or SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -5,6 +5,7 @@
 //! *after* it is durable. The HTTP layer fans these changes out to WebSockets; a later
 //! PostgreSQL backend will publish the same changes through LISTEN/NOTIFY.
 
+pub mod bench;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -43,7 +44,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// A committed change, published to [`Store::subscribe`] subscribers in commit order.
 #[derive(Debug, Clone)]
 pub enum Change {
-    Message { workspace_id: WorkspaceId, message: Arc<Message> },
+    /// A new message, with its conversation as it stands after the append.
+    Message {
+        conversation: Arc<Conversation>,
+        message: Arc<Message>,
+    },
     Conversation(Arc<Conversation>),
 }
 
@@ -100,7 +105,10 @@ pub enum MessageTarget {
     Conversation(ConversationId),
     /// The customer's newest conversation in the inbox, created (owned by the bot) if there is
     /// none. Finding and creating happen in the same transaction as the append.
-    CustomerLatest { inbox_id: InboxId, customer_id: CustomerId },
+    CustomerLatest {
+        inbox_id: InboxId,
+        customer_id: CustomerId,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -182,18 +190,28 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, token_hash: &str, now: Millis) -> StoreResult<Option<(Session, User)>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
 
-    async fn create_api_token(&self, user: UserId, token_hash: &str, name: &str) -> StoreResult<()>;
+    async fn create_api_token(&self, user: UserId, token_hash: &str, name: &str)
+    -> StoreResult<()>;
     /// The active user an API token belongs to.
     async fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>>;
 
     async fn create_customer(&self, customer: NewCustomer) -> StoreResult<Customer>;
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>>;
 
-    async fn create_queue(&self, workspace: WorkspaceId, name: &str, description: &str) -> StoreResult<Queue>;
+    async fn create_queue(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+        description: &str,
+    ) -> StoreResult<Queue>;
     async fn queues(&self, workspace: WorkspaceId) -> StoreResult<Vec<Queue>>;
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>>;
-    async fn latest_conversation(&self, inbox: InboxId, customer: CustomerId) -> StoreResult<Option<Conversation>>;
+    async fn latest_conversation(
+        &self,
+        inbox: InboxId,
+        customer: CustomerId,
+    ) -> StoreResult<Option<Conversation>>;
     /// Newest activity first, at most `limit`.
     async fn conversations(
         &self,
@@ -201,14 +219,27 @@ pub trait Store: Send + Sync + 'static {
         filter: ConversationFilter,
         limit: u32,
     ) -> StoreResult<Vec<Conversation>>;
-    async fn conversation_counts(&self, workspace: WorkspaceId, me: UserId) -> StoreResult<ConversationCounts>;
+    async fn conversation_counts(
+        &self,
+        workspace: WorkspaceId,
+        me: UserId,
+    ) -> StoreResult<ConversationCounts>;
     /// A customer's conversations, newest first.
-    async fn customer_conversations(&self, customer: CustomerId, limit: u32) -> StoreResult<Vec<Conversation>>;
+    async fn customer_conversations(
+        &self,
+        customer: CustomerId,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>>;
 
     /// Appends a message with the next `seq`. Idempotent on `client_msg_id` per conversation.
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended>;
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.
-    async fn messages(&self, conversation: ConversationId, after_seq: i64, limit: u32) -> StoreResult<Vec<Message>>;
+    async fn messages(
+        &self,
+        conversation: ConversationId,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
 
     /// Changes the owner of a conversation through the state machine and, if `system_message`
     /// is given, records it as a system message in the same transaction.

@@ -1,1 +1,292 @@
-fn main() {}
+//! The `tandem` binary: argument handling and wiring only. Everything it runs lives in the
+//! library crates.
+
+mod bench;
+mod config;
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tandem_ai::PlaceholderResponder;
+use tandem_domain::{Channel, Locale, Role, validate};
+use tandem_store::{NewInbox, NewUser, SqliteConfig, SqliteStore, Store};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "AI-first customer service: a bot front line and a human team as one relay"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Run the server with a seeded demo workspace (no network or API key needed).
+    Demo(DemoArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(ConfigArgs),
+    /// Manage agent accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Measure the message pipeline, idle WebSocket memory and demo start-up.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// A TOML configuration file.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Where the database lives (overrides `storage.data_dir`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = config::load(self.config.as_deref(), std::env::vars())?;
+        if let Some(data_dir) = &self.data_dir {
+            config.storage.data_dir = data_dir.clone();
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Address to listen on (overrides `server.listen`).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The URL people reach Tandem at (overrides `server.public_url`).
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Where the demo database lives; reused on the next run.
+    #[arg(long, default_value = "tandem-demo")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Delete the demo data first and seed afresh.
+    #[arg(long)]
+    reset: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an agent account (and, on a fresh database, the first workspace and web inbox).
+    Create(UserCreateArgs),
+}
+
+#[derive(Debug, Args)]
+struct UserCreateArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[arg(long)]
+    email: String,
+    /// The name customers and colleagues see.
+    #[arg(long)]
+    name: String,
+    /// admin, supervisor or agent.
+    #[arg(long, default_value = "agent")]
+    role: String,
+    /// Console language: zh or en.
+    #[arg(long, default_value = "zh")]
+    locale: String,
+    /// Read the password from the first line of standard input instead of generating one.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => {
+                let mut config = args.config.load()?;
+                if let Some(listen) = args.listen {
+                    config.server.listen = listen;
+                }
+                if let Some(public_url) = args.public_url {
+                    config.server.public_url = public_url.trim_end_matches('/').to_owned();
+                }
+                run(config, false).await
+            }
+            Command::Demo(args) => {
+                if args.reset && args.data_dir.exists() {
+                    std::fs::remove_dir_all(&args.data_dir)
+                        .with_context(|| format!("cannot delete {}", args.data_dir.display()))?;
+                }
+                let mut config = config::load(None, std::env::vars())?;
+                config.storage.data_dir = args.data_dir;
+                config.server.listen = args.listen;
+                run(config, true).await
+            }
+            Command::Migrate(args) => migrate(args.load()?).await,
+            Command::User { command: UserCommand::Create(args) } => create_user(args).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    })
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+    let path = config.storage.database_path();
+    let sqlite =
+        SqliteConfig { path: path.clone(), synchronous_full: config.storage.synchronous_full };
+    SqliteStore::open(&sqlite)
+        .with_context(|| format!("cannot open the database {}", path.display()))
+}
+
+async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
+    init_logging(&config);
+    let sqlite = open_store(&config)?;
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let seeded = if demo {
+        tandem_server::demo::seed(&store).await.context("cannot seed the demo workspace")?
+    } else {
+        false
+    };
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let address = listener.local_addr()?;
+    if config.server.public_url == tandem_server::ServerConfig::default().public_url {
+        config.server.public_url = format!("http://{address}");
+    }
+    let url = config.server.public_url.clone();
+    let state = tandem_server::build(
+        Arc::clone(&store),
+        Arc::new(PlaceholderResponder),
+        config.server.clone(),
+    )
+    .await?;
+    let app = tandem_server::router(state);
+    println!("Tandem is listening on {url}");
+    println!("  Console:      {url}/login");
+    println!("  Widget demo:  {url}/demo");
+    println!("  API:          {url}/openapi.json");
+    if demo {
+        println!(
+            "  Data:         {} ({})",
+            config.storage.data_dir.display(),
+            if seeded {
+                "demo workspace seeded"
+            } else {
+                "existing demo data; --reset starts over"
+            }
+        );
+        println!("  Sign in with a demo account:");
+        for account in tandem_server::demo::ACCOUNTS {
+            println!(
+                "    {:<11} {:<22} {}",
+                account.role.as_str(),
+                account.email,
+                account.password
+            );
+        }
+    }
+    tandem_server::serve(listener, app).await?;
+    sqlite.close();
+    Ok(())
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let version = store.schema_version().await?;
+    println!(
+        "{}: schema version {version} (this build writes {})",
+        config.storage.database_path().display(),
+        SqliteStore::latest_schema_version()
+    );
+    store.close();
+    Ok(())
+}
+
+async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
+    let config = args.config.load()?;
+    let role = Role::parse(&args.role).context("--role must be admin, supervisor or agent")?;
+    let locale = Locale::parse(&args.locale).context("--locale must be zh or en")?;
+    let email = validate::email(&args.email)?;
+    let name = validate::display_name(&args.name)?;
+    let (password, generated) = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        (tandem_server::auth::random_token()[..16].to_owned(), true)
+    };
+    validate::password(&password)?;
+    let sqlite = open_store(&config)?;
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let workspace = match store.workspaces().await?.into_iter().next() {
+        Some(workspace) => workspace,
+        None => {
+            let workspace = store.create_workspace("Default").await?;
+            let inbox = store
+                .create_inbox(NewInbox {
+                    workspace_id: workspace.id,
+                    name: "Website".into(),
+                    channel: Channel::Web,
+                    public_key: format!("pk_{}", tandem_server::auth::random_token()),
+                    bot_name: "Tandem".into(),
+                })
+                .await?;
+            println!(
+                "Created workspace \"{}\" with web inbox key {}",
+                workspace.name, inbox.public_key
+            );
+            workspace
+        }
+    };
+    let user = store
+        .create_user(NewUser {
+            workspace_id: workspace.id,
+            email,
+            display_name: name,
+            role,
+            locale,
+            password_hash: tandem_server::auth::hash_password(&password)
+                .map_err(|error| anyhow::anyhow!("{error}"))?,
+        })
+        .await?;
+    println!(
+        "Created {} {} <{}> (id {})",
+        user.role.as_str(),
+        user.display_name,
+        user.email,
+        user.id
+    );
+    if generated {
+        println!("Password: {password}");
+    }
+    sqlite.close();
+    Ok(())
+}

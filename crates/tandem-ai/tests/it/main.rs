@@ -5,8 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tandem_ai::{BotReply, CustomerSend, Outcome, PlaceholderResponder, Relay, RelayError, Responder, Turn};
-use tandem_domain::{AuthorKind, Channel, ConversationState, Customer, Inbox, Locale, Role, Transition, User};
+use tandem_ai::{
+    BotReply, CustomerSend, Outcome, PlaceholderResponder, Relay, RelayError, Responder, Turn,
+};
+use tandem_domain::{
+    AuthorKind, Channel, ConversationState, Customer, Inbox, Locale, Role, Transition, User,
+};
 use tandem_store::{NewCustomer, NewInbox, NewUser, SqliteConfig, SqliteStore, Store};
 use tokio::sync::Notify;
 
@@ -20,7 +24,8 @@ struct World {
 
 async fn world() -> World {
     let directory = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&SqliteConfig::new(directory.path().join("t.db"))).unwrap());
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&SqliteConfig::new(directory.path().join("t.db"))).unwrap());
     let workspace = store.create_workspace("Shop").await.unwrap().id;
     let inbox = store
         .create_inbox(NewInbox {
@@ -57,11 +62,20 @@ async fn world() -> World {
 }
 
 fn send(world: &World, body: &str) -> CustomerSend {
-    CustomerSend { inbox: world.inbox.clone(), customer: world.customer.clone(), client_msg_id: None, body: body.into() }
+    CustomerSend {
+        inbox: world.inbox.clone(),
+        customer: world.customer.clone(),
+        client_msg_id: None,
+        body: body.into(),
+    }
 }
 
 /// Waits until the conversation has `count` messages.
-async fn wait_for_messages(world: &World, conversation: tandem_domain::ConversationId, count: usize) -> Vec<tandem_domain::Message> {
+async fn wait_for_messages(
+    world: &World,
+    conversation: tandem_domain::ConversationId,
+    count: usize,
+) -> Vec<tandem_domain::Message> {
     for _ in 0..200 {
         let messages = world.store.messages(conversation, 0, 100).await.unwrap();
         if messages.len() >= count {
@@ -93,7 +107,8 @@ async fn asking_for_a_person_queues_the_conversation() {
     let appended = relay.customer_message(send(&world, "转人工")).await.unwrap();
     wait_for_messages(&world, appended.conversation.id, 2).await;
     for _ in 0..100 {
-        let conversation = world.store.conversation(appended.conversation.id).await.unwrap().unwrap();
+        let conversation =
+            world.store.conversation(appended.conversation.id).await.unwrap().unwrap();
         if conversation.state == ConversationState::Queued {
             return;
         }
@@ -118,7 +133,13 @@ async fn bot_stays_silent_while_a_person_owns_the_conversation() {
     let kinds: Vec<AuthorKind> = messages.iter().map(|message| message.author_kind).collect();
     assert_eq!(
         kinds,
-        [AuthorKind::Customer, AuthorKind::Bot, AuthorKind::System, AuthorKind::Agent, AuthorKind::Customer]
+        [
+            AuthorKind::Customer,
+            AuthorKind::Bot,
+            AuthorKind::System,
+            AuthorKind::Agent,
+            AuthorKind::Customer
+        ]
     );
 }
 
@@ -141,7 +162,10 @@ async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
     let appended = world
         .store
         .append_message(tandem_store::NewMessage {
-            target: tandem_store::MessageTarget::CustomerLatest { inbox_id: world.inbox.id, customer_id: world.customer.id },
+            target: tandem_store::MessageTarget::CustomerLatest {
+                inbox_id: world.inbox.id,
+                customer_id: world.customer.id,
+            },
             author_kind: AuthorKind::Customer,
             author_id: None,
             author_name: None,
@@ -154,15 +178,29 @@ async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
         .unwrap();
     let turn = tokio::spawn({
         let relay = relay.clone();
-        let (inbox, customer, appended) = (world.inbox.clone(), world.customer.clone(), appended.clone());
+        let (inbox, customer, appended) =
+            (world.inbox.clone(), world.customer.clone(), appended.clone());
         async move { relay.bot_turn(inbox, customer, appended).await }
     });
     tokio::time::sleep(Duration::from_millis(20)).await;
-    relay.agent_transition(&appended.conversation, Transition::Assign { agent: world.agent.id }, "王芳").await.unwrap();
+    relay
+        .agent_transition(
+            &appended.conversation,
+            Transition::Assign { agent: world.agent.id },
+            "王芳",
+        )
+        .await
+        .unwrap();
     release.notify_one();
     assert_eq!(turn.await.unwrap().unwrap(), None);
-    let bodies: Vec<String> =
-        world.store.messages(appended.conversation.id, 0, 10).await.unwrap().into_iter().map(|m| m.body).collect();
+    let bodies: Vec<String> = world
+        .store
+        .messages(appended.conversation.id, 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
     assert_eq!(bodies, ["help", "客服 王芳 已加入对话"]);
 }
 
@@ -175,7 +213,9 @@ async fn invalid_messages_are_rejected_before_storage() {
     let mut bad_id = send(&world, "hi");
     bad_id.client_msg_id = Some("not valid!".into());
     assert!(matches!(relay.customer_message(bad_id).await, Err(RelayError::Invalid(_))));
-    assert!(world.store.latest_conversation(world.inbox.id, world.customer.id).await.unwrap().is_none());
+    assert!(
+        world.store.latest_conversation(world.inbox.id, world.customer.id).await.unwrap().is_none()
+    );
 }
 
 #[tokio::test]
@@ -187,6 +227,9 @@ async fn agents_cannot_reply_to_resolved_conversations_but_can_add_notes() {
     let resolved =
         relay.agent_transition(&appended.conversation, Transition::Resolve, "王芳").await.unwrap();
     assert!(relay.agent_message(&resolved, &world.agent, "hello?", None, false).await.is_err());
-    let note = relay.agent_message(&resolved, &world.agent, "customer was happy", None, true).await.unwrap();
+    let note = relay
+        .agent_message(&resolved, &world.agent, "customer was happy", None, true)
+        .await
+        .unwrap();
     assert_eq!(note.message.author_kind, AuthorKind::Note);
 }

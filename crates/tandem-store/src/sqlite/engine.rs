@@ -49,7 +49,11 @@ impl From<rusqlite::Error> for StoreError {
 fn configure(connection: &Connection, synchronous_full: bool) -> rusqlite::Result<()> {
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
-    connection.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" })?;
+    connection.pragma_update(
+        None,
+        "synchronous",
+        if synchronous_full { "FULL" } else { "NORMAL" },
+    )?;
     Ok(())
 }
 
@@ -71,7 +75,9 @@ impl Engine {
         let writer = std::thread::Builder::new()
             .name("tandem-sqlite-writer".into())
             .spawn(move || write_loop(connection, receiver, feed))
-            .map_err(|error| StoreError::Database(format!("cannot start writer thread: {error}")))?;
+            .map_err(|error| {
+                StoreError::Database(format!("cannot start writer thread: {error}"))
+            })?;
         Ok(Arc::new(Engine {
             jobs: Mutex::new(Some(sender)),
             readers: Mutex::new(Vec::new()),

@@ -10,17 +10,21 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tandem_domain::{
     AuthorKind, Channel, Conversation, ConversationId, ConversationState, Customer, CustomerId,
-    Inbox, InboxId, Locale, Message, MessageId, Millis, QueueId, Queue, Role, Transition, User,
+    Inbox, InboxId, Locale, Message, MessageId, Millis, Queue, QueueId, Role, Transition, User,
     UserId, Workspace, WorkspaceId, conversation::Ownership,
 };
 use tokio::sync::broadcast;
 
 use self::engine::Engine;
 use crate::{
-    Appended, Change, ConversationCounts, ConversationFilter, MessageTarget, NewCustomer,
-    NewInbox, NewMessage, NewUser, Session, Store, StoreError, StoreResult, UserUpdate,
-    now_millis,
+    Appended, Change, ConversationCounts, ConversationFilter, MessageTarget, NewCustomer, NewInbox,
+    NewMessage, NewUser, Session, Store, StoreError, StoreResult, UserUpdate, now_millis,
 };
+
+/// Applies the migrations to a bare connection (for the insert baseline of `tandem bench`).
+pub(crate) fn migrate_for_bench(connection: &mut Connection) -> StoreResult<()> {
+    migrations::migrate(connection)
+}
 
 /// How to open the SQLite store.
 #[derive(Debug, Clone)]
@@ -106,8 +110,7 @@ fn inbox_from_row(row: &Row<'_>) -> rusqlite::Result<Inbox> {
     })
 }
 
-const USER_COLUMNS: &str =
-    "users.id, users.workspace_id, users.email, users.display_name, users.role, users.locale, users.active, users.created_at";
+const USER_COLUMNS: &str = "users.id, users.workspace_id, users.email, users.display_name, users.role, users.locale, users.active, users.created_at";
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: UserId(row.get(0)?),
@@ -157,8 +160,7 @@ fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     })
 }
 
-const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, seq, author_kind, author_id, author_name, body, client_msg_id, created_at";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, author_kind, author_id, author_name, body, client_msg_id, created_at";
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
         id: MessageId(row.get(0)?),
@@ -202,8 +204,15 @@ fn save_ownership(
     changes: &mut Vec<Change>,
 ) -> StoreResult<()> {
     connection
-        .prepare_cached("UPDATE conversations SET state = ?2, assignee_id = ?3, updated_at = ?4 WHERE id = ?1")?
-        .execute(params![conversation.id.0, ownership.state.as_str(), ownership.assignee.map(|user| user.0), now])?;
+        .prepare_cached(
+            "UPDATE conversations SET state = ?2, assignee_id = ?3, updated_at = ?4 WHERE id = ?1",
+        )?
+        .execute(params![
+            conversation.id.0,
+            ownership.state.as_str(),
+            ownership.assignee.map(|user| user.0),
+            now
+        ])?;
     conversation.state = ownership.state;
     conversation.assignee_id = ownership.assignee;
     conversation.updated_at = now;
@@ -216,9 +225,7 @@ fn save_ownership(
 fn insert_message(
     connection: &Connection,
     conversation: &mut Conversation,
-    author_kind: AuthorKind,
-    author_id: Option<i64>,
-    author_name: Option<String>,
+    (author_kind, author_id, author_name): (AuthorKind, Option<i64>, Option<String>),
     body: String,
     client_msg_id: Option<String>,
     now: Millis,
@@ -303,8 +310,15 @@ impl Store for SqliteStore {
         self.engine
             .write(move |connection, _| {
                 let now = now_millis();
-                connection.execute("INSERT INTO workspaces (name, created_at) VALUES (?1, ?2)", params![name, now])?;
-                Ok(Workspace { id: WorkspaceId(connection.last_insert_rowid()), name, created_at: now })
+                connection.execute(
+                    "INSERT INTO workspaces (name, created_at) VALUES (?1, ?2)",
+                    params![name, now],
+                )?;
+                Ok(Workspace {
+                    id: WorkspaceId(connection.last_insert_rowid()),
+                    name,
+                    created_at: now,
+                })
             })
             .await
     }
@@ -312,7 +326,8 @@ impl Store for SqliteStore {
     async fn workspaces(&self) -> StoreResult<Vec<Workspace>> {
         self.engine
             .read(|connection| {
-                let mut statement = connection.prepare(&format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces ORDER BY id"))?;
+                let mut statement = connection
+                    .prepare(&format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces ORDER BY id"))?;
                 let rows = statement.query_map([], workspace_from_row)?;
                 Ok(rows.collect::<rusqlite::Result<_>>()?)
             })
@@ -357,7 +372,9 @@ impl Store for SqliteStore {
         self.engine
             .read(move |connection| {
                 Ok(connection
-                    .prepare_cached(&format!("SELECT {INBOX_COLUMNS} FROM inboxes WHERE public_key = ?1"))?
+                    .prepare_cached(&format!(
+                        "SELECT {INBOX_COLUMNS} FROM inboxes WHERE public_key = ?1"
+                    ))?
                     .query_row([public_key], inbox_from_row)
                     .optional()?)
             })
@@ -367,8 +384,9 @@ impl Store for SqliteStore {
     async fn inboxes(&self, workspace: WorkspaceId) -> StoreResult<Vec<Inbox>> {
         self.engine
             .read(move |connection| {
-                let mut statement =
-                    connection.prepare(&format!("SELECT {INBOX_COLUMNS} FROM inboxes WHERE workspace_id = ?1 ORDER BY id"))?;
+                let mut statement = connection.prepare(&format!(
+                    "SELECT {INBOX_COLUMNS} FROM inboxes WHERE workspace_id = ?1 ORDER BY id"
+                ))?;
                 let rows = statement.query_map([workspace.0], inbox_from_row)?;
                 Ok(rows.collect::<rusqlite::Result<_>>()?)
             })
@@ -421,7 +439,9 @@ impl Store for SqliteStore {
         self.engine
             .read(move |connection| {
                 Ok(connection
-                    .prepare_cached(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1"))?
+                    .prepare_cached(&format!(
+                        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1"
+                    ))?
                     .query_row([email], |row| Ok((user_from_row(row)?, row.get(8)?)))
                     .optional()?)
             })
@@ -431,8 +451,9 @@ impl Store for SqliteStore {
     async fn users(&self, workspace: WorkspaceId) -> StoreResult<Vec<User>> {
         self.engine
             .read(move |connection| {
-                let mut statement = connection
-                    .prepare(&format!("SELECT {USER_COLUMNS} FROM users WHERE workspace_id = ?1 ORDER BY display_name"))?;
+                let mut statement = connection.prepare(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = ?1 ORDER BY display_name"
+                ))?;
                 let rows = statement.query_map([workspace.0], user_from_row)?;
                 Ok(rows.collect::<rusqlite::Result<_>>()?)
             })
@@ -520,7 +541,12 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_api_token(&self, user: UserId, token_hash: &str, name: &str) -> StoreResult<()> {
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        name: &str,
+    ) -> StoreResult<()> {
         let (token_hash, name) = (token_hash.to_owned(), name.to_owned());
         self.engine
             .write(move |connection, _| {
@@ -584,14 +610,21 @@ impl Store for SqliteStore {
         self.engine
             .read(move |connection| {
                 Ok(connection
-                    .prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?1"))?
+                    .prepare_cached(&format!(
+                        "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?1"
+                    ))?
                     .query_row([id.0], customer_from_row)
                     .optional()?)
             })
             .await
     }
 
-    async fn create_queue(&self, workspace: WorkspaceId, name: &str, description: &str) -> StoreResult<Queue> {
+    async fn create_queue(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+        description: &str,
+    ) -> StoreResult<Queue> {
         let (name, description) = (name.to_owned(), description.to_owned());
         self.engine
             .write(move |connection, _| {
@@ -605,7 +638,12 @@ impl Store for SqliteStore {
                     }
                     other => other?,
                 };
-                Ok(Queue { id: QueueId(connection.last_insert_rowid()), workspace_id: workspace, name, description })
+                Ok(Queue {
+                    id: QueueId(connection.last_insert_rowid()),
+                    workspace_id: workspace,
+                    name,
+                    description,
+                })
             })
             .await
     }
@@ -637,7 +675,11 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn latest_conversation(&self, inbox: InboxId, customer: CustomerId) -> StoreResult<Option<Conversation>> {
+    async fn latest_conversation(
+        &self,
+        inbox: InboxId,
+        customer: CustomerId,
+    ) -> StoreResult<Option<Conversation>> {
         self.engine
             .read(move |connection| {
                 Ok(connection
@@ -681,7 +723,11 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn conversation_counts(&self, workspace: WorkspaceId, me: UserId) -> StoreResult<ConversationCounts> {
+    async fn conversation_counts(
+        &self,
+        workspace: WorkspaceId,
+        me: UserId,
+    ) -> StoreResult<ConversationCounts> {
         self.engine
             .read(move |connection| {
                 let mut counts = ConversationCounts::default();
@@ -707,7 +753,11 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn customer_conversations(&self, customer: CustomerId, limit: u32) -> StoreResult<Vec<Conversation>> {
+    async fn customer_conversations(
+        &self,
+        customer: CustomerId,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>> {
         self.engine
             .read(move |connection| {
                 let mut statement = connection.prepare_cached(&format!(
@@ -761,23 +811,24 @@ impl Store for SqliteStore {
                     let ownership = conversation.ownership().apply(Transition::Reopen)?;
                     save_ownership(connection, &mut conversation, ownership, now, changes)?;
                 }
-                let message = insert_message(
-                    connection,
-                    &mut conversation,
-                    new.author_kind,
-                    new.author_id,
-                    new.author_name,
-                    new.body,
-                    new.client_msg_id,
-                    now,
-                )?;
-                changes.push(Change::Message { workspace_id: conversation.workspace_id, message: Arc::new(message.clone()) });
+                let author = (new.author_kind, new.author_id, new.author_name);
+                let message =
+                    insert_message(connection, &mut conversation, author, new.body, new.client_msg_id, now)?;
+                changes.push(Change::Message {
+                    conversation: Arc::new(conversation.clone()),
+                    message: Arc::new(message.clone()),
+                });
                 Ok(Appended { message, conversation, created: true })
             })
             .await
     }
 
-    async fn messages(&self, conversation: ConversationId, after_seq: i64, limit: u32) -> StoreResult<Vec<Message>> {
+    async fn messages(
+        &self,
+        conversation: ConversationId,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
         self.engine
             .read(move |connection| {
                 let mut statement = connection.prepare_cached(&format!(
@@ -801,18 +852,20 @@ impl Store for SqliteStore {
                 let mut conversation = load_conversation(connection, conversation)?;
                 let ownership = conversation.ownership().apply(transition)?;
                 if let Transition::Assign { agent } = transition {
-                    let assignable = load_user(connection, agent)?
-                        .is_some_and(|user| user.active && user.workspace_id == conversation.workspace_id);
+                    let assignable = load_user(connection, agent)?.is_some_and(|user| {
+                        user.active && user.workspace_id == conversation.workspace_id
+                    });
                     if !assignable {
                         return Err(StoreError::NotFound("agent"));
                     }
                 }
                 save_ownership(connection, &mut conversation, ownership, now, changes)?;
                 if let Some(body) = system_message {
+                    let system = (AuthorKind::System, None, None);
                     let message =
-                        insert_message(connection, &mut conversation, AuthorKind::System, None, None, body, None, now)?;
+                        insert_message(connection, &mut conversation, system, body, None, now)?;
                     changes.push(Change::Message {
-                        workspace_id: conversation.workspace_id,
+                        conversation: Arc::new(conversation.clone()),
                         message: Arc::new(message),
                     });
                 }

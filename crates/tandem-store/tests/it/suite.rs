@@ -8,8 +8,8 @@ use tandem_domain::{
     WorkspaceId,
 };
 use tandem_store::{
-    Change, ConversationFilter, MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser,
-    Session, Store, StoreError, UserUpdate, now_millis,
+    Change, ConversationFilter, MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser, Session,
+    Store, StoreError, UserUpdate, now_millis,
 };
 
 use crate::Harness;
@@ -60,7 +60,10 @@ fn new_user(workspace: WorkspaceId, email: &str) -> NewUser {
 
 fn customer_message(world: &World, body: &str, client_msg_id: Option<&str>) -> NewMessage {
     NewMessage {
-        target: MessageTarget::CustomerLatest { inbox_id: world.inbox.id, customer_id: world.customer.id },
+        target: MessageTarget::CustomerLatest {
+            inbox_id: world.inbox.id,
+            customer_id: world.customer.id,
+        },
         author_kind: AuthorKind::Customer,
         author_id: None,
         author_name: Some(world.customer.name.clone()),
@@ -79,8 +82,14 @@ pub async fn migrations_reach_the_latest_version(harness: Harness) {
 pub async fn retried_send_with_same_client_msg_id_is_stored_once(harness: Harness) {
     let store = &harness.store;
     let world = world(store).await;
-    let first = store.append_message(customer_message(&world, "我的订单到哪了？", Some("c-1"))).await.unwrap();
-    let retry = store.append_message(customer_message(&world, "我的订单到哪了？", Some("c-1"))).await.unwrap();
+    let first = store
+        .append_message(customer_message(&world, "我的订单到哪了？", Some("c-1")))
+        .await
+        .unwrap();
+    let retry = store
+        .append_message(customer_message(&world, "我的订单到哪了？", Some("c-1")))
+        .await
+        .unwrap();
     assert!(first.created);
     assert!(!retry.created);
     assert_eq!(first.message, retry.message);
@@ -91,7 +100,8 @@ pub async fn retried_send_with_same_client_msg_id_is_stored_once(harness: Harnes
 pub async fn seq_is_gapless_and_ordered_under_concurrent_writers(harness: Harness) {
     let store = &harness.store;
     let world = Arc::new(world(store).await);
-    let conversation = store.append_message(customer_message(&world, "hello", None)).await.unwrap().conversation;
+    let conversation =
+        store.append_message(customer_message(&world, "hello", None)).await.unwrap().conversation;
     let mut tasks = Vec::new();
     for writer in 0..40 {
         let store = Arc::clone(store);
@@ -132,7 +142,11 @@ pub async fn seq_is_gapless_and_ordered_under_concurrent_writers(harness: Harnes
 
 pub async fn data_survives_a_restart(harness: Harness) {
     let world = world(&harness.store).await;
-    let appended = harness.store.append_message(customer_message(&world, "退货政策是什么？", Some("r-1"))).await.unwrap();
+    let appended = harness
+        .store
+        .append_message(customer_message(&world, "退货政策是什么？", Some("r-1")))
+        .await
+        .unwrap();
     let reopened = (harness.reopen)();
     let messages = reopened.messages(appended.conversation.id, 0, 10).await.unwrap();
     assert_eq!(messages.len(), 1);
@@ -159,31 +173,42 @@ pub async fn customer_latest_creates_one_conversation_and_reuses_it(harness: Har
     assert_eq!(first.conversation.state, ConversationState::Bot);
     assert_eq!(second.message.seq, 2);
     assert_eq!(second.conversation.preview, "two");
-    let latest = store.latest_conversation(world.inbox.id, world.customer.id).await.unwrap().unwrap();
+    let latest =
+        store.latest_conversation(world.inbox.id, world.customer.id).await.unwrap().unwrap();
     assert_eq!(latest.id, first.conversation.id);
 }
 
 pub async fn illegal_transition_is_refused_and_changes_nothing(harness: Harness) {
     let store = &harness.store;
     let world = world(store).await;
-    let conversation = store.append_message(customer_message(&world, "hi", None)).await.unwrap().conversation;
-    let error = store.transition(conversation.id, Transition::Release, Some("released".into())).await.unwrap_err();
+    let conversation =
+        store.append_message(customer_message(&world, "hi", None)).await.unwrap().conversation;
+    let error = store
+        .transition(conversation.id, Transition::Release, Some("released".into()))
+        .await
+        .unwrap_err();
     assert!(matches!(error, StoreError::Transition(_)), "{error:?}");
     let unchanged = store.conversation(conversation.id).await.unwrap().unwrap();
     assert_eq!(unchanged.state, ConversationState::Bot);
     assert_eq!(unchanged.last_seq, 1, "no system message was written");
-    let missing = store.transition(tandem_domain::ConversationId(999_999), Transition::Resolve, None).await;
+    let missing =
+        store.transition(tandem_domain::ConversationId(999_999), Transition::Resolve, None).await;
     assert!(matches!(missing, Err(StoreError::NotFound("conversation"))));
 }
 
 pub async fn transition_records_system_message_and_assignee(harness: Harness) {
     let store = &harness.store;
     let world = world(store).await;
-    let conversation = store.append_message(customer_message(&world, "转人工", None)).await.unwrap().conversation;
+    let conversation =
+        store.append_message(customer_message(&world, "转人工", None)).await.unwrap().conversation;
     let queued = store.transition(conversation.id, Transition::Escalate, None).await.unwrap();
     assert_eq!(queued.state, ConversationState::Queued);
     let taken = store
-        .transition(conversation.id, Transition::Assign { agent: world.agent.id }, Some("王芳 joined".into()))
+        .transition(
+            conversation.id,
+            Transition::Assign { agent: world.agent.id },
+            Some("王芳 joined".into()),
+        )
         .await
         .unwrap();
     assert_eq!(taken.state, ConversationState::Human);
@@ -192,27 +217,41 @@ pub async fn transition_records_system_message_and_assignee(harness: Harness) {
     assert_eq!(messages.last().unwrap().author_kind, AuthorKind::System);
     assert_eq!(messages.last().unwrap().seq, 2);
     // A second "assign to me" by the same agent is refused: it cannot be won twice.
-    let again = store.transition(conversation.id, Transition::Assign { agent: world.agent.id }, None).await;
+    let again =
+        store.transition(conversation.id, Transition::Assign { agent: world.agent.id }, None).await;
     assert!(matches!(again, Err(StoreError::Transition(_))));
 }
 
 pub async fn assigning_to_an_inactive_or_unknown_agent_fails(harness: Harness) {
     let store = &harness.store;
     let world = world(store).await;
-    let conversation = store.append_message(customer_message(&world, "hi", None)).await.unwrap().conversation;
-    let unknown = store.transition(conversation.id, Transition::Assign { agent: tandem_domain::UserId(4242) }, None).await;
+    let conversation =
+        store.append_message(customer_message(&world, "hi", None)).await.unwrap().conversation;
+    let unknown = store
+        .transition(
+            conversation.id,
+            Transition::Assign { agent: tandem_domain::UserId(4242) },
+            None,
+        )
+        .await;
     assert!(matches!(unknown, Err(StoreError::NotFound("agent"))));
-    store.update_user(world.agent.id, UserUpdate { active: Some(false), ..UserUpdate::default() }).await.unwrap();
-    let inactive = store.transition(conversation.id, Transition::Assign { agent: world.agent.id }, None).await;
+    store
+        .update_user(world.agent.id, UserUpdate { active: Some(false), ..UserUpdate::default() })
+        .await
+        .unwrap();
+    let inactive =
+        store.transition(conversation.id, Transition::Assign { agent: world.agent.id }, None).await;
     assert!(matches!(inactive, Err(StoreError::NotFound("agent"))));
 }
 
 pub async fn customer_message_reopens_a_resolved_conversation(harness: Harness) {
     let store = &harness.store;
     let world = world(store).await;
-    let conversation = store.append_message(customer_message(&world, "thanks", None)).await.unwrap().conversation;
+    let conversation =
+        store.append_message(customer_message(&world, "thanks", None)).await.unwrap().conversation;
     store.transition(conversation.id, Transition::Resolve, None).await.unwrap();
-    let appended = store.append_message(customer_message(&world, "one more thing", None)).await.unwrap();
+    let appended =
+        store.append_message(customer_message(&world, "one more thing", None)).await.unwrap();
     assert_eq!(appended.conversation.id, conversation.id);
     assert_eq!(appended.conversation.state, ConversationState::Bot);
     // An agent's message does not reopen.
@@ -232,14 +271,17 @@ pub async fn change_feed_follows_commit_order(harness: Harness) {
     let store = &harness.store;
     let world = world(store).await;
     let mut feed = store.subscribe();
-    let conversation = store.append_message(customer_message(&world, "first", None)).await.unwrap().conversation;
+    let conversation =
+        store.append_message(customer_message(&world, "first", None)).await.unwrap().conversation;
     store.transition(conversation.id, Transition::Escalate, None).await.unwrap();
     store.append_message(customer_message(&world, "second", None)).await.unwrap();
     let mut seen = Vec::new();
     for _ in 0..4 {
         match feed.recv().await.unwrap() {
             Change::Message { message, .. } => seen.push(format!("message {}", message.seq)),
-            Change::Conversation(conversation) => seen.push(format!("conversation {}", conversation.state.as_str())),
+            Change::Conversation(conversation) => {
+                seen.push(format!("conversation {}", conversation.state.as_str()))
+            }
         }
     }
     assert_eq!(seen, ["conversation bot", "message 1", "conversation queued", "message 2"]);
@@ -248,7 +290,8 @@ pub async fn change_feed_follows_commit_order(harness: Harness) {
 pub async fn a_failing_write_does_not_spoil_its_group(harness: Harness) {
     let store = &harness.store;
     let world = Arc::new(world(store).await);
-    let conversation = store.append_message(customer_message(&world, "start", None)).await.unwrap().conversation;
+    let conversation =
+        store.append_message(customer_message(&world, "start", None)).await.unwrap().conversation;
     // Many writes at once land in the same groups; the illegal ones must fail alone.
     let mut tasks = Vec::new();
     for index in 0..60 {
@@ -256,7 +299,11 @@ pub async fn a_failing_write_does_not_spoil_its_group(harness: Harness) {
         let world = Arc::clone(&world);
         tasks.push(tokio::spawn(async move {
             if index % 3 == 0 {
-                store.transition(conversation.id, Transition::Reopen, None).await.map(|_| ()).is_err()
+                store
+                    .transition(conversation.id, Transition::Reopen, None)
+                    .await
+                    .map(|_| ())
+                    .is_err()
             } else {
                 let mut message = customer_message(&world, &format!("m{index}"), None);
                 message.target = MessageTarget::Conversation(conversation.id);
@@ -296,10 +343,16 @@ pub async fn sessions_expire_and_end_when_user_is_deactivated(harness: Harness) 
     assert!(store.session("live", now).await.unwrap().is_some());
     assert!(store.session("old", now).await.unwrap().is_none());
     assert!(store.session("unknown", now).await.unwrap().is_none());
-    store.update_user(world.agent.id, UserUpdate { active: Some(false), ..UserUpdate::default() }).await.unwrap();
+    store
+        .update_user(world.agent.id, UserUpdate { active: Some(false), ..UserUpdate::default() })
+        .await
+        .unwrap();
     assert!(store.session("live", now).await.unwrap().is_none());
     store.create_api_token(world.agent.id, "token-hash", "ci").await.unwrap();
-    assert!(store.api_token_user("token-hash").await.unwrap().is_none(), "inactive users' tokens do not work");
+    assert!(
+        store.api_token_user("token-hash").await.unwrap().is_none(),
+        "inactive users' tokens do not work"
+    );
 }
 
 pub async fn conversation_filters_and_counts(harness: Harness) {
@@ -318,7 +371,10 @@ pub async fn conversation_filters_and_counts(harness: Harness) {
             .await
             .unwrap();
         let message = NewMessage {
-            target: MessageTarget::CustomerLatest { inbox_id: world.inbox.id, customer_id: customer.id },
+            target: MessageTarget::CustomerLatest {
+                inbox_id: world.inbox.id,
+                customer_id: customer.id,
+            },
             ..customer_message(&world, "hello", None)
         };
         ids.push(store.append_message(message).await.unwrap().conversation.id);
@@ -327,15 +383,30 @@ pub async fn conversation_filters_and_counts(harness: Harness) {
     store.transition(ids[2], Transition::Assign { agent: world.agent.id }, None).await.unwrap();
     store.transition(ids[3], Transition::Resolve, None).await.unwrap();
     let listed = |filter| async move {
-        store.conversations(world.workspace, filter, 50).await.unwrap().into_iter().map(|c| c.id).collect::<HashSet<_>>()
+        store
+            .conversations(world.workspace, filter, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect::<HashSet<_>>()
     };
-    assert_eq!(listed(ConversationFilter::State(ConversationState::Bot)).await, HashSet::from([ids[0]]));
-    assert_eq!(listed(ConversationFilter::State(ConversationState::Queued)).await, HashSet::from([ids[1]]));
+    assert_eq!(
+        listed(ConversationFilter::State(ConversationState::Bot)).await,
+        HashSet::from([ids[0]])
+    );
+    assert_eq!(
+        listed(ConversationFilter::State(ConversationState::Queued)).await,
+        HashSet::from([ids[1]])
+    );
     assert_eq!(listed(ConversationFilter::Mine(world.agent.id)).await, HashSet::from([ids[2]]));
     assert_eq!(listed(ConversationFilter::Open).await, HashSet::from([ids[0], ids[1], ids[2]]));
     assert_eq!(listed(ConversationFilter::All).await.len(), 4);
     let counts = store.conversation_counts(world.workspace, world.agent.id).await.unwrap();
-    assert_eq!((counts.bot, counts.queued, counts.human, counts.resolved, counts.mine), (1, 1, 1, 1, 1));
+    assert_eq!(
+        (counts.bot, counts.queued, counts.human, counts.resolved, counts.mine),
+        (1, 1, 1, 1, 1)
+    );
     let other = store.create_workspace("Other").await.unwrap();
     assert!(store.conversations(other.id, ConversationFilter::All, 50).await.unwrap().is_empty());
 }
@@ -351,7 +422,8 @@ pub async fn settings_keep_their_first_value(harness: Harness) {
 pub async fn bot_reply_is_refused_once_a_person_owns_the_conversation(harness: Harness) {
     let store = &harness.store;
     let world = world(store).await;
-    let conversation = store.append_message(customer_message(&world, "hi", None)).await.unwrap().conversation;
+    let conversation =
+        store.append_message(customer_message(&world, "hi", None)).await.unwrap().conversation;
     let bot_reply = || NewMessage {
         target: MessageTarget::Conversation(conversation.id),
         author_kind: AuthorKind::Bot,
@@ -360,7 +432,10 @@ pub async fn bot_reply_is_refused_once_a_person_owns_the_conversation(harness: H
         ..customer_message(&world, "I can help", None)
     };
     assert!(store.append_message(bot_reply()).await.is_ok());
-    store.transition(conversation.id, Transition::Assign { agent: world.agent.id }, None).await.unwrap();
+    store
+        .transition(conversation.id, Transition::Assign { agent: world.agent.id }, None)
+        .await
+        .unwrap();
     let refused = store.append_message(bot_reply()).await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
     assert_eq!(store.messages(conversation.id, 0, 10).await.unwrap().len(), 2);

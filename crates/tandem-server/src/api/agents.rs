@@ -1,0 +1,372 @@
+//! The agents' API: conversations, messages, ownership changes, users and API tokens.
+//! Authenticated by session cookie (with `X-CSRF-Token` on writes) or `Bearer` API token.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, patch, post};
+use serde::{Deserialize, Serialize};
+use tandem_domain::{
+    Conversation, ConversationId, ConversationState, Customer, Locale, Message, Role, Transition,
+    User, UserId, validate,
+};
+use tandem_store::{ConversationFilter, NewUser, UserUpdate};
+
+use crate::AppState;
+use crate::auth::{Agent, hash_password, random_token, token_hash};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/conversations", get(list_conversations))
+        .route("/api/v1/conversations/{id}", get(show_conversation))
+        .route("/api/v1/conversations/{id}/messages", get(list_messages).post(post_message))
+        .route("/api/v1/conversations/{id}/transitions", post(post_transition))
+        .route("/api/v1/users", get(list_users).post(create_user))
+        .route("/api/v1/users/{id}", patch(update_user))
+        .route("/api/v1/tokens", post(create_token))
+}
+
+async fn me(agent: Agent) -> ApiJson<User> {
+    ApiJson(agent.user)
+}
+
+/// Loads a conversation of the agent's own workspace; others do not exist for them.
+pub async fn conversation_for(state: &AppState, agent: &Agent, id: i64) -> ApiResult<Conversation> {
+    state
+        .store
+        .conversation(ConversationId(id))
+        .await?
+        .filter(|conversation| conversation.workspace_id == agent.user.workspace_id)
+        .ok_or(ApiError::NotFound("conversation"))
+}
+
+/// Which conversations an inbox view lists.
+pub fn filter_for(view: &str, agent: &Agent) -> Option<ConversationFilter> {
+    Some(match view {
+        "mine" => ConversationFilter::Mine(agent.user.id),
+        "open" => ConversationFilter::Open,
+        "all" => ConversationFilter::All,
+        state => ConversationFilter::State(ConversationState::parse(state)?),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    view: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_conversations(
+    State(state): State<AppState>,
+    agent: Agent,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<ApiJson<serde_json::Value>> {
+    let view = query.view.as_deref().unwrap_or("open");
+    let filter = filter_for(view, &agent).ok_or_else(|| {
+        ApiError::Invalid(tandem_domain::ValidationError {
+            field: "view",
+            reason: "must be one of mine, bot, queued, human, resolved, open, all".into(),
+        })
+    })?;
+    let limit = query.limit.unwrap_or(50).clamp(1, 500);
+    let conversations = state.store.conversations(agent.user.workspace_id, filter, limit).await?;
+    Ok(ApiJson(serde_json::json!({ "conversations": conversations })))
+}
+
+#[derive(Debug, Serialize)]
+struct ConversationDetail {
+    conversation: Conversation,
+    customer: Option<Customer>,
+    assignee: Option<User>,
+}
+
+async fn show_conversation(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+) -> ApiResult<ApiJson<ConversationDetail>> {
+    let conversation = conversation_for(&state, &agent, id).await?;
+    let customer = state.store.customer(conversation.customer_id).await?;
+    let assignee = match conversation.assignee_id {
+        Some(user) => state.store.user(user).await?,
+        None => None,
+    };
+    Ok(ApiJson(ConversationDetail { conversation, customer, assignee }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessagesQuery {
+    #[serde(default)]
+    after_seq: i64,
+    limit: Option<u32>,
+}
+
+async fn list_messages(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    ApiQuery(query): ApiQuery<MessagesQuery>,
+) -> ApiResult<ApiJson<serde_json::Value>> {
+    let conversation = conversation_for(&state, &agent, id).await?;
+    let limit = query.limit.unwrap_or(200).clamp(1, 1000);
+    let messages = state.store.messages(conversation.id, query.after_seq, limit).await?;
+    Ok(ApiJson(serde_json::json!({ "messages": messages })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostMessage {
+    body: String,
+    client_msg_id: Option<String>,
+    #[serde(default)]
+    note: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Posted {
+    message: Message,
+    conversation: Conversation,
+}
+
+async fn post_message(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    ApiJson(request): ApiJson<PostMessage>,
+) -> ApiResult<impl IntoResponse> {
+    let conversation = conversation_for(&state, &agent, id).await?;
+    let appended = state
+        .relay
+        .agent_message(
+            &conversation,
+            &agent.user,
+            &request.body,
+            request.client_msg_id.as_deref(),
+            request.note,
+        )
+        .await?;
+    let status = if appended.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, ApiJson(Posted { message: appended.message, conversation: appended.conversation })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    pub action: String,
+    /// For `assign`: who gets the conversation; the caller when omitted.
+    pub agent_id: Option<i64>,
+}
+
+/// Turns a requested action into a transition the caller may make. Agents may take
+/// conversations for themselves; only supervisors and admins assign others or release
+/// someone else's conversation.
+pub fn transition_for(
+    agent: &Agent,
+    conversation: &Conversation,
+    request: &TransitionRequest,
+) -> ApiResult<Transition> {
+    let manager = matches!(agent.user.role, Role::Admin | Role::Supervisor);
+    let transition = match request.action.as_str() {
+        "assign" => {
+            let target = request.agent_id.map_or(agent.user.id, UserId);
+            if target != agent.user.id && !manager {
+                return Err(ApiError::Forbidden(
+                    "only supervisors and admins assign conversations to others",
+                ));
+            }
+            Transition::Assign { agent: target }
+        }
+        "release" => Transition::Release,
+        "hand_back" => Transition::HandBack,
+        "resolve" => Transition::Resolve,
+        "reopen" => Transition::Reopen,
+        "escalate" => Transition::Escalate,
+        _ => {
+            return Err(ApiError::Invalid(tandem_domain::ValidationError {
+                field: "action",
+                reason: "must be one of assign, release, hand_back, resolve, reopen, escalate"
+                    .into(),
+            }));
+        }
+    };
+    let someone_elses = conversation.assignee_id.is_some_and(|owner| owner != agent.user.id);
+    if matches!(transition, Transition::Release) && someone_elses && !manager {
+        return Err(ApiError::Forbidden(
+            "only the assigned agent or a supervisor may release this conversation",
+        ));
+    }
+    Ok(transition)
+}
+
+async fn post_transition(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    ApiJson(request): ApiJson<TransitionRequest>,
+) -> ApiResult<ApiJson<serde_json::Value>> {
+    let conversation = conversation_for(&state, &agent, id).await?;
+    let transition = transition_for(&agent, &conversation, &request)?;
+    let name = match transition {
+        Transition::Assign { agent: target } if target != agent.user.id => {
+            let target = state.store.user(target).await?;
+            target
+                .filter(|user| user.workspace_id == agent.user.workspace_id)
+                .map(|user| user.display_name)
+                .ok_or(ApiError::NotFound("agent"))?
+        }
+        _ => agent.user.display_name.clone(),
+    };
+    let conversation = state.relay.agent_transition(&conversation, transition, &name).await?;
+    Ok(ApiJson(serde_json::json!({ "conversation": conversation })))
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    agent: Agent,
+) -> ApiResult<ApiJson<serde_json::Value>> {
+    let users = state.store.users(agent.user.workspace_id).await?;
+    Ok(ApiJson(serde_json::json!({ "users": users })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub locale: Option<String>,
+    pub password: String,
+}
+
+fn parse_role(text: &str) -> ApiResult<Role> {
+    Role::parse(text).ok_or_else(|| {
+        ApiError::Invalid(tandem_domain::ValidationError {
+            field: "role",
+            reason: "must be admin, supervisor or agent".into(),
+        })
+    })
+}
+
+fn parse_locale(text: &str) -> ApiResult<Locale> {
+    Locale::parse(text).ok_or_else(|| {
+        ApiError::Invalid(tandem_domain::ValidationError {
+            field: "locale",
+            reason: "must be zh or en".into(),
+        })
+    })
+}
+
+/// Validates and stores a new user of the admin's workspace; shared with the admin page.
+pub async fn create_user_checked(
+    state: &AppState,
+    agent: &Agent,
+    request: CreateUser,
+) -> ApiResult<User> {
+    agent.require_admin()?;
+    let password = validate::password(&request.password)?;
+    let user = NewUser {
+        workspace_id: agent.user.workspace_id,
+        email: validate::email(&request.email)?,
+        display_name: validate::display_name(&request.display_name)?,
+        role: parse_role(&request.role)?,
+        locale: request.locale.as_deref().map(parse_locale).transpose()?.unwrap_or(Locale::Zh),
+        password_hash: hash_password(password)?,
+    };
+    Ok(state.store.create_user(user).await?)
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    agent: Agent,
+    ApiJson(request): ApiJson<CreateUser>,
+) -> ApiResult<impl IntoResponse> {
+    let user = create_user_checked(&state, &agent, request).await?;
+    Ok((StatusCode::CREATED, ApiJson(user)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub display_name: Option<String>,
+    pub role: Option<String>,
+    pub locale: Option<String>,
+    pub active: Option<bool>,
+    pub password: Option<String>,
+}
+
+/// Applies a change to a user. Admins change anyone in their workspace; everyone may change
+/// their own name, language and password, but not their own role or activity.
+pub async fn update_user_checked(
+    state: &AppState,
+    agent: &Agent,
+    id: UserId,
+    request: UpdateUser,
+) -> ApiResult<User> {
+    let target = state
+        .store
+        .user(id)
+        .await?
+        .filter(|user| user.workspace_id == agent.user.workspace_id)
+        .ok_or(ApiError::NotFound("user"))?;
+    let own = target.id == agent.user.id;
+    if !own || request.role.is_some() || request.active.is_some() {
+        agent.require_admin()?;
+    }
+    if own
+        && (request.active == Some(false)
+            || request.role.as_deref().is_some_and(|role| role != "admin"))
+    {
+        return Err(ApiError::Conflict(
+            "you cannot deactivate or demote yourself; ask another admin".into(),
+        ));
+    }
+    let update = UserUpdate {
+        display_name: request.display_name.as_deref().map(validate::display_name).transpose()?,
+        role: request.role.as_deref().map(parse_role).transpose()?,
+        locale: request.locale.as_deref().map(parse_locale).transpose()?,
+        active: request.active,
+        password_hash: match request.password.as_deref() {
+            Some(password) => Some(hash_password(validate::password(password)?)?),
+            None => None,
+        },
+    };
+    Ok(state.store.update_user(id, update).await?)
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    ApiJson(request): ApiJson<UpdateUser>,
+) -> ApiResult<ApiJson<User>> {
+    Ok(ApiJson(update_user_checked(&state, &agent, UserId(id), request).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    name: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    agent: Agent,
+    ApiJson(request): ApiJson<CreateToken>,
+) -> ApiResult<impl IntoResponse> {
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(ApiError::Invalid(tandem_domain::ValidationError {
+            field: "name",
+            reason: "must be 1 to 80 characters".into(),
+        }));
+    }
+    let token = format!("tdm_{}", random_token());
+    state.store.create_api_token(agent.user.id, &token_hash(&token), name).await?;
+    // The token is shown once; only its hash is kept.
+    Ok((StatusCode::CREATED, ApiJson(serde_json::json!({ "token": token, "name": name }))))
+}

@@ -1,0 +1,268 @@
+//! The widget's public API: open a session, read and send messages, ask for a person.
+//! Callers are identified by the inbox's public key and then by a signed customer token.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Router, response::IntoResponse};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tandem_ai::CustomerSend;
+use tandem_domain::{
+    Conversation, ConversationId, ConversationState, Customer, Inbox, Locale, Message,
+};
+use tandem_store::{Appended, NewCustomer};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::AppState;
+use crate::auth::{ClientIp, WidgetCustomer, WidgetIdentity};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+
+/// Most messages returned by one read.
+pub const PAGE: u32 = 200;
+
+pub fn routes() -> Router<AppState> {
+    // The widget runs on the business's own site, so its API answers any origin. It uses no
+    // cookies: the token travels in a header.
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::RETRY_AFTER]);
+    Router::new()
+        .route("/api/v1/widget/session", post(open_session))
+        .route("/api/v1/widget/messages", get(list_messages).post(send_message))
+        .route("/api/v1/widget/handoff", post(hand_off))
+        .layer(cors)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionRequest {
+    inbox_key: String,
+    token: Option<String>,
+    locale: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct SessionResponse {
+    token: String,
+    customer: CustomerSummary,
+    inbox: InboxSummary,
+}
+
+#[derive(Debug, Serialize)]
+struct CustomerSummary {
+    id: i64,
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct InboxSummary {
+    name: String,
+    bot_name: String,
+}
+
+/// A conversation as its customer sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WidgetConversation {
+    pub id: i64,
+    pub state: ConversationState,
+    pub assignee_name: Option<String>,
+}
+
+impl WidgetConversation {
+    pub async fn load(
+        state: &AppState,
+        conversation: &Conversation,
+    ) -> ApiResult<WidgetConversation> {
+        let assignee_name = match conversation.assignee_id {
+            Some(user) => state.store.user(user).await?.map(|user| user.display_name),
+            None => None,
+        };
+        Ok(WidgetConversation { id: conversation.id.0, state: conversation.state, assignee_name })
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct MessagesResponse {
+    conversation: Option<WidgetConversation>,
+    messages: Vec<Message>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SendResponse {
+    pub message: Message,
+    pub conversation: WidgetConversation,
+}
+
+async fn open_session(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<SessionRequest>,
+) -> ApiResult<ApiJson<SessionResponse>> {
+    let inbox = state
+        .store
+        .inbox_by_public_key(&request.inbox_key)
+        .await?
+        .ok_or(ApiError::NotFound("inbox"))?;
+    let returning = match request
+        .token
+        .as_deref()
+        .and_then(|token| WidgetIdentity::verify(token, &state.secret))
+    {
+        Some(identity) if identity.inbox_id == inbox.id => {
+            state.store.customer(identity.customer_id).await?
+        }
+        _ => None,
+    };
+    let customer = match returning {
+        Some(customer) => customer,
+        None => {
+            state
+                .limits
+                .widget_sessions
+                .check(&ip)
+                .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+            let locale = request.locale.as_deref().and_then(Locale::parse);
+            new_visitor(&state, &inbox, locale).await?
+        }
+    };
+    let token = WidgetIdentity { inbox_id: inbox.id, customer_id: customer.id }.sign(&state.secret);
+    Ok(ApiJson(SessionResponse {
+        token,
+        customer: CustomerSummary { id: customer.id.0, name: customer.name },
+        inbox: InboxSummary { name: inbox.name, bot_name: inbox.bot_name },
+    }))
+}
+
+async fn new_visitor(
+    state: &AppState,
+    inbox: &Inbox,
+    locale: Option<Locale>,
+) -> ApiResult<Customer> {
+    let number = rand::random_range(1000..10000);
+    let name = match locale {
+        Some(Locale::Zh) => format!("访客 {number}"),
+        _ => format!("Visitor {number}"),
+    };
+    Ok(state
+        .store
+        .create_customer(NewCustomer {
+            workspace_id: inbox.workspace_id,
+            name,
+            email: None,
+            locale,
+            attributes: BTreeMap::from([("source".to_owned(), "web widget".to_owned())]),
+        })
+        .await?)
+}
+
+/// The inbox and customer behind a widget token; an unknown customer means a stale token.
+pub async fn resolve_identity(
+    state: &AppState,
+    identity: WidgetIdentity,
+) -> ApiResult<(Inbox, Customer)> {
+    let inbox = state.store.inbox(identity.inbox_id).await?.ok_or(ApiError::InvalidToken)?;
+    let customer =
+        state.store.customer(identity.customer_id).await?.ok_or(ApiError::InvalidToken)?;
+    Ok((inbox, customer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AfterSeq {
+    #[serde(default)]
+    after_seq: i64,
+}
+
+async fn list_messages(
+    State(state): State<AppState>,
+    WidgetCustomer(identity): WidgetCustomer,
+    ApiQuery(query): ApiQuery<AfterSeq>,
+) -> ApiResult<ApiJson<MessagesResponse>> {
+    resolve_identity(&state, identity).await?;
+    let Some(conversation) =
+        state.store.latest_conversation(identity.inbox_id, identity.customer_id).await?
+    else {
+        return Ok(ApiJson(MessagesResponse { conversation: None, messages: Vec::new() }));
+    };
+    let messages = visible_messages(&state, conversation.id, query.after_seq).await?;
+    let conversation = Some(WidgetConversation::load(&state, &conversation).await?);
+    Ok(ApiJson(MessagesResponse { conversation, messages }))
+}
+
+/// Up to [`PAGE`] messages after `after_seq` that the customer may see. Fewer than a page
+/// means there are no more, however many internal notes were skipped.
+pub async fn visible_messages(
+    state: &AppState,
+    conversation: ConversationId,
+    mut after_seq: i64,
+) -> ApiResult<Vec<Message>> {
+    let mut visible = Vec::new();
+    loop {
+        let page = state.store.messages(conversation, after_seq, PAGE).await?;
+        let exhausted = page.len() < PAGE as usize;
+        after_seq = page.last().map_or(after_seq, |message| message.seq);
+        for message in page {
+            if message.author_kind.visible_to_customer() && visible.len() < PAGE as usize {
+                visible.push(message);
+            }
+        }
+        if exhausted || visible.len() >= PAGE as usize {
+            return Ok(visible);
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    pub client_msg_id: Option<String>,
+    pub body: String,
+}
+
+/// Stores a customer's message (rate limited); shared by the REST endpoint and the socket.
+pub async fn send(
+    state: &AppState,
+    inbox: Inbox,
+    customer: Customer,
+    request: SendRequest,
+) -> ApiResult<Appended> {
+    state
+        .limits
+        .widget_messages
+        .check(&customer.id)
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    Ok(state
+        .relay
+        .customer_message(CustomerSend {
+            inbox,
+            customer,
+            client_msg_id: request.client_msg_id,
+            body: request.body,
+        })
+        .await?)
+}
+
+async fn send_message(
+    State(state): State<AppState>,
+    WidgetCustomer(identity): WidgetCustomer,
+    ApiJson(request): ApiJson<SendRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let (inbox, customer) = resolve_identity(&state, identity).await?;
+    let appended = send(&state, inbox, customer, request).await?;
+    let status = if appended.created { StatusCode::CREATED } else { StatusCode::OK };
+    let conversation = WidgetConversation::load(&state, &appended.conversation).await?;
+    Ok((status, ApiJson(SendResponse { message: appended.message, conversation })))
+}
+
+async fn hand_off(
+    State(state): State<AppState>,
+    WidgetCustomer(identity): WidgetCustomer,
+) -> ApiResult<ApiJson<serde_json::Value>> {
+    let (inbox, customer) = resolve_identity(&state, identity).await?;
+    let conversation = state.relay.request_person(&inbox, &customer).await?;
+    let conversation = WidgetConversation::load(&state, &conversation).await?;
+    Ok(ApiJson(serde_json::json!({ "conversation": conversation })))
+}

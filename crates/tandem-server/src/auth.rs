@@ -1,0 +1,254 @@
+//! Who is calling: agents (session cookie or API token) and widget customers (signed token).
+//!
+//! Secrets are random 32-byte tokens; the store keeps only their SHA-256, so a leaked database
+//! does not leak live sessions. Passwords are hashed with argon2id.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tandem_domain::{CustomerId, InboxId, User};
+use tandem_store::Session;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub const SESSION_COOKIE: &str = "tandem_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A random token, URL-safe.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The stored form of a secret token.
+pub fn token_hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|error| ApiError::Internal(error.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| ApiError::Internal(error.to_string()))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A customer's identity in one inbox, as carried by a widget token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WidgetIdentity {
+    pub inbox_id: InboxId,
+    pub customer_id: CustomerId,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+impl WidgetIdentity {
+    /// `w1.<inbox>.<customer>.<signature>`: the server's secret signs the ids, so a customer
+    /// cannot pose as another by editing them.
+    pub fn sign(self, secret: &[u8]) -> String {
+        let payload = format!("w1.{}.{}", self.inbox_id, self.customer_id);
+        let signature = Self::signature(secret, &payload);
+        format!("{payload}.{signature}")
+    }
+
+    pub fn verify(token: &str, secret: &[u8]) -> Option<WidgetIdentity> {
+        let (payload, signature) = token.rsplit_once('.')?;
+        let expected = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        let mut mac = HmacSha256::new_from_slice(secret).ok()?;
+        mac.update(payload.as_bytes());
+        mac.verify_slice(&expected).ok()?;
+        let mut parts = payload.split('.');
+        let (Some("w1"), Some(inbox), Some(customer), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        Some(WidgetIdentity {
+            inbox_id: InboxId(inbox.parse().ok()?),
+            customer_id: CustomerId(customer.parse().ok()?),
+        })
+    }
+
+    fn signature(secret: &[u8], payload: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
+        mac.update(payload.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+pub fn bearer_token(parts: &Parts) -> Option<&str> {
+    parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// A signed-in agent. Cookie sessions must send the CSRF token with every unsafe request
+/// (form field, checked by the page handlers, or the `X-CSRF-Token` header for the JSON API);
+/// API tokens are not sent by browsers on their own and need none.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub user: User,
+    /// The session, when signed in with a cookie.
+    pub session: Option<Session>,
+}
+
+impl Agent {
+    pub fn csrf_token(&self) -> &str {
+        self.session.as_ref().map(|session| session.csrf_token.as_str()).unwrap_or_default()
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.user.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("only admins may do this"))
+        }
+    }
+
+    /// Checks a CSRF token sent in a form.
+    pub fn check_csrf(&self, sent: &str) -> Result<(), ApiError> {
+        match &self.session {
+            Some(session) if constant_time_eq(session.csrf_token.as_bytes(), sent.as_bytes()) => {
+                Ok(())
+            }
+            Some(_) => Err(ApiError::CsrfFailed),
+            None => Ok(()),
+        }
+    }
+}
+
+fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    left.len() == right.len()
+        && left.iter().zip(right).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Agent>, ApiError> {
+    if let Some(token) = bearer_token(parts) {
+        let user =
+            state.store.api_token_user(&token_hash(token)).await?.ok_or(ApiError::InvalidToken)?;
+        return Ok(Some(Agent { user, session: None }));
+    }
+    let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
+    let Some((session, user)) =
+        state.store.session(&token_hash(token), tandem_store::now_millis()).await?
+    else {
+        return Ok(None);
+    };
+    let agent = Agent { user, session: Some(session) };
+    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    // Page forms carry their token in the body and are checked by their handlers; JSON calls
+    // from the console's script carry it in a header.
+    if unsafe_method && parts.uri.path().starts_with("/api/") {
+        let sent = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        agent.check_csrf(sent)?;
+    }
+    Ok(Some(agent))
+}
+
+impl FromRequestParts<AppState> for Agent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state).await?.ok_or(ApiError::Unauthorized)
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for Agent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        authenticate(parts, state).await
+    }
+}
+
+/// A widget customer, from `Authorization: Bearer <widget token>`.
+#[derive(Debug, Clone)]
+pub struct WidgetCustomer(pub WidgetIdentity);
+
+impl FromRequestParts<AppState> for WidgetCustomer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts).ok_or(ApiError::Unauthorized)?;
+        WidgetIdentity::verify(token, &state.secret)
+            .map(WidgetCustomer)
+            .ok_or(ApiError::InvalidToken)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widget_tokens_verify_only_with_their_secret_and_ids() {
+        let identity = WidgetIdentity { inbox_id: InboxId(3), customer_id: CustomerId(42) };
+        let token = identity.sign(b"secret");
+        assert_eq!(WidgetIdentity::verify(&token, b"secret"), Some(identity));
+        assert_eq!(WidgetIdentity::verify(&token, b"other"), None);
+        let forged = token.replace("w1.3.42", "w1.3.43");
+        assert_eq!(WidgetIdentity::verify(&forged, b"secret"), None);
+        assert_eq!(WidgetIdentity::verify("garbage", b"secret"), None);
+        assert_eq!(WidgetIdentity::verify("", b"secret"), None);
+    }
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong horse", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+}
+
+/// The caller's IP address, when the server runs on a socket (tests without one get loopback).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let address = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientIp(address.map_or(std::net::IpAddr::from([127, 0, 0, 1]), |info| info.0.ip())))
+    }
+}

@@ -1,0 +1,253 @@
+//! Managing agents (admins) and one's own settings: name, language, password, API tokens.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tandem_domain::{Role, UserId};
+
+use super::{Chrome, PageAgent, PageError, PageResult, render};
+use crate::AppState;
+use crate::api::agents::{CreateUser, UpdateUser, create_user_checked, update_user_checked};
+use crate::auth::{Agent, random_token, token_hash};
+use crate::error::ApiError;
+use crate::i18n::Text;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/agents", get(show_agents).post(create_agent))
+        .route("/admin/agents/{id}", post(update_agent))
+        .route("/settings", get(show_settings).post(update_settings))
+        .route("/settings/tokens", post(create_token))
+}
+
+#[derive(Debug)]
+pub struct AgentRow {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: &'static str,
+    pub role_label: &'static str,
+    pub active: bool,
+    pub is_me: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/agents.html")]
+struct AgentsPage {
+    chrome: Chrome,
+    agents: Vec<AgentRow>,
+    roles: Vec<(&'static str, &'static str)>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Flash {
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn page_error(agent: &Agent) -> impl Fn(ApiError) -> PageError {
+    let text = Text::for_locale(agent.user.locale);
+    move |error| PageError::new(error, text)
+}
+
+async fn agents_page(
+    state: &AppState,
+    agent: &Agent,
+    notice: Option<String>,
+    error: Option<String>,
+) -> PageResult {
+    agent.require_admin().map_err(page_error(agent))?;
+    let text = Text::for_locale(agent.user.locale);
+    let users = state
+        .store
+        .users(agent.user.workspace_id)
+        .await
+        .map_err(|e| page_error(agent)(e.into()))?;
+    let agents = users
+        .into_iter()
+        .map(|user| AgentRow {
+            id: user.id.0,
+            is_me: user.id == agent.user.id,
+            name: user.display_name,
+            email: user.email,
+            role: user.role.as_str(),
+            role_label: text.role(user.role),
+            active: user.active,
+        })
+        .collect();
+    let roles = Role::ALL.iter().map(|role| (role.as_str(), text.role(*role))).collect();
+    Ok(render(&AgentsPage { chrome: Chrome::new(agent, "agents"), agents, roles, notice, error }))
+}
+
+async fn show_agents(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Query(flash): Query<Flash>,
+) -> PageResult {
+    agents_page(&state, &agent, flash.notice, flash.error).await
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateAgentForm {
+    csrf: String,
+    email: String,
+    display_name: String,
+    role: String,
+    locale: String,
+    password: String,
+}
+
+async fn create_agent(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Form(form): Form<CreateAgentForm>,
+) -> PageResult {
+    agent.check_csrf(&form.csrf).map_err(page_error(&agent))?;
+    let request = CreateUser {
+        email: form.email,
+        display_name: form.display_name,
+        role: form.role,
+        locale: Some(form.locale),
+        password: form.password,
+    };
+    match create_user_checked(&state, &agent, request).await {
+        Ok(_) => Ok(Redirect::to("/admin/agents").into_response()),
+        Err(error @ (ApiError::Forbidden(_) | ApiError::Internal(_))) => {
+            Err(page_error(&agent)(error))
+        }
+        Err(error) => agents_page(&state, &agent, None, Some(error.to_string())).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct UpdateAgentForm {
+    csrf: String,
+    role: Option<String>,
+    active: Option<String>,
+    password: Option<String>,
+}
+
+async fn update_agent(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Path(id): Path<i64>,
+    Form(form): Form<UpdateAgentForm>,
+) -> PageResult {
+    agent.check_csrf(&form.csrf).map_err(page_error(&agent))?;
+    let request = UpdateUser {
+        role: form.role,
+        active: form.active.map(|active| active == "true"),
+        password: form.password.filter(|password| !password.is_empty()),
+        ..UpdateUser::default()
+    };
+    match update_user_checked(&state, &agent, UserId(id), request).await {
+        Ok(_) => Ok(Redirect::to("/admin/agents").into_response()),
+        Err(error @ (ApiError::Forbidden(_) | ApiError::Internal(_) | ApiError::NotFound(_))) => {
+            Err(page_error(&agent)(error))
+        }
+        Err(error) => agents_page(&state, &agent, None, Some(error.to_string())).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    display_name: String,
+    email: String,
+    locale: &'static str,
+    new_token: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn settings_page(
+    agent: &Agent,
+    new_token: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    render(&SettingsPage {
+        chrome: Chrome::new(agent, "settings"),
+        display_name: agent.user.display_name.clone(),
+        email: agent.user.email.clone(),
+        locale: agent.user.locale.as_str(),
+        new_token,
+        notice,
+        error,
+    })
+}
+
+async fn show_settings(PageAgent(agent): PageAgent, Query(flash): Query<Flash>) -> Response {
+    let text = Text::for_locale(agent.user.locale);
+    let notice = flash.notice.map(|_| text.saved.to_owned());
+    settings_page(&agent, None, notice, flash.error)
+}
+
+#[derive(Debug, Deserialize)]
+struct SettingsForm {
+    csrf: String,
+    display_name: String,
+    locale: String,
+    password: Option<String>,
+}
+
+async fn update_settings(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Form(form): Form<SettingsForm>,
+) -> PageResult {
+    agent.check_csrf(&form.csrf).map_err(page_error(&agent))?;
+    let password = form.password.filter(|password| !password.is_empty());
+    let changes_password = password.is_some();
+    let request = UpdateUser {
+        display_name: Some(form.display_name),
+        locale: Some(form.locale),
+        password,
+        ..UpdateUser::default()
+    };
+    match update_user_checked(&state, &agent, agent.user.id, request).await {
+        // A new password ends every session, this one included: sign in again.
+        Ok(_) if changes_password => Ok(Redirect::to("/login").into_response()),
+        Ok(_) => Ok(Redirect::to("/settings?notice=saved").into_response()),
+        Err(error @ (ApiError::Internal(_) | ApiError::Forbidden(_))) => {
+            Err(page_error(&agent)(error))
+        }
+        Err(error) => Ok(settings_page(&agent, None, None, Some(error.to_string()))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    csrf: String,
+    name: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Form(form): Form<TokenForm>,
+) -> PageResult {
+    agent.check_csrf(&form.csrf).map_err(page_error(&agent))?;
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Ok(settings_page(
+            &agent,
+            None,
+            None,
+            Some("name: must be 1 to 80 characters".into()),
+        ));
+    }
+    let token = format!("tdm_{}", random_token());
+    state
+        .store
+        .create_api_token(agent.user.id, &token_hash(&token), name)
+        .await
+        .map_err(|e| page_error(&agent)(e.into()))?;
+    Ok(settings_page(&agent, Some(token), None, None))
+}

@@ -1,0 +1,278 @@
+//! The conversation page: transcript, customer panel, reply and note box, and the ownership
+//! actions (assign to me, back to queue, hand back to bot, resolve, reopen).
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tandem_domain::{AuthorKind, ConversationState, Message};
+
+use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
+use crate::AppState;
+use crate::api::agents::{TransitionRequest, conversation_for, transition_for};
+use crate::i18n::Text;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/conversations/{id}", get(show_conversation))
+        .route("/conversations/{id}/actions", post(submit_action))
+        .route("/conversations/{id}/messages", post(submit_message))
+}
+
+#[derive(Debug)]
+pub struct MessageView {
+    pub seq: i64,
+    pub kind: &'static str,
+    pub author: String,
+    pub body: String,
+    pub time: String,
+    pub timestamp: i64,
+}
+
+#[derive(Debug)]
+pub struct Action {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub primary: bool,
+}
+
+#[derive(Debug)]
+pub struct PastConversation {
+    pub id: i64,
+    pub preview: String,
+    pub state_label: &'static str,
+    pub time: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/conversation.html")]
+struct ConversationPage {
+    chrome: Chrome,
+    id: i64,
+    state: &'static str,
+    state_label: &'static str,
+    assignee: String,
+    customer_name: String,
+    customer_email: String,
+    customer_language: String,
+    customer_since: String,
+    attributes: Vec<(String, String)>,
+    past: Vec<PastConversation>,
+    messages: Vec<MessageView>,
+    last_seq: i64,
+    actions: Vec<Action>,
+    client_msg_id: String,
+    error: Option<String>,
+}
+
+fn message_view(
+    text: &'static Text,
+    message: &Message,
+    bot_name: &str,
+    customer_name: &str,
+) -> MessageView {
+    let author = match message.author_kind {
+        AuthorKind::Customer => customer_name.to_owned(),
+        AuthorKind::Bot => message.author_name.clone().unwrap_or_else(|| bot_name.to_owned()),
+        AuthorKind::Agent => message.author_name.clone().unwrap_or_default(),
+        AuthorKind::Note => {
+            format!("{} · {}", message.author_name.clone().unwrap_or_default(), text.internal_note)
+        }
+        AuthorKind::System => String::new(),
+    };
+    MessageView {
+        seq: message.seq,
+        kind: message.author_kind.as_str(),
+        author,
+        body: message.body.clone(),
+        time: format_time(message.created_at),
+        timestamp: message.created_at,
+    }
+}
+
+/// The actions offered for a conversation in its current state.
+fn actions(text: &'static Text, state: ConversationState, mine: bool) -> Vec<Action> {
+    let action = |name, label, primary| Action { name, label, primary };
+    match state {
+        ConversationState::Bot | ConversationState::Queued => {
+            let mut list = vec![action("assign", text.assign_to_me, true)];
+            if state == ConversationState::Queued {
+                list.push(action("hand_back", text.hand_back, false));
+            }
+            list.push(action("resolve", text.resolve, false));
+            list
+        }
+        ConversationState::Human => {
+            let mut list = Vec::new();
+            if !mine {
+                list.push(action("assign", text.assign_to_me, false));
+            }
+            list.push(action("resolve", text.resolve, true));
+            list.push(action("release", text.release, false));
+            list.push(action("hand_back", text.hand_back, false));
+            list
+        }
+        ConversationState::Resolved => vec![action("reopen", text.reopen, true)],
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    error: Option<String>,
+}
+
+async fn show_conversation(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Path(id): Path<i64>,
+    Query(query): Query<PageQuery>,
+) -> PageResult {
+    let text = Text::for_locale(agent.user.locale);
+    let failed = |error: crate::error::ApiError| PageError::new(error, text);
+    let conversation = conversation_for(&state, &agent, id).await.map_err(failed)?;
+    let store = &state.store;
+    let customer = store.customer(conversation.customer_id).await.map_err(|e| failed(e.into()))?;
+    let inbox = store.inbox(conversation.inbox_id).await.map_err(|e| failed(e.into()))?;
+    let bot_name = inbox.map(|inbox| inbox.bot_name).unwrap_or_default();
+    let assignee = match conversation.assignee_id {
+        Some(user) => store
+            .user(user)
+            .await
+            .map_err(|e| failed(e.into()))?
+            .map(|u| u.display_name)
+            .unwrap_or_default(),
+        None => text.unassigned.to_owned(),
+    };
+    let mut messages = Vec::new();
+    let mut after = 0;
+    loop {
+        let page =
+            store.messages(conversation.id, after, 1000).await.map_err(|e| failed(e.into()))?;
+        let done = page.len() < 1000;
+        after = page.last().map_or(after, |message| message.seq);
+        messages.extend(page);
+        if done {
+            break;
+        }
+    }
+    let customer_name = customer.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+    let past = store
+        .customer_conversations(conversation.customer_id, 10)
+        .await
+        .map_err(|e| failed(e.into()))?
+        .into_iter()
+        .filter(|other| other.id != conversation.id)
+        .map(|other| PastConversation {
+            id: other.id.0,
+            preview: other.preview.clone(),
+            state_label: text.state(other.state),
+            time: format_time(other.last_message_at),
+        })
+        .collect();
+    let page = ConversationPage {
+        chrome: Chrome::new(&agent, "inbox"),
+        id: conversation.id.0,
+        state: conversation.state.as_str(),
+        state_label: text.state(conversation.state),
+        assignee,
+        customer_email: customer.as_ref().and_then(|c| c.email.clone()).unwrap_or_default(),
+        customer_language: customer
+            .as_ref()
+            .and_then(|c| c.locale)
+            .map(|l| l.as_str().to_owned())
+            .unwrap_or_default(),
+        customer_since: customer.as_ref().map(|c| format_time(c.created_at)).unwrap_or_default(),
+        attributes: customer.map(|c| c.attributes.into_iter().collect()).unwrap_or_default(),
+        past,
+        messages: messages
+            .iter()
+            .map(|message| message_view(text, message, &bot_name, &customer_name))
+            .collect(),
+        last_seq: conversation.last_seq,
+        actions: actions(text, conversation.state, conversation.assignee_id == Some(agent.user.id)),
+        customer_name,
+        client_msg_id: crate::auth::random_token(),
+        error: query.error.filter(|error| error.chars().count() <= 300),
+    };
+    Ok(render(&page))
+}
+
+#[derive(Debug, Deserialize)]
+struct ActionForm {
+    csrf: String,
+    action: String,
+}
+
+/// A redirect back to the conversation, carrying an error message to show if there is one.
+fn back(id: i64, error: Option<String>) -> axum::response::Response {
+    match error {
+        None => Redirect::to(&format!("/conversations/{id}")).into_response(),
+        Some(error) => {
+            let encoded: String = error
+                .bytes()
+                .map(|byte| match byte {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (byte as char).to_string()
+                    }
+                    _ => format!("%{byte:02X}"),
+                })
+                .collect();
+            Redirect::to(&format!("/conversations/{id}?error={encoded}")).into_response()
+        }
+    }
+}
+
+async fn submit_action(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Path(id): Path<i64>,
+    Form(form): Form<ActionForm>,
+) -> PageResult {
+    let text = Text::for_locale(agent.user.locale);
+    agent.check_csrf(&form.csrf).map_err(|error| PageError::new(error, text))?;
+    let conversation =
+        conversation_for(&state, &agent, id).await.map_err(|error| PageError::new(error, text))?;
+    let request = TransitionRequest { action: form.action, agent_id: None };
+    let outcome = match transition_for(&agent, &conversation, &request) {
+        Ok(transition) => state
+            .relay
+            .agent_transition(&conversation, transition, &agent.user.display_name)
+            .await
+            .err()
+            .map(|error| crate::error::ApiError::from(error).to_string()),
+        Err(error) => Some(error.to_string()),
+    };
+    Ok(back(id, outcome))
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageForm {
+    csrf: String,
+    body: String,
+    #[serde(default)]
+    kind: String,
+    client_msg_id: Option<String>,
+}
+
+/// The reply box without JavaScript; with it, the script posts to the JSON API instead.
+async fn submit_message(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Path(id): Path<i64>,
+    Form(form): Form<MessageForm>,
+) -> PageResult {
+    let text = Text::for_locale(agent.user.locale);
+    agent.check_csrf(&form.csrf).map_err(|error| PageError::new(error, text))?;
+    let conversation =
+        conversation_for(&state, &agent, id).await.map_err(|error| PageError::new(error, text))?;
+    let note = form.kind == "note";
+    let outcome = state
+        .relay
+        .agent_message(&conversation, &agent.user, &form.body, form.client_msg_id.as_deref(), note)
+        .await
+        .err()
+        .map(|error| crate::error::ApiError::from(error).to_string());
+    Ok(back(id, outcome))
+}

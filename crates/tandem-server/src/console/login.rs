@@ -1,0 +1,173 @@
+//! Signing in and out. Sign-in forms are protected by a double-submit token (a cookie that the
+//! form repeats), since there is no session yet to hold a CSRF token.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tandem_store::Session;
+
+use super::{PageAgent, PageError, PageResult, render};
+use crate::AppState;
+use crate::auth::{
+    Agent, ClientIp, SESSION_COOKIE, cookie, random_token, token_hash, verify_password,
+};
+use crate::error::ApiError;
+use crate::i18n::{self, Text};
+
+const LOGIN_CSRF_COOKIE: &str = "tandem_login";
+
+pub fn routes() -> axum::Router<AppState> {
+    Router::new().route("/login", get(show_login).post(submit_login)).route("/logout", post(logout))
+}
+
+#[derive(Template)]
+#[template(path = "pages/login.html")]
+struct LoginPage {
+    t: &'static Text,
+    csrf: String,
+    email: String,
+    error: Option<&'static str>,
+    version: &'static str,
+}
+
+/// The sign-in page speaks the browser's language, as no agent is known yet.
+fn browser_text(headers: &HeaderMap) -> &'static Text {
+    let accept =
+        headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok()).unwrap_or("");
+    if accept.trim_start().starts_with("zh") { &i18n::ZH } else { &i18n::EN }
+}
+
+fn cookie_header(state: &AppState, name: &str, value: &str, max_age_secs: u64) -> HeaderValue {
+    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+    let text =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn login_page(
+    state: &AppState,
+    text: &'static Text,
+    email: String,
+    error: Option<&'static str>,
+    status: StatusCode,
+) -> Response {
+    let csrf = random_token();
+    let page = LoginPage {
+        t: text,
+        csrf: csrf.clone(),
+        email,
+        error,
+        version: crate::assets::VERSION.as_str(),
+    };
+    let mut response = (status, render(&page)).into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookie_header(state, LOGIN_CSRF_COOKIE, &csrf, 3600));
+    response
+}
+
+async fn show_login(
+    State(state): State<AppState>,
+    agent: Option<Agent>,
+    headers: HeaderMap,
+) -> Response {
+    if agent.is_some() {
+        return Redirect::to("/inbox").into_response();
+    }
+    login_page(&state, browser_text(&headers), String::new(), None, StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    csrf: String,
+}
+
+async fn submit_login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> PageResult {
+    let text = browser_text(&headers);
+    if cookie(&headers, LOGIN_CSRF_COOKIE) != Some(form.csrf.as_str()) {
+        return Err(PageError::new(ApiError::CsrfFailed, text));
+    }
+    if state.limits.logins.check(&ip).is_err() {
+        return Ok(login_page(
+            &state,
+            text,
+            form.email,
+            Some(text.too_many_attempts),
+            StatusCode::TOO_MANY_REQUESTS,
+        ));
+    }
+    let credentials = state
+        .store
+        .user_credentials(&form.email)
+        .await
+        .map_err(|error| PageError::new(error.into(), text))?;
+    let user = match credentials {
+        Some((user, hash)) if user.active && verify_password(&form.password, &hash) => user,
+        _ => {
+            return Ok(login_page(
+                &state,
+                text,
+                form.email,
+                Some(text.wrong_credentials),
+                StatusCode::UNAUTHORIZED,
+            ));
+        }
+    };
+    let token = random_token();
+    let lifetime_secs = state.config.session_hours * 3600;
+    let session = Session {
+        token_hash: token_hash(&token),
+        user_id: user.id,
+        csrf_token: random_token(),
+        expires_at: tandem_store::now_millis() + lifetime_secs as i64 * 1000,
+    };
+    state
+        .store
+        .create_session(session)
+        .await
+        .map_err(|error| PageError::new(error.into(), text))?;
+    tracing::info!(user_id = %user.id, "agent signed in");
+    let mut response = Redirect::to("/inbox").into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, &token, lifetime_secs));
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookie_header(&state, LOGIN_CSRF_COOKIE, "", 0));
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    let text = Text::for_locale(agent.user.locale);
+    agent.check_csrf(&form.csrf).map_err(|error| PageError::new(error, text))?;
+    if let Some(session) = &agent.session {
+        state
+            .store
+            .delete_session(&session.token_hash)
+            .await
+            .map_err(|error| PageError::new(error.into(), text))?;
+    }
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, "", 0));
+    Ok(response)
+}

@@ -1,0 +1,163 @@
+//! The agent console: server-rendered pages (askama templates in `templates/`), one module per
+//! area, plain forms that work without JavaScript, and a small script for live updates.
+
+mod admin;
+mod conversation;
+mod inbox;
+mod login;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use crate::AppState;
+use crate::auth::Agent;
+use crate::error::ApiError;
+use crate::i18n::Text;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .merge(login::routes())
+        .merge(inbox::routes())
+        .merge(conversation::routes())
+        .merge(admin::routes())
+}
+
+/// What the layout needs on every signed-in page.
+#[derive(Debug)]
+pub struct Chrome {
+    pub t: &'static Text,
+    pub me: String,
+    pub is_admin: bool,
+    pub csrf: String,
+    pub version: &'static str,
+    /// The nav entry to highlight.
+    pub section: &'static str,
+}
+
+impl Chrome {
+    pub fn new(agent: &Agent, section: &'static str) -> Chrome {
+        Chrome {
+            t: Text::for_locale(agent.user.locale),
+            me: agent.user.display_name.clone(),
+            is_admin: agent.user.is_admin(),
+            csrf: agent.csrf_token().to_owned(),
+            version: crate::assets::VERSION.as_str(),
+            section,
+        }
+    }
+}
+
+/// A signed-in agent on a page: anyone else is sent to the sign-in page.
+#[derive(Debug)]
+pub struct PageAgent(pub Agent);
+
+impl FromRequestParts<AppState> for PageAgent {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match <Agent as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state).await
+        {
+            Ok(Some(agent)) => Ok(PageAgent(agent)),
+            Ok(None) | Err(ApiError::InvalidToken) => Err(Redirect::to("/login").into_response()),
+            Err(error) => Err(PageError::new(error, &crate::i18n::EN).into_response()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/error.html")]
+struct ErrorPage {
+    t: &'static Text,
+    status: u16,
+    message: String,
+    version: &'static str,
+}
+
+/// An error shown as a page in the agent's language.
+#[derive(Debug)]
+pub struct PageError {
+    error: ApiError,
+    text: &'static Text,
+}
+
+impl PageError {
+    pub fn new(error: ApiError, text: &'static Text) -> PageError {
+        PageError { error, text }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (_, status) = self.error.code_and_status();
+        let message = match &self.error {
+            ApiError::NotFound(_) => self.text.not_found.to_owned(),
+            ApiError::Forbidden(_) | ApiError::CsrfFailed => self.text.forbidden.to_owned(),
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error on a console page");
+                self.text.error.to_owned()
+            }
+            other => other.to_string(),
+        };
+        let page = ErrorPage {
+            t: self.text,
+            status: status.as_u16(),
+            message,
+            version: crate::assets::VERSION.as_str(),
+        };
+        (status, render(&page)).into_response()
+    }
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+/// Renders a template; a template error is a bug, logged and shown as a 500.
+pub fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC; the console script rewrites it in the reader's time zone.
+pub fn format_time(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rest / 3600, rest % 3600 / 60)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(super::format_time(0), "1970-01-01 00:00");
+        assert_eq!(super::format_time(1_764_072_000_000), "2025-11-25 12:00");
+        assert_eq!(super::format_time(951_782_400_000), "2000-02-29 00:00");
+    }
+}

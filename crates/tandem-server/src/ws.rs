@@ -1,0 +1,314 @@
+//! The WebSockets: `/api/v1/widget/ws` for customers and `/api/v1/console/ws` for agents.
+//!
+//! Frames are JSON text. A widget connects with `after_seq` (the last seq it has) and first
+//! receives everything after it, then live changes; whenever a live message skips ahead of what
+//! the socket has sent, the gap is read from the store, so a reconnecting client misses
+//! nothing. Both sockets use small buffers so that idle connections stay cheap.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{Message as Frame, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use tandem_domain::{Conversation, ConversationId, Customer, Inbox, Message};
+use tandem_store::Change;
+use tokio::sync::broadcast;
+
+use crate::AppState;
+use crate::api::widget::{self, SendRequest, WidgetConversation};
+use crate::auth::{Agent, WidgetIdentity};
+use crate::error::{ApiError, ApiQuery, ApiResult};
+use crate::hub::Push;
+
+/// How often the server pings, so that dead connections are noticed and proxies keep the
+/// socket open.
+const PING_EVERY: Duration = Duration::from_secs(30);
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/widget/ws", get(widget_socket))
+        .route("/api/v1/console/ws", get(console_socket))
+}
+
+fn tuned(upgrade: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
+    let size = state.config.websocket_buffer_bytes;
+    upgrade
+        .read_buffer_size(size)
+        .write_buffer_size(0)
+        .max_write_buffer_size(crate::MAX_BODY_BYTES * 4)
+        .max_message_size(crate::MAX_BODY_BYTES)
+        .max_frame_size(crate::MAX_BODY_BYTES)
+}
+
+#[derive(Debug, Deserialize)]
+struct WidgetQuery {
+    token: String,
+    #[serde(default)]
+    after_seq: i64,
+}
+
+/// Server → widget frames.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WidgetFrame<'a> {
+    Message { message: &'a Message },
+    Conversation { conversation: WidgetConversation },
+    Ack { client_msg_id: Option<String>, message: &'a Message, conversation: WidgetConversation },
+    Error { client_msg_id: Option<String>, code: &'static str, message: String },
+}
+
+/// Widget → server frames.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WidgetRequest {
+    Ping,
+    Message { client_msg_id: Option<String>, body: String },
+}
+
+async fn widget_socket(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<WidgetQuery>,
+    upgrade: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let identity =
+        WidgetIdentity::verify(&query.token, &state.secret).ok_or(ApiError::InvalidToken)?;
+    let (inbox, customer) = widget::resolve_identity(&state, identity).await?;
+    let upgrade = tuned(upgrade, &state);
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let session =
+            WidgetSession { state, inbox, customer, conversation: None, sent_seq: query.after_seq };
+        session.run(socket).await;
+    }))
+}
+
+struct WidgetSession {
+    state: AppState,
+    inbox: Inbox,
+    customer: Customer,
+    /// The conversation this socket follows, once there is one.
+    conversation: Option<ConversationId>,
+    /// The highest seq sent to (or already held by) the client.
+    sent_seq: i64,
+}
+
+impl WidgetSession {
+    async fn run(mut self, mut socket: WebSocket) {
+        // Subscribe before reading the backlog, so nothing falls between the two.
+        let mut subscription = self.state.hub().subscribe_customer(self.customer.id);
+        if self.catch_up(&mut socket, true).await.is_err() {
+            return;
+        }
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        loop {
+            let outcome = tokio::select! {
+                push = subscription.receiver.recv() => match push {
+                    Some(Push::Change(change)) => self.forward(&mut socket, change).await,
+                    Some(Push::Resync) => self.catch_up(&mut socket, true).await,
+                    // Cut off for being too slow: close, and the client resumes from its seq.
+                    None => Err(()),
+                },
+                frame = socket.recv() => match frame {
+                    Some(Ok(Frame::Text(text))) => self.handle_request(&mut socket, text.as_str()).await,
+                    Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => Err(()),
+                    Some(Ok(_)) => Ok(()),
+                },
+                _ = ping.tick() => socket.send(Frame::Ping(Default::default())).await.map_err(drop),
+            };
+            if outcome.is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Sends every message after `sent_seq` (and, if asked, the conversation's state).
+    async fn catch_up(&mut self, socket: &mut WebSocket, with_state: bool) -> Result<(), ()> {
+        let state = self.state.clone();
+        let Ok(Some(conversation)) =
+            state.store.latest_conversation(self.inbox.id, self.customer.id).await
+        else {
+            return Ok(());
+        };
+        if self.conversation != Some(conversation.id) {
+            self.conversation = Some(conversation.id);
+        }
+        if with_state {
+            self.send_state(socket, &conversation).await?;
+        }
+        loop {
+            let Ok(messages) =
+                state.store.messages(conversation.id, self.sent_seq, widget::PAGE).await
+            else {
+                return Err(());
+            };
+            let full_page = messages.len() == widget::PAGE as usize;
+            for message in messages {
+                self.send_message(socket, &message).await?;
+            }
+            if !full_page {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn send_message(&mut self, socket: &mut WebSocket, message: &Message) -> Result<(), ()> {
+        if message.seq <= self.sent_seq {
+            return Ok(());
+        }
+        self.sent_seq = message.seq;
+        if !message.author_kind.visible_to_customer() {
+            return Ok(());
+        }
+        send_json(socket, &WidgetFrame::Message { message }).await
+    }
+
+    async fn send_state(
+        &mut self,
+        socket: &mut WebSocket,
+        conversation: &Conversation,
+    ) -> Result<(), ()> {
+        let conversation =
+            WidgetConversation::load(&self.state, conversation).await.map_err(drop)?;
+        send_json(socket, &WidgetFrame::Conversation { conversation }).await
+    }
+
+    async fn forward(&mut self, socket: &mut WebSocket, change: Change) -> Result<(), ()> {
+        match change {
+            Change::Message { conversation, message } => {
+                if conversation.inbox_id != self.inbox.id {
+                    return Ok(());
+                }
+                if self.conversation != Some(conversation.id) {
+                    self.conversation = Some(conversation.id);
+                }
+                if message.seq > self.sent_seq + 1 {
+                    // A gap: read it (and this message) from the store, in order.
+                    return self.catch_up(socket, false).await;
+                }
+                self.send_message(socket, &message).await
+            }
+            Change::Conversation(conversation) => {
+                if conversation.inbox_id != self.inbox.id {
+                    return Ok(());
+                }
+                self.conversation = Some(conversation.id);
+                self.send_state(socket, &conversation).await
+            }
+        }
+    }
+
+    async fn handle_request(&mut self, socket: &mut WebSocket, text: &str) -> Result<(), ()> {
+        let request = match serde_json::from_str::<WidgetRequest>(text) {
+            Ok(request) => request,
+            Err(error) => {
+                let frame = WidgetFrame::Error {
+                    client_msg_id: None,
+                    code: "malformed_request",
+                    message: error.to_string(),
+                };
+                return send_json(socket, &frame).await;
+            }
+        };
+        let WidgetRequest::Message { client_msg_id, body } = request else { return Ok(()) };
+        let request = SendRequest { client_msg_id: client_msg_id.clone(), body };
+        match widget::send(&self.state, self.inbox.clone(), self.customer.clone(), request).await {
+            Ok(appended) => {
+                let conversation = WidgetConversation::load(&self.state, &appended.conversation)
+                    .await
+                    .map_err(drop)?;
+                let frame =
+                    WidgetFrame::Ack { client_msg_id, message: &appended.message, conversation };
+                send_json(socket, &frame).await
+            }
+            Err(error) => {
+                let (code, _) = error.code_and_status();
+                send_json(
+                    socket,
+                    &WidgetFrame::Error { client_msg_id, code, message: error.to_string() },
+                )
+                .await
+            }
+        }
+    }
+}
+
+async fn send_json(socket: &mut WebSocket, frame: &impl Serialize) -> Result<(), ()> {
+    let text = serde_json::to_string(frame).map_err(drop)?;
+    socket.send(Frame::Text(text.into())).await.map_err(drop)
+}
+
+/// Server → console frames.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ConsoleFrame<'a> {
+    Message {
+        conversation: &'a Conversation,
+        message: &'a Message,
+    },
+    Conversation {
+        conversation: &'a Conversation,
+    },
+    /// Changes may have been missed: re-read what is on screen.
+    Resync,
+}
+
+/// Refuses cross-site WebSocket connections made with an agent's cookie: a browser sends the
+/// cookie to any page that opens the socket, so the origin must be Tandem's own.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok());
+    match (origin, host) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => {
+            origin.split_once("://").is_some_and(|(_, rest)| rest == host)
+        }
+        (Some(_), None) => false,
+    }
+}
+
+async fn console_socket(
+    State(state): State<AppState>,
+    agent: Agent,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    if agent.session.is_some() && !same_origin(&headers) {
+        return Err(ApiError::Forbidden("cross-origin console socket"));
+    }
+    let receiver = state.hub().subscribe_workspace(agent.user.workspace_id);
+    let upgrade = tuned(upgrade, &state);
+    Ok(upgrade.on_upgrade(move |socket| console_session(socket, receiver)))
+}
+
+async fn console_session(mut socket: WebSocket, mut receiver: broadcast::Receiver<Push>) {
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        let outcome = tokio::select! {
+            push = receiver.recv() => match push {
+                Ok(Push::Change(Change::Message { conversation, message })) => {
+                    send_json(&mut socket, &ConsoleFrame::Message { conversation: &conversation, message: &message }).await
+                }
+                Ok(Push::Change(Change::Conversation(conversation))) => {
+                    send_json(&mut socket, &ConsoleFrame::Conversation { conversation: &conversation }).await
+                }
+                Ok(Push::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    send_json(&mut socket, &ConsoleFrame::Resync).await
+                }
+                Err(broadcast::error::RecvError::Closed) => Err(()),
+            },
+            frame = socket.recv() => match frame {
+                Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => Err(()),
+                Some(Ok(_)) => Ok(()),
+            },
+            _ = ping.tick() => socket.send(Frame::Ping(Default::default())).await.map_err(drop),
+        };
+        if outcome.is_err() {
+            break;
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! The JSON API: authentication, every error class, and bad input of every shape.
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use tandem_domain::{AuthorKind, ConversationState};
+use tandem_server::ServerConfig;
+
+use crate::support::{ADMIN, AGENT, SUPERVISOR, TestApp, build};
+
+#[tokio::test]
+async fn healthz_answers_when_the_store_does() {
+    let app = TestApp::new().await;
+    let response = app.get("/healthz", &[]).await;
+    assert_eq!((response.status, response.text().as_str()), (StatusCode::OK, "ok"));
+}
+
+#[tokio::test]
+async fn widget_message_is_persisted_before_ack() {
+    let app = TestApp::new().await;
+    let token = app.widget_token().await;
+    let response = app.widget_send(&token, "m-1", "我的订单 20241123001 到哪了？").await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    let body = response.json();
+    assert_eq!(body["message"]["seq"], 1);
+    assert_eq!(body["conversation"]["state"], "bot");
+    let conversation =
+        tandem_domain::ConversationId(body["message"]["conversation_id"].as_i64().unwrap());
+    // The acknowledgement came after the write: the row is there now, without waiting.
+    let stored = app.store.messages(conversation, 0, 10).await.unwrap();
+    assert_eq!(stored[0].body, "我的订单 20241123001 到哪了？");
+    assert_eq!(stored[0].author_kind, AuthorKind::Customer);
+}
+
+#[tokio::test]
+async fn retried_widget_send_is_stored_once() {
+    let app = TestApp::new().await;
+    let token = app.widget_token().await;
+    let first = app.widget_send(&token, "same-id", "hello").await;
+    let retry = app.widget_send(&token, "same-id", "hello").await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(retry.status, StatusCode::OK);
+    assert_eq!(first.json()["message"]["id"], retry.json()["message"]["id"]);
+    let listed = app
+        .get("/api/v1/widget/messages", &[("authorization", &format!("Bearer {token}"))])
+        .await
+        .json();
+    let customer_messages = listed["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["author_kind"] == "customer")
+        .count();
+    assert_eq!(customer_messages, 1);
+}
+
+#[tokio::test]
+async fn returning_widget_session_keeps_the_customer() {
+    let app = TestApp::new().await;
+    let token = app.widget_token().await;
+    let again = app
+        .post_json(
+            "/api/v1/widget/session",
+            &[],
+            json!({ "inbox_key": app.inbox_key, "token": token }),
+        )
+        .await
+        .json();
+    assert_eq!(again["token"], token.as_str());
+    let forged = app
+        .post_json(
+            "/api/v1/widget/session",
+            &[],
+            json!({ "inbox_key": app.inbox_key, "token": "w1.1.1.forged" }),
+        )
+        .await
+        .json();
+    assert_ne!(forged["token"], token.as_str(), "a forged token gets a new customer");
+    let unknown =
+        app.post_json("/api/v1/widget/session", &[], json!({ "inbox_key": "pk_nope" })).await;
+    assert_eq!((unknown.status, unknown.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_stable_code_and_nothing_is_stored() {
+    let app = TestApp::new().await;
+    let token = app.widget_token().await;
+    let bearer = format!("Bearer {token}");
+    let auth = [("authorization", bearer.as_str()), ("content-type", "application/json")];
+    let cases: Vec<(Body, StatusCode, &str)> = vec![
+        (Body::from("{\"body\": "), StatusCode::BAD_REQUEST, "malformed_request"),
+        (Body::from(vec![b'{', 0xff, 0xfe, b'}']), StatusCode::BAD_REQUEST, "malformed_request"),
+        (Body::from("{\"body\": 5}"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        (Body::from("{\"body\": \"   \"}"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        (
+            Body::from(json!({ "body": "长".repeat(5001) }).to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        ),
+        (
+            Body::from(json!({ "body": "x".repeat(70_000) }).to_string()),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            Body::from(json!({ "body": "hi", "client_msg_id": "no spaces allowed" }).to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        ),
+        (
+            Body::from(json!({ "body": "hi", "surprise": 1 }).to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        ),
+        (Body::from(""), StatusCode::BAD_REQUEST, "malformed_request"),
+    ];
+    for (body, status, code) in cases {
+        let response = app.send(build(Method::POST, "/api/v1/widget/messages", &auth, body)).await;
+        assert_eq!(
+            (response.status, response.code().as_str()),
+            (status, code),
+            "{}",
+            response.text()
+        );
+    }
+    let plain = app
+        .send(build(
+            Method::POST,
+            "/api/v1/widget/messages",
+            &[("authorization", &bearer), ("content-type", "text/plain")],
+            Body::from("hi"),
+        ))
+        .await;
+    assert_eq!(
+        (plain.status, plain.code().as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
+    let listed = app.get("/api/v1/widget/messages", &[("authorization", &bearer)]).await.json();
+    assert_eq!(
+        listed["conversation"],
+        serde_json::Value::Null,
+        "no conversation was started by bad input"
+    );
+}
+
+#[tokio::test]
+async fn widget_endpoints_require_a_valid_token() {
+    let app = TestApp::new().await;
+    let missing = app.get("/api/v1/widget/messages", &[]).await;
+    assert_eq!(
+        (missing.status, missing.code().as_str()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    let forged = app.widget_send("w1.1.1.AAAA", "x", "hi").await;
+    assert_eq!(
+        (forged.status, forged.code().as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+    let bad_query =
+        app.get("/api/v1/widget/messages?after_seq=abc", &[("authorization", "Bearer x")]).await;
+    assert_eq!(bad_query.status, StatusCode::UNAUTHORIZED, "authentication is checked first");
+}
+
+#[tokio::test]
+async fn widget_sends_are_rate_limited_with_retry_after() {
+    let app = TestApp::with_config(ServerConfig {
+        widget_burst: 2,
+        widget_per_minute: 1,
+        ..ServerConfig::default()
+    })
+    .await;
+    let token = app.widget_token().await;
+    assert_eq!(app.widget_send(&token, "a", "one").await.status, StatusCode::CREATED);
+    assert_eq!(app.widget_send(&token, "b", "two").await.status, StatusCode::CREATED);
+    let limited = app.widget_send(&token, "c", "three").await;
+    assert_eq!(
+        (limited.status, limited.code().as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    let retry_after: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+}
+
+#[tokio::test]
+async fn customer_can_ask_for_a_person_once() {
+    let app = TestApp::new().await;
+    let token = app.widget_token().await;
+    let bearer = format!("Bearer {token}");
+    let first = app
+        .send(build(
+            Method::POST,
+            "/api/v1/widget/handoff",
+            &[("authorization", &bearer)],
+            Body::empty(),
+        ))
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert_eq!(first.json()["conversation"]["state"], "queued");
+    let again = app
+        .send(build(
+            Method::POST,
+            "/api/v1/widget/handoff",
+            &[("authorization", &bearer)],
+            Body::empty(),
+        ))
+        .await;
+    assert_eq!((again.status, again.code().as_str()), (StatusCode::CONFLICT, "illegal_transition"));
+}
+
+#[tokio::test]
+async fn agent_api_needs_authentication_and_csrf_for_cookie_writes() {
+    let app = TestApp::new().await;
+    let anonymous = app.get("/api/v1/conversations", &[]).await;
+    assert_eq!(
+        (anonymous.status, anonymous.code().as_str()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    let bad_token = app.get("/api/v1/conversations", &[("authorization", "Bearer tdm_nope")]).await;
+    assert_eq!(bad_token.code(), "invalid_token");
+
+    let session = app.login(AGENT).await;
+    let listed = app.get("/api/v1/conversations?view=all", &[("cookie", &session.cookie)]).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let conversation = listed.json()["conversations"][0]["id"].as_i64().unwrap();
+    let uri = format!("/api/v1/conversations/{conversation}/messages");
+    let without_csrf = app
+        .post_json(&uri, &[("cookie", &session.cookie)], json!({ "body": "hi", "note": true }))
+        .await;
+    assert_eq!(
+        (without_csrf.status, without_csrf.code().as_str()),
+        (StatusCode::FORBIDDEN, "csrf_failed")
+    );
+    let with_csrf = app
+        .post_json(
+            &uri,
+            &[("cookie", &session.cookie), ("x-csrf-token", &session.csrf)],
+            json!({ "body": "hi", "note": true }),
+        )
+        .await;
+    assert_eq!(with_csrf.status, StatusCode::CREATED, "{}", with_csrf.text());
+
+    // API tokens are not sent by browsers on their own, so they need no CSRF token.
+    let created = app
+        .post_json(
+            "/api/v1/tokens",
+            &[("cookie", &session.cookie), ("x-csrf-token", &session.csrf)],
+            json!({ "name": "crm" }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let token = created.json()["token"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {token}");
+    let by_token = app
+        .post_json(
+            &uri,
+            &[("authorization", &bearer)],
+            json!({ "body": "from the API", "note": true }),
+        )
+        .await;
+    assert_eq!(by_token.status, StatusCode::CREATED);
+    let me = app.get("/api/v1/me", &[("authorization", &bearer)]).await.json();
+    assert_eq!(me["email"], AGENT.0);
+}
+
+#[tokio::test]
+async fn ownership_changes_follow_the_state_machine() {
+    let app = TestApp::new().await;
+    let token = app.widget_token().await;
+    let conversation =
+        app.widget_send(&token, "c1", "我要退货").await.json()["message"]["conversation_id"]
+            .as_i64()
+            .unwrap();
+    let agent = app.login(AGENT).await;
+    let headers = [("cookie", agent.cookie.as_str()), ("x-csrf-token", agent.csrf.as_str())];
+    let uri = format!("/api/v1/conversations/{conversation}/transitions");
+    let taken = app.post_json(&uri, &headers, json!({ "action": "assign" })).await;
+    assert_eq!(taken.status, StatusCode::OK, "{}", taken.text());
+    assert_eq!(taken.json()["conversation"]["state"], "human");
+    let twice = app.post_json(&uri, &headers, json!({ "action": "assign" })).await;
+    assert_eq!((twice.status, twice.code().as_str()), (StatusCode::CONFLICT, "illegal_transition"));
+    let resolved = app.post_json(&uri, &headers, json!({ "action": "resolve" })).await;
+    assert_eq!(resolved.json()["conversation"]["state"], "resolved");
+    let again = app.post_json(&uri, &headers, json!({ "action": "resolve" })).await;
+    assert_eq!(again.code(), "illegal_transition");
+    let unknown = app.post_json(&uri, &headers, json!({ "action": "teleport" })).await;
+    assert_eq!(
+        (unknown.status, unknown.code().as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
+    );
+    let reopened = app.post_json(&uri, &headers, json!({ "action": "reopen" })).await;
+    assert_eq!(reopened.json()["conversation"]["state"], "bot");
+    // The customer sees each change as a system message in their language.
+    let messages =
+        app.store.messages(tandem_domain::ConversationId(conversation), 0, 50).await.unwrap();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.author_kind == AuthorKind::System && m.body == "客服 Emily Chen 已加入对话")
+    );
+}
+
+#[tokio::test]
+async fn only_supervisors_assign_conversations_to_others() {
+    let app = TestApp::new().await;
+    let token = app.widget_token().await;
+    let conversation =
+        app.widget_send(&token, "c1", "help").await.json()["message"]["conversation_id"]
+            .as_i64()
+            .unwrap();
+    let uri = format!("/api/v1/conversations/{conversation}/transitions");
+    let agent = app.login(AGENT).await;
+    let admin_id = app.store.user_credentials(ADMIN.0).await.unwrap().unwrap().0.id.0;
+    let refused = app
+        .post_json(
+            &uri,
+            &[("cookie", &agent.cookie), ("x-csrf-token", &agent.csrf)],
+            json!({ "action": "assign", "agent_id": admin_id }),
+        )
+        .await;
+    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    let supervisor = app.login(SUPERVISOR).await;
+    let assigned = app
+        .post_json(
+            &uri,
+            &[("cookie", &supervisor.cookie), ("x-csrf-token", &supervisor.csrf)],
+            json!({ "action": "assign", "agent_id": admin_id }),
+        )
+        .await;
+    assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.text());
+    assert_eq!(assigned.json()["conversation"]["assignee_id"], admin_id);
+    let stored =
+        app.store.conversation(tandem_domain::ConversationId(conversation)).await.unwrap().unwrap();
+    assert_eq!(stored.state, ConversationState::Human);
+}
+
+#[tokio::test]
+async fn conversations_of_other_workspaces_do_not_exist() {
+    let app = TestApp::new().await;
+    let other = app.store.create_workspace("Other shop").await.unwrap();
+    let outsider = app
+        .store
+        .create_user(tandem_store::NewUser {
+            workspace_id: other.id,
+            email: "out@example.com".into(),
+            display_name: "Outsider".into(),
+            role: tandem_domain::Role::Admin,
+            locale: tandem_domain::Locale::En,
+            password_hash: tandem_server::auth::hash_password("outsider-pass").unwrap(),
+        })
+        .await
+        .unwrap();
+    let session = app.login(("out@example.com", "outsider-pass")).await;
+    assert!(outsider.id.0 > 0);
+    let listed =
+        app.get("/api/v1/conversations?view=all", &[("cookie", &session.cookie)]).await.json();
+    assert_eq!(listed["conversations"].as_array().unwrap().len(), 0);
+    let response = app.get("/api/v1/conversations/1", &[("cookie", &session.cookie)]).await;
+    assert_eq!((response.status, response.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn admins_manage_users_and_agents_cannot() {
+    let app = TestApp::new().await;
+    let admin = app.login(ADMIN).await;
+    let headers = [("cookie", admin.cookie.as_str()), ("x-csrf-token", admin.csrf.as_str())];
+    let new_user = json!({ "email": "new@galaxy.example", "display_name": "小新", "role": "agent", "password": "new-agent-pass" });
+    let created = app.post_json("/api/v1/users", &headers, new_user.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let duplicate = app.post_json("/api/v1/users", &headers, new_user).await;
+    assert_eq!((duplicate.status, duplicate.code().as_str()), (StatusCode::CONFLICT, "conflict"));
+    let weak = app.post_json("/api/v1/users", &headers, json!({ "email": "w@galaxy.example", "display_name": "W", "role": "agent", "password": "short" })).await;
+    assert_eq!(
+        (weak.status, weak.json()["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("password"))
+    );
+    let bad_role = app.post_json("/api/v1/users", &headers, json!({ "email": "r@galaxy.example", "display_name": "R", "role": "king", "password": "long enough" })).await;
+    assert_eq!(bad_role.json()["field"], "role");
+
+    let agent = app.login(AGENT).await;
+    let refused = app
+        .post_json("/api/v1/users", &[("cookie", &agent.cookie), ("x-csrf-token", &agent.csrf)], json!({ "email": "x@galaxy.example", "display_name": "X", "role": "admin", "password": "long enough" }))
+        .await;
+    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+
+    // Deactivating an agent ends their session at once.
+    let id = created.json()["id"].as_i64().unwrap();
+    let new_session = app.login(("new@galaxy.example", "new-agent-pass")).await;
+    let patch = build(
+        Method::PATCH,
+        &format!("/api/v1/users/{id}"),
+        &[
+            ("cookie", &admin.cookie),
+            ("x-csrf-token", &admin.csrf),
+            ("content-type", "application/json"),
+        ],
+        Body::from("{\"active\": false}"),
+    );
+    assert_eq!(app.send(patch).await.status, StatusCode::OK);
+    let after = app.get("/api/v1/me", &[("cookie", &new_session.cookie)]).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_api_route() {
+    let app = TestApp::new().await;
+    let response = app.get("/openapi.json", &[]).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let document = response.json();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    for path in [
+        "/healthz",
+        "/api/v1/widget/session",
+        "/api/v1/widget/messages",
+        "/api/v1/widget/handoff",
+        "/api/v1/widget/ws",
+        "/api/v1/me",
+        "/api/v1/conversations",
+        "/api/v1/conversations/{id}",
+        "/api/v1/conversations/{id}/messages",
+        "/api/v1/conversations/{id}/transitions",
+        "/api/v1/console/ws",
+        "/api/v1/users",
+        "/api/v1/users/{id}",
+        "/api/v1/tokens",
+    ] {
+        assert!(paths.contains_key(path), "{path} is not documented");
+    }
+    let codes = document["components"]["schemas"]["ErrorCode"]["enum"].as_array().unwrap();
+    for code in [
+        "malformed_request",
+        "unauthorized",
+        "invalid_token",
+        "forbidden",
+        "csrf_failed",
+        "not_found",
+        "illegal_transition",
+        "conflict",
+        "payload_too_large",
+        "invalid_input",
+        "rate_limited",
+        "internal",
+    ] {
+        assert!(codes.iter().any(|listed| listed == code), "{code} is not documented");
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the whole server: one binary, a module per area.
+
+mod api;
+mod browser;
+mod console;
+mod realtime;
+mod support;

@@ -1,0 +1,402 @@
+//! `tandem bench`: the figures the foundation promises, measured against a real `tandem serve`
+//! child process over loopback.
+//!
+//! 1. Message pipeline: many widget clients send over their WebSockets; each message is
+//!    persisted (acknowledged to its sender) and pushed to a console socket. Throughput and
+//!    p50/p99 latency for both, beside the raw batched SQLite insert rate of the same rows.
+//! 2. Idle WebSockets: server memory per idle widget connection.
+//! 3. `tandem demo`: cold start to ready, and idle memory.
+//!
+//! The client runs on the same machine as the server, so on a 2-core box the figures include
+//! the client's own CPU use: they are a floor, not a ceiling.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use tandem_domain::{AuthorKind, Channel, Locale, Role, Transition};
+use tandem_server::auth::{WidgetIdentity, random_token, token_hash};
+use tandem_store::{
+    MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser, SqliteConfig, SqliteStore, Store,
+};
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Widget clients sending at once.
+    #[arg(long, default_value_t = 400)]
+    clients: usize,
+    /// Messages each client sends, one after another.
+    #[arg(long, default_value_t = 100)]
+    messages: usize,
+    /// Idle WebSocket connections held open for the memory figure.
+    #[arg(long, default_value_t = 10_000)]
+    idle: usize,
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `tandem <arguments>` and waits for its "listening on" line.
+fn spawn(arguments: &[&str], environment: &[(&str, &str)]) -> anyhow::Result<(Server, Duration)> {
+    let started = Instant::now();
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(arguments)
+        .envs(environment.iter().copied())
+        .env("TANDEM__LOG__FILTER", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot start the server")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().context("the server exited before it was ready")??;
+        if let Some(url) = line.strip_prefix("Tandem is listening on http://") {
+            break url.trim().to_owned();
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let server = Server { child, address };
+    wait_healthy(&server.address)?;
+    Ok((server, started.elapsed()))
+}
+
+fn wait_healthy(address: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(mut stream) = std::net::TcpStream::connect(address) {
+            let request =
+                format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+            let mut response = String::new();
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_to_string(&mut response).is_ok()
+                && response.starts_with("HTTP/1.1 200")
+            {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    bail!("the server at {address} never became healthy")
+}
+
+/// Resident memory of a process, in bytes.
+fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:")).context("no VmRSS")?;
+    let kilobytes: u64 = line.split_whitespace().nth(1).context("bad VmRSS")?.parse()?;
+    Ok(kilobytes * 1024)
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+struct Fixture {
+    api_token: String,
+    widget_tokens: Vec<String>,
+}
+
+/// Seeds a workspace with `customers` conversations owned by an agent (so the bot stays out of
+/// the measurement), an API token for the console socket, and the widget token secret.
+async fn seed(directory: &Path, customers: usize) -> anyhow::Result<Fixture> {
+    let sqlite = SqliteStore::open(&SqliteConfig::new(directory.join("tandem.db")))?;
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let secret = store.setting_or_insert("widget_token_secret", &random_token()).await?;
+    let workspace = store.create_workspace("bench").await?.id;
+    let inbox = store
+        .create_inbox(NewInbox {
+            workspace_id: workspace,
+            name: "bench".into(),
+            channel: Channel::Web,
+            public_key: "pk_bench".into(),
+            bot_name: "bot".into(),
+        })
+        .await?;
+    let agent = store
+        .create_user(NewUser {
+            workspace_id: workspace,
+            email: "bench@example.com".into(),
+            display_name: "Bench".into(),
+            role: Role::Admin,
+            locale: Locale::En,
+            password_hash: "unused".into(),
+        })
+        .await?;
+    let api_token = format!("tdm_{}", random_token());
+    store.create_api_token(agent.id, &token_hash(&api_token), "bench").await?;
+    let mut widget_tokens = Vec::with_capacity(customers);
+    for index in 0..customers {
+        let customer = store
+            .create_customer(NewCustomer {
+                workspace_id: workspace,
+                name: format!("customer {index}"),
+                email: None,
+                locale: None,
+                attributes: Default::default(),
+            })
+            .await?;
+        let first = store
+            .append_message(NewMessage {
+                target: MessageTarget::CustomerLatest {
+                    inbox_id: inbox.id,
+                    customer_id: customer.id,
+                },
+                author_kind: AuthorKind::Customer,
+                author_id: None,
+                author_name: None,
+                body: "hello".into(),
+                client_msg_id: None,
+                reopen_if_resolved: true,
+                only_while_bot_owns: false,
+            })
+            .await?;
+        store
+            .transition(first.conversation.id, Transition::Assign { agent: agent.id }, None)
+            .await?;
+        widget_tokens.push(
+            WidgetIdentity { inbox_id: inbox.id, customer_id: customer.id }.sign(secret.as_bytes()),
+        );
+    }
+    sqlite.close();
+    Ok(Fixture { api_token, widget_tokens })
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Report {
+    clients: usize,
+    messages: usize,
+    pipeline_msgs_per_sec: f64,
+    ack_p50_ms: f64,
+    ack_p99_ms: f64,
+    console_p50_ms: f64,
+    console_p99_ms: f64,
+    raw_sqlite_rows_per_sec: f64,
+    idle_connections: usize,
+    idle_bytes_per_connection: f64,
+    demo_cold_start_ms: f64,
+    demo_warm_start_ms: f64,
+    demo_idle_rss_mb: f64,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let directory = tempfile::tempdir()?;
+    let fixture = seed(directory.path(), args.clients.max(1)).await?;
+    let data_dir = directory.path().to_string_lossy().into_owned();
+    let (server, _) = spawn(
+        &["serve", "--data-dir", &data_dir, "--listen", "127.0.0.1:0"],
+        &[
+            ("TANDEM__SERVER__WIDGET_BURST", "1000000000"),
+            ("TANDEM__SERVER__WIDGET_PER_MINUTE", "1000000000"),
+        ],
+    )?;
+    let pipeline = pipeline(&server.address, &fixture, args.messages).await?;
+    let total = fixture.widget_tokens.len() * args.messages;
+
+    let raw_directory = tempfile::tempdir()?;
+    let raw =
+        tandem_store::bench::raw_message_inserts(&raw_directory.path().join("raw.db"), total, 512)?;
+
+    let idle_bytes = idle_memory(&server, &fixture, args.idle).await?;
+    drop(server);
+
+    let demo_directory = tempfile::tempdir()?;
+    let demo_dir = demo_directory.path().join("demo").to_string_lossy().into_owned();
+    let demo_arguments = ["demo", "--data-dir", demo_dir.as_str(), "--listen", "127.0.0.1:0"];
+    let (demo, cold) = spawn(&demo_arguments, &[])?;
+    drop(demo);
+    let (demo, warm) = spawn(&demo_arguments, &[])?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let demo_rss = rss_bytes(demo.child.id())?;
+    drop(demo);
+
+    let report = Report {
+        clients: fixture.widget_tokens.len(),
+        messages: total,
+        pipeline_msgs_per_sec: total as f64 / pipeline.elapsed.as_secs_f64(),
+        ack_p50_ms: percentile(&pipeline.acks, 0.50),
+        ack_p99_ms: percentile(&pipeline.acks, 0.99),
+        console_p50_ms: percentile(&pipeline.pushes, 0.50),
+        console_p99_ms: percentile(&pipeline.pushes, 0.99),
+        raw_sqlite_rows_per_sec: total as f64 / raw.as_secs_f64(),
+        idle_connections: args.idle,
+        idle_bytes_per_connection: idle_bytes,
+        demo_cold_start_ms: cold.as_secs_f64() * 1000.0,
+        demo_warm_start_ms: warm.as_secs_f64() * 1000.0,
+        demo_idle_rss_mb: demo_rss as f64 / 1_048_576.0,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "Message pipeline ({} widget clients, {} messages, persisted then pushed to a console):",
+            report.clients, report.messages
+        );
+        println!("  throughput        {:>10.0} msg/s", report.pipeline_msgs_per_sec);
+        println!(
+            "  ack to sender     p50 {:>7.2} ms   p99 {:>7.2} ms",
+            report.ack_p50_ms, report.ack_p99_ms
+        );
+        println!(
+            "  push to console   p50 {:>7.2} ms   p99 {:>7.2} ms",
+            report.console_p50_ms, report.console_p99_ms
+        );
+        println!(
+            "  raw SQLite insert {:>10.0} rows/s (batches of 512, synchronous=FULL); pipeline/raw = {:.2}",
+            report.raw_sqlite_rows_per_sec,
+            report.pipeline_msgs_per_sec / report.raw_sqlite_rows_per_sec
+        );
+        println!(
+            "Idle WebSockets: {} connections, {:.0} bytes each (server RSS delta)",
+            report.idle_connections, report.idle_bytes_per_connection
+        );
+        println!(
+            "tandem demo: cold start {:.0} ms (seeding), warm start {:.0} ms, idle RSS {:.1} MB",
+            report.demo_cold_start_ms, report.demo_warm_start_ms, report.demo_idle_rss_mb
+        );
+    }
+    Ok(())
+}
+
+struct Pipeline {
+    elapsed: Duration,
+    acks: Vec<Duration>,
+    pushes: Vec<Duration>,
+}
+
+type SentAt = Arc<Mutex<HashMap<String, Instant>>>;
+
+async fn pipeline(address: &str, fixture: &Fixture, per_client: usize) -> anyhow::Result<Pipeline> {
+    let expected = fixture.widget_tokens.len() * per_client;
+    let sent_at: SentAt = Arc::new(Mutex::new(HashMap::with_capacity(expected)));
+    let mut request = format!("ws://{address}/api/v1/console/ws").into_client_request()?;
+    request.headers_mut().insert("authorization", format!("Bearer {}", fixture.api_token).parse()?);
+    let (console, _) = tokio_tungstenite::connect_async(request).await.context("console socket")?;
+    let console_task = tokio::spawn({
+        let sent_at = Arc::clone(&sent_at);
+        async move {
+            let mut pushes = Vec::with_capacity(expected);
+            let (_, mut reader) = console.split();
+            while pushes.len() < expected {
+                let Ok(Some(Ok(frame))) =
+                    tokio::time::timeout(Duration::from_secs(30), reader.next()).await
+                else {
+                    break;
+                };
+                let Frame::Text(text) = frame else { continue };
+                let Ok(value) = serde_json::from_str::<serde_json::Value>(text.as_str()) else {
+                    continue;
+                };
+                if value["type"] != "message" {
+                    continue;
+                }
+                let Some(id) = value["message"]["client_msg_id"].as_str() else { continue };
+                if let Some(started) = sent_at.lock().ok().and_then(|map| map.get(id).copied()) {
+                    pushes.push(started.elapsed());
+                }
+            }
+            pushes
+        }
+    });
+    let mut sockets = Vec::new();
+    for token in &fixture.widget_tokens {
+        let url = format!("ws://{address}/api/v1/widget/ws?token={token}&after_seq=2");
+        sockets.push(tokio_tungstenite::connect_async(url).await.context("widget socket")?.0);
+    }
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for (index, mut socket) in sockets.into_iter().enumerate() {
+        let sent_at = Arc::clone(&sent_at);
+        clients.push(tokio::spawn(async move {
+            let mut acks = Vec::with_capacity(per_client);
+            for number in 0..per_client {
+                let id = format!("b{index}-{number}");
+                let frame = serde_json::json!({ "type": "message", "client_msg_id": id, "body": format!("bench message {number} 你好") });
+                let begun = Instant::now();
+                if let Ok(mut map) = sent_at.lock() {
+                    map.insert(id.clone(), begun);
+                }
+                socket.send(Frame::Text(frame.to_string().into())).await?;
+                loop {
+                    let Some(frame) = socket.next().await else { bail!("widget socket closed") };
+                    let Frame::Text(text) = frame? else { continue };
+                    let value: serde_json::Value = serde_json::from_str(text.as_str())?;
+                    if value["type"] == "error" {
+                        bail!("send failed: {value}");
+                    }
+                    if value["type"] == "ack" && value["client_msg_id"] == id.as_str() {
+                        acks.push(begun.elapsed());
+                        break;
+                    }
+                }
+            }
+            anyhow::Ok(acks)
+        }));
+    }
+    let mut acks = Vec::with_capacity(expected);
+    for client in clients {
+        acks.extend(client.await??);
+    }
+    let mut pushes = console_task.await?;
+    let elapsed = started.elapsed();
+    if pushes.len() < expected {
+        bail!("the console received {} of {expected} messages", pushes.len());
+    }
+    acks.sort();
+    pushes.sort();
+    Ok(Pipeline { elapsed, acks, pushes })
+}
+
+async fn idle_memory(
+    server: &Server,
+    fixture: &Fixture,
+    connections: usize,
+) -> anyhow::Result<f64> {
+    if connections == 0 {
+        return Ok(0.0);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_bytes(server.child.id())?;
+    let mut sockets = Vec::with_capacity(connections);
+    for chunk in (0..connections).collect::<Vec<_>>().chunks(200) {
+        let mut opening = Vec::new();
+        for index in chunk {
+            let token = &fixture.widget_tokens[index % fixture.widget_tokens.len()];
+            let url =
+                format!("ws://{}/api/v1/widget/ws?token={token}&after_seq=1000000", server.address);
+            opening.push(tokio_tungstenite::connect_async(url));
+        }
+        for socket in futures_util::future::join_all(opening).await {
+            sockets.push(socket.context("idle socket")?.0);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_bytes(server.child.id())?;
+    drop(sockets);
+    Ok(after.saturating_sub(before) as f64 / connections as f64)
+}

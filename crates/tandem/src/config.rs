@@ -1,0 +1,156 @@
+//! Configuration: compiled-in defaults, then a TOML file (`--config`), then `TANDEM__SECTION__KEY`
+//! environment variables, then command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tandem_server::ServerConfig;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub log: LogConfig,
+}
+
+/// The `[storage]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Where Tandem keeps its database (`tandem.db`); created if missing.
+    pub data_dir: PathBuf,
+    /// Fsync every group commit (survives power loss). Turning it off survives process crashes
+    /// only.
+    pub synchronous_full: bool,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { data_dir: PathBuf::from("tandem-data"), synchronous_full: true }
+    }
+}
+
+impl StorageConfig {
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("tandem.db")
+    }
+}
+
+/// The `[log]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info` or `tandem_server=debug,info`. `RUST_LOG` wins if set.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { filter: "info".into() }
+    }
+}
+
+const ENV_PREFIX: &str = "TANDEM__";
+
+/// Loads the configuration from `file` (if any) and the environment.
+pub fn load(
+    file: Option<&Path>,
+    environment: impl Iterator<Item = (String, String)>,
+) -> anyhow::Result<Config> {
+    let mut table = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            text.parse::<toml::Table>()
+                .with_context(|| format!("{} is not valid TOML", path.display()))?
+        }
+        None => toml::Table::new(),
+    };
+    for (name, value) in environment {
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let Some((section, key)) = path.split_once("__") else {
+            anyhow::bail!("environment variable {name} must look like {ENV_PREFIX}SECTION__KEY");
+        };
+        let section = table
+            .entry(section.to_lowercase())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .with_context(|| format!("{name}: [{}] is not a section", section.to_lowercase()))?;
+        section.insert(key.to_lowercase(), parse_env_value(&value));
+    }
+    let source = file.map_or_else(
+        || "the environment".to_owned(),
+        |path| format!("{} or the environment", path.display()),
+    );
+    toml::Value::Table(table)
+        .try_into()
+        .with_context(|| format!("invalid configuration in {source}"))
+}
+
+/// Environment values are strings; read numbers and booleans as such.
+fn parse_env_value(text: &str) -> toml::Value {
+    if let Ok(number) = text.parse::<i64>() {
+        return toml::Value::Integer(number);
+    }
+    match text {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(text.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn defaults_deserialize_from_nothing() {
+        let config = load(None, env(&[])).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("tandem.toml");
+        std::fs::write(&path, "[server]\nlisten = \"0.0.0.0:9000\"\nwidget_burst = 5\n[storage]\ndata_dir = \"/var/lib/tandem\"\n").unwrap();
+        let config =
+            load(Some(&path), env(&[("TANDEM__SERVER__WIDGET_BURST", "7"), ("PATH", "/bin")]))
+                .unwrap();
+        assert_eq!(config.server.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.server.widget_burst, 7);
+        assert_eq!(config.storage.data_dir, PathBuf::from("/var/lib/tandem"));
+        let config = load(None, env(&[("TANDEM__SERVER__SECURE_COOKIES", "true")])).unwrap();
+        assert_eq!(config.server.secure_cookies, Some(true));
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_errors() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("tandem.toml");
+        std::fs::write(&path, "[server]\nlisten_on = \"0.0.0.0:9000\"\n").unwrap();
+        let error = format!("{:#}", load(Some(&path), env(&[])).unwrap_err());
+        assert!(error.contains("listen_on"), "{error}");
+        let error = format!(
+            "{:#}",
+            load(None, env(&[("TANDEM__SERVER__LISTEN", "not an address")])).unwrap_err()
+        );
+        assert!(error.contains("invalid configuration"), "{error}");
+        assert!(load(None, env(&[("TANDEM__NOSECTION", "1")])).is_err());
+        std::fs::write(&path, "[server\n").unwrap();
+        let error = format!("{:#}", load(Some(&path), env(&[])).unwrap_err());
+        assert!(error.contains("line 1"), "{error}");
+    }
+}
