@@ -153,31 +153,34 @@ impl Relay {
         inbox: &Inbox,
         customer: &Customer,
     ) -> Result<Conversation, RelayError> {
-        let phrases = Phrases::for_locale(customer.locale.unwrap_or(Locale::En));
-        let note = phrases.handing_off.to_owned();
-        let (conversation, note) =
-            match self.store.latest_conversation(inbox.id, customer.id).await? {
-                Some(conversation) => (conversation, Some(note)),
-                None => {
-                    let appended = self
-                        .store
-                        .append_message(NewMessage {
-                            target: MessageTarget::CustomerLatest {
-                                inbox_id: inbox.id,
-                                customer_id: customer.id,
-                            },
-                            author_kind: AuthorKind::System,
-                            author_id: None,
-                            author_name: None,
-                            body: note,
-                            client_msg_id: None,
-                            reopen_if_resolved: false,
-                            only_while_bot_owns: false,
-                        })
-                        .await?;
-                    (appended.conversation, None)
-                }
-            };
+        let latest = self.store.latest_conversation(inbox.id, customer.id).await?;
+        let locale = match &latest {
+            Some(conversation) => self.conversation_locale(conversation).await?,
+            None => customer.locale.unwrap_or(Locale::En),
+        };
+        let note = Phrases::for_locale(locale).handing_off.to_owned();
+        let (conversation, note) = match latest {
+            Some(conversation) => (conversation, Some(note)),
+            None => {
+                let appended = self
+                    .store
+                    .append_message(NewMessage {
+                        target: MessageTarget::CustomerLatest {
+                            inbox_id: inbox.id,
+                            customer_id: customer.id,
+                        },
+                        author_kind: AuthorKind::System,
+                        author_id: None,
+                        author_name: None,
+                        body: note,
+                        client_msg_id: None,
+                        reopen_if_resolved: false,
+                        only_while_bot_owns: false,
+                    })
+                    .await?;
+                (appended.conversation, None)
+            }
+        };
         if conversation.state == ConversationState::Resolved {
             // Asking for a person after the end starts over with a person, not the bot.
             self.store.transition(conversation.id, Transition::Reopen, None).await?;
@@ -193,12 +196,7 @@ impl Relay {
         transition: Transition,
         agent_name: &str,
     ) -> Result<Conversation, RelayError> {
-        let customer = self
-            .store
-            .customer(conversation.customer_id)
-            .await?
-            .ok_or(StoreError::NotFound("customer"))?;
-        let phrases = Phrases::for_locale(customer.locale.unwrap_or(Locale::En));
+        let phrases = Phrases::for_locale(self.conversation_locale(conversation).await?);
         let note = match transition {
             Transition::Assign { .. } => Some(phrases.agent_joined.replace("{agent}", agent_name)),
             Transition::HandBack => Some(phrases.back_to_bot.to_owned()),
@@ -207,6 +205,26 @@ impl Relay {
             Transition::Reopen => Some(phrases.reopened.to_owned()),
         };
         Ok(self.store.transition(conversation.id, transition, note).await?)
+    }
+
+    /// The language the customer writes in: that of their latest message, else their profile's.
+    async fn conversation_locale(&self, conversation: &Conversation) -> Result<Locale, RelayError> {
+        let recent =
+            self.store.messages(conversation.id, (conversation.last_seq - 20).max(0), 20).await?;
+        let written = recent
+            .iter()
+            .rev()
+            .filter(|message| message.author_kind == AuthorKind::Customer)
+            .find_map(|message| detect_locale(&message.body));
+        if let Some(locale) = written {
+            return Ok(locale);
+        }
+        let customer = self
+            .store
+            .customer(conversation.customer_id)
+            .await?
+            .ok_or(StoreError::NotFound("customer"))?;
+        Ok(customer.locale.unwrap_or(Locale::En))
     }
 
     /// An agent writes to the customer (or, with `note`, to colleagues only). A reply to a

@@ -201,7 +201,11 @@ async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
         .into_iter()
         .map(|m| m.body)
         .collect();
-    assert_eq!(bodies, ["help", "客服 王芳 已加入对话"]);
+    assert_eq!(
+        bodies,
+        ["help", "王芳 joined the conversation"],
+        "system messages follow the customer's language"
+    );
 }
 
 #[tokio::test]
@@ -232,4 +236,30 @@ async fn agents_cannot_reply_to_resolved_conversations_but_can_add_notes() {
         .await
         .unwrap();
     assert_eq!(note.message.author_kind, AuthorKind::Note);
+}
+
+#[tokio::test]
+async fn system_messages_follow_the_language_the_customer_writes() {
+    let mut world = world().await;
+    world.customer = world
+        .store
+        .create_customer(NewCustomer {
+            workspace_id: world.inbox.workspace_id,
+            name: "Visitor".into(),
+            email: None,
+            locale: Some(Locale::En),
+            attributes: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let appended = relay.customer_message(send(&world, "我的快递到哪了")).await.unwrap();
+    wait_for_messages(&world, appended.conversation.id, 2).await;
+    let conversation = world.store.conversation(appended.conversation.id).await.unwrap().unwrap();
+    relay
+        .agent_transition(&conversation, Transition::Assign { agent: world.agent.id }, "王芳")
+        .await
+        .unwrap();
+    let messages = world.store.messages(conversation.id, 0, 10).await.unwrap();
+    assert_eq!(messages.last().unwrap().body, "客服 王芳 已加入对话");
 }

@@ -25,13 +25,17 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 
 use crate::support::{AGENT, TestApp};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn find_chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CHROMIUM") {
         return Some(PathBuf::from(path));
     }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].iter().map(PathBuf::from).find(|path| path.exists())
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.exists())
 }
 
 struct Browser {
@@ -86,11 +90,29 @@ impl Browser {
         .expect("chromium started in time");
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        Browser { socket: Mutex::new(socket), next_id: AtomicU64::new(1), process: std::sync::Mutex::new(child), _profile: profile }
+        Browser {
+            socket: Mutex::new(socket),
+            next_id: AtomicU64::new(1),
+            process: std::sync::Mutex::new(child),
+            _profile: profile,
+        }
     }
 
     /// Sends one DevTools command and waits for its result, skipping events.
     async fn call(&self, session: Option<&str>, method: &str, params: Value) -> Value {
+        match self.try_call(session, method, params).await {
+            Ok(result) => result,
+            Err(error) => panic!("{method} failed: {error}"),
+        }
+    }
+
+    /// Like `call`, but a protocol error (the page navigated mid-call, say) is returned.
+    async fn try_call(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, Value> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut command = json!({ "id": id, "method": method, "params": params });
         if let Some(session) = session {
@@ -99,21 +121,41 @@ impl Browser {
         let mut socket = self.socket.lock().await;
         socket.send(Frame::Text(command.to_string().into())).await.unwrap();
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(30), socket.next()).await.expect("DevTools answered").unwrap().unwrap();
+            let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
+                .await
+                .expect("DevTools answered")
+                .unwrap()
+                .unwrap();
             let Frame::Text(text) = frame else { continue };
             let value: Value = serde_json::from_str(text.as_str()).unwrap();
             if value["id"] == id {
-                assert!(value.get("error").is_none(), "{method} failed: {value}");
-                return value["result"].clone();
+                return match value.get("error") {
+                    Some(error) => Err(error.clone()),
+                    None => Ok(value["result"].clone()),
+                };
             }
         }
     }
 
     /// A new tab in its own browser context (its own cookies and storage).
     async fn new_page(&self) -> Page<'_> {
-        let context = self.call(None, "Target.createBrowserContext", json!({})).await["browserContextId"].clone();
-        let target = self.call(None, "Target.createTarget", json!({ "url": "about:blank", "browserContextId": context })).await["targetId"].clone();
-        let session = self.call(None, "Target.attachToTarget", json!({ "targetId": target, "flatten": true })).await["sessionId"].as_str().unwrap().to_owned();
+        let context =
+            self.call(None, "Target.createBrowserContext", json!({})).await["browserContextId"]
+                .clone();
+        let target = self
+            .call(
+                None,
+                "Target.createTarget",
+                json!({ "url": "about:blank", "browserContextId": context }),
+            )
+            .await["targetId"]
+            .clone();
+        let session = self
+            .call(None, "Target.attachToTarget", json!({ "targetId": target, "flatten": true }))
+            .await["sessionId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         Page { browser: self, session }
     }
 }
@@ -129,22 +171,34 @@ impl Page<'_> {
     }
 
     async fn eval(&self, expression: &str) -> Value {
-        let result = self.call("Runtime.evaluate", json!({ "expression": expression, "returnByValue": true, "awaitPromise": true })).await;
+        let result = self
+            .call(
+                "Runtime.evaluate",
+                json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+            )
+            .await;
         assert!(result.get("exceptionDetails").is_none(), "{expression} threw: {result}");
         result["result"]["value"].clone()
     }
 
     async fn goto(&self, url: &str) {
         self.call("Page.navigate", json!({ "url": url })).await;
-        self.wait_for("document.readyState === 'complete' && location.href !== 'about:blank'", "page load").await;
+        self.wait_for(
+            "document.readyState === 'complete' && location.href !== 'about:blank'",
+            "page load",
+        )
+        .await;
     }
 
     /// Polls `condition` until it is true, for up to 15 seconds.
     async fn wait_for(&self, condition: &str, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let result = self.call("Runtime.evaluate", json!({ "expression": format!("!!({condition})"), "returnByValue": true })).await;
-            if result["result"]["value"] == json!(true) {
+            let params = json!({ "expression": format!("!!({condition})"), "returnByValue": true });
+            // A navigation may interrupt the evaluation: that is "not yet", not a failure.
+            let result =
+                self.browser.try_call(Some(&self.session), "Runtime.evaluate", params).await;
+            if result.is_ok_and(|result| result["result"]["value"] == json!(true)) {
                 return;
             }
             if Instant::now() > deadline {
@@ -178,8 +232,13 @@ fn widget_messages(kind: &str, text: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
     let Some(chromium) = find_chromium() else {
-        assert!(std::env::var_os("TANDEM_REQUIRE_BROWSER").is_none(), "TANDEM_REQUIRE_BROWSER is set but Chromium is not installed");
-        eprintln!("\n*** SKIPPED customer_and_agent_chat_end_to_end_in_a_real_browser: Chromium not found (apt-get install chromium) ***\n");
+        assert!(
+            std::env::var_os("TANDEM_REQUIRE_BROWSER").is_none(),
+            "TANDEM_REQUIRE_BROWSER is set but Chromium is not installed"
+        );
+        eprintln!(
+            "\n*** SKIPPED customer_and_agent_chat_end_to_end_in_a_real_browser: Chromium not found (apt-get install chromium) ***\n"
+        );
         return;
     };
     let app = TestApp::new().await;
@@ -196,19 +255,35 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
             AGENT.0, AGENT.1
         ))
         .await;
-    agent.wait_for("location.pathname === '/inbox' && document.readyState === 'complete'", "sign-in").await;
+    agent
+        .wait_for("location.pathname === '/inbox' && document.readyState === 'complete'", "sign-in")
+        .await;
     agent.goto(&format!("{base}/inbox?view=bot")).await;
-    agent.wait_for("document.querySelector('#live-status')?.dataset.state === 'live'", "console socket").await;
+    agent
+        .wait_for(
+            "document.querySelector('#live-status')?.dataset.state === 'live'",
+            "console socket",
+        )
+        .await;
     agent.eval("window.__sameDocument = true").await;
 
     // The customer opens the shop and writes.
     let customer = browser.new_page().await;
     customer.call("Page.enable", json!({})).await;
-    customer.call("Emulation.setDeviceMetricsOverride", json!({ "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true })).await;
+    customer
+        .call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true }),
+        )
+        .await;
     customer.goto(&format!("{base}/demo")).await;
-    customer.wait_for(&format!("{WIDGET}?.querySelector('[data-testid=launcher]')"), "widget launcher").await;
+    customer
+        .wait_for(&format!("{WIDGET}?.querySelector('[data-testid=launcher]')"), "widget launcher")
+        .await;
     customer.eval(&format!("{WIDGET}.querySelector('[data-testid=launcher]').click()")).await;
-    customer.wait_for(&format!("!{WIDGET}.querySelector('[data-testid=panel]').hidden"), "widget panel").await;
+    customer
+        .wait_for(&format!("!{WIDGET}.querySelector('[data-testid=panel]').hidden"), "widget panel")
+        .await;
     let question = "我的订单 20241123001 到哪了？";
     customer
         .eval(&format!(
@@ -221,37 +296,84 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
     // The conversation appears in the agent's inbox without a reload.
     let new_row = "[...document.querySelectorAll('.conversation-list li')].find(li => /^(Visitor|访客) /.test(li.querySelector('.who').textContent))";
     agent.wait_for(new_row, "live inbox row").await;
-    assert_eq!(agent.eval("window.__sameDocument === true").await, json!(true), "the inbox updated without reloading");
+    assert_eq!(
+        agent.eval("window.__sameDocument === true").await,
+        json!(true),
+        "the inbox updated without reloading"
+    );
     agent.screenshot("console-inbox").await;
 
     // The agent takes it and replies.
     agent.eval(&format!("{new_row}.querySelector('a').click()")).await;
-    agent.wait_for("location.pathname.startsWith('/conversations/') && document.readyState === 'complete'", "conversation page").await;
-    agent.wait_for(&format!("document.querySelector('#transcript').textContent.includes({question:?})"), "question in transcript").await;
+    agent
+        .wait_for(
+            "location.pathname.startsWith('/conversations/') && document.readyState === 'complete'",
+            "conversation page",
+        )
+        .await;
+    agent
+        .wait_for(
+            &format!("document.querySelector('#transcript').textContent.includes({question:?})"),
+            "question in transcript",
+        )
+        .await;
     agent.eval("document.querySelector('button[data-action=assign]').click()").await;
-    agent.wait_for("document.body.dataset.state === 'human' && document.readyState === 'complete'", "assigned").await;
-    agent.wait_for("document.querySelector('#live-status')?.dataset.state === 'live'", "console socket on conversation").await;
+    agent
+        .wait_for(
+            "document.body.dataset.state === 'human' && document.readyState === 'complete'",
+            "assigned",
+        )
+        .await;
+    agent
+        .wait_for(
+            "document.querySelector('#live-status')?.dataset.state === 'live'",
+            "console socket on conversation",
+        )
+        .await;
     let answer = "您好，订单 20241123001 已发货，预计明天送达。";
     agent
         .eval(&format!("document.querySelector('#reply-body').value = {answer:?}; document.querySelector('#send-button').click(); true"))
         .await;
-    agent.wait_for(&format!("document.querySelector('#transcript').textContent.includes({answer:?})"), "reply in transcript").await;
+    agent
+        .wait_for(
+            &format!("document.querySelector('#transcript').textContent.includes({answer:?})"),
+            "reply in transcript",
+        )
+        .await;
     agent.screenshot("console-conversation").await;
 
     // The customer sees the reply live, with the agent's name.
     customer.wait_for(&widget_messages("agent", answer), "agent reply in widget").await;
-    customer.wait_for(&format!("{WIDGET}.querySelector('[data-testid=status]').textContent.includes('Emily Chen')"), "agent joined status").await;
+    customer
+        .wait_for(
+            &format!(
+                "{WIDGET}.querySelector('[data-testid=status]').textContent.includes('Emily Chen')"
+            ),
+            "agent joined status",
+        )
+        .await;
     customer.screenshot("widget-phone").await;
 
     // After a reload the same conversation is there, whole.
     customer.call("Page.reload", json!({})).await;
     customer.wait_for("document.readyState === 'complete'", "reload").await;
-    customer.wait_for(&format!("{WIDGET}?.querySelector('[data-testid=launcher]')"), "widget after reload").await;
+    customer
+        .wait_for(
+            &format!("{WIDGET}?.querySelector('[data-testid=launcher]')"),
+            "widget after reload",
+        )
+        .await;
     customer
         .eval(&format!("const panel = {WIDGET}.querySelector('[data-testid=panel]'); if (panel.hidden) {WIDGET}.querySelector('[data-testid=launcher]').click(); true"))
         .await;
     customer.wait_for(&widget_messages("agent", answer), "history after reload").await;
-    customer.wait_for(&widget_messages("customer", question), "customer message after reload").await;
-    let count = customer.eval(&format!("{WIDGET}.querySelectorAll('[data-testid=message][data-author-kind=customer]').length")).await;
+    customer
+        .wait_for(&widget_messages("customer", question), "customer message after reload")
+        .await;
+    let count = customer
+        .eval(&format!(
+            "{WIDGET}.querySelectorAll('[data-testid=message][data-author-kind=customer]').length"
+        ))
+        .await;
     assert_eq!(count, json!(1), "the customer's message is shown once");
 }
