@@ -137,7 +137,7 @@ pub struct Conversation {
     pub queue_id: Option<QueueId>,
     /// The `seq` of the newest message; 0 when there is none.
     pub last_seq: i64,
-    /// The first line of the newest customer-visible message, for inbox lists.
+    /// The first line of the customer's newest message, for inbox lists.
     pub preview: String,
     pub last_message_at: Millis,
     pub created_at: Millis,

@@ -67,7 +67,7 @@ impl Default for ServerConfig {
             widget_per_minute: 60,
             widget_sessions_per_minute: 30,
             login_per_minute: 10,
-            websocket_buffer_bytes: 4096,
+            websocket_buffer_bytes: 1024,
         }
     }
 }

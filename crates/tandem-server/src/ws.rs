@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use tandem_domain::{Conversation, ConversationId, Customer, Inbox, Message};
+use tandem_domain::{Conversation, ConversationId, Customer, Inbox, Message, UserId};
 use tandem_store::Change;
 use tokio::sync::broadcast;
 
@@ -79,8 +79,14 @@ async fn widget_socket(
     let (inbox, customer) = widget::resolve_identity(&state, identity).await?;
     let upgrade = tuned(upgrade, &state);
     Ok(upgrade.on_upgrade(move |socket| async move {
-        let session =
-            WidgetSession { state, inbox, customer, conversation: None, sent_seq: query.after_seq };
+        let session = WidgetSession {
+            state,
+            inbox,
+            customer,
+            conversation: None,
+            sent_seq: query.after_seq,
+            assignee: None,
+        };
         session.run(socket).await;
     }))
 }
@@ -93,13 +99,37 @@ struct WidgetSession {
     conversation: Option<ConversationId>,
     /// The highest seq sent to (or already held by) the client.
     sent_seq: i64,
+    /// The last assignee's name, so that acks and state frames need no lookup per message.
+    assignee: Option<(UserId, String)>,
 }
 
 impl WidgetSession {
+    /// The conversation as the customer sees it.
+    async fn view(&mut self, conversation: &Conversation) -> Result<WidgetConversation, ()> {
+        let assignee_name = match conversation.assignee_id {
+            None => None,
+            Some(user) => match &self.assignee {
+                Some((cached, name)) if *cached == user => Some(name.clone()),
+                _ => {
+                    let name = self
+                        .state
+                        .store
+                        .user(user)
+                        .await
+                        .map_err(drop)?
+                        .map(|user| user.display_name);
+                    self.assignee = name.clone().map(|name| (user, name));
+                    name
+                }
+            },
+        };
+        Ok(WidgetConversation { id: conversation.id.0, state: conversation.state, assignee_name })
+    }
+
     async fn run(mut self, mut socket: WebSocket) {
         // Subscribe before reading the backlog, so nothing falls between the two.
         let mut subscription = self.state.hub().subscribe_customer(self.customer.id);
-        if self.catch_up(&mut socket, true).await.is_err() {
+        if Box::pin(self.catch_up(&mut socket, true)).await.is_err() {
             return;
         }
         let mut ping = tokio::time::interval(PING_EVERY);
@@ -107,13 +137,15 @@ impl WidgetSession {
         loop {
             let outcome = tokio::select! {
                 push = subscription.receiver.recv() => match push {
-                    Some(Push::Change(change)) => self.forward(&mut socket, change).await,
-                    Some(Push::Resync) => self.catch_up(&mut socket, true).await,
+                    // Boxed: the work of a wake-up lives on the heap only while it runs, so an
+                    // idle connection's task stays small.
+                    Some(Push::Change(change)) => Box::pin(self.forward(&mut socket, change)).await,
+                    Some(Push::Resync) => Box::pin(self.catch_up(&mut socket, true)).await,
                     // Cut off for being too slow: close, and the client resumes from its seq.
                     None => Err(()),
                 },
                 frame = socket.recv() => match frame {
-                    Some(Ok(Frame::Text(text))) => self.handle_request(&mut socket, text.as_str()).await,
+                    Some(Ok(Frame::Text(text))) => Box::pin(self.handle_request(&mut socket, text.as_str())).await,
                     Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => Err(()),
                     Some(Ok(_)) => Ok(()),
                 },
@@ -171,8 +203,7 @@ impl WidgetSession {
         socket: &mut WebSocket,
         conversation: &Conversation,
     ) -> Result<(), ()> {
-        let conversation =
-            WidgetConversation::load(&self.state, conversation).await.map_err(drop)?;
+        let conversation = self.view(conversation).await?;
         send_json(socket, &WidgetFrame::Conversation { conversation }).await
     }
 
@@ -217,9 +248,7 @@ impl WidgetSession {
         let request = SendRequest { client_msg_id: client_msg_id.clone(), body };
         match widget::send(&self.state, self.inbox.clone(), self.customer.clone(), request).await {
             Ok(appended) => {
-                let conversation = WidgetConversation::load(&self.state, &appended.conversation)
-                    .await
-                    .map_err(drop)?;
+                let conversation = self.view(&appended.conversation).await.map_err(drop)?;
                 let frame =
                     WidgetFrame::Ack { client_msg_id, message: &appended.message, conversation };
                 send_json(socket, &frame).await

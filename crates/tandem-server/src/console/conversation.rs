@@ -207,21 +207,10 @@ struct ActionForm {
 
 /// A redirect back to the conversation, carrying an error message to show if there is one.
 fn back(id: i64, error: Option<String>) -> axum::response::Response {
-    match error {
-        None => Redirect::to(&format!("/conversations/{id}")).into_response(),
-        Some(error) => {
-            let encoded: String = error
-                .bytes()
-                .map(|byte| match byte {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                        (byte as char).to_string()
-                    }
-                    _ => format!("%{byte:02X}"),
-                })
-                .collect();
-            Redirect::to(&format!("/conversations/{id}?error={encoded}")).into_response()
-        }
-    }
+    let query = error
+        .and_then(|error| serde_urlencoded::to_string([("error", error)]).ok())
+        .map_or_else(String::new, |query| format!("?{query}"));
+    Redirect::to(&format!("/conversations/{id}{query}")).into_response()
 }
 
 async fn submit_action(

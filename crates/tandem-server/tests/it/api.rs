@@ -186,24 +186,13 @@ async fn customer_can_ask_for_a_person_once() {
     let app = TestApp::new().await;
     let token = app.widget_token().await;
     let bearer = format!("Bearer {token}");
-    let first = app
-        .send(build(
-            Method::POST,
-            "/api/v1/widget/handoff",
-            &[("authorization", &bearer)],
-            Body::empty(),
-        ))
-        .await;
+    let hand_off = || {
+        build(Method::POST, "/api/v1/widget/handoff", &[("authorization", &bearer)], Body::empty())
+    };
+    let first = app.send(hand_off()).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text());
     assert_eq!(first.json()["conversation"]["state"], "queued");
-    let again = app
-        .send(build(
-            Method::POST,
-            "/api/v1/widget/handoff",
-            &[("authorization", &bearer)],
-            Body::empty(),
-        ))
-        .await;
+    let again = app.send(hand_off()).await;
     assert_eq!((again.status, again.code().as_str()), (StatusCode::CONFLICT, "illegal_transition"));
 }
 

@@ -108,11 +108,10 @@ impl TestApp {
         headers: &[(&str, &str)],
         fields: &[(&str, &str)],
     ) -> Response {
-        let body: Vec<String> =
-            fields.iter().map(|(key, value)| format!("{key}={}", form_encode(value))).collect();
+        let body = serde_urlencoded::to_string(fields).unwrap();
         let mut all = vec![("content-type", "application/x-www-form-urlencoded")];
         all.extend_from_slice(headers);
-        self.send(build(Method::POST, uri, &all, Body::from(body.join("&")))).await
+        self.send(build(Method::POST, uri, &all, Body::from(body))).await
     }
 
     /// Signs in through the real login form.
@@ -168,18 +167,6 @@ pub fn build(method: Method, uri: &str, headers: &[(&str, &str)], body: Body) ->
         request = request.header(*name, *value);
     }
     request.body(body).unwrap()
-}
-
-fn form_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
 }
 
 /// The value of cookie `name` in the response's Set-Cookie headers.

@@ -250,8 +250,11 @@ fn insert_message(
     conversation.last_seq = seq;
     conversation.updated_at = now;
     if author_kind.visible_to_customer() {
-        conversation.preview = body.lines().next().unwrap_or_default().chars().take(140).collect();
         conversation.last_message_at = now;
+    }
+    // The inbox shows what the customer said last: that is what an agent triages on.
+    if author_kind == AuthorKind::Customer {
+        conversation.preview = body.lines().next().unwrap_or_default().chars().take(140).collect();
     }
     connection
         .prepare_cached(

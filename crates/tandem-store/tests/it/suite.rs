@@ -264,7 +264,10 @@ pub async fn customer_message_reopens_a_resolved_conversation(harness: Harness) 
     };
     let appended = store.append_message(note).await.unwrap();
     assert_eq!(appended.conversation.state, ConversationState::Resolved);
-    assert_eq!(appended.conversation.preview, "one more thing", "notes do not change the preview");
+    assert_eq!(
+        appended.conversation.preview, "one more thing",
+        "only customer messages set the preview"
+    );
 }
 
 pub async fn change_feed_follows_commit_order(harness: Harness) {
@@ -431,7 +434,11 @@ pub async fn bot_reply_is_refused_once_a_person_owns_the_conversation(harness: H
         reopen_if_resolved: false,
         ..customer_message(&world, "I can help", None)
     };
-    assert!(store.append_message(bot_reply()).await.is_ok());
+    let replied = store.append_message(bot_reply()).await.unwrap();
+    assert_eq!(
+        replied.conversation.preview, "hi",
+        "the bot's reply does not hide what the customer said"
+    );
     store
         .transition(conversation.id, Transition::Assign { agent: world.agent.id }, None)
         .await
