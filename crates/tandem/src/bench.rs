@@ -31,10 +31,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Widget clients sending at once.
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 200)]
     clients: usize,
     /// Messages each client sends, one after another.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 200)]
     messages: usize,
     /// Idle WebSocket connections held open for the memory figure.
     #[arg(long, default_value_t = 10_000)]
