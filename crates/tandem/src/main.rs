@@ -3,6 +3,7 @@
 
 mod bench;
 mod config;
+mod eval;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -43,6 +44,8 @@ enum Command {
     },
     /// Measure the message pipeline, idle WebSocket memory and demo start-up.
     Bench(bench::BenchArgs),
+    /// Test the answer engine against labelled questions.
+    Eval(eval::EvalArgs),
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +147,7 @@ fn main() -> anyhow::Result<()> {
             Command::Migrate(args) => migrate(args.load()?).await,
             Command::User { command: UserCommand::Create(args) } => create_user(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Eval(args) => eval::run(args),
         }
     })
 }

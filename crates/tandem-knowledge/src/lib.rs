@@ -1,0 +1,474 @@
+//! The built-in answer engine: given a customer's question and the published knowledge
+//! articles, pick the article that answers it, ask which of two it is, or abstain.
+//!
+//! Two kinds of evidence are fused:
+//! - **retrieval**: TF-IDF cosine similarity between the question and every question variant,
+//!   title and answer of every article (an inverted index over hashed word, word-pair and
+//!   character n-gram features from `tandem-text`), scored per article by its best match;
+//! - **an intent model**: multinomial logistic regression over the same features, trained on
+//!   the question variants and titles, used when the articles have enough variants to learn
+//!   from. With one or two variants per article the retrieval evidence carries the decision.
+//!
+//! The fused score is a confidence in `[0, 1]`; the decision compares it with a threshold and
+//! the gap to the runner-up.
+
+pub mod eval;
+mod model;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tandem_text::{Feature, analyzer, normalize};
+
+use crate::model::{LinearModel, SparseVector};
+
+/// A knowledge article as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Article {
+    pub id: String,
+    pub title: String,
+    /// The ways customers ask for this article.
+    #[serde(default)]
+    pub questions: Vec<String>,
+    pub answer: String,
+}
+
+/// What the engine decided for one question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Answer with the best article.
+    Answer,
+    /// The two best articles are too close: ask which one is meant.
+    Clarify,
+    /// Nothing is good enough: do not answer from knowledge.
+    Abstain,
+}
+
+/// One scored article.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Candidate {
+    /// Index into the engine's articles.
+    pub article: usize,
+    /// The fused confidence.
+    pub score: f32,
+    /// Best TF-IDF cosine similarity with one of the article's texts.
+    pub retrieval: f32,
+    /// The intent model's probability, when there is a model.
+    pub intent: Option<f32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// The best candidates, best first (at most [`CANDIDATES`]).
+    pub candidates: Vec<Candidate>,
+    pub threshold: f32,
+}
+
+impl Decision {
+    /// The article to answer with, when the outcome is `Answer`.
+    pub fn answer(&self) -> Option<usize> {
+        (self.outcome == Outcome::Answer).then(|| self.candidates[0].article)
+    }
+}
+
+/// How many candidates a decision reports.
+pub const CANDIDATES: usize = 5;
+
+/// Decision settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DecisionPolicy {
+    /// Below this confidence the engine abstains.
+    pub threshold: f32,
+    /// When the runner-up is within this much of the best (and above the threshold), clarify.
+    pub clarify_margin: f32,
+}
+
+impl Default for DecisionPolicy {
+    fn default() -> Self {
+        DecisionPolicy { threshold: DEFAULT_THRESHOLD, clarify_margin: 0.02 }
+    }
+}
+
+/// The default confidence threshold (see `tandem eval --sweep`).
+pub const DEFAULT_THRESHOLD: f32 = 0.40;
+
+/// Features found in more than this fraction of all texts are skipped by retrieval: with their
+/// low inverse document frequency they barely move a similarity, yet their long posting lists
+/// cost most of the time.
+const COMMON_FRACTION: f32 = 0.1;
+/// Relative weight of the texts an article is found by.
+const QUESTION_WEIGHT: f32 = 1.0;
+const TITLE_WEIGHT: f32 = 1.0;
+const ANSWER_WEIGHT: f32 = 0.7;
+/// Articles need this many examples on average before an intent model is worth training.
+const MIN_EXAMPLES_PER_ARTICLE: f32 = 3.0;
+/// Above this many articles the model would be too large to be worth it; retrieval decides.
+const MAX_MODEL_ARTICLES: usize = 2000;
+
+/// A text of an article, vectorised.
+#[derive(Debug)]
+struct Document {
+    article: u32,
+    weight: f32,
+}
+
+/// The engine over one set of articles. Build a new one when the articles change.
+#[derive(Debug)]
+pub struct Engine {
+    articles: Vec<Article>,
+    vocabulary: HashMap<Feature, u32>,
+    idf: Vec<f32>,
+    /// For each feature column, the documents containing it and the feature's weight there.
+    postings: Vec<Vec<(u32, f32)>>,
+    documents: Vec<Document>,
+    /// Exact (normalised) question texts, for an instant certain match.
+    exact: HashMap<String, u32>,
+    model: Option<LinearModel>,
+}
+
+impl Engine {
+    /// Indexes `articles` and, where they have enough question variants, trains the intent
+    /// model.
+    pub fn build(articles: Vec<Article>) -> Engine {
+        let analyzer = analyzer();
+        let mut texts: Vec<(u32, f32, Vec<Feature>)> = Vec::new();
+        let mut exact = HashMap::new();
+        for (index, article) in articles.iter().enumerate() {
+            let index = index as u32;
+            texts.push((index, TITLE_WEIGHT, analyzer.features(&article.title)));
+            exact.entry(normalize(&article.title)).or_insert(index);
+            for question in &article.questions {
+                texts.push((index, QUESTION_WEIGHT, analyzer.features(question)));
+                exact.entry(normalize(question)).or_insert(index);
+            }
+            if !article.answer.trim().is_empty() {
+                texts.push((index, ANSWER_WEIGHT, analyzer.features(&article.answer)));
+            }
+        }
+        // Document frequencies over all texts.
+        let mut vocabulary: HashMap<Feature, u32> = HashMap::new();
+        let mut document_frequency: Vec<u32> = Vec::new();
+        for (_, _, features) in &texts {
+            let mut seen: Vec<Feature> = features.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            for feature in seen {
+                let next = vocabulary.len() as u32;
+                let column = *vocabulary.entry(feature).or_insert(next);
+                if column as usize == document_frequency.len() {
+                    document_frequency.push(0);
+                }
+                document_frequency[column as usize] += 1;
+            }
+        }
+        let total = texts.len() as f32;
+        let idf: Vec<f32> = document_frequency
+            .iter()
+            .map(|&df| ((total + 1.0) / (df as f32 + 1.0)).ln() + 1.0)
+            .collect();
+        let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); idf.len()];
+        let mut documents = Vec::with_capacity(texts.len());
+        let mut examples = Vec::new();
+        for (document, (article, weight, features)) in texts.iter().enumerate() {
+            let vector = vectorize(features, &vocabulary, &idf);
+            for &(column, value) in &vector.entries {
+                postings[column as usize].push((document as u32, value));
+            }
+            documents.push(Document { article: *article, weight: *weight });
+            if *weight != ANSWER_WEIGHT {
+                examples.push((vector, *article));
+            }
+        }
+        let enough_examples =
+            examples.len() as f32 >= MIN_EXAMPLES_PER_ARTICLE * articles.len() as f32;
+        let model =
+            (articles.len() >= 2 && articles.len() <= MAX_MODEL_ARTICLES && enough_examples)
+                .then(|| LinearModel::train(&examples, articles.len(), &document_frequency));
+        Engine { articles, vocabulary, idf, postings, documents, exact, model }
+    }
+
+    pub fn articles(&self) -> &[Article] {
+        &self.articles
+    }
+
+    /// Whether an intent model was trained.
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
+    }
+
+    /// Scores the articles for `question`, best first.
+    pub fn candidates(&self, question: &str) -> Vec<Candidate> {
+        if let Some(&article) = self.exact.get(&normalize(question)) {
+            let intent = self.has_model().then_some(1.0);
+            return vec![Candidate {
+                article: article as usize,
+                score: 1.0,
+                retrieval: 1.0,
+                intent,
+            }];
+        }
+        let features = analyzer().features(question);
+        let query = vectorize(&features, &self.vocabulary, &self.idf);
+        if query.entries.is_empty() {
+            return Vec::new();
+        }
+        // Retrieval: accumulate cosine similarity per document in a dense array, keep the best
+        // per article.
+        let mut similarity = vec![0f32; self.documents.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        let limit = ((self.documents.len() as f32 * COMMON_FRACTION) as usize).max(200);
+        for &(column, value) in &query.entries {
+            let postings = &self.postings[column as usize];
+            if postings.len() > limit {
+                continue;
+            }
+            for &(document, weight) in postings {
+                let slot = &mut similarity[document as usize];
+                if *slot == 0.0 {
+                    touched.push(document);
+                }
+                *slot += value * weight;
+            }
+        }
+        let mut retrieval: HashMap<u32, f32> = HashMap::with_capacity(touched.len().min(4096));
+        for document in touched {
+            let score = similarity[document as usize] * self.documents[document as usize].weight;
+            let best = retrieval.entry(self.documents[document as usize].article).or_insert(0.0);
+            if score > *best {
+                *best = score;
+            }
+        }
+        let mut candidates: Vec<Candidate> = match &self.model {
+            None => retrieval
+                .into_iter()
+                .map(|(article, similarity)| Candidate {
+                    article: article as usize,
+                    score: similarity,
+                    retrieval: similarity,
+                    intent: None,
+                })
+                .collect(),
+            Some(model) => {
+                let probabilities = model.probabilities(&query);
+                let mut ranked: Vec<usize> = (0..probabilities.len()).collect();
+                ranked.sort_unstable_by(|left, right| {
+                    probabilities[*right].total_cmp(&probabilities[*left])
+                });
+                let mut chosen: Vec<u32> =
+                    ranked.iter().take(CANDIDATES * 2).map(|&index| index as u32).collect();
+                let mut by_retrieval: Vec<(&u32, &f32)> = retrieval.iter().collect();
+                by_retrieval.sort_unstable_by(|left, right| right.1.total_cmp(left.1));
+                chosen
+                    .extend(by_retrieval.iter().take(CANDIDATES * 2).map(|(article, _)| **article));
+                chosen.sort_unstable();
+                chosen.dedup();
+                chosen
+                    .into_iter()
+                    .map(|article| {
+                        let similarity = retrieval.get(&article).copied().unwrap_or(0.0);
+                        let probability = probabilities[article as usize];
+                        Candidate {
+                            article: article as usize,
+                            score: fuse(probability, similarity),
+                            retrieval: similarity,
+                            intent: Some(probability),
+                        }
+                    })
+                    .collect()
+            }
+        };
+        candidates.sort_unstable_by(|left, right| {
+            right.score.total_cmp(&left.score).then(left.article.cmp(&right.article))
+        });
+        candidates.truncate(CANDIDATES);
+        candidates
+    }
+
+    /// Decides how to answer `question`.
+    pub fn decide(&self, question: &str, policy: DecisionPolicy) -> Decision {
+        Decision::from_candidates(self.candidates(question), policy)
+    }
+}
+
+impl Decision {
+    /// Applies `policy` to scored candidates (best first).
+    pub fn from_candidates(candidates: Vec<Candidate>, policy: DecisionPolicy) -> Decision {
+        let outcome = match candidates.as_slice() {
+            [] => Outcome::Abstain,
+            [best, ..] if best.score < policy.threshold => Outcome::Abstain,
+            [best, second, ..]
+                if second.score >= policy.threshold
+                    && best.score - second.score < policy.clarify_margin =>
+            {
+                Outcome::Clarify
+            }
+            _ => Outcome::Answer,
+        };
+        Decision { outcome, candidates, threshold: policy.threshold }
+    }
+}
+
+/// The intent model's probability and the retrieval similarity as one confidence: their
+/// geometric mean, so that both must agree. The model knows which intent is likeliest but not
+/// whether the question belongs to any (its probabilities always sum to one, and on a small
+/// knowledge base it is confident about anything); retrieval knows whether the question
+/// resembles a known one at all.
+fn fuse(probability: f32, similarity: f32) -> f32 {
+    (probability * similarity).sqrt()
+}
+
+/// A sublinear TF-IDF vector of `features`, L2-normalised, over known columns only.
+fn vectorize(
+    features: &[Feature],
+    vocabulary: &HashMap<Feature, u32>,
+    idf: &[f32],
+) -> SparseVector {
+    let mut counts: HashMap<u32, f32> = HashMap::with_capacity(features.len());
+    for feature in features {
+        if let Some(&column) = vocabulary.get(feature) {
+            *counts.entry(column).or_insert(0.0) += 1.0;
+        }
+    }
+    let mut entries: Vec<(u32, f32)> = counts
+        .into_iter()
+        .map(|(column, count)| (column, (1.0 + count.ln()) * idf[column as usize]))
+        .collect();
+    let norm = entries.iter().map(|(_, value)| value * value).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for entry in &mut entries {
+            entry.1 /= norm;
+        }
+    }
+    entries.sort_unstable_by_key(|(column, _)| *column);
+    SparseVector { entries }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(id: &str, title: &str, questions: &[&str], answer: &str) -> Article {
+        Article {
+            id: id.into(),
+            title: title.into(),
+            questions: questions.iter().map(|question| (*question).to_owned()).collect(),
+            answer: answer.into(),
+        }
+    }
+
+    fn shop() -> Engine {
+        Engine::build(vec![
+            article(
+                "returns",
+                "退货政策",
+                &["怎么退货", "可以退货吗", "七天无理由退货", "退货要运费吗"],
+                "签收后 7 天内可无理由退货，商品需保持完好。",
+            ),
+            article(
+                "shipping",
+                "发货时间",
+                &["什么时候发货", "多久能发货", "下单后几天发货", "还没发货"],
+                "下单后 48 小时内发货。",
+            ),
+            article(
+                "invoice",
+                "开发票",
+                &["怎么开发票", "能开专票吗", "发票抬头怎么改", "电子发票在哪下载"],
+                "在订单详情页申请电子发票。",
+            ),
+            article(
+                "refund-en",
+                "Refund policy",
+                &[
+                    "how do i get a refund",
+                    "refund my order",
+                    "can i get my money back",
+                    "return and refund",
+                ],
+                "Refunds go back to the original payment within 3 working days.",
+            ),
+            article(
+                "track-en",
+                "Track an order",
+                &[
+                    "where is my order",
+                    "track my package",
+                    "my parcel has not arrived",
+                    "delivery status",
+                ],
+                "Open My orders and tap Track.",
+            ),
+        ])
+    }
+
+    #[test]
+    fn answers_paraphrases_in_both_languages() {
+        let engine = shop();
+        let cases = [
+            ("请问怎样退货？", "returns"),
+            ("退货的话运费谁出", "returns"),
+            ("我的包裹什么时候能发出", "shipping"),
+            ("发票怎么申请", "invoice"),
+            ("I want my money back", "refund-en"),
+            ("wheres my parcel", "track-en"),
+            ("refnud my ordr please", "refund-en"),
+            ("ＷＨＥＲＥ　ＩＳ　ＭＹ　ＯＲＤＥＲ", "track-en"),
+        ];
+        for (question, expected) in cases {
+            let decision = engine.decide(question, DecisionPolicy::default());
+            let best = decision
+                .candidates
+                .first()
+                .map(|candidate| engine.articles()[candidate.article].id.as_str());
+            assert_eq!(best, Some(expected), "{question}: {decision:?}");
+        }
+    }
+
+    #[test]
+    fn abstains_on_questions_the_knowledge_does_not_cover() {
+        let engine = shop();
+        for question in
+            ["你们公司的股票代码是多少", "what is the meaning of life", "asdfgh", "？？？"]
+        {
+            let decision = engine.decide(question, DecisionPolicy::default());
+            assert_eq!(decision.outcome, Outcome::Abstain, "{question}: {decision:?}");
+        }
+    }
+
+    #[test]
+    fn exact_questions_are_certain() {
+        let engine = shop();
+        let decision = engine.decide("怎么开发票", DecisionPolicy::default());
+        assert_eq!(decision.outcome, Outcome::Answer);
+        assert_eq!(decision.candidates[0].score, 1.0);
+    }
+
+    #[test]
+    fn close_candidates_ask_for_clarification() {
+        let engine = Engine::build(vec![
+            article("a", "会员积分", &["积分怎么用"], "积分可抵现。"),
+            article("b", "会员积分过期", &["积分会过期吗"], "积分在次年年底过期。"),
+        ]);
+        let policy = DecisionPolicy { threshold: 0.1, clarify_margin: 0.5 };
+        assert_eq!(
+            engine.decide("会员积分", policy).outcome,
+            Outcome::Answer,
+            "an exact title is certain"
+        );
+        assert_eq!(engine.decide("积分", policy).outcome, Outcome::Clarify);
+    }
+
+    #[test]
+    fn one_variant_articles_are_found_by_retrieval() {
+        let engine = Engine::build(vec![
+            article("1", "开初婚未育证明怎么弄", &[], ""),
+            article("2", "这种图片是用什么软件做的", &[], ""),
+            article("3", "信用卡逾期会影响征信吗", &[], ""),
+        ]);
+        assert!(!engine.has_model());
+        let best = engine.candidates("初婚未育情况证明怎么开")[0].article;
+        assert_eq!(engine.articles()[best].id, "1");
+    }
+}

@@ -1,0 +1,319 @@
+//! Text analysis for Chinese and English, shared by the answer engine and (later) the message
+//! signals: Unicode normalisation, language detection, word segmentation (jieba for Chinese,
+//! Snowball stemming for English), stop-words, and the hashed features the engine learns from.
+//!
+//! Numbers and order-like tokens (`20241123001`, `a-1234`) are kept whole: in support
+//! conversations they carry meaning.
+
+use std::sync::OnceLock;
+
+use jieba_rs::Jieba;
+use rust_stemmers::{Algorithm, Stemmer};
+use unicode_normalization::UnicodeNormalization;
+
+/// A language Tandem analyses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// Whether `c` is a CJK ideograph (Chinese character).
+pub fn is_han(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}' | '\u{20000}'..='\u{2a6df}')
+}
+
+/// NFKC (full-width letters, digits and punctuation become their ASCII forms), lower case, and
+/// runs of white space collapsed to one space.
+pub fn normalize(text: &str) -> String {
+    let mut normalized = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for character in text.nfkc().flat_map(char::to_lowercase) {
+        if character.is_whitespace() || character.is_control() {
+            pending_space = !normalized.is_empty();
+            continue;
+        }
+        if pending_space {
+            normalized.push(' ');
+            pending_space = false;
+        }
+        normalized.push(character);
+    }
+    normalized
+}
+
+/// The language of a text, if it has any letters. A Chinese character carries about as much as
+/// a short English word, so a few of them among English words still make the text Chinese.
+pub fn detect_language(text: &str) -> Option<Lang> {
+    let (mut han, mut latin) = (0usize, 0usize);
+    for character in text.chars() {
+        if is_han(character) {
+            han += 1;
+        } else if character.is_ascii_alphabetic() {
+            latin += 1;
+        }
+    }
+    if han > 0 && han * 5 >= latin {
+        Some(Lang::Zh)
+    } else if latin > 0 {
+        Some(Lang::En)
+    } else {
+        None
+    }
+}
+
+/// Segments and normalises words. Building one loads jieba's dictionary (a few hundred
+/// milliseconds); use [`analyzer`] for the shared instance.
+pub struct Analyzer {
+    jieba: Jieba,
+    stemmer: Stemmer,
+}
+
+impl std::fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Analyzer")
+    }
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Analyzer::new()
+    }
+}
+
+/// The process-wide analyzer, built on first use.
+pub fn analyzer() -> &'static Analyzer {
+    static ANALYZER: OnceLock<Analyzer> = OnceLock::new();
+    ANALYZER.get_or_init(Analyzer::new)
+}
+
+/// What a stretch of normalised text is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Han,
+    Word,
+    Other,
+}
+
+fn run_of(character: char) -> Run {
+    if is_han(character) {
+        Run::Han
+    } else if character.is_alphanumeric() || character == '\'' {
+        Run::Word
+    } else {
+        Run::Other
+    }
+}
+
+/// Splits normalised text into runs of Chinese characters and of letters/digits.
+fn runs(text: &str) -> impl Iterator<Item = (Run, &str)> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        loop {
+            let first = rest.chars().next()?;
+            let kind = run_of(first);
+            let end = rest
+                .char_indices()
+                .find(|(_, character)| run_of(*character) != kind)
+                .map_or(rest.len(), |(index, _)| index);
+            let (run, tail) = rest.split_at(end);
+            rest = tail;
+            if kind != Run::Other {
+                return Some((kind, run));
+            }
+        }
+    })
+}
+
+impl Analyzer {
+    pub fn new() -> Analyzer {
+        Analyzer { jieba: Jieba::new(), stemmer: Stemmer::create(Algorithm::English) }
+    }
+
+    /// The words of normalised text: Chinese segmented by jieba, English stemmed, numbers kept
+    /// whole. Function words are kept: "are you a bot" is all function words, and inverse
+    /// document frequency already discounts words that say little.
+    pub fn words(&self, normalized: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        for (kind, run) in runs(normalized) {
+            match kind {
+                Run::Han => {
+                    for token in self.jieba.cut(run, true) {
+                        let word = token.word;
+                        if !word.trim().is_empty() {
+                            words.push(word.to_owned());
+                        }
+                    }
+                }
+                Run::Word => {
+                    let word = run.trim_matches('\'');
+                    if word.is_empty() {
+                        continue;
+                    }
+                    if word.chars().any(|character| character.is_ascii_digit()) {
+                        words.push(word.to_owned());
+                    } else {
+                        words.push(self.stemmer.stem(&word.replace('\'', "")).into_owned());
+                    }
+                }
+                Run::Other => {}
+            }
+        }
+        words
+    }
+
+    /// Hashed features of a text for retrieval and the intent model: words, word pairs, and
+    /// character n-grams (Chinese characters and character pairs; 2- to 5-grams elsewhere).
+    pub fn features(&self, text: &str) -> Vec<Feature> {
+        let normalized = normalize(text);
+        let words = self.words(&normalized);
+        let mut features = Vec::with_capacity(words.len() * 4 + normalized.len());
+        for word in &words {
+            features.push(Feature::new(Family::Word, word.as_bytes(), &[]));
+        }
+        for pair in words.windows(2) {
+            features.push(Feature::new(Family::WordPair, pair[0].as_bytes(), pair[1].as_bytes()));
+        }
+        // Chinese characters and character pairs: robust to segmentation mistakes.
+        for (_, run) in runs(&normalized).filter(|(kind, _)| *kind == Run::Han) {
+            let characters: Vec<char> = run.chars().collect();
+            let mut first = [0u8; 4];
+            let mut second = [0u8; 4];
+            for (index, character) in characters.iter().enumerate() {
+                let character = character.encode_utf8(&mut first).as_bytes();
+                features.push(Feature::new(Family::Chars, character, &[]));
+                if let Some(next) = characters.get(index + 1) {
+                    features.push(Feature::new(
+                        Family::Chars,
+                        character,
+                        next.encode_utf8(&mut second).as_bytes(),
+                    ));
+                }
+            }
+        }
+        // Character 2- to 5-grams of the non-Chinese text, across word boundaries: they forgive
+        // typos and inflections, and catch short function-word phrases ("are you") that carry
+        // intent.
+        let latin: Vec<char> = normalized.chars().filter(|character| !is_han(*character)).collect();
+        if latin.iter().any(|character| character.is_alphanumeric()) {
+            let padded: Vec<char> =
+                std::iter::once(' ').chain(latin).chain(std::iter::once(' ')).collect();
+            let mut gram = String::new();
+            for size in 2..=5 {
+                for window in padded.windows(size) {
+                    if window.iter().all(|character| *character == ' ') {
+                        continue;
+                    }
+                    gram.clear();
+                    gram.extend(window);
+                    features.push(Feature::new(Family::Chars, gram.as_bytes(), &[]));
+                }
+            }
+        }
+        features
+    }
+}
+
+/// Which kind of evidence a feature is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Family {
+    Word = 1,
+    WordPair = 2,
+    Chars = 3,
+}
+
+/// A hashed feature (FNV-1a over its family and bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Feature(pub u64);
+
+impl Feature {
+    fn new(family: Family, first: &[u8], second: &[u8]) -> Feature {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0100_0000_01b3;
+        let mut hash = OFFSET;
+        for byte in std::iter::once(family as u8)
+            .chain(first.iter().copied())
+            .chain(std::iter::once(0xff))
+            .chain(second.iter().copied())
+        {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(PRIME);
+        }
+        Feature(hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation_folds_width_case_and_space() {
+        let cases = [
+            ("ＡＢＣ　１２３", "abc 123"),
+            ("Where IS my\n\n order?", "where is my order?"),
+            ("订单号：２０２４１１２３００１", "订单号:20241123001"),
+            ("  ", ""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(normalize(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn language_detection() {
+        let cases = [
+            ("我的订单到哪了", Some(Lang::Zh)),
+            ("订单 20241123001 的 tracking number", Some(Lang::Zh)),
+            ("where is my order", Some(Lang::En)),
+            ("I love 火锅 but where is my refund for the hotpot order", Some(Lang::En)),
+            ("20241123001", None),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(detect_language(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn words_segment_chinese_stem_english_and_keep_numbers() {
+        let analyzer = analyzer();
+        assert_eq!(
+            analyzer.words(&normalize("I was charged twice for my orders")),
+            ["charg", "twice", "order"]
+        );
+        assert_eq!(
+            analyzer.words(&normalize("我的订单 20241123001 到哪了？")),
+            ["订单", "20241123001", "到", "哪"]
+        );
+        let mixed = analyzer.words(&normalize("iPhone 15 退货政策"));
+        assert!(
+            mixed.contains(&"iphon".to_owned())
+                && mixed.contains(&"15".to_owned())
+                && mixed.contains(&"退货".to_owned()),
+            "{mixed:?}"
+        );
+    }
+
+    #[test]
+    fn features_overlap_for_paraphrases_and_typos() {
+        let analyzer = analyzer();
+        let overlap = |left: &str, right: &str| {
+            let left = analyzer.features(left);
+            let right = analyzer.features(right);
+            left.iter().filter(|feature| right.contains(feature)).count()
+        };
+        assert!(overlap("refund status", "refnud status") >= 3, "typos share character n-grams");
+        assert!(overlap("怎么退货", "退货流程") >= 2);
+        assert_eq!(overlap("退货", "shipping"), 0);
+    }
+}
