@@ -73,6 +73,7 @@ impl Relay {
                 client_msg_id,
                 reopen_if_resolved: true,
                 only_while_bot_owns: false,
+                meta: None,
             })
             .await?;
         if appended.created && appended.conversation.state.bot_may_reply() {
@@ -130,6 +131,7 @@ impl Relay {
                 client_msg_id: Some(format!("bot:{}", turn.message.id)),
                 reopen_if_resolved: false,
                 only_while_bot_owns: true,
+                meta: None,
             })
             .await;
         let message = match posted {
@@ -176,6 +178,7 @@ impl Relay {
                         client_msg_id: None,
                         reopen_if_resolved: false,
                         only_while_bot_owns: false,
+                        meta: None,
                     })
                     .await?;
                 (appended.conversation, None)
@@ -270,6 +273,7 @@ impl Relay {
                 client_msg_id,
                 reopen_if_resolved: false,
                 only_while_bot_owns: false,
+                meta: None,
             })
             .await?)
     }

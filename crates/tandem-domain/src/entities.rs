@@ -163,6 +163,8 @@ pub struct Message {
     pub body: String,
     /// The sender's id for this message, so that a retried send is stored once.
     pub client_msg_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<MessageMeta>,
     pub created_at: Millis,
 }
 
@@ -190,4 +192,108 @@ pub struct Queue {
     pub workspace_id: WorkspaceId,
     pub name: String,
     pub description: String,
+}
+
+id_type! {
+    ArticleId;
+}
+
+string_enum! {
+    /// Where a knowledge article is in its life. Only published articles inside their effective
+    /// window are ever answered from.
+    ArticleStatus { Draft = "draft", InReview = "in_review", Published = "published", Archived = "archived", }
+}
+
+/// A knowledge article: an answer and the ways customers ask for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Article {
+    pub id: ArticleId,
+    pub workspace_id: WorkspaceId,
+    /// The business's own stable id for the article (`returns-policy`), unique per workspace.
+    pub key: String,
+    pub status: ArticleStatus,
+    pub title: String,
+    pub answer: String,
+    pub questions: Vec<String>,
+    pub tags: Vec<String>,
+    pub language: Option<Locale>,
+    /// Not answerable before this time (a policy that starts on a given day).
+    pub effective_from: Option<Millis>,
+    /// Not answerable from this time on (a temporary holiday policy).
+    pub expires_at: Option<Millis>,
+    /// The number of the latest published version; 0 when never published.
+    pub version: i64,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Article {
+    /// Whether customers may be answered from this article at `now`.
+    pub fn live_at(&self, now: Millis) -> bool {
+        self.status == ArticleStatus::Published
+            && self.effective_from.is_none_or(|from| from <= now)
+            && self.expires_at.is_none_or(|until| now < until)
+    }
+}
+
+/// Extra facts about a message, for the widget and the console.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    /// The knowledge article a bot answer came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// Replies offered as buttons (a clarification's candidates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<String>,
+}
+
+/// Where a bot answer came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// The article's key.
+    pub article: String,
+    pub title: String,
+    pub version: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn articles_are_live_only_when_published_and_inside_their_window() {
+        let article = |status, effective_from, expires_at| Article {
+            id: ArticleId(1),
+            workspace_id: WorkspaceId(1),
+            key: "holiday-returns".into(),
+            status,
+            title: "Holiday returns".into(),
+            answer: "30 days".into(),
+            questions: vec![],
+            tags: vec![],
+            language: None,
+            effective_from,
+            expires_at,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let cases = [
+            (ArticleStatus::Published, None, None, 500, true),
+            (ArticleStatus::Draft, None, None, 500, false),
+            (ArticleStatus::Archived, None, None, 500, false),
+            (ArticleStatus::InReview, None, None, 500, false),
+            (ArticleStatus::Published, Some(1000), None, 999, false),
+            (ArticleStatus::Published, Some(1000), None, 1000, true),
+            (ArticleStatus::Published, None, Some(2000), 1999, true),
+            (ArticleStatus::Published, None, Some(2000), 2000, false),
+        ];
+        for (status, from, until, now, expected) in cases {
+            assert_eq!(
+                article(status, from, until).live_at(now),
+                expected,
+                "{status:?} {from:?} {until:?} at {now}"
+            );
+        }
+    }
 }

@@ -97,6 +97,41 @@ pub fn password(text: &str) -> Result<&str, ValidationError> {
     Ok(text)
 }
 
+/// An article key: 1 to 100 characters of `a-z 0-9 - _ .` (lower case).
+pub fn article_key(text: &str) -> Result<String, ValidationError> {
+    let key = text.trim();
+    let valid = !key.is_empty()
+        && key.len() <= 100
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(key.to_owned())
+    } else {
+        Err(invalid("id", "must be 1 to 100 characters of a-z, 0-9, '-', '_', '.'"))
+    }
+}
+
+/// Text of a knowledge article field: not blank, at most `max` characters.
+pub fn article_text(
+    field: &'static str,
+    text: &str,
+    max: usize,
+) -> Result<String, ValidationError> {
+    let text = text.trim();
+    let chars = text.chars().count();
+    if chars == 0 {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if chars > max {
+        return Err(invalid(field, format!("is {chars} characters; at most {max}")));
+    }
+    if has_control_chars(text, true) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(text.replace("\r\n", "\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +198,23 @@ mod tests {
                 ("a@example.", None),
             ],
         );
+    }
+
+    #[test]
+    fn article_keys_and_texts() {
+        check(
+            article_key,
+            &[
+                ("returns-policy", Some("returns-policy".into())),
+                (" faq.1 ", Some("faq.1".into())),
+                ("Returns", None),
+                ("", None),
+                ("退货", None),
+            ],
+        );
+        assert!(article_text("title", "  ", 10).is_err());
+        assert_eq!(article_text("title", " 退货政策 ", 10).unwrap(), "退货政策");
+        assert_eq!(article_text("answer", &"x".repeat(11), 10).unwrap_err().field, "answer");
     }
 
     #[test]

@@ -34,6 +34,7 @@
       rateLimited: '发送太频繁，请稍候…', error: '出错了，请稍后再试',
       welcome: '您好！我是{bot}，有什么可以帮您？', welcomeNoBot: '您好！有什么可以帮您？',
       typing: '{bot}正在输入', agent: '客服', bot: '智能助手', unread: '{n} 条未读消息',
+      source: '来源：{title}', quickReplies: '快捷回复',
     },
     en: {
       title: 'Chat with us', dialog: 'Customer service chat', openChat: 'Open chat', closeChat: 'Close chat',
@@ -47,7 +48,7 @@
       invalid: 'This message could not be sent — please check it', rateLimited: 'Sending too fast — please wait a moment…',
       error: 'Something went wrong — please try again', welcome: 'Hi! I’m {bot}. How can I help you today?',
       welcomeNoBot: 'Hi! How can we help you today?', typing: '{bot} is typing', agent: 'Agent', bot: 'Assistant',
-      unread: '{n} unread messages',
+      unread: '{n} unread messages', source: 'Source: {title}', quickReplies: 'Suggested replies',
     },
   };
   const T = I18N[LANG];
@@ -73,6 +74,17 @@
   const pad = (n) => String(n).padStart(2, '0');
   const hhmm = (ms) => { const d = new Date(ms); return isNaN(d.getTime()) ? '' : `${pad(d.getHours())}:${pad(d.getMinutes())}`; };
   const KINDS = ['customer', 'bot', 'agent', 'system'];
+  // The optional `meta` of a server message: the source article's title and the offered quick replies.
+  const metaOf = (m) => {
+    const meta = m && m.meta && typeof m.meta === 'object' ? m.meta : {};
+    const src = meta.source && typeof meta.source === 'object' ? meta.source : null;
+    const title = src && src.title != null ? String(src.title).trim() : '';
+    const quick = Array.isArray(meta.quick_replies) ? meta.quick_replies : [];
+    return {
+      source: title || null,
+      quick: [...new Set(quick.filter((q) => typeof q === 'string').map((q) => q.trim()).filter(Boolean))],
+    };
+  };
 
   async function api(method, path, body) {
     const headers = { Accept: 'application/json' };
@@ -108,6 +120,7 @@
     ws: null, online: false, everOnline: false, attempt: 0, retryTimer: 0, pingTimer: 0,
     started: false, readyP: null, resetP: null, syncP: null, syncAgain: false,
     chain: Promise.resolve(), open: false, unread: 0, typingTimer: 0, noticeTimer: 0,
+    quickFor: null,      // the message whose quick replies are shown
   };
   let ui = null;
 
@@ -167,6 +180,13 @@ button:focus-visible, textarea:focus-visible, .msg:focus-visible { outline: 3px 
   font-size: 12px; text-align: center; }
 .pending .bubble { opacity: .6; }
 .meta { margin: 3px 4px 0; font-size: 11px; color: #94a3b8; }
+.source { max-width: 82%; margin: 3px 4px 0; font-size: 11px; color: #64748b; overflow-wrap: anywhere; }
+.quick { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
+.quick button { max-width: 100%; min-height: 32px; padding: 5px 12px; border: 1px solid #2563eb; border-radius: 999px;
+  background: #fff; color: #2563eb; font-size: 13px; line-height: 1.4; text-align: left; overflow-wrap: anywhere; cursor: pointer;
+  transition: background-color .15s ease; }
+.quick button:hover { background: #eff6ff; }
+.quick button:active { background: #dbeafe; }
 .failed { cursor: pointer; }
 .failed .bubble { background: #fff; color: #b91c1c; border-color: #fca5a5; }
 .failed .meta { color: #dc2626; }
@@ -212,6 +232,7 @@ textarea::placeholder { color: #94a3b8; }
     <div class="scroll">
       <p class="welcome" data-testid="welcome"></p>
       <div class="list" data-testid="messages" role="log" aria-live="polite"></div>
+      <div class="quick" data-testid="quick-replies" role="group" hidden></div>
       <div class="typing" data-testid="typing" role="status" hidden><span></span><span></span><span></span></div>
     </div>
     <div class="notice" data-testid="notice" role="alert" hidden></div>
@@ -237,7 +258,7 @@ textarea::placeholder { color: #94a3b8; }
       root: root.querySelector('.root'), panel: q('panel'), title: q('title'), status: q('status'),
       avatar: root.querySelector('.avatar'), handoff: q('handoff'), close: q('close'), scroll: root.querySelector('.scroll'),
       welcome: q('welcome'), list: q('messages'), typing: q('typing'), notice: q('notice'), input: q('input'),
-      send: q('send'), launcher: q('launcher'), badge: q('unread'),
+      send: q('send'), launcher: q('launcher'), badge: q('unread'), quick: q('quick-replies'),
     };
     ui.root.lang = LANG === 'zh' ? 'zh-CN' : 'en';
     ui.handoff.textContent = T.handoff;
@@ -245,6 +266,7 @@ textarea::placeholder { color: #94a3b8; }
     ui.close.setAttribute('aria-label', T.minimize);
     ui.close.title = T.minimize;
     ui.list.setAttribute('aria-label', T.messages);
+    ui.quick.setAttribute('aria-label', T.quickReplies);
     ui.input.placeholder = T.placeholder;
     ui.input.setAttribute('aria-label', T.input);
     ui.send.setAttribute('aria-label', T.send);
@@ -374,6 +396,13 @@ textarea::placeholder { color: #94a3b8; }
     const meta = document.createElement('div');
     meta.className = 'meta';
     el.append(bubble, meta);
+    if (rec.kind === 'bot' && rec.source) {
+      const src = document.createElement('div');
+      src.className = 'source';
+      src.dataset.testid = 'source';
+      src.textContent = fmt(T.source, { title: rec.source });
+      el.append(src);
+    }
     el.addEventListener('click', () => retry(rec));
     el.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' || e.key === ' ') { if (rec.status === 'failed') { e.preventDefault(); retry(rec); } }
@@ -416,6 +445,33 @@ textarea::placeholder { color: #94a3b8; }
     const next = S.list[i + 1];
     ui.list.insertBefore(rec.el, next ? next.el : null);
     paint(rec);
+    renderQuick();
+  }
+
+  // Only the newest message, when it is a bot message, offers its quick replies.
+  function renderQuick() {
+    const last = S.list[S.list.length - 1];
+    const rec = last && last.kind === 'bot' && last.quick && last.quick.length ? last : null;
+    if (rec === S.quickFor) return;
+    S.quickFor = rec;
+    ui.quick.replaceChildren();
+    ui.quick.hidden = !rec;
+    if (!rec) return;
+    for (const text of rec.quick) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.dataset.testid = 'quick-reply';
+      b.textContent = text;
+      b.addEventListener('click', (e) => {
+        if (S.quickFor !== rec || !sendText(text)) return;
+        S.quickFor = null;
+        ui.quick.replaceChildren();
+        ui.quick.hidden = true;
+        // Keep keyboard focus in the chat; spare touch users the on-screen keyboard.
+        if (e.detail === 0 || !(window.matchMedia && matchMedia('(pointer: coarse)').matches)) ui.input.focus();
+      });
+      ui.quick.append(b);
+    }
   }
 
   // source: 'ws' | 'sync' (both in-order streams that advance the cursor) | 'ack' (POST response)
@@ -434,7 +490,7 @@ textarea::placeholder { color: #94a3b8; }
       } else {
         rec = {
           id: m.id, seq: m.seq, cid: m.client_msg_id || null, kind: m.author_kind, name: m.author_name,
-          body: String(m.body ?? ''), at: m.created_at, status: 'sent', el: null,
+          body: String(m.body ?? ''), at: m.created_at, status: 'sent', el: null, ...metaOf(m),
         };
         if (rec.cid) S.byCid.set(rec.cid, rec);
         added = true;
@@ -456,6 +512,7 @@ textarea::placeholder { color: #94a3b8; }
   function clearHistory() {
     for (const r of S.list) if (r.seq != null) { r.el.remove(); if (r.cid) S.byCid.delete(r.cid); }
     S.list = S.list.filter((r) => r.seq == null);
+    renderQuick();
     S.bySeq.clear();
     S.cursor = 0;
     S.conv = null;
@@ -610,11 +667,15 @@ textarea::placeholder { color: #94a3b8; }
   // ---------- sending ----------
   function onSend() {
     const body = ui.input.value.trim();
-    if (!body) return;
-    const n = charCount(body);
-    if (n > MAX_CHARS) { notify(fmt(T.tooLong, { max: MAX_CHARS, n }), 0, 'tooLong'); return; }
+    if (!body || !sendText(body)) return;
     ui.input.value = '';
     autosize();
+  }
+
+  // The one send path, for the composer and the quick replies alike. False when it was refused.
+  function sendText(body) {
+    const n = charCount(body);
+    if (n > MAX_CHARS) { notify(fmt(T.tooLong, { max: MAX_CHARS, n }), 0, 'tooLong'); return false; }
     notify('');
     const rec = {
       id: null, seq: null, cid: newId(), kind: 'customer', name: (S.customer && S.customer.name) || null,
@@ -625,6 +686,7 @@ textarea::placeholder { color: #94a3b8; }
     renderWelcome();
     scrollToBottom();
     enqueue(rec);
+    return true;
   }
 
   // Sends go out one at a time so the server sees them in the order they were written.

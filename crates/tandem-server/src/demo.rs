@@ -233,5 +233,6 @@ fn message(target: MessageTarget, turn: &Turn, agent: &User) -> NewMessage {
         client_msg_id: None,
         reopen_if_resolved: false,
         only_while_bot_owns: false,
+        meta: None,
     }
 }

@@ -105,6 +105,8 @@ impl Hub {
             Change::Message { conversation, .. } | Change::Conversation(conversation) => {
                 (conversation.workspace_id, conversation.customer_id)
             }
+            // Knowledge changes concern the answer engine, not the sockets.
+            Change::Knowledge(_) => return,
         };
         if let Ok(mut widgets) = self.widgets.lock()
             && let Some(senders) = widgets.get_mut(&customer)

@@ -229,6 +229,7 @@ impl WidgetSession {
                 self.conversation = Some(conversation.id);
                 self.send_state(socket, &conversation).await
             }
+            Change::Knowledge(_) => Ok(()),
         }
     }
 
@@ -325,6 +326,7 @@ async fn console_session(mut socket: WebSocket, mut receiver: broadcast::Receive
                 Ok(Push::Change(Change::Conversation(conversation))) => {
                     send_json(&mut socket, &ConsoleFrame::Conversation { conversation: &conversation }).await
                 }
+                Ok(Push::Change(Change::Knowledge(_))) => Ok(()),
                 Ok(Push::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     send_json(&mut socket, &ConsoleFrame::Resync).await
                 }

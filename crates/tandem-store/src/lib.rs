@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tandem_domain::{
-    AuthorKind, Channel, Conversation, ConversationId, ConversationState, Customer, CustomerId,
-    Inbox, InboxId, Locale, Message, Millis, Queue, Role, Transition, TransitionError, User,
-    UserId, Workspace, WorkspaceId,
+    Article, ArticleStatus, AuthorKind, Channel, Conversation, ConversationId, ConversationState,
+    Customer, CustomerId, Inbox, InboxId, Locale, Message, MessageMeta, Millis, Queue, Role,
+    Transition, TransitionError, User, UserId, Workspace, WorkspaceId,
 };
 use tokio::sync::broadcast;
 
@@ -50,6 +50,21 @@ pub enum Change {
         message: Arc<Message>,
     },
     Conversation(Arc<Conversation>),
+    /// The workspace's knowledge articles changed.
+    Knowledge(WorkspaceId),
+}
+
+/// An article as imported or edited, before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewArticle {
+    pub key: String,
+    pub title: String,
+    pub answer: String,
+    pub questions: Vec<String>,
+    pub tags: Vec<String>,
+    pub language: Option<Locale>,
+    pub effective_from: Option<Millis>,
+    pub expires_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +136,7 @@ pub struct NewMessage {
     pub client_msg_id: Option<String>,
     /// Reopen the conversation (back to the bot) if it is resolved, in the same transaction.
     pub reopen_if_resolved: bool,
+    pub meta: Option<MessageMeta>,
     /// Refuse the message (`Conflict`) unless the bot owns the conversation at commit time, so
     /// that a bot reply computed before an agent took over is never shown.
     pub only_while_bot_owns: bool,
@@ -240,6 +256,26 @@ pub trait Store: Send + Sync + 'static {
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
+
+    /// Creates or replaces articles by key, all or none. With `status` Published each article
+    /// gets a new version, recorded in its history.
+    async fn save_articles(
+        &self,
+        workspace: WorkspaceId,
+        articles: Vec<NewArticle>,
+        status: ArticleStatus,
+        author: Option<UserId>,
+    ) -> StoreResult<Vec<Article>>;
+    /// Every article of the workspace, whatever its status, by key.
+    async fn articles(&self, workspace: WorkspaceId) -> StoreResult<Vec<Article>>;
+    /// Moves an article to `status`; publishing records a new version.
+    async fn set_article_status(
+        &self,
+        workspace: WorkspaceId,
+        key: &str,
+        status: ArticleStatus,
+        author: Option<UserId>,
+    ) -> StoreResult<Article>;
 
     /// Changes the owner of a conversation through the state machine and, if `system_message`
     /// is given, records it as a system message in the same transaction.

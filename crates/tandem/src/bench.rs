@@ -174,6 +174,7 @@ async fn seed(directory: &Path, customers: usize) -> anyhow::Result<Fixture> {
                 client_msg_id: None,
                 reopen_if_resolved: true,
                 only_while_bot_owns: false,
+                meta: None,
             })
             .await?;
         store

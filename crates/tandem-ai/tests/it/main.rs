@@ -173,6 +173,7 @@ async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
             client_msg_id: None,
             reopen_if_resolved: true,
             only_while_bot_owns: false,
+            meta: None,
         })
         .await
         .unwrap();

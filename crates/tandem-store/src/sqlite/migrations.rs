@@ -97,6 +97,43 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX messages_by_client_id ON messages (conversation_id, client_msg_id)
         WHERE client_msg_id IS NOT NULL;
     "#,
+    // 2: knowledge articles with their published versions; message metadata (answer sources,
+    // quick replies).
+    r#"
+    ALTER TABLE messages ADD COLUMN meta TEXT;
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        title TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        questions TEXT NOT NULL DEFAULT '[]',
+        tags TEXT NOT NULL DEFAULT '[]',
+        language TEXT,
+        effective_from INTEGER,
+        expires_at INTEGER,
+        version INTEGER NOT NULL DEFAULT 0,
+        author_id INTEGER REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (workspace_id, key)
+    );
+    CREATE TABLE article_versions (
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        version INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        questions TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        language TEXT,
+        effective_from INTEGER,
+        expires_at INTEGER,
+        author_id INTEGER REFERENCES users(id),
+        published_at INTEGER NOT NULL,
+        PRIMARY KEY (article_id, version)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -9,16 +9,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tandem_domain::{
-    AuthorKind, Channel, Conversation, ConversationId, ConversationState, Customer, CustomerId,
-    Inbox, InboxId, Locale, Message, MessageId, Millis, Queue, QueueId, Role, Transition, User,
-    UserId, Workspace, WorkspaceId, conversation::Ownership,
+    Article, ArticleId, ArticleStatus, AuthorKind, Channel, Conversation, ConversationId,
+    ConversationState, Customer, CustomerId, Inbox, InboxId, Locale, Message, MessageId, Millis,
+    Queue, QueueId, Role, Transition, User, UserId, Workspace, WorkspaceId,
+    conversation::Ownership,
 };
 use tokio::sync::broadcast;
 
 use self::engine::Engine;
 use crate::{
-    Appended, Change, ConversationCounts, ConversationFilter, MessageTarget, NewCustomer, NewInbox,
-    NewMessage, NewUser, Session, Store, StoreError, StoreResult, UserUpdate, now_millis,
+    Appended, Change, ConversationCounts, ConversationFilter, MessageTarget, NewArticle,
+    NewCustomer, NewInbox, NewMessage, NewUser, Session, Store, StoreError, StoreResult,
+    UserUpdate, now_millis,
 };
 
 /// Applies the migrations to a bare connection (for the insert baseline of `tandem bench`).
@@ -160,7 +162,7 @@ fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     })
 }
 
-const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, author_kind, author_id, author_name, body, client_msg_id, created_at";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, author_kind, author_id, author_name, body, client_msg_id, created_at, meta";
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
         id: MessageId(row.get(0)?),
@@ -172,7 +174,90 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         body: row.get(6)?,
         client_msg_id: row.get(7)?,
         created_at: row.get(8)?,
+        meta: json_column(row, 9)?,
     })
+}
+
+/// A nullable JSON column.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<T>> {
+    let Some(text) = row.get::<_, Option<String>>(index)? else { return Ok(None) };
+    serde_json::from_str(&text).map(Some).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, error.into())
+    })
+}
+
+fn to_json(value: &impl serde::Serialize) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|error| StoreError::Database(error.to_string()))
+}
+
+const ARTICLE_COLUMNS: &str = "id, workspace_id, key, status, title, answer, questions, tags, language, \
+     effective_from, expires_at, version, created_at, updated_at";
+fn article_from_row(row: &Row<'_>) -> rusqlite::Result<Article> {
+    let language: Option<String> = row.get(8)?;
+    Ok(Article {
+        id: ArticleId(row.get(0)?),
+        workspace_id: WorkspaceId(row.get(1)?),
+        key: row.get(2)?,
+        status: text_enum(row, 3, ArticleStatus::parse)?,
+        title: row.get(4)?,
+        answer: row.get(5)?,
+        questions: json_column(row, 6)?.unwrap_or_default(),
+        tags: json_column(row, 7)?.unwrap_or_default(),
+        language: language.as_deref().and_then(Locale::parse),
+        effective_from: row.get(9)?,
+        expires_at: row.get(10)?,
+        version: row.get(11)?,
+        created_at: row.get(12)?,
+        updated_at: row.get(13)?,
+    })
+}
+
+fn load_article(
+    connection: &Connection,
+    workspace: WorkspaceId,
+    key: &str,
+) -> StoreResult<Option<Article>> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "SELECT {ARTICLE_COLUMNS} FROM articles WHERE workspace_id = ?1 AND key = ?2"
+        ))?
+        .query_row(params![workspace.0, key], article_from_row)
+        .optional()?)
+}
+
+/// Records the article's current content as its next published version.
+fn publish_version(
+    connection: &Connection,
+    article: &mut Article,
+    author: Option<UserId>,
+    now: Millis,
+) -> StoreResult<()> {
+    article.version += 1;
+    connection.execute(
+        "INSERT INTO article_versions (article_id, version, title, answer, questions, tags, language, effective_from, expires_at, author_id, published_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            article.id.0,
+            article.version,
+            article.title,
+            article.answer,
+            to_json(&article.questions)?,
+            to_json(&article.tags)?,
+            article.language.map(Locale::as_str),
+            article.effective_from,
+            article.expires_at,
+            author.map(|user| user.0),
+            now
+        ],
+    )?;
+    connection.execute(
+        "UPDATE articles SET version = ?2 WHERE id = ?1",
+        params![article.id.0, article.version],
+    )?;
+    Ok(())
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
@@ -226,15 +311,14 @@ fn insert_message(
     connection: &Connection,
     conversation: &mut Conversation,
     (author_kind, author_id, author_name): (AuthorKind, Option<i64>, Option<String>),
-    body: String,
-    client_msg_id: Option<String>,
+    (body, client_msg_id, meta): (String, Option<String>, Option<tandem_domain::MessageMeta>),
     now: Millis,
 ) -> StoreResult<Message> {
     let seq = conversation.last_seq + 1;
     connection
         .prepare_cached(
-            "INSERT INTO messages (conversation_id, seq, author_kind, author_id, author_name, body, client_msg_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO messages (conversation_id, seq, author_kind, author_id, author_name, body, client_msg_id, created_at, meta)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
         .execute(params![
             conversation.id.0,
@@ -244,7 +328,8 @@ fn insert_message(
             author_name,
             body,
             client_msg_id,
-            now
+            now,
+            meta.as_ref().map(to_json).transpose()?
         ])?;
     let id = MessageId(connection.last_insert_rowid());
     conversation.last_seq = seq;
@@ -270,6 +355,7 @@ fn insert_message(
         author_name,
         body,
         client_msg_id,
+        meta,
         created_at: now,
     })
 }
@@ -816,7 +902,7 @@ impl Store for SqliteStore {
                 }
                 let author = (new.author_kind, new.author_id, new.author_name);
                 let message =
-                    insert_message(connection, &mut conversation, author, new.body, new.client_msg_id, now)?;
+                    insert_message(connection, &mut conversation, author, (new.body, new.client_msg_id, new.meta), now)?;
                 changes.push(Change::Message {
                     conversation: Arc::new(conversation.clone()),
                     message: Arc::new(message.clone()),
@@ -843,6 +929,95 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn save_articles(
+        &self,
+        workspace: WorkspaceId,
+        articles: Vec<NewArticle>,
+        status: ArticleStatus,
+        author: Option<UserId>,
+    ) -> StoreResult<Vec<Article>> {
+        self.engine
+            .write(move |connection, changes| {
+                let now = now_millis();
+                let mut saved = Vec::with_capacity(articles.len());
+                for new in articles {
+                    connection
+                        .prepare_cached(
+                            "INSERT INTO articles (workspace_id, key, status, title, answer, questions, tags, language,
+                                                   effective_from, expires_at, author_id, created_at, updated_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
+                             ON CONFLICT (workspace_id, key) DO UPDATE SET
+                                status = excluded.status, title = excluded.title, answer = excluded.answer,
+                                questions = excluded.questions, tags = excluded.tags, language = excluded.language,
+                                effective_from = excluded.effective_from, expires_at = excluded.expires_at,
+                                author_id = excluded.author_id, updated_at = excluded.updated_at",
+                        )?
+                        .execute(params![
+                            workspace.0,
+                            new.key,
+                            status.as_str(),
+                            new.title,
+                            new.answer,
+                            to_json(&new.questions)?,
+                            to_json(&new.tags)?,
+                            new.language.map(Locale::as_str),
+                            new.effective_from,
+                            new.expires_at,
+                            author.map(|user| user.0),
+                            now
+                        ])?;
+                    let mut article = load_article(connection, workspace, &new.key)?.ok_or(StoreError::NotFound("article"))?;
+                    if status == ArticleStatus::Published {
+                        publish_version(connection, &mut article, author, now)?;
+                    }
+                    saved.push(article);
+                }
+                changes.push(Change::Knowledge(workspace));
+                Ok(saved)
+            })
+            .await
+    }
+
+    async fn articles(&self, workspace: WorkspaceId) -> StoreResult<Vec<Article>> {
+        self.engine
+            .read(move |connection| {
+                let mut statement = connection.prepare_cached(&format!(
+                    "SELECT {ARTICLE_COLUMNS} FROM articles WHERE workspace_id = ?1 ORDER BY key"
+                ))?;
+                let rows = statement.query_map([workspace.0], article_from_row)?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn set_article_status(
+        &self,
+        workspace: WorkspaceId,
+        key: &str,
+        status: ArticleStatus,
+        author: Option<UserId>,
+    ) -> StoreResult<Article> {
+        let key = key.to_owned();
+        self.engine
+            .write(move |connection, changes| {
+                let now = now_millis();
+                let mut article = load_article(connection, workspace, &key)?
+                    .ok_or(StoreError::NotFound("article"))?;
+                connection.execute(
+                    "UPDATE articles SET status = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![article.id.0, status.as_str(), now],
+                )?;
+                article.status = status;
+                article.updated_at = now;
+                if status == ArticleStatus::Published {
+                    publish_version(connection, &mut article, author, now)?;
+                }
+                changes.push(Change::Knowledge(workspace));
+                Ok(article)
+            })
+            .await
+    }
+
     async fn transition(
         &self,
         conversation: ConversationId,
@@ -865,8 +1040,13 @@ impl Store for SqliteStore {
                 save_ownership(connection, &mut conversation, ownership, now, changes)?;
                 if let Some(body) = system_message {
                     let system = (AuthorKind::System, None, None);
-                    let message =
-                        insert_message(connection, &mut conversation, system, body, None, now)?;
+                    let message = insert_message(
+                        connection,
+                        &mut conversation,
+                        system,
+                        (body, None, None),
+                        now,
+                    )?;
                     changes.push(Change::Message {
                         conversation: Arc::new(conversation.clone()),
                         message: Arc::new(message),

@@ -60,4 +60,6 @@ backend_suite!(sqlite:
     conversation_filters_and_counts,
     settings_keep_their_first_value,
     bot_reply_is_refused_once_a_person_owns_the_conversation,
+    articles_are_saved_by_key_and_publishing_keeps_versions,
+    a_failed_import_saves_nothing,
 );

@@ -71,6 +71,7 @@ fn customer_message(world: &World, body: &str, client_msg_id: Option<&str>) -> N
         client_msg_id: client_msg_id.map(str::to_owned),
         reopen_if_resolved: true,
         only_while_bot_owns: false,
+        meta: None,
     }
 }
 
@@ -116,6 +117,7 @@ pub async fn seq_is_gapless_and_ordered_under_concurrent_writers(harness: Harnes
                     client_msg_id: Some(format!("w{writer}-{index}")),
                     reopen_if_resolved: false,
                     only_while_bot_owns: false,
+                    meta: None,
                 };
                 store.append_message(message).await.unwrap();
             }
@@ -285,6 +287,7 @@ pub async fn change_feed_follows_commit_order(harness: Harness) {
             Change::Conversation(conversation) => {
                 seen.push(format!("conversation {}", conversation.state.as_str()))
             }
+            Change::Knowledge(_) => seen.push("knowledge".to_owned()),
         }
     }
     assert_eq!(seen, ["conversation bot", "message 1", "conversation queued", "message 2"]);
@@ -431,6 +434,7 @@ pub async fn bot_reply_is_refused_once_a_person_owns_the_conversation(harness: H
         target: MessageTarget::Conversation(conversation.id),
         author_kind: AuthorKind::Bot,
         only_while_bot_owns: true,
+        meta: None,
         reopen_if_resolved: false,
         ..customer_message(&world, "I can help", None)
     };
@@ -446,4 +450,92 @@ pub async fn bot_reply_is_refused_once_a_person_owns_the_conversation(harness: H
     let refused = store.append_message(bot_reply()).await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
     assert_eq!(store.messages(conversation.id, 0, 10).await.unwrap().len(), 2);
+}
+
+fn new_article(key: &str, title: &str) -> tandem_store::NewArticle {
+    tandem_store::NewArticle {
+        key: key.into(),
+        title: title.into(),
+        answer: format!("{title}: the answer"),
+        questions: vec![format!("how about {title}?")],
+        tags: vec!["faq".into()],
+        language: Some(Locale::En),
+        effective_from: None,
+        expires_at: None,
+    }
+}
+
+pub async fn articles_are_saved_by_key_and_publishing_keeps_versions(harness: Harness) {
+    use tandem_domain::ArticleStatus;
+    let store = &harness.store;
+    let world = world(store).await;
+    let mut feed = store.subscribe();
+    let saved = store
+        .save_articles(
+            world.workspace,
+            vec![new_article("returns", "Returns"), new_article("hours", "Opening hours")],
+            ArticleStatus::Published,
+            Some(world.agent.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.iter().map(|article| article.version).collect::<Vec<_>>(), [1, 1]);
+    assert!(
+        matches!(feed.recv().await.unwrap(), Change::Knowledge(workspace) if workspace == world.workspace)
+    );
+    // Saving the same key again replaces the content and, when published, adds a version.
+    let mut edited = new_article("returns", "Returns (holiday)");
+    edited.questions.push("can i return after christmas".into());
+    let again = store
+        .save_articles(world.workspace, vec![edited], ArticleStatus::Published, None)
+        .await
+        .unwrap();
+    assert_eq!((again[0].version, again[0].questions.len()), (2, 2));
+    let draft = store
+        .save_articles(
+            world.workspace,
+            vec![new_article("draft-only", "Draft")],
+            ArticleStatus::Draft,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(draft[0].version, 0);
+    let archived = store
+        .set_article_status(world.workspace, "hours", ArticleStatus::Archived, None)
+        .await
+        .unwrap();
+    assert_eq!(archived.status, ArticleStatus::Archived);
+    let all = store.articles(world.workspace).await.unwrap();
+    assert_eq!(
+        all.iter().map(|article| article.key.as_str()).collect::<Vec<_>>(),
+        ["draft-only", "hours", "returns"]
+    );
+    let now = now_millis();
+    let live: Vec<&str> = all
+        .iter()
+        .filter(|article| article.live_at(now))
+        .map(|article| article.key.as_str())
+        .collect();
+    assert_eq!(live, ["returns"]);
+    let missing =
+        store.set_article_status(world.workspace, "nope", ArticleStatus::Published, None).await;
+    assert!(matches!(missing, Err(StoreError::NotFound("article"))));
+}
+
+pub async fn a_failed_import_saves_nothing(harness: Harness) {
+    use tandem_domain::ArticleStatus;
+    let store = &harness.store;
+    let world = world(store).await;
+    // The second article names a user that does not exist: the whole import fails.
+    let result = store
+        .save_articles(
+            world.workspace,
+            vec![new_article("a", "A"), new_article("b", "B")],
+            ArticleStatus::Published,
+            Some(tandem_domain::UserId(999_999)),
+        )
+        .await;
+    assert!(result.is_err());
+    assert!(store.articles(world.workspace).await.unwrap().is_empty());
 }
