@@ -14,6 +14,10 @@ pub struct Phrases {
     pub back_to_queue: &'static str,
     pub resolved: &'static str,
     pub reopened: &'static str,
+    /// Two articles are close: ask which one (the titles follow as buttons).
+    pub clarify: &'static str,
+    /// Nothing in the knowledge base answers the question.
+    pub cannot_answer: &'static str,
 }
 
 const ZH: Phrases = Phrases {
@@ -24,6 +28,8 @@ const ZH: Phrases = Phrases {
     back_to_queue: "对话已重新排队，下一位客服将尽快接手",
     resolved: "对话已结束。如还有问题，直接发送消息即可。",
     reopened: "对话已重新打开",
+    clarify: "您想问的是下面哪一个？",
+    cannot_answer: "抱歉，这个问题我还不能准确回答，不想给您错误的信息。您可以换个说法再问我，或点击“转人工”由客服为您处理。",
 };
 
 const EN: Phrases = Phrases {
@@ -34,6 +40,8 @@ const EN: Phrases = Phrases {
     back_to_queue: "You're back in the queue; the next available person will reply",
     resolved: "This conversation is resolved. Write again any time if you need more help.",
     reopened: "The conversation was reopened",
+    clarify: "Which of these did you mean?",
+    cannot_answer: "Sorry, I can't answer that reliably and I'd rather not guess. Try asking another way, or tap \"Talk to a person\" and a member of our team will help.",
 };
 
 impl Phrases {

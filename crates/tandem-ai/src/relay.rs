@@ -131,7 +131,7 @@ impl Relay {
                 client_msg_id: Some(format!("bot:{}", turn.message.id)),
                 reopen_if_resolved: false,
                 only_while_bot_owns: true,
-                meta: None,
+                meta: reply.meta,
             })
             .await;
         let message = match posted {

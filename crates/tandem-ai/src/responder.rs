@@ -1,7 +1,7 @@
 //! The answer-engine seam.
 
 use async_trait::async_trait;
-use tandem_domain::{Conversation, Customer, Inbox, Locale, Message};
+use tandem_domain::{Conversation, Customer, Inbox, Locale, Message, MessageMeta};
 
 use crate::Phrases;
 
@@ -39,6 +39,14 @@ pub struct BotReply {
     pub outcome: Outcome,
     /// Hand the conversation to the human queue after replying.
     pub hand_off: bool,
+    /// The answer's source and any quick replies.
+    pub meta: Option<MessageMeta>,
+}
+
+impl BotReply {
+    pub fn text(body: &str, outcome: Outcome, hand_off: bool) -> BotReply {
+        BotReply { body: body.to_owned(), outcome, hand_off, meta: None }
+    }
 }
 
 /// An answer engine.
@@ -58,22 +66,18 @@ impl Responder for PlaceholderResponder {
     async fn respond(&self, turn: &Turn) -> BotReply {
         let phrases = Phrases::for_locale(turn.locale);
         if asks_for_person(&turn.message.body) {
-            return BotReply {
-                body: phrases.handing_off.to_owned(),
-                outcome: Outcome::Abstain,
-                hand_off: true,
-            };
+            return BotReply::text(phrases.handing_off, Outcome::Abstain, true);
         }
-        BotReply {
-            body: phrases.acknowledge.replace("{bot}", &turn.inbox.bot_name),
-            outcome: Outcome::Acknowledge,
-            hand_off: false,
-        }
+        BotReply::text(
+            &phrases.acknowledge.replace("{bot}", &turn.inbox.bot_name),
+            Outcome::Acknowledge,
+            false,
+        )
     }
 }
 
 /// Whether the customer explicitly asks for a person.
-fn asks_for_person(text: &str) -> bool {
+pub(crate) fn asks_for_person(text: &str) -> bool {
     const ZH: &[&str] = &["人工", "转人工", "真人", "找客服", "客服人员"];
     const EN: &[&str] =
         &["human", "agent", "real person", "a person", "someone real", "representative"];

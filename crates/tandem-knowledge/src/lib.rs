@@ -92,7 +92,7 @@ impl Default for DecisionPolicy {
 }
 
 /// The default confidence threshold (see `tandem eval --sweep`).
-pub const DEFAULT_THRESHOLD: f32 = 0.40;
+pub const DEFAULT_THRESHOLD: f32 = 0.35;
 
 /// Features found in more than this fraction of all texts are skipped by retrieval: with their
 /// low inverse document frequency they barely move a similarity, yet their long posting lists
@@ -120,6 +120,8 @@ pub struct Engine {
     articles: Vec<Article>,
     vocabulary: HashMap<Feature, u32>,
     idf: Vec<f32>,
+    /// The inverse document frequency of a feature no text has.
+    unseen_idf: f32,
     /// For each feature column, the documents containing it and the feature's weight there.
     postings: Vec<Vec<(u32, f32)>>,
     documents: Vec<Document>,
@@ -168,11 +170,12 @@ impl Engine {
             .iter()
             .map(|&df| ((total + 1.0) / (df as f32 + 1.0)).ln() + 1.0)
             .collect();
+        let unseen_idf = (total + 1.0).ln() + 1.0;
         let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); idf.len()];
         let mut documents = Vec::with_capacity(texts.len());
         let mut examples = Vec::new();
         for (document, (article, weight, features)) in texts.iter().enumerate() {
-            let vector = vectorize(features, &vocabulary, &idf);
+            let vector = vectorize(features, &vocabulary, &idf, unseen_idf);
             for &(column, value) in &vector.entries {
                 postings[column as usize].push((document as u32, value));
             }
@@ -186,7 +189,7 @@ impl Engine {
         let model =
             (articles.len() >= 2 && articles.len() <= MAX_MODEL_ARTICLES && enough_examples)
                 .then(|| LinearModel::train(&examples, articles.len(), &document_frequency));
-        Engine { articles, vocabulary, idf, postings, documents, exact, model }
+        Engine { articles, vocabulary, idf, unseen_idf, postings, documents, exact, model }
     }
 
     pub fn articles(&self) -> &[Article] {
@@ -210,7 +213,7 @@ impl Engine {
             }];
         }
         let features = analyzer().features(question);
-        let query = vectorize(&features, &self.vocabulary, &self.idf);
+        let query = vectorize(&features, &self.vocabulary, &self.idf, self.unseen_idf);
         if query.entries.is_empty() {
             return Vec::new();
         }
@@ -319,23 +322,31 @@ fn fuse(probability: f32, similarity: f32) -> f32 {
     (probability * similarity).sqrt()
 }
 
-/// A sublinear TF-IDF vector of `features`, L2-normalised, over known columns only.
+/// A sublinear TF-IDF vector of `features` over known columns, L2-normalised over *all* its
+/// features: words the knowledge base has never seen count toward the norm (at the highest
+/// inverse document frequency), so that a question sharing one common character with an
+/// article is not mistaken for a close match.
 fn vectorize(
     features: &[Feature],
     vocabulary: &HashMap<Feature, u32>,
     idf: &[f32],
+    unseen_idf: f32,
 ) -> SparseVector {
     let mut counts: HashMap<u32, f32> = HashMap::with_capacity(features.len());
+    let mut unseen: HashMap<Feature, f32> = HashMap::new();
     for feature in features {
-        if let Some(&column) = vocabulary.get(feature) {
-            *counts.entry(column).or_insert(0.0) += 1.0;
+        match vocabulary.get(feature) {
+            Some(&column) => *counts.entry(column).or_insert(0.0) += 1.0,
+            None => *unseen.entry(*feature).or_insert(0.0) += 1.0,
         }
     }
     let mut entries: Vec<(u32, f32)> = counts
         .into_iter()
         .map(|(column, count)| (column, (1.0 + count.ln()) * idf[column as usize]))
         .collect();
-    let norm = entries.iter().map(|(_, value)| value * value).sum::<f32>().sqrt();
+    let unseen_mass: f32 =
+        unseen.values().map(|count| ((1.0 + count.ln()) * unseen_idf).powi(2)).sum();
+    let norm = (entries.iter().map(|(_, value)| value * value).sum::<f32>() + unseen_mass).sqrt();
     if norm > 0.0 {
         for entry in &mut entries {
             entry.1 /= norm;

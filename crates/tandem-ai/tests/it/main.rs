@@ -150,7 +150,7 @@ struct SlowResponder(Arc<Notify>);
 impl Responder for SlowResponder {
     async fn respond(&self, _turn: &Turn) -> BotReply {
         self.0.notified().await;
-        BotReply { body: "late answer".into(), outcome: Outcome::Answer, hand_off: false }
+        BotReply::text("late answer", Outcome::Answer, false)
     }
 }
 
@@ -263,4 +263,165 @@ async fn system_messages_follow_the_language_the_customer_writes() {
         .unwrap();
     let messages = world.store.messages(conversation.id, 0, 10).await.unwrap();
     assert_eq!(messages.last().unwrap().body, "客服 王芳 已加入对话");
+}
+
+mod knowledge {
+    use super::*;
+    use tandem_ai::KnowledgeResponder;
+    use tandem_domain::{ArticleStatus, Message};
+    use tandem_knowledge::DecisionPolicy;
+    use tandem_store::NewArticle;
+
+    fn article(key: &str, title: &str, questions: &[&str], answer: &str) -> NewArticle {
+        NewArticle {
+            key: key.into(),
+            title: title.into(),
+            answer: answer.into(),
+            questions: questions.iter().map(|question| (*question).to_owned()).collect(),
+            tags: Vec::new(),
+            language: Some(Locale::Zh),
+            effective_from: None,
+            expires_at: None,
+        }
+    }
+
+    async fn ask(world: &World, relay: &Relay, text: &str) -> Message {
+        let appended = relay.customer_message(send(world, text)).await.unwrap();
+        let seq = appended.message.seq;
+        for _ in 0..300 {
+            let messages = world.store.messages(appended.conversation.id, seq, 10).await.unwrap();
+            if let Some(reply) =
+                messages.into_iter().find(|message| message.author_kind == AuthorKind::Bot)
+            {
+                return reply;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no bot reply to {text}");
+    }
+
+    #[tokio::test]
+    async fn published_knowledge_answers_with_its_source_and_abstains_otherwise() {
+        let world = world().await;
+        let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+        let relay = Relay::new(world.store.clone(), responder);
+        world
+            .store
+            .save_articles(
+                world.inbox.workspace_id,
+                vec![
+                    article(
+                        "returns",
+                        "退货政策",
+                        &["怎么退货", "可以退货吗", "七天无理由退货"],
+                        "签收后 7 天内可无理由退货。",
+                    ),
+                    article(
+                        "invoice",
+                        "开发票",
+                        &["怎么开发票", "电子发票在哪下载"],
+                        "在订单详情页申请电子发票。",
+                    ),
+                ],
+                ArticleStatus::Published,
+                None,
+            )
+            .await
+            .unwrap();
+        let answer = ask(&world, &relay, "请问怎样退货？").await;
+        assert_eq!(answer.body, "签收后 7 天内可无理由退货。");
+        let source = answer.meta.and_then(|meta| meta.source).unwrap();
+        assert_eq!(
+            (source.article.as_str(), source.title.as_str(), source.version),
+            ("returns", "退货政策", 1)
+        );
+
+        let unknown = ask(&world, &relay, "你们公司的股票代码是多少").await;
+        assert!(unknown.body.contains("转人工"), "{}", unknown.body);
+        assert!(unknown.meta.is_none());
+
+        // Archiving takes effect at once: the article is no longer answered from.
+        world
+            .store
+            .set_article_status(world.inbox.workspace_id, "returns", ArticleStatus::Archived, None)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = ask(&world, &relay, "请问怎样退货？").await;
+        assert_ne!(after.body, "签收后 7 天内可无理由退货。");
+    }
+
+    #[tokio::test]
+    async fn an_expired_policy_is_never_served_and_a_scheduled_one_starts_on_time() {
+        let world = world().await;
+        let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+        let relay = Relay::new(world.store.clone(), responder);
+        let now = tandem_store::now_millis();
+        let mut holiday = article(
+            "holiday-returns",
+            "春节退货政策",
+            &["春节期间怎么退货", "春节退货"],
+            "春节期间退货期延长至 30 天。",
+        );
+        holiday.expires_at = Some(now + 600);
+        let mut normal = article(
+            "returns",
+            "退货政策",
+            &["怎么退货", "退货流程"],
+            "签收后 7 天内可无理由退货。",
+        );
+        normal.effective_from = Some(now + 600);
+        world
+            .store
+            .save_articles(
+                world.inbox.workspace_id,
+                vec![holiday, normal],
+                ArticleStatus::Published,
+                None,
+            )
+            .await
+            .unwrap();
+        let during = ask(&world, &relay, "春节期间怎么退货").await;
+        assert_eq!(during.body, "春节期间退货期延长至 30 天。");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let after = ask(&world, &relay, "春节期间怎么退货").await;
+        assert_ne!(after.body, "春节期间退货期延长至 30 天。", "the expired policy is not served");
+        let normal = ask(&world, &relay, "怎么退货").await;
+        assert_eq!(normal.body, "签收后 7 天内可无理由退货。", "the scheduled policy started");
+    }
+
+    #[tokio::test]
+    async fn close_candidates_are_offered_as_quick_replies() {
+        let world = world().await;
+        let responder = KnowledgeResponder::start(
+            world.store.clone(),
+            DecisionPolicy { threshold: 0.05, clarify_margin: 0.5 },
+        );
+        let relay = Relay::new(world.store.clone(), responder);
+        world
+            .store
+            .save_articles(
+                world.inbox.workspace_id,
+                vec![
+                    article("points-use", "会员积分使用", &["积分怎么用"], "积分可抵现。"),
+                    article(
+                        "points-expiry",
+                        "会员积分过期",
+                        &["积分会过期吗"],
+                        "积分在次年年底过期。",
+                    ),
+                ],
+                ArticleStatus::Published,
+                None,
+            )
+            .await
+            .unwrap();
+        let reply = ask(&world, &relay, "积分").await;
+        let quick_replies = reply.meta.unwrap().quick_replies;
+        assert_eq!(quick_replies.len(), 2);
+        assert!(
+            quick_replies.contains(&"会员积分使用".to_owned())
+                && quick_replies.contains(&"会员积分过期".to_owned())
+        );
+    }
 }
