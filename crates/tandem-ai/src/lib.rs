@@ -16,3 +16,4 @@ pub use knowledge::KnowledgeResponder;
 pub use phrases::Phrases;
 pub use relay::{CustomerSend, Relay, RelayError};
 pub use responder::{BotReply, Outcome, PlaceholderResponder, Responder, Turn, detect_locale};
+pub use tandem_knowledge::DecisionPolicy;

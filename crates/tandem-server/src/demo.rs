@@ -1,11 +1,16 @@
 //! The demo workspace that `tandem demo` seeds: a Chinese online shop with an English side,
-//! three agents, two queues, a few customers and past conversations in every state.
+//! three agents, two queues, a dozen knowledge articles, a few customers and past
+//! conversations in every state.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tandem_domain::{AuthorKind, Channel, Inbox, Locale, Role, Transition, User, WorkspaceId};
-use tandem_store::{MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser, Store, StoreError};
+use tandem_domain::{
+    ArticleStatus, AuthorKind, Channel, Inbox, Locale, Role, Transition, User, WorkspaceId,
+};
+use tandem_store::{
+    MessageTarget, NewArticle, NewCustomer, NewInbox, NewMessage, NewUser, Store, StoreError,
+};
 
 use crate::auth::{hash_password, random_token};
 use crate::error::ApiError;
@@ -87,7 +92,162 @@ pub async fn seed(store: &Arc<dyn Store>) -> Result<bool, ApiError> {
         );
     }
     seed_conversations(store, workspace, &inbox, &agents).await?;
+    store
+        .save_articles(workspace, articles(), ArticleStatus::Published, Some(agents[0].id))
+        .await?;
     Ok(true)
+}
+
+/// The demo shop's knowledge base: what its customers ask most, in Chinese and English.
+fn articles() -> Vec<NewArticle> {
+    let article = |key: &str,
+                   language: Locale,
+                   title: &str,
+                   questions: &[&str],
+                   answer: &str,
+                   tags: &[&str]| NewArticle {
+        key: key.into(),
+        title: title.into(),
+        answer: answer.into(),
+        questions: questions.iter().map(|question| (*question).to_owned()).collect(),
+        tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
+        language: Some(language),
+        effective_from: None,
+        expires_at: None,
+    };
+    vec![
+        article(
+            "returns",
+            Locale::Zh,
+            "退货政策",
+            &[
+                "怎么退货",
+                "可以退货吗",
+                "七天无理由退货",
+                "退货要运费吗",
+                "退货流程是什么",
+                "买错了能退吗",
+            ],
+            "签收后 7 天内可申请无理由退货（商品及包装保持完好）。在「我的订单」中选择商品，点击「申请退货」，快递员会上门取件；退款在我们收到退货后 1–3 个工作日原路返回。质量问题退货运费由我们承担。",
+            &["售后", "退货"],
+        ),
+        article(
+            "returns-en",
+            Locale::En,
+            "Return policy",
+            &[
+                "how do i return an item",
+                "can i return my order",
+                "what is your return policy",
+                "who pays for return shipping",
+                "i want to send something back",
+            ],
+            "You can return any item within 7 days of delivery, unused and in its original packaging. Open My orders, choose the item and tap Request a return; a courier collects it. Refunds go back to your original payment within 1–3 working days after we receive the return. We cover return shipping for faulty items.",
+            &["after-sales", "returns"],
+        ),
+        article(
+            "shipping",
+            Locale::Zh,
+            "发货时间",
+            &["什么时候发货", "多久能发货", "下单后几天发货", "怎么还没发货", "发什么快递"],
+            "现货商品在付款后 48 小时内发货（预售商品以商品页标注为准），默认使用顺丰或京东快递，江浙沪一般次日达，其他地区 2–4 天送达。",
+            &["物流"],
+        ),
+        article(
+            "shipping-en",
+            Locale::En,
+            "Shipping times",
+            &[
+                "how long does shipping take",
+                "when will my order ship",
+                "how long until my order arrives",
+                "which courier do you use",
+            ],
+            "In-stock items ship within 48 hours of payment (pre-orders on the date shown on the product page). Delivery inside mainland China takes 1–4 days; international orders take 7–15 working days.",
+            &["shipping"],
+        ),
+        article(
+            "track-order",
+            Locale::Zh,
+            "查询物流",
+            &["我的快递到哪了", "怎么查物流", "订单到哪了", "查看物流信息", "包裹一直没更新"],
+            "在「我的订单」中点开订单，点击「查看物流」即可看到实时物流轨迹。物流超过 48 小时没有更新，请回复「人工」，客服会帮您联系快递核实。",
+            &["物流"],
+        ),
+        article(
+            "track-order-en",
+            Locale::En,
+            "Track an order",
+            &[
+                "where is my order",
+                "track my package",
+                "my parcel has not arrived",
+                "what is my delivery status",
+                "tracking number",
+            ],
+            "Open My orders, tap the order and choose Track to see where your parcel is. If tracking has not moved for 48 hours, reply \"agent\" and we will chase the courier for you.",
+            &["shipping"],
+        ),
+        article(
+            "invoice",
+            Locale::Zh,
+            "开发票",
+            &["怎么开发票", "能开专票吗", "发票抬头怎么改", "电子发票在哪下载", "可以开公司发票吗"],
+            "订单完成后，在「我的订单」→ 订单详情中点击「申请发票」，可开具个人或企业电子普通发票，增值税专用发票请填写企业税号及开户信息。电子发票会在 24 小时内发送到您的邮箱。",
+            &["发票"],
+        ),
+        article(
+            "payment",
+            Locale::Zh,
+            "支付方式",
+            &[
+                "支持哪些支付方式",
+                "可以用信用卡吗",
+                "能用花呗吗",
+                "支持微信支付吗",
+                "付款失败怎么办",
+            ],
+            "支持微信支付、支付宝（含花呗分期）、银联储蓄卡和信用卡，以及 Visa / Mastercard 国际信用卡。付款失败时请确认银行卡额度，或换一种支付方式重试。",
+            &["支付"],
+        ),
+        article(
+            "points",
+            Locale::Zh,
+            "会员积分",
+            &["积分怎么用", "积分怎么获得", "积分会过期吗", "积分可以抵现吗"],
+            "每消费 1 元得 1 积分，100 积分可抵 1 元，结算时勾选「使用积分」即可。积分在获得后的次年 12 月 31 日过期。",
+            &["会员"],
+        ),
+        article(
+            "double11",
+            Locale::Zh,
+            "双十一活动",
+            &["双十一什么时候开始", "双十一有什么优惠", "双11活动规则", "双十一满减"],
+            "双十一活动 11 月 1 日 20:00 开始，至 11 月 11 日 23:59 结束：全场满 300 减 50，可与店铺优惠券叠加，会员另享 95 折。",
+            &["活动"],
+        ),
+        article(
+            "warranty",
+            Locale::Zh,
+            "保修政策",
+            &["怎么保修", "保修期多久", "坏了可以修吗", "质量问题怎么办"],
+            "电子产品享受 1 年免费保修（人为损坏除外）。签收 15 天内出现质量问题可直接换新。请在「我的订单」中点击「申请售后」并上传照片。",
+            &["售后"],
+        ),
+        article(
+            "service-hours",
+            Locale::En,
+            "Customer service hours",
+            &[
+                "when are you open",
+                "what are your opening hours",
+                "can i talk to someone at night",
+                "客服几点上班",
+            ],
+            "Our assistant answers around the clock. People are available 09:00–22:00 (Beijing time) every day; messages sent outside those hours are answered first thing the next morning.",
+            &["contact"],
+        ),
+    ]
 }
 
 struct Turn(AuthorKind, &'static str);

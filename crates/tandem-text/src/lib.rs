@@ -27,6 +27,33 @@ impl Lang {
     }
 }
 
+/// Digit runs at least this long are identifiers rather than quantities.
+const LONG_NUMBER: usize = 5;
+
+/// Replaces every run of [`LONG_NUMBER`] or more digits by a single `0`.
+fn mask_long_numbers(text: &str) -> String {
+    let mut masked = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, masked: &mut String| {
+        if digits.len() >= LONG_NUMBER {
+            masked.push('0');
+        } else {
+            masked.push_str(digits);
+        }
+        digits.clear();
+    };
+    for character in text.chars() {
+        if character.is_ascii_digit() {
+            digits.push(character);
+        } else {
+            flush(&mut digits, &mut masked);
+            masked.push(character);
+        }
+    }
+    flush(&mut digits, &mut masked);
+    masked
+}
+
 /// Whether `c` is a CJK ideograph (Chinese character).
 pub fn is_han(c: char) -> bool {
     matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}' | '\u{20000}'..='\u{2a6df}')
@@ -173,8 +200,10 @@ impl Analyzer {
 
     /// Hashed features of a text for retrieval and the intent model: words, word pairs, and
     /// character n-grams (Chinese characters and character pairs; 2- to 5-grams elsewhere).
+    /// Long numbers (order numbers, phone numbers) become one placeholder: what they are
+    /// matters to the question, their digits do not.
     pub fn features(&self, text: &str) -> Vec<Feature> {
-        let normalized = normalize(text);
+        let normalized = mask_long_numbers(&normalize(text));
         let words = self.words(&normalized);
         let mut features = Vec::with_capacity(words.len() * 4 + normalized.len());
         for word in &words {
@@ -301,6 +330,20 @@ mod tests {
                 && mixed.contains(&"15".to_owned())
                 && mixed.contains(&"退货".to_owned()),
             "{mixed:?}"
+        );
+    }
+
+    #[test]
+    fn long_numbers_are_masked_short_ones_kept() {
+        assert_eq!(mask_long_numbers("订单 20241123001 到哪了"), "订单 0 到哪了");
+        assert_eq!(
+            mask_long_numbers("iphone 15 pro, 3 days, 13800138000"),
+            "iphone 15 pro, 3 days, 0"
+        );
+        let analyzer = analyzer();
+        assert_eq!(
+            analyzer.features("order 20241123001 status"),
+            analyzer.features("order 99999999 status")
         );
     }
 

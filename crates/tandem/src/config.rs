@@ -13,7 +13,32 @@ use tandem_server::ServerConfig;
 pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
+    pub engine: EngineConfig,
     pub log: LogConfig,
+}
+
+/// The `[engine]` section: how the built-in answer engine decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Confidence (0 to 1) below which the bot does not answer from knowledge; measure the
+    /// trade-off for your own questions with `tandem eval --sweep`.
+    pub threshold: f32,
+    /// When the runner-up is within this much of the best article, the bot asks which one.
+    pub clarify_margin: f32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        let policy = tandem_ai::DecisionPolicy::default();
+        EngineConfig { threshold: policy.threshold, clarify_margin: policy.clarify_margin }
+    }
+}
+
+impl EngineConfig {
+    pub fn policy(&self) -> tandem_ai::DecisionPolicy {
+        tandem_ai::DecisionPolicy { threshold: self.threshold, clarify_margin: self.clarify_margin }
+    }
 }
 
 /// The `[storage]` section.

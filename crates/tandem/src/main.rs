@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use tandem_ai::PlaceholderResponder;
+use tandem_ai::KnowledgeResponder;
 use tandem_domain::{Channel, Locale, Role, validate};
 use tandem_store::{NewInbox, NewUser, SqliteConfig, SqliteStore, Store};
 
@@ -183,12 +183,8 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
         config.server.public_url = format!("http://{address}");
     }
     let url = config.server.public_url.clone();
-    let state = tandem_server::build(
-        Arc::clone(&store),
-        Arc::new(PlaceholderResponder),
-        config.server.clone(),
-    )
-    .await?;
+    let responder = KnowledgeResponder::start(Arc::clone(&store), config.engine.policy());
+    let state = tandem_server::build(Arc::clone(&store), responder, config.server.clone()).await?;
     let app = tandem_server::router(state);
     println!("Tandem is listening on {url}");
     println!("  Console:      {url}/login");

@@ -291,7 +291,16 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
         ))
         .await;
     customer.wait_for(&widget_messages("customer", question), "customer message confirmed").await;
-    customer.wait_for(&widget_messages("bot", "小河"), "bot reply").await;
+    // The bot answers from the demo knowledge base and shows where the answer came from.
+    customer.wait_for(&widget_messages("bot", "查看物流"), "bot answer").await;
+    customer
+        .wait_for(
+            &format!(
+                "{WIDGET}.querySelector('[data-testid=source]')?.textContent.includes('查询物流')"
+            ),
+            "answer source",
+        )
+        .await;
 
     // The conversation appears in the agent's inbox without a reload.
     let new_row = "[...document.querySelectorAll('.conversation-list li')].find(li => /^(Visitor|访客) /.test(li.querySelector('.who').textContent))";

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use tandem_ai::PlaceholderResponder;
+use tandem_ai::KnowledgeResponder;
 use tandem_server::ServerConfig;
 use tandem_store::{SqliteConfig, SqliteStore, Store};
 use tower::ServiceExt;
@@ -65,10 +65,13 @@ impl TestApp {
         tandem_server::demo::seed(&store).await.unwrap();
         let workspace = store.workspaces().await.unwrap()[0].id;
         let inbox_key = store.inboxes(workspace).await.unwrap()[0].public_key.clone();
-        let state =
-            tandem_server::build(Arc::clone(&store), Arc::new(PlaceholderResponder), config)
-                .await
-                .unwrap();
+        let state = tandem_server::build(
+            Arc::clone(&store),
+            KnowledgeResponder::start(Arc::clone(&store), Default::default()),
+            config,
+        )
+        .await
+        .unwrap();
         let router = tandem_server::router(state);
         TestApp { router, store, inbox_key, _directory: directory }
     }
