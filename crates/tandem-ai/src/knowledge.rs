@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tandem_domain::{Article, MessageMeta, Millis, Source, WorkspaceId};
-use tandem_knowledge::{DecisionPolicy, Engine, Outcome};
+use tandem_knowledge::{Decision, DecisionPolicy, Engine, Outcome};
 use tandem_store::{Change, Store, StoreError, now_millis};
 use tokio::sync::broadcast;
 
@@ -83,6 +83,27 @@ impl KnowledgeResponder {
             map.insert(workspace, Arc::new(built));
         }
         Ok(())
+    }
+
+    /// What the engine would decide for `question`, with the candidates' articles in order:
+    /// the console's "test the bot" box.
+    pub async fn explain(
+        &self,
+        workspace: WorkspaceId,
+        question: &str,
+    ) -> Result<(Decision, Vec<Article>), StoreError> {
+        let built = self.engine_for(workspace).await?;
+        let decision = built.engine.decide(question, self.policy);
+        let articles = decision
+            .candidates
+            .iter()
+            .map(|candidate| built.articles[candidate.article].clone())
+            .collect();
+        Ok((decision, articles))
+    }
+
+    pub fn policy(&self) -> DecisionPolicy {
+        self.policy
     }
 
     async fn engine_for(&self, workspace: WorkspaceId) -> Result<Arc<Built>, StoreError> {

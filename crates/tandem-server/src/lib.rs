@@ -22,7 +22,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use serde::{Deserialize, Serialize};
-use tandem_ai::{Relay, Responder};
+use tandem_ai::{KnowledgeResponder, Relay};
 use tandem_store::Store;
 
 pub use hub::Hub;
@@ -91,6 +91,8 @@ struct Limits {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub relay: Relay,
+    /// The answer engine, also behind the relay; the console asks it to explain decisions.
+    pub knowledge: Arc<KnowledgeResponder>,
     pub config: Arc<ServerConfig>,
     hub: Arc<Hub>,
     /// Signs widget tokens. Generated once per installation and kept in the store.
@@ -113,7 +115,7 @@ impl AppState {
 /// Builds the application state: loads (or creates) the signing secret and starts the hub.
 pub async fn build(
     store: Arc<dyn Store>,
-    responder: Arc<dyn Responder>,
+    knowledge: Arc<KnowledgeResponder>,
     config: ServerConfig,
 ) -> Result<AppState, tandem_store::StoreError> {
     let secret = store.setting_or_insert("widget_token_secret", &auth::random_token()).await?;
@@ -130,7 +132,11 @@ pub async fn build(
         logins: rate_limit::RateLimiter::new(config.login_per_minute, config.login_per_minute),
     };
     Ok(AppState {
-        relay: Relay::new(Arc::clone(&store), responder),
+        relay: Relay::new(
+            Arc::clone(&store),
+            Arc::clone(&knowledge) as Arc<dyn tandem_ai::Responder>,
+        ),
+        knowledge,
         store,
         config: Arc::new(config),
         hub,

@@ -54,6 +54,19 @@ pub enum Change {
     Knowledge(WorkspaceId),
 }
 
+/// One published version of an article, as it was published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleVersion {
+    pub version: i64,
+    pub title: String,
+    pub answer: String,
+    pub questions: Vec<String>,
+    pub effective_from: Option<Millis>,
+    pub expires_at: Option<Millis>,
+    pub author_id: Option<UserId>,
+    pub published_at: Millis,
+}
+
 /// An article as imported or edited, before it is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewArticle {
@@ -268,6 +281,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Article>>;
     /// Every article of the workspace, whatever its status, by key.
     async fn articles(&self, workspace: WorkspaceId) -> StoreResult<Vec<Article>>;
+    /// The published versions of an article, newest first.
+    async fn article_versions(
+        &self,
+        workspace: WorkspaceId,
+        key: &str,
+    ) -> StoreResult<Vec<ArticleVersion>>;
     /// Moves an article to `status`; publishing records a new version.
     async fn set_article_status(
         &self,

@@ -18,9 +18,9 @@ use tokio::sync::broadcast;
 
 use self::engine::Engine;
 use crate::{
-    Appended, Change, ConversationCounts, ConversationFilter, MessageTarget, NewArticle,
-    NewCustomer, NewInbox, NewMessage, NewUser, Session, Store, StoreError, StoreResult,
-    UserUpdate, now_millis,
+    Appended, ArticleVersion, Change, ConversationCounts, ConversationFilter, MessageTarget,
+    NewArticle, NewCustomer, NewInbox, NewMessage, NewUser, Session, Store, StoreError,
+    StoreResult, UserUpdate, now_millis,
 };
 
 /// Applies the migrations to a bare connection (for the insert baseline of `tandem bench`).
@@ -985,6 +985,36 @@ impl Store for SqliteStore {
                     "SELECT {ARTICLE_COLUMNS} FROM articles WHERE workspace_id = ?1 ORDER BY key"
                 ))?;
                 let rows = statement.query_map([workspace.0], article_from_row)?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn article_versions(
+        &self,
+        workspace: WorkspaceId,
+        key: &str,
+    ) -> StoreResult<Vec<ArticleVersion>> {
+        let key = key.to_owned();
+        self.engine
+            .read(move |connection| {
+                let mut statement = connection.prepare_cached(
+                    "SELECT v.version, v.title, v.answer, v.questions, v.effective_from, v.expires_at, v.author_id, v.published_at
+                     FROM article_versions v JOIN articles a ON a.id = v.article_id
+                     WHERE a.workspace_id = ?1 AND a.key = ?2 ORDER BY v.version DESC",
+                )?;
+                let rows = statement.query_map(params![workspace.0, key], |row| {
+                    Ok(ArticleVersion {
+                        version: row.get(0)?,
+                        title: row.get(1)?,
+                        answer: row.get(2)?,
+                        questions: json_column(row, 3)?.unwrap_or_default(),
+                        effective_from: row.get(4)?,
+                        expires_at: row.get(5)?,
+                        author_id: row.get::<_, Option<i64>>(6)?.map(UserId),
+                        published_at: row.get(7)?,
+                    })
+                })?;
                 Ok(rows.collect::<rusqlite::Result<_>>()?)
             })
             .await
