@@ -36,6 +36,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    #[error("the import has {} problem(s); nothing was saved", .0.len())]
+    ImportFailed(Vec<tandem_ai::kb::ImportError>),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
@@ -58,7 +60,9 @@ impl ApiError {
             ApiError::IllegalTransition(_) => ("illegal_transition", StatusCode::CONFLICT),
             ApiError::Conflict(_) => ("conflict", StatusCode::CONFLICT),
             ApiError::PayloadTooLarge(_) => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
-            ApiError::Invalid(_) => ("invalid_input", StatusCode::UNPROCESSABLE_ENTITY),
+            ApiError::Invalid(_) | ApiError::ImportFailed(_) => {
+                ("invalid_input", StatusCode::UNPROCESSABLE_ENTITY)
+            }
             ApiError::RateLimited { .. } => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
             ApiError::Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
         }
@@ -71,6 +75,9 @@ struct ErrorBody<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// Every problem of a failed import, with its line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [tandem_ai::kb::ImportError]>,
 }
 
 impl IntoResponse for ApiError {
@@ -83,8 +90,12 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(error) => Some(error.field),
             _ => None,
         };
-        let mut response =
-            (status, Json(ErrorBody { code, message: self.to_string(), field })).into_response();
+        let errors = match &self {
+            ApiError::ImportFailed(errors) => Some(errors.as_slice()),
+            _ => None,
+        };
+        let body = ErrorBody { code, message: self.to_string(), field, errors };
+        let mut response = (status, Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }

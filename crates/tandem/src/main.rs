@@ -4,6 +4,7 @@
 mod bench;
 mod config;
 mod eval;
+mod kb;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -46,6 +47,11 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Test the answer engine against labelled questions.
     Eval(eval::EvalArgs),
+    /// Import and export knowledge articles.
+    Kb {
+        #[command(subcommand)]
+        command: kb::KbCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +154,7 @@ fn main() -> anyhow::Result<()> {
             Command::User { command: UserCommand::Create(args) } => create_user(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Eval(args) => eval::run(args),
+            Command::Kb { command } => kb::run(command).await,
         }
     })
 }

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: the widget's public endpoints and the agents' endpoints.
 
 pub(crate) mod agents;
+mod knowledge;
 pub(crate) mod widget;
 
 use axum::Router;
@@ -9,7 +10,11 @@ use axum::routing::get;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).merge(widget::routes()).merge(agents::routes())
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(widget::routes())
+        .merge(agents::routes())
+        .merge(knowledge::routes())
 }
 
 async fn healthz(

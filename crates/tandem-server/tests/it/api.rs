@@ -412,6 +412,12 @@ async fn openapi_document_lists_every_api_route() {
         "/api/v1/users",
         "/api/v1/users/{id}",
         "/api/v1/tokens",
+        "/api/v1/articles",
+        "/api/v1/articles/import",
+        "/api/v1/articles/export",
+        "/api/v1/articles/{key}",
+        "/api/v1/articles/{key}/status",
+        "/api/v1/answer/explain",
     ] {
         assert!(paths.contains_key(path), "{path} is not documented");
     }
@@ -432,4 +438,107 @@ async fn openapi_document_lists_every_api_route() {
     ] {
         assert!(codes.iter().any(|listed| listed == code), "{code} is not documented");
     }
+}
+
+/// Posts a raw body with the session's CSRF token.
+async fn post_text(
+    app: &TestApp,
+    session: &crate::support::Session,
+    uri: &str,
+    body: &str,
+) -> crate::support::Response {
+    let headers = [
+        ("cookie", session.cookie.as_str()),
+        ("x-csrf-token", session.csrf.as_str()),
+        ("content-type", "text/plain"),
+    ];
+    app.send(build(Method::POST, uri, &headers, Body::from(body.to_owned()))).await
+}
+
+#[tokio::test]
+async fn a_knowledge_import_with_a_bad_line_saves_nothing() {
+    let app = TestApp::new().await;
+    let admin = app.login(ADMIN).await;
+    let body = "{\"id\": \"gift-wrap\", \"title\": \"礼品包装\", \"questions\": [\"可以包装成礼物吗\"], \"answer\": \"结算时勾选礼品包装，免费。\"}\n{\"id\": \"Bad Key\", \"title\": \"x\", \"answer\": \"y\"}\n";
+    let response = post_text(&app, &admin, "/api/v1/articles/import?format=jsonl", body).await;
+    assert_eq!(
+        (response.status, response.code().as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
+    );
+    let errors = response.json()["errors"].as_array().unwrap().clone();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["line"], 2);
+    let listed = app.get("/api/v1/articles", &[("cookie", &admin.cookie)]).await.json();
+    assert!(
+        !listed["articles"].as_array().unwrap().iter().any(|article| article["key"] == "gift-wrap")
+    );
+}
+
+#[tokio::test]
+async fn an_imported_article_is_answered_at_once_with_its_source() {
+    let app = TestApp::new().await;
+    let admin = app.login(ADMIN).await;
+    let body = "{\"id\": \"gift-wrap\", \"title\": \"礼品包装\", \"questions\": [\"可以包装成礼物吗\", \"有礼品包装吗\", \"能帮我包成礼物吗\"], \"answer\": \"结算时勾选「礼品包装」，免费提供。\"}\n";
+    let response = post_text(&app, &admin, "/api/v1/articles/import?format=jsonl", body).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    assert_eq!(response.json()["imported"], 1);
+    let token = app.widget_token().await;
+    let sent = app.widget_send(&token, "gift-1", "有礼品包装吗？").await.json();
+    let conversation =
+        tandem_domain::ConversationId(sent["message"]["conversation_id"].as_i64().unwrap());
+    let mut reply = None;
+    for _ in 0..200 {
+        let messages = app.store.messages(conversation, 1, 10).await.unwrap();
+        if let Some(message) =
+            messages.into_iter().find(|message| message.author_kind == AuthorKind::Bot)
+        {
+            reply = Some(message);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let reply = reply.expect("a bot reply");
+    assert_eq!(reply.body, "结算时勾选「礼品包装」，免费提供。");
+    assert_eq!(reply.meta.unwrap().source.unwrap().article, "gift-wrap");
+    let bearer = format!("Bearer {token}");
+    let widget_view =
+        app.get("/api/v1/widget/messages", &[("authorization", &bearer)]).await.json();
+    let bot = widget_view["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|message| message["author_kind"] == "bot")
+        .unwrap()
+        .clone();
+    assert_eq!(bot["meta"]["source"]["title"], "礼品包装", "the widget receives the source");
+}
+
+#[tokio::test]
+async fn knowledge_is_read_by_all_and_changed_by_editors() {
+    let app = TestApp::new().await;
+    let agent = app.login(AGENT).await;
+    let listed = app.get("/api/v1/articles", &[("cookie", &agent.cookie)]).await.json();
+    assert_eq!(listed["articles"].as_array().unwrap().len(), 12);
+    let refused = post_text(&app, &agent, "/api/v1/articles/import?format=jsonl", "{}").await;
+    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    let headers = [("cookie", agent.cookie.as_str()), ("x-csrf-token", agent.csrf.as_str())];
+    let explained = app
+        .post_json("/api/v1/answer/explain", &headers, json!({ "question": "怎么退货" }))
+        .await
+        .json();
+    assert_eq!(explained["outcome"], "answer");
+    assert_eq!(explained["candidates"][0]["article"], "returns");
+    assert!(explained["answer"].as_str().unwrap().contains("7 天"));
+    let supervisor = app.login(SUPERVISOR).await;
+    let archived = app
+        .post_json(
+            "/api/v1/articles/returns/status",
+            &[("cookie", &supervisor.cookie), ("x-csrf-token", &supervisor.csrf)],
+            json!({ "status": "archived" }),
+        )
+        .await;
+    assert_eq!(archived.json()["status"], "archived");
+    let csv = app.get("/api/v1/articles/export?format=csv", &[("cookie", &agent.cookie)]).await;
+    assert!(csv.text().starts_with("id,title,question,answer,lang,tags\n"));
+    assert!(csv.text().contains("退货政策"));
 }

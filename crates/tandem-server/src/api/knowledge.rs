@@ -1,0 +1,217 @@
+//! The knowledge API: list, import, export and publish articles, and ask the engine to explain
+//! a decision. Admins and supervisors change knowledge; every agent may read it.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::{Deserialize, Serialize};
+use tandem_ai::kb::{self, ArticleInput, Format};
+use tandem_domain::{Article, ArticleStatus, Role, ValidationError};
+
+use crate::AppState;
+use crate::auth::Agent;
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/articles", get(list_articles))
+        .route("/api/v1/articles/import", post(import_articles))
+        .route("/api/v1/articles/export", get(export_articles))
+        .route("/api/v1/articles/{key}", put(save_article))
+        .route("/api/v1/articles/{key}/status", post(set_status))
+        .route("/api/v1/answer/explain", post(explain))
+}
+
+fn require_editor(agent: &Agent) -> ApiResult<()> {
+    match agent.user.role {
+        Role::Admin | Role::Supervisor => Ok(()),
+        Role::Agent => Err(ApiError::Forbidden("only admins and supervisors change knowledge")),
+    }
+}
+
+fn parse_status(text: &str) -> ApiResult<ArticleStatus> {
+    ArticleStatus::parse(text).ok_or_else(|| {
+        ApiError::Invalid(ValidationError {
+            field: "status",
+            reason: "must be draft, in_review, published or archived".into(),
+        })
+    })
+}
+
+async fn list_articles(
+    State(state): State<AppState>,
+    agent: Agent,
+) -> ApiResult<ApiJson<serde_json::Value>> {
+    let articles = state.store.articles(agent.user.workspace_id).await?;
+    Ok(ApiJson(serde_json::json!({ "articles": articles })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    format: String,
+    #[serde(default = "published")]
+    status: String,
+}
+
+fn published() -> String {
+    "published".into()
+}
+
+async fn import_articles(
+    State(state): State<AppState>,
+    agent: Agent,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    body: String,
+) -> ApiResult<ApiJson<serde_json::Value>> {
+    require_editor(&agent)?;
+    let format = Format::parse(&query.format).ok_or_else(|| {
+        ApiError::Invalid(ValidationError {
+            field: "format",
+            reason: "must be jsonl, csv or markdown".into(),
+        })
+    })?;
+    let status = parse_status(&query.status)?;
+    let articles = kb::parse(format, "body", &body).map_err(ApiError::ImportFailed)?;
+    let saved = state
+        .store
+        .save_articles(agent.user.workspace_id, articles, status, Some(agent.user.id))
+        .await?;
+    let keys: Vec<&str> = saved.iter().map(|article| article.key.as_str()).collect();
+    Ok(ApiJson(serde_json::json!({ "imported": saved.len(), "status": status, "articles": keys })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportQuery {
+    #[serde(default = "jsonl")]
+    format: String,
+}
+
+fn jsonl() -> String {
+    "jsonl".into()
+}
+
+async fn export_articles(
+    State(state): State<AppState>,
+    agent: Agent,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    let articles = state.store.articles(agent.user.workspace_id).await?;
+    let (text, content_type) = match Format::parse(&query.format) {
+        Some(Format::Jsonl) => (kb::export_jsonl(&articles), "application/x-ndjson; charset=utf-8"),
+        Some(Format::Csv) => (kb::export_csv(&articles), "text/csv; charset=utf-8"),
+        _ => {
+            return Err(ApiError::Invalid(ValidationError {
+                field: "format",
+                reason: "must be jsonl or csv".into(),
+            }));
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaveArticle {
+    title: String,
+    answer: String,
+    #[serde(default)]
+    questions: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    lang: Option<String>,
+    #[serde(default = "published")]
+    status: String,
+}
+
+async fn save_article(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(key): Path<String>,
+    ApiJson(request): ApiJson<SaveArticle>,
+) -> ApiResult<ApiJson<Article>> {
+    require_editor(&agent)?;
+    let status = parse_status(&request.status)?;
+    let input = ArticleInput {
+        id: key,
+        title: request.title,
+        questions: request.questions,
+        answer: request.answer,
+        lang: request.lang,
+        tags: request.tags,
+    };
+    let article = kb::validate_article(input)?;
+    let mut saved = state
+        .store
+        .save_articles(agent.user.workspace_id, vec![article], status, Some(agent.user.id))
+        .await?;
+    saved.pop().map(ApiJson).ok_or(ApiError::Internal("no article saved".into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusRequest {
+    status: String,
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(key): Path<String>,
+    ApiJson(request): ApiJson<StatusRequest>,
+) -> ApiResult<ApiJson<Article>> {
+    require_editor(&agent)?;
+    let status = parse_status(&request.status)?;
+    Ok(ApiJson(
+        state
+            .store
+            .set_article_status(agent.user.workspace_id, &key, status, Some(agent.user.id))
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExplainRequest {
+    question: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ExplainedCandidate {
+    article: String,
+    title: String,
+    score: f32,
+    retrieval: f32,
+    intent: Option<f32>,
+}
+
+async fn explain(
+    State(state): State<AppState>,
+    agent: Agent,
+    ApiJson(request): ApiJson<ExplainRequest>,
+) -> ApiResult<ApiJson<serde_json::Value>> {
+    let question = tandem_domain::validate::message_body(&request.question)?;
+    let (decision, articles) = state.knowledge.explain(agent.user.workspace_id, &question).await?;
+    let candidates: Vec<ExplainedCandidate> = decision
+        .candidates
+        .iter()
+        .zip(&articles)
+        .map(|(candidate, article)| ExplainedCandidate {
+            article: article.key.clone(),
+            title: article.title.clone(),
+            score: candidate.score,
+            retrieval: candidate.retrieval,
+            intent: candidate.intent,
+        })
+        .collect();
+    Ok(ApiJson(serde_json::json!({
+        "outcome": decision.outcome,
+        "threshold": decision.threshold,
+        "candidates": candidates,
+        // Candidates come best first, so an answer is the first article's.
+        "answer": decision.answer().and(articles.first()).map(|article| article.answer.clone()),
+    })))
+}
