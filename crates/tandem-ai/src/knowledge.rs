@@ -1,36 +1,101 @@
 //! The knowledge responder: answers from the workspace's published articles with the built-in
 //! engine, asks which one when two are close, and says so when it cannot help.
 //!
-//! One engine per workspace is kept built. A change to the articles (the store's change feed)
-//! rebuilds it in the background at once, so a publish is answerable in milliseconds; an
-//! effective window opening or closing is noticed by the first turn after the moment, which
-//! rebuilds before answering, so an expired policy is never served.
+//! One engine per workspace is kept built. Rebuilding it for a large knowledge base takes
+//! seconds (the intent model is retrained), so a change is made answerable in two steps: at
+//! once, the changed articles are indexed on their own as a small *delta* engine, and the base
+//! engine's stale entries are masked; then the full rebuild runs in the background and replaces
+//! both. An effective window opening or closing is noticed by the first turn after the moment,
+//! which rebuilds before answering, so an expired policy is never served.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use tandem_domain::{Article, MessageMeta, Millis, Source, WorkspaceId};
-use tandem_knowledge::{Decision, DecisionPolicy, Engine, Outcome};
+use tandem_domain::{Article, ArticleStatus, MessageMeta, Millis, Source, WorkspaceId};
+use tandem_knowledge::{Candidate, Decision, DecisionPolicy, Engine, Outcome};
 use tandem_store::{Change, Store, StoreError, now_millis};
 use tokio::sync::broadcast;
 
 use crate::responder::asks_for_person;
 use crate::{BotReply, Phrases, Responder, Turn};
 
-/// A workspace's engine over the articles live when it was built.
-struct Built {
+/// At most this many changed articles go into a delta; more, and the full rebuild is awaited.
+const MAX_DELTA: usize = 500;
+
+/// An engine over a set of live articles, in the engine's order.
+struct Indexed {
     engine: Engine,
-    /// The live articles, in the engine's order.
     articles: Vec<Article>,
+}
+
+impl Indexed {
+    fn build(articles: Vec<Article>) -> Indexed {
+        let engine = Engine::build(
+            articles
+                .iter()
+                .map(|article| tandem_knowledge::Article {
+                    id: article.key.clone(),
+                    title: article.title.clone(),
+                    questions: article.questions.clone(),
+                    answer: article.answer.clone(),
+                })
+                .collect(),
+        );
+        Indexed { engine, articles }
+    }
+}
+
+/// What a workspace's turns are answered from.
+struct Built {
+    base: Arc<Indexed>,
+    /// Articles changed since `base` was built, indexed on their own.
+    delta: Option<Arc<Indexed>>,
+    /// Keys whose entries in `base` are stale: changed, or no longer live.
+    masked: HashSet<String>,
     /// The next moment an effective window opens or closes: rebuild from then on.
     valid_until: Millis,
+}
+
+impl Built {
+    /// Scores `question` against the base (stale keys left out) and the delta, best first.
+    fn decide(&self, question: &str, policy: DecisionPolicy) -> (Decision, Vec<Article>) {
+        let mut scored: Vec<(Candidate, &Article)> = self
+            .base
+            .engine
+            .candidates(question)
+            .into_iter()
+            .map(|candidate| (candidate, &self.base.articles[candidate.article]))
+            .filter(|(_, article)| !self.masked.contains(&article.key))
+            .collect();
+        if let Some(delta) = &self.delta {
+            scored.extend(
+                delta
+                    .engine
+                    .candidates(question)
+                    .into_iter()
+                    .map(|candidate| (candidate, &delta.articles[candidate.article])),
+            );
+        }
+        scored.sort_by(|left, right| right.0.score.total_cmp(&left.0.score));
+        scored.truncate(tandem_knowledge::CANDIDATES);
+        let articles = scored.iter().map(|(_, article)| (*article).clone()).collect();
+        let candidates = scored
+            .into_iter()
+            .enumerate()
+            .map(|(index, (candidate, _))| Candidate { article: index, ..candidate })
+            .collect();
+        (Decision::from_candidates(candidates, policy), articles)
+    }
 }
 
 pub struct KnowledgeResponder {
     store: Arc<dyn Store>,
     policy: DecisionPolicy,
     built: Mutex<HashMap<WorkspaceId, Arc<Built>>>,
+    /// Counts knowledge changes, so that a slow full rebuild never replaces a newer state.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for KnowledgeResponder {
@@ -39,11 +104,26 @@ impl std::fmt::Debug for KnowledgeResponder {
     }
 }
 
+fn valid_until(articles: &[Article], now: Millis) -> Millis {
+    articles
+        .iter()
+        .filter(|article| article.status == ArticleStatus::Published)
+        .flat_map(|article| [article.effective_from, article.expires_at])
+        .flatten()
+        .filter(|moment| *moment > now)
+        .min()
+        .unwrap_or(Millis::MAX)
+}
+
 impl KnowledgeResponder {
     /// Starts the responder: warms the text analyzer and follows knowledge changes.
     pub fn start(store: Arc<dyn Store>, policy: DecisionPolicy) -> Arc<KnowledgeResponder> {
-        let responder =
-            Arc::new(KnowledgeResponder { store, policy, built: Mutex::new(HashMap::new()) });
+        let responder = Arc::new(KnowledgeResponder {
+            store,
+            policy,
+            built: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        });
         // Loading the Chinese dictionary takes a few hundred milliseconds: do it off the path
         // of the first customer.
         tokio::task::spawn_blocking(|| {
@@ -55,13 +135,14 @@ impl KnowledgeResponder {
             loop {
                 match feed.recv().await {
                     Ok(Change::Knowledge(workspace)) => {
-                        if let Err(error) = follower.rebuild(workspace).await {
-                            tracing::warn!(workspace_id = %workspace, %error, "knowledge rebuild failed");
+                        if let Err(error) = Arc::clone(&follower).changed(workspace).await {
+                            tracing::warn!(workspace_id = %workspace, %error, "knowledge update failed");
                         }
                     }
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         // Knowledge changes may have been missed: rebuild on next use.
+                        follower.generation.fetch_add(1, Ordering::SeqCst);
                         if let Ok(mut built) = follower.built.lock() {
                             built.clear();
                         }
@@ -73,14 +154,98 @@ impl KnowledgeResponder {
         responder
     }
 
-    /// Rebuilds the workspace's engine from its live articles.
-    pub async fn rebuild(&self, workspace: WorkspaceId) -> Result<(), StoreError> {
-        let articles = self.store.articles(workspace).await?;
-        let built = tokio::task::spawn_blocking(move || build(articles, now_millis()))
-            .await
-            .map_err(|error| StoreError::Database(format!("engine build failed: {error}")))?;
+    fn current(&self, workspace: WorkspaceId) -> Option<Arc<Built>> {
+        self.built.lock().ok().and_then(|map| map.get(&workspace).cloned())
+    }
+
+    fn install(&self, workspace: WorkspaceId, built: Built) {
         if let Ok(mut map) = self.built.lock() {
             map.insert(workspace, Arc::new(built));
+        }
+    }
+
+    /// The articles changed: make them answerable now with a delta, then rebuild in full.
+    async fn changed(self: Arc<Self>, workspace: WorkspaceId) -> Result<(), StoreError> {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let Some(current) = self.current(workspace) else {
+            return self.rebuild(workspace).await;
+        };
+        let articles = self.store.articles(workspace).await?;
+        let now = now_millis();
+        let base_versions: HashMap<&str, (i64, Millis)> = current
+            .base
+            .articles
+            .iter()
+            .map(|article| (article.key.as_str(), (article.version, article.updated_at)))
+            .collect();
+        let live: Vec<Article> =
+            articles.iter().filter(|article| article.live_at(now)).cloned().collect();
+        let live_keys: HashSet<&str> = live.iter().map(|article| article.key.as_str()).collect();
+        let changed: Vec<Article> = live
+            .iter()
+            .filter(|article| {
+                base_versions.get(article.key.as_str())
+                    != Some(&(article.version, article.updated_at))
+            })
+            .cloned()
+            .collect();
+        if changed.len() <= MAX_DELTA {
+            let mut masked: HashSet<String> =
+                changed.iter().map(|article| article.key.clone()).collect();
+            masked.extend(
+                base_versions
+                    .keys()
+                    .filter(|key| !live_keys.contains(*key))
+                    .map(|key| (*key).to_owned()),
+            );
+            let delta = (!changed.is_empty()).then(|| Arc::new(Indexed::build(changed)));
+            let base = Arc::clone(&current.base);
+            self.install(
+                workspace,
+                Built { base, delta, masked, valid_until: valid_until(&articles, now) },
+            );
+        }
+        let responder = Arc::clone(&self);
+        tokio::spawn(async move {
+            if responder.generation.load(Ordering::SeqCst) != generation {
+                return; // A newer change will rebuild.
+            }
+            if let Err(error) = responder.rebuild_if_current(workspace, generation).await {
+                tracing::warn!(workspace_id = %workspace, %error, "knowledge rebuild failed");
+            }
+        });
+        Ok(())
+    }
+
+    /// Rebuilds the workspace's engine from its live articles.
+    pub async fn rebuild(&self, workspace: WorkspaceId) -> Result<(), StoreError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        self.rebuild_if_current(workspace, generation).await
+    }
+
+    async fn rebuild_if_current(
+        &self,
+        workspace: WorkspaceId,
+        generation: u64,
+    ) -> Result<(), StoreError> {
+        let articles = self.store.articles(workspace).await?;
+        let built = tokio::task::spawn_blocking(move || {
+            let now = now_millis();
+            let valid_until = valid_until(&articles, now);
+            let live = articles.into_iter().filter(|article| article.live_at(now)).collect();
+            Built {
+                base: Arc::new(Indexed::build(live)),
+                delta: None,
+                masked: HashSet::new(),
+                valid_until,
+            }
+        })
+        .await
+        .map_err(|error| StoreError::Database(format!("engine build failed: {error}")))?;
+        // A change that arrived during the build has its own delta in place: keep that.
+        if self.generation.load(Ordering::SeqCst) == generation || self.current(workspace).is_none()
+        {
+            self.install(workspace, built);
         }
         Ok(())
     }
@@ -92,14 +257,7 @@ impl KnowledgeResponder {
         workspace: WorkspaceId,
         question: &str,
     ) -> Result<(Decision, Vec<Article>), StoreError> {
-        let built = self.engine_for(workspace).await?;
-        let decision = built.engine.decide(question, self.policy);
-        let articles = decision
-            .candidates
-            .iter()
-            .map(|candidate| built.articles[candidate.article].clone())
-            .collect();
-        Ok((decision, articles))
+        Ok(self.engine_for(workspace).await?.decide(question, self.policy))
     }
 
     pub fn policy(&self) -> DecisionPolicy {
@@ -107,42 +265,15 @@ impl KnowledgeResponder {
     }
 
     async fn engine_for(&self, workspace: WorkspaceId) -> Result<Arc<Built>, StoreError> {
-        let current = self.built.lock().ok().and_then(|map| map.get(&workspace).cloned());
-        match current {
+        match self.current(workspace) {
             Some(built) if now_millis() < built.valid_until => Ok(built),
             _ => {
                 self.rebuild(workspace).await?;
-                self.built
-                    .lock()
-                    .ok()
-                    .and_then(|map| map.get(&workspace).cloned())
+                self.current(workspace)
                     .ok_or(StoreError::Database("engine missing after rebuild".into()))
             }
         }
     }
-}
-
-fn build(articles: Vec<Article>, now: Millis) -> Built {
-    let valid_until = articles
-        .iter()
-        .filter(|article| article.status == tandem_domain::ArticleStatus::Published)
-        .flat_map(|article| [article.effective_from, article.expires_at])
-        .flatten()
-        .filter(|moment| *moment > now)
-        .min()
-        .unwrap_or(Millis::MAX);
-    let live: Vec<Article> = articles.into_iter().filter(|article| article.live_at(now)).collect();
-    let engine = Engine::build(
-        live.iter()
-            .map(|article| tandem_knowledge::Article {
-                id: article.key.clone(),
-                title: article.title.clone(),
-                questions: article.questions.clone(),
-                answer: article.answer.clone(),
-            })
-            .collect(),
-    );
-    Built { engine, articles: live, valid_until }
 }
 
 #[async_trait]
@@ -152,17 +283,17 @@ impl Responder for KnowledgeResponder {
         if asks_for_person(&turn.message.body) {
             return BotReply::text(phrases.handing_off, crate::Outcome::Abstain, true);
         }
-        let built = match self.engine_for(turn.inbox.workspace_id).await {
-            Ok(built) => built,
-            Err(error) => {
-                tracing::warn!(%error, "knowledge unavailable; the bot cannot answer");
-                return BotReply::text(phrases.cannot_answer, crate::Outcome::Abstain, false);
-            }
-        };
-        let decision = built.engine.decide(&turn.message.body, self.policy);
+        let (decision, articles) =
+            match self.explain(turn.inbox.workspace_id, &turn.message.body).await {
+                Ok(decided) => decided,
+                Err(error) => {
+                    tracing::warn!(%error, "knowledge unavailable; the bot cannot answer");
+                    return BotReply::text(phrases.cannot_answer, crate::Outcome::Abstain, false);
+                }
+            };
         match decision.outcome {
             Outcome::Answer => {
-                let article = &built.articles[decision.candidates[0].article];
+                let article = &articles[0];
                 BotReply {
                     body: article.answer.clone(),
                     outcome: crate::Outcome::Answer,
@@ -183,11 +314,10 @@ impl Responder for KnowledgeResponder {
                 hand_off: false,
                 meta: Some(MessageMeta {
                     source: None,
-                    quick_replies: decision
-                        .candidates
+                    quick_replies: articles
                         .iter()
                         .take(2)
-                        .map(|candidate| built.articles[candidate.article].title.clone())
+                        .map(|article| article.title.clone())
                         .collect(),
                 }),
             },

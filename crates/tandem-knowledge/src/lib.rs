@@ -18,7 +18,7 @@ mod model;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use tandem_text::{Feature, analyzer, normalize};
+use tandem_text::{Feature, FeatureMap, analyzer, normalize};
 
 use crate::model::{LinearModel, SparseVector};
 
@@ -107,6 +107,9 @@ const MIN_EXAMPLES_PER_ARTICLE: f32 = 3.0;
 /// Above this many articles the model would be too large to be worth it; retrieval decides.
 const MAX_MODEL_ARTICLES: usize = 2000;
 
+/// A text of an article before indexing: its article, its weight, its counted features.
+type Text = (u32, f32, Vec<(Feature, u32)>);
+
 /// A text of an article, vectorised.
 #[derive(Debug)]
 struct Document {
@@ -118,7 +121,7 @@ struct Document {
 #[derive(Debug)]
 pub struct Engine {
     articles: Vec<Article>,
-    vocabulary: HashMap<Feature, u32>,
+    vocabulary: FeatureMap<u32>,
     idf: Vec<f32>,
     /// The inverse document frequency of a feature no text has.
     unseen_idf: f32,
@@ -135,30 +138,42 @@ impl Engine {
     /// model.
     pub fn build(articles: Vec<Article>) -> Engine {
         let analyzer = analyzer();
-        let mut texts: Vec<(u32, f32, Vec<Feature>)> = Vec::new();
-        let mut exact = HashMap::new();
-        for (index, article) in articles.iter().enumerate() {
-            let index = index as u32;
-            texts.push((index, TITLE_WEIGHT, analyzer.features(&article.title)));
-            exact.entry(normalize(&article.title)).or_insert(index);
-            for question in &article.questions {
-                texts.push((index, QUESTION_WEIGHT, analyzer.features(question)));
-                exact.entry(normalize(question)).or_insert(index);
+        // Feature extraction (segmentation, hashing, counting) is most of the work: spread it
+        // over the cores, then merge in article order so the result does not depend on the
+        // split.
+        let analyze = |chunk: &[Article], offset: usize| {
+            let mut texts: Vec<Text> = Vec::new();
+            let mut exact: Vec<(String, u32)> = Vec::new();
+            for (position, article) in chunk.iter().enumerate() {
+                let index = (offset + position) as u32;
+                texts.push((index, TITLE_WEIGHT, counted(analyzer.features(&article.title))));
+                exact.push((normalize(&article.title), index));
+                for question in &article.questions {
+                    texts.push((index, QUESTION_WEIGHT, counted(analyzer.features(question))));
+                    exact.push((normalize(question), index));
+                }
+                if !article.answer.trim().is_empty() {
+                    texts.push((index, ANSWER_WEIGHT, counted(analyzer.features(&article.answer))));
+                }
             }
-            if !article.answer.trim().is_empty() {
-                texts.push((index, ANSWER_WEIGHT, analyzer.features(&article.answer)));
+            (texts, exact)
+        };
+        let parts = in_parallel(&articles, |chunk, offset| analyze(chunk, offset));
+        let mut texts = Vec::new();
+        let mut exact = HashMap::new();
+        for (part_texts, part_exact) in parts {
+            texts.extend(part_texts);
+            for (text, index) in part_exact {
+                exact.entry(text).or_insert(index);
             }
         }
-        // Document frequencies over all texts.
-        let mut vocabulary: HashMap<Feature, u32> = HashMap::new();
+        // Columns and document frequencies over all texts.
+        let mut vocabulary: FeatureMap<u32> = FeatureMap::default();
         let mut document_frequency: Vec<u32> = Vec::new();
-        for (_, _, features) in &texts {
-            let mut seen: Vec<Feature> = features.clone();
-            seen.sort_unstable();
-            seen.dedup();
-            for feature in seen {
+        for (_, _, counts) in &texts {
+            for (feature, _) in counts {
                 let next = vocabulary.len() as u32;
-                let column = *vocabulary.entry(feature).or_insert(next);
+                let column = *vocabulary.entry(*feature).or_insert(next);
                 if column as usize == document_frequency.len() {
                     document_frequency.push(0);
                 }
@@ -171,11 +186,19 @@ impl Engine {
             .map(|&df| ((total + 1.0) / (df as f32 + 1.0)).ln() + 1.0)
             .collect();
         let unseen_idf = (total + 1.0).ln() + 1.0;
+        let vectors: Vec<SparseVector> = in_parallel(&texts, |chunk, _| {
+            chunk
+                .iter()
+                .map(|(_, _, counts)| vectorize_counts(counts, &vocabulary, &idf, unseen_idf))
+                .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); idf.len()];
         let mut documents = Vec::with_capacity(texts.len());
         let mut examples = Vec::new();
-        for (document, (article, weight, features)) in texts.iter().enumerate() {
-            let vector = vectorize(features, &vocabulary, &idf, unseen_idf);
+        for (document, ((article, weight, _), vector)) in texts.iter().zip(vectors).enumerate() {
             for &(column, value) in &vector.entries {
                 postings[column as usize].push((document as u32, value));
             }
@@ -328,24 +351,35 @@ fn fuse(probability: f32, similarity: f32) -> f32 {
 /// article is not mistaken for a close match.
 fn vectorize(
     features: &[Feature],
-    vocabulary: &HashMap<Feature, u32>,
+    vocabulary: &FeatureMap<u32>,
     idf: &[f32],
     unseen_idf: f32,
 ) -> SparseVector {
-    let mut counts: HashMap<u32, f32> = HashMap::with_capacity(features.len());
-    let mut unseen: HashMap<Feature, f32> = HashMap::new();
-    for feature in features {
-        match vocabulary.get(feature) {
-            Some(&column) => *counts.entry(column).or_insert(0.0) += 1.0,
-            None => *unseen.entry(*feature).or_insert(0.0) += 1.0,
+    vectorize_counts(&counted(features.to_vec()), vocabulary, idf, unseen_idf)
+}
+
+/// Each distinct feature with its count, sorted (counting by sorting: cheaper than a hash map
+/// for a few hundred features).
+fn counted(mut features: Vec<Feature>) -> Vec<(Feature, u32)> {
+    features.sort_unstable();
+    features.chunk_by(|left, right| left == right).map(|run| (run[0], run.len() as u32)).collect()
+}
+
+fn vectorize_counts(
+    counts: &[(Feature, u32)],
+    vocabulary: &FeatureMap<u32>,
+    idf: &[f32],
+    unseen_idf: f32,
+) -> SparseVector {
+    let weight = |count: u32, idf: f32| (1.0 + (count as f32).ln()) * idf;
+    let mut entries: Vec<(u32, f32)> = Vec::with_capacity(counts.len());
+    let mut unseen_mass = 0.0;
+    for &(feature, count) in counts {
+        match vocabulary.get(&feature) {
+            Some(&column) => entries.push((column, weight(count, idf[column as usize]))),
+            None => unseen_mass += weight(count, unseen_idf).powi(2),
         }
     }
-    let mut entries: Vec<(u32, f32)> = counts
-        .into_iter()
-        .map(|(column, count)| (column, (1.0 + count.ln()) * idf[column as usize]))
-        .collect();
-    let unseen_mass: f32 =
-        unseen.values().map(|count| ((1.0 + count.ln()) * unseen_idf).powi(2)).sum();
     let norm = (entries.iter().map(|(_, value)| value * value).sum::<f32>() + unseen_mass).sqrt();
     if norm > 0.0 {
         for entry in &mut entries {
@@ -354,6 +388,21 @@ fn vectorize(
     }
     entries.sort_unstable_by_key(|(column, _)| *column);
     SparseVector { entries }
+}
+
+/// Runs `work` over chunks of `items` on all cores; results come back in order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T], usize) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |count| count.get()).min(8);
+    let chunk_size = items.len().div_ceil(threads).max(256);
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = items
+            .chunks(chunk_size)
+            .enumerate()
+            .map(|(number, chunk)| scope.spawn(move || work(chunk, number * chunk_size)))
+            .collect();
+        handles.into_iter().map(|handle| handle.join().expect("a build thread panicked")).collect()
+    })
 }
 
 #[cfg(test)]

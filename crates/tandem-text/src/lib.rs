@@ -261,6 +261,31 @@ pub enum Family {
     Chars = 3,
 }
 
+/// Hashes a [`Feature`] by its own value: it is already a hash, so hashing it again (as the
+/// standard library's SipHash would) only costs time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FeatureHasher(u64);
+
+impl std::hash::Hasher for FeatureHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// A map keyed by features.
+pub type FeatureMap<V> =
+    std::collections::HashMap<Feature, V, std::hash::BuildHasherDefault<FeatureHasher>>;
+
 /// A hashed feature (FNV-1a over its family and bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Feature(pub u64);

@@ -42,6 +42,12 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a report.
     #[arg(long)]
     json: bool,
+    /// Measure only the answer engine: index rebuild throughput and publish-to-answerable time.
+    #[arg(long)]
+    knowledge: bool,
+    /// Articles in the rebuild-throughput measurement.
+    #[arg(long, default_value_t = 100_000)]
+    rebuild_articles: usize,
 }
 
 struct Server {
@@ -206,6 +212,24 @@ struct Report {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.knowledge {
+        let report = crate::bench_knowledge::run(args.rebuild_articles).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            println!(
+                "Answer engine rebuild: {} articles at {:.0} articles/s",
+                report.rebuild_articles, report.rebuild_articles_per_sec
+            );
+            for latency in &report.publish_to_answerable {
+                println!(
+                    "Publish to answerable ({} articles): p50 {:.1} ms, p99 {:.1} ms",
+                    latency.knowledge_base_articles, latency.p50_ms, latency.p99_ms
+                );
+            }
+        }
+        return Ok(());
+    }
     let directory = tempfile::tempdir()?;
     let fixture = seed(directory.path(), args.clients.max(1)).await?;
     let data_dir = directory.path().to_string_lossy().into_owned();

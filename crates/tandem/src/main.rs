@@ -2,6 +2,7 @@
 //! library crates.
 
 mod bench;
+mod bench_knowledge;
 mod config;
 mod eval;
 mod kb;

@@ -4,6 +4,7 @@
 mod admin;
 mod conversation;
 mod inbox;
+mod knowledge;
 mod login;
 
 use askama::Template;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .merge(inbox::routes())
         .merge(conversation::routes())
         .merge(admin::routes())
+        .merge(knowledge::routes())
 }
 
 /// What the layout needs on every signed-in page.

@@ -2,7 +2,11 @@
 
 use axum::http::StatusCode;
 
-use crate::support::{ADMIN, AGENT, TestApp, attribute, set_cookie};
+use std::time::{Duration, Instant};
+
+use tandem_domain::{ArticleStatus, AuthorKind, ConversationId};
+
+use crate::support::{ADMIN, AGENT, SUPERVISOR, Session, TestApp, attribute, set_cookie};
 
 #[tokio::test]
 async fn wrong_password_is_refused_and_pages_redirect_to_login() {
@@ -191,4 +195,277 @@ async fn changing_language_in_settings_switches_the_console() {
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
     assert!(app.get("/inbox", &[("cookie", &session.cookie)]).await.text().contains("收件箱"));
+}
+
+/// The demo workspace's articles, by key.
+async fn articles(app: &TestApp) -> Vec<tandem_domain::Article> {
+    let workspace = app.store.workspaces().await.unwrap()[0].id;
+    app.store.articles(workspace).await.unwrap()
+}
+
+/// The "test the bot" page for `question`.
+async fn test_page(app: &TestApp, session: &Session, question: &str) -> String {
+    let query = serde_urlencoded::to_string([("q", question)]).unwrap();
+    let page = app.get(&format!("/knowledge/test?{query}"), &[("cookie", &session.cookie)]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.text()
+}
+
+/// The test page once `ready` holds for it: the engine is rebuilt in the background after a
+/// change, within milliseconds.
+async fn test_page_until(
+    app: &TestApp,
+    session: &Session,
+    question: &str,
+    ready: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = test_page(app, session, question).await;
+        if ready(&page) {
+            return page;
+        }
+        assert!(Instant::now() < deadline, "the test page never got ready: {page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn post_article(
+    app: &TestApp,
+    session: &Session,
+    uri: &str,
+    fields: &[(&str, &str)],
+) -> crate::support::Response {
+    let mut all = vec![("csrf", session.csrf.as_str())];
+    all.extend_from_slice(fields);
+    app.post_form(uri, &[("cookie", &session.cookie)], &all).await
+}
+
+#[tokio::test]
+async fn knowledge_list_searches_and_filters_articles() {
+    let app = TestApp::new().await;
+    let admin = app.login(ADMIN).await;
+    let list = app.get("/knowledge", &[("cookie", &admin.cookie)]).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let html = list.text();
+    for expected in
+        ["知识库", "退货政策", "href=\"/knowledge/returns\"", "已发布", "data-ts=", "导出 CSV"]
+    {
+        assert!(html.contains(expected), "{expected} missing");
+    }
+    assert_eq!(html.matches("<tr data-key=").count(), 12);
+    // The key, title and questions are searched, whatever the case.
+    let by_key = app.get("/knowledge?q=RETURNS", &[("cookie", &admin.cookie)]).await.text();
+    assert_eq!(by_key.matches("<tr data-key=").count(), 2, "returns and returns-en");
+    let by_question = app
+        .get("/knowledge?q=%E6%80%8E%E4%B9%88%E9%80%80%E8%B4%A7", &[("cookie", &admin.cookie)])
+        .await
+        .text();
+    assert!(by_question.contains("data-key=\"returns\""));
+    assert_eq!(by_question.matches("<tr data-key=").count(), 1, "only 怎么退货's article");
+    let drafts = app.get("/knowledge?status=draft", &[("cookie", &admin.cookie)]).await.text();
+    assert!(drafts.contains("没有符合条件的文章"), "no demo article is a draft");
+    // The edit page shows the published version in the history.
+    let edit = app.get("/knowledge/returns", &[("cookie", &admin.cookie)]).await.text();
+    assert!(edit.contains("版本历史") && edit.contains("<details>") && edit.contains("v1"));
+    assert!(edit.contains("name=\"key\" value=\"returns\"") && edit.contains("readonly"));
+    let missing = app.get("/knowledge/no-such-article", &[("cookie", &admin.cookie)]).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_published_article_is_answered_by_the_bot() {
+    let app = TestApp::new().await;
+    let editor = app.login(SUPERVISOR).await;
+    let answer = "可以！下单时勾选「礼品包装」，每件加收 5 元，附赠手写贺卡。";
+    let fields = |status| {
+        [
+            ("key", "gift-wrap"),
+            ("title", "礼品包装"),
+            ("answer", answer),
+            (
+                "questions",
+                "可以礼品包装吗\n能帮我包装成礼物吗\n\n有礼盒包装吗\n送人的话能包装一下吗",
+            ),
+            ("tags", "包装，礼品, 售前"),
+            ("language", "zh"),
+            ("status", status),
+        ]
+    };
+    // Invalid input comes back with the message and what was typed.
+    let invalid = post_article(
+        &app,
+        &editor,
+        "/knowledge",
+        &[("key", "Gift Wrap"), ("title", "礼品包装"), ("answer", answer), ("status", "draft")],
+    )
+    .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(invalid.text().contains("id: must be") && invalid.text().contains("手写贺卡"));
+    let taken = post_article(
+        &app,
+        &editor,
+        "/knowledge",
+        &[("key", "returns"), ("title", "x"), ("answer", "y"), ("status", "draft")],
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(taken.text().contains("已有文章使用这个标识"));
+    assert_eq!(articles(&app).await.iter().find(|a| a.key == "returns").unwrap().title, "退货政策");
+
+    // A draft is not answered from.
+    let draft = post_article(&app, &editor, "/knowledge", &fields("draft")).await;
+    assert_eq!(draft.status, StatusCode::SEE_OTHER, "{}", draft.text());
+    assert_eq!(draft.headers["location"], "/knowledge/gift-wrap?notice=saved");
+    let stored = articles(&app).await.into_iter().find(|a| a.key == "gift-wrap").unwrap();
+    assert_eq!((stored.status, stored.version), (ArticleStatus::Draft, 0));
+    assert_eq!(stored.questions.len(), 4, "the blank line is skipped");
+    assert_eq!(stored.tags, ["包装", "礼品", "售前"]);
+    let cookie = [("cookie", editor.cookie.as_str())];
+    let test = test_page(&app, &editor, "可以礼品包装吗").await;
+    assert!(!test.contains("gift-wrap"), "drafts are not candidates");
+
+    // Saving again with "Publish" makes it the bot's answer.
+    let published = post_article(&app, &editor, "/knowledge/gift-wrap", &fields("published")).await;
+    assert_eq!(published.status, StatusCode::SEE_OTHER);
+    let edit = app.get("/knowledge/gift-wrap?notice=saved", &cookie).await.text();
+    assert!(edit.contains("已保存") && edit.contains("v1") && edit.contains("kb-status-published"));
+    let test =
+        test_page_until(&app, &editor, "可以礼品包装吗", |page| page.contains("gift-wrap")).await;
+    assert!(test.contains("data-outcome=\"answer\"") && test.contains(answer), "{test}");
+
+    let token = app.widget_token().await;
+    let sent = app.widget_send(&token, "gift-1", "可以礼品包装吗？").await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text());
+    let conversation = ConversationId(sent.json()["message"]["conversation_id"].as_i64().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let messages = app.store.messages(conversation, 0, 100).await.unwrap();
+        if messages.iter().any(|m| m.author_kind == AuthorKind::Bot && m.body == answer) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the bot did not answer: {messages:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Archiving takes it out of the answers; the history keeps the published version.
+    let archived =
+        post_article(&app, &editor, "/knowledge/gift-wrap/status", &[("status", "archived")]).await;
+    assert_eq!(archived.status, StatusCode::SEE_OTHER);
+    let stored = articles(&app).await.into_iter().find(|a| a.key == "gift-wrap").unwrap();
+    assert_eq!((stored.status, stored.version), (ArticleStatus::Archived, 1));
+    test_page_until(&app, &editor, "可以礼品包装吗", |page| !page.contains("gift-wrap")).await;
+}
+
+#[tokio::test]
+async fn an_import_with_a_bad_line_saves_nothing() {
+    let app = TestApp::new().await;
+    let admin = app.login(ADMIN).await;
+    let bad = concat!(
+        "{\"id\": \"gift-wrap\", \"title\": \"礼品包装\", \"answer\": \"可以\"}\n",
+        "{\"id\": \"Bad Key\", \"title\": \"x\", \"answer\": \"y\"}\n",
+        "{\"id\": \"coupons\", \"title\": \"优惠券\", \"answer\": \"   \"}\n",
+    );
+    let refused = post_article(
+        &app,
+        &admin,
+        "/knowledge/import",
+        &[("format", "jsonl"), ("content", bad), ("publish", "1")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text();
+    assert!(html.contains("第 2 行：id: must be"), "{html}");
+    assert!(html.contains("第 3 行：answer: must not be empty"), "{html}");
+    assert!(!html.contains("第 1 行"));
+    assert!(html.contains("礼品包装"), "the pasted text is kept");
+    assert_eq!(articles(&app).await.len(), 12, "nothing was saved");
+
+    let good = "id,title,question,answer,lang,tags\ngift-wrap,礼品包装,可以礼品包装吗,可以,zh,售前\ngift-wrap,,有礼盒吗,,,\ncoupons,优惠券,怎么用优惠券,结算时选择,zh,\n";
+    let imported =
+        post_article(&app, &admin, "/knowledge/import", &[("format", "csv"), ("content", good)])
+            .await;
+    assert_eq!(imported.status, StatusCode::SEE_OTHER, "{}", imported.text());
+    let location = imported.headers["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, "/knowledge?notice=imported&count=2");
+    let list = app.get(&location, &[("cookie", &admin.cookie)]).await.text();
+    assert!(list.contains("已导入 2 篇文章"));
+    let all = articles(&app).await;
+    assert_eq!(all.len(), 14);
+    let gift = all.iter().find(|a| a.key == "gift-wrap").unwrap();
+    assert_eq!(gift.status, ArticleStatus::Draft, "unchecked publish imports drafts");
+    assert_eq!(gift.questions, ["可以礼品包装吗", "有礼盒吗"]);
+
+    let csv = app.get("/knowledge/export?format=csv", &[("cookie", &admin.cookie)]).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers["content-disposition"], "attachment; filename=\"knowledge.csv\"");
+    assert!(csv.text().starts_with("id,title,question,answer,lang,tags\n"));
+    assert!(csv.text().contains("gift-wrap,礼品包装,有礼盒吗"));
+    let jsonl = app.get("/knowledge/export?format=jsonl", &[("cookie", &admin.cookie)]).await;
+    assert_eq!(jsonl.headers["content-disposition"], "attachment; filename=\"knowledge.jsonl\"");
+    assert_eq!(jsonl.text().lines().count(), 14);
+}
+
+#[tokio::test]
+async fn agents_may_read_and_test_knowledge_but_not_change_it() {
+    let app = TestApp::new().await;
+    let agent = app.login(AGENT).await;
+    let cookie = [("cookie", agent.cookie.as_str())];
+    let list = app.get("/knowledge", &cookie).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.text().contains("Knowledge") && list.text().contains("Return policy"));
+    assert!(!list.text().contains("/knowledge/new"), "no button that would be refused");
+    let edit = app.get("/knowledge/returns", &cookie).await.text();
+    assert!(edit.contains("Only admins and supervisors") && edit.contains("disabled"));
+    assert_eq!(app.get("/knowledge/new", &cookie).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/knowledge/import", &cookie).await.status, StatusCode::FORBIDDEN);
+    let article = [("title", "x"), ("answer", "y"), ("status", "published")];
+    let new_article = [("key", "mine"), ("title", "x"), ("answer", "y"), ("status", "published")];
+    let import = [
+        ("format", "jsonl"),
+        ("content", "{\"id\": \"mine\", \"title\": \"x\", \"answer\": \"y\"}"),
+    ];
+    for (uri, fields) in [
+        ("/knowledge", &new_article[..]),
+        ("/knowledge/returns", &article[..]),
+        ("/knowledge/returns/status", &[("status", "archived")][..]),
+        ("/knowledge/import", &import[..]),
+    ] {
+        let refused = post_article(&app, &agent, uri, fields).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{uri}");
+    }
+    let returns = articles(&app).await.into_iter().find(|a| a.key == "returns").unwrap();
+    assert_eq!((returns.status, returns.title.as_str()), (ArticleStatus::Published, "退货政策"));
+    // An editor's form without the session's token is refused too.
+    let admin = app.login(ADMIN).await;
+    let forged = app
+        .post_form(
+            "/knowledge/returns/status",
+            &[("cookie", &admin.cookie)],
+            &[("csrf", "forged"), ("status", "archived")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_test_page_explains_the_decision() {
+    let app = TestApp::new().await;
+    let agent = app.login(AGENT).await;
+    let html = test_page(&app, &agent, "怎么退货").await;
+    for expected in [
+        "data-outcome=\"answer\"",
+        "Threshold",
+        "0.35",
+        "Candidates",
+        "href=\"/knowledge/returns\"",
+        "退货政策",
+        "签收后 7 天内可申请无理由退货",
+        "<meter",
+    ] {
+        assert!(html.contains(expected), "{expected} missing: {html}");
+    }
+    let empty = app.get("/knowledge/test", &[("cookie", &agent.cookie)]).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(!empty.text().contains("data-outcome"));
 }
