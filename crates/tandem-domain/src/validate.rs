@@ -97,9 +97,15 @@ pub fn password(text: &str) -> Result<&str, ValidationError> {
     Ok(text)
 }
 
-/// An article key: 1 to 100 characters of `a-z 0-9 - _ .` (lower case).
+/// Keys that name console pages (`/knowledge/new`...) and so cannot name articles.
+const RESERVED_ARTICLE_KEYS: &[&str] = &["new", "import", "export", "test"];
+
+/// An article key: 1 to 100 characters of `a-z 0-9 - _ .` (lower case), not a reserved word.
 pub fn article_key(text: &str) -> Result<String, ValidationError> {
     let key = text.trim();
+    if RESERVED_ARTICLE_KEYS.contains(&key) {
+        return Err(invalid("id", format!("{key:?} is reserved; choose another id")));
+    }
     let valid = !key.is_empty()
         && key.len() <= 100
         && key
@@ -210,6 +216,8 @@ mod tests {
                 ("Returns", None),
                 ("", None),
                 ("退货", None),
+                ("new", None),
+                ("export", None),
             ],
         );
         assert!(article_text("title", "  ", 10).is_err());
