@@ -13,7 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use tandem_domain::{Article, ArticleStatus, MessageMeta, Millis, Source, WorkspaceId};
+use tandem_domain::{
+    Article, ArticleStatus, CandidateRecord, DecisionRecord, MessageMeta, Millis, Source,
+    WorkspaceId,
+};
 use tandem_knowledge::{Candidate, Decision, DecisionPolicy, Engine, Outcome};
 use tandem_store::{Change, Store, StoreError, now_millis};
 use tokio::sync::broadcast;
@@ -56,6 +59,14 @@ struct Built {
     masked: HashSet<String>,
     /// The next moment an effective window opens or closes: rebuild from then on.
     valid_until: Millis,
+    /// Which knowledge this is, for decision records.
+    version: String,
+}
+
+/// Names a set of live articles: how many, and when the newest changed.
+fn knowledge_version(live: &[Article]) -> String {
+    let newest = live.iter().map(|article| article.updated_at).max().unwrap_or(0);
+    format!("{} articles, last change {newest}", live.len())
 }
 
 impl Built {
@@ -200,9 +211,10 @@ impl KnowledgeResponder {
             );
             let delta = (!changed.is_empty()).then(|| Arc::new(Indexed::build(changed)));
             let base = Arc::clone(&current.base);
+            let version = knowledge_version(&live);
             self.install(
                 workspace,
-                Built { base, delta, masked, valid_until: valid_until(&articles, now) },
+                Built { base, delta, masked, valid_until: valid_until(&articles, now), version },
             );
         }
         let responder = Arc::clone(&self);
@@ -232,12 +244,15 @@ impl KnowledgeResponder {
         let built = tokio::task::spawn_blocking(move || {
             let now = now_millis();
             let valid_until = valid_until(&articles, now);
-            let live = articles.into_iter().filter(|article| article.live_at(now)).collect();
+            let live: Vec<Article> =
+                articles.into_iter().filter(|article| article.live_at(now)).collect();
+            let version = knowledge_version(&live);
             Built {
                 base: Arc::new(Indexed::build(live)),
                 delta: None,
                 masked: HashSet::new(),
                 valid_until,
+                version,
             }
         })
         .await
@@ -283,47 +298,80 @@ impl Responder for KnowledgeResponder {
         if asks_for_person(&turn.message.body) {
             return BotReply::text(phrases.handing_off, crate::Outcome::Abstain, true);
         }
-        let (decision, articles) =
-            match self.explain(turn.inbox.workspace_id, &turn.message.body).await {
-                Ok(decided) => decided,
-                Err(error) => {
-                    tracing::warn!(%error, "knowledge unavailable; the bot cannot answer");
-                    return BotReply::text(phrases.cannot_answer, crate::Outcome::Abstain, false);
-                }
-            };
-        match decision.outcome {
-            Outcome::Answer => {
-                let article = &articles[0];
-                BotReply {
-                    body: article.answer.clone(),
-                    outcome: crate::Outcome::Answer,
-                    hand_off: false,
-                    meta: Some(MessageMeta {
-                        source: Some(Source {
-                            article: article.key.clone(),
-                            title: article.title.clone(),
-                            version: article.version,
-                        }),
-                        quick_replies: Vec::new(),
-                    }),
-                }
+        let built = match self.engine_for(turn.inbox.workspace_id).await {
+            Ok(built) => built,
+            Err(error) => {
+                tracing::warn!(%error, "knowledge unavailable; the bot cannot answer");
+                return BotReply::text(phrases.cannot_answer, crate::Outcome::Abstain, false);
             }
-            Outcome::Clarify => BotReply {
-                body: phrases.clarify.to_owned(),
-                outcome: crate::Outcome::Clarify,
+        };
+        let started = std::time::Instant::now();
+        let (decision, articles) = built.decide(&turn.message.body, self.policy);
+        let record = DecisionRecord {
+            query: turn.message.body.clone(),
+            outcome: match decision.outcome {
+                Outcome::Answer => "answer",
+                Outcome::Clarify => "clarify",
+                Outcome::Abstain => "abstain",
+            }
+            .to_owned(),
+            threshold: decision.threshold,
+            candidates: decision
+                .candidates
+                .iter()
+                .zip(&articles)
+                .map(|(candidate, article)| CandidateRecord {
+                    article: article.key.clone(),
+                    title: article.title.clone(),
+                    version: article.version,
+                    score: candidate.score,
+                    retrieval: candidate.retrieval,
+                    intent: candidate.intent,
+                })
+                .collect(),
+            knowledge_version: built.version.clone(),
+            latency_us: started.elapsed().as_micros() as u64,
+        };
+        let mut reply = reply(phrases, decision.outcome, &articles);
+        reply.decision = Some(record);
+        reply
+    }
+}
+
+/// The bot's words for an engine outcome.
+fn reply(phrases: &Phrases, outcome: Outcome, articles: &[Article]) -> BotReply {
+    match outcome {
+        Outcome::Answer => {
+            let article = &articles[0];
+            BotReply {
+                body: article.answer.clone(),
+                outcome: crate::Outcome::Answer,
                 hand_off: false,
                 meta: Some(MessageMeta {
-                    source: None,
-                    quick_replies: articles
-                        .iter()
-                        .take(2)
-                        .map(|article| article.title.clone())
-                        .collect(),
+                    source: Some(Source {
+                        article: article.key.clone(),
+                        title: article.title.clone(),
+                        version: article.version,
+                    }),
+                    quick_replies: Vec::new(),
                 }),
-            },
-            Outcome::Abstain => {
-                BotReply::text(phrases.cannot_answer, crate::Outcome::Abstain, false)
+                decision: None,
             }
         }
+        Outcome::Clarify => BotReply {
+            body: phrases.clarify.to_owned(),
+            outcome: crate::Outcome::Clarify,
+            hand_off: false,
+            meta: Some(MessageMeta {
+                source: None,
+                quick_replies: articles
+                    .iter()
+                    .take(2)
+                    .map(|article| article.title.clone())
+                    .collect(),
+            }),
+            decision: None,
+        },
+        Outcome::Abstain => BotReply::text(phrases.cannot_answer, crate::Outcome::Abstain, false),
     }
 }

@@ -74,6 +74,7 @@ impl Relay {
                 reopen_if_resolved: true,
                 only_while_bot_owns: false,
                 meta: None,
+                decision: None,
             })
             .await?;
         if appended.created && appended.conversation.state.bot_may_reply() {
@@ -132,6 +133,7 @@ impl Relay {
                 reopen_if_resolved: false,
                 only_while_bot_owns: true,
                 meta: reply.meta,
+                decision: reply.decision,
             })
             .await;
         let message = match posted {
@@ -179,6 +181,7 @@ impl Relay {
                         reopen_if_resolved: false,
                         only_while_bot_owns: false,
                         meta: None,
+                        decision: None,
                     })
                     .await?;
                 (appended.conversation, None)
@@ -274,6 +277,7 @@ impl Relay {
                 reopen_if_resolved: false,
                 only_while_bot_owns: false,
                 meta: None,
+                decision: None,
             })
             .await?)
     }

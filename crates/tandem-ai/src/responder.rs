@@ -1,7 +1,7 @@
 //! The answer-engine seam.
 
 use async_trait::async_trait;
-use tandem_domain::{Conversation, Customer, Inbox, Locale, Message, MessageMeta};
+use tandem_domain::{Conversation, Customer, DecisionRecord, Inbox, Locale, Message, MessageMeta};
 
 use crate::Phrases;
 
@@ -33,7 +33,7 @@ pub enum Outcome {
 }
 
 /// The bot's reply to one turn.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BotReply {
     pub body: String,
     pub outcome: Outcome,
@@ -41,11 +41,13 @@ pub struct BotReply {
     pub hand_off: bool,
     /// The answer's source and any quick replies.
     pub meta: Option<MessageMeta>,
+    /// Why: stored with the message for agents (never shown to the customer).
+    pub decision: Option<DecisionRecord>,
 }
 
 impl BotReply {
     pub fn text(body: &str, outcome: Outcome, hand_off: bool) -> BotReply {
-        BotReply { body: body.to_owned(), outcome, hand_off, meta: None }
+        BotReply { body: body.to_owned(), outcome, hand_off, meta: None, decision: None }
     }
 }
 

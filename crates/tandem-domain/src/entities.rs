@@ -247,6 +247,33 @@ pub struct MessageMeta {
     pub quick_replies: Vec<String>,
 }
 
+/// Why the bot said what it said: the record kept for every bot turn, shown to agents and
+/// replayable against the current knowledge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// The customer's question as asked.
+    pub query: String,
+    /// answer, clarify, abstain, or hand_off (the customer asked for a person).
+    pub outcome: String,
+    pub threshold: f32,
+    pub candidates: Vec<CandidateRecord>,
+    /// Which knowledge answered: live article count and newest change.
+    pub knowledge_version: String,
+    /// Engine time in microseconds.
+    pub latency_us: u64,
+}
+
+/// One scored article of a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateRecord {
+    pub article: String,
+    pub title: String,
+    pub version: i64,
+    pub score: f32,
+    pub retrieval: f32,
+    pub intent: Option<f32>,
+}
+
 /// Where a bot answer came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {

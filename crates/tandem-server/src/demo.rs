@@ -394,5 +394,6 @@ fn message(target: MessageTarget, turn: &Turn, agent: &User) -> NewMessage {
         reopen_if_resolved: false,
         only_while_bot_owns: false,
         meta: None,
+        decision: None,
     }
 }

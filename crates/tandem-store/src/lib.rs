@@ -14,8 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tandem_domain::{
     Article, ArticleStatus, AuthorKind, Channel, Conversation, ConversationId, ConversationState,
-    Customer, CustomerId, Inbox, InboxId, Locale, Message, MessageMeta, Millis, Queue, Role,
-    Transition, TransitionError, User, UserId, Workspace, WorkspaceId,
+    Customer, CustomerId, DecisionRecord, Inbox, InboxId, Locale, Message, MessageId, MessageMeta,
+    Millis, Queue, Role, Transition, TransitionError, User, UserId, Workspace, WorkspaceId,
 };
 use tokio::sync::broadcast;
 
@@ -150,6 +150,8 @@ pub struct NewMessage {
     /// Reopen the conversation (back to the bot) if it is resolved, in the same transaction.
     pub reopen_if_resolved: bool,
     pub meta: Option<MessageMeta>,
+    /// For a bot message: why the bot said it, stored with the message.
+    pub decision: Option<DecisionRecord>,
     /// Refuse the message (`Conflict`) unless the bot owns the conversation at commit time, so
     /// that a bot reply computed before an agent took over is never shown.
     pub only_while_bot_owns: bool,
@@ -262,6 +264,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends a message with the next `seq`. Idempotent on `client_msg_id` per conversation.
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended>;
+    /// The decision records of a conversation's bot messages.
+    async fn decisions(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<(MessageId, DecisionRecord)>>;
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.
     async fn messages(
         &self,

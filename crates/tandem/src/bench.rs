@@ -181,6 +181,7 @@ async fn seed(directory: &Path, customers: usize) -> anyhow::Result<Fixture> {
                 reopen_if_resolved: true,
                 only_while_bot_owns: false,
                 meta: None,
+                decision: None,
             })
             .await?;
         store

@@ -174,6 +174,7 @@ async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
             reopen_if_resolved: true,
             only_while_bot_owns: false,
             meta: None,
+            decision: None,
         })
         .await
         .unwrap();

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use tandem_domain::{AuthorKind, ConversationState, Message};
+use tandem_domain::{AuthorKind, ConversationState, DecisionRecord, Message};
 
 use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
 use crate::AppState;
@@ -29,6 +29,52 @@ pub struct MessageView {
     pub body: String,
     pub time: String,
     pub timestamp: i64,
+    /// For a bot message: why it said this.
+    pub decision: Option<DecisionView>,
+}
+
+/// A bot turn's decision record, ready to show.
+#[derive(Debug)]
+pub struct DecisionView {
+    pub outcome: &'static str,
+    pub threshold: String,
+    pub latency: String,
+    pub knowledge_version: String,
+    /// `/knowledge/test?q=...`: the same question against today's knowledge.
+    pub replay_url: String,
+    /// (title, key, score, retrieval, intent)
+    pub candidates: Vec<(String, String, String, String, String)>,
+}
+
+fn decision_view(text: &'static Text, record: &DecisionRecord) -> DecisionView {
+    let outcome = match record.outcome.as_str() {
+        "answer" => text.kb_outcome_answer,
+        "clarify" => text.kb_outcome_clarify,
+        _ => text.kb_outcome_abstain,
+    };
+    let query = serde_urlencoded::to_string([("q", record.query.as_str())]).unwrap_or_default();
+    DecisionView {
+        outcome,
+        threshold: format!("{:.2}", record.threshold),
+        latency: format!("{} µs", record.latency_us),
+        knowledge_version: record.knowledge_version.clone(),
+        replay_url: format!("/knowledge/test?{query}"),
+        candidates: record
+            .candidates
+            .iter()
+            .map(|candidate| {
+                (
+                    candidate.title.clone(),
+                    candidate.article.clone(),
+                    format!("{:.3}", candidate.score),
+                    format!("{:.3}", candidate.retrieval),
+                    candidate
+                        .intent
+                        .map_or_else(|| "—".to_owned(), |intent| format!("{intent:.3}")),
+                )
+            })
+            .collect(),
+    }
 }
 
 #[derive(Debug)]
@@ -72,6 +118,7 @@ fn message_view(
     message: &Message,
     bot_name: &str,
     customer_name: &str,
+    decision: Option<&DecisionRecord>,
 ) -> MessageView {
     let author = match message.author_kind {
         AuthorKind::Customer => customer_name.to_owned(),
@@ -89,6 +136,7 @@ fn message_view(
         body: message.body.clone(),
         time: format_time(message.created_at),
         timestamp: message.created_at,
+        decision: decision.map(|record| decision_view(text, record)),
     }
 }
 
@@ -158,6 +206,8 @@ async fn show_conversation(
         }
     }
     let customer_name = customer.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+    let decisions: std::collections::HashMap<_, _> =
+        store.decisions(conversation.id).await.map_err(|e| failed(e.into()))?.into_iter().collect();
     let past = store
         .customer_conversations(conversation.customer_id, 10)
         .await
@@ -188,7 +238,9 @@ async fn show_conversation(
         past,
         messages: messages
             .iter()
-            .map(|message| message_view(text, message, &bot_name, &customer_name))
+            .map(|message| {
+                message_view(text, message, &bot_name, &customer_name, decisions.get(&message.id))
+            })
             .collect(),
         last_seq: conversation.last_seq,
         actions: actions(text, conversation.state, conversation.assignee_id == Some(agent.user.id)),

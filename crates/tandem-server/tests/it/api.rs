@@ -511,6 +511,23 @@ async fn an_imported_article_is_answered_at_once_with_its_source() {
         .unwrap()
         .clone();
     assert_eq!(bot["meta"]["source"]["title"], "礼品包装", "the widget receives the source");
+    assert!(bot.get("decision").is_none(), "the decision record is for agents only");
+    // Agents see the decision record under the bot message, with a replay link.
+    let page = app
+        .get(&format!("/conversations/{}", conversation.0), &[("cookie", &admin.cookie)])
+        .await
+        .text();
+    assert!(
+        page.contains("决策记录") && page.contains("<code>gift-wrap</code>"),
+        "decision record missing"
+    );
+    assert!(page.contains("/knowledge/test?q="));
+    let decisions = app.store.decisions(conversation).await.unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(
+        (decisions[0].1.outcome.as_str(), decisions[0].1.query.as_str()),
+        ("answer", "有礼品包装吗？")
+    );
 }
 
 #[tokio::test]

@@ -134,6 +134,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (article_id, version)
     );
     "#,
+    // 3: the decision record of every bot turn.
+    r#"
+    CREATE TABLE bot_turns (
+        message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        record TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX bot_turns_by_conversation ON bot_turns (conversation_id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tandem_domain::{
     Article, ArticleId, ArticleStatus, AuthorKind, Channel, Conversation, ConversationId,
-    ConversationState, Customer, CustomerId, Inbox, InboxId, Locale, Message, MessageId, Millis,
-    Queue, QueueId, Role, Transition, User, UserId, Workspace, WorkspaceId,
+    ConversationState, Customer, CustomerId, DecisionRecord, Inbox, InboxId, Locale, Message,
+    MessageId, Millis, Queue, QueueId, Role, Transition, User, UserId, Workspace, WorkspaceId,
     conversation::Ownership,
 };
 use tokio::sync::broadcast;
@@ -901,13 +901,35 @@ impl Store for SqliteStore {
                     save_ownership(connection, &mut conversation, ownership, now, changes)?;
                 }
                 let author = (new.author_kind, new.author_id, new.author_name);
+                let decision = new.decision.as_ref().map(to_json).transpose()?;
                 let message =
                     insert_message(connection, &mut conversation, author, (new.body, new.client_msg_id, new.meta), now)?;
+                if let Some(record) = decision {
+                    connection
+                        .prepare_cached("INSERT INTO bot_turns (message_id, conversation_id, record, created_at) VALUES (?1, ?2, ?3, ?4)")?
+                        .execute(params![message.id.0, conversation.id.0, record, now])?;
+                }
                 changes.push(Change::Message {
                     conversation: Arc::new(conversation.clone()),
                     message: Arc::new(message.clone()),
                 });
                 Ok(Appended { message, conversation, created: true })
+            })
+            .await
+    }
+
+    async fn decisions(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<(MessageId, DecisionRecord)>> {
+        self.engine
+            .read(move |connection| {
+                let mut statement = connection
+                    .prepare_cached("SELECT message_id, record FROM bot_turns WHERE conversation_id = ?1 ORDER BY message_id")?;
+                let rows = statement.query_map([conversation.0], |row| {
+                    Ok((MessageId(row.get(0)?), json_column(row, 1)?.ok_or(rusqlite::Error::InvalidColumnType(1, "record".into(), rusqlite::types::Type::Null))?))
+                })?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
             })
             .await
     }

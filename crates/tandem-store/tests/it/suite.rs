@@ -72,6 +72,7 @@ fn customer_message(world: &World, body: &str, client_msg_id: Option<&str>) -> N
         reopen_if_resolved: true,
         only_while_bot_owns: false,
         meta: None,
+        decision: None,
     }
 }
 
@@ -118,6 +119,7 @@ pub async fn seq_is_gapless_and_ordered_under_concurrent_writers(harness: Harnes
                     reopen_if_resolved: false,
                     only_while_bot_owns: false,
                     meta: None,
+                    decision: None,
                 };
                 store.append_message(message).await.unwrap();
             }
@@ -435,6 +437,7 @@ pub async fn bot_reply_is_refused_once_a_person_owns_the_conversation(harness: H
         author_kind: AuthorKind::Bot,
         only_while_bot_owns: true,
         meta: None,
+        decision: None,
         reopen_if_resolved: false,
         ..customer_message(&world, "I can help", None)
     };
