@@ -72,19 +72,28 @@ fn knowledge_version(live: &[Article]) -> String {
 impl Built {
     /// Scores `question` against the base (stale keys left out) and the delta, best first.
     fn decide(&self, question: &str, policy: DecisionPolicy) -> (Decision, Vec<Article>) {
-        let mut scored: Vec<(Candidate, &Article)> = self
-            .base
-            .engine
-            .candidates(question)
+        self.decide_by(question, policy, Engine::candidates)
+    }
+
+    /// Like `decide`, but ranks every article even for a word-for-word question.
+    fn rank(&self, question: &str, policy: DecisionPolicy) -> (Decision, Vec<Article>) {
+        self.decide_by(question, policy, Engine::ranked)
+    }
+
+    fn decide_by(
+        &self,
+        question: &str,
+        policy: DecisionPolicy,
+        score: fn(&Engine, &str) -> Vec<Candidate>,
+    ) -> (Decision, Vec<Article>) {
+        let mut scored: Vec<(Candidate, &Article)> = score(&self.base.engine, question)
             .into_iter()
             .map(|candidate| (candidate, &self.base.articles[candidate.article]))
             .filter(|(_, article)| !self.masked.contains(&article.key))
             .collect();
         if let Some(delta) = &self.delta {
             scored.extend(
-                delta
-                    .engine
-                    .candidates(question)
+                score(&delta.engine, question)
                     .into_iter()
                     .map(|candidate| (candidate, &delta.articles[candidate.article])),
             );
@@ -305,10 +314,28 @@ impl Responder for KnowledgeResponder {
                 return BotReply::text(phrases.cannot_answer, crate::Outcome::Abstain, false);
             }
         };
+        if said_it_did_not_help(&turn.message.body)
+            && let Some(reply) = next_step_after_failure(turn, &built, self.policy, phrases)
+        {
+            return reply;
+        }
         let started = std::time::Instant::now();
-        let (decision, articles) = built.decide(&turn.message.body, self.policy);
+        let (mut decision, mut articles) = built.decide(&turn.message.body, self.policy);
+        let mut query = turn.message.body.clone();
+        // A short follow-up ("那电子产品呢？", "and for electronics?") is read with the question
+        // before it, when that reading is the more confident one.
+        if let Some(previous) = follow_up_context(turn) {
+            let combined = format!("{previous} {}", turn.message.body);
+            let (in_context, in_context_articles) = built.decide(&combined, self.policy);
+            let best = |decision: &Decision| {
+                decision.candidates.first().map_or(0.0, |candidate| candidate.score)
+            };
+            if best(&in_context) > best(&decision) {
+                (decision, articles, query) = (in_context, in_context_articles, combined);
+            }
+        }
         let record = DecisionRecord {
-            query: turn.message.body.clone(),
+            query,
             outcome: match decision.outcome {
                 Outcome::Answer => "answer",
                 Outcome::Clarify => "clarify",
@@ -336,6 +363,111 @@ impl Responder for KnowledgeResponder {
         reply.decision = Some(record);
         reply
     }
+}
+
+/// Whether the customer says the last answer did not help.
+fn said_it_did_not_help(text: &str) -> bool {
+    const ZH: &[&str] = &[
+        "没用",
+        "没有用",
+        "没帮助",
+        "没有帮助",
+        "不是这个",
+        "没解决",
+        "没有解决",
+        "答非所问",
+        "不对",
+    ];
+    const EN: &[&str] = &[
+        "didn't help",
+        "did not help",
+        "not helpful",
+        "doesn't help",
+        "that's not it",
+        "not what i asked",
+        "wrong answer",
+        "useless",
+    ];
+    let lower = text.to_lowercase();
+    text.chars().count() <= 30
+        && (ZH.iter().any(|phrase| text.contains(phrase))
+            || EN.iter().any(|phrase| lower.contains(phrase)))
+}
+
+/// After "that didn't help": offer the other candidates for the question the failed answer
+/// was for, or hand off to a person when there are none.
+fn next_step_after_failure(
+    turn: &Turn,
+    built: &Built,
+    policy: DecisionPolicy,
+    phrases: &Phrases,
+) -> Option<BotReply> {
+    let failed = turn
+        .history
+        .iter()
+        .rev()
+        .find(|message| message.author_kind == tandem_domain::AuthorKind::Bot)?;
+    let failed_article = failed.meta.as_ref()?.source.as_ref()?.article.clone();
+    let question = turn
+        .history
+        .iter()
+        .rev()
+        .filter(|message| {
+            message.seq < failed.seq && message.author_kind == tandem_domain::AuthorKind::Customer
+        })
+        .map(|message| message.body.clone())
+        .next()?;
+    let (decision, articles) =
+        built.rank(&question, DecisionPolicy { clarify_margin: 0.0, ..policy });
+    let alternatives: Vec<String> = decision
+        .candidates
+        .iter()
+        .zip(&articles)
+        .filter(|(candidate, article)| {
+            article.key != failed_article && candidate.score >= policy.threshold / 2.0
+        })
+        .take(2)
+        .map(|(_, article)| article.title.clone())
+        .collect();
+    let mut reply = if alternatives.is_empty() {
+        BotReply::text(phrases.sorry_handing_off, crate::Outcome::Abstain, true)
+    } else {
+        BotReply {
+            body: phrases.clarify.to_owned(),
+            outcome: crate::Outcome::Clarify,
+            hand_off: false,
+            meta: Some(MessageMeta { source: None, quick_replies: alternatives }),
+            decision: None,
+        }
+    };
+    reply.decision = Some(DecisionRecord {
+        query: turn.message.body.clone(),
+        outcome: if reply.hand_off { "hand_off" } else { "clarify" }.to_owned(),
+        threshold: policy.threshold,
+        candidates: Vec::new(),
+        knowledge_version: built.version.clone(),
+        latency_us: 0,
+    });
+    Some(reply)
+}
+
+/// For a short message that reads as a follow-up, the customer's previous question.
+fn follow_up_context(turn: &Turn) -> Option<String> {
+    let text = turn.message.body.trim();
+    let han = text.chars().filter(|character| tandem_text::is_han(*character)).count();
+    let words = text.split_whitespace().count();
+    const MARKERS: &[&str] =
+        &["那", "那么", "还有", "如果是", "and ", "what about", "how about", "and for", "also "];
+    let lower = text.to_lowercase();
+    let short = if han > 0 { han <= 8 } else { words <= 5 };
+    if !short || !MARKERS.iter().any(|marker| lower.starts_with(marker)) {
+        return None;
+    }
+    turn.history
+        .iter()
+        .rev()
+        .find(|message| message.author_kind == tandem_domain::AuthorKind::Customer)
+        .map(|message| message.body.clone())
 }
 
 /// The bot's words for an engine outcome.

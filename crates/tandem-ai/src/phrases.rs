@@ -18,6 +18,8 @@ pub struct Phrases {
     pub clarify: &'static str,
     /// Nothing in the knowledge base answers the question.
     pub cannot_answer: &'static str,
+    /// The answer did not help and there is nothing else to offer.
+    pub sorry_handing_off: &'static str,
 }
 
 const ZH: Phrases = Phrases {
@@ -29,6 +31,7 @@ const ZH: Phrases = Phrases {
     resolved: "对话已结束。如还有问题，直接发送消息即可。",
     reopened: "对话已重新打开",
     clarify: "您想问的是下面哪一个？",
+    sorry_handing_off: "抱歉没能帮到您，正在为您转接人工客服，请稍候。",
     cannot_answer: "抱歉，这个问题我还不能准确回答，不想给您错误的信息。您可以换个说法再问我，或点击“转人工”由客服为您处理。",
 };
 
@@ -41,6 +44,7 @@ const EN: Phrases = Phrases {
     resolved: "This conversation is resolved. Write again any time if you need more help.",
     reopened: "The conversation was reopened",
     clarify: "Which of these did you mean?",
+    sorry_handing_off: "Sorry that didn't help — I'm connecting you to a person now.",
     cannot_answer: "Sorry, I can't answer that reliably and I'd rather not guess. Try asking another way, or tap \"Talk to a person\" and a member of our team will help.",
 };
 

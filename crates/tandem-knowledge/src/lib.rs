@@ -224,7 +224,8 @@ impl Engine {
         self.model.is_some()
     }
 
-    /// Scores the articles for `question`, best first.
+    /// Scores the articles for `question`, best first. A question that is word for word one
+    /// of an article's is that article, with certainty.
     pub fn candidates(&self, question: &str) -> Vec<Candidate> {
         if let Some(&article) = self.exact.get(&normalize(question)) {
             let intent = self.has_model().then_some(1.0);
@@ -235,6 +236,12 @@ impl Engine {
                 intent,
             }];
         }
+        self.ranked(question)
+    }
+
+    /// Scores every article for `question` by the evidence, best first, even when the question
+    /// is word for word an article's (to find the runners-up).
+    pub fn ranked(&self, question: &str) -> Vec<Candidate> {
         let features = analyzer().features(question);
         let query = vectorize(&features, &self.vocabulary, &self.idf, self.unseen_idf);
         if query.entries.is_empty() {

@@ -425,4 +425,72 @@ mod knowledge {
                 && quick_replies.contains(&"会员积分过期".to_owned())
         );
     }
+
+    async fn returns_kb(world: &World, with_electronics: bool) {
+        let mut articles = vec![article(
+            "returns",
+            "退货政策",
+            &["怎么退货", "可以退货吗", "退货流程"],
+            "签收后 7 天内可无理由退货。",
+        )];
+        if with_electronics {
+            articles.push(article(
+                "returns-electronics",
+                "电子产品退货",
+                &["电子产品怎么退货", "手机可以退货吗", "电子产品退货流程"],
+                "电子产品签收后 15 天内可退货，需保持未激活。",
+            ));
+        }
+        world
+            .store
+            .save_articles(world.inbox.workspace_id, articles, ArticleStatus::Published, None)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_short_follow_up_is_read_with_the_previous_question() {
+        let world = world().await;
+        let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+        let relay = Relay::new(world.store.clone(), responder);
+        returns_kb(&world, true).await;
+        assert_eq!(ask(&world, &relay, "怎么退货").await.body, "签收后 7 天内可无理由退货。");
+        let follow_up = ask(&world, &relay, "那电子产品呢？").await;
+        assert_eq!(follow_up.body, "电子产品签收后 15 天内可退货，需保持未激活。");
+        let conversation = follow_up.conversation_id;
+        let decisions = world.store.decisions(conversation).await.unwrap();
+        assert_eq!(
+            decisions.last().unwrap().1.query,
+            "怎么退货 那电子产品呢？",
+            "the follow-up was read in context"
+        );
+    }
+
+    #[tokio::test]
+    async fn that_did_not_help_offers_the_alternatives_then_a_person() {
+        let world = world().await;
+        let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+        let relay = Relay::new(world.store.clone(), responder);
+        returns_kb(&world, true).await;
+        ask(&world, &relay, "怎么退货").await;
+        let next = ask(&world, &relay, "没用").await;
+        assert_eq!(next.meta.unwrap().quick_replies, ["电子产品退货"]);
+
+        let other = super::world().await;
+        let responder = KnowledgeResponder::start(other.store.clone(), DecisionPolicy::default());
+        let relay = Relay::new(other.store.clone(), responder);
+        returns_kb(&other, false).await;
+        let answered = ask(&other, &relay, "怎么退货").await;
+        let handed = ask(&other, &relay, "这个回答没用").await;
+        assert!(handed.body.contains("转接人工"), "{}", handed.body);
+        for _ in 0..100 {
+            let conversation =
+                other.store.conversation(answered.conversation_id).await.unwrap().unwrap();
+            if conversation.state == ConversationState::Queued {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the conversation was not handed to a person");
+    }
 }
