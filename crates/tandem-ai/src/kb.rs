@@ -66,6 +66,12 @@ pub struct ArticleInput {
     pub lang: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Not answered before this moment, e.g. `2026-02-01T00:00+08:00`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_from: Option<String>,
+    /// Not answered from this moment on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// Checks an article and turns it into what the store saves.
@@ -95,16 +101,24 @@ pub fn validate_article(input: ArticleInput) -> Result<NewArticle, ValidationErr
     };
     let tags =
         input.tags.iter().map(|tag| tag.trim().to_owned()).filter(|tag| !tag.is_empty()).collect();
-    Ok(NewArticle {
-        key,
-        title,
-        answer,
-        questions,
-        tags,
-        language,
-        effective_from: None,
-        expires_at: None,
-    })
+    let moment = |field, text: &Option<String>| {
+        text.as_deref()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(|text| validate::timestamp(field, text))
+            .transpose()
+    };
+    let effective_from = moment("effective_from", &input.effective_from)?;
+    let expires_at = moment("expires_at", &input.expires_at)?;
+    if let (Some(from), Some(until)) = (effective_from, expires_at)
+        && until <= from
+    {
+        return Err(ValidationError {
+            field: "expires_at",
+            reason: "must be after effective_from".into(),
+        });
+    }
+    Ok(NewArticle { key, title, answer, questions, tags, language, effective_from, expires_at })
 }
 
 /// Parses and validates a whole file. Every bad entry is reported; a duplicate id is an error.
@@ -175,6 +189,7 @@ fn parse_csv(text: &str) -> Vec<Entry> {
     };
     let (question_column, answer_column, lang_column, tags_column) =
         (column("question"), column("answer"), column("lang"), column("tags"));
+    let (from_column, until_column) = (column("effective_from"), column("expires_at"));
     let mut merged: Vec<Entry> = Vec::new();
     let mut index_of: BTreeMap<String, usize> = BTreeMap::new();
     for record in reader.records() {
@@ -204,6 +219,12 @@ fn parse_csv(text: &str) -> Vec<Entry> {
         }
         if article.lang.is_none() {
             article.lang = Some(field(lang_column)).filter(|lang| !lang.is_empty());
+        }
+        if article.effective_from.is_none() {
+            article.effective_from = Some(field(from_column)).filter(|from| !from.is_empty());
+        }
+        if article.expires_at.is_none() {
+            article.expires_at = Some(field(until_column)).filter(|until| !until.is_empty());
         }
         let question = field(question_column);
         if !question.is_empty() {
@@ -263,6 +284,8 @@ pub fn export_jsonl(articles: &[Article]) -> String {
             answer: article.answer.clone(),
             lang: article.language.map(|locale| locale.as_str().to_owned()),
             tags: article.tags.clone(),
+            effective_from: article.effective_from.map(validate::format_timestamp),
+            expires_at: article.expires_at.map(validate::format_timestamp),
         };
         if let Ok(json) = serde_json::to_string(&line) {
             out.push_str(&json);
@@ -275,10 +298,21 @@ pub fn export_jsonl(articles: &[Article]) -> String {
 /// The export of articles as CSV, one row per question variant.
 pub fn export_csv(articles: &[Article]) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let _ = writer.write_record(["id", "title", "question", "answer", "lang", "tags"]);
+    let _ = writer.write_record([
+        "id",
+        "title",
+        "question",
+        "answer",
+        "lang",
+        "tags",
+        "effective_from",
+        "expires_at",
+    ]);
     for article in articles {
         let lang = article.language.map_or("", |locale| locale.as_str());
         let tags = article.tags.join(";");
+        let from = article.effective_from.map(validate::format_timestamp).unwrap_or_default();
+        let until = article.expires_at.map(validate::format_timestamp).unwrap_or_default();
         let questions: Vec<&str> = if article.questions.is_empty() {
             vec![""]
         } else {
@@ -292,6 +326,8 @@ pub fn export_csv(articles: &[Article]) -> String {
                 &article.answer,
                 lang,
                 &tags,
+                &from,
+                &until,
             ]);
         }
     }
@@ -314,6 +350,22 @@ mod tests {
         assert_eq!(lines, [1, 3, 4, 5]);
         assert!(errors[2].message.contains("already used on line 2"), "{}", errors[2]);
         assert_eq!(errors[0].to_string().split(':').next(), Some("kb.jsonl"));
+    }
+
+    #[test]
+    fn effective_windows_are_read_and_checked() {
+        let line = "{\"id\": \"cny\", \"title\": \"春节退货\", \"answer\": \"延长至 30 天\", \"effective_from\": \"2026-02-01T00:00+08:00\", \"expires_at\": \"2026-02-28\"}";
+        let articles = parse(Format::Jsonl, "kb.jsonl", line).unwrap();
+        assert_eq!(articles[0].effective_from, Some(1_769_875_200_000));
+        let backwards = line.replace("2026-02-28", "2026-01-01");
+        let errors = parse(Format::Jsonl, "kb.jsonl", &backwards).unwrap_err();
+        assert!(errors[0].message.contains("expires_at"), "{}", errors[0]);
+        let no_zone = line.replace("2026-02-01T00:00+08:00", "2026-02-01T00:00");
+        assert!(
+            parse(Format::Jsonl, "kb.jsonl", &no_zone).unwrap_err()[0]
+                .message
+                .contains("time zone")
+        );
     }
 
     #[test]
@@ -352,8 +404,8 @@ mod tests {
             questions: vec!["怎么退货".into(), "可以退货吗".into()],
             tags: vec!["售后".into()],
             language: Some(Locale::Zh),
-            effective_from: None,
-            expires_at: None,
+            effective_from: Some(1_769_907_600_000),
+            expires_at: Some(1_772_323_200_000),
             version: 1,
             created_at: 0,
             updated_at: 0,
@@ -365,5 +417,9 @@ mod tests {
         assert_eq!(from_jsonl, from_csv);
         assert_eq!(from_jsonl[0].questions, article.questions);
         assert_eq!(from_jsonl[0].answer, article.answer);
+        assert_eq!(
+            (from_jsonl[0].effective_from, from_jsonl[0].expires_at),
+            (article.effective_from, article.expires_at)
+        );
     }
 }

@@ -138,6 +138,105 @@ pub fn article_text(
     Ok(text.replace("\r\n", "\n"))
 }
 
+/// A moment written as `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM[:SS]` followed by `Z`
+/// or an offset such as `+08:00` (a space may stand for the `T`), as milliseconds since the
+/// Unix epoch. A time without a zone is refused: "9 am" means different moments in Beijing and
+/// London.
+pub fn timestamp(field: &'static str, text: &str) -> Result<i64, ValidationError> {
+    let text = text.trim();
+    let bad = || {
+        invalid(field, format!("{text:?} is not a date like 2026-02-01 or 2026-02-01T09:00+08:00"))
+    };
+    let number = |part: &str| part.parse::<i64>().map_err(|_| bad());
+    let (date, time) = match text.find(['T', ' ']) {
+        Some(index) => (&text[..index], Some(&text[index + 1..])),
+        None => (text, None),
+    };
+    let mut date_parts = date.split('-');
+    let (Some(year), Some(month), Some(day), None) =
+        (date_parts.next(), date_parts.next(), date_parts.next(), date_parts.next())
+    else {
+        return Err(bad());
+    };
+    let (year, month, day) = (number(year)?, number(month)?, number(day)?);
+    if !(1970..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+    {
+        return Err(bad());
+    }
+    let (mut seconds, mut offset) = (0, 0);
+    if let Some(time) = time {
+        let (clock, zone_seconds) = if let Some(clock) = time.strip_suffix('Z') {
+            (clock, 0)
+        } else if let Some(index) = time.rfind(['+', '-']) {
+            let (clock, zone) = time.split_at(index);
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let (hours, minutes) = zone[1..].split_once(':').ok_or_else(bad)?;
+            (clock, sign * (number(hours)? * 3600 + number(minutes)? * 60))
+        } else {
+            return Err(invalid(field, "give a time zone, such as Z or +08:00"));
+        };
+        let mut clock_parts = clock.split(':');
+        let hours = number(clock_parts.next().ok_or_else(bad)?)?;
+        let minutes = number(clock_parts.next().ok_or_else(bad)?)?;
+        let secs = clock_parts.next().map(number).transpose()?.unwrap_or(0);
+        if hours > 23 || minutes > 59 || secs > 59 || clock_parts.next().is_some() {
+            return Err(bad());
+        }
+        seconds = hours * 3600 + minutes * 60 + secs;
+        offset = zone_seconds;
+    }
+    Ok((days_from_civil(year, month, day) * 86_400 + seconds - offset) * 1000)
+}
+
+/// The inverse of [`timestamp`]: `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_timestamp(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 to a Gregorian date (Howard Hinnant's algorithm).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +322,20 @@ mod tests {
         assert!(article_text("title", "  ", 10).is_err());
         assert_eq!(article_text("title", " 退货政策 ", 10).unwrap(), "退货政策");
         assert_eq!(article_text("answer", &"x".repeat(11), 10).unwrap_err().field, "answer");
+    }
+
+    #[test]
+    fn timestamps() {
+        let parse = |text: &str| timestamp("effective_from", text).ok();
+        assert_eq!(parse("1970-01-01"), Some(0));
+        assert_eq!(parse("2026-02-01T09:00+08:00"), Some(1_769_907_600_000));
+        assert_eq!(parse("2026-02-01 01:00:00Z"), Some(1_769_907_600_000));
+        assert_eq!(parse("2024-02-29T00:00Z"), Some(1_709_164_800_000));
+        for bad in
+            ["2026-02-30", "2026-13-01", "2026-02-01T09:00", "tomorrow", "2026-02-01T25:00Z", ""]
+        {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

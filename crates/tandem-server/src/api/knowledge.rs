@@ -123,6 +123,10 @@ struct SaveArticle {
     #[serde(default)]
     tags: Vec<String>,
     lang: Option<String>,
+    /// Not answered before this moment, e.g. `2026-02-01T00:00+08:00`.
+    effective_from: Option<String>,
+    /// Not answered from this moment on.
+    expires_at: Option<String>,
     #[serde(default = "published")]
     status: String,
 }
@@ -142,6 +146,8 @@ async fn save_article(
         answer: request.answer,
         lang: request.lang,
         tags: request.tags,
+        effective_from: request.effective_from,
+        expires_at: request.expires_at,
     };
     let article = kb::validate_article(input)?;
     let mut saved = state

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 use tandem_ai::kb::{self, ArticleInput, Format};
+use tandem_domain::validate;
 use tandem_domain::{Article, ArticleStatus, Role, UserId, ValidationError};
 use tandem_knowledge::Outcome;
 
@@ -193,6 +194,11 @@ struct ArticleForm {
     /// The button pressed: `draft`, `in_review` or `published`.
     #[serde(default)]
     status: String,
+    /// `2026-02-01T00:00+08:00`, or empty for none.
+    #[serde(default)]
+    effective_from: String,
+    #[serde(default)]
+    expires_at: String,
 }
 
 impl ArticleForm {
@@ -204,6 +210,11 @@ impl ArticleForm {
             questions: article.questions.join("\n"),
             tags: article.tags.join(", "),
             language: article.language.map(|locale| locale.as_str().to_owned()).unwrap_or_default(),
+            effective_from: article
+                .effective_from
+                .map(validate::format_timestamp)
+                .unwrap_or_default(),
+            expires_at: article.expires_at.map(validate::format_timestamp).unwrap_or_default(),
             ..ArticleForm::default()
         }
     }
@@ -222,6 +233,8 @@ impl ArticleForm {
             answer: self.answer.clone(),
             lang: Some(self.language.clone()).filter(|lang| !lang.is_empty()),
             tags: self.tags.split([',', '，']).map(str::to_owned).collect(),
+            effective_from: Some(self.effective_from.clone()),
+            expires_at: Some(self.expires_at.clone()),
         }
     }
 
@@ -414,7 +427,7 @@ async fn save_article(
     let existing = find_article(&state, &agent, &key)
         .await?
         .ok_or_else(|| failed(&agent)(ApiError::NotFound("article")))?;
-    let mut article = match kb::validate_article(form.input(&key)) {
+    let article = match kb::validate_article(form.input(&key)) {
         Ok(article) => article,
         Err(error) => {
             let message = format!("{} {error}", text.kb_not_saved);
@@ -422,9 +435,6 @@ async fn save_article(
             return edit_page(&state, &agent, Some(&existing), form, None, Some(message)).await;
         }
     };
-    // The form does not edit effective windows: keep the ones the article has.
-    article.effective_from = existing.effective_from;
-    article.expires_at = existing.expires_at;
     state
         .store
         .save_articles(agent.user.workspace_id, vec![article], status, Some(agent.user.id))

@@ -556,6 +556,8 @@ async fn knowledge_is_read_by_all_and_changed_by_editors() {
         .await;
     assert_eq!(archived.json()["status"], "archived");
     let csv = app.get("/api/v1/articles/export?format=csv", &[("cookie", &agent.cookie)]).await;
-    assert!(csv.text().starts_with("id,title,question,answer,lang,tags\n"));
+    assert!(
+        csv.text().starts_with("id,title,question,answer,lang,tags,effective_from,expires_at\n")
+    );
     assert!(csv.text().contains("退货政策"));
 }

@@ -399,7 +399,9 @@ async fn an_import_with_a_bad_line_saves_nothing() {
     let csv = app.get("/knowledge/export?format=csv", &[("cookie", &admin.cookie)]).await;
     assert_eq!(csv.status, StatusCode::OK);
     assert_eq!(csv.headers["content-disposition"], "attachment; filename=\"knowledge.csv\"");
-    assert!(csv.text().starts_with("id,title,question,answer,lang,tags\n"));
+    assert!(
+        csv.text().starts_with("id,title,question,answer,lang,tags,effective_from,expires_at\n")
+    );
     assert!(csv.text().contains("gift-wrap,礼品包装,有礼盒吗"));
     let jsonl = app.get("/knowledge/export?format=jsonl", &[("cookie", &admin.cookie)]).await;
     assert_eq!(jsonl.headers["content-disposition"], "attachment; filename=\"knowledge.jsonl\"");
