@@ -288,6 +288,11 @@ impl KnowledgeResponder {
         self.policy
     }
 
+    /// Whether the workspace's engine is a full build (no delta of recent changes pending).
+    pub fn is_settled(&self, workspace: WorkspaceId) -> bool {
+        self.current(workspace).is_some_and(|built| built.delta.is_none())
+    }
+
     async fn engine_for(&self, workspace: WorkspaceId) -> Result<Arc<Built>, StoreError> {
         match self.current(workspace) {
             Some(built) if now_millis() < built.valid_until => Ok(built),

@@ -223,6 +223,13 @@ impl Page<'_> {
 /// JavaScript: the widget's shadow root.
 const WIDGET: &str = "document.querySelector('tandem-widget')?.shadowRoot";
 
+/// JavaScript: type `text` into the widget and press send.
+fn type_and_send(text: &str) -> String {
+    format!(
+        "(() => {{ const input = {WIDGET}.querySelector('[data-testid=input]'); input.value = {text:?}; input.dispatchEvent(new Event('input', {{ bubbles: true }})); {WIDGET}.querySelector('[data-testid=send]').click(); return true; }})()"
+    )
+}
+
 fn widget_messages(kind: &str, text: &str) -> String {
     format!(
         "[...({WIDGET})?.querySelectorAll('[data-testid=message][data-author-kind={kind}]') ?? []].some(m => m.textContent.includes({text:?}) && m.dataset.seq)"
@@ -285,11 +292,7 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
         .wait_for(&format!("!{WIDGET}.querySelector('[data-testid=panel]').hidden"), "widget panel")
         .await;
     let question = "我的订单 20241123001 到哪了？";
-    customer
-        .eval(&format!(
-            "const input = {WIDGET}.querySelector('[data-testid=input]'); input.value = {question:?}; input.dispatchEvent(new Event('input', {{ bubbles: true }})); {WIDGET}.querySelector('[data-testid=send]').click(); true"
-        ))
-        .await;
+    customer.eval(&type_and_send(question)).await;
     customer.wait_for(&widget_messages("customer", question), "customer message confirmed").await;
     // The bot answers from the demo knowledge base and shows where the answer came from.
     customer.wait_for(&widget_messages("bot", "查看物流"), "bot answer").await;
@@ -299,6 +302,17 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
                 "{WIDGET}.querySelector('[data-testid=source]')?.textContent.includes('查询物流')"
             ),
             "answer source",
+        )
+        .await;
+
+    // A question the knowledge does not cover: the bot says so and offers a person, not a guess.
+    let unknown = "你们公司的股票代码是多少？";
+    customer.eval(&type_and_send(unknown)).await;
+    customer.wait_for(&widget_messages("bot", "转人工"), "abstain offering a person").await;
+    customer
+        .wait_for(
+            &format!("!{WIDGET}.querySelector('[data-testid=handoff]').disabled"),
+            "hand-off offered",
         )
         .await;
 
@@ -384,5 +398,5 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
             "{WIDGET}.querySelectorAll('[data-testid=message][data-author-kind=customer]').length"
         ))
         .await;
-    assert_eq!(count, json!(1), "the customer's message is shown once");
+    assert_eq!(count, json!(2), "each of the customer's two messages is shown once");
 }
