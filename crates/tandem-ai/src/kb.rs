@@ -273,6 +273,31 @@ fn parse_markdown(text: &str) -> Vec<Entry> {
     vec![(1, Ok(input))]
 }
 
+/// A finished export: the text, its media type and a file name for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub text: String,
+    pub content_type: &'static str,
+    pub file_name: &'static str,
+}
+
+/// Exports articles as JSONL or CSV, named by `format` (`jsonl` or `csv`).
+pub fn export(format: &str, articles: &[Article]) -> Result<Export, ValidationError> {
+    match Format::parse(format) {
+        Some(Format::Jsonl) => Ok(Export {
+            text: export_jsonl(articles),
+            content_type: "application/x-ndjson; charset=utf-8",
+            file_name: "knowledge.jsonl",
+        }),
+        Some(Format::Csv) => Ok(Export {
+            text: export_csv(articles),
+            content_type: "text/csv; charset=utf-8",
+            file_name: "knowledge.csv",
+        }),
+        _ => Err(ValidationError { field: "format", reason: "must be jsonl or csv".into() }),
+    }
+}
+
 /// The export of articles as JSONL, one per line, in the import shape.
 pub fn export_jsonl(articles: &[Article]) -> String {
     let mut out = String::new();

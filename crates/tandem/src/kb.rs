@@ -110,11 +110,9 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let sqlite = crate::open_store(&config)?;
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let articles = store.articles(workspace(&store).await?).await?;
-    let text = match Format::parse(&args.format) {
-        Some(Format::Jsonl) => kb::export_jsonl(&articles),
-        Some(Format::Csv) => kb::export_csv(&articles),
-        _ => bail!("--format {}: export writes jsonl or csv", args.format),
-    };
+    let text = kb::export(&args.format, &articles)
+        .with_context(|| format!("--format {}", args.format))?
+        .text;
     match &args.out {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write {}", path.display()))?,

@@ -100,17 +100,8 @@ async fn export_articles(
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
     let articles = state.store.articles(agent.user.workspace_id).await?;
-    let (text, content_type) = match Format::parse(&query.format) {
-        Some(Format::Jsonl) => (kb::export_jsonl(&articles), "application/x-ndjson; charset=utf-8"),
-        Some(Format::Csv) => (kb::export_csv(&articles), "text/csv; charset=utf-8"),
-        _ => {
-            return Err(ApiError::Invalid(ValidationError {
-                field: "format",
-                reason: "must be jsonl or csv".into(),
-            }));
-        }
-    };
-    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+    let export = kb::export(&query.format, &articles)?;
+    Ok(([(header::CONTENT_TYPE, export.content_type)], export.text).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -560,25 +560,12 @@ async fn export(
 ) -> PageResult {
     let articles = all_articles(&state, &agent).await?;
     let asked = if query.format.is_empty() { "jsonl" } else { query.format.as_str() };
-    let (body, content_type, file) = match Format::parse(asked) {
-        Some(Format::Jsonl) => {
-            (kb::export_jsonl(&articles), "application/x-ndjson; charset=utf-8", "knowledge.jsonl")
-        }
-        Some(Format::Csv) => {
-            (kb::export_csv(&articles), "text/csv; charset=utf-8", "knowledge.csv")
-        }
-        _ => {
-            return Err(failed(&agent)(ApiError::Invalid(ValidationError {
-                field: "format",
-                reason: "must be jsonl or csv".into(),
-            })));
-        }
-    };
+    let export = kb::export(asked, &articles).map_err(|error| failed(&agent)(error.into()))?;
     let headers = [
-        (header::CONTENT_TYPE, content_type.to_owned()),
-        (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+        (header::CONTENT_TYPE, export.content_type.to_owned()),
+        (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", export.file_name)),
     ];
-    Ok((headers, body).into_response())
+    Ok((headers, export.text).into_response())
 }
 
 // ---------- Testing the bot ----------
