@@ -288,6 +288,33 @@ impl KnowledgeResponder {
         self.policy
     }
 
+    /// Saves articles and returns once they are answerable (or, unpublished, no longer are).
+    /// Writes that bypass this are picked up from the change feed a moment later.
+    pub async fn save(
+        self: &Arc<Self>,
+        workspace: WorkspaceId,
+        articles: Vec<tandem_store::NewArticle>,
+        status: ArticleStatus,
+        author: Option<tandem_domain::UserId>,
+    ) -> Result<Vec<Article>, StoreError> {
+        let saved = self.store.save_articles(workspace, articles, status, author).await?;
+        Arc::clone(self).changed(workspace).await?;
+        Ok(saved)
+    }
+
+    /// Changes an article's status and returns once the engine reflects it.
+    pub async fn set_status(
+        self: &Arc<Self>,
+        workspace: WorkspaceId,
+        key: &str,
+        status: ArticleStatus,
+        author: Option<tandem_domain::UserId>,
+    ) -> Result<Article, StoreError> {
+        let article = self.store.set_article_status(workspace, key, status, author).await?;
+        Arc::clone(self).changed(workspace).await?;
+        Ok(article)
+    }
+
     /// Whether the workspace's engine is a full build (no delta of recent changes pending).
     pub fn is_settled(&self, workspace: WorkspaceId) -> bool {
         self.current(workspace).is_some_and(|built| built.delta.is_none())

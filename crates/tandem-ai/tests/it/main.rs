@@ -305,10 +305,9 @@ mod knowledge {
     async fn published_knowledge_answers_with_its_source_and_abstains_otherwise() {
         let world = world().await;
         let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
-        let relay = Relay::new(world.store.clone(), responder);
-        world
-            .store
-            .save_articles(
+        let relay = Relay::new(world.store.clone(), responder.clone());
+        responder
+            .save(
                 world.inbox.workspace_id,
                 vec![
                     article(
@@ -342,12 +341,10 @@ mod knowledge {
         assert!(unknown.meta.is_none());
 
         // Archiving takes effect at once: the article is no longer answered from.
-        world
-            .store
-            .set_article_status(world.inbox.workspace_id, "returns", ArticleStatus::Archived, None)
+        responder
+            .set_status(world.inbox.workspace_id, "returns", ArticleStatus::Archived, None)
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
         let after = ask(&world, &relay, "请问怎样退货？").await;
         assert_ne!(after.body, "签收后 7 天内可无理由退货。");
     }
@@ -356,7 +353,7 @@ mod knowledge {
     async fn an_expired_policy_is_never_served_and_a_scheduled_one_starts_on_time() {
         let world = world().await;
         let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
-        let relay = Relay::new(world.store.clone(), responder);
+        let relay = Relay::new(world.store.clone(), responder.clone());
         let now = tandem_store::now_millis();
         let mut holiday = article(
             "holiday-returns",
@@ -364,27 +361,21 @@ mod knowledge {
             &["春节期间怎么退货", "春节退货"],
             "春节期间退货期延长至 30 天。",
         );
-        holiday.expires_at = Some(now + 600);
+        holiday.expires_at = Some(now + 1500);
         let mut normal = article(
             "returns",
             "退货政策",
             &["怎么退货", "退货流程"],
             "签收后 7 天内可无理由退货。",
         );
-        normal.effective_from = Some(now + 600);
-        world
-            .store
-            .save_articles(
-                world.inbox.workspace_id,
-                vec![holiday, normal],
-                ArticleStatus::Published,
-                None,
-            )
+        normal.effective_from = Some(now + 1500);
+        responder
+            .save(world.inbox.workspace_id, vec![holiday, normal], ArticleStatus::Published, None)
             .await
             .unwrap();
         let during = ask(&world, &relay, "春节期间怎么退货").await;
         assert_eq!(during.body, "春节期间退货期延长至 30 天。");
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        tokio::time::sleep(Duration::from_millis(1600)).await;
         let after = ask(&world, &relay, "春节期间怎么退货").await;
         assert_ne!(after.body, "春节期间退货期延长至 30 天。", "the expired policy is not served");
         let normal = ask(&world, &relay, "怎么退货").await;
@@ -398,10 +389,9 @@ mod knowledge {
             world.store.clone(),
             DecisionPolicy { threshold: 0.05, clarify_margin: 0.5 },
         );
-        let relay = Relay::new(world.store.clone(), responder);
-        world
-            .store
-            .save_articles(
+        let relay = Relay::new(world.store.clone(), responder.clone());
+        responder
+            .save(
                 world.inbox.workspace_id,
                 vec![
                     article("points-use", "会员积分使用", &["积分怎么用"], "积分可抵现。"),
@@ -426,7 +416,11 @@ mod knowledge {
         );
     }
 
-    async fn returns_kb(world: &World, with_electronics: bool) {
+    async fn returns_kb(
+        world: &World,
+        responder: &Arc<KnowledgeResponder>,
+        with_electronics: bool,
+    ) {
         let mut articles = vec![article(
             "returns",
             "退货政策",
@@ -441,9 +435,8 @@ mod knowledge {
                 "电子产品签收后 15 天内可退货，需保持未激活。",
             ));
         }
-        world
-            .store
-            .save_articles(world.inbox.workspace_id, articles, ArticleStatus::Published, None)
+        responder
+            .save(world.inbox.workspace_id, articles, ArticleStatus::Published, None)
             .await
             .unwrap();
     }
@@ -452,8 +445,8 @@ mod knowledge {
     async fn a_short_follow_up_is_read_with_the_previous_question() {
         let world = world().await;
         let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
-        let relay = Relay::new(world.store.clone(), responder);
-        returns_kb(&world, true).await;
+        let relay = Relay::new(world.store.clone(), responder.clone());
+        returns_kb(&world, &responder, true).await;
         assert_eq!(ask(&world, &relay, "怎么退货").await.body, "签收后 7 天内可无理由退货。");
         let follow_up = ask(&world, &relay, "那电子产品呢？").await;
         assert_eq!(follow_up.body, "电子产品签收后 15 天内可退货，需保持未激活。");
@@ -470,16 +463,16 @@ mod knowledge {
     async fn that_did_not_help_offers_the_alternatives_then_a_person() {
         let world = world().await;
         let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
-        let relay = Relay::new(world.store.clone(), responder);
-        returns_kb(&world, true).await;
+        let relay = Relay::new(world.store.clone(), responder.clone());
+        returns_kb(&world, &responder, true).await;
         ask(&world, &relay, "怎么退货").await;
         let next = ask(&world, &relay, "没用").await;
         assert_eq!(next.meta.unwrap().quick_replies, ["电子产品退货"]);
 
         let other = super::world().await;
         let responder = KnowledgeResponder::start(other.store.clone(), DecisionPolicy::default());
-        let relay = Relay::new(other.store.clone(), responder);
-        returns_kb(&other, false).await;
+        let relay = Relay::new(other.store.clone(), responder.clone());
+        returns_kb(&other, &responder, false).await;
         let answered = ask(&other, &relay, "怎么退货").await;
         let handed = ask(&other, &relay, "这个回答没用").await;
         assert!(handed.body.contains("转接人工"), "{}", handed.body);

@@ -76,8 +76,8 @@ async fn import_articles(
     let status = parse_status(&query.status)?;
     let articles = kb::parse(format, "body", &body).map_err(ApiError::ImportFailed)?;
     let saved = state
-        .store
-        .save_articles(agent.user.workspace_id, articles, status, Some(agent.user.id))
+        .knowledge
+        .save(agent.user.workspace_id, articles, status, Some(agent.user.id))
         .await?;
     let keys: Vec<&str> = saved.iter().map(|article| article.key.as_str()).collect();
     Ok(ApiJson(serde_json::json!({ "imported": saved.len(), "status": status, "articles": keys })))
@@ -142,8 +142,8 @@ async fn save_article(
     };
     let article = kb::validate_article(input)?;
     let mut saved = state
-        .store
-        .save_articles(agent.user.workspace_id, vec![article], status, Some(agent.user.id))
+        .knowledge
+        .save(agent.user.workspace_id, vec![article], status, Some(agent.user.id))
         .await?;
     saved.pop().map(ApiJson).ok_or(ApiError::Internal("no article saved".into()))
 }
@@ -164,8 +164,8 @@ async fn set_status(
     let status = parse_status(&request.status)?;
     Ok(ApiJson(
         state
-            .store
-            .set_article_status(agent.user.workspace_id, &key, status, Some(agent.user.id))
+            .knowledge
+            .set_status(agent.user.workspace_id, &key, status, Some(agent.user.id))
             .await?,
     ))
 }

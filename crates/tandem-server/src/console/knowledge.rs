@@ -407,8 +407,8 @@ async fn create_article(
     }
     let key = article.key.clone();
     state
-        .store
-        .save_articles(agent.user.workspace_id, vec![article], status, Some(agent.user.id))
+        .knowledge
+        .save(agent.user.workspace_id, vec![article], status, Some(agent.user.id))
         .await
         .map_err(|e| failed(&agent)(e.into()))?;
     Ok(saved_redirect(&key))
@@ -436,8 +436,8 @@ async fn save_article(
         }
     };
     state
-        .store
-        .save_articles(agent.user.workspace_id, vec![article], status, Some(agent.user.id))
+        .knowledge
+        .save(agent.user.workspace_id, vec![article], status, Some(agent.user.id))
         .await
         .map_err(|e| failed(&agent)(e.into()))?;
     Ok(saved_redirect(&key))
@@ -464,8 +464,8 @@ async fn change_status(
         }))
     })?;
     state
-        .store
-        .set_article_status(agent.user.workspace_id, &key, status, Some(agent.user.id))
+        .knowledge
+        .set_status(agent.user.workspace_id, &key, status, Some(agent.user.id))
         .await
         .map_err(|e| failed(&agent)(e.into()))?;
     Ok(saved_redirect(&key))
@@ -524,8 +524,8 @@ async fn submit_import(
         Ok(articles) => {
             let status = if publish { ArticleStatus::Published } else { ArticleStatus::Draft };
             let saved = state
-                .store
-                .save_articles(agent.user.workspace_id, articles, status, Some(agent.user.id))
+                .knowledge
+                .save(agent.user.workspace_id, articles, status, Some(agent.user.id))
                 .await
                 .map_err(|e| failed(&agent)(e.into()))?;
             let location = format!("/knowledge?notice=imported&count={}", saved.len());
