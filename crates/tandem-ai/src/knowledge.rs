@@ -61,7 +61,17 @@ struct Built {
     valid_until: Millis,
     /// Which knowledge this is, for decision records.
     version: String,
+    /// The store's knowledge stamp for the articles this was built from.
+    stamp: (i64, Millis),
 }
+
+/// The knowledge stamp of a workspace's articles (see `Store::knowledge_stamp`).
+fn stamp(articles: &[Article]) -> (i64, Millis) {
+    (articles.len() as i64, articles.iter().map(|article| article.updated_at).max().unwrap_or(0))
+}
+
+/// How often a turn checks the store for knowledge changed by another process.
+const STAMP_CHECK_MS: Millis = 2000;
 
 /// Names a set of live articles: how many, and when the newest changed.
 fn knowledge_version(live: &[Article]) -> String {
@@ -114,6 +124,8 @@ pub struct KnowledgeResponder {
     store: Arc<dyn Store>,
     policy: DecisionPolicy,
     built: Mutex<HashMap<WorkspaceId, Arc<Built>>>,
+    /// When each workspace's knowledge stamp was last compared with the store.
+    checked: Mutex<HashMap<WorkspaceId, Millis>>,
     /// Counts knowledge changes, so that a slow full rebuild never replaces a newer state.
     generation: AtomicU64,
 }
@@ -142,6 +154,7 @@ impl KnowledgeResponder {
             store,
             policy,
             built: Mutex::new(HashMap::new()),
+            checked: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         });
         // Loading the Chinese dictionary takes a few hundred milliseconds: do it off the path
@@ -223,7 +236,14 @@ impl KnowledgeResponder {
             let version = knowledge_version(&live);
             self.install(
                 workspace,
-                Built { base, delta, masked, valid_until: valid_until(&articles, now), version },
+                Built {
+                    base,
+                    delta,
+                    masked,
+                    valid_until: valid_until(&articles, now),
+                    version,
+                    stamp: stamp(&articles),
+                },
             );
         }
         let responder = Arc::clone(&self);
@@ -253,6 +273,7 @@ impl KnowledgeResponder {
         let built = tokio::task::spawn_blocking(move || {
             let now = now_millis();
             let valid_until = valid_until(&articles, now);
+            let stamp = stamp(&articles);
             let live: Vec<Article> =
                 articles.into_iter().filter(|article| article.live_at(now)).collect();
             let version = knowledge_version(&live);
@@ -262,6 +283,7 @@ impl KnowledgeResponder {
                 masked: HashSet::new(),
                 valid_until,
                 version,
+                stamp,
             }
         })
         .await
@@ -321,14 +343,29 @@ impl KnowledgeResponder {
     }
 
     async fn engine_for(&self, workspace: WorkspaceId) -> Result<Arc<Built>, StoreError> {
-        match self.current(workspace) {
-            Some(built) if now_millis() < built.valid_until => Ok(built),
-            _ => {
-                self.rebuild(workspace).await?;
-                self.current(workspace)
-                    .ok_or(StoreError::Database("engine missing after rebuild".into()))
+        let now = now_millis();
+        if let Some(built) = self.current(workspace).filter(|built| now < built.valid_until) {
+            if !self.due_for_check(workspace, now)
+                || self.store.knowledge_stamp(workspace).await? == built.stamp
+            {
+                return Ok(built);
             }
+            tracing::info!(workspace_id = %workspace, "knowledge changed outside this server; rebuilding");
         }
+        self.rebuild(workspace).await?;
+        self.current(workspace).ok_or(StoreError::Database("engine missing after rebuild".into()))
+    }
+
+    /// Whether the store's knowledge stamp should be compared again (at most every
+    /// [`STAMP_CHECK_MS`]); records the check.
+    fn due_for_check(&self, workspace: WorkspaceId, now: Millis) -> bool {
+        let Ok(mut checked) = self.checked.lock() else { return false };
+        let last = checked.entry(workspace).or_insert(0);
+        if now - *last < STAMP_CHECK_MS {
+            return false;
+        }
+        *last = now;
+        true
     }
 }
 

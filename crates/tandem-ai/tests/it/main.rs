@@ -486,4 +486,33 @@ mod knowledge {
         }
         panic!("the conversation was not handed to a person");
     }
+
+    #[tokio::test]
+    async fn knowledge_written_by_another_process_is_picked_up() {
+        let world = world().await;
+        let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+        let relay = Relay::new(world.store.clone(), responder.clone());
+        returns_kb(&world, &responder, false).await;
+        assert_eq!(ask(&world, &relay, "怎么退货").await.body, "签收后 7 天内可无理由退货。");
+        // Another process (say `tandem kb import`) writes to the same database file.
+        let other =
+            SqliteStore::open(&SqliteConfig::new(world._directory.path().join("t.db"))).unwrap();
+        other
+            .save_articles(
+                world.inbox.workspace_id,
+                vec![article(
+                    "invoice",
+                    "开发票",
+                    &["怎么开发票", "电子发票在哪下载"],
+                    "在订单详情页申请电子发票。",
+                )],
+                ArticleStatus::Published,
+                None,
+            )
+            .await
+            .unwrap();
+        other.close();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(ask(&world, &relay, "怎么开发票").await.body, "在订单详情页申请电子发票。");
+    }
 }

@@ -1000,6 +1000,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn knowledge_stamp(&self, workspace: WorkspaceId) -> StoreResult<(i64, Millis)> {
+        self.engine
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM articles WHERE workspace_id = ?1")?
+                    .query_row([workspace.0], |row| Ok((row.get(0)?, row.get(1)?)))?)
+            })
+            .await
+    }
+
     async fn articles(&self, workspace: WorkspaceId) -> StoreResult<Vec<Article>> {
         self.engine
             .read(move |connection| {
