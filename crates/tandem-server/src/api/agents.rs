@@ -210,7 +210,19 @@ async fn post_transition(
     ApiJson(request): ApiJson<TransitionRequest>,
 ) -> ApiResult<ApiJson<serde_json::Value>> {
     let conversation = conversation_for(&state, &agent, id).await?;
-    let transition = transition_for(&agent, &conversation, &request)?;
+    let conversation = apply_transition(&state, &agent, &conversation, &request).await?;
+    Ok(ApiJson(serde_json::json!({ "conversation": conversation })))
+}
+
+/// Checks and applies an ownership change asked for by `agent`; the customer's system message
+/// names whoever now has the conversation. Shared by the API and the console.
+pub async fn apply_transition(
+    state: &AppState,
+    agent: &Agent,
+    conversation: &Conversation,
+    request: &TransitionRequest,
+) -> ApiResult<Conversation> {
+    let transition = transition_for(agent, conversation, request)?;
     let name = match transition {
         Transition::Assign { agent: target } if target != agent.user.id => {
             let target = state.store.user(target).await?;
@@ -221,8 +233,7 @@ async fn post_transition(
         }
         _ => agent.user.display_name.clone(),
     };
-    let conversation = state.relay.agent_transition(&conversation, transition, &name).await?;
-    Ok(ApiJson(serde_json::json!({ "conversation": conversation })))
+    Ok(state.relay.agent_transition(conversation, transition, &name).await?)
 }
 
 async fn list_users(

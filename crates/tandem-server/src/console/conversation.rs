@@ -11,7 +11,7 @@ use tandem_domain::{AuthorKind, ConversationState, DecisionRecord, Message};
 
 use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
 use crate::AppState;
-use crate::api::agents::{TransitionRequest, conversation_for, transition_for};
+use crate::api::agents::{TransitionRequest, apply_transition, conversation_for};
 use crate::i18n::Text;
 
 pub fn routes() -> Router<AppState> {
@@ -96,6 +96,8 @@ pub struct PastConversation {
 #[template(path = "pages/conversation.html")]
 struct ConversationPage {
     chrome: Chrome,
+    /// For supervisors and admins: the active agents the conversation may be given to.
+    assignable: Vec<(i64, String)>,
     id: i64,
     state: &'static str,
     state_label: &'static str,
@@ -206,6 +208,20 @@ async fn show_conversation(
         }
     }
     let customer_name = customer.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+    let manager =
+        matches!(agent.user.role, tandem_domain::Role::Admin | tandem_domain::Role::Supervisor);
+    let assignable = if manager && conversation.state != ConversationState::Resolved {
+        store
+            .users(agent.user.workspace_id)
+            .await
+            .map_err(|e| failed(e.into()))?
+            .into_iter()
+            .filter(|user| user.active && Some(user.id) != conversation.assignee_id)
+            .map(|user| (user.id.0, user.display_name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let decisions: std::collections::HashMap<_, _> =
         store.decisions(conversation.id).await.map_err(|e| failed(e.into()))?.into_iter().collect();
     let past = store
@@ -244,6 +260,7 @@ async fn show_conversation(
             .collect(),
         last_seq: conversation.last_seq,
         actions: actions(text, conversation.state, conversation.assignee_id == Some(agent.user.id)),
+        assignable,
         customer_name,
         client_msg_id: crate::auth::random_token(),
         error: query.error.filter(|error| error.chars().count() <= 300),
@@ -255,6 +272,8 @@ async fn show_conversation(
 struct ActionForm {
     csrf: String,
     action: String,
+    /// For `assign` by a supervisor: who gets the conversation.
+    agent_id: Option<i64>,
 }
 
 /// A redirect back to the conversation, carrying an error message to show if there is one.
@@ -275,16 +294,11 @@ async fn submit_action(
     agent.check_csrf(&form.csrf).map_err(|error| PageError::new(error, text))?;
     let conversation =
         conversation_for(&state, &agent, id).await.map_err(|error| PageError::new(error, text))?;
-    let request = TransitionRequest { action: form.action, agent_id: None };
-    let outcome = match transition_for(&agent, &conversation, &request) {
-        Ok(transition) => state
-            .relay
-            .agent_transition(&conversation, transition, &agent.user.display_name)
-            .await
-            .err()
-            .map(|error| crate::error::ApiError::from(error).to_string()),
-        Err(error) => Some(error.to_string()),
-    };
+    let request = TransitionRequest { action: form.action, agent_id: form.agent_id };
+    let outcome = apply_transition(&state, &agent, &conversation, &request)
+        .await
+        .err()
+        .map(|error| error.to_string());
     Ok(back(id, outcome))
 }
 

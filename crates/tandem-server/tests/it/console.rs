@@ -471,3 +471,44 @@ async fn the_test_page_explains_the_decision() {
     assert_eq!(empty.status, StatusCode::OK);
     assert!(!empty.text().contains("data-outcome"));
 }
+
+#[tokio::test]
+async fn supervisors_give_conversations_to_other_agents_from_the_page() {
+    let app = TestApp::new().await;
+    let supervisor = app.login(crate::support::SUPERVISOR).await;
+    let fragment =
+        app.get("/inbox/live?view=queued", &[("cookie", &supervisor.cookie)]).await.text();
+    let id = attribute(&fragment, "data-conversation-id=\"");
+    let page =
+        app.get(&format!("/conversations/{id}"), &[("cookie", &supervisor.cookie)]).await.text();
+    assert!(page.contains("data-action=\"assign-to\""), "supervisors see the assign-to control");
+    let emily = app.store.user_credentials(AGENT.0).await.unwrap().unwrap().0.id.0.to_string();
+    let given = app
+        .post_form(
+            &format!("/conversations/{id}/actions"),
+            &[("cookie", &supervisor.cookie)],
+            &[("csrf", &supervisor.csrf), ("action", "assign"), ("agent_id", &emily)],
+        )
+        .await;
+    assert_eq!(
+        given.headers["location"].to_str().unwrap(),
+        format!("/conversations/{id}"),
+        "no error"
+    );
+    let conversation = app
+        .store
+        .conversation(tandem_domain::ConversationId(id.parse().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conversation.assignee_id.map(|user| user.0.to_string()), Some(emily.clone()));
+    let messages = app.store.messages(conversation.id, 0, 50).await.unwrap();
+    assert!(
+        messages.last().unwrap().body.contains("Emily Chen"),
+        "the customer is told who joined"
+    );
+
+    let agent = app.login(AGENT).await;
+    let page = app.get(&format!("/conversations/{id}"), &[("cookie", &agent.cookie)]).await.text();
+    assert!(!page.contains("data-action=\"assign-to\""), "plain agents do not");
+}
