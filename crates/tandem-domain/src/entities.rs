@@ -184,6 +184,11 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// Supervisors and admins: they change knowledge and assign conversations to others.
+    pub fn is_manager(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Supervisor)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

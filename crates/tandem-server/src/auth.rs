@@ -131,6 +131,10 @@ impl Agent {
         }
     }
 
+    pub fn require_manager(&self, action: &'static str) -> Result<(), ApiError> {
+        if self.user.is_manager() { Ok(()) } else { Err(ApiError::Forbidden(action)) }
+    }
+
     /// Checks a CSRF token sent in a form.
     pub fn check_csrf(&self, sent: &str) -> Result<(), ApiError> {
         match &self.session {

@@ -170,7 +170,7 @@ pub fn transition_for(
     conversation: &Conversation,
     request: &TransitionRequest,
 ) -> ApiResult<Transition> {
-    let manager = matches!(agent.user.role, Role::Admin | Role::Supervisor);
+    let manager = agent.user.is_manager();
     let transition = match request.action.as_str() {
         "assign" => {
             let target = request.agent_id.map_or(agent.user.id, UserId);

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 use tandem_ai::kb::{self, ArticleInput, Format};
-use tandem_domain::{Article, ArticleStatus, Role, ValidationError};
+use tandem_domain::{Article, ArticleStatus, ValidationError};
 
 use crate::AppState;
 use crate::auth::Agent;
@@ -24,12 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/answer/explain", post(explain))
 }
 
-fn require_editor(agent: &Agent) -> ApiResult<()> {
-    match agent.user.role {
-        Role::Admin | Role::Supervisor => Ok(()),
-        Role::Agent => Err(ApiError::Forbidden("only admins and supervisors change knowledge")),
-    }
-}
+/// Only supervisors and admins change knowledge.
+pub const EDITORS_ONLY: &str = "only admins and supervisors change knowledge";
 
 fn parse_status(text: &str) -> ApiResult<ArticleStatus> {
     ArticleStatus::parse(text).ok_or_else(|| {
@@ -66,7 +62,7 @@ async fn import_articles(
     ApiQuery(query): ApiQuery<ImportQuery>,
     body: String,
 ) -> ApiResult<ApiJson<serde_json::Value>> {
-    require_editor(&agent)?;
+    agent.require_manager(EDITORS_ONLY)?;
     let format = Format::parse(&query.format).ok_or_else(|| {
         ApiError::Invalid(ValidationError {
             field: "format",
@@ -128,7 +124,7 @@ async fn save_article(
     Path(key): Path<String>,
     ApiJson(request): ApiJson<SaveArticle>,
 ) -> ApiResult<ApiJson<Article>> {
-    require_editor(&agent)?;
+    agent.require_manager(EDITORS_ONLY)?;
     let status = parse_status(&request.status)?;
     let input = ArticleInput {
         id: key,
@@ -160,7 +156,7 @@ async fn set_status(
     Path(key): Path<String>,
     ApiJson(request): ApiJson<StatusRequest>,
 ) -> ApiResult<ApiJson<Article>> {
-    require_editor(&agent)?;
+    agent.require_manager(EDITORS_ONLY)?;
     let status = parse_status(&request.status)?;
     Ok(ApiJson(
         state

@@ -1,7 +1,7 @@
 //! The JSON API under `/api/v1`: the widget's public endpoints and the agents' endpoints.
 
 pub(crate) mod agents;
-mod knowledge;
+pub(crate) mod knowledge;
 pub(crate) mod widget;
 
 use axum::Router;

@@ -50,24 +50,19 @@ struct Flash {
     error: Option<String>,
 }
 
-fn page_error(agent: &Agent) -> impl Fn(ApiError) -> PageError {
-    let text = Text::for_locale(agent.user.locale);
-    move |error| PageError::new(error, text)
-}
-
 async fn agents_page(
     state: &AppState,
     agent: &Agent,
     notice: Option<String>,
     error: Option<String>,
 ) -> PageResult {
-    agent.require_admin().map_err(page_error(agent))?;
+    agent.require_admin().map_err(PageError::for_agent(agent))?;
     let text = Text::for_locale(agent.user.locale);
     let users = state
         .store
         .users(agent.user.workspace_id)
         .await
-        .map_err(|e| page_error(agent)(e.into()))?;
+        .map_err(|e| PageError::for_agent(agent)(e.into()))?;
     let agents = users
         .into_iter()
         .map(|user| AgentRow {
@@ -107,7 +102,7 @@ async fn create_agent(
     PageAgent(agent): PageAgent,
     Form(form): Form<CreateAgentForm>,
 ) -> PageResult {
-    agent.check_csrf(&form.csrf).map_err(page_error(&agent))?;
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
     let request = CreateUser {
         email: form.email,
         display_name: form.display_name,
@@ -118,7 +113,7 @@ async fn create_agent(
     match create_user_checked(&state, &agent, request).await {
         Ok(_) => Ok(Redirect::to("/admin/agents").into_response()),
         Err(error @ (ApiError::Forbidden(_) | ApiError::Internal(_))) => {
-            Err(page_error(&agent)(error))
+            Err(PageError::for_agent(&agent)(error))
         }
         Err(error) => agents_page(&state, &agent, None, Some(error.to_string())).await,
     }
@@ -138,7 +133,7 @@ async fn update_agent(
     Path(id): Path<i64>,
     Form(form): Form<UpdateAgentForm>,
 ) -> PageResult {
-    agent.check_csrf(&form.csrf).map_err(page_error(&agent))?;
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
     let request = UpdateUser {
         role: form.role,
         active: form.active.map(|active| active == "true"),
@@ -148,7 +143,7 @@ async fn update_agent(
     match update_user_checked(&state, &agent, UserId(id), request).await {
         Ok(_) => Ok(Redirect::to("/admin/agents").into_response()),
         Err(error @ (ApiError::Forbidden(_) | ApiError::Internal(_) | ApiError::NotFound(_))) => {
-            Err(page_error(&agent)(error))
+            Err(PageError::for_agent(&agent)(error))
         }
         Err(error) => agents_page(&state, &agent, None, Some(error.to_string())).await,
     }
@@ -202,7 +197,7 @@ async fn update_settings(
     PageAgent(agent): PageAgent,
     Form(form): Form<SettingsForm>,
 ) -> PageResult {
-    agent.check_csrf(&form.csrf).map_err(page_error(&agent))?;
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
     let password = form.password.filter(|password| !password.is_empty());
     let changes_password = password.is_some();
     let request = UpdateUser {
@@ -216,7 +211,7 @@ async fn update_settings(
         Ok(_) if changes_password => Ok(Redirect::to("/login").into_response()),
         Ok(_) => Ok(Redirect::to("/settings?notice=saved").into_response()),
         Err(error @ (ApiError::Internal(_) | ApiError::Forbidden(_))) => {
-            Err(page_error(&agent)(error))
+            Err(PageError::for_agent(&agent)(error))
         }
         Err(error) => Ok(settings_page(&agent, None, None, Some(error.to_string()))),
     }
@@ -233,7 +228,7 @@ async fn create_token(
     PageAgent(agent): PageAgent,
     Form(form): Form<TokenForm>,
 ) -> PageResult {
-    agent.check_csrf(&form.csrf).map_err(page_error(&agent))?;
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Ok(settings_page(
@@ -248,6 +243,6 @@ async fn create_token(
         .store
         .create_api_token(agent.user.id, &token_hash(&token), name)
         .await
-        .map_err(|e| page_error(&agent)(e.into()))?;
+        .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
     Ok(settings_page(&agent, Some(token), None, None))
 }

@@ -180,7 +180,7 @@ async fn show_conversation(
     Query(query): Query<PageQuery>,
 ) -> PageResult {
     let text = Text::for_locale(agent.user.locale);
-    let failed = |error: crate::error::ApiError| PageError::new(error, text);
+    let failed = PageError::for_agent(&agent);
     let conversation = conversation_for(&state, &agent, id).await.map_err(failed)?;
     let store = &state.store;
     let customer = store.customer(conversation.customer_id).await.map_err(|e| failed(e.into()))?;
@@ -208,8 +208,7 @@ async fn show_conversation(
         }
     }
     let customer_name = customer.as_ref().map(|c| c.name.clone()).unwrap_or_default();
-    let manager =
-        matches!(agent.user.role, tandem_domain::Role::Admin | tandem_domain::Role::Supervisor);
+    let manager = agent.user.is_manager();
     let assignable = if manager && conversation.state != ConversationState::Resolved {
         store
             .users(agent.user.workspace_id)
@@ -290,10 +289,9 @@ async fn submit_action(
     Path(id): Path<i64>,
     Form(form): Form<ActionForm>,
 ) -> PageResult {
-    let text = Text::for_locale(agent.user.locale);
-    agent.check_csrf(&form.csrf).map_err(|error| PageError::new(error, text))?;
-    let conversation =
-        conversation_for(&state, &agent, id).await.map_err(|error| PageError::new(error, text))?;
+    let failed = PageError::for_agent(&agent);
+    agent.check_csrf(&form.csrf).map_err(failed)?;
+    let conversation = conversation_for(&state, &agent, id).await.map_err(failed)?;
     let request = TransitionRequest { action: form.action, agent_id: form.agent_id };
     let outcome = apply_transition(&state, &agent, &conversation, &request)
         .await
@@ -318,10 +316,9 @@ async fn submit_message(
     Path(id): Path<i64>,
     Form(form): Form<MessageForm>,
 ) -> PageResult {
-    let text = Text::for_locale(agent.user.locale);
-    agent.check_csrf(&form.csrf).map_err(|error| PageError::new(error, text))?;
-    let conversation =
-        conversation_for(&state, &agent, id).await.map_err(|error| PageError::new(error, text))?;
+    let failed = PageError::for_agent(&agent);
+    agent.check_csrf(&form.csrf).map_err(failed)?;
+    let conversation = conversation_for(&state, &agent, id).await.map_err(failed)?;
     let note = form.kind == "note";
     let outcome = state
         .relay

@@ -14,7 +14,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use tandem_ai::kb::{self, ArticleInput, Format};
 use tandem_domain::validate;
-use tandem_domain::{Article, ArticleStatus, Role, UserId, ValidationError};
+use tandem_domain::{Article, ArticleStatus, UserId, ValidationError};
 use tandem_knowledge::Outcome;
 
 use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
@@ -44,25 +44,16 @@ fn text_for(agent: &Agent) -> &'static Text {
     Text::for_locale(agent.user.locale)
 }
 
-fn failed(agent: &Agent) -> impl Fn(ApiError) -> PageError {
-    let text = text_for(agent);
-    move |error| PageError::new(error, text)
-}
-
-fn may_edit(agent: &Agent) -> bool {
-    matches!(agent.user.role, Role::Admin | Role::Supervisor)
-}
-
 fn require_editor(agent: &Agent) -> Result<(), PageError> {
-    if may_edit(agent) {
-        Ok(())
-    } else {
-        Err(failed(agent)(ApiError::Forbidden("only admins and supervisors change knowledge")))
-    }
+    agent.require_manager(crate::api::knowledge::EDITORS_ONLY).map_err(PageError::for_agent(agent))
 }
 
 async fn all_articles(state: &AppState, agent: &Agent) -> Result<Vec<Article>, PageError> {
-    state.store.articles(agent.user.workspace_id).await.map_err(|e| failed(agent)(e.into()))
+    state
+        .store
+        .articles(agent.user.workspace_id)
+        .await
+        .map_err(|e| PageError::for_agent(agent)(e.into()))
 }
 
 async fn find_article(
@@ -159,7 +150,7 @@ async fn show_list(
     };
     Ok(render(&ListPage {
         chrome: Chrome::new(&agent, "knowledge"),
-        can_edit: may_edit(&agent),
+        can_edit: agent.user.is_manager(),
         q: query.q,
         status: wanted.map_or("all", ArticleStatus::as_str),
         statuses,
@@ -302,7 +293,7 @@ async fn edit_page(
     let text = text_for(agent);
     let mut versions = Vec::new();
     if let Some(article) = article {
-        let fail = |error: tandem_store::StoreError| failed(agent)(error.into());
+        let fail = |error: tandem_store::StoreError| PageError::for_agent(agent)(error.into());
         let workspace = agent.user.workspace_id;
         let history = state.store.article_versions(workspace, &article.key).await.map_err(fail)?;
         let names: HashMap<UserId, String> = state
@@ -344,7 +335,7 @@ async fn edit_page(
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = EditPage {
         chrome: Chrome::new(agent, "knowledge"),
-        can_edit: may_edit(agent),
+        can_edit: agent.user.is_manager(),
         heading: article.map_or_else(|| text.kb_new_article.to_owned(), |a| a.title.clone()),
         stored,
         form,
@@ -374,7 +365,7 @@ async fn show_edit(
     let text = text_for(&agent);
     let article = find_article(&state, &agent, &key)
         .await?
-        .ok_or_else(|| failed(&agent)(ApiError::NotFound("article")))?;
+        .ok_or_else(|| PageError::for_agent(&agent)(ApiError::NotFound("article")))?;
     let notice = query.notice.map(|_| text.saved.to_owned());
     edit_page(&state, &agent, Some(&article), ArticleForm::from_article(&article), notice, None)
         .await
@@ -390,9 +381,9 @@ async fn create_article(
     Form(form): Form<ArticleForm>,
 ) -> PageResult {
     let text = text_for(&agent);
-    agent.check_csrf(&form.csrf).map_err(failed(&agent))?;
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
     require_editor(&agent)?;
-    let status = form.saved_status().map_err(failed(&agent))?;
+    let status = form.saved_status().map_err(PageError::for_agent(&agent))?;
     let article = match kb::validate_article(form.input(&form.key)) {
         Ok(article) => article,
         Err(error) => {
@@ -410,7 +401,7 @@ async fn create_article(
         .knowledge
         .save(agent.user.workspace_id, vec![article], status, Some(agent.user.id))
         .await
-        .map_err(|e| failed(&agent)(e.into()))?;
+        .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
     Ok(saved_redirect(&key))
 }
 
@@ -421,12 +412,12 @@ async fn save_article(
     Form(form): Form<ArticleForm>,
 ) -> PageResult {
     let text = text_for(&agent);
-    agent.check_csrf(&form.csrf).map_err(failed(&agent))?;
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
     require_editor(&agent)?;
-    let status = form.saved_status().map_err(failed(&agent))?;
+    let status = form.saved_status().map_err(PageError::for_agent(&agent))?;
     let existing = find_article(&state, &agent, &key)
         .await?
-        .ok_or_else(|| failed(&agent)(ApiError::NotFound("article")))?;
+        .ok_or_else(|| PageError::for_agent(&agent)(ApiError::NotFound("article")))?;
     let article = match kb::validate_article(form.input(&key)) {
         Ok(article) => article,
         Err(error) => {
@@ -439,7 +430,7 @@ async fn save_article(
         .knowledge
         .save(agent.user.workspace_id, vec![article], status, Some(agent.user.id))
         .await
-        .map_err(|e| failed(&agent)(e.into()))?;
+        .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
     Ok(saved_redirect(&key))
 }
 
@@ -455,10 +446,10 @@ async fn change_status(
     Path(key): Path<String>,
     Form(form): Form<StatusForm>,
 ) -> PageResult {
-    agent.check_csrf(&form.csrf).map_err(failed(&agent))?;
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
     require_editor(&agent)?;
     let status = ArticleStatus::parse(&form.status).ok_or_else(|| {
-        failed(&agent)(ApiError::Invalid(ValidationError {
+        PageError::for_agent(&agent)(ApiError::Invalid(ValidationError {
             field: "status",
             reason: "must be draft, in_review, published or archived".into(),
         }))
@@ -467,7 +458,7 @@ async fn change_status(
         .knowledge
         .set_status(agent.user.workspace_id, &key, status, Some(agent.user.id))
         .await
-        .map_err(|e| failed(&agent)(e.into()))?;
+        .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
     Ok(saved_redirect(&key))
 }
 
@@ -511,10 +502,10 @@ async fn submit_import(
     Form(form): Form<ImportForm>,
 ) -> PageResult {
     let text = text_for(&agent);
-    agent.check_csrf(&form.csrf).map_err(failed(&agent))?;
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
     require_editor(&agent)?;
     let format = Format::parse(&form.format).ok_or_else(|| {
-        failed(&agent)(ApiError::Invalid(ValidationError {
+        PageError::for_agent(&agent)(ApiError::Invalid(ValidationError {
             field: "format",
             reason: "must be jsonl, csv or markdown".into(),
         }))
@@ -527,7 +518,7 @@ async fn submit_import(
                 .knowledge
                 .save(agent.user.workspace_id, articles, status, Some(agent.user.id))
                 .await
-                .map_err(|e| failed(&agent)(e.into()))?;
+                .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
             let location = format!("/knowledge?notice=imported&count={}", saved.len());
             Ok(Redirect::to(&location).into_response())
         }
@@ -560,7 +551,8 @@ async fn export(
 ) -> PageResult {
     let articles = all_articles(&state, &agent).await?;
     let asked = if query.format.is_empty() { "jsonl" } else { query.format.as_str() };
-    let export = kb::export(asked, &articles).map_err(|error| failed(&agent)(error.into()))?;
+    let export =
+        kb::export(asked, &articles).map_err(|error| PageError::for_agent(&agent)(error.into()))?;
     let headers = [
         (header::CONTENT_TYPE, export.content_type.to_owned()),
         (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", export.file_name)),
@@ -630,7 +622,7 @@ async fn show_test(
         .knowledge
         .explain(agent.user.workspace_id, &question)
         .await
-        .map_err(|e| failed(&agent)(e.into()))?;
+        .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
     let (outcome, outcome_label) = match decision.outcome {
         Outcome::Answer => ("answer", text.kb_outcome_answer),
         Outcome::Clarify => ("clarify", text.kb_outcome_clarify),

@@ -95,6 +95,12 @@ impl PageError {
     pub fn new(error: ApiError, text: &'static Text) -> PageError {
         PageError { error, text }
     }
+
+    /// Turns errors into pages in `agent`'s language: `.map_err(PageError::for_agent(&agent))`.
+    pub fn for_agent(agent: &Agent) -> impl Fn(ApiError) -> PageError + Copy + use<> {
+        let text = Text::for_locale(agent.user.locale);
+        move |error| PageError::new(error, text)
+    }
 }
 
 impl IntoResponse for PageError {
