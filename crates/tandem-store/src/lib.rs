@@ -289,6 +289,8 @@ pub trait Store: Send + Sync + 'static {
     /// How many articles the workspace has and when the newest change was: a cheap way to notice
     /// changes made by another process (such as `tandem kb import`).
     async fn knowledge_stamp(&self, workspace: WorkspaceId) -> StoreResult<(i64, Millis)>;
+    /// One article by key, whatever its status.
+    async fn article(&self, workspace: WorkspaceId, key: &str) -> StoreResult<Option<Article>>;
     /// Every article of the workspace, whatever its status, by key.
     async fn articles(&self, workspace: WorkspaceId) -> StoreResult<Vec<Article>>;
     /// The published versions of an article, newest first.

@@ -61,7 +61,11 @@ async fn find_article(
     agent: &Agent,
     key: &str,
 ) -> Result<Option<Article>, PageError> {
-    Ok(all_articles(state, agent).await?.into_iter().find(|article| article.key == key))
+    state
+        .store
+        .article(agent.user.workspace_id, key)
+        .await
+        .map_err(|e| PageError::for_agent(agent)(e.into()))
 }
 
 // ---------- The list ----------

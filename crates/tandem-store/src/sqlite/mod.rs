@@ -1010,6 +1010,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn article(&self, workspace: WorkspaceId, key: &str) -> StoreResult<Option<Article>> {
+        let key = key.to_owned();
+        self.engine.read(move |connection| load_article(connection, workspace, &key)).await
+    }
+
     async fn articles(&self, workspace: WorkspaceId) -> StoreResult<Vec<Article>> {
         self.engine
             .read(move |connection| {
