@@ -521,6 +521,9 @@ pub async fn articles_are_saved_by_key_and_publishing_keeps_versions(harness: Ha
         .map(|article| article.key.as_str())
         .collect();
     assert_eq!(live, ["returns"]);
+    let hours = store.article(world.workspace, "hours").await.unwrap();
+    assert_eq!(hours.map(|article| article.status), Some(ArticleStatus::Archived));
+    assert!(store.article(world.workspace, "nope").await.unwrap().is_none());
     let missing =
         store.set_article_status(world.workspace, "nope", ArticleStatus::Published, None).await;
     assert!(matches!(missing, Err(StoreError::NotFound("article"))));
