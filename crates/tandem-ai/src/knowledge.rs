@@ -405,12 +405,7 @@ impl Responder for KnowledgeResponder {
         }
         let record = DecisionRecord {
             query,
-            outcome: match decision.outcome {
-                Outcome::Answer => "answer",
-                Outcome::Clarify => "clarify",
-                Outcome::Abstain => "abstain",
-            }
-            .to_owned(),
+            outcome: decision.outcome.as_str().to_owned(),
             threshold: decision.threshold,
             candidates: decision
                 .candidates

@@ -45,6 +45,17 @@ pub enum Outcome {
     Abstain,
 }
 
+impl Outcome {
+    /// The outcome's name in records and the API (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answer => "answer",
+            Outcome::Clarify => "clarify",
+            Outcome::Abstain => "abstain",
+        }
+    }
+}
+
 /// One scored article.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Candidate {

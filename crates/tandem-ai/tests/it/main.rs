@@ -86,6 +86,19 @@ async fn wait_for_messages(
     panic!("conversation never reached {count} messages");
 }
 
+/// Waits until the conversation waits for a person.
+async fn wait_until_queued(store: &Arc<dyn Store>, conversation: tandem_domain::ConversationId) {
+    for _ in 0..100 {
+        if store.conversation(conversation).await.unwrap().unwrap().state
+            == ConversationState::Queued
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("conversation {conversation} was not handed to a person");
+}
+
 #[tokio::test]
 async fn bot_acknowledges_in_the_customers_language() {
     let world = world().await;
@@ -106,15 +119,7 @@ async fn asking_for_a_person_queues_the_conversation() {
     let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
     let appended = relay.customer_message(send(&world, "转人工")).await.unwrap();
     wait_for_messages(&world, appended.conversation.id, 2).await;
-    for _ in 0..100 {
-        let conversation =
-            world.store.conversation(appended.conversation.id).await.unwrap().unwrap();
-        if conversation.state == ConversationState::Queued {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("conversation was not queued");
+    wait_until_queued(&world.store, appended.conversation.id).await;
 }
 
 #[tokio::test]
@@ -476,15 +481,7 @@ mod knowledge {
         let answered = ask(&other, &relay, "怎么退货").await;
         let handed = ask(&other, &relay, "这个回答没用").await;
         assert!(handed.body.contains("转接人工"), "{}", handed.body);
-        for _ in 0..100 {
-            let conversation =
-                other.store.conversation(answered.conversation_id).await.unwrap().unwrap();
-            if conversation.state == ConversationState::Queued {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the conversation was not handed to a person");
+        wait_until_queued(&other.store, answered.conversation_id).await;
     }
 
     #[tokio::test]

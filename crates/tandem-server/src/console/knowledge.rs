@@ -627,10 +627,11 @@ async fn show_test(
         .explain(agent.user.workspace_id, &question)
         .await
         .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
-    let (outcome, outcome_label) = match decision.outcome {
-        Outcome::Answer => ("answer", text.kb_outcome_answer),
-        Outcome::Clarify => ("clarify", text.kb_outcome_clarify),
-        Outcome::Abstain => ("abstain", text.kb_outcome_abstain),
+    let outcome = decision.outcome.as_str();
+    let outcome_label = match decision.outcome {
+        Outcome::Answer => text.kb_outcome_answer,
+        Outcome::Clarify => text.kb_outcome_clarify,
+        Outcome::Abstain => text.kb_outcome_abstain,
     };
     let candidates = decision
         .candidates
