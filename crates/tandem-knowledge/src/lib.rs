@@ -18,7 +18,7 @@ mod model;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use tandem_text::{Feature, FeatureMap, analyzer, normalize};
+use tandem_text::{Dictionary, Feature, FeatureMap, analyzer, normalize};
 
 use crate::model::{LinearModel, SparseVector};
 
@@ -142,13 +142,21 @@ pub struct Engine {
     /// Exact (normalised) question texts, for an instant certain match.
     exact: HashMap<String, u32>,
     model: Option<LinearModel>,
+    /// The business's words that segmentation keeps whole.
+    dictionary: Dictionary,
 }
 
 impl Engine {
     /// Indexes `articles` and, where they have enough question variants, trains the intent
     /// model.
     pub fn build(articles: Vec<Article>) -> Engine {
+        Engine::build_with(articles, Dictionary::default())
+    }
+
+    /// Like [`Engine::build`], keeping the business's own words whole when segmenting.
+    pub fn build_with(articles: Vec<Article>, dictionary: Dictionary) -> Engine {
         let analyzer = analyzer();
+        let features = |text: &str| counted(analyzer.features_with(text, &dictionary));
         // Feature extraction (segmentation, hashing, counting) is most of the work: spread it
         // over the cores, then merge in article order so the result does not depend on the
         // split.
@@ -157,14 +165,14 @@ impl Engine {
             let mut exact: Vec<(String, u32)> = Vec::new();
             for (position, article) in chunk.iter().enumerate() {
                 let index = (offset + position) as u32;
-                texts.push((index, TITLE_WEIGHT, counted(analyzer.features(&article.title))));
+                texts.push((index, TITLE_WEIGHT, features(&article.title)));
                 exact.push((normalize(&article.title), index));
                 for question in &article.questions {
-                    texts.push((index, QUESTION_WEIGHT, counted(analyzer.features(question))));
+                    texts.push((index, QUESTION_WEIGHT, features(question)));
                     exact.push((normalize(question), index));
                 }
                 if !article.answer.trim().is_empty() {
-                    texts.push((index, ANSWER_WEIGHT, counted(analyzer.features(&article.answer))));
+                    texts.push((index, ANSWER_WEIGHT, features(&article.answer)));
                 }
             }
             (texts, exact)
@@ -223,7 +231,17 @@ impl Engine {
         let model =
             (articles.len() >= 2 && articles.len() <= MAX_MODEL_ARTICLES && enough_examples)
                 .then(|| LinearModel::train(&examples, articles.len(), &document_frequency));
-        Engine { articles, vocabulary, idf, unseen_idf, postings, documents, exact, model }
+        Engine {
+            articles,
+            vocabulary,
+            idf,
+            unseen_idf,
+            postings,
+            documents,
+            exact,
+            model,
+            dictionary,
+        }
     }
 
     pub fn articles(&self) -> &[Article] {
@@ -253,7 +271,7 @@ impl Engine {
     /// Scores every article for `question` by the evidence, best first, even when the question
     /// is word for word an article's (to find the runners-up).
     pub fn ranked(&self, question: &str) -> Vec<Candidate> {
-        let features = analyzer().features(question);
+        let features = analyzer().features_with(question, &self.dictionary);
         let query = vectorize(&features, &self.vocabulary, &self.idf, self.unseen_idf);
         if query.entries.is_empty() {
             return Vec::new();
@@ -493,6 +511,10 @@ mod tests {
             ("wheres my parcel", "track-en"),
             ("refnud my ordr please", "refund-en"),
             ("ＷＨＥＲＥ　ＩＳ　ＭＹ　ＯＲＤＥＲ", "track-en"),
+            ("請問怎樣退貨？", "returns"),
+            ("訂單 20241123001 還沒發貨", "shipping"),
+            ("order 20241123001 where is it", "track-en"),
+            ("我想 refund 我的 money back", "refund-en"),
         ];
         for (question, expected) in cases {
             let decision = engine.decide(question, DecisionPolicy::default());
@@ -536,6 +558,30 @@ mod tests {
             "an exact title is certain"
         );
         assert_eq!(engine.decide("积分", policy).outcome, Outcome::Clarify);
+    }
+
+    #[test]
+    fn the_business_dictionary_keeps_product_names_whole() {
+        let articles = vec![
+            article("speaker", "天猫精灵连不上网", &["天猫精灵没反应"], "长按音量键重新配网。"),
+            article("cat", "猫粮精选推荐", &["精灵猫粮怎么样"], "推荐鱼肉口味。"),
+        ];
+        let question = "精灵连不上";
+        let with = Engine::build_with(articles.clone(), Dictionary::new(["天猫精灵"]));
+        let without = Engine::build(articles);
+        // With the product name as one word, its characters are no longer a separate
+        // match for "精灵" the way they are without the dictionary.
+        let score = |engine: &Engine, id: &str| {
+            engine
+                .ranked(question)
+                .iter()
+                .find(|candidate| engine.articles()[candidate.article].id == id)
+                .map_or(0.0, |candidate| candidate.retrieval)
+        };
+        assert!(score(&with, "speaker") > 0.0);
+        assert_ne!(score(&with, "cat"), score(&without, "cat"));
+        let best = with.ranked("我家天猫精灵坏了")[0].article;
+        assert_eq!(with.articles()[best].id, "speaker");
     }
 
     #[test]

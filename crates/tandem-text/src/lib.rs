@@ -5,6 +5,7 @@
 //! Numbers and order-like tokens (`20241123001`, `a-1234`) are kept whole: in support
 //! conversations they carry meaning.
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use jieba_rs::Jieba;
@@ -59,8 +60,9 @@ pub fn is_han(c: char) -> bool {
     matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}' | '\u{20000}'..='\u{2a6df}')
 }
 
-/// NFKC (full-width letters, digits and punctuation become their ASCII forms), lower case, and
-/// runs of white space collapsed to one space.
+/// NFKC (full-width letters, digits and punctuation become their ASCII forms), lower case,
+/// traditional Chinese characters folded to simplified ones (customers from Hong Kong and Taiwan
+/// ask the same knowledge base), and runs of white space collapsed to one space.
 pub fn normalize(text: &str) -> String {
     let mut normalized = String::with_capacity(text.len());
     let mut pending_space = false;
@@ -75,7 +77,7 @@ pub fn normalize(text: &str) -> String {
         }
         normalized.push(character);
     }
-    normalized
+    if normalized.chars().any(is_han) { fast2s::convert(&normalized) } else { normalized }
 }
 
 /// The language of a text, if it has any letters. A Chinese character carries about as much as
@@ -161,6 +163,61 @@ fn runs(text: &str) -> impl Iterator<Item = (Run, &str)> {
     })
 }
 
+/// The business's own words (product names, brand and plan names) that segmentation keeps
+/// whole: to a customer "天猫精灵" is one thing, not 天猫 + 精灵. Each engine holds its
+/// workspace's dictionary rather than adding words to the shared segmenter, so one workspace's
+/// words never change another's segmentation, and a removed word is gone at the next build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dictionary {
+    /// Normalised words made only of Chinese characters, matched inside runs of them.
+    han: HashSet<String>,
+    /// The longest of those, in characters.
+    longest: usize,
+    /// Every other normalised word or phrase ("airpods pro", "小米14"), found whole.
+    phrases: Vec<String>,
+}
+
+impl Dictionary {
+    pub fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Dictionary {
+        let mut dictionary = Dictionary::default();
+        for word in words {
+            let word = normalize(word);
+            let length = word.chars().count();
+            if length < 2 {
+                continue;
+            }
+            if word.chars().all(is_han) {
+                dictionary.longest = dictionary.longest.max(length);
+                dictionary.han.insert(word);
+            } else if !dictionary.phrases.contains(&word) {
+                dictionary.phrases.push(word);
+            }
+        }
+        dictionary
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.han.is_empty() && self.phrases.is_empty()
+    }
+
+    /// The dictionary's phrases found in normalised text, each once. A phrase edge that is a
+    /// letter or digit must not continue into a longer word ("pro" is not in "product").
+    fn phrases_in<'a>(&'a self, normalized: &'a str) -> impl Iterator<Item = &'a String> {
+        let continues = |character: Option<char>| {
+            character.is_some_and(|character| character.is_ascii_alphanumeric())
+        };
+        self.phrases.iter().filter(move |phrase| {
+            normalized.match_indices(phrase.as_str()).any(|(start, _)| {
+                let end = start + phrase.len();
+                let before = normalized[..start].chars().next_back();
+                let after = normalized[end..].chars().next();
+                !(continues(phrase.chars().next()) && continues(before))
+                    && !(continues(phrase.chars().next_back()) && continues(after))
+            })
+        })
+    }
+}
+
 impl Analyzer {
     pub fn new() -> Analyzer {
         Analyzer { jieba: Jieba::new(), stemmer: Stemmer::create(Algorithm::English) }
@@ -170,17 +227,15 @@ impl Analyzer {
     /// whole. Function words are kept: "are you a bot" is all function words, and inverse
     /// document frequency already discounts words that say little.
     pub fn words(&self, normalized: &str) -> Vec<String> {
+        self.words_with(normalized, &Dictionary::default())
+    }
+
+    /// Like [`Analyzer::words`], keeping the dictionary's words whole.
+    pub fn words_with(&self, normalized: &str, dictionary: &Dictionary) -> Vec<String> {
         let mut words = Vec::new();
         for (kind, run) in runs(normalized) {
             match kind {
-                Run::Han => {
-                    for token in self.jieba.cut(run, true) {
-                        let word = token.word;
-                        if !word.trim().is_empty() {
-                            words.push(word.to_owned());
-                        }
-                    }
-                }
+                Run::Han => self.cut_han(run, dictionary, &mut words),
                 Run::Word => {
                     let word = run.trim_matches('\'');
                     if word.is_empty() {
@@ -195,7 +250,45 @@ impl Analyzer {
                 Run::Other => {}
             }
         }
+        words.extend(dictionary.phrases_in(normalized).cloned());
         words
+    }
+
+    /// Segments a run of Chinese characters: the dictionary's words (longest first, left to
+    /// right) are kept whole, and jieba segments the stretches between them.
+    fn cut_han(&self, run: &str, dictionary: &Dictionary, words: &mut Vec<String>) {
+        if dictionary.han.is_empty() {
+            return self.jieba_cut(run, words);
+        }
+        let mut bounds: Vec<usize> = run.char_indices().map(|(index, _)| index).collect();
+        bounds.push(run.len());
+        let characters = bounds.len() - 1;
+        let (mut position, mut pending) = (0, 0);
+        while position < characters {
+            let longest = dictionary.longest.min(characters - position);
+            let word = (2..=longest)
+                .rev()
+                .map(|length| (length, &run[bounds[position]..bounds[position + length]]))
+                .find(|(_, candidate)| dictionary.han.contains(*candidate));
+            match word {
+                Some((length, word)) => {
+                    self.jieba_cut(&run[bounds[pending]..bounds[position]], words);
+                    words.push(word.to_owned());
+                    position += length;
+                    pending = position;
+                }
+                None => position += 1,
+            }
+        }
+        self.jieba_cut(&run[bounds[pending]..], words);
+    }
+
+    fn jieba_cut(&self, stretch: &str, words: &mut Vec<String>) {
+        for token in self.jieba.cut(stretch, true) {
+            if !token.word.trim().is_empty() {
+                words.push(token.word.to_owned());
+            }
+        }
     }
 
     /// Hashed features of a text for retrieval and the intent model: words, word pairs, and
@@ -203,8 +296,13 @@ impl Analyzer {
     /// Long numbers (order numbers, phone numbers) become one placeholder: what they are
     /// matters to the question, their digits do not.
     pub fn features(&self, text: &str) -> Vec<Feature> {
+        self.features_with(text, &Dictionary::default())
+    }
+
+    /// Like [`Analyzer::features`], keeping the dictionary's words whole.
+    pub fn features_with(&self, text: &str, dictionary: &Dictionary) -> Vec<Feature> {
         let normalized = mask_long_numbers(&normalize(text));
-        let words = self.words(&normalized);
+        let words = self.words_with(&normalized, dictionary);
         let mut features = Vec::with_capacity(words.len() * 4 + normalized.len());
         for word in &words {
             features.push(Feature::new(Family::Word, word.as_bytes(), &[]));
@@ -356,6 +454,34 @@ mod tests {
                 && mixed.contains(&"退货".to_owned()),
             "{mixed:?}"
         );
+    }
+
+    #[test]
+    fn traditional_characters_fold_to_simplified() {
+        assert_eq!(normalize("請問退貨運費誰付？"), "请问退货运费谁付?");
+        assert_eq!(normalize("iPhone 15 保固多久"), "iphone 15 保固多久");
+        let analyzer = analyzer();
+        assert_eq!(analyzer.features("訂單到哪了"), analyzer.features("订单到哪了"));
+    }
+
+    #[test]
+    fn dictionary_words_stay_whole() {
+        let analyzer = analyzer();
+        let text = normalize("我的天猫精灵连不上wifi了");
+        let plain = analyzer.words(&text);
+        assert!(!plain.contains(&"天猫精灵".to_owned()), "{plain:?}");
+        let dictionary = Dictionary::new(["天貓精靈", "AirPods Pro", "x"]);
+        let words = analyzer.words_with(&text, &dictionary);
+        assert_eq!(words.iter().filter(|word| *word == "天猫精灵").count(), 1, "{words:?}");
+        assert!(words.contains(&"连".to_owned()) || words.contains(&"连不上".to_owned()));
+        // Phrases are found whole, not inside longer words.
+        let words = analyzer.words_with(&normalize("my AirPods Pro won't pair"), &dictionary);
+        assert!(words.contains(&"airpods pro".to_owned()), "{words:?}");
+        let words = analyzer.words_with(&normalize("airpods professional"), &dictionary);
+        assert!(!words.contains(&"airpods pro".to_owned()), "{words:?}");
+        // Without dictionary words in the text, segmentation is unchanged.
+        let other = normalize("退货要多久");
+        assert_eq!(analyzer.words_with(&other, &dictionary), analyzer.words(&other));
     }
 
     #[test]
