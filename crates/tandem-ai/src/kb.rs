@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tandem_domain::{Article, Locale, ValidationError, validate};
+use tandem_domain::{Article, Channel, Locale, ValidationError, validate};
 use tandem_store::NewArticle;
 
 /// Longest title, answer and question, in characters.
@@ -72,6 +72,10 @@ pub struct ArticleInput {
     /// Not answered from this moment on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// Only customers on these channels (`web`, `email`, `api`) are answered from it; none
+    /// means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
 }
 
 /// Checks an article and turns it into what the store saves.
@@ -118,7 +122,27 @@ pub fn validate_article(input: ArticleInput) -> Result<NewArticle, ValidationErr
             reason: "must be after effective_from".into(),
         });
     }
-    Ok(NewArticle { key, title, answer, questions, tags, language, effective_from, expires_at })
+    let mut channels = Vec::new();
+    for name in input.channels.iter().map(|name| name.trim().to_lowercase()) {
+        let channel = Channel::parse(&name).ok_or(ValidationError {
+            field: "channels",
+            reason: format!("{name:?} is not one of web, email, api"),
+        })?;
+        if !channels.contains(&channel) {
+            channels.push(channel);
+        }
+    }
+    Ok(NewArticle {
+        key,
+        title,
+        answer,
+        questions,
+        tags,
+        language,
+        effective_from,
+        expires_at,
+        channels,
+    })
 }
 
 /// Parses and validates a whole file. Every bad entry is reported; a duplicate id is an error.
@@ -174,7 +198,8 @@ fn parse_jsonl(text: &str) -> Vec<Entry> {
         .collect()
 }
 
-/// One row per question variant: `id,title,question,answer,lang,tags` (tags separated by `;`).
+/// One row per question variant: `id,title,question,answer,lang,tags,effective_from,expires_at,
+/// channels` (tags and channels separated by `;`).
 /// Rows of the same id merge; the first row with a title and answer gives them.
 fn parse_csv(text: &str) -> Vec<Entry> {
     let mut reader =
@@ -190,6 +215,7 @@ fn parse_csv(text: &str) -> Vec<Entry> {
     let (question_column, answer_column, lang_column, tags_column) =
         (column("question"), column("answer"), column("lang"), column("tags"));
     let (from_column, until_column) = (column("effective_from"), column("expires_at"));
+    let channels_column = column("channels");
     let mut merged: Vec<Entry> = Vec::new();
     let mut index_of: BTreeMap<String, usize> = BTreeMap::new();
     for record in reader.records() {
@@ -230,9 +256,13 @@ fn parse_csv(text: &str) -> Vec<Entry> {
         if !question.is_empty() {
             article.questions.push(question);
         }
-        for tag in field(tags_column).split(';').map(str::trim).filter(|tag| !tag.is_empty()) {
-            if !article.tags.iter().any(|known| known == tag) {
-                article.tags.push(tag.to_owned());
+        for (list, column) in
+            [(&mut article.tags, tags_column), (&mut article.channels, channels_column)]
+        {
+            for item in field(column).split(';').map(str::trim).filter(|item| !item.is_empty()) {
+                if !list.iter().any(|known| known == item) {
+                    list.push(item.to_owned());
+                }
             }
         }
     }
@@ -311,6 +341,7 @@ pub fn export_jsonl(articles: &[Article]) -> String {
             tags: article.tags.clone(),
             effective_from: article.effective_from.map(validate::format_timestamp),
             expires_at: article.expires_at.map(validate::format_timestamp),
+            channels: channel_names(&article.channels),
         };
         if let Ok(json) = serde_json::to_string(&line) {
             out.push_str(&json);
@@ -318,6 +349,10 @@ pub fn export_jsonl(articles: &[Article]) -> String {
         }
     }
     out
+}
+
+fn channel_names(channels: &[Channel]) -> Vec<String> {
+    channels.iter().map(|channel| channel.as_str().to_owned()).collect()
 }
 
 /// The export of articles as CSV, one row per question variant.
@@ -332,12 +367,14 @@ pub fn export_csv(articles: &[Article]) -> String {
         "tags",
         "effective_from",
         "expires_at",
+        "channels",
     ]);
     for article in articles {
         let lang = article.language.map_or("", |locale| locale.as_str());
         let tags = article.tags.join(";");
         let from = article.effective_from.map(validate::format_timestamp).unwrap_or_default();
         let until = article.expires_at.map(validate::format_timestamp).unwrap_or_default();
+        let channels = channel_names(&article.channels).join(";");
         let questions: Vec<&str> = if article.questions.is_empty() {
             vec![""]
         } else {
@@ -353,6 +390,7 @@ pub fn export_csv(articles: &[Article]) -> String {
                 &tags,
                 &from,
                 &until,
+                &channels,
             ]);
         }
     }
@@ -431,6 +469,7 @@ mod tests {
             language: Some(Locale::Zh),
             effective_from: Some(1_769_907_600_000),
             expires_at: Some(1_772_323_200_000),
+            channels: vec![Channel::Web, Channel::Api],
             version: 1,
             created_at: 0,
             updated_at: 0,
@@ -446,5 +485,10 @@ mod tests {
             (from_jsonl[0].effective_from, from_jsonl[0].expires_at),
             (article.effective_from, article.expires_at)
         );
+        assert_eq!(from_csv[0].channels, article.channels);
+        let unknown =
+            "{\"id\": \"x\", \"title\": \"X\", \"answer\": \"y\", \"channels\": [\"fax\"]}";
+        let errors = parse(Format::Jsonl, "kb.jsonl", unknown).unwrap_err();
+        assert!(errors[0].message.starts_with("channels:"), "{}", errors[0]);
     }
 }

@@ -14,11 +14,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tandem_domain::{
-    Article, ArticleStatus, CandidateRecord, DecisionRecord, MessageMeta, Millis, Source,
-    WorkspaceId,
+    AnswerSettings, Article, ArticleStatus, CandidateRecord, Channel, DecisionRecord, MessageMeta,
+    Millis, Source, WorkspaceId,
 };
 use tandem_knowledge::{Candidate, Decision, DecisionPolicy, Engine, Outcome};
 use tandem_store::{Change, Store, StoreError, now_millis};
+use tandem_text::Dictionary;
 use tokio::sync::broadcast;
 
 use crate::responder::asks_for_person;
@@ -34,8 +35,8 @@ struct Indexed {
 }
 
 impl Indexed {
-    fn build(articles: Vec<Article>) -> Indexed {
-        let engine = Engine::build(
+    fn build(articles: Vec<Article>, dictionary: Dictionary) -> Indexed {
+        let engine = Engine::build_with(
             articles
                 .iter()
                 .map(|article| tandem_knowledge::Article {
@@ -45,6 +46,7 @@ impl Indexed {
                     answer: article.answer.clone(),
                 })
                 .collect(),
+            dictionary,
         );
         Indexed { engine, articles }
     }
@@ -63,12 +65,19 @@ struct Built {
     version: String,
     /// The store's knowledge stamp for the articles this was built from.
     stamp: (i64, Millis),
+    /// The workspace's settings this was built with, and the decision policy they make.
+    settings: AnswerSettings,
+    policy: DecisionPolicy,
 }
 
-/// The knowledge stamp of a workspace's articles (see `Store::knowledge_stamp`).
-fn stamp(articles: &[Article]) -> (i64, Millis) {
-    (articles.len() as i64, articles.iter().map(|article| article.updated_at).max().unwrap_or(0))
+/// The knowledge stamp of a workspace's articles and settings (see `Store::knowledge_stamp`).
+fn stamp(articles: &[Article], settings: &AnswerSettings) -> (i64, Millis) {
+    let newest = articles.iter().map(|article| article.updated_at).max().unwrap_or(0);
+    (articles.len() as i64, newest.max(settings.updated_at))
 }
+
+/// Which articles a turn may be answered from.
+type Allowed<'a> = &'a dyn Fn(usize) -> bool;
 
 /// How often a turn checks the store for knowledge changed by another process.
 const STAMP_CHECK_MS: Millis = 2000;
@@ -80,30 +89,42 @@ fn knowledge_version(live: &[Article]) -> String {
 }
 
 impl Built {
-    /// Scores `question` against the base (stale keys left out) and the delta, best first.
-    fn decide(&self, question: &str, policy: DecisionPolicy) -> (Decision, Vec<Article>) {
-        self.decide_by(question, policy, Engine::candidates)
+    /// Scores `question` against the base (stale keys left out) and the delta, best first,
+    /// over the articles that serve `channel` (all, when `None`).
+    fn decide(&self, question: &str, channel: Option<Channel>) -> (Decision, Vec<Article>) {
+        self.decide_by(question, channel, self.policy, Engine::candidates_where)
     }
 
     /// Like `decide`, but ranks every article even for a word-for-word question.
-    fn rank(&self, question: &str, policy: DecisionPolicy) -> (Decision, Vec<Article>) {
-        self.decide_by(question, policy, Engine::ranked)
+    fn rank(
+        &self,
+        question: &str,
+        channel: Option<Channel>,
+        policy: DecisionPolicy,
+    ) -> (Decision, Vec<Article>) {
+        self.decide_by(question, channel, policy, Engine::ranked_where)
     }
 
     fn decide_by(
         &self,
         question: &str,
+        channel: Option<Channel>,
         policy: DecisionPolicy,
-        score: fn(&Engine, &str) -> Vec<Candidate>,
+        score: fn(&Engine, &str, Allowed<'_>) -> Vec<Candidate>,
     ) -> (Decision, Vec<Article>) {
-        let mut scored: Vec<(Candidate, &Article)> = score(&self.base.engine, question)
-            .into_iter()
-            .map(|candidate| (candidate, &self.base.articles[candidate.article]))
-            .filter(|(_, article)| !self.masked.contains(&article.key))
-            .collect();
+        let serves = |article: &Article| channel.is_none_or(|channel| article.serves(channel));
+        let base = &self.base.articles;
+        let base_allowed =
+            |index: usize| serves(&base[index]) && !self.masked.contains(&base[index].key);
+        let mut scored: Vec<(Candidate, &Article)> =
+            score(&self.base.engine, question, &base_allowed)
+                .into_iter()
+                .map(|candidate| (candidate, &base[candidate.article]))
+                .collect();
         if let Some(delta) = &self.delta {
+            let delta_allowed = |index: usize| serves(&delta.articles[index]);
             scored.extend(
-                score(&delta.engine, question)
+                score(&delta.engine, question, &delta_allowed)
                     .into_iter()
                     .map(|candidate| (candidate, &delta.articles[candidate.article])),
             );
@@ -128,6 +149,8 @@ pub struct KnowledgeResponder {
     checked: Mutex<HashMap<WorkspaceId, Millis>>,
     /// Counts knowledge changes, so that a slow full rebuild never replaces a newer state.
     generation: AtomicU64,
+    /// Woken whenever a workspace's engine is replaced.
+    installed: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for KnowledgeResponder {
@@ -156,6 +179,7 @@ impl KnowledgeResponder {
             built: Mutex::new(HashMap::new()),
             checked: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            installed: tokio::sync::Notify::new(),
         });
         // Loading the Chinese dictionary takes a few hundred milliseconds: do it off the path
         // of the first customer.
@@ -195,6 +219,7 @@ impl KnowledgeResponder {
         if let Ok(mut map) = self.built.lock() {
             map.insert(workspace, Arc::new(built));
         }
+        self.installed.notify_waiters();
     }
 
     /// The articles changed: make them answerable now with a delta, then rebuild in full.
@@ -203,6 +228,11 @@ impl KnowledgeResponder {
         let Some(current) = self.current(workspace) else {
             return self.rebuild(workspace).await;
         };
+        let settings = self.store.answer_settings(workspace).await?;
+        if settings != current.settings {
+            // New dictionary words change how every text is segmented: rebuild it all.
+            return self.rebuild_if_current(workspace, generation).await;
+        }
         let articles = self.store.articles(workspace).await?;
         let now = now_millis();
         let base_versions: HashMap<&str, (i64, Millis)> = current
@@ -231,7 +261,9 @@ impl KnowledgeResponder {
                     .filter(|key| !live_keys.contains(*key))
                     .map(|key| (*key).to_owned()),
             );
-            let delta = (!changed.is_empty()).then(|| Arc::new(Indexed::build(changed)));
+            let dictionary = current.base.engine.dictionary().clone();
+            let delta =
+                (!changed.is_empty()).then(|| Arc::new(Indexed::build(changed, dictionary)));
             let base = Arc::clone(&current.base);
             let version = knowledge_version(&live);
             self.install(
@@ -242,7 +274,9 @@ impl KnowledgeResponder {
                     masked,
                     valid_until: valid_until(&articles, now),
                     version,
-                    stamp: stamp(&articles),
+                    stamp: stamp(&articles, &settings),
+                    settings,
+                    policy: current.policy,
                 },
             );
         }
@@ -270,20 +304,28 @@ impl KnowledgeResponder {
         generation: u64,
     ) -> Result<(), StoreError> {
         let articles = self.store.articles(workspace).await?;
+        let settings = self.store.answer_settings(workspace).await?;
+        let policy = DecisionPolicy {
+            threshold: settings.threshold.unwrap_or(self.policy.threshold),
+            ..self.policy
+        };
         let built = tokio::task::spawn_blocking(move || {
             let now = now_millis();
             let valid_until = valid_until(&articles, now);
-            let stamp = stamp(&articles);
+            let stamp = stamp(&articles, &settings);
             let live: Vec<Article> =
                 articles.into_iter().filter(|article| article.live_at(now)).collect();
             let version = knowledge_version(&live);
+            let dictionary = Dictionary::new(settings.dictionary.iter().map(String::as_str));
             Built {
-                base: Arc::new(Indexed::build(live)),
+                base: Arc::new(Indexed::build(live, dictionary)),
                 delta: None,
                 masked: HashSet::new(),
                 valid_until,
                 version,
                 stamp,
+                settings,
+                policy,
             }
         })
         .await
@@ -296,18 +338,45 @@ impl KnowledgeResponder {
         Ok(())
     }
 
-    /// What the engine would decide for `question`, with the candidates' articles in order:
-    /// the console's "test the bot" box.
+    /// What the engine would decide for `question` from a customer on `channel` (any article,
+    /// when `None`), with the candidates' articles in order: the console's "test the bot" box.
     pub async fn explain(
         &self,
         workspace: WorkspaceId,
         question: &str,
+        channel: Option<Channel>,
     ) -> Result<(Decision, Vec<Article>), StoreError> {
-        Ok(self.engine_for(workspace).await?.decide(question, self.policy))
+        Ok(self.engine_for(workspace).await?.decide(question, channel))
     }
 
-    pub fn policy(&self) -> DecisionPolicy {
+    /// The server's default decision policy (a workspace may set its own threshold).
+    pub fn default_policy(&self) -> DecisionPolicy {
         self.policy
+    }
+
+    /// Replaces the workspace's answer settings and returns once turns are answered with them.
+    pub async fn save_settings(
+        self: &Arc<Self>,
+        workspace: WorkspaceId,
+        settings: AnswerSettings,
+    ) -> Result<AnswerSettings, StoreError> {
+        let saved = self.store.save_answer_settings(workspace, settings).await?;
+        Arc::clone(self).changed(workspace).await?;
+        // The change feed's follower rebuilds for the same change, and whichever build is
+        // newest is kept: wait for one with these settings.
+        let settled = async {
+            loop {
+                let installed = self.installed.notified();
+                if self.current(workspace).is_some_and(|built| built.settings == saved) {
+                    return;
+                }
+                installed.await;
+            }
+        };
+        if tokio::time::timeout(std::time::Duration::from_secs(60), settled).await.is_err() {
+            tracing::warn!(workspace_id = %workspace, "answer settings saved but not yet in use");
+        }
+        Ok(saved)
     }
 
     /// Saves articles and returns once they are answerable (or, unpublished, no longer are).
@@ -383,19 +452,20 @@ impl Responder for KnowledgeResponder {
                 return BotReply::text(phrases.cannot_answer, crate::Outcome::Abstain, false);
             }
         };
+        let channel = Some(turn.inbox.channel);
         if said_it_did_not_help(&turn.message.body)
-            && let Some(reply) = next_step_after_failure(turn, &built, self.policy, phrases)
+            && let Some(reply) = next_step_after_failure(turn, &built, phrases)
         {
             return reply;
         }
         let started = std::time::Instant::now();
-        let (mut decision, mut articles) = built.decide(&turn.message.body, self.policy);
+        let (mut decision, mut articles) = built.decide(&turn.message.body, channel);
         let mut query = turn.message.body.clone();
         // A short follow-up ("那电子产品呢？", "and for electronics?") is read with the question
         // before it, when that reading is the more confident one.
         if let Some(previous) = follow_up_context(turn) {
             let combined = format!("{previous} {}", turn.message.body);
-            let (in_context, in_context_articles) = built.decide(&combined, self.policy);
+            let (in_context, in_context_articles) = built.decide(&combined, channel);
             let best = |decision: &Decision| {
                 decision.candidates.first().map_or(0.0, |candidate| candidate.score)
             };
@@ -460,12 +530,8 @@ fn said_it_did_not_help(text: &str) -> bool {
 
 /// After "that didn't help": offer the other candidates for the question the failed answer
 /// was for, or hand off to a person when there are none.
-fn next_step_after_failure(
-    turn: &Turn,
-    built: &Built,
-    policy: DecisionPolicy,
-    phrases: &Phrases,
-) -> Option<BotReply> {
+fn next_step_after_failure(turn: &Turn, built: &Built, phrases: &Phrases) -> Option<BotReply> {
+    let policy = built.policy;
     let failed = turn
         .history
         .iter()
@@ -481,8 +547,11 @@ fn next_step_after_failure(
         })
         .map(|message| message.body.clone())
         .next()?;
-    let (decision, articles) =
-        built.rank(&question, DecisionPolicy { clarify_margin: 0.0, ..policy });
+    let (decision, articles) = built.rank(
+        &question,
+        Some(turn.inbox.channel),
+        DecisionPolicy { clarify_margin: 0.0, ..policy },
+    );
     let alternatives: Vec<String> = decision
         .candidates
         .iter()

@@ -226,6 +226,9 @@ pub struct Article {
     pub effective_from: Option<Millis>,
     /// Not answerable from this time on (a temporary holiday policy).
     pub expires_at: Option<Millis>,
+    /// The channels whose customers are answered from this article; empty means every channel
+    /// (an answer that tells web visitors to "tap the button below" is wrong in an e-mail).
+    pub channels: Vec<Channel>,
     /// The number of the latest published version; 0 when never published.
     pub version: i64,
     pub created_at: Millis,
@@ -239,6 +242,22 @@ impl Article {
             && self.effective_from.is_none_or(|from| from <= now)
             && self.expires_at.is_none_or(|until| now < until)
     }
+
+    /// Whether customers on `channel` may be answered from this article.
+    pub fn serves(&self, channel: Channel) -> bool {
+        self.channels.is_empty() || self.channels.contains(&channel)
+    }
+}
+
+/// How a workspace's bot answers from its knowledge.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnswerSettings {
+    /// The confidence below which the bot does not answer; `None` uses the server's default.
+    pub threshold: Option<f32>,
+    /// The business's own words (product and plan names) that Chinese word segmentation keeps
+    /// whole.
+    pub dictionary: Vec<String>,
+    pub updated_at: Millis,
 }
 
 /// Extra facts about a message, for the widget and the console.
@@ -306,6 +325,7 @@ mod tests {
             language: None,
             effective_from,
             expires_at,
+            channels: Vec::new(),
             version: 1,
             created_at: 0,
             updated_at: 0,

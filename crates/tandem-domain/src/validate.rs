@@ -40,6 +40,60 @@ pub fn message_body(text: &str) -> Result<String, ValidationError> {
     Ok(trimmed.replace("\r\n", "\n"))
 }
 
+/// The range a workspace's answer threshold may be set in: below it the bot answers nearly
+/// anything, above it nearly nothing.
+pub const ANSWER_THRESHOLD_RANGE: std::ops::RangeInclusive<f32> = 0.05..=0.95;
+/// Most words in a workspace's dictionary.
+pub const MAX_DICTIONARY_WORDS: usize = 5000;
+/// Longest dictionary word, in characters.
+pub const MAX_DICTIONARY_WORD_CHARS: usize = 40;
+
+/// A workspace's answer threshold, within [`ANSWER_THRESHOLD_RANGE`].
+pub fn answer_threshold(value: f32) -> Result<f32, ValidationError> {
+    if !ANSWER_THRESHOLD_RANGE.contains(&value) {
+        return Err(invalid(
+            "threshold",
+            format!(
+                "must be between {} and {}",
+                ANSWER_THRESHOLD_RANGE.start(),
+                ANSWER_THRESHOLD_RANGE.end()
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// A workspace's dictionary: words of 2 to [`MAX_DICTIONARY_WORD_CHARS`] characters without
+/// line breaks, at most [`MAX_DICTIONARY_WORDS`]; blanks dropped, duplicates kept once, order
+/// kept.
+pub fn dictionary<S: AsRef<str>>(words: &[S]) -> Result<Vec<String>, ValidationError> {
+    let mut kept: Vec<String> = Vec::new();
+    for (index, word) in words.iter().enumerate() {
+        let word = word.as_ref().trim();
+        if word.is_empty() || kept.iter().any(|known| known == word) {
+            continue;
+        }
+        let chars = word.chars().count();
+        if !(2..=MAX_DICTIONARY_WORD_CHARS).contains(&chars) || has_control_chars(word, false) {
+            return Err(invalid(
+                "dictionary",
+                format!(
+                    "word {} ({word:?}) must be 2 to {MAX_DICTIONARY_WORD_CHARS} characters on one line",
+                    index + 1
+                ),
+            ));
+        }
+        kept.push(word.to_owned());
+    }
+    if kept.len() > MAX_DICTIONARY_WORDS {
+        return Err(invalid(
+            "dictionary",
+            format!("has {} words; at most {MAX_DICTIONARY_WORDS}", kept.len()),
+        ));
+    }
+    Ok(kept)
+}
+
 /// A client message id: 1 to 64 characters of `A-Z a-z 0-9 - _ . :`.
 pub fn client_msg_id(text: &str) -> Result<String, ValidationError> {
     if text.is_empty() || text.len() > MAX_CLIENT_MSG_ID {
@@ -98,7 +152,7 @@ pub fn password(text: &str) -> Result<&str, ValidationError> {
 }
 
 /// Keys that name console pages (`/knowledge/new`...) and so cannot name articles.
-const RESERVED_ARTICLE_KEYS: &[&str] = &["new", "import", "export", "test"];
+const RESERVED_ARTICLE_KEYS: &[&str] = &["new", "import", "export", "test", "settings"];
 
 /// An article key: 1 to 100 characters of `a-z 0-9 - _ .` (lower case), not a reserved word.
 pub fn article_key(text: &str) -> Result<String, ValidationError> {
@@ -344,5 +398,23 @@ mod tests {
         assert!(password("short").is_err());
         assert!(password("long enough").is_ok());
         assert_eq!(password("1234567").unwrap_err().field, "password");
+    }
+
+    #[test]
+    fn answer_settings() {
+        assert_eq!(answer_threshold(0.35), Ok(0.35));
+        for bad in [0.0, 0.01, 0.99, f32::NAN] {
+            assert!(answer_threshold(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            dictionary(&[" 天猫精灵 ", "", "AirPods Pro", "天猫精灵"]).unwrap(),
+            ["天猫精灵", "AirPods Pro"]
+        );
+        let error = dictionary(&["好词", "x"]).unwrap_err();
+        assert!(error.reason.starts_with("word 2"), "{error}");
+        assert!(dictionary(&["a\u{7}b"]).is_err());
+        assert!(dictionary(&["长".repeat(MAX_DICTIONARY_WORD_CHARS + 1)]).is_err());
+        let many: Vec<String> = (0..=MAX_DICTIONARY_WORDS).map(|n| format!("w{n}")).collect();
+        assert!(dictionary(&many).is_err());
     }
 }

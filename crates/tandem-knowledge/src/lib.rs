@@ -248,6 +248,11 @@ impl Engine {
         &self.articles
     }
 
+    /// The business's words this engine keeps whole.
+    pub fn dictionary(&self) -> &Dictionary {
+        &self.dictionary
+    }
+
     /// Whether an intent model was trained.
     pub fn has_model(&self) -> bool {
         self.model.is_some()
@@ -256,7 +261,18 @@ impl Engine {
     /// Scores the articles for `question`, best first. A question that is word for word one
     /// of an article's is that article, with certainty.
     pub fn candidates(&self, question: &str) -> Vec<Candidate> {
-        if let Some(&article) = self.exact.get(&normalize(question)) {
+        self.candidates_where(question, &|_| true)
+    }
+
+    /// Like [`Engine::candidates`], over the articles `allowed` accepts (by index) only.
+    pub fn candidates_where(
+        &self,
+        question: &str,
+        allowed: &dyn Fn(usize) -> bool,
+    ) -> Vec<Candidate> {
+        if let Some(&article) =
+            self.exact.get(&normalize(question)).filter(|article| allowed(**article as usize))
+        {
             let intent = self.has_model().then_some(1.0);
             return vec![Candidate {
                 article: article as usize,
@@ -265,12 +281,17 @@ impl Engine {
                 intent,
             }];
         }
-        self.ranked(question)
+        self.ranked_where(question, allowed)
     }
 
     /// Scores every article for `question` by the evidence, best first, even when the question
     /// is word for word an article's (to find the runners-up).
     pub fn ranked(&self, question: &str) -> Vec<Candidate> {
+        self.ranked_where(question, &|_| true)
+    }
+
+    /// Like [`Engine::ranked`], over the articles `allowed` accepts (by index) only.
+    pub fn ranked_where(&self, question: &str, allowed: &dyn Fn(usize) -> bool) -> Vec<Candidate> {
         let features = analyzer().features_with(question, &self.dictionary);
         let query = vectorize(&features, &self.vocabulary, &self.idf, self.unseen_idf);
         if query.entries.is_empty() {
@@ -318,12 +339,21 @@ impl Engine {
                 ranked.sort_unstable_by(|left, right| {
                     probabilities[*right].total_cmp(&probabilities[*left])
                 });
-                let mut chosen: Vec<u32> =
-                    ranked.iter().take(CANDIDATES * 2).map(|&index| index as u32).collect();
+                let mut chosen: Vec<u32> = ranked
+                    .iter()
+                    .filter(|index| allowed(**index))
+                    .take(CANDIDATES * 2)
+                    .map(|&index| index as u32)
+                    .collect();
                 let mut by_retrieval: Vec<(&u32, &f32)> = retrieval.iter().collect();
                 by_retrieval.sort_unstable_by(|left, right| right.1.total_cmp(left.1));
-                chosen
-                    .extend(by_retrieval.iter().take(CANDIDATES * 2).map(|(article, _)| **article));
+                chosen.extend(
+                    by_retrieval
+                        .iter()
+                        .filter(|(article, _)| allowed(**article as usize))
+                        .take(CANDIDATES * 2)
+                        .map(|(article, _)| **article),
+                );
                 chosen.sort_unstable();
                 chosen.dedup();
                 chosen
@@ -341,6 +371,7 @@ impl Engine {
                     .collect()
             }
         };
+        candidates.retain(|candidate| allowed(candidate.article));
         candidates.sort_unstable_by(|left, right| {
             right.score.total_cmp(&left.score).then(left.article.cmp(&right.article))
         });

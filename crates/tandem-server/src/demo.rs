@@ -114,6 +114,7 @@ fn articles() -> Vec<NewArticle> {
         language: Some(language),
         effective_from: None,
         expires_at: None,
+        channels: Vec::new(),
     };
     vec![
         article(

@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tandem_domain::{
-    Article, ArticleStatus, AuthorKind, Channel, Conversation, ConversationId, ConversationState,
-    Customer, CustomerId, DecisionRecord, Inbox, InboxId, Locale, Message, MessageId, MessageMeta,
-    Millis, Queue, Role, Transition, TransitionError, User, UserId, Workspace, WorkspaceId,
+    AnswerSettings, Article, ArticleStatus, AuthorKind, Channel, Conversation, ConversationId,
+    ConversationState, Customer, CustomerId, DecisionRecord, Inbox, InboxId, Locale, Message,
+    MessageId, MessageMeta, Millis, Queue, Role, Transition, TransitionError, User, UserId,
+    Workspace, WorkspaceId,
 };
 use tokio::sync::broadcast;
 
@@ -78,6 +79,7 @@ pub struct NewArticle {
     pub language: Option<Locale>,
     pub effective_from: Option<Millis>,
     pub expires_at: Option<Millis>,
+    pub channels: Vec<Channel>,
 }
 
 #[derive(Debug, Clone)]
@@ -286,8 +288,17 @@ pub trait Store: Send + Sync + 'static {
         status: ArticleStatus,
         author: Option<UserId>,
     ) -> StoreResult<Vec<Article>>;
-    /// How many articles the workspace has and when the newest change was: a cheap way to notice
-    /// changes made by another process (such as `tandem kb import`).
+    /// How the workspace's bot answers (defaults when never saved).
+    async fn answer_settings(&self, workspace: WorkspaceId) -> StoreResult<AnswerSettings>;
+    /// Replaces the workspace's answer settings (a knowledge change: engines are rebuilt).
+    async fn save_answer_settings(
+        &self,
+        workspace: WorkspaceId,
+        settings: AnswerSettings,
+    ) -> StoreResult<AnswerSettings>;
+    /// How many articles the workspace has and when the newest change to them or to the answer
+    /// settings was: a cheap way to notice changes made by another process (such as
+    /// `tandem kb import`).
     async fn knowledge_stamp(&self, workspace: WorkspaceId) -> StoreResult<(i64, Millis)>;
     /// One article by key, whatever its status.
     async fn article(&self, workspace: WorkspaceId, key: &str) -> StoreResult<Option<Article>>;

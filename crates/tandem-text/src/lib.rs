@@ -211,8 +211,9 @@ impl Dictionary {
                 let end = start + phrase.len();
                 let before = normalized[..start].chars().next_back();
                 let after = normalized[end..].chars().next();
-                !(continues(phrase.chars().next()) && continues(before))
-                    && !(continues(phrase.chars().next_back()) && continues(after))
+                let runs_on_before = continues(phrase.chars().next()) && continues(before);
+                let runs_on_after = continues(phrase.chars().next_back()) && continues(after);
+                !(runs_on_before || runs_on_after)
             })
         })
     }

@@ -101,6 +101,7 @@ fn synthetic(count: usize) -> Vec<NewArticle> {
             language: Some(Locale::Zh),
             effective_from: None,
             expires_at: None,
+            channels: Vec::new(),
         })
         .collect()
 }
@@ -169,11 +170,12 @@ async fn publish_latency(size: usize) -> anyhow::Result<PublishLatency> {
             language: Some(Locale::Zh),
             effective_from: None,
             expires_at: None,
+            channels: Vec::new(),
         };
         store.save_articles(workspace, vec![article], ArticleStatus::Published, None).await?;
         let published = Instant::now();
         loop {
-            let (decision, found) = responder.explain(workspace, &question).await?;
+            let (decision, found) = responder.explain(workspace, &question, None).await?;
             if decision.answer().is_some()
                 && found.first().is_some_and(|article| article.key == key)
             {

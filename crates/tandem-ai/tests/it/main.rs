@@ -288,6 +288,7 @@ mod knowledge {
             language: Some(Locale::Zh),
             effective_from: None,
             expires_at: None,
+            channels: Vec::new(),
         }
     }
 
@@ -511,5 +512,96 @@ mod knowledge {
         other.close();
         tokio::time::sleep(Duration::from_millis(2100)).await;
         assert_eq!(ask(&world, &relay, "怎么开发票").await.body, "在订单详情页申请电子发票。");
+    }
+
+    #[tokio::test]
+    async fn workspace_settings_and_channels_shape_the_answers() {
+        use tandem_domain::AnswerSettings;
+        let world = world().await;
+        let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+        let relay = Relay::new(world.store.clone(), responder.clone());
+        let mut email_only = article(
+            "reply-by-mail",
+            "邮件回复时效",
+            &["多久回复邮件", "邮件什么时候回"],
+            "我们在 24 小时内回复邮件。",
+        );
+        email_only.channels = vec![Channel::Email];
+        responder
+            .save(
+                world.inbox.workspace_id,
+                vec![
+                    email_only,
+                    article("returns", "退货政策", &["怎么退货", "退货流程"], "7 天内可退货。"),
+                ],
+                ArticleStatus::Published,
+                None,
+            )
+            .await
+            .unwrap();
+        // An article for e-mail only is never answered in web chat, however well it matches.
+        let web = ask(&world, &relay, "多久回复邮件").await;
+        assert_ne!(web.body, "我们在 24 小时内回复邮件。");
+        let (decision, articles) = responder
+            .explain(world.inbox.workspace_id, "多久回复邮件", Some(Channel::Email))
+            .await
+            .unwrap();
+        assert_eq!(decision.answer().map(|_| articles[0].key.as_str()), Some("reply-by-mail"));
+
+        // The workspace's own threshold applies at once; the default comes back when cleared.
+        let paraphrase = "我想把东西退掉";
+        let (before, _) =
+            responder.explain(world.inbox.workspace_id, paraphrase, None).await.unwrap();
+        assert_eq!(before.threshold, DecisionPolicy::default().threshold);
+        let strict = AnswerSettings { threshold: Some(0.95), ..AnswerSettings::default() };
+        responder.save_settings(world.inbox.workspace_id, strict).await.unwrap();
+        let (after, _) =
+            responder.explain(world.inbox.workspace_id, paraphrase, None).await.unwrap();
+        assert_eq!((after.threshold, after.outcome), (0.95, tandem_knowledge::Outcome::Abstain));
+        let strict_reply = ask(&world, &relay, paraphrase).await;
+        assert_ne!(strict_reply.body, "7 天内可退货。");
+        let record = world.store.decisions(strict_reply.conversation_id).await.unwrap();
+        assert!(record.iter().any(|(_, record)| record.threshold == 0.95), "{record:?}");
+        responder.save_settings(world.inbox.workspace_id, AnswerSettings::default()).await.unwrap();
+        let (cleared, _) =
+            responder.explain(world.inbox.workspace_id, paraphrase, None).await.unwrap();
+        assert_eq!(cleared.threshold, DecisionPolicy::default().threshold);
+    }
+
+    #[tokio::test]
+    async fn dictionary_words_take_effect_when_saved() {
+        use tandem_domain::AnswerSettings;
+        let world = world().await;
+        let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+        responder
+            .save(
+                world.inbox.workspace_id,
+                vec![
+                    article("speaker", "天猫精灵连不上网", &["天猫精灵没反应"], "长按音量键配网。"),
+                    article("cat", "猫粮精选推荐", &["精灵猫粮怎么样"], "推荐鱼肉口味。"),
+                ],
+                ArticleStatus::Published,
+                None,
+            )
+            .await
+            .unwrap();
+        let retrieval = |decision: &tandem_knowledge::Decision,
+                         articles: &[tandem_domain::Article]| {
+            decision
+                .candidates
+                .iter()
+                .zip(articles)
+                .find(|(_, article)| article.key == "cat")
+                .map_or(0.0, |(candidate, _)| candidate.retrieval)
+        };
+        let (plain, plain_articles) =
+            responder.explain(world.inbox.workspace_id, "精灵连不上", None).await.unwrap();
+        let words =
+            AnswerSettings { dictionary: vec!["天猫精灵".into()], ..Default::default() };
+        responder.save_settings(world.inbox.workspace_id, words).await.unwrap();
+        assert!(responder.is_settled(world.inbox.workspace_id), "a full rebuild, not a delta");
+        let (with_words, with_articles) =
+            responder.explain(world.inbox.workspace_id, "精灵连不上", None).await.unwrap();
+        assert_ne!(retrieval(&plain, &plain_articles), retrieval(&with_words, &with_articles));
     }
 }

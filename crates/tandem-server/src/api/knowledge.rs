@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 use tandem_ai::kb::{self, ArticleInput, Format};
-use tandem_domain::{Article, ArticleStatus, ValidationError};
+use tandem_domain::{AnswerSettings, Article, ArticleStatus, Channel, ValidationError, validate};
 
 use crate::AppState;
 use crate::auth::Agent;
@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/articles/{key}", put(save_article))
         .route("/api/v1/articles/{key}/status", post(set_status))
         .route("/api/v1/answer/explain", post(explain))
+        .route("/api/v1/answer/settings", get(answer_settings).put(save_answer_settings))
 }
 
 /// Only supervisors and admins change knowledge.
@@ -114,6 +115,9 @@ struct SaveArticle {
     effective_from: Option<String>,
     /// Not answered from this moment on.
     expires_at: Option<String>,
+    /// Only customers on these channels are answered from it; empty means all.
+    #[serde(default)]
+    channels: Vec<String>,
     #[serde(default = "published")]
     status: String,
 }
@@ -135,6 +139,7 @@ async fn save_article(
         tags: request.tags,
         effective_from: request.effective_from,
         expires_at: request.expires_at,
+        channels: request.channels,
     };
     let article = kb::validate_article(input)?;
     let mut saved = state
@@ -170,6 +175,8 @@ async fn set_status(
 #[serde(deny_unknown_fields)]
 struct ExplainRequest {
     question: String,
+    /// Answer as for a customer on this channel (`web`, `email`, `api`); any article if absent.
+    channel: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -187,7 +194,9 @@ async fn explain(
     ApiJson(request): ApiJson<ExplainRequest>,
 ) -> ApiResult<ApiJson<serde_json::Value>> {
     let question = tandem_domain::validate::message_body(&request.question)?;
-    let (decision, articles) = state.knowledge.explain(agent.user.workspace_id, &question).await?;
+    let channel = parse_channel(request.channel.as_deref())?;
+    let (decision, articles) =
+        state.knowledge.explain(agent.user.workspace_id, &question, channel).await?;
     let candidates: Vec<ExplainedCandidate> = decision
         .candidates
         .iter()
@@ -207,4 +216,82 @@ async fn explain(
         // Candidates come best first, so an answer is the first article's.
         "answer": decision.answer().and(articles.first()).map(|article| article.answer.clone()),
     })))
+}
+
+/// An optional channel name from a request; blank means none.
+pub(crate) fn parse_channel(name: Option<&str>) -> Result<Option<Channel>, ApiError> {
+    match name.map(str::trim).filter(|name| !name.is_empty()) {
+        None => Ok(None),
+        Some(name) => Channel::parse(name).map(Some).ok_or_else(|| {
+            ApiError::Invalid(ValidationError {
+                field: "channel",
+                reason: format!("{name:?} is not one of web, email, api"),
+            })
+        }),
+    }
+}
+
+/// A workspace's answer settings as the API shows them.
+#[derive(Debug, Serialize)]
+struct SettingsView {
+    /// The workspace's own threshold, or null when it uses the server's default.
+    threshold: Option<f32>,
+    /// The threshold in force.
+    effective_threshold: f32,
+    default_threshold: f32,
+    dictionary: Vec<String>,
+    updated_at: Option<String>,
+}
+
+fn settings_view(state: &AppState, settings: AnswerSettings) -> SettingsView {
+    let default_threshold = state.knowledge.default_policy().threshold;
+    SettingsView {
+        threshold: settings.threshold,
+        effective_threshold: settings.threshold.unwrap_or(default_threshold),
+        default_threshold,
+        dictionary: settings.dictionary,
+        updated_at: (settings.updated_at > 0)
+            .then(|| validate::format_timestamp(settings.updated_at)),
+    }
+}
+
+async fn answer_settings(
+    State(state): State<AppState>,
+    agent: Agent,
+) -> ApiResult<ApiJson<SettingsView>> {
+    let settings = state.store.answer_settings(agent.user.workspace_id).await?;
+    Ok(ApiJson(settings_view(&state, settings)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsRequest {
+    /// null (or absent) to use the server's default.
+    #[serde(default)]
+    threshold: Option<f32>,
+    #[serde(default)]
+    dictionary: Vec<String>,
+}
+
+/// Checks answer settings as typed by a person.
+pub(crate) fn validate_settings(
+    threshold: Option<f32>,
+    dictionary: &[String],
+) -> Result<AnswerSettings, ValidationError> {
+    Ok(AnswerSettings {
+        threshold: threshold.map(validate::answer_threshold).transpose()?,
+        dictionary: validate::dictionary(dictionary)?,
+        updated_at: 0,
+    })
+}
+
+async fn save_answer_settings(
+    State(state): State<AppState>,
+    agent: Agent,
+    ApiJson(request): ApiJson<SettingsRequest>,
+) -> ApiResult<ApiJson<SettingsView>> {
+    agent.require_manager(EDITORS_ONLY)?;
+    let settings = validate_settings(request.threshold, &request.dictionary)?;
+    let saved = state.knowledge.save_settings(agent.user.workspace_id, settings).await?;
+    Ok(ApiJson(settings_view(&state, saved)))
 }

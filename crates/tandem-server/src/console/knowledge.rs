@@ -14,7 +14,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use tandem_ai::kb::{self, ArticleInput, Format};
 use tandem_domain::validate;
-use tandem_domain::{Article, ArticleStatus, UserId, ValidationError};
+use tandem_domain::{Article, ArticleStatus, Channel, UserId, ValidationError};
 use tandem_knowledge::Outcome;
 
 use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/knowledge/export", get(export))
         .route("/knowledge/test", get(show_test))
+        .route("/knowledge/settings", get(show_settings).post(save_settings))
         .route("/knowledge/{key}", get(show_edit).post(save_article))
         .route("/knowledge/{key}/status", post(change_status))
 }
@@ -194,6 +195,13 @@ struct ArticleForm {
     effective_from: String,
     #[serde(default)]
     expires_at: String,
+    /// Checked channel boxes ("on"); none checked means every channel.
+    #[serde(default)]
+    channel_web: Option<String>,
+    #[serde(default)]
+    channel_email: Option<String>,
+    #[serde(default)]
+    channel_api: Option<String>,
 }
 
 impl ArticleForm {
@@ -210,7 +218,20 @@ impl ArticleForm {
                 .map(validate::format_timestamp)
                 .unwrap_or_default(),
             expires_at: article.expires_at.map(validate::format_timestamp).unwrap_or_default(),
+            channel_web: article.channels.contains(&Channel::Web).then(|| "on".to_owned()),
+            channel_email: article.channels.contains(&Channel::Email).then(|| "on".to_owned()),
+            channel_api: article.channels.contains(&Channel::Api).then(|| "on".to_owned()),
             ..ArticleForm::default()
+        }
+    }
+
+    /// Whether the box for `channel` is checked.
+    fn has_channel(&self, channel: &str) -> bool {
+        match channel {
+            "web" => self.channel_web.is_some(),
+            "email" => self.channel_email.is_some(),
+            "api" => self.channel_api.is_some(),
+            _ => false,
         }
     }
 
@@ -230,6 +251,11 @@ impl ArticleForm {
             tags: self.tags.split([',', '，']).map(str::to_owned).collect(),
             effective_from: Some(self.effective_from.clone()),
             expires_at: Some(self.expires_at.clone()),
+            channels: ["web", "email", "api"]
+                .into_iter()
+                .filter(|channel| self.has_channel(channel))
+                .map(str::to_owned)
+                .collect(),
         }
     }
 
@@ -283,6 +309,15 @@ struct EditPage {
     versions: Vec<VersionView>,
     notice: Option<String>,
     error: Option<String>,
+}
+
+impl EditPage {
+    /// The channel check boxes: name, label, checked.
+    fn channel_boxes(&self) -> [(&'static str, &'static str, bool); 3] {
+        let t = self.chrome.t;
+        [("web", t.channel_web), ("email", t.channel_email), ("api", t.channel_api)]
+            .map(|(channel, label)| (channel, label, self.form.has_channel(channel)))
+    }
 }
 
 /// The edit page of `article` (or the new article page), showing `form`.
@@ -594,6 +629,7 @@ pub struct TestResult {
 struct TestPage {
     chrome: Chrome,
     q: String,
+    channel: String,
     result: Option<TestResult>,
     error: Option<String>,
 }
@@ -602,6 +638,9 @@ struct TestPage {
 struct TestQuery {
     #[serde(default)]
     q: String,
+    /// Answer as for a customer on this channel; empty for any article.
+    #[serde(default)]
+    channel: String,
 }
 
 async fn show_test(
@@ -611,20 +650,24 @@ async fn show_test(
 ) -> PageResult {
     let text = text_for(&agent);
     let chrome = Chrome::new(&agent, "knowledge");
-    if query.q.trim().is_empty() {
-        return Ok(render(&TestPage { chrome, q: query.q, result: None, error: None }));
+    let TestQuery { q, channel } = query;
+    if q.trim().is_empty() {
+        return Ok(render(&TestPage { chrome, q, channel, result: None, error: None }));
     }
-    let question = match tandem_domain::validate::message_body(&query.q) {
-        Ok(question) => question,
+    let parsed = tandem_domain::validate::message_body(&q)
+        .map_err(ApiError::from)
+        .and_then(|question| Ok((question, crate::api::knowledge::parse_channel(Some(&channel))?)));
+    let (question, wanted_channel) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => {
             let page =
-                TestPage { chrome, q: query.q, result: None, error: Some(error.to_string()) };
+                TestPage { chrome, q, channel, result: None, error: Some(error.to_string()) };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
         }
     };
     let (decision, articles) = state
         .knowledge
-        .explain(agent.user.workspace_id, &question)
+        .explain(agent.user.workspace_id, &question, wanted_channel)
         .await
         .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
     let outcome = decision.outcome.as_str();
@@ -660,5 +703,106 @@ async fn show_test(
         candidates,
         answer,
     };
-    Ok(render(&TestPage { chrome, q: query.q, result: Some(result), error: None }))
+    Ok(render(&TestPage { chrome, q, channel, result: Some(result), error: None }))
+}
+
+// ---------- Answer settings ----------
+
+#[derive(Debug, Default, Deserialize)]
+struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    /// Empty for the server's default.
+    #[serde(default)]
+    threshold: String,
+    /// One word per line.
+    #[serde(default)]
+    dictionary: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/knowledge_settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    can_edit: bool,
+    form: SettingsForm,
+    default_threshold: String,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SettingsQuery {
+    notice: Option<String>,
+}
+
+async fn show_settings(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Query(query): Query<SettingsQuery>,
+) -> PageResult {
+    let settings = state
+        .store
+        .answer_settings(agent.user.workspace_id)
+        .await
+        .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
+    let form = SettingsForm {
+        threshold: settings.threshold.map(|value| format!("{value:.2}")).unwrap_or_default(),
+        dictionary: settings.dictionary.join("\n"),
+        ..SettingsForm::default()
+    };
+    let notice = query.notice.map(|_| text_for(&agent).saved.to_owned());
+    Ok(render(&settings_page(&state, &agent, form, notice, None)))
+}
+
+fn settings_page(
+    state: &AppState,
+    agent: &Agent,
+    form: SettingsForm,
+    notice: Option<String>,
+    error: Option<String>,
+) -> SettingsPage {
+    SettingsPage {
+        chrome: Chrome::new(agent, "knowledge"),
+        can_edit: agent.user.is_manager(),
+        form,
+        default_threshold: format!("{:.2}", state.knowledge.default_policy().threshold),
+        notice,
+        error,
+    }
+}
+
+async fn save_settings(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Form(form): Form<SettingsForm>,
+) -> PageResult {
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
+    require_editor(&agent)?;
+    let threshold = form.threshold.trim();
+    let threshold = if threshold.is_empty() {
+        Ok(None)
+    } else {
+        threshold.parse::<f32>().map(Some).map_err(|_| ValidationError {
+            field: "threshold",
+            reason: format!("{threshold:?} is not a number"),
+        })
+    };
+    let words: Vec<String> = form.dictionary.lines().map(str::to_owned).collect();
+    let settings =
+        threshold.and_then(|threshold| crate::api::knowledge::validate_settings(threshold, &words));
+    let settings = match settings {
+        Ok(settings) => settings,
+        Err(error) => {
+            let message = format!("{} {error}", text_for(&agent).kb_not_saved);
+            let page = settings_page(&state, &agent, form, None, Some(message));
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
+        }
+    };
+    state
+        .knowledge
+        .save_settings(agent.user.workspace_id, settings)
+        .await
+        .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
+    Ok(Redirect::to("/knowledge/settings?notice=saved").into_response())
 }

@@ -2,11 +2,11 @@
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 use tandem_domain::{AuthorKind, ConversationState};
 use tandem_server::ServerConfig;
 
-use crate::support::{ADMIN, AGENT, SUPERVISOR, TestApp, build};
+use crate::support::{ADMIN, AGENT, SUPERVISOR, Session, TestApp, build};
 
 #[tokio::test]
 async fn healthz_answers_when_the_store_does() {
@@ -418,6 +418,7 @@ async fn openapi_document_lists_every_api_route() {
         "/api/v1/articles/{key}",
         "/api/v1/articles/{key}/status",
         "/api/v1/answer/explain",
+        "/api/v1/answer/settings",
     ] {
         assert!(paths.contains_key(path), "{path} is not documented");
     }
@@ -557,7 +558,61 @@ async fn knowledge_is_read_by_all_and_changed_by_editors() {
     assert_eq!(archived.json()["status"], "archived");
     let csv = app.get("/api/v1/articles/export?format=csv", &[("cookie", &agent.cookie)]).await;
     assert!(
-        csv.text().starts_with("id,title,question,answer,lang,tags,effective_from,expires_at\n")
+        csv.text()
+            .starts_with("id,title,question,answer,lang,tags,effective_from,expires_at,channels\n")
     );
     assert!(csv.text().contains("退货政策"));
+}
+
+#[tokio::test]
+async fn answer_settings_are_validated_and_change_the_bot_at_once() {
+    let app = TestApp::new().await;
+    let put = |session: &Session, body: Value| {
+        let headers =
+            [("cookie", session.cookie.as_str()), ("x-csrf-token", session.csrf.as_str())];
+        let request = build(
+            Method::PUT,
+            "/api/v1/answer/settings",
+            &[&headers[..], &[("content-type", "application/json")]].concat(),
+            Body::from(body.to_string()),
+        );
+        app.send(request)
+    };
+    let agent = app.login(AGENT).await;
+    let shown = app.get("/api/v1/answer/settings", &[("cookie", &agent.cookie)]).await.json();
+    assert_eq!(shown["threshold"], Value::Null);
+    assert_eq!(shown["effective_threshold"], shown["default_threshold"]);
+    let refused = put(&agent, json!({ "threshold": 0.5 })).await;
+    assert_eq!(refused.code(), "forbidden");
+
+    let supervisor = app.login(SUPERVISOR).await;
+    for bad in [
+        json!({ "threshold": 2 }),
+        json!({ "threshold": "high" }),
+        json!({ "dictionary": ["x"] }),
+        json!({ "dictionary": ["ok word"], "extra": 1 }),
+    ] {
+        let response = put(&supervisor, bad.clone()).await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let saved =
+        put(&supervisor, json!({ "threshold": 0.9, "dictionary": ["天猫精灵", " "] })).await;
+    assert_eq!(saved.status, StatusCode::OK);
+    let saved = saved.json();
+    assert_eq!((saved["effective_threshold"].as_f64().unwrap() * 100.0).round(), 90.0);
+    assert_eq!(saved["dictionary"], json!(["天猫精灵"]));
+    let headers = [("cookie", agent.cookie.as_str()), ("x-csrf-token", agent.csrf.as_str())];
+    let explained = app
+        .post_json("/api/v1/answer/explain", &headers, json!({ "question": "我想退个货可以吗" }))
+        .await
+        .json();
+    assert_eq!((explained["threshold"].as_f64().unwrap() * 100.0).round(), 90.0);
+    let bad_channel = app
+        .post_json(
+            "/api/v1/answer/explain",
+            &headers,
+            json!({ "question": "怎么退货", "channel": "fax" }),
+        )
+        .await;
+    assert_eq!(bad_channel.code(), "invalid_input");
 }

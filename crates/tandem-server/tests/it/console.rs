@@ -289,6 +289,7 @@ async fn a_published_article_is_answered_by_the_bot() {
             ),
             ("tags", "包装，礼品, 售前"),
             ("language", "zh"),
+            ("channel_web", "on"),
             ("status", status),
         ]
     };
@@ -321,6 +322,7 @@ async fn a_published_article_is_answered_by_the_bot() {
     assert_eq!((stored.status, stored.version), (ArticleStatus::Draft, 0));
     assert_eq!(stored.questions.len(), 4, "the blank line is skipped");
     assert_eq!(stored.tags, ["包装", "礼品", "售前"]);
+    assert_eq!(stored.channels, [tandem_domain::Channel::Web]);
     let cookie = [("cookie", editor.cookie.as_str())];
     let test = test_page(&app, &editor, "可以礼品包装吗").await;
     assert!(!test.contains("gift-wrap"), "drafts are not candidates");
@@ -330,6 +332,9 @@ async fn a_published_article_is_answered_by_the_bot() {
     assert_eq!(published.status, StatusCode::SEE_OTHER);
     let edit = app.get("/knowledge/gift-wrap?notice=saved", &cookie).await.text();
     assert!(edit.contains("已保存") && edit.contains("v1") && edit.contains("kb-status-published"));
+    assert!(
+        edit.contains("name=\"channel_web\" checked") && !edit.contains("channel_email\" checked")
+    );
     let test =
         test_page_until(&app, &editor, "可以礼品包装吗", |page| page.contains("gift-wrap")).await;
     assert!(test.contains("data-outcome=\"answer\"") && test.contains(answer), "{test}");
@@ -400,7 +405,8 @@ async fn an_import_with_a_bad_line_saves_nothing() {
     assert_eq!(csv.status, StatusCode::OK);
     assert_eq!(csv.headers["content-disposition"], "attachment; filename=\"knowledge.csv\"");
     assert!(
-        csv.text().starts_with("id,title,question,answer,lang,tags,effective_from,expires_at\n")
+        csv.text()
+            .starts_with("id,title,question,answer,lang,tags,effective_from,expires_at,channels\n")
     );
     assert!(csv.text().contains("gift-wrap,礼品包装,有礼盒吗"));
     let jsonl = app.get("/knowledge/export?format=jsonl", &[("cookie", &admin.cookie)]).await;
@@ -511,4 +517,42 @@ async fn supervisors_give_conversations_to_other_agents_from_the_page() {
     let agent = app.login(AGENT).await;
     let page = app.get(&format!("/conversations/{id}"), &[("cookie", &agent.cookie)]).await.text();
     assert!(!page.contains("data-action=\"assign-to\""), "plain agents do not");
+}
+
+#[tokio::test]
+async fn editors_set_the_answer_threshold_and_dictionary_in_the_console() {
+    let app = TestApp::new().await;
+    let agent = app.login(AGENT).await;
+    let page = app.get("/knowledge/settings", &[("cookie", &agent.cookie)]).await.text();
+    assert!(page.contains("Answer settings") && page.contains("placeholder=\"0.35\""), "{page}");
+    assert!(page.contains("<fieldset disabled>"), "agents see the settings read-only");
+    let refused = post_article(&app, &agent, "/knowledge/settings", &[("threshold", "0.5")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let editor = app.login(SUPERVISOR).await;
+    let invalid = post_article(
+        &app,
+        &editor,
+        "/knowledge/settings",
+        &[("threshold", "high"), ("dictionary", "天猫精灵\n")],
+    )
+    .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(invalid.text().contains("threshold") && invalid.text().contains("天猫精灵"));
+    let saved = post_article(
+        &app,
+        &editor,
+        "/knowledge/settings",
+        &[("threshold", "0.6"), ("dictionary", "天猫精灵\r\n\r\nAirPods Pro\n")],
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+    let workspace = app.store.workspaces().await.unwrap()[0].id;
+    let settings = app.store.answer_settings(workspace).await.unwrap();
+    assert_eq!(settings.threshold, Some(0.6));
+    assert_eq!(settings.dictionary, ["天猫精灵", "AirPods Pro"]);
+    let page = app.get("/knowledge/settings?notice=saved", &[("cookie", &editor.cookie)]).await;
+    assert!(page.text().contains("value=\"0.60\"") && page.text().contains("已保存"));
+    let test = test_page(&app, &editor, "怎么退货").await;
+    assert!(test.contains("0.60"), "the test page uses the workspace threshold");
 }

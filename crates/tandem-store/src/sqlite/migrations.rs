@@ -144,6 +144,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX bot_turns_by_conversation ON bot_turns (conversation_id);
     "#,
+    // 4: articles for some channels only; each workspace's answer settings.
+    r#"
+    ALTER TABLE articles ADD COLUMN channels TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE article_versions ADD COLUMN channels TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE answer_settings (
+        workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id),
+        threshold REAL,
+        dictionary TEXT NOT NULL DEFAULT '[]',
+        updated_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tandem_domain::{
-    Article, ArticleId, ArticleStatus, AuthorKind, Channel, Conversation, ConversationId,
-    ConversationState, Customer, CustomerId, DecisionRecord, Inbox, InboxId, Locale, Message,
-    MessageId, Millis, Queue, QueueId, Role, Transition, User, UserId, Workspace, WorkspaceId,
-    conversation::Ownership,
+    AnswerSettings, Article, ArticleId, ArticleStatus, AuthorKind, Channel, Conversation,
+    ConversationId, ConversationState, Customer, CustomerId, DecisionRecord, Inbox, InboxId,
+    Locale, Message, MessageId, Millis, Queue, QueueId, Role, Transition, User, UserId, Workspace,
+    WorkspaceId, conversation::Ownership,
 };
 use tokio::sync::broadcast;
 
@@ -194,7 +194,7 @@ fn to_json(value: &impl serde::Serialize) -> StoreResult<String> {
 }
 
 const ARTICLE_COLUMNS: &str = "id, workspace_id, key, status, title, answer, questions, tags, language, \
-     effective_from, expires_at, version, created_at, updated_at";
+     effective_from, expires_at, version, created_at, updated_at, channels";
 fn article_from_row(row: &Row<'_>) -> rusqlite::Result<Article> {
     let language: Option<String> = row.get(8)?;
     Ok(Article {
@@ -212,6 +212,7 @@ fn article_from_row(row: &Row<'_>) -> rusqlite::Result<Article> {
         version: row.get(11)?,
         created_at: row.get(12)?,
         updated_at: row.get(13)?,
+        channels: json_column(row, 14)?.unwrap_or_default(),
     })
 }
 
@@ -237,8 +238,8 @@ fn publish_version(
 ) -> StoreResult<()> {
     article.version += 1;
     connection.execute(
-        "INSERT INTO article_versions (article_id, version, title, answer, questions, tags, language, effective_from, expires_at, author_id, published_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO article_versions (article_id, version, title, answer, questions, tags, language, effective_from, expires_at, author_id, published_at, channels)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             article.id.0,
             article.version,
@@ -250,7 +251,8 @@ fn publish_version(
             article.effective_from,
             article.expires_at,
             author.map(|user| user.0),
-            now
+            now,
+            to_json(&article.channels)?
         ],
     )?;
     connection.execute(
@@ -966,13 +968,14 @@ impl Store for SqliteStore {
                     connection
                         .prepare_cached(
                             "INSERT INTO articles (workspace_id, key, status, title, answer, questions, tags, language,
-                                                   effective_from, expires_at, author_id, created_at, updated_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
+                                                   effective_from, expires_at, author_id, created_at, updated_at, channels)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)
                              ON CONFLICT (workspace_id, key) DO UPDATE SET
                                 status = excluded.status, title = excluded.title, answer = excluded.answer,
                                 questions = excluded.questions, tags = excluded.tags, language = excluded.language,
                                 effective_from = excluded.effective_from, expires_at = excluded.expires_at,
-                                author_id = excluded.author_id, updated_at = excluded.updated_at",
+                                author_id = excluded.author_id, updated_at = excluded.updated_at,
+                                channels = excluded.channels",
                         )?
                         .execute(params![
                             workspace.0,
@@ -986,7 +989,8 @@ impl Store for SqliteStore {
                             new.effective_from,
                             new.expires_at,
                             author.map(|user| user.0),
-                            now
+                            now,
+                            to_json(&new.channels)?
                         ])?;
                     let mut article = load_article(connection, workspace, &new.key)?.ok_or(StoreError::NotFound("article"))?;
                     if status == ArticleStatus::Published {
@@ -1000,11 +1004,58 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn answer_settings(&self, workspace: WorkspaceId) -> StoreResult<AnswerSettings> {
+        self.engine
+            .read(move |connection| {
+                let settings = connection
+                    .prepare_cached("SELECT threshold, dictionary, updated_at FROM answer_settings WHERE workspace_id = ?1")?
+                    .query_row([workspace.0], |row| {
+                        Ok(AnswerSettings {
+                            threshold: row.get::<_, Option<f64>>(0)?.map(|value| value as f32),
+                            dictionary: json_column(row, 1)?.unwrap_or_default(),
+                            updated_at: row.get(2)?,
+                        })
+                    })
+                    .optional()?;
+                Ok(settings.unwrap_or_default())
+            })
+            .await
+    }
+
+    async fn save_answer_settings(
+        &self,
+        workspace: WorkspaceId,
+        mut settings: AnswerSettings,
+    ) -> StoreResult<AnswerSettings> {
+        self.engine
+            .write(move |connection, changes| {
+                settings.updated_at = now_millis();
+                connection.execute(
+                    "INSERT INTO answer_settings (workspace_id, threshold, dictionary, updated_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (workspace_id) DO UPDATE SET threshold = excluded.threshold,
+                        dictionary = excluded.dictionary, updated_at = excluded.updated_at",
+                    params![
+                        workspace.0,
+                        settings.threshold.map(f64::from),
+                        to_json(&settings.dictionary)?,
+                        settings.updated_at
+                    ],
+                )?;
+                changes.push(Change::Knowledge(workspace));
+                Ok(settings)
+            })
+            .await
+    }
+
     async fn knowledge_stamp(&self, workspace: WorkspaceId) -> StoreResult<(i64, Millis)> {
         self.engine
             .read(move |connection| {
                 Ok(connection
-                    .prepare_cached("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM articles WHERE workspace_id = ?1")?
+                    .prepare_cached(
+                        "SELECT COUNT(*), MAX(COALESCE(MAX(updated_at), 0),
+                                COALESCE((SELECT updated_at FROM answer_settings WHERE workspace_id = ?1), 0))
+                         FROM articles WHERE workspace_id = ?1",
+                    )?
                     .query_row([workspace.0], |row| Ok((row.get(0)?, row.get(1)?)))?)
             })
             .await

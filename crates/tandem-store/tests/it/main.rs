@@ -58,6 +58,7 @@ backend_suite!(sqlite:
     duplicate_user_email_is_a_conflict,
     sessions_expire_and_end_when_user_is_deactivated,
     conversation_filters_and_counts,
+    answer_settings_and_article_channels_are_kept,
     settings_keep_their_first_value,
     bot_reply_is_refused_once_a_person_owns_the_conversation,
     articles_are_saved_by_key_and_publishing_keeps_versions,

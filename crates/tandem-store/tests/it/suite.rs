@@ -465,6 +465,7 @@ fn new_article(key: &str, title: &str) -> tandem_store::NewArticle {
         language: Some(Locale::En),
         effective_from: None,
         expires_at: None,
+        channels: Vec::new(),
     }
 }
 
@@ -544,4 +545,44 @@ pub async fn a_failed_import_saves_nothing(harness: Harness) {
         .await;
     assert!(result.is_err());
     assert!(store.articles(world.workspace).await.unwrap().is_empty());
+}
+
+pub async fn answer_settings_and_article_channels_are_kept(harness: Harness) {
+    use tandem_domain::{AnswerSettings, ArticleStatus, Channel};
+    let store = &harness.store;
+    let world = world(store).await;
+    assert_eq!(store.answer_settings(world.workspace).await.unwrap(), AnswerSettings::default());
+    let mut email_only = new_article("email-signature", "Signature");
+    email_only.channels = vec![Channel::Email];
+    store
+        .save_articles(world.workspace, vec![email_only], ArticleStatus::Published, None)
+        .await
+        .unwrap();
+    let article = store.article(world.workspace, "email-signature").await.unwrap().unwrap();
+    assert_eq!(article.channels, [Channel::Email]);
+    assert!(article.serves(Channel::Email) && !article.serves(Channel::Web));
+    let stamp = store.knowledge_stamp(world.workspace).await.unwrap();
+    let mut feed = store.subscribe();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let saved = store
+        .save_answer_settings(
+            world.workspace,
+            AnswerSettings {
+                threshold: Some(0.5),
+                dictionary: vec!["天猫精灵".into()],
+                updated_at: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(saved.updated_at > 0);
+    assert_eq!(store.answer_settings(world.workspace).await.unwrap(), saved);
+    assert!(
+        matches!(feed.recv().await.unwrap(), Change::Knowledge(workspace) if workspace == world.workspace)
+    );
+    // A settings change is a knowledge change to other processes too.
+    assert_ne!(store.knowledge_stamp(world.workspace).await.unwrap(), stamp);
+    let cleared =
+        store.save_answer_settings(world.workspace, AnswerSettings::default()).await.unwrap();
+    assert_eq!((cleared.threshold, cleared.dictionary.len()), (None, 0));
 }
