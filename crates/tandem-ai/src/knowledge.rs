@@ -22,7 +22,6 @@ use tandem_store::{Change, Store, StoreError, now_millis};
 use tandem_text::Dictionary;
 use tokio::sync::broadcast;
 
-use crate::responder::asks_for_person;
 use crate::{BotReply, Phrases, Responder, Turn};
 
 /// At most this many changed articles go into a delta; more, and the full rebuild is awaited.
@@ -442,7 +441,7 @@ impl KnowledgeResponder {
 impl Responder for KnowledgeResponder {
     async fn respond(&self, turn: &Turn) -> BotReply {
         let phrases = Phrases::for_locale(turn.locale);
-        if asks_for_person(&turn.message.body) {
+        if tandem_text::signals::asks_for_person(&turn.message.body) {
             return BotReply::text(phrases.handing_off, crate::Outcome::Abstain, true);
         }
         let built = match self.engine_for(turn.inbox.workspace_id).await {

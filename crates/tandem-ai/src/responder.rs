@@ -57,9 +57,9 @@ pub trait Responder: Send + Sync + 'static {
     async fn respond(&self, turn: &Turn) -> BotReply;
 }
 
-/// The engine used until the knowledge engine lands: it never pretends to know an answer. It
-/// acknowledges the message and offers a person, and hands off at once when the customer asks
-/// for one.
+/// A responder without knowledge, for relays that do not answer: it never pretends to know an
+/// answer. It acknowledges the message and offers a person, and hands off at once when the
+/// customer asks for one.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PlaceholderResponder;
 
@@ -67,7 +67,7 @@ pub struct PlaceholderResponder;
 impl Responder for PlaceholderResponder {
     async fn respond(&self, turn: &Turn) -> BotReply {
         let phrases = Phrases::for_locale(turn.locale);
-        if asks_for_person(&turn.message.body) {
+        if tandem_text::signals::asks_for_person(&turn.message.body) {
             return BotReply::text(phrases.handing_off, Outcome::Abstain, true);
         }
         BotReply::text(
@@ -78,58 +78,17 @@ impl Responder for PlaceholderResponder {
     }
 }
 
-/// Whether the customer explicitly asks for a person.
-pub(crate) fn asks_for_person(text: &str) -> bool {
-    const ZH: &[&str] = &["人工", "转人工", "真人", "找客服", "客服人员"];
-    const EN: &[&str] =
-        &["human", "agent", "real person", "a person", "someone real", "representative"];
-    let lower = text.to_lowercase();
-    ZH.iter().any(|phrase| text.contains(phrase))
-        || EN.iter().any(|phrase| {
-            lower.match_indices(phrase).any(|(start, matched)| {
-                let before = lower[..start].chars().next_back();
-                let after = lower[start + matched.len()..].chars().next();
-                !before.is_some_and(char::is_alphanumeric)
-                    && !after.is_some_and(char::is_alphanumeric)
-            })
-        })
-}
-
-/// The language of a text: Chinese if it contains Han characters, else English. The knowledge
-/// engine brings a real language detector; this is enough to pick reply phrases.
+/// The language of a text, if it has letters: Chinese when Chinese characters carry it.
 pub fn detect_locale(text: &str) -> Option<Locale> {
-    let is_han = |c: char| matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}');
-    if text.chars().any(is_han) {
-        Some(Locale::Zh)
-    } else if text.chars().any(|c| c.is_ascii_alphabetic()) {
-        Some(Locale::En)
-    } else {
-        None
-    }
+    tandem_text::detect_language(text).map(|lang| match lang {
+        tandem_text::Lang::Zh => Locale::Zh,
+        tandem_text::Lang::En => Locale::En,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn explicit_requests_for_a_person() {
-        let cases = [
-            ("转人工", true),
-            ("我要找人工客服", true),
-            ("Can I talk to a human?", true),
-            ("AGENT please", true),
-            ("I want a real person", true),
-            ("my user agent string is broken", true),
-            ("where is my order", false),
-            ("humane society", false),
-            ("reagent delivery", false),
-            ("退货政策", false),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(asks_for_person(text), expected, "{text}");
-        }
-    }
 
     #[test]
     fn locale_detection() {

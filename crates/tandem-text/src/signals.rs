@@ -1,0 +1,329 @@
+//! Deterministic signals in a customer message, for routing and for what may be stored or shown:
+//! whether the customer asks for a person, complains, threatens legal action, raises a regulated
+//! topic (medical, legal or financial advice), makes a privacy request, sends personal data, or
+//! packs several questions into one message.
+//!
+//! Every signal is a phrase list or a small scanner rather than a model, so that each flag can be
+//! explained by the words that raised it and a test pins it down. Phrases are matched on
+//! [`crate::normalize`]d text; personal data is found in the original, so that its offsets can be
+//! used to mask it.
+
+mod lexicon;
+mod personal;
+
+pub use personal::{PersonalKind, PersonalSpan, find_personal_data, mask_personal_data};
+
+/// Why a message may need a person, care, or masking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The customer asks for a person instead of the assistant.
+    AsksForPerson,
+    Complaint,
+    /// A threat of lawyers, courts, regulators, the consumer association or the press.
+    LegalThreat,
+    RegulatedMedical,
+    RegulatedLegal,
+    RegulatedFinancial,
+    /// A request about the customer's own data or account: access, deletion, privacy.
+    Privacy,
+    /// The message contains personal data (see [`find_personal_data`]).
+    PersonalData,
+    /// Several questions or numbered points, or a message too long to answer in one go.
+    MultiPart,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::AsksForPerson => "asks_for_person",
+            Reason::Complaint => "complaint",
+            Reason::LegalThreat => "legal_threat",
+            Reason::RegulatedMedical => "regulated_medical",
+            Reason::RegulatedLegal => "regulated_legal",
+            Reason::RegulatedFinancial => "regulated_financial",
+            Reason::Privacy => "privacy",
+            Reason::PersonalData => "personal_data",
+            Reason::MultiPart => "multi_part",
+        }
+    }
+}
+
+/// The reasons a message raises, each once, in the order [`Reason`] declares them.
+pub fn reasons(text: &str) -> Vec<Reason> {
+    let normalized = crate::normalize(text);
+    let has = |cues: &[&str]| cues.iter().any(|cue| cue_starts(&normalized, cue).next().is_some());
+    let flags = [
+        (Reason::AsksForPerson, asks_for_person_normalized(&normalized)),
+        (Reason::Complaint, has(lexicon::COMPLAINT)),
+        (Reason::LegalThreat, has(lexicon::LEGAL_THREAT)),
+        (Reason::RegulatedMedical, has(lexicon::REGULATED_MEDICAL)),
+        (Reason::RegulatedLegal, has(lexicon::REGULATED_LEGAL)),
+        (Reason::RegulatedFinancial, has(lexicon::REGULATED_FINANCIAL)),
+        (Reason::Privacy, has(lexicon::PRIVACY)),
+        (Reason::PersonalData, !find_personal_data(text).is_empty()),
+        (Reason::MultiPart, is_multi_part(&normalized)),
+    ];
+    flags.into_iter().filter_map(|(reason, raised)| raised.then_some(reason)).collect()
+}
+
+fn is_word_char(character: char) -> bool {
+    character.is_ascii_alphanumeric()
+}
+
+/// Where `cue` (a [`lexicon`] phrase) starts in normalised text. An end of the phrase that is an
+/// ASCII letter or digit must be a word boundary in the text, unless the phrase ends in `*`.
+fn cue_starts<'a>(text: &'a str, cue: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let (phrase, open_ended) = cue.strip_suffix('*').map_or((cue, false), |stem| (stem, true));
+    let check_start = phrase.starts_with(is_word_char);
+    let check_end = !open_ended && phrase.ends_with(is_word_char);
+    text.match_indices(phrase).map(|(start, _)| start).filter(move |start| {
+        let before = text[..*start].chars().next_back();
+        let after = text[start + phrase.len()..].chars().next();
+        let runs_into_word = (check_start && before.is_some_and(is_word_char))
+            || (check_end && after.is_some_and(is_word_char));
+        !runs_into_word
+    })
+}
+
+fn contains_cue(text: &str, cue: &str) -> bool {
+    cue_starts(text, cue).next().is_some()
+}
+
+/// The ASCII words of normalised text (Chinese characters and punctuation separate them).
+fn ascii_words(normalized: &str) -> Vec<&str> {
+    normalized
+        .split(|character: char| !is_word_char(character))
+        .filter(|word| !word.is_empty())
+        .collect()
+}
+
+/// How many words after a request ("talk to") may come before the person ("a real person").
+const PERSON_WINDOW: usize = 3;
+
+/// At most this many English words and this many Chinese characters make a message so short
+/// that a bare "agent" or 人工 in it can only be asking for one.
+const SHORT_WORDS: usize = 3;
+const SHORT_HAN: usize = 3;
+
+/// Whether the customer explicitly asks for a person ("转人工", "can I talk to a human").
+pub fn asks_for_person(text: &str) -> bool {
+    asks_for_person_normalized(&crate::normalize(text))
+}
+
+fn asks_for_person_normalized(normalized: &str) -> bool {
+    let words = ascii_words(normalized);
+    let han = normalized.chars().filter(|character| crate::is_han(*character)).count();
+    let is_short = words.len() <= SHORT_WORDS && han <= SHORT_HAN;
+    lexicon::ASKS_FOR_PERSON.iter().any(|cue| contains_cue(normalized, cue))
+        || (is_short && lexicon::PERSON_ALONE.iter().any(|cue| contains_cue(normalized, cue)))
+        || (0..words.len()).any(|start| {
+            lexicon::PERSON_REQUESTS.iter().any(|request| {
+                words[start..].starts_with(request)
+                    && words[start + request.len()..]
+                        .iter()
+                        .take(PERSON_WINDOW)
+                        .any(|word| lexicon::PERSON_NOUNS.contains(word))
+            })
+        })
+}
+
+/// Longer messages (in characters, white space collapsed) are multi-part whatever they say.
+const LONG_MESSAGE: usize = 300;
+
+/// A message with this many questions or parts is multi-part.
+const MANY_PARTS: usize = 3;
+
+/// Three or more questions, parts joined by connectors ("另外", "also,"), or numbered points;
+/// or a message too long to answer in one go.
+fn is_multi_part(normalized: &str) -> bool {
+    let connectors = lexicon::CONNECTORS
+        .iter()
+        .map(|cue| cue_starts(normalized, cue).count())
+        .chain(lexicon::CLAUSE_CONNECTORS.iter().map(|cue| clause_starts(normalized, cue)))
+        .sum::<usize>();
+    normalized.chars().count() > LONG_MESSAGE
+        || question_count(normalized) >= MANY_PARTS
+        || connectors + 1 >= MANY_PARTS
+        || (numbered_item(normalized, '1') && numbered_item(normalized, '2'))
+        || lexicon::ENUMERATION_PAIRS.iter().any(|(first, second)| {
+            contains_cue(normalized, first) && contains_cue(normalized, second)
+        })
+}
+
+/// Question marks, counting a run ("???") once: it is one question asked impatiently.
+fn question_count(normalized: &str) -> usize {
+    normalized.match_indices('?').filter(|(start, _)| !normalized[..*start].ends_with('?')).count()
+}
+
+/// How often `cue` starts a clause: at the start of the message, after punctuation, or after
+/// "and".
+fn clause_starts(normalized: &str, cue: &str) -> usize {
+    cue_starts(normalized, cue)
+        .filter(|start| {
+            let before = normalized[..*start].trim_end();
+            before.is_empty()
+                || before.ends_with(['.', ',', ';', ':', '!', '?', '。', '、'])
+                || before.strip_suffix("and").is_some_and(|rest| !rest.ends_with(is_word_char))
+        })
+        .count()
+}
+
+/// Whether a point numbered `number` starts somewhere: "1." "1)" "1、" "1:" not inside a longer
+/// number or word and not followed by a digit ("1.5 kg", "2024.1.5", "1:30").
+fn numbered_item(normalized: &str, number: char) -> bool {
+    normalized.match_indices(number).any(|(start, _)| {
+        let before = normalized[..start].chars().next_back();
+        let mut after = normalized[start + number.len_utf8()..].chars();
+        !before.is_some_and(is_word_char)
+            && after.next().is_some_and(|marker| matches!(marker, '.' | ')' | '、' | ':'))
+            && !after.next().is_some_and(|next| next.is_ascii_digit())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason::*;
+    use super::*;
+
+    fn check(text: &str, expected: &[Reason]) {
+        assert_eq!(reasons(text), expected, "{text:?}");
+    }
+
+    #[test]
+    fn asking_for_a_person() {
+        let cases: &[(&str, &[Reason])] = &[
+            ("转人工", &[AsksForPerson]),
+            ("人工！", &[AsksForPerson]),
+            ("我要人工客服", &[AsksForPerson]),
+            ("你是机器人吗？我要找真人", &[AsksForPerson]),
+            ("agent please", &[AsksForPerson]),
+            ("HUMAN", &[AsksForPerson]),
+            ("Can I talk to a real person please", &[AsksForPerson]),
+            ("I want to speak to someone about my refund", &[AsksForPerson]),
+            ("connect me with an agent", &[AsksForPerson]),
+            ("Can I get a representative", &[AsksForPerson]),
+            ("My travel agent booked the wrong hotel for me", &[]),
+            ("What user agent does the app send", &[]),
+            ("人工智能翻译功能怎么用", &[]),
+            ("人工智能", &[]),
+            ("我要轉人工", &[AsksForPerson]),
+            ("I'll talk to my husband about it", &[]),
+        ];
+        for (text, expected) in cases {
+            check(text, expected);
+        }
+    }
+
+    #[test]
+    fn complaints_and_legal_threats() {
+        let cases: &[(&str, &[Reason])] = &[
+            ("我要投诉你们，服务太差了", &[Complaint]),
+            ("This is unacceptable, I want to file a complaint", &[Complaint]),
+            ("Terrible service, very disappointed", &[Complaint]),
+            ("再不退款我就打12315", &[LegalThreat]),
+            ("我已经联系律师了，准备起诉", &[LegalThreat]),
+            ("我要投诉！再不处理就去消费者协会", &[Complaint, LegalThreat]),
+            ("I'll have my lawyer contact you and sue", &[LegalThreat]),
+            ("See you in court.", &[LegalThreat]),
+            ("I will report you to consumer protection", &[LegalThreat]),
+            ("I have an issue with my order", &[]),
+            ("Thanks for your courtesy", &[]),
+            ("I will pursue this with the shop", &[]),
+            ("曝光补偿怎么调", &[]),
+            ("回复112315号", &[]),
+        ];
+        for (text, expected) in cases {
+            check(text, expected);
+        }
+    }
+
+    #[test]
+    fn regulated_topics() {
+        let cases: &[(&str, &[Reason])] = &[
+            ("这个药孕妇可以吃吗", &[RegulatedMedical]),
+            ("What is the right dosage? Any side effects", &[RegulatedMedical]),
+            ("Is it safe during pregnancy", &[RegulatedMedical]),
+            ("合同纠纷怎么处理", &[RegulatedLegal]),
+            ("Is it legal to resell the tickets", &[RegulatedLegal]),
+            ("你们的基金值得投资吗", &[RegulatedFinancial]),
+            ("Should I invest in your fund or buy stocks", &[RegulatedFinancial]),
+            ("Can I use the refund to pay off my loan", &[RegulatedFinancial]),
+            ("手机有毛病，屏幕一直闪", &[]),
+            ("Is the blue one still in stock", &[]),
+            ("What's on the agenda for the sale", &[]),
+            ("Do you have a loaner phone", &[]),
+        ];
+        for (text, expected) in cases {
+            check(text, expected);
+        }
+    }
+
+    #[test]
+    fn privacy_and_personal_data() {
+        let cases: &[(&str, &[Reason])] = &[
+            ("请帮我注销账号并删除我的数据", &[Privacy]),
+            ("Under GDPR, what data do you have on me", &[Privacy]),
+            ("Please delete my account", &[Privacy]),
+            ("我的手机号是13800138000", &[PersonalData]),
+            ("card 4111 1111 1111 1111 was charged", &[PersonalData]),
+            ("订单 20241123001 还没发货", &[]),
+            ("我付了¥1999，2024-11-23下的单", &[]),
+        ];
+        for (text, expected) in cases {
+            check(text, expected);
+        }
+    }
+
+    #[test]
+    fn multi_part_messages() {
+        let long = "我买的东西一直没有到，".repeat(30);
+        let cases: &[(&str, &[Reason])] = &[
+            ("1. 退货 2. 换货 3. 发票", &[MultiPart]),
+            ("一、怎么退货 二、发票怎么开", &[MultiPart]),
+            ("Where is my order? Can I change the address? How do refunds work?", &[MultiPart]),
+            ("我想退货。另外，发票怎么开。还有一个问题，运费谁出", &[MultiPart]),
+            ("Where is my parcel. Also, the box was open. Also what about my coupon", &[MultiPart]),
+            (&long, &[MultiPart]),
+            ("Where is my order???", &[]),
+            ("第一次买，第二天就坏了", &[]),
+            ("Version 1.5 or 2.0, bought 2024.1.5 at 1:30", &[]),
+            ("还有货吗？还有红色的吗？", &[]),
+            ("Can I also pay by card and also use a coupon", &[]),
+        ];
+        for (text, expected) in cases {
+            check(text, expected);
+        }
+    }
+
+    #[test]
+    fn reasons_have_stable_codes() {
+        let codes: Vec<&str> = [
+            AsksForPerson,
+            Complaint,
+            LegalThreat,
+            RegulatedMedical,
+            RegulatedLegal,
+            RegulatedFinancial,
+            Privacy,
+            PersonalData,
+            MultiPart,
+        ]
+        .into_iter()
+        .map(Reason::as_str)
+        .collect();
+        assert_eq!(
+            codes,
+            [
+                "asks_for_person",
+                "complaint",
+                "legal_threat",
+                "regulated_medical",
+                "regulated_legal",
+                "regulated_financial",
+                "privacy",
+                "personal_data",
+                "multi_part"
+            ]
+        );
+    }
+}
