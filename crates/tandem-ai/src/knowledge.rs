@@ -6,11 +6,13 @@
 //! once, the changed articles are indexed on their own as a small *delta* engine, and the base
 //! engine's stale entries are masked; then the full rebuild runs in the background and replaces
 //! both. An effective window opening or closing is noticed by the first turn after the moment,
-//! which rebuilds before answering, so an expired policy is never served.
+//! which applies the difference the same way before answering, so an expired policy is never
+//! served. A change of more than [`MAX_DELTA`] articles, or of the workspace's answer settings,
+//! is built in full before the change counts as applied.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use tandem_domain::{
@@ -141,6 +143,8 @@ impl Built {
 }
 
 pub struct KnowledgeResponder {
+    /// This responder, for work a turn starts in the background.
+    this: Weak<KnowledgeResponder>,
     store: Arc<dyn Store>,
     policy: DecisionPolicy,
     built: Mutex<HashMap<WorkspaceId, Arc<Built>>>,
@@ -172,7 +176,8 @@ fn valid_until(articles: &[Article], now: Millis) -> Millis {
 impl KnowledgeResponder {
     /// Starts the responder: warms the text analyzer and follows knowledge changes.
     pub fn start(store: Arc<dyn Store>, policy: DecisionPolicy) -> Arc<KnowledgeResponder> {
-        let responder = Arc::new(KnowledgeResponder {
+        let responder = Arc::new_cyclic(|this| KnowledgeResponder {
+            this: this.clone(),
             store,
             policy,
             built: Mutex::new(HashMap::new()),
@@ -251,34 +256,35 @@ impl KnowledgeResponder {
             })
             .cloned()
             .collect();
-        if changed.len() <= MAX_DELTA {
-            let mut masked: HashSet<String> =
-                changed.iter().map(|article| article.key.clone()).collect();
-            masked.extend(
-                base_versions
-                    .keys()
-                    .filter(|key| !live_keys.contains(*key))
-                    .map(|key| (*key).to_owned()),
-            );
-            let dictionary = current.base.engine.dictionary().clone();
-            let delta =
-                (!changed.is_empty()).then(|| Arc::new(Indexed::build(changed, dictionary)));
-            let base = Arc::clone(&current.base);
-            let version = knowledge_version(&live);
-            self.install(
-                workspace,
-                Built {
-                    base,
-                    delta,
-                    masked,
-                    valid_until: valid_until(&articles, now),
-                    version,
-                    stamp: stamp(&articles, &settings),
-                    settings,
-                    policy: current.policy,
-                },
-            );
+        if changed.len() > MAX_DELTA {
+            // Too many changes for a quick delta (a bulk import): build it all, now.
+            return self.rebuild_if_current(workspace, generation).await;
         }
+        let mut masked: HashSet<String> =
+            changed.iter().map(|article| article.key.clone()).collect();
+        masked.extend(
+            base_versions
+                .keys()
+                .filter(|key| !live_keys.contains(*key))
+                .map(|key| (*key).to_owned()),
+        );
+        let dictionary = current.base.engine.dictionary().clone();
+        let delta = (!changed.is_empty()).then(|| Arc::new(Indexed::build(changed, dictionary)));
+        let base = Arc::clone(&current.base);
+        let version = knowledge_version(&live);
+        self.install(
+            workspace,
+            Built {
+                base,
+                delta,
+                masked,
+                valid_until: valid_until(&articles, now),
+                version,
+                stamp: stamp(&articles, &settings),
+                settings,
+                policy: current.policy,
+            },
+        );
         let responder = Arc::clone(&self);
         tokio::spawn(async move {
             if responder.generation.load(Ordering::SeqCst) != generation {
@@ -412,13 +418,25 @@ impl KnowledgeResponder {
 
     async fn engine_for(&self, workspace: WorkspaceId) -> Result<Arc<Built>, StoreError> {
         let now = now_millis();
-        if let Some(built) = self.current(workspace).filter(|built| now < built.valid_until) {
-            if !self.due_for_check(workspace, now)
-                || self.store.knowledge_stamp(workspace).await? == built.stamp
+        if let Some(built) = self.current(workspace) {
+            if now < built.valid_until
+                && (!self.due_for_check(workspace, now)
+                    || self.store.knowledge_stamp(workspace).await? == built.stamp)
             {
                 return Ok(built);
             }
-            tracing::info!(workspace_id = %workspace, "knowledge changed outside this server; rebuilding");
+            // An effective window opened or closed, or another process (or a change this one
+            // has not applied yet) changed the knowledge: bring in the difference as a delta
+            // now and rebuild in the background, rather than make this turn wait for a full
+            // build.
+            if let Some(this) = self.this.upgrade() {
+                this.changed(workspace).await?;
+                if let Some(built) =
+                    self.current(workspace).filter(|built| now_millis() < built.valid_until)
+                {
+                    return Ok(built);
+                }
+            }
         }
         self.rebuild(workspace).await?;
         self.current(workspace).ok_or(StoreError::Database("engine missing after rebuild".into()))

@@ -1,8 +1,10 @@
 //! End to end in a real browser: headless Chromium driven over the DevTools protocol.
 //!
-//! A customer chats in the widget on `/demo`; an agent signed into the console sees the
-//! conversation appear without reloading, takes it, replies; the customer sees the reply, and
-//! after a reload of the shop page the whole history is still there.
+//! A customer chats in the widget on `/demo`: the bot answers with its source, asks which
+//! article is meant when two fit (a quick-reply tap gets that one's answer) and offers a person
+//! when it cannot answer; an agent signed into the console sees the conversation appear without
+//! reloading, takes it, replies; the customer sees the reply, and after a reload of the shop
+//! page the whole history is still there.
 //!
 //! The DevTools client is a few calls over the WebSocket crate the tests already use: the
 //! protocol crates (chromiumoxide, headless_chrome) generate bindings for the whole protocol
@@ -305,6 +307,49 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
         )
         .await;
 
+    // A question that fits two articles equally well: the bot asks which one is meant and
+    // offers both as quick replies; tapping one sends it and gets that article's answer.
+    let ambiguous = "发什么快递？到哪了？";
+    customer.eval(&type_and_send(ambiguous)).await;
+    customer
+        .wait_for(&widget_messages("customer", ambiguous), "ambiguous question confirmed")
+        .await;
+    customer.wait_for(&widget_messages("bot", "您想问的是下面哪一个"), "clarification").await;
+    let quick_replies = format!("[...{WIDGET}.querySelectorAll('[data-testid=quick-reply]')]");
+    customer
+        .wait_for(
+            &format!(
+                "!{WIDGET}.querySelector('[data-testid=quick-replies]').hidden && {quick_replies}.length === 2"
+            ),
+            "quick replies",
+        )
+        .await;
+    assert_eq!(
+        customer.eval(&format!("{quick_replies}.map(b => b.textContent)")).await,
+        json!(["发货时间", "查询物流"]),
+        "the clarification offers the two candidate articles by title"
+    );
+    customer.screenshot("widget-clarify").await;
+    customer.eval(&format!("{quick_replies}[0].click(); true")).await;
+    customer.wait_for(&widget_messages("customer", "发货时间"), "quick reply sent").await;
+    customer
+        .wait_for(
+            &format!("{WIDGET}.querySelector('[data-testid=quick-replies]').hidden"),
+            "quick replies gone",
+        )
+        .await;
+    let newest_bot = format!(
+        "[...{WIDGET}.querySelectorAll('[data-testid=message][data-author-kind=bot]')].at(-1)"
+    );
+    customer
+        .wait_for(
+            &format!(
+                "{newest_bot}?.textContent.includes('48 小时内发货') && {newest_bot}.querySelector('[data-testid=source]')?.textContent.includes('发货时间')"
+            ),
+            "answer to the quick reply with its source",
+        )
+        .await;
+
     // A question the knowledge does not cover: the bot says so and offers a person, not a guess.
     let unknown = "你们公司的股票代码是多少？";
     customer.eval(&type_and_send(unknown)).await;
@@ -398,5 +443,6 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
             "{WIDGET}.querySelectorAll('[data-testid=message][data-author-kind=customer]').length"
         ))
         .await;
-    assert_eq!(count, json!(2), "each of the customer's two messages is shown once");
+    // The question, the ambiguous question, the tapped quick reply and the unknown question.
+    assert_eq!(count, json!(4), "each of the customer's four messages is shown once");
 }
