@@ -156,7 +156,9 @@ impl Engine {
     /// Like [`Engine::build`], keeping the business's own words whole when segmenting.
     pub fn build_with(articles: Vec<Article>, dictionary: Dictionary) -> Engine {
         let analyzer = analyzer();
-        let features = |text: &str| counted(analyzer.features_with(text, &dictionary));
+        // Normalised once: for the exact-match table and for the features.
+        let features =
+            |normalized: &str| counted(analyzer.features_of_normalized(normalized, &dictionary));
         // Feature extraction (segmentation, hashing, counting) is most of the work: spread it
         // over the cores, then merge in article order so the result does not depend on the
         // split.
@@ -165,14 +167,15 @@ impl Engine {
             let mut exact: Vec<(String, u32)> = Vec::new();
             for (position, article) in chunk.iter().enumerate() {
                 let index = (offset + position) as u32;
-                texts.push((index, TITLE_WEIGHT, features(&article.title)));
-                exact.push((normalize(&article.title), index));
-                for question in &article.questions {
-                    texts.push((index, QUESTION_WEIGHT, features(question)));
-                    exact.push((normalize(question), index));
+                for (text, weight) in std::iter::once((&article.title, TITLE_WEIGHT))
+                    .chain(article.questions.iter().map(|question| (question, QUESTION_WEIGHT)))
+                {
+                    let normalized = normalize(text);
+                    texts.push((index, weight, features(&normalized)));
+                    exact.push((normalized, index));
                 }
                 if !article.answer.trim().is_empty() {
-                    texts.push((index, ANSWER_WEIGHT, features(&article.answer)));
+                    texts.push((index, ANSWER_WEIGHT, features(&normalize(&article.answer))));
                 }
             }
             (texts, exact)
@@ -214,7 +217,8 @@ impl Engine {
         .into_iter()
         .flatten()
         .collect();
-        let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); idf.len()];
+        let mut postings: Vec<Vec<(u32, f32)>> =
+            document_frequency.iter().map(|&df| Vec::with_capacity(df as usize)).collect();
         let mut documents = Vec::with_capacity(texts.len());
         let mut examples = Vec::new();
         for (document, ((article, weight, _), vector)) in texts.iter().zip(vectors).enumerate() {

@@ -304,7 +304,16 @@ impl Analyzer {
 
     /// Like [`Analyzer::features`], keeping the dictionary's words whole.
     pub fn features_with(&self, text: &str, dictionary: &Dictionary) -> Vec<Feature> {
-        let normalized = mask_long_numbers(&normalize(text));
+        self.features_of_normalized(&normalize(text), dictionary)
+    }
+
+    /// Like [`Analyzer::features_with`], for text already passed through [`normalize`].
+    pub fn features_of_normalized(
+        &self,
+        normalized: &str,
+        dictionary: &Dictionary,
+    ) -> Vec<Feature> {
+        let normalized = mask_long_numbers(normalized);
         let words = self.words_with(&normalized, dictionary);
         let mut features = Vec::with_capacity(words.len() * 4 + normalized.len());
         for word in &words {
@@ -337,15 +346,17 @@ impl Analyzer {
         if latin.iter().any(|character| character.is_alphanumeric()) {
             let padded: Vec<char> =
                 std::iter::once(' ').chain(latin).chain(std::iter::once(' ')).collect();
-            let mut gram = String::new();
-            for size in 2..=5 {
-                for window in padded.windows(size) {
-                    if window.iter().all(|character| *character == ' ') {
-                        continue;
+            // Each start's 2- to 5-grams share their prefix: hash it once and extend it.
+            let mut buffer = [0u8; 4];
+            for start in 0..padded.len() {
+                let mut hash = Fnv::new(Family::Chars);
+                let mut all_spaces = true;
+                for (length, character) in padded[start..].iter().take(5).enumerate() {
+                    hash.write(character.encode_utf8(&mut buffer).as_bytes());
+                    all_spaces &= *character == ' ';
+                    if length >= 1 && !all_spaces {
+                        features.push(hash.finish(&[]));
                     }
-                    gram.clear();
-                    gram.extend(window);
-                    features.push(Feature::new(Family::Chars, gram.as_bytes(), &[]));
                 }
             }
         }
@@ -393,18 +404,37 @@ pub struct Feature(pub u64);
 
 impl Feature {
     fn new(family: Family, first: &[u8], second: &[u8]) -> Feature {
-        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-        const PRIME: u64 = 0x0100_0000_01b3;
-        let mut hash = OFFSET;
-        for byte in std::iter::once(family as u8)
-            .chain(first.iter().copied())
-            .chain(std::iter::once(0xff))
-            .chain(second.iter().copied())
-        {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(PRIME);
+        let mut hash = Fnv::new(family);
+        hash.write(first);
+        hash.finish(second)
+    }
+}
+
+/// FNV-1a over a feature's family, its first part, a separator and its second part; kept open
+/// so that features sharing a prefix (a character n-gram and its extensions) hash it once.
+#[derive(Debug, Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    const PRIME: u64 = 0x0100_0000_01b3;
+
+    fn new(family: Family) -> Fnv {
+        let mut hash = Fnv(0xcbf2_9ce4_8422_2325);
+        hash.write(&[family as u8]);
+        hash
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(Fnv::PRIME);
         }
-        Feature(hash)
+    }
+
+    /// The feature of what was written so far followed by `second`.
+    fn finish(mut self, second: &[u8]) -> Feature {
+        self.write(&[0xff]);
+        self.write(second);
+        Feature(self.0)
     }
 }
 

@@ -222,6 +222,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "Answer engine rebuild: {} articles at {:.0} articles/s",
                 report.rebuild_articles, report.rebuild_articles_per_sec
             );
+            let time = &report.question_time;
+            println!(
+                "Engine time per question ({} articles, {} questions): p50 {:.0} µs, p99 {:.0} µs",
+                time.knowledge_base_articles, time.questions, time.p50_us, time.p99_us
+            );
             for latency in &report.publish_to_answerable {
                 println!(
                     "Publish to answerable ({} articles): p50 {:.1} ms, p99 {:.1} ms",

@@ -1,5 +1,6 @@
-//! `tandem bench --knowledge`: how fast the answer engine builds, and how soon a published
-//! article is answerable through the same responder the server uses.
+//! `tandem bench --knowledge`: how fast the answer engine builds, how long it takes per
+//! question on a large knowledge base, and how soon a published article is answerable through
+//! the same responder the server uses.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,7 +111,17 @@ fn synthetic(count: usize) -> Vec<NewArticle> {
 pub struct KnowledgeReport {
     pub rebuild_articles: usize,
     pub rebuild_articles_per_sec: f64,
+    pub question_time: QuestionTime,
     pub publish_to_answerable: Vec<PublishLatency>,
+}
+
+/// Engine time per question on a knowledge base of `knowledge_base_articles`.
+#[derive(Debug, serde::Serialize)]
+pub struct QuestionTime {
+    pub knowledge_base_articles: usize,
+    pub questions: usize,
+    pub p50_us: f64,
+    pub p99_us: f64,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -120,9 +131,8 @@ pub struct PublishLatency {
     pub p99_ms: f64,
 }
 
-pub async fn run(rebuild_articles: usize) -> anyhow::Result<KnowledgeReport> {
-    tandem_text::analyzer();
-    let articles: Vec<Article> = synthetic(rebuild_articles)
+fn engine_articles(count: usize) -> Vec<Article> {
+    synthetic(count)
         .into_iter()
         .map(|article| Article {
             id: article.key,
@@ -130,11 +140,47 @@ pub async fn run(rebuild_articles: usize) -> anyhow::Result<KnowledgeReport> {
             questions: article.questions,
             answer: article.answer,
         })
+        .collect()
+}
+
+/// Times the engine's decision for questions that paraphrase (reorder and shorten) articles'
+/// question variants, as customers do.
+fn question_time(articles: usize, questions: usize) -> QuestionTime {
+    let engine = Engine::build(engine_articles(articles));
+    let mut times: Vec<Duration> = (0..questions)
+        .map(|index| {
+            let seed = (index * 7919 % articles) as u64 + 2_000_003;
+            let mut words: Vec<String> = sentence(seed, 6).split(' ').map(str::to_owned).collect();
+            words.reverse();
+            words.truncate(4);
+            let question = words.join(" ");
+            let started = Instant::now();
+            std::hint::black_box(engine.decide(&question, DecisionPolicy::default()));
+            started.elapsed()
+        })
         .collect();
+    times.sort();
+    let quantile = |fraction: f64| {
+        times[((times.len() as f64 * fraction).ceil() as usize).clamp(1, times.len()) - 1]
+            .as_secs_f64()
+            * 1e6
+    };
+    QuestionTime {
+        knowledge_base_articles: articles,
+        questions,
+        p50_us: quantile(0.5),
+        p99_us: quantile(0.99),
+    }
+}
+
+pub async fn run(rebuild_articles: usize) -> anyhow::Result<KnowledgeReport> {
+    tandem_text::analyzer();
+    let articles = engine_articles(rebuild_articles);
     let started = Instant::now();
     let engine = Engine::build(articles);
     let rebuild = started.elapsed();
     drop(engine);
+    let question_time = question_time(10_000, 5_000);
     let mut publish_to_answerable = Vec::new();
     for size in [12, 1_000] {
         publish_to_answerable.push(publish_latency(size).await?);
@@ -142,6 +188,7 @@ pub async fn run(rebuild_articles: usize) -> anyhow::Result<KnowledgeReport> {
     Ok(KnowledgeReport {
         rebuild_articles,
         rebuild_articles_per_sec: rebuild_articles as f64 / rebuild.as_secs_f64(),
+        question_time,
         publish_to_answerable,
     })
 }
