@@ -59,7 +59,8 @@ pub fn run(engine: &Engine, cases: &[Case]) -> Vec<Run> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Metrics {
     pub cases: usize,
-    pub threshold: f32,
+    /// As typed (0.35, not the nearest f32's 0.3499999940395355).
+    pub threshold: f64,
     pub top1: f64,
     /// Mean of per-article top-1 accuracy: fair when one article dominates the cases.
     pub macro_top1: f64,
@@ -127,7 +128,7 @@ pub fn metrics(engine: &Engine, cases: &[Case], runs: &[Run], policy: DecisionPo
     };
     Metrics {
         cases: cases.len(),
-        threshold: policy.threshold,
+        threshold: (f64::from(policy.threshold) * 1e4).round() / 1e4,
         top1: percent(top1, in_scope),
         macro_top1,
         inscope_acc: percent(answered_right, in_scope),
