@@ -154,7 +154,12 @@ pub struct KnowledgeResponder {
     generation: AtomicU64,
     /// Woken whenever a workspace's engine is replaced.
     installed: tokio::sync::Notify,
+    /// What time it is, for effective windows: the system clock, or a test's own.
+    clock: Clock,
 }
+
+/// A source of the current time in milliseconds.
+pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
 
 impl std::fmt::Debug for KnowledgeResponder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -176,6 +181,16 @@ fn valid_until(articles: &[Article], now: Millis) -> Millis {
 impl KnowledgeResponder {
     /// Starts the responder: warms the text analyzer and follows knowledge changes.
     pub fn start(store: Arc<dyn Store>, policy: DecisionPolicy) -> Arc<KnowledgeResponder> {
+        KnowledgeResponder::start_with_clock(store, policy, Arc::new(now_millis))
+    }
+
+    /// Like [`KnowledgeResponder::start`], telling the time by `clock` (tests move it to see an
+    /// effective window open or close without waiting).
+    pub fn start_with_clock(
+        store: Arc<dyn Store>,
+        policy: DecisionPolicy,
+        clock: Clock,
+    ) -> Arc<KnowledgeResponder> {
         let responder = Arc::new_cyclic(|this| KnowledgeResponder {
             this: this.clone(),
             store,
@@ -184,6 +199,7 @@ impl KnowledgeResponder {
             checked: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
             installed: tokio::sync::Notify::new(),
+            clock,
         });
         // Loading the Chinese dictionary takes a few hundred milliseconds: do it off the path
         // of the first customer.
@@ -238,7 +254,7 @@ impl KnowledgeResponder {
             return self.rebuild_if_current(workspace, generation).await;
         }
         let articles = self.store.articles(workspace).await?;
-        let now = now_millis();
+        let now = (self.clock)();
         let base_versions: HashMap<&str, (i64, Millis)> = current
             .base
             .articles
@@ -314,8 +330,8 @@ impl KnowledgeResponder {
             threshold: settings.threshold.unwrap_or(self.policy.threshold),
             ..self.policy
         };
+        let now = (self.clock)();
         let built = tokio::task::spawn_blocking(move || {
-            let now = now_millis();
             let valid_until = valid_until(&articles, now);
             let stamp = stamp(&articles, &settings);
             let live: Vec<Article> =
@@ -417,7 +433,7 @@ impl KnowledgeResponder {
     }
 
     async fn engine_for(&self, workspace: WorkspaceId) -> Result<Arc<Built>, StoreError> {
-        let now = now_millis();
+        let now = (self.clock)();
         if let Some(built) = self.current(workspace) {
             if now < built.valid_until
                 && (!self.due_for_check(workspace, now)
@@ -432,7 +448,7 @@ impl KnowledgeResponder {
             if let Some(this) = self.this.upgrade() {
                 this.changed(workspace).await?;
                 if let Some(built) =
-                    self.current(workspace).filter(|built| now_millis() < built.valid_until)
+                    self.current(workspace).filter(|built| (self.clock)() < built.valid_until)
                 {
                     return Ok(built);
                 }

@@ -13,7 +13,7 @@ mod phrases;
 mod relay;
 mod responder;
 
-pub use knowledge::KnowledgeResponder;
+pub use knowledge::{Clock, KnowledgeResponder};
 pub use phrases::Phrases;
 pub use relay::{CustomerSend, Relay, RelayError};
 pub use responder::{BotReply, Outcome, PlaceholderResponder, Responder, Turn, detect_locale};

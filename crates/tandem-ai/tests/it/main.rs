@@ -357,31 +357,47 @@ mod knowledge {
 
     #[tokio::test]
     async fn an_expired_policy_is_never_served_and_a_scheduled_one_starts_on_time() {
+        use std::sync::atomic::{AtomicI64, Ordering};
         let world = world().await;
-        let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
-        let relay = Relay::new(world.store.clone(), responder.clone());
+        // The responder tells the time by a clock the test moves.
         let now = tandem_store::now_millis();
+        let time = Arc::new(AtomicI64::new(now));
+        let clock = Arc::clone(&time);
+        let responder = KnowledgeResponder::start_with_clock(
+            world.store.clone(),
+            DecisionPolicy::default(),
+            Arc::new(move || clock.load(Ordering::SeqCst)),
+        );
+        let relay = Relay::new(world.store.clone(), responder.clone());
+        let hour = 3_600_000;
         let mut holiday = article(
             "holiday-returns",
             "春节退货政策",
             &["春节期间怎么退货", "春节退货"],
             "春节期间退货期延长至 30 天。",
         );
-        holiday.expires_at = Some(now + 1500);
+        holiday.expires_at = Some(now + hour);
         let mut normal = article(
             "returns",
             "退货政策",
             &["怎么退货", "退货流程"],
             "签收后 7 天内可无理由退货。",
         );
-        normal.effective_from = Some(now + 1500);
+        normal.effective_from = Some(now + hour);
         responder
             .save(world.inbox.workspace_id, vec![holiday, normal], ArticleStatus::Published, None)
             .await
             .unwrap();
         let during = ask(&world, &relay, "春节期间怎么退货").await;
         assert_eq!(during.body, "春节期间退货期延长至 30 天。");
-        tokio::time::sleep(Duration::from_millis(1600)).await;
+        assert_ne!(ask(&world, &relay, "怎么退货").await.body, "签收后 7 天内可无理由退货。");
+        // One millisecond before the switch nothing changes; at the switch both change.
+        time.store(now + hour - 1, Ordering::SeqCst);
+        assert_eq!(
+            ask(&world, &relay, "春节期间怎么退货").await.body,
+            "春节期间退货期延长至 30 天。"
+        );
+        time.store(now + hour, Ordering::SeqCst);
         let after = ask(&world, &relay, "春节期间怎么退货").await;
         assert_ne!(after.body, "春节期间退货期延长至 30 天。", "the expired policy is not served");
         let normal = ask(&world, &relay, "怎么退货").await;
