@@ -123,11 +123,8 @@ pub fn validate_article(input: ArticleInput) -> Result<NewArticle, ValidationErr
         });
     }
     let mut channels = Vec::new();
-    for name in input.channels.iter().map(|name| name.trim().to_lowercase()) {
-        let channel = Channel::parse(&name).ok_or(ValidationError {
-            field: "channels",
-            reason: format!("{name:?} is not one of web, email, api"),
-        })?;
+    for name in &input.channels {
+        let channel = validate::channel("channels", name)?;
         if !channels.contains(&channel) {
             channels.push(channel);
         }

@@ -48,6 +48,13 @@ pub const MAX_DICTIONARY_WORDS: usize = 5000;
 /// Longest dictionary word, in characters.
 pub const MAX_DICTIONARY_WORD_CHARS: usize = 40;
 
+/// A channel by name (`web`, `email`, `api`), as typed: surrounding space and case ignored.
+pub fn channel(field: &'static str, name: &str) -> Result<crate::Channel, ValidationError> {
+    let name = name.trim().to_lowercase();
+    crate::Channel::parse(&name)
+        .ok_or_else(|| invalid(field, format!("{name:?} is not one of web, email, api")))
+}
+
 /// A workspace's answer threshold, within [`ANSWER_THRESHOLD_RANGE`].
 pub fn answer_threshold(value: f32) -> Result<f32, ValidationError> {
     if !ANSWER_THRESHOLD_RANGE.contains(&value) {
@@ -398,6 +405,16 @@ mod tests {
         assert!(password("short").is_err());
         assert!(password("long enough").is_ok());
         assert_eq!(password("1234567").unwrap_err().field, "password");
+    }
+
+    #[test]
+    fn channels() {
+        assert_eq!(channel("channels", " Email "), Ok(crate::Channel::Email));
+        let error = channel("channel", "fax").unwrap_err();
+        assert_eq!(
+            (error.field, error.reason.as_str()),
+            ("channel", "\"fax\" is not one of web, email, api")
+        );
     }
 
     #[test]

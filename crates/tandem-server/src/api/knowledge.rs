@@ -222,12 +222,7 @@ async fn explain(
 pub(crate) fn parse_channel(name: Option<&str>) -> Result<Option<Channel>, ApiError> {
     match name.map(str::trim).filter(|name| !name.is_empty()) {
         None => Ok(None),
-        Some(name) => Channel::parse(name).map(Some).ok_or_else(|| {
-            ApiError::Invalid(ValidationError {
-                field: "channel",
-                reason: format!("{name:?} is not one of web, email, api"),
-            })
-        }),
+        Some(name) => Ok(Some(validate::channel("channel", name)?)),
     }
 }
 

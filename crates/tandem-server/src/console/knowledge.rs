@@ -206,6 +206,7 @@ struct ArticleForm {
 
 impl ArticleForm {
     fn from_article(article: &Article) -> ArticleForm {
+        let checked = |channel| article.channels.contains(&channel).then(|| "on".to_owned());
         ArticleForm {
             key: article.key.clone(),
             title: article.title.clone(),
@@ -218,20 +219,19 @@ impl ArticleForm {
                 .map(validate::format_timestamp)
                 .unwrap_or_default(),
             expires_at: article.expires_at.map(validate::format_timestamp).unwrap_or_default(),
-            channel_web: article.channels.contains(&Channel::Web).then(|| "on".to_owned()),
-            channel_email: article.channels.contains(&Channel::Email).then(|| "on".to_owned()),
-            channel_api: article.channels.contains(&Channel::Api).then(|| "on".to_owned()),
+            channel_web: checked(Channel::Web),
+            channel_email: checked(Channel::Email),
+            channel_api: checked(Channel::Api),
             ..ArticleForm::default()
         }
     }
 
     /// Whether the box for `channel` is checked.
-    fn has_channel(&self, channel: &str) -> bool {
+    fn has_channel(&self, channel: Channel) -> bool {
         match channel {
-            "web" => self.channel_web.is_some(),
-            "email" => self.channel_email.is_some(),
-            "api" => self.channel_api.is_some(),
-            _ => false,
+            Channel::Web => self.channel_web.is_some(),
+            Channel::Email => self.channel_email.is_some(),
+            Channel::Api => self.channel_api.is_some(),
         }
     }
 
@@ -251,10 +251,10 @@ impl ArticleForm {
             tags: self.tags.split([',', '，']).map(str::to_owned).collect(),
             effective_from: Some(self.effective_from.clone()),
             expires_at: Some(self.expires_at.clone()),
-            channels: ["web", "email", "api"]
-                .into_iter()
-                .filter(|channel| self.has_channel(channel))
-                .map(str::to_owned)
+            channels: Channel::ALL
+                .iter()
+                .filter(|channel| self.has_channel(**channel))
+                .map(|channel| channel.as_str().to_owned())
                 .collect(),
         }
     }
@@ -313,10 +313,19 @@ struct EditPage {
 
 impl EditPage {
     /// The channel check boxes: name, label, checked.
-    fn channel_boxes(&self) -> [(&'static str, &'static str, bool); 3] {
+    fn channel_boxes(&self) -> Vec<(&'static str, &'static str, bool)> {
         let t = self.chrome.t;
-        [("web", t.channel_web), ("email", t.channel_email), ("api", t.channel_api)]
-            .map(|(channel, label)| (channel, label, self.form.has_channel(channel)))
+        Channel::ALL
+            .iter()
+            .map(|&channel| {
+                let label = match channel {
+                    Channel::Web => t.channel_web,
+                    Channel::Email => t.channel_email,
+                    Channel::Api => t.channel_api,
+                };
+                (channel.as_str(), label, self.form.has_channel(channel))
+            })
+            .collect()
     }
 }
 
