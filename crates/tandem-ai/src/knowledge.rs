@@ -475,9 +475,6 @@ impl KnowledgeResponder {
 impl Responder for KnowledgeResponder {
     async fn respond(&self, turn: &Turn) -> BotReply {
         let phrases = Phrases::for_locale(turn.locale);
-        if tandem_text::signals::asks_for_person(&turn.message.body) {
-            return BotReply::text(phrases.handing_off, crate::Outcome::Abstain, true);
-        }
         let built = match self.engine_for(turn.inbox.workspace_id).await {
             Ok(built) => built,
             Err(error) => {
@@ -533,7 +530,7 @@ impl Responder for KnowledgeResponder {
 }
 
 /// Whether the customer says the last answer did not help.
-fn said_it_did_not_help(text: &str) -> bool {
+pub(crate) fn said_it_did_not_help(text: &str) -> bool {
     const ZH: &[&str] = &[
         "没用",
         "没有用",

@@ -12,9 +12,12 @@ mod knowledge;
 mod phrases;
 mod relay;
 mod responder;
+pub mod routing;
+pub mod triage;
 
 pub use knowledge::{Clock, KnowledgeResponder};
 pub use phrases::Phrases;
 pub use relay::{CustomerSend, Relay, RelayError};
 pub use responder::{BotReply, Outcome, PlaceholderResponder, Responder, Turn, detect_locale};
+pub use routing::{Routing, RoutingServiceError};
 pub use tandem_knowledge::DecisionPolicy;

@@ -20,6 +20,10 @@ pub struct Phrases {
     pub cannot_answer: &'static str,
     /// The answer did not help and there is nothing else to offer.
     pub sorry_handing_off: &'static str,
+    /// A regulated question: a qualified person checks the answer before the customer gets it.
+    pub specialist_review: &'static str,
+    /// The bot could not help and a person takes over.
+    pub connecting_after_failure: &'static str,
 }
 
 const ZH: Phrases = Phrases {
@@ -33,6 +37,8 @@ const ZH: Phrases = Phrases {
     clarify: "您想问的是下面哪一个？",
     sorry_handing_off: "抱歉没能帮到您，正在为您转接人工客服，请稍候。",
     cannot_answer: "抱歉，这个问题我还不能准确回答，不想给您错误的信息。您可以换个说法再问我，或点击“转人工”由客服为您处理。",
+    specialist_review: "这个问题需要专业人员确认后再答复您，已为您转接，请稍候。",
+    connecting_after_failure: "看来我没能解决您的问题，已为您转接人工客服，请稍候。",
 };
 
 const EN: Phrases = Phrases {
@@ -46,6 +52,8 @@ const EN: Phrases = Phrases {
     clarify: "Which of these did you mean?",
     sorry_handing_off: "Sorry that didn't help — I'm connecting you to a person now.",
     cannot_answer: "Sorry, I can't answer that reliably and I'd rather not guess. Try asking another way, or tap \"Talk to a person\" and a member of our team will help.",
+    specialist_review: "A qualified member of our team needs to check the answer to this one. I've passed it on; please hold on.",
+    connecting_after_failure: "It looks like I couldn't solve this for you, so I've asked a person to take over. Please hold on.",
 };
 
 impl Phrases {

@@ -3,12 +3,23 @@
 use std::sync::Arc;
 
 use tandem_domain::{
-    AuthorKind, Conversation, ConversationState, Customer, Inbox, Locale, Message, Transition,
-    TransitionError, User, ValidationError, validate,
+    AuthorKind, Conversation, ConversationState, Customer, EscalationDecision, EscalationOutcome,
+    EscalationPolicy, Inbox, Locale, Message, Transition, TransitionError, User, ValidationError,
+    validate,
 };
-use tandem_store::{Appended, MessageTarget, NewMessage, Store, StoreError};
+use tandem_store::{Appended, MessageTarget, NewMessage, RouteChange, Store, StoreError};
 
-use crate::{Phrases, Responder, Turn, detect_locale};
+use crate::triage::{self, CustomerTurn, PacketInput, Situation};
+use crate::{Outcome, Phrases, Responder, Turn, detect_locale};
+
+/// Who and what an escalation is about.
+#[derive(Clone, Copy)]
+struct Escalation<'a> {
+    inbox: &'a Inbox,
+    customer: &'a Customer,
+    policy: &'a EscalationPolicy,
+    turns: &'a [CustomerTurn],
+}
 
 /// How many earlier messages an engine sees.
 const HISTORY_FOR_ENGINE: u32 = 20;
@@ -90,8 +101,10 @@ impl Relay {
         Ok(appended)
     }
 
-    /// Lets the engine answer one customer message. Returns the bot's message, or `None` when
-    /// a person took the conversation before the reply could be posted.
+    /// Runs the bot's turn for one customer message: the escalation policy decides first
+    /// whether the bot answers, drafts for a person's approval, or hands off now; after an
+    /// answer it decides again (the bot may have failed once too often). Returns the bot's
+    /// message, or `None` when it did not reply (handed off, or a person took over first).
     pub async fn bot_turn(
         &self,
         inbox: Inbox,
@@ -110,16 +123,64 @@ impl Relay {
         history.retain(|message| {
             message.seq < appended.message.seq && message.author_kind.visible_to_customer()
         });
+        let policy = self.store.escalation_policy(inbox.workspace_id).await?;
+        let decisions = self.store.decisions(conversation).await?;
+        let since_person = history
+            .iter()
+            .rposition(|message| message.author_kind == AuthorKind::Agent)
+            .map_or(0, |index| index + 1);
+        let mut turns: Vec<CustomerTurn> = history[since_person..]
+            .iter()
+            .filter(|message| message.author_kind == AuthorKind::Customer)
+            .map(|message| CustomerTurn::new(message.seq, &message.body))
+            .collect();
+        turns.push(CustomerTurn::new(appended.message.seq, &appended.message.body));
+        let mut outcomes: Vec<String> = history[since_person..]
+            .iter()
+            .filter(|message| message.author_kind == AuthorKind::Bot)
+            .filter_map(|message| {
+                decisions
+                    .iter()
+                    .find(|(id, _)| *id == message.id)
+                    .map(|(_, record)| record.outcome.clone())
+            })
+            .collect();
+        let tier = customer.attributes.get("tier").cloned();
+        let situation = |outcomes: &[String]| {
+            let outcomes: Vec<&str> = outcomes.iter().map(String::as_str).collect();
+            triage::decide(
+                &policy,
+                Situation { turns: &turns, bot_outcomes: &outcomes, tier: tier.as_deref() },
+            )
+        };
+        let before = situation(&outcomes);
         let locale = reply_locale(&appended.message.body, &customer);
+        let phrases = Phrases::for_locale(locale);
+        let escalation =
+            Escalation { inbox: &inbox, customer: &customer, policy: &policy, turns: &turns };
+        if before.outcome == EscalationOutcome::HandOff {
+            self.escalate(escalation, &appended.conversation, before, None, phrases.handing_off)
+                .await?;
+            return Ok(None);
+        }
         let turn = Turn {
             inbox: inbox.clone(),
-            customer,
-            conversation: appended.conversation,
+            customer: customer.clone(),
+            conversation: appended.conversation.clone(),
             message: appended.message,
             history,
             locale,
         };
         let reply = self.responder.respond(&turn).await;
+        if before.outcome == EscalationOutcome::DraftForApproval {
+            // Regulated: a person approves (or rewrites) the bot's answer before it is sent.
+            let draft = (reply.outcome == Outcome::Answer).then_some(reply.body.as_str());
+            self.escalate(escalation, &turn.conversation, before, draft, phrases.specialist_review)
+                .await?;
+            return Ok(None);
+        }
+        outcomes.push(reply.outcome.as_str().to_owned());
+        let after = situation(&outcomes);
         let posted = self
             .store
             .append_message(NewMessage {
@@ -137,21 +198,109 @@ impl Relay {
             })
             .await;
         let message = match posted {
-            Ok(appended) => appended.message,
+            Ok(appended) => appended,
             Err(StoreError::Conflict(_)) => return Ok(None),
             Err(error) => return Err(error.into()),
         };
-        if reply.hand_off {
-            match self.store.transition(conversation, Transition::Escalate, None).await {
-                Ok(_) | Err(StoreError::Transition(_)) => {}
-                Err(error) => return Err(error.into()),
+        if after.outcome == EscalationOutcome::HandOff || reply.hand_off {
+            let mut decision = after;
+            decision.outcome = EscalationOutcome::HandOff;
+            if decision.reasons.is_empty() {
+                decision.reasons.push("didnt_help".to_owned());
+            }
+            // The bot's own reply already says a person is coming when it chose to hand off.
+            let note = if reply.hand_off { None } else { Some(phrases.connecting_after_failure) };
+            self.escalate_quietly(escalation, &message.conversation, decision, None, note).await?;
+        }
+        Ok(Some(message.message))
+    }
+
+    /// Hands the conversation to people: builds the hand-off packet, picks the queue, the
+    /// skills and the priority, and writes all of it with the move to the queue and the note
+    /// to the customer in one transaction. A conversation that is no longer the bot's is left
+    /// as it is.
+    async fn escalate(
+        &self,
+        escalation: Escalation<'_>,
+        conversation: &Conversation,
+        decision: EscalationDecision,
+        draft: Option<&str>,
+        note: &str,
+    ) -> Result<(), RelayError> {
+        self.escalate_quietly(escalation, conversation, decision, draft, Some(note)).await
+    }
+
+    async fn escalate_quietly(
+        &self,
+        escalation: Escalation<'_>,
+        conversation: &Conversation,
+        decision: EscalationDecision,
+        draft: Option<&str>,
+        note: Option<&str>,
+    ) -> Result<(), RelayError> {
+        let Escalation { inbox, customer, policy, turns } = escalation;
+        let workspace = inbox.workspace_id;
+        let decisions = self.store.decisions(conversation.id).await?;
+        let messages = self
+            .store
+            .messages(
+                conversation.id,
+                (conversation.last_seq - i64::from(HISTORY_FOR_ENGINE)).max(0),
+                HISTORY_FOR_ENGINE,
+            )
+            .await?;
+        // The articles the customer asked about name the topic (their tags and keys).
+        let mut topics = Vec::new();
+        if let Some((_, record)) =
+            decisions.iter().rev().find(|(_, record)| !record.candidates.is_empty())
+            && let Some(top) = record.candidates.first()
+        {
+            topics.push(top.article.clone());
+            if let Some(article) = self.store.article(workspace, &top.article).await? {
+                topics.extend(article.tags);
             }
         }
-        Ok(Some(message))
+        let queues = self.store.queues(workspace).await?;
+        let queue = triage::choose_queue(&queues, &decision.reasons, &topics).map(|queue| queue.id);
+        let skills = triage::language_skills(triage::customer_language(turns, customer));
+        let latest = turns
+            .last()
+            .map(|turn| turn.analysis.clone())
+            .unwrap_or_else(|| tandem_text::analyze(""));
+        let priority = triage::priority(customer, policy, &latest, &decision.reasons);
+        let history = self.store.customer_history(customer.id).await?;
+        let packet = triage::packet(PacketInput {
+            conversation,
+            customer,
+            turns,
+            messages: &messages,
+            decisions: &decisions,
+            decision: &decision,
+            draft,
+            history,
+            skills: &skills,
+            priority,
+            queue,
+            now: tandem_store::now_millis(),
+        });
+        let change = RouteChange {
+            transition: Some(Transition::Escalate),
+            queue_id: queue,
+            skills: Some(skills),
+            priority: Some(priority),
+            sticky: history.last_agent,
+            packet: Some(packet),
+            system_message: note.map(str::to_owned),
+            ..RouteChange::default()
+        };
+        match self.store.route(conversation.id, change).await {
+            Ok(_) | Err(StoreError::Transition(_)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// The customer asks for a person: their conversation (started now if there is none)
-    /// joins the queue, and they are told so in their language.
+    /// joins the queue with a hand-off packet, and they are told so in their language.
     pub async fn request_person(
         &self,
         inbox: &Inbox,
@@ -162,12 +311,12 @@ impl Relay {
             Some(conversation) => self.conversation_locale(conversation).await?,
             None => customer.locale.unwrap_or(Locale::En),
         };
-        let note = Phrases::for_locale(locale).handing_off.to_owned();
-        let (conversation, note) = match latest {
-            Some(conversation) => (conversation, Some(note)),
+        let note = Phrases::for_locale(locale).handing_off;
+        let noted = latest.is_none();
+        let conversation = match latest {
+            Some(conversation) => conversation,
             None => {
-                let appended = self
-                    .store
+                self.store
                     .append_message(NewMessage {
                         target: MessageTarget::CustomerLatest {
                             inbox_id: inbox.id,
@@ -176,22 +325,63 @@ impl Relay {
                         author_kind: AuthorKind::System,
                         author_id: None,
                         author_name: None,
-                        body: note,
+                        body: note.to_owned(),
                         client_msg_id: None,
                         reopen_if_resolved: false,
                         only_while_bot_owns: false,
                         meta: None,
                         decision: None,
                     })
-                    .await?;
-                (appended.conversation, None)
+                    .await?
+                    .conversation
             }
         };
+        if matches!(conversation.state, ConversationState::Queued | ConversationState::Human) {
+            return Err(StoreError::Transition(TransitionError {
+                from: conversation.state.as_str(),
+                transition: "escalate",
+            })
+            .into());
+        }
         if conversation.state == ConversationState::Resolved {
             // Asking for a person after the end starts over with a person, not the bot.
             self.store.transition(conversation.id, Transition::Reopen, None).await?;
         }
-        Ok(self.store.transition(conversation.id, Transition::Escalate, note).await?)
+        let recent = self
+            .store
+            .messages(
+                conversation.id,
+                (conversation.last_seq - i64::from(HISTORY_FOR_ENGINE)).max(0),
+                HISTORY_FOR_ENGINE,
+            )
+            .await?;
+        let turns: Vec<CustomerTurn> = recent
+            .iter()
+            .filter(|message| message.author_kind == AuthorKind::Customer)
+            .map(|message| CustomerTurn::new(message.seq, &message.body))
+            .collect();
+        let policy = self.store.escalation_policy(inbox.workspace_id).await?;
+        let mut reasons = vec!["asks_for_human".to_owned()];
+        let tier = customer.attributes.get("tier").cloned();
+        let signals = triage::decide(
+            &policy,
+            Situation { turns: &turns, bot_outcomes: &[], tier: tier.as_deref() },
+        );
+        reasons.extend(signals.reasons.into_iter().filter(|reason| reason != "asks_for_human"));
+        let decision = EscalationDecision { outcome: EscalationOutcome::HandOff, reasons };
+        let conversation = self
+            .store
+            .conversation(conversation.id)
+            .await?
+            .ok_or(StoreError::NotFound("conversation"))?;
+        let escalation = Escalation { inbox, customer, policy: &policy, turns: &turns };
+        let note = if noted { None } else { Some(note) };
+        self.escalate_quietly(escalation, &conversation, decision, None, note).await?;
+        Ok(self
+            .store
+            .conversation(conversation.id)
+            .await?
+            .ok_or(StoreError::NotFound("conversation"))?)
     }
 
     /// An agent changes who owns the conversation; the customer sees a system message in their
@@ -213,24 +403,8 @@ impl Relay {
         Ok(self.store.transition(conversation.id, transition, note).await?)
     }
 
-    /// The language the customer writes in: that of their latest message, else their profile's.
     async fn conversation_locale(&self, conversation: &Conversation) -> Result<Locale, RelayError> {
-        let recent =
-            self.store.messages(conversation.id, (conversation.last_seq - 20).max(0), 20).await?;
-        let written = recent
-            .iter()
-            .rev()
-            .filter(|message| message.author_kind == AuthorKind::Customer)
-            .find_map(|message| detect_locale(&message.body));
-        if let Some(locale) = written {
-            return Ok(locale);
-        }
-        let customer = self
-            .store
-            .customer(conversation.customer_id)
-            .await?
-            .ok_or(StoreError::NotFound("customer"))?;
-        Ok(customer.locale.unwrap_or(Locale::En))
+        Ok(conversation_locale(&self.store, conversation).await)
     }
 
     /// An agent writes to the customer (or, with `note`, to colleagues only). A reply to a
@@ -285,4 +459,28 @@ impl Relay {
 
 fn reply_locale(text: &str, customer: &Customer) -> Locale {
     detect_locale(text).or(customer.locale).unwrap_or(Locale::En)
+}
+
+/// The language the customer writes in: that of their latest message, else their profile's,
+/// else English.
+pub(crate) async fn conversation_locale(
+    store: &Arc<dyn Store>,
+    conversation: &Conversation,
+) -> Locale {
+    let recent = store
+        .messages(conversation.id, (conversation.last_seq - 20).max(0), 20)
+        .await
+        .unwrap_or_default();
+    let written = recent
+        .iter()
+        .rev()
+        .filter(|message| message.author_kind == AuthorKind::Customer)
+        .find_map(|message| detect_locale(&message.body));
+    if let Some(locale) = written {
+        return locale;
+    }
+    match store.customer(conversation.customer_id).await {
+        Ok(Some(customer)) => customer.locale.unwrap_or(Locale::En),
+        _ => Locale::En,
+    }
 }

@@ -32,6 +32,18 @@ pub enum Outcome {
     Acknowledge,
 }
 
+impl Outcome {
+    /// The name decision records use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answer => "answer",
+            Outcome::Clarify => "clarify",
+            Outcome::Abstain => "abstain",
+            Outcome::Acknowledge => "acknowledge",
+        }
+    }
+}
+
 /// The bot's reply to one turn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BotReply {

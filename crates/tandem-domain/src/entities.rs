@@ -48,7 +48,7 @@ pub struct Workspace {
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vdoc])* $variant,)* }
 
@@ -65,6 +65,7 @@ macro_rules! string_enum {
         }
     };
 }
+pub(crate) use string_enum;
 
 string_enum! {
     /// How customers reach an inbox.
@@ -135,6 +136,9 @@ pub struct Conversation {
     pub state: ConversationState,
     pub assignee_id: Option<UserId>,
     pub queue_id: Option<QueueId>,
+    /// Its place in routing while it waits for or is offered to a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<crate::RouteInfo>,
     /// The `seq` of the newest message; 0 when there is none.
     pub last_seq: i64,
     /// The first line of the customer's newest message, for inbox lists.
@@ -197,6 +201,8 @@ pub struct Queue {
     pub workspace_id: WorkspaceId,
     pub name: String,
     pub description: String,
+    #[serde(default)]
+    pub routing: crate::QueueRouting,
 }
 
 id_type! {

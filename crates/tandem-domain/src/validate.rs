@@ -101,6 +101,154 @@ pub fn dictionary<S: AsRef<str>>(words: &[S]) -> Result<Vec<String>, ValidationE
     Ok(kept)
 }
 
+/// The reason codes an escalation policy may list.
+pub const ESCALATION_REASONS: &[&str] = &[
+    "asks_for_human",
+    "complaint",
+    "legal_threat",
+    "anger",
+    "regulated_medical",
+    "regulated_legal",
+    "regulated_financial",
+    "privacy",
+    "personal_data",
+    "multi_part",
+];
+
+/// An escalation policy as typed by a person: known reason codes, each in one list at most,
+/// counts up to 20, a sentiment cut-off in -1..=0, tiers as short names.
+pub fn escalation_policy(
+    mut policy: crate::EscalationPolicy,
+) -> Result<crate::EscalationPolicy, ValidationError> {
+    for (field, codes) in
+        [("hand_off_on", &mut policy.hand_off_on), ("approve_on", &mut policy.approve_on)]
+    {
+        for code in codes.iter_mut() {
+            *code = code.trim().to_owned();
+            if !ESCALATION_REASONS.contains(&code.as_str()) {
+                return Err(invalid(
+                    field,
+                    format!("unknown reason {code:?}; known: {}", ESCALATION_REASONS.join(", ")),
+                ));
+            }
+        }
+        codes.sort();
+        codes.dedup();
+    }
+    if let Some(both) = policy.hand_off_on.iter().find(|code| policy.approve_on.contains(code)) {
+        return Err(invalid("approve_on", format!("{both} is already a hand-off reason")));
+    }
+    for (field, count) in [
+        ("abstains_in_a_row", policy.abstains_in_a_row),
+        ("repeats", policy.repeats),
+        ("didnt_help", policy.didnt_help),
+        ("anger_turns", policy.anger_turns),
+    ] {
+        if count > 20 {
+            return Err(invalid(field, "must be 0 (never) to 20"));
+        }
+    }
+    if policy.anger_turns > 3 {
+        return Err(invalid("anger_turns", "counts the last three messages: 0 (never) to 3"));
+    }
+    if !(-1.0..=0.0).contains(&policy.negative_sentiment) {
+        return Err(invalid("negative_sentiment", "must be between -1 (never) and 0"));
+    }
+    policy.vip_tiers = names("vip_tiers", &policy.vip_tiers)?;
+    Ok(policy)
+}
+
+/// Skill and tier names: lowercase letters, digits, `_`, `-` and `:`, 1 to 40 characters;
+/// blanks dropped, duplicates kept once.
+fn names(field: &'static str, values: &[String]) -> Result<Vec<String>, ValidationError> {
+    let mut kept: Vec<String> = Vec::new();
+    for value in values {
+        let value = value.trim().to_lowercase();
+        if value.is_empty() || kept.contains(&value) {
+            continue;
+        }
+        let allowed = |character: char| {
+            character.is_ascii_lowercase()
+                || character.is_ascii_digit()
+                || matches!(character, '_' | '-' | ':')
+        };
+        if value.len() > 40 || !value.chars().all(allowed) {
+            return Err(invalid(
+                field,
+                format!("{value:?} must be 1 to 40 of a-z, 0-9, _, - and :"),
+            ));
+        }
+        kept.push(value);
+    }
+    Ok(kept)
+}
+
+/// A skill name (see [`names`]).
+pub fn skill(name: &str) -> Result<String, ValidationError> {
+    names("skills", &[name.to_owned()])?
+        .pop()
+        .ok_or_else(|| invalid("skills", "a skill name cannot be blank"))
+}
+
+/// Skills with their levels: proficiency (or minimum) 1 to 5, at most 50 skills.
+pub fn skill_levels(
+    skills: &std::collections::BTreeMap<String, u8>,
+) -> Result<std::collections::BTreeMap<String, u8>, ValidationError> {
+    if skills.len() > 50 {
+        return Err(invalid("skills", "at most 50 skills"));
+    }
+    let mut kept = std::collections::BTreeMap::new();
+    for (name, level) in skills {
+        if !(1..=5).contains(level) {
+            return Err(invalid("skills", format!("{name}: level must be 1 to 5")));
+        }
+        kept.insert(skill(name)?, *level);
+    }
+    Ok(kept)
+}
+
+/// An agent's capacity per channel: 0 to 50 open conversations.
+pub fn capacity(
+    capacity: &std::collections::BTreeMap<crate::Channel, u32>,
+) -> Result<std::collections::BTreeMap<crate::Channel, u32>, ValidationError> {
+    if let Some((channel, _)) = capacity.iter().find(|(_, count)| **count > 50) {
+        return Err(invalid("capacity", format!("{}: at most 50 at once", channel.as_str())));
+    }
+    Ok(capacity.clone())
+}
+
+/// A queue's routing rules: skills with minimum levels, topic names, times between 10 seconds
+/// and 7 days (SLA, offer timeout, widening), opening hours inside the day and a UTC offset
+/// within ±14 hours.
+pub fn queue_routing(
+    mut routing: crate::QueueRouting,
+) -> Result<crate::QueueRouting, ValidationError> {
+    routing.skills = skill_levels(&routing.skills)?;
+    routing.topics = names("topics", &routing.topics)?;
+    const WEEK_MS: i64 = 7 * 24 * 3_600_000;
+    for (field, value) in [
+        ("sla_ms", routing.sla_ms),
+        ("offer_timeout_ms", routing.offer_timeout_ms),
+        ("widen_after_ms", routing.widen_after_ms),
+    ] {
+        if !(10_000..=WEEK_MS).contains(&value) {
+            return Err(invalid(field, "must be between 10 seconds and 7 days"));
+        }
+    }
+    for range in &routing.hours {
+        if range.weekday > 6 || range.start_minute >= range.end_minute || range.end_minute > 1440 {
+            return Err(invalid(
+                "hours",
+                "each range needs a weekday 0 (Monday) to 6 and start before end within the day",
+            ));
+        }
+    }
+    if !(-14 * 60..=14 * 60).contains(&routing.utc_offset_minutes) {
+        return Err(invalid("utc_offset_minutes", "must be within ±14 hours"));
+    }
+    Ok(routing)
+}
+
 /// A client message id: 1 to 64 characters of `A-Z a-z 0-9 - _ . :`.
 pub fn client_msg_id(text: &str) -> Result<String, ValidationError> {
     if text.is_empty() || text.len() > MAX_CLIENT_MSG_ID {
@@ -433,5 +581,64 @@ mod tests {
         assert!(dictionary(&["长".repeat(MAX_DICTIONARY_WORD_CHARS + 1)]).is_err());
         let many: Vec<String> = (0..=MAX_DICTIONARY_WORDS).map(|n| format!("w{n}")).collect();
         assert!(dictionary(&many).is_err());
+    }
+
+    #[test]
+    fn escalation_policies_are_checked() {
+        let policy = crate::EscalationPolicy::default;
+        let cleaned = escalation_policy(crate::EscalationPolicy {
+            hand_off_on: vec![" complaint".into(), "complaint".into()],
+            vip_tiers: vec!["VIP".into(), "".into(), "gold".into()],
+            ..policy()
+        })
+        .unwrap();
+        assert_eq!(cleaned.hand_off_on, ["complaint"]);
+        assert_eq!(cleaned.vip_tiers, ["vip", "gold"]);
+        let field = |bad: crate::EscalationPolicy| escalation_policy(bad).unwrap_err().field;
+        assert_eq!(
+            field(crate::EscalationPolicy { hand_off_on: vec!["angry".into()], ..policy() }),
+            "hand_off_on"
+        );
+        assert_eq!(
+            field(crate::EscalationPolicy {
+                approve_on: vec!["asks_for_human".into()],
+                ..policy()
+            }),
+            "approve_on"
+        );
+        assert_eq!(field(crate::EscalationPolicy { anger_turns: 4, ..policy() }), "anger_turns");
+        assert_eq!(
+            field(crate::EscalationPolicy { negative_sentiment: 0.5, ..policy() }),
+            "negative_sentiment"
+        );
+        assert_eq!(
+            field(crate::EscalationPolicy { vip_tiers: vec!["v i p".into()], ..policy() }),
+            "vip_tiers"
+        );
+    }
+
+    #[test]
+    fn routing_settings_are_checked() {
+        let skills = |pairs: &[(&str, u8)]| {
+            pairs.iter().map(|(name, level)| (name.to_string(), *level)).collect()
+        };
+        assert_eq!(skill_levels(&skills(&[("Refunds", 3)])).unwrap(), skills(&[("refunds", 3)]));
+        assert!(skill_levels(&skills(&[("refunds", 0)])).is_err());
+        assert!(skill_levels(&skills(&[("退款", 2)])).is_err());
+        let routing = crate::QueueRouting::default;
+        assert!(queue_routing(routing()).is_ok());
+        let hours = |weekday, start_minute, end_minute| crate::QueueRouting {
+            hours: vec![crate::OpenRange { weekday, start_minute, end_minute }],
+            ..routing()
+        };
+        assert!(queue_routing(hours(0, 540, 1080)).is_ok());
+        assert_eq!(queue_routing(hours(7, 540, 1080)).unwrap_err().field, "hours");
+        assert_eq!(queue_routing(hours(1, 600, 600)).unwrap_err().field, "hours");
+        let slow = crate::QueueRouting { offer_timeout_ms: 5, ..routing() };
+        assert_eq!(queue_routing(slow).unwrap_err().field, "offer_timeout_ms");
+        let far = crate::QueueRouting { utc_offset_minutes: 15 * 60, ..routing() };
+        assert_eq!(queue_routing(far).unwrap_err().field, "utc_offset_minutes");
+        let capacity = std::collections::BTreeMap::from([(crate::Channel::Web, 51)]);
+        assert!(super::capacity(&capacity).is_err());
     }
 }

@@ -28,6 +28,8 @@
       send: '发送', handoff: '转人工', handoffLabel: '转接人工客服', messages: '对话消息',
       connecting: '正在连接…', reconnecting: '连接中断，正在重连…', online: '在线',
       queued: '正在为您转接人工客服…', human: '{name} 已加入对话',
+      position: '您前面还有 {ahead} 位', positionNext: '下一位就是您', eta: '预计等待约 {min} 分钟',
+      closed: '当前非工作时间，客服上班后会尽快回复您',
       resolved: '对话已结束，发送消息即可重新开始',
       sending: '发送中…', failed: '发送失败 — 点击重试', retry: '重新发送这条消息',
       tooLong: '消息太长了：最多 {max} 个字符（当前 {n}）', invalid: '消息无法发送，请检查内容',
@@ -42,6 +44,8 @@
       input: 'Message', send: 'Send', handoff: 'Talk to a person', handoffLabel: 'Talk to a person',
       messages: 'Conversation', connecting: 'Connecting…', reconnecting: 'Connection lost — reconnecting…',
       online: 'Online', queued: 'Connecting you to a person…', human: '{name} joined',
+      position: '{ahead} ahead of you', positionNext: 'You’re next', eta: 'about {min} min',
+      closed: 'We’re closed right now; a person will reply when we open',
       resolved: 'Conversation resolved — write to start again',
       sending: 'sending…', failed: 'failed — tap to retry', retry: 'Send this message again',
       tooLong: 'That message is too long: at most {max} characters (now {n})',
@@ -348,11 +352,20 @@ textarea::placeholder { color: #94a3b8; }
     if (text && ms) S.noticeTimer = setTimeout(() => notify(''), ms);
   }
 
+  /** Where a waiting customer stands: position, estimate, or that nobody is in now. */
+  function queueText(q) {
+    if (!q) return [];
+    if (!q.open) return [T.closed];
+    const parts = [q.position > 1 ? fmt(T.position, { ahead: q.position - 1 }) : T.positionNext];
+    if (q.eta_seconds != null) parts.push(fmt(T.eta, { min: Math.max(1, Math.round(q.eta_seconds / 60)) }));
+    return parts;
+  }
+
   function renderStatus() {
     if (!ui) return;
     const c = S.conv;
     let text = '';
-    if (c && c.state === 'queued') text = T.queued;
+    if (c && c.state === 'queued') text = [T.queued, ...queueText(c.queue)].join(' · ');
     else if (c && c.state === 'human') text = fmt(T.human, { name: c.assignee_name || T.agent });
     else if (c && c.state === 'resolved') text = T.resolved;
     let conn = '';

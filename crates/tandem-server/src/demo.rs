@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tandem_domain::{
-    ArticleStatus, AuthorKind, Channel, Inbox, Locale, Role, Transition, User, WorkspaceId,
+    AgentRouting, ArticleStatus, AuthorKind, Channel, Inbox, Locale, Presence, QueueRouting, Role,
+    Transition, User, WorkspaceId,
 };
 use tandem_store::{
     MessageTarget, NewArticle, NewCustomer, NewInbox, NewMessage, NewUser, Store, StoreError,
@@ -66,15 +67,34 @@ pub async fn seed(store: &Arc<dyn Store>) -> Result<bool, ApiError> {
             bot_name: BOT_NAME.into(),
         })
         .await?;
+    let queue = |topics: &[&str], skills: &[(&str, u8)]| QueueRouting {
+        topics: topics.iter().map(|topic| (*topic).to_owned()).collect(),
+        skills: skills.iter().map(|(skill, level)| ((*skill).to_owned(), *level)).collect(),
+        ..QueueRouting::default()
+    };
     store
         .create_queue(
             workspace,
             "售前咨询 Pre-sales",
             "Product questions before buying; 中文 and English",
+            queue(&["活动", "会员", "支付", "发票", "contact"], &[]),
         )
         .await?;
     store
-        .create_queue(workspace, "售后服务 After-sales", "Orders, deliveries, returns and refunds")
+        .create_queue(
+            workspace,
+            "售后服务 After-sales",
+            "Orders, deliveries, returns and refunds",
+            queue(&["售后", "退货", "物流", "after-sales", "returns", "shipping"], &[]),
+        )
+        .await?;
+    store
+        .create_queue(
+            workspace,
+            "投诉与纠纷 Disputes",
+            "Complaints, refund disputes and legal threats: experienced staff only",
+            queue(&["complaint", "legal_threat", "anger"], &[("disputes", 3)]),
+        )
         .await?;
     let mut agents = Vec::new();
     for account in ACCOUNTS {
@@ -90,6 +110,21 @@ pub async fn seed(store: &Arc<dyn Store>) -> Result<bool, ApiError> {
                 })
                 .await?,
         );
+    }
+    // Who takes what: 李强 handles disputes; Emily takes English and simple Chinese; 王芳
+    // (the admin) is offline until she switches herself on.
+    let skills: [&[(&str, u8)]; 3] = [
+        &[("lang:zh", 5), ("lang:en", 4)],
+        &[("disputes", 4), ("lang:zh", 5), ("lang:en", 3)],
+        &[("lang:en", 5), ("lang:zh", 2)],
+    ];
+    for (agent, skills) in agents.iter().zip(skills) {
+        let mut routing = AgentRouting::new(agent.id);
+        routing.skills =
+            skills.iter().map(|(skill, level)| ((*skill).to_owned(), *level)).collect();
+        routing.presence =
+            if agent.role == Role::Admin { Presence::Offline } else { Presence::Online };
+        store.save_agent_routing(routing).await?;
     }
     seed_conversations(store, workspace, &inbox, &agents).await?;
     store

@@ -123,6 +123,22 @@ impl From<RelayError> for ApiError {
     }
 }
 
+impl From<tandem_ai::RoutingServiceError> for ApiError {
+    fn from(error: tandem_ai::RoutingServiceError) -> Self {
+        use tandem_routing::RoutingError;
+        match error {
+            tandem_ai::RoutingServiceError::Store(error) => error.into(),
+            tandem_ai::RoutingServiceError::Routing(
+                RoutingError::UnknownAgent(_) | RoutingError::UnknownConversation(_),
+            ) => ApiError::NotFound("agent"),
+            tandem_ai::RoutingServiceError::Routing(RoutingError::UnknownQueue(_)) => {
+                ApiError::NotFound("queue")
+            }
+            tandem_ai::RoutingServiceError::Routing(error) => ApiError::Conflict(error.to_string()),
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use serde::{Deserialize, Serialize};
-use tandem_ai::{KnowledgeResponder, Relay};
+use tandem_ai::{KnowledgeResponder, Relay, Routing};
 use tandem_store::Store;
 
 pub use hub::Hub;
@@ -93,6 +93,8 @@ pub struct AppState {
     pub relay: Relay,
     /// The answer engine, also behind the relay; the console asks it to explain decisions.
     pub knowledge: Arc<KnowledgeResponder>,
+    /// Who gets which waiting conversation; follows the store.
+    pub routing: Arc<Routing>,
     pub config: Arc<ServerConfig>,
     hub: Arc<Hub>,
     /// Signs widget tokens. Generated once per installation and kept in the store.
@@ -120,6 +122,7 @@ pub async fn build(
 ) -> Result<AppState, tandem_store::StoreError> {
     let secret = store.setting_or_insert("widget_token_secret", &auth::random_token()).await?;
     let hub = Hub::start(&store);
+    let routing = Routing::start(Arc::clone(&store), Arc::new(tandem_store::now_millis));
     let limits = Limits {
         widget_messages: rate_limit::RateLimiter::new(
             config.widget_burst,
@@ -137,6 +140,7 @@ pub async fn build(
             Arc::clone(&knowledge) as Arc<dyn tandem_ai::Responder>,
         ),
         knowledge,
+        routing,
         store,
         config: Arc::new(config),
         hub,

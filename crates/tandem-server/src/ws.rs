@@ -14,7 +14,9 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use tandem_domain::{Conversation, ConversationId, Customer, Inbox, Message, UserId};
+use tandem_domain::{
+    Conversation, ConversationId, ConversationState, Customer, Inbox, Message, UserId,
+};
 use tandem_store::Change;
 use tokio::sync::broadcast;
 
@@ -27,6 +29,8 @@ use crate::hub::Push;
 /// How often the server pings, so that dead connections are noticed and proxies keep the
 /// socket open.
 const PING_EVERY: Duration = Duration::from_secs(30);
+/// How often a waiting customer's queue position is re-sent.
+const QUEUE_REFRESH: Duration = Duration::from_secs(5);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -86,6 +90,7 @@ async fn widget_socket(
             conversation: None,
             sent_seq: query.after_seq,
             assignee: None,
+            queued: false,
         };
         session.run(socket).await;
     }))
@@ -101,6 +106,8 @@ struct WidgetSession {
     sent_seq: i64,
     /// The last assignee's name, so that acks and state frames need no lookup per message.
     assignee: Option<(UserId, String)>,
+    /// Whether the conversation waits for a person: its queue position is then refreshed.
+    queued: bool,
 }
 
 impl WidgetSession {
@@ -123,7 +130,24 @@ impl WidgetSession {
                 }
             },
         };
-        Ok(WidgetConversation { id: conversation.id.0, state: conversation.state, assignee_name })
+        self.queued = conversation.state == ConversationState::Queued;
+        let queue =
+            if self.queued { widget::queue_place(&self.state, conversation).await } else { None };
+        Ok(WidgetConversation {
+            id: conversation.id.0,
+            state: conversation.state,
+            assignee_name,
+            queue,
+        })
+    }
+
+    /// Re-sends the conversation's state (a waiting customer's position moves).
+    async fn refresh_state(&mut self, socket: &mut WebSocket) -> Result<(), ()> {
+        let Some(id) = self.conversation else { return Ok(()) };
+        match self.state.store.conversation(id).await {
+            Ok(Some(conversation)) => self.send_state(socket, &conversation).await,
+            _ => Ok(()),
+        }
     }
 
     async fn run(mut self, mut socket: WebSocket) {
@@ -134,6 +158,9 @@ impl WidgetSession {
         }
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
+        let mut queue_refresh = tokio::time::interval(QUEUE_REFRESH);
+        queue_refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        queue_refresh.tick().await;
         loop {
             let outcome = tokio::select! {
                 push = subscription.receiver.recv() => match push {
@@ -150,6 +177,7 @@ impl WidgetSession {
                     Some(Ok(_)) => Ok(()),
                 },
                 _ = ping.tick() => socket.send(Frame::Ping(Default::default())).await.map_err(drop),
+                _ = queue_refresh.tick(), if self.queued => Box::pin(self.refresh_state(&mut socket)).await,
             };
             if outcome.is_err() {
                 break;

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tandem_domain::{
-    AnswerSettings, Article, ArticleStatus, AuthorKind, Channel, Conversation, ConversationId,
-    ConversationState, Customer, CustomerId, DecisionRecord, Inbox, InboxId, Locale, Message,
-    MessageId, MessageMeta, Millis, Queue, Role, Transition, TransitionError, User, UserId,
-    Workspace, WorkspaceId,
+    AgentRouting, AnswerSettings, Article, ArticleStatus, AuthorKind, Channel, Conversation,
+    ConversationId, ConversationState, Customer, CustomerId, DecisionRecord, EscalationPolicy,
+    HandoffPacket, Inbox, InboxId, Locale, Message, MessageId, MessageMeta, Millis, Queue, QueueId,
+    QueueRouting, Role, Transition, TransitionError, User, UserId, Workspace, WorkspaceId,
 };
 use tokio::sync::broadcast;
 
@@ -236,7 +236,10 @@ pub trait Store: Send + Sync + 'static {
         workspace: WorkspaceId,
         name: &str,
         description: &str,
+        routing: QueueRouting,
     ) -> StoreResult<Queue>;
+    /// Renames a queue or changes its routing rules.
+    async fn update_queue(&self, queue: Queue) -> StoreResult<Queue>;
     async fn queues(&self, workspace: WorkspaceId) -> StoreResult<Vec<Queue>>;
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>>;
@@ -327,6 +330,62 @@ pub trait Store: Send + Sync + 'static {
         transition: Transition,
         system_message: Option<String>,
     ) -> StoreResult<Conversation>;
+    /// Changes a conversation's owner and routing record together (see [`RouteChange`]).
+    async fn route(
+        &self,
+        conversation: ConversationId,
+        change: RouteChange,
+    ) -> StoreResult<Conversation>;
+    /// How much this customer has talked to the workspace before: conversations, how many of
+    /// them a person answered in, and the agent who wrote to them last.
+    async fn customer_history(&self, customer: CustomerId) -> StoreResult<CustomerHistory>;
+    /// The newest hand-off packet of a conversation.
+    async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffPacket>>;
+    /// Every conversation waiting for or owned by a person, for rebuilding the router.
+    async fn routed_conversations(&self, workspace: WorkspaceId) -> StoreResult<Vec<Conversation>>;
+
+    /// The workspace's escalation policy; the default when it never saved one.
+    async fn escalation_policy(&self, workspace: WorkspaceId) -> StoreResult<EscalationPolicy>;
+    async fn save_escalation_policy(
+        &self,
+        workspace: WorkspaceId,
+        policy: EscalationPolicy,
+    ) -> StoreResult<EscalationPolicy>;
+    /// Skills, capacity and presence of every active user of the workspace (defaults for those
+    /// never set up).
+    async fn agent_routing(&self, workspace: WorkspaceId) -> StoreResult<Vec<AgentRouting>>;
+    async fn save_agent_routing(&self, routing: AgentRouting) -> StoreResult<AgentRouting>;
+}
+
+/// See [`Store::customer_history`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CustomerHistory {
+    pub conversations: u32,
+    pub with_people: u32,
+    pub last_agent: Option<UserId>,
+}
+
+/// A change of a conversation's owner and place in routing, written in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct RouteChange {
+    /// Through the ownership state machine; its routing record follows (see `route`).
+    pub transition: Option<Transition>,
+    pub queue_id: Option<QueueId>,
+    pub skills: Option<Vec<String>>,
+    pub priority: Option<i64>,
+    /// The agent to prefer.
+    pub sticky: Option<UserId>,
+    /// An agent not to offer the conversation to again (added before the transition).
+    pub skip: Option<UserId>,
+    /// Stored as the conversation's newest hand-off packet.
+    pub packet: Option<HandoffPacket>,
+    pub system_message: Option<String>,
+    /// Refuse (`Conflict`) unless the conversation is in this state (an assignment decided for a
+    /// waiting conversation must not take it from someone who picked it up meanwhile).
+    pub only_if_state: Option<ConversationState>,
+    /// Refuse (`Conflict`) unless the conversation is still offered to this agent and they have
+    /// not replied: a timed-out offer must not take back a conversation its agent just answered.
+    pub only_if_offered_to: Option<UserId>,
 }
 
 /// The current time in milliseconds since the Unix epoch.

@@ -1,6 +1,8 @@
-//! Text analysis for Chinese and English, shared by the answer engine and (later) the message
-//! signals: Unicode normalisation, language detection, word segmentation (jieba for Chinese,
-//! Snowball stemming for English), stop-words, and the hashed features the engine learns from.
+//! Text analysis for Chinese and English, shared by the answer engine and the message signals:
+//! Unicode normalisation, language detection, word segmentation (jieba for Chinese, Snowball
+//! stemming for English), stop-words, the hashed features the engine learns from, and what a
+//! customer message shows ([`signals`] for reason flags and personal data, [`sentiment`] for
+//! sentiment and emotion).
 //!
 //! Numbers and order-like tokens (`20241123001`, `a-1234`) are kept whole: in support
 //! conversations they carry meaning.
@@ -12,7 +14,10 @@ use jieba_rs::Jieba;
 use rust_stemmers::{Algorithm, Stemmer};
 use unicode_normalization::UnicodeNormalization;
 
+pub mod sentiment;
 pub mod signals;
+
+pub use sentiment::{Analysis, Emotion, analyze};
 
 /// A language Tandem analyses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

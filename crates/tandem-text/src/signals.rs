@@ -19,6 +19,8 @@ pub enum Reason {
     /// The customer asks for a person instead of the assistant.
     AsksForPerson,
     Complaint,
+    /// The customer is angry (raised by [`crate::sentiment::analyze`], not by [`reasons`]).
+    Anger,
     /// A threat of lawyers, courts, regulators, the consumer association or the press.
     LegalThreat,
     RegulatedMedical,
@@ -33,10 +35,26 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in the order [`reasons`] lists them.
+    pub const ALL: [Reason; 10] = [
+        Reason::AsksForPerson,
+        Reason::Complaint,
+        Reason::Anger,
+        Reason::LegalThreat,
+        Reason::RegulatedMedical,
+        Reason::RegulatedLegal,
+        Reason::RegulatedFinancial,
+        Reason::Privacy,
+        Reason::PersonalData,
+        Reason::MultiPart,
+    ];
+
+    /// The reason's stable code, as the product's contracts spell it.
     pub fn as_str(self) -> &'static str {
         match self {
-            Reason::AsksForPerson => "asks_for_person",
+            Reason::AsksForPerson => "asks_for_human",
             Reason::Complaint => "complaint",
+            Reason::Anger => "anger",
             Reason::LegalThreat => "legal_threat",
             Reason::RegulatedMedical => "regulated_medical",
             Reason::RegulatedLegal => "regulated_legal",
@@ -46,14 +64,29 @@ impl Reason {
             Reason::MultiPart => "multi_part",
         }
     }
+
+    /// The reason with this code ([`Reason::as_str`]).
+    pub fn parse(code: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|reason| reason.as_str() == code)
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The reasons a message raises, each once, in the order [`Reason`] declares them.
 pub fn reasons(text: &str) -> Vec<Reason> {
-    let normalized = crate::normalize(text);
-    let has = |cues: &[&str]| cues.iter().any(|cue| cue_starts(&normalized, cue).next().is_some());
+    reasons_of_normalized(text, &crate::normalize(text))
+}
+
+/// Like [`reasons`], for a text and its [`crate::normalize`]d form.
+pub(crate) fn reasons_of_normalized(text: &str, normalized: &str) -> Vec<Reason> {
+    let has = |cues: &[&str]| cues.iter().any(|cue| cue_starts(normalized, cue).next().is_some());
     let flags = [
-        (Reason::AsksForPerson, asks_for_person_normalized(&normalized)),
+        (Reason::AsksForPerson, asks_for_person_normalized(normalized)),
         (Reason::Complaint, has(lexicon::COMPLAINT)),
         (Reason::LegalThreat, has(lexicon::LEGAL_THREAT)),
         (Reason::RegulatedMedical, has(lexicon::REGULATED_MEDICAL)),
@@ -61,7 +94,7 @@ pub fn reasons(text: &str) -> Vec<Reason> {
         (Reason::RegulatedFinancial, has(lexicon::REGULATED_FINANCIAL)),
         (Reason::Privacy, has(lexicon::PRIVACY)),
         (Reason::PersonalData, !find_personal_data(text).is_empty()),
-        (Reason::MultiPart, is_multi_part(&normalized)),
+        (Reason::MultiPart, is_multi_part(normalized)),
     ];
     flags.into_iter().filter_map(|(reason, raised)| raised.then_some(reason)).collect()
 }
@@ -297,25 +330,13 @@ mod tests {
 
     #[test]
     fn reasons_have_stable_codes() {
-        let codes: Vec<&str> = [
-            AsksForPerson,
-            Complaint,
-            LegalThreat,
-            RegulatedMedical,
-            RegulatedLegal,
-            RegulatedFinancial,
-            Privacy,
-            PersonalData,
-            MultiPart,
-        ]
-        .into_iter()
-        .map(Reason::as_str)
-        .collect();
+        let codes: Vec<&str> = Reason::ALL.into_iter().map(Reason::as_str).collect();
         assert_eq!(
             codes,
             [
-                "asks_for_person",
+                "asks_for_human",
                 "complaint",
+                "anger",
                 "legal_threat",
                 "regulated_medical",
                 "regulated_legal",
@@ -325,5 +346,9 @@ mod tests {
                 "multi_part"
             ]
         );
+        for reason in Reason::ALL {
+            assert_eq!(Reason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(Reason::parse("asks_for_person"), None);
     }
 }

@@ -45,6 +45,10 @@ pub struct BenchArgs {
     /// Measure only the answer engine: index rebuild throughput and publish-to-answerable time.
     #[arg(long)]
     knowledge: bool,
+    /// Measure only the router: assignment decisions per second and their latency with many
+    /// agents and waiting conversations.
+    #[arg(long)]
+    routing: bool,
     /// Articles in the rebuild-throughput measurement.
     #[arg(long, default_value_t = 100_000)]
     rebuild_articles: usize,
@@ -213,6 +217,9 @@ struct Report {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.routing {
+        return crate::bench_routing::run(args.json);
+    }
     if args.knowledge {
         let report = crate::bench_knowledge::run(args.rebuild_articles).await?;
         if args.json {

@@ -1,8 +1,10 @@
 //! The `tandem` binary: argument handling and wiring only. Everything it runs lives in the
 //! library crates.
 
+mod analyze;
 mod bench;
 mod bench_knowledge;
+mod bench_routing;
 mod config;
 mod eval;
 mod kb;
@@ -48,6 +50,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Test the answer engine against labelled questions.
     Eval(eval::EvalArgs),
+    /// Read customer messages (JSONL on stdin) and write their signals: language, sentiment,
+    /// emotion, reasons and whether the default policy would hand off.
+    Analyze(analyze::AnalyzeArgs),
     /// Import and export knowledge articles.
     Kb {
         #[command(subcommand)]
@@ -156,6 +161,7 @@ fn main() -> anyhow::Result<()> {
             Command::Bench(args) => bench::run(args).await,
             Command::Eval(args) => eval::run(args),
             Command::Kb { command } => kb::run(command).await,
+            Command::Analyze(args) => analyze::run(args),
         }
     })
 }

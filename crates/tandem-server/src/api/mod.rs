@@ -2,6 +2,7 @@
 
 pub(crate) mod agents;
 pub(crate) mod knowledge;
+pub(crate) mod triage;
 pub(crate) mod widget;
 
 use axum::Router;
@@ -15,6 +16,7 @@ pub fn routes() -> Router<AppState> {
         .merge(widget::routes())
         .merge(agents::routes())
         .merge(knowledge::routes())
+        .merge(triage::routes())
 }
 
 async fn healthz(

@@ -63,12 +63,41 @@ struct InboxSummary {
     bot_name: String,
 }
 
+/// A waiting conversation's place in its queue, if routing knows it.
+pub async fn queue_place(state: &AppState, conversation: &Conversation) -> Option<QueuePlace> {
+    match state.routing.wait_estimate(conversation).await {
+        Ok(estimate) => estimate.map(|estimate| QueuePlace {
+            position: estimate.position,
+            eta_seconds: estimate.eta_ms.map(|ms| (ms + 999) / 1000),
+            open: estimate.open,
+        }),
+        Err(error) => {
+            tracing::warn!(conversation_id = %conversation.id, %error, "no queue estimate");
+            None
+        }
+    }
+}
+
 /// A conversation as its customer sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct WidgetConversation {
     pub id: i64,
     pub state: ConversationState,
     pub assignee_name: Option<String>,
+    /// While waiting for a person: the customer's place in the queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueuePlace>,
+}
+
+/// Where a waiting customer stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueuePlace {
+    /// 1 = next.
+    pub position: u32,
+    /// Estimated seconds until a person joins; absent when unknown.
+    pub eta_seconds: Option<i64>,
+    /// Whether the queue is staffed now (business hours).
+    pub open: bool,
 }
 
 impl WidgetConversation {
@@ -80,7 +109,17 @@ impl WidgetConversation {
             Some(user) => state.store.user(user).await?.map(|user| user.display_name),
             None => None,
         };
-        Ok(WidgetConversation { id: conversation.id.0, state: conversation.state, assignee_name })
+        let queue = if conversation.state == ConversationState::Queued {
+            queue_place(state, conversation).await
+        } else {
+            None
+        };
+        Ok(WidgetConversation {
+            id: conversation.id.0,
+            state: conversation.state,
+            assignee_name,
+            queue,
+        })
     }
 }
 

@@ -3,9 +3,11 @@
 
 mod admin;
 mod conversation;
+mod desk;
 mod inbox;
 mod knowledge;
 mod login;
+mod triage;
 
 use askama::Template;
 use axum::Router;
@@ -28,6 +30,8 @@ pub fn routes() -> Router<AppState> {
         .merge(conversation::routes())
         .merge(admin::routes())
         .merge(knowledge::routes())
+        .merge(triage::routes())
+        .merge(desk::routes())
 }
 
 /// What the layout needs on every signed-in page.
@@ -36,6 +40,8 @@ pub struct Chrome {
     pub t: &'static Text,
     pub me: String,
     pub is_admin: bool,
+    /// Admins and supervisors: they see the escalation and routing settings in the nav.
+    pub is_manager: bool,
     pub csrf: String,
     pub version: &'static str,
     /// The nav entry to highlight.
@@ -48,6 +54,7 @@ impl Chrome {
             t: Text::for_locale(agent.user.locale),
             me: agent.user.display_name.clone(),
             is_admin: agent.user.is_admin(),
+            is_manager: agent.user.is_manager(),
             csrf: agent.csrf_token().to_owned(),
             version: crate::assets::VERSION.as_str(),
             section,

@@ -351,7 +351,7 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
         .await;
 
     // A question the knowledge does not cover: the bot says so and offers a person, not a guess.
-    let unknown = "你们公司的股票代码是多少？";
+    let unknown = "你们公司的创始人是谁？";
     customer.eval(&type_and_send(unknown)).await;
     customer.wait_for(&widget_messages("bot", "转人工"), "abstain offering a person").await;
     customer

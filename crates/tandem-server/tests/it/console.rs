@@ -556,3 +556,360 @@ async fn editors_set_the_answer_threshold_and_dictionary_in_the_console() {
     let test = test_page(&app, &editor, "怎么退货").await;
     assert!(test.contains("0.60"), "the test page uses the workspace threshold");
 }
+
+/// A conversation the bot holds in the demo workspace, and its id as the page writes it.
+async fn bot_conversation(app: &TestApp, session: &Session) -> (ConversationId, String) {
+    let fragment = app.get("/inbox/live?view=bot", &[("cookie", &session.cookie)]).await.text();
+    let id = attribute(&fragment, "data-conversation-id=\"");
+    (ConversationId(id.parse().unwrap()), id)
+}
+
+/// Hands `conversation` to people with a packet such as the relay writes.
+async fn hand_off(
+    app: &TestApp,
+    conversation: ConversationId,
+    outcome: tandem_domain::EscalationOutcome,
+    draft: Option<&str>,
+) {
+    use tandem_domain::{CustomerCard, Entity, HandoffPacket, IntentGuess, TurnSignal};
+    let emily = app.store.user_credentials(AGENT.0).await.unwrap().unwrap().0.id;
+    let current = app.store.conversation(conversation).await.unwrap().unwrap();
+    let turn =
+        |seq, sentiment, emotion: &str| TurnSignal { seq, sentiment, emotion: emotion.into() };
+    let packet = HandoffPacket {
+        conversation_id: conversation,
+        created_at: tandem_store::now_millis(),
+        reasons: vec!["complaint".into(), "anger_rising".into()],
+        outcome,
+        language: Some(tandem_domain::Locale::Zh),
+        summary: "耳机买了三天就断连，已经第三次联系了".into(),
+        intents: vec![IntentGuess {
+            article: "returns".into(),
+            title: "退货政策".into(),
+            score: 0.42,
+        }],
+        emotions: vec![turn(1, 0.0, "neutral"), turn(3, -0.7, "anger")],
+        bot_replies: Vec::new(),
+        draft: draft.map(str::to_owned),
+        entities: vec![Entity { kind: "mobile".into(), value: "138****5678".into() }],
+        customer: CustomerCard {
+            name: "测试客户".into(),
+            tier: Some("VIP 金卡".into()),
+            value: Some("12800".into()),
+            conversations: 4,
+            with_people: 2,
+            previous_agent: Some(emily),
+            ..CustomerCard::default()
+        },
+        skills: vec!["lang:zh".into()],
+        priority: 65,
+        queue_id: None,
+    };
+    assert!(current.last_seq > 0);
+    app.store
+        .route(
+            conversation,
+            tandem_store::RouteChange {
+                transition: Some(tandem_domain::Transition::Escalate),
+                packet: Some(packet),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_handoff_card_tells_the_agent_why_and_what_the_customer_said() {
+    let app = TestApp::new().await;
+    let admin = app.login(ADMIN).await;
+    let (conversation, id) = bot_conversation(&app, &admin).await;
+    let before = app.get(&format!("/conversations/{id}"), &[("cookie", &admin.cookie)]).await;
+    assert!(!before.text().contains("id=\"handoff\""), "no card before a hand-off");
+    hand_off(&app, conversation, tandem_domain::EscalationOutcome::HandOff, None).await;
+    let html = app.get(&format!("/conversations/{id}"), &[("cookie", &admin.cookie)]).await.text();
+    let card = html.find("id=\"handoff\"").expect("the card is shown");
+    assert!(card < html.find("id=\"transcript\"").unwrap(), "above the transcript");
+    for expected in [
+        "<details class=\"handoff outcome-hand_off\" id=\"handoff\" open>",
+        "data-reason=\"complaint\" title=\"complaint\">投诉</span>",
+        "情绪越来越差",
+        "耳机买了三天就断连，已经第三次联系了",
+        "data-emotion=\"neutral\"",
+        "愤怒 <span class=\"sentiment\">-0.70</span>",
+        "href=\"/knowledge/returns\">退货政策</a>",
+        "138****5678",
+        "VIP 金卡",
+        "4 次，其中 2 次有人工参与",
+        "Emily Chen",
+        "lang:zh",
+        "优先级 65",
+    ] {
+        assert!(html.contains(expected), "{expected} missing");
+    }
+    assert!(!html.contains("data-action=\"approve-draft\""), "no draft, nothing to approve");
+
+    // The English console translates the reason codes too; after resolution the card folds.
+    let agent = app.login(AGENT).await;
+    let english =
+        app.get(&format!("/conversations/{id}"), &[("cookie", &agent.cookie)]).await.text();
+    assert!(english.contains(">Complaint</span>") && english.contains("Growing anger"));
+    app.store.transition(conversation, tandem_domain::Transition::Resolve, None).await.unwrap();
+    let resolved =
+        app.get(&format!("/conversations/{id}"), &[("cookie", &agent.cookie)]).await.text();
+    assert!(resolved.contains("<details class=\"handoff outcome-hand_off\" id=\"handoff\">"));
+}
+
+#[tokio::test]
+async fn approving_the_bots_draft_sends_it_as_the_agents_reply() {
+    let app = TestApp::new().await;
+    let admin = app.login(ADMIN).await;
+    let (conversation, id) = bot_conversation(&app, &admin).await;
+    let draft = "根据平台规则，质量问题可在 15 天内换货，运费由我们承担。";
+    hand_off(&app, conversation, tandem_domain::EscalationOutcome::DraftForApproval, Some(draft))
+        .await;
+    let html = app.get(&format!("/conversations/{id}"), &[("cookie", &admin.cookie)]).await.text();
+    assert!(html.contains("data-action=\"approve-draft\"") && html.contains("批准并发送"));
+    assert!(html.contains(&format!(">{draft}</textarea>")), "the reply box holds the draft");
+    let client_msg_id = attribute(&html, "name=\"client_msg_id\" value=\"handoff-draft-");
+    let approve = [
+        ("csrf", admin.csrf.as_str()),
+        ("kind", "reply"),
+        ("client_msg_id", &format!("handoff-draft-{client_msg_id}")),
+        ("body", draft),
+    ];
+    let uri = format!("/conversations/{id}/messages");
+    for _ in 0..2 {
+        let sent = app.post_form(&uri, &[("cookie", &admin.cookie)], &approve).await;
+        assert_eq!(sent.headers["location"].to_str().unwrap(), format!("/conversations/{id}"));
+    }
+    let messages = app.store.messages(conversation, 0, 100).await.unwrap();
+    let replies: Vec<_> =
+        messages.iter().filter(|m| m.author_kind == AuthorKind::Agent && m.body == draft).collect();
+    assert_eq!(replies.len(), 1, "approved once, sent once");
+    let stored = app.store.conversation(conversation).await.unwrap().unwrap();
+    assert_eq!(stored.state, tandem_domain::ConversationState::Human);
+    let after = app.get(&format!("/conversations/{id}"), &[("cookie", &admin.cookie)]).await.text();
+    assert!(!after.contains("data-action=\"approve-draft\""), "a sent draft is not offered again");
+    assert!(after.contains("已有同事回复") && after.contains("></textarea>"));
+}
+
+#[tokio::test]
+async fn a_customer_asking_for_a_person_arrives_with_a_handoff_card() {
+    let app = TestApp::new().await;
+    let token = app.widget_token().await;
+    let sent = app.widget_send(&token, "complain-1", "我要投诉，耳机买了三天就坏了，转人工").await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text());
+    let conversation = ConversationId(sent.json()["message"]["conversation_id"].as_i64().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.store.handoff(conversation).await.unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the relay did not hand off");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let admin = app.login(ADMIN).await;
+    let html = app
+        .get(&format!("/conversations/{}", conversation.0), &[("cookie", &admin.cookie)])
+        .await
+        .text();
+    assert!(html.contains("id=\"handoff\" open"), "{html}");
+    assert!(html.contains("title=\"asks_for_human\">要求转人工</span>"));
+    assert!(html.contains("耳机买了三天就坏了"), "the summary is in the customer's words");
+}
+
+#[tokio::test]
+async fn managers_edit_the_escalation_policy_and_bad_input_names_the_field() {
+    let app = TestApp::new().await;
+    let workspace = app.store.workspaces().await.unwrap()[0].id;
+    let agent = app.login(AGENT).await;
+    let page = app.get("/settings/escalation", &[("cookie", &agent.cookie)]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("<fieldset disabled>") && page.text().contains("Complaint"));
+    assert!(!page.text().contains("href=\"/settings/routing\" aria-current"), "no manager nav");
+    let fields = |anger: &'static str| {
+        vec![
+            ("hand_off_on", "asks_for_human"),
+            ("hand_off_on", "complaint"),
+            ("approve_on", "regulated_medical"),
+            ("abstains_in_a_row", "3"),
+            ("repeats", "2"),
+            ("didnt_help", "1"),
+            ("anger_turns", anger),
+            ("negative_sentiment", "-0.9"),
+            ("vip_tiers", "Gold, platinum"),
+        ]
+    };
+    let refused = post_article(&app, &agent, "/settings/escalation", &fields("2")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let supervisor = app.login(SUPERVISOR).await;
+    let page = app.get("/settings/escalation", &[("cookie", &supervisor.cookie)]).await.text();
+    assert!(page.contains("href=\"/settings/escalation\" aria-current=\"page\""));
+    assert!(page.contains("name=\"hand_off_on\" value=\"legal_threat\"") && page.contains("-0.85"));
+    let invalid = post_article(&app, &supervisor, "/settings/escalation", &fields("5")).await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = invalid.text();
+    assert!(html.contains("anger_turns: counts the last three messages"), "{html}");
+    assert!(html.contains("name=\"anger_turns\" type=\"number\""));
+    assert!(html.contains("value=\"5\" required aria-invalid=\"true\""), "the field is marked");
+    assert!(html.contains("value=\"Gold, platinum\""), "what was typed is kept");
+    assert!(html.contains("value=\"complaint\" aria-label=\"立即转人工: 投诉\" checked"));
+    let mut both = fields("2");
+    both.push(("approve_on", "complaint"));
+    let conflict = post_article(&app, &supervisor, "/settings/escalation", &both).await;
+    assert_eq!(conflict.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(conflict.text().contains("approve_on: complaint is already a hand-off reason"));
+    assert_eq!(
+        app.store.escalation_policy(workspace).await.unwrap().hand_off_on,
+        tandem_domain::EscalationPolicy::default().hand_off_on,
+        "nothing was saved"
+    );
+
+    let saved = post_article(&app, &supervisor, "/settings/escalation", &fields("2")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+    assert_eq!(saved.headers["location"], "/settings/escalation?notice=saved");
+    let policy = app.store.escalation_policy(workspace).await.unwrap();
+    assert_eq!(policy.hand_off_on, ["asks_for_human", "complaint"]);
+    assert_eq!(policy.approve_on, ["regulated_medical"]);
+    assert_eq!((policy.abstains_in_a_row, policy.repeats, policy.didnt_help), (3, 2, 1));
+    assert_eq!((policy.anger_turns, policy.negative_sentiment), (2, -0.9));
+    assert_eq!(policy.vip_tiers, ["gold", "platinum"]);
+    let location = saved.headers["location"].to_str().unwrap().to_owned();
+    let page = app.get(&location, &[("cookie", &supervisor.cookie)]).await.text();
+    assert!(page.contains("已保存") && page.contains("value=\"gold, platinum\""));
+}
+
+#[tokio::test]
+async fn managers_set_skills_capacity_and_queue_hours_on_the_routing_page() {
+    use tandem_domain::{Channel, Presence};
+    let app = TestApp::new().await;
+    let workspace = app.store.workspaces().await.unwrap()[0].id;
+    let emily = app.store.user_credentials(AGENT.0).await.unwrap().unwrap().0.id;
+    // Emily is online: saving her skills must not change that.
+    let mut routing = app
+        .store
+        .agent_routing(workspace)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|routing| routing.user_id == emily)
+        .unwrap();
+    routing.presence = Presence::Online;
+    routing.presence_at = 1_700_000_000_000;
+    app.store.save_agent_routing(routing).await.unwrap();
+
+    let supervisor = app.login(SUPERVISOR).await;
+    let cookie = [("cookie", supervisor.cookie.as_str())];
+    let page = app.get("/settings/routing", &cookie).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains(&format!("id=\"agent-{}\"", emily.0)) && html.contains("Emily Chen"));
+    assert!(html.contains("badge presence-online"));
+    let queue_id = attribute(&html, "data-queue-id=\"");
+
+    let agent_uri = format!("/settings/routing/agents/{}", emily.0);
+    let bad_skills = post_article(
+        &app,
+        &supervisor,
+        &agent_uri,
+        &[
+            ("skills", "refunds, lang:zh:5"),
+            ("capacity_web", "4"),
+            ("capacity_email", "2"),
+            ("capacity_api", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(bad_skills.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad_skills.text();
+    assert!(html.contains("Emily Chen: skills: &#34;refunds&#34; needs a level"), "{html}");
+    assert!(html.contains("value=\"refunds, lang:zh:5\""), "what was typed is kept");
+    let saved = post_article(
+        &app,
+        &supervisor,
+        &agent_uri,
+        &[
+            ("skills", "refunds:4, lang:zh:5, disputes:3"),
+            ("capacity_web", "4"),
+            ("capacity_email", "2"),
+            ("capacity_api", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+    let routing = app
+        .store
+        .agent_routing(workspace)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|routing| routing.user_id == emily)
+        .unwrap();
+    assert_eq!(
+        routing.skills.into_iter().collect::<Vec<_>>(),
+        [("disputes".into(), 3), ("lang:zh".into(), 5), ("refunds".into(), 4)]
+    );
+    assert_eq!(routing.capacity[&Channel::Web], 4);
+    assert_eq!(routing.capacity[&Channel::Api], 0);
+    assert_eq!((routing.presence, routing.presence_at), (Presence::Online, 1_700_000_000_000));
+
+    let queue_uri = format!("/settings/routing/queues/{queue_id}");
+    let taken_name = [
+        ("name", "售后服务 After-sales"),
+        ("sla_minutes", "5"),
+        ("offer_timeout_minutes", "2"),
+        ("widen_after_minutes", "5"),
+    ];
+    let taken = post_article(&app, &supervisor, &queue_uri, &taken_name).await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(taken.text().contains("name: a queue named 售后服务 After-sales exists"));
+    let queue_fields = |hours: &'static str| {
+        [
+            ("name", "售前咨询 Pre-sales"),
+            ("description", "Product questions before buying"),
+            ("skills", "refunds:3"),
+            ("topics", "complaint, Refunds"),
+            ("sla_minutes", "10"),
+            ("offer_timeout_minutes", "3"),
+            ("widen_after_minutes", "15"),
+            ("hours", hours),
+            ("utc_offset", "+08:00"),
+        ]
+    };
+    let malformed =
+        post_article(&app, &supervisor, &queue_uri, &queue_fields("weekdays 9 to 5")).await;
+    assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = malformed.text();
+    assert!(html.contains("hours: &#34;weekdays&#34; is not a weekday"), "{html}");
+    assert!(html.contains("value=\"weekdays 9 to 5\"") && html.contains("aria-invalid=\"true\""));
+    let queues = app.store.queues(workspace).await.unwrap();
+    let stored = queues.iter().find(|queue| queue.id.0.to_string() == queue_id).unwrap();
+    assert!(stored.routing.hours.is_empty(), "nothing was saved");
+
+    let saved = post_article(
+        &app,
+        &supervisor,
+        &queue_uri,
+        &queue_fields("mon-fri 09:00-18:00, sat 10:00-16:00"),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+    let queues = app.store.queues(workspace).await.unwrap();
+    let stored = queues.iter().find(|queue| queue.id.0.to_string() == queue_id).unwrap();
+    assert_eq!(stored.routing.hours.len(), 6);
+    assert_eq!(stored.routing.utc_offset_minutes, 480);
+    assert_eq!(stored.routing.sla_ms, 600_000);
+    assert_eq!(stored.routing.topics, ["complaint", "refunds"]);
+    assert_eq!(stored.routing.skills[&"refunds".to_owned()], 3);
+    let page = app.get("/settings/routing?notice=saved", &cookie).await.text();
+    assert!(page.contains("value=\"mon-fri 09:00-18:00, sat 10:00-16:00\""));
+    assert!(page.contains("value=\"+08:00\"") && page.contains("value=\"refunds:3\""));
+
+    // Agents see the settings but cannot change them.
+    let agent = app.login(AGENT).await;
+    let read_only = app.get("/settings/routing", &[("cookie", &agent.cookie)]).await.text();
+    assert!(read_only.contains("Only admins and supervisors") && read_only.contains("disabled"));
+    let refused = post_article(&app, &agent, &agent_uri, &[("skills", "refunds:5")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let refused = post_article(&app, &agent, &queue_uri, &queue_fields("")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}

@@ -155,6 +155,31 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     "#,
+    // 5: triage and routing: escalation policies, hand-off packets, agents' skills, capacity and
+    // presence, queues' routing rules, and each conversation's place in routing.
+    r#"
+    CREATE TABLE escalation_policies (
+        workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id),
+        policy TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE handoffs (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        packet TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX handoffs_by_conversation ON handoffs (conversation_id, id);
+    CREATE TABLE agent_routing (
+        user_id INTEGER PRIMARY KEY REFERENCES users(id),
+        skills TEXT NOT NULL,
+        capacity TEXT NOT NULL,
+        presence TEXT NOT NULL,
+        presence_at INTEGER NOT NULL
+    );
+    ALTER TABLE queues ADD COLUMN routing TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE conversations ADD COLUMN route TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -9,18 +9,19 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tandem_domain::{
-    AnswerSettings, Article, ArticleId, ArticleStatus, AuthorKind, Channel, Conversation,
-    ConversationId, ConversationState, Customer, CustomerId, DecisionRecord, Inbox, InboxId,
-    Locale, Message, MessageId, Millis, Queue, QueueId, Role, Transition, User, UserId, Workspace,
+    AgentRouting, AnswerSettings, Article, ArticleId, ArticleStatus, AuthorKind, Channel,
+    Conversation, ConversationId, ConversationState, Customer, CustomerId, DecisionRecord,
+    EscalationPolicy, HandoffPacket, Inbox, InboxId, Locale, Message, MessageId, Millis, Presence,
+    Queue, QueueId, QueueRouting, Role, RouteInfo, Transition, User, UserId, Workspace,
     WorkspaceId, conversation::Ownership,
 };
 use tokio::sync::broadcast;
 
 use self::engine::Engine;
 use crate::{
-    Appended, ArticleVersion, Change, ConversationCounts, ConversationFilter, MessageTarget,
-    NewArticle, NewCustomer, NewInbox, NewMessage, NewUser, Session, Store, StoreError,
-    StoreResult, UserUpdate, now_millis,
+    Appended, ArticleVersion, Change, ConversationCounts, ConversationFilter, CustomerHistory,
+    MessageTarget, NewArticle, NewCustomer, NewInbox, NewMessage, NewUser, RouteChange, Session,
+    Store, StoreError, StoreResult, UserUpdate, now_millis,
 };
 
 /// Applies the migrations to a bare connection (for the insert baseline of `tandem bench`).
@@ -144,7 +145,7 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
 }
 
 const CONVERSATION_COLUMNS: &str = "id, workspace_id, inbox_id, customer_id, state, assignee_id, queue_id, \
-     last_seq, preview, last_message_at, created_at, updated_at";
+     last_seq, preview, last_message_at, created_at, updated_at, route";
 fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     Ok(Conversation {
         id: ConversationId(row.get(0)?),
@@ -159,6 +160,7 @@ fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         last_message_at: row.get(9)?,
         created_at: row.get(10)?,
         updated_at: row.get(11)?,
+        route: json_column(row, 12)?,
     })
 }
 
@@ -283,6 +285,9 @@ fn load_user(connection: &Connection, id: UserId) -> StoreResult<Option<User>> {
 }
 
 /// Writes a new owner for a conversation, records the change, and queues the change event.
+/// Its routing record follows the owner: waiting since now when it joins the queue (keeping its
+/// place when a person gives it back), offered
+/// (not yet accepted) when a person is assigned, gone when the bot has it or it is resolved.
 fn save_ownership(
     connection: &Connection,
     conversation: &mut Conversation,
@@ -290,6 +295,29 @@ fn save_ownership(
     now: Millis,
     changes: &mut Vec<Change>,
 ) -> StoreResult<()> {
+    let route = match ownership.state {
+        ConversationState::Bot | ConversationState::Resolved => None,
+        ConversationState::Queued => {
+            // Back in the queue after a person had it, it keeps its place.
+            let mut route = conversation
+                .route
+                .take()
+                .unwrap_or(RouteInfo { queued_at: now, ..RouteInfo::default() });
+            route.assigned_at = None;
+            route.accepted_at = None;
+            Some(route)
+        }
+        ConversationState::Human => {
+            let mut route = conversation
+                .route
+                .take()
+                .unwrap_or(RouteInfo { queued_at: now, ..RouteInfo::default() });
+            route.assigned_at = Some(now);
+            route.accepted_at = None;
+            Some(route)
+        }
+    };
+    conversation.route = route;
     connection
         .prepare_cached(
             "UPDATE conversations SET state = ?2, assignee_id = ?3, updated_at = ?4 WHERE id = ?1",
@@ -303,7 +331,16 @@ fn save_ownership(
     conversation.state = ownership.state;
     conversation.assignee_id = ownership.assignee;
     conversation.updated_at = now;
+    save_route(connection, conversation)?;
     changes.push(Change::Conversation(Arc::new(conversation.clone())));
+    Ok(())
+}
+
+fn save_route(connection: &Connection, conversation: &Conversation) -> StoreResult<()> {
+    let route = conversation.route.as_ref().map(to_json).transpose()?;
+    connection
+        .prepare_cached("UPDATE conversations SET route = ?2, queue_id = ?3 WHERE id = ?1")?
+        .execute(params![conversation.id.0, route, conversation.queue_id.map(|queue| queue.0)])?;
     Ok(())
 }
 
@@ -715,13 +752,14 @@ impl Store for SqliteStore {
         workspace: WorkspaceId,
         name: &str,
         description: &str,
+        routing: QueueRouting,
     ) -> StoreResult<Queue> {
         let (name, description) = (name.to_owned(), description.to_owned());
         self.engine
             .write(move |connection, _| {
                 let inserted = connection.execute(
-                    "INSERT INTO queues (workspace_id, name, description) VALUES (?1, ?2, ?3)",
-                    params![workspace.0, name, description],
+                    "INSERT INTO queues (workspace_id, name, description, routing) VALUES (?1, ?2, ?3, ?4)",
+                    params![workspace.0, name, description, to_json(&routing)?],
                 );
                 match inserted {
                     Err(error) if is_unique_violation(&error) => {
@@ -734,7 +772,29 @@ impl Store for SqliteStore {
                     workspace_id: workspace,
                     name,
                     description,
+                    routing,
                 })
+            })
+            .await
+    }
+
+    async fn update_queue(&self, queue: Queue) -> StoreResult<Queue> {
+        self.engine
+            .write(move |connection, _| {
+                let updated = connection.execute(
+                    "UPDATE queues SET name = ?3, description = ?4, routing = ?5 WHERE id = ?1 AND workspace_id = ?2",
+                    params![queue.id.0, queue.workspace_id.0, queue.name, queue.description, to_json(&queue.routing)?],
+                );
+                match updated {
+                    Err(error) if is_unique_violation(&error) => {
+                        Err(StoreError::Conflict(format!("a queue named {} exists", queue.name)))
+                    }
+                    Ok(0) => Err(StoreError::NotFound("queue")),
+                    other => {
+                        other?;
+                        Ok(queue)
+                    }
+                }
             })
             .await
     }
@@ -743,13 +803,14 @@ impl Store for SqliteStore {
         self.engine
             .read(move |connection| {
                 let mut statement = connection
-                    .prepare("SELECT id, workspace_id, name, description FROM queues WHERE workspace_id = ?1 ORDER BY id")?;
+                    .prepare("SELECT id, workspace_id, name, description, routing FROM queues WHERE workspace_id = ?1 ORDER BY id")?;
                 let rows = statement.query_map([workspace.0], |row| {
                     Ok(Queue {
                         id: QueueId(row.get(0)?),
                         workspace_id: WorkspaceId(row.get(1)?),
                         name: row.get(2)?,
                         description: row.get(3)?,
+                        routing: json_column(row, 4)?.unwrap_or_default(),
                     })
                 })?;
                 Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -901,6 +962,16 @@ impl Store for SqliteStore {
                 if new.reopen_if_resolved && conversation.state == ConversationState::Resolved {
                     let ownership = conversation.ownership().apply(Transition::Reopen)?;
                     save_ownership(connection, &mut conversation, ownership, now, changes)?;
+                }
+                let accepts = new.author_kind == AuthorKind::Agent
+                    && conversation.state == ConversationState::Human
+                    && new.author_id == conversation.assignee_id.map(|agent| agent.0);
+                if let Some(route) = conversation.route.as_mut().filter(|_| accepts)
+                    && route.accepted_at.is_none()
+                {
+                    // The assigned agent's first reply turns the offer into theirs.
+                    route.accepted_at = Some(now);
+                    save_route(connection, &conversation)?;
                 }
                 let author = (new.author_kind, new.author_id, new.author_name);
                 let decision = new.decision.as_ref().map(to_json).transpose()?;
@@ -1142,21 +1213,86 @@ impl Store for SqliteStore {
         transition: Transition,
         system_message: Option<String>,
     ) -> StoreResult<Conversation> {
+        let change =
+            RouteChange { transition: Some(transition), system_message, ..RouteChange::default() };
+        self.route(conversation, change).await
+    }
+
+    async fn route(
+        &self,
+        conversation: ConversationId,
+        change: RouteChange,
+    ) -> StoreResult<Conversation> {
         self.engine
             .write(move |connection, changes| {
                 let now = now_millis();
                 let mut conversation = load_conversation(connection, conversation)?;
-                let ownership = conversation.ownership().apply(transition)?;
-                if let Transition::Assign { agent } = transition {
-                    let assignable = load_user(connection, agent)?.is_some_and(|user| {
-                        user.active && user.workspace_id == conversation.workspace_id
-                    });
-                    if !assignable {
-                        return Err(StoreError::NotFound("agent"));
+                if let Some(state) = change.only_if_state.filter(|state| *state != conversation.state) {
+                    return Err(StoreError::Conflict(format!(
+                        "conversation {} is {}, not {}",
+                        conversation.id,
+                        conversation.state.as_str(),
+                        state.as_str()
+                    )));
+                }
+                if let Some(expected) = change.only_if_offered_to {
+                    let offered = conversation.state == ConversationState::Human
+                        && conversation.assignee_id == Some(expected)
+                        && conversation.route.as_ref().is_some_and(|route| route.accepted_at.is_none());
+                    if !offered {
+                        return Err(StoreError::Conflict(format!(
+                            "conversation {} is no longer an open offer to agent {expected}",
+                            conversation.id
+                        )));
                     }
                 }
-                save_ownership(connection, &mut conversation, ownership, now, changes)?;
-                if let Some(body) = system_message {
+                if let Some(queue) = change.queue_id {
+                    let known: bool = connection
+                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM queues WHERE id = ?1 AND workspace_id = ?2)")?
+                        .query_row(params![queue.0, conversation.workspace_id.0], |row| row.get(0))?;
+                    if !known {
+                        return Err(StoreError::NotFound("queue"));
+                    }
+                    conversation.queue_id = Some(queue);
+                }
+                if let Some(transition) = change.transition {
+                    let ownership = conversation.ownership().apply(transition)?;
+                    if let Transition::Assign { agent } = transition {
+                        let assignable = load_user(connection, agent)?.is_some_and(|user| {
+                            user.active && user.workspace_id == conversation.workspace_id
+                        });
+                        if !assignable {
+                            return Err(StoreError::NotFound("agent"));
+                        }
+                    }
+                    if let (Some(skip), Some(route)) = (change.skip, conversation.route.as_mut())
+                        && !route.skip.contains(&skip)
+                    {
+                        route.skip.push(skip);
+                    }
+                    save_ownership(connection, &mut conversation, ownership, now, changes)?;
+                }
+                if let Some(route) = conversation.route.as_mut() {
+                    if let Some(skills) = change.skills {
+                        route.skills = skills;
+                    }
+                    if let Some(priority) = change.priority {
+                        route.priority = priority;
+                    }
+                    if change.sticky.is_some() {
+                        route.sticky = change.sticky;
+                    }
+                }
+                save_route(connection, &conversation)?;
+                if change.transition.is_none() {
+                    changes.push(Change::Conversation(Arc::new(conversation.clone())));
+                }
+                if let Some(packet) = &change.packet {
+                    connection
+                        .prepare_cached("INSERT INTO handoffs (conversation_id, packet, created_at) VALUES (?1, ?2, ?3)")?
+                        .execute(params![conversation.id.0, to_json(packet)?, now])?;
+                }
+                if let Some(body) = change.system_message {
                     let system = (AuthorKind::System, None, None);
                     let message = insert_message(
                         connection,
@@ -1171,6 +1307,139 @@ impl Store for SqliteStore {
                     });
                 }
                 Ok(conversation)
+            })
+            .await
+    }
+
+    async fn customer_history(&self, customer: CustomerId) -> StoreResult<CustomerHistory> {
+        self.engine
+            .read(move |connection| {
+                let (conversations, with_people) = connection
+                    .prepare_cached(
+                        "SELECT COUNT(*), COUNT(*) FILTER (WHERE EXISTS (
+                             SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'agent'))
+                         FROM conversations c WHERE c.customer_id = ?1",
+                    )?
+                    .query_row([customer.0], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                let last_agent = connection
+                    .prepare_cached(
+                        "SELECT m.author_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                         WHERE c.customer_id = ?1 AND m.author_kind = 'agent' ORDER BY m.id DESC LIMIT 1",
+                    )?
+                    .query_row([customer.0], |row| row.get::<_, Option<i64>>(0))
+                    .optional()?
+                    .flatten()
+                    .map(UserId);
+                Ok(CustomerHistory { conversations, with_people, last_agent })
+            })
+            .await
+    }
+
+    async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffPacket>> {
+        self.engine
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached("SELECT packet FROM handoffs WHERE conversation_id = ?1 ORDER BY id DESC LIMIT 1")?
+                    .query_row([conversation.0], |row| json_column(row, 0))
+                    .optional()?
+                    .flatten())
+            })
+            .await
+    }
+
+    async fn routed_conversations(&self, workspace: WorkspaceId) -> StoreResult<Vec<Conversation>> {
+        self.engine
+            .read(move |connection| {
+                let mut statement = connection.prepare(&format!(
+                    "SELECT {CONVERSATION_COLUMNS} FROM conversations
+                     WHERE workspace_id = ?1 AND state IN ('queued', 'human') ORDER BY id"
+                ))?;
+                let rows = statement.query_map([workspace.0], conversation_from_row)?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn escalation_policy(&self, workspace: WorkspaceId) -> StoreResult<EscalationPolicy> {
+        self.engine
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached(
+                        "SELECT policy FROM escalation_policies WHERE workspace_id = ?1",
+                    )?
+                    .query_row([workspace.0], |row| json_column(row, 0))
+                    .optional()?
+                    .flatten()
+                    .unwrap_or_default())
+            })
+            .await
+    }
+
+    async fn save_escalation_policy(
+        &self,
+        workspace: WorkspaceId,
+        mut policy: EscalationPolicy,
+    ) -> StoreResult<EscalationPolicy> {
+        self.engine
+            .write(move |connection, _| {
+                policy.updated_at = now_millis();
+                connection
+                    .prepare_cached(
+                        "INSERT INTO escalation_policies (workspace_id, policy, updated_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (workspace_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
+                    )?
+                    .execute(params![workspace.0, to_json(&policy)?, policy.updated_at])?;
+                Ok(policy)
+            })
+            .await
+    }
+
+    async fn agent_routing(&self, workspace: WorkspaceId) -> StoreResult<Vec<AgentRouting>> {
+        self.engine
+            .read(move |connection| {
+                let mut statement = connection.prepare(
+                    "SELECT u.id, r.skills, r.capacity, r.presence, r.presence_at
+                     FROM users u LEFT JOIN agent_routing r ON r.user_id = u.id
+                     WHERE u.workspace_id = ?1 AND u.active ORDER BY u.id",
+                )?;
+                let rows = statement.query_map([workspace.0], |row| {
+                    let user = UserId(row.get(0)?);
+                    let Some(skills) = json_column(row, 1)? else {
+                        return Ok(AgentRouting::new(user));
+                    };
+                    Ok(AgentRouting {
+                        user_id: user,
+                        skills,
+                        capacity: json_column(row, 2)?.unwrap_or_default(),
+                        presence: text_enum(row, 3, Presence::parse)?,
+                        presence_at: row.get(4)?,
+                    })
+                })?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn save_agent_routing(&self, routing: AgentRouting) -> StoreResult<AgentRouting> {
+        self.engine
+            .write(move |connection, _| {
+                if load_user(connection, routing.user_id)?.is_none() {
+                    return Err(StoreError::NotFound("agent"));
+                }
+                connection
+                    .prepare_cached(
+                        "INSERT INTO agent_routing (user_id, skills, capacity, presence, presence_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (user_id) DO UPDATE SET skills = excluded.skills, capacity = excluded.capacity,
+                            presence = excluded.presence, presence_at = excluded.presence_at",
+                    )?
+                    .execute(params![
+                        routing.user_id.0,
+                        to_json(&routing.skills)?,
+                        to_json(&routing.capacity)?,
+                        routing.presence.as_str(),
+                        routing.presence_at
+                    ])?;
+                Ok(routing)
             })
             .await
     }
@@ -1202,6 +1471,7 @@ fn create_conversation(
         state: ConversationState::Bot,
         assignee_id: None,
         queue_id: None,
+        route: None,
         last_seq: 0,
         preview: String::new(),
         last_message_at: now,

@@ -63,4 +63,6 @@ backend_suite!(sqlite:
     bot_reply_is_refused_once_a_person_owns_the_conversation,
     articles_are_saved_by_key_and_publishing_keeps_versions,
     a_failed_import_saves_nothing,
+    routing_record_follows_the_owner_and_packets_are_kept,
+    escalation_policy_agent_and_queue_settings_are_kept,
 );

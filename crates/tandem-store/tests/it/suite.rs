@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use tandem_domain::{
-    AuthorKind, Channel, ConversationState, Customer, Inbox, Locale, Role, Transition, User,
-    WorkspaceId,
+    AgentRouting, AuthorKind, Channel, ConversationState, Customer, CustomerCard,
+    EscalationOutcome, EscalationPolicy, HandoffPacket, Inbox, Locale, Presence, QueueId,
+    QueueRouting, Role, Transition, User, WorkspaceId,
 };
 use tandem_store::{
-    Change, ConversationFilter, MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser, Session,
-    Store, StoreError, UserUpdate, now_millis,
+    Change, ConversationFilter, MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser,
+    RouteChange, Session, Store, StoreError, UserUpdate, now_millis,
 };
 
 use crate::Harness;
@@ -585,4 +586,124 @@ pub async fn answer_settings_and_article_channels_are_kept(harness: Harness) {
     let cleared =
         store.save_answer_settings(world.workspace, AnswerSettings::default()).await.unwrap();
     assert_eq!((cleared.threshold, cleared.dictionary.len()), (None, 0));
+}
+
+pub async fn routing_record_follows_the_owner_and_packets_are_kept(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let queue = store
+        .create_queue(world.workspace, "After-sales", "", QueueRouting::default())
+        .await
+        .unwrap();
+    let conversation =
+        store.append_message(customer_message(&world, "退款", None)).await.unwrap().conversation;
+    assert_eq!(conversation.route, None);
+    let packet = HandoffPacket {
+        conversation_id: conversation.id,
+        created_at: 1,
+        reasons: vec!["complaint".into()],
+        outcome: EscalationOutcome::HandOff,
+        language: Some(Locale::Zh),
+        summary: "退款".into(),
+        intents: Vec::new(),
+        emotions: Vec::new(),
+        bot_replies: Vec::new(),
+        draft: None,
+        entities: Vec::new(),
+        customer: CustomerCard::default(),
+        skills: vec!["refunds".into()],
+        priority: 40,
+        queue_id: Some(queue.id),
+    };
+    let queued = store
+        .route(
+            conversation.id,
+            RouteChange {
+                transition: Some(Transition::Escalate),
+                queue_id: Some(queue.id),
+                skills: Some(vec!["refunds".into()]),
+                priority: Some(40),
+                packet: Some(packet.clone()),
+                ..RouteChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    let route = queued.route.clone().unwrap();
+    assert_eq!((queued.queue_id, route.priority), (Some(queue.id), 40));
+    assert_eq!(route.skills, ["refunds"]);
+    assert!(route.queued_at > 0 && route.assigned_at.is_none());
+    assert_eq!(store.handoff(conversation.id).await.unwrap(), Some(packet));
+
+    // An offer becomes the agent's with their first reply; a timed-out release is then refused.
+    let agent = world.agent.id;
+    let offered =
+        store.transition(conversation.id, Transition::Assign { agent }, None).await.unwrap();
+    assert!(offered.route.as_ref().unwrap().assigned_at.is_some());
+    let mut reply = customer_message(&world, "您好", None);
+    reply.target = MessageTarget::Conversation(conversation.id);
+    reply.author_kind = AuthorKind::Agent;
+    reply.author_id = Some(agent.0);
+    store.append_message(reply).await.unwrap();
+    let release = RouteChange {
+        transition: Some(Transition::Release),
+        skip: Some(agent),
+        only_if_offered_to: Some(agent),
+        ..RouteChange::default()
+    };
+    let refused = store.route(conversation.id, release.clone()).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    let reloaded = store.conversation(conversation.id).await.unwrap().unwrap();
+    assert!(reloaded.route.as_ref().unwrap().accepted_at.is_some());
+    assert_eq!(reloaded.state, ConversationState::Human);
+
+    // Released without the offer condition, it keeps its place and skips the agent.
+    let back = store
+        .route(conversation.id, RouteChange { only_if_offered_to: None, ..release })
+        .await
+        .unwrap();
+    let back_route = back.route.unwrap();
+    assert_eq!(back.state, ConversationState::Queued);
+    assert_eq!((back_route.queued_at, back_route.skip.as_slice()), (route.queued_at, &[agent][..]));
+    assert_eq!(store.routed_conversations(world.workspace).await.unwrap().len(), 1);
+
+    // Back to the bot, the routing record is gone.
+    let bot = store.transition(conversation.id, Transition::HandBack, None).await.unwrap();
+    assert_eq!(bot.route, None);
+    assert!(store.routed_conversations(world.workspace).await.unwrap().is_empty());
+    let unknown_queue =
+        RouteChange { queue_id: Some(QueueId(queue.id.0 + 100)), ..RouteChange::default() };
+    assert!(matches!(
+        store.route(conversation.id, unknown_queue).await,
+        Err(StoreError::NotFound("queue"))
+    ));
+}
+
+pub async fn escalation_policy_agent_and_queue_settings_are_kept(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    assert_eq!(
+        store.escalation_policy(world.workspace).await.unwrap(),
+        EscalationPolicy::default()
+    );
+    let policy = EscalationPolicy { abstains_in_a_row: 3, ..EscalationPolicy::default() };
+    let saved = store.save_escalation_policy(world.workspace, policy).await.unwrap();
+    assert!(saved.updated_at > 0);
+    assert_eq!(store.escalation_policy(world.workspace).await.unwrap(), saved);
+
+    let agents = store.agent_routing(world.workspace).await.unwrap();
+    assert_eq!(agents, [AgentRouting::new(world.agent.id)]);
+    let mut routing = AgentRouting::new(world.agent.id);
+    routing.skills.insert("refunds".into(), 4);
+    routing.capacity.insert(Channel::Email, 0);
+    routing.presence = Presence::Online;
+    store.save_agent_routing(routing.clone()).await.unwrap();
+    assert_eq!(store.agent_routing(world.workspace).await.unwrap(), [routing]);
+
+    let mut queue =
+        store.create_queue(world.workspace, "Disputes", "", QueueRouting::default()).await.unwrap();
+    queue.routing.skills.insert("disputes".into(), 3);
+    queue.routing.utc_offset_minutes = 480;
+    store.update_queue(queue.clone()).await.unwrap();
+    assert_eq!(store.queues(world.workspace).await.unwrap(), [queue]);
 }

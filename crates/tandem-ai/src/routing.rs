@@ -1,0 +1,469 @@
+//! The routing service: keeps one [`Router`] per workspace in step with the store and writes
+//! what it decides back through the conversation state machine.
+//!
+//! The store stays the truth. Every store change of a routed conversation is followed by
+//! re-reading that conversation and bringing the router in line with it (a conversation a person
+//! took by hand, released, resolved or handed back), then a round of assignments; each
+//! assignment is persisted (`Assign`, only while the conversation still waits) before anyone is
+//! told. Offers nobody answered in time go back to the queue skipping that agent, unless the
+//! agent's reply got there first (the store refuses the release then). Everything runs under one
+//! lock, in the order events arrive, so two assignments can never race each other.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tandem_domain::{
+    AgentRouting, Channel, Conversation, ConversationId, ConversationState, InboxId, Millis,
+    Presence, Queue, QueueId, QueueRouting, Transition, UserId, WorkspaceId,
+};
+use tandem_routing::{
+    AgentConfig, ConversationRequest, Placement, QueueConfig, Router, RouterConfig, Snapshot,
+    WaitEstimate,
+};
+use tandem_store::{Change, RouteChange, Store, StoreError};
+use tokio::sync::{Mutex, broadcast};
+
+use crate::{Clock, Phrases};
+
+/// Conversations of a workspace without queues wait in this one.
+pub const DEFAULT_QUEUE: QueueId = QueueId(0);
+/// How often offers are checked for their deadline.
+const TICK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoutingServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Routing(#[from] tandem_routing::RoutingError),
+}
+
+struct Desk {
+    router: Router,
+    channels: HashMap<InboxId, Channel>,
+    queues: HashSet<QueueId>,
+}
+
+/// See the module documentation. Cheap to share (`Arc`).
+pub struct Routing {
+    store: Arc<dyn Store>,
+    clock: Clock,
+    desks: Mutex<HashMap<WorkspaceId, Desk>>,
+    /// A workspace whose queues moved: widgets show new positions.
+    moved: broadcast::Sender<WorkspaceId>,
+}
+
+impl std::fmt::Debug for Routing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Routing")
+    }
+}
+
+impl Routing {
+    /// Starts following the store's change feed and the offer clock.
+    pub fn start(store: Arc<dyn Store>, clock: Clock) -> Arc<Routing> {
+        let (moved, _) = broadcast::channel(256);
+        let routing = Arc::new(Routing { store, clock, desks: Mutex::new(HashMap::new()), moved });
+        let mut feed = routing.store.subscribe();
+        let this = Arc::downgrade(&routing);
+        tokio::spawn(async move {
+            loop {
+                let change = feed.recv().await;
+                let Some(routing) = this.upgrade() else { return };
+                match change {
+                    Ok(change) => routing.on_change(&change).await,
+                    Err(broadcast::error::RecvError::Lagged(_)) => routing.reload_all().await,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        let this: Weak<Routing> = Arc::downgrade(&routing);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(TICK);
+            loop {
+                ticker.tick().await;
+                let Some(routing) = this.upgrade() else { return };
+                routing.tick().await;
+            }
+        });
+        routing
+    }
+
+    /// Tells when a workspace's queues moved (positions, estimates).
+    pub fn subscribe(&self) -> broadcast::Receiver<WorkspaceId> {
+        self.moved.subscribe()
+    }
+
+    fn now(&self) -> Millis {
+        (self.clock)()
+    }
+
+    /// The customer's place in the queue, while their conversation waits.
+    pub async fn wait_estimate(
+        &self,
+        conversation: &Conversation,
+    ) -> Result<Option<WaitEstimate>, RoutingServiceError> {
+        let now = self.now();
+        let mut desks = self.desks.lock().await;
+        let workspace = conversation.workspace_id;
+        let known = self.desk(&mut desks, workspace).await?.router.placement(conversation.id);
+        if known.is_none() && conversation.state == ConversationState::Queued {
+            // Asked before the change feed got here: catch up now.
+            self.sync(&mut desks, workspace, conversation.id).await?;
+            self.dispatch(&mut desks, workspace).await;
+        }
+        let desk = self.desk(&mut desks, workspace).await?;
+        match desk.router.placement(conversation.id) {
+            Some(Placement::Waiting { .. }) => {
+                Ok(Some(desk.router.wait_estimate(conversation.id, now)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Live queues and agents for the supervisor.
+    pub async fn snapshot(&self, workspace: WorkspaceId) -> Result<Snapshot, RoutingServiceError> {
+        let now = self.now();
+        let mut desks = self.desks.lock().await;
+        let desk = self.desk(&mut desks, workspace).await?;
+        Ok(desk.router.snapshot(now))
+    }
+
+    /// An agent goes online, away or offline. Offline gives their conversations back to the
+    /// queue, each written to the store before the next round assigns it again.
+    pub async fn set_presence(
+        &self,
+        workspace: WorkspaceId,
+        agent: UserId,
+        presence: Presence,
+    ) -> Result<AgentRouting, RoutingServiceError> {
+        let mut desks = self.desks.lock().await;
+        let mut routing = self
+            .store
+            .agent_routing(workspace)
+            .await?
+            .into_iter()
+            .find(|routing| routing.user_id == agent)
+            .ok_or(StoreError::NotFound("agent"))?;
+        routing.presence = presence;
+        routing.presence_at = self.now();
+        let saved = self.store.save_agent_routing(routing).await?;
+        let desk = self.desk(&mut desks, workspace).await?;
+        let released = desk.router.set_presence(agent, presence)?;
+        for released in released {
+            let change = RouteChange {
+                transition: Some(Transition::Release),
+                only_if_state: Some(ConversationState::Human),
+                ..RouteChange::default()
+            };
+            self.persist_release(released.conversation, change).await;
+        }
+        self.settle(&mut desks, workspace).await;
+        Ok(saved)
+    }
+
+    /// An agent's skills or capacity changed (presence is kept as stored).
+    pub async fn save_agent(
+        &self,
+        workspace: WorkspaceId,
+        mut routing: AgentRouting,
+    ) -> Result<AgentRouting, RoutingServiceError> {
+        let mut desks = self.desks.lock().await;
+        if let Some(stored) = self
+            .store
+            .agent_routing(workspace)
+            .await?
+            .into_iter()
+            .find(|stored| stored.user_id == routing.user_id)
+        {
+            routing.presence = stored.presence;
+            routing.presence_at = stored.presence_at;
+        } else {
+            return Err(StoreError::NotFound("agent").into());
+        }
+        let saved = self.store.save_agent_routing(routing).await?;
+        let desk = self.desk(&mut desks, workspace).await?;
+        desk.router.set_skills(saved.user_id, &saved.skills)?;
+        desk.router.set_capacity(saved.user_id, &saved.capacity)?;
+        self.settle(&mut desks, workspace).await;
+        Ok(saved)
+    }
+
+    /// A queue's routing rules changed.
+    pub async fn save_queue(&self, queue: Queue) -> Result<Queue, RoutingServiceError> {
+        let mut desks = self.desks.lock().await;
+        let saved = self.store.update_queue(queue).await?;
+        let desk = self.desk(&mut desks, saved.workspace_id).await?;
+        desk.router.upsert_queue(QueueConfig::from_routing(saved.id, &saved.routing))?;
+        desk.queues.insert(saved.id);
+        self.settle(&mut desks, saved.workspace_id).await;
+        Ok(saved)
+    }
+
+    /// Forgets a workspace's router so that it is rebuilt from the store on next use (after
+    /// users were added or deactivated).
+    pub async fn reload(&self, workspace: WorkspaceId) {
+        let mut desks = self.desks.lock().await;
+        desks.remove(&workspace);
+        self.settle(&mut desks, workspace).await;
+    }
+
+    async fn reload_all(&self) {
+        let workspaces: Vec<WorkspaceId> = self.desks.lock().await.keys().copied().collect();
+        for workspace in workspaces {
+            self.reload(workspace).await;
+        }
+    }
+
+    async fn on_change(&self, change: &Change) {
+        let (conversation, accepted_by) = match change {
+            Change::Conversation(conversation) => (conversation, None),
+            Change::Message { conversation, message } => {
+                let by_agent = message.author_kind == tandem_domain::AuthorKind::Agent;
+                (conversation, message.author_id.filter(|_| by_agent).map(UserId))
+            }
+            Change::Knowledge(_) => return,
+        };
+        let routed =
+            matches!(conversation.state, ConversationState::Queued | ConversationState::Human);
+        let mut desks = self.desks.lock().await;
+        let known = desks
+            .get(&conversation.workspace_id)
+            .is_some_and(|desk| desk.router.placement(conversation.id).is_some());
+        if !routed && !known {
+            return;
+        }
+        if accepted_by.is_some() && known && conversation.state == ConversationState::Human {
+            // Only a reply of the assignee makes an offer theirs; the store already recorded it.
+            let now = self.now();
+            if let Some(desk) = desks.get_mut(&conversation.workspace_id)
+                && conversation.assignee_id == accepted_by
+            {
+                let _ = desk.router.accepted(conversation.id, now);
+            }
+        }
+        if let Err(error) = self.sync(&mut desks, conversation.workspace_id, conversation.id).await
+        {
+            tracing::warn!(conversation_id = %conversation.id, %error, "routing could not follow a change");
+        }
+        self.settle(&mut desks, conversation.workspace_id).await;
+    }
+
+    async fn tick(&self) {
+        let mut desks = self.desks.lock().await;
+        let now = self.now();
+        let workspaces: Vec<WorkspaceId> = desks.keys().copied().collect();
+        for workspace in workspaces {
+            let Some(desk) = desks.get_mut(&workspace) else { continue };
+            let expired = desk.router.expired(now);
+            let any = !expired.is_empty();
+            for released in expired {
+                let change = RouteChange {
+                    transition: Some(Transition::Release),
+                    skip: Some(released.agent),
+                    only_if_offered_to: Some(released.agent),
+                    ..RouteChange::default()
+                };
+                self.persist_release(released.conversation, change).await;
+                // The agent may have replied just before the deadline: follow the store.
+                let _ = self.sync(&mut desks, workspace, released.conversation).await;
+            }
+            // Queues open and close and waits grow: a round can place what could not wait.
+            let placed = self.dispatch(&mut desks, workspace).await;
+            if any || placed {
+                let _ = self.moved.send(workspace);
+            }
+        }
+    }
+
+    async fn persist_release(&self, conversation: ConversationId, mut change: RouteChange) {
+        if let Ok(Some(stored)) = self.store.conversation(conversation).await {
+            let locale = crate::relay::conversation_locale(&self.store, &stored).await;
+            change.system_message = Some(Phrases::for_locale(locale).back_to_queue.to_owned());
+        }
+        match self.store.route(conversation, change).await {
+            Ok(_) | Err(StoreError::Conflict(_) | StoreError::Transition(_)) => {}
+            Err(error) => tracing::warn!(conversation_id = %conversation, %error, "release failed"),
+        }
+    }
+
+    /// A round of assignments, then tell the widgets.
+    async fn settle(&self, desks: &mut HashMap<WorkspaceId, Desk>, workspace: WorkspaceId) {
+        self.dispatch(desks, workspace).await;
+        let _ = self.moved.send(workspace);
+    }
+
+    /// Assigns what can be assigned; each assignment is persisted, and one the store refuses
+    /// (the conversation changed meanwhile) is brought back in line with the store.
+    async fn dispatch(
+        &self,
+        desks: &mut HashMap<WorkspaceId, Desk>,
+        workspace: WorkspaceId,
+    ) -> bool {
+        let now = self.now();
+        let assignments = match self.desk(desks, workspace).await {
+            Ok(desk) => desk.router.assign(now),
+            Err(error) => {
+                tracing::warn!(workspace_id = %workspace, %error, "routing unavailable");
+                return false;
+            }
+        };
+        let placed = !assignments.is_empty();
+        for assignment in assignments {
+            let name = match self.store.user(assignment.agent).await {
+                Ok(Some(user)) => user.display_name,
+                _ => String::new(),
+            };
+            let note = match self.store.conversation(assignment.conversation).await {
+                Ok(Some(stored)) => {
+                    let locale = crate::relay::conversation_locale(&self.store, &stored).await;
+                    Some(Phrases::for_locale(locale).agent_joined.replace("{agent}", &name))
+                }
+                _ => None,
+            };
+            let change = RouteChange {
+                transition: Some(Transition::Assign { agent: assignment.agent }),
+                only_if_state: Some(ConversationState::Queued),
+                system_message: note,
+                ..RouteChange::default()
+            };
+            if let Err(error) = self.store.route(assignment.conversation, change).await {
+                tracing::info!(conversation_id = %assignment.conversation, %error, "assignment refused; following the store");
+                if let Some(desk) = desks.get_mut(&workspace) {
+                    let _ = desk.router.cancelled(assignment.conversation);
+                }
+                let _ = self.sync(desks, workspace, assignment.conversation).await;
+            }
+        }
+        placed
+    }
+
+    /// Brings the router's view of one conversation in line with the store's.
+    async fn sync(
+        &self,
+        desks: &mut HashMap<WorkspaceId, Desk>,
+        workspace: WorkspaceId,
+        conversation: ConversationId,
+    ) -> Result<(), RoutingServiceError> {
+        let stored = self.store.conversation(conversation).await?;
+        let now = self.now();
+        let desk = self.desk(desks, workspace).await?;
+        let placement = desk.router.placement(conversation);
+        let Some(stored) = stored else {
+            if placement.is_some() {
+                desk.router.cancelled(conversation)?;
+            }
+            return Ok(());
+        };
+        let request = request_for(&stored, desk);
+        match (stored.state, placement) {
+            (ConversationState::Queued, None) => desk.router.enqueue(request)?,
+            (ConversationState::Queued, Some(Placement::Waiting { queue })) => {
+                if queue != request.queue {
+                    desk.router.transfer(conversation, request.queue)?;
+                }
+            }
+            (ConversationState::Queued, Some(_)) => {
+                // A person released it: back to waiting, keeping its place.
+                desk.router.cancelled(conversation)?;
+                desk.router.enqueue(request)?;
+            }
+            (ConversationState::Human, placement) => {
+                let agent = stored.assignee_id.ok_or(StoreError::Database(
+                    "a person's conversation has no assignee".into(),
+                ))?;
+                let route = stored.route.clone().unwrap_or_default();
+                match placement {
+                    Some(placement) if placement.agent() == Some(agent) => {
+                        if route.accepted_at.is_some() {
+                            let _ = desk.router.accepted(conversation, now);
+                        }
+                    }
+                    other => {
+                        // Taken by hand, transferred, or restored: record who has it.
+                        if other.is_some() {
+                            desk.router.cancelled(conversation)?;
+                        }
+                        let assigned_at = route.assigned_at.unwrap_or(stored.updated_at);
+                        if let Err(error) = desk.router.restore_assigned(
+                            request,
+                            agent,
+                            assigned_at,
+                            route.accepted_at,
+                        ) {
+                            tracing::info!(conversation_id = %conversation, %error, "an agent outside routing has the conversation");
+                        }
+                    }
+                }
+            }
+            (ConversationState::Bot | ConversationState::Resolved, Some(_)) => {
+                desk.router.finished(conversation, now)?;
+            }
+            (ConversationState::Bot | ConversationState::Resolved, None) => {}
+        }
+        Ok(())
+    }
+
+    /// The workspace's desk, built from the store on first use.
+    async fn desk<'a>(
+        &self,
+        desks: &'a mut HashMap<WorkspaceId, Desk>,
+        workspace: WorkspaceId,
+    ) -> Result<&'a mut Desk, RoutingServiceError> {
+        match desks.entry(workspace) {
+            Entry::Occupied(desk) => Ok(desk.into_mut()),
+            Entry::Vacant(slot) => Ok(slot.insert(self.load(workspace).await?)),
+        }
+    }
+
+    async fn load(&self, workspace: WorkspaceId) -> Result<Desk, RoutingServiceError> {
+        let mut router = Router::new(RouterConfig::default())?;
+        router.upsert_queue(QueueConfig::from_routing(DEFAULT_QUEUE, &QueueRouting::default()))?;
+        let mut queues = HashSet::from([DEFAULT_QUEUE]);
+        for queue in self.store.queues(workspace).await? {
+            router.upsert_queue(QueueConfig::from_routing(queue.id, &queue.routing))?;
+            queues.insert(queue.id);
+        }
+        for agent in self.store.agent_routing(workspace).await? {
+            router.add_agent(AgentConfig::from(&agent))?;
+        }
+        let channels = self
+            .store
+            .inboxes(workspace)
+            .await?
+            .into_iter()
+            .map(|inbox| (inbox.id, inbox.channel))
+            .collect();
+        let mut desk = Desk { router, channels, queues };
+        for conversation in self.store.routed_conversations(workspace).await? {
+            let request = request_for(&conversation, &desk);
+            let route = conversation.route.clone().unwrap_or_default();
+            let restored = match (conversation.state, conversation.assignee_id) {
+                (ConversationState::Human, Some(agent)) => desk.router.restore_assigned(
+                    request,
+                    agent,
+                    route.assigned_at.unwrap_or(conversation.updated_at),
+                    route.accepted_at,
+                ),
+                _ => desk.router.enqueue(request),
+            };
+            if let Err(error) = restored {
+                tracing::warn!(conversation_id = %conversation.id, %error, "not restored into routing");
+            }
+        }
+        Ok(desk)
+    }
+}
+
+/// What the router needs to know about a conversation, from its stored routing record.
+fn request_for(conversation: &Conversation, desk: &Desk) -> ConversationRequest {
+    let queue =
+        conversation.queue_id.filter(|queue| desk.queues.contains(queue)).unwrap_or(DEFAULT_QUEUE);
+    let channel = desk.channels.get(&conversation.inbox_id).copied().unwrap_or(Channel::Web);
+    match &conversation.route {
+        Some(route) => ConversationRequest::from_route(conversation.id, queue, channel, route),
+        None => ConversationRequest::new(conversation.id, queue, channel, conversation.updated_at),
+    }
+}

@@ -1,0 +1,188 @@
+//! Triage and routing end to end against SQLite: the policy hands off with a packet, the
+//! routing service assigns by skill, re-offers on timeout and gives conversations back when an
+//! agent goes offline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use tandem_ai::{PlaceholderResponder, Relay, Routing};
+use tandem_domain::{
+    AgentRouting, AuthorKind, Channel, ConversationId, ConversationState, EscalationOutcome,
+    Locale, Presence, QueueRouting, Role, User,
+};
+use tandem_store::{NewUser, Store};
+
+use crate::{World, send, world};
+
+async fn agent(world: &World, email: &str, skills: &[(&str, u8)], presence: Presence) -> User {
+    let user = world
+        .store
+        .create_user(NewUser {
+            workspace_id: world.inbox.workspace_id,
+            email: email.into(),
+            display_name: email.split('@').next().unwrap().into(),
+            role: Role::Agent,
+            locale: Locale::Zh,
+            password_hash: "x".into(),
+        })
+        .await
+        .unwrap();
+    let mut routing = AgentRouting::new(user.id);
+    routing.skills = skills.iter().map(|(name, level)| (name.to_string(), *level)).collect();
+    routing.capacity = [(Channel::Web, 2)].into();
+    routing.presence = presence;
+    world.store.save_agent_routing(routing).await.unwrap();
+    user
+}
+
+struct Clock(Arc<AtomicI64>);
+
+impl Clock {
+    fn start() -> (Clock, tandem_ai::Clock) {
+        let time = Arc::new(AtomicI64::new(tandem_store::now_millis()));
+        let reader = Arc::clone(&time);
+        (Clock(time), Arc::new(move || reader.load(Ordering::SeqCst)))
+    }
+
+    fn advance(&self, millis: i64) {
+        self.0.fetch_add(millis, Ordering::SeqCst);
+    }
+}
+
+async fn wait_for_owner(
+    store: &Arc<dyn Store>,
+    conversation: ConversationId,
+    wanted: impl Fn(ConversationState, Option<tandem_domain::UserId>) -> bool,
+) -> tandem_domain::Conversation {
+    for _ in 0..400 {
+        let current = store.conversation(conversation).await.unwrap().unwrap();
+        if wanted(current.state, current.assignee_id) {
+            return current;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let current = store.conversation(conversation).await.unwrap().unwrap();
+    panic!("conversation {conversation} never reached the wanted owner: {current:?}");
+}
+
+/// A disputes queue that complaints go to, and two agents: one idle without the skill, one
+/// with it.
+async fn disputes_desk(world: &World) -> (User, User) {
+    let mut routing = QueueRouting::default();
+    routing.skills.insert("disputes".into(), 2);
+    routing.topics = vec!["complaint".into(), "legal_threat".into()];
+    routing.offer_timeout_ms = 60_000;
+    world.store.create_queue(world.inbox.workspace_id, "Disputes", "", routing).await.unwrap();
+    world
+        .store
+        .create_queue(world.inbox.workspace_id, "General", "", QueueRouting::default())
+        .await
+        .unwrap();
+    let idle = agent(world, "idle@example.com", &[("lang:zh", 5)], Presence::Online).await;
+    let skilled =
+        agent(world, "skilled@example.com", &[("disputes", 4), ("lang:zh", 5)], Presence::Online)
+            .await;
+    (idle, skilled)
+}
+
+#[tokio::test]
+async fn an_angry_dispute_goes_to_the_skilled_agent_with_a_packet() {
+    let world = world().await;
+    let (_idle, skilled) = disputes_desk(&world).await;
+    let (_clock, time) = Clock::start();
+    let _routing = Routing::start(world.store.clone(), time);
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let appended = relay
+        .customer_message(send(
+            &world,
+            "我要投诉！订单 2024112300123 的耳机是坏的，你们太差劲了，必须退款！",
+        ))
+        .await
+        .unwrap();
+    let conversation = appended.conversation.id;
+    let taken = wait_for_owner(&world.store, conversation, |state, agent| {
+        state == ConversationState::Human && agent == Some(skilled.id)
+    })
+    .await;
+    let route = taken.route.unwrap();
+    assert!(route.assigned_at.is_some() && route.accepted_at.is_none());
+    let packet = world.store.handoff(conversation).await.unwrap().expect("a hand-off packet");
+    assert_eq!(packet.outcome, EscalationOutcome::HandOff);
+    assert!(packet.reasons.iter().any(|reason| reason == "complaint"), "{:?}", packet.reasons);
+    assert_eq!(packet.language, Some(Locale::Zh));
+    assert!(packet.summary.contains("耳机"), "{}", packet.summary);
+    assert!(packet.entities.iter().any(|entity| entity.value == "2024112300123"));
+    assert_eq!(packet.emotions.len(), 1);
+    assert!(packet.priority > 20, "{}", packet.priority);
+    assert_eq!(packet.skills, ["lang:zh"]);
+    // The bot never answered; the customer was told a person is coming, then who joined.
+    let messages = world.store.messages(conversation, 0, 20).await.unwrap();
+    assert!(messages.iter().all(|message| message.author_kind != AuthorKind::Bot), "{messages:?}");
+    assert!(messages.iter().any(|message| message.body.contains("skilled")), "{messages:?}");
+}
+
+#[tokio::test]
+async fn an_unanswered_offer_goes_to_someone_else_and_an_answered_one_stays() {
+    let world = world().await;
+    let (_idle, skilled) = disputes_desk(&world).await;
+    let other =
+        agent(&world, "other@example.com", &[("disputes", 2), ("lang:zh", 3)], Presence::Online)
+            .await;
+    let (clock, time) = Clock::start();
+    let _routing = Routing::start(world.store.clone(), time);
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let first =
+        relay.customer_message(send(&world, "我要投诉你们的快递员态度太差了")).await.unwrap();
+    let first = first.conversation.id;
+    wait_for_owner(&world.store, first, |state, agent| {
+        state == ConversationState::Human && agent == Some(skilled.id)
+    })
+    .await;
+    // Past the offer timeout without a reply: re-offered to the other skilled agent.
+    clock.advance(61_000);
+    let moved = wait_for_owner(&world.store, first, |state, agent| {
+        state == ConversationState::Human && agent == Some(other.id)
+    })
+    .await;
+    assert_eq!(moved.route.unwrap().skip, [skilled.id]);
+    // The other agent answers in time: the conversation stays theirs after the deadline.
+    let conversation = world.store.conversation(first).await.unwrap().unwrap();
+    relay.agent_message(&conversation, &other, "您好，我来处理", None, false).await.unwrap();
+    clock.advance(120_000);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let kept = world.store.conversation(first).await.unwrap().unwrap();
+    assert_eq!((kept.state, kept.assignee_id), (ConversationState::Human, Some(other.id)));
+}
+
+#[tokio::test]
+async fn an_agent_going_offline_gives_conversations_back_and_waiting_customers_see_their_place() {
+    let world = world().await;
+    let (idle, skilled) = disputes_desk(&world).await;
+    let (_clock, time) = Clock::start();
+    let routing = Routing::start(world.store.clone(), time);
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let appended = relay.customer_message(send(&world, "我要投诉，商品质量太差")).await.unwrap();
+    let conversation = appended.conversation.id;
+    wait_for_owner(&world.store, conversation, |_, agent| agent == Some(skilled.id)).await;
+    // Nobody else has the skill: offline, the conversation waits until widening lets the
+    // idle agent have it (the disputes queue widens after its default five minutes).
+    routing.set_presence(world.inbox.workspace_id, skilled.id, Presence::Offline).await.unwrap();
+    let waiting =
+        wait_for_owner(&world.store, conversation, |state, _| state == ConversationState::Queued)
+            .await;
+    let place = routing.wait_estimate(&waiting).await.unwrap().expect("a place in the queue");
+    assert_eq!(place.position, 1);
+    assert!(place.open);
+    // Back online, it is offered again; the idle unskilled agent never got it.
+    routing.set_presence(world.inbox.workspace_id, skilled.id, Presence::Online).await.unwrap();
+    wait_for_owner(&world.store, conversation, |_, agent| agent == Some(skilled.id)).await;
+    let snapshot = routing.snapshot(world.inbox.workspace_id).await.unwrap();
+    let idle_load: u32 = snapshot
+        .agents
+        .iter()
+        .find(|agent| agent.id == idle.id)
+        .map(|agent| agent.load.values().sum())
+        .unwrap();
+    assert_eq!(idle_load, 0);
+}

@@ -1,0 +1,267 @@
+//! Triage: when the bot hands a conversation to people, what it hands over, and how people are
+//! set up to receive it (skills, capacity, presence, queue rules).
+//!
+//! These are the records a workspace edits and the store keeps; the decisions that use them live
+//! in `tandem-ai` (escalation) and `tandem-routing` (assignment).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::entities::string_enum;
+use crate::{Channel, ConversationId, Locale, Millis, QueueId, Source, UserId};
+
+string_enum! {
+    /// What happens to a conversation after a customer's message.
+    EscalationOutcome {
+        /// The bot answers.
+        KeepWithBot = "keep_with_bot",
+        /// The bot drafts an answer that a person approves before the customer sees it
+        /// (regulated topics).
+        DraftForApproval = "draft_for_approval",
+        /// A person takes over now.
+        HandOff = "hand_off",
+    }
+}
+
+/// A workspace's rules for handing conversations to people. Stored as data and edited in the
+/// console; [`EscalationPolicy::default`] is what a new workspace gets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EscalationPolicy {
+    /// Message reason codes that hand off at once (`asks_for_human`, `legal_threat`...).
+    pub hand_off_on: Vec<String>,
+    /// Message reason codes for which the bot only drafts and a person approves.
+    pub approve_on: Vec<String>,
+    /// Hand off after the bot could not answer this many customer messages in a row (0 = never).
+    pub abstains_in_a_row: u32,
+    /// Hand off when the customer asks the same thing this many times (0 = never).
+    pub repeats: u32,
+    /// Hand off after the customer says this many times that an answer did not help (0 = never).
+    pub didnt_help: u32,
+    /// Hand off when this many of the customer's last three messages are angry, or when the
+    /// mood drops sharply into the negative (0 = never).
+    pub anger_turns: u32,
+    /// Hand off at once when a message is at least this negative (-1..0; -1 = never).
+    pub negative_sentiment: f32,
+    /// Customer tiers (the `tier` profile attribute) handed off at the first sign of trouble:
+    /// any reason, anger, or a negative message.
+    pub vip_tiers: Vec<String>,
+    pub updated_at: Millis,
+}
+
+impl Default for EscalationPolicy {
+    fn default() -> Self {
+        EscalationPolicy {
+            hand_off_on: ["asks_for_human", "complaint", "legal_threat", "anger", "privacy"]
+                .map(String::from)
+                .to_vec(),
+            approve_on: ["regulated_medical", "regulated_legal", "regulated_financial"]
+                .map(String::from)
+                .to_vec(),
+            abstains_in_a_row: 2,
+            repeats: 3,
+            didnt_help: 2,
+            anger_turns: 2,
+            negative_sentiment: -0.85,
+            vip_tiers: vec!["vip".to_owned()],
+            updated_at: 0,
+        }
+    }
+}
+
+/// The outcome of the escalation policy for one customer message, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationDecision {
+    pub outcome: EscalationOutcome,
+    /// Reason codes: message reasons (`complaint`, `anger`...) and conversation reasons
+    /// (`abstained_repeatedly`, `repeated_question`, `didnt_help`, `anger_rising`, `vip`,
+    /// `very_negative`, `customer_request`).
+    pub reasons: Vec<String>,
+}
+
+/// One customer message as the signal models read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnSignal {
+    pub seq: i64,
+    pub sentiment: f32,
+    pub emotion: String,
+}
+
+/// A bot reply in the transcript, for the hand-off packet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BotReply {
+    pub seq: i64,
+    /// answer, clarify, abstain or hand_off.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+/// An article the bot thought the customer was asking about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntentGuess {
+    pub article: String,
+    pub title: String,
+    pub score: f32,
+}
+
+/// Something the customer told us (an order number, a phone number), masked when personal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entity {
+    /// order_number, mobile, id_number, bank_card, email.
+    pub kind: String,
+    pub value: String,
+}
+
+/// The customer as the agent needs to know them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerCard {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Other profile attributes set by the business.
+    pub attributes: BTreeMap<String, String>,
+    /// Conversations with this workspace, this one included.
+    pub conversations: u32,
+    /// Of those, how many a person wrote in.
+    pub with_people: u32,
+    /// The agent who last helped this customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_agent: Option<UserId>,
+}
+
+/// Everything a person needs to take over a conversation without reading the transcript:
+/// created when the bot hands off, shown as a card at the top of the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandoffPacket {
+    pub conversation_id: ConversationId,
+    pub created_at: Millis,
+    /// Why the conversation came to people (reason codes, see [`EscalationDecision`]).
+    pub reasons: Vec<String>,
+    pub outcome: EscalationOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Locale>,
+    /// A few of the customer's own sentences that state the problem, personal data masked.
+    pub summary: String,
+    pub intents: Vec<IntentGuess>,
+    /// Sentiment and emotion of each customer message, oldest first.
+    pub emotions: Vec<TurnSignal>,
+    pub bot_replies: Vec<BotReply>,
+    /// A draft reply the bot wrote for a person to approve (regulated topics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<String>,
+    pub entities: Vec<Entity>,
+    pub customer: CustomerCard,
+    pub skills: Vec<String>,
+    pub priority: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<QueueId>,
+}
+
+string_enum! {
+    /// Whether an agent takes new conversations.
+    Presence {
+        /// Takes new conversations up to their capacity.
+        Online = "online",
+        /// Keeps what they have, gets nothing new.
+        Away = "away",
+        /// Gets nothing; their open conversations go back to the queue.
+        Offline = "offline",
+    }
+}
+
+/// How an agent receives conversations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRouting {
+    pub user_id: UserId,
+    /// Skill name (`refunds`, `lang:zh`) → proficiency 1..=5.
+    pub skills: BTreeMap<String, u8>,
+    /// Open conversations at once per channel; 0 = does not take the channel.
+    pub capacity: BTreeMap<Channel, u32>,
+    pub presence: Presence,
+    pub presence_at: Millis,
+}
+
+impl AgentRouting {
+    /// What an agent without settings gets: every channel, a few at a time, offline.
+    pub fn new(user_id: UserId) -> AgentRouting {
+        AgentRouting {
+            user_id,
+            skills: BTreeMap::new(),
+            capacity: Channel::ALL.iter().map(|channel| (*channel, 3)).collect(),
+            presence: Presence::Offline,
+            presence_at: 0,
+        }
+    }
+}
+
+/// One opening-hours range: a weekday (0 = Monday) and minutes since local midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenRange {
+    pub weekday: u8,
+    pub start_minute: u16,
+    pub end_minute: u16,
+}
+
+/// How a queue routes: what its agents must know, how fast, and when it is staffed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueRouting {
+    /// Skill name → minimum proficiency.
+    pub skills: BTreeMap<String, u8>,
+    /// Article tags and reason codes that send a conversation to this queue.
+    pub topics: Vec<String>,
+    /// Target time to the first human reply.
+    pub sla_ms: i64,
+    /// An agent who has not replied this long after assignment loses the conversation to
+    /// someone else.
+    pub offer_timeout_ms: i64,
+    /// After this long waiting, the skill requirements widen.
+    pub widen_after_ms: i64,
+    /// Opening hours in `utc_offset_minutes` local time; empty = always open.
+    pub hours: Vec<OpenRange>,
+    pub utc_offset_minutes: i32,
+}
+
+impl Default for QueueRouting {
+    fn default() -> Self {
+        QueueRouting {
+            skills: BTreeMap::new(),
+            topics: Vec::new(),
+            sla_ms: 5 * 60_000,
+            offer_timeout_ms: 2 * 60_000,
+            widen_after_ms: 5 * 60_000,
+            hours: Vec::new(),
+            utc_offset_minutes: 0,
+        }
+    }
+}
+
+/// Where a queued conversation stands in routing; kept with the conversation so that routing
+/// survives a restart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteInfo {
+    /// Skills the conversation needs beyond its queue's (its topic, its language).
+    pub skills: Vec<String>,
+    /// From the customer's tier and value and the conversation's emotion; aging is added by the
+    /// router.
+    pub priority: i64,
+    /// When it (last) started waiting for a person.
+    pub queued_at: Millis,
+    /// Prefer this agent (the customer's previous one) when available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sticky: Option<UserId>,
+    /// Agents who let it time out or released it: not offered to them again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<UserId>,
+    /// When the current agent was assigned; `None` while waiting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_at: Option<Millis>,
+    /// When the current agent first replied; until then the assignment is only an offer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<Millis>,
+}

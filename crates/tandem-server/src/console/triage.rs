@@ -1,0 +1,1052 @@
+//! Triage settings: the escalation policy (when the bot hands a conversation to people) and
+//! routing (each agent's skills and capacity, each queue's rules and opening hours). Every agent
+//! may read them; only admins and supervisors change them.
+//!
+//! Skills, opening hours and UTC offsets are typed as short text (`refunds:4, lang:zh:5`,
+//! `mon-fri 09:00-18:00`, `+08:00`); the parsers here turn them into the stored records and
+//! back, and a refused form comes back as it was typed with the problem named.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tandem_domain::validate::{self, ESCALATION_REASONS};
+use tandem_domain::{
+    AgentRouting, Channel, EscalationPolicy, OpenRange, Queue, QueueId, QueueRouting, UserId,
+    ValidationError,
+};
+
+use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
+use crate::AppState;
+use crate::api::triage::MANAGERS_ONLY;
+use crate::auth::Agent;
+use crate::error::ApiError;
+use crate::i18n::Text;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/escalation", get(show_escalation).post(save_escalation))
+        .route("/settings/routing", get(show_routing))
+        .route("/settings/routing/agents/{id}", post(save_agent))
+        .route("/settings/routing/queues/{id}", post(save_queue))
+}
+
+fn text_for(agent: &Agent) -> &'static Text {
+    Text::for_locale(agent.user.locale)
+}
+
+fn require_manager(agent: &Agent) -> Result<(), PageError> {
+    agent.require_manager(MANAGERS_ONLY).map_err(PageError::for_agent(agent))
+}
+
+fn store_failed(agent: &Agent) -> impl Fn(tandem_store::StoreError) -> PageError + use<> {
+    let failed = PageError::for_agent(agent);
+    move |error| failed(error.into())
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ValidationError {
+    ValidationError { field, reason: reason.into() }
+}
+
+#[derive(Debug, Deserialize)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+// ---------- Escalation policy ----------
+
+/// The policy form as typed, so that a refused form comes back unchanged.
+#[derive(Debug, Default)]
+struct PolicyForm {
+    csrf: String,
+    hand_off_on: Vec<String>,
+    approve_on: Vec<String>,
+    abstains_in_a_row: String,
+    repeats: String,
+    didnt_help: String,
+    anger_turns: String,
+    negative_sentiment: String,
+    /// Separated by commas.
+    vip_tiers: String,
+}
+
+impl PolicyForm {
+    fn from_policy(policy: &EscalationPolicy) -> PolicyForm {
+        PolicyForm {
+            csrf: String::new(),
+            hand_off_on: policy.hand_off_on.clone(),
+            approve_on: policy.approve_on.clone(),
+            abstains_in_a_row: policy.abstains_in_a_row.to_string(),
+            repeats: policy.repeats.to_string(),
+            didnt_help: policy.didnt_help.to_string(),
+            anger_turns: policy.anger_turns.to_string(),
+            negative_sentiment: format!("{:.2}", policy.negative_sentiment),
+            vip_tiers: policy.vip_tiers.join(", "),
+        }
+    }
+
+    /// From the posted fields; check boxes repeat their name once per checked box.
+    fn from_fields(fields: Vec<(String, String)>) -> PolicyForm {
+        let mut form = PolicyForm::default();
+        for (name, value) in fields {
+            match name.as_str() {
+                "csrf" => form.csrf = value,
+                "hand_off_on" => form.hand_off_on.push(value),
+                "approve_on" => form.approve_on.push(value),
+                "abstains_in_a_row" => form.abstains_in_a_row = value,
+                "repeats" => form.repeats = value,
+                "didnt_help" => form.didnt_help = value,
+                "anger_turns" => form.anger_turns = value,
+                "negative_sentiment" => form.negative_sentiment = value,
+                "vip_tiers" => form.vip_tiers = value,
+                _ => {}
+            }
+        }
+        form
+    }
+
+    /// The policy the form describes, checked.
+    fn policy(&self) -> Result<EscalationPolicy, ValidationError> {
+        let count = |field: &'static str, text: &str| {
+            let text = text.trim();
+            text.parse::<u32>()
+                .map_err(|_| invalid(field, format!("{text:?} is not a whole number from 0 to 20")))
+        };
+        let sentiment = self.negative_sentiment.trim();
+        let negative_sentiment = sentiment.parse::<f32>().map_err(|_| {
+            invalid("negative_sentiment", format!("{sentiment:?} is not a number from -1 to 0"))
+        })?;
+        validate::escalation_policy(EscalationPolicy {
+            hand_off_on: self.hand_off_on.clone(),
+            approve_on: self.approve_on.clone(),
+            abstains_in_a_row: count("abstains_in_a_row", &self.abstains_in_a_row)?,
+            repeats: count("repeats", &self.repeats)?,
+            didnt_help: count("didnt_help", &self.didnt_help)?,
+            anger_turns: count("anger_turns", &self.anger_turns)?,
+            negative_sentiment,
+            vip_tiers: split_list(&self.vip_tiers),
+            updated_at: 0,
+        })
+    }
+}
+
+/// Items separated by commas (ASCII or Chinese) or line breaks, trimmed, blanks dropped.
+fn split_list(text: &str) -> Vec<String> {
+    text.split([',', '，', '、', '\n'])
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One signal's row of check boxes.
+#[derive(Debug)]
+pub struct ReasonRow {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub hand_off: bool,
+    pub approve: bool,
+}
+
+/// One conversation rule's number input.
+#[derive(Debug)]
+pub struct RuleInput {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub hint: &'static str,
+    pub value: String,
+    pub min: &'static str,
+    pub max: &'static str,
+    pub step: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "pages/escalation.html")]
+struct EscalationPage {
+    chrome: Chrome,
+    can_edit: bool,
+    reasons: Vec<ReasonRow>,
+    rules: Vec<RuleInput>,
+    vip_tiers: String,
+    updated: Option<(String, i64)>,
+    notice: Option<String>,
+    error: Option<String>,
+    /// The input the error is about ("" when none).
+    error_field: &'static str,
+}
+
+fn escalation_page(
+    agent: &Agent,
+    form: PolicyForm,
+    updated_at: i64,
+    notice: Option<String>,
+    error: Option<ValidationError>,
+) -> EscalationPage {
+    let text = text_for(agent);
+    let reasons = ESCALATION_REASONS
+        .iter()
+        .map(|&code| ReasonRow {
+            code,
+            label: text.reason(code).unwrap_or(code),
+            hand_off: form.hand_off_on.iter().any(|checked| checked.trim() == code),
+            approve: form.approve_on.iter().any(|checked| checked.trim() == code),
+        })
+        .collect();
+    let rule = |name, label, hint, value: &String, min, max, step| RuleInput {
+        name,
+        label,
+        hint,
+        value: value.clone(),
+        min,
+        max,
+        step,
+    };
+    let rules = vec![
+        rule(
+            "abstains_in_a_row",
+            text.esc_abstains,
+            text.esc_abstains_hint,
+            &form.abstains_in_a_row,
+            "0",
+            "20",
+            "1",
+        ),
+        rule("repeats", text.esc_repeats, text.esc_repeats_hint, &form.repeats, "0", "20", "1"),
+        rule(
+            "didnt_help",
+            text.esc_didnt_help,
+            text.esc_didnt_help_hint,
+            &form.didnt_help,
+            "0",
+            "20",
+            "1",
+        ),
+        rule(
+            "anger_turns",
+            text.esc_anger_turns,
+            text.esc_anger_turns_hint,
+            &form.anger_turns,
+            "0",
+            "3",
+            "1",
+        ),
+        rule(
+            "negative_sentiment",
+            text.esc_negative,
+            text.esc_negative_hint,
+            &form.negative_sentiment,
+            "-1",
+            "0",
+            "0.05",
+        ),
+    ];
+    EscalationPage {
+        chrome: Chrome::new(agent, "escalation"),
+        can_edit: agent.user.is_manager(),
+        reasons,
+        rules,
+        vip_tiers: form.vip_tiers,
+        updated: (updated_at > 0).then(|| (format_time(updated_at), updated_at)),
+        notice,
+        error_field: error.as_ref().map_or("", |error| error.field),
+        error: error.map(|error| format!("{} {error}", text.kb_not_saved)),
+    }
+}
+
+async fn show_escalation(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Query(query): Query<NoticeQuery>,
+) -> PageResult {
+    let policy = state
+        .store
+        .escalation_policy(agent.user.workspace_id)
+        .await
+        .map_err(store_failed(&agent))?;
+    let notice = query.notice.map(|_| text_for(&agent).saved.to_owned());
+    let form = PolicyForm::from_policy(&policy);
+    Ok(render(&escalation_page(&agent, form, policy.updated_at, notice, None)))
+}
+
+async fn save_escalation(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = PolicyForm::from_fields(fields);
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
+    require_manager(&agent)?;
+    let policy = match form.policy() {
+        Ok(policy) => policy,
+        Err(error) => {
+            let page = escalation_page(&agent, form, 0, None, Some(error));
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
+        }
+    };
+    state
+        .store
+        .save_escalation_policy(agent.user.workspace_id, policy)
+        .await
+        .map_err(store_failed(&agent))?;
+    Ok(Redirect::to("/settings/escalation?notice=saved").into_response())
+}
+
+// ---------- Routing ----------
+
+/// An agent's row: stored values, or what was typed when saving it failed.
+#[derive(Debug)]
+pub struct AgentRow {
+    pub id: i64,
+    pub name: String,
+    pub role_label: &'static str,
+    pub presence: &'static str,
+    pub presence_label: &'static str,
+    /// Since when, when known.
+    pub presence_at: Option<(String, i64)>,
+    pub skills: String,
+    /// (channel, label, value)
+    pub capacity: Vec<(&'static str, &'static str, String)>,
+    pub error: Option<String>,
+}
+
+/// A queue's form: stored values, or what was typed when saving it failed.
+#[derive(Debug, Default, Deserialize)]
+struct QueueForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    skills: String,
+    #[serde(default)]
+    topics: String,
+    #[serde(default)]
+    sla_minutes: String,
+    #[serde(default)]
+    offer_timeout_minutes: String,
+    #[serde(default)]
+    widen_after_minutes: String,
+    #[serde(default)]
+    hours: String,
+    #[serde(default)]
+    utc_offset: String,
+}
+
+#[derive(Debug)]
+pub struct QueueRow {
+    pub id: i64,
+    /// The stored name.
+    pub title: String,
+    form: QueueForm,
+    pub error: Option<String>,
+    /// The input the error is about ("" when none).
+    pub error_field: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "pages/routing.html")]
+struct RoutingPage {
+    chrome: Chrome,
+    can_edit: bool,
+    /// The capacity columns' channel names.
+    channel_labels: Vec<&'static str>,
+    agents: Vec<AgentRow>,
+    queues: Vec<QueueRow>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+/// A failed save, shown on its row.
+enum Refused {
+    Agent { id: UserId, form: AgentForm, message: String },
+    Queue { id: QueueId, form: QueueForm, field: &'static str, message: String },
+}
+
+fn channel_label(text: &'static Text, channel: Channel) -> &'static str {
+    match channel {
+        Channel::Web => text.channel_web,
+        Channel::Email => text.channel_email,
+        Channel::Api => text.channel_api,
+    }
+}
+
+async fn routing_page(
+    state: &AppState,
+    agent: &Agent,
+    notice: Option<String>,
+    refused: Option<Refused>,
+) -> PageResult {
+    let text = text_for(agent);
+    let failed = store_failed(agent);
+    let workspace = agent.user.workspace_id;
+    let users: HashMap<UserId, tandem_domain::User> = state
+        .store
+        .users(workspace)
+        .await
+        .map_err(&failed)?
+        .into_iter()
+        .map(|user| (user.id, user))
+        .collect();
+    let routing = state.store.agent_routing(workspace).await.map_err(&failed)?;
+    let queues = state.store.queues(workspace).await.map_err(&failed)?;
+    let mut error = None;
+    let mut agents: Vec<AgentRow> = routing
+        .iter()
+        .filter_map(|routing| {
+            let user = users.get(&routing.user_id)?;
+            Some(AgentRow {
+                id: user.id.0,
+                name: user.display_name.clone(),
+                role_label: text.role(user.role),
+                presence: routing.presence.as_str(),
+                presence_label: text.presence(routing.presence),
+                presence_at: (routing.presence_at > 0)
+                    .then(|| (format_time(routing.presence_at), routing.presence_at)),
+                skills: format_skills(&routing.skills),
+                capacity: Channel::ALL
+                    .iter()
+                    .map(|&channel| {
+                        let count = routing.capacity.get(&channel).copied().unwrap_or(0);
+                        (channel.as_str(), channel_label(text, channel), count.to_string())
+                    })
+                    .collect(),
+                error: None,
+            })
+        })
+        .collect();
+    agents.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut queues: Vec<QueueRow> = queues
+        .iter()
+        .map(|queue| QueueRow {
+            id: queue.id.0,
+            title: queue.name.clone(),
+            form: QueueForm::from_queue(queue),
+            error: None,
+            error_field: "",
+        })
+        .collect();
+    match refused {
+        Some(Refused::Agent { id, form, message }) => {
+            if let Some(row) = agents.iter_mut().find(|row| row.id == id.0) {
+                for (channel, _, value) in &mut row.capacity {
+                    *value = form.capacity(channel).to_owned();
+                }
+                row.skills = form.skills;
+                row.error = Some(message.clone());
+            }
+            error = Some(format!("{} {message}", text.kb_not_saved));
+        }
+        Some(Refused::Queue { id, form, field, message }) => {
+            if let Some(row) = queues.iter_mut().find(|row| row.id == id.0) {
+                row.form = form;
+                row.error = Some(message.clone());
+                row.error_field = field;
+            }
+            error = Some(format!("{} {message}", text.kb_not_saved));
+        }
+        None => {}
+    }
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = RoutingPage {
+        chrome: Chrome::new(agent, "routing"),
+        can_edit: agent.user.is_manager(),
+        channel_labels: Channel::ALL.iter().map(|&channel| channel_label(text, channel)).collect(),
+        agents,
+        queues,
+        notice,
+        error,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+async fn show_routing(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Query(query): Query<NoticeQuery>,
+) -> PageResult {
+    let notice = query.notice.map(|_| text_for(&agent).saved.to_owned());
+    routing_page(&state, &agent, notice, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AgentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    skills: String,
+    #[serde(default)]
+    capacity_web: String,
+    #[serde(default)]
+    capacity_email: String,
+    #[serde(default)]
+    capacity_api: String,
+}
+
+impl AgentForm {
+    fn capacity(&self, channel: &str) -> &str {
+        match channel {
+            "web" => &self.capacity_web,
+            "email" => &self.capacity_email,
+            _ => &self.capacity_api,
+        }
+    }
+
+    /// `routing` with the skills and capacity the form describes, checked. Presence is the
+    /// agent's own: it stays as it is.
+    fn apply(&self, routing: AgentRouting) -> Result<AgentRouting, ValidationError> {
+        let skills = parse_skills(&self.skills)?;
+        let mut capacity = BTreeMap::new();
+        for &channel in Channel::ALL {
+            let typed = self.capacity(channel.as_str()).trim();
+            let count = typed.parse::<u32>().map_err(|_| {
+                invalid(
+                    "capacity",
+                    format!("{}: {typed:?} is not a whole number from 0 to 50", channel.as_str()),
+                )
+            })?;
+            capacity.insert(channel, count);
+        }
+        Ok(AgentRouting { skills, capacity: validate::capacity(&capacity)?, ..routing })
+    }
+}
+
+async fn save_agent(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Path(id): Path<i64>,
+    Form(form): Form<AgentForm>,
+) -> PageResult {
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
+    require_manager(&agent)?;
+    let failed = store_failed(&agent);
+    let workspace = agent.user.workspace_id;
+    let id = UserId(id);
+    let routing = state
+        .store
+        .agent_routing(workspace)
+        .await
+        .map_err(&failed)?
+        .into_iter()
+        .find(|routing| routing.user_id == id)
+        .ok_or_else(|| PageError::for_agent(&agent)(ApiError::NotFound("agent")))?;
+    match form.apply(routing) {
+        Ok(routing) => {
+            // Through routing, so that the router uses the new skills and capacity at once.
+            state
+                .routing
+                .save_agent(workspace, routing)
+                .await
+                .map_err(|error| PageError::for_agent(&agent)(error.into()))?;
+            Ok(Redirect::to(&format!("/settings/routing?notice=saved#agent-{}", id.0))
+                .into_response())
+        }
+        Err(error) => {
+            let name = state
+                .store
+                .user(id)
+                .await
+                .map_err(&failed)?
+                .map(|user| user.display_name)
+                .unwrap_or_default();
+            let message = format!("{name}: {error}");
+            let refused = Refused::Agent { id, form, message };
+            routing_page(&state, &agent, None, Some(refused)).await
+        }
+    }
+}
+
+impl QueueForm {
+    fn from_queue(queue: &Queue) -> QueueForm {
+        let routing = &queue.routing;
+        QueueForm {
+            csrf: String::new(),
+            name: queue.name.clone(),
+            description: queue.description.clone(),
+            skills: format_skills(&routing.skills),
+            topics: routing.topics.join(", "),
+            sla_minutes: format_minutes(routing.sla_ms),
+            offer_timeout_minutes: format_minutes(routing.offer_timeout_ms),
+            widen_after_minutes: format_minutes(routing.widen_after_ms),
+            hours: format_hours(&routing.hours),
+            utc_offset: format_offset(routing.utc_offset_minutes),
+        }
+    }
+
+    /// The queue's name, description and routing as typed, checked.
+    fn parse(&self) -> Result<(String, String, QueueRouting), ValidationError> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
+            return Err(invalid("name", "must be 1 to 80 characters on one line"));
+        }
+        let description = self.description.trim();
+        if description.chars().count() > 500 {
+            return Err(invalid("description", "must be at most 500 characters"));
+        }
+        let routing = validate::queue_routing(QueueRouting {
+            skills: parse_skills(&self.skills)?,
+            topics: split_list(&self.topics),
+            sla_ms: parse_minutes("sla_minutes", &self.sla_minutes)?,
+            offer_timeout_ms: parse_minutes("offer_timeout_minutes", &self.offer_timeout_minutes)?,
+            widen_after_ms: parse_minutes("widen_after_minutes", &self.widen_after_minutes)?,
+            hours: parse_hours(&self.hours)?,
+            utc_offset_minutes: parse_offset(&self.utc_offset)?,
+        })?;
+        Ok((name.to_owned(), description.to_owned(), routing))
+    }
+}
+
+/// The form input a validation error is about.
+fn queue_input(field: &'static str) -> &'static str {
+    match field {
+        "sla_ms" => "sla_minutes",
+        "offer_timeout_ms" => "offer_timeout_minutes",
+        "widen_after_ms" => "widen_after_minutes",
+        "utc_offset_minutes" => "utc_offset",
+        other => other,
+    }
+}
+
+async fn save_queue(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Path(id): Path<i64>,
+    Form(form): Form<QueueForm>,
+) -> PageResult {
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
+    require_manager(&agent)?;
+    let failed = store_failed(&agent);
+    let id = QueueId(id);
+    let queue = state
+        .store
+        .queues(agent.user.workspace_id)
+        .await
+        .map_err(&failed)?
+        .into_iter()
+        .find(|queue| queue.id == id)
+        .ok_or_else(|| PageError::for_agent(&agent)(ApiError::NotFound("queue")))?;
+    match form.parse() {
+        Ok((name, description, routing)) => {
+            let update = Queue { name, description, routing, ..queue.clone() };
+            match state.routing.save_queue(update).await {
+                Ok(_) => {
+                    Ok(Redirect::to(&format!("/settings/routing?notice=saved#queue-{}", id.0))
+                        .into_response())
+                }
+                // Another queue has the name.
+                Err(tandem_ai::RoutingServiceError::Store(tandem_store::StoreError::Conflict(
+                    reason,
+                ))) => {
+                    let message = format!("{}: name: {reason}", queue.name);
+                    let refused = Refused::Queue { id, form, field: "name", message };
+                    routing_page(&state, &agent, None, Some(refused)).await
+                }
+                Err(error) => Err(PageError::for_agent(&agent)(error.into())),
+            }
+        }
+        Err(error) => {
+            let message = format!("{}: {error}", queue.name);
+            let field = queue_input(error.field);
+            let refused = Refused::Queue { id, form, field, message };
+            routing_page(&state, &agent, None, Some(refused)).await
+        }
+    }
+}
+
+// ---------- Text formats ----------
+
+/// `refunds:4, lang:zh:5`: a skill name, then its level (1 to 5) after the last `:` (the name
+/// itself may contain `:`, as in `lang:zh`). Items are separated by commas.
+fn parse_skills(text: &str) -> Result<BTreeMap<String, u8>, ValidationError> {
+    let mut skills = BTreeMap::new();
+    for item in split_list(text) {
+        let Some((name, level)) = item.rsplit_once(':') else {
+            return Err(invalid(
+                "skills",
+                format!("{item:?} needs a level 1 to 5 after a ':', like {item}:3"),
+            ));
+        };
+        let (name, level) = (name.trim().to_lowercase(), level.trim());
+        if name.is_empty() {
+            return Err(invalid("skills", format!("{item:?} has no skill name before the ':'")));
+        }
+        let level = match level.parse::<u8>() {
+            Ok(level) if (1..=5).contains(&level) => level,
+            Ok(_) => {
+                return Err(invalid("skills", format!("{item:?}: the level must be 1 to 5")));
+            }
+            Err(_) => {
+                return Err(invalid(
+                    "skills",
+                    format!("{item:?} needs a level 1 to 5 after the last ':', like {item}:3"),
+                ));
+            }
+        };
+        if skills.insert(name.clone(), level).is_some() {
+            return Err(invalid("skills", format!("{name:?} is listed twice")));
+        }
+    }
+    validate::skill_levels(&skills)
+}
+
+fn format_skills(skills: &BTreeMap<String, u8>) -> String {
+    skills.iter().map(|(name, level)| format!("{name}:{level}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Minutes as typed (`5`, `0.5`) to milliseconds.
+fn parse_minutes(field: &'static str, text: &str) -> Result<i64, ValidationError> {
+    let text = text.trim();
+    match text.parse::<f64>() {
+        Ok(minutes) if minutes.is_finite() && minutes >= 0.0 => {
+            Ok((minutes * 60_000.0).round() as i64)
+        }
+        _ => Err(invalid(field, format!("{text:?} is not a number of minutes"))),
+    }
+}
+
+fn format_minutes(millis: i64) -> String {
+    if millis % 60_000 == 0 {
+        return (millis / 60_000).to_string();
+    }
+    let text = format!("{:.2}", millis as f64 / 60_000.0);
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const WEEKDAY_NAMES: [&str; 7] =
+    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+/// A weekday (0 = Monday) by its English name or abbreviation, or in Chinese (`周一`, `星期日`).
+fn weekday(name: &str) -> Option<u8> {
+    let name = name.trim().to_lowercase();
+    if let Some(index) = WEEKDAYS.iter().position(|day| *day == name) {
+        return Some(index as u8);
+    }
+    if let Some(index) = WEEKDAY_NAMES.iter().position(|day| *day == name) {
+        return Some(index as u8);
+    }
+    let chinese = ["周", "星期", "礼拜"].iter().find_map(|prefix| name.strip_prefix(prefix))?;
+    match chinese {
+        "一" => Some(0),
+        "二" => Some(1),
+        "三" => Some(2),
+        "四" => Some(3),
+        "五" => Some(4),
+        "六" => Some(5),
+        "日" | "天" => Some(6),
+        _ => None,
+    }
+}
+
+/// `mon`, `mon-fri`, `fri-mon` (wrapping), `daily`: the weekdays, in order.
+fn parse_days(text: &str) -> Option<Vec<u8>> {
+    if matches!(text.to_lowercase().as_str(), "daily" | "everyday" | "每天" | "每日") {
+        return Some((0..7).collect());
+    }
+    let mut parts = text.split(['-', '–', '~', '至']);
+    let first = weekday(parts.next()?)?;
+    let last = match parts.next() {
+        Some(part) => weekday(part)?,
+        None => first,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    let span = (last + 7 - first) % 7;
+    Some((0..=span).map(|step| (first + step) % 7).collect())
+}
+
+/// `09:00` or `9` to minutes since midnight; `24:00` is the end of the day.
+fn parse_clock(text: &str) -> Option<u16> {
+    let (hours, minutes) = text.trim().split_once(':').unwrap_or((text.trim(), "0"));
+    let all_digits = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+    if !all_digits(hours) || !all_digits(minutes) || hours.len() > 2 || minutes.len() > 2 {
+        return None;
+    }
+    let (hours, minutes) = (hours.parse::<u16>().ok()?, minutes.parse::<u16>().ok()?);
+    match (hours, minutes) {
+        (24, 0) => Some(1440),
+        (0..=23, 0..=59) => Some(hours * 60 + minutes),
+        _ => None,
+    }
+}
+
+/// Opening hours as typed: items separated by commas, each days then one or more time ranges,
+/// as in `mon-fri 09:00-18:00, sat 10:00-16:00` or `周一-周五 09:00-12:00 13:00-18:00`. A range
+/// that ends before it starts runs past midnight into the next day. Empty means always open.
+fn parse_hours(text: &str) -> Result<Vec<OpenRange>, ValidationError> {
+    const EXAMPLE: &str = "like mon-fri 09:00-18:00, sat 10:00-16:00";
+    let mut ranges: Vec<OpenRange> = Vec::new();
+    for item in text.split([',', '，', ';', '；', '\n']).map(str::trim) {
+        if item.is_empty() {
+            continue;
+        }
+        // `mon - fri 09:00 - 18:00` reads as `mon-fri 09:00-18:00`.
+        let mut item = item.to_owned();
+        for separator in ['-', '–', '~', '至'] {
+            item = item
+                .split(separator)
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(&separator.to_string());
+        }
+        let item = item.as_str();
+        let mut words = item.split_whitespace();
+        let days_text = words.next().unwrap_or_default();
+        let times: Vec<&str> = words.collect();
+        let Some(days) = parse_days(days_text) else {
+            let reason = if parse_clock_range(days_text).is_some() {
+                format!("{item:?} needs the days first, {EXAMPLE}")
+            } else {
+                format!(
+                    "{days_text:?} is not a weekday or range of weekdays (mon … sun), {EXAMPLE}"
+                )
+            };
+            return Err(invalid("hours", reason));
+        };
+        if times.is_empty() {
+            return Err(invalid("hours", format!("{item:?} needs opening times, {EXAMPLE}")));
+        }
+        for time in times {
+            let Some((start, end)) = parse_clock_range(time) else {
+                return Err(invalid(
+                    "hours",
+                    format!("{time:?} is not a time range from 00:00 to 24:00, like 09:00-18:00"),
+                ));
+            };
+            if start == end {
+                return Err(invalid(
+                    "hours",
+                    format!("{time:?} opens and closes at the same time"),
+                ));
+            }
+            for &day in &days {
+                if start < end {
+                    ranges.push(OpenRange { weekday: day, start_minute: start, end_minute: end });
+                } else {
+                    // Past midnight: the rest of this day and the start of the next.
+                    if start < 1440 {
+                        ranges.push(OpenRange {
+                            weekday: day,
+                            start_minute: start,
+                            end_minute: 1440,
+                        });
+                    }
+                    if end > 0 {
+                        ranges.push(OpenRange {
+                            weekday: (day + 1) % 7,
+                            start_minute: 0,
+                            end_minute: end,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    ranges.sort_by_key(|range| (range.weekday, range.start_minute, range.end_minute));
+    ranges.dedup();
+    Ok(ranges)
+}
+
+fn parse_clock_range(text: &str) -> Option<(u16, u16)> {
+    let (start, end) = text.split_once(['-', '–', '~', '至'])?;
+    Some((parse_clock(start)?, parse_clock(end)?))
+}
+
+fn format_clock(minutes: u16) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// The inverse of [`parse_hours`]: days with the same hours are grouped into ranges of
+/// weekdays (`mon-fri 09:00-18:00, sat 10:00-16:00`).
+fn format_hours(ranges: &[OpenRange]) -> String {
+    let mut by_time: BTreeMap<(u16, u16), Vec<u8>> = BTreeMap::new();
+    for range in ranges {
+        by_time.entry((range.start_minute, range.end_minute)).or_default().push(range.weekday);
+    }
+    // (first weekday, start, text)
+    let mut items: Vec<(u8, u16, String)> = Vec::new();
+    for ((start, end), mut days) in by_time {
+        days.sort_unstable();
+        days.dedup();
+        let mut index = 0;
+        while index < days.len() {
+            let first = days[index];
+            let mut last = first;
+            while index + 1 < days.len() && days[index + 1] == last + 1 {
+                index += 1;
+                last = days[index];
+            }
+            index += 1;
+            let name = |day: u8| WEEKDAYS.get(usize::from(day)).copied().unwrap_or("?");
+            let days_text = if first == last {
+                name(first).to_owned()
+            } else {
+                format!("{}-{}", name(first), name(last))
+            };
+            let text = format!("{days_text} {}-{}", format_clock(start), format_clock(end));
+            items.push((first, start, text));
+        }
+    }
+    items.sort();
+    items.into_iter().map(|(_, _, text)| text).collect::<Vec<_>>().join(", ")
+}
+
+/// `+08:00`, `-05:30`, `+8`, `UTC+8`; empty, `Z` or `0` is UTC.
+fn parse_offset(text: &str) -> Result<i32, ValidationError> {
+    let typed = text.trim();
+    let bad =
+        || invalid("utc_offset", format!("{typed:?} is not a UTC offset like +08:00 or -05:00"));
+    let upper = typed.to_uppercase();
+    let rest = upper.strip_prefix("UTC").or_else(|| upper.strip_prefix("GMT")).unwrap_or(&upper);
+    let rest = rest.trim();
+    if rest.is_empty() || rest == "Z" {
+        return Ok(0);
+    }
+    let (sign, rest) = match rest.as_bytes()[0] {
+        b'+' => (1, &rest[1..]),
+        b'-' => (-1, &rest[1..]),
+        _ => (1, rest),
+    };
+    let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
+    let digits = |part: &str| {
+        !part.is_empty() && part.len() <= 2 && part.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !digits(hours) || !digits(minutes) {
+        return Err(bad());
+    }
+    let (hours, minutes) =
+        (hours.parse::<i32>().map_err(|_| bad())?, minutes.parse::<i32>().map_err(|_| bad())?);
+    if minutes > 59 {
+        return Err(bad());
+    }
+    Ok(sign * (hours * 60 + minutes))
+}
+
+fn format_offset(minutes: i32) -> String {
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let minutes = minutes.abs();
+    format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(weekday: u8, start_minute: u16, end_minute: u16) -> OpenRange {
+        OpenRange { weekday, start_minute, end_minute }
+    }
+
+    #[test]
+    fn skills_are_read_with_the_level_after_the_last_colon() {
+        let skills = parse_skills("refunds:4, lang:zh:5，Disputes : 3,,").unwrap();
+        assert_eq!(
+            skills.into_iter().collect::<Vec<_>>(),
+            [("disputes".into(), 3), ("lang:zh".into(), 5), ("refunds".into(), 4)]
+        );
+        assert_eq!(parse_skills("").unwrap(), BTreeMap::new());
+        for (bad, expected) in [
+            ("refunds", "needs a level"),
+            ("lang:zh", "needs a level"),
+            ("refunds:9", "must be 1 to 5"),
+            (":3", "no skill name"),
+            ("refunds:3, Refunds:2", "listed twice"),
+            ("退款:3", "must be 1 to 40"),
+        ] {
+            let error = parse_skills(bad).unwrap_err();
+            assert_eq!(error.field, "skills");
+            assert!(error.reason.contains(expected), "{bad}: {error}");
+        }
+        let skills = parse_skills("refunds:4, lang:zh:5").unwrap();
+        assert_eq!(format_skills(&skills), "lang:zh:5, refunds:4");
+    }
+
+    #[test]
+    fn opening_hours_are_read_and_written_compactly() {
+        let hours = parse_hours("mon-fri 09:00-18:00, sat 10:00-16:00").unwrap();
+        assert_eq!(hours.len(), 6);
+        assert_eq!(hours[0], range(0, 540, 1080));
+        assert_eq!(hours[5], range(5, 600, 960));
+        assert_eq!(format_hours(&hours), "mon-fri 09:00-18:00, sat 10:00-16:00");
+        assert_eq!(parse_hours("  ").unwrap(), []);
+        assert_eq!(parse_hours("mon - fri 09:00 - 18:00").unwrap(), hours[..5]);
+        assert_eq!(format_hours(&[]), "");
+        // Chinese day names, two ranges in a day, a wrapping day range, an hour without minutes.
+        let split = parse_hours("周一-周五 9-12 13:00-18:00").unwrap();
+        assert_eq!(format_hours(&split), "mon-fri 09:00-12:00, mon-fri 13:00-18:00");
+        let weekend = parse_hours("sat-sun 10:00-16:00").unwrap();
+        assert_eq!(format_hours(&weekend), "sat-sun 10:00-16:00");
+        assert_eq!(parse_hours("fri-mon 10:00-11:00").unwrap().len(), 4);
+        // Past midnight: into the next day, Sunday into Monday.
+        let night = parse_hours("sun 22:00-02:00").unwrap();
+        assert_eq!(night, [range(0, 0, 120), range(6, 1320, 1440)]);
+        assert_eq!(format_hours(&night), "mon 00:00-02:00, sun 22:00-24:00");
+        assert_eq!(parse_hours("daily 00:00-24:00").unwrap().len(), 7);
+        assert_eq!(
+            parse_hours(&format_hours(&parse_hours("tue 08:30-12:00, thu 08:30-12:00").unwrap()))
+                .unwrap(),
+            parse_hours("tue 08:30-12:00, thu 08:30-12:00").unwrap()
+        );
+        for (bad, expected) in [
+            ("funday 09:00-18:00", "not a weekday"),
+            ("mon-fri", "needs opening times"),
+            ("09:00-18:00", "needs the days first"),
+            ("mon 9:00-25:00", "not a time range"),
+            ("mon 9am-5pm", "not a time range"),
+            ("mon 09:00-09:00", "same time"),
+            ("mon-tue-wed 09:00-10:00", "not a weekday"),
+        ] {
+            let error = parse_hours(bad).unwrap_err();
+            assert_eq!(error.field, "hours");
+            assert!(error.reason.contains(expected), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn utc_offsets_and_minutes() {
+        for (typed, minutes) in
+            [("+08:00", 480), ("-05:30", -330), ("8", 480), ("UTC+8", 480), ("", 0), ("Z", 0)]
+        {
+            assert_eq!(parse_offset(typed), Ok(minutes), "{typed}");
+        }
+        for bad in ["+8:75", "eight", "+08:00:00", "+123"] {
+            assert_eq!(parse_offset(bad).unwrap_err().field, "utc_offset", "{bad}");
+        }
+        assert_eq!(format_offset(480), "+08:00");
+        assert_eq!(format_offset(-330), "-05:30");
+        assert_eq!(format_offset(0), "+00:00");
+        assert_eq!(parse_minutes("sla_minutes", " 5 "), Ok(300_000));
+        assert_eq!(parse_minutes("sla_minutes", "0.5"), Ok(30_000));
+        assert!(parse_minutes("sla_minutes", "soon").is_err());
+        assert_eq!(format_minutes(300_000), "5");
+        assert_eq!(format_minutes(30_000), "0.5");
+    }
+
+    #[test]
+    fn policy_forms_keep_what_was_typed() {
+        let form = PolicyForm::from_fields(vec![
+            ("csrf".into(), "token".into()),
+            ("hand_off_on".into(), "complaint".into()),
+            ("hand_off_on".into(), "asks_for_human".into()),
+            ("approve_on".into(), "regulated_legal".into()),
+            ("abstains_in_a_row".into(), "2".into()),
+            ("repeats".into(), "3".into()),
+            ("didnt_help".into(), "1".into()),
+            ("anger_turns".into(), "2".into()),
+            ("negative_sentiment".into(), "-0.8".into()),
+            ("vip_tiers".into(), "VIP, gold".into()),
+        ]);
+        let policy = form.policy().unwrap();
+        assert_eq!(policy.hand_off_on, ["asks_for_human", "complaint"]);
+        assert_eq!(policy.vip_tiers, ["vip", "gold"]);
+        assert_eq!(policy.repeats, 3);
+        let bad = PolicyForm { anger_turns: "many".into(), ..form };
+        assert_eq!(bad.policy().unwrap_err().field, "anger_turns");
+    }
+}

@@ -1,0 +1,148 @@
+//! `tandem analyze`: the signals of customer messages, JSONL in and out, with the same models the
+//! server uses (`tandem_text::analyze`).
+
+use std::io::{BufRead, BufWriter, Write};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde_json::{Map, Value};
+use tandem_text::Analysis;
+use tandem_text::signals::Reason;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Reads one JSON object a line on stdin, {\"text\": \"...\", ...}, and writes one line for each on \
+stdout: the input's fields plus lang (\"zh\", \"en\" or null), sentiment (-1 to 1), emotion \
+(anger, frustration, anxiety, sadness, joy or neutral), emotion_confidence (0 to 1), escalate \
+(true or false) and reasons (codes such as asks_for_human, anger, complaint, legal_threat). \
+Blank lines are skipped. A line that is not a JSON object with a string \"text\" is reported on \
+stderr as `line N: ...` and writes nothing; the other lines are still analysed, and the command \
+then exits with an error.")]
+pub struct AnalyzeArgs {
+    /// Write JSONL (the only output format; accepted for symmetry with `tandem eval --json`).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
+    let _ = args.json;
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut output = BufWriter::new(stdout.lock());
+    let mut line = Vec::new();
+    let (mut number, mut failed) = (0usize, 0usize);
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line).context("cannot read stdin")? == 0 {
+            break;
+        }
+        number += 1;
+        match analyze_line(&line) {
+            Ok(None) => {}
+            Ok(Some(object)) => {
+                serde_json::to_writer(&mut output, &object).context("cannot write stdout")?;
+                output.write_all(b"\n").context("cannot write stdout")?;
+            }
+            Err(error) => {
+                failed += 1;
+                output.flush().context("cannot write stdout")?;
+                eprintln!("line {number}: {error}");
+            }
+        }
+    }
+    output.flush().context("cannot write stdout")?;
+    if failed > 0 {
+        bail!("{failed} of {number} lines could not be analysed");
+    }
+    Ok(())
+}
+
+/// The output object for one input line, or `None` for a blank line.
+fn analyze_line(line: &[u8]) -> Result<Option<Map<String, Value>>, String> {
+    let line = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_owned())?;
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut object = match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(object)) => object,
+        Ok(_) => return Err("expected a JSON object".to_owned()),
+        Err(error) => return Err(format!("invalid JSON: {error}")),
+    };
+    let Some(Value::String(text)) = object.get("text") else {
+        return Err("expected a string field \"text\"".to_owned());
+    };
+    let analysis = tandem_text::analyze(text);
+    let rounded = |value: f32| Value::from((f64::from(value) * 1000.0).round() / 1000.0);
+    object.insert(
+        "lang".to_owned(),
+        analysis.language.map_or(Value::Null, |lang| Value::from(lang.as_str())),
+    );
+    object.insert("sentiment".to_owned(), rounded(analysis.sentiment));
+    object.insert("emotion".to_owned(), Value::from(analysis.emotion.as_str()));
+    object.insert("emotion_confidence".to_owned(), rounded(analysis.emotion_confidence));
+    object.insert("escalate".to_owned(), Value::from(escalates(&analysis)));
+    object.insert(
+        "reasons".to_owned(),
+        analysis.reasons.iter().map(|reason| Value::from(reason.as_str())).collect(),
+    );
+    Ok(Some(object))
+}
+
+/// Sentiment at or below this hands the conversation to a person.
+const ESCALATE_SENTIMENT: f32 = -0.6;
+
+/// Whether the default policy would hand the conversation to a person: the customer asks for
+/// one, threatens legal action, complains, is angry, raises privacy or a regulated topic, or is
+/// very unhappy.
+fn escalates(analysis: &Analysis) -> bool {
+    analysis.sentiment <= ESCALATE_SENTIMENT
+        || analysis.reasons.iter().any(|reason| {
+            matches!(
+                reason,
+                Reason::AsksForPerson
+                    | Reason::LegalThreat
+                    | Reason::Complaint
+                    | Reason::Anger
+                    | Reason::Privacy
+                    | Reason::RegulatedMedical
+                    | Reason::RegulatedLegal
+                    | Reason::RegulatedFinancial
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_text::Emotion;
+
+    #[test]
+    fn lines_keep_their_fields_and_gain_signals() {
+        let object = analyze_line(br#"{"text": "I want to talk to a real person", "id": 7}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(object["id"], 7);
+        assert_eq!(object["lang"], "en");
+        assert_eq!(object["escalate"], true);
+        assert_eq!(object["reasons"], serde_json::json!(["asks_for_human"]));
+        assert!(Emotion::parse(object["emotion"].as_str().unwrap()).is_some());
+        assert!(object["sentiment"].as_f64().unwrap().abs() <= 1.0);
+    }
+
+    #[test]
+    fn blank_and_bad_lines() {
+        assert_eq!(analyze_line(b"  \n").unwrap(), None);
+        assert!(analyze_line(b"[1, 2]").is_err());
+        assert!(analyze_line(br#"{"text": 3}"#).is_err());
+        assert!(analyze_line(b"{not json").is_err());
+        assert!(analyze_line(b"\xff\xfe").is_err());
+    }
+
+    #[test]
+    fn neutral_questions_do_not_escalate() {
+        let object = analyze_line(r#"{"text": "我的订单到哪了"}"#.as_bytes()).unwrap().unwrap();
+        assert_eq!(object["escalate"], false);
+        assert_eq!(object["lang"], "zh");
+    }
+}

