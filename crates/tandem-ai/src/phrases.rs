@@ -24,6 +24,12 @@ pub struct Phrases {
     pub specialist_review: &'static str,
     /// The bot could not help and a person takes over.
     pub connecting_after_failure: &'static str,
+    /// Nobody is in: `{time}` is when the queue opens (its local time).
+    pub after_hours: &'static str,
+    /// The queue opened: an after-hours ticket goes to a person.
+    pub follow_up_now: &'static str,
+    /// Weekday names, Monday first, for `{time}`.
+    pub weekdays: [&'static str; 7],
 }
 
 const ZH: Phrases = Phrases {
@@ -39,6 +45,9 @@ const ZH: Phrases = Phrases {
     cannot_answer: "抱歉，这个问题我还不能准确回答，不想给您错误的信息。您可以换个说法再问我，或点击“转人工”由客服为您处理。",
     specialist_review: "这个问题需要专业人员确认后再答复您，已为您转接，请稍候。",
     connecting_after_failure: "看来我没能解决您的问题，已为您转接人工客服，请稍候。",
+    after_hours: "现在是非工作时间，已为您登记，人工客服将于{time}起尽快回复您。在此之前，我会继续为您解答。",
+    follow_up_now: "人工客服已上班，正在为您转接，请稍候。",
+    weekdays: ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
 };
 
 const EN: Phrases = Phrases {
@@ -54,6 +63,9 @@ const EN: Phrases = Phrases {
     cannot_answer: "Sorry, I can't answer that reliably and I'd rather not guess. Try asking another way, or tap \"Talk to a person\" and a member of our team will help.",
     specialist_review: "A qualified member of our team needs to check the answer to this one. I've passed it on; please hold on.",
     connecting_after_failure: "It looks like I couldn't solve this for you, so I've asked a person to take over. Please hold on.",
+    after_hours: "Our team is offline right now. I've noted your request and a person will get back to you from {time}. Until then, I'll keep helping.",
+    follow_up_now: "Our team is back — connecting you to a person now.",
+    weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
 };
 
 impl Phrases {

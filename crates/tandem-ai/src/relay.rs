@@ -7,6 +7,7 @@ use tandem_domain::{
     EscalationPolicy, Inbox, Locale, Message, Transition, TransitionError, User, ValidationError,
     validate,
 };
+use tandem_routing::BusinessHours;
 use tandem_store::{Appended, MessageTarget, NewMessage, RouteChange, Store, StoreError};
 
 use crate::triage::{self, CustomerTurn, PacketInput, Situation};
@@ -19,6 +20,17 @@ struct Escalation<'a> {
     customer: &'a Customer,
     policy: &'a EscalationPolicy,
     turns: &'a [CustomerTurn],
+    phrases: &'static Phrases,
+}
+
+/// Where an escalation left the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Escalated {
+    /// In the queue (or it was no longer the bot's to give).
+    Queued,
+    /// After hours: a ticket that stays with the bot until the queue opens; `noted` when the
+    /// customer was told so now (the first time).
+    Ticket { noted: bool },
 }
 
 /// How many earlier messages an engine sees.
@@ -156,12 +168,27 @@ impl Relay {
         let before = situation(&outcomes);
         let locale = reply_locale(&appended.message.body, &customer);
         let phrases = Phrases::for_locale(locale);
-        let escalation =
-            Escalation { inbox: &inbox, customer: &customer, policy: &policy, turns: &turns };
+        let escalation = Escalation {
+            inbox: &inbox,
+            customer: &customer,
+            policy: &policy,
+            turns: &turns,
+            phrases,
+        };
         if before.outcome == EscalationOutcome::HandOff {
-            self.escalate(escalation, &appended.conversation, before, None, phrases.handing_off)
+            let escalated = self
+                .escalate(
+                    escalation,
+                    &appended.conversation,
+                    before.clone(),
+                    None,
+                    phrases.handing_off,
+                )
                 .await?;
-            return Ok(None);
+            // An after-hours ticket that already exists: the bot keeps helping meanwhile.
+            if escalated != (Escalated::Ticket { noted: false }) {
+                return Ok(None);
+            }
         }
         let turn = Turn {
             inbox: inbox.clone(),
@@ -202,7 +229,10 @@ impl Relay {
             Err(StoreError::Conflict(_)) => return Ok(None),
             Err(error) => return Err(error.into()),
         };
-        if after.outcome == EscalationOutcome::HandOff || reply.hand_off {
+        // (A turn that went on although it called for a hand-off is an after-hours ticket's:
+        // the ticket was written before the reply.)
+        let ticketed = before.outcome == EscalationOutcome::HandOff;
+        if (after.outcome == EscalationOutcome::HandOff || reply.hand_off) && !ticketed {
             let mut decision = after;
             decision.outcome = EscalationOutcome::HandOff;
             if decision.reasons.is_empty() {
@@ -226,7 +256,7 @@ impl Relay {
         decision: EscalationDecision,
         draft: Option<&str>,
         note: &str,
-    ) -> Result<(), RelayError> {
+    ) -> Result<Escalated, RelayError> {
         self.escalate_quietly(escalation, conversation, decision, draft, Some(note)).await
     }
 
@@ -237,8 +267,8 @@ impl Relay {
         decision: EscalationDecision,
         draft: Option<&str>,
         note: Option<&str>,
-    ) -> Result<(), RelayError> {
-        let Escalation { inbox, customer, policy, turns } = escalation;
+    ) -> Result<Escalated, RelayError> {
+        let Escalation { inbox, customer, policy, turns, phrases } = escalation;
         let workspace = inbox.workspace_id;
         let decisions = self.store.decisions(conversation.id).await?;
         let messages = self
@@ -261,7 +291,19 @@ impl Relay {
             }
         }
         let queues = self.store.queues(workspace).await?;
-        let queue = triage::choose_queue(&queues, &decision.reasons, &topics).map(|queue| queue.id);
+        let chosen = triage::choose_queue(&queues, &decision.reasons, &topics);
+        let queue = chosen.map(|queue| queue.id);
+        let now = tandem_store::now_millis();
+        // Nobody is in: the conversation waits as a ticket and the bot keeps helping.
+        let opens = chosen.and_then(|queue| {
+            let hours =
+                BusinessHours::new(queue.routing.hours.clone(), queue.routing.utc_offset_minutes);
+            if hours.is_open(now) {
+                None
+            } else {
+                hours.next_open(now).map(|at| (at, queue.routing.utc_offset_minutes))
+            }
+        });
         let skills = triage::language_skills(triage::customer_language(turns, customer));
         let latest = turns
             .last()
@@ -281,9 +323,9 @@ impl Relay {
             skills: &skills,
             priority,
             queue,
-            now: tandem_store::now_millis(),
+            now,
         });
-        let change = RouteChange {
+        let mut change = RouteChange {
             transition: Some(Transition::Escalate),
             queue_id: queue,
             skills: Some(skills),
@@ -293,8 +335,22 @@ impl Relay {
             system_message: note.map(str::to_owned),
             ..RouteChange::default()
         };
+        let mut escalated = Escalated::Queued;
+        if let Some((opens, offset)) = opens
+            && conversation.state == ConversationState::Bot
+        {
+            let ticket = conversation.route.as_ref().and_then(|route| route.follow_up_at).is_some();
+            // Told once; a regulated question is answered by a person later, so say so again.
+            let noted = !ticket || decision.outcome == EscalationOutcome::DraftForApproval;
+            change.transition = None;
+            change.follow_up_at = Some(opens);
+            change.system_message = noted.then(|| {
+                phrases.after_hours.replace("{time}", &opening_time(phrases, opens, offset))
+            });
+            escalated = Escalated::Ticket { noted };
+        }
         match self.store.route(conversation.id, change).await {
-            Ok(_) | Err(StoreError::Transition(_)) => Ok(()),
+            Ok(_) | Err(StoreError::Transition(_)) => Ok(escalated),
             Err(error) => Err(error.into()),
         }
     }
@@ -374,7 +430,8 @@ impl Relay {
             .conversation(conversation.id)
             .await?
             .ok_or(StoreError::NotFound("conversation"))?;
-        let escalation = Escalation { inbox, customer, policy: &policy, turns: &turns };
+        let phrases = Phrases::for_locale(locale);
+        let escalation = Escalation { inbox, customer, policy: &policy, turns: &turns, phrases };
         let note = if noted { None } else { Some(note) };
         self.escalate_quietly(escalation, &conversation, decision, None, note).await?;
         Ok(self
@@ -483,4 +540,20 @@ pub(crate) async fn conversation_locale(
         Ok(Some(customer)) => customer.locale.unwrap_or(Locale::En),
         _ => Locale::En,
     }
+}
+
+/// When a queue opens, in its own local time: "周一 09:00 (UTC+8)".
+fn opening_time(phrases: &Phrases, at: tandem_domain::Millis, utc_offset_minutes: i32) -> String {
+    const DAY: i64 = 86_400_000;
+    let local = at + i64::from(utc_offset_minutes) * 60_000;
+    let days = local.div_euclid(DAY);
+    // 1970-01-01 was a Thursday; Monday is 0.
+    let weekday = (days + 3).rem_euclid(7) as usize;
+    let minutes = local.rem_euclid(DAY) / 60_000;
+    let offset = if utc_offset_minutes % 60 == 0 {
+        format!("{:+}", utc_offset_minutes / 60)
+    } else {
+        format!("{:+}:{:02}", utc_offset_minutes / 60, (utc_offset_minutes % 60).abs())
+    };
+    format!("{} {:02}:{:02} (UTC{offset})", phrases.weekdays[weekday], minutes / 60, minutes % 60)
 }

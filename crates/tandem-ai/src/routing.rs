@@ -44,6 +44,8 @@ struct Desk {
     router: Router,
     channels: HashMap<InboxId, Channel>,
     queues: HashSet<QueueId>,
+    /// After-hours tickets: conversations the bot keeps until their queue opens, and when.
+    tickets: HashMap<ConversationId, Millis>,
 }
 
 /// See the module documentation. Cheap to share (`Arc`).
@@ -129,6 +131,19 @@ impl Routing {
         let mut desks = self.desks.lock().await;
         let desk = self.desk(&mut desks, workspace).await?;
         Ok(desk.router.snapshot(now))
+    }
+
+    /// The after-hours tickets waiting for their queue to open, soonest first.
+    pub async fn tickets(
+        &self,
+        workspace: WorkspaceId,
+    ) -> Result<Vec<(ConversationId, Millis)>, RoutingServiceError> {
+        let mut desks = self.desks.lock().await;
+        let desk = self.desk(&mut desks, workspace).await?;
+        let mut tickets: Vec<(ConversationId, Millis)> =
+            desk.tickets.iter().map(|(id, at)| (*id, *at)).collect();
+        tickets.sort_by_key(|(id, at)| (*at, *id));
+        Ok(tickets)
     }
 
     /// An agent goes online, away or offline. Offline gives their conversations back to the
@@ -270,10 +285,44 @@ impl Routing {
                 // The agent may have replied just before the deadline: follow the store.
                 let _ = self.sync(&mut desks, workspace, released.conversation).await;
             }
+            // Tickets whose queue opened join it now, keeping the time they were raised.
+            let due: Vec<ConversationId> = desks
+                .get(&workspace)
+                .map(|desk| {
+                    desk.tickets.iter().filter(|(_, at)| **at <= now).map(|(id, _)| *id).collect()
+                })
+                .unwrap_or_default();
+            for conversation in &due {
+                self.follow_up(*conversation).await;
+                if let Some(desk) = desks.get_mut(&workspace) {
+                    desk.tickets.remove(conversation);
+                }
+                let _ = self.sync(&mut desks, workspace, *conversation).await;
+            }
+            let any = any || !due.is_empty();
             // Queues open and close and waits grow: a round can place what could not wait.
             let placed = self.dispatch(&mut desks, workspace).await;
             if any || placed {
                 let _ = self.moved.send(workspace);
+            }
+        }
+    }
+
+    /// An after-hours ticket joins its queue: the customer is told a person is coming.
+    async fn follow_up(&self, conversation: ConversationId) {
+        let mut change = RouteChange {
+            transition: Some(Transition::Escalate),
+            only_if_state: Some(ConversationState::Bot),
+            ..RouteChange::default()
+        };
+        if let Ok(Some(stored)) = self.store.conversation(conversation).await {
+            let locale = crate::relay::conversation_locale(&self.store, &stored).await;
+            change.system_message = Some(Phrases::for_locale(locale).follow_up_now.to_owned());
+        }
+        match self.store.route(conversation, change).await {
+            Ok(_) | Err(StoreError::Conflict(_) | StoreError::Transition(_)) => {}
+            Err(error) => {
+                tracing::warn!(conversation_id = %conversation, %error, "ticket not queued")
             }
         }
     }
@@ -357,6 +406,14 @@ impl Routing {
             }
             return Ok(());
         };
+        match stored.route.as_ref().and_then(|route| route.follow_up_at) {
+            Some(at) if stored.state == ConversationState::Bot => {
+                desk.tickets.insert(conversation, at);
+            }
+            _ => {
+                desk.tickets.remove(&conversation);
+            }
+        }
         let request = request_for(&stored, desk);
         match (stored.state, placement) {
             (ConversationState::Queued, None) => desk.router.enqueue(request)?,
@@ -436,8 +493,14 @@ impl Routing {
             .into_iter()
             .map(|inbox| (inbox.id, inbox.channel))
             .collect();
-        let mut desk = Desk { router, channels, queues };
+        let mut desk = Desk { router, channels, queues, tickets: HashMap::new() };
         for conversation in self.store.routed_conversations(workspace).await? {
+            if conversation.state == ConversationState::Bot {
+                if let Some(at) = conversation.route.as_ref().and_then(|route| route.follow_up_at) {
+                    desk.tickets.insert(conversation.id, at);
+                }
+                continue;
+            }
             let request = request_for(&conversation, &desk);
             let route = conversation.route.clone().unwrap_or_default();
             let restored = match (conversation.state, conversation.assignee_id) {

@@ -9,8 +9,10 @@ pub mod conversation;
 pub mod entities;
 pub mod triage;
 pub mod validate;
+pub mod webhook;
 
 pub use conversation::{ConversationState, Transition, TransitionError};
 pub use entities::*;
 pub use triage::*;
 pub use validate::ValidationError;
+pub use webhook::*;

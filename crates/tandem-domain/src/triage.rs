@@ -264,4 +264,8 @@ pub struct RouteInfo {
     /// When the current agent first replied; until then the assignment is only an offer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted_at: Option<Millis>,
+    /// After hours: the conversation stays with the bot as a ticket and joins the queue at this
+    /// time (when its queue opens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_up_at: Option<Millis>,
 }

@@ -30,6 +30,7 @@
       queued: '正在为您转接人工客服…', human: '{name} 已加入对话',
       position: '您前面还有 {ahead} 位', positionNext: '下一位就是您', eta: '预计等待约 {min} 分钟',
       closed: '当前非工作时间，客服上班后会尽快回复您',
+      followUp: '已登记，人工客服将于 {time} 起联系您',
       resolved: '对话已结束，发送消息即可重新开始',
       sending: '发送中…', failed: '发送失败 — 点击重试', retry: '重新发送这条消息',
       tooLong: '消息太长了：最多 {max} 个字符（当前 {n}）', invalid: '消息无法发送，请检查内容',
@@ -46,6 +47,7 @@
       online: 'Online', queued: 'Connecting you to a person…', human: '{name} joined',
       position: '{ahead} ahead of you', positionNext: 'You’re next', eta: 'about {min} min',
       closed: 'We’re closed right now; a person will reply when we open',
+      followUp: 'Noted — a person will get back to you from {time}',
       resolved: 'Conversation resolved — write to start again',
       sending: 'sending…', failed: 'failed — tap to retry', retry: 'Send this message again',
       tooLong: 'That message is too long: at most {max} characters (now {n})',
@@ -157,7 +159,8 @@ button:focus-visible, textarea:focus-visible, .msg:focus-visible { outline: 3px 
   align-items: center; justify-content: center; font-weight: 600; font-size: 16px; }
 .head-text { flex: 1; min-width: 0; }
 .title { margin: 0; font-size: 16px; font-weight: 600; line-height: 1.3; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.status { display: flex; align-items: center; gap: 6px; min-height: 18px; font-size: 12px; opacity: .92; }
+.status { display: flex; align-items: center; gap: 6px; min-height: 18px; font-size: 12px; opacity: .92;
+  word-break: keep-all; overflow-wrap: anywhere; }
 .status::before { content: ""; flex: none; width: 7px; height: 7px; border-radius: 50%; background: #fbbf24; }
 .status.on::before { background: #4ade80; }
 .status:empty::before { display: none; }
@@ -368,6 +371,10 @@ textarea::placeholder { color: #94a3b8; }
     if (c && c.state === 'queued') text = [T.queued, ...queueText(c.queue)].join(' · ');
     else if (c && c.state === 'human') text = fmt(T.human, { name: c.assignee_name || T.agent });
     else if (c && c.state === 'resolved') text = T.resolved;
+    else if (c && c.follow_up_at) {
+      const time = new Date(c.follow_up_at).toLocaleString(LANG === 'zh' ? 'zh-CN' : 'en', { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+      text = fmt(T.followUp, { time });
+    }
     let conn = '';
     if (S.online) conn = text ? '' : T.online;
     else if (S.started) conn = S.everOnline ? T.reconnecting : T.connecting;

@@ -138,6 +138,7 @@ impl WidgetSession {
             state: conversation.state,
             assignee_name,
             queue,
+            follow_up_at: WidgetConversation::follow_up_at(conversation),
         })
     }
 

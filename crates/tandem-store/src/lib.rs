@@ -16,7 +16,9 @@ use tandem_domain::{
     AgentRouting, AnswerSettings, Article, ArticleStatus, AuthorKind, Channel, Conversation,
     ConversationId, ConversationState, Customer, CustomerId, DecisionRecord, EscalationPolicy,
     HandoffPacket, Inbox, InboxId, Locale, Message, MessageId, MessageMeta, Millis, Queue, QueueId,
-    QueueRouting, Role, Transition, TransitionError, User, UserId, Workspace, WorkspaceId,
+    QueueRouting, Role, Transition, TransitionError, User, UserId, WebhookDelivery,
+    WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, WebhookEventId, WebhookEventType,
+    Workspace, WorkspaceId,
 };
 use tokio::sync::broadcast;
 
@@ -341,7 +343,8 @@ pub trait Store: Send + Sync + 'static {
     async fn customer_history(&self, customer: CustomerId) -> StoreResult<CustomerHistory>;
     /// The newest hand-off packet of a conversation.
     async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffPacket>>;
-    /// Every conversation waiting for or owned by a person, for rebuilding the router.
+    /// Every conversation waiting for or owned by a person, and the bot's after-hours tickets,
+    /// for rebuilding the router.
     async fn routed_conversations(&self, workspace: WorkspaceId) -> StoreResult<Vec<Conversation>>;
 
     /// The workspace's escalation policy; the default when it never saved one.
@@ -355,6 +358,59 @@ pub trait Store: Send + Sync + 'static {
     /// never set up).
     async fn agent_routing(&self, workspace: WorkspaceId) -> StoreResult<Vec<AgentRouting>>;
     async fn save_agent_routing(&self, routing: AgentRouting) -> StoreResult<AgentRouting>;
+
+    // ---------- Outbound webhooks ----------
+    //
+    // Events are written to an outbox in the same transaction as the change they report (see
+    // the schema), one delivery per active endpoint that subscribes to them; a worker claims
+    // due deliveries, posts them and records each attempt.
+
+    async fn create_webhook_endpoint(
+        &self,
+        endpoint: NewWebhookEndpoint,
+    ) -> StoreResult<WebhookEndpoint>;
+    async fn webhook_endpoint(&self, id: WebhookEndpointId)
+    -> StoreResult<Option<WebhookEndpoint>>;
+    /// The workspace's endpoints, oldest first.
+    async fn webhook_endpoints(&self, workspace: WorkspaceId) -> StoreResult<Vec<WebhookEndpoint>>;
+    /// Changes an endpoint; disabling it gives up on its pending deliveries (marked failed).
+    async fn update_webhook_endpoint(
+        &self,
+        id: WebhookEndpointId,
+        update: WebhookEndpointUpdate,
+    ) -> StoreResult<WebhookEndpoint>;
+    /// Deletes an endpoint with its deliveries.
+    async fn delete_webhook_endpoint(&self, id: WebhookEndpointId) -> StoreResult<()>;
+    /// The endpoint's newest deliveries first, at most `limit`.
+    async fn webhook_deliveries(
+        &self,
+        endpoint: WebhookEndpointId,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+    /// Queues a `webhook.test` event for this endpoint only, whatever it subscribes to.
+    async fn enqueue_webhook_test(&self, endpoint: WebhookEndpointId)
+    -> StoreResult<WebhookDelivery>;
+    /// Takes up to `limit` pending deliveries of active endpoints due at `now`, oldest first,
+    /// and leases them: each is not due again before `lease_until`, so a worker that dies
+    /// mid-attempt leaves it to be retried, never lost (deliveries are at least once).
+    async fn claim_webhooks(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<DueWebhook>>;
+    /// When the earliest pending delivery is due.
+    async fn next_webhook_due(&self) -> StoreResult<Option<Millis>>;
+    /// Records an attempt. A retry asked for an endpoint that was disabled meanwhile is failed
+    /// instead; an attempt on a deleted endpoint is forgotten.
+    async fn finish_webhook(
+        &self,
+        delivery: WebhookDeliveryId,
+        attempt: WebhookAttempt,
+    ) -> StoreResult<()>;
+    /// Deletes finished (delivered or failed) deliveries created before `before`, and events
+    /// left without deliveries; returns how many deliveries went.
+    async fn prune_webhooks(&self, before: Millis) -> StoreResult<u64>;
 }
 
 /// See [`Store::customer_history`].
@@ -379,6 +435,9 @@ pub struct RouteChange {
     pub skip: Option<UserId>,
     /// Stored as the conversation's newest hand-off packet.
     pub packet: Option<HandoffPacket>,
+    /// After hours: keep the conversation with the bot as a ticket that joins the queue at this
+    /// time (no transition; only for conversations the bot has).
+    pub follow_up_at: Option<Millis>,
     pub system_message: Option<String>,
     /// Refuse (`Conflict`) unless the conversation is in this state (an assignment decided for a
     /// waiting conversation must not take it from someone who picked it up meanwhile).
@@ -394,4 +453,70 @@ pub fn now_millis() -> Millis {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as Millis)
         .unwrap_or_default()
+}
+
+// ---------- Outbound webhooks ----------
+
+/// A webhook endpoint as registered, with its signing secret.
+#[derive(Debug, Clone)]
+pub struct NewWebhookEndpoint {
+    pub workspace_id: WorkspaceId,
+    pub url: String,
+    pub description: String,
+    pub events: Vec<WebhookEventType>,
+    pub active: bool,
+    /// The key its deliveries are signed with; stored as is, because signing needs it.
+    pub secret: String,
+}
+
+/// Changes to a webhook endpoint; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookEndpointUpdate {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub events: Option<Vec<WebhookEventType>>,
+    pub active: Option<bool>,
+    /// A new signing secret (rolling the old one).
+    pub secret: Option<String>,
+}
+
+/// Something that happened, as recorded in the outbox when it was committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookEvent {
+    pub id: WebhookEventId,
+    pub workspace_id: WorkspaceId,
+    pub event_type: WebhookEventType,
+    pub created_at: Millis,
+    /// What the event is about, as of its commit (`conversation`, `message`, `packet`...).
+    pub data: serde_json::Value,
+}
+
+/// A delivery claimed by [`Store::claim_webhooks`], with what is needed to send it.
+#[derive(Debug, Clone)]
+pub struct DueWebhook {
+    pub delivery: WebhookDelivery,
+    pub event: WebhookEvent,
+    pub url: String,
+    pub secret: String,
+}
+
+/// The result of one delivery attempt (see [`Store::finish_webhook`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAttempt {
+    pub at: Millis,
+    /// The HTTP status, when the endpoint answered.
+    pub response_status: Option<u16>,
+    /// Why it failed; `None` when delivered.
+    pub error: Option<String>,
+    pub outcome: WebhookOutcome,
+}
+
+/// What becomes of a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    Delivered,
+    /// Try again at this time.
+    RetryAt(Millis),
+    /// Give up: the retries are spent.
+    Failed,
 }

@@ -73,7 +73,7 @@ pub(crate) fn send(world: &World, body: &str) -> CustomerSend {
 }
 
 /// Waits until the conversation has `count` messages.
-async fn wait_for_messages(
+pub(crate) async fn wait_for_messages(
     world: &World,
     conversation: tandem_domain::ConversationId,
     count: usize,

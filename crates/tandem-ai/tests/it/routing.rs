@@ -186,3 +186,68 @@ async fn an_agent_going_offline_gives_conversations_back_and_waiting_customers_s
         .unwrap();
     assert_eq!(idle_load, 0);
 }
+
+#[tokio::test]
+async fn after_hours_the_bot_keeps_helping_and_the_ticket_joins_the_queue_when_it_opens() {
+    const DAY: i64 = 86_400_000;
+    let world = world().await;
+    let now = tandem_store::now_millis();
+    let today = now.div_euclid(DAY);
+    let tomorrow = ((today + 1 + 3).rem_euclid(7)) as u8;
+    // Open all day tomorrow (UTC), so closed now.
+    let routing = QueueRouting {
+        topics: vec!["complaint".into()],
+        hours: vec![tandem_domain::OpenRange {
+            weekday: tomorrow,
+            start_minute: 0,
+            end_minute: 1440,
+        }],
+        ..QueueRouting::default()
+    };
+    world.store.create_queue(world.inbox.workspace_id, "Complaints", "", routing).await.unwrap();
+    let staff = agent(&world, "staff@example.com", &[("lang:zh", 5)], Presence::Online).await;
+    let (clock, time) = Clock::start();
+    let service = Routing::start(world.store.clone(), time);
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+
+    let appended =
+        relay.customer_message(send(&world, "我要投诉，快递员态度太差了")).await.unwrap();
+    let conversation = appended.conversation.id;
+    let noted = crate::wait_for_messages(&world, conversation, 2).await;
+    assert_eq!(noted[1].author_kind, AuthorKind::System);
+    assert!(
+        noted[1].body.contains("非工作时间") && noted[1].body.contains("00:00"),
+        "{}",
+        noted[1].body
+    );
+    let ticket = world.store.conversation(conversation).await.unwrap().unwrap();
+    assert_eq!(ticket.state, ConversationState::Bot);
+    assert_eq!(ticket.route.as_ref().unwrap().follow_up_at, Some((today + 1) * DAY));
+    assert!(world.store.handoff(conversation).await.unwrap().is_some());
+
+    // Meanwhile the bot answers the customer's other questions, and says the note only once.
+    relay.customer_message(send(&world, "我要投诉，还有退货怎么退？")).await.unwrap();
+    let messages = crate::wait_for_messages(&world, conversation, 4).await;
+    assert_eq!(messages[3].author_kind, AuthorKind::Bot, "{messages:?}");
+    assert_eq!(
+        messages.iter().filter(|message| message.body.contains("非工作时间")).count(),
+        1,
+        "{messages:?}"
+    );
+    for _ in 0..200 {
+        if !service.tickets(world.inbox.workspace_id).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(service.tickets(world.inbox.workspace_id).await.unwrap().len(), 1);
+
+    // The queue opens: the ticket joins it, keeping its time, and a person gets it.
+    clock.advance((today + 1) * DAY - now + 1_000);
+    let taken = wait_for_owner(&world.store, conversation, |state, agent| {
+        state == ConversationState::Human && agent == Some(staff.id)
+    })
+    .await;
+    assert_eq!(taken.route.unwrap().queued_at, ticket.route.unwrap().queued_at);
+    assert!(service.tickets(world.inbox.workspace_id).await.unwrap().is_empty());
+}

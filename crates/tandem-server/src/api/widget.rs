@@ -87,6 +87,20 @@ pub struct WidgetConversation {
     /// While waiting for a person: the customer's place in the queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueuePlace>,
+    /// After hours: when a person will pick the conversation up (milliseconds since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_up_at: Option<i64>,
+}
+
+impl WidgetConversation {
+    /// When an after-hours ticket of this conversation joins the queue.
+    pub fn follow_up_at(conversation: &Conversation) -> Option<i64> {
+        conversation
+            .route
+            .as_ref()
+            .and_then(|route| route.follow_up_at)
+            .filter(|_| conversation.state == ConversationState::Bot)
+    }
 }
 
 /// Where a waiting customer stands.
@@ -119,6 +133,7 @@ impl WidgetConversation {
             state: conversation.state,
             assignee_name,
             queue,
+            follow_up_at: WidgetConversation::follow_up_at(conversation),
         })
     }
 }

@@ -158,7 +158,8 @@ async fn show_desk(State(state): State<AppState>, PageAgent(agent): PageAgent) -
         .conversations(workspace, ConversationFilter::Open, 200)
         .await
         .map_err(|error| fail(error.into()))?;
-    let conversations = open
+    let tickets = state.routing.tickets(workspace).await.map_err(|error| fail(error.into()))?;
+    let mut conversations: Vec<WaitingRow> = open
         .into_iter()
         .filter(|conversation| {
             matches!(conversation.state, ConversationState::Queued | ConversationState::Human)
@@ -176,6 +177,22 @@ async fn show_desk(State(state): State<AppState>, PageAgent(agent): PageAgent) -
                 .unwrap_or_default(),
         })
         .collect();
+    for (id, at) in tickets {
+        let stored = state.store.conversation(id).await.map_err(|error| fail(error.into()))?;
+        let Some(conversation) = stored else { continue };
+        conversations.push(WaitingRow {
+            id: id.0,
+            preview: conversation.preview.clone(),
+            state_label: text.desk_ticket,
+            assignee: format_time(at),
+            queue: queue_name(conversation.queue_id.unwrap_or(tandem_ai::routing::DEFAULT_QUEUE)),
+            since: conversation
+                .route
+                .as_ref()
+                .map(|route| format_time(route.queued_at))
+                .unwrap_or_default(),
+        });
+    }
     let page = DeskPage {
         chrome: Chrome::new(&agent, "desk"),
         my_presence: my_presence.as_str(),

@@ -419,6 +419,16 @@ async fn openapi_document_lists_every_api_route() {
         "/api/v1/articles/{key}/status",
         "/api/v1/answer/explain",
         "/api/v1/answer/settings",
+        "/api/v1/escalation/policy",
+        "/api/v1/conversations/{id}/handoff",
+        "/api/v1/conversations/{id}/reroute",
+        "/api/v1/routing",
+        "/api/v1/routing/agents",
+        "/api/v1/routing/agents/{id}",
+        "/api/v1/routing/agents/{id}/presence",
+        "/api/v1/me/presence",
+        "/api/v1/queues",
+        "/api/v1/queues/{id}",
     ] {
         assert!(paths.contains_key(path), "{path} is not documented");
     }

@@ -4,4 +4,5 @@ mod api;
 mod browser;
 mod console;
 mod realtime;
+mod routing;
 mod support;

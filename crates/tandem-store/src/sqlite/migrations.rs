@@ -180,6 +180,143 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE queues ADD COLUMN routing TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE conversations ADD COLUMN route TEXT;
     "#,
+    // 6: outbound webhooks: endpoints, the outbox of events and their deliveries.
+    //
+    // The outbox is written by triggers, so an event is stored in the very transaction that
+    // commits the change it reports, whichever code path (or process) made it: nothing can be
+    // lost between a commit and a later "now record the event" step, and a rolled-back write
+    // leaves no event behind. An event is recorded only when an active endpoint of the
+    // workspace subscribes to its type, and it fans out to one delivery per such endpoint.
+    // Its `data` is a snapshot taken at commit time, so retries send the same facts. A later
+    // migration that renames a column used here must recreate these triggers; another backend
+    // must write the same rows in the same transactions.
+    r#"
+    CREATE TABLE webhook_endpoints (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        url TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        events TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX webhook_endpoints_by_workspace ON webhook_endpoints (workspace_id, id);
+    CREATE TABLE webhook_events (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        type TEXT NOT NULL,
+        data TEXT NOT NULL,
+        -- Set for an event meant for one endpoint (a test); NULL fans out by subscription.
+        endpoint_id INTEGER REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX webhook_events_by_time ON webhook_events (created_at);
+    CREATE TABLE webhook_deliveries (
+        id INTEGER PRIMARY KEY,
+        endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+        event_id INTEGER NOT NULL REFERENCES webhook_events(id) ON DELETE CASCADE,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        last_attempt_at INTEGER,
+        response_status INTEGER,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, id)
+        WHERE status = 'pending';
+    CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, id);
+    CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event_id);
+
+    -- A conversation as events describe it.
+    CREATE VIEW webhook_conversations AS
+    SELECT c.id, c.workspace_id, json_object(
+        'id', c.id, 'inbox_id', c.inbox_id, 'channel', i.channel, 'state', c.state,
+        'assignee_id', c.assignee_id, 'queue_id', c.queue_id, 'customer_id', c.customer_id,
+        'customer', json_object('id', k.id, 'name', k.name, 'email', k.email, 'locale', k.locale),
+        'created_at', c.created_at, 'updated_at', c.updated_at) AS snapshot
+    FROM conversations c
+    JOIN inboxes i ON i.id = c.inbox_id
+    JOIN customers k ON k.id = c.customer_id;
+
+    -- Active endpoints by workspace and subscribed event type.
+    CREATE VIEW webhook_subscriptions AS
+    SELECT e.id AS endpoint_id, e.workspace_id, j.value AS type
+    FROM webhook_endpoints e, json_each(e.events) j
+    WHERE e.active;
+
+    CREATE TRIGGER webhook_events_fan_out AFTER INSERT ON webhook_events
+    WHEN NEW.endpoint_id IS NULL
+    BEGIN
+        INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at, created_at)
+        SELECT s.endpoint_id, NEW.id, NEW.created_at, NEW.created_at FROM webhook_subscriptions s
+        WHERE s.workspace_id = NEW.workspace_id AND s.type = NEW.type;
+    END;
+
+    -- Customer, agent and bot messages; never internal notes or system lines.
+    CREATE TRIGGER webhook_message_created AFTER INSERT ON messages
+    WHEN NEW.author_kind IN ('customer', 'agent', 'bot')
+    BEGIN
+        INSERT INTO webhook_events (workspace_id, type, data, created_at)
+        SELECT v.workspace_id, 'message.created', json_object(
+            'conversation', json(v.snapshot),
+            'message', json_object(
+                'id', NEW.id, 'conversation_id', NEW.conversation_id, 'seq', NEW.seq,
+                'author_kind', NEW.author_kind, 'author_id', NEW.author_id,
+                'author_name', NEW.author_name, 'body', NEW.body,
+                'client_msg_id', NEW.client_msg_id, 'meta', json(NEW.meta),
+                'created_at', NEW.created_at)),
+            NEW.created_at
+        FROM webhook_conversations v
+        WHERE v.id = NEW.conversation_id AND EXISTS (
+            SELECT 1 FROM webhook_subscriptions s
+            WHERE s.workspace_id = v.workspace_id AND s.type = 'message.created');
+    END;
+
+    CREATE TRIGGER webhook_conversation_handed_off AFTER INSERT ON handoffs
+    BEGIN
+        INSERT INTO webhook_events (workspace_id, type, data, created_at)
+        SELECT v.workspace_id, 'conversation.handed_off', json_object(
+            'conversation', json(v.snapshot), 'packet', json(NEW.packet)),
+            NEW.created_at
+        FROM webhook_conversations v
+        WHERE v.id = NEW.conversation_id AND EXISTS (
+            SELECT 1 FROM webhook_subscriptions s
+            WHERE s.workspace_id = v.workspace_id AND s.type = 'conversation.handed_off');
+    END;
+
+    CREATE TRIGGER webhook_conversation_assigned AFTER UPDATE OF assignee_id ON conversations
+    WHEN NEW.assignee_id IS NOT NULL AND NEW.assignee_id IS NOT OLD.assignee_id
+    BEGIN
+        INSERT INTO webhook_events (workspace_id, type, data, created_at)
+        SELECT v.workspace_id, 'conversation.assigned', json_object(
+            'conversation', json(v.snapshot),
+            'assignee', json_object('id', u.id, 'display_name', u.display_name, 'email', u.email),
+            'previous_state', OLD.state, 'previous_assignee_id', OLD.assignee_id),
+            NEW.updated_at
+        FROM webhook_conversations v JOIN users u ON u.id = NEW.assignee_id
+        WHERE v.id = NEW.id AND EXISTS (
+            SELECT 1 FROM webhook_subscriptions s
+            WHERE s.workspace_id = v.workspace_id AND s.type = 'conversation.assigned');
+    END;
+
+    CREATE TRIGGER webhook_conversation_resolved AFTER UPDATE OF state ON conversations
+    WHEN NEW.state = 'resolved' AND OLD.state IS NOT 'resolved'
+    BEGIN
+        INSERT INTO webhook_events (workspace_id, type, data, created_at)
+        SELECT v.workspace_id, 'conversation.resolved', json_object(
+            'conversation', json(v.snapshot),
+            'previous_state', OLD.state, 'previous_assignee_id', OLD.assignee_id),
+            NEW.updated_at
+        FROM webhook_conversations v
+        WHERE v.id = NEW.id AND EXISTS (
+            SELECT 1 FROM webhook_subscriptions s
+            WHERE s.workspace_id = v.workspace_id AND s.type = 'conversation.resolved');
+    END;
+    "#,
 ];
 
 /// The schema version this build writes.

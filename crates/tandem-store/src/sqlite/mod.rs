@@ -314,6 +314,7 @@ fn save_ownership(
                 .unwrap_or(RouteInfo { queued_at: now, ..RouteInfo::default() });
             route.assigned_at = Some(now);
             route.accepted_at = None;
+            route.follow_up_at = None;
             Some(route)
         }
     };
@@ -1255,6 +1256,20 @@ impl Store for SqliteStore {
                     }
                     conversation.queue_id = Some(queue);
                 }
+                if let Some(until) = change.follow_up_at {
+                    // After hours: a ticket that stays with the bot until its queue opens.
+                    if change.transition.is_some() || conversation.state != ConversationState::Bot {
+                        return Err(StoreError::Conflict(format!(
+                            "conversation {} is {}; only the bot's conversations wait as tickets",
+                            conversation.id,
+                            conversation.state.as_str()
+                        )));
+                    }
+                    let route = conversation
+                        .route
+                        .get_or_insert_with(|| RouteInfo { queued_at: now, ..RouteInfo::default() });
+                    route.follow_up_at = Some(until);
+                }
                 if let Some(transition) = change.transition {
                     let ownership = conversation.ownership().apply(transition)?;
                     if let Transition::Assign { agent } = transition {
@@ -1352,7 +1367,8 @@ impl Store for SqliteStore {
             .read(move |connection| {
                 let mut statement = connection.prepare(&format!(
                     "SELECT {CONVERSATION_COLUMNS} FROM conversations
-                     WHERE workspace_id = ?1 AND state IN ('queued', 'human') ORDER BY id"
+                     WHERE workspace_id = ?1 AND (state IN ('queued', 'human') OR (state = 'bot' AND route IS NOT NULL))
+                     ORDER BY id"
                 ))?;
                 let rows = statement.query_map([workspace.0], conversation_from_row)?;
                 Ok(rows.collect::<rusqlite::Result<_>>()?)
