@@ -305,6 +305,10 @@ impl Relay {
             }
         });
         let skills = triage::language_skills(triage::customer_language(turns, customer));
+        // The agent's card names everything the conversation needs: its queue's skills too.
+        let mut needed: Vec<String> =
+            chosen.map(|queue| queue.routing.skills.keys().cloned().collect()).unwrap_or_default();
+        needed.extend(skills.iter().cloned());
         let latest = turns
             .last()
             .map(|turn| turn.analysis.clone())
@@ -320,7 +324,7 @@ impl Relay {
             decision: &decision,
             draft,
             history,
-            skills: &skills,
+            skills: &needed,
             priority,
             queue,
             now,

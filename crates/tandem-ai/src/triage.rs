@@ -267,7 +267,11 @@ pub fn summarize(turns: &[CustomerTurn], limit_chars: usize) -> String {
     chosen.sort_by_key(|candidate| candidate.order);
     let mut summary = String::new();
     for candidate in chosen {
-        if !summary.is_empty() {
+        // Chinese sentences follow each other without a space; others get one.
+        let joined_tight = summary.chars().next_back().is_some_and(|last| {
+            tandem_text::is_han(last) || matches!(last, '。' | '！' | '？' | '；' | '，' | '…')
+        });
+        if !summary.is_empty() && !joined_tight {
             summary.push(' ');
         }
         summary.push_str(&candidate.text);

@@ -386,8 +386,31 @@
     }
   }
 
+  // ---------- Live desk ----------
+  // Queues, agents and waiting conversations change with every event and with time (waits
+  // grow): re-read the page's live part on each console frame (at most every 500 ms) and every
+  // 5 s, unless someone is choosing whom to re-route to.
+  function setupDesk() {
+    var live = document.getElementById("desk-live");
+    if (!live || !window.fetch || !window.DOMParser) return;
+    var timer = null;
+    function refresh() {
+      timer = null;
+      if (live.contains(document.activeElement) && document.activeElement.tagName === "SELECT") return;
+      get("/desk", false).then(function (html) {
+        if (html === null) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("desk-live");
+        if (fresh) { live.innerHTML = fresh.innerHTML; formatAll(live); }
+      }).catch(function () {});
+    }
+    function schedule() { if (!timer) timer = setTimeout(refresh, 500); }
+    onFrame = function (frame) { if (frame.type === "conversation" || frame.type === "resync") schedule(); };
+    setInterval(schedule, 5000);
+  }
+
   if (page === "inbox") setupInbox();
   else if (page === "conversation") setupConversation();
+  else if (page === "desk") setupDesk();
 
   // Every signed-in page shows the live status.
   if (liveStatus) connect();

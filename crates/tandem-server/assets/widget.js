@@ -28,7 +28,8 @@
       send: '发送', handoff: '转人工', handoffLabel: '转接人工客服', messages: '对话消息',
       connecting: '正在连接…', reconnecting: '连接中断，正在重连…', online: '在线',
       queued: '正在为您转接人工客服…', human: '{name} 已加入对话',
-      position: '您前面还有 {ahead} 位', positionNext: '下一位就是您', eta: '预计等待约 {min} 分钟',
+      position: '您排在第 {n} 位', eta: '预计等待约 {min} 分钟',
+      nobodyFree: '相关客服暂时不在线，上线后马上接待您',
       closed: '当前非工作时间，客服上班后会尽快回复您',
       followUp: '已登记，人工客服将于 {time} 起联系您',
       resolved: '对话已结束，发送消息即可重新开始',
@@ -45,7 +46,8 @@
       input: 'Message', send: 'Send', handoff: 'Talk to a person', handoffLabel: 'Talk to a person',
       messages: 'Conversation', connecting: 'Connecting…', reconnecting: 'Connection lost — reconnecting…',
       online: 'Online', queued: 'Connecting you to a person…', human: '{name} joined',
-      position: '{ahead} ahead of you', positionNext: 'You’re next', eta: 'about {min} min',
+      position: 'you’re number {n} in the queue', eta: 'about {min} min',
+      nobodyFree: 'the right person is offline right now; you’ll be helped as soon as they’re on',
       closed: 'We’re closed right now; a person will reply when we open',
       followUp: 'Noted — a person will get back to you from {time}',
       resolved: 'Conversation resolved — write to start again',
@@ -359,8 +361,10 @@ textarea::placeholder { color: #94a3b8; }
   function queueText(q) {
     if (!q) return [];
     if (!q.open) return [T.closed];
-    const parts = [q.position > 1 ? fmt(T.position, { ahead: q.position - 1 }) : T.positionNext];
-    if (q.eta_seconds != null) parts.push(fmt(T.eta, { min: Math.max(1, Math.round(q.eta_seconds / 60)) }));
+    const parts = [fmt(T.position, { n: q.position })];
+    // No estimate while the queue is open: nobody online could take it now.
+    if (q.eta_seconds == null) parts.push(T.nobodyFree);
+    else parts.push(fmt(T.eta, { min: Math.max(1, Math.round(q.eta_seconds / 60)) }));
     return parts;
   }
 

@@ -14,6 +14,7 @@ pub mod error;
 mod hub;
 mod i18n;
 mod rate_limit;
+pub mod webhooks;
 mod ws;
 
 use std::net::{IpAddr, SocketAddr};
@@ -54,6 +55,8 @@ pub struct ServerConfig {
     /// WebSocket read and write buffer size per connection, in bytes. Small buffers keep idle
     /// connections cheap; messages larger than this are still accepted.
     pub websocket_buffer_bytes: usize,
+    /// Outbound webhooks: concurrency, timeout, retry schedule, retention.
+    pub webhooks: webhooks::WebhookConfig,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +71,7 @@ impl Default for ServerConfig {
             widget_sessions_per_minute: 30,
             login_per_minute: 10,
             websocket_buffer_bytes: 1024,
+            webhooks: webhooks::WebhookConfig::default(),
         }
     }
 }
@@ -123,6 +127,7 @@ pub async fn build(
     let secret = store.setting_or_insert("widget_token_secret", &auth::random_token()).await?;
     let hub = Hub::start(&store);
     let routing = Routing::start(Arc::clone(&store), Arc::new(tandem_store::now_millis));
+    webhooks::start(Arc::clone(&store), config.webhooks.clone());
     let limits = Limits {
         widget_messages: rate_limit::RateLimiter::new(
             config.widget_burst,

@@ -388,8 +388,10 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<WebhookDelivery>>;
     /// Queues a `webhook.test` event for this endpoint only, whatever it subscribes to.
-    async fn enqueue_webhook_test(&self, endpoint: WebhookEndpointId)
-    -> StoreResult<WebhookDelivery>;
+    async fn enqueue_webhook_test(
+        &self,
+        endpoint: WebhookEndpointId,
+    ) -> StoreResult<WebhookDelivery>;
     /// Takes up to `limit` pending deliveries of active endpoints due at `now`, oldest first,
     /// and leases them: each is not due again before `lease_until`, so a worker that dies
     /// mid-attempt leaves it to be retried, never lost (deliveries are at least once).

@@ -115,7 +115,7 @@ async fn an_angry_dispute_goes_to_the_skilled_agent_with_a_packet() {
     assert!(packet.entities.iter().any(|entity| entity.value == "2024112300123"));
     assert_eq!(packet.emotions.len(), 1);
     assert!(packet.priority > 20, "{}", packet.priority);
-    assert_eq!(packet.skills, ["lang:zh"]);
+    assert_eq!(packet.skills, ["disputes", "lang:zh"], "the queue's skills and the language");
     // The bot never answered; the customer was told a person is coming, then who joined.
     let messages = world.store.messages(conversation, 0, 20).await.unwrap();
     assert!(messages.iter().all(|message| message.author_kind != AuthorKind::Bot), "{messages:?}");
@@ -250,4 +250,120 @@ async fn after_hours_the_bot_keeps_helping_and_the_ticket_joins_the_queue_when_i
     .await;
     assert_eq!(taken.route.unwrap().queued_at, ticket.route.unwrap().queued_at);
     assert!(service.tickets(world.inbox.workspace_id).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_concurrent_hand_offs_and_presence_changes_nothing_is_lost_or_over_capacity() {
+    use tandem_ai::CustomerSend;
+    use tandem_store::NewCustomer;
+    let world = world().await;
+    let workspace = world.inbox.workspace_id;
+    let mut agents = Vec::new();
+    for index in 0..3 {
+        agents.push(
+            agent(&world, &format!("a{index}@example.com"), &[("lang:zh", 3)], Presence::Online)
+                .await,
+        );
+    }
+    let (_clock, time) = Clock::start();
+    let routing = Routing::start(world.store.clone(), time);
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+
+    // Twenty customers ask for a person at once while agents flip between online, away and
+    // offline.
+    let mut tasks = Vec::new();
+    for index in 0..20 {
+        let (relay, store, inbox) = (relay.clone(), world.store.clone(), world.inbox.clone());
+        tasks.push(tokio::spawn(async move {
+            let customer = store
+                .create_customer(NewCustomer {
+                    workspace_id: inbox.workspace_id,
+                    name: format!("访客 {index}"),
+                    email: None,
+                    locale: Some(Locale::Zh),
+                    attributes: Default::default(),
+                })
+                .await
+                .unwrap();
+            let send = CustomerSend {
+                inbox,
+                customer,
+                client_msg_id: None,
+                body: format!("转人工，第 {index} 号问题"),
+            };
+            relay.customer_message(send).await.unwrap().conversation.id
+        }));
+    }
+    let flipper = {
+        let (routing, ids) =
+            (Arc::clone(&routing), agents.iter().map(|agent| agent.id).collect::<Vec<_>>());
+        tokio::spawn(async move {
+            for round in 0..30 {
+                let presence = [Presence::Online, Presence::Away, Presence::Offline][round % 3];
+                routing.set_presence(workspace, ids[round % ids.len()], presence).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let mut conversations = Vec::new();
+    for task in tasks {
+        conversations.push(task.await.unwrap());
+    }
+    flipper.await.unwrap();
+    for agent in &agents {
+        routing.set_presence(workspace, agent.id, Presence::Online).await.unwrap();
+    }
+
+    // Settled: every agent holds at most their capacity (2 on the web), the six places are
+    // filled, the rest wait, and the router agrees with the store.
+    let mut settled = Vec::new();
+    for _ in 0..300 {
+        settled.clear();
+        for id in &conversations {
+            settled.push(world.store.conversation(*id).await.unwrap().unwrap());
+        }
+        if settled.iter().filter(|c| c.state == ConversationState::Human).count() == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for agent in &agents {
+        let held = settled.iter().filter(|c| c.assignee_id == Some(agent.id)).count();
+        assert_eq!(held, 2, "agent {} holds {held}", agent.id);
+    }
+    assert_eq!(settled.iter().filter(|c| c.state == ConversationState::Queued).count(), 14);
+    let snapshot = routing.snapshot(workspace).await.unwrap();
+    let waiting: u32 = snapshot.queues.iter().map(|queue| queue.waiting).sum();
+    assert_eq!(waiting, 14);
+    for row in snapshot.agents.iter().filter(|row| agents.iter().any(|agent| agent.id == row.id)) {
+        assert_eq!(row.load.get(&Channel::Web).copied().unwrap_or(0), 2, "{row:?}");
+    }
+}
+
+#[tokio::test]
+async fn routing_picks_up_where_it_left_off_after_a_restart() {
+    let world = world().await;
+    let (_idle, skilled) = disputes_desk(&world).await;
+    let workspace = world.inbox.workspace_id;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let conversation = {
+        let (_clock, time) = Clock::start();
+        let first = Routing::start(world.store.clone(), time);
+        first.set_presence(workspace, skilled.id, Presence::Offline).await.unwrap();
+        let appended = relay.customer_message(send(&world, "我要投诉，发错货了")).await.unwrap();
+        wait_for_owner(&world.store, appended.conversation.id, |state, _| {
+            state == ConversationState::Queued
+        })
+        .await;
+        appended.conversation.id
+    };
+    // A new process: the router is rebuilt from the store and the waiting customer is served.
+    let (_clock, time) = Clock::start();
+    let second = Routing::start(world.store.clone(), time);
+    let waiting = world.store.conversation(conversation).await.unwrap().unwrap();
+    let place =
+        second.wait_estimate(&waiting).await.unwrap().expect("still waiting after the restart");
+    assert_eq!(place.position, 1);
+    second.set_presence(workspace, skilled.id, Presence::Online).await.unwrap();
+    wait_for_owner(&world.store, conversation, |_, agent| agent == Some(skilled.id)).await;
 }

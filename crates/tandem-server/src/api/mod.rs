@@ -3,6 +3,7 @@
 pub(crate) mod agents;
 pub(crate) mod knowledge;
 pub(crate) mod triage;
+pub(crate) mod webhooks;
 pub(crate) mod widget;
 
 use axum::Router;
@@ -17,6 +18,7 @@ pub fn routes() -> Router<AppState> {
         .merge(agents::routes())
         .merge(knowledge::routes())
         .merge(triage::routes())
+        .merge(webhooks::routes())
 }
 
 async fn healthz(

@@ -63,6 +63,8 @@ struct DeskPage {
     presences: Vec<(&'static str, &'static str)>,
     queues: Vec<QueueRow>,
     agents: Vec<AgentRow>,
+    /// Whom a conversation can be re-routed to: online first, then away, then offline.
+    targets: Vec<(i64, String)>,
     conversations: Vec<WaitingRow>,
     can_reroute: bool,
 }
@@ -124,7 +126,7 @@ async fn show_desk(State(state): State<AppState>, PageAgent(agent): PageAgent) -
         .iter()
         .find(|row| row.id == agent.user.id)
         .map_or(Presence::Offline, |row| row.presence);
-    let agents = snapshot
+    let agents: Vec<AgentRow> = snapshot
         .agents
         .iter()
         .map(|row| AgentRow {
@@ -193,6 +195,19 @@ async fn show_desk(State(state): State<AppState>, PageAgent(agent): PageAgent) -
                 .unwrap_or_default(),
         });
     }
+    let mut targets: Vec<(u8, i64, String)> = agents
+        .iter()
+        .map(|row| {
+            let rank = match row.presence {
+                "online" => 0,
+                "away" => 1,
+                _ => 2,
+            };
+            (rank, row.id, format!("{} ({})", row.name, row.presence_label))
+        })
+        .collect();
+    targets.sort();
+    let targets = targets.into_iter().map(|(_, id, label)| (id, label)).collect();
     let page = DeskPage {
         chrome: Chrome::new(&agent, "desk"),
         my_presence: my_presence.as_str(),
@@ -202,6 +217,7 @@ async fn show_desk(State(state): State<AppState>, PageAgent(agent): PageAgent) -
             .collect(),
         queues: queue_rows,
         agents,
+        targets,
         conversations,
         can_reroute: agent.user.is_manager(),
     };

@@ -8,6 +8,7 @@ mod inbox;
 mod knowledge;
 mod login;
 mod triage;
+mod webhooks;
 
 use askama::Template;
 use axum::Router;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .merge(knowledge::routes())
         .merge(triage::routes())
         .merge(desk::routes())
+        .merge(webhooks::routes())
 }
 
 /// What the layout needs on every signed-in page.

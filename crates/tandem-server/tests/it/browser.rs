@@ -6,6 +6,10 @@
 //! reloading, takes it, replies; the customer sees the reply, and after a reload of the shop
 //! page the whole history is still there.
 //!
+//! An angry refund dispute while the only agent with the disputes skill is offline waits in the
+//! Disputes queue (the unskilled agent online does not get it, the customer sees their place);
+//! when he comes online it is his, with the hand-off card, and the bot never answers it.
+//!
 //! The DevTools client is a few calls over the WebSocket crate the tests already use: the
 //! protocol crates (chromiumoxide, headless_chrome) generate bindings for the whole protocol
 //! and would add minutes to every build on two cores for the five methods needed here.
@@ -25,7 +29,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use crate::support::{AGENT, TestApp};
+use crate::support::{AGENT, SUPERVISOR, TestApp};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -192,9 +196,29 @@ impl Page<'_> {
         .await;
     }
 
+    /// Signs in through the console's login form and waits for the inbox.
+    async fn sign_in(&self, base: &str, (email, password): (&str, &str)) {
+        self.call("Page.enable", json!({})).await;
+        self.goto(&format!("{base}/login")).await;
+        self.eval(&format!(
+            "document.querySelector('input[name=email]').value = {email:?}; document.querySelector('input[name=password]').value = {password:?}; document.querySelector('form').submit(); true"
+        ))
+        .await;
+        self.wait_for(
+            "location.pathname === '/inbox' && document.readyState === 'complete'",
+            "sign-in",
+        )
+        .await;
+    }
+
     /// Polls `condition` until it is true, for up to 15 seconds.
     async fn wait_for(&self, condition: &str, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        self.wait_for_within(Duration::from_secs(15), condition, what).await;
+    }
+
+    /// Polls `condition` until it is true, for up to `limit`.
+    async fn wait_for_within(&self, limit: Duration, condition: &str, what: &str) {
+        let deadline = Instant::now() + limit;
         loop {
             let params = json!({ "expression": format!("!!({condition})"), "returnByValue": true });
             // A navigation may interrupt the evaluation: that is "not yet", not a failure.
@@ -212,7 +236,21 @@ impl Page<'_> {
     }
 
     async fn screenshot(&self, name: &str) {
-        let result = self.call("Page.captureScreenshot", json!({ "format": "png" })).await;
+        self.capture(name, json!({ "format": "png" })).await;
+    }
+
+    /// The whole page, also what lies below the window.
+    async fn screenshot_full_page(&self, name: &str) {
+        let metrics = self.call("Page.getLayoutMetrics", json!({})).await;
+        let size = &metrics["cssContentSize"];
+        let clip =
+            json!({ "x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1 });
+        self.capture(name, json!({ "format": "png", "captureBeyondViewport": true, "clip": clip }))
+            .await;
+    }
+
+    async fn capture(&self, name: &str, params: Value) {
+        let result = self.call("Page.captureScreenshot", params).await;
         if let Some(data) = result["data"].as_str() {
             let directory = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
             std::fs::create_dir_all(&directory).unwrap();
@@ -220,6 +258,19 @@ impl Page<'_> {
             std::fs::write(directory.join(format!("{name}.png")), bytes).unwrap();
         }
     }
+}
+
+/// The Chromium binary, or `None` (after saying so) where the test may be skipped.
+fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    let chromium = find_chromium();
+    if chromium.is_none() {
+        assert!(
+            std::env::var_os("TANDEM_REQUIRE_BROWSER").is_none(),
+            "TANDEM_REQUIRE_BROWSER is set but Chromium is not installed"
+        );
+        eprintln!("\n*** SKIPPED {test}: Chromium not found (apt-get install chromium) ***\n");
+    }
+    chromium
 }
 
 /// JavaScript: the widget's shadow root.
@@ -240,14 +291,8 @@ fn widget_messages(kind: &str, text: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
-    let Some(chromium) = find_chromium() else {
-        assert!(
-            std::env::var_os("TANDEM_REQUIRE_BROWSER").is_none(),
-            "TANDEM_REQUIRE_BROWSER is set but Chromium is not installed"
-        );
-        eprintln!(
-            "\n*** SKIPPED customer_and_agent_chat_end_to_end_in_a_real_browser: Chromium not found (apt-get install chromium) ***\n"
-        );
+    let Some(chromium) = chromium_or_skip("customer_and_agent_chat_end_to_end_in_a_real_browser")
+    else {
         return;
     };
     let app = TestApp::new().await;
@@ -256,17 +301,7 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
 
     // The agent signs in and watches the bot view.
     let agent = browser.new_page().await;
-    agent.call("Page.enable", json!({})).await;
-    agent.goto(&format!("{base}/login")).await;
-    agent
-        .eval(&format!(
-            "document.querySelector('input[name=email]').value = {:?}; document.querySelector('input[name=password]').value = {:?}; document.querySelector('form').submit(); true",
-            AGENT.0, AGENT.1
-        ))
-        .await;
-    agent
-        .wait_for("location.pathname === '/inbox' && document.readyState === 'complete'", "sign-in")
-        .await;
+    agent.sign_in(&base, AGENT).await;
     agent.goto(&format!("{base}/inbox?view=bot")).await;
     agent
         .wait_for(
@@ -445,4 +480,225 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
         .await;
     // The question, the ambiguous question, the tapped quick reply and the unknown question.
     assert_eq!(count, json!(4), "each of the customer's four messages is shown once");
+}
+
+/// JavaScript: the kinds of the widget's messages after the customer's message `text`, or
+/// `null` while that message is not shown.
+fn widget_kinds_after(text: &str) -> String {
+    format!(
+        "(() => {{ const all = [...({WIDGET})?.querySelectorAll('[data-testid=message]') ?? []]; const at = all.findIndex(m => m.dataset.authorKind === 'customer' && m.textContent.includes({text:?})); return at < 0 ? null : all.slice(at + 1).map(m => m.dataset.authorKind); }})()"
+    )
+}
+
+/// JavaScript: the desk's row for the queue whose name contains `name`.
+fn desk_queue(name: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('[data-testid=desk-queues] tbody tr')].find(tr => tr.cells[0].textContent.includes({name:?}))"
+    )
+}
+
+/// JavaScript: the desk's conversations row whose customer text contains `text`.
+fn desk_conversation(text: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('[data-testid=desk-conversations] tbody tr')].find(tr => tr.cells[1].textContent.includes({text:?}))"
+    )
+}
+
+/// JavaScript: the signed-in agent presses the presence button `value` on `/desk`.
+fn press_presence(value: &str) -> String {
+    format!(
+        "document.querySelector('form[data-testid=presence] button[value={value}]').click(); true"
+    )
+}
+
+/// JavaScript: whether `/desk` shows the signed-in agent as `value`.
+fn presence_is(value: &str) -> String {
+    format!(
+        "document.readyState === 'complete' && document.querySelector('form[data-testid=presence] button[value={value}]')?.getAttribute('aria-pressed') === 'true'"
+    )
+}
+
+/// An angry refund dispute while the only agent with the disputes skill is offline: nobody
+/// unskilled gets it (Emily is online and idle), the customer sees that they wait and where,
+/// the desk shows it waiting in the Disputes queue; when 李强 comes online it is his at once,
+/// with the hand-off card saying why, and the bot never answers the dispute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_angry_dispute_is_routed_to_the_skilled_agent_in_a_real_browser() {
+    let Some(chromium) =
+        chromium_or_skip("an_angry_dispute_is_routed_to_the_skilled_agent_in_a_real_browser")
+    else {
+        return;
+    };
+    let app = TestApp::new().await;
+    let base = format!("http://{}", app.spawn().await);
+    let browser = Browser::launch(&chromium).await;
+    let slow = Duration::from_secs(30);
+
+    // 李强, the only one online with the disputes skill, goes offline on the desk.
+    let supervisor = browser.new_page().await;
+    supervisor.sign_in(&base, SUPERVISOR).await;
+    supervisor.goto(&format!("{base}/desk")).await;
+    supervisor.wait_for(&presence_is("online"), "李强 online at first").await;
+    supervisor.eval(&press_presence("offline")).await;
+    supervisor.wait_for(&presence_is("offline"), "李强 offline").await;
+
+    // Emily, online but without the skill, is signed in too.
+    let agent = browser.new_page().await;
+    agent.sign_in(&base, AGENT).await;
+
+    // The customer, whose browser speaks Chinese, complains angrily in the widget.
+    let customer = browser.new_page().await;
+    customer.call("Page.enable", json!({})).await;
+    let user_agent = customer.eval("navigator.userAgent").await;
+    customer
+        .call(
+            "Emulation.setUserAgentOverride",
+            json!({ "userAgent": user_agent, "acceptLanguage": "zh-CN" }),
+        )
+        .await;
+    customer.goto(&format!("{base}/demo")).await;
+    assert_eq!(customer.eval("navigator.language").await, json!("zh-CN"));
+    customer
+        .wait_for(&format!("{WIDGET}?.querySelector('[data-testid=launcher]')"), "widget launcher")
+        .await;
+    customer.eval(&format!("{WIDGET}.querySelector('[data-testid=launcher]').click()")).await;
+    customer
+        .wait_for(&format!("!{WIDGET}.querySelector('[data-testid=panel]').hidden"), "widget panel")
+        .await;
+    let dispute =
+        "我要投诉！耳机用了三天就坏了，客服一直不处理，必须给我退款！订单号 2024112300123";
+    customer.eval(&type_and_send(dispute)).await;
+    customer.wait_for(&widget_messages("customer", dispute), "dispute confirmed").await;
+    let status = format!("{WIDGET}.querySelector('[data-testid=status]').textContent");
+    customer
+        .wait_for_within(
+            slow,
+            &format!(
+                "{status}.includes('正在为您转接人工客服') && {status}.includes('您排在第 1 位') && {status}.includes('相关客服暂时不在线')"
+            ),
+            "queued with a position",
+        )
+        .await;
+    let status_text = customer.eval(&status).await;
+    eprintln!("widget status while waiting: {status_text}");
+    let kinds = customer.eval(&widget_kinds_after(dispute)).await;
+    assert!(
+        kinds.as_array().is_some_and(|kinds| kinds.iter().all(|kind| kind != "bot")),
+        "no bot answer to the dispute: {kinds}"
+    );
+    customer.screenshot("dispute-widget-waiting").await;
+
+    // Emily did not get it: it waits unassigned, and it is not hers.
+    let queued = agent
+        .eval(&format!(
+            "fetch('/api/v1/conversations?view=queued').then(r => r.json()).then(j => j.conversations.find(c => c.preview.includes({:?})) ?? null)",
+            "2024112300123"
+        ))
+        .await;
+    assert_eq!(queued["state"], json!("queued"), "the dispute waits: {queued}");
+    assert_eq!(queued["assignee_id"], Value::Null, "nobody has it: {queued}");
+    let id = queued["id"].as_i64().expect("conversation id");
+    let mine = agent
+        .eval("fetch('/api/v1/conversations?view=mine').then(r => r.json()).then(j => j.conversations.map(c => c.id))")
+        .await;
+    assert!(
+        !mine.as_array().unwrap().contains(&json!(id)),
+        "the unskilled agent was not given the dispute: {mine}"
+    );
+
+    // The desk shows it waiting in the Disputes queue.
+    supervisor.goto(&format!("{base}/desk")).await;
+    let disputes = desk_queue("投诉与纠纷");
+    supervisor
+        .wait_for(
+            &format!("{disputes}?.cells[1].textContent.trim() === '1'"),
+            "one waiting in Disputes",
+        )
+        .await;
+    let row = desk_conversation("2024112300123");
+    supervisor
+        .wait_for(
+            &format!(
+                "{row}?.cells[2].textContent.includes('投诉与纠纷') && !{row}.cells[3].textContent.includes('·')"
+            ),
+            "the dispute waiting unassigned on the desk",
+        )
+        .await;
+    assert_eq!(
+        supervisor.eval(&format!("{row}.cells[0].textContent.trim()")).await,
+        json!(id.to_string())
+    );
+    supervisor.screenshot_full_page("dispute-desk-waiting").await;
+
+    // 李强 comes back online: the dispute is his at once, and the customer is told.
+    supervisor.eval(&press_presence("online")).await;
+    supervisor.wait_for(&presence_is("online"), "李强 back online").await;
+    customer
+        .wait_for_within(slow, &format!("{status}.includes('李强 已加入对话')"), "李强 joined")
+        .await;
+    let assigned =
+        agent.eval(&format!("fetch('/api/v1/conversations/{id}').then(r => r.json())")).await;
+    assert_eq!(assigned["conversation"]["state"], json!("human"), "{assigned}");
+    assert_eq!(assigned["assignee"]["email"], json!(SUPERVISOR.0), "{assigned}");
+
+    // His conversation page opens with the hand-off card: why, and what the customer said.
+    supervisor.goto(&format!("{base}/conversations/{id}")).await;
+    supervisor
+        .wait_for("document.body.dataset.state === 'human'", "李强's conversation page")
+        .await;
+    supervisor
+        .wait_for(
+            "document.querySelector('#handoff[open] .chip.reason[data-reason=complaint]')?.textContent.includes('投诉')",
+            "hand-off card with the complaint reason",
+        )
+        .await;
+    let summary = supervisor
+        .eval("document.querySelector('#handoff .handoff-summary')?.textContent ?? ''")
+        .await;
+    let summary = summary.as_str().unwrap_or_default().to_owned();
+    eprintln!("hand-off summary: {summary}");
+    assert!(summary.contains("耳机"), "the summary is in the customer's words: {summary}");
+    let card = supervisor.eval("document.querySelector('#handoff').textContent").await;
+    let card = card.as_str().unwrap_or_default();
+    assert!(
+        card.contains("2024112300123") || card.contains("****"),
+        "the card carries the order number: {card}"
+    );
+    let card_top = supervisor
+        .eval("document.querySelector('#handoff').getBoundingClientRect().top < document.querySelector('#transcript').getBoundingClientRect().top")
+        .await;
+    assert_eq!(card_top, json!(true), "the card is above the transcript");
+    supervisor
+        .wait_for(
+            "document.querySelector('#live-status')?.dataset.state === 'live'",
+            "console socket on conversation",
+        )
+        .await;
+    supervisor.screenshot("dispute-handoff-card").await;
+
+    // He replies; the customer sees it live with his name, and still no bot answer.
+    let answer = "非常抱歉给您带来不便！我是李强，已为您登记耳机质量问题，今天内为您办理退款。";
+    supervisor
+        .eval(&format!("document.querySelector('#reply-body').value = {answer:?}; document.querySelector('#send-button').click(); true"))
+        .await;
+    supervisor
+        .wait_for(
+            &format!("document.querySelector('#transcript').textContent.includes({answer:?})"),
+            "reply in transcript",
+        )
+        .await;
+    customer.wait_for(&widget_messages("agent", answer), "李强's reply in the widget").await;
+    let reply_name = customer
+        .eval(&format!(
+            "[...{WIDGET}.querySelectorAll('[data-testid=message][data-author-kind=agent]')].find(m => m.textContent.includes({answer:?})).querySelector('.name').textContent"
+        ))
+        .await;
+    assert_eq!(reply_name, json!("李强"), "the reply shows who wrote it");
+    let kinds = customer.eval(&widget_kinds_after(dispute)).await;
+    assert!(
+        kinds.as_array().is_some_and(|kinds| kinds.iter().all(|kind| kind != "bot")),
+        "the bot never answered the dispute: {kinds}"
+    );
+    eprintln!("widget messages after the dispute: {kinds}");
+    customer.screenshot("dispute-widget-answered").await;
 }

@@ -6,3 +6,4 @@ mod console;
 mod realtime;
 mod routing;
 mod support;
+mod webhooks;

@@ -211,3 +211,94 @@ async fn skills_capacity_and_queue_rules_are_validated_and_managers_only() {
     let missing = put_json(&app, &admin, "/api/v1/queues/999", json!({ "routing": {} })).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_live_desk_switches_presence_and_lets_managers_reroute() {
+    let app = TestApp::new().await;
+    let agent = app.login(AGENT).await;
+    let supervisor = app.login(SUPERVISOR).await;
+    let desk = app.get("/desk", &[("cookie", &agent.cookie)]).await;
+    assert_eq!(desk.status, StatusCode::OK);
+    let html = desk.text();
+    assert!(
+        html.contains("data-testid=\"desk-queues\"") && html.contains("投诉与纠纷 Disputes"),
+        "{html}"
+    );
+    assert!(html.contains("Emily Chen"));
+    assert!(!html.contains("action=\"/desk/reroute\""), "agents do not get the re-route forms");
+
+    let away = app
+        .post_form(
+            "/desk/presence",
+            &[("cookie", &agent.cookie)],
+            &[("csrf", &agent.csrf), ("presence", "away")],
+        )
+        .await;
+    assert_eq!(away.status, StatusCode::SEE_OTHER, "{}", away.text());
+    let agents = app.get("/api/v1/routing/agents", &[("cookie", &agent.cookie)]).await.json();
+    let emily = me(&app, &agent).await;
+    let mine = agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["user_id"] == emily)
+        .unwrap()
+        .clone();
+    assert_eq!(mine["presence"], "away");
+    let forged = app
+        .post_form(
+            "/desk/presence",
+            &[("cookie", &agent.cookie)],
+            &[("csrf", "nope"), ("presence", "online")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // A waiting conversation is re-routed by the supervisor from the desk.
+    let token = app.widget_token().await;
+    app.widget_send(&token, "r1", "转人工").await;
+    let bearer = format!("Bearer {token}");
+    let mut conversation = 0;
+    for _ in 0..100 {
+        let state = app.get("/api/v1/widget/messages", &[("authorization", &bearer)]).await.json();
+        if state["conversation"]["state"] != "bot" {
+            conversation = state["conversation"]["id"].as_i64().unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(conversation > 0);
+    let html = app.get("/desk", &[("cookie", &supervisor.cookie)]).await.text();
+    assert!(html.contains("action=\"/desk/reroute\""));
+    let conversation_field = conversation.to_string();
+    let emily_field = emily.to_string();
+    let refused = app
+        .post_form(
+            "/desk/reroute",
+            &[("cookie", &agent.cookie)],
+            &[
+                ("csrf", &agent.csrf),
+                ("conversation", &conversation_field),
+                ("agent", &emily_field),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let moved = app
+        .post_form(
+            "/desk/reroute",
+            &[("cookie", &supervisor.cookie)],
+            &[
+                ("csrf", &supervisor.csrf),
+                ("conversation", &conversation_field),
+                ("agent", &emily_field),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.text());
+    let detail = app
+        .get(&format!("/api/v1/conversations/{conversation}"), &[("cookie", &agent.cookie)])
+        .await
+        .json();
+    assert_eq!(detail["conversation"]["assignee_id"], emily, "{detail}");
+}

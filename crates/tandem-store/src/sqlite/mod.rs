@@ -2,6 +2,7 @@
 
 mod engine;
 mod migrations;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -1458,6 +1459,92 @@ impl Store for SqliteStore {
                 Ok(routing)
             })
             .await
+    }
+
+    // ---------- Outbound webhooks (see `webhooks.rs`) ----------
+
+    async fn create_webhook_endpoint(
+        &self,
+        endpoint: crate::NewWebhookEndpoint,
+    ) -> StoreResult<tandem_domain::WebhookEndpoint> {
+        self.engine
+            .write(move |connection, _| webhooks::create_endpoint(connection, endpoint))
+            .await
+    }
+
+    async fn webhook_endpoint(
+        &self,
+        id: tandem_domain::WebhookEndpointId,
+    ) -> StoreResult<Option<tandem_domain::WebhookEndpoint>> {
+        self.engine.read(move |connection| webhooks::load_endpoint(connection, id)).await
+    }
+
+    async fn webhook_endpoints(
+        &self,
+        workspace: WorkspaceId,
+    ) -> StoreResult<Vec<tandem_domain::WebhookEndpoint>> {
+        self.engine.read(move |connection| webhooks::endpoints(connection, workspace)).await
+    }
+
+    async fn update_webhook_endpoint(
+        &self,
+        id: tandem_domain::WebhookEndpointId,
+        update: crate::WebhookEndpointUpdate,
+    ) -> StoreResult<tandem_domain::WebhookEndpoint> {
+        self.engine
+            .write(move |connection, _| webhooks::update_endpoint(connection, id, update))
+            .await
+    }
+
+    async fn delete_webhook_endpoint(
+        &self,
+        id: tandem_domain::WebhookEndpointId,
+    ) -> StoreResult<()> {
+        self.engine.write(move |connection, _| webhooks::delete_endpoint(connection, id)).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        endpoint: tandem_domain::WebhookEndpointId,
+        limit: u32,
+    ) -> StoreResult<Vec<tandem_domain::WebhookDelivery>> {
+        self.engine.read(move |connection| webhooks::deliveries(connection, endpoint, limit)).await
+    }
+
+    async fn enqueue_webhook_test(
+        &self,
+        endpoint: tandem_domain::WebhookEndpointId,
+    ) -> StoreResult<tandem_domain::WebhookDelivery> {
+        self.engine.write(move |connection, _| webhooks::enqueue_test(connection, endpoint)).await
+    }
+
+    async fn claim_webhooks(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::DueWebhook>> {
+        self.engine
+            .write(move |connection, _| webhooks::claim(connection, now, lease_until, limit))
+            .await
+    }
+
+    async fn next_webhook_due(&self) -> StoreResult<Option<Millis>> {
+        self.engine.read(webhooks::next_due).await
+    }
+
+    async fn finish_webhook(
+        &self,
+        delivery: tandem_domain::WebhookDeliveryId,
+        attempt: crate::WebhookAttempt,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |connection, _| webhooks::finish(connection, delivery, attempt))
+            .await
+    }
+
+    async fn prune_webhooks(&self, before: Millis) -> StoreResult<u64> {
+        self.engine.write(move |connection, _| webhooks::prune(connection, before)).await
     }
 }
 

@@ -65,4 +65,6 @@ backend_suite!(sqlite:
     a_failed_import_saves_nothing,
     routing_record_follows_the_owner_and_packets_are_kept,
     escalation_policy_agent_and_queue_settings_are_kept,
+    webhook_outbox_is_written_with_the_change_it_reports,
+    webhook_deliveries_are_leased_retried_and_survive_a_restart,
 );

@@ -707,3 +707,276 @@ pub async fn escalation_policy_agent_and_queue_settings_are_kept(harness: Harnes
     store.update_queue(queue.clone()).await.unwrap();
     assert_eq!(store.queues(world.workspace).await.unwrap(), [queue]);
 }
+
+// ---------- Outbound webhooks ----------
+
+fn webhook_endpoint(
+    world: &World,
+    events: &[tandem_domain::WebhookEventType],
+    active: bool,
+) -> tandem_store::NewWebhookEndpoint {
+    tandem_store::NewWebhookEndpoint {
+        workspace_id: world.workspace,
+        url: "https://crm.example.com/hooks/tandem".into(),
+        description: "CRM".into(),
+        events: events.to_vec(),
+        active,
+        secret: "whsec_test".into(),
+    }
+}
+
+fn inbox_of(world: &World) -> NewInbox {
+    NewInbox {
+        workspace_id: world.workspace,
+        name: world.inbox.name.clone(),
+        channel: world.inbox.channel,
+        public_key: world.inbox.public_key.clone(),
+        bot_name: world.inbox.bot_name.clone(),
+    }
+}
+
+fn handoff_packet(conversation: tandem_domain::ConversationId) -> HandoffPacket {
+    HandoffPacket {
+        conversation_id: conversation,
+        created_at: 1,
+        reasons: vec!["complaint".into()],
+        outcome: EscalationOutcome::HandOff,
+        language: Some(Locale::Zh),
+        summary: "耳机坏了".into(),
+        intents: Vec::new(),
+        emotions: Vec::new(),
+        bot_replies: Vec::new(),
+        draft: None,
+        entities: Vec::new(),
+        customer: CustomerCard::default(),
+        skills: Vec::new(),
+        priority: 40,
+        queue_id: None,
+    }
+}
+
+pub async fn webhook_outbox_is_written_with_the_change_it_reports(harness: Harness) {
+    use tandem_domain::WebhookEventType as Event;
+    let store = &harness.store;
+    let world = world(store).await;
+    let first = store.append_message(customer_message(&world, "在吗", None)).await.unwrap();
+    assert_eq!(store.next_webhook_due().await.unwrap(), None, "nobody listens: no events");
+    let conversation = first.conversation.id;
+    let all = store
+        .create_webhook_endpoint(webhook_endpoint(&world, Event::SUBSCRIBABLE, true))
+        .await
+        .unwrap();
+    let handoffs = store
+        .create_webhook_endpoint(webhook_endpoint(&world, &[Event::ConversationHandedOff], true))
+        .await
+        .unwrap();
+    let disabled = store
+        .create_webhook_endpoint(webhook_endpoint(&world, Event::SUBSCRIBABLE, false))
+        .await
+        .unwrap();
+    assert_eq!(store.webhook_endpoints(world.workspace).await.unwrap().len(), 3);
+
+    store.append_message(customer_message(&world, "我要投诉", None)).await.unwrap();
+    let in_conversation = |kind: AuthorKind, body: &str| NewMessage {
+        target: MessageTarget::Conversation(conversation),
+        author_kind: kind,
+        author_id: (kind == AuthorKind::Note || kind == AuthorKind::Agent)
+            .then_some(world.agent.id.0),
+        ..customer_message(&world, body, None)
+    };
+    store.append_message(in_conversation(AuthorKind::Note, "VIP, careful")).await.unwrap();
+    let handed_off = RouteChange {
+        transition: Some(Transition::Escalate),
+        packet: Some(handoff_packet(conversation)),
+        system_message: Some("正在为您转接人工客服".into()),
+        ..RouteChange::default()
+    };
+    store.route(conversation, handed_off).await.unwrap();
+    // A write that is refused leaves no event behind.
+    let late_bot_reply = NewMessage {
+        only_while_bot_owns: true,
+        ..in_conversation(AuthorKind::Bot, "我来回答")
+    };
+    assert!(store.append_message(late_bot_reply).await.is_err());
+    let agent = world.agent.id;
+    store.transition(conversation, Transition::Assign { agent }, None).await.unwrap();
+    store.append_message(in_conversation(AuthorKind::Agent, "您好，我来处理")).await.unwrap();
+    store.transition(conversation, Transition::Resolve, None).await.unwrap();
+    // Another workspace's conversations are not this endpoint's business.
+    let other = store.create_workspace("Other Shop").await.unwrap().id;
+    let other_inbox =
+        NewInbox { workspace_id: other, public_key: "pk_other".into(), ..inbox_of(&world) };
+    let inbox_id = store.create_inbox(other_inbox).await.unwrap().id;
+    let customer = NewCustomer {
+        workspace_id: other,
+        name: "Lucy".into(),
+        email: None,
+        locale: None,
+        attributes: BTreeMap::new(),
+    };
+    let customer_id = store.create_customer(customer).await.unwrap().id;
+    let target = MessageTarget::CustomerLatest { inbox_id, customer_id };
+    store
+        .append_message(NewMessage { target, ..customer_message(&world, "hello", None) })
+        .await
+        .unwrap();
+
+    let now = now_millis();
+    let due = store.claim_webhooks(now, now + 60_000, 100).await.unwrap();
+    let of = |endpoint| -> Vec<_> {
+        due.iter().filter(|webhook| webhook.delivery.endpoint_id == endpoint).collect()
+    };
+    let types: Vec<Event> = of(all.id).iter().map(|webhook| webhook.event.event_type).collect();
+    assert_eq!(
+        types,
+        [
+            Event::MessageCreated,
+            Event::ConversationHandedOff,
+            Event::ConversationAssigned,
+            Event::MessageCreated,
+            Event::ConversationResolved
+        ]
+    );
+    assert_eq!(of(handoffs.id).len(), 1);
+    assert!(of(disabled.id).is_empty(), "a disabled endpoint gets nothing");
+    assert_eq!(due.len(), 6);
+    let everything =
+        format!("{:?}", due.iter().map(|webhook| &webhook.event.data).collect::<Vec<_>>());
+    assert!(!everything.contains("VIP, careful"), "internal notes are never sent");
+    assert!(!everything.contains("正在为您转接"), "system lines are not messages");
+
+    let [customer, handoff, assigned, reply, resolved] = &of(all.id)[..] else { unreachable!() };
+    assert_eq!((customer.url.as_str(), customer.secret.as_str()), (all.url.as_str(), "whsec_test"));
+    assert_eq!(customer.event.workspace_id, world.workspace);
+    let data = &customer.event.data;
+    assert_eq!(data["message"]["body"], "我要投诉");
+    assert_eq!(data["message"]["author_kind"], "customer");
+    assert_eq!(data["conversation"]["id"], conversation.0);
+    assert_eq!(data["conversation"]["customer"]["name"], "李雷");
+    assert_eq!(data["conversation"]["channel"], "web");
+    let data = &handoff.event.data;
+    assert_eq!(data["packet"]["summary"], "耳机坏了");
+    assert_eq!(data["packet"]["reasons"][0], "complaint");
+    assert_eq!(data["conversation"]["state"], "queued");
+    assert_eq!(handoff.event.id, of(handoffs.id)[0].event.id, "one event, two deliveries");
+    assert_eq!(assigned.event.data["assignee"]["id"], agent.0);
+    assert_eq!(assigned.event.data["previous_state"], "queued");
+    assert_eq!(reply.event.data["message"]["author_kind"], "agent");
+    assert_eq!(resolved.event.data["conversation"]["state"], "resolved");
+    assert_eq!(resolved.event.data["previous_assignee_id"], agent.0);
+    assert!(
+        customer.delivery.attempts == 0 && customer.delivery.next_attempt_at == Some(now + 60_000)
+    );
+}
+
+pub async fn webhook_deliveries_are_leased_retried_and_survive_a_restart(harness: Harness) {
+    use tandem_domain::{WebhookDeliveryStatus as Status, WebhookEventType as Event};
+    use tandem_store::{WebhookAttempt, WebhookEndpointUpdate, WebhookOutcome};
+    let world = world(&harness.store).await;
+    let endpoint = harness
+        .store
+        .create_webhook_endpoint(webhook_endpoint(&world, &[Event::MessageCreated], true))
+        .await
+        .unwrap();
+    harness.store.append_message(customer_message(&world, "订单到哪了", None)).await.unwrap();
+    let store = &harness.store;
+    let now = now_millis();
+    let claimed = store.claim_webhooks(now, now + 30_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let delivery = claimed[0].delivery.id;
+    assert!(store.claim_webhooks(now, now + 30_000, 10).await.unwrap().is_empty(), "leased");
+    // A worker that died mid-attempt: once its lease ends, the delivery is due again.
+    let again = store.claim_webhooks(now + 30_000, now + 60_000, 10).await.unwrap();
+    assert_eq!(again.iter().map(|webhook| webhook.delivery.id).collect::<Vec<_>>(), [delivery]);
+    let failed_attempt = WebhookAttempt {
+        at: now + 30_000,
+        response_status: Some(500),
+        error: Some("HTTP 500".into()),
+        outcome: WebhookOutcome::RetryAt(now + 40_000),
+    };
+    store.finish_webhook(delivery, failed_attempt).await.unwrap();
+    let recorded = &store.webhook_deliveries(endpoint.id, 10).await.unwrap()[0];
+    assert_eq!((recorded.status, recorded.attempts), (Status::Pending, 1));
+    assert_eq!(
+        (recorded.response_status, recorded.error.as_deref()),
+        (Some(500), Some("HTTP 500"))
+    );
+    assert_eq!(recorded.next_attempt_at, Some(now + 40_000));
+    assert_eq!(store.next_webhook_due().await.unwrap(), Some(now + 40_000));
+
+    // The retry is still due after a restart.
+    let store = (harness.reopen)();
+    assert!(store.claim_webhooks(now + 39_999, now + 70_000, 10).await.unwrap().is_empty());
+    let retried = store.claim_webhooks(now + 40_000, now + 70_000, 10).await.unwrap();
+    assert_eq!(retried[0].delivery.id, delivery);
+    let delivered = WebhookAttempt {
+        at: now + 40_000,
+        response_status: Some(204),
+        error: None,
+        outcome: WebhookOutcome::Delivered,
+    };
+    store.finish_webhook(delivery, delivered).await.unwrap();
+    let recorded = &store.webhook_deliveries(endpoint.id, 10).await.unwrap()[0];
+    assert_eq!(
+        (recorded.status, recorded.attempts, recorded.error.as_deref()),
+        (Status::Delivered, 2, None)
+    );
+    assert_eq!((recorded.delivered_at, recorded.next_attempt_at), (Some(now + 40_000), None));
+    assert_eq!(store.next_webhook_due().await.unwrap(), None);
+
+    // A test event goes to its endpoint whatever it subscribes to.
+    let test = store.enqueue_webhook_test(endpoint.id).await.unwrap();
+    assert_eq!((test.event_type, test.status, test.attempts), (Event::Test, Status::Pending, 0));
+    let claimed = store.claim_webhooks(now_millis(), now_millis() + 30_000, 10).await.unwrap();
+    assert_eq!(claimed[0].event.data["endpoint_id"], endpoint.id.0);
+    let gave_up = WebhookAttempt {
+        at: now_millis(),
+        response_status: None,
+        error: Some("connection refused".into()),
+        outcome: WebhookOutcome::Failed,
+    };
+    store.finish_webhook(test.id, gave_up).await.unwrap();
+    assert_eq!(store.webhook_deliveries(endpoint.id, 1).await.unwrap()[0].status, Status::Failed);
+
+    // Disabling gives up on what was pending and records nothing new.
+    store.append_message(customer_message(&world, "还在吗", None)).await.unwrap();
+    let update = WebhookEndpointUpdate { active: Some(false), ..WebhookEndpointUpdate::default() };
+    let updated = store.update_webhook_endpoint(endpoint.id, update).await.unwrap();
+    assert!(!updated.active && updated.updated_at >= endpoint.updated_at);
+    let cancelled = &store.webhook_deliveries(endpoint.id, 1).await.unwrap()[0];
+    assert_eq!(
+        (cancelled.status, cancelled.error.as_deref()),
+        (Status::Failed, Some("endpoint disabled"))
+    );
+    store.append_message(customer_message(&world, "有人吗", None)).await.unwrap();
+    assert_eq!(store.webhook_deliveries(endpoint.id, 100).await.unwrap().len(), 3);
+    assert_eq!(store.next_webhook_due().await.unwrap(), None);
+
+    let update = WebhookEndpointUpdate {
+        url: Some("https://crm.example.com/v2".into()),
+        events: Some(vec![Event::ConversationResolved]),
+        active: Some(true),
+        ..WebhookEndpointUpdate::default()
+    };
+    let updated = store.update_webhook_endpoint(endpoint.id, update).await.unwrap();
+    assert_eq!(
+        (updated.url.as_str(), updated.events.as_slice()),
+        ("https://crm.example.com/v2", &[Event::ConversationResolved][..])
+    );
+    assert_eq!(store.webhook_endpoint(endpoint.id).await.unwrap(), Some(updated));
+
+    // Finished deliveries are pruned; deleting an endpoint takes its deliveries along.
+    assert_eq!(store.prune_webhooks(now_millis() + 1).await.unwrap(), 3);
+    assert!(store.webhook_deliveries(endpoint.id, 100).await.unwrap().is_empty());
+    store.enqueue_webhook_test(endpoint.id).await.unwrap();
+    store.delete_webhook_endpoint(endpoint.id).await.unwrap();
+    assert_eq!(store.webhook_endpoint(endpoint.id).await.unwrap(), None);
+    assert!(store.webhook_deliveries(endpoint.id, 100).await.unwrap().is_empty());
+    assert_eq!(store.next_webhook_due().await.unwrap(), None);
+    assert!(matches!(
+        store.delete_webhook_endpoint(endpoint.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let missing = WebhookEndpointUpdate::default();
+    assert!(store.update_webhook_endpoint(endpoint.id, missing).await.is_err());
+}

@@ -1,0 +1,329 @@
+//! Outbound webhooks in SQLite: endpoints, the outbox (written by the triggers of migration 6
+//! in the transaction of each change) and the deliveries a worker claims and records.
+//!
+//! Each function runs on a connection the engine hands it: writes inside the writer's group
+//! transaction, reads on a pooled read connection.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use tandem_domain::{
+    Millis, WebhookDelivery, WebhookDeliveryId, WebhookDeliveryStatus, WebhookEndpoint,
+    WebhookEndpointId, WebhookEventId, WebhookEventType, WorkspaceId,
+};
+
+use super::{json_column, text_enum, to_json};
+use crate::{
+    DueWebhook, NewWebhookEndpoint, StoreError, StoreResult, WebhookAttempt, WebhookEndpointUpdate,
+    WebhookEvent, WebhookOutcome, now_millis,
+};
+
+/// What a disabled endpoint's pending deliveries are failed with.
+const DISABLED: &str = "endpoint disabled";
+
+const ENDPOINT_COLUMNS: &str =
+    "id, workspace_id, url, description, events, active, created_at, updated_at";
+
+fn endpoint_from_row(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
+    let events: Vec<String> = json_column(row, 4)?.unwrap_or_default();
+    Ok(WebhookEndpoint {
+        id: WebhookEndpointId(row.get(0)?),
+        workspace_id: WorkspaceId(row.get(1)?),
+        url: row.get(2)?,
+        description: row.get(3)?,
+        // A name this build does not know (written by a newer one) is skipped, not fatal.
+        events: events.iter().filter_map(|name| WebhookEventType::parse(name)).collect(),
+        active: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+    })
+}
+
+const DELIVERY_COLUMNS: &str = "d.id, d.endpoint_id, d.event_id, v.type, d.status, d.attempts, \
+     d.next_attempt_at, d.last_attempt_at, d.response_status, d.error, d.created_at, d.delivered_at";
+
+/// A delivery from [`DELIVERY_COLUMNS`] of `webhook_deliveries d JOIN webhook_events v`.
+fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<WebhookDelivery> {
+    Ok(WebhookDelivery {
+        id: WebhookDeliveryId(row.get(0)?),
+        endpoint_id: WebhookEndpointId(row.get(1)?),
+        event_id: WebhookEventId(row.get(2)?),
+        event_type: text_enum(row, 3, WebhookEventType::parse)?,
+        status: text_enum(row, 4, WebhookDeliveryStatus::parse)?,
+        attempts: row.get(5)?,
+        next_attempt_at: row.get(6)?,
+        last_attempt_at: row.get(7)?,
+        response_status: row.get(8)?,
+        error: row.get(9)?,
+        created_at: row.get(10)?,
+        delivered_at: row.get(11)?,
+    })
+}
+
+fn event_names(events: &[WebhookEventType]) -> StoreResult<String> {
+    to_json(&events.iter().map(|event| event.as_str()).collect::<Vec<_>>())
+}
+
+pub(super) fn load_endpoint(
+    connection: &Connection,
+    id: WebhookEndpointId,
+) -> StoreResult<Option<WebhookEndpoint>> {
+    Ok(connection
+        .prepare_cached(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"))?
+        .query_row([id.0], endpoint_from_row)
+        .optional()?)
+}
+
+pub(super) fn endpoints(
+    connection: &Connection,
+    workspace: WorkspaceId,
+) -> StoreResult<Vec<WebhookEndpoint>> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE workspace_id = ?1 ORDER BY id"
+    ))?;
+    let rows = statement.query_map([workspace.0], endpoint_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn create_endpoint(
+    connection: &Connection,
+    endpoint: NewWebhookEndpoint,
+) -> StoreResult<WebhookEndpoint> {
+    let now = now_millis();
+    connection
+        .prepare_cached(
+            "INSERT INTO webhook_endpoints (workspace_id, url, description, events, secret, active, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        )?
+        .execute(params![
+            endpoint.workspace_id.0,
+            endpoint.url,
+            endpoint.description,
+            event_names(&endpoint.events)?,
+            endpoint.secret,
+            endpoint.active,
+            now
+        ])?;
+    Ok(WebhookEndpoint {
+        id: WebhookEndpointId(connection.last_insert_rowid()),
+        workspace_id: endpoint.workspace_id,
+        url: endpoint.url,
+        description: endpoint.description,
+        events: endpoint.events,
+        active: endpoint.active,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+pub(super) fn update_endpoint(
+    connection: &Connection,
+    id: WebhookEndpointId,
+    update: WebhookEndpointUpdate,
+) -> StoreResult<WebhookEndpoint> {
+    let now = now_millis();
+    let events = update.events.as_deref().map(event_names).transpose()?;
+    let changed = connection
+        .prepare_cached(
+            "UPDATE webhook_endpoints SET
+                url = COALESCE(?2, url),
+                description = COALESCE(?3, description),
+                events = COALESCE(?4, events),
+                active = COALESCE(?5, active),
+                secret = COALESCE(?6, secret),
+                updated_at = ?7
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id.0,
+            update.url,
+            update.description,
+            events,
+            update.active,
+            update.secret,
+            now
+        ])?;
+    if changed == 0 {
+        return Err(StoreError::NotFound("webhook endpoint"));
+    }
+    if update.active == Some(false) {
+        connection
+            .prepare_cached(
+                "UPDATE webhook_deliveries SET status = 'failed', error = ?2, next_attempt_at = NULL
+                 WHERE endpoint_id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![id.0, DISABLED])?;
+    }
+    load_endpoint(connection, id)?.ok_or(StoreError::NotFound("webhook endpoint"))
+}
+
+pub(super) fn delete_endpoint(connection: &Connection, id: WebhookEndpointId) -> StoreResult<()> {
+    // The deliveries and test events go with it (ON DELETE CASCADE); events that other
+    // endpoints still deliver stay.
+    let deleted = connection
+        .prepare_cached("DELETE FROM webhook_endpoints WHERE id = ?1")?
+        .execute([id.0])?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound("webhook endpoint"));
+    }
+    Ok(())
+}
+
+pub(super) fn deliveries(
+    connection: &Connection,
+    endpoint: WebhookEndpointId,
+    limit: u32,
+) -> StoreResult<Vec<WebhookDelivery>> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhook_events v ON v.id = d.event_id
+         WHERE d.endpoint_id = ?1 ORDER BY d.id DESC LIMIT ?2"
+    ))?;
+    let rows = statement.query_map(params![endpoint.0, limit], delivery_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn load_delivery(connection: &Connection, id: WebhookDeliveryId) -> StoreResult<WebhookDelivery> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhook_events v ON v.id = d.event_id
+             WHERE d.id = ?1"
+        ))?
+        .query_row([id.0], delivery_from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound("webhook delivery"))
+}
+
+pub(super) fn enqueue_test(
+    connection: &Connection,
+    endpoint: WebhookEndpointId,
+) -> StoreResult<WebhookDelivery> {
+    let now = now_millis();
+    let endpoint =
+        load_endpoint(connection, endpoint)?.ok_or(StoreError::NotFound("webhook endpoint"))?;
+    let data = serde_json::json!({
+        "endpoint_id": endpoint.id,
+        "message": "A test event from Tandem: this endpoint receives and verifies deliveries.",
+    });
+    connection
+        .prepare_cached(
+            "INSERT INTO webhook_events (workspace_id, type, data, endpoint_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            endpoint.workspace_id.0,
+            WebhookEventType::Test.as_str(),
+            to_json(&data)?,
+            endpoint.id.0,
+            now
+        ])?;
+    let event = connection.last_insert_rowid();
+    connection
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?3)",
+        )?
+        .execute(params![endpoint.id.0, event, now])?;
+    load_delivery(connection, WebhookDeliveryId(connection.last_insert_rowid()))
+}
+
+pub(super) fn claim(
+    connection: &Connection,
+    now: Millis,
+    lease_until: Millis,
+    limit: u32,
+) -> StoreResult<Vec<DueWebhook>> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {DELIVERY_COLUMNS}, v.workspace_id, v.data, v.created_at, e.url, e.secret
+         FROM webhook_deliveries d
+         JOIN webhook_events v ON v.id = d.event_id
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND e.active
+         ORDER BY d.next_attempt_at, d.id LIMIT ?2"
+    ))?;
+    let rows = statement.query_map(params![now, limit], |row| {
+        let delivery = delivery_from_row(row)?;
+        let data: String = row.get(13)?;
+        let data = serde_json::from_str(&data).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(13, rusqlite::types::Type::Text, error.into())
+        })?;
+        let event = WebhookEvent {
+            id: delivery.event_id,
+            workspace_id: WorkspaceId(row.get(12)?),
+            event_type: delivery.event_type,
+            created_at: row.get(14)?,
+            data,
+        };
+        Ok(DueWebhook { delivery, event, url: row.get(15)?, secret: row.get(16)? })
+    })?;
+    let mut due: Vec<DueWebhook> = rows.collect::<rusqlite::Result<_>>()?;
+    let mut lease = connection
+        .prepare_cached("UPDATE webhook_deliveries SET next_attempt_at = ?2 WHERE id = ?1")?;
+    for webhook in &mut due {
+        lease.execute(params![webhook.delivery.id.0, lease_until])?;
+        webhook.delivery.next_attempt_at = Some(lease_until);
+    }
+    Ok(due)
+}
+
+pub(super) fn next_due(connection: &Connection) -> StoreResult<Option<Millis>> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'",
+        )?
+        .query_row([], |row| row.get(0))?)
+}
+
+pub(super) fn finish(
+    connection: &Connection,
+    id: WebhookDeliveryId,
+    attempt: WebhookAttempt,
+) -> StoreResult<()> {
+    let active: Option<bool> = connection
+        .prepare_cached(
+            "SELECT e.active FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+             WHERE d.id = ?1",
+        )?
+        .query_row([id.0], |row| row.get(0))
+        .optional()?;
+    let Some(active) = active else { return Ok(()) };
+    let mut error = attempt.error;
+    let (status, next_attempt_at, delivered_at) = match attempt.outcome {
+        WebhookOutcome::Delivered => (WebhookDeliveryStatus::Delivered, None, Some(attempt.at)),
+        WebhookOutcome::RetryAt(at) if active => (WebhookDeliveryStatus::Pending, Some(at), None),
+        WebhookOutcome::RetryAt(_) => {
+            error = Some(match error {
+                Some(error) => format!("{error}; {DISABLED}"),
+                None => DISABLED.to_owned(),
+            });
+            (WebhookDeliveryStatus::Failed, None, None)
+        }
+        WebhookOutcome::Failed => (WebhookDeliveryStatus::Failed, None, None),
+    };
+    connection
+        .prepare_cached(
+            "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3,
+                last_attempt_at = ?4, response_status = ?5, error = ?6, delivered_at = ?7
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id.0,
+            status.as_str(),
+            next_attempt_at,
+            attempt.at,
+            attempt.response_status,
+            error,
+            delivered_at
+        ])?;
+    Ok(())
+}
+
+pub(super) fn prune(connection: &Connection, before: Millis) -> StoreResult<u64> {
+    let deliveries = connection
+        .prepare_cached(
+            "DELETE FROM webhook_deliveries WHERE status != 'pending' AND created_at < ?1",
+        )?
+        .execute([before])?;
+    connection
+        .prepare_cached(
+            "DELETE FROM webhook_events WHERE created_at < ?1
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
+        )?
+        .execute([before])?;
+    Ok(deliveries as u64)
+}
