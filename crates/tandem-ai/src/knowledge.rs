@@ -10,21 +10,21 @@
 //! served. A change of more than [`MAX_DELTA`] articles, or of the workspace's answer settings,
 //! is built in full before the change counts as applied.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use tandem_domain::{
     AnswerSettings, Article, ArticleStatus, CandidateRecord, Channel, DecisionRecord, MessageMeta,
-    Millis, Source, WorkspaceId,
+    Millis, PendingAction, Source, WorkspaceId,
 };
 use tandem_knowledge::{Candidate, Decision, DecisionPolicy, Engine, Outcome};
 use tandem_store::{Change, Store, StoreError, now_millis};
 use tandem_text::Dictionary;
 use tokio::sync::broadcast;
 
-use crate::{BotReply, Phrases, Responder, Turn};
+use crate::{BotReply, Phrases, Responder, Turn, actions};
 
 /// At most this many changed articles go into a delta; more, and the full rebuild is awaited.
 const MAX_DELTA: usize = 500;
@@ -147,6 +147,10 @@ pub struct KnowledgeResponder {
     this: Weak<KnowledgeResponder>,
     store: Arc<dyn Store>,
     policy: DecisionPolicy,
+    /// Calls business systems for actions.
+    http: reqwest::Client,
+    /// Where actions' `{env.NAME}` secrets come from.
+    secrets: actions::Secrets,
     built: Mutex<HashMap<WorkspaceId, Arc<Built>>>,
     /// When each workspace's knowledge stamp was last compared with the store.
     checked: Mutex<HashMap<WorkspaceId, Millis>>,
@@ -157,6 +161,9 @@ pub struct KnowledgeResponder {
     /// What time it is, for effective windows: the system clock, or a test's own.
     clock: Clock,
 }
+
+/// The key prefix of the articles that stand for business actions in the engine.
+pub const ACTION_PREFIX: &str = "action:";
 
 /// A source of the current time in milliseconds.
 pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
@@ -191,10 +198,27 @@ impl KnowledgeResponder {
         policy: DecisionPolicy,
         clock: Clock,
     ) -> Arc<KnowledgeResponder> {
+        KnowledgeResponder::start_with(store, policy, clock, actions::environment())
+    }
+
+    /// Like [`KnowledgeResponder::start_with_clock`], with actions' secrets from `secrets`
+    /// instead of the environment.
+    pub fn start_with(
+        store: Arc<dyn Store>,
+        policy: DecisionPolicy,
+        clock: Clock,
+        secrets: actions::Secrets,
+    ) -> Arc<KnowledgeResponder> {
         let responder = Arc::new_cyclic(|this| KnowledgeResponder {
+            secrets,
             this: this.clone(),
             store,
             policy,
+            // Connectors do not follow redirects: an action's URL is the one the business set.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
             built: Mutex::new(HashMap::new()),
             checked: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
@@ -231,6 +255,37 @@ impl KnowledgeResponder {
         responder
     }
 
+    /// What the engine answers from: the articles, and each business action as an article
+    /// whose questions are its triggers (key `action:<key>`), so that actions and articles are
+    /// ranked together and an action wins only when it is the best match.
+    async fn answerable(&self, workspace: WorkspaceId) -> Result<Vec<Article>, StoreError> {
+        let mut articles = self.store.articles(workspace).await?;
+        for action in self.store.actions(workspace).await? {
+            articles.push(Article {
+                id: tandem_domain::ArticleId(0),
+                workspace_id: workspace,
+                key: format!("{ACTION_PREFIX}{}", action.key),
+                status: if action.enabled {
+                    ArticleStatus::Published
+                } else {
+                    ArticleStatus::Archived
+                },
+                title: action.name.clone(),
+                answer: action.description.clone(),
+                questions: action.triggers.clone(),
+                tags: vec!["action".to_owned()],
+                language: None,
+                effective_from: None,
+                expires_at: None,
+                channels: Vec::new(),
+                version: 1,
+                created_at: action.updated_at,
+                updated_at: action.updated_at,
+            });
+        }
+        Ok(articles)
+    }
+
     fn current(&self, workspace: WorkspaceId) -> Option<Arc<Built>> {
         self.built.lock().ok().and_then(|map| map.get(&workspace).cloned())
     }
@@ -253,7 +308,7 @@ impl KnowledgeResponder {
             // New dictionary words change how every text is segmented: rebuild it all.
             return self.rebuild_if_current(workspace, generation).await;
         }
-        let articles = self.store.articles(workspace).await?;
+        let articles = self.answerable(workspace).await?;
         let now = (self.clock)();
         let base_versions: HashMap<&str, (i64, Millis)> = current
             .base
@@ -324,7 +379,7 @@ impl KnowledgeResponder {
         workspace: WorkspaceId,
         generation: u64,
     ) -> Result<(), StoreError> {
-        let articles = self.store.articles(workspace).await?;
+        let articles = self.answerable(workspace).await?;
         let settings = self.store.answer_settings(workspace).await?;
         let policy = DecisionPolicy {
             threshold: settings.threshold.unwrap_or(self.policy.threshold),
@@ -483,6 +538,11 @@ impl Responder for KnowledgeResponder {
             }
         };
         let channel = Some(turn.inbox.channel);
+        if let Some(pending) = &turn.conversation.pending_action
+            && let Some(reply) = self.continue_action(turn, &built, pending.clone(), phrases).await
+        {
+            return reply;
+        }
         if said_it_did_not_help(&turn.message.body)
             && let Some(reply) = next_step_after_failure(turn, &built, phrases)
         {
@@ -522,10 +582,209 @@ impl Responder for KnowledgeResponder {
                 .collect(),
             knowledge_version: built.version.clone(),
             latency_us: started.elapsed().as_micros() as u64,
+            action: None,
         };
+        // The best match is a business action: do it.
+        if decision.outcome == Outcome::Answer
+            && let Some(key) =
+                articles.first().and_then(|article| article.key.strip_prefix(ACTION_PREFIX))
+        {
+            let key = key.to_owned();
+            if let Some(reply) = self.start_action(turn, &key, record.clone(), phrases).await {
+                return reply;
+            }
+        }
         let mut reply = reply(phrases, decision.outcome, &articles);
         reply.decision = Some(record);
         reply
+    }
+}
+
+impl KnowledgeResponder {
+    async fn action(&self, turn: &Turn, key: &str) -> Option<tandem_domain::Action> {
+        match self.store.actions(turn.inbox.workspace_id).await {
+            Ok(actions) => actions.into_iter().find(|action| action.key == key && action.enabled),
+            Err(error) => {
+                tracing::warn!(%error, "actions unavailable");
+                None
+            }
+        }
+    }
+
+    async fn set_pending(&self, turn: &Turn, pending: Option<PendingAction>) -> bool {
+        if turn.conversation.pending_action == pending {
+            return true;
+        }
+        match self.store.set_pending_action(turn.conversation.id, pending).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(conversation_id = %turn.conversation.id, %error, "could not record the action in progress");
+                false
+            }
+        }
+    }
+
+    /// The customer's message triggered `key`: collect its parameters, then run it.
+    async fn start_action(
+        &self,
+        turn: &Turn,
+        key: &str,
+        record: DecisionRecord,
+        phrases: &Phrases,
+    ) -> Option<BotReply> {
+        let action = self.action(turn, key).await?;
+        Some(self.proceed(turn, &action, BTreeMap::new(), record, phrases).await)
+    }
+
+    /// The bot asked for a parameter: take it from this message, or ask again, or give up. A
+    /// message that is plainly about something else drops the action (`None`: answer it).
+    async fn continue_action(
+        &self,
+        turn: &Turn,
+        built: &Built,
+        pending: PendingAction,
+        phrases: &Phrases,
+    ) -> Option<BotReply> {
+        let Some(action) = self.action(turn, &pending.action).await else {
+            self.set_pending(turn, None).await;
+            return None;
+        };
+        let record = DecisionRecord {
+            query: turn.message.body.clone(),
+            outcome: "action".to_owned(),
+            threshold: built.policy.threshold,
+            candidates: Vec::new(),
+            knowledge_version: built.version.clone(),
+            latency_us: 0,
+            action: None,
+        };
+        let asked = action.params.iter().find(|param| param.name == pending.asking);
+        let given = asked.and_then(|param| actions::find_param(param, &turn.message.body, true));
+        let mut values = pending.values.clone();
+        if let (Some(param), Some(value)) = (asked, given) {
+            values.insert(param.name.clone(), value);
+            return Some(self.proceed(turn, &action, values, record, phrases).await);
+        }
+        // Not the value asked for: another question, or a value that does not fit.
+        let (decision, articles) = built.decide(&turn.message.body, Some(turn.inbox.channel));
+        let elsewhere = decision.outcome == Outcome::Answer
+            && articles
+                .first()
+                .is_some_and(|article| article.key != format!("{ACTION_PREFIX}{}", action.key));
+        if elsewhere {
+            self.set_pending(turn, None).await;
+            return None;
+        }
+        let mut record = record;
+        let mut done = tandem_domain::ActionRecord {
+            action: action.key.clone(),
+            outcome: String::new(),
+            params: BTreeMap::new(),
+            calls: Vec::new(),
+        };
+        if pending.tries >= actions::MAX_TRIES {
+            self.set_pending(turn, None).await;
+            done.outcome = "gave_up".to_owned();
+            record.action = Some(done);
+            let mut reply = BotReply::text(phrases.action_gave_up, crate::Outcome::Abstain, true);
+            reply.decision = Some(record);
+            return Some(reply);
+        }
+        let ask = asked.map(|param| param.ask.get(turn.locale).to_owned()).unwrap_or_default();
+        self.set_pending(turn, Some(PendingAction { tries: pending.tries + 1, ..pending })).await;
+        done.outcome = "asking".to_owned();
+        record.action = Some(done);
+        let mut reply = BotReply::text(
+            &format!("{}{ask}", phrases.action_retry),
+            crate::Outcome::Clarify,
+            false,
+        );
+        reply.decision = Some(record);
+        Some(reply)
+    }
+
+    /// With what is known, ask for the next missing parameter or run the action.
+    async fn proceed(
+        &self,
+        turn: &Turn,
+        action: &tandem_domain::Action,
+        mut values: BTreeMap<String, String>,
+        mut record: DecisionRecord,
+        phrases: &Phrases,
+    ) -> BotReply {
+        record.outcome = "action".to_owned();
+        let mut done = tandem_domain::ActionRecord {
+            action: action.key.clone(),
+            outcome: String::new(),
+            params: BTreeMap::new(),
+            calls: Vec::new(),
+        };
+        if action.requires_verified && !turn.customer.verified {
+            self.set_pending(turn, None).await;
+            done.outcome = "login_required".to_owned();
+            record.action = Some(done);
+            let text = action.replies.login_required.get(turn.locale);
+            let body = if text.is_empty() { phrases.login_required } else { text };
+            let mut reply = BotReply::text(body, crate::Outcome::Answer, false);
+            reply.decision = Some(record);
+            return reply;
+        }
+        if let Some(missing) =
+            actions::gather(action, &mut values, &turn.customer, &turn.message.body)
+        {
+            let pending = PendingAction {
+                action: action.key.clone(),
+                values,
+                asking: missing.name.clone(),
+                tries: 1,
+            };
+            self.set_pending(turn, Some(pending)).await;
+            done.outcome = "asking".to_owned();
+            record.action = Some(done);
+            let mut reply =
+                BotReply::text(missing.ask.get(turn.locale), crate::Outcome::Clarify, false);
+            reply.decision = Some(record);
+            return reply;
+        }
+        self.set_pending(turn, None).await;
+        let run = actions::execute(
+            &self.http,
+            &self.secrets,
+            action,
+            &values,
+            turn.locale,
+            (self.clock)(),
+        )
+        .await;
+        let source = match &action.policy_article {
+            Some(key) => self
+                .store
+                .article(turn.inbox.workspace_id, key)
+                .await
+                .ok()
+                .flatten()
+                .filter(|article| article.version > 0)
+                .map(|article| Source {
+                    article: article.key,
+                    title: article.title,
+                    version: article.version,
+                }),
+            None => None,
+        };
+        let outcome = if run.record.outcome == "error" {
+            crate::Outcome::Abstain
+        } else {
+            crate::Outcome::Answer
+        };
+        record.action = Some(run.record);
+        BotReply {
+            body: run.reply,
+            outcome,
+            hand_off: run.hand_off,
+            meta: source
+                .map(|source| MessageMeta { source: Some(source), quick_replies: Vec::new() }),
+            decision: Some(record),
+        }
     }
 }
 
@@ -610,6 +869,7 @@ fn next_step_after_failure(turn: &Turn, built: &Built, phrases: &Phrases) -> Opt
         candidates: Vec::new(),
         knowledge_version: built.version.clone(),
         latency_us: 0,
+        action: None,
     });
     Some(reply)
 }

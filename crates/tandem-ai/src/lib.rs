@@ -7,6 +7,7 @@
 //! the bot answer only while it owns the conversation, hand off to the queue when asked — so
 //! the HTTP layer only translates requests.
 
+pub mod actions;
 pub mod kb;
 mod knowledge;
 mod phrases;

@@ -28,6 +28,12 @@ pub struct Phrases {
     pub after_hours: &'static str,
     /// The queue opened: an after-hours ticket goes to a person.
     pub follow_up_now: &'static str,
+    /// Before asking again for a parameter that did not fit.
+    pub action_retry: &'static str,
+    /// A parameter could not be understood after several tries: a person takes over.
+    pub action_gave_up: &'static str,
+    /// An action that reveals personal data, for a customer who has not logged in.
+    pub login_required: &'static str,
     /// Weekday names, Monday first, for `{time}`.
     pub weekdays: [&'static str; 7],
 }
@@ -47,6 +53,9 @@ const ZH: Phrases = Phrases {
     connecting_after_failure: "看来我没能解决您的问题，已为您转接人工客服，请稍候。",
     after_hours: "现在是非工作时间，已为您登记，人工客服将于{time}起尽快回复您。在此之前，我会继续为您解答。",
     follow_up_now: "人工客服已上班，正在为您转接，请稍候。",
+    action_retry: "抱歉，这个好像不太对。",
+    action_gave_up: "抱歉，我还是没能识别出来，已为您转接人工客服，请稍候。",
+    login_required: "查询这些信息需要先登录账号。请登录后再问我一次，或点击“转人工”由客服为您核实身份。",
     weekdays: ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
 };
 
@@ -65,6 +74,9 @@ const EN: Phrases = Phrases {
     connecting_after_failure: "It looks like I couldn't solve this for you, so I've asked a person to take over. Please hold on.",
     after_hours: "Our team is offline right now. I've noted your request and a person will get back to you from {time}. Until then, I'll keep helping.",
     follow_up_now: "Our team is back — connecting you to a person now.",
+    action_retry: "Sorry, that doesn't look right. ",
+    action_gave_up: "Sorry, I still couldn't make that out — I'm connecting you to a person now.",
+    login_required: "I can look that up once you're logged in. Please log in and ask me again, or tap \"Talk to a person\" and a member of our team will verify your identity.",
     weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
 };
 

@@ -137,10 +137,15 @@ fn times_asked(turns: &[CustomerTurn]) -> usize {
         .count()
 }
 
+/// Pairs of neighbouring letters and Chinese characters. Digits are left out: a customer who
+/// gives order numbers one after another is answering questions, not repeating one.
 fn bigrams(text: &str) -> BTreeSet<(char, char)> {
     let characters: Vec<char> = tandem_text::normalize(text)
         .chars()
-        .filter(|character| character.is_alphanumeric() || tandem_text::is_han(*character))
+        .filter(|character| {
+            (character.is_alphanumeric() || tandem_text::is_han(*character))
+                && !character.is_ascii_digit()
+        })
         .collect();
     characters.windows(2).map(|pair| (pair[0], pair[1])).collect()
 }
@@ -417,6 +422,7 @@ pub fn packet(input: PacketInput<'_>) -> HandoffPacket {
         intents,
         emotions,
         bot_replies,
+        actions: input.decisions.iter().filter_map(|(_, record)| record.action.clone()).collect(),
         draft: input.draft.map(str::to_owned),
         entities: entities(input.turns),
         customer: CustomerCard {
@@ -575,6 +581,8 @@ mod tests {
                 .map(|(key, value)| (key.to_string(), value.to_string()))
                 .collect(),
             created_at: 0,
+            external_id: None,
+            verified: false,
         }
     }
 

@@ -125,6 +125,14 @@ pub struct Customer {
     /// Free-form profile attributes set by the business (tier, city, plan...).
     pub attributes: BTreeMap<String, String>,
     pub created_at: Millis,
+    /// The business's own id for this person (its logged-in user's id), unique per workspace;
+    /// set only on customers whose identity was verified.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// Whether the business vouched for this customer with a valid identity hash. Anonymous
+    /// widget visitors are never verified.
+    #[serde(default)]
+    pub verified: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +147,9 @@ pub struct Conversation {
     /// Its place in routing while it waits for or is offered to a person.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<crate::RouteInfo>,
+    /// A business action waiting for the customer to give a parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_action: Option<crate::PendingAction>,
     /// The `seq` of the newest message; 0 when there is none.
     pub last_seq: i64,
     /// The first line of the customer's newest message, for inbox lists.
@@ -291,6 +302,9 @@ pub struct DecisionRecord {
     pub knowledge_version: String,
     /// Engine time in microseconds.
     pub latency_us: u64,
+    /// The business action the turn ran or is collecting parameters for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<crate::ActionRecord>,
 }
 
 /// One scored article of a decision.

@@ -5,12 +5,14 @@
 //! matter most (who owns a conversation, what a valid message is) can be tested exhaustively
 //! without a database or a server.
 
+pub mod action;
 pub mod conversation;
 pub mod entities;
 pub mod triage;
 pub mod validate;
 pub mod webhook;
 
+pub use action::*;
 pub use conversation::{ConversationState, Transition, TransitionError};
 pub use entities::*;
 pub use triage::*;

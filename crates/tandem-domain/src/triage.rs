@@ -150,6 +150,9 @@ pub struct HandoffPacket {
     /// Sentiment and emotion of each customer message, oldest first.
     pub emotions: Vec<TurnSignal>,
     pub bot_replies: Vec<BotReply>,
+    /// What the bot looked up or did in the business's systems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<crate::ActionRecord>,
     /// A draft reply the bot wrote for a person to approve (regulated topics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<String>,

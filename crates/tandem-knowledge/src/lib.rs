@@ -92,13 +92,15 @@ pub const CANDIDATES: usize = 5;
 pub struct DecisionPolicy {
     /// Below this confidence the engine abstains.
     pub threshold: f32,
-    /// When the runner-up is within this much of the best (and above the threshold), clarify.
+    /// When the runner-up is within this fraction of the best's score (and above the
+    /// threshold), clarify: a relative margin, so that two strong candidates 0.50 and 0.47
+    /// apart are as close as 0.20 and 0.19.
     pub clarify_margin: f32,
 }
 
 impl Default for DecisionPolicy {
     fn default() -> Self {
-        DecisionPolicy { threshold: DEFAULT_THRESHOLD, clarify_margin: 0.02 }
+        DecisionPolicy { threshold: DEFAULT_THRESHOLD, clarify_margin: 0.08 }
     }
 }
 
@@ -397,7 +399,7 @@ impl Decision {
             [best, ..] if best.score < policy.threshold => Outcome::Abstain,
             [best, second, ..]
                 if second.score >= policy.threshold
-                    && best.score - second.score < policy.clarify_margin =>
+                    && best.score - second.score < policy.clarify_margin * best.score =>
             {
                 Outcome::Clarify
             }

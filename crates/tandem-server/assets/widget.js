@@ -2,6 +2,9 @@
  * Tandem web chat widget, served at /widget.js.
  * Plain ES2020, no dependencies, no build step. Embed with:
  *   <script src="https://host/widget.js" data-inbox="PUBLIC_KEY" data-lang="zh|en" async></script>
+ * For a signed-in user of the site, add data-user-id, data-user-hash (the hex HMAC-SHA256 of the
+ * id keyed with the inbox's identity secret, computed on the site's server) and optionally
+ * data-user-name and data-user-email: the user is then one verified customer on every device.
  * Everything lives in the open shadow root of <tandem-widget>, so page CSS cannot leak in.
  */
 (() => {
@@ -14,6 +17,13 @@
   window.__tandemWidget = true;
 
   const BASE = new URL(script.getAttribute('src') || location.href, location.href).origin;
+  // Identity verification; dropped for the page's lifetime if Tandem rejects the hash.
+  let IDENTITY = script.getAttribute('data-user-id') ? {
+    user_id: script.getAttribute('data-user-id'),
+    user_hash: script.getAttribute('data-user-hash') || '',
+    name: script.getAttribute('data-user-name') || undefined,
+    email: script.getAttribute('data-user-email') || undefined,
+  } : null;
   const LANG = String(script.getAttribute('data-lang') || navigator.language || 'en')
     .toLowerCase().startsWith('zh') ? 'zh' : 'en';
   const MAX_CHARS = 5000;
@@ -568,7 +578,16 @@ textarea::placeholder { color: #94a3b8; }
   async function startSession() {
     const prev = store.get('token');
     S.token = null;
-    const d = await api('POST', '/api/v1/widget/session', { inbox_key: INBOX, token: prev || undefined, locale: LANG });
+    const request = { inbox_key: INBOX, token: prev || undefined, locale: LANG };
+    let d;
+    try {
+      d = await api('POST', '/api/v1/widget/session', IDENTITY ? { ...request, ...IDENTITY } : request);
+    } catch (e) {
+      if (!IDENTITY || e.code !== 'identity_mismatch') throw e;
+      IDENTITY = null;
+      console.warn('[tandem] data-user-hash does not match data-user-id (compute it on your server with this inbox\'s identity secret); continuing as an anonymous visitor');
+      d = await api('POST', '/api/v1/widget/session', request);
+    }
     if (!d || !d.token) throw new Error('invalid session response');
     if (prev && d.token !== prev) clearHistory(); // the old token was not accepted: a new customer
     S.token = d.token;

@@ -1,4 +1,5 @@
-//! Who is calling: agents (session cookie or API token) and widget customers (signed token).
+//! Who is calling: agents (session cookie or API token) and widget customers (signed token),
+//! and the identity hashes by which a business vouches for its logged-in users.
 //!
 //! Secrets are random 32-byte tokens; the store keeps only their SHA-256, so a leaked database
 //! does not leak live sessions. Passwords are hashed with argon2id.
@@ -91,6 +92,40 @@ impl WidgetIdentity {
         mac.update(payload.as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
+}
+
+/// Identity verification: the hash a business's backend computes for its logged-in user and
+/// passes to the widget, the HMAC-SHA256 of the user's id (UTF-8) keyed with the inbox's
+/// identity secret (the secret's text, UTF-8), written as lowercase hex.
+pub fn user_hash(identity_secret: &str, user_id: &str) -> String {
+    let mut mac = HmacSha256::new_from_slice(identity_secret.as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(user_id.as_bytes());
+    mac.finalize().into_bytes().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Whether `user_hash` is [`user_hash`] of `user_id`; compared in constant time, so timing
+/// reveals nothing about the expected hash. Hex digits of either case are accepted.
+pub fn verify_user_hash(identity_secret: &str, user_id: &str, user_hash: &str) -> bool {
+    let Some(sent) = decode_hex(user_hash.trim()) else { return false };
+    let Ok(mut mac) = HmacSha256::new_from_slice(identity_secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(user_id.as_bytes());
+    mac.verify_slice(&sent).is_ok()
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            let digit = |byte: u8| char::from(byte).to_digit(16);
+            Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)
+        })
+        .collect()
 }
 
 pub fn bearer_token(parts: &Parts) -> Option<&str> {
@@ -233,6 +268,22 @@ mod tests {
         assert_eq!(WidgetIdentity::verify(&forged, b"secret"), None);
         assert_eq!(WidgetIdentity::verify("garbage", b"secret"), None);
         assert_eq!(WidgetIdentity::verify("", b"secret"), None);
+    }
+
+    #[test]
+    fn user_hashes_verify_only_for_their_secret_and_user() {
+        // The RFC 4231 test case 2 key and data, as a business's backend would compute them.
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        assert_eq!(user_hash("Jefe", "what do ya want for nothing?"), expected);
+        let hash = user_hash("secret", "u-1001");
+        assert!(verify_user_hash("secret", "u-1001", &hash));
+        assert!(verify_user_hash("secret", "u-1001", &hash.to_uppercase()));
+        assert!(!verify_user_hash("other", "u-1001", &hash));
+        assert!(!verify_user_hash("secret", "u-1002", &hash));
+        assert!(!verify_user_hash("secret", "u-1001", &hash[..62]));
+        assert!(!verify_user_hash("secret", "u-1001", ""));
+        assert!(!verify_user_hash("secret", "u-1001", "zz"));
+        assert!(!verify_user_hash("secret", "u-1001", &format!("{hash}00")));
     }
 
     #[test]

@@ -11,12 +11,22 @@ use tandem_domain::{
 };
 use tandem_store::{
     MessageTarget, NewArticle, NewCustomer, NewInbox, NewMessage, NewUser, Store, StoreError,
+    VerifiedCustomer,
 };
 
 use crate::auth::{hash_password, random_token};
 use crate::error::ApiError;
 
 const BOT_NAME: &str = "小河";
+
+/// The shop's own id of its signed-in demo customer 张伟; `/demo?as=u-1001` signs in as him.
+pub const DEMO_USER_ID: &str = "u-1001";
+pub const DEMO_USER_NAME: &str = "张伟";
+pub const DEMO_USER_EMAIL: &str = "zhangwei@example.cn";
+
+/// The setting that marks the demo workspace, the only one whose widget `/demo` may sign in
+/// as [`DEMO_USER_ID`] (a real workspace's inbox must never get a hash from a public page).
+pub const DEMO_WORKSPACE_SETTING: &str = "demo_workspace_id";
 
 /// A demo account and its (public, printed) password.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +68,7 @@ pub async fn seed(store: &Arc<dyn Store>) -> Result<bool, ApiError> {
         return Ok(false);
     }
     let workspace = store.create_workspace("星河商城 Galaxy Shop").await?.id;
+    store.setting_or_insert(DEMO_WORKSPACE_SETTING, &workspace.0.to_string()).await?;
     let inbox = store
         .create_inbox(NewInbox {
             workspace_id: workspace,
@@ -130,6 +141,7 @@ pub async fn seed(store: &Arc<dyn Store>) -> Result<bool, ApiError> {
     store
         .save_articles(workspace, articles(), ArticleStatus::Published, Some(agents[0].id))
         .await?;
+    crate::demo_shop::seed_actions(store, workspace).await?;
     Ok(true)
 }
 
@@ -305,13 +317,23 @@ async fn seed_conversations(
                 .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
                 .collect::<BTreeMap<_, _>>(),
         };
+    // 张伟 is a signed-in customer of the shop (identity verification): his history is the
+    // same on every device the demo page signs in as him.
+    let zhang = customer(
+        DEMO_USER_NAME,
+        Some(DEMO_USER_EMAIL),
+        Locale::Zh,
+        &[("tier", "gold"), ("value", "3200"), ("city", "上海"), ("orders", "23")],
+    );
     let zhang = store
-        .create_customer(customer(
-            "张伟",
-            Some("zhangwei@example.cn"),
-            Locale::Zh,
-            &[("tier", "VIP 金卡"), ("city", "上海"), ("orders", "23")],
-        ))
+        .verified_customer(VerifiedCustomer {
+            workspace_id: workspace,
+            external_id: DEMO_USER_ID.into(),
+            name: Some(zhang.name),
+            email: zhang.email,
+            locale: zhang.locale,
+            attributes: zhang.attributes,
+        })
         .await?;
     let sarah = store
         .create_customer(customer(

@@ -26,6 +26,8 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("the CSRF token is missing or wrong; reload the page")]
     CsrfFailed,
+    #[error("user_hash does not match user_id; compute it with this inbox's identity secret")]
+    IdentityMismatch,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -38,6 +40,8 @@ pub enum ApiError {
     Invalid(#[from] ValidationError),
     #[error("the import has {} problem(s); nothing was saved", .0.len())]
     ImportFailed(Vec<tandem_ai::kb::ImportError>),
+    #[error("{} action problem(s); nothing was saved", .0.len())]
+    ActionsInvalid(Vec<tandem_ai::actions::ActionError>),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
@@ -56,11 +60,12 @@ impl ApiError {
             ApiError::InvalidToken => ("invalid_token", StatusCode::UNAUTHORIZED),
             ApiError::Forbidden(_) => ("forbidden", StatusCode::FORBIDDEN),
             ApiError::CsrfFailed => ("csrf_failed", StatusCode::FORBIDDEN),
+            ApiError::IdentityMismatch => ("identity_mismatch", StatusCode::FORBIDDEN),
             ApiError::NotFound(_) => ("not_found", StatusCode::NOT_FOUND),
             ApiError::IllegalTransition(_) => ("illegal_transition", StatusCode::CONFLICT),
             ApiError::Conflict(_) => ("conflict", StatusCode::CONFLICT),
             ApiError::PayloadTooLarge(_) => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
-            ApiError::Invalid(_) | ApiError::ImportFailed(_) => {
+            ApiError::Invalid(_) | ApiError::ImportFailed(_) | ApiError::ActionsInvalid(_) => {
                 ("invalid_input", StatusCode::UNPROCESSABLE_ENTITY)
             }
             ApiError::RateLimited { .. } => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
@@ -78,6 +83,9 @@ struct ErrorBody<'a> {
     /// Every problem of a failed import, with its line.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [tandem_ai::kb::ImportError]>,
+    /// Every problem of a set of actions: which action, which part, why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems: Option<&'a [tandem_ai::actions::ActionError]>,
 }
 
 impl IntoResponse for ApiError {
@@ -94,7 +102,11 @@ impl IntoResponse for ApiError {
             ApiError::ImportFailed(errors) => Some(errors.as_slice()),
             _ => None,
         };
-        let body = ErrorBody { code, message: self.to_string(), field, errors };
+        let problems = match &self {
+            ApiError::ActionsInvalid(problems) => Some(problems.as_slice()),
+            _ => None,
+        };
+        let body = ErrorBody { code, message: self.to_string(), field, errors, problems };
         let mut response = (status, Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

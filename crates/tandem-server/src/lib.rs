@@ -10,6 +10,7 @@ pub mod assets;
 pub mod auth;
 mod console;
 pub mod demo;
+pub mod demo_shop;
 pub mod error;
 mod hub;
 mod i18n;

@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tandem_domain::{
-    AgentRouting, AnswerSettings, Article, ArticleStatus, AuthorKind, Channel, Conversation,
-    ConversationId, ConversationState, Customer, CustomerId, DecisionRecord, EscalationPolicy,
-    HandoffPacket, Inbox, InboxId, Locale, Message, MessageId, MessageMeta, Millis, Queue, QueueId,
-    QueueRouting, Role, Transition, TransitionError, User, UserId, WebhookDelivery,
-    WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, WebhookEventId, WebhookEventType,
-    Workspace, WorkspaceId,
+    Action, AgentRouting, AnswerSettings, Article, ArticleStatus, AuthorKind, Channel,
+    Conversation, ConversationId, ConversationState, Customer, CustomerId, DecisionRecord,
+    EscalationPolicy, HandoffPacket, Inbox, InboxId, Locale, Message, MessageId, MessageMeta,
+    Millis, PendingAction, Queue, QueueId, QueueRouting, Role, Transition, TransitionError, User,
+    UserId, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, WebhookEventId,
+    WebhookEventType, Workspace, WorkspaceId,
 };
 use tokio::sync::broadcast;
 
@@ -301,9 +301,9 @@ pub trait Store: Send + Sync + 'static {
         workspace: WorkspaceId,
         settings: AnswerSettings,
     ) -> StoreResult<AnswerSettings>;
-    /// How many articles the workspace has and when the newest change to them or to the answer
-    /// settings was: a cheap way to notice changes made by another process (such as
-    /// `tandem kb import`).
+    /// How many articles and actions the workspace has and when the newest change to them or
+    /// to the answer settings was: a cheap way to notice changes made by another process (such
+    /// as `tandem kb import`).
     async fn knowledge_stamp(&self, workspace: WorkspaceId) -> StoreResult<(i64, Millis)>;
     /// One article by key, whatever its status.
     async fn article(&self, workspace: WorkspaceId, key: &str) -> StoreResult<Option<Article>>;
@@ -341,6 +341,21 @@ pub trait Store: Send + Sync + 'static {
     /// How much this customer has talked to the workspace before: conversations, how many of
     /// them a person answered in, and the agent who wrote to them last.
     async fn customer_history(&self, customer: CustomerId) -> StoreResult<CustomerHistory>;
+    /// The workspace's business actions, by key.
+    async fn actions(&self, workspace: WorkspaceId) -> StoreResult<Vec<Action>>;
+    /// Creates or replaces actions by key, all or nothing.
+    async fn save_actions(
+        &self,
+        workspace: WorkspaceId,
+        actions: Vec<Action>,
+    ) -> StoreResult<Vec<Action>>;
+    async fn delete_action(&self, workspace: WorkspaceId, key: &str) -> StoreResult<()>;
+    /// Records (or clears) the action a conversation is collecting parameters for.
+    async fn set_pending_action(
+        &self,
+        conversation: ConversationId,
+        pending: Option<PendingAction>,
+    ) -> StoreResult<()>;
     /// The newest hand-off packet of a conversation.
     async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffPacket>>;
     /// Every conversation waiting for or owned by a person, and the bot's after-hours tickets,
@@ -413,6 +428,38 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes finished (delivered or failed) deliveries created before `before`, and events
     /// left without deliveries; returns how many deliveries went.
     async fn prune_webhooks(&self, before: Millis) -> StoreResult<u64>;
+
+    // ---------- Identity verification ----------
+    //
+    // A business signs its logged-in user's id with its inbox's identity secret; a customer
+    // whose signature checks out is found (or created) by that id, so one person on several
+    // devices is one customer with one history.
+
+    /// Finds the workspace's customer with `customer.external_id` or creates it, marks it
+    /// verified and takes the name and e-mail given (a `None` keeps what is stored), in one
+    /// transaction. Two concurrent calls for one id get the same customer (the id is unique
+    /// per workspace).
+    async fn verified_customer(&self, customer: VerifiedCustomer) -> StoreResult<Customer>;
+    /// The secret this inbox's business signs its users' ids with; `None` for an unknown inbox.
+    async fn inbox_identity_secret(&self, inbox: InboxId) -> StoreResult<Option<String>>;
+    /// Replaces the inbox's identity secret with a new random one and returns it; hashes made
+    /// with the old secret no longer verify.
+    async fn rotate_inbox_identity_secret(&self, inbox: InboxId) -> StoreResult<String>;
+}
+
+/// See [`Store::verified_customer`].
+#[derive(Debug, Clone)]
+pub struct VerifiedCustomer {
+    pub workspace_id: WorkspaceId,
+    /// The business's id of its user.
+    pub external_id: String,
+    /// The name to show; a new customer without one is named by its external id.
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// Kept when the customer already has a language.
+    pub locale: Option<Locale>,
+    /// Profile attributes of a new customer; an existing customer's are left as they are.
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// See [`Store::customer_history`].

@@ -53,7 +53,9 @@ pub async fn run(command: KbCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn workspace(store: &Arc<dyn Store>) -> anyhow::Result<tandem_domain::WorkspaceId> {
+pub(crate) async fn workspace(
+    store: &Arc<dyn Store>,
+) -> anyhow::Result<tandem_domain::WorkspaceId> {
     match store.workspaces().await?.first() {
         Some(workspace) => Ok(workspace.id),
         None => bail!(

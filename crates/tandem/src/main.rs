@@ -1,6 +1,7 @@
 //! The `tandem` binary: argument handling and wiring only. Everything it runs lives in the
 //! library crates.
 
+mod actions;
 mod analyze;
 mod bench;
 mod bench_knowledge;
@@ -53,6 +54,11 @@ enum Command {
     /// Read customer messages (JSONL on stdin) and write their signals: language, sentiment,
     /// emotion, reasons and whether the default policy would hand off.
     Analyze(analyze::AnalyzeArgs),
+    /// Import and export business actions (connectors to the business's systems).
+    Actions {
+        #[command(subcommand)]
+        command: actions::ActionsCommand,
+    },
     /// Import and export knowledge articles.
     Kb {
         #[command(subcommand)]
@@ -161,6 +167,7 @@ fn main() -> anyhow::Result<()> {
             Command::Bench(args) => bench::run(args).await,
             Command::Eval(args) => eval::run(args),
             Command::Kb { command } => kb::run(command).await,
+            Command::Actions { command } => actions::run(command).await,
             Command::Analyze(args) => analyze::run(args),
         }
     })
@@ -197,13 +204,53 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
         config.server.public_url = format!("http://{address}");
     }
     let url = config.server.public_url.clone();
-    let responder = KnowledgeResponder::start(Arc::clone(&store), config.engine.policy());
+    // The demo's fake shop answers the bot's HTTP connectors from the same address.
+    let shop_key = demo.then(|| {
+        std::env::var(tandem_server::demo_shop::KEY_VARIABLE)
+            .ok()
+            .filter(|key| !key.is_empty())
+            .unwrap_or_else(|| tandem_server::demo_shop::DEFAULT_KEY.to_owned())
+    });
+    // Actions read their secrets from TANDEM_ACTION_*; the demo's point at its own shop.
+    let environment = tandem_ai::actions::environment();
+    let secrets: tandem_ai::actions::Secrets = match &shop_key {
+        Some(key) => {
+            let shop = format!("http://{address}{}", tandem_server::demo_shop::BASE_PATH);
+            let key = key.clone();
+            Arc::new(move |name| match name {
+                "DEMO_SHOP_URL" => Some(shop.clone()),
+                "DEMO_SHOP_KEY" => Some(key.clone()),
+                other => environment(other),
+            })
+        }
+        None => environment,
+    };
+    let responder = KnowledgeResponder::start_with(
+        Arc::clone(&store),
+        config.engine.policy(),
+        Arc::new(tandem_store::now_millis),
+        secrets,
+    );
     let state = tandem_server::build(Arc::clone(&store), responder, config.server.clone()).await?;
-    let app = tandem_server::router(state);
+    let mut app = tandem_server::router(state);
+    if let Some(key) = &shop_key {
+        app = app.merge(tandem_server::demo_shop::DemoShop::new(key.clone()).router());
+    }
     println!("Tandem is listening on {url}");
     println!("  Console:      {url}/login");
     println!("  Widget demo:  {url}/demo");
     println!("  API:          {url}/openapi.json");
+    if let Some(key) = &shop_key {
+        let key_source = if key == tandem_server::demo_shop::DEFAULT_KEY {
+            format!("key {key}")
+        } else {
+            format!("key from {}", tandem_server::demo_shop::KEY_VARIABLE)
+        };
+        println!(
+            "  Demo shop:    {url}{} (Authorization: Bearer, {key_source})",
+            tandem_server::demo_shop::BASE_PATH
+        );
+    }
     if demo {
         println!(
             "  Data:         {} ({})",

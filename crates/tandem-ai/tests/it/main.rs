@@ -14,6 +14,7 @@ use tandem_domain::{
 use tandem_store::{NewCustomer, NewInbox, NewUser, SqliteConfig, SqliteStore, Store};
 use tokio::sync::Notify;
 
+mod actions;
 mod routing;
 
 pub(crate) struct World {

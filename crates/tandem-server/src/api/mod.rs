@@ -1,6 +1,8 @@
 //! The JSON API under `/api/v1`: the widget's public endpoints and the agents' endpoints.
 
+pub(crate) mod actions;
 pub(crate) mod agents;
+pub(crate) mod inboxes;
 pub(crate) mod knowledge;
 pub(crate) mod triage;
 pub(crate) mod webhooks;
@@ -16,6 +18,8 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .merge(widget::routes())
         .merge(agents::routes())
+        .merge(actions::routes())
+        .merge(inboxes::routes())
         .merge(knowledge::routes())
         .merge(triage::routes())
         .merge(webhooks::routes())

@@ -1,5 +1,12 @@
 //! The widget's public API: open a session, read and send messages, ask for a person.
 //! Callers are identified by the inbox's public key and then by a signed customer token.
+//!
+//! Identity verification: a business that signs its logged-in user's id with the inbox's
+//! identity secret (see [`crate::auth::user_hash`]) gets that user's one verified customer,
+//! whichever device the session is opened on. A token of a verified customer is resumed only
+//! with a valid hash for them, so a page without one (after the user signed out) never shows
+//! their conversation; the earlier anonymous visitor of a browser whose user then signs in
+//! keeps their own conversation, which is not merged into the verified customer's.
 
 use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
@@ -10,12 +17,13 @@ use std::collections::BTreeMap;
 use tandem_ai::CustomerSend;
 use tandem_domain::{
     Conversation, ConversationId, ConversationState, Customer, Inbox, Locale, Message,
+    ValidationError, validate,
 };
-use tandem_store::{Appended, NewCustomer};
+use tandem_store::{Appended, NewCustomer, VerifiedCustomer};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::AppState;
-use crate::auth::{ClientIp, WidgetCustomer, WidgetIdentity};
+use crate::auth::{ClientIp, WidgetCustomer, WidgetIdentity, verify_user_hash};
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
 
 /// Most messages returned by one read.
@@ -42,7 +50,18 @@ struct SessionRequest {
     inbox_key: String,
     token: Option<String>,
     locale: Option<String>,
+    /// The business's id of its logged-in user; needs `user_hash`.
+    user_id: Option<String>,
+    /// Hex HMAC-SHA256 of `user_id` keyed with the inbox's identity secret.
+    user_hash: Option<String>,
+    /// The verified user's name and e-mail, taken as given (only the id is signed); ignored
+    /// for anonymous visitors.
+    name: Option<String>,
+    email: Option<String>,
 }
+
+/// Longest external user id, in bytes.
+const MAX_USER_ID: usize = 255;
 
 #[derive(Debug, Serialize)]
 struct SessionResponse {
@@ -55,6 +74,8 @@ struct SessionResponse {
 struct CustomerSummary {
     id: i64,
     name: String,
+    /// Whether the business vouched for this customer (identity verification).
+    verified: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -160,13 +181,19 @@ async fn open_session(
         .inbox_by_public_key(&request.inbox_key)
         .await?
         .ok_or(ApiError::NotFound("inbox"))?;
+    let locale = request.locale.as_deref().and_then(Locale::parse);
+    if request.user_id.is_some() || request.user_hash.is_some() {
+        let customer = verified_visitor(&state, &inbox, request, locale).await?;
+        return Ok(session(&state, inbox, customer));
+    }
     let returning = match request
         .token
         .as_deref()
         .and_then(|token| WidgetIdentity::verify(token, &state.secret))
     {
+        // A verified customer's token is resumed only with their hash (above).
         Some(identity) if identity.inbox_id == inbox.id => {
-            state.store.customer(identity.customer_id).await?
+            state.store.customer(identity.customer_id).await?.filter(|customer| !customer.verified)
         }
         _ => None,
     };
@@ -178,16 +205,71 @@ async fn open_session(
                 .widget_sessions
                 .check(&ip)
                 .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
-            let locale = request.locale.as_deref().and_then(Locale::parse);
             new_visitor(&state, &inbox, locale).await?
         }
     };
+    Ok(session(&state, inbox, customer))
+}
+
+fn session(state: &AppState, inbox: Inbox, customer: Customer) -> ApiJson<SessionResponse> {
     let token = WidgetIdentity { inbox_id: inbox.id, customer_id: customer.id }.sign(&state.secret);
-    Ok(ApiJson(SessionResponse {
+    ApiJson(SessionResponse {
         token,
-        customer: CustomerSummary { id: customer.id.0, name: customer.name },
+        customer: CustomerSummary {
+            id: customer.id.0,
+            name: customer.name,
+            verified: customer.verified,
+        },
         inbox: InboxSummary { name: inbox.name, bot_name: inbox.bot_name },
-    }))
+    })
+}
+
+/// The verified customer whose id the business signed, found or created; `identity_mismatch`
+/// when the hash does not match (or half of the pair is missing).
+async fn verified_visitor(
+    state: &AppState,
+    inbox: &Inbox,
+    request: SessionRequest,
+    locale: Option<Locale>,
+) -> ApiResult<Customer> {
+    let (Some(user_id), Some(user_hash)) = (request.user_id, request.user_hash) else {
+        return Err(ApiError::IdentityMismatch);
+    };
+    if user_id.is_empty() || user_id.len() > MAX_USER_ID || user_id.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(ValidationError {
+            field: "user_id",
+            reason: format!("must be 1 to {MAX_USER_ID} bytes without control characters"),
+        }));
+    }
+    let secret =
+        state.store.inbox_identity_secret(inbox.id).await?.ok_or(ApiError::NotFound("inbox"))?;
+    if !verify_user_hash(&secret, &user_id, &user_hash) {
+        // The hash and the secret are never logged.
+        tracing::warn!(inbox_id = %inbox.id, "widget identity hash mismatch");
+        return Err(ApiError::IdentityMismatch);
+    }
+    let name = match request.name.as_deref().map(str::trim).filter(|name| !name.is_empty()) {
+        Some(name) => Some(
+            validate::display_name(name)
+                .map_err(|error| ValidationError { field: "name", ..error })?,
+        ),
+        None => None,
+    };
+    let email = match request.email.as_deref().map(str::trim).filter(|email| !email.is_empty()) {
+        Some(email) => Some(validate::email(email)?),
+        None => None,
+    };
+    Ok(state
+        .store
+        .verified_customer(VerifiedCustomer {
+            workspace_id: inbox.workspace_id,
+            external_id: user_id,
+            name,
+            email,
+            locale,
+            attributes: BTreeMap::from([("source".to_owned(), "web widget".to_owned())]),
+        })
+        .await?)
 }
 
 async fn new_visitor(

@@ -1,12 +1,13 @@
-//! Managing agents (admins) and one's own settings: name, language, password, API tokens.
+//! Managing agents (admins) and one's own settings: name, language, password, API tokens;
+//! admins also see each inbox's identity secret there and rotate it.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use tandem_domain::{Role, UserId};
+use tandem_domain::{InboxId, Role, UserId};
 
 use super::{Chrome, PageAgent, PageError, PageResult, render};
 use crate::AppState;
@@ -21,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/agents/{id}", post(update_agent))
         .route("/settings", get(show_settings).post(update_settings))
         .route("/settings/tokens", post(create_token))
+        .route("/settings/inboxes/{id}/identity/rotate", post(rotate_identity))
 }
 
 #[derive(Debug)]
@@ -159,15 +161,55 @@ struct SettingsPage {
     new_token: Option<String>,
     notice: Option<String>,
     error: Option<String>,
+    /// Admins only: the workspace's inboxes with their identity secrets.
+    inboxes: Vec<InboxIdentityRow>,
 }
 
-fn settings_page(
+#[derive(Debug)]
+pub struct InboxIdentityRow {
+    pub id: i64,
+    pub name: String,
+    pub public_key: String,
+    pub secret: String,
+    /// The embed code with the identity attributes to fill in.
+    pub snippet: String,
+}
+
+/// The workspace's inboxes and their identity secrets, for admins; nothing for others.
+async fn inbox_identities(
+    state: &AppState,
+    agent: &Agent,
+) -> Result<Vec<InboxIdentityRow>, ApiError> {
+    if !agent.user.is_admin() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Vec::new();
+    for inbox in state.store.inboxes(agent.user.workspace_id).await? {
+        let identity = crate::api::inboxes::identity_for(state, agent, inbox.id).await?;
+        let snippet = format!(
+            "<script src=\"{}/widget.js\" data-inbox=\"{}\" data-user-id=\"USER_ID\" data-user-hash=\"HMAC_SHA256_HEX\" data-user-name=\"NAME\" data-user-email=\"EMAIL\" async></script>",
+            state.config.public_url, inbox.public_key
+        );
+        rows.push(InboxIdentityRow {
+            id: inbox.id.0,
+            name: inbox.name,
+            public_key: inbox.public_key,
+            secret: identity.secret,
+            snippet,
+        });
+    }
+    Ok(rows)
+}
+
+async fn settings_page(
+    state: &AppState,
     agent: &Agent,
     new_token: Option<String>,
     notice: Option<String>,
     error: Option<String>,
-) -> Response {
-    render(&SettingsPage {
+) -> PageResult {
+    let inboxes = inbox_identities(state, agent).await.map_err(PageError::for_agent(agent))?;
+    Ok(render(&SettingsPage {
         chrome: Chrome::new(agent, "settings"),
         display_name: agent.user.display_name.clone(),
         email: agent.user.email.clone(),
@@ -175,13 +217,21 @@ fn settings_page(
         new_token,
         notice,
         error,
-    })
+        inboxes,
+    }))
 }
 
-async fn show_settings(PageAgent(agent): PageAgent, Query(flash): Query<Flash>) -> Response {
+async fn show_settings(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Query(flash): Query<Flash>,
+) -> PageResult {
     let text = Text::for_locale(agent.user.locale);
-    let notice = flash.notice.map(|_| text.saved.to_owned());
-    settings_page(&agent, None, notice, flash.error)
+    let notice = flash.notice.map(|notice| match notice.as_str() {
+        "identity_rotated" => text.identity_rotated.to_owned(),
+        _ => text.saved.to_owned(),
+    });
+    settings_page(&state, &agent, None, notice, flash.error).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,7 +263,7 @@ async fn update_settings(
         Err(error @ (ApiError::Internal(_) | ApiError::Forbidden(_))) => {
             Err(PageError::for_agent(&agent)(error))
         }
-        Err(error) => Ok(settings_page(&agent, None, None, Some(error.to_string()))),
+        Err(error) => settings_page(&state, &agent, None, None, Some(error.to_string())).await,
     }
 }
 
@@ -231,12 +281,14 @@ async fn create_token(
     agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 80 {
-        return Ok(settings_page(
+        return settings_page(
+            &state,
             &agent,
             None,
             None,
             Some("name: must be 1 to 80 characters".into()),
-        ));
+        )
+        .await;
     }
     let token = format!("tdm_{}", random_token());
     state
@@ -244,5 +296,23 @@ async fn create_token(
         .create_api_token(agent.user.id, &token_hash(&token), name)
         .await
         .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
-    Ok(settings_page(&agent, Some(token), None, None))
+    settings_page(&state, &agent, Some(token), None, None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn rotate_identity(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
+    crate::api::inboxes::rotate_for(&state, &agent, InboxId(id))
+        .await
+        .map_err(PageError::for_agent(&agent))?;
+    Ok(Redirect::to(&format!("/settings?notice=identity_rotated#inbox-{id}")).into_response())
 }

@@ -46,14 +46,39 @@ pub struct DecisionView {
     pub replay_url: String,
     /// (title, key, score, retrieval, intent)
     pub candidates: Vec<(String, String, String, String, String)>,
+    /// The business action the turn ran: its key and outcome, its parameters, and each call
+    /// as "GET url → 200 · 35 ms" (or the error).
+    pub action: Option<(String, String, String, Vec<String>)>,
 }
 
 fn decision_view(text: &'static Text, record: &DecisionRecord) -> DecisionView {
     let outcome = match record.outcome.as_str() {
         "answer" => text.kb_outcome_answer,
         "clarify" => text.kb_outcome_clarify,
+        "action" => text.action_outcome,
         _ => text.kb_outcome_abstain,
     };
+    let action = record.action.as_ref().map(|action| {
+        let params = action
+            .params
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let calls = action
+            .calls
+            .iter()
+            .map(|call| {
+                let result = match (&call.status, &call.error) {
+                    (_, Some(error)) => error.clone(),
+                    (Some(status), None) => status.to_string(),
+                    (None, None) => "—".to_owned(),
+                };
+                format!("{} {} → {result} · {} ms", call.method, call.url, call.latency_ms)
+            })
+            .collect();
+        (action.action.clone(), action.outcome.clone(), params, calls)
+    });
     let query = serde_urlencoded::to_string([("q", record.query.as_str())]).unwrap_or_default();
     DecisionView {
         outcome,
@@ -76,6 +101,7 @@ fn decision_view(text: &'static Text, record: &DecisionRecord) -> DecisionView {
                 )
             })
             .collect(),
+        action,
     }
 }
 
@@ -97,6 +123,8 @@ pub struct HandoffView {
     pub bot_replies: Vec<BotReplyView>,
     /// (label, value), personal data already masked
     pub entities: Vec<(String, String)>,
+    /// What the bot looked up or did: (action key, outcome, parameters).
+    pub actions: Vec<(String, String, String)>,
     pub customer: CustomerCardView,
     pub skills: String,
     pub priority: i64,
@@ -239,6 +267,19 @@ fn handoff_view(
             .iter()
             .map(|entity| {
                 (label(text.entity_kind(&entity.kind), &entity.kind), entity.value.clone())
+            })
+            .collect(),
+        actions: packet
+            .actions
+            .iter()
+            .map(|action| {
+                let params = action
+                    .params
+                    .iter()
+                    .map(|(name, value)| format!("{name}={value}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (action.action.clone(), action.outcome.clone(), params)
             })
             .collect(),
         customer: CustomerCardView {

@@ -1,6 +1,7 @@
 //! The agent console: server-rendered pages (askama templates in `templates/`), one module per
 //! area, plain forms that work without JavaScript, and a small script for live updates.
 
+mod actions;
 mod admin;
 mod conversation;
 mod desk;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .merge(triage::routes())
         .merge(desk::routes())
         .merge(webhooks::routes())
+        .merge(actions::routes())
 }
 
 /// What the layout needs on every signed-in page.

@@ -328,7 +328,7 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
     customer
         .wait_for(&format!("!{WIDGET}.querySelector('[data-testid=panel]').hidden"), "widget panel")
         .await;
-    let question = "我的订单 20241123001 到哪了？";
+    let question = "怎么查物流？";
     customer.eval(&type_and_send(question)).await;
     customer.wait_for(&widget_messages("customer", question), "customer message confirmed").await;
     // The bot answers from the demo knowledge base and shows where the answer came from.

@@ -64,7 +64,7 @@ async fn conversation_page_shows_transcript_customer_and_actions() {
     assert_eq!(page.status, StatusCode::OK);
     let html = page.text();
     for expected in
-        ["张伟", "VIP 金卡", "蓝牙耳机", "kind-note", "已申请免运费", "重新打开", "kind-system"]
+        ["张伟", "gold", "蓝牙耳机", "kind-note", "已申请免运费", "重新打开", "kind-system"]
     {
         assert!(html.contains(expected), "{expected} missing");
     }
@@ -590,6 +590,7 @@ async fn hand_off(
         }],
         emotions: vec![turn(1, 0.0, "neutral"), turn(3, -0.7, "anger")],
         bot_replies: Vec::new(),
+        actions: Vec::new(),
         draft: draft.map(str::to_owned),
         entities: vec![Entity { kind: "mobile".into(), value: "138****5678".into() }],
         customer: CustomerCard {

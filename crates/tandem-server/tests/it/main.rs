@@ -1,8 +1,12 @@
 //! Integration tests of the whole server: one binary, a module per area.
 
+mod actions;
+mod actions_console;
 mod api;
 mod browser;
 mod console;
+mod demo_shop;
+mod identity;
 mod realtime;
 mod routing;
 mod support;

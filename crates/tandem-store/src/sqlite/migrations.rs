@@ -317,6 +317,31 @@ const MIGRATIONS: &[&str] = &[
             WHERE s.workspace_id = v.workspace_id AND s.type = 'conversation.resolved');
     END;
     "#,
+    // 7: business actions (declarative connectors) and a conversation's action in progress.
+    r#"
+    CREATE TABLE actions (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        key TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (workspace_id, key)
+    );
+    ALTER TABLE conversations ADD COLUMN pending_action TEXT;
+    "#,
+    // 8: identity verification. Each inbox gets a secret the business signs its users' ids
+    // with (existing inboxes get one here; SQLite's randomblob is a ChaCha20 generator seeded
+    // from the operating system); a verified customer carries the business's user id, unique
+    // per workspace, so two devices of one person share one customer.
+    r#"
+    ALTER TABLE inboxes ADD COLUMN identity_secret TEXT;
+    UPDATE inboxes SET identity_secret = lower(hex(randomblob(32)));
+    ALTER TABLE customers ADD COLUMN external_id TEXT;
+    ALTER TABLE customers ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+    CREATE UNIQUE INDEX customers_by_external_id ON customers (workspace_id, external_id)
+        WHERE external_id IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -342,4 +367,53 @@ pub(crate) fn migrate(connection: &mut Connection) -> StoreResult<()> {
         tracing::info!(version = index + 1, "applied migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migrates a fresh in-memory database up to `version` only.
+    fn database_at(version: usize) -> Connection {
+        let mut connection = Connection::open_in_memory().unwrap();
+        for (index, sql) in MIGRATIONS.iter().enumerate().take(version) {
+            let transaction = connection.transaction().unwrap();
+            transaction.execute_batch(sql).unwrap();
+            transaction.pragma_update(None, "user_version", index as i64 + 1).unwrap();
+            transaction.commit().unwrap();
+        }
+        connection
+    }
+
+    #[test]
+    fn inboxes_that_existed_before_identity_verification_get_their_own_secret() {
+        let mut connection = database_at(7);
+        connection
+            .execute_batch(
+                "INSERT INTO workspaces (id, name, created_at) VALUES (1, 'Shop', 0);
+                 INSERT INTO inboxes (workspace_id, name, channel, public_key, bot_name, created_at)
+                 VALUES (1, 'Web', 'web', 'pk_1', 'Bot', 0), (1, 'App', 'web', 'pk_2', 'Bot', 0);
+                 INSERT INTO customers (workspace_id, name, attributes, created_at)
+                 VALUES (1, 'Visitor 1234', '{}', 0);",
+            )
+            .unwrap();
+        migrate(&mut connection).unwrap();
+        assert_eq!(current_version(&connection).unwrap(), LATEST);
+        let secrets: Vec<String> = connection
+            .prepare("SELECT identity_secret FROM inboxes ORDER BY id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(secrets.len(), 2);
+        assert!(secrets.iter().all(|secret| secret.len() == 64), "{secrets:?}");
+        assert_ne!(secrets[0], secrets[1]);
+        let (external_id, verified): (Option<String>, bool) = connection
+            .query_row("SELECT external_id, verified FROM customers", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((external_id, verified), (None, false), "existing customers stay anonymous");
+    }
 }

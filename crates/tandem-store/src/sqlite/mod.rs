@@ -10,11 +10,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tandem_domain::{
-    AgentRouting, AnswerSettings, Article, ArticleId, ArticleStatus, AuthorKind, Channel,
+    Action, AgentRouting, AnswerSettings, Article, ArticleId, ArticleStatus, AuthorKind, Channel,
     Conversation, ConversationId, ConversationState, Customer, CustomerId, DecisionRecord,
-    EscalationPolicy, HandoffPacket, Inbox, InboxId, Locale, Message, MessageId, Millis, Presence,
-    Queue, QueueId, QueueRouting, Role, RouteInfo, Transition, User, UserId, Workspace,
-    WorkspaceId, conversation::Ownership,
+    EscalationPolicy, HandoffPacket, Inbox, InboxId, Locale, Message, MessageId, Millis,
+    PendingAction, Presence, Queue, QueueId, QueueRouting, Role, RouteInfo, Transition, User,
+    UserId, Workspace, WorkspaceId, conversation::Ownership,
 };
 use tokio::sync::broadcast;
 
@@ -128,7 +128,8 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-const CUSTOMER_COLUMNS: &str = "id, workspace_id, name, email, locale, attributes, created_at";
+const CUSTOMER_COLUMNS: &str =
+    "id, workspace_id, name, email, locale, attributes, created_at, external_id, verified";
 fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
     let locale: Option<String> = row.get(4)?;
     let attributes: String = row.get(5)?;
@@ -142,11 +143,13 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
             rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, error.into())
         })?,
         created_at: row.get(6)?,
+        external_id: row.get(7)?,
+        verified: row.get(8)?,
     })
 }
 
 const CONVERSATION_COLUMNS: &str = "id, workspace_id, inbox_id, customer_id, state, assignee_id, queue_id, \
-     last_seq, preview, last_message_at, created_at, updated_at, route";
+     last_seq, preview, last_message_at, created_at, updated_at, route, pending_action";
 fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     Ok(Conversation {
         id: ConversationId(row.get(0)?),
@@ -162,6 +165,7 @@ fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         created_at: row.get(10)?,
         updated_at: row.get(11)?,
         route: json_column(row, 12)?,
+        pending_action: json_column(row, 13)?,
     })
 }
 
@@ -469,8 +473,8 @@ impl Store for SqliteStore {
             .write(move |connection, _| {
                 let now = now_millis();
                 connection.execute(
-                    "INSERT INTO inboxes (workspace_id, name, channel, public_key, bot_name, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO inboxes (workspace_id, name, channel, public_key, bot_name, created_at, identity_secret)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, lower(hex(randomblob(32))))",
                     params![inbox.workspace_id.0, inbox.name, inbox.channel.as_str(), inbox.public_key, inbox.bot_name, now],
                 )?;
                 Ok(Inbox {
@@ -731,6 +735,8 @@ impl Store for SqliteStore {
                     locale: customer.locale,
                     attributes: customer.attributes,
                     created_at: now,
+                    external_id: None,
+                    verified: false,
                 })
             })
             .await
@@ -1125,8 +1131,10 @@ impl Store for SqliteStore {
             .read(move |connection| {
                 Ok(connection
                     .prepare_cached(
-                        "SELECT COUNT(*), MAX(COALESCE(MAX(updated_at), 0),
-                                COALESCE((SELECT updated_at FROM answer_settings WHERE workspace_id = ?1), 0))
+                        "SELECT COUNT(*) + (SELECT COUNT(*) FROM actions WHERE workspace_id = ?1),
+                                MAX(COALESCE(MAX(updated_at), 0),
+                                COALESCE((SELECT updated_at FROM answer_settings WHERE workspace_id = ?1), 0),
+                                COALESCE((SELECT MAX(updated_at) FROM actions WHERE workspace_id = ?1), 0))
                          FROM articles WHERE workspace_id = ?1",
                     )?
                     .query_row([workspace.0], |row| Ok((row.get(0)?, row.get(1)?)))?)
@@ -1351,6 +1359,88 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn actions(&self, workspace: WorkspaceId) -> StoreResult<Vec<Action>> {
+        self.engine
+            .read(move |connection| {
+                let mut statement = connection.prepare(
+                    "SELECT definition, enabled, updated_at FROM actions WHERE workspace_id = ?1 ORDER BY key",
+                )?;
+                let rows = statement.query_map([workspace.0], |row| {
+                    let mut action: Action = json_column(row, 0)?.ok_or(rusqlite::Error::InvalidColumnType(
+                        0,
+                        "definition".into(),
+                        rusqlite::types::Type::Null,
+                    ))?;
+                    action.enabled = row.get(1)?;
+                    action.updated_at = row.get(2)?;
+                    Ok(action)
+                })?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn save_actions(
+        &self,
+        workspace: WorkspaceId,
+        actions: Vec<Action>,
+    ) -> StoreResult<Vec<Action>> {
+        self.engine
+            .write(move |connection, changes| {
+                let now = now_millis();
+                let mut saved = Vec::with_capacity(actions.len());
+                for mut action in actions {
+                    action.updated_at = now;
+                    connection
+                        .prepare_cached(
+                            "INSERT INTO actions (workspace_id, key, definition, enabled, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                             ON CONFLICT (workspace_id, key) DO UPDATE SET definition = excluded.definition,
+                                enabled = excluded.enabled, updated_at = excluded.updated_at",
+                        )?
+                        .execute(params![workspace.0, action.key, to_json(&action)?, action.enabled, now])?;
+                    saved.push(action);
+                }
+                // Actions are answered like articles: the engine is rebuilt with them.
+                changes.push(Change::Knowledge(workspace));
+                Ok(saved)
+            })
+            .await
+    }
+
+    async fn delete_action(&self, workspace: WorkspaceId, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.engine
+            .write(move |connection, changes| {
+                let deleted = connection
+                    .prepare_cached("DELETE FROM actions WHERE workspace_id = ?1 AND key = ?2")?
+                    .execute(params![workspace.0, key])?;
+                if deleted == 0 {
+                    return Err(StoreError::NotFound("action"));
+                }
+                changes.push(Change::Knowledge(workspace));
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_pending_action(
+        &self,
+        conversation: ConversationId,
+        pending: Option<PendingAction>,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |connection, _| {
+                let updated = connection
+                    .prepare_cached("UPDATE conversations SET pending_action = ?2 WHERE id = ?1")?
+                    .execute(params![conversation.0, pending.as_ref().map(to_json).transpose()?])?;
+                if updated == 0 {
+                    return Err(StoreError::NotFound("conversation"));
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffPacket>> {
         self.engine
             .read(move |connection| {
@@ -1546,6 +1636,85 @@ impl Store for SqliteStore {
     async fn prune_webhooks(&self, before: Millis) -> StoreResult<u64> {
         self.engine.write(move |connection, _| webhooks::prune(connection, before)).await
     }
+
+    // ---------- Identity verification ----------
+
+    async fn verified_customer(&self, customer: crate::VerifiedCustomer) -> StoreResult<Customer> {
+        self.engine
+            .write(move |connection, _| {
+                let attributes = to_json(&customer.attributes)?;
+                // One statement finds or creates: the unique index on (workspace, external id)
+                // turns a second insert of the same id into an update of the first.
+                connection
+                    .prepare_cached(
+                        "INSERT INTO customers (workspace_id, name, email, locale, attributes, created_at, external_id, verified)
+                         VALUES (?1, COALESCE(?2, ?6), ?3, ?4, ?5, ?7, ?6, 1)
+                         ON CONFLICT (workspace_id, external_id) WHERE external_id IS NOT NULL
+                         DO UPDATE SET name = COALESCE(?2, name), email = COALESCE(?3, email),
+                            locale = COALESCE(locale, ?4), verified = 1",
+                    )?
+                    .execute(params![
+                        customer.workspace_id.0,
+                        customer.name,
+                        customer.email,
+                        customer.locale.map(Locale::as_str),
+                        attributes,
+                        customer.external_id,
+                        now_millis()
+                    ])?;
+                Ok(connection
+                    .prepare_cached(&format!(
+                        "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE workspace_id = ?1 AND external_id = ?2"
+                    ))?
+                    .query_row(params![customer.workspace_id.0, customer.external_id], customer_from_row)?)
+            })
+            .await
+    }
+
+    async fn inbox_identity_secret(&self, inbox: InboxId) -> StoreResult<Option<String>> {
+        let secret = self
+            .engine
+            .read(move |connection| {
+                Ok(connection
+                    .prepare_cached("SELECT identity_secret FROM inboxes WHERE id = ?1")?
+                    .query_row([inbox.0], |row| row.get::<_, Option<String>>(0))
+                    .optional()?)
+            })
+            .await?;
+        match secret {
+            None => Ok(None),
+            Some(Some(secret)) => Ok(Some(secret)),
+            // Every inbox gets a secret when it is created or migrated; one that still has none
+            // gets it now.
+            Some(None) => self
+                .engine
+                .write(move |connection, _| {
+                    Ok(connection
+                        .prepare_cached(
+                            "UPDATE inboxes SET identity_secret = COALESCE(identity_secret, lower(hex(randomblob(32))))
+                             WHERE id = ?1 RETURNING identity_secret",
+                        )?
+                        .query_row([inbox.0], |row| row.get(0))
+                        .optional()?)
+                })
+                .await,
+        }
+    }
+
+    async fn rotate_inbox_identity_secret(&self, inbox: InboxId) -> StoreResult<String> {
+        self.engine
+            .write(move |connection, _| {
+                connection
+                    .prepare_cached(
+                        "UPDATE inboxes SET identity_secret = lower(hex(randomblob(32)))
+                         WHERE id = ?1 RETURNING identity_secret",
+                    )?
+                    .query_row([inbox.0], |row| row.get(0))
+                    .optional()?
+                    .ok_or(StoreError::NotFound("inbox"))
+            })
+            .await
+    }
 }
 
 fn create_conversation(
@@ -1575,6 +1744,7 @@ fn create_conversation(
         assignee_id: None,
         queue_id: None,
         route: None,
+        pending_action: None,
         last_seq: 0,
         preview: String::new(),
         last_message_at: now,

@@ -67,4 +67,6 @@ backend_suite!(sqlite:
     escalation_policy_agent_and_queue_settings_are_kept,
     webhook_outbox_is_written_with_the_change_it_reports,
     webhook_deliveries_are_leased_retried_and_survive_a_restart,
+    verified_customers_are_one_per_external_id,
+    inbox_identity_secrets_are_random_and_rotate,
 );

@@ -608,6 +608,7 @@ pub async fn routing_record_follows_the_owner_and_packets_are_kept(harness: Harn
         intents: Vec::new(),
         emotions: Vec::new(),
         bot_replies: Vec::new(),
+        actions: Vec::new(),
         draft: None,
         entities: Vec::new(),
         customer: CustomerCard::default(),
@@ -746,6 +747,7 @@ fn handoff_packet(conversation: tandem_domain::ConversationId) -> HandoffPacket 
         intents: Vec::new(),
         emotions: Vec::new(),
         bot_replies: Vec::new(),
+        actions: Vec::new(),
         draft: None,
         entities: Vec::new(),
         customer: CustomerCard::default(),
@@ -979,4 +981,127 @@ pub async fn webhook_deliveries_are_leased_retried_and_survive_a_restart(harness
     ));
     let missing = WebhookEndpointUpdate::default();
     assert!(store.update_webhook_endpoint(endpoint.id, missing).await.is_err());
+}
+
+fn verified(workspace: WorkspaceId, external_id: &str) -> tandem_store::VerifiedCustomer {
+    tandem_store::VerifiedCustomer {
+        workspace_id: workspace,
+        external_id: external_id.into(),
+        name: None,
+        email: None,
+        locale: None,
+        attributes: BTreeMap::new(),
+    }
+}
+
+pub async fn verified_customers_are_one_per_external_id(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    assert!(!world.customer.verified && world.customer.external_id.is_none());
+
+    let created = store
+        .verified_customer(tandem_store::VerifiedCustomer {
+            name: Some("张伟".into()),
+            email: Some("zhangwei@example.cn".into()),
+            locale: Some(Locale::Zh),
+            attributes: BTreeMap::from([("tier".into(), "gold".into())]),
+            ..verified(world.workspace, "u-1001")
+        })
+        .await
+        .unwrap();
+    assert!(created.verified);
+    assert_eq!(created.external_id.as_deref(), Some("u-1001"));
+    assert_eq!((created.name.as_str(), created.locale), ("张伟", Some(Locale::Zh)));
+    assert_ne!(created.id, world.customer.id);
+
+    // Found again by the id: a new e-mail is taken, a missing name keeps the stored one, and
+    // the profile attributes and language stay.
+    let again = store
+        .verified_customer(tandem_store::VerifiedCustomer {
+            email: Some("wei.zhang@example.cn".into()),
+            locale: Some(Locale::En),
+            ..verified(world.workspace, "u-1001")
+        })
+        .await
+        .unwrap();
+    assert_eq!(again.id, created.id);
+    assert_eq!(again.name, "张伟");
+    assert_eq!(again.email.as_deref(), Some("wei.zhang@example.cn"));
+    assert_eq!(again.locale, Some(Locale::Zh));
+    assert_eq!(again.attributes.get("tier").map(String::as_str), Some("gold"));
+    assert_eq!(store.customer(created.id).await.unwrap(), Some(again.clone()));
+
+    // A customer created without a name is named by its id.
+    let unnamed = store.verified_customer(verified(world.workspace, "u-7")).await.unwrap();
+    assert_eq!(unnamed.name, "u-7");
+
+    // Concurrent first sessions of one person (two devices) make one customer.
+    let calls = (0..8).map(|_| {
+        let store = Arc::clone(store);
+        let workspace = world.workspace;
+        tokio::spawn(async move { store.verified_customer(verified(workspace, "u-2")).await })
+    });
+    let ids: HashSet<_> = join_all(calls).await.into_iter().map(|customer| customer.id).collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+
+    // External ids are the business's own: another workspace's u-1001 is someone else.
+    let other = store.create_workspace("Other").await.unwrap().id;
+    let stranger = store.verified_customer(verified(other, "u-1001")).await.unwrap();
+    assert_ne!(stranger.id, created.id);
+
+    let reopened = (harness.reopen)();
+    let kept = reopened.verified_customer(verified(world.workspace, "u-1001")).await.unwrap();
+    assert_eq!(kept, again);
+}
+
+async fn join_all<T: Send + 'static>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<Result<T, StoreError>>>,
+) -> Vec<T> {
+    let mut results = Vec::new();
+    for handle in handles.collect::<Vec<_>>() {
+        results.push(handle.await.unwrap().unwrap());
+    }
+    results
+}
+
+pub async fn inbox_identity_secrets_are_random_and_rotate(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let second = store
+        .create_inbox(NewInbox {
+            workspace_id: world.workspace,
+            name: "App".into(),
+            channel: Channel::Web,
+            public_key: "pk_second".into(),
+            bot_name: "Xiaohe".into(),
+        })
+        .await
+        .unwrap();
+    let first_secret = store.inbox_identity_secret(world.inbox.id).await.unwrap().unwrap();
+    let second_secret = store.inbox_identity_secret(second.id).await.unwrap().unwrap();
+    for secret in [&first_secret, &second_secret] {
+        assert_eq!(secret.len(), 64, "{secret}");
+        assert!(secret.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
+    assert_ne!(first_secret, second_secret);
+    // Reading does not change it.
+    assert_eq!(
+        store.inbox_identity_secret(world.inbox.id).await.unwrap(),
+        Some(first_secret.clone())
+    );
+
+    let rotated = store.rotate_inbox_identity_secret(world.inbox.id).await.unwrap();
+    assert_ne!(rotated, first_secret);
+    assert_eq!(rotated.len(), 64);
+    assert_eq!(store.inbox_identity_secret(world.inbox.id).await.unwrap(), Some(rotated.clone()));
+    assert_eq!(store.inbox_identity_secret(second.id).await.unwrap(), Some(second_secret));
+    let reopened = (harness.reopen)();
+    assert_eq!(reopened.inbox_identity_secret(world.inbox.id).await.unwrap(), Some(rotated));
+
+    let unknown = tandem_domain::InboxId(999_999);
+    assert_eq!(reopened.inbox_identity_secret(unknown).await.unwrap(), None);
+    assert!(matches!(
+        reopened.rotate_inbox_identity_secret(unknown).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
