@@ -86,7 +86,8 @@ const STAMP_CHECK_MS: Millis = 2000;
 /// Names a set of live articles: how many, and when the newest changed.
 fn knowledge_version(live: &[Article]) -> String {
     let newest = live.iter().map(|article| article.updated_at).max().unwrap_or(0);
-    format!("{} articles, last change {newest}", live.len())
+    let when = tandem_domain::validate::format_timestamp(newest);
+    format!("{} articles, last change {when}", live.len())
 }
 
 impl Built {
@@ -747,6 +748,7 @@ impl KnowledgeResponder {
             return reply;
         }
         self.set_pending(turn, None).await;
+        let started = std::time::Instant::now();
         let run = actions::execute(
             &self.http,
             &self.secrets,
@@ -776,6 +778,8 @@ impl KnowledgeResponder {
         } else {
             crate::Outcome::Answer
         };
+        // The turn's time includes the calls to the business's systems.
+        record.latency_us += started.elapsed().as_micros() as u64;
         record.action = Some(run.record);
         BotReply {
             body: run.reply,

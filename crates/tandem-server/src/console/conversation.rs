@@ -330,6 +330,8 @@ struct ConversationPage {
     customer_email: String,
     customer_language: String,
     customer_since: String,
+    /// The business's id of a customer whose identity it verified.
+    customer_verified: Option<String>,
     attributes: Vec<(String, String)>,
     past: Vec<PastConversation>,
     messages: Vec<MessageView>,
@@ -509,6 +511,10 @@ async fn show_conversation(
             .map(|l| l.as_str().to_owned())
             .unwrap_or_default(),
         customer_since: customer.as_ref().map(|c| format_time(c.created_at)).unwrap_or_default(),
+        customer_verified: customer
+            .as_ref()
+            .filter(|c| c.verified)
+            .map(|c| c.external_id.clone().unwrap_or_default()),
         attributes: customer.map(|c| c.attributes.into_iter().collect()).unwrap_or_default(),
         past,
         messages: messages

@@ -702,3 +702,143 @@ async fn an_angry_dispute_is_routed_to_the_skilled_agent_in_a_real_browser() {
     eprintln!("widget messages after the dispute: {kinds}");
     customer.screenshot("dispute-widget-answered").await;
 }
+
+/// JavaScript: the newest bot message in the widget.
+const NEWEST_BOT: &str = "[...(document.querySelector('tandem-widget')?.shadowRoot?.querySelectorAll('[data-testid=message][data-author-kind=bot]') ?? [])].at(-1)";
+
+/// JavaScript: whether the newest bot message came after the customer's message `text` and
+/// contains every one of `parts`.
+fn bot_reply_after(text: &str, parts: &[&str]) -> String {
+    let checks: String =
+        parts.iter().map(|part| format!(" && m.textContent.includes({part:?})")).collect();
+    format!(
+        "(() => {{ const all = [...({WIDGET})?.querySelectorAll('[data-testid=message]') ?? []]; const at = all.findLastIndex(m => m.dataset.authorKind === 'customer' && m.textContent.includes({text:?}) && m.dataset.seq); return at >= 0 && all.slice(at + 1).some(m => m.dataset.authorKind === 'bot' && m.dataset.seq{checks}); }})()"
+    )
+}
+
+/// The demo customer 张伟, signed in on the shop page, asks where an order is and files a
+/// return through the bot: each missing order number is asked for and taken from the next
+/// message, the bot calls the demo shop's API, and the return's answer cites the return
+/// policy. The agent then sees the call records in the bot's decision on the transcript.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_customer_checks_an_order_and_files_a_return_in_a_real_browser() {
+    let Some(chromium) = chromium_or_skip(
+        "a_signed_in_customer_checks_an_order_and_files_a_return_in_a_real_browser",
+    ) else {
+        return;
+    };
+    let app = TestApp::with_shop().await;
+    let base = format!("http://{}", app.spawn().await);
+    let browser = Browser::launch(&chromium).await;
+    let slow = Duration::from_secs(30);
+
+    // 张伟, whose browser speaks Chinese, opens the shop signed in and opens the widget.
+    let customer = browser.new_page().await;
+    customer.call("Page.enable", json!({})).await;
+    let user_agent = customer.eval("navigator.userAgent").await;
+    customer
+        .call(
+            "Emulation.setUserAgentOverride",
+            json!({ "userAgent": user_agent, "acceptLanguage": "zh-CN" }),
+        )
+        .await;
+    customer.goto(&format!("{base}/demo?as=u-1001")).await;
+    customer
+        .wait_for(&format!("{WIDGET}?.querySelector('[data-testid=launcher]')"), "widget launcher")
+        .await;
+    customer.eval(&format!("{WIDGET}.querySelector('[data-testid=launcher]').click()")).await;
+    customer
+        .wait_for(&format!("!{WIDGET}.querySelector('[data-testid=panel]').hidden"), "widget panel")
+        .await;
+
+    // Where is my order? The bot asks for its number, then looks it up in the shop.
+    let question = "我的订单到哪了";
+    customer.eval(&type_and_send(question)).await;
+    customer.wait_for(&widget_messages("customer", question), "order question confirmed").await;
+    customer
+        .wait_for_within(
+            slow,
+            &bot_reply_after(question, &["请告诉我您的订单号"]),
+            "order number asked",
+        )
+        .await;
+    let in_transit = "20241124003";
+    customer.eval(&type_and_send(in_transit)).await;
+    customer.wait_for(&widget_messages("customer", in_transit), "order number confirmed").await;
+    customer
+        .wait_for_within(
+            slow,
+            &bot_reply_after(in_transit, &[in_transit, "正由", "配送中"]),
+            "order status from the shop",
+        )
+        .await;
+    eprintln!("order status reply: {}", customer.eval(&format!("{NEWEST_BOT}.textContent")).await);
+
+    // A return: the number is asked for, the request filed, and the policy cited.
+    let wish = "我要退货";
+    customer.eval(&type_and_send(wish)).await;
+    customer.wait_for(&widget_messages("customer", wish), "return wish confirmed").await;
+    customer
+        .wait_for_within(slow, &bot_reply_after(wish, &["订单号"]), "return order number asked")
+        .await;
+    let delivered = "20241123001";
+    customer.eval(&type_and_send(delivered)).await;
+    customer.wait_for(&widget_messages("customer", delivered), "return order confirmed").await;
+    customer
+        .wait_for_within(
+            slow,
+            &bot_reply_after(delivered, &["已为您提交退货申请，申请号 R"]),
+            "return filed",
+        )
+        .await;
+    customer
+        .wait_for(
+            &format!(
+                "{NEWEST_BOT}.querySelector('[data-testid=source]')?.textContent.includes('退货政策')"
+            ),
+            "return policy as the source",
+        )
+        .await;
+    eprintln!("return reply: {}", customer.eval(&format!("{NEWEST_BOT}.textContent")).await);
+    customer.screenshot("actions-widget").await;
+
+    // The agent finds the conversation among the bot's and sees the calls in the decision.
+    let agent = browser.new_page().await;
+    agent.sign_in(&base, AGENT).await;
+    let conversation = agent
+        .eval(&format!(
+            "fetch('/api/v1/conversations?view=bot').then(r => r.json()).then(j => j.conversations.find(c => c.preview.includes({delivered:?}) || c.preview.includes('退货')) ?? j.conversations)"
+        ))
+        .await;
+    let id = conversation["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("the conversation is in the bot view: {conversation}"));
+    agent.goto(&format!("{base}/conversations/{id}")).await;
+    agent
+        .wait_for(
+            &format!("document.querySelector('#transcript')?.textContent.includes({delivered:?})"),
+            "transcript",
+        )
+        .await;
+    // The return's turns each have a record (asking for the number, then the calls): the last.
+    let record = "[...document.querySelectorAll('#transcript [data-testid=action-record]')].findLast(r => r.textContent.includes('return-request'))";
+    agent.wait_for(record, "return action record").await;
+    let records = agent
+        .eval("[...document.querySelectorAll('#transcript [data-testid=action-record]')].map(r => r.textContent.replace(/\\s+/g, ' ').trim())")
+        .await;
+    eprintln!("action records: {records:#}");
+    agent
+        .eval(&format!(
+            "{record}.closest('details').open = true; document.querySelectorAll('#transcript details.decision').forEach(d => {{ if (d.querySelector('[data-testid=action-record]')) d.open = true; }}); true"
+        ))
+        .await;
+    let text = agent.eval(&format!("{record}.innerText")).await;
+    let text = text.as_str().unwrap_or_default().to_owned();
+    eprintln!("action record: {text}");
+    assert!(text.contains("return-request"), "{text}");
+    assert!(text.contains("POST"), "the record shows the POST call: {text}");
+    assert!(text.contains("201"), "the record shows the shop's 201: {text}");
+    assert!(!text.contains(tandem_server::demo_shop::DEFAULT_KEY), "no secret shown: {text}");
+    agent.eval(&format!("{record}.scrollIntoView({{ block: 'center' }}); true")).await;
+    agent.screenshot("actions-console-conversation").await;
+}

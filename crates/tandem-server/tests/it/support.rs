@@ -1,7 +1,7 @@
 //! `TestApp`: the real application over a fresh database, driven without a socket
 //! (`oneshot`) or served on a loopback port for WebSocket and browser tests.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -21,6 +21,8 @@ pub struct TestApp {
     pub router: Router,
     pub store: Arc<dyn Store>,
     pub inbox_key: String,
+    /// With the demo shop (`with_shop`): its base URL, set once `spawn` knows the address.
+    shop_url: Option<Arc<OnceLock<String>>>,
     _directory: tempfile::TempDir,
 }
 
@@ -59,27 +61,60 @@ impl TestApp {
 
     /// The demo workspace (agents, inbox, customers, conversations) under `config`.
     pub async fn with_config(config: ServerConfig) -> TestApp {
+        TestApp::assemble(config, false).await
+    }
+
+    /// The demo workspace with the demo shop served beside it, as `tandem demo` runs it: the
+    /// shop's API under `demo_shop::BASE_PATH` (default key), and the seeded actions' secrets
+    /// `DEMO_SHOP_URL` / `DEMO_SHOP_KEY` pointing at it once `spawn` has bound a port.
+    pub async fn with_shop() -> TestApp {
+        TestApp::assemble(ServerConfig::default(), true).await
+    }
+
+    async fn assemble(config: ServerConfig, shop: bool) -> TestApp {
         let directory = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&SqliteConfig::new(directory.path().join("t.db"))).unwrap());
         tandem_server::demo::seed(&store).await.unwrap();
         let workspace = store.workspaces().await.unwrap()[0].id;
         let inbox_key = store.inboxes(workspace).await.unwrap()[0].public_key.clone();
-        let state = tandem_server::build(
-            Arc::clone(&store),
-            KnowledgeResponder::start(Arc::clone(&store), Default::default()),
-            config,
-        )
-        .await
-        .unwrap();
-        let router = tandem_server::router(state);
-        TestApp { router, store, inbox_key, _directory: directory }
+        let shop_url = shop.then(|| Arc::new(OnceLock::<String>::new()));
+        let responder = match &shop_url {
+            Some(url) => {
+                let url = Arc::clone(url);
+                let key = tandem_server::demo_shop::DEFAULT_KEY;
+                let secrets: tandem_ai::actions::Secrets = Arc::new(move |name| match name {
+                    "DEMO_SHOP_URL" => url.get().cloned(),
+                    "DEMO_SHOP_KEY" => Some(key.to_owned()),
+                    _ => None,
+                });
+                KnowledgeResponder::start_with(
+                    Arc::clone(&store),
+                    Default::default(),
+                    Arc::new(tandem_store::now_millis),
+                    secrets,
+                )
+            }
+            None => KnowledgeResponder::start(Arc::clone(&store), Default::default()),
+        };
+        let state = tandem_server::build(Arc::clone(&store), responder, config).await.unwrap();
+        let mut router = tandem_server::router(state);
+        if shop {
+            let shop =
+                tandem_server::demo_shop::DemoShop::new(tandem_server::demo_shop::DEFAULT_KEY);
+            router = router.merge(shop.router());
+        }
+        TestApp { router, store, inbox_key, shop_url, _directory: directory }
     }
 
     /// Serves the app on a loopback port; returns `host:port`.
     pub async fn spawn(&self) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
+        if let Some(url) = &self.shop_url {
+            let base = format!("http://{address}{}", tandem_server::demo_shop::BASE_PATH);
+            assert_eq!(url.get_or_init(|| base.clone()), &base, "the shop is served on one port");
+        }
         let router = self.router.clone();
         tokio::spawn(async move {
             let _ = tandem_server::serve(listener, router).await;
