@@ -199,6 +199,13 @@ impl Relay {
             locale,
         };
         let reply = self.responder.respond(&turn).await;
+        // Why the bot itself gave up, when it did: a business action that failed or whose
+        // parameter it could not get, or an answer that did not help.
+        let bot_reason = match reply.decision.as_ref().and_then(|record| record.action.as_ref()) {
+            Some(action) if action.outcome == "error" => "action_failed",
+            Some(action) if action.outcome == "gave_up" => "action_gave_up",
+            _ => "didnt_help",
+        };
         if before.outcome == EscalationOutcome::DraftForApproval {
             // Regulated: a person approves (or rewrites) the bot's answer before it is sent.
             let draft = (reply.outcome == Outcome::Answer).then_some(reply.body.as_str());
@@ -236,7 +243,7 @@ impl Relay {
             let mut decision = after;
             decision.outcome = EscalationOutcome::HandOff;
             if decision.reasons.is_empty() {
-                decision.reasons.push("didnt_help".to_owned());
+                decision.reasons.push(bot_reason.to_owned());
             }
             // The bot's own reply already says a person is coming when it chose to hand off.
             let note = if reply.hand_off { None } else { Some(phrases.connecting_after_failure) };

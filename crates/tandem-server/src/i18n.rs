@@ -980,6 +980,8 @@ impl Text {
             "abstained_repeatedly" => ("机器人多次答不上来", "Bot could not answer repeatedly"),
             "repeated_question" => ("重复提问", "Asked the same thing again"),
             "didnt_help" => ("回答没有帮助", "Answers did not help"),
+            "action_failed" => ("业务系统调用失败", "A business system call failed"),
+            "action_gave_up" => ("未能识别所需信息", "Could not get the details an action needs"),
             "anger_rising" => ("情绪越来越差", "Growing anger"),
             "very_negative" => ("非常负面", "Very negative"),
             "vip" => ("VIP 客户", "VIP customer"),
