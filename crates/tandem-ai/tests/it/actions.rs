@@ -233,7 +233,10 @@ async fn english_customers_are_asked_in_english_and_a_bad_number_is_asked_again_
         {
             let packet = world.store.handoff(conversation.id).await.unwrap().unwrap();
             assert_eq!(packet.reasons, ["action_gave_up"]);
-            assert_eq!(packet.actions.last().map(|action| action.outcome.as_str()), Some("gave_up"));
+            assert_eq!(
+                packet.actions.last().map(|action| action.outcome.as_str()),
+                Some("gave_up")
+            );
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
