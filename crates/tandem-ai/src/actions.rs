@@ -135,7 +135,8 @@ pub fn gather<'a>(
     customer: &Customer,
     text: &str,
 ) -> Option<&'a ActionParam> {
-    for param in &action.params {
+    let needed = needed_params(action, customer);
+    for param in &needed {
         if values.contains_key(&param.name) {
             continue;
         }
@@ -145,7 +146,19 @@ pub fn gather<'a>(
             values.insert(param.name.clone(), value);
         }
     }
-    action.params.iter().find(|param| !values.contains_key(&param.name))
+    needed.into_iter().find(|param| !values.contains_key(&param.name))
+}
+
+/// The parameters to collect from this customer: the action's, and the identity check's
+/// when the customer is not verified.
+pub fn needed_params<'a>(action: &'a Action, customer: &Customer) -> Vec<&'a ActionParam> {
+    let check = action.identity_check.as_ref().filter(|_| !customer.verified);
+    action.params.iter().chain(check.map(|check| &check.param)).collect()
+}
+
+/// Whether two values are the same to a person: case and surrounding spaces aside.
+fn same_value(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
 }
 
 /// How a template value is written.
@@ -250,23 +263,35 @@ fn shown_params(action: &Action, values: &BTreeMap<String, String>) -> BTreeMap<
     values
         .iter()
         .map(|(name, value)| {
-            let personal = action.params.iter().any(|param| {
-                param.name == *name && matches!(param.kind, ParamKind::Phone | ParamKind::Email)
-            });
-            (name.clone(), if personal { mask_personal_data(value) } else { value.clone() })
+            let checked =
+                action.identity_check.as_ref().is_some_and(|check| check.param.name == *name);
+            let personal = checked
+                || action.params.iter().any(|param| {
+                    param.name == *name && matches!(param.kind, ParamKind::Phone | ParamKind::Email)
+                });
+            let shown = if checked {
+                // What proves who the customer is never shows.
+                "*".repeat(value.chars().count())
+            } else if personal {
+                mask_personal_data(value)
+            } else {
+                value.clone()
+            };
+            (name.clone(), shown)
         })
         .collect()
 }
 
-/// Calls the action's steps in order and says what came of it.
+/// Calls the action's steps in order and says what came of it. With `verified` false and an
+/// identity check, the check's value must match before anything else is said.
 pub async fn execute(
     http: &reqwest::Client,
     secrets: &Secrets,
     action: &Action,
     values: &BTreeMap<String, String>,
-    locale: Locale,
-    now: Millis,
+    (locale, now, verified): (Locale, Millis, bool),
 ) -> Run {
+    let mut check = action.identity_check.as_ref().filter(|_| !verified);
     let mut vars = values.clone();
     let mut record = ActionRecord {
         action: action.key.clone(),
@@ -287,6 +312,22 @@ pub async fn execute(
             }
         };
         let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+        if let Some(pending) = check
+            && (200..300).contains(&status)
+            && let Some(pointer) = step.extract.get(&pending.field)
+        {
+            let expected = json
+                .as_ref()
+                .and_then(|json| json.pointer(pointer))
+                .map(|value| value.as_str().map_or_else(|| value.to_string(), str::to_owned));
+            let given = values.get(&pending.param.name);
+            let matches = matches!((&expected, given), (Some(expected), Some(given)) if same_value(expected, given));
+            if !matches {
+                let reply = reply_text(&pending.mismatch, locale, values);
+                return finish(&mut record, "identity_failed", reply, false);
+            }
+            check = None;
+        }
         for rule in &step.rules {
             let status_matches = rule.status.is_none_or(|wanted| wanted == status);
             let value_matches = match (&rule.pointer, &json) {
@@ -495,6 +536,9 @@ pub fn validate(mut action: Action) -> Result<Action, ActionError> {
         }
         known.push(param.name.clone());
     }
+    if let Some(check) = &action.identity_check {
+        known.push(check.param.name.clone());
+    }
     if action.steps.is_empty() || action.steps.len() > 5 {
         return Err(fail("steps", "give 1 to 5 HTTP calls".into()));
     }
@@ -556,6 +600,34 @@ pub fn validate(mut action: Action) -> Result<Action, ActionError> {
             return Err(fail(
                 &field,
                 format!("within_days reads {}, which no step extracts", check.field),
+            ));
+        }
+    }
+    if let Some(check) = &action.identity_check {
+        let param = &check.param;
+        let valid_name = !param.name.is_empty()
+            && param.name.chars().all(|character| {
+                character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_'
+            });
+        if !valid_name
+            || action.params.iter().any(|other| other.name == param.name)
+            || param.name.starts_with("env")
+        {
+            return Err(fail(
+                "identity_check.param",
+                format!("name {:?} must be a new parameter name of a-z, 0-9 and _", param.name),
+            ));
+        }
+        if param.ask.zh.trim().is_empty() && param.ask.en.trim().is_empty() {
+            return Err(fail("identity_check.param", "needs a question to ask for it".into()));
+        }
+        if !action.steps.iter().any(|step| step.extract.contains_key(&check.field)) {
+            return Err(fail("identity_check.field", format!("no step extracts {}", check.field)));
+        }
+        if check.mismatch.zh.trim().is_empty() && check.mismatch.en.trim().is_empty() {
+            return Err(fail(
+                "identity_check.mismatch",
+                "needs a reply in Chinese or English".into(),
             ));
         }
     }

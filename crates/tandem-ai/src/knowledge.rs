@@ -659,7 +659,9 @@ impl KnowledgeResponder {
             latency_us: 0,
             action: None,
         };
-        let asked = action.params.iter().find(|param| param.name == pending.asking);
+        let asked = actions::needed_params(&action, &turn.customer)
+            .into_iter()
+            .find(|param| param.name == pending.asking);
         let given = asked.and_then(|param| actions::find_param(param, &turn.message.body, true));
         let mut values = pending.values.clone();
         if let (Some(param), Some(value)) = (asked, given) {
@@ -720,7 +722,7 @@ impl KnowledgeResponder {
             params: BTreeMap::new(),
             calls: Vec::new(),
         };
-        if action.requires_verified && !turn.customer.verified {
+        if action.requires_verified && !turn.customer.verified && action.identity_check.is_none() {
             self.set_pending(turn, None).await;
             done.outcome = "login_required".to_owned();
             record.action = Some(done);
@@ -749,15 +751,8 @@ impl KnowledgeResponder {
         }
         self.set_pending(turn, None).await;
         let started = std::time::Instant::now();
-        let run = actions::execute(
-            &self.http,
-            &self.secrets,
-            action,
-            &values,
-            turn.locale,
-            (self.clock)(),
-        )
-        .await;
+        let when = (turn.locale, (self.clock)(), turn.customer.verified);
+        let run = actions::execute(&self.http, &self.secrets, action, &values, when).await;
         let source = match &action.policy_article {
             Some(key) => self
                 .store

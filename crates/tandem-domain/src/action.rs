@@ -181,9 +181,14 @@ pub struct Action {
     pub steps: Vec<ActionStep>,
     pub replies: ActionReplies,
     /// Only for customers whose identity the business verified (the action reveals personal
-    /// data); others are asked to log in.
+    /// data); others are asked to log in, unless `identity_check` lets them prove it here.
     #[serde(default)]
     pub requires_verified: bool,
+    /// A one-time check for customers who are not logged in: the bot asks for something only
+    /// the owner knows (the last four digits of the phone on the order) and goes on only if
+    /// it matches what the first call returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_check: Option<IdentityCheck>,
     /// The knowledge article the action applies (a return policy): named as the reply's source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_article: Option<String>,
@@ -195,6 +200,18 @@ pub struct Action {
 
 fn enabled() -> bool {
     true
+}
+
+/// See [`Action::identity_check`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityCheck {
+    /// What to ask for; asked only of customers who are not verified.
+    pub param: ActionParam,
+    /// The value, read by a step's `extract`, that the answer must equal.
+    pub field: String,
+    /// The reply when it does not match (nothing else is said).
+    pub mismatch: Texts,
 }
 
 /// An action waiting for the customer to give a parameter.

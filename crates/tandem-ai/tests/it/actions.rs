@@ -37,7 +37,7 @@ async fn shop() -> String {
         }
         match number.as_str() {
             "20241123001" => Json(
-                json!({ "number": number, "status": "shipped", "carrier": "顺丰", "eta": "明天" }),
+                json!({ "number": number, "status": "shipped", "carrier": "顺丰", "eta": "明天", "phone_last4": "5678" }),
             )
             .into_response(),
             "20240000500" => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
@@ -120,6 +120,7 @@ fn order_status(base: &str) -> Action {
             login_required: Texts::default(),
         },
         requires_verified: false,
+        identity_check: None,
         policy_article: None,
         enabled: true,
         updated_at: 0,
@@ -319,4 +320,42 @@ async fn actions_that_reveal_personal_data_need_a_verified_customer() {
         .unwrap();
     let answered = ask(&world, &relay, "我的订单 20241123001 到哪了").await;
     assert!(answered.body.contains("shipped"), "{}", answered.body);
+}
+
+#[tokio::test]
+async fn a_customer_who_is_not_logged_in_passes_a_one_time_check_first() {
+    let world = world().await;
+    let base = shop().await;
+    let mut action = order_status(&base);
+    action.requires_verified = true;
+    action.steps[0].extract.insert("phone_last4".into(), "/phone_last4".into());
+    action.identity_check = Some(tandem_domain::IdentityCheck {
+        param: ActionParam {
+            name: "phone_check".into(),
+            kind: ParamKind::Text,
+            pattern: Some(r"\d{4}".into()),
+            from_profile: None,
+            ask: texts(
+                "为了保护隐私，请告诉我下单手机号的后四位。",
+                "For your privacy: the last four digits of the phone on the order?",
+            ),
+        },
+        field: "phone_last4".into(),
+        mismatch: texts(
+            "手机号后四位不匹配，无法查询该订单。",
+            "Those digits don't match; I can't look up this order.",
+        ),
+    });
+    let action = tandem_ai::actions::validate(action).unwrap();
+    let (_responder, relay) = setup(&world, action).await;
+    let asked = ask(&world, &relay, "我的订单 20241123001 到哪了").await;
+    assert!(asked.body.contains("后四位"), "{}", asked.body);
+    let wrong = ask(&world, &relay, "1234").await;
+    assert_eq!(wrong.body, "手机号后四位不匹配，无法查询该订单。");
+    let record = last_action(&world).await;
+    assert_eq!(record.outcome, "identity_failed");
+    assert_eq!(record.params.get("phone_check").map(String::as_str), Some("****"), "{record:?}");
+    ask(&world, &relay, "帮我查一下订单 20241123001").await;
+    let right = ask(&world, &relay, "5678").await;
+    assert!(right.body.contains("shipped"), "{}", right.body);
 }
