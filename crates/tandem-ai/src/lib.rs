@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod kb;
 mod knowledge;
+pub mod llm;
 mod phrases;
 mod relay;
 mod responder;

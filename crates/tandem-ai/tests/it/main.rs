@@ -15,6 +15,7 @@ use tandem_store::{NewCustomer, NewInbox, NewUser, SqliteConfig, SqliteStore, St
 use tokio::sync::Notify;
 
 mod actions;
+mod llm;
 mod routing;
 
 pub(crate) struct World {
