@@ -176,7 +176,11 @@ async fn without_a_hash_the_visitor_is_anonymous_and_never_becomes_verified() {
     assert!(bodies(&app.widget_messages(signed_in["token"].as_str().unwrap()).await).is_empty());
     let still_anonymous = app.store.customer(visitor).await.unwrap().unwrap();
     assert!(!still_anonymous.verified && still_anonymous.external_id.is_none());
-    assert_eq!(bodies(&app.widget_messages(&token).await), ["随便看看"]);
+    // (The bot's reply to it may or may not have arrived yet.)
+    assert_eq!(
+        bodies(&app.widget_messages(&token).await).first().map(String::as_str),
+        Some("随便看看")
+    );
 
     // The anonymous token still resumes its anonymous visitor...
     let resumed = app.widget_session(json!({ "token": token })).await.json();
