@@ -161,6 +161,9 @@ pub struct KnowledgeResponder {
     installed: tokio::sync::Notify,
     /// What time it is, for effective windows: the system clock, or a test's own.
     clock: Clock,
+    /// Grounded answers from the workspace's model, when it has one (one circuit breaker per
+    /// workspace and provider for the whole process).
+    llm: crate::llm::GroundedAnswers,
 }
 
 /// The key prefix of the articles that stand for business actions in the engine.
@@ -225,6 +228,7 @@ impl KnowledgeResponder {
             generation: AtomicU64::new(0),
             installed: tokio::sync::Notify::new(),
             clock,
+            llm: crate::llm::GroundedAnswers::new(),
         });
         // Loading the Chinese dictionary takes a few hundred milliseconds: do it off the path
         // of the first customer.
@@ -564,7 +568,7 @@ impl Responder for KnowledgeResponder {
                 (decision, articles, query) = (in_context, in_context_articles, combined);
             }
         }
-        let record = DecisionRecord {
+        let mut record = DecisionRecord {
             query,
             outcome: decision.outcome.as_str().to_owned(),
             threshold: decision.threshold,
@@ -584,6 +588,7 @@ impl Responder for KnowledgeResponder {
             knowledge_version: built.version.clone(),
             latency_us: started.elapsed().as_micros() as u64,
             action: None,
+            llm: None,
         };
         // The best match is a business action: do it.
         if decision.outcome == Outcome::Answer
@@ -596,6 +601,35 @@ impl Responder for KnowledgeResponder {
             }
         }
         let mut reply = reply(phrases, decision.outcome, &articles);
+        // An answer from an article: the workspace's model may put it in its own words, from
+        // the best few articles, if what it writes checks out against them. Clarifications and
+        // abstentions never go to the model.
+        if decision.outcome == Outcome::Answer
+            && articles.first().is_some_and(|article| !article.key.starts_with(ACTION_PREFIX))
+        {
+            let passages: Vec<Article> = articles
+                .iter()
+                .filter(|article| !article.key.starts_with(ACTION_PREFIX))
+                .take(crate::llm::answer::PASSAGES)
+                .cloned()
+                .collect();
+            if let Some(grounded) = self
+                .llm
+                .answer(
+                    self.store.as_ref(),
+                    turn.inbox.workspace_id,
+                    &record.query,
+                    &passages,
+                    turn.locale,
+                )
+                .await
+            {
+                if let Some(text) = grounded.text {
+                    reply.body = text;
+                }
+                record.llm = Some(grounded.record);
+            }
+        }
         reply.decision = Some(record);
         reply
     }
@@ -658,6 +692,7 @@ impl KnowledgeResponder {
             knowledge_version: built.version.clone(),
             latency_us: 0,
             action: None,
+            llm: None,
         };
         let asked = actions::needed_params(&action, &turn.customer)
             .into_iter()
@@ -869,6 +904,7 @@ fn next_step_after_failure(turn: &Turn, built: &Built, phrases: &Phrases) -> Opt
         knowledge_version: built.version.clone(),
         latency_us: 0,
         action: None,
+        llm: None,
     });
     Some(reply)
 }

@@ -305,6 +305,31 @@ pub struct DecisionRecord {
     /// The business action the turn ran or is collecting parameters for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<crate::ActionRecord>,
+    /// What the workspace's LLM did for this turn, when it was asked (or could have been).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmRecord>,
+}
+
+/// What the LLM did for an answer: used, rejected by verification, refused (the model said it
+/// did not know), failed, or skipped (the workspace forbids external calls, or its provider's
+/// circuit breaker is open). Every outcome but `used` means the extractive answer was shown.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmRecord {
+    /// used, rejected, refused, error, or skipped.
+    pub outcome: String,
+    /// The error's stable code (`llm_timeout`, `llm_error_status`...), for `error` and `skipped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The claims of a rejected answer that no passage supports, as the model wrote them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected_claims: Vec<String>,
+    /// Attempts made, retries included (0 when the call failed before any answer came back).
+    pub attempts: u32,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Estimated cost in the workspace's billing currency.
+    pub cost: f64,
+    pub latency_ms: u64,
 }
 
 /// One scored article of a decision.

@@ -445,6 +445,26 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the inbox's identity secret with a new random one and returns it; hashes made
     /// with the old secret no longer verify.
     async fn rotate_inbox_identity_secret(&self, inbox: InboxId) -> StoreResult<String>;
+
+    // ---------- Workspace settings ----------
+    //
+    // Small JSON documents, one per workspace and key (`llm`: the model provider), read on the
+    // turn that needs them (a read is a primary-key lookup).
+
+    /// The workspace's settings document under `key`; `None` when it was never saved.
+    async fn workspace_setting(
+        &self,
+        workspace: WorkspaceId,
+        key: &str,
+    ) -> StoreResult<Option<serde_json::Value>>;
+    /// Saves the workspace's settings document under `key`, replacing any before it; returns
+    /// when it was saved. An unknown workspace is `NotFound`.
+    async fn save_workspace_setting(
+        &self,
+        workspace: WorkspaceId,
+        key: &str,
+        value: serde_json::Value,
+    ) -> StoreResult<Millis>;
 }
 
 /// See [`Store::verified_customer`].

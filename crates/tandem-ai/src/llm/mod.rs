@@ -19,6 +19,7 @@
 //! budget. The part of the wire format Tandem uses is small ([`wire`](self) has it) and is
 //! tested against a server that speaks it.
 
+pub mod answer;
 mod breaker;
 mod client;
 pub mod grounding;
@@ -26,6 +27,9 @@ mod redact;
 mod settings;
 mod wire;
 
+pub use answer::{
+    GroundedAnswers, LlmSettingsError, SETTINGS_KEY, llm_settings, save_llm_settings,
+};
 pub use breaker::{BreakerState, Breakers, CircuitBreaker};
 pub use client::{
     ChatMessage, ChatRequest, ChatRole, ChatStream, Completion, LlmClient, LlmError, StreamEvent,

@@ -536,3 +536,214 @@ async fn no_request_leaves_when_external_calls_are_forbidden_or_the_provider_is_
     );
     assert_eq!(server.request_count(), 0);
 }
+
+/// Grounded answers in the bot's turns: a knowledge base, a workspace's LLM settings, and the
+/// relay answering customers with the knowledge responder.
+mod in_turns {
+    use super::*;
+    use crate::{World, send, world};
+    use tandem_ai::llm::save_llm_settings;
+    use tandem_ai::{KnowledgeResponder, Relay};
+    use tandem_domain::{ArticleStatus, AuthorKind, DecisionRecord, LlmRecord, Message};
+    use tandem_knowledge::DecisionPolicy;
+    use tandem_store::NewArticle;
+
+    const RETURNS: &str = "签收后 7 天内可无理由退货，退款在 48 小时内原路退回。";
+
+    fn article(key: &str, title: &str, questions: &[&str], answer: &str) -> NewArticle {
+        NewArticle {
+            key: key.into(),
+            title: title.into(),
+            answer: answer.into(),
+            questions: questions.iter().map(|question| (*question).to_owned()).collect(),
+            tags: Vec::new(),
+            language: Some(Locale::Zh),
+            effective_from: None,
+            expires_at: None,
+            channels: Vec::new(),
+        }
+    }
+
+    /// A workspace with two articles and these LLM settings (`None`: never saved).
+    async fn shop(llm: Option<LlmSettings>) -> (World, Relay) {
+        let world = world().await;
+        let workspace = world.inbox.workspace_id;
+        let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+        responder
+            .save(
+                workspace,
+                vec![
+                    article(
+                        "returns",
+                        "退货政策",
+                        &["怎么退货", "可以退货吗", "七天无理由退货"],
+                        RETURNS,
+                    ),
+                    article(
+                        "invoice",
+                        "开发票",
+                        &["怎么开发票", "电子发票在哪下载"],
+                        "在订单详情页申请电子发票。",
+                    ),
+                ],
+                ArticleStatus::Published,
+                None,
+            )
+            .await
+            .unwrap();
+        // The tests ask about returns more than once on purpose: no hand-off for repeating.
+        let policy = tandem_domain::EscalationPolicy { repeats: 0, ..Default::default() };
+        world.store.save_escalation_policy(workspace, policy).await.unwrap();
+        if let Some(settings) = llm {
+            save_llm_settings(world.store.as_ref(), workspace, &settings).await.unwrap();
+        }
+        let relay = Relay::new(world.store.clone(), responder);
+        (world, relay)
+    }
+
+    /// Sends `text` and waits for the bot's reply and the turn's decision record.
+    async fn ask(world: &World, relay: &Relay, text: &str) -> (Message, DecisionRecord) {
+        let appended = relay.customer_message(send(world, text)).await.unwrap();
+        let seq = appended.message.seq;
+        for _ in 0..1000 {
+            let messages = world.store.messages(appended.conversation.id, seq, 10).await.unwrap();
+            if let Some(reply) =
+                messages.into_iter().find(|message| message.author_kind == AuthorKind::Bot)
+            {
+                let decisions = world.store.decisions(appended.conversation.id).await.unwrap();
+                let (_, record) = decisions
+                    .into_iter()
+                    .find(|(message, _)| *message == reply.id)
+                    .expect("a decision record for the reply");
+                return (reply, record);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no bot reply to {text}");
+    }
+
+    fn source(message: &Message) -> &str {
+        &message.meta.as_ref().unwrap().source.as_ref().unwrap().article
+    }
+
+    #[tokio::test]
+    async fn a_verified_grounded_answer_is_shown_with_its_article_as_source() {
+        let server =
+            MockServer::start(vec![Reply::Text("签收后七天内可无理由退货 [ref:returns]。")]).await;
+        let (world, relay) = shop(Some(settings(&server))).await;
+        let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+        assert_eq!(reply.body, "签收后七天内可无理由退货。");
+        assert_eq!(source(&reply), "returns");
+        assert_eq!(record.outcome, "answer");
+        let llm = record.llm.unwrap();
+        assert_eq!(
+            (
+                llm.outcome.as_str(),
+                llm.error,
+                llm.attempts,
+                llm.prompt_tokens,
+                llm.completion_tokens
+            ),
+            ("used", None, 1, 100, 20)
+        );
+        assert!((llm.cost - (0.1 * 0.5 + 0.02 * 1.5)).abs() < 1e-9, "{}", llm.cost);
+
+        let body = &server.bodies()[0];
+        let system = body["messages"][0]["content"].as_str().unwrap();
+        assert!(system.contains(&format!("[ref:returns] 退货政策\n{RETURNS}")), "{system}");
+        assert_eq!(body["messages"][1], json!({"role": "user", "content": "请问怎样退货？"}));
+    }
+
+    #[tokio::test]
+    async fn an_unsupported_number_falls_back_to_the_articles_own_answer() {
+        let server =
+            MockServer::start(vec![Reply::Text("签收后 30 天内可无理由退货 [ref:returns]。")])
+                .await;
+        let (world, relay) = shop(Some(settings(&server))).await;
+        let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+        assert_eq!(reply.body, RETURNS);
+        assert_eq!(source(&reply), "returns");
+        let llm = record.llm.unwrap();
+        assert_eq!(llm.outcome, "rejected");
+        assert_eq!(llm.rejected_claims, ["30 天"]);
+        assert_eq!(llm.attempts, 1);
+
+        // The model saying it does not know is a refusal, with the same fallback.
+        server.set_default(Reply::Text(NO_ANSWER));
+        let (reply, record) = ask(&world, &relay, "可以退货吗").await;
+        assert_eq!(reply.body, RETURNS);
+        assert_eq!(record.llm.unwrap().outcome, "refused");
+    }
+
+    #[tokio::test]
+    async fn a_provider_outage_falls_back_within_the_time_budget() {
+        let server = MockServer::start(Vec::new()).await; // Every request: 500.
+        let budget = LlmSettings {
+            timeout_ms: 300,
+            total_timeout_ms: 1_000,
+            max_retries: 2,
+            breaker_failures: 50,
+            ..settings(&server)
+        };
+        let (world, relay) = shop(Some(budget.clone())).await;
+        // Warm up the text analyzer on a question the model is never asked.
+        let (_, record) = ask(&world, &relay, "你们公司的创始人是谁").await;
+        assert_eq!((record.outcome.as_str(), record.llm), ("abstain", None));
+
+        let started = Instant::now();
+        let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+        let elapsed = started.elapsed();
+        assert_eq!(reply.body, RETURNS);
+        assert!(elapsed < Duration::from_millis(budget.total_timeout_ms + 500), "{elapsed:?}");
+        let llm = record.llm.unwrap();
+        assert_eq!(
+            (llm.outcome.as_str(), llm.error.as_deref()),
+            ("error", Some("llm_error_status"))
+        );
+        assert!(server.request_count() >= 2, "server errors are retried");
+
+        server.set_default(Reply::Hang);
+        let started = Instant::now();
+        let (reply, record) = ask(&world, &relay, "可以退货吗").await;
+        let elapsed = started.elapsed();
+        assert_eq!(reply.body, RETURNS);
+        assert!(elapsed < Duration::from_millis(budget.total_timeout_ms + 500), "{elapsed:?}");
+        let llm = record.llm.unwrap();
+        assert_eq!((llm.outcome.as_str(), llm.error.as_deref()), ("error", Some("llm_timeout")));
+        assert!(llm.latency_ms <= budget.total_timeout_ms + 100, "{}", llm.latency_ms);
+    }
+
+    #[tokio::test]
+    async fn no_request_reaches_the_provider_when_off_forbidden_or_abstaining() {
+        let server = MockServer::start(Vec::new()).await;
+        server.set_default(Reply::Text("签收后七天内可无理由退货 [ref:returns]。"));
+
+        // Never configured, and configured but off: today's answers, no LLM record.
+        for llm in [None, Some(LlmSettings { enabled: false, ..settings(&server) })] {
+            let (world, relay) = shop(llm).await;
+            let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+            assert_eq!((reply.body.as_str(), record.llm), (RETURNS, None));
+        }
+
+        // On, but the workspace forbids external calls: skipped, and said so.
+        let forbidden = LlmSettings { allow_external: false, ..settings(&server) };
+        let (world, relay) = shop(Some(forbidden)).await;
+        let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+        assert_eq!(reply.body, RETURNS);
+        assert_eq!(
+            record.llm,
+            Some(LlmRecord {
+                outcome: "skipped".into(),
+                error: Some("llm_external_calls_forbidden".into()),
+                ..LlmRecord::default()
+            })
+        );
+
+        // On and allowed, but the engine abstains: the model is not asked.
+        let (world, relay) = shop(Some(settings(&server))).await;
+        let (reply, record) = ask(&world, &relay, "你们公司的创始人是谁").await;
+        assert_eq!((record.outcome.as_str(), record.llm), ("abstain", None));
+        assert!(reply.body.contains("转人工"), "{}", reply.body);
+        assert_eq!(server.request_count(), 0);
+    }
+}

@@ -4,6 +4,7 @@ pub(crate) mod actions;
 pub(crate) mod agents;
 pub(crate) mod inboxes;
 pub(crate) mod knowledge;
+pub(crate) mod llm;
 pub(crate) mod triage;
 pub(crate) mod webhooks;
 pub(crate) mod widget;
@@ -21,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .merge(actions::routes())
         .merge(inboxes::routes())
         .merge(knowledge::routes())
+        .merge(llm::routes())
         .merge(triage::routes())
         .merge(webhooks::routes())
 }

@@ -7,6 +7,7 @@ mod browser;
 mod console;
 mod demo_shop;
 mod identity;
+mod llm;
 mod realtime;
 mod routing;
 mod support;

@@ -342,6 +342,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX customers_by_external_id ON customers (workspace_id, external_id)
         WHERE external_id IS NOT NULL;
     "#,
+    // 9: per-workspace settings documents (JSON), one per key: `llm` is the model provider.
+    r#"
+    CREATE TABLE workspace_settings (
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, key)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

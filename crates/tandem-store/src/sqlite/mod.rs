@@ -1715,6 +1715,62 @@ impl Store for SqliteStore {
             })
             .await
     }
+
+    async fn workspace_setting(
+        &self,
+        workspace: WorkspaceId,
+        key: &str,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        let key = key.to_owned();
+        self.engine
+            .read(move |connection| {
+                let value: Option<String> = connection
+                    .prepare_cached(
+                        "SELECT value FROM workspace_settings WHERE workspace_id = ?1 AND key = ?2",
+                    )?
+                    .query_row(params![workspace.0, key], |row| row.get(0))
+                    .optional()?;
+                value
+                    .map(|text| {
+                        serde_json::from_str(&text).map_err(|error| {
+                            StoreError::Database(format!("workspace setting {key}: {error}"))
+                        })
+                    })
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn save_workspace_setting(
+        &self,
+        workspace: WorkspaceId,
+        key: &str,
+        value: serde_json::Value,
+    ) -> StoreResult<Millis> {
+        let key = key.to_owned();
+        self.engine
+            .write(move |connection, _| {
+                let exists = connection
+                    .prepare_cached("SELECT 1 FROM workspaces WHERE id = ?1")?
+                    .query_row([workspace.0], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if !exists {
+                    return Err(StoreError::NotFound("workspace"));
+                }
+                let now = now_millis();
+                connection
+                    .prepare_cached(
+                        "INSERT INTO workspace_settings (workspace_id, key, value, updated_at)
+                         VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (workspace_id, key) DO UPDATE SET value = excluded.value,
+                            updated_at = excluded.updated_at",
+                    )?
+                    .execute(params![workspace.0, key, value.to_string(), now])?;
+                Ok(now)
+            })
+            .await
+    }
 }
 
 fn create_conversation(

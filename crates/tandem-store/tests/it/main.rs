@@ -69,4 +69,5 @@ backend_suite!(sqlite:
     webhook_deliveries_are_leased_retried_and_survive_a_restart,
     verified_customers_are_one_per_external_id,
     inbox_identity_secrets_are_random_and_rotate,
+    workspace_settings_are_kept_per_workspace_and_key,
 );

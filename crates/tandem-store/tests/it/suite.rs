@@ -1105,3 +1105,34 @@ pub async fn inbox_identity_secrets_are_random_and_rotate(harness: Harness) {
         Err(StoreError::NotFound(_))
     ));
 }
+
+pub async fn workspace_settings_are_kept_per_workspace_and_key(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let other = store.create_workspace("Other Shop").await.unwrap().id;
+    assert_eq!(store.workspace_setting(world.workspace, "llm").await.unwrap(), None);
+
+    let first = serde_json::json!({"enabled": true, "model": "qwen-plus"});
+    let saved_at =
+        store.save_workspace_setting(world.workspace, "llm", first.clone()).await.unwrap();
+    assert!(saved_at > 0);
+    assert_eq!(store.workspace_setting(world.workspace, "llm").await.unwrap(), Some(first));
+    assert_eq!(store.workspace_setting(world.workspace, "other").await.unwrap(), None);
+    assert_eq!(store.workspace_setting(other, "llm").await.unwrap(), None);
+
+    // Saving again replaces the document.
+    let second = serde_json::json!({"enabled": false});
+    store.save_workspace_setting(world.workspace, "llm", second.clone()).await.unwrap();
+    store.save_workspace_setting(other, "llm", serde_json::json!({"model": "m"})).await.unwrap();
+    let reopened = (harness.reopen)();
+    assert_eq!(reopened.workspace_setting(world.workspace, "llm").await.unwrap(), Some(second));
+    assert_eq!(
+        reopened.workspace_setting(other, "llm").await.unwrap(),
+        Some(serde_json::json!({"model": "m"}))
+    );
+
+    assert!(matches!(
+        reopened.save_workspace_setting(WorkspaceId(999_999), "llm", serde_json::json!({})).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
