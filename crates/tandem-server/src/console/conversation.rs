@@ -49,6 +49,9 @@ pub struct DecisionView {
     /// The business action the turn ran: its key and outcome, its parameters, and each call
     /// as "GET url → 200 · 35 ms" (or the error).
     pub action: Option<(String, String, String, Vec<String>)>,
+    /// What the model did with the answer: "used · 1 attempt · 312+45 tokens · 0.0021 · 840 ms",
+    /// or why its wording was not used.
+    pub llm: Option<String>,
 }
 
 fn decision_view(text: &'static Text, record: &DecisionRecord) -> DecisionView {
@@ -79,6 +82,20 @@ fn decision_view(text: &'static Text, record: &DecisionRecord) -> DecisionView {
             .collect();
         (action.action.clone(), action.outcome.clone(), params, calls)
     });
+    let llm = record.llm.as_ref().map(|llm| {
+        let mut parts = vec![llm.outcome.clone()];
+        if let Some(error) = &llm.error {
+            parts.push(error.clone());
+        }
+        if !llm.rejected_claims.is_empty() {
+            parts.push(format!("{} {}", text.llm_unsupported, llm.rejected_claims.join(", ")));
+        }
+        parts.push(format!("{} × {}", llm.attempts, text.llm_attempts));
+        parts.push(format!("{}+{} tokens", llm.prompt_tokens, llm.completion_tokens));
+        parts.push(format!("{:.4}", llm.cost));
+        parts.push(format!("{} ms", llm.latency_ms));
+        parts.join(" · ")
+    });
     let query = serde_urlencoded::to_string([("q", record.query.as_str())]).unwrap_or_default();
     DecisionView {
         outcome,
@@ -102,6 +119,7 @@ fn decision_view(text: &'static Text, record: &DecisionRecord) -> DecisionView {
             })
             .collect(),
         action,
+        llm,
     }
 }
 
@@ -595,4 +613,41 @@ async fn submit_message(
         .err()
         .map(|error| crate::error::ApiError::from(error).to_string());
     Ok(back(id, outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use tandem_domain::{DecisionRecord, LlmRecord, Locale};
+
+    use super::decision_view;
+    use crate::i18n::Text;
+
+    #[test]
+    fn a_decision_shows_what_the_model_did_and_why_its_words_were_not_used() {
+        let record = DecisionRecord {
+            query: "退货期多久".into(),
+            outcome: "answer".into(),
+            threshold: 0.35,
+            candidates: Vec::new(),
+            knowledge_version: "1 articles".into(),
+            latency_us: 120,
+            action: None,
+            llm: Some(LlmRecord {
+                outcome: "rejected".into(),
+                error: None,
+                rejected_claims: vec!["30 天".into()],
+                attempts: 1,
+                prompt_tokens: 312,
+                completion_tokens: 45,
+                cost: 0.0021,
+                latency_ms: 840,
+            }),
+        };
+        let view = decision_view(Text::for_locale(Locale::Zh), &record);
+        let llm = view.llm.unwrap();
+        assert!(llm.starts_with("rejected · 无依据： 30 天 · 1 × 次调用"), "{llm}");
+        assert!(llm.contains("312+45 tokens") && llm.ends_with("840 ms"), "{llm}");
+        let plain = DecisionRecord { llm: None, ..record };
+        assert_eq!(decision_view(Text::for_locale(Locale::En), &plain).llm, None);
+    }
 }
