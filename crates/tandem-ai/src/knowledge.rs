@@ -714,12 +714,8 @@ impl KnowledgeResponder {
             return None;
         }
         let mut record = record;
-        let mut done = tandem_domain::ActionRecord {
-            action: action.key.clone(),
-            outcome: String::new(),
-            params: BTreeMap::new(),
-            calls: Vec::new(),
-        };
+        let mut done =
+            tandem_domain::ActionRecord { action: action.key.clone(), ..Default::default() };
         if pending.tries >= actions::MAX_TRIES {
             self.set_pending(turn, None).await;
             done.outcome = "gave_up".to_owned();
@@ -751,12 +747,8 @@ impl KnowledgeResponder {
         phrases: &Phrases,
     ) -> BotReply {
         record.outcome = "action".to_owned();
-        let mut done = tandem_domain::ActionRecord {
-            action: action.key.clone(),
-            outcome: String::new(),
-            params: BTreeMap::new(),
-            calls: Vec::new(),
-        };
+        let mut done =
+            tandem_domain::ActionRecord { action: action.key.clone(), ..Default::default() };
         if action.requires_verified && !turn.customer.verified && action.identity_check.is_none() {
             self.set_pending(turn, None).await;
             done.outcome = "login_required".to_owned();

@@ -278,14 +278,7 @@ impl Relay {
         let Escalation { inbox, customer, policy, turns, phrases } = escalation;
         let workspace = inbox.workspace_id;
         let decisions = self.store.decisions(conversation.id).await?;
-        let messages = self
-            .store
-            .messages(
-                conversation.id,
-                (conversation.last_seq - i64::from(HISTORY_FOR_ENGINE)).max(0),
-                HISTORY_FOR_ENGINE,
-            )
-            .await?;
+        let messages = recent_messages(&self.store, conversation).await?;
         // The articles the customer asked about name the topic (their tags and keys).
         let mut topics = Vec::new();
         if let Some((_, record)) =
@@ -414,14 +407,7 @@ impl Relay {
             // Asking for a person after the end starts over with a person, not the bot.
             self.store.transition(conversation.id, Transition::Reopen, None).await?;
         }
-        let recent = self
-            .store
-            .messages(
-                conversation.id,
-                (conversation.last_seq - i64::from(HISTORY_FOR_ENGINE)).max(0),
-                HISTORY_FOR_ENGINE,
-            )
-            .await?;
+        let recent = recent_messages(&self.store, &conversation).await?;
         let turns: Vec<CustomerTurn> = recent
             .iter()
             .filter(|message| message.author_kind == AuthorKind::Customer)
@@ -529,16 +515,22 @@ fn reply_locale(text: &str, customer: &Customer) -> Locale {
     detect_locale(text).or(customer.locale).unwrap_or(Locale::En)
 }
 
+/// The conversation's newest messages, as many as an engine sees.
+async fn recent_messages(
+    store: &Arc<dyn Store>,
+    conversation: &Conversation,
+) -> Result<Vec<Message>, StoreError> {
+    let after = (conversation.last_seq - i64::from(HISTORY_FOR_ENGINE)).max(0);
+    store.messages(conversation.id, after, HISTORY_FOR_ENGINE).await
+}
+
 /// The language the customer writes in: that of their latest message, else their profile's,
 /// else English.
 pub(crate) async fn conversation_locale(
     store: &Arc<dyn Store>,
     conversation: &Conversation,
 ) -> Locale {
-    let recent = store
-        .messages(conversation.id, (conversation.last_seq - 20).max(0), 20)
-        .await
-        .unwrap_or_default();
+    let recent = recent_messages(store, conversation).await.unwrap_or_default();
     let written = recent
         .iter()
         .rev()

@@ -155,13 +155,7 @@ impl Routing {
         presence: Presence,
     ) -> Result<AgentRouting, RoutingServiceError> {
         let mut desks = self.desks.lock().await;
-        let mut routing = self
-            .store
-            .agent_routing(workspace)
-            .await?
-            .into_iter()
-            .find(|routing| routing.user_id == agent)
-            .ok_or(StoreError::NotFound("agent"))?;
+        let mut routing = self.stored_agent(workspace, agent).await?;
         routing.presence = presence;
         routing.presence_at = self.now();
         let saved = self.store.save_agent_routing(routing).await?;
@@ -186,24 +180,26 @@ impl Routing {
         mut routing: AgentRouting,
     ) -> Result<AgentRouting, RoutingServiceError> {
         let mut desks = self.desks.lock().await;
-        if let Some(stored) = self
-            .store
-            .agent_routing(workspace)
-            .await?
-            .into_iter()
-            .find(|stored| stored.user_id == routing.user_id)
-        {
-            routing.presence = stored.presence;
-            routing.presence_at = stored.presence_at;
-        } else {
-            return Err(StoreError::NotFound("agent").into());
-        }
+        let stored = self.stored_agent(workspace, routing.user_id).await?;
+        routing.presence = stored.presence;
+        routing.presence_at = stored.presence_at;
         let saved = self.store.save_agent_routing(routing).await?;
         let desk = self.desk(&mut desks, workspace).await?;
         desk.router.set_skills(saved.user_id, &saved.skills)?;
         desk.router.set_capacity(saved.user_id, &saved.capacity)?;
         self.settle(&mut desks, workspace).await;
         Ok(saved)
+    }
+
+    /// An active user's stored routing settings.
+    async fn stored_agent(
+        &self,
+        workspace: WorkspaceId,
+        agent: UserId,
+    ) -> Result<AgentRouting, RoutingServiceError> {
+        let all = self.store.agent_routing(workspace).await?;
+        let found = all.into_iter().find(|routing| routing.user_id == agent);
+        Ok(found.ok_or(StoreError::NotFound("agent"))?)
     }
 
     /// A queue's routing rules changed.

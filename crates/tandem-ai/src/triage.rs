@@ -11,7 +11,7 @@ use tandem_domain::{
     EscalationDecision, EscalationOutcome, EscalationPolicy, HandoffPacket, IntentGuess, Locale,
     Message, Millis, Queue, QueueId, TurnSignal,
 };
-use tandem_text::signals::{PersonalKind, Reason};
+use tandem_text::signals::Reason;
 use tandem_text::{Analysis, Emotion, Lang};
 
 /// How many earlier customer messages a repeat is looked for in.
@@ -311,7 +311,7 @@ pub fn entities(turns: &[CustomerTurn]) -> Vec<Entity> {
         let personal = tandem_text::signals::find_personal_data(&turn.text);
         for span in &personal {
             let value = tandem_text::signals::mask_personal_data(&turn.text[span.start..span.end]);
-            found.push(Entity { kind: personal_kind(span.kind).to_owned(), value });
+            found.push(Entity { kind: span.kind.as_str().to_owned(), value });
         }
         let mut digits = String::new();
         let mut start = 0;
@@ -337,10 +337,6 @@ pub fn entities(turns: &[CustomerTurn]) -> Vec<Entity> {
     let mut seen = BTreeSet::new();
     found.retain(|entity| seen.insert((entity.kind.clone(), entity.value.clone())));
     found
-}
-
-fn personal_kind(kind: PersonalKind) -> &'static str {
-    kind.as_str()
 }
 
 /// What [`packet`] is built from.

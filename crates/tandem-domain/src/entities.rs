@@ -24,6 +24,7 @@ macro_rules! id_type {
         }
     )*};
 }
+pub(crate) use id_type;
 
 id_type! {
     /// A tenant: one business with its own inboxes, agents, customers and knowledge.

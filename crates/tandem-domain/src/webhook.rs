@@ -4,24 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::entities::id_type;
 use crate::{Millis, ValidationError, WorkspaceId};
 
-macro_rules! webhook_id {
-    ($($(#[$doc:meta])* $name:ident;)*) => {$(
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub i64);
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    )*};
-}
-
-webhook_id! {
+id_type! {
     /// A URL of the business that Tandem posts events to.
     WebhookEndpointId;
     /// Something that happened, once, whatever number of endpoints it is sent to.
