@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use tandem_domain::{
-    AnswerSettings, Article, ArticleStatus, CandidateRecord, Channel, DecisionRecord, MessageMeta,
-    Millis, PendingAction, Source, WorkspaceId,
+    AnswerSettings, Article, ArticleStatus, CandidateRecord, Channel, DecisionRecord, Locale,
+    MessageMeta, Millis, PendingAction, Source, WorkspaceId,
 };
 use tandem_knowledge::{Candidate, Decision, DecisionPolicy, Engine, Outcome};
 use tandem_store::{Change, Store, StoreError, now_millis};
@@ -533,6 +533,35 @@ impl KnowledgeResponder {
 
 #[async_trait]
 impl Responder for KnowledgeResponder {
+    async fn hand_off_summary(
+        &self,
+        workspace: WorkspaceId,
+        messages: &[tandem_domain::Message],
+        locale: Locale,
+    ) -> Option<tandem_domain::ModelSummary> {
+        use crate::llm::summary;
+        let transcript = summary::transcript(messages);
+        if transcript.is_empty() {
+            return None;
+        }
+        let request = crate::llm::ChatRequest {
+            messages: summary::summary_messages(&transcript, locale),
+            tools: Vec::new(),
+        };
+        let called = self
+            .llm
+            .complete(self.store.as_ref(), workspace, |settings| settings.summaries, &request)
+            .await?;
+        Some(match called {
+            Ok((completion, mut llm)) => {
+                let text = summary::accepted(&completion.text, &transcript);
+                llm.outcome = if text.is_some() { "used" } else { "rejected" }.to_owned();
+                tandem_domain::ModelSummary { text, llm }
+            }
+            Err(llm) => tandem_domain::ModelSummary { text: None, llm },
+        })
+    }
+
     async fn respond(&self, turn: &Turn) -> BotReply {
         let phrases = Phrases::for_locale(turn.locale);
         let built = match self.engine_for(turn.inbox.workspace_id).await {
@@ -600,6 +629,13 @@ impl Responder for KnowledgeResponder {
                 return reply;
             }
         }
+        // Nothing good enough: the workspace's model may still recognise a request for one of
+        // the actions. It only chooses; the action then runs as if the engine had picked it.
+        if decision.outcome == Outcome::Abstain
+            && let Some(reply) = self.action_by_model(turn, &mut record, phrases).await
+        {
+            return reply;
+        }
         let mut reply = reply(phrases, decision.outcome, &articles);
         // An answer from an article: the workspace's model may put it in its own words, from
         // the best few articles, if what it writes checks out against them. Clarifications and
@@ -613,6 +649,7 @@ impl Responder for KnowledgeResponder {
                 .take(crate::llm::answer::PASSAGES)
                 .cloned()
                 .collect();
+            let show = turn.drafts.as_ref().map(|drafts| |text: &str| drafts.show(text));
             if let Some(grounded) = self
                 .llm
                 .answer(
@@ -621,6 +658,7 @@ impl Responder for KnowledgeResponder {
                     &record.query,
                     &passages,
                     turn.locale,
+                    show.as_ref().map(|show| show as &(dyn Fn(&str) + Send + Sync)),
                 )
                 .await
             {
@@ -657,6 +695,69 @@ impl KnowledgeResponder {
                 false
             }
         }
+    }
+
+    /// Asks the workspace's model (when it is on, with tools allowed) whether the message asks
+    /// for one of the enabled actions; runs the one it names with the arguments the customer
+    /// wrote. Records the call in `record` either way.
+    async fn action_by_model(
+        &self,
+        turn: &Turn,
+        record: &mut DecisionRecord,
+        phrases: &Phrases,
+    ) -> Option<BotReply> {
+        use crate::llm::tools;
+        let workspace = turn.inbox.workspace_id;
+        let enabled: Vec<tandem_domain::Action> = match self.store.actions(workspace).await {
+            Ok(actions) => actions.into_iter().filter(|action| action.enabled).collect(),
+            Err(error) => {
+                tracing::warn!(%error, "actions unavailable");
+                return None;
+            }
+        };
+        if enabled.is_empty() {
+            return None;
+        }
+        let mut earlier: Vec<&str> = turn
+            .history
+            .iter()
+            .rev()
+            .filter(|message| message.author_kind == tandem_domain::AuthorKind::Customer)
+            .take(3)
+            .map(|message| message.body.as_str())
+            .collect();
+        earlier.reverse();
+        let request = crate::llm::ChatRequest {
+            messages: tools::tool_messages(&turn.message.body, &earlier),
+            tools: tools::tool_definitions(&enabled),
+        };
+        let (completion, mut llm) = match self
+            .llm
+            .complete(self.store.as_ref(), workspace, |settings| settings.tools, &request)
+            .await?
+        {
+            Ok(done) => done,
+            Err(failed) => {
+                record.llm = Some(failed);
+                return None;
+            }
+        };
+        let choice = completion
+            .tool_calls
+            .iter()
+            .find_map(|call| tools::chosen(call, &enabled).map(|action| (call, action)));
+        let Some((call, action)) = choice else {
+            llm.outcome = "refused".to_owned();
+            record.llm = Some(llm);
+            return None;
+        };
+        let mut said = earlier;
+        said.push(&turn.message.body);
+        let values = tools::chosen_values(action, call, &said);
+        llm.outcome = "used".to_owned();
+        llm.tool = Some(action.key.clone());
+        record.llm = Some(llm);
+        Some(self.proceed(turn, action, values, record.clone(), phrases).await)
     }
 
     /// The customer's message triggered `key`: collect its parameters, then run it.

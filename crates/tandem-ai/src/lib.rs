@@ -20,6 +20,8 @@ pub mod triage;
 pub use knowledge::{Clock, KnowledgeResponder};
 pub use phrases::Phrases;
 pub use relay::{CustomerSend, Relay, RelayError};
-pub use responder::{BotReply, Outcome, PlaceholderResponder, Responder, Turn, detect_locale};
+pub use responder::{
+    BotReply, Draft, DraftSink, Outcome, PlaceholderResponder, Responder, Turn, detect_locale,
+};
 pub use routing::{Routing, RoutingServiceError};
 pub use tandem_knowledge::DecisionPolicy;

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::broadcast;
+
 use tandem_domain::{
     AuthorKind, Conversation, ConversationState, Customer, EscalationDecision, EscalationOutcome,
     EscalationPolicy, Inbox, Locale, Message, Transition, TransitionError, User, ValidationError,
@@ -11,7 +13,7 @@ use tandem_routing::BusinessHours;
 use tandem_store::{Appended, MessageTarget, NewMessage, RouteChange, Store, StoreError};
 
 use crate::triage::{self, CustomerTurn, PacketInput, Situation};
-use crate::{Outcome, Phrases, Responder, Turn, detect_locale};
+use crate::{Draft, DraftSink, Outcome, Phrases, Responder, Turn, detect_locale};
 
 /// Who and what an escalation is about.
 #[derive(Clone, Copy)]
@@ -31,6 +33,21 @@ enum Escalated {
     /// After hours: a ticket that stays with the bot until the queue opens; `noted` when the
     /// customer was told so now (the first time).
     Ticket { noted: bool },
+}
+
+/// Drafts the socket hub may fall behind by before it misses some (a missed draft is only a
+/// missed preview: the stored reply follows).
+const DRAFT_QUEUE: usize = 1024;
+
+/// Ends a turn's draft when dropped.
+struct EndPreview(Option<DraftSink>);
+
+impl Drop for EndPreview {
+    fn drop(&mut self) {
+        if let Some(drafts) = &self.0 {
+            drafts.finish();
+        }
+    }
 }
 
 /// How many earlier messages an engine sees.
@@ -58,6 +75,8 @@ pub struct CustomerSend {
 pub struct Relay {
     store: Arc<dyn Store>,
     responder: Arc<dyn Responder>,
+    /// Replies being written, for the customers' sockets.
+    drafts: broadcast::Sender<Arc<Draft>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -68,7 +87,12 @@ impl std::fmt::Debug for Relay {
 
 impl Relay {
     pub fn new(store: Arc<dyn Store>, responder: Arc<dyn Responder>) -> Relay {
-        Relay { store, responder }
+        Relay { store, responder, drafts: broadcast::channel(DRAFT_QUEUE).0 }
+    }
+
+    /// Follows the replies being written (streamed model answers), for the customers' sockets.
+    pub fn drafts(&self) -> broadcast::Receiver<Arc<Draft>> {
+        self.drafts.subscribe()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -190,14 +214,22 @@ impl Relay {
                 return Ok(None);
             }
         }
-        let turn = Turn {
+        let mut turn = Turn {
             inbox: inbox.clone(),
             customer: customer.clone(),
             conversation: appended.conversation.clone(),
             message: appended.message,
             history,
             locale,
+            drafts: None,
         };
+        // A reply for a person's approval is not shown while it is written.
+        if before.outcome != EscalationOutcome::DraftForApproval {
+            turn.drafts = Some(DraftSink::new(self.drafts.clone(), &turn));
+        }
+        // However the turn ends, the preview goes when it does (after the stored reply, if
+        // any, is on the feed).
+        let _preview = EndPreview(turn.drafts.clone());
         let reply = self.responder.respond(&turn).await;
         // Why the bot itself gave up, when it did: a business action that failed or whose
         // parameter it could not get, or an answer that did not help.
@@ -329,6 +361,7 @@ impl Relay {
             queue,
             now,
         });
+        let locale = packet.language.or(customer.locale).unwrap_or(Locale::En);
         let mut change = RouteChange {
             transition: Some(Transition::Escalate),
             queue_id: queue,
@@ -354,9 +387,36 @@ impl Relay {
             escalated = Escalated::Ticket { noted };
         }
         match self.store.route(conversation.id, change).await {
-            Ok(_) | Err(StoreError::Transition(_)) => Ok(escalated),
+            Ok(_) => {
+                self.summarize_later(workspace, conversation.id, messages, locale);
+                Ok(escalated)
+            }
+            Err(StoreError::Transition(_)) => Ok(escalated),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Asks the workspace's model for a summary of the conversation just handed off and adds
+    /// it to the packet, in the background: the customer is not kept waiting for it, and the
+    /// packet's extractive summary stands until it comes (or if it never does).
+    fn summarize_later(
+        &self,
+        workspace: tandem_domain::WorkspaceId,
+        conversation: tandem_domain::ConversationId,
+        messages: Vec<Message>,
+        locale: Locale,
+    ) {
+        let relay = self.clone();
+        tokio::spawn(async move {
+            let Some(summary) =
+                relay.responder.hand_off_summary(workspace, &messages, locale).await
+            else {
+                return;
+            };
+            if let Err(error) = relay.store.set_model_summary(conversation, summary).await {
+                tracing::warn!(conversation_id = %conversation, %error, "could not keep the model's summary");
+            }
+        });
     }
 
     /// The customer asks for a person: their conversation (started now if there is none)

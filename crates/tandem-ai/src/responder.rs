@@ -1,7 +1,14 @@
 //! The answer-engine seam.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
-use tandem_domain::{Conversation, Customer, DecisionRecord, Inbox, Locale, Message, MessageMeta};
+use tandem_domain::{
+    Conversation, ConversationId, Customer, CustomerId, DecisionRecord, Inbox, InboxId, Locale,
+    Message, MessageMeta, WorkspaceId,
+};
+use tokio::sync::broadcast;
 
 use crate::Phrases;
 
@@ -17,6 +24,65 @@ pub struct Turn {
     pub history: Vec<Message>,
     /// The language to reply in.
     pub locale: Locale,
+    /// Where to show the reply while it is being written; `None` when it must not be shown
+    /// before it is complete (a draft for a person's approval).
+    pub drafts: Option<DraftSink>,
+}
+
+/// A bot reply being written, shown to the customer before it is stored. Drafts are not
+/// persisted: the stored message replaces the draft, and a draft whose reply is not sent is
+/// withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub workspace_id: WorkspaceId,
+    pub inbox_id: InboxId,
+    pub customer_id: CustomerId,
+    pub conversation_id: ConversationId,
+    /// The seq of the customer message the reply answers.
+    pub reply_to: i64,
+    /// The reply so far (each draft carries all of it); empty when `done`.
+    pub text: String,
+    /// The draft is over: the reply was stored, or will not be sent.
+    pub done: bool,
+}
+
+/// Publishes one turn's drafts.
+#[derive(Debug, Clone)]
+pub struct DraftSink {
+    sender: broadcast::Sender<Arc<Draft>>,
+    draft: Draft,
+    used: Arc<AtomicBool>,
+}
+
+impl DraftSink {
+    pub fn new(sender: broadcast::Sender<Arc<Draft>>, turn: &Turn) -> DraftSink {
+        DraftSink {
+            sender,
+            draft: Draft {
+                workspace_id: turn.inbox.workspace_id,
+                inbox_id: turn.inbox.id,
+                customer_id: turn.customer.id,
+                conversation_id: turn.conversation.id,
+                reply_to: turn.message.seq,
+                text: String::new(),
+                done: false,
+            },
+            used: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Shows `text` as the reply so far.
+    pub fn show(&self, text: &str) {
+        self.used.store(true, Ordering::Relaxed);
+        let _ = self.sender.send(Arc::new(Draft { text: text.to_owned(), ..self.draft.clone() }));
+    }
+
+    /// Ends the draft, if anything was shown.
+    pub fn finish(&self) {
+        if self.used.swap(false, Ordering::Relaxed) {
+            let _ = self.sender.send(Arc::new(Draft { done: true, ..self.draft.clone() }));
+        }
+    }
 }
 
 /// What kind of reply the engine gave; recorded with every bot turn.
@@ -67,6 +133,18 @@ impl BotReply {
 #[async_trait]
 pub trait Responder: Send + Sync + 'static {
     async fn respond(&self, turn: &Turn) -> BotReply;
+
+    /// A summary of a conversation handed to people, for the person taking over, written by
+    /// the workspace's model; `None` when there is none to ask (the extractive summary of the
+    /// packet is then all there is).
+    async fn hand_off_summary(
+        &self,
+        _workspace: WorkspaceId,
+        _messages: &[Message],
+        _locale: Locale,
+    ) -> Option<tandem_domain::ModelSummary> {
+        None
+    }
 }
 
 /// A responder without knowledge, for relays that do not answer: it never pretends to know an

@@ -415,6 +415,7 @@ pub fn packet(input: PacketInput<'_>) -> HandoffPacket {
         outcome: input.decision.outcome,
         language,
         summary: summarize(input.turns, limit),
+        model_summary: None,
         intents,
         emotions,
         bot_replies,

@@ -331,6 +331,75 @@ pub struct LlmRecord {
     /// Estimated cost in the workspace's billing currency.
     pub cost: f64,
     pub latency_ms: u64,
+    /// The business action the model chose to run (function calling), when it chose one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+}
+
+/// The model calls of some decisions added up (a conversation, or a workspace over a period):
+/// what became of them, the tokens they used and what they cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmUsage {
+    /// Calls made: every LLM record but the skipped ones (no request was sent for those).
+    pub calls: u64,
+    pub used: u64,
+    pub rejected: u64,
+    pub refused: u64,
+    pub error: u64,
+    /// Turns that could have used the model but did not ask it (external calls forbidden, or
+    /// the circuit breaker open).
+    pub skipped: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Estimated cost in the workspace's billing currency, as recorded with each call.
+    pub cost: f64,
+}
+
+impl LlmUsage {
+    /// Adds `count` records with this outcome and their summed tokens and cost.
+    pub fn add(
+        &mut self,
+        outcome: &str,
+        count: u64,
+        (prompt_tokens, completion_tokens): (u64, u64),
+        cost: f64,
+    ) {
+        match outcome {
+            "used" => self.used += count,
+            "rejected" => self.rejected += count,
+            "refused" => self.refused += count,
+            "error" => self.error += count,
+            "skipped" => self.skipped += count,
+            // An outcome this build does not know still was a call.
+            _ => {}
+        }
+        if outcome != "skipped" {
+            self.calls += count;
+        }
+        self.prompt_tokens += prompt_tokens;
+        self.completion_tokens += completion_tokens;
+        self.cost += cost;
+    }
+
+    /// Adds one decision's LLM record.
+    pub fn record(&mut self, record: &LlmRecord) {
+        let tokens = (record.prompt_tokens, record.completion_tokens);
+        self.add(&record.outcome, 1, tokens, record.cost);
+    }
+
+    /// The usage of these decisions' LLM records.
+    pub fn of<'a>(decisions: impl IntoIterator<Item = &'a DecisionRecord>) -> LlmUsage {
+        let mut usage = LlmUsage::default();
+        for record in decisions.into_iter().filter_map(|decision| decision.llm.as_ref()) {
+            usage.record(record);
+        }
+        usage
+    }
+
+    /// Whether no decision had an LLM record.
+    pub fn is_empty(&self) -> bool {
+        self.calls == 0 && self.skipped == 0
+    }
 }
 
 /// One scored article of a decision.
@@ -393,5 +462,41 @@ mod tests {
                 "{status:?} {from:?} {until:?} at {now}"
             );
         }
+    }
+
+    #[test]
+    fn llm_usage_counts_calls_by_outcome_and_skipped_turns_are_not_calls() {
+        let decision = |llm: Option<(&str, u64, u64, f64)>| DecisionRecord {
+            query: "退货期多久".into(),
+            outcome: "answer".into(),
+            threshold: 0.35,
+            candidates: Vec::new(),
+            knowledge_version: "1 articles".into(),
+            latency_us: 100,
+            action: None,
+            llm: llm.map(|(outcome, prompt_tokens, completion_tokens, cost)| LlmRecord {
+                outcome: outcome.into(),
+                prompt_tokens,
+                completion_tokens,
+                cost,
+                ..LlmRecord::default()
+            }),
+        };
+        let decisions = [
+            decision(Some(("used", 300, 40, 0.002))),
+            decision(Some(("rejected", 200, 30, 0.001))),
+            decision(Some(("error", 0, 0, 0.0))),
+            decision(Some(("skipped", 0, 0, 0.0))),
+            decision(None),
+        ];
+        let usage = LlmUsage::of(&decisions);
+        assert_eq!(
+            (usage.calls, usage.used, usage.rejected, usage.refused, usage.error, usage.skipped),
+            (3, 1, 1, 0, 1, 1)
+        );
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (500, 70));
+        assert!((usage.cost - 0.003).abs() < 1e-12, "{}", usage.cost);
+        assert!(!usage.is_empty());
+        assert!(LlmUsage::of(&decisions[4..]).is_empty());
     }
 }

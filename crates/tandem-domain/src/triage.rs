@@ -146,6 +146,10 @@ pub struct HandoffPacket {
     pub language: Option<Locale>,
     /// A few of the customer's own sentences that state the problem, personal data masked.
     pub summary: String,
+    /// The summary the workspace's model wrote for the person taking over, added after the
+    /// hand-off when the model is on (see [`ModelSummary`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_summary: Option<ModelSummary>,
     pub intents: Vec<IntentGuess>,
     /// Sentiment and emotion of each customer message, oldest first.
     pub emotions: Vec<TurnSignal>,
@@ -162,6 +166,16 @@ pub struct HandoffPacket {
     pub priority: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_id: Option<QueueId>,
+}
+
+/// A hand-off summary written by the workspace's model, and what the call took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    /// The summary, if the conversation supports every claim of it; `None`: the model's text
+    /// was refused (the record says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    pub llm: crate::LlmRecord,
 }
 
 string_enum! {

@@ -137,7 +137,7 @@
     cursor: 0,           // highest seq received from an in-order stream (GET or WebSocket)
     ws: null, online: false, everOnline: false, attempt: 0, retryTimer: 0, pingTimer: 0,
     started: false, readyP: null, resetP: null, syncP: null, syncAgain: false,
-    chain: Promise.resolve(), open: false, unread: 0, typingTimer: 0, noticeTimer: 0,
+    chain: Promise.resolve(), draft: null, open: false, unread: 0, typingTimer: 0, noticeTimer: 0,
     quickFor: null,      // the message whose quick replies are shown
   };
   let ui = null;
@@ -532,6 +532,7 @@ textarea::placeholder { color: #94a3b8; }
       S.bySeq.set(rec.seq, rec);
       place(rec);
       if (rec.kind !== 'customer') {
+        if (S.draft && rec.seq > S.draft.replyTo) dropDraft();
         showTyping(false);
         if (source === 'ws' && !S.open && rec.kind !== 'system') S.unread++;
       }
@@ -543,7 +544,39 @@ textarea::placeholder { color: #94a3b8; }
     }
   }
 
+  // A bot reply being written: shown as it grows, replaced by the stored message.
+  function showDraft(f) {
+    if (typeof f.reply_to !== 'number') return;
+    const answered = S.list.some((r) => r.seq != null && r.seq > f.reply_to && r.kind !== 'customer');
+    if (f.done || answered || !f.text) {
+      if (S.draft && S.draft.replyTo <= f.reply_to) dropDraft();
+      return;
+    }
+    const stick = nearBottom();
+    if (!S.draft || S.draft.replyTo !== f.reply_to) {
+      dropDraft();
+      const rec = { kind: 'bot', name: null, body: '', status: 'sent', seq: null, at: Date.now() };
+      const el = buildEl(rec);
+      el.className = 'msg bot sent draft';
+      el.dataset.testid = 'draft';
+      el.setAttribute('aria-busy', 'true');
+      S.draft = { replyTo: f.reply_to, rec };
+    }
+    S.draft.rec.bubble.textContent = String(f.text);
+    ui.list.append(S.draft.rec.el);
+    showTyping(false);
+    renderWelcome();
+    if (stick) scrollToBottom();
+  }
+
+  function dropDraft() {
+    if (!S.draft) return;
+    S.draft.rec.el.remove();
+    S.draft = null;
+  }
+
   function clearHistory() {
+    dropDraft();
     for (const r of S.list) if (r.seq != null) { r.el.remove(); if (r.cid) S.byCid.delete(r.cid); }
     S.list = S.list.filter((r) => r.seq == null);
     renderQuick();
@@ -658,6 +691,7 @@ textarea::placeholder { color: #94a3b8; }
       if (!f) return;
       if (f.type === 'message' && f.message) ingest([f.message], 'ws');
       else if (f.type === 'conversation' && f.conversation) setConversation(f.conversation);
+      else if (f.type === 'draft') showDraft(f);
     };
     ws.onerror = () => { /* onclose follows */ };
     ws.onclose = () => {

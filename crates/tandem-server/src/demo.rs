@@ -63,6 +63,25 @@ pub const ACCOUNTS: [DemoAccount; 3] = [
 ];
 
 /// Seeds the demo workspace unless the store already has a workspace. Returns whether it seeded.
+/// Points the demo workspace's model settings at the echo model served at `url` (switched
+/// off: an admin turns it on in Settings → Model to see answers streamed).
+pub async fn point_model_at(store: &Arc<dyn Store>, url: &str) -> Result<(), ApiError> {
+    let Some(workspace) = store.workspaces().await?.first().map(|workspace| workspace.id) else {
+        return Ok(());
+    };
+    let settings = tandem_ai::llm::LlmSettings {
+        base_url: format!("{url}{}", crate::demo_model::BASE_PATH),
+        model: "echo".to_owned(),
+        api_key_env: None,
+        allow_external: true,
+        timeout_ms: 3_000,
+        total_timeout_ms: 5_000,
+        ..tandem_ai::llm::LlmSettings::default()
+    };
+    tandem_ai::llm::save_llm_settings(store.as_ref(), workspace, &settings).await?;
+    Ok(())
+}
+
 pub async fn seed(store: &Arc<dyn Store>) -> Result<bool, ApiError> {
     if !store.workspaces().await?.is_empty() {
         return Ok(false);

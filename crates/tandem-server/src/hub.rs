@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tandem_ai::Draft;
 use tandem_domain::{CustomerId, WorkspaceId};
 use tandem_store::{Change, Store};
 use tokio::sync::{broadcast, mpsc};
@@ -22,6 +23,8 @@ const CONSOLE_QUEUE: usize = 1024;
 #[derive(Debug, Clone)]
 pub enum Push {
     Change(Change),
+    /// A bot reply being written (widgets only).
+    Draft(Arc<Draft>),
     /// Events may have been missed: re-read state from the store.
     Resync,
 }
@@ -58,14 +61,29 @@ impl Drop for WidgetSubscription {
 }
 
 impl Hub {
-    /// Starts the task that reads `store`'s change feed.
-    pub fn start(store: &Arc<dyn Store>) -> Arc<Hub> {
+    /// Starts the task that reads `store`'s change feed and the relay's drafts.
+    pub fn start(store: &Arc<dyn Store>, mut drafts: broadcast::Receiver<Arc<Draft>>) -> Arc<Hub> {
         let hub = Arc::new(Hub::default());
         let mut feed = store.subscribe();
         let dispatcher = Arc::clone(&hub);
         tokio::spawn(async move {
+            let mut drafting = true;
             loop {
-                match feed.recv().await {
+                let change = tokio::select! {
+                    // Stored changes first: a reply that is stored makes its draft moot.
+                    biased;
+                    change = feed.recv() => change,
+                    draft = drafts.recv(), if drafting => {
+                        match draft {
+                            Ok(draft) => dispatcher.dispatch_draft(draft),
+                            // A missed draft is a missed preview; the stored reply follows.
+                            Err(broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(broadcast::error::RecvError::Closed) => drafting = false,
+                        }
+                        continue;
+                    }
+                };
+                match change {
                     Ok(change) => dispatcher.dispatch(change),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(
@@ -122,6 +140,17 @@ impl Hub {
             && let Some(sender) = consoles.get(&workspace)
         {
             let _ = sender.send(Push::Change(change));
+        }
+    }
+
+    fn dispatch_draft(&self, draft: Arc<Draft>) {
+        if let Ok(mut widgets) = self.widgets.lock()
+            && let Some(senders) = widgets.get_mut(&draft.customer_id)
+        {
+            senders.retain(|(_, sender)| sender.try_send(Push::Draft(Arc::clone(&draft))).is_ok());
+            if senders.is_empty() {
+                widgets.remove(&draft.customer_id);
+            }
         }
     }
 

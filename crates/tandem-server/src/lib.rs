@@ -10,6 +10,7 @@ pub mod assets;
 pub mod auth;
 mod console;
 pub mod demo;
+pub mod demo_model;
 pub mod demo_shop;
 pub mod error;
 mod hub;
@@ -126,7 +127,9 @@ pub async fn build(
     config: ServerConfig,
 ) -> Result<AppState, tandem_store::StoreError> {
     let secret = store.setting_or_insert("widget_token_secret", &auth::random_token()).await?;
-    let hub = Hub::start(&store);
+    let relay =
+        Relay::new(Arc::clone(&store), Arc::clone(&knowledge) as Arc<dyn tandem_ai::Responder>);
+    let hub = Hub::start(&store, relay.drafts());
     let routing = Routing::start(Arc::clone(&store), Arc::new(tandem_store::now_millis));
     webhooks::start(Arc::clone(&store), config.webhooks.clone());
     let limits = Limits {
@@ -141,10 +144,7 @@ pub async fn build(
         logins: rate_limit::RateLimiter::new(config.login_per_minute, config.login_per_minute),
     };
     Ok(AppState {
-        relay: Relay::new(
-            Arc::clone(&store),
-            Arc::clone(&knowledge) as Arc<dyn tandem_ai::Responder>,
-        ),
+        relay,
         knowledge,
         routing,
         store,

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
+use tandem_ai::Draft;
 use tandem_domain::{
     Conversation, ConversationId, ConversationState, Customer, Inbox, Message, UserId,
 };
@@ -59,10 +60,30 @@ struct WidgetQuery {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum WidgetFrame<'a> {
-    Message { message: &'a Message },
-    Conversation { conversation: WidgetConversation },
-    Ack { client_msg_id: Option<String>, message: &'a Message, conversation: WidgetConversation },
-    Error { client_msg_id: Option<String>, code: &'static str, message: String },
+    Message {
+        message: &'a Message,
+    },
+    Conversation {
+        conversation: WidgetConversation,
+    },
+    Ack {
+        client_msg_id: Option<String>,
+        message: &'a Message,
+        conversation: WidgetConversation,
+    },
+    Error {
+        client_msg_id: Option<String>,
+        code: &'static str,
+        message: String,
+    },
+    /// The bot's reply to the message `reply_to` as written so far (every frame carries all
+    /// of it); `done` withdraws it: the stored reply (a `message` frame) replaces it.
+    Draft {
+        conversation_id: i64,
+        reply_to: i64,
+        text: &'a str,
+        done: bool,
+    },
 }
 
 /// Widget → server frames.
@@ -169,6 +190,7 @@ impl WidgetSession {
                     // idle connection's task stays small.
                     Some(Push::Change(change)) => Box::pin(self.forward(&mut socket, change)).await,
                     Some(Push::Resync) => Box::pin(self.catch_up(&mut socket, true)).await,
+                    Some(Push::Draft(draft)) => self.draft(&mut socket, &draft).await,
                     // Cut off for being too slow: close, and the client resumes from its seq.
                     None => Err(()),
                 },
@@ -234,6 +256,20 @@ impl WidgetSession {
     ) -> Result<(), ()> {
         let conversation = self.view(conversation).await?;
         send_json(socket, &WidgetFrame::Conversation { conversation }).await
+    }
+
+    async fn draft(&mut self, socket: &mut WebSocket, draft: &Draft) -> Result<(), ()> {
+        // Another inbox's conversation, or a reply already sent in full: nothing to preview.
+        if draft.inbox_id != self.inbox.id || (!draft.done && draft.reply_to < self.sent_seq) {
+            return Ok(());
+        }
+        let frame = WidgetFrame::Draft {
+            conversation_id: draft.conversation_id.0,
+            reply_to: draft.reply_to,
+            text: &draft.text,
+            done: draft.done,
+        };
+        send_json(socket, &frame).await
     }
 
     async fn forward(&mut self, socket: &mut WebSocket, change: Change) -> Result<(), ()> {
@@ -355,7 +391,7 @@ async fn console_session(mut socket: WebSocket, mut receiver: broadcast::Receive
                 Ok(Push::Change(Change::Conversation(conversation))) => {
                     send_json(&mut socket, &ConsoleFrame::Conversation { conversation: &conversation }).await
                 }
-                Ok(Push::Change(Change::Knowledge(_))) => Ok(()),
+                Ok(Push::Change(Change::Knowledge(_)) | Push::Draft(_)) => Ok(()),
                 Ok(Push::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     send_json(&mut socket, &ConsoleFrame::Resync).await
                 }

@@ -15,10 +15,10 @@ use async_trait::async_trait;
 use tandem_domain::{
     Action, AgentRouting, AnswerSettings, Article, ArticleStatus, AuthorKind, Channel,
     Conversation, ConversationId, ConversationState, Customer, CustomerId, DecisionRecord,
-    EscalationPolicy, HandoffPacket, Inbox, InboxId, Locale, Message, MessageId, MessageMeta,
-    Millis, PendingAction, Queue, QueueId, QueueRouting, Role, Transition, TransitionError, User,
-    UserId, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, WebhookEventId,
-    WebhookEventType, Workspace, WorkspaceId,
+    EscalationPolicy, HandoffPacket, Inbox, InboxId, LlmUsage, Locale, Message, MessageId,
+    MessageMeta, Millis, ModelSummary, PendingAction, Queue, QueueId, QueueRouting, Role,
+    Transition, TransitionError, User, UserId, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
+    WebhookEndpointId, WebhookEventId, WebhookEventType, Workspace, WorkspaceId,
 };
 use tokio::sync::broadcast;
 
@@ -276,6 +276,9 @@ pub trait Store: Send + Sync + 'static {
         &self,
         conversation: ConversationId,
     ) -> StoreResult<Vec<(MessageId, DecisionRecord)>>;
+    /// The workspace's model usage: the LLM records of its bot turns stored at or after
+    /// `since`, added up.
+    async fn llm_usage(&self, workspace: WorkspaceId, since: Millis) -> StoreResult<LlmUsage>;
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.
     async fn messages(
         &self,
@@ -358,6 +361,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// The newest hand-off packet of a conversation.
     async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffPacket>>;
+    /// Adds the model's summary to the conversation's newest hand-off packet.
+    async fn set_model_summary(
+        &self,
+        conversation: ConversationId,
+        summary: ModelSummary,
+    ) -> StoreResult<()>;
     /// Every conversation waiting for or owned by a person, and the bot's after-hours tickets,
     /// for rebuilding the router.
     async fn routed_conversations(&self, workspace: WorkspaceId) -> StoreResult<Vec<Conversation>>;

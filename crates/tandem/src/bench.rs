@@ -49,6 +49,23 @@ pub struct BenchArgs {
     /// agents and waiting conversations.
     #[arg(long)]
     routing: bool,
+    /// Measure only what Tandem adds around a model call: overhead before the request
+    /// leaves, time to the first streamed draft in the widget, and the fallback time when the
+    /// provider hangs (against the demo's echo model on loopback).
+    #[arg(long)]
+    llm: bool,
+    /// Questions in the model-call measurement.
+    #[arg(long, default_value_t = 200)]
+    llm_questions: usize,
+    /// How long the echo model waits before its first chunk, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    first_chunk_ms: u64,
+    /// How long the echo model waits between chunks, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    chunk_gap_ms: u64,
+    /// The model timeout while the provider hangs, in milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    hang_timeout_ms: u64,
     /// Articles in the rebuild-throughput measurement.
     #[arg(long, default_value_t = 100_000)]
     rebuild_articles: usize,
@@ -219,6 +236,21 @@ struct Report {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.routing {
         return crate::bench_routing::run(args.json);
+    }
+    if args.llm {
+        let report = crate::bench_llm::run(
+            args.llm_questions,
+            args.first_chunk_ms,
+            args.chunk_gap_ms,
+            args.hang_timeout_ms,
+        )
+        .await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            crate::bench_llm::print(&report);
+        }
+        return Ok(());
     }
     if args.knowledge {
         let report = crate::bench_knowledge::run(args.rebuild_articles).await?;

@@ -5,6 +5,7 @@ mod actions;
 mod analyze;
 mod bench;
 mod bench_knowledge;
+mod bench_llm;
 mod bench_routing;
 mod config;
 mod eval;
@@ -235,6 +236,11 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let mut app = tandem_server::router(state);
     if let Some(key) = &shop_key {
         app = app.merge(tandem_server::demo_shop::DemoShop::new(key.clone()).router());
+        app = app.merge(tandem_server::demo_model::router());
+        if seeded {
+            // The demo workspace's model settings point at the echo model, switched off.
+            tandem_server::demo::point_model_at(&store, &url).await?;
+        }
     }
     println!("Tandem is listening on {url}");
     println!("  Console:      {url}/login");
@@ -249,6 +255,10 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
         println!(
             "  Demo shop:    {url}{} (Authorization: Bearer, {key_source})",
             tandem_server::demo_shop::BASE_PATH
+        );
+        println!(
+            "  Echo model:   {url}{} (Settings → Model turns it on)",
+            tandem_server::demo_model::BASE_PATH
         );
     }
     if demo {

@@ -15,8 +15,11 @@ use std::time::{Duration, Instant};
 use tandem_domain::{Article, LlmRecord, Locale, Millis, WorkspaceId};
 use tandem_store::{Store, StoreError};
 
+use super::gate::StreamGate;
 use super::grounding::{self, Passage, Rejection, verify_in_context};
-use super::{Breakers, ChatRequest, LlmClient, LlmError, LlmSettings, SettingsError};
+use super::{
+    Breakers, ChatRequest, Completion, LlmClient, LlmError, LlmSettings, SettingsError, StreamEvent,
+};
 
 /// The key of a workspace's LLM settings document.
 pub const SETTINGS_KEY: &str = "llm";
@@ -100,9 +103,69 @@ impl GroundedAnswers {
         Ok(client)
     }
 
+    /// The workspace's client, when its model is on and `wanted` (a feature switch of the
+    /// settings) says yes. `Ok(None)`: off, nothing to send or record; `Err`: the record of
+    /// why nothing was sent.
+    pub async fn ready(
+        &self,
+        store: &dyn Store,
+        workspace: WorkspaceId,
+        wanted: fn(&LlmSettings) -> bool,
+    ) -> Result<Option<LlmClient>, LlmRecord> {
+        let settings = match llm_settings(store, workspace).await {
+            Ok(settings) => settings,
+            Err(error) => {
+                tracing::warn!(workspace_id = %workspace, %error, "LLM settings unavailable");
+                return Err(failed("error", "llm_invalid_settings", 0).record);
+            }
+        };
+        if !settings.enabled || !wanted(&settings) {
+            return Ok(None);
+        }
+        if !settings.allow_external {
+            return Err(failed("skipped", LlmError::ExternalCallsForbidden.code(), 0).record);
+        }
+        match self.client(workspace, settings) {
+            Ok(client) => Ok(Some(client)),
+            Err(error) => {
+                tracing::warn!(workspace_id = %workspace, %error, "LLM client unavailable");
+                Err(failed("error", error.code(), 0).record)
+            }
+        }
+    }
+
+    /// One plain request to the workspace's model, if it is on and `wanted`: the completion
+    /// with its record (usage, cost, latency; the outcome is the caller's to set), or the
+    /// record of why there is none.
+    pub async fn complete(
+        &self,
+        store: &dyn Store,
+        workspace: WorkspaceId,
+        wanted: fn(&LlmSettings) -> bool,
+        request: &ChatRequest,
+    ) -> Option<Result<(Completion, LlmRecord), LlmRecord>> {
+        let client = match self.ready(store, workspace, wanted).await {
+            Ok(Some(client)) => client,
+            Ok(None) => return None,
+            Err(record) => return Some(Err(record)),
+        };
+        let started = Instant::now();
+        let result = client.complete(request).await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        Some(match result {
+            Ok(completion) => {
+                let record = usage_record(&completion, latency_ms);
+                Ok((completion, record))
+            }
+            Err(error) => Err(error_record(&error, latency_ms)),
+        })
+    }
+
     /// Asks the workspace's model to answer `question` from the first [`PASSAGES`] of
     /// `articles` (the engine's candidates, best first). `None` when the workspace's model is
-    /// off: nothing is sent and nothing recorded.
+    /// off: nothing is sent and nothing recorded. With `on_text`, and streaming on in the
+    /// settings, the answer is streamed: `on_text` gets the text verified so far each time it
+    /// grows (see [`StreamGate`]), and the stream is dropped at the first clause that fails.
     pub async fn answer(
         &self,
         store: &dyn Store,
@@ -110,20 +173,8 @@ impl GroundedAnswers {
         question: &str,
         articles: &[Article],
         locale: Locale,
+        on_text: Option<&(dyn Fn(&str) + Send + Sync)>,
     ) -> Option<Grounded> {
-        let settings = match llm_settings(store, workspace).await {
-            Ok(settings) => settings,
-            Err(error) => {
-                tracing::warn!(workspace_id = %workspace, %error, "LLM settings unavailable");
-                return Some(failed("error", "llm_invalid_settings", 0));
-            }
-        };
-        if !settings.enabled {
-            return None;
-        }
-        if !settings.allow_external {
-            return Some(failed("skipped", LlmError::ExternalCallsForbidden.code(), 0));
-        }
         let passages: Vec<Passage> = articles
             .iter()
             .take(PASSAGES)
@@ -136,59 +187,130 @@ impl GroundedAnswers {
         if passages.is_empty() {
             return None;
         }
-        let started = Instant::now();
-        let client = match self.client(workspace, settings) {
-            Ok(client) => client,
-            Err(error) => {
-                tracing::warn!(workspace_id = %workspace, %error, "LLM client unavailable");
-                return Some(failed("error", error.code(), 0));
-            }
+        let client = match self.ready(store, workspace, |_| true).await {
+            Ok(Some(client)) => client,
+            Ok(None) => return None,
+            Err(record) => return Some(Grounded { text: None, record }),
         };
+        let started = Instant::now();
+        let stream = client.settings().stream;
         let request = ChatRequest {
             messages: grounding::grounded_messages(question, &passages, locale),
             tools: Vec::new(),
         };
-        let completion = match client.complete(&request).await {
+        let completion = match on_text.filter(|_| stream) {
+            Some(on_text) => streamed(&client, &request, &passages, question, on_text).await,
+            None => client.complete(&request).await.map_err(Stopped::Error),
+        };
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let completion = match completion {
             Ok(completion) => completion,
-            Err(error) => {
-                let outcome = if error == LlmError::CircuitOpen { "skipped" } else { "error" };
-                let latency = started.elapsed().as_millis() as u64;
-                return Some(failed(outcome, error.code(), latency));
+            Err(Stopped::Error(error)) => {
+                return Some(Grounded { text: None, record: error_record(&error, latency_ms) });
+            }
+            Err(Stopped::Gate { rejection, attempts }) => {
+                // The stream was dropped before the provider reported its usage.
+                let mut record = LlmRecord { latency_ms, attempts, ..LlmRecord::default() };
+                judged(&mut record, Err(rejection));
+                return Some(Grounded { text: None, record });
             }
         };
-        let mut record = LlmRecord {
-            outcome: String::new(),
-            error: None,
-            rejected_claims: Vec::new(),
-            attempts: completion.attempts,
-            prompt_tokens: completion.usage.prompt_tokens,
-            completion_tokens: completion.usage.completion_tokens,
-            cost: completion.cost,
-            latency_ms: started.elapsed().as_millis() as u64,
-        };
-        let text = match verify_in_context(&completion.model_text, &passages, &[question]) {
-            Ok(()) => {
-                let text = grounding::strip_citations(&completion.text);
-                if text.is_empty() {
-                    record.outcome = "refused".to_owned();
-                    None
-                } else {
-                    record.outcome = "used".to_owned();
-                    Some(text)
-                }
-            }
-            Err(Rejection::Refused) => {
-                record.outcome = "refused".to_owned();
-                None
-            }
-            Err(Rejection::Unsupported { claims }) => {
-                record.outcome = "rejected".to_owned();
-                record.rejected_claims = claims.into_iter().map(|claim| claim.text).collect();
-                None
-            }
-        };
+        let mut record = usage_record(&completion, latency_ms);
+        let verdict = verify_in_context(&completion.model_text, &passages, &[question])
+            .map(|()| grounding::strip_citations(&completion.text))
+            .and_then(|text| if text.is_empty() { Err(Rejection::Refused) } else { Ok(text) });
+        let text = judged(&mut record, verdict);
         Some(Grounded { text, record })
     }
+}
+
+/// Why a streamed answer stopped short.
+enum Stopped {
+    Error(LlmError),
+    /// A clause did not check out: the rest was not waited for.
+    Gate {
+        rejection: Rejection,
+        attempts: u32,
+    },
+}
+
+/// Streams the answer through a [`StreamGate`], handing the verified text to `on_text`.
+async fn streamed(
+    client: &LlmClient,
+    request: &ChatRequest,
+    passages: &[Passage],
+    question: &str,
+    on_text: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Completion, Stopped> {
+    let mut stream = client.stream(request).await.map_err(Stopped::Error)?;
+    let context = [question];
+    let mut gate = StreamGate::new(passages, &context);
+    while let Some(event) = stream.next().await {
+        match event.map_err(Stopped::Error)? {
+            StreamEvent::Delta(delta) => {
+                if let Some(text) = gate.push(&delta) {
+                    on_text(text.trim_end());
+                }
+            }
+            StreamEvent::Done(completion) => {
+                if let Some(text) = gate.finish() {
+                    on_text(text.trim_end());
+                }
+                return match gate.rejection() {
+                    Some(rejection) => Err(Stopped::Gate {
+                        rejection: rejection.clone(),
+                        attempts: completion.attempts,
+                    }),
+                    None => Ok(completion),
+                };
+            }
+        }
+        if let Some(rejection) = gate.rejection() {
+            // Dropping the stream closes the connection: no more tokens are paid for.
+            return Err(Stopped::Gate {
+                rejection: rejection.clone(),
+                attempts: stream.attempts(),
+            });
+        }
+    }
+    Err(Stopped::Error(LlmError::Malformed("the stream ended without a reply".into())))
+}
+
+/// Records the verdict on an answer; the text to show, if it may be shown.
+fn judged(record: &mut LlmRecord, verdict: Result<String, Rejection>) -> Option<String> {
+    match verdict {
+        Ok(text) => {
+            record.outcome = "used".to_owned();
+            Some(text)
+        }
+        Err(Rejection::Refused) => {
+            record.outcome = "refused".to_owned();
+            None
+        }
+        Err(Rejection::Unsupported { claims }) => {
+            record.outcome = "rejected".to_owned();
+            record.rejected_claims = claims.into_iter().map(|claim| claim.text).collect();
+            None
+        }
+    }
+}
+
+/// The record of a call that came back: attempts, tokens, cost and time.
+fn usage_record(completion: &Completion, latency_ms: u64) -> LlmRecord {
+    LlmRecord {
+        attempts: completion.attempts,
+        prompt_tokens: completion.usage.prompt_tokens,
+        completion_tokens: completion.usage.completion_tokens,
+        cost: completion.cost,
+        latency_ms,
+        ..LlmRecord::default()
+    }
+}
+
+/// The record of a call that failed: skipped when the breaker kept it from going out.
+fn error_record(error: &LlmError, latency_ms: u64) -> LlmRecord {
+    let outcome = if *error == LlmError::CircuitOpen { "skipped" } else { "error" };
+    failed(outcome, error.code(), latency_ms).record
 }
 
 /// A record of a call that gave no answer.

@@ -361,7 +361,7 @@ impl LlmClient {
                 }
             }
         });
-        Ok(ChatStream { receiver })
+        Ok(ChatStream { receiver, attempts })
     }
 
     fn check_allowed(&self) -> Result<(), LlmError> {
@@ -570,9 +570,15 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[derive(Debug)]
 pub struct ChatStream {
     receiver: mpsc::Receiver<Result<StreamEvent, LlmError>>,
+    attempts: u32,
 }
 
 impl ChatStream {
+    /// Attempts it took to open the stream, retries included.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
     /// The next event; `None` after [`StreamEvent::Done`] or an error.
     pub async fn next(&mut self) -> Option<Result<StreamEvent, LlmError>> {
         self.receiver.recv().await

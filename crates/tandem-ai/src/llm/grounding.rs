@@ -114,6 +114,12 @@ pub fn strip_citations(answer: &str) -> String {
     stripped.trim().replace(" 。", "。").replace(" .", ".")
 }
 
+/// The text without its `[ref:key]` citations, white space kept: for a piece of a streamed
+/// answer.
+pub(super) fn without_citations(text: &str) -> String {
+    citation_pattern().replace_all(text, "").into_owned()
+}
+
 /// Checks that every claim of `answer` is in some passage; see the module documentation.
 pub fn verify(answer: &str, passages: &[Passage]) -> Result<(), Rejection> {
     verify_in_context(answer, passages, &[])
@@ -381,7 +387,7 @@ fn citation_pattern() -> &'static Regex {
 
 fn placeholder_pattern() -> &'static Regex {
     static PATTERN: OnceLock<Regex> = OnceLock::new();
-    PATTERN.get_or_init(|| Regex::new(r"\[(?:PHONE|ID_NUMBER|CARD|EMAIL)_\d+\]").unwrap())
+    PATTERN.get_or_init(|| Regex::new(r"\[(?:PHONE|ID_NUMBER|CARD|EMAIL|ADDRESS)_\d+\]").unwrap())
 }
 
 fn list_marker_pattern() -> &'static Regex {
@@ -562,6 +568,7 @@ mod tests {
         check("Members save fifteen percent until Nov 11, 2024.", Ok(()));
         check("1. 打开订单页\n2. 申请退货（7 天内）", Ok(()));
         check("我们会联系 [PHONE_1]，也会发邮件到 a.b@example.com。", Ok(()));
+        check("我们会寄到 [ADDRESS_1]，也就是上海市浦东新区世纪大道100号。", Ok(()));
     }
 
     #[test]

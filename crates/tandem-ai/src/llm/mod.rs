@@ -22,9 +22,12 @@
 pub mod answer;
 mod breaker;
 mod client;
+mod gate;
 pub mod grounding;
 mod redact;
 mod settings;
+pub mod summary;
+pub mod tools;
 mod wire;
 
 pub use answer::{
@@ -35,6 +38,7 @@ pub use client::{
     ChatMessage, ChatRequest, ChatRole, ChatStream, Completion, LlmClient, LlmError, StreamEvent,
     ToolCall, ToolDefinition, Usage,
 };
+pub use gate::StreamGate;
 pub use grounding::{
     Claim, ClaimKind, NO_ANSWER, Passage, Rejection, grounded_messages, verify, verify_in_context,
 };

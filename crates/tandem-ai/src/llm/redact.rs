@@ -1,7 +1,7 @@
 //! Personal data never leaves the machine: before a request goes to the provider, every phone
-//! number, identity card number, bank card number and e-mail address in it is replaced by a
-//! placeholder (`[PHONE_1]`, `[EMAIL_1]`…), the same value by the same placeholder throughout
-//! the request; the model's reply gets the real values back.
+//! number, identity card number, bank card number, e-mail address and postal address in it is
+//! replaced by a placeholder (`[PHONE_1]`, `[EMAIL_1]`, `[ADDRESS_1]`…), the same value by the
+//! same placeholder throughout the request; the model's reply gets the real values back.
 
 use std::collections::HashMap;
 
@@ -21,11 +21,13 @@ fn label(kind: PersonalKind) -> &'static str {
         PersonalKind::IdCard => "ID_NUMBER",
         PersonalKind::BankCard => "CARD",
         PersonalKind::Email => "EMAIL",
+        PersonalKind::Address => "ADDRESS",
     }
 }
 
 /// What makes two spans the same value: the digits of a number however it is spaced (and
-/// without the +86 country code), an e-mail address in lower case.
+/// without the +86 country code), an e-mail address in lower case, a postal address folded
+/// (full-width digits, case) without its spaces and punctuation.
 fn identity(kind: PersonalKind, value: &str) -> String {
     match kind {
         PersonalKind::Email => value.to_lowercase(),
@@ -36,6 +38,9 @@ fn identity(kind: PersonalKind, value: &str) -> String {
         }
         PersonalKind::IdCard | PersonalKind::BankCard => {
             value.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_uppercase()
+        }
+        PersonalKind::Address => {
+            tandem_text::normalize(value).chars().filter(|c| c.is_alphanumeric()).collect()
         }
     }
 }
@@ -142,6 +147,20 @@ mod tests {
         assert_eq!(
             redactor.restore("已记录 [PHONE_1] 和 [EMAIL_1]，[PHONE_9] 不变"),
             "已记录 13800138000 和 li.lei@example.com，[PHONE_9] 不变"
+        );
+    }
+
+    #[test]
+    fn addresses_get_their_own_placeholder_and_come_back() {
+        let mut redactor = Redactor::new();
+        let first = redactor.redact("寄到上海市浦东新区世纪大道100号，电话13800138000");
+        let second = redactor
+            .redact("Or 350 Fifth Avenue, New York, NY 10118? 上海市浦东新区世纪大道１００号");
+        assert_eq!(first, "寄到[ADDRESS_1]，电话[PHONE_1]");
+        assert_eq!(second, "Or [ADDRESS_2]? [ADDRESS_1]");
+        assert_eq!(
+            redactor.restore("已改为 [ADDRESS_2]，原地址 [ADDRESS_1]"),
+            "已改为 350 Fifth Avenue, New York, NY 10118，原地址 上海市浦东新区世纪大道100号"
         );
     }
 

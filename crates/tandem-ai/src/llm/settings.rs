@@ -16,8 +16,8 @@ pub struct LlmSettings {
     pub base_url: String,
     /// The model name sent with every request.
     pub model: String,
-    /// The name of the environment variable holding the API key (for example
-    /// `TANDEM_LLM_API_KEY`); `None` for endpoints that need no key (a local model server).
+    /// The name of the environment variable holding the API key, starting with
+    /// [`API_KEY_PREFIX`] (for example `TANDEM_LLM_API_KEY`); `None` for endpoints that need no key (a local model server).
     pub api_key_env: Option<String>,
     /// How long one attempt may take, in milliseconds: the whole response for a plain request,
     /// the first byte and each gap between chunks for a streamed one.
@@ -42,6 +42,16 @@ pub struct LlmSettings {
     pub breaker_failures: u32,
     /// How long an open breaker refuses calls before letting one trial through, in milliseconds.
     pub breaker_cooldown_ms: u64,
+    /// Stream grounded answers to the widget as they are written (each clause shown once it
+    /// checks out against the articles); off: the verified answer arrives whole.
+    pub stream: bool,
+    /// Let the model choose among the workspace's actions (function calling) when the engine
+    /// finds neither an article nor an action good enough; the same validation, identity
+    /// rules and slot filling apply.
+    pub tools: bool,
+    /// Write hand-off summaries with the model (the extractive summary stays the fallback and
+    /// is kept beside it).
+    pub summaries: bool,
 }
 
 impl Default for LlmSettings {
@@ -61,9 +71,15 @@ impl Default for LlmSettings {
             output_price_per_1k: 0.0,
             breaker_failures: 5,
             breaker_cooldown_ms: 30_000,
+            stream: true,
+            tools: true,
+            summaries: true,
         }
     }
 }
+
+/// The prefix of the environment variables an API key may come from.
+pub const API_KEY_PREFIX: &str = "TANDEM_LLM_";
 
 /// Why settings were refused; `field` names the offending setting for the console.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -101,6 +117,14 @@ impl LlmSettings {
                 return Err(invalid(
                     "api_key_env",
                     "must be an environment variable name (A-Z, 0-9, _), not the key itself",
+                ));
+            }
+            // Only variables meant for it: a workspace admin must not be able to send another
+            // of the server's secrets to a URL of their choosing.
+            if !name.starts_with(API_KEY_PREFIX) {
+                return Err(invalid(
+                    "api_key_env",
+                    format!("must start with {API_KEY_PREFIX} (for example TANDEM_LLM_API_KEY)"),
                 ));
             }
         }
@@ -172,6 +196,7 @@ mod tests {
         check(|s| s.base_url = "https://user:pw@example.com/v1".into(), "base_url");
         check(|s| s.model = " ".into(), "model");
         check(|s| s.api_key_env = Some("sk-abc123".into()), "api_key_env");
+        check(|s| s.api_key_env = Some("DATABASE_PASSWORD".into()), "api_key_env");
         check(|s| s.timeout_ms = 5, "timeout_ms");
         check(|s| s.total_timeout_ms = 1_000, "total_timeout_ms");
         check(|s| s.max_tokens = 0, "max_tokens");

@@ -359,3 +359,82 @@ async fn a_customer_who_is_not_logged_in_passes_a_one_time_check_first() {
     let right = ask(&world, &relay, "5678").await;
     assert!(right.body.contains("shipped"), "{}", right.body);
 }
+
+/// The workspace's model, served by the test's OpenAI-compatible stand-in.
+async fn model(
+    world: &World,
+    script: Vec<crate::llm::mock::Reply>,
+) -> crate::llm::mock::MockServer {
+    let server = crate::llm::mock::MockServer::start(script).await;
+    let settings = tandem_ai::llm::LlmSettings {
+        enabled: true,
+        allow_external: true,
+        base_url: server.base_url.clone(),
+        model: "mock-model".into(),
+        api_key_env: None,
+        ..Default::default()
+    };
+    tandem_ai::llm::save_llm_settings(world.store.as_ref(), world.inbox.workspace_id, &settings)
+        .await
+        .unwrap();
+    server
+}
+
+async fn last_decision(world: &World) -> tandem_domain::DecisionRecord {
+    let conversation =
+        world.store.latest_conversation(world.inbox.id, world.customer.id).await.unwrap().unwrap();
+    world.store.decisions(conversation.id).await.unwrap().pop().unwrap().1
+}
+
+#[tokio::test]
+async fn the_model_may_choose_an_action_the_triggers_missed_under_the_same_rules() {
+    use crate::llm::mock::Reply;
+    let world = world().await;
+    let base = shop().await;
+    let (_responder, relay) = setup(&world, order_status(&base)).await;
+    let server = model(
+        &world,
+        vec![
+            Reply::ToolCall {
+                name: "order-status",
+                arguments: r#"{"order_number": "20241123001"}"#,
+            },
+            // A number the customer never wrote is not used: the bot asks instead.
+            Reply::ToolCall {
+                name: "order-status",
+                arguments: r#"{"order_number": "20249999999"}"#,
+            },
+            Reply::Text("NO_ANSWER"),
+        ],
+    )
+    .await;
+
+    let found = ask(&world, &relay, "快递三天没动静了，编号 20241123001").await;
+    assert_eq!(found.body, "订单 20241123001 状态：shipped，承运商 顺丰。");
+    let record = last_decision(&world).await;
+    assert_eq!(record.outcome, "action");
+    let llm = record.llm.unwrap();
+    assert_eq!((llm.outcome.as_str(), llm.tool.as_deref()), ("used", Some("order-status")));
+    assert_eq!(record.action.unwrap().outcome, "done");
+    let request = &server.bodies()[0];
+    assert_eq!(request["tools"][0]["function"]["name"], "order-status");
+    assert_eq!(
+        request["tools"][0]["function"]["parameters"]["properties"]["order_number"]["type"],
+        "string"
+    );
+
+    let asked = ask(&world, &relay, "快递员一直不来，急死了").await;
+    assert_eq!(asked.body, "请提供您的订单号（11 位数字）。");
+    let answered = ask(&world, &relay, "20241123001").await;
+    assert!(answered.body.contains("shipped"), "{}", answered.body);
+
+    // Nothing fits: the engine's abstention stands, and the record says the model declined.
+    let declined = ask(&world, &relay, "你们老板是谁").await;
+    assert!(declined.body.contains("人工"), "{}", declined.body);
+    let record = last_decision(&world).await;
+    assert_eq!(
+        (record.outcome.as_str(), record.llm.unwrap().outcome.as_str()),
+        ("abstain", "refused")
+    );
+    assert_eq!(server.request_count(), 3, "the slot-filled turn did not ask the model");
+}

@@ -15,7 +15,7 @@ use tandem_domain::Locale;
 
 use mock::{MockServer, Reply};
 
-mod mock {
+pub(crate) mod mock {
     //! A stand-in for an OpenAI-compatible provider: it answers from a script, then with a
     //! default reply, and records every request it receives.
 
@@ -32,7 +32,10 @@ mod mock {
 
     #[derive(Debug, Clone)]
     pub enum Reply {
+        /// A text reply, streamed when the request asks for a stream.
         Text(&'static str),
+        /// A text reply as one JSON completion, even when a stream was asked for.
+        Json(&'static str),
         ToolCall {
             name: &'static str,
             arguments: &'static str,
@@ -123,7 +126,14 @@ mod mock {
             .unwrap_or_else(|| inner.default.lock().unwrap().clone());
         let model = body["model"].as_str().unwrap_or("unknown").to_owned();
         match reply {
-            Reply::Text(text) => {
+            // Asked to stream, a text reply streams a few characters at a time.
+            Reply::Text(text) if body["stream"] == true => {
+                let chars: Vec<char> = text.chars().collect();
+                let deltas: Vec<String> =
+                    chars.chunks(4).map(|piece| piece.iter().collect()).collect();
+                event_stream(sse(&model, &deltas, (100, 20)))
+            }
+            Reply::Text(text) | Reply::Json(text) => {
                 completion(&model, json!({"role": "assistant", "content": text}), "stop")
             }
             Reply::ToolCall { name, arguments } => completion(
@@ -139,23 +149,7 @@ mod mock {
                 }),
                 "tool_calls",
             ),
-            Reply::Stream(deltas) => {
-                let mut events =
-                    vec![chunk(&model, json!({"role": "assistant", "content": ""}), None)];
-                events.extend(
-                    deltas.iter().map(|delta| chunk(&model, json!({"content": delta}), None)),
-                );
-                events.push(chunk(&model, json!({}), Some("stop")));
-                events.push(json!({
-                    "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
-                    "model": model, "choices": [],
-                    "usage": {"prompt_tokens": 80, "completion_tokens": 12, "total_tokens": 92}
-                }));
-                let mut text: String =
-                    events.iter().map(|event| format!("data: {event}\n\n")).collect();
-                text.push_str("data: [DONE]\n\n");
-                event_stream(text)
-            }
+            Reply::Stream(deltas) => event_stream(sse(&model, &deltas, (80, 12))),
             Reply::MalformedStream => {
                 let first = chunk(&model, json!({"role": "assistant", "content": "签收后"}), None);
                 event_stream(format!(
@@ -188,6 +182,24 @@ mod mock {
             "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
         }))
         .into_response()
+    }
+
+    /// A whole server-sent event stream: the deltas, the finish, the usage and `[DONE]`.
+    fn sse(model: &str, deltas: &[impl AsRef<str>], (prompt, completion): (u64, u64)) -> String {
+        let mut events = vec![chunk(model, json!({"role": "assistant", "content": ""}), None)];
+        events.extend(
+            deltas.iter().map(|delta| chunk(model, json!({"content": delta.as_ref()}), None)),
+        );
+        events.push(chunk(model, json!({}), Some("stop")));
+        events.push(json!({
+            "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
+            "model": model, "choices": [],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                      "total_tokens": prompt + completion}
+        }));
+        let mut text: String = events.iter().map(|event| format!("data: {event}\n\n")).collect();
+        text.push_str("data: [DONE]\n\n");
+        text
     }
 
     fn chunk(model: &str, delta: Value, finish_reason: Option<&str>) -> Value {
@@ -449,7 +461,7 @@ async fn a_malformed_chunk_ends_the_stream_with_an_error() {
     assert!(matches!(error, LlmError::Malformed(_)), "{error:?}");
     assert_eq!(shown, "签收后", "the caller saw the start and now falls back");
     // A plain JSON reply where a stream was asked for is malformed too.
-    server.set_default(Reply::Text("签收后 7 天内可退货。"));
+    server.set_default(Reply::Json("签收后 7 天内可退货。"));
     assert!(matches!(client.stream(&ask("怎么退货")).await, Err(LlmError::Malformed(_))));
 }
 
@@ -524,7 +536,7 @@ async fn no_request_leaves_when_external_calls_are_forbidden_or_the_provider_is_
     assert_eq!(off.complete(&ask("怎么退货")).await.unwrap_err(), LlmError::Disabled);
     let keyless = LlmClient::new(
         LlmSettings {
-            api_key_env: Some("TANDEM_TEST_LLM_KEY_THAT_IS_NOT_SET".into()),
+            api_key_env: Some("TANDEM_LLM_TEST_KEY_THAT_IS_NOT_SET".into()),
             ..settings(&server)
         },
         Arc::new(CircuitBreaker::new(5, Duration::from_secs(1))),
@@ -532,7 +544,7 @@ async fn no_request_leaves_when_external_calls_are_forbidden_or_the_provider_is_
     .unwrap();
     assert_eq!(
         keyless.complete(&ask("怎么退货")).await.unwrap_err(),
-        LlmError::MissingApiKey("TANDEM_TEST_LLM_KEY_THAT_IS_NOT_SET".into())
+        LlmError::MissingApiKey("TANDEM_LLM_TEST_KEY_THAT_IS_NOT_SET".into())
     );
     assert_eq!(server.request_count(), 0);
 }
@@ -543,7 +555,7 @@ mod in_turns {
     use super::*;
     use crate::{World, send, world};
     use tandem_ai::llm::save_llm_settings;
-    use tandem_ai::{KnowledgeResponder, Relay};
+    use tandem_ai::{CustomerSend, KnowledgeResponder, Relay};
     use tandem_domain::{ArticleStatus, AuthorKind, DecisionRecord, LlmRecord, Message};
     use tandem_knowledge::DecisionPolicy;
     use tandem_store::NewArticle;
@@ -745,5 +757,147 @@ mod in_turns {
         assert_eq!((record.outcome.as_str(), record.llm), ("abstain", None));
         assert!(reply.body.contains("转人工"), "{}", reply.body);
         assert_eq!(server.request_count(), 0);
+    }
+
+    /// The drafts of one turn, up to and including the one that ends it.
+    async fn drafts_of_turn(
+        drafts: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<tandem_ai::Draft>>,
+    ) -> Vec<tandem_ai::Draft> {
+        let mut seen = Vec::new();
+        loop {
+            let draft = tokio::time::timeout(Duration::from_secs(5), drafts.recv())
+                .await
+                .expect("the turn's drafts end")
+                .unwrap();
+            seen.push((*draft).clone());
+            if draft.done {
+                return seen;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_streamed_answer_shows_verified_clauses_and_stops_at_an_unsupported_one() {
+        let server = MockServer::start(vec![Reply::Stream(vec![
+            "签收后 7 天内",
+            "可无理由退货，",
+            "退款在 48 小时内",
+            "原路退回。[ref:returns]",
+        ])])
+        .await;
+        let (world, relay) = shop(Some(settings(&server))).await;
+        let mut drafts = relay.drafts();
+        let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+        assert_eq!(reply.body, "签收后 7 天内可无理由退货，退款在 48 小时内原路退回。");
+        assert_eq!(record.llm.unwrap().outcome, "used");
+        let turn = drafts_of_turn(&mut drafts).await;
+        let texts: Vec<&str> = turn.iter().map(|draft| draft.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "签收后",
+                "签收后 7 天内可无理由退货，",
+                "签收后 7 天内可无理由退货，退款在",
+                reply.body.as_str(),
+                ""
+            ]
+        );
+        assert!(turn.iter().all(|draft| draft.reply_to == reply.seq - 1));
+        assert_eq!(server.bodies()[0]["stream"], true);
+
+        // A clause with a claim no article makes is never shown: the stream stops there and
+        // the article's own answer replaces the draft.
+        server.set_default(Reply::Stream(vec![
+            "签收后可以退货，",
+            "30 天内",
+            "都行。",
+            "运费全免。",
+        ]));
+        let (reply, record) = ask(&world, &relay, "可以退货吗").await;
+        assert_eq!(reply.body, RETURNS);
+        let llm = record.llm.unwrap();
+        assert_eq!(
+            (llm.outcome.as_str(), llm.rejected_claims),
+            ("rejected", vec!["30 天".to_owned()])
+        );
+        let texts: Vec<String> =
+            drafts_of_turn(&mut drafts).await.into_iter().map(|draft| draft.text).collect();
+        assert_eq!(texts, ["签收后可以退货，", ""]);
+
+        // Streaming off: the answer arrives whole, and nothing is previewed.
+        let whole = LlmSettings { stream: false, ..settings(&server) };
+        save_llm_settings(world.store.as_ref(), world.inbox.workspace_id, &whole).await.unwrap();
+        server.set_default(Reply::Text("签收后七天内可无理由退货 [ref:returns]。"));
+        let (reply, _) = ask(&world, &relay, "七天无理由退货").await;
+        assert_eq!(reply.body, "签收后七天内可无理由退货。");
+        assert_ne!(server.bodies().last().unwrap()["stream"], true);
+        assert!(drafts.try_recv().is_err(), "no drafts without streaming");
+    }
+
+    #[tokio::test]
+    async fn a_hand_off_gets_the_models_summary_when_the_conversation_supports_it() {
+        let server = MockServer::start(vec![
+            // The summary call of the first hand-off; the second invents an amount.
+            Reply::Json("客户的订单 20241123001 三天没更新，要求人工处理。"),
+            Reply::Json("客户要求赔偿 200 元。"),
+        ])
+        .await;
+        let whole = LlmSettings { stream: false, tools: false, ..settings(&server) };
+        let (world, relay) = shop(Some(whole)).await;
+        let asked = relay
+            .customer_message(send(&world, "我的订单 20241123001 三天没更新了，转人工"))
+            .await
+            .unwrap();
+        let conversation = asked.conversation.id;
+        let summary = loop {
+            if let Some(packet) = world.store.handoff(conversation).await.unwrap()
+                && let Some(summary) = packet.model_summary
+            {
+                assert!(!packet.summary.is_empty(), "the extractive summary stays");
+                break summary;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert_eq!(
+            summary.text.as_deref(),
+            Some("客户的订单 20241123001 三天没更新，要求人工处理。")
+        );
+        assert_eq!((summary.llm.outcome.as_str(), summary.llm.prompt_tokens), ("used", 100));
+        let request = &server.bodies()[0];
+        assert!(
+            request["messages"][1]["content"]
+                .as_str()
+                .unwrap()
+                .starts_with("Customer: 我的订单 20241123001")
+        );
+
+        // A summary with a claim the conversation does not make is not kept.
+        let other = world
+            .store
+            .create_customer(tandem_store::NewCustomer {
+                workspace_id: world.inbox.workspace_id,
+                name: "another".into(),
+                email: None,
+                locale: None,
+                attributes: Default::default(),
+            })
+            .await
+            .unwrap();
+        let second = relay
+            .customer_message(CustomerSend {
+                customer: other,
+                ..send(&world, "耳机坏了，我要投诉，转人工")
+            })
+            .await
+            .unwrap();
+        let summary = loop {
+            if let Some(packet) = world.store.handoff(second.conversation.id).await.unwrap()
+                && let Some(summary) = packet.model_summary
+            {
+                break summary;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert_eq!((summary.text, summary.llm.outcome.as_str()), (None, "rejected"));
     }
 }

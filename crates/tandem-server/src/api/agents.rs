@@ -8,8 +8,8 @@ use axum::response::IntoResponse;
 use axum::routing::{get, patch, post};
 use serde::{Deserialize, Serialize};
 use tandem_domain::{
-    Conversation, ConversationId, ConversationState, Customer, Locale, Message, Role, Transition,
-    User, UserId, validate,
+    Conversation, ConversationId, ConversationState, Customer, LlmUsage, Locale, Message, Role,
+    Transition, User, UserId, validate,
 };
 use tandem_store::{ConversationFilter, NewUser, UserUpdate};
 
@@ -82,6 +82,8 @@ struct ConversationDetail {
     conversation: Conversation,
     customer: Option<Customer>,
     assignee: Option<User>,
+    /// The model calls of the conversation's bot turns, added up.
+    llm_usage: LlmUsage,
 }
 
 async fn show_conversation(
@@ -95,7 +97,9 @@ async fn show_conversation(
         Some(user) => state.store.user(user).await?,
         None => None,
     };
-    Ok(ApiJson(ConversationDetail { conversation, customer, assignee }))
+    let decisions = state.store.decisions(conversation.id).await?;
+    let llm_usage = LlmUsage::of(decisions.iter().map(|(_, decision)| decision));
+    Ok(ApiJson(ConversationDetail { conversation, customer, assignee, llm_usage }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,8 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 use tandem_domain::{
-    AuthorKind, ConversationState, DecisionRecord, EscalationOutcome, HandoffPacket, Message,
+    AuthorKind, ConversationState, DecisionRecord, EscalationOutcome, HandoffPacket, LlmUsage,
+    Message,
 };
 
 use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
@@ -134,6 +135,8 @@ pub struct HandoffView {
     /// (code, label)
     pub reasons: Vec<(String, String)>,
     pub summary: String,
+    /// The model's summary, when it wrote one the conversation supports.
+    pub model_summary: Option<String>,
     pub language: String,
     pub emotions: Vec<EmotionChip>,
     /// (article key, title, score as text, score 0..1)
@@ -228,6 +231,7 @@ fn handoff_view(
             .map(|code| (code.clone(), label(text.reason(code), code)))
             .collect(),
         summary: packet.summary,
+        model_summary: packet.model_summary.and_then(|summary| summary.text),
         language: match packet.language {
             Some(tandem_domain::Locale::Zh) => "中文".to_owned(),
             Some(tandem_domain::Locale::En) => "English".to_owned(),
@@ -360,6 +364,9 @@ struct ConversationPage {
     handoff: Option<HandoffView>,
     /// The reply box's text: the bot's draft while it awaits approval.
     reply_prefill: String,
+    /// The model calls of the whole conversation in one line; `None` when the model was never
+    /// involved.
+    llm_usage: Option<String>,
 }
 
 fn message_view(
@@ -511,6 +518,9 @@ async fn show_conversation(
         }
         None => None,
     };
+    let llm_usage = Some(LlmUsage::of(decisions.values()))
+        .filter(|usage| !usage.is_empty())
+        .map(|usage| text.llm_usage_line(&usage));
     let reply_prefill = handoff
         .as_ref()
         .filter(|card| card.draft_pending)
@@ -549,6 +559,7 @@ async fn show_conversation(
         error: query.error.filter(|error| error.chars().count() <= 300),
         handoff,
         reply_prefill,
+        llm_usage,
     };
     Ok(render(&page))
 }
@@ -641,6 +652,7 @@ mod tests {
                 completion_tokens: 45,
                 cost: 0.0021,
                 latency_ms: 840,
+                tool: None,
             }),
         };
         let view = decision_view(Text::for_locale(Locale::Zh), &record);

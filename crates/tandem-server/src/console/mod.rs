@@ -7,6 +7,7 @@ mod conversation;
 mod desk;
 mod inbox;
 mod knowledge;
+mod llm;
 mod login;
 mod triage;
 mod webhooks;
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .merge(desk::routes())
         .merge(webhooks::routes())
         .merge(actions::routes())
+        .merge(llm::routes())
 }
 
 /// What the layout needs on every signed-in page.

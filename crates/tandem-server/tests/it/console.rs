@@ -583,6 +583,7 @@ async fn hand_off(
         outcome,
         language: Some(tandem_domain::Locale::Zh),
         summary: "耳机买了三天就断连，已经第三次联系了".into(),
+        model_summary: None,
         intents: vec![IntentGuess {
             article: "returns".into(),
             title: "退货政策".into(),

@@ -8,6 +8,7 @@ mod console;
 mod demo_shop;
 mod identity;
 mod llm;
+mod llm_console;
 mod realtime;
 mod routing;
 mod support;

@@ -64,8 +64,9 @@ impl TestApp {
         TestApp::assemble(config, false).await
     }
 
-    /// The demo workspace with the demo shop served beside it, as `tandem demo` runs it: the
-    /// shop's API under `demo_shop::BASE_PATH` (default key), and the seeded actions' secrets
+    /// The demo workspace with the demo shop and the echo model served beside it, as `tandem
+    /// demo` runs it: the shop's API under `demo_shop::BASE_PATH` (default key), the echo model
+    /// under `demo_model::BASE_PATH`, and the seeded actions' secrets
     /// `DEMO_SHOP_URL` / `DEMO_SHOP_KEY` pointing at it once `spawn` has bound a port.
     pub async fn with_shop() -> TestApp {
         TestApp::assemble(ServerConfig::default(), true).await
@@ -102,7 +103,7 @@ impl TestApp {
         if shop {
             let shop =
                 tandem_server::demo_shop::DemoShop::new(tandem_server::demo_shop::DEFAULT_KEY);
-            router = router.merge(shop.router());
+            router = router.merge(shop.router()).merge(tandem_server::demo_model::router());
         }
         TestApp { router, store, inbox_key, shop_url, _directory: directory }
     }

@@ -352,6 +352,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (workspace_id, key)
     );
     "#,
+    // 10: bot turns by time, for a workspace's model usage over a period.
+    r#"
+    CREATE INDEX bot_turns_by_time ON bot_turns (created_at);
+    "#,
 ];
 
 /// The schema version this build writes.

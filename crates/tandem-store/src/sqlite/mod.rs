@@ -12,9 +12,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use tandem_domain::{
     Action, AgentRouting, AnswerSettings, Article, ArticleId, ArticleStatus, AuthorKind, Channel,
     Conversation, ConversationId, ConversationState, Customer, CustomerId, DecisionRecord,
-    EscalationPolicy, HandoffPacket, Inbox, InboxId, Locale, Message, MessageId, Millis,
-    PendingAction, Presence, Queue, QueueId, QueueRouting, Role, RouteInfo, Transition, User,
-    UserId, Workspace, WorkspaceId, conversation::Ownership,
+    EscalationPolicy, HandoffPacket, Inbox, InboxId, LlmUsage, Locale, Message, MessageId, Millis,
+    ModelSummary, PendingAction, Presence, Queue, QueueId, QueueRouting, Role, RouteInfo,
+    Transition, User, UserId, Workspace, WorkspaceId, conversation::Ownership,
 };
 use tokio::sync::broadcast;
 
@@ -1015,6 +1015,44 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn llm_usage(&self, workspace: WorkspaceId, since: Millis) -> StoreResult<LlmUsage> {
+        self.engine
+            .read(move |connection| {
+                // One group per outcome, the records' JSON read by SQLite, so only a few sums
+                // cross into Rust however many turns there were. The recent turns are a small
+                // part of all of them: CROSS JOIN keeps SQLite starting from the time index
+                // rather than from every conversation the workspace ever had. Turns without an
+                // LLM record make a NULL group, skipped below.
+                let mut statement = connection.prepare_cached(
+                    "SELECT json_extract(t.record, '$.llm.outcome') AS outcome, count(*),
+                            total(json_extract(t.record, '$.llm.prompt_tokens')),
+                            total(json_extract(t.record, '$.llm.completion_tokens')),
+                            total(json_extract(t.record, '$.llm.cost'))
+                     FROM bot_turns t CROSS JOIN conversations c ON c.id = t.conversation_id
+                     WHERE t.created_at >= ?2 AND c.workspace_id = ?1
+                     GROUP BY outcome",
+                )?;
+                let rows = statement.query_map(params![workspace.0, since], |row| {
+                    Ok((
+                        row.get::<_, Option<String>>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, f64>(2)?,
+                        row.get::<_, f64>(3)?,
+                        row.get::<_, f64>(4)?,
+                    ))
+                })?;
+                let mut usage = LlmUsage::default();
+                for row in rows {
+                    let (outcome, count, prompt_tokens, completion_tokens, cost) = row?;
+                    let Some(outcome) = outcome else { continue };
+                    let tokens = (prompt_tokens as u64, completion_tokens as u64);
+                    usage.add(&outcome, count as u64, tokens, cost);
+                }
+                Ok(usage)
+            })
+            .await
+    }
+
     async fn messages(
         &self,
         conversation: ConversationId,
@@ -1435,6 +1473,27 @@ impl Store for SqliteStore {
                     .execute(params![conversation.0, pending.as_ref().map(to_json).transpose()?])?;
                 if updated == 0 {
                     return Err(StoreError::NotFound("conversation"));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_model_summary(
+        &self,
+        conversation: ConversationId,
+        summary: ModelSummary,
+    ) -> StoreResult<()> {
+        self.engine
+            .write(move |connection, _| {
+                let updated = connection
+                    .prepare_cached(
+                        "UPDATE handoffs SET packet = json_set(packet, '$.model_summary', json(?2))
+                         WHERE id = (SELECT MAX(id) FROM handoffs WHERE conversation_id = ?1)",
+                    )?
+                    .execute(params![conversation.0, to_json(&summary)?])?;
+                if updated == 0 {
+                    return Err(StoreError::NotFound("hand-off packet"));
                 }
                 Ok(())
             })

@@ -70,4 +70,5 @@ backend_suite!(sqlite:
     verified_customers_are_one_per_external_id,
     inbox_identity_secrets_are_random_and_rotate,
     workspace_settings_are_kept_per_workspace_and_key,
+    llm_usage_adds_up_a_workspaces_model_calls_since_a_time,
 );

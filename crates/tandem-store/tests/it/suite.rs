@@ -605,6 +605,7 @@ pub async fn routing_record_follows_the_owner_and_packets_are_kept(harness: Harn
         outcome: EscalationOutcome::HandOff,
         language: Some(Locale::Zh),
         summary: "退款".into(),
+        model_summary: None,
         intents: Vec::new(),
         emotions: Vec::new(),
         bot_replies: Vec::new(),
@@ -634,7 +635,21 @@ pub async fn routing_record_follows_the_owner_and_packets_are_kept(harness: Harn
     assert_eq!((queued.queue_id, route.priority), (Some(queue.id), 40));
     assert_eq!(route.skills, ["refunds"]);
     assert!(route.queued_at > 0 && route.assigned_at.is_none());
-    assert_eq!(store.handoff(conversation.id).await.unwrap(), Some(packet));
+    assert_eq!(store.handoff(conversation.id).await.unwrap(), Some(packet.clone()));
+    // The model's summary joins the packet later, leaving the rest as it was.
+    let summary = tandem_domain::ModelSummary {
+        text: Some("客户要求退款。".into()),
+        llm: llm_record("used", (120, 30), 0.01),
+    };
+    store.set_model_summary(conversation.id, summary.clone()).await.unwrap();
+    let kept = store.handoff(conversation.id).await.unwrap().unwrap();
+    assert_eq!(kept, HandoffPacket { model_summary: Some(summary), ..packet });
+    assert!(matches!(
+        store
+            .set_model_summary(tandem_domain::ConversationId(999_999), kept.model_summary.unwrap())
+            .await,
+        Err(tandem_store::StoreError::NotFound(_))
+    ));
 
     // An offer becomes the agent's with their first reply; a timed-out release is then refused.
     let agent = world.agent.id;
@@ -744,6 +759,7 @@ fn handoff_packet(conversation: tandem_domain::ConversationId) -> HandoffPacket 
         outcome: EscalationOutcome::HandOff,
         language: Some(Locale::Zh),
         summary: "耳机坏了".into(),
+        model_summary: None,
         intents: Vec::new(),
         emotions: Vec::new(),
         bot_replies: Vec::new(),
@@ -1135,4 +1151,116 @@ pub async fn workspace_settings_are_kept_per_workspace_and_key(harness: Harness)
         reopened.save_workspace_setting(WorkspaceId(999_999), "llm", serde_json::json!({})).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+fn decision_with_llm(llm: Option<tandem_domain::LlmRecord>) -> tandem_domain::DecisionRecord {
+    tandem_domain::DecisionRecord {
+        query: "退货期多久".into(),
+        outcome: "answer".into(),
+        threshold: 0.35,
+        candidates: Vec::new(),
+        knowledge_version: "1 articles".into(),
+        latency_us: 120,
+        action: None,
+        llm,
+    }
+}
+
+fn llm_record(outcome: &str, tokens: (u64, u64), cost: f64) -> tandem_domain::LlmRecord {
+    tandem_domain::LlmRecord {
+        outcome: outcome.into(),
+        attempts: u32::from(outcome != "skipped"),
+        prompt_tokens: tokens.0,
+        completion_tokens: tokens.1,
+        cost,
+        latency_ms: 800,
+        ..tandem_domain::LlmRecord::default()
+    }
+}
+
+pub async fn llm_usage_adds_up_a_workspaces_model_calls_since_a_time(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let before = now_millis();
+    assert_eq!(
+        store.llm_usage(world.workspace, 0).await.unwrap(),
+        tandem_domain::LlmUsage::default()
+    );
+    let conversation =
+        store.append_message(customer_message(&world, "hi", None)).await.unwrap().conversation;
+    let bot_reply = |target, llm| NewMessage {
+        target: MessageTarget::Conversation(target),
+        author_kind: AuthorKind::Bot,
+        decision: Some(decision_with_llm(llm)),
+        reopen_if_resolved: false,
+        ..customer_message(&world, "30 天内可以退货", None)
+    };
+    for llm in [
+        Some(llm_record("used", (300, 40), 0.25)),
+        Some(llm_record("used", (320, 50), 0.25)),
+        Some(llm_record("rejected", (310, 45), 0.5)),
+        Some(llm_record("refused", (290, 5), 0.125)),
+        Some(llm_record("error", (0, 0), 0.0)),
+        Some(llm_record("skipped", (0, 0), 0.0)),
+        // A turn that never involved the model counts for nothing.
+        None,
+    ] {
+        store.append_message(bot_reply(conversation.id, llm)).await.unwrap();
+    }
+
+    // Another workspace's calls are its own.
+    let other = store.create_workspace("Other Shop").await.unwrap().id;
+    let other_inbox = store
+        .create_inbox(NewInbox {
+            workspace_id: other,
+            name: "Website".into(),
+            channel: Channel::Web,
+            public_key: "pk_test_other".into(),
+            bot_name: "Bot".into(),
+        })
+        .await
+        .unwrap();
+    let other_customer = store
+        .create_customer(NewCustomer {
+            workspace_id: other,
+            name: "Visitor".into(),
+            email: None,
+            locale: None,
+            attributes: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    let other_conversation = store
+        .append_message(NewMessage {
+            target: MessageTarget::CustomerLatest {
+                inbox_id: other_inbox.id,
+                customer_id: other_customer.id,
+            },
+            ..customer_message(&world, "hello", None)
+        })
+        .await
+        .unwrap()
+        .conversation;
+    store
+        .append_message(bot_reply(
+            other_conversation.id,
+            Some(llm_record("used", (1000, 100), 4.0)),
+        ))
+        .await
+        .unwrap();
+
+    let usage = store.llm_usage(world.workspace, before).await.unwrap();
+    assert_eq!(
+        (usage.calls, usage.used, usage.rejected, usage.refused, usage.error, usage.skipped),
+        (5, 2, 1, 1, 1, 1)
+    );
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (1220, 140));
+    assert_eq!(usage.cost, 1.125);
+    let theirs = store.llm_usage(other, 0).await.unwrap();
+    assert_eq!((theirs.calls, theirs.prompt_tokens, theirs.cost), (1, 1000, 4.0));
+    assert_eq!(
+        store.llm_usage(world.workspace, now_millis() + 60_000).await.unwrap(),
+        tandem_domain::LlmUsage::default(),
+        "nothing was stored after `since`"
+    );
 }

@@ -1,12 +1,14 @@
 //! Personal data in customer messages: Chinese mainland mobile numbers, resident identity card
-//! numbers, bank card numbers and e-mail addresses, found by small hand-written scanners so that
-//! they can be masked before a message is logged, indexed or shown to someone who need not see
-//! them.
+//! numbers, bank card numbers, e-mail addresses and postal addresses, found by small hand-written
+//! scanners so that they can be masked before a message is logged, indexed or shown to someone
+//! who need not see them.
 //!
 //! Numbers are recognised by their shape and, where they carry one, their check digit. A number
 //! that runs into more digits or letters (`20241123001`, `SN13800138000`) identifies something
-//! else and is left alone. Offsets are into the original text, never a normalised copy, so that
-//! masking replaces exactly what the customer wrote.
+//! else and is left alone. A postal address is recognised by a street and a house number
+//! together (`世纪大道100号`, `350 Fifth Avenue`): a street alone, or a number alone, says too
+//! little to be worth masking and would catch ordinary sentences. Offsets are into the original
+//! text, never a normalised copy, so that masking replaces exactly what the customer wrote.
 
 use std::cmp::Reverse;
 use std::ops::Range;
@@ -21,6 +23,10 @@ pub enum PersonalKind {
     /// A bank card number of 16 to 19 digits that passes the Luhn check.
     BankCard,
     Email,
+    /// A postal address down to the house number: a Chinese road and its 号, with the province,
+    /// city and district before it and the building, unit and room after it; or an English house
+    /// number and street, with the apartment, city, state and postcode after it.
+    Address,
 }
 
 impl PersonalKind {
@@ -30,6 +36,7 @@ impl PersonalKind {
             PersonalKind::IdCard => "id_card",
             PersonalKind::BankCard => "bank_card",
             PersonalKind::Email => "email",
+            PersonalKind::Address => "address",
         }
     }
 }
@@ -48,6 +55,7 @@ pub fn find_personal_data(text: &str) -> Vec<PersonalSpan> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut spans = numbers(text, &chars);
     spans.extend(emails(text, &chars));
+    spans.extend(addresses(text, &chars));
     spans.sort_by_key(|span| Reverse(span.end - span.start));
     let mut kept: Vec<PersonalSpan> = Vec::with_capacity(spans.len());
     for span in spans {
@@ -68,7 +76,9 @@ pub fn find_personal_data(text: &str) -> Vec<PersonalSpan> {
 ///   birth date (`110*************3X`);
 /// - bank card: the last 4 digits stay, as on a receipt (`**** **** **** 1111`);
 /// - e-mail: the first character of the local part and the whole domain stay
-///   (`z***@example.com`).
+///   (`z***@example.com`);
+/// - address: every digit is hidden, so that the street and city stay but not the house, flat
+///   or postcode (`世纪大道***号`, `*** Fifth Avenue, New York, NY *****`).
 pub fn mask_personal_data(text: &str) -> String {
     let mut masked = String::with_capacity(text.len());
     let mut copied = 0;
@@ -83,6 +93,9 @@ pub fn mask_personal_data(text: &str) -> String {
             PersonalKind::IdCard => mask_number(found, 3..length.saturating_sub(2), &mut masked),
             PersonalKind::BankCard => mask_number(found, 0..length.saturating_sub(4), &mut masked),
             PersonalKind::Email => mask_email(found, &mut masked),
+            PersonalKind::Address => masked.extend(
+                found.chars().map(|character| if is_digit(character) { '*' } else { character }),
+            ),
         }
         copied = span.end;
     }
@@ -389,6 +402,521 @@ fn email_at(text: &str, chars: &[(usize, char)], at: usize) -> Option<PersonalSp
     })
 }
 
+/// Postal addresses, Chinese and English. Each digit may start a house number; an address found
+/// there is kept, and the search goes on after it.
+fn addresses(text: &str, chars: &[(usize, char)]) -> Vec<PersonalSpan> {
+    let letters: Vec<char> = chars.iter().map(|(_, character)| *character).collect();
+    let byte_at = |index: usize| chars.get(index).map_or(text.len(), |(byte, _)| *byte);
+    let mut spans = Vec::new();
+    let mut index = 0;
+    let mut floor = 0;
+    while index < letters.len() {
+        let found = chinese_address_at(&letters, index, floor)
+            .or_else(|| english_address_at(&letters, index));
+        match found {
+            Some(range) => {
+                spans.push(PersonalSpan {
+                    kind: PersonalKind::Address,
+                    start: byte_at(range.start),
+                    end: byte_at(range.end),
+                });
+                index = range.end;
+                floor = range.end;
+            }
+            None => index += 1,
+        }
+    }
+    spans
+}
+
+fn is_digit(character: char) -> bool {
+    digit_value(character).is_some()
+}
+
+fn is_blank(character: char) -> bool {
+    matches!(character, ' ' | '\u{3000}')
+}
+
+/// Where a run of 1 to `longest` digits starting at `from` ends; none if it is longer.
+fn digits_end(letters: &[char], from: usize, longest: usize) -> Option<usize> {
+    let count = letters[from.min(letters.len())..].iter().take_while(|c| is_digit(**c)).count();
+    (1..=longest).contains(&count).then_some(from + count)
+}
+
+/// Words that end like a road but name none: in `我知道3号发货` the 3号 is a date.
+const NOT_ROADS: [&str; 31] = [
+    "知道", "难道", "味道", "频道", "渠道", "管道", "车道", "报道", "一道", "顺道", "这里", "那里",
+    "哪里", "家里", "公里", "心里", "手里", "夜里", "城里", "走路", "一路", "思路", "套路", "线路",
+    "电路", "出路", "网路", "迷路", "上路", "逛街", "上街",
+];
+
+/// Words that lead up to an address but are no part of it: `寄到`, `地址是`, `我住在`.
+const BEFORE_ADDRESS: [&str; 23] = [
+    "地址为",
+    "地址",
+    "改为",
+    "改成",
+    "换成",
+    "位于",
+    "或者",
+    "还是",
+    "在",
+    "是",
+    "到",
+    "的",
+    "往",
+    "住",
+    "寄",
+    "送",
+    "或",
+    "我",
+    "你",
+    "您",
+    "他",
+    "她",
+    "请",
+];
+
+/// Words that join two addresses (`文三路90号和人民路3号`), left out only right after an
+/// address: elsewhere they may start a name (`和平区`).
+const BETWEEN_ADDRESSES: [char; 4] = ['和', '与', '跟', '及'];
+
+/// The most characters of province, city, district and road name taken before a road's
+/// ending: 新疆维吾尔自治区乌鲁木齐市天山区 and a road name fit.
+const LONGEST_ROAD_PREFIX: usize = 24;
+
+/// The most characters of a building's name before its number: `SOHO现代城3号楼`.
+const LONGEST_BUILDING_NAME: usize = 8;
+
+/// Characters that end a sentence's words rather than a building's name, so that
+/// `世纪大道100号买了3层蛋糕` stops at the 号.
+const NOT_IN_BUILDING_NAMES: &str =
+    "了的是在到和或我你您他她请有要买送寄往住个把被也都就还吗呢吧啊";
+
+/// What numbers a building, its units and rooms, longest first: `3号楼`, `2单元`, `1201室`.
+const HOUSE_UNITS: [&str; 9] = ["号楼", "号院", "单元", "栋", "幢", "座", "室", "层", "楼"];
+
+/// The road whose name ends at `last`: where its ending (`路`, `大道`, `胡同`) starts, and
+/// whether that ending always names a road. `道` and `里` often end other words (`频道`,
+/// `这里`), so an address on such a road needs a province, city or district to be believed.
+fn road_ending(letters: &[char], last: usize) -> Option<(usize, bool)> {
+    let before = last.checked_sub(1).map(|index| letters[index]);
+    if let Some(before) = before
+        && NOT_ROADS.iter().any(|word| word.chars().eq([before, letters[last]]))
+    {
+        return None;
+    }
+    match (before, letters[last]) {
+        (Some('胡'), '同') | (Some('大'), '道' | '街') => Some((last - 1, true)),
+        (_, '路' | '街' | '巷' | '弄') => Some((last, true)),
+        (_, '道' | '里') => Some((last, false)),
+        _ => None,
+    }
+}
+
+/// Whether a province, city, district, county, town, township or subdistrict ends at `index`.
+fn ends_division(letters: &[char], index: usize) -> bool {
+    match letters.get(index) {
+        Some('省' | '市' | '区' | '县' | '镇' | '乡') => true,
+        Some('道') => index > 0 && letters[index - 1] == '街',
+        _ => false,
+    }
+}
+
+/// A Chinese address whose house number starts at `number`: a road's ending right before it
+/// and `号` right after it (`世纪大道100号`), then the building, unit and room, and before the
+/// road its name and any province, city and district, none of it before `floor`.
+fn chinese_address_at(letters: &[char], number: usize, floor: usize) -> Option<Range<usize>> {
+    let at = |index: usize| letters.get(index).copied();
+    let before = number.checked_sub(1).and_then(at);
+    if !at(number).is_some_and(is_digit) || before.is_some_and(is_digit) {
+        return None;
+    }
+    let road_end = if before.is_some_and(is_blank) { number - 1 } else { number };
+    let road_last = road_end.checked_sub(1).filter(|last| *last >= floor)?;
+    let (road, always_a_road) = road_ending(letters, road_last)?;
+    let mut end = digits_end(letters, number, 5)?;
+    if at(end) == Some('-')
+        && let Some(next) = digits_end(letters, end + 1, 4)
+    {
+        end = next;
+    }
+    if at(end).is_some_and(is_blank) && at(end + 1) == Some('号') {
+        end += 1;
+    }
+    // `号线` is a metro line, `号码` a number.
+    if at(end) != Some('号') || matches!(at(end + 1), Some('线' | '码')) {
+        return None;
+    }
+    end += 1;
+    if matches!(at(end), Some('院' | '楼')) {
+        end += 1;
+    }
+    let end = house_parts_end(letters, end);
+    let start = address_start(letters, road.max(floor), floor);
+    let name = road.saturating_sub(start);
+    let divisions = (start..road).any(|index| ends_division(letters, index));
+    (name > 0 && (divisions || (always_a_road && name >= 2))).then_some(start..end)
+}
+
+/// Where the province, city, district and road name before a road's ending start: back over
+/// Chinese characters, across another road's number (`长乐路100弄`) or a space after a division
+/// (`上海市 浦东新区`), then forward past the words that lead up to an address.
+fn address_start(letters: &[char], road: usize, floor: usize) -> usize {
+    let mut start = road;
+    loop {
+        while start > floor
+            && road - start < LONGEST_ROAD_PREFIX
+            && crate::is_han(letters[start - 1])
+        {
+            start -= 1;
+        }
+        let mut digits = start;
+        while digits > floor && is_digit(letters[digits - 1]) {
+            digits -= 1;
+        }
+        if digits < start && digits > floor && road_ending(letters, digits - 1).is_some() {
+            start = digits;
+            continue;
+        }
+        if start >= floor + 2 && is_blank(letters[start - 1]) && ends_division(letters, start - 2) {
+            start -= 1;
+            continue;
+        }
+        break;
+    }
+    let mut cut = start;
+    for last in start..road {
+        for word in BEFORE_ADDRESS {
+            let length = word.chars().count();
+            if last + 1 >= start + length
+                && word.chars().eq(letters[last + 1 - length..=last].iter().copied())
+            {
+                cut = last + 1;
+            }
+        }
+    }
+    if cut == floor && floor > 0 && cut + 1 < road && BETWEEN_ADDRESSES.contains(&letters[cut]) {
+        cut += 1;
+    }
+    cut
+}
+
+/// Where the building, unit and room after a house number end (`院3号楼`, `SOHO现代城3号楼
+/// 1201室`, `5幢`): as many numbered parts as follow, each perhaps after a space.
+fn house_parts_end(letters: &[char], mut end: usize) -> usize {
+    loop {
+        let from = if letters.get(end).copied().is_some_and(is_blank) { end + 1 } else { end };
+        match house_part_end(letters, from) {
+            Some(next) => end = next,
+            None => return end,
+        }
+    }
+}
+
+fn house_part_end(letters: &[char], from: usize) -> Option<usize> {
+    numbered_unit_end(letters, from).or_else(|| {
+        let in_name = |character: &char| {
+            (crate::is_han(*character) || character.is_ascii_alphabetic())
+                && !NOT_IN_BUILDING_NAMES.contains(*character)
+        };
+        let length = letters[from.min(letters.len())..]
+            .iter()
+            .take(LONGEST_BUILDING_NAME + 1)
+            .take_while(|character| in_name(character))
+            .count();
+        let named = (1..=LONGEST_BUILDING_NAME).contains(&length)
+            && letters.get(from + length).copied().is_some_and(is_digit);
+        if named { numbered_unit_end(letters, from + length) } else { None }
+    })
+}
+
+/// A number or a letter and the unit it numbers (`3号楼`, `A座`, `1201室`), and the flat
+/// number people write without `室` after a building or unit (`3号楼1201`).
+fn numbered_unit_end(letters: &[char], from: usize) -> Option<usize> {
+    let at = |index: usize| letters.get(index).copied();
+    let number_end = match at(from) {
+        Some(character) if is_digit(character) => digits_end(letters, from, 5)?,
+        Some('A'..='Z' | 'Ａ'..='Ｚ') => from + 1,
+        _ => return None,
+    };
+    let unit = HOUSE_UNITS.iter().find(|unit| {
+        unit.chars()
+            .enumerate()
+            .all(|(offset, character)| at(number_end + offset) == Some(character))
+    })?;
+    let end = number_end + unit.chars().count();
+    if matches!(*unit, "号楼" | "单元" | "栋" | "幢" | "座")
+        && numbered_unit_end(letters, end).is_none()
+        && let Some(flat_end) = digits_end(letters, end, 5)
+        && flat_end - end >= 3
+        && !at(flat_end).is_some_and(joins_number)
+    {
+        return Some(flat_end);
+    }
+    Some(end)
+}
+
+/// Words that end an English street name, in lower case.
+const STREET_TYPES: [&str; 19] = [
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "boulevard",
+    "blvd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "way",
+    "court",
+    "ct",
+    "place",
+    "pl",
+    "parkway",
+    "pkwy",
+];
+
+/// Compass directions after a street, as written on envelopes.
+const DIRECTIONS: [&str; 8] = ["N", "S", "E", "W", "NE", "NW", "SE", "SW"];
+
+/// Words before a flat, suite or floor number, in lower case.
+const FLAT_WORDS: [&str; 10] =
+    ["apt", "apartment", "suite", "ste", "unit", "flat", "room", "rm", "floor", "fl"];
+
+/// The most words in a street's name before its type: `Martin Luther King Jr` fits.
+const LONGEST_STREET_NAME: usize = 4;
+
+/// Postcode shapes: `A` an upper-case letter, `9` a digit, `?` an optional letter or digit, `_`
+/// an optional space. A United States ZIP code, British postcodes, a Canadian postal code.
+const POSTCODES: [&str; 4] = ["99999", "A9?_9AA", "AA9?_9AA", "A9A_9A9"];
+
+fn is_word_char(character: char) -> bool {
+    character.is_ascii_alphanumeric() || matches!(character, '\'' | '-')
+}
+
+fn word_end(letters: &[char], from: usize) -> usize {
+    from + letters[from.min(letters.len())..].iter().take_while(|c| is_word_char(**c)).count()
+}
+
+fn lower_case_is(word: &[char], expected: &str) -> bool {
+    word.len() == expected.len()
+        && word.iter().zip(expected.chars()).all(|(got, want)| got.to_ascii_lowercase() == want)
+}
+
+/// A word of a street's name: capitalised (`Baker`, `MAIN`) or an ordinal (`5th`, `42nd`).
+/// Lower-case words are not taken, so that `3 days to drive` is no address.
+fn is_street_name_word(word: &[char]) -> bool {
+    let capitalised = word.first().is_some_and(char::is_ascii_uppercase)
+        && word
+            .iter()
+            .all(|character| character.is_ascii_alphabetic() || matches!(character, '\'' | '-'));
+    let digits = word.iter().take_while(|character| character.is_ascii_digit()).count();
+    let ordinal = digits > 0
+        && word.len() == digits + 2
+        && ["st", "nd", "rd", "th"].iter().any(|suffix| lower_case_is(&word[digits..], suffix));
+    capitalised || ordinal
+}
+
+/// An English address whose house number starts at `number`: the number (`221B`, `12-14`), a
+/// capitalised street name and its type (`Baker Street`, `Main St`), then perhaps a flat
+/// (`, Apt 4`) and a city, state and postcode (`, New York, NY 10118`).
+fn english_address_at(letters: &[char], number: usize) -> Option<Range<usize>> {
+    let at = |index: usize| letters.get(index).copied();
+    let before = number.checked_sub(1).and_then(at);
+    if !at(number).is_some_and(|c| c.is_ascii_digit())
+        || before.is_some_and(|c| joins_number(c) || matches!(c, '.' | '-'))
+    {
+        return None;
+    }
+    let mut end = number;
+    while at(end).is_some_and(|c| c.is_ascii_digit()) {
+        end += 1;
+    }
+    if end - number > 6 {
+        return None;
+    }
+    if at(end).is_some_and(|c| c.is_ascii_alphabetic()) && !at(end + 1).is_some_and(is_word_char) {
+        end += 1;
+    } else if at(end) == Some('-') && at(end + 1).is_some_and(|c| c.is_ascii_digit()) {
+        end += 1;
+        while at(end).is_some_and(|c| c.is_ascii_digit()) {
+            end += 1;
+        }
+    }
+    let mut names = 0;
+    let street_end = loop {
+        if at(end) != Some(' ') {
+            return None;
+        }
+        let word_start = end + 1;
+        let word_end = word_end(letters, word_start);
+        let word = &letters[word_start..word_end];
+        if names > 0 && STREET_TYPES.iter().any(|street| lower_case_is(word, street)) {
+            break word_end;
+        }
+        if names == LONGEST_STREET_NAME || !is_street_name_word(word) {
+            return None;
+        }
+        names += 1;
+        end = word_end;
+    };
+    let mut end = street_end;
+    if let Some(next) = direction_end(letters, end) {
+        end = next;
+    }
+    if let Some(next) = flat_end(letters, end) {
+        end = next;
+    }
+    if let Some(next) = place_end(letters, end) {
+        end = next;
+    }
+    Some(number..end)
+}
+
+/// A compass direction after the street type: `Pennsylvania Ave NW`, `Queen St W`.
+fn direction_end(letters: &[char], from: usize) -> Option<usize> {
+    if letters.get(from) != Some(&' ') {
+        return None;
+    }
+    let word_end = word_end(letters, from + 1);
+    let word: String = letters[from + 1..word_end].iter().collect();
+    DIRECTIONS.contains(&word.as_str()).then_some(word_end)
+}
+
+/// Where what separates two parts of an English address ends: a comma or spaces, perhaps
+/// after the full stop of an abbreviation (`St.,`).
+fn separator_end(letters: &[char], from: usize) -> Option<usize> {
+    let at = |index: usize| letters.get(index).copied();
+    let mut cursor = from;
+    if at(cursor) == Some('.') {
+        cursor += 1;
+    }
+    if at(cursor) == Some(',') {
+        cursor += 1;
+    }
+    while at(cursor) == Some(' ') {
+        cursor += 1;
+    }
+    (cursor > from && at(cursor - 1) != Some('.')).then_some(cursor)
+}
+
+/// A flat, suite or floor after the street: `, Apt 4`, ` Suite 200`, ` #12`.
+fn flat_end(letters: &[char], from: usize) -> Option<usize> {
+    let at = |index: usize| letters.get(index).copied();
+    let mut cursor = separator_end(letters, from)?;
+    if at(cursor) == Some('#') {
+        cursor += 1;
+    } else {
+        let word_end =
+            cursor + letters[cursor..].iter().take_while(|c| c.is_ascii_alphabetic()).count();
+        if !FLAT_WORDS.iter().any(|word| lower_case_is(&letters[cursor..word_end], word)) {
+            return None;
+        }
+        cursor = word_end;
+        if at(cursor) == Some('.') {
+            cursor += 1;
+        }
+        while at(cursor) == Some(' ') {
+            cursor += 1;
+        }
+        if at(cursor) == Some('#') {
+            cursor += 1;
+        }
+    }
+    let flat = &letters[cursor..word_end(letters, cursor)];
+    let numbered = (1..=6).contains(&flat.len())
+        && flat.iter().all(char::is_ascii_alphanumeric)
+        && (flat.len() == 1 || flat.iter().any(char::is_ascii_digit));
+    numbered.then_some(cursor + flat.len())
+}
+
+/// The city, state and postcode after the street, taken only when a state or postcode is
+/// there: a capitalised word after a street may just start the next sentence.
+fn place_end(letters: &[char], from: usize) -> Option<usize> {
+    let start = separator_end(letters, from)?;
+    let direct = region_end(letters, start);
+    let after_city = city_end(letters, start)
+        .and_then(|city| separator_end(letters, city))
+        .and_then(|next| region_end(letters, next));
+    direct.max(after_city)
+}
+
+/// Up to three capitalised words: `London`, `New York`.
+fn city_end(letters: &[char], from: usize) -> Option<usize> {
+    let at = |index: usize| letters.get(index).copied();
+    let mut end = from;
+    let mut words = 0;
+    while words < 3 {
+        let word_start = if words == 0 { end } else { end + 1 };
+        if words > 0 && at(end) != Some(' ')
+            || !at(word_start).is_some_and(|c| c.is_ascii_uppercase())
+        {
+            break;
+        }
+        let word_end = word_end(letters, word_start);
+        let word = &letters[word_start..word_end];
+        if word.len() < 2
+            || !word[1..].iter().all(|c| c.is_ascii_lowercase() || matches!(c, '\'' | '-'))
+        {
+            break;
+        }
+        end = word_end;
+        words += 1;
+    }
+    (words > 0).then_some(end)
+}
+
+/// A state or province abbreviation (`NY`, `CA`), a postcode, or both.
+fn region_end(letters: &[char], from: usize) -> Option<usize> {
+    if let Some(end) = postcode_end(letters, from) {
+        return Some(end);
+    }
+    let at = |index: usize| letters.get(index).copied();
+    let state = (at(from).is_some_and(|c| c.is_ascii_uppercase())
+        && at(from + 1).is_some_and(|c| c.is_ascii_uppercase())
+        && !at(from + 2).is_some_and(is_word_char))
+    .then_some(from + 2)?;
+    let postcode = separator_end(letters, state).and_then(|next| postcode_end(letters, next));
+    Some(postcode.unwrap_or(state))
+}
+
+fn postcode_end(letters: &[char], from: usize) -> Option<usize> {
+    let at = |index: usize| letters.get(index).copied();
+    POSTCODES
+        .iter()
+        .filter_map(|shape| {
+            let end = shape_end(letters, from, shape.as_bytes())?;
+            // ZIP+4: 10118-0110.
+            let end = match shape_end(letters, end + 1, b"9999") {
+                Some(longer) if *shape == "99999" && at(end) == Some('-') => longer,
+                _ => end,
+            };
+            (!at(end).is_some_and(is_word_char)).then_some(end)
+        })
+        .max()
+}
+
+/// Where `shape` (see [`POSTCODES`]) matches at `from`, trying the optional parts both ways.
+fn shape_end(letters: &[char], from: usize, shape: &[u8]) -> Option<usize> {
+    let Some((first, rest)) = shape.split_first() else { return Some(from) };
+    let fits = letters.get(from).is_some_and(|character| match first {
+        b'A' => character.is_ascii_uppercase(),
+        b'9' => character.is_ascii_digit(),
+        b'?' => character.is_ascii_uppercase() || character.is_ascii_digit(),
+        b'_' => *character == ' ',
+        _ => false,
+    });
+    let taken = if fits { shape_end(letters, from + 1, rest) } else { None };
+    match first {
+        b'?' | b'_' => taken.or_else(|| shape_end(letters, from, rest)),
+        _ => taken,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,6 +1007,10 @@ mod tests {
                 "a.b+cs@mail.example.co.uk 或 13800138000".into(),
                 vec![(Email, "a.b+cs@mail.example.co.uk"), (Mobile, "13800138000")],
             ),
+            (
+                "张三 13800138000 上海市徐汇区漕溪北路398号".into(),
+                vec![(Mobile, "13800138000"), (Address, "上海市徐汇区漕溪北路398号")],
+            ),
         ];
         for (text, expected) in &cases {
             assert_eq!(&found(text), expected, "{text:?}");
@@ -537,10 +1069,114 @@ mod tests {
             PersonalKind::IdCard,
             PersonalKind::BankCard,
             PersonalKind::Email,
+            PersonalKind::Address,
         ]
         .into_iter()
         .map(PersonalKind::as_str)
         .collect();
-        assert_eq!(codes, ["mobile", "id_card", "bank_card", "email"]);
+        assert_eq!(codes, ["mobile", "id_card", "bank_card", "email", "address"]);
+    }
+
+    /// Each text holds exactly the addresses listed, and nothing else personal.
+    fn check_addresses(cases: &[(&str, &[&str])]) {
+        for (text, expected) in cases {
+            let addresses: Vec<(PersonalKind, &str)> =
+                expected.iter().map(|address| (PersonalKind::Address, *address)).collect();
+            assert_eq!(found(text), addresses, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn chinese_addresses_are_found_without_the_words_before_them() {
+        check_addresses(&[
+            ("上海市浦东新区世纪大道100号", &["上海市浦东新区世纪大道100号"]),
+            (
+                "北京市朝阳区建国路88号SOHO现代城3号楼1201室",
+                &["北京市朝阳区建国路88号SOHO现代城3号楼1201室"],
+            ),
+            ("寄到广东省深圳市南山区科技园南路15号，谢谢", &["广东省深圳市南山区科技园南路15号"]),
+            ("地址是杭州市西湖区文三路90号5幢", &["杭州市西湖区文三路90号5幢"]),
+            ("地址：朝阳区望京街道阜通东大街6号院3号楼", &["朝阳区望京街道阜通东大街6号院3号楼"]),
+            ("收货地址为上海市黄浦区南京东路 300 号", &["上海市黄浦区南京东路 300 号"]),
+            ("我住在文三路90号1单元502室。", &["文三路90号1单元502室"]),
+            ("麻烦送到长乐路100弄5号", &["长乐路100弄5号"]),
+            ("请改成上海市 浦东新区 世纪大道１００号", &["上海市 浦东新区 世纪大道１００号"]),
+            ("我家在南锣鼓巷8号", &["南锣鼓巷8号"]),
+            ("北京市东城区史家胡同24号A座", &["北京市东城区史家胡同24号A座"]),
+            ("天津市和平区南京道3号", &["天津市和平区南京道3号"]),
+            ("海淀区中关村大街1号3号楼1502", &["海淀区中关村大街1号3号楼1502"]),
+            (
+                "寄到人民路1号，或者北京市西城区金融大街2号",
+                &["人民路1号", "北京市西城区金融大街2号"],
+            ),
+            ("文三路90号5幢和人民路3号", &["文三路90号5幢", "人民路3号"]),
+            ("天津市和平区和平路5号", &["天津市和平区和平路5号"]),
+            ("世纪大道100号买了3层蛋糕", &["世纪大道100号"]),
+        ]);
+    }
+
+    #[test]
+    fn english_addresses_are_found_with_their_flat_city_and_postcode() {
+        check_addresses(&[
+            ("221B Baker Street, London NW1 6XE", &["221B Baker Street, London NW1 6XE"]),
+            ("ship to 1600 Amphitheatre Parkway please", &["1600 Amphitheatre Parkway"]),
+            (
+                "I live at 350 Fifth Avenue, New York, NY 10118.",
+                &["350 Fifth Avenue, New York, NY 10118"],
+            ),
+            ("12 Main St Apt 4", &["12 Main St Apt 4"]),
+            ("12 Main St. I moved last week", &["12 Main St"]),
+            ("10 Downing Street", &["10 Downing Street"]),
+            ("1 Infinite LOOP, 500 West 42nd St, Suite 200", &["500 West 42nd St, Suite 200"]),
+            ("742 Evergreen Terrace? no: 742 Evergreen Dr, Springfield", &["742 Evergreen Dr"]),
+            (
+                "1600 Pennsylvania Ave NW, Washington, DC 20500-0003",
+                &["1600 Pennsylvania Ave NW, Washington, DC 20500-0003"],
+            ),
+            ("100 Queen St W, Toronto, ON M5H2N2", &["100 Queen St W, Toronto, ON M5H2N2"]),
+            ("寄到350 Fifth Avenue", &["350 Fifth Avenue"]),
+            ("12 main st", &[]),
+        ]);
+    }
+
+    #[test]
+    fn sentences_that_only_look_like_addresses_are_left_alone() {
+        check_addresses(&[
+            ("退货地址请见订单详情", &[]),
+            ("我在路上", &[]),
+            ("7天无理由退货", &[]),
+            ("3号线地铁", &[]),
+            ("订单20241123001", &[]),
+            ("第2号问题", &[]),
+            ("道歉", &[]),
+            ("知道了", &[]),
+            ("我知道3号发货", &[]),
+            ("这里3号楼有问题", &[]),
+            ("我想逛街3号去", &[]),
+            ("中山路2号线换乘", &[]),
+            ("频道5号节目", &[]),
+            ("一路3号才到", &[]),
+            ("7 days return", &[]),
+            ("I waited 3 days", &[]),
+            ("order 20241123001", &[]),
+            ("2 items", &[]),
+            ("it takes 2 hours to drive", &[]),
+            ("I walked 3 blocks down the road", &[]),
+            ("a 2 lane road", &[]),
+            ("Top 10 Ways To Save", &[]),
+            ("version 1.5 Main St", &[]),
+        ]);
+    }
+
+    #[test]
+    fn addresses_are_masked_down_to_the_street() {
+        let cases = [
+            ("寄到上海市浦东新区世纪大道100号", "寄到上海市浦东新区世纪大道***号"),
+            ("建国路88号3号楼1201室", "建国路**号*号楼****室"),
+            ("350 Fifth Avenue, New York, NY 10118", "*** Fifth Avenue, New York, NY *****"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(mask_personal_data(text), expected, "{text:?}");
+        }
     }
 }
