@@ -17,7 +17,9 @@
 //!   number is 8 to 20 digits; 404 `not_found`.
 //! - `GET /orders?user_id=u-1001`: 200 `{"user_id", "orders": [order, ...]}`, newest first;
 //!   400 `missing_user_id`.
-//! - `POST /returns` with `{"order_number", "reason", "user_id"}`: 201 with the return request;
+//! - `POST /returns` with `{"order_number", "reason", "user_id"}` and optionally `"kind"`
+//!   (`return`, the default, or `exchange`: the same item sent again, nothing refunded): 201
+//!   with the request;
 //!   400 `invalid_request` (malformed JSON, a missing or empty field) or `invalid_order_number`;
 //!   404 `not_found`; 403 `not_your_order`; 409 `already_requested` (with its
 //!   `request_number`); 422 `not_delivered`; 422 `outside_return_window` (with `delivered_at`,
@@ -29,8 +31,9 @@
 //! "placed_at", "shipped_at", "delivered_at", "carrier", "tracking_number", "shipment"}`; the
 //! shipment (null until shipped) is `{"status" (in_transit, delivered), "last_event",
 //! "last_location", "updated_at", "eta", "eta_date", "events": [{"at", "location", "description"}]}`, its
-//! events newest first. A return request is `{"request_number", "order_number", "user_id",
-//! "reason", "status": "open", "refund_amount", "created_at"}`. Money is a JSON number in yuan.
+//! events newest first. A return request is `{"request_number" (`R…`, or `E…` for an
+//! exchange), "kind", "order_number", "user_id", "reason", "status": "open", "refund_amount"
+//! (0 for an exchange), "created_at"}`. Money is a JSON number in yuan.
 //! Every time is an RFC 3339 string in China time (`+08:00`) and, beside it, the same instant
 //! in milliseconds since the epoch under the name with `_ms` appended (`placed_at_ms`); a time
 //! that does not apply is null in both.
@@ -248,6 +251,8 @@ impl Order {
 #[derive(Clone)]
 struct ReturnRequest {
     request_number: String,
+    /// `return` or `exchange`.
+    kind: &'static str,
     order_number: String,
     user_id: String,
     reason: String,
@@ -259,6 +264,7 @@ impl ReturnRequest {
     fn to_json(&self) -> Value {
         let mut request = Map::new();
         request.insert("request_number".into(), json!(self.request_number));
+        request.insert("kind".into(), json!(self.kind));
         request.insert("order_number".into(), json!(self.order_number));
         request.insert("user_id".into(), json!(self.user_id));
         request.insert("reason".into(), json!(self.reason));
@@ -395,6 +401,8 @@ struct NewReturn {
     order_number: String,
     reason: String,
     user_id: String,
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 async fn create_return(State(shop): State<DemoShop>, body: Bytes) -> Response {
@@ -421,6 +429,17 @@ async fn create_return(State(shop): State<DemoShop>, body: Bytes) -> Response {
             );
         }
     }
+    let kind = match new.kind.as_deref().map(str::trim) {
+        None | Some("return") => "return",
+        Some("exchange") => "exchange",
+        Some(other) => {
+            return error_with(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                json!({ "message": format!("kind must be return or exchange, not {other:?}") }),
+            );
+        }
+    };
     if let Some(response) = shop.misbehave(order_number).await {
         return response;
     }
@@ -459,11 +478,16 @@ async fn create_return(State(shop): State<DemoShop>, body: Bytes) -> Response {
     returns.sequence += 1;
     let (year, month, day) = local_date(now);
     let request = ReturnRequest {
-        request_number: format!("R{year:04}{month:02}{day:02}{:04}", returns.sequence),
+        request_number: format!(
+            "{}{year:04}{month:02}{day:02}{:04}",
+            if kind == "exchange" { 'E' } else { 'R' },
+            returns.sequence
+        ),
+        kind,
         order_number: order_number.to_owned(),
         user_id: user_id.to_owned(),
         reason: reason.to_owned(),
-        refund_amount: order.total(),
+        refund_amount: if kind == "exchange" { 0 } else { order.total() },
         created_at: now,
     };
     returns.by_order.insert(request.order_number.clone(), request.request_number.clone());

@@ -85,6 +85,9 @@ fn decision_view(text: &'static Text, record: &DecisionRecord) -> DecisionView {
     });
     let llm = record.llm.as_ref().map(|llm| {
         let mut parts = vec![llm.outcome.clone()];
+        if let Some(tool) = &llm.tool {
+            parts.push(format!("{} {tool}", text.llm_chose_action));
+        }
         if let Some(error) = &llm.error {
             parts.push(error.clone());
         }
@@ -659,6 +662,16 @@ mod tests {
         let llm = view.llm.unwrap();
         assert!(llm.starts_with("rejected · 无依据： 30 天 · 1 × 次调用"), "{llm}");
         assert!(llm.contains("312+45 tokens") && llm.ends_with("840 ms"), "{llm}");
+        let chose = DecisionRecord {
+            llm: Some(LlmRecord {
+                outcome: "used".into(),
+                tool: Some("order-status".into()),
+                ..LlmRecord::default()
+            }),
+            ..record.clone()
+        };
+        let llm = decision_view(Text::for_locale(Locale::En), &chose).llm.unwrap();
+        assert!(llm.starts_with("used · chose the action order-status · "), "{llm}");
         let plain = DecisionRecord { llm: None, ..record };
         assert_eq!(decision_view(Text::for_locale(Locale::En), &plain).llm, None);
     }

@@ -167,7 +167,7 @@ async fn a_pasted_new_action_is_saved_and_listed() {
     let location = post(&app, &admin, PAGE, &[("content", GIFT_CARD)]).await;
     assert_eq!(location, "/settings/actions?notice=saved");
     let actions = stored(&app).await;
-    assert_eq!(actions.len(), 3);
+    assert_eq!(actions.len(), 4);
     let saved = actions.iter().find(|action| action.key == "gift-card-balance").unwrap();
     assert_eq!((saved.name.as_str(), saved.enabled), ("Gift card balance", true));
     let html = page(&app, &admin, &location).await;
@@ -184,13 +184,13 @@ async fn deleting_asks_for_confirmation_first() {
     assert!(html.contains("href=\"/settings/actions?delete=return-request#confirm-delete\""));
     let html = page(&app, &admin, "/settings/actions?delete=return-request").await;
     assert!(html.contains("id=\"confirm-delete\""), "{html}");
-    assert_eq!(stored(&app).await.len(), 2, "asking deletes nothing");
+    assert_eq!(stored(&app).await.len(), 3, "asking deletes nothing");
 
     let location =
         post(&app, &admin, "/settings/actions/return-request", &[("action", "delete")]).await;
     assert_eq!(location, "/settings/actions?notice=deleted");
     let keys: Vec<String> = stored(&app).await.into_iter().map(|action| action.key).collect();
-    assert_eq!(keys, ["order-status"]);
+    assert_eq!(keys, ["exchange-request", "order-status"]);
     assert!(!page(&app, &admin, &location).await.contains("data-action-key=\"return-request\""));
 }
 

@@ -29,7 +29,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use crate::support::{AGENT, SUPERVISOR, TestApp};
+use crate::support::{ADMIN, AGENT, SUPERVISOR, TestApp};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -359,13 +359,16 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
             "quick replies",
         )
         .await;
+    // (The two score almost alike, so either may come first.)
     assert_eq!(
-        customer.eval(&format!("{quick_replies}.map(b => b.textContent)")).await,
+        customer.eval(&format!("{quick_replies}.map(b => b.textContent).sort()")).await,
         json!(["发货时间", "查询物流"]),
         "the clarification offers the two candidate articles by title"
     );
     customer.screenshot("widget-clarify").await;
-    customer.eval(&format!("{quick_replies}[0].click(); true")).await;
+    customer
+        .eval(&format!("{quick_replies}.find(b => b.textContent === '发货时间').click(); true"))
+        .await;
     customer.wait_for(&widget_messages("customer", "发货时间"), "quick reply sent").await;
     customer
         .wait_for(
@@ -841,4 +844,79 @@ async fn a_signed_in_customer_checks_an_order_and_files_a_return_in_a_real_brows
     assert!(!text.contains(tandem_server::demo_shop::DEFAULT_KEY), "no secret shown: {text}");
     agent.eval(&format!("{record}.scrollIntoView({{ block: 'center' }}); true")).await;
     agent.screenshot("actions-console-conversation").await;
+}
+
+/// JavaScript: the text of the widget's draft (the reply being written), or "".
+const DRAFT_TEXT: &str = "(document.querySelector('tandem-widget')?.shadowRoot?.querySelector('[data-testid=draft] .bubble')?.textContent ?? '')";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_turns_the_model_on_and_the_customer_watches_the_answer_stream_in() {
+    let Some(chromium) = chromium_or_skip(
+        "an_admin_turns_the_model_on_and_the_customer_watches_the_answer_stream_in",
+    ) else {
+        return;
+    };
+    let app = TestApp::with_shop().await;
+    let base = format!("http://{}", app.spawn().await);
+    // As `tandem demo` does: the workspace's model settings point at the echo model, off.
+    tandem_server::demo::point_model_at(&app.store, &base).await.unwrap();
+    let browser = Browser::launch(&chromium).await;
+
+    // The admin turns the model on in Settings → Model, slowed down so the stream is visible.
+    let admin = browser.new_page().await;
+    admin.sign_in(&base, ADMIN).await;
+    admin.goto(&format!("{base}/settings/model")).await;
+    admin
+        .eval(
+            "document.querySelector('input[name=enabled]').checked = true; document.querySelector('input[name=model]').value = 'echo:300:120'; document.querySelector('form.llm-form').submit(); true",
+        )
+        .await;
+    admin.wait_for("location.search.includes('notice=saved')", "settings saved").await;
+    admin.screenshot_full_page("model-settings").await;
+
+    // The customer asks; the answer grows in the widget, then the stored reply with its source
+    // takes the draft's place.
+    let customer = browser.new_page().await;
+    customer.call("Page.enable", json!({})).await;
+    customer.goto(&format!("{base}/demo")).await;
+    customer
+        .wait_for(&format!("{WIDGET}?.querySelector('[data-testid=launcher]')"), "widget launcher")
+        .await;
+    customer.eval(&format!("{WIDGET}.querySelector('[data-testid=launcher]').click()")).await;
+    customer
+        .wait_for(&format!("!{WIDGET}.querySelector('[data-testid=panel]').hidden"), "widget panel")
+        .await;
+    customer.eval(&type_and_send("什么时候发货")).await;
+    customer
+        .wait_for(
+            &format!("{DRAFT_TEXT}.startsWith('现货商品') && !{DRAFT_TEXT}.includes('送达')"),
+            "a partial answer",
+        )
+        .await;
+    customer.screenshot("streaming-draft").await;
+    let partial = customer.eval(DRAFT_TEXT).await;
+    customer
+        .wait_for(
+            &format!(
+                "{} && !{WIDGET}.querySelector('[data-testid=draft]')",
+                widget_messages("bot", "2–4 天送达")
+            ),
+            "the stored reply in the draft's place",
+        )
+        .await;
+    customer.screenshot("streamed-reply").await;
+    let source = customer
+        .eval(&format!(
+            "[...{WIDGET}.querySelectorAll('[data-testid=message][data-author-kind=bot]')].pop().querySelector('[data-testid=source]')?.textContent"
+        ))
+        .await;
+    assert!(source.as_str().is_some_and(|text| text.contains("发货时间")), "{source}");
+    let reply = customer
+        .eval(&format!(
+            "[...{WIDGET}.querySelectorAll('[data-testid=message][data-author-kind=bot] .bubble')].pop().textContent"
+        ))
+        .await;
+    let (partial, reply) = (partial.as_str().unwrap(), reply.as_str().unwrap());
+    assert!(reply.starts_with(partial) && reply.len() > partial.len(), "{partial:?} / {reply:?}");
+    assert!(!reply.contains("[ref:"), "{reply}");
 }

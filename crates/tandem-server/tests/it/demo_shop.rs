@@ -199,6 +199,28 @@ async fn demo_shop_creates_a_return_request_once() {
 }
 
 #[tokio::test]
+async fn demo_shop_files_an_exchange_without_a_refund() {
+    let shop = Shop::new();
+    let body = json!({ "order_number": "20241123001", "reason": "size", "user_id": "u-1001", "kind": "exchange" });
+    let response =
+        shop.send(Method::POST, "/returns", Some(KEY), Body::from(body.to_string())).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    let request = response.json();
+    assert!(request["request_number"].as_str().unwrap().starts_with('E'), "{request}");
+    assert_eq!(
+        (request["kind"].clone(), request["refund_amount"].clone()),
+        (json!("exchange"), json!(0.0))
+    );
+    let bad = json!({ "order_number": "20241122005", "reason": "x", "user_id": "u-1002", "kind": "upgrade" });
+    let refused = shop.send(Method::POST, "/returns", Some(KEY), Body::from(bad.to_string())).await;
+    assert_eq!(
+        (refused.status, error_code(&refused).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert_eq!(shop.request_return("20241123001", "u-1001").await.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
 async fn demo_shop_refuses_returns_it_cannot_accept() {
     let shop = Shop::new();
     let outside = shop.request_return("20241120002", "u-1001").await;

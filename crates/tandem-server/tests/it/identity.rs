@@ -387,3 +387,38 @@ async fn the_openapi_document_describes_identity_verification() {
         assert!(request.get(field).is_some(), "{field} is not documented");
     }
 }
+
+/// Waits for a bot reply after the customer's `after`-th message that contains `text`.
+async fn bot_reply_containing(app: &TestApp, token: &str, text: &str) -> String {
+    for _ in 0..300 {
+        let messages = app.widget_messages(token).await;
+        if let Some(body) = messages["messages"].as_array().unwrap().iter().rev().find_map(|m| {
+            let body = m["body"].as_str().unwrap();
+            (m["author_kind"] == "bot" && body.contains(text)).then(|| body.to_owned())
+        }) {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no bot reply containing {text:?}: {}", app.widget_messages(token).await);
+}
+
+#[tokio::test]
+async fn a_signed_in_customer_files_an_exchange_through_the_demo_shop() {
+    let app = TestApp::with_shop().await;
+    app.spawn().await;
+    let session = app.signed_in_session(DEMO_USER_ID).await;
+    let token = session["token"].as_str().unwrap();
+    app.widget_send(token, "x-1", "我要换货").await;
+    bot_reply_containing(&app, token, "要换货的订单号").await;
+    app.widget_send(token, "x-2", "20241123001").await;
+    let filed = bot_reply_containing(&app, token, "换货申请").await;
+    assert!(filed.starts_with("已为您提交换货申请，申请号 E"), "{filed}");
+    // The shop has it as an exchange: nothing refunded, and the order cannot be returned now.
+    app.widget_send(token, "x-3", "订单 20241123001 我要退货").await;
+    let refused = bot_reply_containing(&app, token, "已经提交过").await;
+    assert!(
+        refused.contains(&filed["已为您提交换货申请，申请号 ".len()..filed.find('。').unwrap()]),
+        "{refused}"
+    );
+}
