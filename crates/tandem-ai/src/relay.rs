@@ -223,8 +223,11 @@ impl Relay {
             locale,
             drafts: None,
         };
-        // A reply for a person's approval is not shown while it is written.
-        if before.outcome != EscalationOutcome::DraftForApproval {
+        // Only the web widget shows replies as they are written, and never one that waits for
+        // a person's approval.
+        if inbox.channel == tandem_domain::Channel::Web
+            && before.outcome != EscalationOutcome::DraftForApproval
+        {
             turn.drafts = Some(DraftSink::new(self.drafts.clone(), &turn));
         }
         // However the turn ends, the preview goes when it does (after the stored reply, if

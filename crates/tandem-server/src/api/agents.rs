@@ -98,7 +98,13 @@ async fn show_conversation(
         None => None,
     };
     let decisions = state.store.decisions(conversation.id).await?;
-    let llm_usage = LlmUsage::of(decisions.iter().map(|(_, decision)| decision));
+    let mut llm_usage = LlmUsage::of(decisions.iter().map(|(_, decision)| decision));
+    // The hand-off summary the model wrote, if any, counts too.
+    if let Some(summary) =
+        state.store.handoff(conversation.id).await?.and_then(|packet| packet.model_summary)
+    {
+        llm_usage.record(&summary.llm);
+    }
     Ok(ApiJson(ConversationDetail { conversation, customer, assignee, llm_usage }))
 }
 

@@ -493,7 +493,13 @@ async fn show_conversation(
             time: format_time(other.last_message_at),
         })
         .collect();
-    let handoff = match store.handoff(conversation.id).await.map_err(|e| failed(e.into()))? {
+    let packet = store.handoff(conversation.id).await.map_err(|e| failed(e.into()))?;
+    // The model's calls: the bot's turns and the hand-off summary.
+    let mut usage = LlmUsage::of(decisions.values());
+    if let Some(summary) = packet.as_ref().and_then(|packet| packet.model_summary.as_ref()) {
+        usage.record(&summary.llm);
+    }
+    let handoff = match packet {
         Some(packet) => {
             let previous_agent = match packet.customer.previous_agent {
                 Some(user) => {
@@ -521,9 +527,8 @@ async fn show_conversation(
         }
         None => None,
     };
-    let llm_usage = Some(LlmUsage::of(decisions.values()))
-        .filter(|usage| !usage.is_empty())
-        .map(|usage| text.llm_usage_line(&usage));
+    let llm_usage =
+        Some(usage).filter(|usage| !usage.is_empty()).map(|usage| text.llm_usage_line(&usage));
     let reply_prefill = handoff
         .as_ref()
         .filter(|card| card.draft_pending)

@@ -356,6 +356,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX bot_turns_by_time ON bot_turns (created_at);
     "#,
+    // 11: hand-offs by time, for the model's hand-off summaries in the same usage.
+    r#"
+    CREATE INDEX handoffs_by_time ON handoffs (created_at);
+    "#,
 ];
 
 /// The schema version this build writes.

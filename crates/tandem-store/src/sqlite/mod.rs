@@ -1023,13 +1023,20 @@ impl Store for SqliteStore {
                 // part of all of them: CROSS JOIN keeps SQLite starting from the time index
                 // rather than from every conversation the workspace ever had. Turns without an
                 // LLM record make a NULL group, skipped below.
+                // The hand-off summaries the model wrote count too (their records are in the
+                // packets).
                 let mut statement = connection.prepare_cached(
-                    "SELECT json_extract(t.record, '$.llm.outcome') AS outcome, count(*),
-                            total(json_extract(t.record, '$.llm.prompt_tokens')),
-                            total(json_extract(t.record, '$.llm.completion_tokens')),
-                            total(json_extract(t.record, '$.llm.cost'))
-                     FROM bot_turns t CROSS JOIN conversations c ON c.id = t.conversation_id
-                     WHERE t.created_at >= ?2 AND c.workspace_id = ?1
+                    "SELECT json_extract(llm, '$.outcome') AS outcome, count(*),
+                            total(json_extract(llm, '$.prompt_tokens')),
+                            total(json_extract(llm, '$.completion_tokens')),
+                            total(json_extract(llm, '$.cost'))
+                     FROM (SELECT json_extract(t.record, '$.llm') AS llm
+                           FROM bot_turns t CROSS JOIN conversations c ON c.id = t.conversation_id
+                           WHERE t.created_at >= ?2 AND c.workspace_id = ?1
+                           UNION ALL
+                           SELECT json_extract(h.packet, '$.model_summary.llm')
+                           FROM handoffs h CROSS JOIN conversations c ON c.id = h.conversation_id
+                           WHERE h.created_at >= ?2 AND c.workspace_id = ?1)
                      GROUP BY outcome",
                 )?;
                 let rows = statement.query_map(params![workspace.0, since], |row| {

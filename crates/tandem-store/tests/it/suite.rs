@@ -1249,13 +1249,31 @@ pub async fn llm_usage_adds_up_a_workspaces_model_calls_since_a_time(harness: Ha
         .await
         .unwrap();
 
+    // The hand-off summary the model wrote counts too.
+    store
+        .route(
+            conversation.id,
+            RouteChange {
+                transition: Some(Transition::Escalate),
+                packet: Some(handoff_packet(conversation.id)),
+                ..RouteChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    let summary = tandem_domain::ModelSummary {
+        text: Some("客户问退货期限。".into()),
+        llm: llm_record("used", (100, 20), 0.5),
+    };
+    store.set_model_summary(conversation.id, summary).await.unwrap();
+
     let usage = store.llm_usage(world.workspace, before).await.unwrap();
     assert_eq!(
         (usage.calls, usage.used, usage.rejected, usage.refused, usage.error, usage.skipped),
-        (5, 2, 1, 1, 1, 1)
+        (6, 3, 1, 1, 1, 1)
     );
-    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (1220, 140));
-    assert_eq!(usage.cost, 1.125);
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (1320, 160));
+    assert_eq!(usage.cost, 1.625);
     let theirs = store.llm_usage(other, 0).await.unwrap();
     assert_eq!((theirs.calls, theirs.prompt_tokens, theirs.cost), (1, 1000, 4.0));
     assert_eq!(
