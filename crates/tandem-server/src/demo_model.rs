@@ -16,8 +16,9 @@
 //!   ms between chunks (`echo:300:20`);
 //! - `hang`: accepts the request and never answers (to see the fallback);
 //!
-//! and any other name gets 404 `model_not_found`. A prompt without passages (or with a
-//! "tools" list only) gets `NO_ANSWER`.
+//! and any other name gets 404 `model_not_found`. A prompt without passages whose user message
+//! is a transcript (`Customer: …` lines, as hand-off summaries send) gets the customer's last
+//! two lines back as the "summary"; any other prompt gets `NO_ANSWER`.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -88,7 +89,14 @@ async fn chat_completions(body: Bytes) -> Response {
         .and_then(|messages| messages.iter().find(|message| message["role"] == "system"))
         .and_then(|message| message["content"].as_str())
         .unwrap_or_default();
-    let answer = first_passage(system).unwrap_or_else(|| "NO_ANSWER".to_owned());
+    let user = request["messages"]
+        .as_array()
+        .and_then(|messages| messages.iter().rev().find(|message| message["role"] == "user"))
+        .and_then(|message| message["content"].as_str())
+        .unwrap_or_default();
+    let answer = first_passage(system)
+        .or_else(|| customer_lines(user))
+        .unwrap_or_else(|| "NO_ANSWER".to_owned());
     // Roughly one token per two characters: enough for the cost estimates to show something.
     let usage = json!({
         "prompt_tokens": system.chars().count() / 2,
@@ -164,6 +172,18 @@ fn first_passage(system: &str) -> Option<String> {
     (!text.is_empty()).then(|| format!("{text}[ref:{key}]"))
 }
 
+/// The customer's last two lines of a transcript, joined: what the echo model "summarises".
+fn customer_lines(transcript: &str) -> Option<String> {
+    let said: Vec<&str> = transcript
+        .lines()
+        .filter_map(|line| line.strip_prefix("Customer: "))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let start = said.len().saturating_sub(2);
+    (!said.is_empty()).then(|| said[start..].join(" / "))
+}
+
 /// The answer cut into stream chunks: a word of English, or three characters of Chinese.
 fn pieces(answer: &str) -> Vec<String> {
     let mut pieces = Vec::new();
@@ -203,6 +223,12 @@ mod tests {
             Some("签收后 7 天内可退货。\n运费买家承担。[ref:returns]")
         );
         assert_eq!(first_passage("no passages"), None);
+        assert_eq!(
+            customer_lines("Customer: 耳机坏了\nBot: 抱歉\nCustomer: 要退款\nCustomer: 转人工")
+                .as_deref(),
+            Some("要退款 / 转人工")
+        );
+        assert_eq!(customer_lines("Bot: hi"), None);
         assert_eq!(pieces("签收后 7 天内").concat(), "签收后 7 天内");
         assert_eq!(pieces("Refunds take three days"), ["Refunds ", "take ", "three ", "days"]);
     }

@@ -919,4 +919,33 @@ async fn an_admin_turns_the_model_on_and_the_customer_watches_the_answer_stream_
     let (partial, reply) = (partial.as_str().unwrap(), reply.as_str().unwrap());
     assert!(reply.starts_with(partial) && reply.len() > partial.len(), "{partial:?} / {reply:?}");
     assert!(!reply.contains("[ref:"), "{reply}");
+
+    // The customer asks for a person: the hand-off card shows the model's summary (the echo
+    // model repeats the customer's last lines) beside the customer's own words.
+    customer.eval(&type_and_send("转人工")).await;
+    let workspace = app.store.workspaces().await.unwrap()[0].id;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let conversation = loop {
+        let routed = app.store.routed_conversations(workspace).await.unwrap();
+        if let Some(newest) = routed.iter().map(|conversation| conversation.id).max()
+            && app
+                .store
+                .handoff(newest)
+                .await
+                .unwrap()
+                .is_some_and(|packet| packet.model_summary.is_some())
+        {
+            break newest;
+        }
+        assert!(Instant::now() < deadline, "no model summary on the hand-off");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    admin.goto(&format!("{base}/conversations/{}", conversation.0)).await;
+    admin
+        .wait_for(
+            "document.querySelector('[data-testid=model-summary]')?.textContent.includes('什么时候发货 / 转人工')",
+            "the model's hand-off summary",
+        )
+        .await;
+    admin.screenshot("handoff-model-summary").await;
 }
