@@ -318,13 +318,20 @@ async fn personal_data_never_reaches_the_provider_and_comes_back_in_the_reply() 
     let mut request = ask("我的手机 13800138000，邮箱 li.lei@example.com，发票怎么开？");
     request.messages.push(ChatMessage::assistant("请留下联系方式"));
     request.messages.push(ChatMessage::user("打这个：138 0013 8000"));
+    request.messages.push(ChatMessage::user(
+        "寄到上海市浦东新区世纪大道100号，或者 350 Fifth Avenue, New York, NY 10118",
+    ));
     let completion = client(settings(&server)).complete(&request).await.unwrap();
 
     let wire = server.bodies()[0].to_string();
-    for personal in ["13800138000", "138 0013 8000", "li.lei@example.com"] {
+    for personal in
+        ["13800138000", "138 0013 8000", "li.lei@example.com", "世纪大道100号", "350 Fifth Avenue"]
+    {
         assert!(!wire.contains(personal), "{personal} reached the provider: {wire}");
     }
     assert!(wire.contains("我的手机 [PHONE_1]，邮箱 [EMAIL_1]"), "{wire}");
+    assert!(wire.contains("寄到[ADDRESS_1]") || wire.contains("寄到 [ADDRESS_1]"), "{wire}");
+    assert!(wire.contains("[ADDRESS_2]"), "{wire}");
     assert!(wire.contains("打这个：[PHONE_1]"), "the same number, however written: {wire}");
     assert_eq!(
         completion.text,
