@@ -163,7 +163,7 @@ pub struct KnowledgeResponder {
     clock: Clock,
     /// Grounded answers from the workspace's model, when it has one (one circuit breaker per
     /// workspace and provider for the whole process).
-    llm: crate::llm::GroundedAnswers,
+    llm: crate::llm::WorkspaceModels,
 }
 
 /// The key prefix of the articles that stand for business actions in the engine.
@@ -228,7 +228,7 @@ impl KnowledgeResponder {
             generation: AtomicU64::new(0),
             installed: tokio::sync::Notify::new(),
             clock,
-            llm: crate::llm::GroundedAnswers::new(),
+            llm: crate::llm::WorkspaceModels::new(),
         });
         // Loading the Chinese dictionary takes a few hundred milliseconds: do it off the path
         // of the first customer.

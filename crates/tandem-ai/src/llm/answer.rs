@@ -5,6 +5,9 @@
 //! refusal, a rejected claim) leaves the extractive answer in place, and the decision record
 //! says which it was ([`LlmRecord`]).
 //!
+//! The same [`WorkspaceModels`] make the other calls ([`WorkspaceModels::complete`]), each
+//! behind its own switch of the settings.
+//!
 //! The workspace's [`LlmSettings`] are a settings document under [`SETTINGS_KEY`], read on each
 //! turn that could use them (a primary-key lookup), so a change applies from the next turn.
 
@@ -72,17 +75,19 @@ pub struct Grounded {
     pub record: LlmRecord,
 }
 
-/// Writes grounded answers for every workspace of the process: one circuit breaker per
-/// workspace and provider, and one client per workspace, rebuilt when its settings change.
+/// The workspaces' models for the whole process: one circuit breaker per workspace and
+/// provider, and one client per workspace, rebuilt when its settings change. Grounded answers
+/// ([`answer`](Self::answer)) and any other use ([`complete`](Self::complete): tool choice,
+/// hand-off summaries) share them.
 #[derive(Debug, Default)]
-pub struct GroundedAnswers {
+pub struct WorkspaceModels {
     breakers: Breakers,
     clients: Mutex<HashMap<WorkspaceId, LlmClient>>,
 }
 
-impl GroundedAnswers {
+impl WorkspaceModels {
     pub fn new() -> Self {
-        GroundedAnswers::default()
+        WorkspaceModels::default()
     }
 
     /// The client for the workspace's current settings.
@@ -106,7 +111,7 @@ impl GroundedAnswers {
     /// The workspace's client, when its model is on and `wanted` (a feature switch of the
     /// settings) says yes. `Ok(None)`: off, nothing to send or record; `Err`: the record of
     /// why nothing was sent.
-    pub async fn ready(
+    async fn ready(
         &self,
         store: &dyn Store,
         workspace: WorkspaceId,

@@ -31,7 +31,7 @@ pub mod tools;
 mod wire;
 
 pub use answer::{
-    GroundedAnswers, LlmSettingsError, SETTINGS_KEY, llm_settings, save_llm_settings,
+    LlmSettingsError, SETTINGS_KEY, WorkspaceModels, llm_settings, save_llm_settings,
 };
 pub use breaker::{BreakerState, Breakers, CircuitBreaker};
 pub use client::{
