@@ -540,19 +540,25 @@ impl Responder for KnowledgeResponder {
         locale: Locale,
     ) -> Option<tandem_domain::ModelSummary> {
         use crate::llm::summary;
+        // Off (the default): nothing to prepare.
+        let ready = self.llm.ready(self.store.as_ref(), workspace, |settings| settings.summaries);
+        let ready = ready.await;
+        if matches!(ready, Ok(None)) {
+            return None;
+        }
         let transcript = summary::transcript(messages);
         if transcript.is_empty() {
             return None;
         }
+        let client = match ready {
+            Ok(client) => client?,
+            Err(llm) => return Some(tandem_domain::ModelSummary { text: None, llm }),
+        };
         let request = crate::llm::ChatRequest {
             messages: summary::summary_messages(&transcript, locale),
             tools: Vec::new(),
         };
-        let called = self
-            .llm
-            .complete(self.store.as_ref(), workspace, |settings| settings.summaries, &request)
-            .await?;
-        Some(match called {
+        Some(match self.llm.call(&client, &request).await {
             Ok((completion, mut llm)) => {
                 let text = summary::accepted(&completion.text, &transcript);
                 llm.outcome = if text.is_some() { "used" } else { "rejected" }.to_owned();
@@ -708,6 +714,11 @@ impl KnowledgeResponder {
     ) -> Option<BotReply> {
         use crate::llm::tools;
         let workspace = turn.inbox.workspace_id;
+        // Off (the default): the actions are not even read.
+        let ready = self.llm.ready(self.store.as_ref(), workspace, |settings| settings.tools).await;
+        if matches!(ready, Ok(None)) {
+            return None;
+        }
         let enabled: Vec<tandem_domain::Action> = match self.store.actions(workspace).await {
             Ok(actions) => actions.into_iter().filter(|action| action.enabled).collect(),
             Err(error) => {
@@ -718,6 +729,13 @@ impl KnowledgeResponder {
         if enabled.is_empty() {
             return None;
         }
+        let client = match ready {
+            Ok(client) => client?,
+            Err(failed) => {
+                record.llm = Some(failed);
+                return None;
+            }
+        };
         let mut earlier: Vec<&str> = turn
             .history
             .iter()
@@ -731,11 +749,7 @@ impl KnowledgeResponder {
             messages: tools::tool_messages(&turn.message.body, &earlier),
             tools: tools::tool_definitions(&enabled),
         };
-        let (completion, mut llm) = match self
-            .llm
-            .complete(self.store.as_ref(), workspace, |settings| settings.tools, &request)
-            .await?
-        {
+        let (completion, mut llm) = match self.llm.call(&client, &request).await {
             Ok(done) => done,
             Err(failed) => {
                 record.llm = Some(failed);

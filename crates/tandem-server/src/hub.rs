@@ -126,16 +126,7 @@ impl Hub {
             // Knowledge changes concern the answer engine, not the sockets.
             Change::Knowledge(_) => return,
         };
-        if let Ok(mut widgets) = self.widgets.lock()
-            && let Some(senders) = widgets.get_mut(&customer)
-        {
-            // A full queue means the socket is not keeping up: drop it; the widget reconnects
-            // and resumes from its last seq.
-            senders.retain(|(_, sender)| sender.try_send(Push::Change(change.clone())).is_ok());
-            if senders.is_empty() {
-                widgets.remove(&customer);
-            }
-        }
+        self.push_to_widgets(customer, || Push::Change(change.clone()));
         if let Ok(consoles) = self.consoles.lock()
             && let Some(sender) = consoles.get(&workspace)
         {
@@ -144,12 +135,19 @@ impl Hub {
     }
 
     fn dispatch_draft(&self, draft: Arc<Draft>) {
+        self.push_to_widgets(draft.customer_id, || Push::Draft(Arc::clone(&draft)));
+    }
+
+    /// Queues `push()` for each of the customer's widget sockets.
+    fn push_to_widgets(&self, customer: CustomerId, push: impl Fn() -> Push) {
         if let Ok(mut widgets) = self.widgets.lock()
-            && let Some(senders) = widgets.get_mut(&draft.customer_id)
+            && let Some(senders) = widgets.get_mut(&customer)
         {
-            senders.retain(|(_, sender)| sender.try_send(Push::Draft(Arc::clone(&draft))).is_ok());
+            // A full queue means the socket is not keeping up: drop it; the widget reconnects
+            // and resumes from its last seq.
+            senders.retain(|(_, sender)| sender.try_send(push()).is_ok());
             if senders.is_empty() {
-                widgets.remove(&draft.customer_id);
+                widgets.remove(&customer);
             }
         }
     }

@@ -136,7 +136,8 @@ fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     Ok(kilobytes * 1024)
 }
 
-fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
+/// The `fraction` percentile of `sorted`, in milliseconds (NaN when empty).
+pub(crate) fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

@@ -5,8 +5,8 @@
 //! refusal, a rejected claim) leaves the extractive answer in place, and the decision record
 //! says which it was ([`LlmRecord`]).
 //!
-//! The same [`WorkspaceModels`] make the other calls ([`WorkspaceModels::complete`]), each
-//! behind its own switch of the settings.
+//! The same [`WorkspaceModels`] make the other calls ([`WorkspaceModels::ready`] and
+//! [`WorkspaceModels::call`]), each behind its own switch of the settings.
 //!
 //! The workspace's [`LlmSettings`] are a settings document under [`SETTINGS_KEY`], read on each
 //! turn that could use them (a primary-key lookup), so a change applies from the next turn.
@@ -77,8 +77,8 @@ pub struct Grounded {
 
 /// The workspaces' models for the whole process: one circuit breaker per workspace and
 /// provider, and one client per workspace, rebuilt when its settings change. Grounded answers
-/// ([`answer`](Self::answer)) and any other use ([`complete`](Self::complete): tool choice,
-/// hand-off summaries) share them.
+/// ([`answer`](Self::answer)) and any other use ([`ready`](Self::ready) then
+/// [`call`](Self::call): tool choice, hand-off summaries) share them.
 #[derive(Debug, Default)]
 pub struct WorkspaceModels {
     breakers: Breakers,
@@ -109,9 +109,10 @@ impl WorkspaceModels {
     }
 
     /// The workspace's client, when its model is on and `wanted` (a feature switch of the
-    /// settings) says yes. `Ok(None)`: off, nothing to send or record; `Err`: the record of
+    /// settings) says yes; ask before preparing a request, which is then sent with
+    /// [`call`](Self::call). `Ok(None)`: off, nothing to send or record; `Err`: the record of
     /// why nothing was sent.
-    async fn ready(
+    pub async fn ready(
         &self,
         store: &dyn Store,
         workspace: WorkspaceId,
@@ -139,31 +140,24 @@ impl WorkspaceModels {
         }
     }
 
-    /// One plain request to the workspace's model, if it is on and `wanted`: the completion
-    /// with its record (usage, cost, latency; the outcome is the caller's to set), or the
-    /// record of why there is none.
-    pub async fn complete(
+    /// One plain request through `client` (from [`ready`](Self::ready)): the completion with
+    /// its record (usage, cost, latency; the outcome is the caller's to set), or the record of
+    /// why there is none.
+    pub async fn call(
         &self,
-        store: &dyn Store,
-        workspace: WorkspaceId,
-        wanted: fn(&LlmSettings) -> bool,
+        client: &LlmClient,
         request: &ChatRequest,
-    ) -> Option<Result<(Completion, LlmRecord), LlmRecord>> {
-        let client = match self.ready(store, workspace, wanted).await {
-            Ok(Some(client)) => client,
-            Ok(None) => return None,
-            Err(record) => return Some(Err(record)),
-        };
+    ) -> Result<(Completion, LlmRecord), LlmRecord> {
         let started = Instant::now();
         let result = client.complete(request).await;
         let latency_ms = started.elapsed().as_millis() as u64;
-        Some(match result {
+        match result {
             Ok(completion) => {
                 let record = usage_record(&completion, latency_ms);
                 Ok((completion, record))
             }
             Err(error) => Err(error_record(&error, latency_ms)),
-        })
+        }
     }
 
     /// Asks the workspace's model to answer `question` from the first [`PASSAGES`] of

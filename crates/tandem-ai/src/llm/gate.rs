@@ -133,7 +133,8 @@ fn safe_prefix(text: &str) -> usize {
     let mut end = 0;
     for (index, c) in text.char_indices() {
         let risky = c.is_numeric()
-            || "零〇一二两三四五六七八九十百千万亿半“”「」『』\"[%％¥￥$".contains(c);
+            || grounding::CHINESE_NUMERALS.contains(c)
+            || "亿半“”「」『』\"[%％¥￥$".contains(c);
         if risky {
             break;
         }
@@ -150,43 +151,13 @@ fn safe_prefix(text: &str) -> usize {
     end
 }
 
-/// English number words, which the check reads as numbers before a unit (`seven days`).
+/// Whether `word` may be read as a number: one the check reads before a unit (`seven days`),
+/// or one that may grow into such a number.
 fn is_number_word(word: &str) -> bool {
-    const WORDS: [&str; 32] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
-        "sixty",
-        "seventy",
-        "eighty",
-        "ninety",
-        "hundred",
-        "thousand",
-        "half",
-        "dozen",
-    ];
-    WORDS.iter().any(|number| number.eq_ignore_ascii_case(word))
+    grounding::english_number(&word.to_ascii_lowercase()).is_some()
+        || ["hundred", "thousand", "half", "dozen"]
+            .iter()
+            .any(|number| number.eq_ignore_ascii_case(word))
 }
 
 fn is_cjk(c: char) -> bool {

@@ -405,10 +405,13 @@ fn quote_pattern() -> &'static Regex {
     })
 }
 
+/// The characters of Chinese number words, which the check reads as numbers before a unit.
+pub(super) const CHINESE_NUMERALS: &str = "零〇一二两三四五六七八九十百千万";
+
 fn chinese_number_pattern() -> &'static Regex {
     static PATTERN: OnceLock<Regex> = OnceLock::new();
     PATTERN.get_or_init(|| {
-        Regex::new(r"(百分之)?([零〇一二两三四五六七八九十百千万]+)(个?工作日|个?小时|分钟|个?星期|周|个?月|年|天|日|号|元|块|折|倍|次|件)?").unwrap()
+        Regex::new(&format!(r"(百分之)?([{CHINESE_NUMERALS}]+)(个?工作日|个?小时|分钟|个?星期|周|个?月|年|天|日|号|元|块|折|倍|次|件)?")).unwrap()
     })
 }
 
@@ -428,7 +431,8 @@ fn english_number_pattern() -> &'static Regex {
     })
 }
 
-fn english_number(word: &str) -> Option<u64> {
+/// The value of an English number word (`seven`, `forty`), lower case.
+pub(super) fn english_number(word: &str) -> Option<u64> {
     const WORDS: [&str; 20] = [
         "zero",
         "one",
