@@ -134,7 +134,7 @@ fn safe_prefix(text: &str) -> usize {
     for (index, c) in text.char_indices() {
         let risky = c.is_numeric()
             || grounding::CHINESE_NUMERALS.contains(c)
-            || "亿半“”「」『』\"[%％¥￥$".contains(c);
+            || "亿半“”「」『』‘\"[%％¥￥$".contains(c);
         if risky {
             break;
         }
@@ -174,8 +174,8 @@ fn clause_end(text: &str) -> Option<usize> {
     let mut chars = text.char_indices().peekable();
     while let Some((index, c)) = chars.next() {
         match c {
-            '“' | '「' | '『' => quoted = true,
-            '”' | '」' | '』' => quoted = false,
+            '“' | '「' | '『' | '‘' => quoted = true,
+            '”' | '」' | '』' | '’' => quoted = false,
             '"' => quoted = !quoted,
             _ if quoted => {}
             '。' | '！' | '？' | '；' | '，' | '、' | '\n' | '!' | '?' => {
@@ -287,6 +287,14 @@ mod tests {
         assert_eq!(clause_end("version 1.5 is"), None);
         assert_eq!(clause_end("on Nov 11, 2026 we"), None);
         assert_eq!(clause_end("say “a，b” then"), None);
+    }
+
+    #[test]
+    fn a_term_in_single_quotation_marks_waits_for_its_clause() {
+        let (seen, rejection) = shown(&["请注意‘闪电", "到账’，", "谢谢。"]);
+        assert_eq!(seen, ["请注意"]);
+        assert!(matches!(rejection, Some(Rejection::Unsupported { .. })));
+        assert_eq!(clause_end("看‘a，b’然后"), None);
     }
 
     #[test]
