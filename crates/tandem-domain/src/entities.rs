@@ -227,6 +227,20 @@ string_enum! {
     ArticleStatus { Draft = "draft", InReview = "in_review", Published = "published", Archived = "archived", }
 }
 
+/// An article as imported or edited, before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewArticle {
+    pub key: String,
+    pub title: String,
+    pub answer: String,
+    pub questions: Vec<String>,
+    pub tags: Vec<String>,
+    pub language: Option<Locale>,
+    pub effective_from: Option<Millis>,
+    pub expires_at: Option<Millis>,
+    pub channels: Vec<Channel>,
+}
+
 /// A knowledge article: an answer and the ways customers ask for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Article {

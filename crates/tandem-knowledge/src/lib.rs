@@ -13,6 +13,7 @@
 //! the gap to the runner-up.
 
 pub mod eval;
+pub mod formats;
 mod model;
 
 use std::collections::HashMap;

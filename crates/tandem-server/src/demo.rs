@@ -69,16 +69,16 @@ pub async fn point_model_at(store: &Arc<dyn Store>, url: &str) -> Result<(), Api
     let Some(workspace) = store.workspaces().await?.first().map(|workspace| workspace.id) else {
         return Ok(());
     };
-    let settings = tandem_ai::llm::LlmSettings {
+    let settings = tandem_llm::LlmSettings {
         base_url: format!("{url}{}", crate::demo_model::BASE_PATH),
         model: "echo".to_owned(),
         api_key_env: None,
         allow_external: true,
         timeout_ms: 3_000,
         total_timeout_ms: 5_000,
-        ..tandem_ai::llm::LlmSettings::default()
+        ..tandem_llm::LlmSettings::default()
     };
-    tandem_ai::llm::save_llm_settings(store.as_ref(), workspace, &settings).await?;
+    tandem_bot::model::save_llm_settings(store.as_ref(), workspace, &settings).await?;
     Ok(())
 }
 

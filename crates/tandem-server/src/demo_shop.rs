@@ -731,7 +731,7 @@ pub async fn seed_actions(
     workspace: tandem_domain::WorkspaceId,
 ) -> Result<(), crate::error::ApiError> {
     let actions =
-        tandem_ai::actions::parse(ACTIONS).map_err(crate::error::ApiError::ActionsInvalid)?;
+        tandem_bot::actions::parse(ACTIONS).map_err(crate::error::ApiError::ActionsInvalid)?;
     store.save_actions(workspace, actions).await?;
     Ok(())
 }

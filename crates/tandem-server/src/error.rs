@@ -8,8 +8,8 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tandem_ai::RelayError;
 use tandem_domain::ValidationError;
+use tandem_flow::RelayError;
 use tandem_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +39,9 @@ pub enum ApiError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error("the import has {} problem(s); nothing was saved", .0.len())]
-    ImportFailed(Vec<tandem_ai::kb::ImportError>),
+    ImportFailed(Vec<tandem_knowledge::formats::ImportError>),
     #[error("{} action problem(s); nothing was saved", .0.len())]
-    ActionsInvalid(Vec<tandem_ai::actions::ActionError>),
+    ActionsInvalid(Vec<tandem_bot::actions::ActionError>),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
@@ -82,10 +82,10 @@ struct ErrorBody<'a> {
     field: Option<&'a str>,
     /// Every problem of a failed import, with its line.
     #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a [tandem_ai::kb::ImportError]>,
+    errors: Option<&'a [tandem_knowledge::formats::ImportError]>,
     /// Every problem of a set of actions: which action, which part, why.
     #[serde(skip_serializing_if = "Option::is_none")]
-    problems: Option<&'a [tandem_ai::actions::ActionError]>,
+    problems: Option<&'a [tandem_bot::actions::ActionError]>,
 }
 
 impl IntoResponse for ApiError {
@@ -135,18 +135,20 @@ impl From<RelayError> for ApiError {
     }
 }
 
-impl From<tandem_ai::RoutingServiceError> for ApiError {
-    fn from(error: tandem_ai::RoutingServiceError) -> Self {
+impl From<tandem_flow::RoutingServiceError> for ApiError {
+    fn from(error: tandem_flow::RoutingServiceError) -> Self {
         use tandem_routing::RoutingError;
         match error {
-            tandem_ai::RoutingServiceError::Store(error) => error.into(),
-            tandem_ai::RoutingServiceError::Routing(
+            tandem_flow::RoutingServiceError::Store(error) => error.into(),
+            tandem_flow::RoutingServiceError::Routing(
                 RoutingError::UnknownAgent(_) | RoutingError::UnknownConversation(_),
             ) => ApiError::NotFound("agent"),
-            tandem_ai::RoutingServiceError::Routing(RoutingError::UnknownQueue(_)) => {
+            tandem_flow::RoutingServiceError::Routing(RoutingError::UnknownQueue(_)) => {
                 ApiError::NotFound("queue")
             }
-            tandem_ai::RoutingServiceError::Routing(error) => ApiError::Conflict(error.to_string()),
+            tandem_flow::RoutingServiceError::Routing(error) => {
+                ApiError::Conflict(error.to_string())
+            }
         }
     }
 }

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tandem_ai::Draft;
 use tandem_domain::{CustomerId, WorkspaceId};
+use tandem_flow::Draft;
 use tandem_store::{Change, Store};
 use tokio::sync::{broadcast, mpsc};
 

@@ -25,7 +25,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use serde::{Deserialize, Serialize};
-use tandem_ai::{KnowledgeResponder, Relay, Routing};
+use tandem_bot::KnowledgeResponder;
+use tandem_flow::{Relay, Routing};
 use tandem_store::Store;
 
 pub use hub::Hub;
@@ -128,7 +129,7 @@ pub async fn build(
 ) -> Result<AppState, tandem_store::StoreError> {
     let secret = store.setting_or_insert("widget_token_secret", &auth::random_token()).await?;
     let relay =
-        Relay::new(Arc::clone(&store), Arc::clone(&knowledge) as Arc<dyn tandem_ai::Responder>);
+        Relay::new(Arc::clone(&store), Arc::clone(&knowledge) as Arc<dyn tandem_flow::Responder>);
     let hub = Hub::start(&store, relay.drafts());
     let routing = Routing::start(Arc::clone(&store), Arc::new(tandem_store::now_millis));
     webhooks::start(Arc::clone(&store), config.webhooks.clone());

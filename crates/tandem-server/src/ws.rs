@@ -14,10 +14,10 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use tandem_ai::Draft;
 use tandem_domain::{
     Conversation, ConversationId, ConversationState, Customer, Inbox, Message, UserId,
 };
+use tandem_flow::Draft;
 use tandem_store::Change;
 use tokio::sync::broadcast;
 

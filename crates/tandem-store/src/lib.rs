@@ -23,6 +23,7 @@ use tandem_domain::{
 use tokio::sync::broadcast;
 
 pub use sqlite::{SqliteConfig, SqliteStore};
+pub use tandem_domain::NewArticle;
 
 /// How many changes a slow subscriber may fall behind before it is told it lagged (and must
 /// re-read what it missed from the store).
@@ -68,20 +69,6 @@ pub struct ArticleVersion {
     pub expires_at: Option<Millis>,
     pub author_id: Option<UserId>,
     pub published_at: Millis,
-}
-
-/// An article as imported or edited, before it is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewArticle {
-    pub key: String,
-    pub title: String,
-    pub answer: String,
-    pub questions: Vec<String>,
-    pub tags: Vec<String>,
-    pub language: Option<Locale>,
-    pub effective_from: Option<Millis>,
-    pub expires_at: Option<Millis>,
-    pub channels: Vec<Channel>,
 }
 
 #[derive(Debug, Clone)]

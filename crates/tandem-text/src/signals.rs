@@ -160,6 +160,18 @@ fn asks_for_person_normalized(normalized: &str) -> bool {
         })
 }
 
+/// Longest message, in characters, that is read as a verdict on the last answer: a longer one
+/// says more than "that didn't help" and is answered as a question of its own.
+const DIDNT_HELP_CHARS: usize = 30;
+
+/// Whether the customer says, in a short message, that the last answer did not help ("没用",
+/// "that's not it").
+pub fn says_it_did_not_help(text: &str) -> bool {
+    let normalized = crate::normalize(text);
+    text.chars().count() <= DIDNT_HELP_CHARS
+        && lexicon::DIDNT_HELP.iter().any(|cue| contains_cue(&normalized, cue))
+}
+
 /// Longer messages (in characters, white space collapsed) are multi-part whatever they say.
 const LONG_MESSAGE: usize = 300;
 
@@ -220,6 +232,21 @@ mod tests {
 
     fn check(text: &str, expected: &[Reason]) {
         assert_eq!(reasons(text), expected, "{text:?}");
+    }
+
+    #[test]
+    fn saying_the_answer_did_not_help() {
+        for text in ["没用", "这个回答没有帮助", "不对，不是这个", "That didn't help", "useless"]
+        {
+            assert!(says_it_did_not_help(text), "{text:?}");
+        }
+        for text in [
+            "怎么退货",
+            "is this useful for travel?",
+            "这个充电器我用了一周，发现完全没用，想问一下怎么申请退货退款，需要寄回吗？",
+        ] {
+            assert!(!says_it_did_not_help(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     for file in &args.files {
         let name = file.display().to_string();
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {name}"))?;
-        match tandem_ai::actions::parse(&text) {
+        match tandem_bot::actions::parse(&text) {
             Ok(parsed) => actions.extend(parsed),
             Err(found) => {
                 for problem in &found {

@@ -6,8 +6,8 @@ use std::io::{BufRead, BufWriter, Write};
 use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::{Map, Value};
-use tandem_ai::triage::{self, CustomerTurn, Situation};
 use tandem_domain::{EscalationOutcome, EscalationPolicy};
+use tandem_flow::triage::{self, CustomerTurn, Situation};
 use tandem_text::Analysis;
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tandem_ai::{DecisionPolicy, KnowledgeResponder};
+use tandem_bot::{DecisionPolicy, KnowledgeResponder};
 use tandem_domain::{ArticleStatus, Locale};
 use tandem_knowledge::{Article, Engine};
 use tandem_store::{NewArticle, SqliteConfig, SqliteStore, Store};

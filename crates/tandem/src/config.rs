@@ -30,14 +30,17 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        let policy = tandem_ai::DecisionPolicy::default();
+        let policy = tandem_bot::DecisionPolicy::default();
         EngineConfig { threshold: policy.threshold, clarify_margin: policy.clarify_margin }
     }
 }
 
 impl EngineConfig {
-    pub fn policy(&self) -> tandem_ai::DecisionPolicy {
-        tandem_ai::DecisionPolicy { threshold: self.threshold, clarify_margin: self.clarify_margin }
+    pub fn policy(&self) -> tandem_bot::DecisionPolicy {
+        tandem_bot::DecisionPolicy {
+            threshold: self.threshold,
+            clarify_margin: self.clarify_margin,
+        }
     }
 }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use tandem_ai::kb::{self, Format};
 use tandem_domain::ArticleStatus;
+use tandem_knowledge::formats::{self as kb, Format};
 use tandem_store::Store;
 
 use crate::ConfigArgs;

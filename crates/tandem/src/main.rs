@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use tandem_ai::KnowledgeResponder;
+use tandem_bot::KnowledgeResponder;
 use tandem_domain::{Channel, Locale, Role, validate};
 use tandem_store::{NewInbox, NewUser, SqliteConfig, SqliteStore, Store};
 
@@ -213,8 +213,8 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
             .unwrap_or_else(|| tandem_server::demo_shop::DEFAULT_KEY.to_owned())
     });
     // Actions read their secrets from TANDEM_ACTION_*; the demo's point at its own shop.
-    let environment = tandem_ai::actions::environment();
-    let secrets: tandem_ai::actions::Secrets = match &shop_key {
+    let environment = tandem_bot::actions::environment();
+    let secrets: tandem_bot::actions::Secrets = match &shop_key {
         Some(key) => {
             let shop = format!("http://{address}{}", tandem_server::demo_shop::BASE_PATH);
             let key = key.clone();

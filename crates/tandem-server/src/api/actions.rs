@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
-use tandem_ai::actions;
+use tandem_bot::actions;
 use tandem_domain::Action;
 
 use crate::AppState;

@@ -7,8 +7,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
-use tandem_ai::kb::{self, ArticleInput, Format};
 use tandem_domain::{AnswerSettings, Article, ArticleStatus, Channel, ValidationError, validate};
+use tandem_knowledge::formats::{self as kb, ArticleInput, Format};
 
 use crate::AppState;
 use crate::auth::Agent;

@@ -4,7 +4,8 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use tandem_ai::llm::{self, LlmSettings, LlmSettingsError};
+use tandem_bot::model::{self as llm, LlmSettingsError};
+use tandem_llm::LlmSettings;
 
 use crate::AppState;
 use crate::auth::Agent;

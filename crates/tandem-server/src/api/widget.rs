@@ -14,11 +14,11 @@ use axum::routing::{get, post};
 use axum::{Router, response::IntoResponse};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tandem_ai::CustomerSend;
 use tandem_domain::{
     Conversation, ConversationId, ConversationState, Customer, Inbox, Locale, Message,
     ValidationError, validate,
 };
+use tandem_flow::CustomerSend;
 use tandem_store::{Appended, NewCustomer, VerifiedCustomer};
 use tower_http::cors::{Any, CorsLayer};
 

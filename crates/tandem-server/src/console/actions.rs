@@ -2,7 +2,7 @@
 //! managers (admins and supervisors) enable, disable, delete (after a confirmation step) and a
 //! paste-in TOML or JSON form that imports new actions or replaces one being edited.
 //!
-//! Saving goes through `tandem_ai::actions::parse`, the same check as the API and the CLI: every
+//! Saving goes through `tandem_bot::actions::parse`, the same check as the API and the CLI: every
 //! problem is shown with the text kept, and nothing is saved unless every action is valid.
 
 use askama::Template;
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use tandem_ai::actions::{self, ActionError};
+use tandem_bot::actions::{self, ActionError};
 use tandem_domain::{Action, ValidationError};
 
 use super::{Chrome, PageAgent, PageError, PageResult, render};

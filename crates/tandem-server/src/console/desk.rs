@@ -106,7 +106,7 @@ async fn show_desk(State(state): State<AppState>, PageAgent(agent): PageAgent) -
         .queues
         .iter()
         .filter(|queue| {
-            queue.queue != tandem_ai::routing::DEFAULT_QUEUE
+            queue.queue != tandem_flow::routing::DEFAULT_QUEUE
                 || queue.waiting + queue.offered + queue.accepted > 0
         })
         .map(|queue| QueueRow {
@@ -171,7 +171,7 @@ async fn show_desk(State(state): State<AppState>, PageAgent(agent): PageAgent) -
             preview: conversation.preview.clone(),
             state_label: text.state(conversation.state),
             assignee: conversation.assignee_id.map(name_of).unwrap_or_default(),
-            queue: queue_name(conversation.queue_id.unwrap_or(tandem_ai::routing::DEFAULT_QUEUE)),
+            queue: queue_name(conversation.queue_id.unwrap_or(tandem_flow::routing::DEFAULT_QUEUE)),
             since: conversation
                 .route
                 .as_ref()
@@ -187,7 +187,7 @@ async fn show_desk(State(state): State<AppState>, PageAgent(agent): PageAgent) -
             preview: conversation.preview.clone(),
             state_label: text.desk_ticket,
             assignee: format_time(at),
-            queue: queue_name(conversation.queue_id.unwrap_or(tandem_ai::routing::DEFAULT_QUEUE)),
+            queue: queue_name(conversation.queue_id.unwrap_or(tandem_flow::routing::DEFAULT_QUEUE)),
             since: conversation
                 .route
                 .as_ref()

@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use tandem_ai::kb::{self, ArticleInput, Format};
 use tandem_domain::validate;
 use tandem_domain::{Article, ArticleStatus, Channel, UserId, ValidationError};
 use tandem_knowledge::Outcome;
+use tandem_knowledge::formats::{self as kb, ArticleInput, Format};
 
 use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
 use crate::AppState;

@@ -1,5 +1,5 @@
 //! Settings → Model (admins): every field of the workspace's [`LlmSettings`] as a plain form,
-//! saved through `tandem_ai::llm::save_llm_settings` (the same check as the API: a refused
+//! saved through `tandem_bot::model::save_llm_settings` (the same check as the API: a refused
 //! form comes back as typed, the message next to its field, and nothing is saved), and the
 //! workspace's model usage over the last 30 days, added up from the stored decision records.
 
@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
-use tandem_ai::llm::{self, LlmSettings, LlmSettingsError};
+use tandem_bot::model::{self as llm, LlmSettingsError};
 use tandem_domain::LlmUsage;
+use tandem_llm::LlmSettings;
 
 use super::{Chrome, PageAgent, PageError, PageResult, render};
 use crate::AppState;
@@ -431,7 +432,7 @@ async fn save_model(
 
 #[cfg(test)]
 mod tests {
-    use tandem_ai::llm::LlmSettings;
+    use tandem_llm::LlmSettings;
 
     use super::ModelForm;
     use crate::i18n::EN;

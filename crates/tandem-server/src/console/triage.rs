@@ -640,9 +640,9 @@ async fn save_queue(
                         .into_response())
                 }
                 // Another queue has the name.
-                Err(tandem_ai::RoutingServiceError::Store(tandem_store::StoreError::Conflict(
-                    reason,
-                ))) => {
+                Err(tandem_flow::RoutingServiceError::Store(
+                    tandem_store::StoreError::Conflict(reason),
+                )) => {
                     let message = format!("{}: name: {reason}", queue.name);
                     let refused = Refused::Queue { id, form, field: "name", message };
                     routing_page(&state, &agent, None, Some(refused)).await

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tandem_ai::KnowledgeResponder;
+use tandem_bot::KnowledgeResponder;
 use tandem_domain::{Channel, CustomerId, InboxId};
 use tandem_server::auth::user_hash;
 use tandem_server::demo::{DEMO_USER_EMAIL, DEMO_USER_ID, DEMO_USER_NAME};

@@ -104,10 +104,12 @@ mod streaming {
             .unwrap();
         let workspace = app.store.workspaces().await.unwrap()[0].id;
         let mut settings =
-            tandem_ai::llm::llm_settings(app.store.as_ref(), workspace).await.unwrap();
+            tandem_bot::model::llm_settings(app.store.as_ref(), workspace).await.unwrap();
         settings.enabled = true;
         settings.model = "echo:0:10".into();
-        tandem_ai::llm::save_llm_settings(app.store.as_ref(), workspace, &settings).await.unwrap();
+        tandem_bot::model::save_llm_settings(app.store.as_ref(), workspace, &settings)
+            .await
+            .unwrap();
 
         let token = app.widget_token().await;
         let (mut widget, _) = tokio_tungstenite::connect_async(format!(

@@ -90,8 +90,8 @@ async fn admins_see_the_default_settings_and_whether_the_key_is_set() {
     let mut settings = api_settings(&app, &admin).await;
     settings["api_key_env"] = json!("TANDEM_LLM_CONSOLE_TEST_UNSET");
     let workspace = app.store.workspaces().await.unwrap()[0].id;
-    let settings: tandem_ai::llm::LlmSettings = serde_json::from_value(settings).unwrap();
-    tandem_ai::llm::save_llm_settings(app.store.as_ref(), workspace, &settings).await.unwrap();
+    let settings: tandem_llm::LlmSettings = serde_json::from_value(settings).unwrap();
+    tandem_bot::model::save_llm_settings(app.store.as_ref(), workspace, &settings).await.unwrap();
     let html = app.get(PAGE, &[("cookie", &admin.cookie)]).await.text();
     assert!(html.contains("<code>TANDEM_LLM_CONSOLE_TEST_UNSET</code>"), "{html}");
     assert!(html.contains("data-key-set=\"false\""), "{html}");

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use tandem_ai::KnowledgeResponder;
+use tandem_bot::KnowledgeResponder;
 use tandem_server::ServerConfig;
 use tandem_store::{SqliteConfig, SqliteStore, Store};
 use tower::ServiceExt;
@@ -84,7 +84,7 @@ impl TestApp {
             Some(url) => {
                 let url = Arc::clone(url);
                 let key = tandem_server::demo_shop::DEFAULT_KEY;
-                let secrets: tandem_ai::actions::Secrets = Arc::new(move |name| match name {
+                let secrets: tandem_bot::actions::Secrets = Arc::new(move |name| match name {
                     "DEMO_SHOP_URL" => url.get().cloned(),
                     "DEMO_SHOP_KEY" => Some(key.to_owned()),
                     _ => None,

@@ -347,3 +347,25 @@ pub(super) const ENUMERATION_PAIRS: &[(&str, &str)] = &[
     ("firstly", "secondly"),
     ("first,", "second,"),
 ];
+
+/// Saying that the bot's last answer did not help (in a short message, see
+/// [`super::says_it_did_not_help`]).
+pub(super) const DIDNT_HELP: &[&str] = &[
+    "没用",
+    "没有用",
+    "没帮助",
+    "没有帮助",
+    "不是这个",
+    "没解决",
+    "没有解决",
+    "答非所问",
+    "不对",
+    "didn't help",
+    "did not help",
+    "not helpful",
+    "doesn't help",
+    "that's not it",
+    "not what i asked",
+    "wrong answer",
+    "useless",
+];

@@ -1,0 +1,310 @@
+//! The knowledge responder: one bot turn, as a sequence of named stages. Each stage either
+//! ends the turn with a reply or passes it on:
+//!
+//! 1. **pending action**: the bot asked for an action's parameter; take it from this message
+//!    (or ask again, or give up), unless the customer moved on to something else;
+//! 2. **didn't help**: the customer says the last answer did not help; offer the other
+//!    candidates for their question, or a person;
+//! 3. **decide**: the engine reads the message (with the question before it, for a short
+//!    follow-up): answer, clarify or abstain, with the decision record;
+//! 4. **action**: the best match is a business action; collect its parameters and run it;
+//! 5. **model tools**: nothing matched well enough; the workspace's model may still recognise
+//!    a request for one of the actions;
+//! 6. **reword**: an answer from an article; the workspace's model may put it in its own words
+//!    when every claim checks out against the articles.
+
+mod actions;
+mod replies;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tandem_domain::{
+    AnswerSettings, Article, ArticleStatus, CandidateRecord, Channel, DecisionRecord, Locale,
+    Message, ModelSummary, NewArticle, UserId, WorkspaceId,
+};
+use tandem_flow::{BotReply, Clock, Phrases, Responder, Turn};
+use tandem_knowledge::{Decision, DecisionPolicy, Outcome};
+use tandem_store::{Store, StoreError, now_millis};
+
+use crate::actions::Secrets;
+use crate::engines::{ACTION_PREFIX, Built, Engines};
+use crate::model::WorkspaceModels;
+
+pub struct KnowledgeResponder {
+    engines: Arc<Engines>,
+    store: Arc<dyn Store>,
+    /// Calls business systems for actions.
+    http: reqwest::Client,
+    /// Where actions' `{env.NAME}` secrets come from.
+    secrets: Secrets,
+    /// What time it is: the system clock, or a test's own.
+    clock: Clock,
+    /// The workspaces' models, when they have one (one circuit breaker per workspace and
+    /// provider for the whole process).
+    llm: WorkspaceModels,
+}
+
+impl std::fmt::Debug for KnowledgeResponder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnowledgeResponder")
+            .field("policy", &self.engines.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The engine's reading of a message: its decision, the candidates' articles in the same
+/// order, and the record of it.
+struct Decided {
+    decision: Decision,
+    articles: Vec<Article>,
+    record: DecisionRecord,
+}
+
+impl KnowledgeResponder {
+    /// Starts the responder: warms the text analyzer and follows knowledge changes.
+    pub fn start(store: Arc<dyn Store>, policy: DecisionPolicy) -> Arc<KnowledgeResponder> {
+        KnowledgeResponder::start_with_clock(store, policy, Arc::new(now_millis))
+    }
+
+    /// Like [`KnowledgeResponder::start`], telling the time by `clock` (tests move it to see an
+    /// effective window open or close without waiting).
+    pub fn start_with_clock(
+        store: Arc<dyn Store>,
+        policy: DecisionPolicy,
+        clock: Clock,
+    ) -> Arc<KnowledgeResponder> {
+        KnowledgeResponder::start_with(store, policy, clock, crate::actions::environment())
+    }
+
+    /// Like [`KnowledgeResponder::start_with_clock`], with actions' secrets from `secrets`
+    /// instead of the environment.
+    pub fn start_with(
+        store: Arc<dyn Store>,
+        policy: DecisionPolicy,
+        clock: Clock,
+        secrets: Secrets,
+    ) -> Arc<KnowledgeResponder> {
+        // Loading the Chinese dictionary takes a few hundred milliseconds: do it off the path
+        // of the first customer.
+        tokio::task::spawn_blocking(|| {
+            tandem_text::analyzer();
+        });
+        Arc::new(KnowledgeResponder {
+            engines: Engines::start(Arc::clone(&store), policy, Arc::clone(&clock)),
+            store,
+            // Connectors do not follow redirects: an action's URL is the one the business set.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+            secrets,
+            clock,
+            llm: WorkspaceModels::new(),
+        })
+    }
+
+    /// What the engine would decide for `question` from a customer on `channel` (any article,
+    /// when `None`), with the candidates' articles in order: the console's "test the bot" box.
+    pub async fn explain(
+        &self,
+        workspace: WorkspaceId,
+        question: &str,
+        channel: Option<Channel>,
+    ) -> Result<(Decision, Vec<Article>), StoreError> {
+        Ok(self.engines.get(workspace).await?.decide(question, channel))
+    }
+
+    /// The server's default decision policy (a workspace may set its own threshold).
+    pub fn default_policy(&self) -> DecisionPolicy {
+        self.engines.policy
+    }
+
+    /// Replaces the workspace's answer settings and returns once turns are answered with them.
+    pub async fn save_settings(
+        &self,
+        workspace: WorkspaceId,
+        settings: AnswerSettings,
+    ) -> Result<AnswerSettings, StoreError> {
+        self.engines.save_settings(workspace, settings).await
+    }
+
+    /// Saves articles and returns once they are answerable (or, unpublished, no longer are).
+    /// Writes that bypass this are picked up from the change feed a moment later.
+    pub async fn save(
+        &self,
+        workspace: WorkspaceId,
+        articles: Vec<NewArticle>,
+        status: ArticleStatus,
+        author: Option<UserId>,
+    ) -> Result<Vec<Article>, StoreError> {
+        self.engines.save(workspace, articles, status, author).await
+    }
+
+    /// Changes an article's status and returns once the engine reflects it.
+    pub async fn set_status(
+        &self,
+        workspace: WorkspaceId,
+        key: &str,
+        status: ArticleStatus,
+        author: Option<UserId>,
+    ) -> Result<Article, StoreError> {
+        self.engines.set_status(workspace, key, status, author).await
+    }
+
+    /// Whether the workspace's engine is a full build (no delta of recent changes pending).
+    pub fn is_settled(&self, workspace: WorkspaceId) -> bool {
+        self.engines.is_settled(workspace)
+    }
+
+    /// Rebuilds the workspace's engine from its live articles.
+    pub async fn rebuild(&self, workspace: WorkspaceId) -> Result<(), StoreError> {
+        self.engines.rebuild(workspace).await
+    }
+}
+
+#[async_trait]
+impl Responder for KnowledgeResponder {
+    async fn respond(&self, turn: &Turn) -> BotReply {
+        let phrases = Phrases::for_locale(turn.locale);
+        let built = match self.engines.get(turn.inbox.workspace_id).await {
+            Ok(built) => built,
+            Err(error) => {
+                tracing::warn!(%error, "knowledge unavailable; the bot cannot answer");
+                return BotReply::text(phrases.cannot_answer, tandem_flow::Outcome::Abstain, false);
+            }
+        };
+        if let Some(reply) = self.pending_action(turn, &built, phrases).await {
+            return reply;
+        }
+        if let Some(reply) = replies::after_didnt_help(turn, &built, phrases) {
+            return reply;
+        }
+        let mut decided = decide(turn, &built);
+        if let Some(reply) = self.business_action(turn, &decided, phrases).await {
+            return reply;
+        }
+        if let Some(reply) = self.model_tools(turn, &mut decided, phrases).await {
+            return reply;
+        }
+        self.reword(turn, decided, phrases).await
+    }
+
+    async fn hand_off_summary(
+        &self,
+        workspace: WorkspaceId,
+        messages: &[Message],
+        locale: Locale,
+    ) -> Option<ModelSummary> {
+        use tandem_llm::summary;
+        // Off (the default): nothing to prepare.
+        let ready = self.llm.ready(self.store.as_ref(), workspace, |settings| settings.summaries);
+        let ready = ready.await;
+        if matches!(ready, Ok(None)) {
+            return None;
+        }
+        let transcript = summary::transcript(messages);
+        if transcript.is_empty() {
+            return None;
+        }
+        let client = match ready {
+            Ok(client) => client?,
+            Err(llm) => return Some(ModelSummary { text: None, llm }),
+        };
+        let request = tandem_llm::ChatRequest {
+            messages: summary::summary_messages(&transcript, locale),
+            tools: Vec::new(),
+        };
+        Some(match self.llm.call(&client, &request).await {
+            Ok((completion, mut llm)) => {
+                let text = summary::accepted(&completion.text, &transcript);
+                llm.outcome = if text.is_some() { "used" } else { "rejected" }.to_owned();
+                ModelSummary { text, llm }
+            }
+            Err(llm) => ModelSummary { text: None, llm },
+        })
+    }
+}
+
+/// The engine's decision on the message. A short follow-up ("那电子产品呢？", "and for
+/// electronics?") is read with the question before it, when that reading is the more
+/// confident one.
+fn decide(turn: &Turn, built: &Built) -> Decided {
+    let channel = Some(turn.inbox.channel);
+    let started = std::time::Instant::now();
+    let (mut decision, mut articles) = built.decide(&turn.message.body, channel);
+    let mut query = turn.message.body.clone();
+    if let Some(previous) = replies::follow_up_context(turn) {
+        let combined = format!("{previous} {}", turn.message.body);
+        let (in_context, in_context_articles) = built.decide(&combined, channel);
+        let best = |decision: &Decision| {
+            decision.candidates.first().map_or(0.0, |candidate| candidate.score)
+        };
+        if best(&in_context) > best(&decision) {
+            (decision, articles, query) = (in_context, in_context_articles, combined);
+        }
+    }
+    let record = DecisionRecord {
+        query,
+        outcome: decision.outcome.as_str().to_owned(),
+        threshold: decision.threshold,
+        candidates: decision
+            .candidates
+            .iter()
+            .zip(&articles)
+            .map(|(candidate, article)| CandidateRecord {
+                article: article.key.clone(),
+                title: article.title.clone(),
+                version: article.version,
+                score: candidate.score,
+                retrieval: candidate.retrieval,
+                intent: candidate.intent,
+            })
+            .collect(),
+        knowledge_version: built.version.clone(),
+        latency_us: started.elapsed().as_micros() as u64,
+        action: None,
+        llm: None,
+    };
+    Decided { decision, articles, record }
+}
+
+impl KnowledgeResponder {
+    /// The reply to an engine decision. An answer from an article may be put in the model's own
+    /// words, from the best few articles, if what it writes checks out against them;
+    /// clarifications and abstentions never go to the model.
+    async fn reword(&self, turn: &Turn, decided: Decided, phrases: &Phrases) -> BotReply {
+        let Decided { decision, articles, mut record } = decided;
+        let mut reply = replies::reply(phrases, decision.outcome, &articles);
+        if decision.outcome == Outcome::Answer
+            && articles.first().is_some_and(|article| !article.key.starts_with(ACTION_PREFIX))
+        {
+            let passages: Vec<Article> = articles
+                .iter()
+                .filter(|article| !article.key.starts_with(ACTION_PREFIX))
+                .take(crate::model::PASSAGES)
+                .cloned()
+                .collect();
+            let show = turn.drafts.as_ref().map(|drafts| |text: &str| drafts.show(text));
+            if let Some(grounded) = self
+                .llm
+                .answer(
+                    self.store.as_ref(),
+                    turn.inbox.workspace_id,
+                    &record.query,
+                    &passages,
+                    turn.locale,
+                    show.as_ref().map(|show| show as &(dyn Fn(&str) + Send + Sync)),
+                )
+                .await
+            {
+                if let Some(text) = grounded.text {
+                    reply.body = text;
+                }
+                record.llm = Some(grounded.record);
+            }
+        }
+        reply.decision = Some(record);
+        reply
+    }
+}

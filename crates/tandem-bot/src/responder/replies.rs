@@ -1,0 +1,133 @@
+//! The bot's words for an engine decision, and the replies that do not come from one: after
+//! "that didn't help", and the question a short follow-up goes with.
+
+use tandem_domain::{Article, DecisionRecord, MessageMeta, Source};
+use tandem_flow::{BotReply, Phrases, Turn};
+use tandem_knowledge::{DecisionPolicy, Outcome};
+
+use crate::engines::Built;
+
+/// Stage 2: the customer says the last answer did not help.
+pub(super) fn after_didnt_help(turn: &Turn, built: &Built, phrases: &Phrases) -> Option<BotReply> {
+    if !tandem_text::signals::says_it_did_not_help(&turn.message.body) {
+        return None;
+    }
+    next_step_after_failure(turn, built, phrases)
+}
+
+/// After "that didn't help": offer the other candidates for the question the failed answer
+/// was for, or hand off to a person when there are none.
+fn next_step_after_failure(turn: &Turn, built: &Built, phrases: &Phrases) -> Option<BotReply> {
+    let policy = built.policy;
+    let failed = turn
+        .history
+        .iter()
+        .rev()
+        .find(|message| message.author_kind == tandem_domain::AuthorKind::Bot)?;
+    let failed_article = failed.meta.as_ref()?.source.as_ref()?.article.clone();
+    let question = turn
+        .history
+        .iter()
+        .rev()
+        .filter(|message| {
+            message.seq < failed.seq && message.author_kind == tandem_domain::AuthorKind::Customer
+        })
+        .map(|message| message.body.clone())
+        .next()?;
+    let (decision, articles) = built.rank(
+        &question,
+        Some(turn.inbox.channel),
+        DecisionPolicy { clarify_margin: 0.0, ..policy },
+    );
+    let alternatives: Vec<String> = decision
+        .candidates
+        .iter()
+        .zip(&articles)
+        .filter(|(candidate, article)| {
+            article.key != failed_article && candidate.score >= policy.threshold / 2.0
+        })
+        .take(2)
+        .map(|(_, article)| article.title.clone())
+        .collect();
+    let mut reply = if alternatives.is_empty() {
+        BotReply::text(phrases.sorry_handing_off, tandem_flow::Outcome::Abstain, true)
+    } else {
+        BotReply {
+            body: phrases.clarify.to_owned(),
+            outcome: tandem_flow::Outcome::Clarify,
+            hand_off: false,
+            meta: Some(MessageMeta { source: None, quick_replies: alternatives }),
+            decision: None,
+        }
+    };
+    reply.decision = Some(DecisionRecord {
+        query: turn.message.body.clone(),
+        outcome: if reply.hand_off { "hand_off" } else { "clarify" }.to_owned(),
+        threshold: policy.threshold,
+        candidates: Vec::new(),
+        knowledge_version: built.version.clone(),
+        latency_us: 0,
+        action: None,
+        llm: None,
+    });
+    Some(reply)
+}
+
+/// For a short message that reads as a follow-up, the customer's previous question.
+pub(super) fn follow_up_context(turn: &Turn) -> Option<String> {
+    let text = turn.message.body.trim();
+    let han = text.chars().filter(|character| tandem_text::is_han(*character)).count();
+    let words = text.split_whitespace().count();
+    const MARKERS: &[&str] =
+        &["那", "那么", "还有", "如果是", "and ", "what about", "how about", "and for", "also "];
+    let lower = text.to_lowercase();
+    let short = if han > 0 { han <= 8 } else { words <= 5 };
+    if !short || !MARKERS.iter().any(|marker| lower.starts_with(marker)) {
+        return None;
+    }
+    turn.history
+        .iter()
+        .rev()
+        .find(|message| message.author_kind == tandem_domain::AuthorKind::Customer)
+        .map(|message| message.body.clone())
+}
+
+/// The bot's words for an engine outcome.
+pub(super) fn reply(phrases: &Phrases, outcome: Outcome, articles: &[Article]) -> BotReply {
+    match outcome {
+        Outcome::Answer => {
+            let article = &articles[0];
+            BotReply {
+                body: article.answer.clone(),
+                outcome: tandem_flow::Outcome::Answer,
+                hand_off: false,
+                meta: Some(MessageMeta {
+                    source: Some(Source {
+                        article: article.key.clone(),
+                        title: article.title.clone(),
+                        version: article.version,
+                    }),
+                    quick_replies: Vec::new(),
+                }),
+                decision: None,
+            }
+        }
+        Outcome::Clarify => BotReply {
+            body: phrases.clarify.to_owned(),
+            outcome: tandem_flow::Outcome::Clarify,
+            hand_off: false,
+            meta: Some(MessageMeta {
+                source: None,
+                quick_replies: articles
+                    .iter()
+                    .take(2)
+                    .map(|article| article.title.clone())
+                    .collect(),
+            }),
+            decision: None,
+        },
+        Outcome::Abstain => {
+            BotReply::text(phrases.cannot_answer, tandem_flow::Outcome::Abstain, false)
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! Grounded answers in the bot's turns: a knowledge base, a workspace's LLM settings, and the
+//! relay answering customers with the knowledge responder.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tandem_bot::KnowledgeResponder;
+use tandem_bot::model::save_llm_settings;
+use tandem_domain::{ArticleStatus, DecisionRecord, LlmRecord, Message};
+use tandem_flow::testing::{World, send, world};
+use tandem_flow::{CustomerSend, Relay};
+use tandem_knowledge::DecisionPolicy;
+use tandem_llm::mock::{MockServer, Reply};
+use tandem_llm::{LlmSettings, NO_ANSWER};
+
+use crate::article;
+
+/// Sends `text` and waits for the bot's reply and the turn's decision record.
+async fn ask(world: &World, relay: &Relay, text: &str) -> (Message, DecisionRecord) {
+    let reply = crate::ask(world, relay, text).await;
+    let record = crate::decision_of(world, &reply).await;
+    (reply, record)
+}
+
+const RETURNS: &str = "签收后 7 天内可无理由退货，退款在 48 小时内原路退回。";
+
+/// A workspace with two articles and these LLM settings (`None`: never saved).
+async fn shop(llm: Option<LlmSettings>) -> (World, Relay) {
+    let world = world().await;
+    let workspace = world.inbox.workspace_id;
+    let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+    responder
+        .save(
+            workspace,
+            vec![
+                article(
+                    "returns",
+                    "退货政策",
+                    &["怎么退货", "可以退货吗", "七天无理由退货"],
+                    RETURNS,
+                ),
+                article(
+                    "invoice",
+                    "开发票",
+                    &["怎么开发票", "电子发票在哪下载"],
+                    "在订单详情页申请电子发票。",
+                ),
+            ],
+            ArticleStatus::Published,
+            None,
+        )
+        .await
+        .unwrap();
+    // The tests ask about returns more than once on purpose: no hand-off for repeating.
+    let policy = tandem_domain::EscalationPolicy { repeats: 0, ..Default::default() };
+    world.store.save_escalation_policy(workspace, policy).await.unwrap();
+    if let Some(settings) = llm {
+        save_llm_settings(world.store.as_ref(), workspace, &settings).await.unwrap();
+    }
+    let relay = Relay::new(world.store.clone(), responder);
+    (world, relay)
+}
+
+fn source(message: &Message) -> &str {
+    &message.meta.as_ref().unwrap().source.as_ref().unwrap().article
+}
+
+#[tokio::test]
+async fn a_verified_grounded_answer_is_shown_with_its_article_as_source() {
+    let server =
+        MockServer::start(vec![Reply::Text("签收后七天内可无理由退货 [ref:returns]。")]).await;
+    let (world, relay) = shop(Some(server.settings())).await;
+    let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+    assert_eq!(reply.body, "签收后七天内可无理由退货。");
+    assert_eq!(source(&reply), "returns");
+    assert_eq!(record.outcome, "answer");
+    let llm = record.llm.unwrap();
+    assert_eq!(
+        (llm.outcome.as_str(), llm.error, llm.attempts, llm.prompt_tokens, llm.completion_tokens),
+        ("used", None, 1, 100, 20)
+    );
+    assert!((llm.cost - (0.1 * 0.5 + 0.02 * 1.5)).abs() < 1e-9, "{}", llm.cost);
+
+    let body = &server.bodies()[0];
+    let system = body["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains(&format!("[ref:returns] 退货政策\n{RETURNS}")), "{system}");
+    assert_eq!(body["messages"][1], json!({"role": "user", "content": "请问怎样退货？"}));
+}
+
+#[tokio::test]
+async fn an_unsupported_number_falls_back_to_the_articles_own_answer() {
+    let server =
+        MockServer::start(vec![Reply::Text("签收后 30 天内可无理由退货 [ref:returns]。")]).await;
+    let (world, relay) = shop(Some(server.settings())).await;
+    let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+    assert_eq!(reply.body, RETURNS);
+    assert_eq!(source(&reply), "returns");
+    let llm = record.llm.unwrap();
+    assert_eq!(llm.outcome, "rejected");
+    assert_eq!(llm.rejected_claims, ["30 天"]);
+    assert_eq!(llm.attempts, 1);
+
+    // The model saying it does not know is a refusal, with the same fallback.
+    server.set_default(Reply::Text(NO_ANSWER));
+    let (reply, record) = ask(&world, &relay, "可以退货吗").await;
+    assert_eq!(reply.body, RETURNS);
+    assert_eq!(record.llm.unwrap().outcome, "refused");
+}
+
+#[tokio::test]
+async fn a_provider_outage_falls_back_within_the_time_budget() {
+    let server = MockServer::start(Vec::new()).await; // Every request: 500.
+    let budget = LlmSettings {
+        timeout_ms: 300,
+        total_timeout_ms: 1_000,
+        max_retries: 2,
+        breaker_failures: 50,
+        ..server.settings()
+    };
+    let (world, relay) = shop(Some(budget.clone())).await;
+    // Warm up the text analyzer on a question the model is never asked.
+    let (_, record) = ask(&world, &relay, "你们公司的创始人是谁").await;
+    assert_eq!((record.outcome.as_str(), record.llm), ("abstain", None));
+
+    let started = Instant::now();
+    let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+    let elapsed = started.elapsed();
+    assert_eq!(reply.body, RETURNS);
+    assert!(elapsed < Duration::from_millis(budget.total_timeout_ms + 500), "{elapsed:?}");
+    let llm = record.llm.unwrap();
+    assert_eq!((llm.outcome.as_str(), llm.error.as_deref()), ("error", Some("llm_error_status")));
+    assert!(server.request_count() >= 2, "server errors are retried");
+
+    server.set_default(Reply::Hang);
+    let started = Instant::now();
+    let (reply, record) = ask(&world, &relay, "可以退货吗").await;
+    let elapsed = started.elapsed();
+    assert_eq!(reply.body, RETURNS);
+    assert!(elapsed < Duration::from_millis(budget.total_timeout_ms + 500), "{elapsed:?}");
+    let llm = record.llm.unwrap();
+    assert_eq!((llm.outcome.as_str(), llm.error.as_deref()), ("error", Some("llm_timeout")));
+    assert!(llm.latency_ms <= budget.total_timeout_ms + 100, "{}", llm.latency_ms);
+}
+
+#[tokio::test]
+async fn no_request_reaches_the_provider_when_off_forbidden_or_abstaining() {
+    let server = MockServer::start(Vec::new()).await;
+    server.set_default(Reply::Text("签收后七天内可无理由退货 [ref:returns]。"));
+
+    // Never configured, and configured but off: today's answers, no LLM record.
+    for llm in [None, Some(LlmSettings { enabled: false, ..server.settings() })] {
+        let (world, relay) = shop(llm).await;
+        let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+        assert_eq!((reply.body.as_str(), record.llm), (RETURNS, None));
+    }
+
+    // On, but the workspace forbids external calls: skipped, and said so.
+    let forbidden = LlmSettings { allow_external: false, ..server.settings() };
+    let (world, relay) = shop(Some(forbidden)).await;
+    let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+    assert_eq!(reply.body, RETURNS);
+    assert_eq!(
+        record.llm,
+        Some(LlmRecord {
+            outcome: "skipped".into(),
+            error: Some("llm_external_calls_forbidden".into()),
+            ..LlmRecord::default()
+        })
+    );
+
+    // On and allowed, but the engine abstains: the model is not asked.
+    let (world, relay) = shop(Some(server.settings())).await;
+    let (reply, record) = ask(&world, &relay, "你们公司的创始人是谁").await;
+    assert_eq!((record.outcome.as_str(), record.llm), ("abstain", None));
+    assert!(reply.body.contains("转人工"), "{}", reply.body);
+    assert_eq!(server.request_count(), 0);
+}
+
+/// The drafts of one turn, up to and including the one that ends it.
+async fn drafts_of_turn(
+    drafts: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<tandem_flow::Draft>>,
+) -> Vec<tandem_flow::Draft> {
+    let mut seen = Vec::new();
+    loop {
+        let draft = tokio::time::timeout(Duration::from_secs(5), drafts.recv())
+            .await
+            .expect("the turn's drafts end")
+            .unwrap();
+        seen.push((*draft).clone());
+        if draft.done {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_answer_shows_verified_clauses_and_stops_at_an_unsupported_one() {
+    let server = MockServer::start(vec![Reply::Stream(vec![
+        "签收后 7 天内",
+        "可无理由退货，",
+        "退款在 48 小时内",
+        "原路退回。[ref:returns]",
+    ])])
+    .await;
+    let (world, relay) = shop(Some(server.settings())).await;
+    let mut drafts = relay.drafts();
+    let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+    assert_eq!(reply.body, "签收后 7 天内可无理由退货，退款在 48 小时内原路退回。");
+    assert_eq!(record.llm.unwrap().outcome, "used");
+    let turn = drafts_of_turn(&mut drafts).await;
+    let texts: Vec<&str> = turn.iter().map(|draft| draft.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "签收后",
+            "签收后 7 天内可无理由退货，",
+            "签收后 7 天内可无理由退货，退款在",
+            reply.body.as_str(),
+            ""
+        ]
+    );
+    assert!(turn.iter().all(|draft| draft.reply_to == reply.seq - 1));
+    assert_eq!(server.bodies()[0]["stream"], true);
+
+    // A clause with a claim no article makes is never shown: the stream stops there and
+    // the article's own answer replaces the draft.
+    server.set_default(Reply::Stream(vec!["签收后可以退货，", "30 天内", "都行。", "运费全免。"]));
+    let (reply, record) = ask(&world, &relay, "可以退货吗").await;
+    assert_eq!(reply.body, RETURNS);
+    let llm = record.llm.unwrap();
+    assert_eq!((llm.outcome.as_str(), llm.rejected_claims), ("rejected", vec!["30 天".to_owned()]));
+    let texts: Vec<String> =
+        drafts_of_turn(&mut drafts).await.into_iter().map(|draft| draft.text).collect();
+    assert_eq!(texts, ["签收后可以退货，", ""]);
+
+    // Streaming off: the answer arrives whole, and nothing is previewed.
+    let whole = LlmSettings { stream: false, ..server.settings() };
+    save_llm_settings(world.store.as_ref(), world.inbox.workspace_id, &whole).await.unwrap();
+    server.set_default(Reply::Text("签收后七天内可无理由退货 [ref:returns]。"));
+    let (reply, _) = ask(&world, &relay, "七天无理由退货").await;
+    assert_eq!(reply.body, "签收后七天内可无理由退货。");
+    assert_ne!(server.bodies().last().unwrap()["stream"], true);
+    assert!(drafts.try_recv().is_err(), "no drafts without streaming");
+}
+
+#[tokio::test]
+async fn a_hand_off_gets_the_models_summary_when_the_conversation_supports_it() {
+    let server = MockServer::start(vec![
+        // The summary call of the first hand-off; the second invents an amount.
+        Reply::Json("客户的订单 20241123001 三天没更新，要求人工处理。"),
+        Reply::Json("客户要求赔偿 200 元。"),
+    ])
+    .await;
+    let whole = LlmSettings { stream: false, tools: false, ..server.settings() };
+    let (world, relay) = shop(Some(whole)).await;
+    let asked = relay
+        .customer_message(send(&world, "我的订单 20241123001 三天没更新了，转人工"))
+        .await
+        .unwrap();
+    let conversation = asked.conversation.id;
+    let summary = loop {
+        if let Some(packet) = world.store.handoff(conversation).await.unwrap()
+            && let Some(summary) = packet.model_summary
+        {
+            assert!(!packet.summary.is_empty(), "the extractive summary stays");
+            break summary;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(summary.text.as_deref(), Some("客户的订单 20241123001 三天没更新，要求人工处理。"));
+    assert_eq!((summary.llm.outcome.as_str(), summary.llm.prompt_tokens), ("used", 100));
+    let request = &server.bodies()[0];
+    assert!(
+        request["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Customer: 我的订单 20241123001")
+    );
+
+    // A summary with a claim the conversation does not make is not kept.
+    let other = world
+        .store
+        .create_customer(tandem_store::NewCustomer {
+            workspace_id: world.inbox.workspace_id,
+            name: "another".into(),
+            email: None,
+            locale: None,
+            attributes: Default::default(),
+        })
+        .await
+        .unwrap();
+    let second = relay
+        .customer_message(CustomerSend {
+            customer: other,
+            ..send(&world, "耳机坏了，我要投诉，转人工")
+        })
+        .await
+        .unwrap();
+    let summary = loop {
+        if let Some(packet) = world.store.handoff(second.conversation.id).await.unwrap()
+            && let Some(summary) = packet.model_summary
+        {
+            break summary;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!((summary.text, summary.llm.outcome.as_str()), (None, "rejected"));
+}

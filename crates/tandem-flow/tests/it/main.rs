@@ -1,0 +1,186 @@
+//! The relay against a real SQLite store: who speaks when.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tandem_domain::{AuthorKind, ConversationState, Locale, Transition};
+use tandem_flow::testing::{send, wait_for_messages, wait_until_queued, world};
+use tandem_flow::{BotReply, Outcome, PlaceholderResponder, Relay, RelayError, Responder, Turn};
+use tandem_store::NewCustomer;
+use tokio::sync::Notify;
+
+mod routing;
+
+#[tokio::test]
+async fn bot_acknowledges_in_the_customers_language() {
+    let world = world().await;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let appended = relay.customer_message(send(&world, "你们几点关门？")).await.unwrap();
+    let messages = wait_for_messages(&world, appended.conversation.id, 2).await;
+    assert_eq!(messages[1].author_kind, AuthorKind::Bot);
+    assert_eq!(messages[1].author_name.as_deref(), Some("小河"));
+    assert!(messages[1].body.contains("小河"), "{}", messages[1].body);
+    let english = relay.customer_message(send(&world, "when do you close?")).await.unwrap();
+    let messages = wait_for_messages(&world, english.conversation.id, 4).await;
+    assert!(messages[3].body.starts_with("Hi, I'm 小河"), "{}", messages[3].body);
+}
+
+#[tokio::test]
+async fn asking_for_a_person_queues_the_conversation() {
+    let world = world().await;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let appended = relay.customer_message(send(&world, "转人工")).await.unwrap();
+    wait_for_messages(&world, appended.conversation.id, 2).await;
+    wait_until_queued(&world.store, appended.conversation.id).await;
+}
+
+#[tokio::test]
+async fn bot_stays_silent_while_a_person_owns_the_conversation() {
+    let world = world().await;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let first = relay.customer_message(send(&world, "hello")).await.unwrap();
+    wait_for_messages(&world, first.conversation.id, 2).await;
+    let conversation = world.store.conversation(first.conversation.id).await.unwrap().unwrap();
+    relay.agent_message(&conversation, &world.agent, "我来帮您", None, false).await.unwrap();
+    let conversation = world.store.conversation(first.conversation.id).await.unwrap().unwrap();
+    assert_eq!(conversation.state, ConversationState::Human, "replying takes the conversation");
+    relay.customer_message(send(&world, "thanks, and another question")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let messages = world.store.messages(conversation.id, 0, 100).await.unwrap();
+    let kinds: Vec<AuthorKind> = messages.iter().map(|message| message.author_kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            AuthorKind::Customer,
+            AuthorKind::Bot,
+            AuthorKind::System,
+            AuthorKind::Agent,
+            AuthorKind::Customer
+        ]
+    );
+}
+
+/// A responder that waits until released, to take the conversation mid-turn.
+struct SlowResponder(Arc<Notify>);
+
+#[async_trait]
+impl Responder for SlowResponder {
+    async fn respond(&self, _turn: &Turn) -> BotReply {
+        self.0.notified().await;
+        BotReply::text("late answer", Outcome::Answer, false)
+    }
+}
+
+#[tokio::test]
+async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
+    let world = world().await;
+    let release = Arc::new(Notify::new());
+    let relay = Relay::new(world.store.clone(), Arc::new(SlowResponder(release.clone())));
+    let appended = world
+        .store
+        .append_message(tandem_store::NewMessage {
+            target: tandem_store::MessageTarget::CustomerLatest {
+                inbox_id: world.inbox.id,
+                customer_id: world.customer.id,
+            },
+            author_kind: AuthorKind::Customer,
+            author_id: None,
+            author_name: None,
+            body: "help".into(),
+            client_msg_id: None,
+            reopen_if_resolved: true,
+            only_while_bot_owns: false,
+            meta: None,
+            decision: None,
+        })
+        .await
+        .unwrap();
+    let turn = tokio::spawn({
+        let relay = relay.clone();
+        let (inbox, customer, appended) =
+            (world.inbox.clone(), world.customer.clone(), appended.clone());
+        async move { relay.bot_turn(inbox, customer, appended).await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    relay
+        .agent_transition(
+            &appended.conversation,
+            Transition::Assign { agent: world.agent.id },
+            "王芳",
+        )
+        .await
+        .unwrap();
+    release.notify_one();
+    assert_eq!(turn.await.unwrap().unwrap(), None);
+    let bodies: Vec<String> = world
+        .store
+        .messages(appended.conversation.id, 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(
+        bodies,
+        ["help", "王芳 joined the conversation"],
+        "system messages follow the customer's language"
+    );
+}
+
+#[tokio::test]
+async fn invalid_messages_are_rejected_before_storage() {
+    let world = world().await;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let blank = relay.customer_message(send(&world, "   ")).await;
+    assert!(matches!(blank, Err(RelayError::Invalid(_))));
+    let mut bad_id = send(&world, "hi");
+    bad_id.client_msg_id = Some("not valid!".into());
+    assert!(matches!(relay.customer_message(bad_id).await, Err(RelayError::Invalid(_))));
+    assert!(
+        world.store.latest_conversation(world.inbox.id, world.customer.id).await.unwrap().is_none()
+    );
+}
+
+#[tokio::test]
+async fn agents_cannot_reply_to_resolved_conversations_but_can_add_notes() {
+    let world = world().await;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let appended = relay.customer_message(send(&world, "bye")).await.unwrap();
+    wait_for_messages(&world, appended.conversation.id, 2).await;
+    let resolved =
+        relay.agent_transition(&appended.conversation, Transition::Resolve, "王芳").await.unwrap();
+    assert!(relay.agent_message(&resolved, &world.agent, "hello?", None, false).await.is_err());
+    let note = relay
+        .agent_message(&resolved, &world.agent, "customer was happy", None, true)
+        .await
+        .unwrap();
+    assert_eq!(note.message.author_kind, AuthorKind::Note);
+}
+
+#[tokio::test]
+async fn system_messages_follow_the_language_the_customer_writes() {
+    let mut world = world().await;
+    world.customer = world
+        .store
+        .create_customer(NewCustomer {
+            workspace_id: world.inbox.workspace_id,
+            name: "Visitor".into(),
+            email: None,
+            locale: Some(Locale::En),
+            attributes: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    let appended = relay.customer_message(send(&world, "我的快递到哪了")).await.unwrap();
+    wait_for_messages(&world, appended.conversation.id, 2).await;
+    let conversation = world.store.conversation(appended.conversation.id).await.unwrap().unwrap();
+    relay
+        .agent_transition(&conversation, Transition::Assign { agent: world.agent.id }, "王芳")
+        .await
+        .unwrap();
+    let messages = world.store.messages(conversation.id, 0, 10).await.unwrap();
+    assert_eq!(messages.last().unwrap().body, "客服 王芳 已加入对话");
+}
