@@ -5,7 +5,7 @@
 //! An action is data a workspace writes (console or TOML/JSON import): what the customer says
 //! to trigger it, the parameters and how to recognise them, the HTTP calls to make (templates
 //! filled with the parameters and with what earlier calls returned), how to read the answers
-//! (JSON pointers), and what to reply for each outcome in Chinese and English. `tandem-ai` runs
+//! (JSON pointers), and what to reply for each outcome in Chinese and English. `tandem-bot` runs
 //! them.
 
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! set up to receive it (skills, capacity, presence, queue rules).
 //!
 //! These are the records a workspace edits and the store keeps; the decisions that use them live
-//! in `tandem-ai` (escalation) and `tandem-routing` (assignment).
+//! in `tandem-flow` (escalation) and `tandem-routing` (assignment).
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! Tandem's server: the HTTP API, the WebSockets, the agent console and the chat widget.
 //!
 //! This crate translates between HTTP and the layers below; it holds no business rules. The
-//! conversation flow lives in `tandem-ai`'s relay, state rules in `tandem-domain`, persistence
+//! conversation flow lives in `tandem-flow`'s relay, state rules in `tandem-domain`, persistence
 //! in `tandem-store`. [`build`] makes the whole application from a store and a config so tests
 //! can drive it without a socket.
 
