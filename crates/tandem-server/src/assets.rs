@@ -1,21 +1,15 @@
 //! Static assets embedded in the binary: the console's stylesheet and script, the widget
-//! script, the widget demo page and the OpenAPI document. Console assets are served under a
-//! content hash so browsers may cache them forever and still see every new version.
-//!
-//! The demo page can also show the widget signed in as the demo shop's customer (identity
-//! verification), computing the hash here as a shop's backend would; only for the demo
-//! workspace, never for a real one.
+//! script and the OpenAPI document. Console assets are served under a content hash so browsers
+//! may cache them forever and still see every new version.
 
 use std::sync::LazyLock;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tandem_domain::{Inbox, WorkspaceId};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -23,7 +17,6 @@ use crate::error::ApiError;
 pub const CONSOLE_CSS: &str = include_str!("../assets/console.css");
 pub const CONSOLE_JS: &str = include_str!("../assets/console.js");
 pub const WIDGET_JS: &str = include_str!("../assets/widget.js");
-pub const DEMO_HTML: &str = include_str!("../assets/demo.html");
 pub const OPENAPI_JSON: &str = include_str!("../assets/openapi.json");
 
 /// A short hash of the console assets, appended to their URLs.
@@ -36,7 +29,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/assets/{version}/{name}", get(console_asset))
         .route("/widget.js", get(widget_script))
-        .route("/demo", get(demo_page))
         .route("/openapi.json", get(openapi))
 }
 
@@ -69,83 +61,6 @@ async fn widget_script() -> Response {
         .headers_mut()
         .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     response
-}
-
-#[derive(Debug, Deserialize)]
-struct DemoQuery {
-    /// `u-1001`: sign the widget in as the demo customer.
-    #[serde(rename = "as")]
-    sign_in_as: Option<String>,
-}
-
-/// The demo shop page, embedding the widget of the workspace's first web inbox; with
-/// `?as=u-1001`, signed in as the demo customer when that inbox is the demo workspace's.
-async fn demo_page(
-    State(state): State<AppState>,
-    Query(query): Query<DemoQuery>,
-) -> Result<Response, ApiError> {
-    let workspaces = state.store.workspaces().await?;
-    let mut found = None;
-    for workspace in workspaces {
-        let inboxes = state.store.inboxes(workspace.id).await?;
-        if let Some(inbox) =
-            inboxes.into_iter().find(|inbox| inbox.channel == tandem_domain::Channel::Web)
-        {
-            found = Some(inbox);
-            break;
-        }
-    }
-    let inbox = found.ok_or(ApiError::NotFound("web inbox"))?;
-    let demo = is_demo_workspace(&state, &inbox).await?;
-    let signed_in = demo && query.sign_in_as.as_deref() == Some(crate::demo::DEMO_USER_ID);
-    let user_attributes = if signed_in {
-        let secret = state
-            .store
-            .inbox_identity_secret(inbox.id)
-            .await?
-            .ok_or(ApiError::NotFound("web inbox"))?;
-        format!(
-            " data-user-id=\"{id}\" data-user-hash=\"{hash}\" data-user-name=\"{name}\" data-user-email=\"{email}\"",
-            id = crate::demo::DEMO_USER_ID,
-            hash = crate::auth::user_hash(&secret, crate::demo::DEMO_USER_ID),
-            name = crate::demo::DEMO_USER_NAME,
-            email = crate::demo::DEMO_USER_EMAIL,
-        )
-    } else {
-        String::new()
-    };
-    let toggle = match (demo, signed_in) {
-        (false, _) => String::new(),
-        (true, false) => format!(
-            "<a class=\"demo-account\" href=\"/demo?as={id}\" data-testid=\"demo-sign-in\">以演示客户 {name} ({id}) 登录 · Sign in as the demo customer</a>",
-            id = crate::demo::DEMO_USER_ID,
-            name = crate::demo::DEMO_USER_NAME,
-        ),
-        (true, true) => format!(
-            "<span class=\"demo-account signed-in\">已登录：{name} ({id}) · Signed in <a href=\"/demo\" data-testid=\"demo-sign-out\">退出 Sign out</a></span>",
-            id = crate::demo::DEMO_USER_ID,
-            name = crate::demo::DEMO_USER_NAME,
-        ),
-    };
-    let page = DEMO_HTML
-        .replace("{{INBOX_KEY}}", &inbox.public_key)
-        .replace("{{USER_ATTRIBUTES}}", &user_attributes)
-        .replace("{{DEMO_SIGN_IN}}", &toggle);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            // A signed-in page carries an identity hash: no cache keeps it.
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        page,
-    )
-        .into_response())
-}
-
-/// Whether `inbox` belongs to the workspace `tandem demo` seeded (recorded in the settings).
-async fn is_demo_workspace(state: &AppState, inbox: &Inbox) -> Result<bool, ApiError> {
-    let demo = state.store.setting(crate::demo::DEMO_WORKSPACE_SETTING).await?;
-    Ok(demo.and_then(|id| id.parse().ok()).map(WorkspaceId) == Some(inbox.workspace_id))
 }
 
 async fn openapi() -> Response {

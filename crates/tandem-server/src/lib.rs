@@ -9,13 +9,12 @@ mod api;
 pub mod assets;
 pub mod auth;
 mod console;
-pub mod demo;
-pub mod demo_model;
-pub mod demo_shop;
 pub mod error;
 mod hub;
 mod i18n;
 mod rate_limit;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod webhooks;
 mod ws;
 

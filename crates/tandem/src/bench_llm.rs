@@ -1,7 +1,7 @@
 //! `tandem bench --llm`: what Tandem adds around a model call, measured end to end.
 //!
 //! The demo workspace is served in process on loopback, with its model settings pointing at
-//! the demo's echo model (`tandem_server::demo_model`), served by the benchmark on its own
+//! the demo's echo model (`tandem_demo::echo_model`), served by the benchmark on its own
 //! port behind a layer that notes when each request arrives. Each question comes from a new
 //! widget customer over a real WebSocket:
 //!
@@ -81,7 +81,7 @@ impl Bench {
         let directory = tempfile::tempdir()?;
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&SqliteConfig::new(directory.path().join("tandem.db")))?);
-        tandem_server::demo::seed(&store).await.context("seeding the demo workspace")?;
+        tandem_demo::seed(&store).await.context("seeding the demo workspace")?;
         let workspace = store.workspaces().await?[0].id;
         let inbox = store.inboxes(workspace).await?[0].id;
         let responder = KnowledgeResponder::start(Arc::clone(&store), Default::default());
@@ -100,7 +100,7 @@ impl Bench {
         // The echo model on its own port, noting when each request arrives.
         let arrivals = Arc::new(Mutex::new(Vec::new()));
         let noted = Arc::clone(&arrivals);
-        let model = tandem_server::demo_model::router().layer(axum::middleware::from_fn(
+        let model = tandem_demo::echo_model::router().layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
                 if let Ok(mut arrivals) = noted.lock() {
                     arrivals.push(Instant::now());
@@ -112,7 +112,7 @@ impl Bench {
         let model_url = format!(
             "http://{}{}",
             model_listener.local_addr()?,
-            tandem_server::demo_model::BASE_PATH
+            tandem_demo::echo_model::BASE_PATH
         );
         tokio::spawn(async move { axum::serve(model_listener, model).await });
         Ok(Bench {

@@ -193,7 +193,7 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let sqlite = open_store(&config)?;
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let seeded = if demo {
-        tandem_server::demo::seed(&store).await.context("cannot seed the demo workspace")?
+        tandem_demo::seed(&store).await.context("cannot seed the demo workspace")?
     } else {
         false
     };
@@ -205,26 +205,16 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
         config.server.public_url = format!("http://{address}");
     }
     let url = config.server.public_url.clone();
-    // The demo's fake shop answers the bot's HTTP connectors from the same address.
-    let shop_key = demo.then(|| {
-        std::env::var(tandem_server::demo_shop::KEY_VARIABLE)
-            .ok()
-            .filter(|key| !key.is_empty())
-            .unwrap_or_else(|| tandem_server::demo_shop::DEFAULT_KEY.to_owned())
-    });
-    // Actions read their secrets from TANDEM_ACTION_*; the demo's point at its own shop.
-    let environment = tandem_bot::actions::environment();
-    let secrets: tandem_bot::actions::Secrets = match &shop_key {
-        Some(key) => {
-            let shop = format!("http://{address}{}", tandem_server::demo_shop::BASE_PATH);
-            let key = key.clone();
-            Arc::new(move |name| match name {
-                "DEMO_SHOP_URL" => Some(shop.clone()),
-                "DEMO_SHOP_KEY" => Some(key.clone()),
-                other => environment(other),
-            })
-        }
-        None => environment,
+    // Actions read their secrets from TANDEM_ACTION_*; the demo's point at its own shop,
+    // served from the same address.
+    let shop_key = demo.then(tandem_demo::shop_key);
+    let secrets = match &shop_key {
+        Some(key) => tandem_demo::secrets(
+            &format!("http://{address}"),
+            key,
+            tandem_bot::actions::environment(),
+        ),
+        None => tandem_bot::actions::environment(),
     };
     let responder = KnowledgeResponder::start_with(
         Arc::clone(&store),
@@ -234,34 +224,34 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
     );
     let state = tandem_server::build(Arc::clone(&store), responder, config.server.clone()).await?;
     let mut app = tandem_server::router(state);
+    // Only `tandem demo` mounts the demo: `tandem serve` never serves its page, shop or model.
     if let Some(key) = &shop_key {
-        app = app.merge(tandem_server::demo_shop::DemoShop::new(key.clone()).router());
-        app = app.merge(tandem_server::demo_model::router());
+        app = app.merge(tandem_demo::routes(Arc::clone(&store), key));
         if seeded {
             // The demo workspace's model settings point at the echo model, switched off.
-            tandem_server::demo::point_model_at(&store, &url).await?;
+            tandem_demo::point_model_at(&store, &url).await?;
         }
     }
     println!("Tandem is listening on {url}");
     println!("  Console:      {url}/login");
-    println!("  Widget demo:  {url}/demo");
+    if demo {
+        println!("  Widget demo:  {url}/demo");
+    }
     println!("  API:          {url}/openapi.json");
     if let Some(key) = &shop_key {
-        let key_source = if key == tandem_server::demo_shop::DEFAULT_KEY {
+        let key_source = if key == tandem_demo::shop::DEFAULT_KEY {
             format!("key {key}")
         } else {
-            format!("key from {}", tandem_server::demo_shop::KEY_VARIABLE)
+            format!("key from {}", tandem_demo::shop::KEY_VARIABLE)
         };
         println!(
             "  Demo shop:    {url}{} (Authorization: Bearer, {key_source})",
-            tandem_server::demo_shop::BASE_PATH
+            tandem_demo::shop::BASE_PATH
         );
         println!(
             "  Echo model:   {url}{} (Settings → Model turns it on)",
-            tandem_server::demo_model::BASE_PATH
+            tandem_demo::echo_model::BASE_PATH
         );
-    }
-    if demo {
         println!(
             "  Data:         {} ({})",
             config.storage.data_dir.display(),
@@ -272,7 +262,7 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
             }
         );
         println!("  Sign in with a demo account:");
-        for account in tandem_server::demo::ACCOUNTS {
+        for account in tandem_demo::ACCOUNTS {
             println!(
                 "    {:<11} {:<22} {}",
                 account.role.as_str(),

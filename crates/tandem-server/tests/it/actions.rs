@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{ADMIN, AGENT, TestApp, build};
+use tandem_server::testing::{ADMIN, AGENT, TestApp, build};
 
 const TOML: &str = r#"
 [[action]]

@@ -1,11 +1,11 @@
-//! Settings → Actions in the console: the demo actions listed, enable and disable, delete after
+//! Settings → Actions in the console: the shop's actions listed, enable and disable, delete after
 //! a confirmation, edit as TOML and save it back, pasted imports that are all or nothing, and
 //! read-only for agents.
 
 use axum::http::StatusCode;
 use tandem_domain::Action;
 
-use crate::support::{ADMIN, AGENT, SUPERVISOR, Session, TestApp};
+use tandem_server::testing::{ADMIN, AGENT, SUPERVISOR, Session, TestApp};
 
 const PAGE: &str = "/settings/actions";
 
@@ -20,7 +20,7 @@ async fn submit(
     session: &Session,
     uri: &str,
     fields: &[(&str, &str)],
-) -> crate::support::Response {
+) -> tandem_server::testing::Response {
     let mut all = vec![("csrf", session.csrf.as_str())];
     all.extend_from_slice(fields);
     app.post_form(uri, &[("cookie", &session.cookie)], &all).await
@@ -51,6 +51,56 @@ fn textarea(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// The workspace's actions: an order look-up and a return request against the shop's API.
+const SHOP_ACTIONS: &str = r#"[[action]]
+key = "order-status"
+name = "查询订单 Order status"
+triggers = ["我的订单到哪了", "where is my order"]
+
+[[action.params]]
+name = "order_number"
+kind = "order_number"
+ask = { zh = "请提供订单号。", en = "Your order number, please." }
+
+[[action.steps]]
+method = "GET"
+url = "{env.SHOP_URL}/orders/{order_number}"
+headers = { Authorization = "Bearer {env.SHOP_KEY}" }
+extract = { status = "/status" }
+
+[action.replies]
+done = { zh = "订单 {order_number}：{status}", en = "Order {order_number}: {status}" }
+not_found = { zh = "没有找到订单。", en = "No such order." }
+error = { zh = "系统繁忙，已转人工。", en = "The system is busy; a person will help." }
+
+[[action]]
+key = "return-request"
+name = "申请退货 Return request"
+triggers = ["我要退货", "I want to return an order"]
+requires_verified = true
+
+[[action.params]]
+name = "order_number"
+kind = "order_number"
+ask = { zh = "请提供要退货的订单号。", en = "Which order would you like to return?" }
+
+[[action.steps]]
+method = "POST"
+url = "{env.SHOP_URL}/returns"
+body = { order_number = "{order_number}" }
+extract = { request = "/request_number" }
+
+[action.replies]
+done = { zh = "已提交退货申请 {request}。", en = "Return {request} filed." }
+not_found = { zh = "没有找到订单。", en = "No such order." }
+error = { zh = "系统繁忙，已转人工。", en = "The system is busy; a person will help." }
+"#;
+
+/// The workspace with [`SHOP_ACTIONS`].
+async fn shop() -> TestApp {
+    TestApp::fixture().actions(SHOP_ACTIONS).build().await
+}
+
 const GIFT_CARD: &str = r#"[[action]]
 key = "gift-card-balance"
 name = "Gift card balance"
@@ -73,8 +123,8 @@ error = { zh = "暂时查不到。", en = "Not available right now." }
 "#;
 
 #[tokio::test]
-async fn the_page_lists_the_demo_actions_and_a_manager_disables_and_enables_one() {
-    let app = TestApp::new().await;
+async fn the_page_lists_the_actions_and_a_manager_disables_and_enables_one() {
+    let app = shop().await;
     let admin = app.login(ADMIN).await;
     let html = page(&app, &admin, PAGE).await;
     for key in ["order-status", "return-request"] {
@@ -83,7 +133,7 @@ async fn the_page_lists_the_demo_actions_and_a_manager_disables_and_enables_one(
             "{html}"
         );
     }
-    assert!(html.contains("GET {env.DEMO_SHOP_URL}/orders/{order_number}"), "{html}");
+    assert!(html.contains("GET {env.SHOP_URL}/orders/{order_number}"), "{html}");
     assert!(html.contains("order_number (order_number)"));
     assert!(html.contains("href=\"/settings/actions\" aria-current=\"page\""));
     assert!(html.contains("<textarea name=\"content\""));
@@ -109,7 +159,7 @@ async fn the_page_lists_the_demo_actions_and_a_manager_disables_and_enables_one(
 
 #[tokio::test]
 async fn an_action_edited_as_toml_saves_back_unchanged() {
-    let app = TestApp::new().await;
+    let app = shop().await;
     let supervisor = app.login(SUPERVISOR).await;
     let before = stored(&app).await;
     let html = page(&app, &supervisor, "/settings/actions?edit=return-request").await;
@@ -130,7 +180,7 @@ async fn an_action_edited_as_toml_saves_back_unchanged() {
 
 #[tokio::test]
 async fn pasted_problems_are_shown_with_the_text_kept_and_nothing_is_saved() {
-    let app = TestApp::new().await;
+    let app = shop().await;
     let admin = app.login(ADMIN).await;
     let before = stored(&app).await;
 
@@ -162,12 +212,12 @@ async fn pasted_problems_are_shown_with_the_text_kept_and_nothing_is_saved() {
 
 #[tokio::test]
 async fn a_pasted_new_action_is_saved_and_listed() {
-    let app = TestApp::new().await;
+    let app = shop().await;
     let admin = app.login(ADMIN).await;
     let location = post(&app, &admin, PAGE, &[("content", GIFT_CARD)]).await;
     assert_eq!(location, "/settings/actions?notice=saved");
     let actions = stored(&app).await;
-    assert_eq!(actions.len(), 4);
+    assert_eq!(actions.len(), 3);
     let saved = actions.iter().find(|action| action.key == "gift-card-balance").unwrap();
     assert_eq!((saved.name.as_str(), saved.enabled), ("Gift card balance", true));
     let html = page(&app, &admin, &location).await;
@@ -177,26 +227,26 @@ async fn a_pasted_new_action_is_saved_and_listed() {
 
 #[tokio::test]
 async fn deleting_asks_for_confirmation_first() {
-    let app = TestApp::new().await;
+    let app = shop().await;
     let admin = app.login(ADMIN).await;
     let html = page(&app, &admin, PAGE).await;
     assert!(!html.contains("id=\"confirm-delete\""));
     assert!(html.contains("href=\"/settings/actions?delete=return-request#confirm-delete\""));
     let html = page(&app, &admin, "/settings/actions?delete=return-request").await;
     assert!(html.contains("id=\"confirm-delete\""), "{html}");
-    assert_eq!(stored(&app).await.len(), 3, "asking deletes nothing");
+    assert_eq!(stored(&app).await.len(), 2, "asking deletes nothing");
 
     let location =
         post(&app, &admin, "/settings/actions/return-request", &[("action", "delete")]).await;
     assert_eq!(location, "/settings/actions?notice=deleted");
     let keys: Vec<String> = stored(&app).await.into_iter().map(|action| action.key).collect();
-    assert_eq!(keys, ["exchange-request", "order-status"]);
+    assert_eq!(keys, ["order-status"]);
     assert!(!page(&app, &admin, &location).await.contains("data-action-key=\"return-request\""));
 }
 
 #[tokio::test]
 async fn agents_read_the_list_without_controls_and_their_posts_are_refused() {
-    let app = TestApp::new().await;
+    let app = shop().await;
     let agent = app.login(AGENT).await;
     let before = stored(&app).await;
     let html = page(&app, &agent, "/settings/actions?edit=order-status&delete=order-status").await;

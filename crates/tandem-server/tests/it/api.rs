@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tandem_domain::{AuthorKind, ConversationState};
 use tandem_server::ServerConfig;
 
-use crate::support::{ADMIN, AGENT, SUPERVISOR, Session, TestApp, build};
+use tandem_server::testing::{ADMIN, AGENT, SUPERVISOR, Session, TestApp, build};
 
 #[tokio::test]
 async fn healthz_answers_when_the_store_does() {
@@ -198,7 +198,7 @@ async fn customer_can_ask_for_a_person_once() {
 
 #[tokio::test]
 async fn agent_api_needs_authentication_and_csrf_for_cookie_writes() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().conversations().build().await;
     let anonymous = app.get("/api/v1/conversations", &[]).await;
     assert_eq!(
         (anonymous.status, anonymous.code().as_str()),
@@ -454,10 +454,10 @@ async fn openapi_document_lists_every_api_route() {
 /// Posts a raw body with the session's CSRF token.
 async fn post_text(
     app: &TestApp,
-    session: &crate::support::Session,
+    session: &tandem_server::testing::Session,
     uri: &str,
     body: &str,
-) -> crate::support::Response {
+) -> tandem_server::testing::Response {
     let headers = [
         ("cookie", session.cookie.as_str()),
         ("x-csrf-token", session.csrf.as_str()),
@@ -543,10 +543,10 @@ async fn an_imported_article_is_answered_at_once_with_its_source() {
 
 #[tokio::test]
 async fn knowledge_is_read_by_all_and_changed_by_editors() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().sample_articles().build().await;
     let agent = app.login(AGENT).await;
     let listed = app.get("/api/v1/articles", &[("cookie", &agent.cookie)]).await.json();
-    assert_eq!(listed["articles"].as_array().unwrap().len(), 12);
+    assert_eq!(listed["articles"].as_array().unwrap().len(), 5);
     let refused = post_text(&app, &agent, "/api/v1/articles/import?format=jsonl", "{}").await;
     assert_eq!((refused.status, refused.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
     let headers = [("cookie", agent.cookie.as_str()), ("x-csrf-token", agent.csrf.as_str())];

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tandem_domain::{ArticleStatus, AuthorKind, ConversationId};
 
-use crate::support::{ADMIN, AGENT, SUPERVISOR, Session, TestApp, attribute, set_cookie};
+use tandem_server::testing::{ADMIN, AGENT, SUPERVISOR, Session, TestApp, attribute, set_cookie};
 
 #[tokio::test]
 async fn wrong_password_is_refused_and_pages_redirect_to_login() {
@@ -41,11 +41,11 @@ async fn wrong_password_is_refused_and_pages_redirect_to_login() {
 
 #[tokio::test]
 async fn console_speaks_each_agents_language() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().sample_articles().conversations().build().await;
     let chinese = app.login(ADMIN).await;
     let page = app.get("/inbox?view=queued", &[("cookie", &chinese.cookie)]).await.text();
     assert!(page.contains("排队中") && page.contains("收件箱"), "{page}");
-    assert!(page.contains("Sarah Miller"), "the queued demo conversation is listed");
+    assert!(page.contains("Sarah Miller"), "the queued conversation is listed");
     let english = app.login(AGENT).await;
     let page = app.get("/inbox?view=queued", &[("cookie", &english.cookie)]).await.text();
     assert!(page.contains("Queued") && page.contains("Inbox"));
@@ -55,7 +55,7 @@ async fn console_speaks_each_agents_language() {
 
 #[tokio::test]
 async fn conversation_page_shows_transcript_customer_and_actions() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().sample_articles().conversations().build().await;
     let session = app.login(ADMIN).await;
     let fragment =
         app.get("/inbox/live?view=resolved", &[("cookie", &session.cookie)]).await.text();
@@ -74,7 +74,7 @@ async fn conversation_page_shows_transcript_customer_and_actions() {
 
 #[tokio::test]
 async fn page_forms_need_the_session_csrf_token() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().sample_articles().conversations().build().await;
     let session = app.login(AGENT).await;
     let fragment = app.get("/inbox/live?view=bot", &[("cookie", &session.cookie)]).await.text();
     let id = attribute(&fragment, "data-conversation-id=\"");
@@ -197,7 +197,7 @@ async fn changing_language_in_settings_switches_the_console() {
     assert!(app.get("/inbox", &[("cookie", &session.cookie)]).await.text().contains("收件箱"));
 }
 
-/// The demo workspace's articles, by key.
+/// The workspace's articles, by key.
 async fn articles(app: &TestApp) -> Vec<tandem_domain::Article> {
     let workspace = app.store.workspaces().await.unwrap()[0].id;
     app.store.articles(workspace).await.unwrap()
@@ -235,7 +235,7 @@ async fn post_article(
     session: &Session,
     uri: &str,
     fields: &[(&str, &str)],
-) -> crate::support::Response {
+) -> tandem_server::testing::Response {
     let mut all = vec![("csrf", session.csrf.as_str())];
     all.extend_from_slice(fields);
     app.post_form(uri, &[("cookie", &session.cookie)], &all).await
@@ -243,7 +243,7 @@ async fn post_article(
 
 #[tokio::test]
 async fn knowledge_list_searches_and_filters_articles() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().sample_articles().build().await;
     let admin = app.login(ADMIN).await;
     let list = app.get("/knowledge", &[("cookie", &admin.cookie)]).await;
     assert_eq!(list.status, StatusCode::OK);
@@ -253,7 +253,7 @@ async fn knowledge_list_searches_and_filters_articles() {
     {
         assert!(html.contains(expected), "{expected} missing");
     }
-    assert_eq!(html.matches("<tr data-key=").count(), 12);
+    assert_eq!(html.matches("<tr data-key=").count(), 5);
     // The key, title and questions are searched, whatever the case.
     let by_key = app.get("/knowledge?q=RETURNS", &[("cookie", &admin.cookie)]).await.text();
     assert_eq!(by_key.matches("<tr data-key=").count(), 2, "returns and returns-en");
@@ -264,7 +264,7 @@ async fn knowledge_list_searches_and_filters_articles() {
     assert!(by_question.contains("data-key=\"returns\""));
     assert_eq!(by_question.matches("<tr data-key=").count(), 1, "only 怎么退货's article");
     let drafts = app.get("/knowledge?status=draft", &[("cookie", &admin.cookie)]).await.text();
-    assert!(drafts.contains("没有符合条件的文章"), "no demo article is a draft");
+    assert!(drafts.contains("没有符合条件的文章"), "no article is a draft");
     // The edit page shows the published version in the history.
     let edit = app.get("/knowledge/returns", &[("cookie", &admin.cookie)]).await.text();
     assert!(edit.contains("版本历史") && edit.contains("<details>") && edit.contains("v1"));
@@ -275,7 +275,7 @@ async fn knowledge_list_searches_and_filters_articles() {
 
 #[tokio::test]
 async fn a_published_article_is_answered_by_the_bot() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().sample_articles().build().await;
     let editor = app.login(SUPERVISOR).await;
     let answer = "可以！下单时勾选「礼品包装」，每件加收 5 元，附赠手写贺卡。";
     let fields = |status| {
@@ -364,7 +364,7 @@ async fn a_published_article_is_answered_by_the_bot() {
 
 #[tokio::test]
 async fn an_import_with_a_bad_line_saves_nothing() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().sample_articles().build().await;
     let admin = app.login(ADMIN).await;
     let bad = concat!(
         "{\"id\": \"gift-wrap\", \"title\": \"礼品包装\", \"answer\": \"可以\"}\n",
@@ -384,7 +384,7 @@ async fn an_import_with_a_bad_line_saves_nothing() {
     assert!(html.contains("第 3 行：answer: must not be empty"), "{html}");
     assert!(!html.contains("第 1 行"));
     assert!(html.contains("礼品包装"), "the pasted text is kept");
-    assert_eq!(articles(&app).await.len(), 12, "nothing was saved");
+    assert_eq!(articles(&app).await.len(), 5, "nothing was saved");
 
     let good = "id,title,question,answer,lang,tags\ngift-wrap,礼品包装,可以礼品包装吗,可以,zh,售前\ngift-wrap,,有礼盒吗,,,\ncoupons,优惠券,怎么用优惠券,结算时选择,zh,\n";
     let imported =
@@ -396,7 +396,7 @@ async fn an_import_with_a_bad_line_saves_nothing() {
     let list = app.get(&location, &[("cookie", &admin.cookie)]).await.text();
     assert!(list.contains("已导入 2 篇文章"));
     let all = articles(&app).await;
-    assert_eq!(all.len(), 14);
+    assert_eq!(all.len(), 7);
     let gift = all.iter().find(|a| a.key == "gift-wrap").unwrap();
     assert_eq!(gift.status, ArticleStatus::Draft, "unchecked publish imports drafts");
     assert_eq!(gift.questions, ["可以礼品包装吗", "有礼盒吗"]);
@@ -411,12 +411,12 @@ async fn an_import_with_a_bad_line_saves_nothing() {
     assert!(csv.text().contains("gift-wrap,礼品包装,有礼盒吗"));
     let jsonl = app.get("/knowledge/export?format=jsonl", &[("cookie", &admin.cookie)]).await;
     assert_eq!(jsonl.headers["content-disposition"], "attachment; filename=\"knowledge.jsonl\"");
-    assert_eq!(jsonl.text().lines().count(), 14);
+    assert_eq!(jsonl.text().lines().count(), 7);
 }
 
 #[tokio::test]
 async fn agents_may_read_and_test_knowledge_but_not_change_it() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().sample_articles().build().await;
     let agent = app.login(AGENT).await;
     let cookie = [("cookie", agent.cookie.as_str())];
     let list = app.get("/knowledge", &cookie).await;
@@ -458,7 +458,7 @@ async fn agents_may_read_and_test_knowledge_but_not_change_it() {
 
 #[tokio::test]
 async fn the_test_page_explains_the_decision() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().sample_articles().build().await;
     let agent = app.login(AGENT).await;
     let html = test_page(&app, &agent, "怎么退货").await;
     for expected in [
@@ -480,8 +480,8 @@ async fn the_test_page_explains_the_decision() {
 
 #[tokio::test]
 async fn supervisors_give_conversations_to_other_agents_from_the_page() {
-    let app = TestApp::new().await;
-    let supervisor = app.login(crate::support::SUPERVISOR).await;
+    let app = TestApp::fixture().sample_articles().conversations().build().await;
+    let supervisor = app.login(tandem_server::testing::SUPERVISOR).await;
     let fragment =
         app.get("/inbox/live?view=queued", &[("cookie", &supervisor.cookie)]).await.text();
     let id = attribute(&fragment, "data-conversation-id=\"");
@@ -557,7 +557,7 @@ async fn editors_set_the_answer_threshold_and_dictionary_in_the_console() {
     assert!(test.contains("0.60"), "the test page uses the workspace threshold");
 }
 
-/// A conversation the bot holds in the demo workspace, and its id as the page writes it.
+/// A conversation the bot holds in the fixture workspace, and its id as the page writes it.
 async fn bot_conversation(app: &TestApp, session: &Session) -> (ConversationId, String) {
     let fragment = app.get("/inbox/live?view=bot", &[("cookie", &session.cookie)]).await.text();
     let id = attribute(&fragment, "data-conversation-id=\"");
@@ -623,7 +623,7 @@ async fn hand_off(
 
 #[tokio::test]
 async fn the_handoff_card_tells_the_agent_why_and_what_the_customer_said() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().sample_articles().conversations().build().await;
     let admin = app.login(ADMIN).await;
     let (conversation, id) = bot_conversation(&app, &admin).await;
     let before = app.get(&format!("/conversations/{id}"), &[("cookie", &admin.cookie)]).await;
@@ -664,7 +664,7 @@ async fn the_handoff_card_tells_the_agent_why_and_what_the_customer_said() {
 
 #[tokio::test]
 async fn approving_the_bots_draft_sends_it_as_the_agents_reply() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().sample_articles().conversations().build().await;
     let admin = app.login(ADMIN).await;
     let (conversation, id) = bot_conversation(&app, &admin).await;
     let draft = "根据平台规则，质量问题可在 15 天内换货，运费由我们承担。";

@@ -2,59 +2,12 @@
 //! secret; the widget session with a valid hash is that user's one verified customer on every
 //! device, a wrong hash is refused, and anonymous visitors never become verified.
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tandem_bot::KnowledgeResponder;
-use tandem_domain::{Channel, CustomerId, InboxId};
+use tandem_domain::CustomerId;
 use tandem_server::auth::user_hash;
-use tandem_server::demo::{DEMO_USER_EMAIL, DEMO_USER_ID, DEMO_USER_NAME};
-use tandem_store::{NewInbox, SqliteConfig, SqliteStore, Store};
 
-use crate::support::{ADMIN, AGENT, SUPERVISOR, Session, TestApp, attribute};
-
-/// Widget and secret helpers of these tests.
-trait IdentityApp {
-    async fn inbox_id(&self) -> InboxId;
-    async fn identity_secret(&self) -> String;
-    async fn widget_session(&self, fields: Value) -> crate::support::Response;
-    async fn signed_in_session(&self, user_id: &str) -> Value;
-    async fn widget_messages(&self, token: &str) -> Value;
-}
-
-impl IdentityApp for TestApp {
-    async fn inbox_id(&self) -> InboxId {
-        self.store.inbox_by_public_key(&self.inbox_key).await.unwrap().unwrap().id
-    }
-
-    async fn identity_secret(&self) -> String {
-        self.store.inbox_identity_secret(self.inbox_id().await).await.unwrap().unwrap()
-    }
-
-    /// Opens a widget session with `fields` added to the request.
-    async fn widget_session(&self, fields: Value) -> crate::support::Response {
-        let mut request = json!({ "inbox_key": self.inbox_key, "locale": "zh" });
-        for (key, value) in fields.as_object().unwrap() {
-            request[key] = value.clone();
-        }
-        self.post_json("/api/v1/widget/session", &[], request).await
-    }
-
-    async fn signed_in_session(&self, user_id: &str) -> Value {
-        let hash = user_hash(&self.identity_secret().await, user_id);
-        let response = self.widget_session(json!({ "user_id": user_id, "user_hash": hash })).await;
-        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
-        response.json()
-    }
-
-    async fn widget_messages(&self, token: &str) -> Value {
-        let bearer = format!("Bearer {token}");
-        let response = self.get("/api/v1/widget/messages", &[("authorization", &bearer)]).await;
-        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
-        response.json()
-    }
-}
+use tandem_server::testing::{ADMIN, AGENT, SIGNED_IN_USER, SUPERVISOR, Session, TestApp};
 
 fn bodies(messages: &Value) -> Vec<String> {
     messages["messages"]
@@ -71,7 +24,7 @@ fn customer_id(session: &Value) -> CustomerId {
 
 #[tokio::test]
 async fn a_valid_hash_is_one_verified_customer_on_every_device() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().conversations().build().await;
     let secret = app.identity_secret().await;
     let phone = app
         .widget_session(json!({
@@ -112,9 +65,9 @@ async fn a_valid_hash_is_one_verified_customer_on_every_device() {
         .json();
     assert_eq!(customer_id(&again), customer.id);
 
-    // The seeded demo customer is the shop's u-1001 with his history.
-    let zhang = app.signed_in_session(DEMO_USER_ID).await;
-    assert_eq!(zhang["customer"]["name"], DEMO_USER_NAME);
+    // The fixture's signed-in customer is the shop's u-1001 with his history.
+    let zhang = app.signed_in_session(SIGNED_IN_USER.0).await;
+    assert_eq!(zhang["customer"]["name"], SIGNED_IN_USER.1);
     let history = app.widget_messages(zhang["token"].as_str().unwrap()).await;
     assert!(bodies(&history).iter().any(|body| body.contains("蓝牙耳机")), "{history}");
 }
@@ -192,7 +145,7 @@ async fn without_a_hash_the_visitor_is_anonymous_and_never_becomes_verified() {
     assert_eq!(signed_out["customer"]["verified"], false);
 }
 
-async fn post_api(app: &TestApp, session: &Session, uri: &str) -> crate::support::Response {
+async fn post_api(app: &TestApp, session: &Session, uri: &str) -> tandem_server::testing::Response {
     app.post_json(uri, &[("cookie", &session.cookie), ("x-csrf-token", &session.csrf)], json!({}))
         .await
 }
@@ -290,89 +243,6 @@ async fn only_admins_read_or_rotate_identity_secrets() {
 }
 
 #[tokio::test]
-async fn the_demo_page_signs_in_as_the_demo_customer_only_when_asked() {
-    let app = TestApp::new().await;
-    let anonymous = app.get("/demo", &[]).await;
-    assert_eq!(anonymous.status, StatusCode::OK);
-    let html = anonymous.text();
-    assert!(!html.contains("data-user-id"), "anonymous by default");
-    assert!(html.contains("href=\"/demo?as=u-1001\""), "offers the sign-in toggle");
-    assert!(!html.contains("{{"), "every placeholder is filled");
-
-    let page = app.get("/demo?as=u-1001", &[]).await;
-    assert_eq!(page.headers["cache-control"], "no-store");
-    let html = page.text();
-    let hash = user_hash(&app.identity_secret().await, DEMO_USER_ID);
-    for expected in [
-        format!("data-inbox=\"{}\"", app.inbox_key),
-        format!("data-user-id=\"{DEMO_USER_ID}\""),
-        format!("data-user-hash=\"{hash}\""),
-        format!("data-user-name=\"{DEMO_USER_NAME}\""),
-        format!("data-user-email=\"{DEMO_USER_EMAIL}\""),
-        "href=\"/demo\"".to_owned(),
-    ] {
-        assert!(html.contains(&expected), "{expected} missing");
-    }
-    // What the page carries opens the demo customer's session.
-    let session = app
-        .widget_session(json!({
-            "user_id": attribute(&html, "data-user-id=\""),
-            "user_hash": attribute(&html, "data-user-hash=\""),
-            "name": attribute(&html, "data-user-name=\""),
-        }))
-        .await
-        .json();
-    assert_eq!(session["customer"]["verified"], true);
-    assert_eq!(session["customer"]["name"], DEMO_USER_NAME);
-    let zhang = app.store.customer(customer_id(&session)).await.unwrap().unwrap();
-    assert_eq!(zhang.attributes.get("tier").map(String::as_str), Some("gold"));
-    assert_eq!(zhang.attributes.get("value").map(String::as_str), Some("3200"));
-
-    // Only the demo customer, never any id someone asks for.
-    let other = app.get("/demo?as=u-2002", &[]).await.text();
-    assert!(!other.contains("data-user-id"));
-}
-
-#[tokio::test]
-async fn a_workspace_that_is_not_the_demo_never_gets_a_hash_from_the_demo_page() {
-    let directory = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&SqliteConfig::new(directory.path().join("t.db"))).unwrap());
-    let workspace = store.create_workspace("Real Shop").await.unwrap().id;
-    store
-        .create_inbox(NewInbox {
-            workspace_id: workspace,
-            name: "Website".into(),
-            channel: Channel::Web,
-            public_key: "pk_real".into(),
-            bot_name: "Bot".into(),
-        })
-        .await
-        .unwrap();
-    let state = tandem_server::build(
-        Arc::clone(&store),
-        KnowledgeResponder::start(Arc::clone(&store), Default::default()),
-        Default::default(),
-    )
-    .await
-    .unwrap();
-    let router = tandem_server::router(state);
-    let request = crate::support::build(
-        axum::http::Method::GET,
-        "/demo?as=u-1001",
-        &[],
-        axum::body::Body::empty(),
-    );
-    let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
-    let html = String::from_utf8_lossy(&body);
-    assert!(html.contains("data-inbox=\"pk_real\""));
-    assert!(!html.contains("data-user-"), "no identity for a real workspace");
-    assert!(!html.contains("?as="), "and no sign-in toggle");
-}
-
-#[tokio::test]
 async fn the_openapi_document_describes_identity_verification() {
     let app = TestApp::new().await;
     let document = app.get("/openapi.json", &[]).await.json();
@@ -386,39 +256,4 @@ async fn the_openapi_document_describes_identity_verification() {
     for field in ["user_id", "user_hash", "name", "email"] {
         assert!(request.get(field).is_some(), "{field} is not documented");
     }
-}
-
-/// Waits for a bot reply after the customer's `after`-th message that contains `text`.
-async fn bot_reply_containing(app: &TestApp, token: &str, text: &str) -> String {
-    for _ in 0..300 {
-        let messages = app.widget_messages(token).await;
-        if let Some(body) = messages["messages"].as_array().unwrap().iter().rev().find_map(|m| {
-            let body = m["body"].as_str().unwrap();
-            (m["author_kind"] == "bot" && body.contains(text)).then(|| body.to_owned())
-        }) {
-            return body;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("no bot reply containing {text:?}: {}", app.widget_messages(token).await);
-}
-
-#[tokio::test]
-async fn a_signed_in_customer_files_an_exchange_through_the_demo_shop() {
-    let app = TestApp::with_shop().await;
-    app.spawn().await;
-    let session = app.signed_in_session(DEMO_USER_ID).await;
-    let token = session["token"].as_str().unwrap();
-    app.widget_send(token, "x-1", "我要换货").await;
-    bot_reply_containing(&app, token, "要换货的订单号").await;
-    app.widget_send(token, "x-2", "20241123001").await;
-    let filed = bot_reply_containing(&app, token, "换货申请").await;
-    assert!(filed.starts_with("已为您提交换货申请，申请号 E"), "{filed}");
-    // The shop has it as an exchange: nothing refunded, and the order cannot be returned now.
-    app.widget_send(token, "x-3", "订单 20241123001 我要退货").await;
-    let refused = bot_reply_containing(&app, token, "已经提交过").await;
-    assert!(
-        refused.contains(&filed["已为您提交换货申请，申请号 ".len()..filed.find('。').unwrap()]),
-        "{refused}"
-    );
 }

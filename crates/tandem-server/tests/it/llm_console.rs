@@ -7,7 +7,7 @@ use serde_json::json;
 use tandem_domain::{AuthorKind, ConversationId, DecisionRecord, LlmRecord};
 use tandem_store::{ConversationFilter, MessageTarget, NewMessage};
 
-use crate::support::{ADMIN, AGENT, SUPERVISOR, Session, TestApp};
+use tandem_server::testing::{ADMIN, AGENT, SUPERVISOR, Session, TestApp};
 
 const PAGE: &str = "/settings/model";
 
@@ -45,7 +45,7 @@ async fn submit(
     app: &TestApp,
     session: &Session,
     fields: &[(&str, &str)],
-) -> crate::support::Response {
+) -> tandem_server::testing::Response {
     let mut all = vec![("csrf", session.csrf.as_str())];
     all.extend_from_slice(fields);
     app.post_form(PAGE, &[("cookie", &session.cookie)], &all).await
@@ -246,7 +246,7 @@ async fn bot_turn(app: &TestApp, conversation: ConversationId, record: DecisionR
 
 #[tokio::test]
 async fn usage_adds_up_the_decision_records_on_the_page_the_conversation_and_its_api() {
-    let app = TestApp::new().await;
+    let app = TestApp::fixture().conversations().build().await;
     let workspace = app.store.workspaces().await.unwrap()[0].id;
     let conversations =
         app.store.conversations(workspace, ConversationFilter::All, 10).await.unwrap();

@@ -3,13 +3,10 @@
 mod actions;
 mod actions_console;
 mod api;
-mod browser;
 mod console;
-mod demo_shop;
 mod identity;
 mod llm;
 mod llm_console;
 mod realtime;
 mod routing;
-mod support;
 mod webhooks;

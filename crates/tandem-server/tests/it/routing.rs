@@ -1,4 +1,4 @@
-//! The triage and routing API on the demo workspace: escalation policy, presence, skills,
+//! The triage and routing API on the fixture workspace: escalation policy, presence, skills,
 //! queues, the hand-off packet, the customer's place in the queue and re-routing.
 
 use std::time::Duration;
@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN, AGENT, Response, SUPERVISOR, Session, TestApp, build};
+use tandem_server::testing::{ADMIN, AGENT, Response, SUPERVISOR, Session, TestApp, build};
 
 async fn put_json(app: &TestApp, session: &Session, uri: &str, body: Value) -> Response {
     let headers = [

@@ -14,7 +14,7 @@ use sha2::Sha256;
 use tandem_server::ServerConfig;
 use tandem_server::webhooks::WebhookConfig;
 
-use crate::support::{ADMIN, AGENT, SUPERVISOR, Session, TestApp, build};
+use tandem_server::testing::{ADMIN, AGENT, SUPERVISOR, Session, TestApp, build};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -124,7 +124,7 @@ async fn call(
     method: Method,
     uri: &str,
     body: Option<Value>,
-) -> crate::support::Response {
+) -> tandem_server::testing::Response {
     let mut headers =
         vec![("cookie", session.cookie.as_str()), ("x-csrf-token", session.csrf.as_str())];
     let body = match body {
@@ -490,7 +490,7 @@ async fn admins_manage_webhooks_in_the_console_and_see_the_secret_once() {
     let page = app.get("/settings/webhooks", &[("cookie", &admin.cookie)]).await.text();
     assert!(page.contains(&receiver.url) && page.contains("工单系统"));
     assert!(!page.contains(&secret), "the secret is shown once");
-    let id = crate::support::attribute(&page, "data-webhook-id=\"");
+    let id = tandem_server::testing::attribute(&page, "data-webhook-id=\"");
     let action_uri = format!("/settings/webhooks/{id}");
 
     let test = post_form(&app, &admin, &action_uri, &[("action", "test")]).await;
@@ -535,7 +535,7 @@ async fn post_form(
     session: &Session,
     uri: &str,
     fields: &[(&str, &str)],
-) -> crate::support::Response {
+) -> tandem_server::testing::Response {
     let mut all = vec![("csrf", session.csrf.as_str())];
     all.extend_from_slice(fields);
     app.post_form(uri, &[("cookie", &session.cookie)], &all).await

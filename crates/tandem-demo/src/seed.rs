@@ -14,8 +14,9 @@ use tandem_store::{
     VerifiedCustomer,
 };
 
-use crate::auth::{hash_password, random_token};
-use crate::error::ApiError;
+use tandem_server::auth::{hash_password, random_token};
+
+use crate::DemoError;
 
 const BOT_NAME: &str = "小河";
 
@@ -65,12 +66,12 @@ pub const ACCOUNTS: [DemoAccount; 3] = [
 /// Seeds the demo workspace unless the store already has a workspace. Returns whether it seeded.
 /// Points the demo workspace's model settings at the echo model served at `url` (switched
 /// off: an admin turns it on in Settings → Model to see answers streamed).
-pub async fn point_model_at(store: &Arc<dyn Store>, url: &str) -> Result<(), ApiError> {
+pub async fn point_model_at(store: &Arc<dyn Store>, url: &str) -> Result<(), DemoError> {
     let Some(workspace) = store.workspaces().await?.first().map(|workspace| workspace.id) else {
         return Ok(());
     };
     let settings = tandem_llm::LlmSettings {
-        base_url: format!("{url}{}", crate::demo_model::BASE_PATH),
+        base_url: format!("{url}{}", crate::echo_model::BASE_PATH),
         model: "echo".to_owned(),
         api_key_env: None,
         allow_external: true,
@@ -82,7 +83,7 @@ pub async fn point_model_at(store: &Arc<dyn Store>, url: &str) -> Result<(), Api
     Ok(())
 }
 
-pub async fn seed(store: &Arc<dyn Store>) -> Result<bool, ApiError> {
+pub async fn seed(store: &Arc<dyn Store>) -> Result<bool, DemoError> {
     if !store.workspaces().await?.is_empty() {
         return Ok(false);
     }
@@ -136,7 +137,8 @@ pub async fn seed(store: &Arc<dyn Store>) -> Result<bool, ApiError> {
                     display_name: account.name.into(),
                     role: account.role,
                     locale: account.locale,
-                    password_hash: hash_password(account.password)?,
+                    password_hash: hash_password(account.password)
+                        .map_err(|error| DemoError::Password(error.to_string()))?,
                 })
                 .await?,
         );
@@ -160,7 +162,7 @@ pub async fn seed(store: &Arc<dyn Store>) -> Result<bool, ApiError> {
     store
         .save_articles(workspace, articles(), ArticleStatus::Published, Some(agents[0].id))
         .await?;
-    crate::demo_shop::seed_actions(store, workspace).await?;
+    crate::shop::seed_actions(store, workspace).await?;
     Ok(true)
 }
 

@@ -29,7 +29,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use crate::support::{ADMIN, AGENT, SUPERVISOR, TestApp};
+use tandem_server::testing::{ADMIN, AGENT, SUPERVISOR};
+
+use crate::demo;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -295,7 +297,7 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
     else {
         return;
     };
-    let app = TestApp::new().await;
+    let app = demo().await;
     let base = format!("http://{}", app.spawn().await);
     let browser = Browser::launch(&chromium).await;
 
@@ -532,7 +534,7 @@ async fn an_angry_dispute_is_routed_to_the_skilled_agent_in_a_real_browser() {
     else {
         return;
     };
-    let app = TestApp::new().await;
+    let app = demo().await;
     let base = format!("http://{}", app.spawn().await);
     let browser = Browser::launch(&chromium).await;
     let slow = Duration::from_secs(30);
@@ -730,7 +732,7 @@ async fn a_signed_in_customer_checks_an_order_and_files_a_return_in_a_real_brows
     ) else {
         return;
     };
-    let app = TestApp::with_shop().await;
+    let app = demo().await;
     let base = format!("http://{}", app.spawn().await);
     let browser = Browser::launch(&chromium).await;
     let slow = Duration::from_secs(30);
@@ -841,7 +843,7 @@ async fn a_signed_in_customer_checks_an_order_and_files_a_return_in_a_real_brows
     assert!(text.contains("return-request"), "{text}");
     assert!(text.contains("POST"), "the record shows the POST call: {text}");
     assert!(text.contains("201"), "the record shows the shop's 201: {text}");
-    assert!(!text.contains(tandem_server::demo_shop::DEFAULT_KEY), "no secret shown: {text}");
+    assert!(!text.contains(tandem_demo::shop::DEFAULT_KEY), "no secret shown: {text}");
     agent.eval(&format!("{record}.scrollIntoView({{ block: 'center' }}); true")).await;
     agent.screenshot("actions-console-conversation").await;
 }
@@ -856,10 +858,8 @@ async fn an_admin_turns_the_model_on_and_the_customer_watches_the_answer_stream_
     ) else {
         return;
     };
-    let app = TestApp::with_shop().await;
+    let app = demo().await;
     let base = format!("http://{}", app.spawn().await);
-    // As `tandem demo` does: the workspace's model settings point at the echo model, off.
-    tandem_server::demo::point_model_at(&app.store, &base).await.unwrap();
     let browser = Browser::launch(&chromium).await;
 
     // The admin turns the model on in Settings → Model, slowed down so the stream is visible.
@@ -948,4 +948,75 @@ async fn an_admin_turns_the_model_on_and_the_customer_watches_the_answer_stream_
         )
         .await;
     admin.screenshot("handoff-model-summary").await;
+}
+
+/// The phone's screen, in CSS pixels. A page wider than the screen widens the layout viewport
+/// (`innerWidth`) with it, so what fits is measured against the screen itself.
+const PHONE: (u32, u32) = (390, 844);
+
+/// JavaScript: whether the page fits the phone's width (nothing to scroll sideways).
+fn fits_width() -> String {
+    format!(
+        "document.documentElement.scrollWidth <= {width} && window.innerWidth <= {width}",
+        width = PHONE.0
+    )
+}
+
+/// JavaScript: the centre of the widget's chat button, if the whole button is on the screen.
+fn launcher_on_screen() -> String {
+    format!(
+        "(() => {{ const r = {WIDGET}?.querySelector('[data-testid=launcher]')?.getBoundingClientRect(); return r && r.width > 0 && r.left >= 0 && r.top >= 0 && r.right <= {} && r.bottom <= {} ? {{ x: r.left + r.width / 2, y: r.top + r.height / 2 }} : null; }})()",
+        PHONE.0, PHONE.1
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_the_demo_shop_fits_the_screen_and_a_tap_opens_the_chat() {
+    let Some(chromium) =
+        chromium_or_skip("on_a_phone_the_demo_shop_fits_the_screen_and_a_tap_opens_the_chat")
+    else {
+        return;
+    };
+    let app = demo().await;
+    let base = format!("http://{}", app.spawn().await);
+    let browser = Browser::launch(&chromium).await;
+    for (path, name) in [("/demo", "phone-demo"), ("/demo?as=u-1001", "phone-demo-signed-in")] {
+        let customer = browser.new_page().await;
+        customer
+            .call(
+                "Emulation.setDeviceMetricsOverride",
+                json!({ "width": PHONE.0, "height": PHONE.1, "deviceScaleFactor": 1, "mobile": true }),
+            )
+            .await;
+        customer.call("Emulation.setTouchEmulationEnabled", json!({ "enabled": true })).await;
+        customer.goto(&format!("{base}{path}")).await;
+        customer
+            .wait_for(&format!("{WIDGET}?.querySelector('[data-testid=launcher]')"), "the widget")
+            .await;
+        customer.screenshot(name).await;
+        assert_eq!(customer.eval(&fits_width()).await, json!(true), "{path} scrolls sideways");
+        // A finger on the button, as a customer would.
+        let centre = customer.eval(&launcher_on_screen()).await;
+        assert!(centre.is_object(), "{path}: the chat button is off the screen");
+        for kind in ["touchStart", "touchEnd"] {
+            let points = if kind == "touchEnd" { json!([]) } else { json!([centre]) };
+            customer
+                .call("Input.dispatchTouchEvent", json!({ "type": kind, "touchPoints": points }))
+                .await;
+        }
+        customer
+            .wait_for(
+                &format!("!{WIDGET}.querySelector('[data-testid=panel]').hidden"),
+                "the chat panel",
+            )
+            .await;
+        let panel_fits = format!(
+            "(() => {{ const r = {WIDGET}.querySelector('[data-testid=panel]').getBoundingClientRect(); return r.left >= 0 && r.right <= {} && r.top >= 0 && r.bottom <= {}; }})()",
+            PHONE.0, PHONE.1
+        );
+        customer.wait_for(&panel_fits, "the chat panel inside the screen").await;
+        customer.eval(&type_and_send("什么时候发货")).await;
+        customer.wait_for(&widget_messages("bot", "48 小时"), "the bot's answer").await;
+        customer.screenshot(&format!("{name}-chat")).await;
+    }
 }

@@ -8,10 +8,10 @@ use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tandem_server::demo_shop::DemoShop;
+use tandem_demo::shop::DemoShop;
 use tower::ServiceExt;
 
-use crate::support::{Response, build};
+use tandem_server::testing::{Response, build};
 
 const KEY: &str = "k";
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;

@@ -320,7 +320,7 @@ impl DemoShop {
             .route("/returns/{request_number}", get(show_return))
             .route("/{*rest}", any(unknown_path))
             .layer(middleware::from_fn_with_state(self.clone(), authorize))
-            .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
+            .layer(DefaultBodyLimit::max(tandem_server::MAX_BODY_BYTES))
             .with_state(self.clone());
         Router::new().nest(BASE_PATH, api)
     }
@@ -729,9 +729,8 @@ pub const ACTIONS: &str = include_str!("../assets/demo-actions.toml");
 pub async fn seed_actions(
     store: &std::sync::Arc<dyn tandem_store::Store>,
     workspace: tandem_domain::WorkspaceId,
-) -> Result<(), crate::error::ApiError> {
-    let actions =
-        tandem_bot::actions::parse(ACTIONS).map_err(crate::error::ApiError::ActionsInvalid)?;
+) -> Result<(), crate::DemoError> {
+    let actions = tandem_bot::actions::parse(ACTIONS).map_err(crate::DemoError::Actions)?;
     store.save_actions(workspace, actions).await?;
     Ok(())
 }

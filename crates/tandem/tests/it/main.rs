@@ -1,0 +1,3 @@
+//! The `tandem` binary as an operator runs it: one binary, a module per area.
+
+mod serve;
