@@ -365,7 +365,7 @@ impl Engines {
             }
         })
         .await
-        .map_err(|error| StoreError::Database(format!("engine build failed: {error}")))?;
+        .map_err(|error| StoreError::Panicked(format!("engine build failed: {error}")))?;
         // A change that arrived during the build has its own delta in place: keep that.
         if self.generation.load(Ordering::SeqCst) == generation || self.current(workspace).is_none()
         {
@@ -456,7 +456,7 @@ impl Engines {
             }
         }
         self.rebuild(workspace).await?;
-        self.current(workspace).ok_or(StoreError::Database("engine missing after rebuild".into()))
+        self.current(workspace).ok_or(StoreError::database("engine missing after rebuild"))
     }
 
     /// Whether the store's knowledge stamp should be compared again (at most every

@@ -64,6 +64,12 @@ macro_rules! string_enum {
                 match text { $($text => Some($name::$variant),)* _ => None }
             }
         }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
     };
 }
 pub(crate) use string_enum;

@@ -489,7 +489,7 @@ impl Relay {
             .store
             .conversation(conversation.id)
             .await?
-            .ok_or(StoreError::NotFound("conversation"))?;
+            .ok_or(StoreError::NotFound(tandem_store::Entity::Conversation))?;
         let phrases = Phrases::for_locale(locale);
         let escalation = Escalation { inbox, customer, policy: &policy, turns: &turns, phrases };
         let note = if noted { None } else { Some(note) };
@@ -498,7 +498,7 @@ impl Relay {
             .store
             .conversation(conversation.id)
             .await?
-            .ok_or(StoreError::NotFound("conversation"))?)
+            .ok_or(StoreError::NotFound(tandem_store::Entity::Conversation))?)
     }
 
     /// An agent changes who owns the conversation; the customer sees a system message in their

@@ -199,7 +199,7 @@ impl Routing {
     ) -> Result<AgentRouting, RoutingServiceError> {
         let all = self.store.agent_routing(workspace).await?;
         let found = all.into_iter().find(|routing| routing.user_id == agent);
-        Ok(found.ok_or(StoreError::NotFound("agent"))?)
+        Ok(found.ok_or(StoreError::NotFound(tandem_store::Entity::Agent))?)
     }
 
     /// A queue's routing rules changed.
@@ -424,9 +424,9 @@ impl Routing {
                 desk.router.enqueue(request)?;
             }
             (ConversationState::Human, placement) => {
-                let agent = stored.assignee_id.ok_or(StoreError::Database(
-                    "a person's conversation has no assignee".into(),
-                ))?;
+                let agent = stored
+                    .assignee_id
+                    .ok_or(StoreError::database("a person's conversation has no assignee"))?;
                 let route = stored.route.clone().unwrap_or_default();
                 match placement {
                     Some(placement) if placement.agent() == Some(agent) => {

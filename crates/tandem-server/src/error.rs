@@ -118,10 +118,12 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::NotFound(what) => ApiError::NotFound(what),
-            StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::NotFound(what) => ApiError::NotFound(what.as_str()),
+            StoreError::Conflict(conflict) => ApiError::Conflict(conflict.to_string()),
             StoreError::Transition(error) => ApiError::IllegalTransition(error.to_string()),
-            StoreError::Database(_) | StoreError::Closed => ApiError::Internal(error.to_string()),
+            StoreError::Database(_) | StoreError::Panicked(_) | StoreError::Closed => {
+                ApiError::Internal(error.to_string())
+            }
         }
     }
 }

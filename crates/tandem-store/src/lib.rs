@@ -29,18 +29,102 @@ pub use tandem_domain::NewArticle;
 /// re-read what it missed from the store).
 pub const CHANGE_FEED_CAPACITY: usize = 8192;
 
+/// Why a store call failed. Each condition a caller may act on has its own variant; an
+/// unexpected failure keeps its cause (for the log), never shown to customers or agents.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error("{0}")]
-    Conflict(String),
+    NotFound(Entity),
+    /// The write contradicts what the store holds (see [`Conflict`]).
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// The database failed; the cause is kept for the log.
     #[error("database error: {0}")]
-    Database(String),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A store job panicked (a bug): it was rolled back, and only its caller hears of it.
+    #[error("a store job panicked: {0}")]
+    Panicked(String),
     #[error("the store is shut down")]
     Closed,
+}
+
+impl StoreError {
+    /// A database failure with its cause.
+    pub fn database(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+        StoreError::Database(cause.into())
+    }
+}
+
+/// What a [`StoreError::NotFound`] did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Workspace,
+    Inbox,
+    User,
+    /// An active user of the conversation's workspace, to assign or route to.
+    Agent,
+    Customer,
+    Conversation,
+    Queue,
+    Article,
+    Action,
+    HandoffPacket,
+    WebhookEndpoint,
+    WebhookDelivery,
+}
+
+impl Entity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Workspace => "workspace",
+            Entity::Inbox => "inbox",
+            Entity::User => "user",
+            Entity::Agent => "agent",
+            Entity::Customer => "customer",
+            Entity::Conversation => "conversation",
+            Entity::Queue => "queue",
+            Entity::Article => "article",
+            Entity::Action => "action",
+            Entity::HandoffPacket => "hand-off packet",
+            Entity::WebhookEndpoint => "webhook endpoint",
+            Entity::WebhookDelivery => "webhook delivery",
+        }
+    }
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A write refused because of what the store holds, checked inside the write's transaction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    #[error("a user with e-mail {0} exists")]
+    EmailTaken(String),
+    #[error("a queue named {0} exists")]
+    QueueNameTaken(String),
+    /// A bot reply computed before a person took the conversation over.
+    #[error("conversation {conversation} is {state}; the bot may not reply")]
+    BotMayNotReply { conversation: ConversationId, state: ConversationState },
+    /// The conversation moved on since the change was decided (`only_if_state`).
+    #[error("conversation {conversation} is {state}, not {expected}")]
+    StateChanged {
+        conversation: ConversationId,
+        state: ConversationState,
+        expected: ConversationState,
+    },
+    /// A timed-out offer whose agent replied (or gave it back) meanwhile.
+    #[error("conversation {conversation} is no longer an open offer to agent {agent}")]
+    OfferWithdrawn { conversation: ConversationId, agent: UserId },
+    /// Only conversations the bot has wait as after-hours tickets.
+    #[error("conversation {conversation} is {state}; only the bot's conversations wait as tickets")]
+    NotTheBots { conversation: ConversationId, state: ConversationState },
+    #[error("a workspace has at most {0} webhook endpoints")]
+    WebhookEndpointLimit(usize),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

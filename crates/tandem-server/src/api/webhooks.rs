@@ -9,8 +9,8 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tandem_domain::{
-    MAX_WEBHOOK_ENDPOINTS, WebhookDelivery, WebhookEndpoint, WebhookEndpointId,
-    webhook_description, webhook_events, webhook_url,
+    WebhookDelivery, WebhookEndpoint, WebhookEndpointId, webhook_description, webhook_events,
+    webhook_url,
 };
 use tandem_store::{NewWebhookEndpoint, WebhookEndpointUpdate};
 
@@ -100,11 +100,6 @@ pub async fn create_checked(
     let events = webhook_events(&request.events)?;
     let description = webhook_description(&request.description)?;
     let workspace = agent.user.workspace_id;
-    if state.store.webhook_endpoints(workspace).await?.len() >= MAX_WEBHOOK_ENDPOINTS {
-        return Err(ApiError::Conflict(format!(
-            "a workspace has at most {MAX_WEBHOOK_ENDPOINTS} webhook endpoints"
-        )));
-    }
     let secret = new_secret();
     let endpoint = NewWebhookEndpoint {
         workspace_id: workspace,

@@ -360,6 +360,18 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX handoffs_by_time ON handoffs (created_at);
     "#,
+    // 12: webhook events are written by the store's Rust code, in the transaction of the change
+    // they report, from the values it wrote (every field reaches the payload without a
+    // migration): the triggers and the views that built JSON in SQL go.
+    r#"
+    DROP TRIGGER webhook_events_fan_out;
+    DROP TRIGGER webhook_message_created;
+    DROP TRIGGER webhook_conversation_handed_off;
+    DROP TRIGGER webhook_conversation_assigned;
+    DROP TRIGGER webhook_conversation_resolved;
+    DROP VIEW webhook_conversations;
+    DROP VIEW webhook_subscriptions;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -373,7 +385,7 @@ pub(crate) fn current_version(connection: &Connection) -> StoreResult<i64> {
 pub(crate) fn migrate(connection: &mut Connection) -> StoreResult<()> {
     let version = current_version(connection)?;
     if version > LATEST {
-        return Err(crate::StoreError::Database(format!(
+        return Err(crate::StoreError::database(format!(
             "the database has schema version {version}, newer than this build ({LATEST}); upgrade Tandem"
         )));
     }

@@ -1,19 +1,27 @@
-//! Outbound webhooks in SQLite: endpoints, the outbox (written by the triggers of migration 6
-//! in the transaction of each change) and the deliveries a worker claims and records.
+//! Outbound webhooks in SQLite: endpoints, the outbox and the deliveries a worker claims and
+//! records.
+//!
+//! Events are written by [`record`], called by the write that makes the change an event
+//! reports, in that write's transaction: a committed change always has its event and a rolled
+//! back one never does. The payload is built from the same Rust values the change wrote (the
+//! conversation, its customer, the message, the packet), so a field added to them reaches the
+//! payload without a migration.
 //!
 //! Each function runs on a connection the engine hands it: writes inside the writer's group
 //! transaction, reads on a pooled read connection.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
 use tandem_domain::{
-    Millis, WebhookDelivery, WebhookDeliveryId, WebhookDeliveryStatus, WebhookEndpoint,
-    WebhookEndpointId, WebhookEventId, WebhookEventType, WorkspaceId,
+    Conversation, MAX_WEBHOOK_ENDPOINTS, Millis, WebhookDelivery, WebhookDeliveryId,
+    WebhookDeliveryStatus, WebhookEndpoint, WebhookEndpointId, WebhookEventId, WebhookEventType,
+    WorkspaceId,
 };
 
-use super::{json_column, text_enum, to_json};
+use super::rows::{json_column, text_enum, to_json};
 use crate::{
-    DueWebhook, NewWebhookEndpoint, StoreError, StoreResult, WebhookAttempt, WebhookEndpointUpdate,
-    WebhookEvent, WebhookOutcome, now_millis,
+    Conflict, DueWebhook, Entity, NewWebhookEndpoint, StoreError, StoreResult, WebhookAttempt,
+    WebhookEndpointUpdate, WebhookEvent, WebhookOutcome, now_millis,
 };
 
 /// What a disabled endpoint's pending deliveries are failed with.
@@ -87,6 +95,13 @@ pub(super) fn create_endpoint(
     connection: &Connection,
     endpoint: NewWebhookEndpoint,
 ) -> StoreResult<WebhookEndpoint> {
+    // Counted in the writer's transaction: concurrent creates cannot pass the limit together.
+    let existing: i64 = connection
+        .prepare_cached("SELECT COUNT(*) FROM webhook_endpoints WHERE workspace_id = ?1")?
+        .query_row([endpoint.workspace_id.0], |row| row.get(0))?;
+    if existing as usize >= MAX_WEBHOOK_ENDPOINTS {
+        return Err(Conflict::WebhookEndpointLimit(MAX_WEBHOOK_ENDPOINTS).into());
+    }
     let now = now_millis();
     connection
         .prepare_cached(
@@ -142,7 +157,7 @@ pub(super) fn update_endpoint(
             now
         ])?;
     if changed == 0 {
-        return Err(StoreError::NotFound("webhook endpoint"));
+        return Err(StoreError::NotFound(Entity::WebhookEndpoint));
     }
     if update.active == Some(false) {
         connection
@@ -152,7 +167,7 @@ pub(super) fn update_endpoint(
             )?
             .execute(params![id.0, DISABLED])?;
     }
-    load_endpoint(connection, id)?.ok_or(StoreError::NotFound("webhook endpoint"))
+    load_endpoint(connection, id)?.ok_or(StoreError::NotFound(Entity::WebhookEndpoint))
 }
 
 pub(super) fn delete_endpoint(connection: &Connection, id: WebhookEndpointId) -> StoreResult<()> {
@@ -162,7 +177,7 @@ pub(super) fn delete_endpoint(connection: &Connection, id: WebhookEndpointId) ->
         .prepare_cached("DELETE FROM webhook_endpoints WHERE id = ?1")?
         .execute([id.0])?;
     if deleted == 0 {
-        return Err(StoreError::NotFound("webhook endpoint"));
+        return Err(StoreError::NotFound(Entity::WebhookEndpoint));
     }
     Ok(())
 }
@@ -188,7 +203,7 @@ fn load_delivery(connection: &Connection, id: WebhookDeliveryId) -> StoreResult<
         ))?
         .query_row([id.0], delivery_from_row)
         .optional()?
-        .ok_or(StoreError::NotFound("webhook delivery"))
+        .ok_or(StoreError::NotFound(Entity::WebhookDelivery))
 }
 
 pub(super) fn enqueue_test(
@@ -196,8 +211,8 @@ pub(super) fn enqueue_test(
     endpoint: WebhookEndpointId,
 ) -> StoreResult<WebhookDelivery> {
     let now = now_millis();
-    let endpoint =
-        load_endpoint(connection, endpoint)?.ok_or(StoreError::NotFound("webhook endpoint"))?;
+    let endpoint = load_endpoint(connection, endpoint)?
+        .ok_or(StoreError::NotFound(Entity::WebhookEndpoint))?;
     let data = serde_json::json!({
         "endpoint_id": endpoint.id,
         "message": "A test event from Tandem: this endpoint receives and verifies deliveries.",
@@ -326,4 +341,79 @@ pub(super) fn prune(connection: &Connection, before: Millis) -> StoreResult<u64>
         )?
         .execute([before])?;
     Ok(deliveries as u64)
+}
+
+/// The active endpoints of `workspace` subscribed to `event`.
+fn subscribers(
+    connection: &Connection,
+    workspace: WorkspaceId,
+    event: WebhookEventType,
+) -> StoreResult<Vec<WebhookEndpointId>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT id, events FROM webhook_endpoints WHERE workspace_id = ?1 AND active ORDER BY id",
+    )?;
+    let rows = statement.query_map([workspace.0], |row| {
+        let events: Vec<String> = json_column(row, 1)?.unwrap_or_default();
+        Ok((WebhookEndpointId(row.get(0)?), events))
+    })?;
+    let mut subscribed = Vec::new();
+    for row in rows {
+        let (endpoint, events) = row?;
+        if events.iter().any(|name| name == event.as_str()) {
+            subscribed.push(endpoint);
+        }
+    }
+    Ok(subscribed)
+}
+
+/// The conversation as events describe it: its place (inbox, channel, queue), its owner, and
+/// its customer with every field the store keeps.
+fn snapshot(connection: &Connection, conversation: &Conversation) -> StoreResult<Value> {
+    let channel: String = connection
+        .prepare_cached("SELECT channel FROM inboxes WHERE id = ?1")?
+        .query_row([conversation.inbox_id.0], |row| row.get(0))?;
+    let customer = super::customers::customer(connection, conversation.customer_id)?
+        .ok_or(StoreError::NotFound(Entity::Customer))?;
+    Ok(serde_json::json!({
+        "id": conversation.id,
+        "inbox_id": conversation.inbox_id,
+        "channel": channel,
+        "state": conversation.state,
+        "assignee_id": conversation.assignee_id,
+        "queue_id": conversation.queue_id,
+        "customer_id": conversation.customer_id,
+        "customer": customer,
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+    }))
+}
+
+/// Writes `event` about `conversation` to the outbox with a delivery for every active endpoint
+/// of its workspace that subscribes to it; `data` makes the payload from the conversation's
+/// snapshot, only when someone subscribes.
+pub(super) fn record(
+    connection: &Connection,
+    conversation: &Conversation,
+    event: WebhookEventType,
+    at: Millis,
+    data: impl FnOnce(Value) -> StoreResult<Value>,
+) -> StoreResult<()> {
+    let endpoints = subscribers(connection, conversation.workspace_id, event)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let data = data(snapshot(connection, conversation)?)?;
+    connection
+        .prepare_cached(
+            "INSERT INTO webhook_events (workspace_id, type, data, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![conversation.workspace_id.0, event.as_str(), to_json(&data)?, at])?;
+    let event = connection.last_insert_rowid();
+    let mut delivery = connection.prepare_cached(
+        "INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?3)",
+    )?;
+    for endpoint in endpoints {
+        delivery.execute(params![endpoint.0, event, at])?;
+    }
+    Ok(())
 }

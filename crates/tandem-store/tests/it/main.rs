@@ -1,6 +1,8 @@
 //! The storage test suite. Every test is written once against `Arc<dyn Store>`; the
 //! `backend_suite!` macro instantiates the whole suite for a backend. SQLite runs always; a
-//! PostgreSQL backend will add one more `backend_suite!` line.
+//! PostgreSQL backend will add one more `backend_suite!` line. (How the SQLite writer isolates
+//! a job whose savepoint fails, or that panics, from the rest of its group is tested beside the
+//! writer, in `src/sqlite/engine.rs`, where those failures can be injected.)
 
 mod suite;
 
@@ -67,6 +69,8 @@ backend_suite!(sqlite:
     escalation_policy_agent_and_queue_settings_are_kept,
     webhook_outbox_is_written_with_the_change_it_reports,
     webhook_deliveries_are_leased_retried_and_survive_a_restart,
+    webhook_payloads_carry_every_customer_field,
+    the_webhook_endpoint_limit_holds_under_concurrent_creates,
     verified_customers_are_one_per_external_id,
     inbox_identity_secrets_are_random_and_rotate,
     workspace_settings_are_kept_per_workspace_and_key,

@@ -9,7 +9,7 @@ use tandem_domain::{
     QueueRouting, Role, Transition, User, WorkspaceId,
 };
 use tandem_store::{
-    Change, ConversationFilter, MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser,
+    Change, ConversationFilter, Entity, MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser,
     RouteChange, Session, Store, StoreError, UserUpdate, now_millis,
 };
 
@@ -198,7 +198,7 @@ pub async fn illegal_transition_is_refused_and_changes_nothing(harness: Harness)
     assert_eq!(unchanged.last_seq, 1, "no system message was written");
     let missing =
         store.transition(tandem_domain::ConversationId(999_999), Transition::Resolve, None).await;
-    assert!(matches!(missing, Err(StoreError::NotFound("conversation"))));
+    assert!(matches!(missing, Err(StoreError::NotFound(Entity::Conversation))));
 }
 
 pub async fn transition_records_system_message_and_assignee(harness: Harness) {
@@ -239,14 +239,14 @@ pub async fn assigning_to_an_inactive_or_unknown_agent_fails(harness: Harness) {
             None,
         )
         .await;
-    assert!(matches!(unknown, Err(StoreError::NotFound("agent"))));
+    assert!(matches!(unknown, Err(StoreError::NotFound(Entity::Agent))));
     store
         .update_user(world.agent.id, UserUpdate { active: Some(false), ..UserUpdate::default() })
         .await
         .unwrap();
     let inactive =
         store.transition(conversation.id, Transition::Assign { agent: world.agent.id }, None).await;
-    assert!(matches!(inactive, Err(StoreError::NotFound("agent"))));
+    assert!(matches!(inactive, Err(StoreError::NotFound(Entity::Agent))));
 }
 
 pub async fn customer_message_reopens_a_resolved_conversation(harness: Harness) {
@@ -528,7 +528,7 @@ pub async fn articles_are_saved_by_key_and_publishing_keeps_versions(harness: Ha
     assert!(store.article(world.workspace, "nope").await.unwrap().is_none());
     let missing =
         store.set_article_status(world.workspace, "nope", ArticleStatus::Published, None).await;
-    assert!(matches!(missing, Err(StoreError::NotFound("article"))));
+    assert!(matches!(missing, Err(StoreError::NotFound(Entity::Article))));
 }
 
 pub async fn a_failed_import_saves_nothing(harness: Harness) {
@@ -691,7 +691,7 @@ pub async fn routing_record_follows_the_owner_and_packets_are_kept(harness: Harn
         RouteChange { queue_id: Some(QueueId(queue.id.0 + 100)), ..RouteChange::default() };
     assert!(matches!(
         store.route(conversation.id, unknown_queue).await,
-        Err(StoreError::NotFound("queue"))
+        Err(StoreError::NotFound(Entity::Queue))
     ));
 }
 
@@ -884,6 +884,76 @@ pub async fn webhook_outbox_is_written_with_the_change_it_reports(harness: Harne
     assert_eq!(resolved.event.data["previous_assignee_id"], agent.0);
     assert!(
         customer.delivery.attempts == 0 && customer.delivery.next_attempt_at == Some(now + 60_000)
+    );
+}
+
+pub async fn webhook_payloads_carry_every_customer_field(harness: Harness) {
+    use tandem_domain::WebhookEventType as Event;
+    let store = &harness.store;
+    let world = world(store).await;
+    store
+        .create_webhook_endpoint(webhook_endpoint(&world, &[Event::MessageCreated], true))
+        .await
+        .unwrap();
+    let verified = store
+        .verified_customer(tandem_store::VerifiedCustomer {
+            workspace_id: world.workspace,
+            external_id: "u-1001".into(),
+            name: Some("张伟".into()),
+            email: Some("zhangwei@example.cn".into()),
+            locale: Some(Locale::Zh),
+            attributes: BTreeMap::from([("tier".into(), "gold".into())]),
+        })
+        .await
+        .unwrap();
+    let target =
+        MessageTarget::CustomerLatest { inbox_id: world.inbox.id, customer_id: verified.id };
+    store
+        .append_message(NewMessage {
+            target, ..customer_message(&world, "我的订单到哪了", None)
+        })
+        .await
+        .unwrap();
+    let now = now_millis();
+    let due = store.claim_webhooks(now, now + 60_000, 10).await.unwrap();
+    let [event] = &due[..] else { panic!("one event: {due:?}") };
+    let customer = &event.event.data["conversation"]["customer"];
+    // Every field of the customer as the store keeps it, as the domain type serialises it.
+    assert_eq!(customer, &serde_json::to_value(&verified).unwrap());
+    for (field, expected) in [
+        ("external_id", serde_json::json!("u-1001")),
+        ("verified", serde_json::json!(true)),
+        ("email", serde_json::json!("zhangwei@example.cn")),
+        ("locale", serde_json::json!("zh")),
+        ("attributes", serde_json::json!({"tier": "gold"})),
+    ] {
+        assert_eq!(customer[field], expected, "{field}");
+    }
+}
+
+pub async fn the_webhook_endpoint_limit_holds_under_concurrent_creates(harness: Harness) {
+    use tandem_domain::{MAX_WEBHOOK_ENDPOINTS, WebhookEventType as Event};
+    let store = &harness.store;
+    let world = world(store).await;
+    let creates = (0..MAX_WEBHOOK_ENDPOINTS + 10).map(|_| {
+        let store = Arc::clone(store);
+        let endpoint = webhook_endpoint(&world, &[Event::MessageCreated], true);
+        tokio::spawn(async move { store.create_webhook_endpoint(endpoint).await })
+    });
+    let mut created = 0;
+    for create in creates.collect::<Vec<_>>() {
+        match create.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::Conflict(tandem_store::Conflict::WebhookEndpointLimit(limit))) => {
+                assert_eq!(limit, MAX_WEBHOOK_ENDPOINTS);
+            }
+            Err(error) => panic!("{error}"),
+        }
+    }
+    assert_eq!(created, MAX_WEBHOOK_ENDPOINTS);
+    assert_eq!(
+        store.webhook_endpoints(world.workspace).await.unwrap().len(),
+        MAX_WEBHOOK_ENDPOINTS
     );
 }
 
