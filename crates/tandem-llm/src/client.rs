@@ -291,7 +291,7 @@ impl LlmClient {
         let (response, attempts) = self
             .with_retries(deadline, move || async move {
                 let response = self.post(body, false).await?;
-                let bytes = response.bytes().await.map_err(transport_failure)?;
+                let bytes = bounded_body(response).await?;
                 serde_json::from_slice::<ChatCompletionResponse>(&bytes).map_err(|error| {
                     Failure::from(LlmError::Malformed(format!("not a chat completion: {error}")))
                 })
@@ -448,7 +448,10 @@ impl LlmClient {
         let status = response.status();
         if !status.is_success() {
             let retry_after = retry_after(response.headers());
-            let text = response.text().await.unwrap_or_default();
+            let text = bounded_body(response)
+                .await
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap_or_default();
             let message = serde_json::from_str::<ErrorBody>(&text)
                 .map(|body| body.error.message)
                 .unwrap_or(text);
@@ -531,6 +534,32 @@ impl LlmClient {
 
 /// Exponential backoff with jitter: about 250 ms, 500 ms, 1 s… up to 4 s, each drawn from its
 /// upper half so that clients that failed together do not retry together.
+/// The most bytes Tandem reads from a provider: a whole plain reply, one line or one event of a
+/// stream, or everything a stream says. A reply of `max_tokens` (at most 32,768) tokens is a
+/// few hundred kilobytes at most; a server that sends far more is broken or hostile, and is
+/// refused rather than held in memory.
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The most tool calls one reply may carry; a chunk naming a higher `index` is malformed
+/// (it would otherwise make Tandem allocate that many calls).
+pub const MAX_TOOL_CALLS: usize = 16;
+
+/// Reads a whole body, refusing one larger than [`MAX_RESPONSE_BYTES`].
+async fn bounded_body(mut response: reqwest::Response) -> Result<Vec<u8>, Failure> {
+    let too_large = || Failure::from(LlmError::Malformed("the reply is too large".into()));
+    if response.content_length().is_some_and(|length| length > MAX_RESPONSE_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 fn backoff(attempt: u32) -> Duration {
     let ceiling = 250u64.saturating_mul(1 << attempt.saturating_sub(1).min(4)).min(4_000);
     Duration::from_millis(rand::random_range(ceiling / 2..=ceiling))
@@ -629,6 +658,9 @@ impl StreamReader {
         let mut tool_calls: Vec<ToolCall> = Vec::new();
         let mut finish_reason = None;
         let mut usage = Usage::default();
+        // Everything the stream has said, against MAX_RESPONSE_BYTES.
+        let mut received = 0usize;
+        let too_large = || LlmError::Malformed("the stream is too large".into());
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let chunk = match tokio::time::timeout(gap.min(remaining), response.chunk()).await {
@@ -639,6 +671,10 @@ impl StreamReader {
                 }
                 Ok(Ok(Some(chunk))) => chunk,
             };
+            received += chunk.len();
+            if received > MAX_RESPONSE_BYTES {
+                return Err(too_large().into());
+            }
             buffer.extend_from_slice(&chunk);
             while let Some(newline) = buffer.iter().position(|byte| *byte == b'\n') {
                 let line: Vec<u8> = buffer.drain(..=newline).collect();
@@ -698,6 +734,13 @@ impl StreamReader {
                         }
                     }
                     for piece in choice.delta.tool_calls {
+                        if piece.index >= MAX_TOOL_CALLS {
+                            return Err(LlmError::Malformed(format!(
+                                "a tool call index of {} (at most {MAX_TOOL_CALLS} calls)",
+                                piece.index
+                            ))
+                            .into());
+                        }
                         if tool_calls.len() <= piece.index {
                             tool_calls.resize_with(piece.index + 1, || ToolCall {
                                 id: String::new(),

@@ -33,8 +33,8 @@ mod wire;
 
 pub use breaker::{BreakerState, Breakers, CircuitBreaker};
 pub use client::{
-    ChatMessage, ChatRequest, ChatRole, ChatStream, Completion, LlmClient, LlmError, StreamEvent,
-    ToolCall, ToolDefinition, Usage,
+    ChatMessage, ChatRequest, ChatRole, ChatStream, Completion, LlmClient, LlmError,
+    MAX_RESPONSE_BYTES, MAX_TOOL_CALLS, StreamEvent, ToolCall, ToolDefinition, Usage,
 };
 pub use gate::StreamGate;
 pub use grounding::{

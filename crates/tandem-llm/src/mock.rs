@@ -35,6 +35,11 @@ pub enum Reply {
     Hang,
     /// A stream whose second chunk is cut off mid-JSON.
     MalformedStream,
+    /// Exactly this body, with this content type (for replies no well-behaved server sends).
+    Raw {
+        content_type: &'static str,
+        body: String,
+    },
 }
 
 #[derive(Debug)]
@@ -166,6 +171,9 @@ async fn chat_completions(
                 response.headers_mut().insert(header::RETRY_AFTER, seconds.parse().unwrap());
             }
             response
+        }
+        Reply::Raw { content_type, body } => {
+            ([(header::CONTENT_TYPE, content_type)], body).into_response()
         }
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(120)).await;

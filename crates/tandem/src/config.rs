@@ -99,15 +99,23 @@ pub fn load(
     };
     for (name, value) in environment {
         let Some(path) = name.strip_prefix(ENV_PREFIX) else { continue };
-        let Some((section, key)) = path.split_once("__") else {
-            anyhow::bail!("environment variable {name} must look like {ENV_PREFIX}SECTION__KEY");
-        };
-        let section = table
-            .entry(section.to_lowercase())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-            .with_context(|| format!("{name}: [{}] is not a section", section.to_lowercase()))?;
-        section.insert(key.to_lowercase(), parse_env_value(&value));
+        let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+        if keys.len() < 2 || keys.iter().any(String::is_empty) {
+            anyhow::bail!(
+                "environment variable {name} must look like {ENV_PREFIX}SECTION__KEY (or SECTION__TABLE__KEY)"
+            );
+        }
+        let (key, tables) = keys.split_last().unwrap_or((&keys[0], &[]));
+        let mut table = &mut table;
+        for (depth, section) in tables.iter().enumerate() {
+            let path = keys[..=depth].join(".");
+            table = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .with_context(|| format!("{name}: [{path}] is not a section"))?;
+        }
+        table.insert(key.clone(), parse_env_value(&value));
     }
     let source = file.map_or_else(
         || "the environment".to_owned(),
@@ -118,14 +126,20 @@ pub fn load(
         .with_context(|| format!("invalid configuration in {source}"))
 }
 
-/// Environment values are strings; read numbers and booleans as such.
+/// Environment values are strings; one that reads as a TOML number, boolean or array
+/// (`8`, `true`, `[10, 60]`) is taken as that, anything else as the string it is.
 fn parse_env_value(text: &str) -> toml::Value {
-    if let Ok(number) = text.parse::<i64>() {
-        return toml::Value::Integer(number);
-    }
-    match text {
-        "true" => toml::Value::Boolean(true),
-        "false" => toml::Value::Boolean(false),
+    let parsed = format!("value = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut table| table.remove("value"));
+    match parsed {
+        Some(
+            value @ (toml::Value::Integer(_)
+            | toml::Value::Float(_)
+            | toml::Value::Boolean(_)
+            | toml::Value::Array(_)),
+        ) => value,
         _ => toml::Value::String(text.to_owned()),
     }
 }
@@ -162,6 +176,34 @@ mod tests {
         assert_eq!(config.storage.data_dir, PathBuf::from("/var/lib/tandem"));
         let config = load(None, env(&[("TANDEM__SERVER__SECURE_COOKIES", "true")])).unwrap();
         assert_eq!(config.server.secure_cookies, Some(true));
+    }
+
+    #[test]
+    fn nested_sections_and_lists_come_from_the_environment_too() {
+        let config = load(
+            None,
+            env(&[
+                ("TANDEM__SERVER__WEBHOOKS__CONCURRENCY", "3"),
+                ("TANDEM__SERVER__WEBHOOKS__RETRY_SECS", "[5, 30]"),
+                ("TANDEM__ENGINE__THRESHOLD", "0.2"),
+                ("TANDEM__STORAGE__DATA_DIR", "/srv/tandem-data"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.server.webhooks.concurrency, 3);
+        assert_eq!(config.server.webhooks.retry_secs, [5.0, 30.0]);
+        assert_eq!(config.engine.threshold, 0.2);
+        assert_eq!(config.storage.data_dir, PathBuf::from("/srv/tandem-data"));
+        let error = format!(
+            "{:#}",
+            load(None, env(&[("TANDEM__SERVER__LISTEN__PORT", "80")])).unwrap_err()
+        );
+        assert!(error.contains("server.listen"), "{error}");
+        let error = format!(
+            "{:#}",
+            load(None, env(&[("TANDEM__SERVER__WEBHOOKS__NOPE", "1")])).unwrap_err()
+        );
+        assert!(error.contains("nope"), "{error}");
     }
 
     #[test]

@@ -253,6 +253,32 @@ async fn a_malformed_chunk_ends_the_stream_with_an_error() {
 }
 
 #[tokio::test]
+async fn oversized_or_absurd_replies_are_refused_without_holding_them() {
+    let huge_index = r#"data: {"choices":[{"delta":{"tool_calls":[{"index":4000000000,"id":"c","function":{"name":"f","arguments":"{}"}}]}}]}"#;
+    let endless_line = "x".repeat(tandem_llm::MAX_RESPONSE_BYTES + 1);
+    let server = MockServer::start(vec![
+        Reply::Raw { content_type: "text/event-stream", body: format!("{huge_index}\n\n") },
+        Reply::Raw { content_type: "text/event-stream", body: endless_line.clone() },
+        Reply::Raw { content_type: "application/json", body: endless_line },
+    ])
+    .await;
+    let client = client(LlmSettings { max_retries: 0, ..server.settings() });
+    for expected in ["tool call index", "too large"] {
+        let stream = client.stream(&ask("怎么退货")).await.unwrap();
+        let error = stream.finish(|_| {}).await.unwrap_err();
+        assert!(
+            matches!(&error, LlmError::Malformed(reason) if reason.contains(expected)),
+            "{error:?}"
+        );
+    }
+    let error = client.complete(&ask("怎么退货")).await.unwrap_err();
+    assert!(
+        matches!(&error, LlmError::Malformed(reason) if reason.contains("too large")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
 async fn tool_calls_go_out_as_functions_and_come_back_with_their_arguments() {
     let server = MockServer::start(vec![Reply::ToolCall {
         name: "order_status",
