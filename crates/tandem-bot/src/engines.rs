@@ -193,25 +193,31 @@ impl Engines {
             installed: tokio::sync::Notify::new(),
             clock,
         });
-        let mut feed = engines.store.subscribe();
-        let follower = Arc::clone(&engines);
-        tokio::spawn(async move {
-            loop {
-                match feed.recv().await {
-                    Ok(Change::Knowledge(workspace)) => {
-                        if let Err(error) = Arc::clone(&follower).changed(workspace).await {
-                            tracing::warn!(workspace_id = %workspace, %error, "knowledge update failed");
+        let follower = Arc::downgrade(&engines);
+        tandem_flow::supervise("knowledge: change feed", move |restarts| {
+            let follower = follower.clone();
+            async move {
+                let Some(engines) = follower.upgrade() else { return };
+                let mut feed = engines.store.subscribe();
+                if restarts > 0 {
+                    // Knowledge changes may have gone by meanwhile: rebuild on next use.
+                    engines.forget_all();
+                }
+                drop(engines);
+                loop {
+                    let change = feed.recv().await;
+                    let Some(engines) = follower.upgrade() else { return };
+                    match change {
+                        Ok(Change::Knowledge(workspace)) => {
+                            if let Err(error) = Arc::clone(&engines).changed(workspace).await {
+                                tracing::warn!(workspace_id = %workspace, %error, "knowledge update failed");
+                            }
                         }
-                    }
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        Ok(_) => {}
                         // Knowledge changes may have been missed: rebuild on next use.
-                        follower.generation.fetch_add(1, Ordering::SeqCst);
-                        if let Ok(mut built) = follower.built.lock() {
-                            built.clear();
-                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => engines.forget_all(),
+                        Err(broadcast::error::RecvError::Closed) => return,
                     }
-                    Err(broadcast::error::RecvError::Closed) => break,
                 }
             }
         });
@@ -244,6 +250,14 @@ impl Engines {
             });
         }
         Ok(articles)
+    }
+
+    /// Drops every built engine: each is rebuilt from the store on its next use.
+    fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut built) = self.built.lock() {
+            built.clear();
+        }
     }
 
     fn current(&self, workspace: WorkspaceId) -> Option<Arc<Built>> {

@@ -14,6 +14,7 @@ mod phrases;
 mod relay;
 mod responder;
 pub mod routing;
+mod supervise;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod triage;
@@ -28,6 +29,7 @@ pub use responder::{
     BotReply, Draft, DraftSink, Outcome, PlaceholderResponder, Responder, Turn, detect_locale,
 };
 pub use routing::{Routing, RoutingServiceError};
+pub use supervise::supervise;
 
 /// A source of the current time in milliseconds: the system clock, or a test's own.
 pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;

@@ -68,26 +68,38 @@ impl Routing {
     pub fn start(store: Arc<dyn Store>, clock: Clock) -> Arc<Routing> {
         let (moved, _) = broadcast::channel(256);
         let routing = Arc::new(Routing { store, clock, desks: Mutex::new(HashMap::new()), moved });
-        let mut feed = routing.store.subscribe();
         let this = Arc::downgrade(&routing);
-        tokio::spawn(async move {
-            loop {
-                let change = feed.recv().await;
+        crate::supervise("routing: change feed", move |restarts| {
+            let this = this.clone();
+            async move {
                 let Some(routing) = this.upgrade() else { return };
-                match change {
-                    Ok(change) => routing.on_change(&change).await,
-                    Err(broadcast::error::RecvError::Lagged(_)) => routing.reload_all().await,
-                    Err(broadcast::error::RecvError::Closed) => return,
+                let mut feed = routing.store.subscribe();
+                if restarts > 0 {
+                    // Changes may have gone by meanwhile: mirror the store afresh.
+                    routing.reload_all().await;
+                }
+                drop(routing);
+                loop {
+                    let change = feed.recv().await;
+                    let Some(routing) = this.upgrade() else { return };
+                    match change {
+                        Ok(change) => routing.on_change(&change).await,
+                        Err(broadcast::error::RecvError::Lagged(_)) => routing.reload_all().await,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    }
                 }
             }
         });
         let this: Weak<Routing> = Arc::downgrade(&routing);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(TICK);
-            loop {
-                ticker.tick().await;
-                let Some(routing) = this.upgrade() else { return };
-                routing.tick().await;
+        crate::supervise("routing: clock", move |_| {
+            let this = this.clone();
+            async move {
+                let mut ticker = tokio::time::interval(TICK);
+                loop {
+                    ticker.tick().await;
+                    let Some(routing) = this.upgrade() else { return };
+                    routing.tick().await;
+                }
             }
         });
         routing

@@ -62,37 +62,50 @@ impl Drop for WidgetSubscription {
 
 impl Hub {
     /// Starts the task that reads `store`'s change feed and the relay's drafts.
-    pub fn start(store: &Arc<dyn Store>, mut drafts: broadcast::Receiver<Arc<Draft>>) -> Arc<Hub> {
+    pub fn start(store: &Arc<dyn Store>, drafts: broadcast::Receiver<Arc<Draft>>) -> Arc<Hub> {
         let hub = Arc::new(Hub::default());
-        let mut feed = store.subscribe();
-        let dispatcher = Arc::clone(&hub);
-        tokio::spawn(async move {
-            let mut drafting = true;
-            loop {
-                let change = tokio::select! {
-                    // Stored changes first: a reply that is stored makes its draft moot.
-                    biased;
-                    change = feed.recv() => change,
-                    draft = drafts.recv(), if drafting => {
-                        match draft {
-                            Ok(draft) => dispatcher.dispatch_draft(draft),
-                            // A missed draft is a missed preview; the stored reply follows.
-                            Err(broadcast::error::RecvError::Lagged(_)) => {}
-                            Err(broadcast::error::RecvError::Closed) => drafting = false,
+        let store = Arc::clone(store);
+        let dispatcher = Arc::downgrade(&hub);
+        tandem_flow::supervise("realtime hub", move |restarts| {
+            let mut feed = store.subscribe();
+            let mut drafts = drafts.resubscribe();
+            let dispatcher = dispatcher.clone();
+            async move {
+                if restarts > 0
+                    && let Some(dispatcher) = dispatcher.upgrade()
+                {
+                    // Changes went by unsent: every subscriber catches up from the store.
+                    dispatcher.resync_everyone();
+                }
+                let mut drafting = true;
+                loop {
+                    let change = tokio::select! {
+                        // Stored changes first: a reply that is stored makes its draft moot.
+                        biased;
+                        change = feed.recv() => change,
+                        draft = drafts.recv(), if drafting => {
+                            let Some(dispatcher) = dispatcher.upgrade() else { return };
+                            match draft {
+                                Ok(draft) => dispatcher.dispatch_draft(draft),
+                                // A missed draft is a missed preview; the stored reply follows.
+                                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                                Err(broadcast::error::RecvError::Closed) => drafting = false,
+                            }
+                            continue;
                         }
-                        continue;
+                    };
+                    let Some(dispatcher) = dispatcher.upgrade() else { return };
+                    match change {
+                        Ok(change) => dispatcher.dispatch(change),
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::warn!(
+                                missed,
+                                "realtime hub fell behind the change feed; resyncing subscribers"
+                            );
+                            dispatcher.resync_everyone();
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
                     }
-                };
-                match change {
-                    Ok(change) => dispatcher.dispatch(change),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(
-                            missed,
-                            "realtime hub fell behind the change feed; resyncing subscribers"
-                        );
-                        dispatcher.resync_everyone();
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
                 }
             }
         });

@@ -146,14 +146,19 @@ pub fn start(store: Arc<dyn Store>, config: WebhookConfig) {
             return;
         }
     };
-    let worker = Worker {
-        store,
-        client,
-        slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
-        finished: Arc::new(Notify::new()),
-        config: Arc::new(config),
-    };
-    tokio::spawn(worker.run());
+    let config = Arc::new(config);
+    tandem_flow::supervise("webhooks: worker", move |_| {
+        // What was in flight when a worker died is leased, not lost: it is claimed again when
+        // its lease ends.
+        let worker = Worker {
+            store: Arc::clone(&store),
+            client: client.clone(),
+            slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            finished: Arc::new(Notify::new()),
+            config: Arc::clone(&config),
+        };
+        worker.run()
+    });
 }
 
 struct Worker {
