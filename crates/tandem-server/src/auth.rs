@@ -295,15 +295,82 @@ mod tests {
     }
 }
 
-/// The caller's IP address, when the server runs on a socket (tests without one get loopback).
+/// The caller's IP address: the socket's peer (loopback for tests without a socket), or, when
+/// that peer is one of the configured trusted proxies, the address the proxy reports in the
+/// configured header (`X-Forwarded-For`: the nearest address that is not itself a trusted
+/// proxy). A header from anyone else is ignored, so a client cannot choose its own address.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub std::net::IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl ClientIp {
+    fn of(parts: &Parts, config: &crate::ServerConfig) -> std::net::IpAddr {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |info| info.0.ip());
+        let trusted = |address: &std::net::IpAddr| {
+            config.trusted_proxies.iter().any(|proxy| proxy.contains(address))
+        };
+        if !trusted(&peer) {
+            return peer;
+        }
+        let forwarded = parts
+            .headers
+            .get_all(config.client_ip_header.as_str())
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|address| address.trim().parse::<std::net::IpAddr>().ok())
+            .collect::<Vec<_>>();
+        // Each proxy appends the address it saw: the last one not ours is the client.
+        forwarded.into_iter().rev().find(|address| !trusted(address)).unwrap_or(peer)
+    }
+}
+
+impl FromRequestParts<crate::AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let address = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        Ok(ClientIp(address.map_or(std::net::IpAddr::from([127, 0, 0, 1]), |info| info.0.ip())))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(ClientIp::of(parts, &state.config)))
+    }
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::*;
+
+    fn address(peer: &str, forwarded: Option<&str>, trusted: &[&str]) -> String {
+        let mut request = axum::http::Request::builder();
+        if let Some(forwarded) = forwarded {
+            request = request.header("x-forwarded-for", forwarded);
+        }
+        let (mut parts, ()) = request.body(()).unwrap().into_parts();
+        let socket: std::net::SocketAddr = format!("{peer}:5000").parse().unwrap();
+        parts.extensions.insert(axum::extract::ConnectInfo(socket));
+        let config = crate::ServerConfig {
+            trusted_proxies: trusted.iter().map(|proxy| proxy.parse().unwrap()).collect(),
+            ..crate::ServerConfig::default()
+        };
+        ClientIp::of(&parts, &config).to_string()
+    }
+
+    #[test]
+    fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
+        // No proxy configured: the header is the client's to forge, so it is ignored.
+        assert_eq!(address("203.0.113.9", Some("1.2.3.4"), &[]), "203.0.113.9");
+        // Behind the trusted proxy: the client it saw.
+        assert_eq!(address("10.0.0.2", Some("198.51.100.7"), &["10.0.0.0/8"]), "198.51.100.7");
+        // A client's forged entry sits to the left of what the proxy appended.
+        assert_eq!(
+            address("10.0.0.2", Some("1.2.3.4, 198.51.100.7, 10.0.0.3"), &["10.0.0.0/8"]),
+            "198.51.100.7"
+        );
+        // A peer that is not a trusted proxy is the client, whatever it says.
+        assert_eq!(address("192.0.2.1", Some("1.2.3.4"), &["10.0.0.0/8"]), "192.0.2.1");
+        // A trusted proxy that sent no usable header: the proxy itself.
+        assert_eq!(address("10.0.0.2", Some("garbage"), &["10.0.0.0/8"]), "10.0.0.2");
     }
 }

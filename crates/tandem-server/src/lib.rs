@@ -57,6 +57,11 @@ pub struct ServerConfig {
     /// WebSocket read and write buffer size per connection, in bytes. Small buffers keep idle
     /// connections cheap; messages larger than this are still accepted.
     pub websocket_buffer_bytes: usize,
+    /// Reverse proxies (addresses or networks, `10.0.0.0/8`) whose `client_ip_header` names the
+    /// client for rate limits; empty (the default): the socket's peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header a trusted proxy names the client in.
+    pub client_ip_header: String,
     /// Outbound webhooks: concurrency, timeout, retry schedule, retention.
     pub webhooks: webhooks::WebhookConfig,
 }
@@ -73,6 +78,8 @@ impl Default for ServerConfig {
             widget_sessions_per_minute: 30,
             login_per_minute: 10,
             websocket_buffer_bytes: 1024,
+            trusted_proxies: Vec::new(),
+            client_ip_header: "x-forwarded-for".into(),
             webhooks: webhooks::WebhookConfig::default(),
         }
     }

@@ -6,25 +6,37 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// At most `burst` requests at once per key, refilled at `per_minute` a minute.
 #[derive(Debug)]
 pub struct RateLimiter<K> {
     burst: f64,
     per_second: f64,
-    buckets: Mutex<HashMap<K, (f64, Instant)>>,
+    buckets: Mutex<Buckets<K>>,
 }
 
-/// Forget keys untouched for this long, so the map does not grow without bound.
-const IDLE_SECS: f64 = 600.0;
+#[derive(Debug)]
+struct Buckets<K> {
+    /// Tokens left and when they were counted, per key.
+    tokens: HashMap<K, (f64, Instant)>,
+    /// When idle keys were last forgotten.
+    swept: Instant,
+}
+
+/// Keys untouched for this long are forgotten (their bucket is full again by then anyway),
+/// so the map does not grow without bound.
+const IDLE: Duration = Duration::from_secs(600);
+/// How often idle keys are looked for: a sweep visits every key, so it runs on a schedule,
+/// not on every call.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 impl<K: Eq + Hash + Clone> RateLimiter<K> {
     pub fn new(burst: u32, per_minute: u32) -> RateLimiter<K> {
         RateLimiter {
             burst: f64::from(burst.max(1)),
             per_second: f64::from(per_minute.max(1)) / 60.0,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets { tokens: HashMap::new(), swept: Instant::now() }),
         }
     }
 
@@ -34,13 +46,16 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
     }
 
     fn check_at(&self, key: &K, now: Instant) -> Result<(), u64> {
-        let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
-        if buckets.len() > 100_000 {
-            buckets.retain(|_, (_, last)| now.duration_since(*last).as_secs_f64() < IDLE_SECS);
+        // A thread that panicked while holding the lock left the counts as they were: keep
+        // limiting with them rather than let everything through.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if now.saturating_duration_since(buckets.swept) >= SWEEP_EVERY {
+            buckets.swept = now;
+            buckets.tokens.retain(|_, (_, last)| now.saturating_duration_since(*last) < IDLE);
         }
-        let (tokens, last) = buckets.entry(key.clone()).or_insert((self.burst, now));
-        *tokens =
-            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
+        let (tokens, last) = buckets.tokens.entry(key.clone()).or_insert((self.burst, now));
+        let refill = now.saturating_duration_since(*last).as_secs_f64() * self.per_second;
+        *tokens = (*tokens + refill).min(self.burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -49,12 +64,17 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
             Err(((1.0 - *tokens) / self.per_second).ceil() as u64)
         }
     }
+
+    /// How many keys are remembered.
+    #[cfg(test)]
+    fn keys(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).tokens.len()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn burst_then_refill() {
@@ -67,5 +87,34 @@ mod tests {
         assert!(limiter.check_at(&"b", start).is_ok(), "keys are independent");
         assert!(limiter.check_at(&"a", start + Duration::from_secs(1)).is_ok());
         assert!(limiter.check_at(&"a", start + Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn a_poisoned_lock_keeps_limiting() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(1, 1));
+        assert!(limiter.check(&"a").is_ok());
+        let poisoner = std::sync::Arc::clone(&limiter);
+        let _ = std::thread::spawn(move || {
+            let _held = poisoner.buckets.lock().unwrap();
+            panic!("a bug while holding the limiter");
+        })
+        .join();
+        assert!(limiter.buckets.is_poisoned());
+        assert!(limiter.check(&"a").is_err(), "still limited after the poisoning");
+    }
+
+    #[test]
+    fn idle_keys_are_forgotten_on_a_schedule() {
+        let limiter = RateLimiter::new(2, 60);
+        let start = Instant::now();
+        for key in 0..1000 {
+            limiter.check_at(&key, start).unwrap();
+        }
+        // Within the sweep interval nothing is swept, however many keys there are.
+        limiter.check_at(&0, start + Duration::from_secs(30)).unwrap();
+        assert_eq!(limiter.keys(), 1000);
+        // Once idle long enough, the next sweep forgets them (the key in use stays).
+        limiter.check_at(&0, start + IDLE).unwrap();
+        assert_eq!(limiter.keys(), 1);
     }
 }
