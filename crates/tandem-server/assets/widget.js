@@ -31,44 +31,10 @@
   const TYPING_MS = 15000;
   const PING_MS = 25000;
 
-  const I18N = {
-    zh: {
-      title: '在线客服', dialog: '客服对话', openChat: '打开客服对话', closeChat: '关闭客服对话',
-      minimize: '收起对话', placeholder: '输入消息…（Enter 发送，Shift+Enter 换行）', input: '消息内容',
-      send: '发送', handoff: '转人工', handoffLabel: '转接人工客服', messages: '对话消息',
-      connecting: '正在连接…', reconnecting: '连接中断，正在重连…', online: '在线',
-      queued: '正在为您转接人工客服…', human: '{name} 已加入对话',
-      position: '您排在第 {n} 位', eta: '预计等待约 {min} 分钟',
-      nobodyFree: '相关客服暂时不在线，上线后马上接待您',
-      closed: '当前非工作时间，客服上班后会尽快回复您',
-      followUp: '已登记，人工客服将于 {time} 起联系您',
-      resolved: '对话已结束，发送消息即可重新开始',
-      sending: '发送中…', failed: '发送失败 — 点击重试', retry: '重新发送这条消息',
-      tooLong: '消息太长了：最多 {max} 个字符（当前 {n}）', invalid: '消息无法发送，请检查内容',
-      rateLimited: '发送太频繁，请稍候…', error: '出错了，请稍后再试',
-      welcome: '您好！我是{bot}，有什么可以帮您？', welcomeNoBot: '您好！有什么可以帮您？',
-      typing: '{bot}正在输入', agent: '客服', bot: '智能助手', unread: '{n} 条未读消息',
-      source: '来源：{title}', quickReplies: '快捷回复',
-    },
-    en: {
-      title: 'Chat with us', dialog: 'Customer service chat', openChat: 'Open chat', closeChat: 'Close chat',
-      minimize: 'Minimize chat', placeholder: 'Write a message… (Enter to send, Shift+Enter for a new line)',
-      input: 'Message', send: 'Send', handoff: 'Talk to a person', handoffLabel: 'Talk to a person',
-      messages: 'Conversation', connecting: 'Connecting…', reconnecting: 'Connection lost — reconnecting…',
-      online: 'Online', queued: 'Connecting you to a person…', human: '{name} joined',
-      position: 'you’re number {n} in the queue', eta: 'about {min} min',
-      nobodyFree: 'the right person is offline right now; you’ll be helped as soon as they’re on',
-      closed: 'We’re closed right now; a person will reply when we open',
-      followUp: 'Noted — a person will get back to you from {time}',
-      resolved: 'Conversation resolved — write to start again',
-      sending: 'sending…', failed: 'failed — tap to retry', retry: 'Send this message again',
-      tooLong: 'That message is too long: at most {max} characters (now {n})',
-      invalid: 'This message could not be sent — please check it', rateLimited: 'Sending too fast — please wait a moment…',
-      error: 'Something went wrong — please try again', welcome: 'Hi! I’m {bot}. How can I help you today?',
-      welcomeNoBot: 'Hi! How can we help you today?', typing: '{bot} is typing', agent: 'Agent', bot: 'Assistant',
-      unread: '{n} unread messages', source: 'Source: {title}', quickReplies: 'Suggested replies',
-    },
-  };
+  // The sentences of each language ({ zh: {...}, en: {...} }): the [widget] tables of Tandem's
+  // translation catalogue (crates/tandem-locales), which the server writes in here when it
+  // serves this script.
+  const I18N = /*TANDEM_STRINGS*/ {};
   const T = I18N[LANG];
   const fmt = (s, vars) => s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? ''));
 
@@ -281,16 +247,16 @@ textarea::placeholder { color: #94a3b8; }
     };
     ui.root.lang = LANG === 'zh' ? 'zh-CN' : 'en';
     ui.handoff.textContent = T.handoff;
-    ui.handoff.setAttribute('aria-label', T.handoffLabel);
+    ui.handoff.setAttribute('aria-label', T.handoff_label);
     ui.close.setAttribute('aria-label', T.minimize);
     ui.close.title = T.minimize;
     ui.list.setAttribute('aria-label', T.messages);
-    ui.quick.setAttribute('aria-label', T.quickReplies);
+    ui.quick.setAttribute('aria-label', T.quick_replies);
     ui.input.placeholder = T.placeholder;
     ui.input.setAttribute('aria-label', T.input);
     ui.send.setAttribute('aria-label', T.send);
     ui.send.title = T.send;
-    ui.launcher.setAttribute('aria-label', T.openChat);
+    ui.launcher.setAttribute('aria-label', T.open_chat);
     applyInbox();
 
     ui.launcher.addEventListener('click', () => setOpen(!S.open, true));
@@ -309,7 +275,7 @@ textarea::placeholder { color: #94a3b8; }
     ui.input.addEventListener('input', () => {
       autosize();
       const n = charCount(ui.input.value.trim());
-      if (n > MAX_CHARS) notify(fmt(T.tooLong, { max: MAX_CHARS, n }), 0, 'tooLong');
+      if (n > MAX_CHARS) notify(fmt(T.too_long, { max: MAX_CHARS, n }), 0, 'tooLong');
       else if (ui.notice.dataset.kind === 'tooLong') notify('');
     });
 
@@ -329,7 +295,7 @@ textarea::placeholder { color: #94a3b8; }
     ui.avatar.textContent = Array.from(name)[0] || '';
     ui.panel.setAttribute('aria-label', `${name} – ${T.dialog}`);
     const bot = (S.inbox && S.inbox.bot_name) || '';
-    ui.welcome.textContent = bot ? fmt(T.welcome, { bot }) : T.welcomeNoBot;
+    ui.welcome.textContent = bot ? fmt(T.welcome, { bot }) : T.welcome_no_bot;
     ui.typing.setAttribute('aria-label', fmt(T.typing, { bot: bot || T.bot }));
   }
 
@@ -340,7 +306,7 @@ textarea::placeholder { color: #94a3b8; }
     ui.panel.hidden = !open;
     ui.root.classList.toggle('open', open);
     ui.launcher.setAttribute('aria-expanded', String(open));
-    ui.launcher.setAttribute('aria-label', open ? T.closeChat : T.openChat);
+    ui.launcher.setAttribute('aria-label', open ? T.close_chat : T.open_chat);
     if (open) {
       S.unread = 0;
       renderUnread();
@@ -356,7 +322,7 @@ textarea::placeholder { color: #94a3b8; }
   function renderUnread() {
     ui.badge.hidden = !S.unread;
     ui.badge.textContent = S.unread > 9 ? '9+' : String(S.unread);
-    if (!S.open) ui.launcher.setAttribute('aria-label', S.unread ? `${T.openChat} (${fmt(T.unread, { n: S.unread })})` : T.openChat);
+    if (!S.open) ui.launcher.setAttribute('aria-label', S.unread ? `${T.open_chat} (${fmt(T.unread, { n: S.unread })})` : T.open_chat);
   }
 
   function notify(text, ms = 6000, kind = '') {
@@ -373,7 +339,7 @@ textarea::placeholder { color: #94a3b8; }
     if (!q.open) return [T.closed];
     const parts = [fmt(T.position, { n: q.position })];
     // No estimate while the queue is open: nobody online could take it now.
-    if (q.eta_seconds == null) parts.push(T.nobodyFree);
+    if (q.eta_seconds == null) parts.push(T.nobody_free);
     else parts.push(fmt(T.eta, { min: Math.max(1, Math.round(q.eta_seconds / 60)) }));
     return parts;
   }
@@ -387,7 +353,7 @@ textarea::placeholder { color: #94a3b8; }
     else if (c && c.state === 'resolved') text = T.resolved;
     else if (c && c.follow_up_at) {
       const time = new Date(c.follow_up_at).toLocaleString(LANG === 'zh' ? 'zh-CN' : 'en', { weekday: 'short', hour: '2-digit', minute: '2-digit' });
-      text = fmt(T.followUp, { time });
+      text = fmt(T.follow_up, { time });
     }
     let conn = '';
     if (S.online) conn = text ? '' : T.online;
@@ -752,7 +718,7 @@ textarea::placeholder { color: #94a3b8; }
   // The one send path, for the composer and the quick replies alike. False when it was refused.
   function sendText(body) {
     const n = charCount(body);
-    if (n > MAX_CHARS) { notify(fmt(T.tooLong, { max: MAX_CHARS, n }), 0, 'tooLong'); return false; }
+    if (n > MAX_CHARS) { notify(fmt(T.too_long, { max: MAX_CHARS, n }), 0, 'tooLong'); return false; }
     notify('');
     const rec = {
       id: null, seq: null, cid: newId(), kind: 'customer', name: (S.customer && S.customer.name) || null,
@@ -788,7 +754,7 @@ textarea::placeholder { color: #94a3b8; }
         if (rec.seq != null) return; // it arrived over the socket meanwhile
         const status = e && e.status;
         if (status === 429 && tries < 4) {
-          notify(T.rateLimited, 0, 'rate');
+          notify(T.rate_limited, 0, 'rate');
           await sleep((e.retryAfter || 2) * 1000);
           continue;
         }
@@ -798,9 +764,9 @@ textarea::placeholder { color: #94a3b8; }
         }
         rec.status = 'failed';
         paint(rec);
-        if (status === 413 || (e && e.code === 'payload_too_large')) notify(fmt(T.tooLong, { max: MAX_CHARS, n: charCount(rec.body) }));
+        if (status === 413 || (e && e.code === 'payload_too_large')) notify(fmt(T.too_long, { max: MAX_CHARS, n: charCount(rec.body) }));
         else if (status === 422) notify(T.invalid);
-        else if (status === 429) notify(T.rateLimited);
+        else if (status === 429) notify(T.rate_limited);
         else if (status) notify(T.error);
         return;
       }

@@ -57,10 +57,10 @@ pub struct DecisionView {
 
 fn decision_view(text: &'static Text, record: &DecisionRecord) -> DecisionView {
     let outcome = match record.outcome.as_str() {
-        "answer" => text.kb_outcome_answer,
-        "clarify" => text.kb_outcome_clarify,
-        "action" => text.action_outcome,
-        _ => text.kb_outcome_abstain,
+        "answer" => &text.kb_outcome_answer,
+        "clarify" => &text.kb_outcome_clarify,
+        "action" => &text.action_outcome,
+        _ => &text.kb_outcome_abstain,
     };
     let action = record.action.as_ref().map(|action| {
         let params = action
@@ -220,8 +220,8 @@ fn handoff_view(
             message.author_kind == AuthorKind::Agent && message.created_at >= packet.created_at
         });
     let (outcome_label, outcome) = match packet.outcome {
-        EscalationOutcome::DraftForApproval => (text.handoff_outcome_draft, "draft_for_approval"),
-        _ => (text.handoff_outcome_hand_off, "hand_off"),
+        EscalationOutcome::DraftForApproval => (&text.handoff_outcome_draft, "draft_for_approval"),
+        _ => (&text.handoff_outcome_hand_off, "hand_off"),
     };
     let label = |known: Option<&'static str>, code: &str| known.unwrap_or(code).to_owned();
     HandoffView {
@@ -404,24 +404,24 @@ fn actions(text: &'static Text, state: ConversationState, mine: bool) -> Vec<Act
     let action = |name, label, primary| Action { name, label, primary };
     match state {
         ConversationState::Bot | ConversationState::Queued => {
-            let mut list = vec![action("assign", text.assign_to_me, true)];
+            let mut list = vec![action("assign", &text.assign_to_me, true)];
             if state == ConversationState::Queued {
-                list.push(action("hand_back", text.hand_back, false));
+                list.push(action("hand_back", &text.hand_back, false));
             }
-            list.push(action("resolve", text.resolve, false));
+            list.push(action("resolve", &text.resolve, false));
             list
         }
         ConversationState::Human => {
             let mut list = Vec::new();
             if !mine {
-                list.push(action("assign", text.assign_to_me, false));
+                list.push(action("assign", &text.assign_to_me, false));
             }
-            list.push(action("resolve", text.resolve, true));
-            list.push(action("release", text.release, false));
-            list.push(action("hand_back", text.hand_back, false));
+            list.push(action("resolve", &text.resolve, true));
+            list.push(action("release", &text.release, false));
+            list.push(action("hand_back", &text.hand_back, false));
             list
         }
-        ConversationState::Resolved => vec![action("reopen", text.reopen, true)],
+        ConversationState::Resolved => vec![action("reopen", &text.reopen, true)],
     }
 }
 

@@ -71,9 +71,9 @@ struct DeskPage {
 
 fn presence_label(text: &'static Text, presence: Presence) -> &'static str {
     match presence {
-        Presence::Online => text.presence_online,
-        Presence::Away => text.presence_away,
-        Presence::Offline => text.presence_offline,
+        Presence::Online => &text.presence_online,
+        Presence::Away => &text.presence_away,
+        Presence::Offline => &text.presence_offline,
     }
 }
 
@@ -185,7 +185,7 @@ async fn show_desk(State(state): State<AppState>, PageAgent(agent): PageAgent) -
         conversations.push(WaitingRow {
             id: id.0,
             preview: conversation.preview.clone(),
-            state_label: text.desk_ticket,
+            state_label: &text.desk_ticket,
             assignee: format_time(at),
             queue: queue_name(conversation.queue_id.unwrap_or(tandem_flow::routing::DEFAULT_QUEUE)),
             since: conversation

@@ -74,12 +74,12 @@ fn chosen_view(query: &ViewQuery) -> &'static str {
 
 fn label(text: &'static Text, view: &str) -> &'static str {
     match view {
-        "mine" => text.view_mine,
-        "queued" => text.view_queued,
-        "bot" => text.view_bot,
-        "human" => text.view_human,
-        "resolved" => text.view_resolved,
-        _ => text.view_all,
+        "mine" => &text.view_mine,
+        "queued" => &text.view_queued,
+        "bot" => &text.view_bot,
+        "human" => &text.view_human,
+        "resolved" => &text.view_resolved,
+        _ => &text.view_all,
     }
 }
 

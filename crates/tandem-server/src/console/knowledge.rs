@@ -144,7 +144,7 @@ async fn show_list(
             title: article.title,
         })
         .collect::<Vec<_>>();
-    let mut statuses = vec![("all", text.kb_all_statuses)];
+    let mut statuses = vec![("all", text.kb_all_statuses.as_str())];
     statuses.extend(
         ArticleStatus::ALL.iter().map(|status| (status.as_str(), text.article_status(*status))),
     );
@@ -319,9 +319,9 @@ impl EditPage {
             .iter()
             .map(|&channel| {
                 let label = match channel {
-                    Channel::Web => t.channel_web,
-                    Channel::Email => t.channel_email,
-                    Channel::Api => t.channel_api,
+                    Channel::Web => t.channel_web.as_str(),
+                    Channel::Email => t.channel_email.as_str(),
+                    Channel::Api => t.channel_api.as_str(),
                 };
                 (channel.as_str(), label, self.form.has_channel(channel))
             })
@@ -681,9 +681,9 @@ async fn show_test(
         .map_err(|e| PageError::for_agent(&agent)(e.into()))?;
     let outcome = decision.outcome.as_str();
     let outcome_label = match decision.outcome {
-        Outcome::Answer => text.kb_outcome_answer,
-        Outcome::Clarify => text.kb_outcome_clarify,
-        Outcome::Abstain => text.kb_outcome_abstain,
+        Outcome::Answer => &text.kb_outcome_answer,
+        Outcome::Clarify => &text.kb_outcome_clarify,
+        Outcome::Abstain => &text.kb_outcome_abstain,
     };
     let candidates = decision
         .candidates

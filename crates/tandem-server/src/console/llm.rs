@@ -208,24 +208,24 @@ fn sections(t: &'static Text, form: ModelForm, error: Option<&FieldError>) -> Ve
     };
     vec![
         SectionView {
-            title: t.llm_provider,
+            title: &t.llm_provider,
             hint: "",
             switches: vec![
-                switch("enabled", t.llm_enabled, t.llm_enabled_hint, &form.enabled),
+                switch("enabled", &t.llm_enabled, &t.llm_enabled_hint, &form.enabled),
                 switch(
                     "allow_external",
-                    t.llm_allow_external,
-                    t.llm_allow_external_hint,
+                    &t.llm_allow_external,
+                    &t.llm_allow_external_hint,
                     &form.allow_external,
                 ),
             ],
             inputs: vec![
-                input("base_url", t.llm_base_url, t.llm_base_url_hint, "url", "", form.base_url),
-                input("model", t.llm_model, "", "text", "", form.model),
+                input("base_url", &t.llm_base_url, &t.llm_base_url_hint, "url", "", form.base_url),
+                input("model", &t.llm_model, "", "text", "", form.model),
                 input(
                     "api_key_env",
-                    t.llm_api_key_env,
-                    t.llm_api_key_env_hint,
+                    &t.llm_api_key_env,
+                    &t.llm_api_key_env_hint,
                     "text",
                     "",
                     form.api_key_env,
@@ -233,39 +233,39 @@ fn sections(t: &'static Text, form: ModelForm, error: Option<&FieldError>) -> Ve
             ],
         },
         SectionView {
-            title: t.llm_limits,
+            title: &t.llm_limits,
             hint: "",
             switches: Vec::new(),
             inputs: vec![
                 input(
                     "timeout_ms",
-                    t.llm_timeout,
-                    t.llm_timeout_hint,
+                    &t.llm_timeout,
+                    &t.llm_timeout_hint,
                     "number",
                     "1",
                     form.timeout_ms,
                 ),
                 input(
                     "total_timeout_ms",
-                    t.llm_total_timeout,
-                    t.llm_total_timeout_hint,
+                    &t.llm_total_timeout,
+                    &t.llm_total_timeout_hint,
                     "number",
                     "1",
                     form.total_timeout_ms,
                 ),
-                input("max_tokens", t.llm_max_tokens, "", "number", "1", form.max_tokens),
+                input("max_tokens", &t.llm_max_tokens, "", "number", "1", form.max_tokens),
                 input(
                     "temperature",
-                    t.llm_temperature,
-                    t.llm_temperature_hint,
+                    &t.llm_temperature,
+                    &t.llm_temperature_hint,
                     "number",
                     "any",
                     form.temperature,
                 ),
                 input(
                     "max_retries",
-                    t.llm_max_retries,
-                    t.llm_max_retries_hint,
+                    &t.llm_max_retries,
+                    &t.llm_max_retries_hint,
                     "number",
                     "1",
                     form.max_retries,
@@ -273,13 +273,13 @@ fn sections(t: &'static Text, form: ModelForm, error: Option<&FieldError>) -> Ve
             ],
         },
         SectionView {
-            title: t.llm_costs,
-            hint: t.llm_price_hint,
+            title: &t.llm_costs,
+            hint: &t.llm_price_hint,
             switches: Vec::new(),
             inputs: vec![
                 input(
                     "input_price_per_1k",
-                    t.llm_input_price,
+                    &t.llm_input_price,
                     "",
                     "number",
                     "any",
@@ -287,7 +287,7 @@ fn sections(t: &'static Text, form: ModelForm, error: Option<&FieldError>) -> Ve
                 ),
                 input(
                     "output_price_per_1k",
-                    t.llm_output_price,
+                    &t.llm_output_price,
                     "",
                     "number",
                     "any",
@@ -296,13 +296,13 @@ fn sections(t: &'static Text, form: ModelForm, error: Option<&FieldError>) -> Ve
             ],
         },
         SectionView {
-            title: t.llm_breaker,
-            hint: t.llm_breaker_hint,
+            title: &t.llm_breaker,
+            hint: &t.llm_breaker_hint,
             switches: Vec::new(),
             inputs: vec![
                 input(
                     "breaker_failures",
-                    t.llm_breaker_failures,
+                    &t.llm_breaker_failures,
                     "",
                     "number",
                     "1",
@@ -310,7 +310,7 @@ fn sections(t: &'static Text, form: ModelForm, error: Option<&FieldError>) -> Ve
                 ),
                 input(
                     "breaker_cooldown_ms",
-                    t.llm_breaker_cooldown,
+                    &t.llm_breaker_cooldown,
                     "",
                     "number",
                     "1",
@@ -319,31 +319,31 @@ fn sections(t: &'static Text, form: ModelForm, error: Option<&FieldError>) -> Ve
             ],
         },
         SectionView {
-            title: t.llm_features,
+            title: &t.llm_features,
             hint: "",
             switches: vec![
-                switch("stream", t.llm_stream, t.llm_stream_hint, &form.stream),
-                switch("tools", t.llm_tools, t.llm_tools_hint, &form.tools),
-                switch("summaries", t.llm_summaries, t.llm_summaries_hint, &form.summaries),
+                switch("stream", &t.llm_stream, &t.llm_stream_hint, &form.stream),
+                switch("tools", &t.llm_tools, &t.llm_tools_hint, &form.tools),
+                switch("summaries", &t.llm_summaries, &t.llm_summaries_hint, &form.summaries),
             ],
             inputs: Vec::new(),
         },
     ]
 }
 
-fn usage_view(text: &Text, usage: &LlmUsage) -> UsageView {
+fn usage_view(text: &'static Text, usage: &LlmUsage) -> UsageView {
     UsageView {
         empty: usage.is_empty(),
         rows: vec![
-            (text.llm_calls, usage.calls.to_string()),
-            (text.llm_used, usage.used.to_string()),
-            (text.llm_rejected, usage.rejected.to_string()),
-            (text.llm_refused, usage.refused.to_string()),
-            (text.llm_errors, usage.error.to_string()),
-            (text.llm_skipped, usage.skipped.to_string()),
-            (text.llm_prompt_tokens, usage.prompt_tokens.to_string()),
-            (text.llm_completion_tokens, usage.completion_tokens.to_string()),
-            (text.llm_cost, format!("{:.4}", usage.cost)),
+            (&text.llm_calls, usage.calls.to_string()),
+            (&text.llm_used, usage.used.to_string()),
+            (&text.llm_rejected, usage.rejected.to_string()),
+            (&text.llm_refused, usage.refused.to_string()),
+            (&text.llm_errors, usage.error.to_string()),
+            (&text.llm_skipped, usage.skipped.to_string()),
+            (&text.llm_prompt_tokens, usage.prompt_tokens.to_string()),
+            (&text.llm_completion_tokens, usage.completion_tokens.to_string()),
+            (&text.llm_cost, format!("{:.4}", usage.cost)),
         ],
     }
 }
@@ -462,6 +462,9 @@ mod tests {
             ..ModelForm::from_settings(&LlmSettings::default())
         };
         let error = form.to_settings(&EN).unwrap_err();
-        assert_eq!((error.field, error.message.as_str()), ("max_retries", EN.llm_not_a_number));
+        assert_eq!(
+            (error.field, error.message.as_str()),
+            ("max_retries", EN.llm_not_a_number.as_str())
+        );
     }
 }

@@ -103,7 +103,7 @@ async fn submit_login(
             &state,
             text,
             form.email,
-            Some(text.too_many_attempts),
+            Some(&text.too_many_attempts),
             StatusCode::TOO_MANY_REQUESTS,
         ));
     }
@@ -119,7 +119,7 @@ async fn submit_login(
                 &state,
                 text,
                 form.email,
-                Some(text.wrong_credentials),
+                Some(&text.wrong_credentials),
                 StatusCode::UNAUTHORIZED,
             ));
         }

@@ -93,7 +93,7 @@ impl FromRequestParts<AppState> for PageAgent {
 struct ErrorPage {
     t: &'static Text,
     status: u16,
-    message: String,
+    message: &'static str,
     version: &'static str,
 }
 
@@ -118,16 +118,13 @@ impl PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let (_, status) = self.error.code_and_status();
-        let message = match &self.error {
-            ApiError::NotFound(_) => self.text.not_found.to_owned(),
-            ApiError::Forbidden(_) | ApiError::CsrfFailed => self.text.forbidden.to_owned(),
-            ApiError::Internal(cause) => {
-                tracing::error!(%cause, "internal error on a console page");
-                self.text.error.to_owned()
-            }
-            other => other.to_string(),
-        };
+        let (code, status) = self.error.code_and_status();
+        if let ApiError::Internal(cause) = &self.error {
+            tracing::error!(%cause, "internal error on a console page");
+        }
+        // The page speaks the agent's language by the error's code; the English `message` with
+        // its details is for developers, in the JSON API's answers.
+        let message = self.text.error_message(code);
         let page = ErrorPage {
             t: self.text,
             status: status.as_u16(),

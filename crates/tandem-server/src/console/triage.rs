@@ -209,18 +209,18 @@ fn escalation_page(
     let rules = vec![
         rule(
             "abstains_in_a_row",
-            text.esc_abstains,
-            text.esc_abstains_hint,
+            &text.esc_abstains,
+            &text.esc_abstains_hint,
             &form.abstains_in_a_row,
             "0",
             "20",
             "1",
         ),
-        rule("repeats", text.esc_repeats, text.esc_repeats_hint, &form.repeats, "0", "20", "1"),
+        rule("repeats", &text.esc_repeats, &text.esc_repeats_hint, &form.repeats, "0", "20", "1"),
         rule(
             "didnt_help",
-            text.esc_didnt_help,
-            text.esc_didnt_help_hint,
+            &text.esc_didnt_help,
+            &text.esc_didnt_help_hint,
             &form.didnt_help,
             "0",
             "20",
@@ -228,8 +228,8 @@ fn escalation_page(
         ),
         rule(
             "anger_turns",
-            text.esc_anger_turns,
-            text.esc_anger_turns_hint,
+            &text.esc_anger_turns,
+            &text.esc_anger_turns_hint,
             &form.anger_turns,
             "0",
             "3",
@@ -237,8 +237,8 @@ fn escalation_page(
         ),
         rule(
             "negative_sentiment",
-            text.esc_negative,
-            text.esc_negative_hint,
+            &text.esc_negative,
+            &text.esc_negative_hint,
             &form.negative_sentiment,
             "-1",
             "0",
@@ -371,9 +371,9 @@ enum Refused {
 
 fn channel_label(text: &'static Text, channel: Channel) -> &'static str {
     match channel {
-        Channel::Web => text.channel_web,
-        Channel::Email => text.channel_email,
-        Channel::Api => text.channel_api,
+        Channel::Web => &text.channel_web,
+        Channel::Email => &text.channel_email,
+        Channel::Api => &text.channel_api,
     }
 }
 

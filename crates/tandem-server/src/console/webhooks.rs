@@ -29,21 +29,21 @@ pub fn routes() -> Router<AppState> {
 /// Deliveries listed under each endpoint.
 const RECENT_DELIVERIES: u32 = 10;
 
-fn event_label(text: &Text, event: WebhookEventType) -> &'static str {
+fn event_label(text: &'static Text, event: WebhookEventType) -> &'static str {
     match event {
-        WebhookEventType::ConversationHandedOff => text.wh_event_handed_off,
-        WebhookEventType::ConversationAssigned => text.wh_event_assigned,
-        WebhookEventType::ConversationResolved => text.wh_event_resolved,
-        WebhookEventType::MessageCreated => text.wh_event_message,
-        WebhookEventType::Test => text.wh_event_test,
+        WebhookEventType::ConversationHandedOff => &text.wh_event_handed_off,
+        WebhookEventType::ConversationAssigned => &text.wh_event_assigned,
+        WebhookEventType::ConversationResolved => &text.wh_event_resolved,
+        WebhookEventType::MessageCreated => &text.wh_event_message,
+        WebhookEventType::Test => &text.wh_event_test,
     }
 }
 
-fn status_label(text: &Text, status: WebhookDeliveryStatus) -> &'static str {
+fn status_label(text: &'static Text, status: WebhookDeliveryStatus) -> &'static str {
     match status {
-        WebhookDeliveryStatus::Pending => text.wh_status_pending,
-        WebhookDeliveryStatus::Delivered => text.wh_status_delivered,
-        WebhookDeliveryStatus::Failed => text.wh_status_failed,
+        WebhookDeliveryStatus::Pending => &text.wh_status_pending,
+        WebhookDeliveryStatus::Delivered => &text.wh_status_delivered,
+        WebhookDeliveryStatus::Failed => &text.wh_status_failed,
     }
 }
 

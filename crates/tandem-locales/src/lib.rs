@@ -1,0 +1,605 @@
+//! Tandem's one translation catalogue: every sentence the agent console, the bot and the chat
+//! widget show, in Chinese (`locales/zh.toml`) and English (`locales/en.toml`), compiled into
+//! the binary.
+//!
+//! Each file has a table per area. `[console]`, `[phrases]` and `[widget]` deserialize into
+//! structs that deny unknown keys and have no defaults, so a key missing from one language, or
+//! left over in it, fails to load; the keyed tables (`[reasons]`, `[emotions]`, `[entities]`,
+//! `[roles]`, `[errors]`) are looked up by a code and answer `None` for a code they lack. The
+//! files are fixed at compile time, so the tests (which load both, compare their keys and their
+//! `{placeholders}`) are what keeps a broken catalogue from ever reaching a customer's request.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+use tandem_domain::Locale;
+
+/// The Chinese catalogue as written.
+pub const ZH_SOURCE: &str = include_str!("../locales/zh.toml");
+/// The English catalogue as written.
+pub const EN_SOURCE: &str = include_str!("../locales/en.toml");
+
+static ZH: LazyLock<Catalogue> = LazyLock::new(|| load(Locale::Zh));
+static EN: LazyLock<Catalogue> = LazyLock::new(|| load(Locale::En));
+
+/// Loads a compiled-in catalogue. The tests load both files, so this cannot fail in a build
+/// whose tests pass; if it does anyway, it says which file and where.
+fn load(locale: Locale) -> Catalogue {
+    Catalogue::parse(source(locale)).unwrap_or_else(|error| {
+        panic!(
+            "locales/{}.toml does not load (run the tandem-locales tests): {error}",
+            locale.as_str()
+        )
+    })
+}
+
+/// The text of a language's catalogue file.
+pub fn source(locale: Locale) -> &'static str {
+    match locale {
+        Locale::Zh => ZH_SOURCE,
+        Locale::En => EN_SOURCE,
+    }
+}
+
+/// Everything Tandem says in one language.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalogue {
+    pub console: Console,
+    pub phrases: Phrases,
+    pub widget: Widget,
+    /// Hand-off reason labels by reason code (`complaint`, `vip`...).
+    reasons: BTreeMap<String, String>,
+    /// Emotion labels by the signal models' emotion code (`anger`, `joy`...).
+    emotions: BTreeMap<String, String>,
+    /// Labels of the kinds of detail a customer gave (`order_number`, `mobile`...).
+    entities: BTreeMap<String, String>,
+    /// Role labels by role code (`admin`, `supervisor`, `agent`).
+    roles: BTreeMap<String, String>,
+    /// What the console's error page says, by error code (`not_found`, `conflict`...).
+    errors: BTreeMap<String, String>,
+}
+
+impl Catalogue {
+    /// The catalogue of a language, loaded on first use.
+    pub fn for_locale(locale: Locale) -> &'static Catalogue {
+        match locale {
+            Locale::Zh => &ZH,
+            Locale::En => &EN,
+        }
+    }
+
+    /// Reads a catalogue file; an unknown, missing or mistyped key is an error.
+    pub fn parse(source: &str) -> Result<Catalogue, toml::de::Error> {
+        toml::from_str(source)
+    }
+
+    /// A hand-off reason code as agents read it.
+    pub fn reason(&self, code: &str) -> Option<&str> {
+        self.reasons.get(code).map(String::as_str)
+    }
+
+    /// An emotion the signal models read in a message.
+    pub fn emotion(&self, code: &str) -> Option<&str> {
+        self.emotions.get(code).map(String::as_str)
+    }
+
+    /// What kind of detail a customer gave (`order_number`, `mobile`...).
+    pub fn entity(&self, kind: &str) -> Option<&str> {
+        self.entities.get(kind).map(String::as_str)
+    }
+
+    /// A role by its code (`admin`, `supervisor`, `agent`).
+    pub fn role(&self, code: &str) -> Option<&str> {
+        self.roles.get(code).map(String::as_str)
+    }
+
+    /// What an error with this code means, for an agent on the console's error page.
+    pub fn error(&self, code: &str) -> Option<&str> {
+        self.errors.get(code).map(String::as_str)
+    }
+}
+
+/// Every sentence of the agent console. Templates read these through the server's `Text`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Console {
+    /// The `lang` attribute of the console's pages (`zh-CN`, `en`).
+    pub lang: String,
+    pub product_tagline: String,
+    pub sign_in: String,
+    pub sign_out: String,
+    pub email: String,
+    pub password: String,
+    pub wrong_credentials: String,
+    pub too_many_attempts: String,
+    pub inbox: String,
+    pub admin_agents: String,
+    pub settings: String,
+    pub view_mine: String,
+    pub view_queued: String,
+    pub view_bot: String,
+    pub view_human: String,
+    pub view_resolved: String,
+    pub view_all: String,
+    pub no_conversations: String,
+    pub live: String,
+    pub reconnecting: String,
+    pub customer: String,
+    pub assignee: String,
+    pub unassigned: String,
+    pub assign_to_me: String,
+    pub assign_to: String,
+    pub release: String,
+    pub hand_back: String,
+    pub resolve: String,
+    pub reopen: String,
+    pub reply: String,
+    pub note: String,
+    pub send: String,
+    pub reply_placeholder: String,
+    pub note_placeholder: String,
+    pub resolved_hint: String,
+    pub internal_note: String,
+    pub attributes: String,
+    pub language: String,
+    pub past_conversations: String,
+    pub customer_since: String,
+    pub back_to_inbox: String,
+    pub name: String,
+    pub role: String,
+    pub status: String,
+    pub active: String,
+    pub inactive: String,
+    pub create_agent: String,
+    pub create: String,
+    pub save: String,
+    pub deactivate: String,
+    pub activate: String,
+    pub new_password: String,
+    pub reset_password: String,
+    pub saved: String,
+    pub api_tokens: String,
+    pub token_name: String,
+    pub create_token: String,
+    pub token_created: String,
+    pub profile: String,
+    /// What the error page says when its error has no text of its own in `[errors]`.
+    pub error: String,
+    pub you: String,
+    pub knowledge: String,
+    pub kb_new_article: String,
+    pub kb_import: String,
+    pub kb_export_jsonl: String,
+    pub kb_export_csv: String,
+    pub kb_search_placeholder: String,
+    pub kb_search: String,
+    pub kb_all_statuses: String,
+    pub kb_status_draft: String,
+    pub kb_status_in_review: String,
+    pub kb_status_published: String,
+    pub kb_status_archived: String,
+    pub kb_title: String,
+    pub kb_key: String,
+    pub kb_key_hint: String,
+    pub kb_version: String,
+    pub kb_questions: String,
+    pub kb_questions_hint: String,
+    pub kb_tags: String,
+    pub kb_tags_hint: String,
+    pub kb_answer: String,
+    pub kb_updated: String,
+    pub kb_no_articles: String,
+    pub kb_language_any: String,
+    pub kb_save_draft: String,
+    pub kb_submit_review: String,
+    pub kb_publish: String,
+    pub kb_archive: String,
+    pub kb_history: String,
+    pub kb_no_versions: String,
+    pub kb_published_at: String,
+    pub kb_author: String,
+    pub kb_live: String,
+    pub kb_effective_from: String,
+    pub kb_expires_at: String,
+    pub kb_window_hint: String,
+    pub kb_channels: String,
+    pub kb_channels_hint: String,
+    pub kb_any_channel: String,
+    pub kb_settings: String,
+    pub kb_threshold_hint: String,
+    pub kb_default: String,
+    pub kb_dictionary: String,
+    pub kb_dictionary_hint: String,
+    pub channel_web: String,
+    pub channel_email: String,
+    pub channel_api: String,
+    pub kb_not_saved: String,
+    pub kb_key_taken: String,
+    pub kb_back: String,
+    pub kb_read_only: String,
+    pub kb_import_title: String,
+    pub kb_import_hint: String,
+    pub kb_content: String,
+    pub kb_format: String,
+    pub kb_publish_now: String,
+    pub kb_import_failed: String,
+    pub kb_test: String,
+    pub kb_test_placeholder: String,
+    pub kb_test_button: String,
+    pub kb_test_hint: String,
+    pub kb_outcome: String,
+    pub kb_outcome_answer: String,
+    pub kb_outcome_clarify: String,
+    pub kb_outcome_abstain: String,
+    pub kb_threshold: String,
+    pub decision_record: String,
+    pub replay: String,
+    pub kb_candidates: String,
+    pub kb_score: String,
+    pub kb_retrieval: String,
+    pub kb_intent: String,
+    pub kb_customer_gets: String,
+    pub kb_no_candidates: String,
+    pub handoff_title: String,
+    pub handoff_outcome_hand_off: String,
+    pub handoff_outcome_draft: String,
+    pub handoff_summary: String,
+    pub handoff_model_summary: String,
+    /// Before the key of the action the model chose.
+    pub llm_chose_action: String,
+    pub handoff_emotions: String,
+    pub handoff_intents: String,
+    pub handoff_bot_replies: String,
+    pub handoff_source: String,
+    pub handoff_entities: String,
+    pub handoff_tier: String,
+    pub handoff_value: String,
+    pub handoff_conversations: String,
+    pub handoff_previous_agent: String,
+    pub handoff_skills: String,
+    pub handoff_priority: String,
+    pub handoff_queue: String,
+    pub handoff_draft: String,
+    pub handoff_draft_hint: String,
+    pub handoff_draft_answered: String,
+    pub handoff_approve: String,
+    pub handoff_none: String,
+    pub escalation: String,
+    pub esc_lead: String,
+    pub esc_signals: String,
+    pub esc_signals_hint: String,
+    pub esc_signal: String,
+    pub esc_hand_off_on: String,
+    pub esc_approve_on: String,
+    pub esc_rules: String,
+    pub esc_abstains: String,
+    pub esc_abstains_hint: String,
+    pub esc_repeats: String,
+    pub esc_repeats_hint: String,
+    pub esc_didnt_help: String,
+    pub esc_didnt_help_hint: String,
+    pub esc_anger_turns: String,
+    pub esc_anger_turns_hint: String,
+    pub esc_negative: String,
+    pub esc_negative_hint: String,
+    pub esc_vip: String,
+    pub esc_vip_hint: String,
+    pub desk: String,
+    pub desk_my_presence: String,
+    pub presence_online: String,
+    pub presence_away: String,
+    pub presence_offline: String,
+    pub desk_queues: String,
+    pub desk_queue: String,
+    pub desk_default_queue: String,
+    pub desk_waiting: String,
+    pub desk_offered: String,
+    pub desk_with_people: String,
+    pub desk_longest_wait: String,
+    pub desk_sla_risk: String,
+    pub desk_breached: String,
+    pub desk_closed: String,
+    pub desk_agents: String,
+    pub desk_agent: String,
+    pub desk_presence: String,
+    pub desk_load: String,
+    pub desk_skills: String,
+    pub desk_conversations: String,
+    pub desk_customer_said: String,
+    pub desk_state: String,
+    pub desk_since: String,
+    pub desk_reroute: String,
+    pub desk_ticket: String,
+    pub action_outcome: String,
+    pub customer_verified: String,
+    pub llm_record: String,
+    pub llm_unsupported: String,
+    pub llm_attempts: String,
+    pub managers_only: String,
+    pub routing: String,
+    pub routing_lead: String,
+    pub routing_agents: String,
+    pub routing_skills: String,
+    pub routing_skills_hint: String,
+    pub routing_capacity: String,
+    pub routing_capacity_hint: String,
+    pub routing_presence: String,
+    pub routing_queues: String,
+    pub routing_no_queues: String,
+    pub queue_name: String,
+    pub queue_description: String,
+    pub queue_skills: String,
+    pub queue_skills_hint: String,
+    pub queue_topics: String,
+    pub queue_topics_hint: String,
+    pub queue_sla: String,
+    pub queue_offer_timeout: String,
+    pub queue_offer_timeout_hint: String,
+    pub queue_widen: String,
+    pub queue_widen_hint: String,
+    pub queue_hours: String,
+    pub queue_hours_hint: String,
+    pub queue_utc_offset: String,
+    pub queue_utc_offset_hint: String,
+    pub webhooks: String,
+    pub wh_lead: String,
+    pub wh_url: String,
+    pub wh_url_hint: String,
+    pub wh_description: String,
+    pub wh_events: String,
+    pub wh_event_handed_off: String,
+    pub wh_event_assigned: String,
+    pub wh_event_resolved: String,
+    pub wh_event_message: String,
+    pub wh_event_test: String,
+    pub wh_create: String,
+    pub wh_secret_created: String,
+    pub wh_signing_hint: String,
+    pub wh_none: String,
+    pub wh_enabled: String,
+    pub wh_disabled: String,
+    pub wh_enable: String,
+    pub wh_disable: String,
+    pub wh_delete: String,
+    pub wh_send_test: String,
+    pub wh_test_queued: String,
+    pub wh_saved: String,
+    pub wh_deleted: String,
+    pub wh_deliveries: String,
+    pub wh_no_deliveries: String,
+    pub wh_time: String,
+    pub wh_event: String,
+    pub wh_response: String,
+    pub wh_attempts: String,
+    pub wh_next_retry: String,
+    pub wh_error: String,
+    pub wh_status_pending: String,
+    pub wh_status_delivered: String,
+    pub wh_status_failed: String,
+    pub identity_verification: String,
+    pub identity_lead: String,
+    pub identity_public_key: String,
+    pub identity_secret: String,
+    pub identity_show_secret: String,
+    pub identity_hint: String,
+    pub identity_rotate: String,
+    pub identity_rotate_hint: String,
+    pub identity_rotated: String,
+    pub actions: String,
+    pub act_lead: String,
+    pub act_name: String,
+    pub act_triggers: String,
+    pub act_params: String,
+    pub act_steps: String,
+    pub act_requires_login: String,
+    pub act_yes: String,
+    pub act_no: String,
+    pub act_enabled: String,
+    pub act_disabled: String,
+    pub act_enable: String,
+    pub act_disable: String,
+    pub act_edit: String,
+    pub act_delete: String,
+    pub act_delete_confirm: String,
+    pub act_cancel: String,
+    pub act_none: String,
+    pub act_import_title: String,
+    pub act_import_hint: String,
+    pub act_content: String,
+    pub act_save: String,
+    pub act_import_failed: String,
+    pub act_empty: String,
+    pub act_saved: String,
+    pub act_enabled_notice: String,
+    pub act_disabled_notice: String,
+    pub act_deleted: String,
+    pub llm_settings: String,
+    pub llm_lead: String,
+    pub llm_provider: String,
+    pub llm_enabled: String,
+    pub llm_enabled_hint: String,
+    pub llm_allow_external: String,
+    pub llm_allow_external_hint: String,
+    pub llm_base_url: String,
+    pub llm_base_url_hint: String,
+    pub llm_model: String,
+    pub llm_api_key_env: String,
+    pub llm_api_key_env_hint: String,
+    pub llm_key_status: String,
+    pub llm_key_set: String,
+    pub llm_key_not_set: String,
+    pub llm_key_none: String,
+    pub llm_limits: String,
+    pub llm_timeout: String,
+    pub llm_timeout_hint: String,
+    pub llm_total_timeout: String,
+    pub llm_total_timeout_hint: String,
+    pub llm_max_tokens: String,
+    pub llm_temperature: String,
+    pub llm_temperature_hint: String,
+    pub llm_max_retries: String,
+    pub llm_max_retries_hint: String,
+    pub llm_costs: String,
+    pub llm_input_price: String,
+    pub llm_output_price: String,
+    pub llm_price_hint: String,
+    pub llm_breaker: String,
+    pub llm_breaker_failures: String,
+    pub llm_breaker_cooldown: String,
+    pub llm_breaker_hint: String,
+    pub llm_features: String,
+    pub llm_stream: String,
+    pub llm_stream_hint: String,
+    pub llm_tools: String,
+    pub llm_tools_hint: String,
+    pub llm_summaries: String,
+    pub llm_summaries_hint: String,
+    pub llm_saved: String,
+    pub llm_not_saved: String,
+    pub llm_not_a_number: String,
+    pub llm_usage: String,
+    pub llm_usage_hint: String,
+    pub llm_usage_none: String,
+    pub llm_calls: String,
+    pub llm_used: String,
+    pub llm_rejected: String,
+    pub llm_refused: String,
+    pub llm_errors: String,
+    pub llm_skipped: String,
+    pub llm_prompt_tokens: String,
+    pub llm_completion_tokens: String,
+    pub llm_cost: String,
+    /// A customer's history: `{conversations}`, `{with_people}` (those a person took part in).
+    pub conversation_history_one: String,
+    pub conversation_history_other: String,
+    /// A problem on a line of an import: `{line}`, `{message}`.
+    pub line_error: String,
+    /// How many articles a filtered list shows: `{shown}` of `{total}`.
+    pub articles_shown: String,
+    /// A conversation's model usage: `{calls}`, `{prompt_tokens}`, `{completion_tokens}`, `{cost}`.
+    pub llm_usage_line_one: String,
+    pub llm_usage_line_other: String,
+    /// How many articles an import saved: `{count}`.
+    pub imported_one: String,
+    pub imported_other: String,
+}
+
+/// The customer-facing sentences of the bot and of system messages.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phrases {
+    /// The placeholder bot's reply; `{bot}` is replaced by the bot's name.
+    pub acknowledge: String,
+    pub handing_off: String,
+    /// `{agent}` is replaced by the agent's display name.
+    pub agent_joined: String,
+    pub back_to_bot: String,
+    pub back_to_queue: String,
+    pub resolved: String,
+    pub reopened: String,
+    /// Two articles are close: ask which one (the titles follow as buttons).
+    pub clarify: String,
+    /// Nothing in the knowledge base answers the question.
+    pub cannot_answer: String,
+    /// The answer did not help and there is nothing else to offer.
+    pub sorry_handing_off: String,
+    /// A regulated question: a qualified person checks the answer before the customer gets it.
+    pub specialist_review: String,
+    /// The bot could not help and a person takes over.
+    pub connecting_after_failure: String,
+    /// Nobody is in: `{time}` is when the queue opens (its local time).
+    pub after_hours: String,
+    /// The queue opened: an after-hours ticket goes to a person.
+    pub follow_up_now: String,
+    /// Before asking again for a parameter that did not fit.
+    pub action_retry: String,
+    /// A parameter could not be understood after several tries: a person takes over.
+    pub action_gave_up: String,
+    /// An action that reveals personal data, for a customer who has not logged in.
+    pub login_required: String,
+    /// Weekday names, Monday first, for `{time}`.
+    pub weekdays: [String; 7],
+}
+
+/// The chat widget's sentences. The server hands them to `widget.js` as JSON, so the field
+/// names are the keys the script reads; `{name}` placeholders are filled in by the script.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Widget {
+    pub title: String,
+    pub dialog: String,
+    pub open_chat: String,
+    pub close_chat: String,
+    pub minimize: String,
+    pub placeholder: String,
+    pub input: String,
+    pub send: String,
+    pub handoff: String,
+    pub handoff_label: String,
+    pub messages: String,
+    pub connecting: String,
+    pub reconnecting: String,
+    pub online: String,
+    pub queued: String,
+    pub human: String,
+    pub position: String,
+    pub eta: String,
+    pub nobody_free: String,
+    pub closed: String,
+    pub follow_up: String,
+    pub resolved: String,
+    pub sending: String,
+    pub failed: String,
+    pub retry: String,
+    pub too_long: String,
+    pub invalid: String,
+    pub rate_limited: String,
+    pub error: String,
+    pub welcome: String,
+    pub welcome_no_bot: String,
+    pub typing: String,
+    pub agent: String,
+    pub bot: String,
+    pub unread: String,
+    pub source: String,
+    pub quick_replies: String,
+}
+
+/// Replaces each `{name}` in a sentence by the value given for `name`. A placeholder without
+/// a value, and a brace that starts no placeholder (`{"actions": [...]}`), stay as written.
+pub fn fill(sentence: &str, values: &[(&str, &dyn Display)]) -> String {
+    let mut filled = String::with_capacity(sentence.len() + 16);
+    let mut rest = sentence;
+    while let Some(open) = rest.find('{') {
+        filled.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let found = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values.iter().find(|(key, _)| *key == name).map(|(_, value)| (close, value))
+        });
+        match found {
+            Some((close, value)) => {
+                filled.push_str(&value.to_string());
+                rest = &after[close + 1..];
+            }
+            None => {
+                filled.push('{');
+                rest = after;
+            }
+        }
+    }
+    filled.push_str(rest);
+    filled
+}
+
+/// Picks a sentence's `_one` or `_other` form. English is the only language with plurals
+/// here; Chinese writes the same sentence under both keys, so one rule serves both.
+pub fn plural<'a>(count: u64, one: &'a str, other: &'a str) -> &'a str {
+    if count == 1 { one } else { other }
+}
+
+#[cfg(test)]
+mod tests;
