@@ -8,6 +8,7 @@
 pub mod action;
 pub mod conversation;
 pub mod entities;
+pub mod hours;
 pub mod triage;
 pub mod validate;
 pub mod webhook;
@@ -15,6 +16,7 @@ pub mod webhook;
 pub use action::*;
 pub use conversation::{ConversationState, Transition, TransitionError};
 pub use entities::*;
+pub use hours::{HoursError, OpeningHours, SkillLevels, SkillsError, TimeZoneError, TimeZoneName};
 pub use triage::*;
 pub use validate::ValidationError;
 pub use webhook::*;

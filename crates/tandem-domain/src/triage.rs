@@ -238,9 +238,10 @@ pub struct QueueRouting {
     pub offer_timeout_ms: i64,
     /// After this long waiting, the skill requirements widen.
     pub widen_after_ms: i64,
-    /// Opening hours in `utc_offset_minutes` local time; empty = always open.
+    /// Opening hours in `time_zone`'s local time; empty = always open.
     pub hours: Vec<OpenRange>,
-    pub utc_offset_minutes: i32,
+    /// Where the opening hours are kept: an IANA zone (daylight saving included) or an offset.
+    pub time_zone: crate::TimeZoneName,
 }
 
 impl Default for QueueRouting {
@@ -252,7 +253,7 @@ impl Default for QueueRouting {
             offer_timeout_ms: 2 * 60_000,
             widen_after_ms: 5 * 60_000,
             hours: Vec::new(),
-            utc_offset_minutes: 0,
+            time_zone: crate::TimeZoneName::utc(),
         }
     }
 }

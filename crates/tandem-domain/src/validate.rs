@@ -167,12 +167,7 @@ fn names(field: &'static str, values: &[String]) -> Result<Vec<String>, Validati
         if value.is_empty() || kept.contains(&value) {
             continue;
         }
-        let allowed = |character: char| {
-            character.is_ascii_lowercase()
-                || character.is_ascii_digit()
-                || matches!(character, '_' | '-' | ':')
-        };
-        if value.len() > 40 || !value.chars().all(allowed) {
+        if !crate::hours::is_skill_name(&value) {
             return Err(invalid(
                 field,
                 format!("{value:?} must be 1 to 40 of a-z, 0-9, _, - and :"),
@@ -218,8 +213,8 @@ pub fn capacity(
 }
 
 /// A queue's routing rules: skills with minimum levels, topic names, times between 10 seconds
-/// and 7 days (SLA, offer timeout, widening), opening hours inside the day and a UTC offset
-/// within ±14 hours.
+/// and 7 days (SLA, offer timeout, widening) and opening hours inside the day (the time zone is
+/// checked when it is read).
 pub fn queue_routing(
     mut routing: crate::QueueRouting,
 ) -> Result<crate::QueueRouting, ValidationError> {
@@ -242,9 +237,6 @@ pub fn queue_routing(
                 "each range needs a weekday 0 (Monday) to 6 and start before end within the day",
             ));
         }
-    }
-    if !(-14 * 60..=14 * 60).contains(&routing.utc_offset_minutes) {
-        return Err(invalid("utc_offset_minutes", "must be within ±14 hours"));
     }
     Ok(routing)
 }
@@ -636,8 +628,6 @@ mod tests {
         assert_eq!(queue_routing(hours(1, 600, 600)).unwrap_err().field, "hours");
         let slow = crate::QueueRouting { offer_timeout_ms: 5, ..routing() };
         assert_eq!(queue_routing(slow).unwrap_err().field, "offer_timeout_ms");
-        let far = crate::QueueRouting { utc_offset_minutes: 15 * 60, ..routing() };
-        assert_eq!(queue_routing(far).unwrap_err().field, "utc_offset_minutes");
         let capacity = std::collections::BTreeMap::from([(crate::Channel::Web, 51)]);
         assert!(super::capacity(&capacity).is_err());
     }

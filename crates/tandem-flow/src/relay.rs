@@ -6,8 +6,8 @@ use tokio::sync::broadcast;
 
 use tandem_domain::{
     AuthorKind, Conversation, ConversationState, Customer, EscalationDecision, EscalationOutcome,
-    EscalationPolicy, Inbox, Locale, Message, Transition, TransitionError, User, ValidationError,
-    validate,
+    EscalationPolicy, Inbox, Locale, Message, TimeZoneName, Transition, TransitionError, User,
+    ValidationError, validate,
 };
 use tandem_routing::BusinessHours;
 use tandem_store::{Appended, MessageTarget, NewMessage, RouteChange, Store, StoreError};
@@ -332,11 +332,11 @@ impl Relay {
         // Nobody is in: the conversation waits as a ticket and the bot keeps helping.
         let opens = chosen.and_then(|queue| {
             let hours =
-                BusinessHours::new(queue.routing.hours.clone(), queue.routing.utc_offset_minutes);
+                BusinessHours::new(queue.routing.hours.clone(), queue.routing.time_zone.clone());
             if hours.is_open(now) {
                 None
             } else {
-                hours.next_open(now).map(|at| (at, queue.routing.utc_offset_minutes))
+                hours.next_open(now).map(|at| (at, queue.routing.time_zone.clone()))
             }
         });
         let skills = triage::language_skills(triage::customer_language(turns, customer));
@@ -376,7 +376,7 @@ impl Relay {
             ..RouteChange::default()
         };
         let mut escalated = Escalated::Queued;
-        if let Some((opens, offset)) = opens
+        if let Some((opens, zone)) = opens
             && conversation.state == ConversationState::Bot
         {
             let ticket = conversation.route.as_ref().and_then(|route| route.follow_up_at).is_some();
@@ -385,7 +385,7 @@ impl Relay {
             change.transition = None;
             change.follow_up_at = Some(opens);
             change.system_message = noted.then(|| {
-                phrases.after_hours.replace("{time}", &opening_time(phrases, opens, offset))
+                phrases.after_hours.replace("{time}", &opening_time(phrases, opens, &zone))
             });
             escalated = Escalated::Ticket { noted };
         }
@@ -608,18 +608,16 @@ pub(crate) async fn conversation_locale(
     }
 }
 
-/// When a queue opens, in its own local time: "周一 09:00 (UTC+8)".
-fn opening_time(phrases: &Phrases, at: tandem_domain::Millis, utc_offset_minutes: i32) -> String {
-    const DAY: i64 = 86_400_000;
-    let local = at + i64::from(utc_offset_minutes) * 60_000;
-    let days = local.div_euclid(DAY);
-    // 1970-01-01 was a Thursday; Monday is 0.
-    let weekday = (days + 3).rem_euclid(7) as usize;
-    let minutes = local.rem_euclid(DAY) / 60_000;
-    let offset = if utc_offset_minutes % 60 == 0 {
-        format!("{:+}", utc_offset_minutes / 60)
+/// When a queue opens, in its own local time with the offset it has then: "周一 09:00 (UTC+8)".
+fn opening_time(phrases: &Phrases, at: tandem_domain::Millis, zone: &TimeZoneName) -> String {
+    let Ok(instant) = jiff::Timestamp::from_millisecond(at) else { return String::new() };
+    let local = instant.to_zoned(zone.zone().clone());
+    let weekday = local.weekday().to_monday_zero_offset() as usize;
+    let minutes = local.offset().seconds() / 60;
+    let offset = if minutes % 60 == 0 {
+        format!("{:+}", minutes / 60)
     } else {
-        format!("{:+}:{:02}", utc_offset_minutes / 60, (utc_offset_minutes % 60).abs())
+        format!("{:+}:{:02}", minutes / 60, (minutes % 60).abs())
     };
-    format!("{} {:02}:{:02} (UTC{offset})", phrases.weekdays[weekday], minutes / 60, minutes % 60)
+    format!("{} {:02}:{:02} (UTC{offset})", phrases.weekdays[weekday], local.hour(), local.minute())
 }

@@ -1,29 +1,23 @@
-//! Business hours: a weekly schedule in a fixed UTC offset. A closed queue assigns nobody; its
-//! conversations wait for it to open.
+//! Business hours: a weekly schedule in a time zone (an IANA zone with its daylight-saving
+//! rules, or a fixed offset). A closed queue assigns nobody; its conversations wait for it to
+//! open.
 
 use serde::{Deserialize, Serialize};
-use tandem_domain::{Millis, OpenRange};
+use tandem_domain::{Millis, OpenRange, TimeZoneName};
 
 use crate::RoutingError;
 
-const MINUTE: Millis = 60_000;
-const DAY: Millis = 24 * 60 * MINUTE;
-const WEEK: Millis = 7 * DAY;
-/// The Unix epoch (1970-01-01) was a Thursday; weekdays count from Monday = 0.
-const EPOCH_WEEKDAY: i64 = 3;
-/// The widest real UTC offsets are -12:00 and +14:00; a little slack, nothing absurd.
-const MAX_OFFSET_MINUTES: i32 = 18 * 60;
-
 /// When a queue is staffed: open ranges (weekday 0 = Monday, minutes since local midnight,
-/// `start_minute < end_minute <= 1440`) in local time at `utc_offset_minutes` (+480 for
-/// Beijing). No ranges means always open. A range that crosses midnight is written as two.
+/// `start_minute < end_minute <= 1440`) in the local time of `time_zone` (`Asia/Shanghai`).
+/// No ranges means always open. A range that crosses midnight is written as two. On the days
+/// a zone changes its clocks, the ranges keep to the wall clock: `09:00` is nine o'clock local
+/// time, summer or winter.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusinessHours {
     /// The open ranges; empty = always open.
     pub ranges: Vec<OpenRange>,
-    /// Local time minus UTC, in minutes (fixed: no daylight saving).
-    pub utc_offset_minutes: i32,
+    pub time_zone: TimeZoneName,
 }
 
 impl BusinessHours {
@@ -32,17 +26,11 @@ impl BusinessHours {
         BusinessHours::default()
     }
 
-    pub fn new(ranges: Vec<OpenRange>, utc_offset_minutes: i32) -> BusinessHours {
-        BusinessHours { ranges, utc_offset_minutes }
+    pub fn new(ranges: Vec<OpenRange>, time_zone: TimeZoneName) -> BusinessHours {
+        BusinessHours { ranges, time_zone }
     }
 
     pub fn validate(&self) -> Result<(), RoutingError> {
-        if self.utc_offset_minutes.abs() > MAX_OFFSET_MINUTES {
-            return Err(RoutingError::Invalid(format!(
-                "UTC offset {} minutes is out of range",
-                self.utc_offset_minutes
-            )));
-        }
         for range in &self.ranges {
             if range.weekday > 6
                 || range.start_minute >= range.end_minute
@@ -56,26 +44,9 @@ impl BusinessHours {
         Ok(())
     }
 
-    fn offset(&self) -> Millis {
-        Millis::from(self.utc_offset_minutes) * MINUTE
-    }
-
-    /// Local midnight of the Monday of the week containing local time `local`, as local millis.
-    fn week_start(local: Millis) -> Millis {
-        let days = local.div_euclid(DAY);
-        let weekday = (days + EPOCH_WEEKDAY).rem_euclid(7);
-        (days - weekday) * DAY
-    }
-
-    /// Each range's local start and end in the week starting at `week_start`.
-    fn spans(&self, week_start: Millis) -> impl Iterator<Item = (Millis, Millis)> + '_ {
-        self.ranges.iter().map(move |range| {
-            let day = week_start + Millis::from(range.weekday) * DAY;
-            (
-                day + Millis::from(range.start_minute) * MINUTE,
-                day + Millis::from(range.end_minute) * MINUTE,
-            )
-        })
+    /// `now` in the zone's local time.
+    fn local(&self, now: Millis) -> Option<jiff::Zoned> {
+        Some(jiff::Timestamp::from_millisecond(now).ok()?.to_zoned(self.time_zone.zone().clone()))
     }
 
     /// Whether the queue is open at `now`.
@@ -83,8 +54,12 @@ impl BusinessHours {
         if self.ranges.is_empty() {
             return true;
         }
-        let local = now.saturating_add(self.offset());
-        self.spans(Self::week_start(local)).any(|(start, end)| start <= local && local < end)
+        let Some(local) = self.local(now) else { return false };
+        let weekday = local.weekday().to_monday_zero_offset() as u8;
+        let minute = local.hour() as u16 * 60 + local.minute() as u16;
+        self.ranges.iter().any(|range| {
+            range.weekday == weekday && range.start_minute <= minute && minute < range.end_minute
+        })
     }
 
     /// The first instant at or after `now` when the queue is open: `now` itself when it is open,
@@ -93,12 +68,28 @@ impl BusinessHours {
         if self.is_open(now) {
             return Some(now);
         }
-        let local = now.saturating_add(self.offset());
-        let week_start = Self::week_start(local);
-        self.spans(week_start)
-            .filter(|(start, end)| start < end)
-            .map(|(start, _)| if start > local { start } else { start + WEEK })
+        let local = self.local(now)?;
+        let zone = self.time_zone.zone();
+        let today = local.date();
+        // Every range starts within the next eight local days (a week, and today's late start).
+        (0..=7i32)
+            .filter_map(|days| today.checked_add(jiff::Span::new().days(days)).ok())
+            .flat_map(|date| {
+                let weekday = date.weekday().to_monday_zero_offset() as u8;
+                self.ranges
+                    .iter()
+                    .filter(move |range| {
+                        range.weekday == weekday && range.start_minute < range.end_minute
+                    })
+                    .map(move |range| (date, range.start_minute))
+            })
+            .filter_map(|(date, start)| {
+                let (hour, minute) = ((start / 60) as i8, (start % 60) as i8);
+                // A start the clocks skip (spring forward) opens at the first instant after it.
+                let opens = date.at(hour, minute, 0, 0).to_zoned(zone.clone()).ok()?;
+                Some(opens.timestamp().as_millisecond())
+            })
+            .filter(|opens| *opens > now)
             .min()
-            .map(|local_open| local_open - self.offset())
     }
 }

@@ -133,7 +133,7 @@ impl QueueConfig {
             sla_ms: routing.sla_ms,
             offer_timeout_ms: routing.offer_timeout_ms,
             widen_after_ms: routing.widen_after_ms,
-            hours: BusinessHours::new(routing.hours.clone(), routing.utc_offset_minutes),
+            hours: BusinessHours::new(routing.hours.clone(), routing.time_zone.clone()),
         }
     }
 }

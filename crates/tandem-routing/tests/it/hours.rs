@@ -1,6 +1,6 @@
 //! Business hours: open or not, and the next opening, across days, week wrap and offsets.
 
-use tandem_domain::Millis;
+use tandem_domain::{Millis, TimeZoneName};
 use tandem_routing::{BusinessHours, OpenRange};
 
 use crate::utc;
@@ -9,9 +9,21 @@ fn range(weekday: u8, start: (u16, u16), end: (u16, u16)) -> OpenRange {
     OpenRange { weekday, start_minute: start.0 * 60 + start.1, end_minute: end.0 * 60 + end.1 }
 }
 
-/// Monday to Friday 09:00–18:00 local.
-fn office(offset: i32) -> BusinessHours {
-    BusinessHours::new((0..5).map(|day| range(day, (9, 0), (18, 0))).collect(), offset)
+fn zone(name: &str) -> TimeZoneName {
+    name.parse().unwrap()
+}
+
+fn offset(minutes: i32) -> TimeZoneName {
+    TimeZoneName::fixed(minutes).unwrap()
+}
+
+/// Monday to Friday 09:00–18:00 local, at a fixed offset.
+fn office(minutes: i32) -> BusinessHours {
+    office_in(offset(minutes))
+}
+
+fn office_in(zone: TimeZoneName) -> BusinessHours {
+    BusinessHours::new((0..5).map(|day| range(day, (9, 0), (18, 0))).collect(), zone)
 }
 
 #[test]
@@ -83,21 +95,21 @@ fn is_open_and_next_open() {
         // Only Sunday evenings: from Monday the next opening is six days later.
         (
             "sunday only, from monday",
-            BusinessHours::new(vec![range(6, (20, 0), (24, 0))], 0),
+            BusinessHours::new(vec![range(6, (20, 0), (24, 0))], offset(0)),
             utc(2024, 1, 8, 3, 0),
             false,
             Some(utc(2024, 1, 14, 20, 0)),
         ),
         (
             "sunday only, last minute",
-            BusinessHours::new(vec![range(6, (20, 0), (24, 0))], 0),
+            BusinessHours::new(vec![range(6, (20, 0), (24, 0))], offset(0)),
             utc(2024, 1, 7, 23, 59),
             true,
             Some(utc(2024, 1, 7, 23, 59)),
         ),
         (
             "sunday only, midnight closes",
-            BusinessHours::new(vec![range(6, (20, 0), (24, 0))], 0),
+            BusinessHours::new(vec![range(6, (20, 0), (24, 0))], offset(0)),
             utc(2024, 1, 8, 0, 0),
             false,
             Some(utc(2024, 1, 14, 20, 0)),
@@ -105,14 +117,20 @@ fn is_open_and_next_open() {
         // A night shift crossing midnight as two ranges, +480.
         (
             "night shift across midnight",
-            BusinessHours::new(vec![range(0, (22, 0), (24, 0)), range(1, (0, 0), (6, 0))], 480),
+            BusinessHours::new(
+                vec![range(0, (22, 0), (24, 0)), range(1, (0, 0), (6, 0))],
+                offset(480),
+            ),
             utc(2024, 1, 1, 17, 0), // Tuesday 01:00 local.
             true,
             Some(utc(2024, 1, 1, 17, 0)),
         ),
         (
             "night shift next week",
-            BusinessHours::new(vec![range(0, (22, 0), (24, 0)), range(1, (0, 0), (6, 0))], 480),
+            BusinessHours::new(
+                vec![range(0, (22, 0), (24, 0)), range(1, (0, 0), (6, 0))],
+                offset(480),
+            ),
             utc(2024, 1, 1, 23, 0), // Tuesday 07:00 local → next Monday 22:00 local.
             false,
             Some(utc(2024, 1, 8, 14, 0)),
@@ -155,12 +173,33 @@ fn next_open_is_open_and_nothing_earlier_is() {
 #[test]
 fn invalid_hours_are_refused() {
     for hours in [
-        BusinessHours::new(vec![range(7, (9, 0), (10, 0))], 0),
-        BusinessHours::new(vec![range(1, (10, 0), (9, 0))], 0),
-        BusinessHours::new(vec![range(1, (10, 0), (10, 0))], 0),
-        BusinessHours::new(vec![OpenRange { weekday: 1, start_minute: 0, end_minute: 1441 }], 0),
-        BusinessHours::new(vec![], 20 * 60),
+        BusinessHours::new(vec![range(7, (9, 0), (10, 0))], offset(0)),
+        BusinessHours::new(vec![range(1, (10, 0), (9, 0))], offset(0)),
+        BusinessHours::new(vec![range(1, (10, 0), (10, 0))], offset(0)),
+        BusinessHours::new(
+            vec![OpenRange { weekday: 1, start_minute: 0, end_minute: 1441 }],
+            offset(0),
+        ),
     ] {
         assert!(hours.validate().is_err(), "{hours:?}");
     }
+}
+
+#[test]
+fn a_zone_with_daylight_saving_opens_at_the_same_local_time_all_year() {
+    let berlin = office_in(zone("Europe/Berlin"));
+    // Winter (CET, +01:00): 09:00 local is 08:00 UTC. Monday 2024-01-08.
+    assert!(!berlin.is_open(utc(2024, 1, 8, 7, 59)));
+    assert!(berlin.is_open(utc(2024, 1, 8, 8, 0)));
+    // Summer (CEST, +02:00): 09:00 local is 07:00 UTC. Monday 2024-07-08.
+    assert!(berlin.is_open(utc(2024, 7, 8, 7, 0)));
+    assert!(!berlin.is_open(utc(2024, 7, 8, 16, 0)), "18:00 local: closed");
+    // Across the spring change (Sunday 2024-03-31): Friday evening in winter time, Monday
+    // morning in summer time.
+    assert_eq!(berlin.next_open(utc(2024, 3, 29, 18, 0)), Some(utc(2024, 4, 1, 7, 0)));
+    // Across the autumn change (Sunday 2024-10-27): back to 08:00 UTC.
+    assert_eq!(berlin.next_open(utc(2024, 10, 25, 17, 0)), Some(utc(2024, 10, 28, 8, 0)));
+    // A start the clocks skip opens at the first instant that exists after it.
+    let skipped = BusinessHours::new(vec![range(6, (2, 30), (4, 0))], zone("Europe/Berlin"));
+    assert_eq!(skipped.next_open(utc(2024, 3, 30, 12, 0)), Some(utc(2024, 3, 31, 1, 30)));
 }

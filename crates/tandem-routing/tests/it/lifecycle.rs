@@ -113,7 +113,7 @@ fn closed_queue_waits_then_assigns_when_open() {
     // Monday to Friday 09:00-18:00 in Beijing (+08:00).
     let hours = BusinessHours::new(
         (0..5).map(|day| OpenRange { weekday: day, start_minute: 540, end_minute: 1080 }).collect(),
-        480,
+        "Asia/Shanghai".parse().unwrap(),
     );
     let mut router = router_with(QueueConfig { hours, ..queue(1, &[]) }, vec![agent(1, &[], 2)]);
     // Friday 19:00 local.
@@ -348,10 +348,10 @@ fn settings_deserialize_with_defaults_and_convert_from_the_domain() {
     let queue_config: QueueConfig = serde_json::from_str(
         r#"{"id": 3, "skills": {"refunds": 2}, "sla_ms": 60000,
             "hours": {"ranges": [{"weekday": 0, "start_minute": 540, "end_minute": 1080}],
-                      "utc_offset_minutes": 480}}"#,
+                      "time_zone": "Asia/Shanghai"}}"#,
     )
     .unwrap();
-    assert_eq!(queue_config.hours.utc_offset_minutes, 480);
+    assert_eq!(queue_config.hours.time_zone.as_str(), "Asia/Shanghai");
     assert_eq!(queue_config.offer_timeout_ms, 0);
     let round_trip: QueueConfig =
         serde_json::from_str(&serde_json::to_string(&queue_config).unwrap()).unwrap();

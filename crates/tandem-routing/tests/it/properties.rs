@@ -80,7 +80,7 @@ fn queue_variant(rng: &mut StdRng, id: i64) -> QueueConfig {
                 (0..5)
                     .map(|day| OpenRange { weekday: day, start_minute: 540, end_minute: 1080 })
                     .collect(),
-                480,
+                tandem_domain::TimeZoneName::fixed(480).unwrap(),
             ),
             ..QueueConfig::new(QueueId(id))
         },

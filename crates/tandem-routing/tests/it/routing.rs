@@ -365,7 +365,7 @@ fn a_round_decides_once_per_waiting_conversation_of_open_queues() {
     let closed = QueueConfig {
         hours: tandem_routing::BusinessHours::new(
             vec![tandem_routing::OpenRange { weekday: 6, start_minute: 0, end_minute: 60 }],
-            0,
+            tandem_domain::TimeZoneName::utc(),
         ),
         ..queue(2, &[])
     };

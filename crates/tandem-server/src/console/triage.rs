@@ -17,8 +17,8 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use tandem_domain::validate::{self, ESCALATION_REASONS};
 use tandem_domain::{
-    AgentRouting, Channel, EscalationPolicy, OpenRange, Queue, QueueId, QueueRouting, UserId,
-    ValidationError,
+    AgentRouting, Channel, EscalationPolicy, OpeningHours, Queue, QueueId, QueueRouting,
+    SkillLevels, TimeZoneName, UserId, ValidationError,
 };
 
 use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
@@ -336,7 +336,7 @@ struct QueueForm {
     #[serde(default)]
     hours: String,
     #[serde(default)]
-    utc_offset: String,
+    time_zone: String,
 }
 
 #[derive(Debug)]
@@ -574,8 +574,8 @@ impl QueueForm {
             sla_minutes: format_minutes(routing.sla_ms),
             offer_timeout_minutes: format_minutes(routing.offer_timeout_ms),
             widen_after_minutes: format_minutes(routing.widen_after_ms),
-            hours: format_hours(&routing.hours),
-            utc_offset: format_offset(routing.utc_offset_minutes),
+            hours: OpeningHours(routing.hours.clone()).to_string(),
+            time_zone: routing.time_zone.to_string(),
         }
     }
 
@@ -595,8 +595,15 @@ impl QueueForm {
             sla_ms: parse_minutes("sla_minutes", &self.sla_minutes)?,
             offer_timeout_ms: parse_minutes("offer_timeout_minutes", &self.offer_timeout_minutes)?,
             widen_after_ms: parse_minutes("widen_after_minutes", &self.widen_after_minutes)?,
-            hours: parse_hours(&self.hours)?,
-            utc_offset_minutes: parse_offset(&self.utc_offset)?,
+            hours: self
+                .hours
+                .parse::<OpeningHours>()
+                .map_err(|error| invalid("hours", error.to_string()))?
+                .0,
+            time_zone: self
+                .time_zone
+                .parse::<TimeZoneName>()
+                .map_err(|error| invalid("time_zone", error.to_string()))?,
         })?;
         Ok((name.to_owned(), description.to_owned(), routing))
     }
@@ -608,7 +615,6 @@ fn queue_input(field: &'static str) -> &'static str {
         "sla_ms" => "sla_minutes",
         "offer_timeout_ms" => "offer_timeout_minutes",
         "widen_after_ms" => "widen_after_minutes",
-        "utc_offset_minutes" => "utc_offset",
         other => other,
     }
 }
@@ -661,42 +667,15 @@ async fn save_queue(
 
 // ---------- Text formats ----------
 
-/// `refunds:4, lang:zh:5`: a skill name, then its level (1 to 5) after the last `:` (the name
-/// itself may contain `:`, as in `lang:zh`). Items are separated by commas.
+/// What is typed in a form field for skills, read (the rules live with the domain's type).
 fn parse_skills(text: &str) -> Result<BTreeMap<String, u8>, ValidationError> {
-    let mut skills = BTreeMap::new();
-    for item in split_list(text) {
-        let Some((name, level)) = item.rsplit_once(':') else {
-            return Err(invalid(
-                "skills",
-                format!("{item:?} needs a level 1 to 5 after a ':', like {item}:3"),
-            ));
-        };
-        let (name, level) = (name.trim().to_lowercase(), level.trim());
-        if name.is_empty() {
-            return Err(invalid("skills", format!("{item:?} has no skill name before the ':'")));
-        }
-        let level = match level.parse::<u8>() {
-            Ok(level) if (1..=5).contains(&level) => level,
-            Ok(_) => {
-                return Err(invalid("skills", format!("{item:?}: the level must be 1 to 5")));
-            }
-            Err(_) => {
-                return Err(invalid(
-                    "skills",
-                    format!("{item:?} needs a level 1 to 5 after the last ':', like {item}:3"),
-                ));
-            }
-        };
-        if skills.insert(name.clone(), level).is_some() {
-            return Err(invalid("skills", format!("{name:?} is listed twice")));
-        }
-    }
-    validate::skill_levels(&skills)
+    let skills =
+        text.parse::<SkillLevels>().map_err(|error| invalid("skills", error.to_string()))?;
+    validate::skill_levels(&skills.0)
 }
 
 fn format_skills(skills: &BTreeMap<String, u8>) -> String {
-    skills.iter().map(|(name, level)| format!("{name}:{level}")).collect::<Vec<_>>().join(", ")
+    SkillLevels(skills.clone()).to_string()
 }
 
 /// Minutes as typed (`5`, `0.5`) to milliseconds.
@@ -718,309 +697,12 @@ fn format_minutes(millis: i64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-const WEEKDAY_NAMES: [&str; 7] =
-    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
-
-/// A weekday (0 = Monday) by its English name or abbreviation, or in Chinese (`周一`, `星期日`).
-fn weekday(name: &str) -> Option<u8> {
-    let name = name.trim().to_lowercase();
-    if let Some(index) = WEEKDAYS.iter().position(|day| *day == name) {
-        return Some(index as u8);
-    }
-    if let Some(index) = WEEKDAY_NAMES.iter().position(|day| *day == name) {
-        return Some(index as u8);
-    }
-    let chinese = ["周", "星期", "礼拜"].iter().find_map(|prefix| name.strip_prefix(prefix))?;
-    match chinese {
-        "一" => Some(0),
-        "二" => Some(1),
-        "三" => Some(2),
-        "四" => Some(3),
-        "五" => Some(4),
-        "六" => Some(5),
-        "日" | "天" => Some(6),
-        _ => None,
-    }
-}
-
-/// `mon`, `mon-fri`, `fri-mon` (wrapping), `daily`: the weekdays, in order.
-fn parse_days(text: &str) -> Option<Vec<u8>> {
-    if matches!(text.to_lowercase().as_str(), "daily" | "everyday" | "每天" | "每日") {
-        return Some((0..7).collect());
-    }
-    let mut parts = text.split(['-', '–', '~', '至']);
-    let first = weekday(parts.next()?)?;
-    let last = match parts.next() {
-        Some(part) => weekday(part)?,
-        None => first,
-    };
-    if parts.next().is_some() {
-        return None;
-    }
-    let span = (last + 7 - first) % 7;
-    Some((0..=span).map(|step| (first + step) % 7).collect())
-}
-
-/// `09:00` or `9` to minutes since midnight; `24:00` is the end of the day.
-fn parse_clock(text: &str) -> Option<u16> {
-    let (hours, minutes) = text.trim().split_once(':').unwrap_or((text.trim(), "0"));
-    let all_digits = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
-    if !all_digits(hours) || !all_digits(minutes) || hours.len() > 2 || minutes.len() > 2 {
-        return None;
-    }
-    let (hours, minutes) = (hours.parse::<u16>().ok()?, minutes.parse::<u16>().ok()?);
-    match (hours, minutes) {
-        (24, 0) => Some(1440),
-        (0..=23, 0..=59) => Some(hours * 60 + minutes),
-        _ => None,
-    }
-}
-
-/// Opening hours as typed: items separated by commas, each days then one or more time ranges,
-/// as in `mon-fri 09:00-18:00, sat 10:00-16:00` or `周一-周五 09:00-12:00 13:00-18:00`. A range
-/// that ends before it starts runs past midnight into the next day. Empty means always open.
-fn parse_hours(text: &str) -> Result<Vec<OpenRange>, ValidationError> {
-    const EXAMPLE: &str = "like mon-fri 09:00-18:00, sat 10:00-16:00";
-    let mut ranges: Vec<OpenRange> = Vec::new();
-    for item in text.split([',', '，', ';', '；', '\n']).map(str::trim) {
-        if item.is_empty() {
-            continue;
-        }
-        // `mon - fri 09:00 - 18:00` reads as `mon-fri 09:00-18:00`.
-        let mut item = item.to_owned();
-        for separator in ['-', '–', '~', '至'] {
-            item = item
-                .split(separator)
-                .map(str::trim)
-                .collect::<Vec<_>>()
-                .join(&separator.to_string());
-        }
-        let item = item.as_str();
-        let mut words = item.split_whitespace();
-        let days_text = words.next().unwrap_or_default();
-        let times: Vec<&str> = words.collect();
-        let Some(days) = parse_days(days_text) else {
-            let reason = if parse_clock_range(days_text).is_some() {
-                format!("{item:?} needs the days first, {EXAMPLE}")
-            } else {
-                format!(
-                    "{days_text:?} is not a weekday or range of weekdays (mon … sun), {EXAMPLE}"
-                )
-            };
-            return Err(invalid("hours", reason));
-        };
-        if times.is_empty() {
-            return Err(invalid("hours", format!("{item:?} needs opening times, {EXAMPLE}")));
-        }
-        for time in times {
-            let Some((start, end)) = parse_clock_range(time) else {
-                return Err(invalid(
-                    "hours",
-                    format!("{time:?} is not a time range from 00:00 to 24:00, like 09:00-18:00"),
-                ));
-            };
-            if start == end {
-                return Err(invalid(
-                    "hours",
-                    format!("{time:?} opens and closes at the same time"),
-                ));
-            }
-            for &day in &days {
-                if start < end {
-                    ranges.push(OpenRange { weekday: day, start_minute: start, end_minute: end });
-                } else {
-                    // Past midnight: the rest of this day and the start of the next.
-                    if start < 1440 {
-                        ranges.push(OpenRange {
-                            weekday: day,
-                            start_minute: start,
-                            end_minute: 1440,
-                        });
-                    }
-                    if end > 0 {
-                        ranges.push(OpenRange {
-                            weekday: (day + 1) % 7,
-                            start_minute: 0,
-                            end_minute: end,
-                        });
-                    }
-                }
-            }
-        }
-    }
-    ranges.sort_by_key(|range| (range.weekday, range.start_minute, range.end_minute));
-    ranges.dedup();
-    Ok(ranges)
-}
-
-fn parse_clock_range(text: &str) -> Option<(u16, u16)> {
-    let (start, end) = text.split_once(['-', '–', '~', '至'])?;
-    Some((parse_clock(start)?, parse_clock(end)?))
-}
-
-fn format_clock(minutes: u16) -> String {
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
-}
-
-/// The inverse of [`parse_hours`]: days with the same hours are grouped into ranges of
-/// weekdays (`mon-fri 09:00-18:00, sat 10:00-16:00`).
-fn format_hours(ranges: &[OpenRange]) -> String {
-    let mut by_time: BTreeMap<(u16, u16), Vec<u8>> = BTreeMap::new();
-    for range in ranges {
-        by_time.entry((range.start_minute, range.end_minute)).or_default().push(range.weekday);
-    }
-    // (first weekday, start, text)
-    let mut items: Vec<(u8, u16, String)> = Vec::new();
-    for ((start, end), mut days) in by_time {
-        days.sort_unstable();
-        days.dedup();
-        let mut index = 0;
-        while index < days.len() {
-            let first = days[index];
-            let mut last = first;
-            while index + 1 < days.len() && days[index + 1] == last + 1 {
-                index += 1;
-                last = days[index];
-            }
-            index += 1;
-            let name = |day: u8| WEEKDAYS.get(usize::from(day)).copied().unwrap_or("?");
-            let days_text = if first == last {
-                name(first).to_owned()
-            } else {
-                format!("{}-{}", name(first), name(last))
-            };
-            let text = format!("{days_text} {}-{}", format_clock(start), format_clock(end));
-            items.push((first, start, text));
-        }
-    }
-    items.sort();
-    items.into_iter().map(|(_, _, text)| text).collect::<Vec<_>>().join(", ")
-}
-
-/// `+08:00`, `-05:30`, `+8`, `UTC+8`; empty, `Z` or `0` is UTC.
-fn parse_offset(text: &str) -> Result<i32, ValidationError> {
-    let typed = text.trim();
-    let bad =
-        || invalid("utc_offset", format!("{typed:?} is not a UTC offset like +08:00 or -05:00"));
-    let upper = typed.to_uppercase();
-    let rest = upper.strip_prefix("UTC").or_else(|| upper.strip_prefix("GMT")).unwrap_or(&upper);
-    let rest = rest.trim();
-    if rest.is_empty() || rest == "Z" {
-        return Ok(0);
-    }
-    let (sign, rest) = match rest.as_bytes()[0] {
-        b'+' => (1, &rest[1..]),
-        b'-' => (-1, &rest[1..]),
-        _ => (1, rest),
-    };
-    let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
-    let digits = |part: &str| {
-        !part.is_empty() && part.len() <= 2 && part.bytes().all(|b| b.is_ascii_digit())
-    };
-    if !digits(hours) || !digits(minutes) {
-        return Err(bad());
-    }
-    let (hours, minutes) =
-        (hours.parse::<i32>().map_err(|_| bad())?, minutes.parse::<i32>().map_err(|_| bad())?);
-    if minutes > 59 {
-        return Err(bad());
-    }
-    Ok(sign * (hours * 60 + minutes))
-}
-
-fn format_offset(minutes: i32) -> String {
-    let sign = if minutes < 0 { '-' } else { '+' };
-    let minutes = minutes.abs();
-    format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn range(weekday: u8, start_minute: u16, end_minute: u16) -> OpenRange {
-        OpenRange { weekday, start_minute, end_minute }
-    }
-
     #[test]
-    fn skills_are_read_with_the_level_after_the_last_colon() {
-        let skills = parse_skills("refunds:4, lang:zh:5，Disputes : 3,,").unwrap();
-        assert_eq!(
-            skills.into_iter().collect::<Vec<_>>(),
-            [("disputes".into(), 3), ("lang:zh".into(), 5), ("refunds".into(), 4)]
-        );
-        assert_eq!(parse_skills("").unwrap(), BTreeMap::new());
-        for (bad, expected) in [
-            ("refunds", "needs a level"),
-            ("lang:zh", "needs a level"),
-            ("refunds:9", "must be 1 to 5"),
-            (":3", "no skill name"),
-            ("refunds:3, Refunds:2", "listed twice"),
-            ("退款:3", "must be 1 to 40"),
-        ] {
-            let error = parse_skills(bad).unwrap_err();
-            assert_eq!(error.field, "skills");
-            assert!(error.reason.contains(expected), "{bad}: {error}");
-        }
-        let skills = parse_skills("refunds:4, lang:zh:5").unwrap();
-        assert_eq!(format_skills(&skills), "lang:zh:5, refunds:4");
-    }
-
-    #[test]
-    fn opening_hours_are_read_and_written_compactly() {
-        let hours = parse_hours("mon-fri 09:00-18:00, sat 10:00-16:00").unwrap();
-        assert_eq!(hours.len(), 6);
-        assert_eq!(hours[0], range(0, 540, 1080));
-        assert_eq!(hours[5], range(5, 600, 960));
-        assert_eq!(format_hours(&hours), "mon-fri 09:00-18:00, sat 10:00-16:00");
-        assert_eq!(parse_hours("  ").unwrap(), []);
-        assert_eq!(parse_hours("mon - fri 09:00 - 18:00").unwrap(), hours[..5]);
-        assert_eq!(format_hours(&[]), "");
-        // Chinese day names, two ranges in a day, a wrapping day range, an hour without minutes.
-        let split = parse_hours("周一-周五 9-12 13:00-18:00").unwrap();
-        assert_eq!(format_hours(&split), "mon-fri 09:00-12:00, mon-fri 13:00-18:00");
-        let weekend = parse_hours("sat-sun 10:00-16:00").unwrap();
-        assert_eq!(format_hours(&weekend), "sat-sun 10:00-16:00");
-        assert_eq!(parse_hours("fri-mon 10:00-11:00").unwrap().len(), 4);
-        // Past midnight: into the next day, Sunday into Monday.
-        let night = parse_hours("sun 22:00-02:00").unwrap();
-        assert_eq!(night, [range(0, 0, 120), range(6, 1320, 1440)]);
-        assert_eq!(format_hours(&night), "mon 00:00-02:00, sun 22:00-24:00");
-        assert_eq!(parse_hours("daily 00:00-24:00").unwrap().len(), 7);
-        assert_eq!(
-            parse_hours(&format_hours(&parse_hours("tue 08:30-12:00, thu 08:30-12:00").unwrap()))
-                .unwrap(),
-            parse_hours("tue 08:30-12:00, thu 08:30-12:00").unwrap()
-        );
-        for (bad, expected) in [
-            ("funday 09:00-18:00", "not a weekday"),
-            ("mon-fri", "needs opening times"),
-            ("09:00-18:00", "needs the days first"),
-            ("mon 9:00-25:00", "not a time range"),
-            ("mon 9am-5pm", "not a time range"),
-            ("mon 09:00-09:00", "same time"),
-            ("mon-tue-wed 09:00-10:00", "not a weekday"),
-        ] {
-            let error = parse_hours(bad).unwrap_err();
-            assert_eq!(error.field, "hours");
-            assert!(error.reason.contains(expected), "{bad}: {error}");
-        }
-    }
-
-    #[test]
-    fn utc_offsets_and_minutes() {
-        for (typed, minutes) in
-            [("+08:00", 480), ("-05:30", -330), ("8", 480), ("UTC+8", 480), ("", 0), ("Z", 0)]
-        {
-            assert_eq!(parse_offset(typed), Ok(minutes), "{typed}");
-        }
-        for bad in ["+8:75", "eight", "+08:00:00", "+123"] {
-            assert_eq!(parse_offset(bad).unwrap_err().field, "utc_offset", "{bad}");
-        }
-        assert_eq!(format_offset(480), "+08:00");
-        assert_eq!(format_offset(-330), "-05:30");
-        assert_eq!(format_offset(0), "+00:00");
+    fn minutes_are_read_and_written_as_typed() {
         assert_eq!(parse_minutes("sla_minutes", " 5 "), Ok(300_000));
         assert_eq!(parse_minutes("sla_minutes", "0.5"), Ok(30_000));
         assert!(parse_minutes("sla_minutes", "soon").is_err());

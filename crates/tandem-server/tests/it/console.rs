@@ -874,7 +874,7 @@ async fn managers_set_skills_capacity_and_queue_hours_on_the_routing_page() {
             ("offer_timeout_minutes", "3"),
             ("widen_after_minutes", "15"),
             ("hours", hours),
-            ("utc_offset", "+08:00"),
+            ("time_zone", "asia/shanghai"),
         ]
     };
     let malformed =
@@ -882,6 +882,15 @@ async fn managers_set_skills_capacity_and_queue_hours_on_the_routing_page() {
     assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = malformed.text();
     assert!(html.contains("hours: &#34;weekdays&#34; is not a weekday"), "{html}");
+    let nowhere = [("time_zone", "Mars/Olympus")];
+    let fields: Vec<(&str, &str)> = queue_fields("mon 09:00-17:00")
+        .into_iter()
+        .filter(|(name, _)| *name != "time_zone")
+        .chain(nowhere)
+        .collect();
+    let unknown_zone = post_article(&app, &supervisor, &queue_uri, &fields).await;
+    assert_eq!(unknown_zone.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown_zone.text().contains("is not a time zone"), "{}", unknown_zone.text());
     assert!(html.contains("value=\"weekdays 9 to 5\"") && html.contains("aria-invalid=\"true\""));
     let queues = app.store.queues(workspace).await.unwrap();
     let stored = queues.iter().find(|queue| queue.id.0.to_string() == queue_id).unwrap();
@@ -898,13 +907,13 @@ async fn managers_set_skills_capacity_and_queue_hours_on_the_routing_page() {
     let queues = app.store.queues(workspace).await.unwrap();
     let stored = queues.iter().find(|queue| queue.id.0.to_string() == queue_id).unwrap();
     assert_eq!(stored.routing.hours.len(), 6);
-    assert_eq!(stored.routing.utc_offset_minutes, 480);
+    assert_eq!(stored.routing.time_zone.as_str(), "Asia/Shanghai");
     assert_eq!(stored.routing.sla_ms, 600_000);
     assert_eq!(stored.routing.topics, ["complaint", "refunds"]);
     assert_eq!(stored.routing.skills[&"refunds".to_owned()], 3);
     let page = app.get("/settings/routing?notice=saved", &cookie).await.text();
     assert!(page.contains("value=\"mon-fri 09:00-18:00, sat 10:00-16:00\""));
-    assert!(page.contains("value=\"+08:00\"") && page.contains("value=\"refunds:3\""));
+    assert!(page.contains("value=\"Asia/Shanghai\"") && page.contains("value=\"refunds:3\""));
 
     // Agents see the settings but cannot change them.
     let agent = app.login(AGENT).await;

@@ -201,9 +201,12 @@ async fn skills_capacity_and_queue_rules_are_validated_and_managers_only() {
     let queue = queues["queues"][0]["id"].as_i64().unwrap();
     let uri = format!("/api/v1/queues/{queue}");
     let hours = json!([{ "weekday": 0, "start_minute": 540, "end_minute": 1080 }]);
-    let saved = put_json(&app, &admin, &uri, json!({ "routing": { "hours": hours, "utc_offset_minutes": 480, "skills": { "presale": 2 } } })).await;
+    let saved = put_json(&app, &admin, &uri, json!({ "routing": { "hours": hours, "time_zone": "Europe/Berlin", "skills": { "presale": 2 } } })).await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
-    assert_eq!(saved.json()["routing"]["utc_offset_minutes"], 480);
+    assert_eq!(saved.json()["routing"]["time_zone"], "Europe/Berlin");
+    let nowhere = json!({ "routing": { "time_zone": "Mars/Olympus" } });
+    let refused = put_json(&app, &admin, &uri, nowhere).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
     let inverted = json!([{ "weekday": 0, "start_minute": 600, "end_minute": 540 }]);
     let bad = put_json(&app, &admin, &uri, json!({ "routing": { "hours": inverted } })).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);

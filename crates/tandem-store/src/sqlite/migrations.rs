@@ -372,6 +372,18 @@ const MIGRATIONS: &[&str] = &[
     DROP VIEW webhook_conversations;
     DROP VIEW webhook_subscriptions;
     "#,
+    // 13: a queue's opening hours are kept in a time zone (an IANA name with its daylight
+    // saving, or an offset) instead of a fixed UTC offset in minutes: the offset becomes the
+    // zone `+HH:MM` (or `UTC`), which keeps every queue's hours where they were.
+    r#"
+    UPDATE queues SET routing = json_remove(json_set(routing, '$.time_zone',
+        CASE WHEN COALESCE(json_extract(routing, '$.utc_offset_minutes'), 0) = 0 THEN 'UTC'
+        ELSE printf('%s%02d:%02d',
+            CASE WHEN json_extract(routing, '$.utc_offset_minutes') < 0 THEN '-' ELSE '+' END,
+            abs(json_extract(routing, '$.utc_offset_minutes')) / 60,
+            abs(json_extract(routing, '$.utc_offset_minutes')) % 60)
+        END), '$.utc_offset_minutes');
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -413,6 +425,34 @@ mod tests {
             transaction.commit().unwrap();
         }
         connection
+    }
+
+    #[test]
+    fn queues_keep_their_hours_in_the_zone_their_offset_was() {
+        let mut connection = database_at(12);
+        connection
+            .execute_batch(
+                r#"INSERT INTO workspaces (id, name, created_at) VALUES (1, 'Shop', 0);
+                 INSERT INTO queues (workspace_id, name, description, routing) VALUES
+                 (1, 'Beijing', '', '{"hours": [], "utc_offset_minutes": 480}'),
+                 (1, 'Newfoundland', '', '{"utc_offset_minutes": -210}'),
+                 (1, 'London', '', '{"utc_offset_minutes": 0}'),
+                 (1, 'Never set', '', '{}');"#,
+            )
+            .unwrap();
+        migrate(&mut connection).unwrap();
+        let routings: Vec<String> = connection
+            .prepare("SELECT routing FROM queues ORDER BY id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let zones: Vec<tandem_domain::QueueRouting> =
+            routings.iter().map(|routing| serde_json::from_str(routing).unwrap()).collect();
+        let names: Vec<&str> = zones.iter().map(|routing| routing.time_zone.as_str()).collect();
+        assert_eq!(names, ["+08:00", "-03:30", "UTC", "UTC"]);
+        assert!(routings.iter().all(|routing| !routing.contains("utc_offset_minutes")));
     }
 
     #[test]

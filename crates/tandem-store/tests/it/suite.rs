@@ -719,7 +719,7 @@ pub async fn escalation_policy_agent_and_queue_settings_are_kept(harness: Harnes
     let mut queue =
         store.create_queue(world.workspace, "Disputes", "", QueueRouting::default()).await.unwrap();
     queue.routing.skills.insert("disputes".into(), 3);
-    queue.routing.utc_offset_minutes = 480;
+    queue.routing.time_zone = "Asia/Shanghai".parse().unwrap();
     store.update_queue(queue.clone()).await.unwrap();
     assert_eq!(store.queues(world.workspace).await.unwrap(), [queue]);
 }
