@@ -58,7 +58,7 @@ pub struct Catalogue {
     entities: BTreeMap<String, String>,
     /// Role labels by role code (`admin`, `supervisor`, `agent`).
     roles: BTreeMap<String, String>,
-    /// What the console's error page says, by error code (`not_found`, `conflict`...).
+    /// What the console's error page says, by error code (`conversation_not_found`, `email_taken`...).
     errors: BTreeMap<String, String>,
 }
 
@@ -99,6 +99,11 @@ impl Catalogue {
     /// What an error with this code means, for an agent on the console's error page.
     pub fn error(&self, code: &str) -> Option<&str> {
         self.errors.get(code).map(String::as_str)
+    }
+
+    /// The codes `[errors]` has a sentence for.
+    pub fn error_codes(&self) -> impl Iterator<Item = &str> {
+        self.errors.keys().map(String::as_str)
     }
 }
 

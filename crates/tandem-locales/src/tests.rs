@@ -143,7 +143,7 @@ fn keyed_tables_answer_by_code() {
     assert_eq!(chinese.emotion("joy"), Some("高兴"));
     assert_eq!(english.entity("mobile"), Some("Mobile"));
     assert_eq!(chinese.role("admin"), Some("管理员"));
-    assert_eq!(chinese.error("not_found"), Some("找不到该页面或对话"));
+    assert_eq!(chinese.error("conversation_not_found"), Some("找不到该对话"));
     assert_eq!(english.error("internal"), Some("Something went wrong"));
 }
 

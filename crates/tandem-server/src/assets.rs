@@ -68,7 +68,7 @@ async fn console_asset(Path((version, name)): Path<(String, String)>) -> Respons
     match name.as_str() {
         "console.css" => with_type(CONSOLE_CSS, "text/css; charset=utf-8", cache),
         "console.js" => with_type(CONSOLE_JS, "text/javascript; charset=utf-8", cache),
-        _ => ApiError::NotFound("asset").into_response(),
+        _ => ApiError::AssetNotFound.into_response(),
     }
 }
 

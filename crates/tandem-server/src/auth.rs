@@ -39,11 +39,11 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let salt =
-        SaltString::encode_b64(&salt).map_err(|error| ApiError::Internal(error.to_string()))?;
+        SaltString::encode_b64(&salt).map_err(|error| ApiError::internal(error.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|error| ApiError::Internal(error.to_string()))
+        .map_err(|error| ApiError::internal(error.to_string()))
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
@@ -159,15 +159,12 @@ impl Agent {
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.user.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("only admins may do this"))
-        }
+        Ok(tandem_domain::permissions::require_admin(&self.user)?)
     }
 
-    pub fn require_manager(&self, action: &'static str) -> Result<(), ApiError> {
-        if self.user.is_manager() { Ok(()) } else { Err(ApiError::Forbidden(action)) }
+    /// Supervisors and admins.
+    pub fn require_manager(&self) -> Result<(), ApiError> {
+        Ok(tandem_domain::permissions::require_manager(&self.user)?)
     }
 
     /// Checks a CSRF token sent in a form.

@@ -1,39 +1,138 @@
 //! Every error a client can see, with its stable code and HTTP status, in one table.
 //!
-//! The widget and the console translate by `code`; `message` is for developers reading a
-//! response. Unexpected errors are logged with their cause and shown only as `internal`.
+//! Each distinct condition has its own code ([`ErrorCode`], listed once in
+//! [`error_codes!`]), so the widget and the console act on a code and translate it instead of
+//! guessing from an HTTP status; `message` is for developers reading a response. The layers
+//! below report typed errors (the store's [`Entity`] and [`Conflict`], the domain's
+//! [`Refusal`] and [`TransitionError`], routing's [`RoutingError`]); this module only names
+//! them. Unexpected errors keep their cause, which is logged with its chain and never shown to
+//! clients: they are all `internal`.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tandem_domain::ValidationError;
+use tandem_domain::{Refusal, TransitionError, ValidationError};
 use tandem_flow::RelayError;
-use tandem_store::StoreError;
+use tandem_routing::RoutingError;
+use tandem_store::{Conflict, Entity, StoreError};
 
+/// Defines [`ErrorCode`] from one table: each code with its HTTP status and what it means.
+macro_rules! error_codes {
+    ($($variant:ident = $code:literal, $status:ident, $meaning:literal;)*) => {
+        /// The stable code of every error the API answers with.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $(#[doc = $meaning] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the table's order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self { $(ErrorCode::$variant => StatusCode::$status,)* }
+            }
+
+            /// What the code means, for the API document.
+            pub fn meaning(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $meaning,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    MalformedRequest = "malformed_request", BAD_REQUEST,
+        "The request could not be read: not JSON, or a malformed query string.";
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
+        "The body is not of the content type the endpoint takes (JSON unless it says otherwise).";
+    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE,
+        "The body is larger than the server accepts (64 KiB).";
+    InvalidInput = "invalid_input", UNPROCESSABLE_ENTITY,
+        "A value is not valid; `field` names it and `message` says why.";
+    ImportFailed = "import_failed", UNPROCESSABLE_ENTITY,
+        "A knowledge import has problems; `errors` lists each with its file and line. Nothing was saved.";
+    ActionsInvalid = "actions_invalid", UNPROCESSABLE_ENTITY,
+        "Business actions have problems; `problems` lists each (action, part, reason). Nothing was saved.";
+    Unauthorized = "unauthorized", UNAUTHORIZED,
+        "Sign in (a session cookie) or send an API token or a widget token.";
+    InvalidToken = "invalid_token", UNAUTHORIZED,
+        "The token is unknown, revoked or expired.";
+    CsrfFailed = "csrf_failed", FORBIDDEN,
+        "A write with a session cookie needs the session's CSRF token in `X-CSRF-Token` (or the form).";
+    CrossOrigin = "cross_origin", FORBIDDEN,
+        "A console socket opened from another origin.";
+    IdentityMismatch = "identity_mismatch", FORBIDDEN,
+        "`user_hash` is not the HMAC of `user_id` with this inbox's identity secret.";
+    AdminsOnly = "admins_only", FORBIDDEN,
+        "Only admins may do this.";
+    ManagersOnly = "managers_only", FORBIDDEN,
+        "Only supervisors and admins may do this.";
+    AssignToOthers = "assign_to_others", FORBIDDEN,
+        "Only supervisors and admins assign conversations to other agents.";
+    NotYourConversation = "not_your_conversation", FORBIDDEN,
+        "Only the assigned agent or a supervisor may release this conversation.";
+    WorkspaceNotFound = "workspace_not_found", NOT_FOUND, "No such workspace.";
+    InboxNotFound = "inbox_not_found", NOT_FOUND, "No such inbox (or inbox key).";
+    UserNotFound = "user_not_found", NOT_FOUND, "No such user in this workspace.";
+    AgentNotFound = "agent_not_found", NOT_FOUND, "No such active agent in this workspace.";
+    CustomerNotFound = "customer_not_found", NOT_FOUND, "No such customer.";
+    ConversationNotFound = "conversation_not_found", NOT_FOUND, "No such conversation in this workspace.";
+    QueueNotFound = "queue_not_found", NOT_FOUND, "No such queue in this workspace.";
+    ArticleNotFound = "article_not_found", NOT_FOUND, "No article with this key.";
+    ActionNotFound = "action_not_found", NOT_FOUND, "No business action with this key.";
+    HandoffNotFound = "handoff_not_found", NOT_FOUND, "The conversation was never handed to people.";
+    WebhookEndpointNotFound = "webhook_endpoint_not_found", NOT_FOUND, "No such webhook endpoint.";
+    WebhookDeliveryNotFound = "webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery.";
+    AssetNotFound = "asset_not_found", NOT_FOUND, "No such static file.";
+    IllegalTransition = "illegal_transition", CONFLICT,
+        "The conversation cannot move that way from where it is (for example, replying to a resolved one).";
+    EmailTaken = "email_taken", CONFLICT, "A user with this e-mail address exists.";
+    QueueNameTaken = "queue_name_taken", CONFLICT, "A queue with this name exists.";
+    StateChanged = "state_changed", CONFLICT,
+        "The conversation moved on since the change was decided; read it again.";
+    OfferWithdrawn = "offer_withdrawn", CONFLICT,
+        "The conversation is no longer an open offer to that agent.";
+    BotMayNotReply = "bot_may_not_reply", CONFLICT,
+        "A person owns the conversation: the bot does not speak.";
+    NotTheBots = "not_the_bots", CONFLICT,
+        "Only conversations the bot has wait as after-hours tickets.";
+    WebhookEndpointLimit = "webhook_endpoint_limit", CONFLICT,
+        "The workspace has as many webhook endpoints as it may (20).";
+    WebhookEndpointDisabled = "webhook_endpoint_disabled", CONFLICT,
+        "The endpoint is disabled; enable it first.";
+    CannotDemoteYourself = "cannot_demote_yourself", CONFLICT,
+        "An admin cannot take away their own admin role; another admin can.";
+    CannotDeactivateYourself = "cannot_deactivate_yourself", CONFLICT,
+        "Nobody can deactivate their own account; an admin can.";
+    AgentUnavailable = "agent_unavailable", CONFLICT,
+        "The agent is not online, so routing cannot give them the conversation.";
+    AgentAtCapacity = "agent_at_capacity", CONFLICT,
+        "The agent has no spare capacity on this channel.";
+    NotWaiting = "not_waiting", CONFLICT, "The conversation is not waiting in a queue.";
+    NotAssigned = "not_assigned", CONFLICT, "The conversation is not assigned to anyone.";
+    AlreadyAssigned = "already_assigned", CONFLICT, "The conversation is already that agent's.";
+    QueueInUse = "queue_in_use", CONFLICT, "The queue still has conversations.";
+    RateLimited = "rate_limited", TOO_MANY_REQUESTS,
+        "Too many requests; `Retry-After` says when to try again.";
+    Internal = "internal", INTERNAL_SERVER_ERROR,
+        "Something went wrong on the server; it is logged. Retrying may help.";
+}
+
+/// An error of a handler, named by the layer that knows what went wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     Malformed(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("sign in first")]
-    Unauthorized,
-    #[error("the token is invalid or expired")]
-    InvalidToken,
-    #[error("{0}")]
-    Forbidden(&'static str),
-    #[error("the CSRF token is missing or wrong; reload the page")]
-    CsrfFailed,
-    #[error("user_hash does not match user_id; compute it with this inbox's identity secret")]
-    IdentityMismatch,
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error("{0}")]
-    IllegalTransition(String),
-    #[error("{0}")]
-    Conflict(String),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error(transparent)]
@@ -42,58 +141,159 @@ pub enum ApiError {
     ImportFailed(Vec<tandem_knowledge::formats::ImportError>),
     #[error("{} action problem(s); nothing was saved", .0.len())]
     ActionsInvalid(Vec<tandem_bot::actions::ActionError>),
+    #[error("sign in first")]
+    Unauthorized,
+    #[error("the token is invalid or expired")]
+    InvalidToken,
+    #[error("the CSRF token is missing or wrong; reload the page")]
+    CsrfFailed,
+    #[error("a console socket from another origin")]
+    CrossOrigin,
+    #[error("user_hash does not match user_id; compute it with this inbox's identity secret")]
+    IdentityMismatch,
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("{} not found", .0.as_str())]
+    NotFound(Entity),
+    #[error("no such file")]
+    AssetNotFound,
+    #[error(transparent)]
+    IllegalTransition(#[from] TransitionError),
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    #[error("the endpoint is disabled; enable it first")]
+    WebhookEndpointDisabled,
+    #[error(transparent)]
+    Routing(RoutingError),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A failure the client cannot act on; the cause is logged, never sent.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
-    /// The stable code and the HTTP status of each error.
-    pub fn code_and_status(&self) -> (&'static str, StatusCode) {
+    /// An internal error with its cause.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+        ApiError::Internal(cause.into())
+    }
+
+    /// The error's stable code.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Malformed(_) => ("malformed_request", StatusCode::BAD_REQUEST),
-            ApiError::UnsupportedMediaType(_) => {
-                ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            }
-            ApiError::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
-            ApiError::InvalidToken => ("invalid_token", StatusCode::UNAUTHORIZED),
-            ApiError::Forbidden(_) => ("forbidden", StatusCode::FORBIDDEN),
-            ApiError::CsrfFailed => ("csrf_failed", StatusCode::FORBIDDEN),
-            ApiError::IdentityMismatch => ("identity_mismatch", StatusCode::FORBIDDEN),
-            ApiError::NotFound(_) => ("not_found", StatusCode::NOT_FOUND),
-            ApiError::IllegalTransition(_) => ("illegal_transition", StatusCode::CONFLICT),
-            ApiError::Conflict(_) => ("conflict", StatusCode::CONFLICT),
-            ApiError::PayloadTooLarge(_) => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
-            ApiError::Invalid(_) | ApiError::ImportFailed(_) | ApiError::ActionsInvalid(_) => {
-                ("invalid_input", StatusCode::UNPROCESSABLE_ENTITY)
-            }
-            ApiError::RateLimited { .. } => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
-            ApiError::Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+            ApiError::Malformed(_) => ErrorCode::MalformedRequest,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::Invalid(_) => ErrorCode::InvalidInput,
+            ApiError::ImportFailed(_) => ErrorCode::ImportFailed,
+            ApiError::ActionsInvalid(_) => ErrorCode::ActionsInvalid,
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::InvalidToken => ErrorCode::InvalidToken,
+            ApiError::CsrfFailed => ErrorCode::CsrfFailed,
+            ApiError::CrossOrigin => ErrorCode::CrossOrigin,
+            ApiError::IdentityMismatch => ErrorCode::IdentityMismatch,
+            ApiError::Refused(refusal) => match refusal {
+                Refusal::AdminsOnly => ErrorCode::AdminsOnly,
+                Refusal::ManagersOnly => ErrorCode::ManagersOnly,
+                Refusal::AssignToOthers => ErrorCode::AssignToOthers,
+                Refusal::NotYourConversation => ErrorCode::NotYourConversation,
+                Refusal::DemoteYourself => ErrorCode::CannotDemoteYourself,
+                Refusal::DeactivateYourself => ErrorCode::CannotDeactivateYourself,
+            },
+            ApiError::NotFound(entity) => match entity {
+                Entity::Workspace => ErrorCode::WorkspaceNotFound,
+                Entity::Inbox => ErrorCode::InboxNotFound,
+                Entity::User => ErrorCode::UserNotFound,
+                Entity::Agent => ErrorCode::AgentNotFound,
+                Entity::Customer => ErrorCode::CustomerNotFound,
+                Entity::Conversation => ErrorCode::ConversationNotFound,
+                Entity::Queue => ErrorCode::QueueNotFound,
+                Entity::Article => ErrorCode::ArticleNotFound,
+                Entity::Action => ErrorCode::ActionNotFound,
+                Entity::HandoffPacket => ErrorCode::HandoffNotFound,
+                Entity::WebhookEndpoint => ErrorCode::WebhookEndpointNotFound,
+                Entity::WebhookDelivery => ErrorCode::WebhookDeliveryNotFound,
+            },
+            ApiError::AssetNotFound => ErrorCode::AssetNotFound,
+            ApiError::IllegalTransition(_) => ErrorCode::IllegalTransition,
+            ApiError::Conflict(conflict) => match conflict {
+                Conflict::EmailTaken(_) => ErrorCode::EmailTaken,
+                Conflict::QueueNameTaken(_) => ErrorCode::QueueNameTaken,
+                Conflict::BotMayNotReply { .. } => ErrorCode::BotMayNotReply,
+                Conflict::StateChanged { .. } => ErrorCode::StateChanged,
+                Conflict::OfferWithdrawn { .. } => ErrorCode::OfferWithdrawn,
+                Conflict::NotTheBots { .. } => ErrorCode::NotTheBots,
+                Conflict::WebhookEndpointLimit(_) => ErrorCode::WebhookEndpointLimit,
+            },
+            ApiError::WebhookEndpointDisabled => ErrorCode::WebhookEndpointDisabled,
+            ApiError::Routing(error) => match error {
+                RoutingError::UnknownAgent(_) => ErrorCode::AgentNotFound,
+                RoutingError::UnknownQueue(_) => ErrorCode::QueueNotFound,
+                RoutingError::UnknownConversation(_) => ErrorCode::ConversationNotFound,
+                RoutingError::AgentUnavailable(_) => ErrorCode::AgentUnavailable,
+                RoutingError::NoCapacity { .. } => ErrorCode::AgentAtCapacity,
+                RoutingError::NotWaiting(_) => ErrorCode::NotWaiting,
+                RoutingError::NotAssigned(_) => ErrorCode::NotAssigned,
+                RoutingError::AlreadyAssigned { .. } => ErrorCode::AlreadyAssigned,
+                RoutingError::QueueInUse(_) => ErrorCode::QueueInUse,
+                RoutingError::Invalid(_) => ErrorCode::InvalidInput,
+                // The router's own bookkeeping disagreeing with itself is a bug.
+                RoutingError::DuplicateAgent(_) | RoutingError::DuplicateConversation(_) => {
+                    ErrorCode::Internal
+                }
+            },
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
+    }
+
+    /// The stable code and the HTTP status of the error.
+    pub fn code_and_status(&self) -> (&'static str, StatusCode) {
+        let code = self.code();
+        (code.as_str(), code.status())
+    }
+
+    /// Logs an unexpected error with its cause chain (the client sees only `internal`).
+    pub fn log(&self) {
+        if self.code() != ErrorCode::Internal {
+            return;
+        }
+        let mut chain = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            chain.push_str(": ");
+            chain.push_str(&error.to_string());
+            cause = error.source();
+        }
+        tracing::error!(error = %chain, "internal error");
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'static str,
-    message: String,
+/// The body of every error response.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// What went wrong, as a stable code (see the `ErrorCode` schema for each one's meaning).
+    pub code: ErrorCode,
+    /// For developers: what went wrong, in English. Show a translation of `code` to people.
+    pub message: String,
+    /// With `invalid_input`: the field that is not valid.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-    /// Every problem of a failed import, with its line.
+    pub field: Option<&'a str>,
+    /// With `import_failed`: every problem of the import, with its file and line.
     #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a [tandem_knowledge::formats::ImportError]>,
-    /// Every problem of a set of actions: which action, which part, why.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub errors: Option<&'a [tandem_knowledge::formats::ImportError]>,
+    /// With `actions_invalid`: every problem of the actions (action, part, reason).
     #[serde(skip_serializing_if = "Option::is_none")]
-    problems: Option<&'a [tandem_bot::actions::ActionError]>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub problems: Option<&'a [tandem_bot::actions::ActionError]>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (code, status) = self.code_and_status();
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(%cause, "internal error");
-        }
+        self.log();
+        let code = self.code();
         let field = match &self {
             ApiError::Invalid(error) => Some(error.field),
             _ => None,
@@ -107,7 +307,7 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let body = ErrorBody { code, message: self.to_string(), field, errors, problems };
-        let mut response = (status, Json(body)).into_response();
+        let mut response = (code.status(), Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
@@ -118,11 +318,11 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::NotFound(what) => ApiError::NotFound(what.as_str()),
-            StoreError::Conflict(conflict) => ApiError::Conflict(conflict.to_string()),
-            StoreError::Transition(error) => ApiError::IllegalTransition(error.to_string()),
+            StoreError::NotFound(entity) => ApiError::NotFound(entity),
+            StoreError::Conflict(conflict) => ApiError::Conflict(conflict),
+            StoreError::Transition(error) => ApiError::IllegalTransition(error),
             StoreError::Database(_) | StoreError::Panicked(_) | StoreError::Closed => {
-                ApiError::Internal(error.to_string())
+                ApiError::internal(error)
             }
         }
     }
@@ -139,18 +339,9 @@ impl From<RelayError> for ApiError {
 
 impl From<tandem_flow::RoutingServiceError> for ApiError {
     fn from(error: tandem_flow::RoutingServiceError) -> Self {
-        use tandem_routing::RoutingError;
         match error {
             tandem_flow::RoutingServiceError::Store(error) => error.into(),
-            tandem_flow::RoutingServiceError::Routing(
-                RoutingError::UnknownAgent(_) | RoutingError::UnknownConversation(_),
-            ) => ApiError::NotFound("agent"),
-            tandem_flow::RoutingServiceError::Routing(RoutingError::UnknownQueue(_)) => {
-                ApiError::NotFound("queue")
-            }
-            tandem_flow::RoutingServiceError::Routing(error) => {
-                ApiError::Conflict(error.to_string())
-            }
+            tandem_flow::RoutingServiceError::Routing(error) => ApiError::Routing(error),
         }
     }
 }
@@ -195,3 +386,29 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_unique_snake_case_and_serialises_as_itself() {
+        let mut seen = std::collections::HashSet::new();
+        for &code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{} twice", code.as_str());
+            assert!(code.as_str().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            assert!(!code.meaning().is_empty());
+        }
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_but_does_not_show_it() {
+        let cause = std::io::Error::other("disk on fire");
+        let error = ApiError::from(StoreError::database(cause));
+        assert_eq!(error.code(), ErrorCode::Internal);
+        assert_eq!(error.to_string(), "internal error");
+        let chain = std::error::Error::source(&error).unwrap().to_string();
+        assert!(chain.contains("database error"), "{chain}");
+    }
+}

@@ -372,7 +372,7 @@ async fn console_socket(
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     if agent.session.is_some() && !same_origin(&headers) {
-        return Err(ApiError::Forbidden("cross-origin console socket"));
+        return Err(ApiError::CrossOrigin);
     }
     let receiver = state.hub().subscribe_workspace(agent.user.workspace_id);
     let upgrade = tuned(upgrade, &state);

@@ -9,7 +9,6 @@ use tandem_bot::actions;
 use tandem_domain::Action;
 
 use crate::AppState;
-use crate::api::triage::MANAGERS_ONLY;
 use crate::auth::Agent;
 use crate::error::{ApiError, ApiJson, ApiResult};
 
@@ -35,7 +34,7 @@ async fn import(
     agent: Agent,
     body: String,
 ) -> ApiResult<ApiJson<serde_json::Value>> {
-    agent.require_manager(MANAGERS_ONLY)?;
+    agent.require_manager()?;
     let parsed = actions::parse(&body).map_err(ApiError::ActionsInvalid)?;
     let saved = state.store.save_actions(agent.user.workspace_id, parsed).await?;
     let keys: Vec<&str> = saved.iter().map(|action| action.key.as_str()).collect();
@@ -48,7 +47,7 @@ async fn save(
     Path(key): Path<String>,
     ApiJson(action): ApiJson<Action>,
 ) -> ApiResult<ApiJson<Action>> {
-    agent.require_manager(MANAGERS_ONLY)?;
+    agent.require_manager()?;
     if action.key != key {
         return Err(ApiError::Invalid(tandem_domain::ValidationError {
             field: "key",
@@ -66,7 +65,7 @@ async fn delete(
     agent: Agent,
     Path(key): Path<String>,
 ) -> ApiResult<StatusCode> {
-    agent.require_manager(MANAGERS_ONLY)?;
+    agent.require_manager()?;
     state.store.delete_action(agent.user.workspace_id, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }

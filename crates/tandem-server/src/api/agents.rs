@@ -40,7 +40,7 @@ pub async fn conversation_for(state: &AppState, agent: &Agent, id: i64) -> ApiRe
         .conversation(ConversationId(id))
         .await?
         .filter(|conversation| conversation.workspace_id == agent.user.workspace_id)
-        .ok_or(ApiError::NotFound("conversation"))
+        .ok_or(ApiError::NotFound(tandem_store::Entity::Conversation))
 }
 
 /// Which conversations an inbox view lists.
@@ -172,25 +172,15 @@ pub struct TransitionRequest {
     pub agent_id: Option<i64>,
 }
 
-/// Turns a requested action into a transition the caller may make. Agents may take
-/// conversations for themselves; only supervisors and admins assign others or release
-/// someone else's conversation.
+/// Turns a requested action into a transition the caller may make (the domain's
+/// [`may_transition`](tandem_domain::permissions::may_transition) says who may do what).
 pub fn transition_for(
     agent: &Agent,
     conversation: &Conversation,
     request: &TransitionRequest,
 ) -> ApiResult<Transition> {
-    let manager = agent.user.is_manager();
     let transition = match request.action.as_str() {
-        "assign" => {
-            let target = request.agent_id.map_or(agent.user.id, UserId);
-            if target != agent.user.id && !manager {
-                return Err(ApiError::Forbidden(
-                    "only supervisors and admins assign conversations to others",
-                ));
-            }
-            Transition::Assign { agent: target }
-        }
+        "assign" => Transition::Assign { agent: request.agent_id.map_or(agent.user.id, UserId) },
         "release" => Transition::Release,
         "hand_back" => Transition::HandBack,
         "resolve" => Transition::Resolve,
@@ -204,12 +194,7 @@ pub fn transition_for(
             }));
         }
     };
-    let someone_elses = conversation.assignee_id.is_some_and(|owner| owner != agent.user.id);
-    if matches!(transition, Transition::Release) && someone_elses && !manager {
-        return Err(ApiError::Forbidden(
-            "only the assigned agent or a supervisor may release this conversation",
-        ));
-    }
+    tandem_domain::permissions::may_transition(&agent.user, conversation, transition)?;
     Ok(transition)
 }
 
@@ -239,7 +224,7 @@ pub async fn apply_transition(
             target
                 .filter(|user| user.workspace_id == agent.user.workspace_id)
                 .map(|user| user.display_name)
-                .ok_or(ApiError::NotFound("agent"))?
+                .ok_or(ApiError::NotFound(tandem_store::Entity::Agent))?
         }
         _ => agent.user.display_name.clone(),
     };
@@ -333,22 +318,12 @@ pub async fn update_user_checked(
         .user(id)
         .await?
         .filter(|user| user.workspace_id == agent.user.workspace_id)
-        .ok_or(ApiError::NotFound("user"))?;
-    let own = target.id == agent.user.id;
-    if !own || request.role.is_some() || request.active.is_some() {
-        agent.require_admin()?;
-    }
-    if own
-        && (request.active == Some(false)
-            || request.role.as_deref().is_some_and(|role| role != "admin"))
-    {
-        return Err(ApiError::Conflict(
-            "you cannot deactivate or demote yourself; ask another admin".into(),
-        ));
-    }
+        .ok_or(ApiError::NotFound(tandem_store::Entity::User))?;
+    let role = request.role.as_deref().map(parse_role).transpose()?;
+    tandem_domain::permissions::may_change_user(&agent.user, &target, role, request.active)?;
     let update = UserUpdate {
         display_name: request.display_name.as_deref().map(validate::display_name).transpose()?,
-        role: request.role.as_deref().map(parse_role).transpose()?,
+        role,
         locale: request.locale.as_deref().map(parse_locale).transpose()?,
         active: request.active,
         password_hash: match request.password.as_deref() {

@@ -20,19 +20,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/inboxes/{id}/identity/rotate", post(rotate_identity))
 }
 
-const ADMINS_ONLY: &str = "only admins see identity secrets";
-
 /// An inbox of the admin's own workspace; others do not exist for them.
 pub async fn inbox_for_admin(state: &AppState, agent: &Agent, id: InboxId) -> ApiResult<Inbox> {
-    if !agent.user.is_admin() {
-        return Err(ApiError::Forbidden(ADMINS_ONLY));
-    }
+    // Only admins see identity secrets.
+    agent.require_admin()?;
     state
         .store
         .inbox(id)
         .await?
         .filter(|inbox| inbox.workspace_id == agent.user.workspace_id)
-        .ok_or(ApiError::NotFound("inbox"))
+        .ok_or(ApiError::NotFound(tandem_store::Entity::Inbox))
 }
 
 /// What a business needs to sign its users' ids for the inbox's widget.
@@ -63,8 +60,11 @@ pub async fn identity_for(
     id: InboxId,
 ) -> ApiResult<InboxIdentity> {
     let inbox = inbox_for_admin(state, agent, id).await?;
-    let secret =
-        state.store.inbox_identity_secret(inbox.id).await?.ok_or(ApiError::NotFound("inbox"))?;
+    let secret = state
+        .store
+        .inbox_identity_secret(inbox.id)
+        .await?
+        .ok_or(ApiError::NotFound(tandem_store::Entity::Inbox))?;
     Ok(InboxIdentity::new(inbox, secret))
 }
 

@@ -25,9 +25,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/answer/settings", get(answer_settings).put(save_answer_settings))
 }
 
-/// Only supervisors and admins change knowledge.
-pub const EDITORS_ONLY: &str = "only admins and supervisors change knowledge";
-
 fn parse_status(text: &str) -> ApiResult<ArticleStatus> {
     ArticleStatus::parse(text).ok_or_else(|| {
         ApiError::Invalid(ValidationError {
@@ -63,7 +60,7 @@ async fn import_articles(
     ApiQuery(query): ApiQuery<ImportQuery>,
     body: String,
 ) -> ApiResult<ApiJson<serde_json::Value>> {
-    agent.require_manager(EDITORS_ONLY)?;
+    agent.require_manager()?;
     let format = Format::parse(&query.format).ok_or_else(|| {
         ApiError::Invalid(ValidationError {
             field: "format",
@@ -128,7 +125,7 @@ async fn save_article(
     Path(key): Path<String>,
     ApiJson(request): ApiJson<SaveArticle>,
 ) -> ApiResult<ApiJson<Article>> {
-    agent.require_manager(EDITORS_ONLY)?;
+    agent.require_manager()?;
     let status = parse_status(&request.status)?;
     let input = ArticleInput {
         id: key,
@@ -146,7 +143,7 @@ async fn save_article(
         .knowledge
         .save(agent.user.workspace_id, vec![article], status, Some(agent.user.id))
         .await?;
-    saved.pop().map(ApiJson).ok_or(ApiError::Internal("no article saved".into()))
+    saved.pop().map(ApiJson).ok_or_else(|| ApiError::internal("no article saved"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,7 +158,7 @@ async fn set_status(
     Path(key): Path<String>,
     ApiJson(request): ApiJson<StatusRequest>,
 ) -> ApiResult<ApiJson<Article>> {
-    agent.require_manager(EDITORS_ONLY)?;
+    agent.require_manager()?;
     let status = parse_status(&request.status)?;
     Ok(ApiJson(
         state
@@ -285,7 +282,7 @@ async fn save_answer_settings(
     agent: Agent,
     ApiJson(request): ApiJson<SettingsRequest>,
 ) -> ApiResult<ApiJson<SettingsView>> {
-    agent.require_manager(EDITORS_ONLY)?;
+    agent.require_manager()?;
     let settings = validate_settings(request.threshold, &request.dictionary)?;
     let saved = state.knowledge.save_settings(agent.user.workspace_id, settings).await?;
     Ok(ApiJson(settings_view(&state, saved)))

@@ -23,7 +23,7 @@ impl From<LlmSettingsError> for ApiError {
                 field: error.field,
                 reason: error.message,
             }),
-            LlmSettingsError::Unreadable(reason) => ApiError::Internal(reason),
+            LlmSettingsError::Unreadable(reason) => ApiError::internal(reason),
         }
     }
 }

@@ -19,9 +19,6 @@ use crate::api::agents::conversation_for;
 use crate::auth::Agent;
 use crate::error::{ApiError, ApiJson, ApiResult};
 
-/// Who may change how conversations are handed to people.
-pub(crate) const MANAGERS_ONLY: &str = "only admins and supervisors change escalation and routing";
-
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/escalation/policy", get(policy).put(save_policy))
@@ -65,7 +62,7 @@ async fn colleague(state: &AppState, agent: &Agent, id: i64) -> ApiResult<UserId
         .await?
         .filter(|user| user.workspace_id == agent.user.workspace_id)
         .map(|user| user.id)
-        .ok_or(ApiError::NotFound("agent"))
+        .ok_or(ApiError::NotFound(tandem_store::Entity::Agent))
 }
 
 async fn save_agent(
@@ -74,7 +71,7 @@ async fn save_agent(
     Path(id): Path<i64>,
     ApiJson(request): ApiJson<AgentRequest>,
 ) -> ApiResult<ApiJson<AgentRouting>> {
-    agent.require_manager(MANAGERS_ONLY)?;
+    agent.require_manager()?;
     let user = colleague(&state, &agent, id).await?;
     let mut routing = AgentRouting::new(user);
     routing.skills = validate::skill_levels(&request.skills)?;
@@ -105,7 +102,7 @@ async fn set_presence(
 ) -> ApiResult<ApiJson<AgentRouting>> {
     let user = colleague(&state, &agent, id).await?;
     if user != agent.user.id {
-        agent.require_manager(MANAGERS_ONLY)?;
+        agent.require_manager()?;
     }
     let workspace = agent.user.workspace_id;
     Ok(ApiJson(state.routing.set_presence(workspace, user, request.presence).await?))
@@ -133,14 +130,14 @@ async fn save_queue(
     Path(id): Path<i64>,
     ApiJson(request): ApiJson<QueueRequest>,
 ) -> ApiResult<ApiJson<Queue>> {
-    agent.require_manager(MANAGERS_ONLY)?;
+    agent.require_manager()?;
     let mut queue = state
         .store
         .queues(agent.user.workspace_id)
         .await?
         .into_iter()
         .find(|queue| queue.id == QueueId(id))
-        .ok_or(ApiError::NotFound("queue"))?;
+        .ok_or(ApiError::NotFound(tandem_store::Entity::Queue))?;
     if let Some(name) = request.name {
         queue.name = validate::display_name(&name)?;
     }
@@ -168,12 +165,16 @@ async fn reroute(
     Path(id): Path<i64>,
     ApiJson(request): ApiJson<RerouteRequest>,
 ) -> ApiResult<ApiJson<tandem_domain::Conversation>> {
-    agent.require_manager(MANAGERS_ONLY)?;
+    agent.require_manager()?;
     let conversation = conversation_for(&state, &agent, id).await?;
     match (request.agent_id, request.queue_id) {
         (Some(target), None) => {
             let target = colleague(&state, &agent, target).await?;
-            let user = state.store.user(target).await?.ok_or(ApiError::NotFound("agent"))?;
+            let user = state
+                .store
+                .user(target)
+                .await?
+                .ok_or(ApiError::NotFound(tandem_store::Entity::Agent))?;
             let assign = Transition::Assign { agent: target };
             Ok(ApiJson(
                 state.relay.agent_transition(&conversation, assign, &user.display_name).await?,
@@ -211,7 +212,7 @@ async fn save_policy(
     agent: Agent,
     ApiJson(policy): ApiJson<EscalationPolicy>,
 ) -> ApiResult<ApiJson<EscalationPolicy>> {
-    agent.require_manager(MANAGERS_ONLY)?;
+    agent.require_manager()?;
     let policy = validate::escalation_policy(policy)?;
     Ok(ApiJson(state.store.save_escalation_policy(agent.user.workspace_id, policy).await?))
 }
@@ -222,7 +223,10 @@ async fn handoff(
     Path(id): Path<i64>,
 ) -> ApiResult<ApiJson<HandoffPacket>> {
     let conversation = conversation_for(&state, &agent, id).await?;
-    let packet =
-        state.store.handoff(conversation.id).await?.ok_or(ApiError::NotFound("handoff"))?;
+    let packet = state
+        .store
+        .handoff(conversation.id)
+        .await?
+        .ok_or(ApiError::NotFound(tandem_store::Entity::HandoffPacket))?;
     Ok(ApiJson(packet))
 }

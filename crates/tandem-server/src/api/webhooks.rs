@@ -27,10 +27,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Webhook endpoints carry URLs that may hold credentials: only admins see or change them.
-const ADMINS_ONLY: &str = "only admins manage webhooks";
-
 fn require_admin(agent: &Agent) -> ApiResult<()> {
-    if agent.user.is_admin() { Ok(()) } else { Err(ApiError::Forbidden(ADMINS_ONLY)) }
+    agent.require_admin()
 }
 
 /// A new signing secret.
@@ -46,7 +44,7 @@ pub async fn endpoint_for(state: &AppState, agent: &Agent, id: i64) -> ApiResult
         .webhook_endpoint(WebhookEndpointId(id))
         .await?
         .filter(|endpoint| endpoint.workspace_id == agent.user.workspace_id)
-        .ok_or(ApiError::NotFound("webhook endpoint"))
+        .ok_or(ApiError::NotFound(tandem_store::Entity::WebhookEndpoint))
 }
 
 /// The workspace's endpoints (admins only).
@@ -217,7 +215,7 @@ pub async fn send_test_checked(
 ) -> ApiResult<WebhookDelivery> {
     let endpoint = endpoint_for(state, agent, id).await?;
     if !endpoint.active {
-        return Err(ApiError::Conflict("the endpoint is disabled; enable it first".into()));
+        return Err(ApiError::WebhookEndpointDisabled);
     }
     Ok(state.store.enqueue_webhook_test(endpoint.id).await?)
 }

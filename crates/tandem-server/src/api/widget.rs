@@ -180,7 +180,7 @@ async fn open_session(
         .store
         .inbox_by_public_key(&request.inbox_key)
         .await?
-        .ok_or(ApiError::NotFound("inbox"))?;
+        .ok_or(ApiError::NotFound(tandem_store::Entity::Inbox))?;
     let locale = request.locale.as_deref().and_then(Locale::parse);
     if request.user_id.is_some() || request.user_hash.is_some() {
         let customer = verified_visitor(&state, &inbox, request, locale).await?;
@@ -241,8 +241,11 @@ async fn verified_visitor(
             reason: format!("must be 1 to {MAX_USER_ID} bytes without control characters"),
         }));
     }
-    let secret =
-        state.store.inbox_identity_secret(inbox.id).await?.ok_or(ApiError::NotFound("inbox"))?;
+    let secret = state
+        .store
+        .inbox_identity_secret(inbox.id)
+        .await?
+        .ok_or(ApiError::NotFound(tandem_store::Entity::Inbox))?;
     if !verify_user_hash(&secret, &user_id, &user_hash) {
         // The hash and the secret are never logged.
         tracing::warn!(inbox_id = %inbox.id, "widget identity hash mismatch");

@@ -17,7 +17,6 @@ use tandem_domain::{Action, ValidationError};
 
 use super::{Chrome, PageAgent, PageError, PageResult, render};
 use crate::AppState;
-use crate::api::triage::MANAGERS_ONLY;
 use crate::auth::Agent;
 use crate::error::ApiError;
 use crate::i18n::Text;
@@ -29,7 +28,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn require_manager(agent: &Agent) -> Result<(), PageError> {
-    agent.require_manager(MANAGERS_ONLY).map_err(PageError::for_agent(agent))
+    agent.require_manager().map_err(PageError::for_agent(agent))
 }
 
 /// One action as a row of the list.
@@ -251,7 +250,7 @@ async fn change_action(
         .map_err(store_failed)?
         .into_iter()
         .find(|action| action.key == key)
-        .ok_or_else(|| failed(ApiError::NotFound("action")))?;
+        .ok_or_else(|| failed(ApiError::NotFound(tandem_store::Entity::Action)))?;
     action.enabled = enabled;
     state.store.save_actions(workspace, vec![action]).await.map_err(store_failed)?;
     let notice = if enabled { "enabled" } else { "disabled" };

@@ -114,7 +114,7 @@ async fn create_agent(
     };
     match create_user_checked(&state, &agent, request).await {
         Ok(_) => Ok(Redirect::to("/admin/agents").into_response()),
-        Err(error @ (ApiError::Forbidden(_) | ApiError::Internal(_))) => {
+        Err(error @ (ApiError::Refused(_) | ApiError::Internal(_))) => {
             Err(PageError::for_agent(&agent)(error))
         }
         Err(error) => agents_page(&state, &agent, None, Some(error.to_string())).await,
@@ -144,7 +144,7 @@ async fn update_agent(
     };
     match update_user_checked(&state, &agent, UserId(id), request).await {
         Ok(_) => Ok(Redirect::to("/admin/agents").into_response()),
-        Err(error @ (ApiError::Forbidden(_) | ApiError::Internal(_) | ApiError::NotFound(_))) => {
+        Err(error @ (ApiError::Refused(_) | ApiError::Internal(_) | ApiError::NotFound(_))) => {
             Err(PageError::for_agent(&agent)(error))
         }
         Err(error) => agents_page(&state, &agent, None, Some(error.to_string())).await,
@@ -260,7 +260,7 @@ async fn update_settings(
         // A new password ends every session, this one included: sign in again.
         Ok(_) if changes_password => Ok(Redirect::to("/login").into_response()),
         Ok(_) => Ok(Redirect::to("/settings?notice=saved").into_response()),
-        Err(error @ (ApiError::Internal(_) | ApiError::Forbidden(_))) => {
+        Err(error @ (ApiError::Internal(_) | ApiError::Refused(_))) => {
             Err(PageError::for_agent(&agent)(error))
         }
         Err(error) => settings_page(&state, &agent, None, None, Some(error.to_string())).await,

@@ -265,7 +265,7 @@ async fn reroute(
 ) -> PageResult {
     let fail = PageError::for_agent(&agent);
     agent.check_csrf(&form.csrf).map_err(fail)?;
-    agent.require_manager(crate::api::triage::MANAGERS_ONLY).map_err(fail)?;
+    agent.require_manager().map_err(fail)?;
     let conversation = crate::api::agents::conversation_for(&state, &agent, form.conversation)
         .await
         .map_err(fail)?;
@@ -275,7 +275,7 @@ async fn reroute(
         .await
         .map_err(|error| fail(error.into()))?
         .filter(|user| user.workspace_id == agent.user.workspace_id && user.active)
-        .ok_or_else(|| fail(crate::error::ApiError::NotFound("agent")))?;
+        .ok_or_else(|| fail(crate::error::ApiError::NotFound(tandem_store::Entity::Agent)))?;
     state
         .relay
         .agent_transition(

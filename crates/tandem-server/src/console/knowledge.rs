@@ -46,7 +46,7 @@ fn text_for(agent: &Agent) -> &'static Text {
 }
 
 fn require_editor(agent: &Agent) -> Result<(), PageError> {
-    agent.require_manager(crate::api::knowledge::EDITORS_ONLY).map_err(PageError::for_agent(agent))
+    agent.require_manager().map_err(PageError::for_agent(agent))
 }
 
 async fn all_articles(state: &AppState, agent: &Agent) -> Result<Vec<Article>, PageError> {
@@ -411,9 +411,9 @@ async fn show_edit(
     Query(query): Query<EditQuery>,
 ) -> PageResult {
     let text = text_for(&agent);
-    let article = find_article(&state, &agent, &key)
-        .await?
-        .ok_or_else(|| PageError::for_agent(&agent)(ApiError::NotFound("article")))?;
+    let article = find_article(&state, &agent, &key).await?.ok_or_else(|| {
+        PageError::for_agent(&agent)(ApiError::NotFound(tandem_store::Entity::Article))
+    })?;
     let notice = query.notice.map(|_| text.saved.to_owned());
     edit_page(&state, &agent, Some(&article), ArticleForm::from_article(&article), notice, None)
         .await
@@ -463,9 +463,9 @@ async fn save_article(
     agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
     require_editor(&agent)?;
     let status = form.saved_status().map_err(PageError::for_agent(&agent))?;
-    let existing = find_article(&state, &agent, &key)
-        .await?
-        .ok_or_else(|| PageError::for_agent(&agent)(ApiError::NotFound("article")))?;
+    let existing = find_article(&state, &agent, &key).await?.ok_or_else(|| {
+        PageError::for_agent(&agent)(ApiError::NotFound(tandem_store::Entity::Article))
+    })?;
     let article = match kb::validate_article(form.input(&key)) {
         Ok(article) => article,
         Err(error) => {

@@ -119,9 +119,7 @@ impl PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (code, status) = self.error.code_and_status();
-        if let ApiError::Internal(cause) = &self.error {
-            tracing::error!(%cause, "internal error on a console page");
-        }
+        self.error.log();
         // The page speaks the agent's language by the error's code; the English `message` with
         // its details is for developers, in the JSON API's answers.
         let message = self.text.error_message(code);

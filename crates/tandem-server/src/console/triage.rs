@@ -23,7 +23,6 @@ use tandem_domain::{
 
 use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
 use crate::AppState;
-use crate::api::triage::MANAGERS_ONLY;
 use crate::auth::Agent;
 use crate::error::ApiError;
 use crate::i18n::Text;
@@ -41,7 +40,7 @@ fn text_for(agent: &Agent) -> &'static Text {
 }
 
 fn require_manager(agent: &Agent) -> Result<(), PageError> {
-    agent.require_manager(MANAGERS_ONLY).map_err(PageError::for_agent(agent))
+    agent.require_manager().map_err(PageError::for_agent(agent))
 }
 
 fn store_failed(agent: &Agent) -> impl Fn(tandem_store::StoreError) -> PageError + use<> {
@@ -535,7 +534,9 @@ async fn save_agent(
         .map_err(&failed)?
         .into_iter()
         .find(|routing| routing.user_id == id)
-        .ok_or_else(|| PageError::for_agent(&agent)(ApiError::NotFound("agent")))?;
+        .ok_or_else(|| {
+            PageError::for_agent(&agent)(ApiError::NotFound(tandem_store::Entity::Agent))
+        })?;
     match form.apply(routing) {
         Ok(routing) => {
             // Through routing, so that the router uses the new skills and capacity at once.
@@ -636,7 +637,9 @@ async fn save_queue(
         .map_err(&failed)?
         .into_iter()
         .find(|queue| queue.id == id)
-        .ok_or_else(|| PageError::for_agent(&agent)(ApiError::NotFound("queue")))?;
+        .ok_or_else(|| {
+            PageError::for_agent(&agent)(ApiError::NotFound(tandem_store::Entity::Queue))
+        })?;
     match form.parse() {
         Ok((name, description, routing)) => {
             let update = Queue { name, description, routing, ..queue.clone() };

@@ -245,7 +245,7 @@ async fn create_webhook(
             let page = webhooks_page(&state, &agent, CreateForm::default(), flash).await?;
             Ok((StatusCode::CREATED, render(&page)).into_response())
         }
-        Err(error @ (ApiError::Forbidden(_) | ApiError::Internal(_))) => {
+        Err(error @ (ApiError::Refused(_) | ApiError::Internal(_))) => {
             Err(PageError::for_agent(&agent)(error))
         }
         Err(error) => {

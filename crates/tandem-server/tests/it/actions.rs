@@ -50,7 +50,7 @@ async fn actions_are_imported_all_or_nothing_and_managed_by_managers() {
         app.send(build(Method::POST, "/api/v1/actions/import", &headers, Body::from(broken))).await;
     assert_eq!(
         (refused.status, refused.code().as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        (StatusCode::UNPROCESSABLE_ENTITY, "actions_invalid"),
         "{}",
         refused.text()
     );

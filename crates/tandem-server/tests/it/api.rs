@@ -78,7 +78,10 @@ async fn returning_widget_session_keeps_the_customer() {
     assert_ne!(forged["token"], token.as_str(), "a forged token gets a new customer");
     let unknown =
         app.post_json("/api/v1/widget/session", &[], json!({ "inbox_key": "pk_nope" })).await;
-    assert_eq!((unknown.status, unknown.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (unknown.status, unknown.code().as_str()),
+        (StatusCode::NOT_FOUND, "inbox_not_found")
+    );
 }
 
 #[tokio::test]
@@ -306,7 +309,10 @@ async fn only_supervisors_assign_conversations_to_others() {
             json!({ "action": "assign", "agent_id": admin_id }),
         )
         .await;
-    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (StatusCode::FORBIDDEN, "assign_to_others")
+    );
     let supervisor = app.login(SUPERVISOR).await;
     let assigned = app
         .post_json(
@@ -344,7 +350,10 @@ async fn conversations_of_other_workspaces_do_not_exist() {
         app.get("/api/v1/conversations?view=all", &[("cookie", &session.cookie)]).await.json();
     assert_eq!(listed["conversations"].as_array().unwrap().len(), 0);
     let response = app.get("/api/v1/conversations/1", &[("cookie", &session.cookie)]).await;
-    assert_eq!((response.status, response.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (response.status, response.code().as_str()),
+        (StatusCode::NOT_FOUND, "conversation_not_found")
+    );
 }
 
 #[tokio::test]
@@ -356,7 +365,10 @@ async fn admins_manage_users_and_agents_cannot() {
     let created = app.post_json("/api/v1/users", &headers, new_user.clone()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let duplicate = app.post_json("/api/v1/users", &headers, new_user).await;
-    assert_eq!((duplicate.status, duplicate.code().as_str()), (StatusCode::CONFLICT, "conflict"));
+    assert_eq!(
+        (duplicate.status, duplicate.code().as_str()),
+        (StatusCode::CONFLICT, "email_taken")
+    );
     let weak = app.post_json("/api/v1/users", &headers, json!({ "email": "w@galaxy.example", "display_name": "W", "role": "agent", "password": "short" })).await;
     assert_eq!(
         (weak.status, weak.json()["field"].as_str()),
@@ -369,7 +381,7 @@ async fn admins_manage_users_and_agents_cannot() {
     let refused = app
         .post_json("/api/v1/users", &[("cookie", &agent.cookie), ("x-csrf-token", &agent.csrf)], json!({ "email": "x@galaxy.example", "display_name": "X", "role": "admin", "password": "long enough" }))
         .await;
-    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::FORBIDDEN, "admins_only"));
 
     // Deactivating an agent ends their session at once.
     let id = created.json()["id"].as_i64().unwrap();
@@ -474,7 +486,7 @@ async fn a_knowledge_import_with_a_bad_line_saves_nothing() {
     let response = post_text(&app, &admin, "/api/v1/articles/import?format=jsonl", body).await;
     assert_eq!(
         (response.status, response.code().as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
+        (StatusCode::UNPROCESSABLE_ENTITY, "import_failed")
     );
     let errors = response.json()["errors"].as_array().unwrap().clone();
     assert_eq!(errors.len(), 1);
@@ -548,7 +560,7 @@ async fn knowledge_is_read_by_all_and_changed_by_editors() {
     let listed = app.get("/api/v1/articles", &[("cookie", &agent.cookie)]).await.json();
     assert_eq!(listed["articles"].as_array().unwrap().len(), 5);
     let refused = post_text(&app, &agent, "/api/v1/articles/import?format=jsonl", "{}").await;
-    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::FORBIDDEN, "managers_only"));
     let headers = [("cookie", agent.cookie.as_str()), ("x-csrf-token", agent.csrf.as_str())];
     let explained = app
         .post_json("/api/v1/answer/explain", &headers, json!({ "question": "怎么退货" }))
@@ -593,7 +605,7 @@ async fn answer_settings_are_validated_and_change_the_bot_at_once() {
     assert_eq!(shown["threshold"], Value::Null);
     assert_eq!(shown["effective_threshold"], shown["default_threshold"]);
     let refused = put(&agent, json!({ "threshold": 0.5 })).await;
-    assert_eq!(refused.code(), "forbidden");
+    assert_eq!(refused.code(), "managers_only");
 
     let supervisor = app.login(SUPERVISOR).await;
     for bad in [

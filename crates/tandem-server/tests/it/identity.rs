@@ -219,7 +219,7 @@ async fn only_admins_read_or_rotate_identity_secrets() {
     for account in [SUPERVISOR, AGENT] {
         let session = app.login(account).await;
         let shown = app.get(&show, &[("cookie", &session.cookie)]).await;
-        assert_eq!((shown.status, shown.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+        assert_eq!((shown.status, shown.code().as_str()), (StatusCode::FORBIDDEN, "admins_only"));
         assert!(!shown.text().contains(&secret));
         let rotated = post_api(&app, &session, &rotate).await;
         assert_eq!(rotated.status, StatusCode::FORBIDDEN);

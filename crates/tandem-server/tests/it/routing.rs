@@ -52,7 +52,7 @@ async fn the_escalation_policy_is_workspace_data_that_managers_edit() {
     assert!(unknown.status.is_client_error() && !unknown.code().is_empty(), "{}", unknown.text());
     let agent = app.login(AGENT).await;
     let refused = put_json(&app, &agent, "/api/v1/escalation/policy", json!({})).await;
-    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::FORBIDDEN, "managers_only"));
     // With asks_for_human off the list, "转人工" alone no longer hands off: the bot answers.
     let token = app.widget_token().await;
     let sent = app.widget_send(&token, "c1", "转人工").await;

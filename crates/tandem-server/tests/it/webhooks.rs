@@ -319,7 +319,10 @@ async fn a_disabled_endpoint_gets_nothing() {
     assert_eq!(deliveries.json()["deliveries"], json!([]));
     assert!(switched_off.all().is_empty());
     let test = call(&app, &admin, Method::POST, &format!("{uri}/test"), None).await;
-    assert_eq!((test.status, test.code().as_str()), (StatusCode::CONFLICT, "conflict"));
+    assert_eq!(
+        (test.status, test.code().as_str()),
+        (StatusCode::CONFLICT, "webhook_endpoint_disabled")
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(switched_off.all().is_empty());
 }
@@ -385,7 +388,10 @@ async fn webhook_input_is_validated_with_stable_codes() {
         (Method::POST, format!("{uri}/test")),
     ] {
         let missing = call(&app, &admin, method, &path, None).await;
-        assert_eq!((missing.status, missing.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+        assert_eq!(
+            (missing.status, missing.code().as_str()),
+            (StatusCode::NOT_FOUND, "webhook_endpoint_not_found")
+        );
     }
 
     // Another workspace's endpoint does not exist for this admin.
@@ -428,7 +434,7 @@ async fn only_admins_manage_webhooks() {
             let response = call(&app, &session, method.clone(), &uri, body).await;
             assert_eq!(
                 (response.status, response.code().as_str()),
-                (StatusCode::FORBIDDEN, "forbidden"),
+                (StatusCode::FORBIDDEN, "admins_only"),
                 "{} {method} {uri}",
                 person.0
             );
