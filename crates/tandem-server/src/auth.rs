@@ -143,9 +143,9 @@ pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a 
         .map(|(_, value)| value)
 }
 
-/// A signed-in agent. Cookie sessions must send the CSRF token with every unsafe request
-/// (form field, checked by the page handlers, or the `X-CSRF-Token` header for the JSON API);
-/// API tokens are not sent by browsers on their own and need none.
+/// A signed-in agent. Cookie sessions must send the CSRF token with every unsafe request (a
+/// form field, checked by the console's `CsrfForm`, or the `X-CSRF-Token` header for the JSON
+/// API); API tokens are not sent by browsers on their own and need none.
 #[derive(Debug, Clone)]
 pub struct Agent {
     pub user: User,
@@ -198,7 +198,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Agent>, 
     };
     let agent = Agent { user, session: Some(session) };
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    // Page forms carry their token in the body and are checked by their handlers; JSON calls
+    // Page forms carry their token in the body and are checked by `CsrfForm`; JSON calls
     // from the console's script carry it in a header.
     if unsafe_method && parts.uri.path().starts_with("/api/") {
         let sent = parts

@@ -1,5 +1,6 @@
 //! Signing in and out. Sign-in forms are protected by a double-submit token (a cookie that the
-//! form repeats), since there is no session yet to hold a CSRF token.
+//! form repeats), since there is no session yet to hold a CSRF token; signing out is a form of
+//! the session like any other, checked by [`CsrfForm`].
 
 use askama::Template;
 use axum::extract::State;
@@ -10,7 +11,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use tandem_store::Session;
 
-use super::{PageAgent, PageError, PageResult, render};
+use super::{CsrfForm, NoFields, PageError, PageResult, render};
 use crate::AppState;
 use crate::auth::{
     Agent, ClientIp, SESSION_COOKIE, cookie, random_token, token_hash, verify_password,
@@ -148,18 +149,11 @@ async fn submit_login(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 async fn logout(
     State(state): State<AppState>,
-    PageAgent(agent): PageAgent,
-    Form(form): Form<CsrfForm>,
+    CsrfForm { agent, .. }: CsrfForm<NoFields>,
 ) -> PageResult {
     let text = Text::for_locale(agent.user.locale);
-    agent.check_csrf(&form.csrf).map_err(|error| PageError::new(error, text))?;
     if let Some(session) = &agent.session {
         state
             .store

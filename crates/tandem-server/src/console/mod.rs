@@ -1,15 +1,26 @@
-//! The agent console: server-rendered pages (askama templates in `templates/`), one module per
-//! area, plain forms that work without JavaScript, and a small script for live updates.
+//! The agent console: server-rendered pages (askama templates in `templates/`), plain forms that
+//! work without JavaScript, and a small script for live updates.
+//!
+//! One folder per area with one file per page or action (`routing/page.rs` shows the routing
+//! page, `routing/queue_save.rs` saves a queue), each area's `mod.rs` holding its route table and
+//! what its handlers share. Two small areas stay single files: `login.rs` (signing in and out,
+//! around the sign-in cookie) and `inbox.rs` (the inbox and its live fragment, one query).
+//! Every form of a signed-in agent is read through [`CsrfForm`], the one place that checks the
+//! session's CSRF token.
 
 mod actions;
-mod admin;
+mod agents;
 mod conversation;
 mod desk;
+mod escalation;
+mod fields;
+mod form;
 mod inbox;
 mod knowledge;
 mod llm;
 mod login;
-mod triage;
+mod routing;
+mod settings;
 mod webhooks;
 
 use askama::Template;
@@ -25,15 +36,19 @@ use crate::auth::Agent;
 use crate::error::ApiError;
 use crate::i18n::Text;
 
+pub use form::{CsrfForm, NoFields};
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .merge(login::routes())
         .merge(inbox::routes())
         .merge(conversation::routes())
-        .merge(admin::routes())
+        .merge(agents::routes())
+        .merge(settings::routes())
         .merge(knowledge::routes())
-        .merge(triage::routes())
+        .merge(escalation::routes())
+        .merge(routing::routes())
         .merge(desk::routes())
         .merge(webhooks::routes())
         .merge(actions::routes())
@@ -134,6 +149,22 @@ impl IntoResponse for PageError {
 }
 
 pub type PageResult = Result<Response, PageError>;
+
+/// The sentences of `agent`'s language.
+pub fn text_for(agent: &Agent) -> &'static Text {
+    Text::for_locale(agent.user.locale)
+}
+
+/// Admins and supervisors only: changing knowledge, escalation, routing and actions.
+pub fn require_manager(agent: &Agent) -> Result<(), PageError> {
+    agent.require_manager().map_err(PageError::for_agent(agent))
+}
+
+/// Turns store errors into pages in `agent`'s language: `.map_err(store_failed(&agent))`.
+pub fn store_failed(agent: &Agent) -> impl Fn(tandem_store::StoreError) -> PageError + use<> {
+    let failed = PageError::for_agent(agent);
+    move |error| failed(error.into())
+}
 
 /// Renders a template; a template error is a bug, logged and shown as a 500.
 pub fn render(template: &impl Template) -> Response {

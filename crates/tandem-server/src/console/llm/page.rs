@@ -1,128 +1,22 @@
-//! Settings → Model (admins): every field of the workspace's [`LlmSettings`] as a plain form,
-//! saved through `tandem_bot::model::save_llm_settings` (the same check as the API: a refused
-//! form comes back as typed, the message next to its field, and nothing is saved), and the
-//! workspace's model usage over the last 30 days, added up from the stored decision records.
+//! `GET /settings/model` (admins): the model settings form in groups, whether the server holds
+//! the named API key, and the usage summary; the save action shows it again with a refused form
+//! as typed.
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
-use axum::routing::get;
-use axum::{Form, Router};
 use serde::Deserialize;
-use tandem_bot::model::{self as llm, LlmSettingsError};
+use tandem_bot::model as llm;
 use tandem_domain::LlmUsage;
-use tandem_llm::LlmSettings;
 
-use super::{Chrome, PageAgent, PageError, PageResult, render};
+use super::model_form::{FieldError, ModelForm};
+use super::require_admin;
 use crate::AppState;
 use crate::auth::Agent;
-use crate::error::ApiError;
+use crate::console::{Chrome, PageAgent, PageError, PageResult, render};
 use crate::i18n::Text;
-
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/settings/model", get(show_model).post(save_model))
-}
 
 /// How far back the usage summary looks.
 const USAGE_DAYS: i64 = 30;
-
-fn require_admin(agent: &Agent) -> Result<(), PageError> {
-    agent.require_admin().map_err(PageError::for_agent(agent))
-}
-
-/// The form as typed: text for every input, so that a refused form comes back unchanged.
-/// Check boxes are sent only when checked.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ModelForm {
-    csrf: String,
-    enabled: Option<String>,
-    allow_external: Option<String>,
-    base_url: String,
-    model: String,
-    api_key_env: String,
-    timeout_ms: String,
-    total_timeout_ms: String,
-    max_tokens: String,
-    temperature: String,
-    max_retries: String,
-    input_price_per_1k: String,
-    output_price_per_1k: String,
-    breaker_failures: String,
-    breaker_cooldown_ms: String,
-    stream: Option<String>,
-    tools: Option<String>,
-    summaries: Option<String>,
-}
-
-/// A field the form could not read or the settings check refused.
-#[derive(Debug)]
-struct FieldError {
-    field: &'static str,
-    message: String,
-}
-
-impl ModelForm {
-    fn from_settings(settings: &LlmSettings) -> ModelForm {
-        let checked = |on: bool| on.then(|| "true".to_owned());
-        ModelForm {
-            csrf: String::new(),
-            enabled: checked(settings.enabled),
-            allow_external: checked(settings.allow_external),
-            base_url: settings.base_url.clone(),
-            model: settings.model.clone(),
-            api_key_env: settings.api_key_env.clone().unwrap_or_default(),
-            timeout_ms: settings.timeout_ms.to_string(),
-            total_timeout_ms: settings.total_timeout_ms.to_string(),
-            max_tokens: settings.max_tokens.to_string(),
-            temperature: settings.temperature.to_string(),
-            max_retries: settings.max_retries.to_string(),
-            input_price_per_1k: settings.input_price_per_1k.to_string(),
-            output_price_per_1k: settings.output_price_per_1k.to_string(),
-            breaker_failures: settings.breaker_failures.to_string(),
-            breaker_cooldown_ms: settings.breaker_cooldown_ms.to_string(),
-            stream: checked(settings.stream),
-            tools: checked(settings.tools),
-            summaries: checked(settings.summaries),
-        }
-    }
-
-    /// The settings the form describes; a number that does not read is named like a refused
-    /// setting. Ranges are left to `LlmSettings::validate`.
-    fn to_settings(&self, text: &Text) -> Result<LlmSettings, FieldError> {
-        fn number<T: std::str::FromStr>(
-            text: &Text,
-            field: &'static str,
-            value: &str,
-        ) -> Result<T, FieldError> {
-            value
-                .trim()
-                .parse()
-                .map_err(|_| FieldError { field, message: text.llm_not_a_number.to_owned() })
-        }
-        let api_key_env = self.api_key_env.trim();
-        Ok(LlmSettings {
-            enabled: self.enabled.is_some(),
-            allow_external: self.allow_external.is_some(),
-            base_url: self.base_url.trim().to_owned(),
-            model: self.model.trim().to_owned(),
-            api_key_env: (!api_key_env.is_empty()).then(|| api_key_env.to_owned()),
-            timeout_ms: number(text, "timeout_ms", &self.timeout_ms)?,
-            total_timeout_ms: number(text, "total_timeout_ms", &self.total_timeout_ms)?,
-            max_tokens: number(text, "max_tokens", &self.max_tokens)?,
-            temperature: number(text, "temperature", &self.temperature)?,
-            max_retries: number(text, "max_retries", &self.max_retries)?,
-            input_price_per_1k: number(text, "input_price_per_1k", &self.input_price_per_1k)?,
-            output_price_per_1k: number(text, "output_price_per_1k", &self.output_price_per_1k)?,
-            breaker_failures: number(text, "breaker_failures", &self.breaker_failures)?,
-            breaker_cooldown_ms: number(text, "breaker_cooldown_ms", &self.breaker_cooldown_ms)?,
-            stream: self.stream.is_some(),
-            tools: self.tools.is_some(),
-            summaries: self.summaries.is_some(),
-        })
-    }
-}
 
 /// A check box of the form.
 #[derive(Debug)]
@@ -172,7 +66,7 @@ pub struct UsageView {
 
 #[derive(Template)]
 #[template(path = "pages/llm.html")]
-struct ModelPage {
+pub(super) struct ModelPage {
     chrome: Chrome,
     notice: Option<String>,
     /// Set when a save was refused: nothing was saved.
@@ -348,12 +242,13 @@ fn usage_view(text: &'static Text, usage: &LlmUsage) -> UsageView {
     }
 }
 
-struct Flash {
-    notice: Option<String>,
-    error: Option<FieldError>,
+/// What the save action hands the page: a notice, or the field a refused save was refused for.
+pub(super) struct Flash {
+    pub(super) notice: Option<String>,
+    pub(super) error: Option<FieldError>,
 }
 
-async fn model_page(
+pub(super) async fn model_page(
     state: &AppState,
     agent: &Agent,
     form: ModelForm,
@@ -381,11 +276,11 @@ async fn model_page(
 }
 
 #[derive(Debug, Deserialize)]
-struct NoticeQuery {
+pub(super) struct NoticeQuery {
     notice: Option<String>,
 }
 
-async fn show_model(
+pub(super) async fn show_model_page(
     State(state): State<AppState>,
     PageAgent(agent): PageAgent,
     Query(query): Query<NoticeQuery>,
@@ -400,71 +295,4 @@ async fn show_model(
     let flash = Flash { notice, error: None };
     let page = model_page(&state, &agent, ModelForm::from_settings(&settings), flash).await?;
     Ok(render(&page))
-}
-
-async fn save_model(
-    State(state): State<AppState>,
-    PageAgent(agent): PageAgent,
-    Form(form): Form<ModelForm>,
-) -> PageResult {
-    let failed = PageError::for_agent(&agent);
-    agent.check_csrf(&form.csrf).map_err(failed)?;
-    require_admin(&agent)?;
-    let text = Text::for_locale(agent.user.locale);
-    let error = match form.to_settings(text) {
-        Err(error) => error,
-        Ok(settings) => {
-            let workspace = agent.user.workspace_id;
-            match llm::save_llm_settings(state.store.as_ref(), workspace, &settings).await {
-                Ok(_) => return Ok(Redirect::to("/settings/model?notice=saved").into_response()),
-                Err(LlmSettingsError::Invalid(error)) => {
-                    FieldError { field: error.field, message: error.message }
-                }
-                Err(error) => return Err(failed(ApiError::from(error))),
-            }
-        }
-    };
-    // Nothing was saved: the form comes back as typed, the message next to its field.
-    let flash = Flash { notice: None, error: Some(error) };
-    let page = model_page(&state, &agent, form, flash).await?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use tandem_llm::LlmSettings;
-
-    use super::ModelForm;
-    use crate::i18n::EN;
-
-    #[test]
-    fn the_form_reads_back_the_settings_it_shows() {
-        let settings = LlmSettings {
-            enabled: true,
-            api_key_env: None,
-            temperature: 0.7,
-            input_price_per_1k: 0.0015,
-            tools: false,
-            ..LlmSettings::default()
-        };
-        let form = ModelForm::from_settings(&settings);
-        assert_eq!(form.to_settings(&EN).unwrap(), settings);
-        assert_eq!(
-            ModelForm::from_settings(&LlmSettings::default()).to_settings(&EN).unwrap(),
-            LlmSettings::default()
-        );
-    }
-
-    #[test]
-    fn a_number_that_does_not_read_names_its_field() {
-        let form = ModelForm {
-            max_retries: "two".into(),
-            ..ModelForm::from_settings(&LlmSettings::default())
-        };
-        let error = form.to_settings(&EN).unwrap_err();
-        assert_eq!(
-            (error.field, error.message.as_str()),
-            ("max_retries", EN.llm_not_a_number.as_str())
-        );
-    }
 }

@@ -1,30 +1,18 @@
-//! Settings → Webhooks (admins): register endpoints (the signing secret is shown once), enable,
-//! disable, delete, send a test event, and read each endpoint's recent deliveries.
+//! `GET /settings/webhooks`: the endpoints with their recent deliveries and the create form;
+//! the actions show it again with a new endpoint's secret or a refused form.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::extract::{Query, State};
 use serde::Deserialize;
 use tandem_domain::{WebhookDeliveryStatus, WebhookEventType};
 
-use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
+use super::create::CreateForm;
 use crate::AppState;
-use crate::api::webhooks::{
-    CreateWebhook, UpdateWebhook, WithSecret, create_checked, delete_checked, endpoint_for,
-    endpoints_for, send_test_checked, update_checked,
-};
+use crate::api::webhooks::{WithSecret, endpoints_for};
 use crate::auth::Agent;
+use crate::console::{Chrome, PageAgent, PageError, PageResult, format_time, render};
 use crate::error::ApiError;
 use crate::i18n::Text;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/settings/webhooks", get(show_webhooks).post(create_webhook))
-        .route("/settings/webhooks/{id}", post(change_webhook))
-}
 
 /// Deliveries listed under each endpoint.
 const RECENT_DELIVERIES: u32 = 10;
@@ -82,7 +70,7 @@ pub struct EventOption {
 
 #[derive(Template)]
 #[template(path = "pages/webhooks.html")]
-struct WebhooksPage {
+pub(super) struct WebhooksPage {
     chrome: Chrome,
     endpoints: Vec<EndpointRow>,
     event_options: Vec<EventOption>,
@@ -96,39 +84,14 @@ struct WebhooksPage {
     error_field: &'static str,
 }
 
-/// The create form as typed, so that a refused form comes back unchanged.
-#[derive(Debug, Default)]
-struct CreateForm {
-    csrf: String,
-    url: String,
-    description: String,
-    events: Vec<String>,
+/// What an action hands the page to show above the list.
+pub(super) struct Flash {
+    pub(super) new_secret: Option<WithSecret>,
+    pub(super) notice: Option<String>,
+    pub(super) error: Option<ApiError>,
 }
 
-impl CreateForm {
-    /// From the posted fields; check boxes repeat their name once per checked box.
-    fn from_fields(fields: Vec<(String, String)>) -> CreateForm {
-        let mut form = CreateForm::default();
-        for (name, value) in fields {
-            match name.as_str() {
-                "csrf" => form.csrf = value,
-                "url" => form.url = value,
-                "description" => form.description = value,
-                "events" => form.events.push(value),
-                _ => {}
-            }
-        }
-        form
-    }
-}
-
-struct Flash {
-    new_secret: Option<WithSecret>,
-    notice: Option<String>,
-    error: Option<ApiError>,
-}
-
-async fn webhooks_page(
+pub(super) async fn webhooks_page(
     state: &AppState,
     agent: &Agent,
     form: CreateForm,
@@ -205,11 +168,11 @@ async fn webhooks_page(
 }
 
 #[derive(Debug, Deserialize)]
-struct NoticeQuery {
+pub(super) struct NoticeQuery {
     notice: Option<String>,
 }
 
-async fn show_webhooks(
+pub(super) async fn show_webhooks_page(
     State(state): State<AppState>,
     PageAgent(agent): PageAgent,
     Query(query): Query<NoticeQuery>,
@@ -223,78 +186,4 @@ async fn show_webhooks(
     });
     let flash = Flash { new_secret: None, notice, error: None };
     Ok(render(&webhooks_page(&state, &agent, CreateForm::default(), flash).await?))
-}
-
-async fn create_webhook(
-    State(state): State<AppState>,
-    PageAgent(agent): PageAgent,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> PageResult {
-    let form = CreateForm::from_fields(fields);
-    agent.check_csrf(&form.csrf).map_err(PageError::for_agent(&agent))?;
-    let request = CreateWebhook {
-        url: form.url.clone(),
-        events: form.events.clone(),
-        description: form.description.clone(),
-        active: Some(true),
-    };
-    match create_checked(&state, &agent, request).await {
-        // The secret is shown on this response only; reloading the page does not show it again.
-        Ok(created) => {
-            let flash = Flash { new_secret: Some(created), notice: None, error: None };
-            let page = webhooks_page(&state, &agent, CreateForm::default(), flash).await?;
-            Ok((StatusCode::CREATED, render(&page)).into_response())
-        }
-        Err(error @ (ApiError::Refused(_) | ApiError::Internal(_))) => {
-            Err(PageError::for_agent(&agent)(error))
-        }
-        Err(error) => {
-            let flash = Flash { new_secret: None, notice: None, error: Some(error) };
-            let page = webhooks_page(&state, &agent, form, flash).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct ChangeForm {
-    csrf: String,
-    /// enable, disable, test or delete.
-    action: String,
-}
-
-async fn change_webhook(
-    State(state): State<AppState>,
-    PageAgent(agent): PageAgent,
-    Path(id): Path<i64>,
-    Form(form): Form<ChangeForm>,
-) -> PageResult {
-    let failed = PageError::for_agent(&agent);
-    agent.check_csrf(&form.csrf).map_err(failed)?;
-    let active = |active| UpdateWebhook { active: Some(active), ..UpdateWebhook::default() };
-    let outcome = match form.action.as_str() {
-        "enable" => update_checked(&state, &agent, id, active(true)).await.map(|_| "saved"),
-        "disable" => update_checked(&state, &agent, id, active(false)).await.map(|_| "saved"),
-        "test" => send_test_checked(&state, &agent, id).await.map(|_| "test"),
-        "delete" => delete_checked(&state, &agent, id).await.map(|()| "deleted"),
-        _ => Err(ApiError::Invalid(tandem_domain::ValidationError {
-            field: "action",
-            reason: "must be enable, disable, test or delete".into(),
-        })),
-    };
-    match outcome {
-        Ok(notice) => {
-            let anchor = if notice == "deleted" { String::new() } else { format!("#webhook-{id}") };
-            Ok(Redirect::to(&format!("/settings/webhooks?notice={notice}{anchor}")).into_response())
-        }
-        Err(error @ (ApiError::Invalid(_) | ApiError::Conflict(_))) => {
-            // Keep the page: name the problem above the list.
-            endpoint_for(&state, &agent, id).await.map_err(failed)?;
-            let (_, status) = error.code_and_status();
-            let flash = Flash { new_secret: None, notice: None, error: Some(error) };
-            let page = webhooks_page(&state, &agent, CreateForm::default(), flash).await?;
-            Ok((status, render(&page)).into_response())
-        }
-        Err(error) => Err(failed(error)),
-    }
 }

@@ -1,26 +1,14 @@
-//! The live desk: every agent's own presence switch, and for everyone the live queues (waiting,
-//! longest wait, SLA at risk) and agents (presence, load); supervisors and admins re-route
-//! waiting or assigned conversations from here.
+//! `GET /desk`: the live desk page, from the routing service's snapshot of the workspace's
+//! router, with the conversations waiting for or with people and the after-hours tickets.
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
-use axum::{Form, Router};
-use serde::Deserialize;
-use tandem_domain::{Channel, ConversationState, Presence, QueueId, Transition};
+use tandem_domain::{Channel, ConversationState, Presence, QueueId};
 use tandem_store::ConversationFilter;
 
-use super::{Chrome, PageAgent, PageError, PageResult, format_time, render};
 use crate::AppState;
+use crate::console::{Chrome, PageAgent, PageError, PageResult, format_time, render};
 use crate::i18n::Text;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/desk", get(show_desk))
-        .route("/desk/presence", post(set_presence))
-        .route("/desk/reroute", post(reroute))
-}
 
 #[derive(Debug)]
 struct QueueRow {
@@ -82,7 +70,10 @@ fn minutes(ms: i64) -> String {
     format!("{}:{:02}", seconds / 60, seconds % 60)
 }
 
-async fn show_desk(State(state): State<AppState>, PageAgent(agent): PageAgent) -> PageResult {
+pub(super) async fn show_desk_page(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+) -> PageResult {
     let fail = PageError::for_agent(&agent);
     let workspace = agent.user.workspace_id;
     let text = Text::for_locale(agent.user.locale);
@@ -222,68 +213,4 @@ async fn show_desk(State(state): State<AppState>, PageAgent(agent): PageAgent) -
         can_reroute: agent.user.is_manager(),
     };
     Ok(render(&page))
-}
-
-#[derive(Debug, Deserialize)]
-struct PresenceForm {
-    csrf: String,
-    presence: String,
-}
-
-async fn set_presence(
-    State(state): State<AppState>,
-    PageAgent(agent): PageAgent,
-    Form(form): Form<PresenceForm>,
-) -> PageResult {
-    let fail = PageError::for_agent(&agent);
-    agent.check_csrf(&form.csrf).map_err(fail)?;
-    let presence = Presence::parse(&form.presence).ok_or_else(|| {
-        fail(crate::error::ApiError::Invalid(tandem_domain::ValidationError {
-            field: "presence",
-            reason: "must be online, away or offline".into(),
-        }))
-    })?;
-    state
-        .routing
-        .set_presence(agent.user.workspace_id, agent.user.id, presence)
-        .await
-        .map_err(|error| fail(error.into()))?;
-    Ok(Redirect::to("/desk").into_response())
-}
-
-#[derive(Debug, Deserialize)]
-struct RerouteForm {
-    csrf: String,
-    conversation: i64,
-    agent: i64,
-}
-
-async fn reroute(
-    State(state): State<AppState>,
-    PageAgent(agent): PageAgent,
-    Form(form): Form<RerouteForm>,
-) -> PageResult {
-    let fail = PageError::for_agent(&agent);
-    agent.check_csrf(&form.csrf).map_err(fail)?;
-    agent.require_manager().map_err(fail)?;
-    let conversation = crate::api::agents::conversation_for(&state, &agent, form.conversation)
-        .await
-        .map_err(fail)?;
-    let target = state
-        .store
-        .user(tandem_domain::UserId(form.agent))
-        .await
-        .map_err(|error| fail(error.into()))?
-        .filter(|user| user.workspace_id == agent.user.workspace_id && user.active)
-        .ok_or_else(|| fail(crate::error::ApiError::NotFound(tandem_store::Entity::Agent)))?;
-    state
-        .relay
-        .agent_transition(
-            &conversation,
-            Transition::Assign { agent: target.id },
-            &target.display_name,
-        )
-        .await
-        .map_err(|error| fail(error.into()))?;
-    Ok(Redirect::to("/desk").into_response())
 }

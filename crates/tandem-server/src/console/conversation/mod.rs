@@ -1,0 +1,29 @@
+//! The conversation page: the hand-off card, transcript, customer panel, reply and note box,
+//! and the ownership actions (assign to me, back to queue, hand back to bot, resolve, reopen).
+
+mod action;
+mod decision;
+mod handoff_card;
+mod message;
+mod page;
+
+use axum::Router;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/conversations/{id}", get(page::show_conversation_page))
+        .route("/conversations/{id}/actions", post(action::submit_conversation_action))
+        .route("/conversations/{id}/messages", post(message::submit_conversation_message))
+}
+
+/// A redirect back to the conversation, carrying an error message to show if there is one.
+fn back(id: i64, error: Option<String>) -> Response {
+    let query = error
+        .and_then(|error| serde_urlencoded::to_string([("error", error)]).ok())
+        .map_or_else(String::new, |query| format!("?{query}"));
+    Redirect::to(&format!("/conversations/{id}{query}")).into_response()
+}

@@ -1,0 +1,273 @@
+//! `GET /conversations/{id}`: the conversation page, with the transcript (each bot message with
+//! its decision record), the customer panel, the hand-off card, the actions the conversation's
+//! state allows and the reply box.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use tandem_domain::{AuthorKind, ConversationState, DecisionRecord, LlmUsage, Message};
+
+use super::decision::{DecisionView, decision_view};
+use super::handoff_card::{CardContext, HandoffView, handoff_view};
+use crate::AppState;
+use crate::api::agents::conversation_for;
+use crate::console::{Chrome, PageAgent, PageError, PageResult, format_time, render};
+use crate::i18n::Text;
+
+#[derive(Debug)]
+pub struct MessageView {
+    pub seq: i64,
+    pub kind: &'static str,
+    pub author: String,
+    pub body: String,
+    pub time: String,
+    pub timestamp: i64,
+    /// For a bot message: why it said this.
+    pub decision: Option<DecisionView>,
+}
+
+#[derive(Debug)]
+pub struct Action {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub primary: bool,
+}
+
+#[derive(Debug)]
+pub struct PastConversation {
+    pub id: i64,
+    pub preview: String,
+    pub state_label: &'static str,
+    pub time: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/conversation.html")]
+struct ConversationPage {
+    chrome: Chrome,
+    /// For supervisors and admins: the active agents the conversation may be given to.
+    assignable: Vec<(i64, String)>,
+    id: i64,
+    state: &'static str,
+    state_label: &'static str,
+    assignee: String,
+    customer_name: String,
+    customer_email: String,
+    customer_language: String,
+    customer_since: String,
+    /// The business's id of a customer whose identity it verified.
+    customer_verified: Option<String>,
+    attributes: Vec<(String, String)>,
+    past: Vec<PastConversation>,
+    messages: Vec<MessageView>,
+    last_seq: i64,
+    actions: Vec<Action>,
+    client_msg_id: String,
+    error: Option<String>,
+    handoff: Option<HandoffView>,
+    /// The reply box's text: the bot's draft while it awaits approval.
+    reply_prefill: String,
+    /// The model calls of the whole conversation in one line; `None` when the model was never
+    /// involved.
+    llm_usage: Option<String>,
+}
+
+fn message_view(
+    text: &'static Text,
+    message: &Message,
+    bot_name: &str,
+    customer_name: &str,
+    decision: Option<&DecisionRecord>,
+) -> MessageView {
+    let author = match message.author_kind {
+        AuthorKind::Customer => customer_name.to_owned(),
+        AuthorKind::Bot => message.author_name.clone().unwrap_or_else(|| bot_name.to_owned()),
+        AuthorKind::Agent => message.author_name.clone().unwrap_or_default(),
+        AuthorKind::Note => {
+            format!("{} · {}", message.author_name.clone().unwrap_or_default(), text.internal_note)
+        }
+        AuthorKind::System => String::new(),
+    };
+    MessageView {
+        seq: message.seq,
+        kind: message.author_kind.as_str(),
+        author,
+        body: message.body.clone(),
+        time: format_time(message.created_at),
+        timestamp: message.created_at,
+        decision: decision.map(|record| decision_view(text, record)),
+    }
+}
+
+/// The actions offered for a conversation in its current state.
+fn actions(text: &'static Text, state: ConversationState, mine: bool) -> Vec<Action> {
+    let action = |name, label, primary| Action { name, label, primary };
+    match state {
+        ConversationState::Bot | ConversationState::Queued => {
+            let mut list = vec![action("assign", &text.assign_to_me, true)];
+            if state == ConversationState::Queued {
+                list.push(action("hand_back", &text.hand_back, false));
+            }
+            list.push(action("resolve", &text.resolve, false));
+            list
+        }
+        ConversationState::Human => {
+            let mut list = Vec::new();
+            if !mine {
+                list.push(action("assign", &text.assign_to_me, false));
+            }
+            list.push(action("resolve", &text.resolve, true));
+            list.push(action("release", &text.release, false));
+            list.push(action("hand_back", &text.hand_back, false));
+            list
+        }
+        ConversationState::Resolved => vec![action("reopen", &text.reopen, true)],
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PageQuery {
+    error: Option<String>,
+}
+
+pub(super) async fn show_conversation_page(
+    State(state): State<AppState>,
+    PageAgent(agent): PageAgent,
+    Path(id): Path<i64>,
+    Query(query): Query<PageQuery>,
+) -> PageResult {
+    let text = Text::for_locale(agent.user.locale);
+    let failed = PageError::for_agent(&agent);
+    let conversation = conversation_for(&state, &agent, id).await.map_err(failed)?;
+    let store = &state.store;
+    let customer = store.customer(conversation.customer_id).await.map_err(|e| failed(e.into()))?;
+    let inbox = store.inbox(conversation.inbox_id).await.map_err(|e| failed(e.into()))?;
+    let bot_name = inbox.map(|inbox| inbox.bot_name).unwrap_or_default();
+    let assignee = match conversation.assignee_id {
+        Some(user) => store
+            .user(user)
+            .await
+            .map_err(|e| failed(e.into()))?
+            .map(|u| u.display_name)
+            .unwrap_or_default(),
+        None => text.unassigned.to_owned(),
+    };
+    let mut messages = Vec::new();
+    let mut after = 0;
+    loop {
+        let page =
+            store.messages(conversation.id, after, 1000).await.map_err(|e| failed(e.into()))?;
+        let done = page.len() < 1000;
+        after = page.last().map_or(after, |message| message.seq);
+        messages.extend(page);
+        if done {
+            break;
+        }
+    }
+    let customer_name = customer.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+    let manager = agent.user.is_manager();
+    let assignable = if manager && conversation.state != ConversationState::Resolved {
+        store
+            .users(agent.user.workspace_id)
+            .await
+            .map_err(|e| failed(e.into()))?
+            .into_iter()
+            .filter(|user| user.active && Some(user.id) != conversation.assignee_id)
+            .map(|user| (user.id.0, user.display_name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let decisions: std::collections::HashMap<_, _> =
+        store.decisions(conversation.id).await.map_err(|e| failed(e.into()))?.into_iter().collect();
+    let past = store
+        .customer_conversations(conversation.customer_id, 10)
+        .await
+        .map_err(|e| failed(e.into()))?
+        .into_iter()
+        .filter(|other| other.id != conversation.id)
+        .map(|other| PastConversation {
+            id: other.id.0,
+            preview: other.preview.clone(),
+            state_label: text.state(other.state),
+            time: format_time(other.last_message_at),
+        })
+        .collect();
+    let packet = store.handoff(conversation.id).await.map_err(|e| failed(e.into()))?;
+    // The model's calls: the bot's turns and the hand-off summary.
+    let mut usage = LlmUsage::of(decisions.values());
+    if let Some(summary) = packet.as_ref().and_then(|packet| packet.model_summary.as_ref()) {
+        usage.record(&summary.llm);
+    }
+    let handoff = match packet {
+        Some(packet) => {
+            let previous_agent = match packet.customer.previous_agent {
+                Some(user) => {
+                    store.user(user).await.map_err(|e| failed(e.into()))?.map(|u| u.display_name)
+                }
+                None => None,
+            };
+            let queue = match packet.queue_id.or(conversation.queue_id) {
+                Some(queue) => store
+                    .queues(conversation.workspace_id)
+                    .await
+                    .map_err(|e| failed(e.into()))?
+                    .into_iter()
+                    .find(|candidate| candidate.id == queue)
+                    .map(|queue| queue.name),
+                None => None,
+            };
+            let context = CardContext {
+                state: conversation.state,
+                messages: &messages,
+                previous_agent,
+                queue,
+            };
+            Some(handoff_view(text, packet, context))
+        }
+        None => None,
+    };
+    let llm_usage =
+        Some(usage).filter(|usage| !usage.is_empty()).map(|usage| text.llm_usage_line(&usage));
+    let reply_prefill = handoff
+        .as_ref()
+        .filter(|card| card.draft_pending)
+        .and_then(|card| card.draft.clone())
+        .unwrap_or_default();
+    let page = ConversationPage {
+        chrome: Chrome::new(&agent, "inbox"),
+        id: conversation.id.0,
+        state: conversation.state.as_str(),
+        state_label: text.state(conversation.state),
+        assignee,
+        customer_email: customer.as_ref().and_then(|c| c.email.clone()).unwrap_or_default(),
+        customer_language: customer
+            .as_ref()
+            .and_then(|c| c.locale)
+            .map(|l| l.as_str().to_owned())
+            .unwrap_or_default(),
+        customer_since: customer.as_ref().map(|c| format_time(c.created_at)).unwrap_or_default(),
+        customer_verified: customer
+            .as_ref()
+            .filter(|c| c.verified)
+            .map(|c| c.external_id.clone().unwrap_or_default()),
+        attributes: customer.map(|c| c.attributes.into_iter().collect()).unwrap_or_default(),
+        past,
+        messages: messages
+            .iter()
+            .map(|message| {
+                message_view(text, message, &bot_name, &customer_name, decisions.get(&message.id))
+            })
+            .collect(),
+        last_seq: conversation.last_seq,
+        actions: actions(text, conversation.state, conversation.assignee_id == Some(agent.user.id)),
+        assignable,
+        customer_name,
+        client_msg_id: crate::auth::random_token(),
+        error: query.error.filter(|error| error.chars().count() <= 300),
+        handoff,
+        reply_prefill,
+        llm_usage,
+    };
+    Ok(render(&page))
+}

@@ -1,0 +1,41 @@
+//! `POST /settings/model` (admins): saves the model settings, checked as the API checks them;
+//! nothing is saved when a field is refused, and the form comes back as typed.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use tandem_bot::model::{self as llm, LlmSettingsError};
+
+use super::model_form::{FieldError, ModelForm};
+use super::page::{Flash, model_page};
+use super::require_admin;
+use crate::AppState;
+use crate::console::{CsrfForm, PageError, PageResult, render};
+use crate::error::ApiError;
+use crate::i18n::Text;
+
+pub(super) async fn save_model(
+    State(state): State<AppState>,
+    CsrfForm { agent, form }: CsrfForm<ModelForm>,
+) -> PageResult {
+    let failed = PageError::for_agent(&agent);
+    require_admin(&agent)?;
+    let text = Text::for_locale(agent.user.locale);
+    let error = match form.to_settings(text) {
+        Err(error) => error,
+        Ok(settings) => {
+            let workspace = agent.user.workspace_id;
+            match llm::save_llm_settings(state.store.as_ref(), workspace, &settings).await {
+                Ok(_) => return Ok(Redirect::to("/settings/model?notice=saved").into_response()),
+                Err(LlmSettingsError::Invalid(error)) => {
+                    FieldError { field: error.field, message: error.message }
+                }
+                Err(error) => return Err(failed(ApiError::from(error))),
+            }
+        }
+    };
+    // Nothing was saved: the form comes back as typed, the message next to its field.
+    let flash = Flash { notice: None, error: Some(error) };
+    let page = model_page(&state, &agent, form, flash).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+}

@@ -1,0 +1,22 @@
+//! One's own settings: name, language, password and API tokens; admins also see each inbox's
+//! identity secret there and rotate it.
+
+mod identity_rotate;
+mod page;
+mod save;
+mod token_create;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings", get(page::show_settings_page).post(save::save_settings))
+        .route("/settings/tokens", post(token_create::create_api_token))
+        .route(
+            "/settings/inboxes/{id}/identity/rotate",
+            post(identity_rotate::rotate_identity_secret),
+        )
+}

@@ -1,0 +1,41 @@
+//! `POST /settings`: saves one's name, language and, when one is typed, a new password.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect};
+use serde::Deserialize;
+
+use super::page::settings_page;
+use crate::AppState;
+use crate::api::agents::{UpdateUser, update_user_checked};
+use crate::console::{CsrfForm, PageError, PageResult};
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SettingsForm {
+    display_name: String,
+    locale: String,
+    password: Option<String>,
+}
+
+pub(super) async fn save_settings(
+    State(state): State<AppState>,
+    CsrfForm { agent, form }: CsrfForm<SettingsForm>,
+) -> PageResult {
+    let password = form.password.filter(|password| !password.is_empty());
+    let changes_password = password.is_some();
+    let request = UpdateUser {
+        display_name: Some(form.display_name),
+        locale: Some(form.locale),
+        password,
+        ..UpdateUser::default()
+    };
+    match update_user_checked(&state, &agent, agent.user.id, request).await {
+        // A new password ends every session, this one included: sign in again.
+        Ok(_) if changes_password => Ok(Redirect::to("/login").into_response()),
+        Ok(_) => Ok(Redirect::to("/settings?notice=saved").into_response()),
+        Err(error @ (ApiError::Internal(_) | ApiError::Refused(_))) => {
+            Err(PageError::for_agent(&agent)(error))
+        }
+        Err(error) => settings_page(&state, &agent, None, None, Some(error.to_string())).await,
+    }
+}
