@@ -16,7 +16,7 @@ use crate::entities::string_enum;
 use crate::{Locale, Millis};
 
 /// A text in both languages the bot speaks.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Texts {
     pub zh: String,
@@ -50,7 +50,7 @@ string_enum! {
 }
 
 /// A value an action needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionParam {
     /// Used in templates as `{name}`.
@@ -68,7 +68,7 @@ pub struct ActionParam {
 }
 
 /// The HTTP method of a step, written as in HTTP (`GET`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     Get,
@@ -91,7 +91,7 @@ impl HttpMethod {
 }
 
 /// Ends the action with a reply when a response matches: a status, or a field's value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,7 +109,7 @@ pub struct ReplyRule {
 }
 
 /// A condition on a value read so far: a timestamp (milliseconds) no older than some days.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithinDays {
     /// A variable extracted by an earlier step.
@@ -120,7 +120,7 @@ pub struct WithinDays {
 }
 
 /// One HTTP call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionStep {
     pub method: HttpMethod,
@@ -151,7 +151,7 @@ fn default_timeout_ms() -> u64 {
 }
 
 /// What the bot says when the action ends without a matching rule.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionReplies {
     /// Every step succeeded: the result (templates over parameters and extracted values).
@@ -166,7 +166,7 @@ pub struct ActionReplies {
 }
 
 /// A business action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     /// Stable id (`order-status`).
@@ -203,7 +203,7 @@ fn enabled() -> bool {
 }
 
 /// See [`Action::identity_check`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityCheck {
     /// What to ask for; asked only of customers who are not verified.
@@ -215,7 +215,7 @@ pub struct IdentityCheck {
 }
 
 /// An action waiting for the customer to give a parameter.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PendingAction {
     pub action: String,
     /// Parameters collected so far.
@@ -228,7 +228,7 @@ pub struct PendingAction {
 
 /// What an action did, kept in the decision record and the hand-off packet. Parameters that
 /// are personal data are masked.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActionRecord {
     pub action: String,
     /// done, not_found, rule, check_failed, error, login_required, asking, gave_up.
@@ -238,7 +238,7 @@ pub struct ActionRecord {
 }
 
 /// One HTTP call of an action: where (without secrets), the status, how long, what went wrong.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CallRecord {
     pub method: String,
     pub url: String,

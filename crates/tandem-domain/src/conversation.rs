@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::UserId;
 
 /// Who currently owns a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationState {
     /// The bot answers the customer.
@@ -65,7 +65,7 @@ impl std::fmt::Display for ConversationState {
 }
 
 /// A request to change who owns a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Transition {
     /// The bot (or the customer) asks for a person: the conversation waits in the queue.
@@ -104,7 +104,7 @@ pub struct TransitionError {
 }
 
 /// The owner of a conversation: its state and, exactly when the state is `Human`, the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ownership {
     pub state: ConversationState,
     pub assignee: Option<UserId>,

@@ -13,7 +13,7 @@ pub type Millis = i64;
 macro_rules! id_type {
     ($($(#[$doc:meta])* $name:ident;)*) => {$(
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
         pub struct $name(pub i64);
 
@@ -39,7 +39,7 @@ id_type! {
     QueueId;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Workspace {
     pub id: WorkspaceId,
     pub name: String,
@@ -49,7 +49,7 @@ pub struct Workspace {
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vdoc])* $variant,)* }
 
@@ -109,7 +109,7 @@ impl AuthorKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Inbox {
     pub id: InboxId,
     pub workspace_id: WorkspaceId,
@@ -122,7 +122,7 @@ pub struct Inbox {
     pub created_at: Millis,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Customer {
     pub id: CustomerId,
     pub workspace_id: WorkspaceId,
@@ -142,7 +142,7 @@ pub struct Customer {
     pub verified: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: ConversationId,
     pub workspace_id: WorkspaceId,
@@ -172,7 +172,7 @@ impl Conversation {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
@@ -190,7 +190,7 @@ pub struct Message {
     pub created_at: Millis,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub workspace_id: WorkspaceId,
@@ -213,7 +213,7 @@ impl User {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Queue {
     pub id: QueueId,
     pub workspace_id: WorkspaceId,
@@ -248,7 +248,7 @@ pub struct NewArticle {
 }
 
 /// A knowledge article: an answer and the ways customers ask for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Article {
     pub id: ArticleId,
     pub workspace_id: WorkspaceId,
@@ -288,7 +288,7 @@ impl Article {
 }
 
 /// How a workspace's bot answers from its knowledge.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnswerSettings {
     /// The confidence below which the bot does not answer; `None` uses the server's default.
     pub threshold: Option<f32>,
@@ -299,7 +299,7 @@ pub struct AnswerSettings {
 }
 
 /// Extra facts about a message, for the widget and the console.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageMeta {
     /// The knowledge article a bot answer came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -311,7 +311,7 @@ pub struct MessageMeta {
 
 /// Why the bot said what it said: the record kept for every bot turn, shown to agents and
 /// replayable against the current knowledge.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DecisionRecord {
     /// The customer's question as asked.
     pub query: String,
@@ -334,7 +334,7 @@ pub struct DecisionRecord {
 /// What the LLM did for an answer: used, rejected by verification, refused (the model said it
 /// did not know), failed, or skipped (the workspace forbids external calls, or its provider's
 /// circuit breaker is open). Every outcome but `used` means the extractive answer was shown.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LlmRecord {
     /// used, rejected, refused, error, or skipped.
     pub outcome: String,
@@ -358,7 +358,7 @@ pub struct LlmRecord {
 
 /// The model calls of some decisions added up (a conversation, or a workspace over a period):
 /// what became of them, the tokens they used and what they cost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LlmUsage {
     /// Calls made: every LLM record but the skipped ones (no request was sent for those).
     pub calls: u64,
@@ -423,7 +423,7 @@ impl LlmUsage {
 }
 
 /// One scored article of a decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CandidateRecord {
     pub article: String,
     pub title: String,
@@ -434,7 +434,7 @@ pub struct CandidateRecord {
 }
 
 /// Where a bot answer came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Source {
     /// The article's key.
     pub article: String,

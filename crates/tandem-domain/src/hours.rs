@@ -328,6 +328,22 @@ impl TimeZoneName {
     }
 }
 
+/// In the API document: the text it is stored as.
+impl utoipa::PartialSchema for TimeZoneName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "An IANA time zone (`Asia/Shanghai`, daylight saving included), a UTC offset \
+                 (`+08:00`) or `UTC`.",
+            ))
+            .examples(["Asia/Shanghai"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TimeZoneName {}
+
 impl fmt::Debug for TimeZoneName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TimeZoneName({:?})", self.name)

@@ -26,7 +26,7 @@ string_enum! {
 
 /// A workspace's rules for handing conversations to people. Stored as data and edited in the
 /// console; [`EscalationPolicy::default`] is what a new workspace gets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EscalationPolicy {
     /// Message reason codes that hand off at once (`asks_for_human`, `legal_threat`...).
@@ -71,7 +71,7 @@ impl Default for EscalationPolicy {
 }
 
 /// The outcome of the escalation policy for one customer message, with why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EscalationDecision {
     pub outcome: EscalationOutcome,
     /// Reason codes: message reasons (`complaint`, `anger`...) and conversation reasons
@@ -81,7 +81,7 @@ pub struct EscalationDecision {
 }
 
 /// One customer message as the signal models read it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TurnSignal {
     pub seq: i64,
     pub sentiment: f32,
@@ -89,7 +89,7 @@ pub struct TurnSignal {
 }
 
 /// A bot reply in the transcript, for the hand-off packet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BotReply {
     pub seq: i64,
     /// answer, clarify, abstain or hand_off.
@@ -99,7 +99,7 @@ pub struct BotReply {
 }
 
 /// An article the bot thought the customer was asking about.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IntentGuess {
     pub article: String,
     pub title: String,
@@ -107,7 +107,7 @@ pub struct IntentGuess {
 }
 
 /// Something the customer told us (an order number, a phone number), masked when personal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Entity {
     /// order_number, mobile, id_number, bank_card, email.
     pub kind: String,
@@ -115,7 +115,7 @@ pub struct Entity {
 }
 
 /// The customer as the agent needs to know them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CustomerCard {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,7 +135,7 @@ pub struct CustomerCard {
 
 /// Everything a person needs to take over a conversation without reading the transcript:
 /// created when the bot hands off, shown as a card at the top of the conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HandoffPacket {
     pub conversation_id: ConversationId,
     pub created_at: Millis,
@@ -169,7 +169,7 @@ pub struct HandoffPacket {
 }
 
 /// A hand-off summary written by the workspace's model, and what the call took.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelSummary {
     /// The summary, if the conversation supports every claim of it; `None`: the model's text
     /// was refused (the record says why).
@@ -191,7 +191,7 @@ string_enum! {
 }
 
 /// How an agent receives conversations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgentRouting {
     pub user_id: UserId,
     /// Skill name (`refunds`, `lang:zh`) → proficiency 1..=5.
@@ -216,7 +216,7 @@ impl AgentRouting {
 }
 
 /// One opening-hours range: a weekday (0 = Monday) and minutes since local midnight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OpenRange {
     pub weekday: u8,
     pub start_minute: u16,
@@ -224,7 +224,7 @@ pub struct OpenRange {
 }
 
 /// How a queue routes: what its agents must know, how fast, and when it is staffed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct QueueRouting {
     /// Skill name → minimum proficiency.
@@ -260,7 +260,7 @@ impl Default for QueueRouting {
 
 /// Where a queued conversation stands in routing; kept with the conversation so that routing
 /// survives a restart.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RouteInfo {
     /// Skills the conversation needs beyond its queue's (its topic, its language).

@@ -18,7 +18,19 @@ id_type! {
 
 /// What an event is about. The names are the `type` field of the JSON Tandem posts and the
 /// `X-Tandem-Event` header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum WebhookEventType {
     /// A conversation moved to the queue; `data.packet` is its hand-off packet.
     #[serde(rename = "conversation.handed_off")]
@@ -76,7 +88,7 @@ crate::entities::string_enum! {
 
 /// A URL of the business that receives the events it subscribed to. Its signing secret is not
 /// part of it, so that serialising an endpoint can never reveal the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookEndpoint {
     pub id: WebhookEndpointId,
     pub workspace_id: WorkspaceId,
@@ -96,7 +108,7 @@ impl WebhookEndpoint {
 }
 
 /// One event on its way to one endpoint: its state after the latest attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookDelivery {
     pub id: WebhookDeliveryId,
     pub endpoint_id: WebhookEndpointId,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// One workspace's LLM provider. The API key itself is never stored: only the name of the
 /// environment variable (or secret-store entry) that holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LlmSettings {
     /// Whether the bot may use the model at all; when off, the built-in engine answers alone.

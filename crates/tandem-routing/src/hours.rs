@@ -12,7 +12,7 @@ use crate::RoutingError;
 /// No ranges means always open. A range that crosses midnight is written as two. On the days
 /// a zone changes its clocks, the ranges keep to the wall clock: `09:00` is nine o'clock local
 /// time, summer or winter.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusinessHours {
     /// The open ranges; empty = always open.

@@ -14,7 +14,7 @@ use crate::BusinessHours;
 
 /// Router-wide settings: how priority ages, when a conversation counts as at risk, and what
 /// wait estimates assume.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RouterConfig {
     /// Priority points a waiting conversation gains per minute of waiting, so that a
@@ -48,7 +48,7 @@ fn offline() -> Presence {
 }
 
 /// An agent as the router sees them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     pub id: UserId,
@@ -91,7 +91,7 @@ impl From<&AgentRouting> for AgentConfig {
 }
 
 /// How a queue routes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueConfig {
     pub id: QueueId,
@@ -139,7 +139,7 @@ impl QueueConfig {
 }
 
 /// A conversation to route: where it waits, what it needs, how urgent it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationRequest {
     pub conversation: ConversationId,
@@ -203,7 +203,7 @@ impl ConversationRequest {
 }
 
 /// Why an agent got a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AssignReason {
     /// The customer's previous agent.
@@ -217,7 +217,7 @@ pub enum AssignReason {
 /// An offer of a conversation to an agent, already recorded by the router. The service
 /// persists it (`Transition::Assign`) and, if that fails, calls
 /// [`crate::Router::withdraw`] (or `cancelled` when the conversation is gone).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assignment {
     pub conversation: ConversationId,
     pub agent: UserId,
@@ -231,7 +231,7 @@ pub struct Assignment {
 
 /// One step of an assignment round: the conversation considered and the agent chosen, if any
 /// was eligible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     pub conversation: ConversationId,
     pub queue: QueueId,
@@ -240,7 +240,7 @@ pub struct Decision {
 
 /// A conversation taken from an agent and put back to wait (offer timed out, agent went
 /// offline or was removed). The service persists it (`Transition::Release`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Released {
     pub conversation: ConversationId,
     pub agent: UserId,
@@ -250,7 +250,7 @@ pub struct Released {
 }
 
 /// Where a conversation is in routing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Placement {
     Waiting {
@@ -291,7 +291,7 @@ impl Placement {
 }
 
 /// What a waiting customer is told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WaitEstimate {
     /// 1-based place among the conversations waiting in the same queue, in priority order.
     pub position: u32,
@@ -303,7 +303,7 @@ pub struct WaitEstimate {
 }
 
 /// A queue as a supervisor sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueSnapshot {
     pub queue: QueueId,
     pub open: bool,
@@ -324,7 +324,7 @@ pub struct QueueSnapshot {
 }
 
 /// An agent as a supervisor sees them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgentSnapshot {
     pub id: UserId,
     pub presence: Presence,
@@ -340,7 +340,7 @@ pub struct AgentSnapshot {
 }
 
 /// Every queue and agent, by id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Snapshot {
     pub now: Millis,
     pub queues: Vec<QueueSnapshot>,

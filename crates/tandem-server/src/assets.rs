@@ -1,5 +1,5 @@
-//! Static assets embedded in the binary: the console's stylesheet and script, the widget
-//! script and the OpenAPI document. Console assets are served under a content hash so browsers
+//! Static assets embedded in the binary: the console's stylesheet and script and the widget
+//! script. Console assets are served under a content hash so browsers
 //! may cache them forever and still see every new version. The widget script is served with
 //! its sentences written in from the translation catalogue.
 
@@ -21,7 +21,6 @@ use crate::error::ApiError;
 pub const CONSOLE_CSS: &str = include_str!("../assets/console.css");
 pub const CONSOLE_JS: &str = include_str!("../assets/console.js");
 pub const WIDGET_JS: &str = include_str!("../assets/widget.js");
-pub const OPENAPI_JSON: &str = include_str!("../assets/openapi.json");
 
 /// Where widget.js holds its sentences: an empty object, so the file as written still parses.
 const WIDGET_STRINGS_PLACEHOLDER: &str = "/*TANDEM_STRINGS*/ {}";
@@ -48,7 +47,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/assets/{version}/{name}", get(console_asset))
         .route("/widget.js", get(widget_script))
-        .route("/openapi.json", get(openapi))
 }
 
 fn with_type(body: &'static str, content_type: &'static str, cache: &'static str) -> Response {
@@ -68,7 +66,7 @@ async fn console_asset(Path((version, name)): Path<(String, String)>) -> Respons
     match name.as_str() {
         "console.css" => with_type(CONSOLE_CSS, "text/css; charset=utf-8", cache),
         "console.js" => with_type(CONSOLE_JS, "text/javascript; charset=utf-8", cache),
-        _ => ApiError::AssetNotFound.into_response(),
+        _ => ApiError::RouteNotFound.into_response(),
     }
 }
 
@@ -80,10 +78,6 @@ async fn widget_script() -> Response {
         .headers_mut()
         .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     response
-}
-
-async fn openapi() -> Response {
-    with_type(OPENAPI_JSON, "application/json", "no-cache")
 }
 
 #[cfg(test)]

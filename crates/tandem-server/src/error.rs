@@ -91,7 +91,9 @@ error_codes! {
     HandoffNotFound = "handoff_not_found", NOT_FOUND, "The conversation was never handed to people.";
     WebhookEndpointNotFound = "webhook_endpoint_not_found", NOT_FOUND, "No such webhook endpoint.";
     WebhookDeliveryNotFound = "webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery.";
-    AssetNotFound = "asset_not_found", NOT_FOUND, "No such static file.";
+    RouteNotFound = "route_not_found", NOT_FOUND, "No such page, file or API route.";
+    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED,
+        "The route exists but does not take this method.";
     IllegalTransition = "illegal_transition", CONFLICT,
         "The conversation cannot move that way from where it is (for example, replying to a resolved one).";
     EmailTaken = "email_taken", CONFLICT, "A user with this e-mail address exists.";
@@ -155,8 +157,10 @@ pub enum ApiError {
     Refused(#[from] Refusal),
     #[error("{} not found", .0.as_str())]
     NotFound(Entity),
-    #[error("no such file")]
-    AssetNotFound,
+    #[error("no such page, file or API route")]
+    RouteNotFound,
+    #[error("this route does not take this method")]
+    MethodNotAllowed,
     #[error(transparent)]
     IllegalTransition(#[from] TransitionError),
     #[error(transparent)]
@@ -214,7 +218,8 @@ impl ApiError {
                 Entity::WebhookEndpoint => ErrorCode::WebhookEndpointNotFound,
                 Entity::WebhookDelivery => ErrorCode::WebhookDeliveryNotFound,
             },
-            ApiError::AssetNotFound => ErrorCode::AssetNotFound,
+            ApiError::RouteNotFound => ErrorCode::RouteNotFound,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::IllegalTransition(_) => ErrorCode::IllegalTransition,
             ApiError::Conflict(conflict) => match conflict {
                 Conflict::EmailTaken(_) => ErrorCode::EmailTaken,

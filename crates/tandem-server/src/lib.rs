@@ -164,11 +164,13 @@ pub async fn build(
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
+    let (api, _) = api::routes().split_for_parts();
     Router::new()
-        .merge(api::routes())
-        .merge(ws::routes())
+        .merge(api)
         .merge(console::routes())
         .merge(assets::routes())
+        .fallback(|| async { error::ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -90,14 +90,29 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How much of an error response's body is kept with the attempt.
 const MAX_ERROR_BODY: usize = 300;
 
-/// What is posted: the envelope around an event's data.
-#[derive(Debug, Serialize)]
-struct Envelope<'a> {
+/// The JSON body Tandem posts to an endpoint, with `Content-Type: application/json`,
+/// `X-Tandem-Event` (the type), `X-Tandem-Delivery` (the delivery id, the same on every retry)
+/// and `X-Tandem-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed
+/// with the endpoint's secret>`. Answer with a 2xx within 10 seconds; anything else (a
+/// redirect included) is retried after 10 s, 1 min, 5 min, 30 min, 2 h and 6 h, then given
+/// up. Deliveries are at least once (ignore an `id` you have seen) and ordered only
+/// best-effort.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEvent)]
+pub struct Envelope<'a> {
+    /// The event's id: the same for every endpoint and every retry.
     id: WebhookEventId,
     #[serde(rename = "type")]
     event_type: WebhookEventType,
     created_at: Millis,
     workspace_id: WorkspaceId,
+    /// As of the commit of the change: `conversation` (id, inbox_id, channel, state,
+    /// assignee_id, queue_id, customer_id, customer {id, name, email, locale}, created_at,
+    /// updated_at) and, by type, `packet` (the hand-off packet), `assignee` {id, display_name,
+    /// email} with `previous_state` and `previous_assignee_id`, `message` (id,
+    /// conversation_id, seq, author_kind, author_id, author_name, body, client_msg_id, meta,
+    /// created_at), or for `webhook.test` only `endpoint_id` and `message`.
+    #[schema(value_type = Object)]
     data: &'a serde_json::Value,
 }
 

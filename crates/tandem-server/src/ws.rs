@@ -7,12 +7,10 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{Message as Frame, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use tandem_domain::{
     Conversation, ConversationId, ConversationState, Customer, Inbox, Message, UserId,
@@ -20,11 +18,14 @@ use tandem_domain::{
 use tandem_flow::Draft;
 use tandem_store::Change;
 use tokio::sync::broadcast;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::Errors;
 use crate::api::widget::{self, SendRequest, WidgetConversation};
 use crate::auth::{Agent, WidgetIdentity};
-use crate::error::{ApiError, ApiQuery, ApiResult};
+use crate::error::{ApiError, ApiQuery, ApiResult, ErrorCode};
 use crate::hub::Push;
 
 /// How often the server pings, so that dead connections are noticed and proxies keep the
@@ -33,10 +34,15 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 /// How often a waiting customer's queue position is re-sent.
 const QUEUE_REFRESH: Duration = Duration::from_secs(5);
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/widget/ws", get(widget_socket))
-        .route("/api/v1/console/ws", get(console_socket))
+/// The frames a widget sends, which no operation's response names.
+#[derive(utoipa::OpenApi)]
+#[openapi(components(schemas(WidgetRequest)))]
+struct ClientFrames;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<ClientFrames as utoipa::OpenApi>::openapi())
+        .routes(routes!(widget_socket))
+        .routes(routes!(console_socket))
 }
 
 fn tuned(upgrade: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
@@ -49,51 +55,72 @@ fn tuned(upgrade: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
         .max_frame_size(crate::MAX_BODY_BYTES)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WidgetQuery {
+    /// The widget token from `POST /api/v1/widget/session` (browsers cannot set headers on
+    /// WebSockets).
     token: String,
+    /// The highest `seq` the client already holds; the backlog starts after it.
     #[serde(default)]
     after_seq: i64,
 }
 
-/// Server → widget frames.
-#[derive(Debug, Serialize)]
+/// A frame from the server on `/api/v1/widget/ws`, discriminated by `type`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum WidgetFrame<'a> {
-    Message {
-        message: &'a Message,
-    },
-    Conversation {
-        conversation: WidgetConversation,
-    },
-    Ack {
-        client_msg_id: Option<String>,
-        message: &'a Message,
-        conversation: WidgetConversation,
-    },
-    Error {
-        client_msg_id: Option<String>,
-        code: &'static str,
-        message: String,
-    },
-    /// The bot's reply to the message `reply_to` as written so far (every frame carries all
-    /// of it); `done` withdraws it: the stored reply (a `message` frame) replaces it.
-    Draft {
-        conversation_id: i64,
-        reply_to: i64,
-        text: &'a str,
-        done: bool,
-    },
+    /// A customer-visible message, in `seq` order.
+    Message { message: &'a Message },
+    /// The conversation's current state; sent on connect and whenever it changes.
+    Conversation { conversation: WidgetConversation },
+    /// A `message` request was stored (or had already been stored under this `client_msg_id`).
+    Ack { client_msg_id: Option<String>, message: &'a Message, conversation: WidgetConversation },
+    /// A request failed; `code` is as in `Error`. `client_msg_id` is null when the frame did
+    /// not parse.
+    Error { client_msg_id: Option<String>, code: ErrorCode, message: String },
+    /// The bot's reply to the customer's message `reply_to` (its `seq`) as written so far by
+    /// the workspace's model: each frame carries the whole text so far, only what has checked
+    /// out against the knowledge articles. Drafts are not stored: the stored reply arrives as
+    /// a `message` frame and replaces it; `done: true` (with empty `text`) ends the draft,
+    /// also when it was withdrawn because the model's answer was not used.
+    Draft { conversation_id: i64, reply_to: i64, text: &'a str, done: bool },
 }
 
-/// Widget → server frames.
-#[derive(Debug, Deserialize)]
+/// A frame from the client on `/api/v1/widget/ws`, discriminated by `type`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum WidgetRequest {
+    /// Accepted and not answered.
     Ping,
+    /// Stores a message exactly like `POST /api/v1/widget/messages`.
     Message { client_msg_id: Option<String>, body: String },
 }
 
+/// The widget's WebSocket.
+///
+/// Upgrades to a WebSocket carrying JSON text frames. On connect the server sends a
+/// `conversation` frame (when the customer has a conversation), then a `message` frame for
+/// every stored message with `seq` greater than `after_seq`, then live changes. When a live
+/// message is ahead of what the socket has sent, the gap is read from the store first, so
+/// frames arrive in `seq` order without holes other than internal notes, which are never sent.
+/// A client that reconnects with the highest `seq` it holds as `after_seq` misses nothing; a
+/// client too slow to keep up is disconnected and should reconnect the same way.
+///
+/// The client sends `WidgetRequest` frames: `message` stores a message exactly like
+/// `POST /api/v1/widget/messages` (same validation, rate limit and `client_msg_id`
+/// idempotency) and is answered with an `ack` frame once stored, or an `error` frame carrying
+/// the same `client_msg_id`; a frame that does not parse is answered with an `error` frame
+/// coded `malformed_request`. The acknowledged message may also arrive as a `message` frame,
+/// so clients de-duplicate by `seq`. The server pings every 30 seconds; frames larger than
+/// 64 KiB are refused. When the workspace's model streams an answer, `draft` frames show the
+/// reply as it is written.
+#[utoipa::path(get, path = "/api/v1/widget/ws", operation_id = "widgetSocket", tags = ["realtime", "widget"],
+    params(WidgetQuery),
+    responses(
+        (status = 101, description = "Switching Protocols: the socket speaks `WidgetFrame` (server to client) and `WidgetRequest` (client to server) as JSON text frames.", body = WidgetFrame),
+        Errors,
+    ))]
 async fn widget_socket(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<WidgetQuery>,
@@ -304,7 +331,7 @@ impl WidgetSession {
             Err(error) => {
                 let frame = WidgetFrame::Error {
                     client_msg_id: None,
-                    code: "malformed_request",
+                    code: ErrorCode::MalformedRequest,
                     message: error.to_string(),
                 };
                 return send_json(socket, &frame).await;
@@ -320,12 +347,12 @@ impl WidgetSession {
                 send_json(socket, &frame).await
             }
             Err(error) => {
-                let (code, _) = error.code_and_status();
-                send_json(
-                    socket,
-                    &WidgetFrame::Error { client_msg_id, code, message: error.to_string() },
-                )
-                .await
+                let frame = WidgetFrame::Error {
+                    client_msg_id,
+                    code: error.code(),
+                    message: error.to_string(),
+                };
+                send_json(socket, &frame).await
             }
         }
     }
@@ -336,17 +363,14 @@ async fn send_json(socket: &mut WebSocket, frame: &impl Serialize) -> Result<(),
     socket.send(Frame::Text(text.into())).await.map_err(drop)
 }
 
-/// Server → console frames.
-#[derive(Debug, Serialize)]
+/// A frame from the server on `/api/v1/console/ws`, discriminated by `type`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ConsoleFrame<'a> {
-    Message {
-        conversation: &'a Conversation,
-        message: &'a Message,
-    },
-    Conversation {
-        conversation: &'a Conversation,
-    },
+    /// A message was stored (notes included).
+    Message { conversation: &'a Conversation, message: &'a Message },
+    /// A conversation's owner or state changed.
+    Conversation { conversation: &'a Conversation },
     /// Changes may have been missed: re-read what is on screen.
     Resync,
 }
@@ -365,6 +389,23 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
+/// The console's WebSocket.
+///
+/// Upgrades to a WebSocket on which the server pushes every change in the caller's workspace
+/// as `ConsoleFrame` JSON text frames: `message` for each stored message (internal notes
+/// included) with its conversation, `conversation` for each ownership or state change, and
+/// `resync` when changes may have been missed, after which the client re-reads what it shows
+/// over the REST API. Frames the client sends are ignored; the server pings every 30 seconds.
+///
+/// With a session cookie, a request whose `Origin` does not match `Host` is refused
+/// (`cross_origin`), so other sites cannot open the socket with an agent's cookie. API-token
+/// clients may connect from anywhere.
+#[utoipa::path(get, path = "/api/v1/console/ws", operation_id = "consoleSocket", tags = ["realtime", "agents"],
+    security(("session" = []), ("apiToken" = [])),
+    responses(
+        (status = 101, description = "Switching Protocols: the socket carries `ConsoleFrame`s.", body = ConsoleFrame),
+        Errors,
+    ))]
 async fn console_socket(
     State(state): State<AppState>,
     agent: Agent,

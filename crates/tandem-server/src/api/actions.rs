@@ -1,46 +1,68 @@
 //! The business actions API: list, import (TOML or JSON, all or nothing), save one, delete.
 //! Admins and supervisors change them; every agent may read them.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use serde::Serialize;
 use tandem_bot::actions;
 use tandem_domain::Action;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::Errors;
 use crate::auth::Agent;
 use crate::error::{ApiError, ApiJson, ApiResult};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/actions", get(list))
-        .route("/api/v1/actions/import", post(import))
-        .route("/api/v1/actions/{key}", put(save).delete(delete))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(import)).routes(routes!(save, delete))
 }
 
-async fn list(
-    State(state): State<AppState>,
-    agent: Agent,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+/// The workspace's business actions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Actions {
+    actions: Vec<Action>,
+}
+
+/// The workspace's business actions, by key.
+#[utoipa::path(get, path = "/api/v1/actions", operation_id = "listActions", tag = "actions", security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The actions.", body = Actions), Errors))]
+async fn list(State(state): State<AppState>, agent: Agent) -> ApiResult<ApiJson<Actions>> {
     let actions = state.store.actions(agent.user.workspace_id).await?;
-    Ok(ApiJson(serde_json::json!({ "actions": actions })))
+    Ok(ApiJson(Actions { actions }))
 }
 
-/// A TOML file with `[[action]]` tables, or JSON (an array or `{"actions": [...]}`); every
-/// action is checked first and nothing is saved unless all are valid.
+/// What an import saved.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Imported {
+    imported: usize,
+    /// The keys of the actions saved.
+    actions: Vec<String>,
+}
+
+/// Imports actions from a TOML file with `[[action]]` tables, or JSON (an array or
+/// `{"actions": [...]}`), sent as the body; every action is checked first and nothing is saved
+/// unless all are valid (`actions_invalid` lists each problem). Supervisors and admins.
+#[utoipa::path(post, path = "/api/v1/actions/import", operation_id = "importActions", tag = "actions",
+    request_body(content = String, content_type = "text/plain", description = "A TOML or JSON file of actions."), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Imported.", body = Imported), Errors))]
 async fn import(
     State(state): State<AppState>,
     agent: Agent,
     body: String,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<Imported>> {
     agent.require_manager()?;
     let parsed = actions::parse(&body).map_err(ApiError::ActionsInvalid)?;
     let saved = state.store.save_actions(agent.user.workspace_id, parsed).await?;
-    let keys: Vec<&str> = saved.iter().map(|action| action.key.as_str()).collect();
-    Ok(ApiJson(serde_json::json!({ "imported": saved.len(), "actions": keys })))
+    let keys = saved.iter().map(|action| action.key.clone()).collect();
+    Ok(ApiJson(Imported { imported: saved.len(), actions: keys }))
 }
 
+/// Creates or replaces one action (supervisors and admins).
+#[utoipa::path(put, path = "/api/v1/actions/{key}", operation_id = "saveAction", tag = "actions",
+    params(("key" = String, Path, description = "The action's key, as in the body.")),
+    request_body = Action, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Saved.", body = Action), Errors))]
 async fn save(
     State(state): State<AppState>,
     agent: Agent,
@@ -60,6 +82,10 @@ async fn save(
     Ok(ApiJson(saved.remove(0)))
 }
 
+/// Deletes an action (supervisors and admins).
+#[utoipa::path(delete, path = "/api/v1/actions/{key}", operation_id = "deleteAction", tag = "actions",
+    params(("key" = String, Path, description = "The action's key.")), security(("session" = []), ("apiToken" = [])),
+    responses((status = 204, description = "Deleted."), Errors))]
 async fn delete(
     State(state): State<AppState>,
     agent: Agent,

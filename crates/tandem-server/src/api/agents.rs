@@ -1,34 +1,38 @@
 //! The agents' API: conversations, messages, ownership changes, users and API tokens.
 //! Authenticated by session cookie (with `X-CSRF-Token` on writes) or `Bearer` API token.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post};
 use serde::{Deserialize, Serialize};
 use tandem_domain::{
     Conversation, ConversationId, ConversationState, Customer, LlmUsage, Locale, Message, Role,
     Transition, User, UserId, validate,
 };
 use tandem_store::{ConversationFilter, NewUser, UserUpdate};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::Errors;
 use crate::auth::{Agent, hash_password, random_token, token_hash};
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/conversations", get(list_conversations))
-        .route("/api/v1/conversations/{id}", get(show_conversation))
-        .route("/api/v1/conversations/{id}/messages", get(list_messages).post(post_message))
-        .route("/api/v1/conversations/{id}/transitions", post(post_transition))
-        .route("/api/v1/users", get(list_users).post(create_user))
-        .route("/api/v1/users/{id}", patch(update_user))
-        .route("/api/v1/tokens", post(create_token))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(list_conversations))
+        .routes(routes!(show_conversation))
+        .routes(routes!(list_messages, post_message))
+        .routes(routes!(post_transition))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(update_user))
+        .routes(routes!(create_token))
 }
 
+/// The signed-in user (or the API token's).
+#[utoipa::path(get, path = "/api/v1/me", operation_id = "getMe", tag = "agents", security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The caller.", body = User), Errors))]
 async fn me(agent: Agent) -> ApiJson<User> {
     ApiJson(agent.user)
 }
@@ -53,18 +57,30 @@ pub fn filter_for(view: &str, agent: &Agent) -> Option<ConversationFilter> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `mine`, `bot`, `queued`, `human`, `resolved`, `open` (the default: not resolved) or `all`.
     view: Option<String>,
+    /// 1 to 500 (50 by default), newest activity first.
     limit: Option<u32>,
 }
 
+/// Conversations of a list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Conversations {
+    conversations: Vec<Conversation>,
+}
+
+/// The workspace's conversations in one of the inbox views, newest activity first.
+#[utoipa::path(get, path = "/api/v1/conversations", operation_id = "listConversations", tag = "agents", params(ListQuery), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The conversations.", body = Conversations), Errors))]
 async fn list_conversations(
     State(state): State<AppState>,
     agent: Agent,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<Conversations>> {
     let view = query.view.as_deref().unwrap_or("open");
     let filter = filter_for(view, &agent).ok_or_else(|| {
         ApiError::Invalid(tandem_domain::ValidationError {
@@ -74,10 +90,11 @@ async fn list_conversations(
     })?;
     let limit = query.limit.unwrap_or(50).clamp(1, 500);
     let conversations = state.store.conversations(agent.user.workspace_id, filter, limit).await?;
-    Ok(ApiJson(serde_json::json!({ "conversations": conversations })))
+    Ok(ApiJson(Conversations { conversations }))
 }
 
-#[derive(Debug, Serialize)]
+/// A conversation with its customer, its assignee and what the model cost it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ConversationDetail {
     conversation: Conversation,
     customer: Option<Customer>,
@@ -86,6 +103,10 @@ struct ConversationDetail {
     llm_usage: LlmUsage,
 }
 
+/// One conversation of the caller's workspace.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", operation_id = "getConversation", tag = "agents",
+    params(("id" = i64, Path, description = "The conversation.")), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The conversation.", body = ConversationDetail), Errors))]
 async fn show_conversation(
     State(state): State<AppState>,
     agent: Agent,
@@ -108,41 +129,67 @@ async fn show_conversation(
     Ok(ApiJson(ConversationDetail { conversation, customer, assignee, llm_usage }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct MessagesQuery {
+    /// Only messages with a greater `seq`.
     #[serde(default)]
     after_seq: i64,
+    /// 1 to 1,000 (200 by default).
     limit: Option<u32>,
 }
 
+/// Messages of a conversation, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Messages {
+    messages: Vec<Message>,
+}
+
+/// A conversation's messages after `after_seq`, internal notes included.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", operation_id = "listConversationMessages", tag = "agents",
+    params(("id" = i64, Path, description = "The conversation."), MessagesQuery), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The messages.", body = Messages), Errors))]
 async fn list_messages(
     State(state): State<AppState>,
     agent: Agent,
     Path(id): Path<i64>,
     ApiQuery(query): ApiQuery<MessagesQuery>,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<Messages>> {
     let conversation = conversation_for(&state, &agent, id).await?;
     let limit = query.limit.unwrap_or(200).clamp(1, 1000);
     let messages = state.store.messages(conversation.id, query.after_seq, limit).await?;
-    Ok(ApiJson(serde_json::json!({ "messages": messages })))
+    Ok(ApiJson(Messages { messages }))
 }
 
-#[derive(Debug, Deserialize)]
+/// An agent's reply or internal note.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PostMessage {
+    /// 1 to 4,000 characters.
     body: String,
+    /// Makes a retry idempotent (see the widget's messages).
     client_msg_id: Option<String>,
+    /// An internal note for colleagues, never shown to the customer.
     #[serde(default)]
     note: bool,
 }
 
-#[derive(Debug, Serialize)]
+/// A stored message and its conversation after it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Posted {
     message: Message,
     conversation: Conversation,
 }
 
+/// Replies to the customer (taking the conversation from the bot or the queue first), or adds
+/// an internal note.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", operation_id = "postConversationMessage", tag = "agents",
+    params(("id" = i64, Path, description = "The conversation.")), request_body = PostMessage, security(("session" = []), ("apiToken" = [])),
+    responses(
+        (status = 201, description = "Stored.", body = Posted),
+        (status = 200, description = "Already stored with this `client_msg_id`.", body = Posted),
+        Errors))]
 async fn post_message(
     State(state): State<AppState>,
     agent: Agent,
@@ -164,9 +211,12 @@ async fn post_message(
     Ok((status, ApiJson(Posted { message: appended.message, conversation: appended.conversation })))
 }
 
-#[derive(Debug, Deserialize)]
+/// A change of who owns a conversation.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
+    /// `assign`, `release` (back to the queue), `hand_back` (to the bot), `resolve`, `reopen`
+    /// or `escalate` (to the queue).
     pub action: String,
     /// For `assign`: who gets the conversation; the caller when omitted.
     pub agent_id: Option<i64>,
@@ -198,15 +248,26 @@ pub fn transition_for(
     Ok(transition)
 }
 
+/// A conversation after a change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Changed {
+    conversation: Conversation,
+}
+
+/// Changes who owns the conversation, through the ownership state machine; the customer sees
+/// a system message in their language.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/transitions", operation_id = "transitionConversation", tag = "agents",
+    params(("id" = i64, Path, description = "The conversation.")), request_body = TransitionRequest, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Changed.", body = Changed), Errors))]
 async fn post_transition(
     State(state): State<AppState>,
     agent: Agent,
     Path(id): Path<i64>,
     ApiJson(request): ApiJson<TransitionRequest>,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<Changed>> {
     let conversation = conversation_for(&state, &agent, id).await?;
     let conversation = apply_transition(&state, &agent, &conversation, &request).await?;
-    Ok(ApiJson(serde_json::json!({ "conversation": conversation })))
+    Ok(ApiJson(Changed { conversation }))
 }
 
 /// Checks and applies an ownership change asked for by `agent`; the customer's system message
@@ -231,15 +292,22 @@ pub async fn apply_transition(
     Ok(state.relay.agent_transition(conversation, transition, &name).await?)
 }
 
-async fn list_users(
-    State(state): State<AppState>,
-    agent: Agent,
-) -> ApiResult<ApiJson<serde_json::Value>> {
-    let users = state.store.users(agent.user.workspace_id).await?;
-    Ok(ApiJson(serde_json::json!({ "users": users })))
+/// The workspace's users.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Users {
+    users: Vec<User>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The workspace's users, by name.
+#[utoipa::path(get, path = "/api/v1/users", operation_id = "listUsers", tag = "agents", security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The users.", body = Users), Errors))]
+async fn list_users(State(state): State<AppState>, agent: Agent) -> ApiResult<ApiJson<Users>> {
+    let users = state.store.users(agent.user.workspace_id).await?;
+    Ok(ApiJson(Users { users }))
+}
+
+/// A new user of the workspace (admins).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub email: String,
@@ -286,6 +354,9 @@ pub async fn create_user_checked(
     Ok(state.store.create_user(user).await?)
 }
 
+/// Creates a user (admins).
+#[utoipa::path(post, path = "/api/v1/users", operation_id = "createUser", tag = "agents", request_body = CreateUser, security(("session" = []), ("apiToken" = [])),
+    responses((status = 201, description = "Created.", body = User), Errors))]
 async fn create_user(
     State(state): State<AppState>,
     agent: Agent,
@@ -295,7 +366,8 @@ async fn create_user(
     Ok((StatusCode::CREATED, ApiJson(user)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A change to a user; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     pub display_name: Option<String>,
@@ -334,6 +406,11 @@ pub async fn update_user_checked(
     Ok(state.store.update_user(id, update).await?)
 }
 
+/// Changes a user: admins change anyone; everyone their own name, language and password. A
+/// deactivation or a new password ends the user's sessions.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", operation_id = "updateUser", tag = "agents",
+    params(("id" = i64, Path, description = "The user.")), request_body = UpdateUser, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Changed.", body = User), Errors))]
 async fn update_user(
     State(state): State<AppState>,
     agent: Agent,
@@ -343,12 +420,25 @@ async fn update_user(
     Ok(ApiJson(update_user_checked(&state, &agent, UserId(id), request).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new API token.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateToken {
+    /// What it is for, 1 to 80 characters.
     name: String,
 }
 
+/// A new API token, shown this once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct CreatedToken {
+    /// `tdm_…`: send as `Authorization: Bearer`. Only its hash is kept.
+    token: String,
+    name: String,
+}
+
+/// Creates an API token that acts as the caller.
+#[utoipa::path(post, path = "/api/v1/tokens", operation_id = "createApiToken", tag = "agents", request_body = CreateToken, security(("session" = []), ("apiToken" = [])),
+    responses((status = 201, description = "Created; the token is shown once.", body = CreatedToken), Errors))]
 async fn create_token(
     State(state): State<AppState>,
     agent: Agent,
@@ -364,5 +454,5 @@ async fn create_token(
     let token = format!("tdm_{}", random_token());
     state.store.create_api_token(agent.user.id, &token_hash(&token), name).await?;
     // The token is shown once; only its hash is kept.
-    Ok((StatusCode::CREATED, ApiJson(serde_json::json!({ "token": token, "name": name }))))
+    Ok((StatusCode::CREATED, ApiJson(CreatedToken { token, name: name.to_owned() })))
 }

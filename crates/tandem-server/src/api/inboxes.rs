@@ -2,22 +2,21 @@
 //! with (identity verification), read and rotated. The secret is stored as it is, because
 //! checking a hash needs it, and only admins of the inbox's workspace ever see it.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use serde::Serialize;
 use tandem_domain::{Inbox, InboxId};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::Errors;
 use crate::auth::Agent;
 use crate::error::{ApiError, ApiJson, ApiResult};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/inboxes/{id}/identity", get(show_identity))
-        .route("/api/v1/inboxes/{id}/identity/rotate", post(rotate_identity))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(show_identity)).routes(routes!(rotate_identity))
 }
 
 /// An inbox of the admin's own workspace; others do not exist for them.
@@ -33,7 +32,7 @@ pub async fn inbox_for_admin(state: &AppState, agent: &Agent, id: InboxId) -> Ap
 }
 
 /// What a business needs to sign its users' ids for the inbox's widget.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InboxIdentity {
     pub inbox_id: i64,
     pub public_key: String,
@@ -80,6 +79,10 @@ pub async fn rotate_for(state: &AppState, agent: &Agent, id: InboxId) -> ApiResu
 /// A secret in a response is not kept by caches.
 const NO_STORE: [(header::HeaderName, &str); 1] = [(header::CACHE_CONTROL, "no-store")];
 
+/// The inbox's identity secret, for signing the business's users' ids (admins; never cached).
+#[utoipa::path(get, path = "/api/v1/inboxes/{id}/identity", operation_id = "getInboxIdentity", tag = "inboxes",
+    params(("id" = i64, Path, description = "The inbox.")), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The secret.", body = InboxIdentity), Errors))]
 async fn show_identity(
     State(state): State<AppState>,
     agent: Agent,
@@ -88,6 +91,11 @@ async fn show_identity(
     Ok((NO_STORE, ApiJson(identity_for(&state, &agent, InboxId(id)).await?)))
 }
 
+/// Replaces the inbox's identity secret; every hash made with the old one stops verifying at
+/// once (admins).
+#[utoipa::path(post, path = "/api/v1/inboxes/{id}/identity/rotate", operation_id = "rotateInboxIdentity", tag = "inboxes",
+    params(("id" = i64, Path, description = "The inbox.")), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The new secret.", body = InboxIdentity), Errors))]
 async fn rotate_identity(
     State(state): State<AppState>,
     agent: Agent,

@@ -1,28 +1,29 @@
 //! The knowledge API: list, import, export and publish articles, and ask the engine to explain
 //! a decision. Admins and supervisors change knowledge; every agent may read it.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 use tandem_domain::{AnswerSettings, Article, ArticleStatus, Channel, ValidationError, validate};
 use tandem_knowledge::formats::{self as kb, ArticleInput, Format};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::Errors;
 use crate::auth::Agent;
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/articles", get(list_articles))
-        .route("/api/v1/articles/import", post(import_articles))
-        .route("/api/v1/articles/export", get(export_articles))
-        .route("/api/v1/articles/{key}", put(save_article))
-        .route("/api/v1/articles/{key}/status", post(set_status))
-        .route("/api/v1/answer/explain", post(explain))
-        .route("/api/v1/answer/settings", get(answer_settings).put(save_answer_settings))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_articles))
+        .routes(routes!(import_articles))
+        .routes(routes!(export_articles))
+        .routes(routes!(save_article))
+        .routes(routes!(set_status))
+        .routes(routes!(explain))
+        .routes(routes!(answer_settings, save_answer_settings))
 }
 
 fn parse_status(text: &str) -> ApiResult<ArticleStatus> {
@@ -34,32 +35,60 @@ fn parse_status(text: &str) -> ApiResult<ArticleStatus> {
     })
 }
 
+/// The workspace's articles.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Articles {
+    articles: Vec<Article>,
+}
+
+/// Every article of the workspace, whatever its status, by key.
+#[utoipa::path(get, path = "/api/v1/articles", operation_id = "listArticles", tag = "knowledge", security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The articles.", body = Articles), Errors))]
 async fn list_articles(
     State(state): State<AppState>,
     agent: Agent,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<Articles>> {
     let articles = state.store.articles(agent.user.workspace_id).await?;
-    Ok(ApiJson(serde_json::json!({ "articles": articles })))
+    Ok(ApiJson(Articles { articles }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ImportQuery {
+    /// `jsonl`, `csv` or `markdown`.
     format: String,
+    /// What the imported articles become: `published` (the default), `draft`, `in_review`.
     #[serde(default = "published")]
     status: String,
+}
+
+/// What an import saved.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ImportedArticles {
+    imported: usize,
+    status: ArticleStatus,
+    /// The keys of the articles saved.
+    articles: Vec<String>,
 }
 
 fn published() -> String {
     "published".into()
 }
 
+/// Imports a knowledge file (JSONL as `tandem eval` reads it, CSV with a row per question, or
+/// Markdown with TOML front matter), sent as the body: every entry is checked first, and
+/// nothing is saved unless all are clean (`import_failed` lists each problem with its line).
+/// Published articles are answerable when this returns. Supervisors and admins.
+#[utoipa::path(post, path = "/api/v1/articles/import", operation_id = "importArticles", tag = "knowledge", params(ImportQuery),
+    request_body(content = String, content_type = "text/plain", description = "The file."), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Imported.", body = ImportedArticles), Errors))]
 async fn import_articles(
     State(state): State<AppState>,
     agent: Agent,
     ApiQuery(query): ApiQuery<ImportQuery>,
     body: String,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<ImportedArticles>> {
     agent.require_manager()?;
     let format = Format::parse(&query.format).ok_or_else(|| {
         ApiError::Invalid(ValidationError {
@@ -73,13 +102,15 @@ async fn import_articles(
         .knowledge
         .save(agent.user.workspace_id, articles, status, Some(agent.user.id))
         .await?;
-    let keys: Vec<&str> = saved.iter().map(|article| article.key.as_str()).collect();
-    Ok(ApiJson(serde_json::json!({ "imported": saved.len(), "status": status, "articles": keys })))
+    let keys = saved.iter().map(|article| article.key.clone()).collect();
+    Ok(ApiJson(ImportedArticles { imported: saved.len(), status, articles: keys }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ExportQuery {
+    /// `jsonl` (the default) or `csv`.
     #[serde(default = "jsonl")]
     format: String,
 }
@@ -88,6 +119,9 @@ fn jsonl() -> String {
     "jsonl".into()
 }
 
+/// Every article as a knowledge file that imports back.
+#[utoipa::path(get, path = "/api/v1/articles/export", operation_id = "exportArticles", tag = "knowledge", params(ExportQuery), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The file (`application/x-ndjson` or `text/csv`).", body = String), Errors))]
 async fn export_articles(
     State(state): State<AppState>,
     agent: Agent,
@@ -98,7 +132,8 @@ async fn export_articles(
     Ok(([(header::CONTENT_TYPE, export.content_type)], export.text).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// An article as written.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SaveArticle {
     title: String,
@@ -115,10 +150,16 @@ struct SaveArticle {
     /// Only customers on these channels are answered from it; empty means all.
     #[serde(default)]
     channels: Vec<String>,
+    /// `published` (the default: answerable when this returns), `draft`, `in_review` or
+    /// `archived`.
     #[serde(default = "published")]
     status: String,
 }
 
+/// Creates or replaces the article with this key; publishing records a new version.
+#[utoipa::path(put, path = "/api/v1/articles/{key}", operation_id = "saveArticle", tag = "knowledge",
+    params(("key" = String, Path, description = "The article's key.")), request_body = SaveArticle, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Saved.", body = Article), Errors))]
 async fn save_article(
     State(state): State<AppState>,
     agent: Agent,
@@ -146,12 +187,19 @@ async fn save_article(
     saved.pop().map(ApiJson).ok_or_else(|| ApiError::internal("no article saved"))
 }
 
-#[derive(Debug, Deserialize)]
+/// An article's new status.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StatusRequest {
+    /// `draft`, `in_review`, `published` or `archived`.
     status: String,
 }
 
+/// Moves an article to a status; publishing records a new version, and the engine reflects the
+/// change when this returns.
+#[utoipa::path(post, path = "/api/v1/articles/{key}/status", operation_id = "setArticleStatus", tag = "knowledge",
+    params(("key" = String, Path, description = "The article's key.")), request_body = StatusRequest, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Changed.", body = Article), Errors))]
 async fn set_status(
     State(state): State<AppState>,
     agent: Agent,
@@ -168,7 +216,8 @@ async fn set_status(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// A question to decide as for a customer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ExplainRequest {
     question: String,
@@ -176,7 +225,8 @@ struct ExplainRequest {
     channel: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// An article the engine scored, best first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ExplainedCandidate {
     article: String,
     title: String,
@@ -185,11 +235,27 @@ struct ExplainedCandidate {
     intent: Option<f32>,
 }
 
+/// What the engine decided, and why.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Explained {
+    /// `answer`, `clarify` or `abstain`.
+    #[schema(value_type = String)]
+    outcome: tandem_knowledge::Outcome,
+    threshold: f32,
+    candidates: Vec<ExplainedCandidate>,
+    /// The answer's text, when the outcome is `answer`.
+    answer: Option<String>,
+}
+
+/// What the bot would decide for a question, with every candidate's scores: the console's
+/// "test the bot".
+#[utoipa::path(post, path = "/api/v1/answer/explain", operation_id = "explainAnswer", tag = "knowledge", request_body = ExplainRequest, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The decision.", body = Explained), Errors))]
 async fn explain(
     State(state): State<AppState>,
     agent: Agent,
     ApiJson(request): ApiJson<ExplainRequest>,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<Explained>> {
     let question = tandem_domain::validate::message_body(&request.question)?;
     let channel = parse_channel(request.channel.as_deref())?;
     let (decision, articles) =
@@ -206,13 +272,13 @@ async fn explain(
             intent: candidate.intent,
         })
         .collect();
-    Ok(ApiJson(serde_json::json!({
-        "outcome": decision.outcome,
-        "threshold": decision.threshold,
-        "candidates": candidates,
+    Ok(ApiJson(Explained {
+        outcome: decision.outcome,
+        threshold: decision.threshold,
+        candidates,
         // Candidates come best first, so an answer is the first article's.
-        "answer": decision.answer().and(articles.first()).map(|article| article.answer.clone()),
-    })))
+        answer: decision.answer().and(articles.first()).map(|article| article.answer.clone()),
+    }))
 }
 
 /// An optional channel name from a request; blank means none.
@@ -224,7 +290,8 @@ pub(crate) fn parse_channel(name: Option<&str>) -> Result<Option<Channel>, ApiEr
 }
 
 /// A workspace's answer settings as the API shows them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AnswerSettings)]
 struct SettingsView {
     /// The workspace's own threshold, or null when it uses the server's default.
     threshold: Option<f32>,
@@ -247,6 +314,9 @@ fn settings_view(state: &AppState, settings: AnswerSettings) -> SettingsView {
     }
 }
 
+/// How the workspace's bot answers: its threshold and its business dictionary.
+#[utoipa::path(get, path = "/api/v1/answer/settings", operation_id = "getAnswerSettings", tag = "knowledge", security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The settings.", body = SettingsView), Errors))]
 async fn answer_settings(
     State(state): State<AppState>,
     agent: Agent,
@@ -255,8 +325,10 @@ async fn answer_settings(
     Ok(ApiJson(settings_view(&state, settings)))
 }
 
-#[derive(Debug, Deserialize)]
+/// New answer settings.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AnswerSettingsRequest)]
 struct SettingsRequest {
     /// null (or absent) to use the server's default.
     #[serde(default)]
@@ -277,6 +349,10 @@ pub(crate) fn validate_settings(
     })
 }
 
+/// Replaces the answer settings; the bot answers with them when this returns (supervisors and
+/// admins).
+#[utoipa::path(put, path = "/api/v1/answer/settings", operation_id = "saveAnswerSettings", tag = "knowledge", request_body = SettingsRequest, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Saved.", body = SettingsView), Errors))]
 async fn save_answer_settings(
     State(state): State<AppState>,
     agent: Agent,

@@ -4,48 +4,60 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::{get, post, put};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tandem_domain::{
     AgentRouting, Channel, EscalationPolicy, HandoffPacket, Presence, Queue, QueueId, QueueRouting,
     Transition, UserId, validate,
 };
 use tandem_routing::Snapshot;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::Errors;
 use crate::api::agents::conversation_for;
 use crate::auth::Agent;
 use crate::error::{ApiError, ApiJson, ApiResult};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/escalation/policy", get(policy).put(save_policy))
-        .route("/api/v1/conversations/{id}/handoff", get(handoff))
-        .route("/api/v1/conversations/{id}/reroute", post(reroute))
-        .route("/api/v1/routing", get(snapshot))
-        .route("/api/v1/routing/agents", get(agents))
-        .route("/api/v1/routing/agents/{id}", put(save_agent))
-        .route("/api/v1/routing/agents/{id}/presence", put(set_presence))
-        .route("/api/v1/me/presence", put(set_my_presence))
-        .route("/api/v1/queues", get(queues))
-        .route("/api/v1/queues/{id}", put(save_queue))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(policy, save_policy))
+        .routes(routes!(handoff))
+        .routes(routes!(reroute))
+        .routes(routes!(snapshot))
+        .routes(routes!(agents))
+        .routes(routes!(save_agent))
+        .routes(routes!(set_presence))
+        .routes(routes!(set_my_presence))
+        .routes(routes!(queues))
+        .routes(routes!(save_queue))
 }
 
+/// Routing as it stands: queues (waiting, offered, with people, longest wait, SLA at risk),
+/// agents (presence, load) and the conversations waiting or offered: the live desk's data.
+#[utoipa::path(get, path = "/api/v1/routing", operation_id = "getRoutingSnapshot", tag = "triage", security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The snapshot.", body = Snapshot), Errors))]
 async fn snapshot(State(state): State<AppState>, agent: Agent) -> ApiResult<ApiJson<Snapshot>> {
     Ok(ApiJson(state.routing.snapshot(agent.user.workspace_id).await?))
 }
 
-async fn agents(
-    State(state): State<AppState>,
-    agent: Agent,
-) -> ApiResult<ApiJson<serde_json::Value>> {
-    let agents = state.store.agent_routing(agent.user.workspace_id).await?;
-    Ok(ApiJson(serde_json::json!({ "agents": agents })))
+/// The agents' routing settings.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Agents {
+    agents: Vec<AgentRouting>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Every active user's skills, capacity and presence (defaults for those never set up).
+#[utoipa::path(get, path = "/api/v1/routing/agents", operation_id = "listAgentRouting", tag = "triage", security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The agents.", body = Agents), Errors))]
+async fn agents(State(state): State<AppState>, agent: Agent) -> ApiResult<ApiJson<Agents>> {
+    let agents = state.store.agent_routing(agent.user.workspace_id).await?;
+    Ok(ApiJson(Agents { agents }))
+}
+
+/// An agent's skills and capacity.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AgentRequest {
     #[serde(default)]
@@ -65,6 +77,11 @@ async fn colleague(state: &AppState, agent: &Agent, id: i64) -> ApiResult<UserId
         .ok_or(ApiError::NotFound(tandem_store::Entity::Agent))
 }
 
+/// Sets an agent's skills (name → level 1 to 5) and capacity (channel → open conversations,
+/// 0 to 50); routing uses them from its next round (supervisors and admins).
+#[utoipa::path(put, path = "/api/v1/routing/agents/{id}", operation_id = "saveAgentRouting", tag = "triage",
+    params(("id" = i64, Path, description = "The agent (user).")), request_body = AgentRequest, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Saved.", body = AgentRouting), Errors))]
 async fn save_agent(
     State(state): State<AppState>,
     agent: Agent,
@@ -79,12 +96,17 @@ async fn save_agent(
     Ok(ApiJson(state.routing.save_agent(agent.user.workspace_id, routing).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new presence.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PresenceRequest {
     presence: Presence,
 }
 
+/// Sets the caller's own presence: `online` takes new conversations, `away` keeps what it has,
+/// `offline` gives its open conversations back to the queue.
+#[utoipa::path(put, path = "/api/v1/me/presence", operation_id = "setMyPresence", tag = "triage", request_body = PresenceRequest, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Set.", body = AgentRouting), Errors))]
 async fn set_my_presence(
     State(state): State<AppState>,
     agent: Agent,
@@ -94,6 +116,10 @@ async fn set_my_presence(
     Ok(ApiJson(state.routing.set_presence(workspace, agent.user.id, request.presence).await?))
 }
 
+/// Sets an agent's presence (their own, or anyone's for supervisors and admins).
+#[utoipa::path(put, path = "/api/v1/routing/agents/{id}/presence", operation_id = "setAgentPresence", tag = "triage",
+    params(("id" = i64, Path, description = "The agent (user).")), request_body = PresenceRequest, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Set.", body = AgentRouting), Errors))]
 async fn set_presence(
     State(state): State<AppState>,
     agent: Agent,
@@ -108,15 +134,22 @@ async fn set_presence(
     Ok(ApiJson(state.routing.set_presence(workspace, user, request.presence).await?))
 }
 
-async fn queues(
-    State(state): State<AppState>,
-    agent: Agent,
-) -> ApiResult<ApiJson<serde_json::Value>> {
-    let queues = state.store.queues(agent.user.workspace_id).await?;
-    Ok(ApiJson(serde_json::json!({ "queues": queues })))
+/// The workspace's queues.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Queues {
+    queues: Vec<Queue>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The workspace's queues with their routing rules.
+#[utoipa::path(get, path = "/api/v1/queues", operation_id = "listQueues", tag = "triage", security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The queues.", body = Queues), Errors))]
+async fn queues(State(state): State<AppState>, agent: Agent) -> ApiResult<ApiJson<Queues>> {
+    let queues = state.store.queues(agent.user.workspace_id).await?;
+    Ok(ApiJson(Queues { queues }))
+}
+
+/// A queue's new name, description and rules.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct QueueRequest {
     name: Option<String>,
@@ -124,6 +157,10 @@ struct QueueRequest {
     routing: QueueRouting,
 }
 
+/// Changes a queue's name, description and routing rules (supervisors and admins).
+#[utoipa::path(put, path = "/api/v1/queues/{id}", operation_id = "saveQueue", tag = "triage",
+    params(("id" = i64, Path, description = "The queue.")), request_body = QueueRequest, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Saved.", body = Queue), Errors))]
 async fn save_queue(
     State(state): State<AppState>,
     agent: Agent,
@@ -148,7 +185,8 @@ async fn save_queue(
     Ok(ApiJson(state.routing.save_queue(queue).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// Where a supervisor moves a conversation: exactly one of the two.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RerouteRequest {
     /// Give the conversation to this agent…
@@ -159,6 +197,9 @@ struct RerouteRequest {
 
 /// A supervisor moves a conversation: to an agent (who gets it at once, even above their
 /// capacity) or to another queue (where it waits, keeping its place in time).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/reroute", operation_id = "reroute", tag = "triage",
+    params(("id" = i64, Path, description = "The conversation.")), request_body = RerouteRequest, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Moved.", body = tandem_domain::Conversation), Errors))]
 async fn reroute(
     State(state): State<AppState>,
     agent: Agent,
@@ -200,6 +241,9 @@ async fn reroute(
     }
 }
 
+/// The workspace's escalation policy (the default when it never saved one).
+#[utoipa::path(get, path = "/api/v1/escalation/policy", operation_id = "getEscalationPolicy", tag = "triage", security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The policy.", body = EscalationPolicy), Errors))]
 async fn policy(
     State(state): State<AppState>,
     agent: Agent,
@@ -207,6 +251,9 @@ async fn policy(
     Ok(ApiJson(state.store.escalation_policy(agent.user.workspace_id).await?))
 }
 
+/// Replaces the escalation policy, checked (supervisors and admins).
+#[utoipa::path(put, path = "/api/v1/escalation/policy", operation_id = "saveEscalationPolicy", tag = "triage", request_body = EscalationPolicy, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Saved.", body = EscalationPolicy), Errors))]
 async fn save_policy(
     State(state): State<AppState>,
     agent: Agent,
@@ -217,6 +264,11 @@ async fn save_policy(
     Ok(ApiJson(state.store.save_escalation_policy(agent.user.workspace_id, policy).await?))
 }
 
+/// The conversation's newest hand-off packet: why it came to people and everything they need
+/// to take over (`handoff_not_found` when it never did).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/handoff", operation_id = "getHandoff", tag = "triage",
+    params(("id" = i64, Path, description = "The conversation.")), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The packet.", body = HandoffPacket), Errors))]
 async fn handoff(
     State(state): State<AppState>,
     agent: Agent,

@@ -2,28 +2,34 @@
 //! deliveries and send a test event. The signing secret is returned once, when an endpoint is
 //! created or its secret is rolled.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tandem_domain::{
     WebhookDelivery, WebhookEndpoint, WebhookEndpointId, webhook_description, webhook_events,
     webhook_url,
 };
 use tandem_store::{NewWebhookEndpoint, WebhookEndpointUpdate};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::Errors;
 use crate::auth::{Agent, random_token};
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/webhooks", get(list).post(create))
-        .route("/api/v1/webhooks/{id}", get(show).patch(update).delete(delete))
-        .route("/api/v1/webhooks/{id}/deliveries", get(deliveries))
-        .route("/api/v1/webhooks/{id}/test", post(send_test))
+/// What Tandem posts to endpoints, which no operation of this API answers with.
+#[derive(utoipa::OpenApi)]
+#[openapi(components(schemas(crate::webhooks::Envelope)))]
+struct Posted;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<Posted as utoipa::OpenApi>::openapi())
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, delete))
+        .routes(routes!(deliveries))
+        .routes(routes!(send_test))
 }
 
 /// Webhook endpoints carry URLs that may hold credentials: only admins see or change them.
@@ -53,14 +59,24 @@ pub async fn endpoints_for(state: &AppState, agent: &Agent) -> ApiResult<Vec<Web
     Ok(state.store.webhook_endpoints(agent.user.workspace_id).await?)
 }
 
-async fn list(
-    State(state): State<AppState>,
-    agent: Agent,
-) -> ApiResult<ApiJson<serde_json::Value>> {
-    let endpoints = endpoints_for(&state, &agent).await?;
-    Ok(ApiJson(serde_json::json!({ "webhooks": endpoints })))
+/// The workspace's webhook endpoints.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Endpoints {
+    webhooks: Vec<WebhookEndpoint>,
 }
 
+/// The workspace's webhook endpoints, oldest first (admins).
+#[utoipa::path(get, path = "/api/v1/webhooks", operation_id = "listWebhooks", tag = "webhooks", security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The endpoints.", body = Endpoints), Errors))]
+async fn list(State(state): State<AppState>, agent: Agent) -> ApiResult<ApiJson<Endpoints>> {
+    let webhooks = endpoints_for(&state, &agent).await?;
+    Ok(ApiJson(Endpoints { webhooks }))
+}
+
+/// One webhook endpoint (admins).
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", operation_id = "getWebhook", tag = "webhooks",
+    params(("id" = i64, Path, description = "The endpoint.")), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The endpoint.", body = WebhookEndpoint), Errors))]
 async fn show(
     State(state): State<AppState>,
     agent: Agent,
@@ -69,7 +85,8 @@ async fn show(
     Ok(ApiJson(endpoint_for(&state, &agent, id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new webhook endpoint.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     pub url: String,
@@ -80,7 +97,7 @@ pub struct CreateWebhook {
 }
 
 /// An endpoint with its signing secret, shown once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WithSecret {
     #[serde(flatten)]
     pub endpoint: WebhookEndpoint,
@@ -112,6 +129,10 @@ pub async fn create_checked(
     Ok(WithSecret { endpoint, secret })
 }
 
+/// Registers an endpoint (admins; at most 20 per workspace). The response carries the signing
+/// secret, shown this once.
+#[utoipa::path(post, path = "/api/v1/webhooks", operation_id = "createWebhook", tag = "webhooks", request_body = CreateWebhook, security(("session" = []), ("apiToken" = [])),
+    responses((status = 201, description = "Registered, with its secret.", body = WithSecret), Errors))]
 async fn create(
     State(state): State<AppState>,
     agent: Agent,
@@ -121,7 +142,8 @@ async fn create(
     Ok((StatusCode::CREATED, ApiJson(created)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A change to an endpoint; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
     pub url: Option<String>,
@@ -134,7 +156,8 @@ pub struct UpdateWebhook {
 }
 
 /// The endpoint after a change, with its new secret when it was rolled.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = UpdatedWebhook)]
 pub struct Updated {
     #[serde(flatten)]
     pub endpoint: WebhookEndpoint,
@@ -162,6 +185,11 @@ pub async fn update_checked(
     Ok(Updated { endpoint, secret })
 }
 
+/// Changes an endpoint (admins); disabling it gives up on its pending deliveries, and
+/// `rotate_secret` returns a new secret, once.
+#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", operation_id = "updateWebhook", tag = "webhooks",
+    params(("id" = i64, Path, description = "The endpoint.")), request_body = UpdateWebhook, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "Changed.", body = Updated), Errors))]
 async fn update(
     State(state): State<AppState>,
     agent: Agent,
@@ -179,6 +207,10 @@ pub async fn delete_checked(state: &AppState, agent: &Agent, id: i64) -> ApiResu
     Ok(())
 }
 
+/// Deletes an endpoint with its deliveries (admins).
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", operation_id = "deleteWebhook", tag = "webhooks",
+    params(("id" = i64, Path, description = "The endpoint.")), security(("session" = []), ("apiToken" = [])),
+    responses((status = 204, description = "Deleted."), Errors))]
 async fn delete(
     State(state): State<AppState>,
     agent: Agent,
@@ -188,23 +220,35 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DeliveriesQuery {
+    /// 1 to 200 (50 by default).
     limit: Option<u32>,
 }
 
+/// An endpoint's deliveries, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Deliveries {
+    deliveries: Vec<WebhookDelivery>,
+}
+
+/// An endpoint's newest deliveries with their attempts, status and error (admins).
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries", tag = "webhooks",
+    params(("id" = i64, Path, description = "The endpoint."), DeliveriesQuery), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The deliveries.", body = Deliveries), Errors))]
 async fn deliveries(
     State(state): State<AppState>,
     agent: Agent,
     Path(id): Path<i64>,
     ApiQuery(query): ApiQuery<DeliveriesQuery>,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<Deliveries>> {
     let endpoint = endpoint_for(&state, &agent, id).await?;
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let deliveries: Vec<WebhookDelivery> =
         state.store.webhook_deliveries(endpoint.id, limit).await?;
-    Ok(ApiJson(serde_json::json!({ "deliveries": deliveries })))
+    Ok(ApiJson(Deliveries { deliveries }))
 }
 
 /// Queues a `webhook.test` event for one endpoint; shared with the console page.
@@ -220,11 +264,21 @@ pub async fn send_test_checked(
     Ok(state.store.enqueue_webhook_test(endpoint.id).await?)
 }
 
+/// A queued test delivery.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct TestQueued {
+    delivery: WebhookDelivery,
+}
+
+/// Queues a `webhook.test` event for this endpoint only (admins; the endpoint must be enabled).
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", operation_id = "sendWebhookTest", tag = "webhooks",
+    params(("id" = i64, Path, description = "The endpoint.")), security(("session" = []), ("apiToken" = [])),
+    responses((status = 202, description = "Queued.", body = TestQueued), Errors))]
 async fn send_test(
     State(state): State<AppState>,
     agent: Agent,
     Path(id): Path<i64>,
 ) -> ApiResult<impl IntoResponse> {
     let delivery = send_test_checked(&state, &agent, id).await?;
-    Ok((StatusCode::ACCEPTED, ApiJson(serde_json::json!({ "delivery": delivery }))))
+    Ok((StatusCode::ACCEPTED, ApiJson(TestQueued { delivery })))
 }

@@ -10,8 +10,7 @@
 
 use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
-use axum::routing::{get, post};
-use axum::{Router, response::IntoResponse};
+use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tandem_domain::{
@@ -21,15 +20,18 @@ use tandem_domain::{
 use tandem_flow::CustomerSend;
 use tandem_store::{Appended, NewCustomer, VerifiedCustomer};
 use tower_http::cors::{Any, CorsLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::Errors;
 use crate::auth::{ClientIp, WidgetCustomer, WidgetIdentity, verify_user_hash};
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
 
 /// Most messages returned by one read.
 pub const PAGE: u32 = 200;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> OpenApiRouter<AppState> {
     // The widget runs on the business's own site, so its API answers any origin. It uses no
     // cookies: the token travels in a header.
     let cors = CorsLayer::new()
@@ -37,18 +39,23 @@ pub fn routes() -> Router<AppState> {
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([header::RETRY_AFTER]);
-    Router::new()
-        .route("/api/v1/widget/session", post(open_session))
-        .route("/api/v1/widget/messages", get(list_messages).post(send_message))
-        .route("/api/v1/widget/handoff", post(hand_off))
+    OpenApiRouter::new()
+        .routes(routes!(open_session))
+        .routes(routes!(list_messages, send_message))
+        .routes(routes!(hand_off))
         .layer(cors)
 }
 
-#[derive(Debug, Deserialize)]
+/// Opens a widget session for a visitor of an inbox.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WidgetSessionRequest)]
 struct SessionRequest {
+    /// The inbox's public key (`data-inbox` of the script tag).
     inbox_key: String,
+    /// The token of an earlier session in this browser: the same (anonymous) customer again.
     token: Option<String>,
+    /// `zh` or `en`: the new customer's language.
     locale: Option<String>,
     /// The business's id of its logged-in user; needs `user_hash`.
     user_id: Option<String>,
@@ -63,14 +70,17 @@ struct SessionRequest {
 /// Longest external user id, in bytes.
 const MAX_USER_ID: usize = 255;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WidgetSession)]
 struct SessionResponse {
+    /// Send as `Authorization: Bearer` (or `?token=` on the socket).
     token: String,
     customer: CustomerSummary,
     inbox: InboxSummary,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WidgetCustomer)]
 struct CustomerSummary {
     id: i64,
     name: String,
@@ -78,7 +88,8 @@ struct CustomerSummary {
     verified: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WidgetInbox)]
 struct InboxSummary {
     name: String,
     bot_name: String,
@@ -100,7 +111,7 @@ pub async fn queue_place(state: &AppState, conversation: &Conversation) -> Optio
 }
 
 /// A conversation as its customer sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WidgetConversation {
     pub id: i64,
     pub state: ConversationState,
@@ -125,7 +136,7 @@ impl WidgetConversation {
 }
 
 /// Where a waiting customer stands.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QueuePlace {
     /// 1 = next.
     pub position: u32,
@@ -159,18 +170,37 @@ impl WidgetConversation {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The customer's current conversation and its messages.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WidgetMessages)]
 struct MessagesResponse {
+    /// `null` before the customer's first message.
     conversation: Option<WidgetConversation>,
+    /// Oldest first, at most 200; internal notes are never included.
     messages: Vec<Message>,
 }
 
-#[derive(Debug, Serialize)]
+/// A stored customer message and where its conversation stands.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WidgetSent)]
 pub struct SendResponse {
     pub message: Message,
     pub conversation: WidgetConversation,
 }
 
+/// The conversation, now with people.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WidgetHandoff)]
+struct HandoffResponse {
+    conversation: WidgetConversation,
+}
+
+/// Opens a widget session: a new anonymous visitor, the returning visitor of `token`, or (with
+/// `user_id` and `user_hash`, see identity verification) the business's signed-in user as
+/// their one verified customer on every device. New visitors are rate limited per address.
+#[utoipa::path(post, path = "/api/v1/widget/session", operation_id = "openWidgetSession", tag = "widget",
+    request_body = SessionRequest,
+    responses((status = 200, description = "The session.", body = SessionResponse), Errors))]
 async fn open_session(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -308,13 +338,19 @@ pub async fn resolve_identity(
     Ok((inbox, customer))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AfterSeq {
+    /// Only messages with a greater `seq`.
     #[serde(default)]
     after_seq: i64,
 }
 
+/// The customer's conversation and its messages after `after_seq`.
+#[utoipa::path(get, path = "/api/v1/widget/messages", operation_id = "listWidgetMessages", tag = "widget", params(AfterSeq),
+    security(("widgetToken" = [])),
+    responses((status = 200, description = "The conversation and its messages.", body = MessagesResponse), Errors))]
 async fn list_messages(
     State(state): State<AppState>,
     WidgetCustomer(identity): WidgetCustomer,
@@ -354,10 +390,15 @@ pub async fn visible_messages(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A customer's message.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WidgetSendRequest)]
 pub struct SendRequest {
+    /// The sender's id for this message (1 to 64 of `A-Z a-z 0-9 - _ . :`): a retry with the
+    /// same id returns the stored message instead of storing a copy.
     pub client_msg_id: Option<String>,
+    /// 1 to 4,000 characters.
     pub body: String,
 }
 
@@ -384,6 +425,15 @@ pub async fn send(
         .await?)
 }
 
+/// Stores the customer's message (in their current conversation, reopening a resolved one)
+/// and answers once it is durable; the bot's reply arrives on the socket. Rate limited per
+/// customer.
+#[utoipa::path(post, path = "/api/v1/widget/messages", operation_id = "sendWidgetMessage", tag = "widget",
+    request_body = SendRequest, security(("widgetToken" = [])),
+    responses(
+        (status = 201, description = "Stored.", body = SendResponse),
+        (status = 200, description = "Already stored with this `client_msg_id`: the stored message.", body = SendResponse),
+        Errors))]
 async fn send_message(
     State(state): State<AppState>,
     WidgetCustomer(identity): WidgetCustomer,
@@ -396,12 +446,17 @@ async fn send_message(
     Ok((status, ApiJson(SendResponse { message: appended.message, conversation })))
 }
 
+/// The customer asks for a person: their conversation joins a queue with a hand-off packet
+/// (`illegal_transition` when people already have it).
+#[utoipa::path(post, path = "/api/v1/widget/handoff", operation_id = "requestPerson", tag = "widget",
+    security(("widgetToken" = [])),
+    responses((status = 200, description = "Queued.", body = HandoffResponse), Errors))]
 async fn hand_off(
     State(state): State<AppState>,
     WidgetCustomer(identity): WidgetCustomer,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<HandoffResponse>> {
     let (inbox, customer) = resolve_identity(&state, identity).await?;
     let conversation = state.relay.request_person(&inbox, &customer).await?;
     let conversation = WidgetConversation::load(&state, &conversation).await?;
-    Ok(ApiJson(serde_json::json!({ "conversation": conversation })))
+    Ok(ApiJson(HandoffResponse { conversation }))
 }
