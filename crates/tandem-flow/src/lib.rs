@@ -24,7 +24,7 @@ use std::sync::Arc;
 use tandem_domain::Millis;
 
 pub use phrases::Phrases;
-pub use relay::{CustomerSend, Relay, RelayError};
+pub use relay::{CustomerSend, Relay, RelayError, TurnEnded};
 pub use responder::{
     BotReply, Draft, DraftSink, Outcome, PlaceholderResponder, Responder, Turn, detect_locale,
 };

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 use tandem_domain::{
-    AuthorKind, Conversation, ConversationState, Customer, EscalationDecision, EscalationOutcome,
-    EscalationPolicy, Inbox, Locale, Message, TimeZoneName, Transition, TransitionError, User,
-    ValidationError, validate,
+    AuthorKind, Conversation, ConversationId, ConversationState, Customer, EscalationDecision,
+    EscalationOutcome, EscalationPolicy, Inbox, Locale, Message, MessageId, TimeZoneName,
+    Transition, TransitionError, User, ValidationError, validate,
 };
 use tandem_routing::BusinessHours;
 use tandem_store::{Appended, MessageTarget, NewMessage, RouteChange, Store, StoreError};
@@ -38,6 +38,22 @@ enum Escalated {
 /// Drafts the socket hub may fall behind by before it misses some (a missed draft is only a
 /// missed preview: the stored reply follows).
 const DRAFT_QUEUE: usize = 1024;
+
+/// Ended turns a slow follower may fall behind by before it misses some.
+const TURN_QUEUE: usize = 256;
+
+/// The relay is done with a customer's message: the bot replied, or it will not (see
+/// [`Relay::turns`]).
+#[derive(Debug, Clone)]
+pub struct TurnEnded {
+    pub conversation: ConversationId,
+    /// The customer's message.
+    pub message: MessageId,
+    /// The bot's reply, as stored; `None` when no turn ran (the bot did not own the
+    /// conversation), when the turn handed off or a person took over before the reply was
+    /// written, or when the turn failed (which is logged).
+    pub reply: Option<Message>,
+}
 
 /// Ends a turn's draft when dropped.
 struct EndPreview(Option<DraftSink>);
@@ -77,6 +93,8 @@ pub struct Relay {
     responder: Arc<dyn Responder>,
     /// Replies being written, for the customers' sockets.
     drafts: broadcast::Sender<Arc<Draft>>,
+    /// Customer messages the relay is done with.
+    turns: broadcast::Sender<TurnEnded>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -87,12 +105,26 @@ impl std::fmt::Debug for Relay {
 
 impl Relay {
     pub fn new(store: Arc<dyn Store>, responder: Arc<dyn Responder>) -> Relay {
-        Relay { store, responder, drafts: broadcast::channel(DRAFT_QUEUE).0 }
+        Relay {
+            store,
+            responder,
+            drafts: broadcast::channel(DRAFT_QUEUE).0,
+            turns: broadcast::channel(TURN_QUEUE).0,
+        }
     }
 
     /// Follows the replies being written (streamed model answers), for the customers' sockets.
     pub fn drafts(&self) -> broadcast::Receiver<Arc<Draft>> {
         self.drafts.subscribe()
+    }
+
+    /// Tells when the relay is done with each customer message it stored anew (a repeated send
+    /// that was already stored gets none): once the bot's turn has ended, with its reply if it
+    /// gave one, or at once when the bot does not own the conversation and no turn runs. For
+    /// whoever follows the bot's work (a typing indicator, counts of turns), and for tests,
+    /// which can wait for this instead of sleeping to see that the bot stayed silent.
+    pub fn turns(&self) -> broadcast::Receiver<TurnEnded> {
+        self.turns.subscribe()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -133,6 +165,8 @@ impl Relay {
                     tracing::warn!(conversation_id = %conversation, %error, "bot turn failed");
                 }
             });
+        } else if appended.created {
+            self.turn_ended(appended.conversation.id, appended.message.id, None);
         }
         Ok(appended)
     }
@@ -141,7 +175,25 @@ impl Relay {
     /// whether the bot answers, drafts for a person's approval, or hands off now; after an
     /// answer it decides again (the bot may have failed once too often). Returns the bot's
     /// message, or `None` when it did not reply (handed off, or a person took over first).
+    /// Followers of [`Relay::turns`] hear of it when it ends.
     pub async fn bot_turn(
+        &self,
+        inbox: Inbox,
+        customer: Customer,
+        appended: Appended,
+    ) -> Result<Option<Message>, RelayError> {
+        let (conversation, message) = (appended.conversation.id, appended.message.id);
+        let ended = self.run_bot_turn(inbox, customer, appended).await;
+        self.turn_ended(conversation, message, ended.as_ref().ok().cloned().flatten());
+        ended
+    }
+
+    fn turn_ended(&self, conversation: ConversationId, message: MessageId, reply: Option<Message>) {
+        // Nobody may be listening: that is fine.
+        let _ = self.turns.send(TurnEnded { conversation, message, reply });
+    }
+
+    async fn run_bot_turn(
         &self,
         inbox: Inbox,
         customer: Customer,

@@ -23,7 +23,7 @@ use tandem_routing::{
     WaitEstimate,
 };
 use tandem_store::{Change, RouteChange, Store, StoreError};
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::{Mutex, broadcast, watch};
 
 use crate::{Clock, Phrases};
 
@@ -55,6 +55,8 @@ pub struct Routing {
     desks: Mutex<HashMap<WorkspaceId, Desk>>,
     /// A workspace whose queues moved: widgets show new positions.
     moved: broadcast::Sender<WorkspaceId>,
+    /// The time (by `clock`) of the latest round of deadlines, once it has finished.
+    rounds: watch::Sender<Millis>,
 }
 
 impl std::fmt::Debug for Routing {
@@ -67,7 +69,13 @@ impl Routing {
     /// Starts following the store's change feed and the offer clock.
     pub fn start(store: Arc<dyn Store>, clock: Clock) -> Arc<Routing> {
         let (moved, _) = broadcast::channel(256);
-        let routing = Arc::new(Routing { store, clock, desks: Mutex::new(HashMap::new()), moved });
+        let routing = Arc::new(Routing {
+            store,
+            clock,
+            desks: Mutex::new(HashMap::new()),
+            moved,
+            rounds: watch::Sender::new(0),
+        });
         let this = Arc::downgrade(&routing);
         crate::supervise("routing: change feed", move |restarts| {
             let this = this.clone();
@@ -108,6 +116,14 @@ impl Routing {
     /// Tells when a workspace's queues moved (positions, estimates).
     pub fn subscribe(&self) -> broadcast::Receiver<WorkspaceId> {
         self.moved.subscribe()
+    }
+
+    /// The time, by the service's clock, of the latest round of offer deadlines and opening
+    /// hours (0 before the first), sent when the round has finished; rounds run every second.
+    /// For a health check that the clock still runs, and for tests that must know a deadline
+    /// was looked at before they check that nothing moved.
+    pub fn rounds(&self) -> watch::Receiver<Millis> {
+        self.rounds.subscribe()
     }
 
     fn now(&self) -> Millis {
@@ -314,6 +330,7 @@ impl Routing {
                 let _ = self.moved.send(workspace);
             }
         }
+        self.rounds.send_replace(now);
     }
 
     /// An after-hours ticket joins its queue: the customer is told a person is coming.

@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// What time it is for cool-downs: the monotonic clock, or a test's own.
+type Now = Arc<dyn Fn() -> Instant + Send + Sync>;
+
 /// Where a breaker stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakerState {
@@ -25,24 +28,50 @@ struct Inner {
 }
 
 /// Shared by every client of one workspace and provider (see [`Breakers`]).
-#[derive(Debug)]
 pub struct CircuitBreaker {
     failures_to_open: u32,
     cooldown: Duration,
+    now: Now,
     inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("failures_to_open", &self.failures_to_open)
+            .field("cooldown", &self.cooldown)
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CircuitBreaker {
     pub fn new(failures_to_open: u32, cooldown: Duration) -> Self {
+        CircuitBreaker::with_clock(failures_to_open, cooldown, Arc::new(Instant::now))
+    }
+
+    /// Like [`CircuitBreaker::new`], timing the cool-down by `now` (tests move it forward
+    /// to end a cool-down without waiting it out).
+    pub fn with_clock(
+        failures_to_open: u32,
+        cooldown: Duration,
+        now: Arc<dyn Fn() -> Instant + Send + Sync>,
+    ) -> Self {
         CircuitBreaker {
             failures_to_open: failures_to_open.max(1),
             cooldown,
+            now,
             inner: Mutex::new(Inner {
                 consecutive_failures: 0,
                 opened_at: None,
                 trial_in_flight: false,
             }),
         }
+    }
+
+    /// Whether the cool-down of a breaker opened at `opened` is still running.
+    fn cooling_down(&self, opened: Instant) -> bool {
+        (self.now)().saturating_duration_since(opened) < self.cooldown
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -55,7 +84,7 @@ impl CircuitBreaker {
         let inner = self.lock();
         match inner.opened_at {
             None => BreakerState::Closed,
-            Some(opened) if opened.elapsed() < self.cooldown => BreakerState::Open,
+            Some(opened) if self.cooling_down(opened) => BreakerState::Open,
             Some(_) => BreakerState::HalfOpen,
         }
     }
@@ -69,7 +98,7 @@ impl CircuitBreaker {
         let mut inner = self.lock();
         match inner.opened_at {
             None => true,
-            Some(opened) if opened.elapsed() < self.cooldown => false,
+            Some(opened) if self.cooling_down(opened) => false,
             Some(_) if inner.trial_in_flight => false,
             Some(_) => {
                 inner.trial_in_flight = true;
@@ -90,7 +119,7 @@ impl CircuitBreaker {
         inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);
         if inner.trial_in_flight || inner.consecutive_failures >= self.failures_to_open {
             // A failed trial opens the breaker for a fresh cool-down.
-            inner.opened_at = Some(Instant::now());
+            inner.opened_at = Some((self.now)());
         }
         inner.trial_in_flight = false;
     }
@@ -104,18 +133,34 @@ impl CircuitBreaker {
 
 /// The breakers of one process, one per workspace and provider, so that every conversation of a
 /// workspace sees the same outage.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Breakers {
     by_key: Mutex<HashMap<String, Arc<CircuitBreaker>>>,
+    /// The clock the breakers time their cool-downs by, when not the monotonic clock.
+    now: Option<Now>,
+}
+
+impl std::fmt::Debug for Breakers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Breakers").field("by_key", &self.by_key).finish_non_exhaustive()
+    }
 }
 
 impl Breakers {
+    /// Breakers that time their cool-downs by `now` (see [`CircuitBreaker::with_clock`]).
+    pub fn with_clock(now: Arc<dyn Fn() -> Instant + Send + Sync>) -> Breakers {
+        Breakers { by_key: Mutex::default(), now: Some(now) }
+    }
+
     /// The breaker for `key` (for example `"{workspace}:{base_url}:{model}"`), created with
     /// these limits on first use.
     pub fn get(&self, key: &str, failures_to_open: u32, cooldown: Duration) -> Arc<CircuitBreaker> {
         let mut map = self.by_key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         map.entry(key.to_owned())
-            .or_insert_with(|| Arc::new(CircuitBreaker::new(failures_to_open, cooldown)))
+            .or_insert_with(|| {
+                let now = self.now.clone().unwrap_or_else(|| Arc::new(Instant::now));
+                Arc::new(CircuitBreaker::with_clock(failures_to_open, cooldown, now))
+            })
             .clone()
     }
 }
@@ -126,7 +171,15 @@ mod tests {
 
     #[test]
     fn opens_after_consecutive_failures_and_lets_one_trial_through() {
-        let breaker = CircuitBreaker::new(2, Duration::from_millis(30));
+        // A clock that stands still until the test moves it.
+        let time = Arc::new(Mutex::new(Instant::now()));
+        let clock = Arc::clone(&time);
+        let breaker = CircuitBreaker::with_clock(
+            2,
+            Duration::from_millis(30),
+            Arc::new(move || *clock.lock().unwrap()),
+        );
+        let advance = |by: u64| *time.lock().unwrap() += Duration::from_millis(by);
         assert!(breaker.try_acquire());
         breaker.record_failure();
         breaker.record_success();
@@ -135,13 +188,17 @@ mod tests {
         breaker.record_failure();
         assert_eq!(breaker.state(), BreakerState::Open);
         assert!(!breaker.try_acquire());
-        std::thread::sleep(Duration::from_millis(40));
+        advance(29);
+        assert_eq!(breaker.state(), BreakerState::Open, "still cooling down");
+        advance(1);
         assert_eq!(breaker.state(), BreakerState::HalfOpen);
         assert!(breaker.try_acquire(), "the trial");
         assert!(!breaker.try_acquire(), "only one trial at a time");
         breaker.record_failure();
         assert_eq!(breaker.state(), BreakerState::Open, "a failed trial reopens");
-        std::thread::sleep(Duration::from_millis(40));
+        advance(29);
+        assert!(!breaker.try_acquire(), "a fresh cool-down");
+        advance(1);
         assert!(breaker.try_acquire());
         breaker.record_success();
         assert_eq!(breaker.state(), BreakerState::Closed);

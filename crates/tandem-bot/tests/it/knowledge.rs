@@ -2,7 +2,6 @@
 //! answerable at once, effective windows, channels and answer settings.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tandem_bot::KnowledgeResponder;
 use tandem_domain::ArticleStatus;
@@ -197,8 +196,16 @@ async fn that_did_not_help_offers_the_alternatives_then_a_person() {
 
 #[tokio::test]
 async fn knowledge_written_by_another_process_is_picked_up() {
+    use std::sync::atomic::{AtomicI64, Ordering};
     let world = world().await;
-    let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+    // The responder tells the time by a clock the test moves.
+    let time = Arc::new(AtomicI64::new(tandem_store::now_millis()));
+    let clock = Arc::clone(&time);
+    let responder = KnowledgeResponder::start_with_clock(
+        world.store.clone(),
+        DecisionPolicy::default(),
+        Arc::new(move || clock.load(Ordering::SeqCst)),
+    );
     let relay = Relay::new(world.store.clone(), responder.clone());
     returns_kb(&world, &responder, false).await;
     assert_eq!(ask(&world, &relay, "怎么退货").await.body, "签收后 7 天内可无理由退货。");
@@ -219,7 +226,9 @@ async fn knowledge_written_by_another_process_is_picked_up() {
         .await
         .unwrap();
     other.close();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Turns compare the store's knowledge stamp every two seconds (`STAMP_CHECK_MS`): the
+    // next turn after that looks, and answers from what the other process wrote.
+    time.fetch_add(2_000, Ordering::SeqCst);
     assert_eq!(ask(&world, &relay, "怎么开发票").await.body, "在订单详情页申请电子发票。");
 }
 

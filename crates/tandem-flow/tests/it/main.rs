@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tandem_domain::{AuthorKind, ConversationState, Locale, Transition};
-use tandem_flow::testing::{send, wait_for_messages, wait_until_queued, world};
+use tandem_domain::{AuthorKind, ConversationState, Locale, Message, Transition};
+use tandem_flow::testing::{World, send, wait_for_messages, wait_until_queued, world};
 use tandem_flow::{BotReply, Outcome, PlaceholderResponder, Relay, RelayError, Responder, Turn};
 use tandem_store::NewCustomer;
 use tokio::sync::Notify;
@@ -46,8 +46,9 @@ async fn bot_stays_silent_while_a_person_owns_the_conversation() {
     relay.agent_message(&conversation, &world.agent, "我来帮您", None, false).await.unwrap();
     let conversation = world.store.conversation(first.conversation.id).await.unwrap().unwrap();
     assert_eq!(conversation.state, ConversationState::Human, "replying takes the conversation");
-    relay.customer_message(send(&world, "thanks, and another question")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The relay says when it is done with the message: after that, nothing more comes of it.
+    let reply = send_until_done(&relay, &world, "thanks, and another question").await;
+    assert!(reply.is_none(), "the bot replied: {reply:?}");
     let messages = world.store.messages(conversation.id, 0, 100).await.unwrap();
     let kinds: Vec<AuthorKind> = messages.iter().map(|message| message.author_kind).collect();
     assert_eq!(
@@ -62,13 +63,36 @@ async fn bot_stays_silent_while_a_person_owns_the_conversation() {
     );
 }
 
-/// A responder that waits until released, to take the conversation mid-turn.
-struct SlowResponder(Arc<Notify>);
+/// Sends `text` as the world's customer and waits (up to 10 s) until the relay is done with
+/// it; returns the bot's reply, if it gave one.
+async fn send_until_done(relay: &Relay, world: &World, text: &str) -> Option<Message> {
+    let mut turns = relay.turns();
+    let appended = relay.customer_message(send(world, text)).await.unwrap();
+    let done = async {
+        loop {
+            let ended = turns.recv().await.expect("the relay's ended turns");
+            if ended.message == appended.message.id {
+                return ended.reply;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), done)
+        .await
+        .unwrap_or_else(|_| panic!("the relay never finished with {text:?}"))
+}
+
+/// A responder that says when it has been asked, then waits until released, to take the
+/// conversation mid-turn.
+struct SlowResponder {
+    asked: Arc<Notify>,
+    release: Arc<Notify>,
+}
 
 #[async_trait]
 impl Responder for SlowResponder {
     async fn respond(&self, _turn: &Turn) -> BotReply {
-        self.0.notified().await;
+        self.asked.notify_one();
+        self.release.notified().await;
         BotReply::text("late answer", Outcome::Answer, false)
     }
 }
@@ -76,8 +100,9 @@ impl Responder for SlowResponder {
 #[tokio::test]
 async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
     let world = world().await;
-    let release = Arc::new(Notify::new());
-    let relay = Relay::new(world.store.clone(), Arc::new(SlowResponder(release.clone())));
+    let (asked, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let responder = SlowResponder { asked: asked.clone(), release: release.clone() };
+    let relay = Relay::new(world.store.clone(), Arc::new(responder));
     let appended = world
         .store
         .append_message(tandem_store::NewMessage {
@@ -103,7 +128,8 @@ async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
             (world.inbox.clone(), world.customer.clone(), appended.clone());
         async move { relay.bot_turn(inbox, customer, appended).await }
     });
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The bot is working on its answer when the person takes over.
+    asked.notified().await;
     relay
         .agent_transition(
             &appended.conversation,

@@ -48,6 +48,10 @@ impl Clock {
     fn advance(&self, millis: i64) {
         self.0.fetch_add(millis, Ordering::SeqCst);
     }
+
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 async fn wait_for_owner(
@@ -130,7 +134,7 @@ async fn an_unanswered_offer_goes_to_someone_else_and_an_answered_one_stays() {
         agent(&world, "other@example.com", &[("disputes", 2), ("lang:zh", 3)], Presence::Online)
             .await;
     let (clock, time) = Clock::start();
-    let _routing = Routing::start(world.store.clone(), time);
+    let routing = Routing::start(world.store.clone(), time);
     let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
     let first =
         relay.customer_message(send(&world, "我要投诉你们的快递员态度太差了")).await.unwrap();
@@ -150,7 +154,13 @@ async fn an_unanswered_offer_goes_to_someone_else_and_an_answered_one_stays() {
     let conversation = world.store.conversation(first).await.unwrap().unwrap();
     relay.agent_message(&conversation, &other, "您好，我来处理", None, false).await.unwrap();
     clock.advance(120_000);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A round of deadlines at the new time has looked at the offer, and left it alone.
+    let deadline = clock.now();
+    let mut rounds = routing.rounds();
+    tokio::time::timeout(Duration::from_secs(10), rounds.wait_for(|at| *at >= deadline))
+        .await
+        .expect("a round of deadlines after the clock moved")
+        .unwrap();
     let kept = world.store.conversation(first).await.unwrap().unwrap();
     assert_eq!((kept.state, kept.assignee_id), (ConversationState::Human, Some(other.id)));
 }

@@ -2,7 +2,7 @@
 //! JSON completions, server-sent event streams, tool calls, rate limits, server errors, hangs
 //! and malformed chunks.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -176,8 +176,12 @@ async fn the_circuit_breaker_opens_after_failures_and_closes_after_the_cooldown(
         breaker_cooldown_ms: 1_000,
         ..server.settings()
     };
-    // Two conversations of one workspace share the breaker.
-    let breakers = Breakers::default();
+    // Two conversations of one workspace share the breaker, which tells the time by a clock
+    // the test moves.
+    let time = Arc::new(Mutex::new(Instant::now()));
+    let clock = Arc::clone(&time);
+    let breakers = Breakers::with_clock(Arc::new(move || *clock.lock().unwrap()));
+    let advance = |by: u64| *time.lock().unwrap() += Duration::from_millis(by);
     let key = format!("workspace-1:{}:{}", settings.base_url, settings.model);
     let breaker = || breakers.get(&key, 2, Duration::from_millis(1_000));
     let first = LlmClient::with_api_key(settings.clone(), breaker(), None).unwrap();
@@ -192,7 +196,10 @@ async fn the_circuit_breaker_opens_after_failures_and_closes_after_the_cooldown(
     assert!(second.stream(&ask("怎么退货")).await.is_err());
     assert_eq!(server.request_count(), 2, "nothing reaches the provider while open");
 
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    advance(999);
+    assert_eq!(second.complete(&ask("怎么退货")).await.unwrap_err(), LlmError::CircuitOpen);
+    assert_eq!(server.request_count(), 2, "still cooling down");
+    advance(1);
     assert_eq!(second.breaker().state(), BreakerState::HalfOpen);
     server.set_default(Reply::Text("签收后 7 天内可退货。"));
     second.complete(&ask("怎么退货")).await.unwrap();

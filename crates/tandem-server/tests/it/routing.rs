@@ -57,7 +57,8 @@ async fn the_escalation_policy_is_workspace_data_that_managers_edit() {
     let token = app.widget_token().await;
     let sent = app.widget_send(&token, "c1", "转人工").await;
     assert_eq!(sent.status, StatusCode::CREATED);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A hand-off would have come before any answer: once the bot has answered, it kept it.
+    app.bot_reply_containing(&token, "").await;
     let bearer = format!("Bearer {token}");
     let messages = app.get("/api/v1/widget/messages", &[("authorization", &bearer)]).await.json();
     assert_eq!(messages["conversation"]["state"], "bot", "{messages}");
