@@ -169,8 +169,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(console::routes())
         .merge(assets::routes())
-        .fallback(|| async { error::ApiError::RouteNotFound })
-        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
+        .fallback(console::not_found)
+        .method_not_allowed_fallback(console::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -11,13 +11,13 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use tandem_store::Session;
 
-use super::{CsrfForm, NoFields, PageError, PageResult, render};
+use super::{CsrfForm, NoFields, PageError, PageResult, browser_text, render};
 use crate::AppState;
 use crate::auth::{
     Agent, ClientIp, SESSION_COOKIE, cookie, random_token, token_hash, verify_password,
 };
 use crate::error::ApiError;
-use crate::i18n::{self, Text};
+use crate::i18n::Text;
 
 const LOGIN_CSRF_COOKIE: &str = "tandem_login";
 
@@ -33,13 +33,6 @@ struct LoginPage {
     email: String,
     error: Option<&'static str>,
     version: &'static str,
-}
-
-/// The sign-in page speaks the browser's language, as no agent is known yet.
-fn browser_text(headers: &HeaderMap) -> &'static Text {
-    let accept =
-        headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok()).unwrap_or("");
-    if accept.trim_start().starts_with("zh") { &i18n::ZH } else { &i18n::EN }
 }
 
 fn cookie_header(state: &AppState, name: &str, value: &str, max_age_secs: u64) -> HeaderValue {

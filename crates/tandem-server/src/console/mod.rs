@@ -26,8 +26,8 @@ mod webhooks;
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 
@@ -53,6 +53,39 @@ pub fn routes() -> Router<AppState> {
         .merge(webhooks::routes())
         .merge(actions::routes())
         .merge(llm::routes())
+}
+
+/// The language of a page shown before any agent is known (sign-in, an unknown address): the
+/// browser's.
+pub fn browser_text(headers: &HeaderMap) -> &'static Text {
+    let accept =
+        headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok()).unwrap_or("");
+    if accept.trim_start().starts_with("zh") { &crate::i18n::ZH } else { &crate::i18n::EN }
+}
+
+/// What answers a request for an address no route has.
+pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+    unrouted(ApiError::RouteNotFound, &uri, &headers)
+}
+
+/// What answers a request with a method its route does not take.
+pub async fn method_not_allowed(uri: Uri, headers: HeaderMap) -> Response {
+    unrouted(ApiError::MethodNotAllowed, &uri, &headers)
+}
+
+/// A page for a browser asking for a page, the JSON error for everything else (the API,
+/// scripts).
+fn unrouted(error: ApiError, uri: &Uri, headers: &HeaderMap) -> Response {
+    let api = ["/api/", "/healthz", "/openapi.json"];
+    let wants_page = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_page && !api.iter().any(|prefix| uri.path().starts_with(prefix)) {
+        PageError::new(error, browser_text(headers)).into_response()
+    } else {
+        error.into_response()
+    }
 }
 
 /// What the layout needs on every signed-in page.

@@ -444,6 +444,11 @@ async fn every_documented_operation_is_served() {
         (wrong.status, wrong.json()["code"].clone()),
         (StatusCode::METHOD_NOT_ALLOWED, json!("method_not_allowed"))
     );
+    // A browser asking for a page gets one, in its language.
+    let page =
+        app.get("/nothing-here", &[("accept", "text/html"), ("accept-language", "zh-CN")]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.text().contains("找不到该页面"), "{}", page.text());
     // Every error code is listed with its meaning.
     let codes = &document["components"]["schemas"]["ErrorCode"];
     let table = codes["description"].as_str().unwrap();
