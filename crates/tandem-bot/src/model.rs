@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tandem_domain::{Article, LlmRecord, Locale, Millis, WorkspaceId};
+use tandem_domain::{Article, LlmOutcome, LlmRecord, Locale, Millis, WorkspaceId};
 use tandem_store::{Store, StoreError};
 
 use tandem_llm::grounding::{self, Passage, Rejection, verify_in_context};
@@ -122,27 +122,29 @@ impl WorkspaceModels {
             Ok(settings) => settings,
             Err(error) => {
                 tracing::warn!(workspace_id = %workspace, %error, "LLM settings unavailable");
-                return Err(failed("error", "llm_invalid_settings", 0).record);
+                return Err(failed(LlmOutcome::Error, "llm_invalid_settings", 0).record);
             }
         };
         if !settings.enabled || !wanted(&settings) {
             return Ok(None);
         }
         if !settings.allow_external {
-            return Err(failed("skipped", LlmError::ExternalCallsForbidden.code(), 0).record);
+            return Err(
+                failed(LlmOutcome::Skipped, LlmError::ExternalCallsForbidden.code(), 0).record
+            );
         }
         match self.client(workspace, settings) {
             Ok(client) => Ok(Some(client)),
             Err(error) => {
                 tracing::warn!(workspace_id = %workspace, %error, "LLM client unavailable");
-                Err(failed("error", error.code(), 0).record)
+                Err(failed(LlmOutcome::Error, error.code(), 0).record)
             }
         }
     }
 
     /// One plain request through `client` (from [`ready`](Self::ready)): the completion with
-    /// its record (usage, cost, latency; the outcome is the caller's to set), or the record of
-    /// why there is none.
+    /// its record (usage, cost, latency; `used` until the caller decides otherwise), or the
+    /// record of why there is none.
     pub async fn call(
         &self,
         client: &LlmClient,
@@ -209,7 +211,8 @@ impl WorkspaceModels {
             }
             Err(Stopped::Gate { rejection, attempts }) => {
                 // The stream was dropped before the provider reported its usage.
-                let mut record = LlmRecord { latency_ms, attempts, ..LlmRecord::default() };
+                let mut record =
+                    LlmRecord { latency_ms, attempts, ..LlmRecord::new(LlmOutcome::Rejected) };
                 judged(&mut record, Err(rejection));
                 return Some(Grounded { text: None, record });
             }
@@ -279,15 +282,15 @@ async fn streamed(
 fn judged(record: &mut LlmRecord, verdict: Result<String, Rejection>) -> Option<String> {
     match verdict {
         Ok(text) => {
-            record.outcome = "used".to_owned();
+            record.outcome = LlmOutcome::Used;
             Some(text)
         }
         Err(Rejection::Refused) => {
-            record.outcome = "refused".to_owned();
+            record.outcome = LlmOutcome::Refused;
             None
         }
         Err(Rejection::Unsupported { claims }) => {
-            record.outcome = "rejected".to_owned();
+            record.outcome = LlmOutcome::Rejected;
             record.rejected_claims = claims.into_iter().map(|claim| claim.text).collect();
             None
         }
@@ -302,25 +305,21 @@ fn usage_record(completion: &Completion, latency_ms: u64) -> LlmRecord {
         completion_tokens: completion.usage.completion_tokens,
         cost: completion.cost,
         latency_ms,
-        ..LlmRecord::default()
+        ..LlmRecord::new(LlmOutcome::Used)
     }
 }
 
 /// The record of a call that failed: skipped when the breaker kept it from going out.
 fn error_record(error: &LlmError, latency_ms: u64) -> LlmRecord {
-    let outcome = if *error == LlmError::CircuitOpen { "skipped" } else { "error" };
+    let outcome =
+        if *error == LlmError::CircuitOpen { LlmOutcome::Skipped } else { LlmOutcome::Error };
     failed(outcome, error.code(), latency_ms).record
 }
 
 /// A record of a call that gave no answer.
-fn failed(outcome: &str, code: &str, latency_ms: u64) -> Grounded {
+fn failed(outcome: LlmOutcome, code: &str, latency_ms: u64) -> Grounded {
     Grounded {
         text: None,
-        record: LlmRecord {
-            outcome: outcome.to_owned(),
-            error: Some(code.to_owned()),
-            latency_ms,
-            ..LlmRecord::default()
-        },
+        record: LlmRecord { error: Some(code.to_owned()), latency_ms, ..LlmRecord::new(outcome) },
     }
 }

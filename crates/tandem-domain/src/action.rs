@@ -228,13 +228,24 @@ pub struct PendingAction {
 
 /// What an action did, kept in the decision record and the hand-off packet. Parameters that
 /// are personal data are masked.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActionRecord {
     pub action: String,
-    /// done, not_found, rule, check_failed, error, login_required, asking, gave_up.
-    pub outcome: String,
+    pub outcome: crate::ActionOutcome,
     pub params: BTreeMap<String, String>,
     pub calls: Vec<CallRecord>,
+}
+
+impl ActionRecord {
+    /// The record of `action` ending this way, before any parameter or call is known.
+    pub fn new(action: &str, outcome: crate::ActionOutcome) -> ActionRecord {
+        ActionRecord {
+            action: action.to_owned(),
+            outcome,
+            params: BTreeMap::new(),
+            calls: Vec::new(),
+        }
+    }
 }
 
 /// One HTTP call of an action: where (without secrets), the status, how long, what went wrong.

@@ -309,14 +309,75 @@ pub struct MessageMeta {
     pub quick_replies: Vec<String>,
 }
 
+string_enum! {
+    /// What the bot did with a customer's message: in its decision record and, for the bot's
+    /// replies, in the hand-off packet; escalation counts the abstentions in a row.
+    TurnOutcome {
+        /// Answered from knowledge.
+        Answer = "answer",
+        /// Two articles were close: asked which one was meant (or asked for an action's
+        /// missing detail).
+        Clarify = "clarify",
+        /// Nothing was good enough: said so instead of guessing.
+        Abstain = "abstain",
+        /// Acknowledged the message without answering it (no answer engine).
+        Acknowledge = "acknowledge",
+        /// Ran a business action (its record says how it went).
+        Action = "action",
+        /// The customer's "that didn't help" ended in a hand-off.
+        HandOff = "hand_off",
+    }
+}
+
+string_enum! {
+    /// How a business action ended for the turn.
+    ActionOutcome {
+        /// Every step answered; the done reply was sent.
+        Done = "done",
+        /// The business system did not know the order, the account...
+        NotFound = "not_found",
+        /// A rule of a step matched and its reply was sent.
+        Rule = "rule",
+        /// A `within_days` check failed (too late for a return...).
+        CheckFailed = "check_failed",
+        /// A call failed: unreachable, timed out, a status that is not 2xx, or not JSON.
+        Error = "error",
+        /// The customer's identity did not match what the business system holds.
+        IdentityFailed = "identity_failed",
+        /// The action needs a signed-in (verified) customer.
+        LoginRequired = "login_required",
+        /// A parameter is being asked for.
+        Asking = "asking",
+        /// A parameter was asked for too often without an answer.
+        GaveUp = "gave_up",
+    }
+}
+
+string_enum! {
+    /// What became of a model call. Every outcome but `used` means the extractive answer was
+    /// shown.
+    LlmOutcome {
+        /// The model's answer checked out and was sent.
+        Used = "used",
+        /// Verification found claims that no passage supports.
+        Rejected = "rejected",
+        /// The model said it did not know.
+        Refused = "refused",
+        /// The call failed (the record's `error` says how).
+        Error = "error",
+        /// No call was made: external calls are forbidden, or the provider's circuit breaker is
+        /// open.
+        Skipped = "skipped",
+    }
+}
+
 /// Why the bot said what it said: the record kept for every bot turn, shown to agents and
 /// replayable against the current knowledge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DecisionRecord {
     /// The customer's question as asked.
     pub query: String,
-    /// answer, clarify, abstain, or hand_off (the customer asked for a person).
-    pub outcome: String,
+    pub outcome: TurnOutcome,
     pub threshold: f32,
     pub candidates: Vec<CandidateRecord>,
     /// Which knowledge answered: live article count and newest change.
@@ -331,13 +392,10 @@ pub struct DecisionRecord {
     pub llm: Option<LlmRecord>,
 }
 
-/// What the LLM did for an answer: used, rejected by verification, refused (the model said it
-/// did not know), failed, or skipped (the workspace forbids external calls, or its provider's
-/// circuit breaker is open). Every outcome but `used` means the extractive answer was shown.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// What the LLM did for an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LlmRecord {
-    /// used, rejected, refused, error, or skipped.
-    pub outcome: String,
+    pub outcome: LlmOutcome,
     /// The error's stable code (`llm_timeout`, `llm_error_status`...), for `error` and `skipped`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -354,6 +412,23 @@ pub struct LlmRecord {
     /// The business action the model chose to run (function calling), when it chose one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
+}
+
+impl LlmRecord {
+    /// A record of this outcome with nothing measured yet.
+    pub fn new(outcome: LlmOutcome) -> LlmRecord {
+        LlmRecord {
+            outcome,
+            error: None,
+            rejected_claims: Vec::new(),
+            attempts: 0,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            cost: 0.0,
+            latency_ms: 0,
+            tool: None,
+        }
+    }
 }
 
 /// The model calls of some decisions added up (a conversation, or a workspace over a period):
@@ -376,24 +451,24 @@ pub struct LlmUsage {
 }
 
 impl LlmUsage {
-    /// Adds `count` records with this outcome and their summed tokens and cost.
+    /// Adds `count` records with this outcome (`None`: one this build does not know, which
+    /// still was a call) and their summed tokens and cost.
     pub fn add(
         &mut self,
-        outcome: &str,
+        outcome: Option<LlmOutcome>,
         count: u64,
         (prompt_tokens, completion_tokens): (u64, u64),
         cost: f64,
     ) {
         match outcome {
-            "used" => self.used += count,
-            "rejected" => self.rejected += count,
-            "refused" => self.refused += count,
-            "error" => self.error += count,
-            "skipped" => self.skipped += count,
-            // An outcome this build does not know still was a call.
-            _ => {}
+            Some(LlmOutcome::Used) => self.used += count,
+            Some(LlmOutcome::Rejected) => self.rejected += count,
+            Some(LlmOutcome::Refused) => self.refused += count,
+            Some(LlmOutcome::Error) => self.error += count,
+            Some(LlmOutcome::Skipped) => self.skipped += count,
+            None => {}
         }
-        if outcome != "skipped" {
+        if outcome != Some(LlmOutcome::Skipped) {
             self.calls += count;
         }
         self.prompt_tokens += prompt_tokens;
@@ -404,7 +479,7 @@ impl LlmUsage {
     /// Adds one decision's LLM record.
     pub fn record(&mut self, record: &LlmRecord) {
         let tokens = (record.prompt_tokens, record.completion_tokens);
-        self.add(&record.outcome, 1, tokens, record.cost);
+        self.add(Some(record.outcome), 1, tokens, record.cost);
     }
 
     /// The usage of these decisions' LLM records.
@@ -486,27 +561,26 @@ mod tests {
 
     #[test]
     fn llm_usage_counts_calls_by_outcome_and_skipped_turns_are_not_calls() {
-        let decision = |llm: Option<(&str, u64, u64, f64)>| DecisionRecord {
+        let decision = |llm: Option<(LlmOutcome, u64, u64, f64)>| DecisionRecord {
             query: "退货期多久".into(),
-            outcome: "answer".into(),
+            outcome: TurnOutcome::Answer,
             threshold: 0.35,
             candidates: Vec::new(),
             knowledge_version: "1 articles".into(),
             latency_us: 100,
             action: None,
             llm: llm.map(|(outcome, prompt_tokens, completion_tokens, cost)| LlmRecord {
-                outcome: outcome.into(),
                 prompt_tokens,
                 completion_tokens,
                 cost,
-                ..LlmRecord::default()
+                ..LlmRecord::new(outcome)
             }),
         };
         let decisions = [
-            decision(Some(("used", 300, 40, 0.002))),
-            decision(Some(("rejected", 200, 30, 0.001))),
-            decision(Some(("error", 0, 0, 0.0))),
-            decision(Some(("skipped", 0, 0, 0.0))),
+            decision(Some((LlmOutcome::Used, 300, 40, 0.002))),
+            decision(Some((LlmOutcome::Rejected, 200, 30, 0.001))),
+            decision(Some((LlmOutcome::Error, 0, 0, 0.0))),
+            decision(Some((LlmOutcome::Skipped, 0, 0, 0.0))),
             decision(None),
         ];
         let usage = LlmUsage::of(&decisions);

@@ -24,15 +24,78 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// Why a conversation needs a person, care or masking: every reason code Tandem writes (in
+    /// escalation decisions, hand-off packets and webhook payloads) and a policy reads, listed
+    /// once. The first ten are raised by a message itself (`tandem_text::signals`); the others
+    /// by the conversation so far or by the bot's own turn.
+    Reason {
+        /// The customer asks for a person instead of the assistant.
+        AsksForHuman = "asks_for_human",
+        Complaint = "complaint",
+        /// The customer is angry (from the emotion the signal models read).
+        Anger = "anger",
+        /// A threat of lawyers, courts, regulators, the consumer association or the press.
+        LegalThreat = "legal_threat",
+        RegulatedMedical = "regulated_medical",
+        RegulatedLegal = "regulated_legal",
+        RegulatedFinancial = "regulated_financial",
+        /// A request about the customer's own data or account: access, deletion, privacy.
+        Privacy = "privacy",
+        /// The message contains personal data (a mobile number, an ID or card number, e-mail).
+        PersonalData = "personal_data",
+        /// Several questions or numbered points, or a message too long to answer in one go.
+        MultiPart = "multi_part",
+        /// The bot could not answer several messages in a row.
+        AbstainedRepeatedly = "abstained_repeatedly",
+        /// The customer asked the same thing again.
+        RepeatedQuestion = "repeated_question",
+        /// The customer said the answers did not help.
+        DidntHelp = "didnt_help",
+        /// Anger over several messages, or a sharp fall in mood.
+        AngerRising = "anger_rising",
+        /// A message more negative than the policy's cut-off.
+        VeryNegative = "very_negative",
+        /// A customer of a VIP tier in any trouble.
+        Vip = "vip",
+        /// A business action's call failed.
+        ActionFailed = "action_failed",
+        /// The bot could not get the details a business action needs.
+        ActionGaveUp = "action_gave_up",
+    }
+}
+
+impl Reason {
+    /// The reasons a message raises by itself, in this order: the ones an escalation policy
+    /// lists as hand-off or approval reasons.
+    pub const OF_A_MESSAGE: &'static [Reason] = &[
+        Reason::AsksForHuman,
+        Reason::Complaint,
+        Reason::Anger,
+        Reason::LegalThreat,
+        Reason::RegulatedMedical,
+        Reason::RegulatedLegal,
+        Reason::RegulatedFinancial,
+        Reason::Privacy,
+        Reason::PersonalData,
+        Reason::MultiPart,
+    ];
+
+    /// Whether a message raises this reason by itself (see [`Reason::OF_A_MESSAGE`]).
+    pub fn of_a_message(self) -> bool {
+        Reason::OF_A_MESSAGE.contains(&self)
+    }
+}
+
 /// A workspace's rules for handing conversations to people. Stored as data and edited in the
 /// console; [`EscalationPolicy::default`] is what a new workspace gets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EscalationPolicy {
-    /// Message reason codes that hand off at once (`asks_for_human`, `legal_threat`...).
-    pub hand_off_on: Vec<String>,
-    /// Message reason codes for which the bot only drafts and a person approves.
-    pub approve_on: Vec<String>,
+    /// Message reasons that hand off at once (`asks_for_human`, `legal_threat`...).
+    pub hand_off_on: Vec<Reason>,
+    /// Message reasons for which the bot only drafts and a person approves.
+    pub approve_on: Vec<Reason>,
     /// Hand off after the bot could not answer this many customer messages in a row (0 = never).
     pub abstains_in_a_row: u32,
     /// Hand off when the customer asks the same thing this many times (0 = never).
@@ -53,12 +116,18 @@ pub struct EscalationPolicy {
 impl Default for EscalationPolicy {
     fn default() -> Self {
         EscalationPolicy {
-            hand_off_on: ["asks_for_human", "complaint", "legal_threat", "anger", "privacy"]
-                .map(String::from)
-                .to_vec(),
-            approve_on: ["regulated_medical", "regulated_legal", "regulated_financial"]
-                .map(String::from)
-                .to_vec(),
+            hand_off_on: vec![
+                Reason::AsksForHuman,
+                Reason::Complaint,
+                Reason::LegalThreat,
+                Reason::Anger,
+                Reason::Privacy,
+            ],
+            approve_on: vec![
+                Reason::RegulatedMedical,
+                Reason::RegulatedLegal,
+                Reason::RegulatedFinancial,
+            ],
             abstains_in_a_row: 2,
             repeats: 3,
             didnt_help: 2,
@@ -74,10 +143,8 @@ impl Default for EscalationPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EscalationDecision {
     pub outcome: EscalationOutcome,
-    /// Reason codes: message reasons (`complaint`, `anger`...) and conversation reasons
-    /// (`abstained_repeatedly`, `repeated_question`, `didnt_help`, `anger_rising`, `vip`,
-    /// `very_negative`, `customer_request`).
-    pub reasons: Vec<String>,
+    /// The message's own reasons and the conversation's, each once.
+    pub reasons: Vec<Reason>,
 }
 
 /// One customer message as the signal models read it.
@@ -92,10 +159,20 @@ pub struct TurnSignal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BotReply {
     pub seq: i64,
-    /// answer, clarify, abstain or hand_off.
-    pub outcome: String,
+    /// `null` when the reply has no decision record (a responder that keeps none); packets
+    /// stored before outcomes were typed said `reply` for those.
+    #[serde(default, deserialize_with = "known_outcome")]
+    pub outcome: Option<crate::TurnOutcome>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+}
+
+/// An outcome as stored, or `None` for one no build knows.
+fn known_outcome<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<crate::TurnOutcome>, D::Error> {
+    let text = Option::<String>::deserialize(deserializer)?;
+    Ok(text.as_deref().and_then(crate::TurnOutcome::parse))
 }
 
 /// An article the bot thought the customer was asking about.
@@ -139,8 +216,8 @@ pub struct CustomerCard {
 pub struct HandoffPacket {
     pub conversation_id: ConversationId,
     pub created_at: Millis,
-    /// Why the conversation came to people (reason codes, see [`EscalationDecision`]).
-    pub reasons: Vec<String>,
+    /// Why the conversation came to people (see [`EscalationDecision`]).
+    pub reasons: Vec<Reason>,
     pub outcome: EscalationOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Locale>,
@@ -286,4 +363,53 @@ pub struct RouteInfo {
     /// time (when its queue opens).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follow_up_at: Option<Millis>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn reasons_have_stable_codes() {
+        let codes: Vec<&str> = Reason::ALL.iter().map(|reason| reason.as_str()).collect();
+        assert_eq!(
+            codes,
+            [
+                "asks_for_human",
+                "complaint",
+                "anger",
+                "legal_threat",
+                "regulated_medical",
+                "regulated_legal",
+                "regulated_financial",
+                "privacy",
+                "personal_data",
+                "multi_part",
+                "abstained_repeatedly",
+                "repeated_question",
+                "didnt_help",
+                "anger_rising",
+                "very_negative",
+                "vip",
+                "action_failed",
+                "action_gave_up",
+            ]
+        );
+        for &reason in Reason::ALL {
+            assert_eq!(Reason::parse(reason.as_str()), Some(reason));
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
+        assert_eq!(Reason::OF_A_MESSAGE, &Reason::ALL[..10]);
+        assert!(Reason::OF_A_MESSAGE.iter().all(|reason| reason.of_a_message()));
+        assert!(!Reason::Vip.of_a_message());
+    }
+
+    #[test]
+    fn a_stored_reply_outcome_no_build_knows_reads_as_none() {
+        let read = |json: &str| serde_json::from_str::<super::BotReply>(json).unwrap().outcome;
+        assert_eq!(read(r#"{"seq": 2, "outcome": "abstain"}"#), Some(crate::TurnOutcome::Abstain));
+        assert_eq!(read(r#"{"seq": 2, "outcome": "reply"}"#), None);
+        assert_eq!(read(r#"{"seq": 2, "outcome": null}"#), None);
+        assert_eq!(read(r#"{"seq": 2}"#), None);
+    }
 }

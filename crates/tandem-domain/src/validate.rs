@@ -101,20 +101,6 @@ pub fn dictionary<S: AsRef<str>>(words: &[S]) -> Result<Vec<String>, ValidationE
     Ok(kept)
 }
 
-/// The reason codes an escalation policy may list.
-pub const ESCALATION_REASONS: &[&str] = &[
-    "asks_for_human",
-    "complaint",
-    "legal_threat",
-    "anger",
-    "regulated_medical",
-    "regulated_legal",
-    "regulated_financial",
-    "privacy",
-    "personal_data",
-    "multi_part",
-];
-
 /// An escalation policy as typed by a person: known reason codes, each in one list at most,
 /// counts up to 20, a sentiment cut-off in -1..=0, tiers as short names.
 pub fn escalation_policy(
@@ -123,14 +109,13 @@ pub fn escalation_policy(
     for (field, codes) in
         [("hand_off_on", &mut policy.hand_off_on), ("approve_on", &mut policy.approve_on)]
     {
-        for code in codes.iter_mut() {
-            *code = code.trim().to_owned();
-            if !ESCALATION_REASONS.contains(&code.as_str()) {
-                return Err(invalid(
-                    field,
-                    format!("unknown reason {code:?}; known: {}", ESCALATION_REASONS.join(", ")),
-                ));
-            }
+        if let Some(reason) = codes.iter().find(|reason| !reason.of_a_message()) {
+            let known: Vec<&str> =
+                crate::Reason::OF_A_MESSAGE.iter().map(|reason| reason.as_str()).collect();
+            return Err(invalid(
+                field,
+                format!("{reason} is not raised by a message; a policy lists {}", known.join(", ")),
+            ));
         }
         codes.sort();
         codes.dedup();
@@ -577,25 +562,23 @@ mod tests {
 
     #[test]
     fn escalation_policies_are_checked() {
+        use crate::Reason;
         let policy = crate::EscalationPolicy::default;
         let cleaned = escalation_policy(crate::EscalationPolicy {
-            hand_off_on: vec![" complaint".into(), "complaint".into()],
+            hand_off_on: vec![Reason::Complaint, Reason::Complaint],
             vip_tiers: vec!["VIP".into(), "".into(), "gold".into()],
             ..policy()
         })
         .unwrap();
-        assert_eq!(cleaned.hand_off_on, ["complaint"]);
+        assert_eq!(cleaned.hand_off_on, [Reason::Complaint]);
         assert_eq!(cleaned.vip_tiers, ["vip", "gold"]);
         let field = |bad: crate::EscalationPolicy| escalation_policy(bad).unwrap_err().field;
         assert_eq!(
-            field(crate::EscalationPolicy { hand_off_on: vec!["angry".into()], ..policy() }),
+            field(crate::EscalationPolicy { hand_off_on: vec![Reason::Vip], ..policy() }),
             "hand_off_on"
         );
         assert_eq!(
-            field(crate::EscalationPolicy {
-                approve_on: vec!["asks_for_human".into()],
-                ..policy()
-            }),
+            field(crate::EscalationPolicy { approve_on: vec![Reason::AsksForHuman], ..policy() }),
             "approve_on"
         );
         assert_eq!(field(crate::EscalationPolicy { anger_turns: 4, ..policy() }), "anger_turns");

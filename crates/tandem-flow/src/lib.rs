@@ -26,7 +26,7 @@ use tandem_domain::Millis;
 pub use phrases::Phrases;
 pub use relay::{CustomerSend, Relay, RelayError, TurnEnded};
 pub use responder::{
-    BotReply, Draft, DraftSink, Outcome, PlaceholderResponder, Responder, Turn, detect_locale,
+    BotReply, Draft, DraftSink, PlaceholderResponder, Responder, Turn, detect_locale,
 };
 pub use routing::{Routing, RoutingServiceError};
 pub use supervise::supervise;

@@ -5,15 +5,16 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 use tandem_domain::{
-    AuthorKind, Conversation, ConversationId, ConversationState, Customer, EscalationDecision,
-    EscalationOutcome, EscalationPolicy, Inbox, Locale, Message, MessageId, TimeZoneName,
-    Transition, TransitionError, User, ValidationError, validate,
+    ActionOutcome, AuthorKind, Conversation, ConversationId, ConversationState, Customer,
+    EscalationDecision, EscalationOutcome, EscalationPolicy, Inbox, Locale, Message, MessageId,
+    Reason, TimeZoneName, Transition, TransitionError, TurnOutcome, User, ValidationError,
+    validate,
 };
 use tandem_routing::BusinessHours;
 use tandem_store::{Appended, MessageTarget, NewMessage, RouteChange, Store, StoreError};
 
 use crate::triage::{self, CustomerTurn, PacketInput, Situation};
-use crate::{Draft, DraftSink, Outcome, Phrases, Responder, Turn, detect_locale};
+use crate::{Draft, DraftSink, Phrases, Responder, Turn, detect_locale};
 
 /// Who and what an escalation is about.
 #[derive(Clone, Copy)]
@@ -223,22 +224,18 @@ impl Relay {
             .map(|message| CustomerTurn::new(message.seq, &message.body))
             .collect();
         turns.push(CustomerTurn::new(appended.message.seq, &appended.message.body));
-        let mut outcomes: Vec<String> = history[since_person..]
+        let mut outcomes: Vec<TurnOutcome> = history[since_person..]
             .iter()
             .filter(|message| message.author_kind == AuthorKind::Bot)
             .filter_map(|message| {
-                decisions
-                    .iter()
-                    .find(|(id, _)| *id == message.id)
-                    .map(|(_, record)| record.outcome.clone())
+                decisions.iter().find(|(id, _)| *id == message.id).map(|(_, record)| record.outcome)
             })
             .collect();
         let tier = customer.attributes.get("tier").cloned();
-        let situation = |outcomes: &[String]| {
-            let outcomes: Vec<&str> = outcomes.iter().map(String::as_str).collect();
+        let situation = |outcomes: &[TurnOutcome]| {
             triage::decide(
                 &policy,
-                Situation { turns: &turns, bot_outcomes: &outcomes, tier: tier.as_deref() },
+                Situation { turns: &turns, bot_outcomes: outcomes, tier: tier.as_deref() },
             )
         };
         let before = situation(&outcomes);
@@ -289,18 +286,18 @@ impl Relay {
         // Why the bot itself gave up, when it did: a business action that failed or whose
         // parameter it could not get, or an answer that did not help.
         let bot_reason = match reply.decision.as_ref().and_then(|record| record.action.as_ref()) {
-            Some(action) if action.outcome == "error" => "action_failed",
-            Some(action) if action.outcome == "gave_up" => "action_gave_up",
-            _ => "didnt_help",
+            Some(action) if action.outcome == ActionOutcome::Error => Reason::ActionFailed,
+            Some(action) if action.outcome == ActionOutcome::GaveUp => Reason::ActionGaveUp,
+            _ => Reason::DidntHelp,
         };
         if before.outcome == EscalationOutcome::DraftForApproval {
             // Regulated: a person approves (or rewrites) the bot's answer before it is sent.
-            let draft = (reply.outcome == Outcome::Answer).then_some(reply.body.as_str());
+            let draft = (reply.outcome == TurnOutcome::Answer).then_some(reply.body.as_str());
             self.escalate(escalation, &turn.conversation, before, draft, phrases.specialist_review)
                 .await?;
             return Ok(None);
         }
-        outcomes.push(reply.outcome.as_str().to_owned());
+        outcomes.push(reply.outcome);
         let after = situation(&outcomes);
         let posted = self
             .store
@@ -330,7 +327,7 @@ impl Relay {
             let mut decision = after;
             decision.outcome = EscalationOutcome::HandOff;
             if decision.reasons.is_empty() {
-                decision.reasons.push(bot_reason.to_owned());
+                decision.reasons.push(bot_reason);
             }
             // The bot's own reply already says a person is coming when it chose to hand off.
             let note = if reply.hand_off { None } else { Some(phrases.connecting_after_failure) };
@@ -529,13 +526,14 @@ impl Relay {
             .map(|message| CustomerTurn::new(message.seq, &message.body))
             .collect();
         let policy = self.store.escalation_policy(inbox.workspace_id).await?;
-        let mut reasons = vec!["asks_for_human".to_owned()];
+        let mut reasons = vec![Reason::AsksForHuman];
         let tier = customer.attributes.get("tier").cloned();
         let signals = triage::decide(
             &policy,
             Situation { turns: &turns, bot_outcomes: &[], tier: tier.as_deref() },
         );
-        reasons.extend(signals.reasons.into_iter().filter(|reason| reason != "asks_for_human"));
+        reasons
+            .extend(signals.reasons.into_iter().filter(|reason| *reason != Reason::AsksForHuman));
         let decision = EscalationDecision { outcome: EscalationOutcome::HandOff, reasons };
         let conversation = self
             .store

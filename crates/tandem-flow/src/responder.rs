@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use tandem_domain::{
     Conversation, ConversationId, Customer, CustomerId, DecisionRecord, Inbox, InboxId, Locale,
-    Message, MessageMeta, WorkspaceId,
+    Message, MessageMeta, TurnOutcome, WorkspaceId,
 };
 use tokio::sync::broadcast;
 
@@ -85,36 +85,12 @@ impl DraftSink {
     }
 }
 
-/// What kind of reply the engine gave; recorded with every bot turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Answered from knowledge.
-    Answer,
-    /// Two candidates were close; asked which one.
-    Clarify,
-    /// Nothing good enough: said so instead of guessing.
-    Abstain,
-    /// Acknowledged the message without answering it.
-    Acknowledge,
-}
-
-impl Outcome {
-    /// The name decision records use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Answer => "answer",
-            Outcome::Clarify => "clarify",
-            Outcome::Abstain => "abstain",
-            Outcome::Acknowledge => "acknowledge",
-        }
-    }
-}
-
 /// The bot's reply to one turn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BotReply {
     pub body: String,
-    pub outcome: Outcome,
+    /// What kind of reply it is; recorded with the turn.
+    pub outcome: TurnOutcome,
     /// Hand the conversation to the human queue after replying.
     pub hand_off: bool,
     /// The answer's source and any quick replies.
@@ -124,7 +100,7 @@ pub struct BotReply {
 }
 
 impl BotReply {
-    pub fn text(body: &str, outcome: Outcome, hand_off: bool) -> BotReply {
+    pub fn text(body: &str, outcome: TurnOutcome, hand_off: bool) -> BotReply {
         BotReply { body: body.to_owned(), outcome, hand_off, meta: None, decision: None }
     }
 }
@@ -158,11 +134,11 @@ impl Responder for PlaceholderResponder {
     async fn respond(&self, turn: &Turn) -> BotReply {
         let phrases = Phrases::for_locale(turn.locale);
         if tandem_text::signals::asks_for_person(&turn.message.body) {
-            return BotReply::text(phrases.handing_off, Outcome::Abstain, true);
+            return BotReply::text(phrases.handing_off, TurnOutcome::Abstain, true);
         }
         BotReply::text(
             &phrases.acknowledge.replace("{bot}", &turn.inbox.bot_name),
-            Outcome::Acknowledge,
+            TurnOutcome::Acknowledge,
             false,
         )
     }

@@ -9,9 +9,8 @@ use std::collections::BTreeSet;
 use tandem_domain::{
     BotReply as PacketReply, Conversation, Customer, CustomerCard, DecisionRecord, Entity,
     EscalationDecision, EscalationOutcome, EscalationPolicy, HandoffPacket, IntentGuess, Locale,
-    Message, Millis, Queue, QueueId, TurnSignal,
+    Message, Millis, Queue, QueueId, Reason, TurnOutcome, TurnSignal,
 };
-use tandem_text::signals::Reason;
 use tandem_text::{Analysis, Emotion, Lang};
 
 /// How many earlier customer messages a repeat is looked for in.
@@ -38,8 +37,8 @@ impl CustomerTurn {
 pub struct Situation<'a> {
     /// The customer's messages, oldest first; the newest is the one being decided on.
     pub turns: &'a [CustomerTurn],
-    /// The outcomes of the bot's replies (`answer`, `clarify`, `abstain`...), oldest first.
-    pub bot_outcomes: &'a [&'a str],
+    /// The outcomes of the bot's turns, oldest first.
+    pub bot_outcomes: &'a [TurnOutcome],
     /// The customer's `tier` profile attribute.
     pub tier: Option<&'a str>,
 }
@@ -52,21 +51,24 @@ pub fn decide(policy: &EscalationPolicy, situation: Situation<'_>) -> Escalation
         return EscalationDecision { outcome: EscalationOutcome::KeepWithBot, reasons: Vec::new() };
     };
     let analysis = &current.analysis;
-    for reason in &analysis.reasons {
-        let code = reason.as_str();
-        if policy.hand_off_on.iter().any(|listed| listed == code) {
-            hand_off.push(code);
-        } else if policy.approve_on.iter().any(|listed| listed == code) {
-            approve.push(code);
+    for &reason in &analysis.reasons {
+        if policy.hand_off_on.contains(&reason) {
+            hand_off.push(reason);
+        } else if policy.approve_on.contains(&reason) {
+            approve.push(reason);
         }
     }
-    let abstains =
-        situation.bot_outcomes.iter().rev().take_while(|outcome| **outcome == "abstain").count();
+    let abstains = situation
+        .bot_outcomes
+        .iter()
+        .rev()
+        .take_while(|outcome| **outcome == TurnOutcome::Abstain)
+        .count();
     if policy.abstains_in_a_row > 0 && abstains >= policy.abstains_in_a_row as usize {
-        hand_off.push("abstained_repeatedly");
+        hand_off.push(Reason::AbstainedRepeatedly);
     }
     if policy.repeats > 0 && times_asked(situation.turns) >= policy.repeats as usize {
-        hand_off.push("repeated_question");
+        hand_off.push(Reason::RepeatedQuestion);
     }
     let didnt_help = situation
         .turns
@@ -74,7 +76,7 @@ pub fn decide(policy: &EscalationPolicy, situation: Situation<'_>) -> Escalation
         .filter(|turn| tandem_text::signals::says_it_did_not_help(&turn.text))
         .count();
     if policy.didnt_help > 0 && didnt_help >= policy.didnt_help as usize {
-        hand_off.push("didnt_help");
+        hand_off.push(Reason::DidntHelp);
     }
     let angry = situation
         .turns
@@ -88,10 +90,10 @@ pub fn decide(policy: &EscalationPolicy, situation: Situation<'_>) -> Escalation
         && situation.turns[situation.turns.len() - 2].analysis.sentiment - analysis.sentiment
             >= 0.75;
     if policy.anger_turns > 0 && (angry >= policy.anger_turns as usize || falling) {
-        hand_off.push("anger_rising");
+        hand_off.push(Reason::AngerRising);
     }
     if analysis.sentiment <= policy.negative_sentiment {
-        hand_off.push("very_negative");
+        hand_off.push(Reason::VeryNegative);
     }
     let vip = situation.tier.is_some_and(|tier| {
         policy.vip_tiers.iter().any(|listed| listed.eq_ignore_ascii_case(tier.trim()))
@@ -104,7 +106,7 @@ pub fn decide(policy: &EscalationPolicy, situation: Situation<'_>) -> Escalation
         || analysis.sentiment < -0.3
         || abstains > 0;
     if vip && trouble {
-        hand_off.push("vip");
+        hand_off.push(Reason::Vip);
     }
     let (outcome, mut reasons) = if !hand_off.is_empty() {
         // The message's own flags explain the hand-off too.
@@ -118,7 +120,7 @@ pub fn decide(policy: &EscalationPolicy, situation: Situation<'_>) -> Escalation
     };
     let mut seen = BTreeSet::new();
     reasons.retain(|reason| seen.insert(*reason));
-    EscalationDecision { outcome, reasons: reasons.into_iter().map(str::to_owned).collect() }
+    EscalationDecision { outcome, reasons }
 }
 
 /// How many times the customer has asked what their newest message asks, within the last few
@@ -163,7 +165,7 @@ pub fn priority(
     customer: &Customer,
     policy: &EscalationPolicy,
     analysis: &Analysis,
-    reasons: &[String],
+    reasons: &[Reason],
 ) -> i64 {
     let mut priority = 10;
     let tier = customer.attributes.get("tier").map(|tier| tier.trim().to_lowercase());
@@ -183,10 +185,10 @@ pub fn priority(
         Emotion::Frustration | Emotion::Anxiety => 10,
         _ => 0,
     };
-    if reasons.iter().any(|reason| reason == "legal_threat") {
+    if reasons.contains(&Reason::LegalThreat) {
         priority += 15;
     }
-    if reasons.iter().any(|reason| reason == "complaint") {
+    if reasons.contains(&Reason::Complaint) {
         priority += 5;
     }
     priority.min(100)
@@ -197,11 +199,15 @@ pub fn priority(
 /// topics (the general one); else the first queue.
 pub fn choose_queue<'a>(
     queues: &'a [Queue],
-    reasons: &[String],
+    reasons: &[Reason],
     topics: &[String],
 ) -> Option<&'a Queue> {
     let wanted = |topic: &String| {
-        reasons.iter().chain(topics).any(|candidate| candidate.eq_ignore_ascii_case(topic))
+        reasons
+            .iter()
+            .map(|reason| reason.as_str())
+            .chain(topics.iter().map(String::as_str))
+            .any(|candidate| candidate.eq_ignore_ascii_case(topic))
     };
     queues
         .iter()
@@ -391,7 +397,7 @@ pub fn packet(input: PacketInput<'_>) -> HandoffPacket {
                 .decisions
                 .iter()
                 .find(|(id, _)| *id == message.id)
-                .map_or_else(|| "reply".to_owned(), |(_, record)| record.outcome.clone()),
+                .map(|(_, record)| record.outcome),
             source: message.meta.as_ref().and_then(|meta| meta.source.clone()),
         })
         .collect();
@@ -453,15 +459,17 @@ mod tests {
 
     fn decide_on(texts: &[&str], outcomes: &[&str], tier: Option<&str>) -> EscalationDecision {
         let turns = turns(texts);
+        let outcomes: Vec<TurnOutcome> =
+            outcomes.iter().map(|code| TurnOutcome::parse(code).unwrap()).collect();
         decide(
             &EscalationPolicy::default(),
-            Situation { turns: &turns, bot_outcomes: outcomes, tier },
+            Situation { turns: &turns, bot_outcomes: &outcomes, tier },
         )
     }
 
     fn hands_off_for(decision: &EscalationDecision, reason: &str) -> bool {
         decision.outcome == EscalationOutcome::HandOff
-            && decision.reasons.iter().any(|code| code == reason)
+            && decision.reasons.iter().any(|code| code.as_str() == reason)
     }
 
     #[test]
@@ -497,10 +505,10 @@ mod tests {
     fn regulated_topics_are_drafted_for_approval_and_hand_off_reasons_win() {
         let decision = decide_on(&["我血压高，这个药每天吃几片合适？"], &[], None);
         assert_eq!(decision.outcome, EscalationOutcome::DraftForApproval, "{decision:?}");
-        assert_eq!(decision.reasons, ["regulated_medical"]);
+        assert_eq!(decision.reasons, [Reason::RegulatedMedical]);
         let both = decide_on(&["这个药吃几片合适？转人工"], &[], None);
         assert_eq!(both.outcome, EscalationOutcome::HandOff, "{both:?}");
-        assert!(both.reasons.contains(&"regulated_medical".to_owned()), "{both:?}");
+        assert!(both.reasons.contains(&Reason::RegulatedMedical), "{both:?}");
     }
 
     #[test]
@@ -561,7 +569,11 @@ mod tests {
         let turns = turns(&["转人工，我要投诉，找律师"]);
         let decision = decide(
             &policy,
-            Situation { turns: &turns, bot_outcomes: &["abstain"; 5], tier: Some("vip") },
+            Situation {
+                turns: &turns,
+                bot_outcomes: &[TurnOutcome::Abstain; 5],
+                tier: Some("vip"),
+            },
         );
         assert_eq!(decision.outcome, EscalationOutcome::KeepWithBot, "{decision:?}");
     }
@@ -591,7 +603,7 @@ mod tests {
         let plain = priority(&customer(&[]), &policy, &calm, &[]);
         let vip = priority(&customer(&[("tier", "VIP")]), &policy, &calm, &[]);
         let valuable = priority(&customer(&[("value", "12000")]), &policy, &calm, &[]);
-        let upset = priority(&customer(&[]), &policy, &angry, &["legal_threat".into()]);
+        let upset = priority(&customer(&[]), &policy, &angry, &[Reason::LegalThreat]);
         assert!(vip > valuable && valuable > plain, "{vip} {valuable} {plain}");
         assert!(upset > plain + 20, "{upset} {plain}");
         assert!(
@@ -599,7 +611,7 @@ mod tests {
                 &customer(&[("tier", "vip"), ("value", "1e9")]),
                 &policy,
                 &angry,
-                &["legal_threat".into()]
+                &[Reason::LegalThreat]
             ) <= 100
         );
     }
@@ -618,7 +630,8 @@ mod tests {
         };
         let queues = [queue(1, &["presale"]), queue(2, &[]), queue(3, &["refund", "complaint"])];
         let pick = |reasons: &[&str], topics: &[&str]| {
-            let reasons: Vec<String> = reasons.iter().map(|reason| reason.to_string()).collect();
+            let reasons: Vec<Reason> =
+                reasons.iter().map(|reason| Reason::parse(reason).unwrap()).collect();
             let topics: Vec<String> = topics.iter().map(|topic| topic.to_string()).collect();
             choose_queue(&queues, &reasons, &topics).map(|queue| queue.id.0)
         };

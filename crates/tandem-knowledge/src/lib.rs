@@ -49,10 +49,16 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome's name in records and the API (as serialised).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Answer => "answer",
-            Outcome::Clarify => "clarify",
-            Outcome::Abstain => "abstain",
+        tandem_domain::TurnOutcome::from(self).as_str()
+    }
+}
+
+impl From<Outcome> for tandem_domain::TurnOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Answer => tandem_domain::TurnOutcome::Answer,
+            Outcome::Clarify => tandem_domain::TurnOutcome::Clarify,
+            Outcome::Abstain => tandem_domain::TurnOutcome::Abstain,
         }
     }
 }

@@ -14,7 +14,7 @@ use std::fmt::Display;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
-use tandem_domain::Locale;
+use tandem_domain::{Locale, Reason};
 
 /// The Chinese catalogue as written.
 pub const ZH_SOURCE: &str = include_str!("../locales/zh.toml");
@@ -76,9 +76,14 @@ impl Catalogue {
         toml::from_str(source)
     }
 
-    /// A hand-off reason code as agents read it.
-    pub fn reason(&self, code: &str) -> Option<&str> {
-        self.reasons.get(code).map(String::as_str)
+    /// A hand-off reason as agents read it (the tests check every reason has a label).
+    pub fn reason(&self, reason: Reason) -> &str {
+        self.reasons.get(reason.as_str()).map_or(reason.as_str(), String::as_str)
+    }
+
+    /// The codes `[reasons]` has a label for.
+    pub fn reason_codes(&self) -> impl Iterator<Item = &str> {
+        self.reasons.keys().map(String::as_str)
     }
 
     /// An emotion the signal models read in a message.
@@ -239,6 +244,8 @@ pub struct Console {
     pub kb_outcome_answer: String,
     pub kb_outcome_clarify: String,
     pub kb_outcome_abstain: String,
+    pub kb_outcome_acknowledge: String,
+    pub kb_outcome_action: String,
     pub kb_threshold: String,
     pub decision_record: String,
     pub replay: String,

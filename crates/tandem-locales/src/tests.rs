@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tandem_domain::Locale;
+use tandem_domain::{Locale, Reason};
 
 use crate::{Catalogue, fill, plural, source};
 
@@ -134,12 +134,20 @@ fn a_missing_or_unknown_key_does_not_load() {
 }
 
 #[test]
+fn every_reason_has_a_label_and_every_label_a_reason() {
+    let codes: BTreeSet<&str> = Reason::ALL.iter().map(|reason| reason.as_str()).collect();
+    for &locale in Locale::ALL {
+        let labelled: BTreeSet<&str> = Catalogue::for_locale(locale).reason_codes().collect();
+        assert_eq!(labelled, codes, "[reasons] of locales/{}.toml", locale.as_str());
+    }
+}
+
+#[test]
 fn keyed_tables_answer_by_code() {
     let chinese = Catalogue::for_locale(Locale::Zh);
     let english = Catalogue::for_locale(Locale::En);
-    assert_eq!(chinese.reason("complaint"), Some("投诉"));
-    assert_eq!(english.reason("complaint"), Some("Complaint"));
-    assert_eq!(english.reason("no_such_reason"), None);
+    assert_eq!(chinese.reason(Reason::Complaint), "投诉");
+    assert_eq!(english.reason(Reason::Complaint), "Complaint");
     assert_eq!(chinese.emotion("joy"), Some("高兴"));
     assert_eq!(english.entity("mobile"), Some("Mobile"));
     assert_eq!(chinese.role("admin"), Some("管理员"));

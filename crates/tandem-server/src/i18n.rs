@@ -4,7 +4,9 @@
 
 use std::ops::Deref;
 
-use tandem_domain::{ArticleStatus, ConversationState, LlmUsage, Locale, Presence, Role};
+use tandem_domain::{
+    ArticleStatus, ConversationState, LlmUsage, Locale, Presence, Reason, Role, TurnOutcome,
+};
 use tandem_locales::{Catalogue, Console, fill, plural};
 
 /// The console's text in one language. It dereferences to the catalogue's [`Console`], so
@@ -69,9 +71,9 @@ impl Text {
         }
     }
 
-    /// A hand-off reason code as agents read it; `None` for a code this console does not know.
-    pub fn reason(&self, code: &str) -> Option<&'static str> {
-        self.catalogue().reason(code)
+    /// A hand-off reason as agents read it.
+    pub fn reason(&self, reason: Reason) -> &'static str {
+        self.catalogue().reason(reason)
     }
 
     /// An emotion the signal models read in a message.
@@ -91,15 +93,17 @@ impl Text {
         self.catalogue().error(code).unwrap_or(&self.console().error)
     }
 
-    /// The outcome of a bot reply (`answer`, `clarify`, `abstain`, `hand_off`).
-    pub fn bot_outcome(&self, outcome: &str) -> &'static str {
+    /// What the bot did with a message (`None`: a reply without a decision record).
+    pub fn bot_outcome(&self, outcome: Option<TurnOutcome>) -> &'static str {
         let console = self.console();
         match outcome {
-            "answer" => &console.kb_outcome_answer,
-            "clarify" => &console.kb_outcome_clarify,
-            "abstain" => &console.kb_outcome_abstain,
-            "hand_off" => &console.handoff_outcome_hand_off,
-            _ => &console.reply,
+            Some(TurnOutcome::Answer) => &console.kb_outcome_answer,
+            Some(TurnOutcome::Clarify) => &console.kb_outcome_clarify,
+            Some(TurnOutcome::Abstain) => &console.kb_outcome_abstain,
+            Some(TurnOutcome::Acknowledge) => &console.kb_outcome_acknowledge,
+            Some(TurnOutcome::Action) => &console.kb_outcome_action,
+            Some(TurnOutcome::HandOff) => &console.handoff_outcome_hand_off,
+            None => &console.reply,
         }
     }
 

@@ -873,7 +873,7 @@ mod tests {
         assert_eq!(analysis.emotion, Emotion::Anger);
         assert_eq!(analysis.reasons, [Reason::Complaint, Reason::Anger]);
         let analysis = analyze("转人工");
-        assert_eq!(analysis.reasons, [Reason::AsksForPerson]);
+        assert_eq!(analysis.reasons, [Reason::AsksForHuman]);
         assert_eq!(analysis.language, Some(Lang::Zh));
         assert_eq!(analyze("12345").language, None);
     }

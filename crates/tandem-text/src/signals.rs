@@ -13,71 +13,10 @@ mod personal;
 
 pub use personal::{PersonalKind, PersonalSpan, find_personal_data, mask_personal_data};
 
-/// Why a message may need a person, care, or masking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
-    /// The customer asks for a person instead of the assistant.
-    AsksForPerson,
-    Complaint,
-    /// The customer is angry (raised by [`crate::sentiment::analyze`], not by [`reasons`]).
-    Anger,
-    /// A threat of lawyers, courts, regulators, the consumer association or the press.
-    LegalThreat,
-    RegulatedMedical,
-    RegulatedLegal,
-    RegulatedFinancial,
-    /// A request about the customer's own data or account: access, deletion, privacy.
-    Privacy,
-    /// The message contains personal data (see [`find_personal_data`]).
-    PersonalData,
-    /// Several questions or numbered points, or a message too long to answer in one go.
-    MultiPart,
-}
+pub use tandem_domain::Reason;
 
-impl Reason {
-    /// Every reason, in the order [`reasons`] lists them.
-    pub const ALL: [Reason; 10] = [
-        Reason::AsksForPerson,
-        Reason::Complaint,
-        Reason::Anger,
-        Reason::LegalThreat,
-        Reason::RegulatedMedical,
-        Reason::RegulatedLegal,
-        Reason::RegulatedFinancial,
-        Reason::Privacy,
-        Reason::PersonalData,
-        Reason::MultiPart,
-    ];
-
-    /// The reason's stable code, as the product's contracts spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::AsksForPerson => "asks_for_human",
-            Reason::Complaint => "complaint",
-            Reason::Anger => "anger",
-            Reason::LegalThreat => "legal_threat",
-            Reason::RegulatedMedical => "regulated_medical",
-            Reason::RegulatedLegal => "regulated_legal",
-            Reason::RegulatedFinancial => "regulated_financial",
-            Reason::Privacy => "privacy",
-            Reason::PersonalData => "personal_data",
-            Reason::MultiPart => "multi_part",
-        }
-    }
-
-    /// The reason with this code ([`Reason::as_str`]).
-    pub fn parse(code: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|reason| reason.as_str() == code)
-    }
-}
-
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The reasons a message raises, each once, in the order [`Reason`] declares them.
+/// The reasons a message raises, each once, in the order [`Reason`] declares them (all of
+/// them [`Reason::OF_A_MESSAGE`]; anger comes from [`crate::sentiment::analyze`]).
 pub fn reasons(text: &str) -> Vec<Reason> {
     reasons_of_normalized(text, &crate::normalize(text))
 }
@@ -86,7 +25,7 @@ pub fn reasons(text: &str) -> Vec<Reason> {
 pub(crate) fn reasons_of_normalized(text: &str, normalized: &str) -> Vec<Reason> {
     let has = |cues: &[&str]| cues.iter().any(|cue| cue_starts(normalized, cue).next().is_some());
     let flags = [
-        (Reason::AsksForPerson, asks_for_person_normalized(normalized)),
+        (Reason::AsksForHuman, asks_for_person_normalized(normalized)),
         (Reason::Complaint, has(lexicon::COMPLAINT)),
         (Reason::LegalThreat, has(lexicon::LEGAL_THREAT)),
         (Reason::RegulatedMedical, has(lexicon::REGULATED_MEDICAL)),
@@ -252,21 +191,21 @@ mod tests {
     #[test]
     fn asking_for_a_person() {
         let cases: &[(&str, &[Reason])] = &[
-            ("转人工", &[AsksForPerson]),
-            ("人工！", &[AsksForPerson]),
-            ("我要人工客服", &[AsksForPerson]),
-            ("你是机器人吗？我要找真人", &[AsksForPerson]),
-            ("agent please", &[AsksForPerson]),
-            ("HUMAN", &[AsksForPerson]),
-            ("Can I talk to a real person please", &[AsksForPerson]),
-            ("I want to speak to someone about my refund", &[AsksForPerson]),
-            ("connect me with an agent", &[AsksForPerson]),
-            ("Can I get a representative", &[AsksForPerson]),
+            ("转人工", &[AsksForHuman]),
+            ("人工！", &[AsksForHuman]),
+            ("我要人工客服", &[AsksForHuman]),
+            ("你是机器人吗？我要找真人", &[AsksForHuman]),
+            ("agent please", &[AsksForHuman]),
+            ("HUMAN", &[AsksForHuman]),
+            ("Can I talk to a real person please", &[AsksForHuman]),
+            ("I want to speak to someone about my refund", &[AsksForHuman]),
+            ("connect me with an agent", &[AsksForHuman]),
+            ("Can I get a representative", &[AsksForHuman]),
             ("My travel agent booked the wrong hotel for me", &[]),
             ("What user agent does the app send", &[]),
             ("人工智能翻译功能怎么用", &[]),
             ("人工智能", &[]),
-            ("我要轉人工", &[AsksForPerson]),
+            ("我要轉人工", &[AsksForHuman]),
             ("I'll talk to my husband about it", &[]),
         ];
         for (text, expected) in cases {
@@ -355,29 +294,5 @@ mod tests {
         for (text, expected) in cases {
             check(text, expected);
         }
-    }
-
-    #[test]
-    fn reasons_have_stable_codes() {
-        let codes: Vec<&str> = Reason::ALL.into_iter().map(Reason::as_str).collect();
-        assert_eq!(
-            codes,
-            [
-                "asks_for_human",
-                "complaint",
-                "anger",
-                "legal_threat",
-                "regulated_medical",
-                "regulated_legal",
-                "regulated_financial",
-                "privacy",
-                "personal_data",
-                "multi_part"
-            ]
-        );
-        for reason in Reason::ALL {
-            assert_eq!(Reason::parse(reason.as_str()), Some(reason));
-        }
-        assert_eq!(Reason::parse("asks_for_person"), None);
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use tandem_domain::{
-    Action, ActionRecord, ActionStep, CallRecord, Locale, Millis, ParamKind, Texts,
+    Action, ActionOutcome, ActionRecord, ActionStep, CallRecord, Locale, Millis, ParamKind, Texts,
 };
 use tandem_text::signals::mask_personal_data;
 
@@ -167,21 +167,20 @@ pub async fn execute(
     let mut check = action.identity_check.as_ref().filter(|_| !verified);
     let mut vars = values.clone();
     let mut record = ActionRecord {
-        action: action.key.clone(),
-        outcome: String::new(),
         params: shown_params(action, values),
-        calls: Vec::new(),
+        ..ActionRecord::new(&action.key, ActionOutcome::Done)
     };
-    let finish = |record: &mut ActionRecord, outcome: &str, reply: String, hand_off: bool| {
-        record.outcome = outcome.to_owned();
-        Run { reply, hand_off, record: record.clone() }
-    };
+    let finish =
+        |record: &mut ActionRecord, outcome: ActionOutcome, reply: String, hand_off: bool| {
+            record.outcome = outcome;
+            Run { reply, hand_off, record: record.clone() }
+        };
     for step in &action.steps {
         let (status, body) = match call(http, secrets, step, &vars, &mut record).await {
             Ok(answer) => answer,
             Err(()) => {
                 let reply = reply_text(&action.replies.error, locale, &vars);
-                return finish(&mut record, "error", reply, true);
+                return finish(&mut record, ActionOutcome::Error, reply, true);
             }
         };
         let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
@@ -197,7 +196,7 @@ pub async fn execute(
             let matches = matches!((&expected, given), (Some(expected), Some(given)) if same_value(expected, given));
             if !matches {
                 let reply = reply_text(&pending.mismatch, locale, values);
-                return finish(&mut record, "identity_failed", reply, false);
+                return finish(&mut record, ActionOutcome::IdentityFailed, reply, false);
             }
             check = None;
         }
@@ -219,12 +218,12 @@ pub async fn execute(
                     extract(step, json, &mut vars);
                 }
                 let reply = reply_text(&rule.reply, locale, &vars);
-                return finish(&mut record, "rule", reply, rule.hand_off);
+                return finish(&mut record, ActionOutcome::Rule, reply, rule.hand_off);
             }
         }
         if status == 404 {
             let reply = reply_text(&action.replies.not_found, locale, &vars);
-            return finish(&mut record, "not_found", reply, false);
+            return finish(&mut record, ActionOutcome::NotFound, reply, false);
         }
         let Some(json) = json.filter(|_| (200..300).contains(&status)) else {
             if let Some(call) = record.calls.last_mut()
@@ -237,7 +236,7 @@ pub async fn execute(
                 });
             }
             let reply = reply_text(&action.replies.error, locale, &vars);
-            return finish(&mut record, "error", reply, true);
+            return finish(&mut record, ActionOutcome::Error, reply, true);
         };
         extract(step, &json, &mut vars);
         if let Some(check) = &step.within_days {
@@ -247,12 +246,12 @@ pub async fn execute(
             if !fresh {
                 // The reply explains why and offers a person; the customer decides.
                 let reply = reply_text(&check.reply, locale, &vars);
-                return finish(&mut record, "check_failed", reply, false);
+                return finish(&mut record, ActionOutcome::CheckFailed, reply, false);
             }
         }
     }
     let reply = reply_text(&action.replies.done, locale, &vars);
-    finish(&mut record, "done", reply, false)
+    finish(&mut record, ActionOutcome::Done, reply, false)
 }
 
 /// Values read from a response into the action's variables.

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use tandem_domain::{Action, ActionRecord, DecisionRecord, MessageMeta, PendingAction, Source};
+use tandem_domain::{
+    Action, ActionOutcome, ActionRecord, DecisionRecord, LlmOutcome, MessageMeta, PendingAction,
+    Source, TurnOutcome,
+};
 use tandem_flow::{BotReply, Phrases, Turn};
 use tandem_knowledge::Outcome;
 
@@ -133,14 +136,14 @@ impl KnowledgeResponder {
             .iter()
             .find_map(|call| tools::chosen(call, &enabled).map(|action| (call, action)));
         let Some((call, action)) = choice else {
-            llm.outcome = "refused".to_owned();
+            llm.outcome = LlmOutcome::Refused;
             record.llm = Some(llm);
             return None;
         };
         let mut said = earlier;
         said.push(&turn.message.body);
         let values = actions::chosen_values(action, call, &said);
-        llm.outcome = "used".to_owned();
+        llm.outcome = LlmOutcome::Used;
         llm.tool = Some(action.key.clone());
         record.llm = Some(llm);
         Some(self.proceed(turn, action, values, record.clone(), phrases).await)
@@ -173,7 +176,7 @@ impl KnowledgeResponder {
         };
         let record = DecisionRecord {
             query: turn.message.body.clone(),
-            outcome: "action".to_owned(),
+            outcome: TurnOutcome::Action,
             threshold: built.policy.threshold,
             candidates: Vec::new(),
             knowledge_version: built.version.clone(),
@@ -201,25 +204,20 @@ impl KnowledgeResponder {
             return None;
         }
         let mut record = record;
-        let mut done = ActionRecord { action: action.key.clone(), ..Default::default() };
+        let mut done = ActionRecord::new(&action.key, ActionOutcome::Asking);
         if pending.tries >= actions::MAX_TRIES {
             self.set_pending(turn, None).await;
-            done.outcome = "gave_up".to_owned();
+            done.outcome = ActionOutcome::GaveUp;
             record.action = Some(done);
-            let mut reply =
-                BotReply::text(phrases.action_gave_up, tandem_flow::Outcome::Abstain, true);
+            let mut reply = BotReply::text(phrases.action_gave_up, TurnOutcome::Abstain, true);
             reply.decision = Some(record);
             return Some(reply);
         }
         let ask = asked.map(|param| param.ask.get(turn.locale).to_owned()).unwrap_or_default();
         self.set_pending(turn, Some(PendingAction { tries: pending.tries + 1, ..pending })).await;
-        done.outcome = "asking".to_owned();
         record.action = Some(done);
-        let mut reply = BotReply::text(
-            &format!("{}{ask}", phrases.action_retry),
-            tandem_flow::Outcome::Clarify,
-            false,
-        );
+        let mut reply =
+            BotReply::text(&format!("{}{ask}", phrases.action_retry), TurnOutcome::Clarify, false);
         reply.decision = Some(record);
         Some(reply)
     }
@@ -233,15 +231,13 @@ impl KnowledgeResponder {
         mut record: DecisionRecord,
         phrases: &Phrases,
     ) -> BotReply {
-        record.outcome = "action".to_owned();
-        let mut done = ActionRecord { action: action.key.clone(), ..Default::default() };
+        record.outcome = TurnOutcome::Action;
         if action.requires_verified && !turn.customer.verified && action.identity_check.is_none() {
             self.set_pending(turn, None).await;
-            done.outcome = "login_required".to_owned();
-            record.action = Some(done);
+            record.action = Some(ActionRecord::new(&action.key, ActionOutcome::LoginRequired));
             let text = action.replies.login_required.get(turn.locale);
             let body = if text.is_empty() { phrases.login_required } else { text };
-            let mut reply = BotReply::text(body, tandem_flow::Outcome::Answer, false);
+            let mut reply = BotReply::text(body, TurnOutcome::Answer, false);
             reply.decision = Some(record);
             return reply;
         }
@@ -255,10 +251,9 @@ impl KnowledgeResponder {
                 tries: 1,
             };
             self.set_pending(turn, Some(pending)).await;
-            done.outcome = "asking".to_owned();
-            record.action = Some(done);
+            record.action = Some(ActionRecord::new(&action.key, ActionOutcome::Asking));
             let mut reply =
-                BotReply::text(missing.ask.get(turn.locale), tandem_flow::Outcome::Clarify, false);
+                BotReply::text(missing.ask.get(turn.locale), TurnOutcome::Clarify, false);
             reply.decision = Some(record);
             return reply;
         }
@@ -281,10 +276,10 @@ impl KnowledgeResponder {
                 }),
             None => None,
         };
-        let outcome = if run.record.outcome == "error" {
-            tandem_flow::Outcome::Abstain
+        let outcome = if run.record.outcome == ActionOutcome::Error {
+            TurnOutcome::Abstain
         } else {
-            tandem_flow::Outcome::Answer
+            TurnOutcome::Answer
         };
         // The turn's time includes the calls to the business's systems.
         record.latency_us += started.elapsed().as_micros() as u64;

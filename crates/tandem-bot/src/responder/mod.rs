@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tandem_domain::{
-    AnswerSettings, Article, ArticleStatus, CandidateRecord, Channel, DecisionRecord, Locale,
-    Message, ModelSummary, NewArticle, UserId, WorkspaceId,
+    AnswerSettings, Article, ArticleStatus, CandidateRecord, Channel, DecisionRecord, LlmOutcome,
+    Locale, Message, ModelSummary, NewArticle, TurnOutcome, UserId, WorkspaceId,
 };
 use tandem_flow::{BotReply, Clock, Phrases, Responder, Turn};
 use tandem_knowledge::{Decision, DecisionPolicy, Outcome};
@@ -171,7 +171,7 @@ impl Responder for KnowledgeResponder {
             Ok(built) => built,
             Err(error) => {
                 tracing::warn!(%error, "knowledge unavailable; the bot cannot answer");
-                return BotReply::text(phrases.cannot_answer, tandem_flow::Outcome::Abstain, false);
+                return BotReply::text(phrases.cannot_answer, TurnOutcome::Abstain, false);
             }
         };
         if let Some(reply) = self.pending_action(turn, &built, phrases).await {
@@ -218,7 +218,7 @@ impl Responder for KnowledgeResponder {
         Some(match self.llm.call(&client, &request).await {
             Ok((completion, mut llm)) => {
                 let text = summary::accepted(&completion.text, &transcript);
-                llm.outcome = if text.is_some() { "used" } else { "rejected" }.to_owned();
+                llm.outcome = if text.is_some() { LlmOutcome::Used } else { LlmOutcome::Rejected };
                 ModelSummary { text, llm }
             }
             Err(llm) => ModelSummary { text: None, llm },
@@ -246,7 +246,7 @@ fn decide(turn: &Turn, built: &Built) -> Decided {
     }
     let record = DecisionRecord {
         query,
-        outcome: decision.outcome.as_str().to_owned(),
+        outcome: decision.outcome.into(),
         threshold: decision.threshold,
         candidates: decision
             .candidates

@@ -1,7 +1,7 @@
 //! The bot's words for an engine decision, and the replies that do not come from one: after
 //! "that didn't help", and the question a short follow-up goes with.
 
-use tandem_domain::{Article, DecisionRecord, MessageMeta, Source};
+use tandem_domain::{Article, DecisionRecord, MessageMeta, Source, TurnOutcome};
 use tandem_flow::{BotReply, Phrases, Turn};
 use tandem_knowledge::{DecisionPolicy, Outcome};
 
@@ -50,11 +50,11 @@ fn next_step_after_failure(turn: &Turn, built: &Built, phrases: &Phrases) -> Opt
         .map(|(_, article)| article.title.clone())
         .collect();
     let mut reply = if alternatives.is_empty() {
-        BotReply::text(phrases.sorry_handing_off, tandem_flow::Outcome::Abstain, true)
+        BotReply::text(phrases.sorry_handing_off, TurnOutcome::Abstain, true)
     } else {
         BotReply {
             body: phrases.clarify.to_owned(),
-            outcome: tandem_flow::Outcome::Clarify,
+            outcome: TurnOutcome::Clarify,
             hand_off: false,
             meta: Some(MessageMeta { source: None, quick_replies: alternatives }),
             decision: None,
@@ -62,7 +62,7 @@ fn next_step_after_failure(turn: &Turn, built: &Built, phrases: &Phrases) -> Opt
     };
     reply.decision = Some(DecisionRecord {
         query: turn.message.body.clone(),
-        outcome: if reply.hand_off { "hand_off" } else { "clarify" }.to_owned(),
+        outcome: if reply.hand_off { TurnOutcome::HandOff } else { TurnOutcome::Clarify },
         threshold: policy.threshold,
         candidates: Vec::new(),
         knowledge_version: built.version.clone(),
@@ -99,7 +99,7 @@ pub(super) fn reply(phrases: &Phrases, outcome: Outcome, articles: &[Article]) -
             let article = &articles[0];
             BotReply {
                 body: article.answer.clone(),
-                outcome: tandem_flow::Outcome::Answer,
+                outcome: TurnOutcome::Answer,
                 hand_off: false,
                 meta: Some(MessageMeta {
                     source: Some(Source {
@@ -114,7 +114,7 @@ pub(super) fn reply(phrases: &Phrases, outcome: Outcome, articles: &[Article]) -
         }
         Outcome::Clarify => BotReply {
             body: phrases.clarify.to_owned(),
-            outcome: tandem_flow::Outcome::Clarify,
+            outcome: TurnOutcome::Clarify,
             hand_off: false,
             meta: Some(MessageMeta {
                 source: None,
@@ -126,8 +126,6 @@ pub(super) fn reply(phrases: &Phrases, outcome: Outcome, articles: &[Article]) -
             }),
             decision: None,
         },
-        Outcome::Abstain => {
-            BotReply::text(phrases.cannot_answer, tandem_flow::Outcome::Abstain, false)
-        }
+        Outcome::Abstain => BotReply::text(phrases.cannot_answer, TurnOutcome::Abstain, false),
     }
 }

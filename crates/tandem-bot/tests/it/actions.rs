@@ -182,7 +182,7 @@ async fn the_bot_asks_for_the_order_number_then_looks_it_up() {
     let answered = ask(&world, &relay, "20241123001").await;
     assert_eq!(answered.body, "订单 20241123001 状态：shipped，承运商 顺丰。");
     let record = last_action(&world).await;
-    assert_eq!(record.outcome, "done");
+    assert_eq!(record.outcome.as_str(), "done");
     assert_eq!(record.calls[0].status, Some(200));
     assert!(record.calls[0].url.ends_with("/orders/20241123001"));
     let conversation = world.store.conversation(conversation.id).await.unwrap().unwrap();
@@ -212,7 +212,7 @@ async fn english_customers_are_asked_in_english_and_a_bad_number_is_asked_again_
     ask(&world, &relay, "hmm 123").await;
     let gave_up = ask(&world, &relay, "I don't know it").await;
     assert!(gave_up.body.contains("connecting you to a person"), "{}", gave_up.body);
-    assert_eq!(last_action(&world).await.outcome, "gave_up");
+    assert_eq!(last_action(&world).await.outcome.as_str(), "gave_up");
     let conversation =
         world.store.latest_conversation(world.inbox.id, world.customer.id).await.unwrap().unwrap();
     for _ in 0..100 {
@@ -220,7 +220,7 @@ async fn english_customers_are_asked_in_english_and_a_bad_number_is_asked_again_
             == ConversationState::Queued
         {
             let packet = world.store.handoff(conversation.id).await.unwrap().unwrap();
-            assert_eq!(packet.reasons, ["action_gave_up"]);
+            assert_eq!(packet.reasons, [tandem_domain::Reason::ActionGaveUp]);
             assert_eq!(
                 packet.actions.last().map(|action| action.outcome.as_str()),
                 Some("gave_up")
@@ -239,7 +239,7 @@ async fn not_found_rules_errors_timeouts_and_garbage_each_get_their_reply() {
     let (_responder, relay) = setup(&world, order_status(&base)).await;
     let missing = ask(&world, &relay, "我的订单 20249999999 到哪了").await;
     assert_eq!(missing.body, "没有找到订单 20249999999，请核对一下。");
-    assert_eq!(last_action(&world).await.outcome, "not_found");
+    assert_eq!(last_action(&world).await.outcome.as_str(), "not_found");
     let cancelled = ask(&world, &relay, "我的订单 20240000999 到哪了").await;
     assert_eq!(cancelled.body, "订单 20240000999 已取消。");
     let broken = ask(&world, &relay, "帮我查一下订单 20240000500 的物流").await;
@@ -292,7 +292,7 @@ async fn actions_that_reveal_personal_data_need_a_verified_customer() {
     let (_responder, relay) = setup(&world, action).await;
     let refused = ask(&world, &relay, "我的订单 20241123001 到哪了").await;
     assert!(refused.body.contains("登录"), "{}", refused.body);
-    assert_eq!(last_action(&world).await.outcome, "login_required");
+    assert_eq!(last_action(&world).await.outcome.as_str(), "login_required");
     world.customer = world
         .store
         .verified_customer(VerifiedCustomer {
@@ -340,7 +340,7 @@ async fn a_customer_who_is_not_logged_in_passes_a_one_time_check_first() {
     let wrong = ask(&world, &relay, "1234").await;
     assert_eq!(wrong.body, "手机号后四位不匹配，无法查询该订单。");
     let record = last_action(&world).await;
-    assert_eq!(record.outcome, "identity_failed");
+    assert_eq!(record.outcome.as_str(), "identity_failed");
     assert_eq!(record.params.get("phone_check").map(String::as_str), Some("****"), "{record:?}");
     ask(&world, &relay, "帮我查一下订单 20241123001").await;
     let right = ask(&world, &relay, "5678").await;
@@ -392,10 +392,10 @@ async fn the_model_may_choose_an_action_the_triggers_missed_under_the_same_rules
     let found = ask(&world, &relay, "快递三天没动静了，编号 20241123001").await;
     assert_eq!(found.body, "订单 20241123001 状态：shipped，承运商 顺丰。");
     let record = last_decision(&world).await;
-    assert_eq!(record.outcome, "action");
+    assert_eq!(record.outcome.as_str(), "action");
     let llm = record.llm.unwrap();
     assert_eq!((llm.outcome.as_str(), llm.tool.as_deref()), ("used", Some("order-status")));
-    assert_eq!(record.action.unwrap().outcome, "done");
+    assert_eq!(record.action.unwrap().outcome.as_str(), "done");
     let request = &server.bodies()[0];
     assert_eq!(request["tools"][0]["function"]["name"], "order-status");
     assert_eq!(

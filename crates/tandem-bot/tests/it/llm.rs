@@ -73,7 +73,7 @@ async fn a_verified_grounded_answer_is_shown_with_its_article_as_source() {
     let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
     assert_eq!(reply.body, "签收后七天内可无理由退货。");
     assert_eq!(source(&reply), "returns");
-    assert_eq!(record.outcome, "answer");
+    assert_eq!(record.outcome.as_str(), "answer");
     let llm = record.llm.unwrap();
     assert_eq!(
         (llm.outcome.as_str(), llm.error, llm.attempts, llm.prompt_tokens, llm.completion_tokens),
@@ -96,7 +96,7 @@ async fn an_unsupported_number_falls_back_to_the_articles_own_answer() {
     assert_eq!(reply.body, RETURNS);
     assert_eq!(source(&reply), "returns");
     let llm = record.llm.unwrap();
-    assert_eq!(llm.outcome, "rejected");
+    assert_eq!(llm.outcome.as_str(), "rejected");
     assert_eq!(llm.rejected_claims, ["30 天"]);
     assert_eq!(llm.attempts, 1);
 
@@ -104,7 +104,7 @@ async fn an_unsupported_number_falls_back_to_the_articles_own_answer() {
     server.set_default(Reply::Text(NO_ANSWER));
     let (reply, record) = ask(&world, &relay, "可以退货吗").await;
     assert_eq!(reply.body, RETURNS);
-    assert_eq!(record.llm.unwrap().outcome, "refused");
+    assert_eq!(record.llm.unwrap().outcome.as_str(), "refused");
 }
 
 #[tokio::test]
@@ -162,9 +162,8 @@ async fn no_request_reaches_the_provider_when_off_forbidden_or_abstaining() {
     assert_eq!(
         record.llm,
         Some(LlmRecord {
-            outcome: "skipped".into(),
             error: Some("llm_external_calls_forbidden".into()),
-            ..LlmRecord::default()
+            ..LlmRecord::new(tandem_domain::LlmOutcome::Skipped)
         })
     );
 
@@ -206,7 +205,7 @@ async fn a_streamed_answer_shows_verified_clauses_and_stops_at_an_unsupported_on
     let mut drafts = relay.drafts();
     let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
     assert_eq!(reply.body, "签收后 7 天内可无理由退货，退款在 48 小时内原路退回。");
-    assert_eq!(record.llm.unwrap().outcome, "used");
+    assert_eq!(record.llm.unwrap().outcome.as_str(), "used");
     let turn = drafts_of_turn(&mut drafts).await;
     let texts: Vec<&str> = turn.iter().map(|draft| draft.text.as_str()).collect();
     assert_eq!(

@@ -79,6 +79,6 @@ async fn the_widget_sees_the_answer_grow_and_then_the_stored_reply_with_its_sour
     let conversation = ConversationId(sent["message"]["conversation_id"].as_i64().unwrap());
     let decisions = app.store.decisions(conversation).await.unwrap();
     let llm = decisions.last().unwrap().1.llm.clone().expect("the model was asked");
-    assert_eq!(llm.outcome, "used");
+    assert_eq!(llm.outcome.as_str(), "used");
     assert!(llm.completion_tokens > 0);
 }

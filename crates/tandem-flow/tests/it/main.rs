@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tandem_domain::{AuthorKind, ConversationState, Locale, Message, Transition};
+use tandem_domain::{AuthorKind, ConversationState, Locale, Message, Transition, TurnOutcome};
 use tandem_flow::testing::{World, send, wait_for_messages, wait_until_queued, world};
-use tandem_flow::{BotReply, Outcome, PlaceholderResponder, Relay, RelayError, Responder, Turn};
+use tandem_flow::{BotReply, PlaceholderResponder, Relay, RelayError, Responder, Turn};
 use tandem_store::NewCustomer;
 use tokio::sync::Notify;
 
@@ -93,7 +93,7 @@ impl Responder for SlowResponder {
     async fn respond(&self, _turn: &Turn) -> BotReply {
         self.asked.notify_one();
         self.release.notified().await;
-        BotReply::text("late answer", Outcome::Answer, false)
+        BotReply::text("late answer", TurnOutcome::Answer, false)
     }
 }
 

@@ -113,7 +113,7 @@ async fn an_angry_dispute_goes_to_the_skilled_agent_with_a_packet() {
     assert!(route.assigned_at.is_some() && route.accepted_at.is_none());
     let packet = world.store.handoff(conversation).await.unwrap().expect("a hand-off packet");
     assert_eq!(packet.outcome, EscalationOutcome::HandOff);
-    assert!(packet.reasons.iter().any(|reason| reason == "complaint"), "{:?}", packet.reasons);
+    assert!(packet.reasons.contains(&tandem_domain::Reason::Complaint), "{:?}", packet.reasons);
     assert_eq!(packet.language, Some(Locale::Zh));
     assert!(packet.summary.contains("耳机"), "{}", packet.summary);
     assert!(packet.entities.iter().any(|entity| entity.value == "2024112300123"));

@@ -579,7 +579,7 @@ async fn hand_off(
     let packet = HandoffPacket {
         conversation_id: conversation,
         created_at: tandem_store::now_millis(),
-        reasons: vec!["complaint".into(), "anger_rising".into()],
+        reasons: vec![tandem_domain::Reason::Complaint, tandem_domain::Reason::AngerRising],
         outcome,
         language: Some(tandem_domain::Locale::Zh),
         summary: "耳机买了三天就断连，已经第三次联系了".into(),
@@ -770,8 +770,9 @@ async fn managers_edit_the_escalation_policy_and_bad_input_names_the_field() {
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
     assert_eq!(saved.headers["location"], "/settings/escalation?notice=saved");
     let policy = app.store.escalation_policy(workspace).await.unwrap();
-    assert_eq!(policy.hand_off_on, ["asks_for_human", "complaint"]);
-    assert_eq!(policy.approve_on, ["regulated_medical"]);
+    use tandem_domain::Reason;
+    assert_eq!(policy.hand_off_on, [Reason::AsksForHuman, Reason::Complaint]);
+    assert_eq!(policy.approve_on, [Reason::RegulatedMedical]);
     assert_eq!((policy.abstains_in_a_row, policy.repeats, policy.didnt_help), (3, 2, 1));
     assert_eq!((policy.anger_turns, policy.negative_sentiment), (2, -0.9));
     assert_eq!(policy.vip_tiers, ["gold", "platinum"]);

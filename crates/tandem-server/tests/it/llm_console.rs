@@ -202,7 +202,7 @@ async fn agents_and_supervisors_are_refused() {
 fn decision(llm: Option<LlmRecord>) -> DecisionRecord {
     DecisionRecord {
         query: "什么时候发货".into(),
-        outcome: "answer".into(),
+        outcome: tandem_domain::TurnOutcome::Answer,
         threshold: 0.35,
         candidates: Vec::new(),
         knowledge_version: "12 articles".into(),
@@ -214,14 +214,13 @@ fn decision(llm: Option<LlmRecord>) -> DecisionRecord {
 
 fn llm(outcome: &str, prompt_tokens: u64, completion_tokens: u64, cost: f64) -> LlmRecord {
     LlmRecord {
-        outcome: outcome.into(),
         error: (outcome == "error").then(|| "llm_timeout".to_owned()),
         attempts: u32::from(outcome != "skipped"),
         prompt_tokens,
         completion_tokens,
         cost,
         latency_ms: 700,
-        ..LlmRecord::default()
+        ..LlmRecord::new(tandem_domain::LlmOutcome::parse(outcome).unwrap())
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_domain::{
     AuthorKind, Conversation, ConversationId, ConversationState, CustomerId, DecisionRecord,
-    HandoffPacket, InboxId, LlmUsage, Message, MessageId, MessageMeta, Millis, ModelSummary,
-    PendingAction, RouteInfo, Transition, UserId, WebhookEventType, WorkspaceId,
+    HandoffPacket, InboxId, LlmOutcome, LlmUsage, Message, MessageId, MessageMeta, Millis,
+    ModelSummary, PendingAction, RouteInfo, Transition, UserId, WebhookEventType, WorkspaceId,
     conversation::Ownership,
 };
 
@@ -572,7 +572,7 @@ pub(super) fn llm_usage(
         let (outcome, count, prompt_tokens, completion_tokens, cost) = row?;
         let Some(outcome) = outcome else { continue };
         let tokens = (prompt_tokens as u64, completion_tokens as u64);
-        usage.add(&outcome, count as u64, tokens, cost);
+        usage.add(LlmOutcome::parse(&outcome), count as u64, tokens, cost);
     }
     Ok(usage)
 }

@@ -601,7 +601,7 @@ pub async fn routing_record_follows_the_owner_and_packets_are_kept(harness: Harn
     let packet = HandoffPacket {
         conversation_id: conversation.id,
         created_at: 1,
-        reasons: vec!["complaint".into()],
+        reasons: vec![tandem_domain::Reason::Complaint],
         outcome: EscalationOutcome::HandOff,
         language: Some(Locale::Zh),
         summary: "退款".into(),
@@ -755,7 +755,7 @@ fn handoff_packet(conversation: tandem_domain::ConversationId) -> HandoffPacket 
     HandoffPacket {
         conversation_id: conversation,
         created_at: 1,
-        reasons: vec!["complaint".into()],
+        reasons: vec![tandem_domain::Reason::Complaint],
         outcome: EscalationOutcome::HandOff,
         language: Some(Locale::Zh),
         summary: "耳机坏了".into(),
@@ -1226,7 +1226,7 @@ pub async fn workspace_settings_are_kept_per_workspace_and_key(harness: Harness)
 fn decision_with_llm(llm: Option<tandem_domain::LlmRecord>) -> tandem_domain::DecisionRecord {
     tandem_domain::DecisionRecord {
         query: "退货期多久".into(),
-        outcome: "answer".into(),
+        outcome: tandem_domain::TurnOutcome::Answer,
         threshold: 0.35,
         candidates: Vec::new(),
         knowledge_version: "1 articles".into(),
@@ -1238,13 +1238,12 @@ fn decision_with_llm(llm: Option<tandem_domain::LlmRecord>) -> tandem_domain::De
 
 fn llm_record(outcome: &str, tokens: (u64, u64), cost: f64) -> tandem_domain::LlmRecord {
     tandem_domain::LlmRecord {
-        outcome: outcome.into(),
         attempts: u32::from(outcome != "skipped"),
         prompt_tokens: tokens.0,
         completion_tokens: tokens.1,
         cost,
         latency_ms: 800,
-        ..tandem_domain::LlmRecord::default()
+        ..tandem_domain::LlmRecord::new(tandem_domain::LlmOutcome::parse(outcome).unwrap())
     }
 }
 

@@ -18,19 +18,14 @@ pub struct DecisionView {
     pub candidates: Vec<(String, String, String, String, String)>,
     /// The business action the turn ran: its key and outcome, its parameters, and each call
     /// as "GET url → 200 · 35 ms" (or the error).
-    pub action: Option<(String, String, String, Vec<String>)>,
+    pub action: Option<(String, &'static str, String, Vec<String>)>,
     /// What the model did with the answer: "used · 1 attempt · 312+45 tokens · 0.0021 · 840 ms",
     /// or why its wording was not used.
     pub llm: Option<String>,
 }
 
 pub(super) fn decision_view(text: &'static Text, record: &DecisionRecord) -> DecisionView {
-    let outcome = match record.outcome.as_str() {
-        "answer" => &text.kb_outcome_answer,
-        "clarify" => &text.kb_outcome_clarify,
-        "action" => &text.action_outcome,
-        _ => &text.kb_outcome_abstain,
-    };
+    let outcome = text.bot_outcome(Some(record.outcome));
     let action = record.action.as_ref().map(|action| {
         let params = action
             .params
@@ -50,10 +45,10 @@ pub(super) fn decision_view(text: &'static Text, record: &DecisionRecord) -> Dec
                 format!("{} {} → {result} · {} ms", call.method, call.url, call.latency_ms)
             })
             .collect();
-        (action.action.clone(), action.outcome.clone(), params, calls)
+        (action.action.clone(), action.outcome.as_str(), params, calls)
     });
     let llm = record.llm.as_ref().map(|llm| {
-        let mut parts = vec![llm.outcome.clone()];
+        let mut parts = vec![llm.outcome.as_str().to_owned()];
         if let Some(tool) = &llm.tool {
             parts.push(format!("{} {tool}", text.llm_chose_action));
         }
@@ -98,7 +93,7 @@ pub(super) fn decision_view(text: &'static Text, record: &DecisionRecord) -> Dec
 
 #[cfg(test)]
 mod tests {
-    use tandem_domain::{DecisionRecord, LlmRecord, Locale};
+    use tandem_domain::{DecisionRecord, LlmOutcome, LlmRecord, Locale, TurnOutcome};
 
     use super::decision_view;
     use crate::i18n::Text;
@@ -107,14 +102,14 @@ mod tests {
     fn a_decision_shows_what_the_model_did_and_why_its_words_were_not_used() {
         let record = DecisionRecord {
             query: "退货期多久".into(),
-            outcome: "answer".into(),
+            outcome: TurnOutcome::Answer,
             threshold: 0.35,
             candidates: Vec::new(),
             knowledge_version: "1 articles".into(),
             latency_us: 120,
             action: None,
             llm: Some(LlmRecord {
-                outcome: "rejected".into(),
+                outcome: LlmOutcome::Rejected,
                 error: None,
                 rejected_claims: vec!["30 天".into()],
                 attempts: 1,
@@ -131,9 +126,8 @@ mod tests {
         assert!(llm.contains("312+45 tokens") && llm.ends_with("840 ms"), "{llm}");
         let chose = DecisionRecord {
             llm: Some(LlmRecord {
-                outcome: "used".into(),
                 tool: Some("order-status".into()),
-                ..LlmRecord::default()
+                ..LlmRecord::new(LlmOutcome::Used)
             }),
             ..record.clone()
         };

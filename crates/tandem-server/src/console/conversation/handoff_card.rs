@@ -15,7 +15,7 @@ pub struct HandoffView {
     pub outcome: &'static str,
     pub outcome_label: &'static str,
     /// (code, label)
-    pub reasons: Vec<(String, String)>,
+    pub reasons: Vec<(&'static str, &'static str)>,
     pub summary: String,
     /// The model's summary, when it wrote one the conversation supports.
     pub model_summary: Option<String>,
@@ -27,7 +27,7 @@ pub struct HandoffView {
     /// (label, value), personal data already masked
     pub entities: Vec<(String, String)>,
     /// What the bot looked up or did: (action key, outcome, parameters).
-    pub actions: Vec<(String, String, String)>,
+    pub actions: Vec<(String, &'static str, String)>,
     pub customer: CustomerCardView,
     pub skills: String,
     pub priority: i64,
@@ -55,7 +55,7 @@ pub struct EmotionChip {
 #[derive(Debug)]
 pub struct BotReplyView {
     pub seq: i64,
-    pub outcome: String,
+    pub outcome: &'static str,
     pub outcome_label: &'static str,
     pub body: String,
     /// (article key, title, version)
@@ -110,7 +110,7 @@ pub(super) fn handoff_view(
         reasons: packet
             .reasons
             .iter()
-            .map(|code| (code.clone(), label(text.reason(code), code)))
+            .map(|&reason| (reason.as_str(), text.reason(reason)))
             .collect(),
         summary: packet.summary,
         model_summary: packet.model_summary.and_then(|summary| summary.text),
@@ -153,8 +153,8 @@ pub(super) fn handoff_view(
             .iter()
             .map(|reply| BotReplyView {
                 seq: reply.seq,
-                outcome: reply.outcome.clone(),
-                outcome_label: text.bot_outcome(&reply.outcome),
+                outcome: reply.outcome.map_or("reply", |outcome| outcome.as_str()),
+                outcome_label: text.bot_outcome(reply.outcome),
                 body: messages
                     .iter()
                     .find(|message| message.seq == reply.seq)
@@ -183,7 +183,7 @@ pub(super) fn handoff_view(
                     .map(|(name, value)| format!("{name}={value}"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                (action.action.clone(), action.outcome.clone(), params)
+                (action.action.clone(), action.outcome.as_str(), params)
             })
             .collect(),
         customer: CustomerCardView {

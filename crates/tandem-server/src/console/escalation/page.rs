@@ -5,8 +5,8 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use serde::Deserialize;
+use tandem_domain::Reason;
 use tandem_domain::ValidationError;
-use tandem_domain::validate::ESCALATION_REASONS;
 
 use super::policy_form::PolicyForm;
 use crate::AppState;
@@ -57,13 +57,13 @@ pub(super) fn escalation_page(
     error: Option<ValidationError>,
 ) -> EscalationPage {
     let text = text_for(agent);
-    let reasons = ESCALATION_REASONS
+    let reasons = Reason::OF_A_MESSAGE
         .iter()
-        .map(|&code| ReasonRow {
-            code,
-            label: text.reason(code).unwrap_or(code),
-            hand_off: form.hand_off_on.iter().any(|checked| checked.trim() == code),
-            approve: form.approve_on.iter().any(|checked| checked.trim() == code),
+        .map(|&reason| ReasonRow {
+            code: reason.as_str(),
+            label: text.reason(reason),
+            hand_off: form.hand_off_on.iter().any(|checked| checked.trim() == reason.as_str()),
+            approve: form.approve_on.iter().any(|checked| checked.trim() == reason.as_str()),
         })
         .collect();
     let rule = |name, label, hint, value: &String, min, max, step| RuleInput {

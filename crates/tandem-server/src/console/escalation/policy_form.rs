@@ -2,7 +2,7 @@
 //! back (check boxes repeat their name), and the policy they describe, checked.
 
 use tandem_domain::validate;
-use tandem_domain::{EscalationPolicy, ValidationError};
+use tandem_domain::{EscalationPolicy, Reason, ValidationError};
 
 use crate::console::fields::{invalid, split_list};
 
@@ -23,8 +23,8 @@ pub(super) struct PolicyForm {
 impl PolicyForm {
     pub(super) fn from_policy(policy: &EscalationPolicy) -> PolicyForm {
         PolicyForm {
-            hand_off_on: policy.hand_off_on.clone(),
-            approve_on: policy.approve_on.clone(),
+            hand_off_on: codes(&policy.hand_off_on),
+            approve_on: codes(&policy.approve_on),
             abstains_in_a_row: policy.abstains_in_a_row.to_string(),
             repeats: policy.repeats.to_string(),
             didnt_help: policy.didnt_help.to_string(),
@@ -65,8 +65,8 @@ impl PolicyForm {
             invalid("negative_sentiment", format!("{sentiment:?} is not a number from -1 to 0"))
         })?;
         validate::escalation_policy(EscalationPolicy {
-            hand_off_on: self.hand_off_on.clone(),
-            approve_on: self.approve_on.clone(),
+            hand_off_on: reasons("hand_off_on", &self.hand_off_on)?,
+            approve_on: reasons("approve_on", &self.approve_on)?,
             abstains_in_a_row: count("abstains_in_a_row", &self.abstains_in_a_row)?,
             repeats: count("repeats", &self.repeats)?,
             didnt_help: count("didnt_help", &self.didnt_help)?,
@@ -76,6 +76,21 @@ impl PolicyForm {
             updated_at: 0,
         })
     }
+}
+
+fn codes(reasons: &[Reason]) -> Vec<String> {
+    reasons.iter().map(|reason| reason.as_str().to_owned()).collect()
+}
+
+/// The reasons of the checked boxes.
+fn reasons(field: &'static str, codes: &[String]) -> Result<Vec<Reason>, ValidationError> {
+    codes
+        .iter()
+        .map(|code| {
+            Reason::parse(code.trim())
+                .ok_or_else(|| invalid(field, format!("unknown reason {code:?}")))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -98,7 +113,10 @@ mod tests {
             ("vip_tiers".into(), "VIP, gold".into()),
         ]);
         let policy = form.policy().unwrap();
-        assert_eq!(policy.hand_off_on, ["asks_for_human", "complaint"]);
+        assert_eq!(
+            policy.hand_off_on,
+            [tandem_domain::Reason::AsksForHuman, tandem_domain::Reason::Complaint]
+        );
         assert_eq!(policy.vip_tiers, ["vip", "gold"]);
         assert_eq!(policy.repeats, 3);
         let bad = PolicyForm { anger_turns: "many".into(), ..form };
