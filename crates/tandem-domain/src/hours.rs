@@ -1,8 +1,8 @@
 //! What people type for routing, read into values: weekly opening hours
 //! (`mon-fri 09:00-18:00, sat 10:00-16:00`), skills with levels (`refunds:4, lang:zh:5`) and
-//! time zones (`Asia/Shanghai`, `+08:00`). Each parses with [`FromStr`] into a typed value with
-//! a typed error, and [`Display`](std::fmt::Display)s back to what it reads, so a form shows
-//! what was saved in the form it is typed.
+//! time zones (`Asia/Shanghai`, `+08:00`). Each parses with [`FromStr`] into a typed value, or
+//! the [`Problem`] that says why it does not read, and [`Display`](std::fmt::Display)s back to
+//! what it reads, so a form shows what was saved in the form it is typed.
 //!
 //! Time zones come from the IANA database bundled into the binary (through `jiff`), so a
 //! queue in `Europe/Berlin` opens at 09:00 local time in summer and in winter alike, and
@@ -14,24 +14,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::OpenRange;
-
-const EXAMPLE: &str = "like mon-fri 09:00-18:00, sat 10:00-16:00";
-
-/// Why opening hours do not read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HoursError {
-    #[error("{item:?} needs the days first, {EXAMPLE}")]
-    DaysFirst { item: String },
-    #[error("{days:?} is not a weekday or range of weekdays (mon … sun), {EXAMPLE}")]
-    NotWeekdays { days: String },
-    #[error("{item:?} needs opening times, {EXAMPLE}")]
-    NoTimes { item: String },
-    #[error("{time:?} is not a time range from 00:00 to 24:00, like 09:00-18:00")]
-    NotTimeRange { time: String },
-    #[error("{time:?} opens and closes at the same time")]
-    SameTime { time: String },
-}
+use crate::{OpenRange, Problem};
 
 /// A week of opening hours: ranges of a weekday (0 = Monday) and minutes since local midnight.
 /// Empty means always open.
@@ -111,9 +94,9 @@ fn format_clock(minutes: u16) -> String {
 /// as in `mon-fri 09:00-18:00, sat 10:00-16:00` or `周一-周五 09:00-12:00 13:00-18:00`. A range
 /// that ends before it starts runs past midnight into the next day. Empty means always open.
 impl FromStr for OpeningHours {
-    type Err = HoursError;
+    type Err = Problem;
 
-    fn from_str(text: &str) -> Result<OpeningHours, HoursError> {
+    fn from_str(text: &str) -> Result<OpeningHours, Problem> {
         let mut ranges: Vec<OpenRange> = Vec::new();
         for item in text.split([',', '，', ';', '；', '\n']).map(str::trim) {
             if item.is_empty() {
@@ -133,20 +116,20 @@ impl FromStr for OpeningHours {
             let times: Vec<&str> = words.collect();
             let Some(days) = days(days_text) else {
                 return Err(if clock_range(days_text).is_some() {
-                    HoursError::DaysFirst { item: item.clone() }
+                    Problem::HoursItem { item: item.clone() }
                 } else {
-                    HoursError::NotWeekdays { days: days_text.to_owned() }
+                    Problem::NotWeekdays { days: days_text.to_owned() }
                 });
             };
             if times.is_empty() {
-                return Err(HoursError::NoTimes { item: item.clone() });
+                return Err(Problem::HoursItem { item: item.clone() });
             }
             for time in times {
                 let Some((start, end)) = clock_range(time) else {
-                    return Err(HoursError::NotTimeRange { time: time.to_owned() });
+                    return Err(Problem::NotTimeRange { time: time.to_owned() });
                 };
                 if start == end {
-                    return Err(HoursError::SameTime { time: time.to_owned() });
+                    return Err(Problem::SameTime { time: time.to_owned() });
                 }
                 for &day in &days {
                     if start < end {
@@ -216,21 +199,6 @@ impl fmt::Display for OpeningHours {
     }
 }
 
-/// Why skills do not read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SkillsError {
-    #[error("{item:?} needs a level 1 to 5 after the last ':', like {item}:3")]
-    NoLevel { item: String },
-    #[error("{item:?}: the level must be 1 to 5")]
-    LevelOutOfRange { item: String },
-    #[error("{item:?} has no skill name before the ':'")]
-    NoName { item: String },
-    #[error("{name:?} is listed twice")]
-    Twice { name: String },
-    #[error("{name:?} must be 1 to 40 of a-z, 0-9, _, - and :")]
-    BadName { name: String },
-}
-
 /// Skills with their levels (1 to 5): an agent's proficiency or a queue's minimum.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SkillLevels(pub BTreeMap<String, u8>);
@@ -242,36 +210,40 @@ pub(crate) fn is_skill_name(name: &str) -> bool {
             || character.is_ascii_digit()
             || matches!(character, '_' | '-' | ':')
     };
-    !name.is_empty() && name.len() <= 40 && name.chars().all(allowed)
+    !name.is_empty() && name.len() <= crate::validate::MAX_NAME && name.chars().all(allowed)
 }
 
 /// `refunds:4, lang:zh:5`: names with the level after the last colon, separated by commas.
 impl FromStr for SkillLevels {
-    type Err = SkillsError;
+    type Err = Problem;
 
-    fn from_str(text: &str) -> Result<SkillLevels, SkillsError> {
+    fn from_str(text: &str) -> Result<SkillLevels, Problem> {
         let mut skills = BTreeMap::new();
         for item in
             text.split([',', '，', ';', '；', '\n']).map(str::trim).filter(|item| !item.is_empty())
         {
             let item = item.to_owned();
             let Some((name, level)) = item.rsplit_once(':') else {
-                return Err(SkillsError::NoLevel { item });
+                return Err(Problem::SkillItem { item });
             };
             let (name, level) = (name.trim().to_lowercase(), level.trim());
             if name.is_empty() {
-                return Err(SkillsError::NoName { item });
+                return Err(Problem::SkillItem { item });
             }
             let level = match level.parse::<u8>() {
                 Ok(level) if (1..=5).contains(&level) => level,
-                Ok(_) => return Err(SkillsError::LevelOutOfRange { item }),
-                Err(_) => return Err(SkillsError::NoLevel { item }),
+                Ok(_) => return Err(Problem::item_out_of_range(item, 1, 5)),
+                Err(_) => return Err(Problem::SkillItem { item }),
             };
             if !is_skill_name(&name) {
-                return Err(SkillsError::BadName { name });
+                return Err(Problem::Identifier {
+                    value: name,
+                    max: crate::validate::MAX_NAME,
+                    allowed: crate::validate::NAME_CHARACTERS.into(),
+                });
             }
             if skills.insert(name.clone(), level).is_some() {
-                return Err(SkillsError::Twice { name });
+                return Err(Problem::Duplicate { value: name });
             }
         }
         Ok(SkillLevels(skills))
@@ -285,13 +257,6 @@ impl fmt::Display for SkillLevels {
         f.write_str(&items.join(", "))
     }
 }
-
-/// Why a time zone does not read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{0:?} is not a time zone: give a name like Asia/Shanghai or Europe/Berlin, or a UTC offset like +08:00"
-)]
-pub struct TimeZoneError(pub String);
 
 /// A time zone: a name from the IANA database (`Asia/Shanghai`, with its daylight-saving
 /// rules), a fixed UTC offset (`+08:00`), or `UTC`. Stored as that text (always one that
@@ -309,9 +274,9 @@ impl TimeZoneName {
     }
 
     /// A fixed offset from UTC, in minutes (no daylight saving).
-    pub fn fixed(offset_minutes: i32) -> Result<TimeZoneName, TimeZoneError> {
+    pub fn fixed(offset_minutes: i32) -> Result<TimeZoneName, Problem> {
         let offset = jiff::tz::Offset::from_seconds(offset_minutes.saturating_mul(60))
-            .map_err(|_| TimeZoneError(format!("{offset_minutes} minutes")))?;
+            .map_err(|_| Problem::NotATimeZone { value: format_offset(offset_minutes) })?;
         Ok(TimeZoneName {
             name: format_offset(offset.seconds() / 60),
             zone: jiff::tz::TimeZone::fixed(offset),
@@ -400,9 +365,9 @@ fn offset_minutes(text: &str) -> Option<i32> {
 }
 
 impl FromStr for TimeZoneName {
-    type Err = TimeZoneError;
+    type Err = Problem;
 
-    fn from_str(text: &str) -> Result<TimeZoneName, TimeZoneError> {
+    fn from_str(text: &str) -> Result<TimeZoneName, Problem> {
         let typed = text.trim();
         if typed.is_empty()
             || ["UTC", "GMT", "Z"].iter().any(|name| typed.eq_ignore_ascii_case(name))
@@ -412,7 +377,8 @@ impl FromStr for TimeZoneName {
         if let Some(minutes) = offset_minutes(typed) {
             return TimeZoneName::fixed(minutes);
         }
-        let zone = jiff::tz::TimeZone::get(typed).map_err(|_| TimeZoneError(typed.to_owned()))?;
+        let zone = jiff::tz::TimeZone::get(typed)
+            .map_err(|_| Problem::NotATimeZone { value: typed.to_owned() })?;
         // The database's own spelling: `asia/shanghai` is kept as `Asia/Shanghai`.
         let name = zone.iana_name().unwrap_or(typed).to_owned();
         Ok(TimeZoneName { name, zone })
@@ -420,9 +386,9 @@ impl FromStr for TimeZoneName {
 }
 
 impl TryFrom<String> for TimeZoneName {
-    type Error = TimeZoneError;
+    type Error = Problem;
 
-    fn try_from(text: String) -> Result<TimeZoneName, TimeZoneError> {
+    fn try_from(text: String) -> Result<TimeZoneName, Problem> {
         text.parse()
     }
 }
@@ -483,16 +449,16 @@ mod tests {
 
     #[test]
     fn opening_hours_that_do_not_read_say_why() {
-        let check = |text: &str, expected: HoursError| {
+        let check = |text: &str, expected: Problem| {
             assert_eq!(text.parse::<OpeningHours>().unwrap_err(), expected, "{text}");
         };
-        check("funday 09:00-18:00", HoursError::NotWeekdays { days: "funday".into() });
-        check("mon-fri", HoursError::NoTimes { item: "mon-fri".into() });
-        check("09:00-18:00", HoursError::DaysFirst { item: "09:00-18:00".into() });
-        check("mon 9:00-25:00", HoursError::NotTimeRange { time: "9:00-25:00".into() });
-        check("mon 9am-5pm", HoursError::NotTimeRange { time: "9am-5pm".into() });
-        check("mon 09:00-09:00", HoursError::SameTime { time: "09:00-09:00".into() });
-        check("mon-tue-wed 09:00-10:00", HoursError::NotWeekdays { days: "mon-tue-wed".into() });
+        check("funday 09:00-18:00", Problem::NotWeekdays { days: "funday".into() });
+        check("mon-fri", Problem::HoursItem { item: "mon-fri".into() });
+        check("09:00-18:00", Problem::HoursItem { item: "09:00-18:00".into() });
+        check("mon 9:00-25:00", Problem::NotTimeRange { time: "9:00-25:00".into() });
+        check("mon 9am-5pm", Problem::NotTimeRange { time: "9am-5pm".into() });
+        check("mon 09:00-09:00", Problem::SameTime { time: "09:00-09:00".into() });
+        check("mon-tue-wed 09:00-10:00", Problem::NotWeekdays { days: "mon-tue-wed".into() });
     }
 
     #[test]
@@ -505,12 +471,19 @@ mod tests {
         assert_eq!(skills.to_string(), "disputes:3, lang:zh:5, refunds:4");
         assert_eq!("".parse::<SkillLevels>().unwrap(), SkillLevels::default());
         for (bad, expected) in [
-            ("refunds", SkillsError::NoLevel { item: "refunds".into() }),
-            ("lang:zh", SkillsError::NoLevel { item: "lang:zh".into() }),
-            ("refunds:9", SkillsError::LevelOutOfRange { item: "refunds:9".into() }),
-            (":3", SkillsError::NoName { item: ":3".into() }),
-            ("refunds:3, Refunds:2", SkillsError::Twice { name: "refunds".into() }),
-            ("退款:3", SkillsError::BadName { name: "退款".into() }),
+            ("refunds", Problem::SkillItem { item: "refunds".into() }),
+            ("lang:zh", Problem::SkillItem { item: "lang:zh".into() }),
+            ("refunds:9", Problem::item_out_of_range("refunds:9", 1, 5)),
+            (":3", Problem::SkillItem { item: ":3".into() }),
+            ("refunds:3, Refunds:2", Problem::Duplicate { value: "refunds".into() }),
+            (
+                "退款:3",
+                Problem::Identifier {
+                    value: "退款".into(),
+                    max: 40,
+                    allowed: "a-z 0-9 _ - :".into(),
+                },
+            ),
         ] {
             assert_eq!(bad.parse::<SkillLevels>().unwrap_err(), expected, "{bad}");
         }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tandem_domain::{Article, Channel, Locale, NewArticle, ValidationError, validate};
+use tandem_domain::{Article, Channel, Locale, NewArticle, Problem, ValidationError, validate};
 
 /// Longest title, answer and question, in characters.
 pub const MAX_TITLE: usize = 200;
@@ -14,17 +14,23 @@ pub const MAX_ANSWER: usize = 20_000;
 pub const MAX_QUESTION: usize = 500;
 pub const MAX_QUESTIONS: usize = 500;
 
-/// A problem with one entry of an import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A problem with one entry of an import: a field of the entry on that line that was refused,
+/// or, without a field, the line (or the file) itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportError {
     pub file: String,
     pub line: usize,
-    pub message: String,
+    pub field: Option<&'static str>,
+    pub problem: Problem,
 }
 
 impl std::fmt::Display for ImportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        write!(f, "{}:{}: ", self.file, self.line)?;
+        if let Some(field) = self.field {
+            write!(f, "{field}: ")?;
+        }
+        write!(f, "{}", self.problem)
     }
 }
 
@@ -83,10 +89,8 @@ pub fn validate_article(input: ArticleInput) -> Result<NewArticle, ValidationErr
     let title = validate::article_text("title", &input.title, MAX_TITLE)?;
     let answer = validate::article_text("answer", &input.answer, MAX_ANSWER)?;
     if input.questions.len() > MAX_QUESTIONS {
-        return Err(ValidationError {
-            field: "questions",
-            reason: format!("at most {MAX_QUESTIONS}"),
-        });
+        let problem = Problem::Count { min: 0, max: MAX_QUESTIONS };
+        return Err(ValidationError::new("questions", problem));
     }
     let mut questions = Vec::with_capacity(input.questions.len());
     for question in &input.questions {
@@ -97,9 +101,9 @@ pub fn validate_article(input: ArticleInput) -> Result<NewArticle, ValidationErr
     }
     let language = match input.lang.as_deref().map(str::trim).filter(|lang| !lang.is_empty()) {
         None => None,
-        Some(lang) => Some(Locale::parse(&lang.to_lowercase()).ok_or(ValidationError {
-            field: "lang",
-            reason: format!("{lang:?} is not zh or en"),
+        Some(lang) => Some(Locale::parse(&lang.to_lowercase()).ok_or_else(|| {
+            let known: Vec<&str> = Locale::ALL.iter().map(|locale| locale.as_str()).collect();
+            ValidationError::new("lang", Problem::not_one_of(lang, &known))
         })?),
     };
     let tags =
@@ -116,10 +120,7 @@ pub fn validate_article(input: ArticleInput) -> Result<NewArticle, ValidationErr
     if let (Some(from), Some(until)) = (effective_from, expires_at)
         && until <= from
     {
-        return Err(ValidationError {
-            field: "expires_at",
-            reason: "must be after effective_from".into(),
-        });
+        return Err(ValidationError::new("expires_at", Problem::EndsBeforeStart));
     }
     let mut channels = Vec::new();
     for name in &input.channels {
@@ -151,45 +152,42 @@ pub fn parse(format: Format, file: &str, text: &str) -> Result<Vec<NewArticle>, 
     let mut articles = Vec::new();
     let mut errors = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let error = |line, field, problem| ImportError { file: file.to_owned(), line, field, problem };
     for (line, entry) in entries {
-        let result =
-            entry.and_then(|input| validate_article(input).map_err(|error| error.to_string()));
+        let result = entry.map_err(|problem| (None, problem)).and_then(|input| {
+            validate_article(input).map_err(|error| (Some(error.field), error.problem))
+        });
         match result {
             Ok(article) => {
                 if let Some(first) = seen.insert(article.key.clone(), line) {
-                    errors.push(ImportError {
-                        file: file.to_owned(),
-                        line,
-                        message: format!("id {} already used on line {first}", article.key),
-                    });
+                    let problem = Problem::UsedOnLine { value: article.key, line: first };
+                    errors.push(error(line, Some("id"), problem));
                 } else {
                     articles.push(article);
                 }
             }
-            Err(message) => errors.push(ImportError { file: file.to_owned(), line, message }),
+            Err((field, problem)) => errors.push(error(line, field, problem)),
         }
     }
     if articles.is_empty() && errors.is_empty() {
-        errors.push(ImportError {
-            file: file.to_owned(),
-            line: 1,
-            message: "no articles found".into(),
-        });
+        errors.push(error(1, None, Problem::NoArticles));
     }
     if errors.is_empty() { Ok(articles) } else { Err(errors) }
 }
 
-type Entry = (usize, Result<ArticleInput, String>);
+type Entry = (usize, Result<ArticleInput, Problem>);
+
+/// What a parser (serde, CSV, TOML) said about a line: English for developers.
+fn unreadable(error: impl std::fmt::Display) -> Problem {
+    Problem::Unreadable { detail: error.to_string() }
+}
 
 fn parse_jsonl(text: &str) -> Vec<Entry> {
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(index, line)| {
-            (
-                index + 1,
-                serde_json::from_str::<ArticleInput>(line).map_err(|error| error.to_string()),
-            )
+            (index + 1, serde_json::from_str::<ArticleInput>(line).map_err(unreadable))
         })
         .collect()
 }
@@ -202,11 +200,11 @@ fn parse_csv(text: &str) -> Vec<Entry> {
         csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers = match reader.headers() {
         Ok(headers) => headers.clone(),
-        Err(error) => return vec![(1, Err(error.to_string()))],
+        Err(error) => return vec![(1, Err(unreadable(error)))],
     };
     let column = |name: &str| headers.iter().position(|header| header.eq_ignore_ascii_case(name));
     let (Some(id_column), Some(title_column)) = (column("id"), column("title")) else {
-        return vec![(1, Err("the header must name at least the columns id and title".into()))];
+        return vec![(1, Err(Problem::MissingColumns { columns: "id, title".into() }))];
     };
     let (question_column, answer_column, lang_column, tags_column) =
         (column("question"), column("answer"), column("lang"), column("tags"));
@@ -219,7 +217,7 @@ fn parse_csv(text: &str) -> Vec<Entry> {
             Ok(record) => record,
             Err(error) => {
                 let line = error.position().map_or(0, |position| position.line() as usize);
-                merged.push((line, Err(error.to_string())));
+                merged.push((line, Err(unreadable(error))));
                 continue;
             }
         };
@@ -270,10 +268,7 @@ fn parse_csv(text: &str) -> Vec<Entry> {
 fn parse_markdown(text: &str) -> Vec<Entry> {
     let mut lines = text.lines();
     if lines.next().map(str::trim) != Some("+++") {
-        return vec![(
-            1,
-            Err("a Markdown article starts with a +++ line, then TOML front matter".into()),
-        )];
+        return vec![(1, Err(Problem::FrontMatter))];
     }
     let mut front = String::new();
     let mut closed = false;
@@ -286,13 +281,13 @@ fn parse_markdown(text: &str) -> Vec<Entry> {
         front.push('\n');
     }
     if !closed {
-        return vec![(1, Err("the front matter is not closed by a +++ line".into()))];
+        return vec![(1, Err(Problem::FrontMatter))];
     }
     let mut input: ArticleInput = match toml::from_str(&front) {
         Ok(input) => input,
         Err(error) => {
             let line = error.span().map_or(2, |span| 2 + front[..span.start].matches('\n').count());
-            return vec![(line, Err(error.message().to_owned()))];
+            return vec![(line, Err(unreadable(error.message())))];
         }
     };
     input.answer = lines.collect::<Vec<_>>().join("\n").trim().to_owned();
@@ -320,7 +315,7 @@ pub fn export(format: &str, articles: &[Article]) -> Result<Export, ValidationEr
             content_type: "text/csv; charset=utf-8",
             file_name: "knowledge.csv",
         }),
-        _ => Err(ValidationError { field: "format", reason: "must be jsonl or csv".into() }),
+        _ => Err(ValidationError::new("format", Problem::not_one_of(format, &["jsonl", "csv"]))),
     }
 }
 
@@ -407,7 +402,7 @@ mod tests {
         let errors = parse(Format::Jsonl, "kb.jsonl", bad).unwrap_err();
         let lines: Vec<usize> = errors.iter().map(|error| error.line).collect();
         assert_eq!(lines, [1, 3, 4, 5]);
-        assert!(errors[2].message.contains("already used on line 2"), "{}", errors[2]);
+        assert_eq!(errors[2].problem, Problem::UsedOnLine { value: "ok".into(), line: 2 });
         assert_eq!(errors[0].to_string().split(':').next(), Some("kb.jsonl"));
     }
 
@@ -418,12 +413,14 @@ mod tests {
         assert_eq!(articles[0].effective_from, Some(1_769_875_200_000));
         let backwards = line.replace("2026-02-28", "2026-01-01");
         let errors = parse(Format::Jsonl, "kb.jsonl", &backwards).unwrap_err();
-        assert!(errors[0].message.contains("expires_at"), "{}", errors[0]);
+        assert_eq!(
+            (errors[0].field, &errors[0].problem),
+            (Some("expires_at"), &Problem::EndsBeforeStart)
+        );
         let no_zone = line.replace("2026-02-01T00:00+08:00", "2026-02-01T00:00");
-        assert!(
-            parse(Format::Jsonl, "kb.jsonl", &no_zone).unwrap_err()[0]
-                .message
-                .contains("time zone")
+        assert_eq!(
+            parse(Format::Jsonl, "kb.jsonl", &no_zone).unwrap_err()[0].problem,
+            Problem::NoTimeZone
         );
     }
 
@@ -436,7 +433,11 @@ mod tests {
         assert_eq!(articles[0].tags, ["售后", "退货"]);
         let missing_answer = "id,title,question,answer\nx,X,q,\n";
         let errors = parse(Format::Csv, "kb.csv", missing_answer).unwrap_err();
-        assert_eq!((errors[0].line, errors[0].message.as_str()), (2, "answer: must not be empty"));
+        assert_eq!(
+            (errors[0].line, errors[0].field, &errors[0].problem),
+            (2, Some("answer"), &Problem::Empty)
+        );
+        assert_eq!(errors[0].to_string(), "kb.csv:2: answer: empty");
         assert!(parse(Format::Csv, "kb.csv", "name,text\na,b\n").is_err());
     }
 
@@ -485,6 +486,6 @@ mod tests {
         let unknown =
             "{\"id\": \"x\", \"title\": \"X\", \"answer\": \"y\", \"channels\": [\"fax\"]}";
         let errors = parse(Format::Jsonl, "kb.jsonl", unknown).unwrap_err();
-        assert!(errors[0].message.starts_with("channels:"), "{}", errors[0]);
+        assert_eq!(errors[0].field, Some("channels"), "{}", errors[0]);
     }
 }

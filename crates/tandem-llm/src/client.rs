@@ -263,7 +263,8 @@ impl LlmClient {
         settings.validate()?;
         let endpoint = format!("{}/chat/completions", settings.base_url.trim_end_matches('/'));
         let endpoint = reqwest::Url::parse(&endpoint).map_err(|error| {
-            LlmError::Settings(SettingsError { field: "base_url", message: error.to_string() })
+            let problem = tandem_domain::Problem::Unreadable { detail: error.to_string() };
+            LlmError::Settings(SettingsError::new("base_url", problem))
         })?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -3,6 +3,7 @@
 //! until `allow_external` says so.
 
 use serde::{Deserialize, Serialize};
+use tandem_domain::{Problem, ValidationError};
 
 /// One workspace's LLM provider. The API key itself is never stored: only the name of the
 /// environment variable (or secret-store entry) that holds it.
@@ -81,85 +82,93 @@ impl Default for LlmSettings {
 /// The prefix of the environment variables an API key may come from.
 pub const API_KEY_PREFIX: &str = "TANDEM_LLM_";
 
-/// Why settings were refused; `field` names the offending setting for the console.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct SettingsError {
-    pub field: &'static str,
-    pub message: String,
+/// Why settings were refused: the domain's [`ValidationError`], so the console words it in the
+/// agent's language like any other refused value; `field` names the offending setting.
+pub type SettingsError = ValidationError;
+
+fn invalid(field: &'static str, problem: Problem) -> SettingsError {
+    ValidationError::new(field, problem)
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> SettingsError {
-    SettingsError { field, message: message.into() }
-}
+/// The bounds of the numeric settings: (least, most).
+const TIMEOUT_MS: (u64, u64) = (100, 120_000);
+const MAX_TOTAL_TIMEOUT_MS: u64 = 300_000;
+const MAX_TOKENS: (u32, u32) = (1, 32_768);
+const TEMPERATURE: (f32, f32) = (0.0, 2.0);
+const MAX_RETRIES: u32 = 5;
+const BREAKER_FAILURES: (u32, u32) = (1, 100);
+const BREAKER_COOLDOWN_MS: (u64, u64) = (10, 3_600_000);
+/// Longest model name and API key variable name, in characters.
+const MAX_MODEL: usize = 200;
+const MAX_KEY_ENV: usize = 100;
 
 impl LlmSettings {
     /// Checks every field, so the console can reject bad settings when they are saved rather
     /// than when a customer is waiting.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        let url = reqwest::Url::parse(&self.base_url)
-            .map_err(|error| invalid("base_url", format!("not a URL: {error}")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(invalid("base_url", "must be an http or https URL with a host"));
+        let url = reqwest::Url::parse(&self.base_url).map_err(|error| {
+            invalid("base_url", Problem::Unreadable { detail: format!("not a URL: {error}") })
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid("base_url", Problem::UrlScheme));
+        }
+        if url.host_str().is_none() {
+            return Err(invalid("base_url", Problem::UrlHost { host: String::new() }));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(invalid("base_url", "must not carry credentials; use api_key_env"));
+            return Err(invalid("base_url", Problem::UrlCredentials));
         }
-        if self.model.trim().is_empty() || self.model.len() > 200 {
-            return Err(invalid("model", "must be 1 to 200 characters"));
+        if self.model.trim().is_empty() || self.model.len() > MAX_MODEL {
+            return Err(invalid("model", Problem::Length { min: 1, max: MAX_MODEL }));
         }
         if let Some(name) = &self.api_key_env {
             let mut characters = name.chars();
             let valid =
                 characters.next().is_some_and(|first| first.is_ascii_uppercase() || first == '_')
                     && characters.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-            if !valid || name.len() > 100 {
-                return Err(invalid(
-                    "api_key_env",
-                    "must be an environment variable name (A-Z, 0-9, _), not the key itself",
-                ));
+            if !valid || name.len() > MAX_KEY_ENV {
+                return Err(invalid("api_key_env", Problem::EnvironmentVariable));
             }
             // Only variables meant for it: a workspace admin must not be able to send another
             // of the server's secrets to a URL of their choosing.
             if !name.starts_with(API_KEY_PREFIX) {
-                return Err(invalid(
-                    "api_key_env",
-                    format!("must start with {API_KEY_PREFIX} (for example TANDEM_LLM_API_KEY)"),
-                ));
+                let problem = Problem::MustStartWith { prefix: API_KEY_PREFIX.into() };
+                return Err(invalid("api_key_env", problem));
             }
         }
-        if !(100..=120_000).contains(&self.timeout_ms) {
-            return Err(invalid("timeout_ms", "must be 100 to 120000"));
+        let within = |field, value, (min, max)| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(invalid(field, Problem::out_of_range(min, max)))
+            }
+        };
+        within("timeout_ms", self.timeout_ms, TIMEOUT_MS)?;
+        // Never shorter than one attempt.
+        within("total_timeout_ms", self.total_timeout_ms, (self.timeout_ms, MAX_TOTAL_TIMEOUT_MS))?;
+        if !(MAX_TOKENS.0..=MAX_TOKENS.1).contains(&self.max_tokens) {
+            return Err(invalid("max_tokens", Problem::out_of_range(MAX_TOKENS.0, MAX_TOKENS.1)));
         }
-        if self.total_timeout_ms < self.timeout_ms || self.total_timeout_ms > 300_000 {
-            return Err(invalid(
-                "total_timeout_ms",
-                "must be at least timeout_ms and at most 300000",
-            ));
+        if !(TEMPERATURE.0..=TEMPERATURE.1).contains(&self.temperature) {
+            let problem = Problem::out_of_range(TEMPERATURE.0, TEMPERATURE.1);
+            return Err(invalid("temperature", problem));
         }
-        if !(1..=32_768).contains(&self.max_tokens) {
-            return Err(invalid("max_tokens", "must be 1 to 32768"));
-        }
-        if !(0.0..=2.0).contains(&self.temperature) {
-            return Err(invalid("temperature", "must be 0 to 2"));
-        }
-        if self.max_retries > 5 {
-            return Err(invalid("max_retries", "must be 0 to 5"));
+        if self.max_retries > MAX_RETRIES {
+            return Err(invalid("max_retries", Problem::out_of_range(0, MAX_RETRIES)));
         }
         for (field, price) in [
             ("input_price_per_1k", self.input_price_per_1k),
             ("output_price_per_1k", self.output_price_per_1k),
         ] {
             if !price.is_finite() || price < 0.0 {
-                return Err(invalid(field, "must be a non-negative number"));
+                return Err(invalid(field, Problem::AtLeast { min: "0".into() }));
             }
         }
-        if !(1..=100).contains(&self.breaker_failures) {
-            return Err(invalid("breaker_failures", "must be 1 to 100"));
+        if !(BREAKER_FAILURES.0..=BREAKER_FAILURES.1).contains(&self.breaker_failures) {
+            let problem = Problem::out_of_range(BREAKER_FAILURES.0, BREAKER_FAILURES.1);
+            return Err(invalid("breaker_failures", problem));
         }
-        if !(10..=3_600_000).contains(&self.breaker_cooldown_ms) {
-            return Err(invalid("breaker_cooldown_ms", "must be 10 to 3600000"));
-        }
+        within("breaker_cooldown_ms", self.breaker_cooldown_ms, BREAKER_COOLDOWN_MS)?;
         Ok(())
     }
 

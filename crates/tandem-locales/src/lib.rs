@@ -5,7 +5,10 @@
 //! Each file has a table per area. `[console]`, `[phrases]` and `[widget]` deserialize into
 //! structs that deny unknown keys and have no defaults, so a key missing from one language, or
 //! left over in it, fails to load; the keyed tables (`[reasons]`, `[emotions]`, `[entities]`,
-//! `[roles]`, `[errors]`) are looked up by a code and answer `None` for a code they lack. The
+//! `[roles]`, `[errors]`, `[validation]`) are looked up by a code and answer `None` for a code
+//! they lack. `[validation]` words the domain's [`Problem`]s: the console shows it in the
+//! agent's language and the JSON API in English, so its English is the only English there is
+//! of a refused value. The
 //! files are fixed at compile time, so the tests (which load both, compare their keys and their
 //! `{placeholders}`) are what keeps a broken catalogue from ever reaching a customer's request.
 
@@ -14,7 +17,7 @@ use std::fmt::Display;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
-use tandem_domain::{Locale, Reason};
+use tandem_domain::{Locale, Problem, Reason};
 
 /// The Chinese catalogue as written.
 pub const ZH_SOURCE: &str = include_str!("../locales/zh.toml");
@@ -43,6 +46,17 @@ pub fn source(locale: Locale) -> &'static str {
     }
 }
 
+/// A refused value's problem in English, for developers (the API's `message`, the command
+/// line): the catalogue's sentence, then what a parser said about it (a serde or TOML
+/// message), if anything.
+pub fn english(problem: &Problem) -> String {
+    let sentence = Catalogue::for_locale(Locale::En).problem(problem);
+    match problem.detail() {
+        Some(detail) => format!("{sentence}: {detail}"),
+        None => sentence,
+    }
+}
+
 /// Everything Tandem says in one language.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +74,9 @@ pub struct Catalogue {
     roles: BTreeMap<String, String>,
     /// What the console's error page says, by error code (`conversation_not_found`, `email_taken`...).
     errors: BTreeMap<String, String>,
+    /// Why a value was refused, by problem code (`too_long`...), with the problem's parameters
+    /// as `{placeholders}`.
+    validation: BTreeMap<String, String>,
 }
 
 impl Catalogue {
@@ -109,6 +126,32 @@ impl Catalogue {
     /// The codes `[errors]` has a sentence for.
     pub fn error_codes(&self) -> impl Iterator<Item = &str> {
         self.errors.keys().map(String::as_str)
+    }
+
+    /// Why a value was refused, in this language: the problem's `[validation]` sentence with
+    /// its parameters filled in, a reason code (`{reason}`) read as the reason's label. Without
+    /// a sentence (the tests make sure every problem has one), the problem's code and
+    /// parameters.
+    pub fn problem(&self, problem: &Problem) -> String {
+        let Some(sentence) = self.validation.get(problem.code()) else {
+            return problem.to_string();
+        };
+        let params: Vec<(&str, String)> = problem
+            .params()
+            .into_iter()
+            .map(|(name, value)| match Reason::parse(&value).filter(|_| name == "reason") {
+                Some(reason) => (name, self.reason(reason).to_owned()),
+                None => (name, value),
+            })
+            .collect();
+        let values: Vec<(&str, &dyn Display)> =
+            params.iter().map(|(name, value)| (*name, value as &dyn Display)).collect();
+        fill(sentence, &values)
+    }
+
+    /// The problem codes `[validation]` has a sentence for, with the sentence.
+    pub fn validation_sentences(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.validation.iter().map(|(code, sentence)| (code.as_str(), sentence.as_str()))
     }
 }
 
@@ -471,7 +514,6 @@ pub struct Console {
     pub llm_summaries_hint: String,
     pub llm_saved: String,
     pub llm_not_saved: String,
-    pub llm_not_a_number: String,
     pub llm_usage: String,
     pub llm_usage_hint: String,
     pub llm_usage_none: String,
@@ -489,6 +531,9 @@ pub struct Console {
     pub conversation_history_other: String,
     /// A problem on a line of an import: `{line}`, `{message}`.
     pub line_error: String,
+    /// A refused value: the `{field}`'s label (or an action's key and part), then the
+    /// `{problem}`.
+    pub field_problem: String,
     /// How many articles a filtered list shows: `{shown}` of `{total}`.
     pub articles_shown: String,
     /// A conversation's model usage: `{calls}`, `{prompt_tokens}`, `{completion_tokens}`, `{cost}`.

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tandem_domain::{Locale, Reason};
+use tandem_domain::{Locale, Problem, Reason};
 
 use crate::{Catalogue, fill, plural, source};
 
@@ -176,4 +176,78 @@ fn plural_picks_one_only_for_one() {
     for count in [0, 2, 21] {
         assert_eq!(plural(count, "one", "other"), "other");
     }
+}
+
+#[test]
+fn every_problem_has_a_sentence_with_its_placeholders_and_nothing_else() {
+    let problems: BTreeMap<&str, BTreeSet<&str>> = Problem::all()
+        .into_iter()
+        .map(|(code, params)| (code, params.into_iter().collect()))
+        .collect();
+    for &locale in Locale::ALL {
+        let file = format!("[validation] of locales/{}.toml", locale.as_str());
+        let sentences: BTreeMap<&str, &str> =
+            Catalogue::for_locale(locale).validation_sentences().collect();
+        let missing: Vec<&&str> =
+            problems.keys().filter(|code| !sentences.contains_key(*code)).collect();
+        let extra: Vec<&&str> =
+            sentences.keys().filter(|code| !problems.contains_key(*code)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{file}: missing {missing:?}, no such problem {extra:?}"
+        );
+        for (code, sentence) in sentences {
+            assert_eq!(placeholders(sentence), problems[code], "{file}: {code} = {sentence:?}");
+        }
+    }
+}
+
+/// Whether `text` has three or more ASCII words in a row (`must not be`): English left in a
+/// Chinese sentence. Names, codes and examples (`Asia/Shanghai`, `mon-fri 09:00-18:00`) are
+/// single words.
+fn has_english_phrase(text: &str) -> bool {
+    let mut run = 0;
+    for word in text.split(|c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')')) {
+        let english = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphabetic());
+        run = if english {
+            run + 1
+        } else if word.is_empty() {
+            run
+        } else {
+            0
+        };
+        if run >= 3 {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn chinese_problem_sentences_are_chinese() {
+    assert!(has_english_phrase("hours: each range needs a weekday"));
+    assert!(!has_english_phrase("“{days}”不是星期或星期范围（mon … sun），如 mon-fri 09:00-18:00"));
+    for (code, sentence) in Catalogue::for_locale(Locale::Zh).validation_sentences() {
+        let chinese = sentence.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        assert!(chinese && !has_english_phrase(sentence), "[validation] {code} = {sentence:?}");
+    }
+}
+
+#[test]
+fn problems_are_worded_in_each_language() {
+    let (chinese, english) = (Catalogue::for_locale(Locale::Zh), Catalogue::for_locale(Locale::En));
+    let too_long = Problem::TooLong { max: 200, got: 250 };
+    assert_eq!(chinese.problem(&too_long), "共 250 个字符，最多 200 个");
+    assert_eq!(english.problem(&too_long), "is 250 characters; at most 200");
+    let hours = Problem::NotWeekdays { days: "funday".into() };
+    assert!(chinese.problem(&hours).starts_with("“funday”不是星期"), "{}", chinese.problem(&hours));
+    // A reason code reads as its label; what a parser said is left to the API.
+    let both = Problem::AlsoHandOff { reason: "complaint".into() };
+    assert_eq!(chinese.problem(&both), "“投诉”已设为立即转人工，一个信号只能选一列");
+    assert!(english.problem(&both).starts_with("Complaint already hands off"));
+    let unreadable = Problem::Unreadable { detail: "expected value at line 1".into() };
+    assert_eq!(chinese.problem(&unreadable), "无法识别，请检查格式");
+    assert_eq!(english.problem(&unreadable), "could not be read");
+    let placeholder = Problem::UnknownPlaceholder { name: "order".into() };
+    assert!(chinese.problem(&placeholder).starts_with("{order} 既不是参数"));
 }

@@ -6,14 +6,16 @@
 //! below report typed errors (the store's [`Entity`] and [`Conflict`], the domain's
 //! [`Refusal`] and [`TransitionError`], routing's [`RoutingError`]); this module only names
 //! them. Unexpected errors keep their cause, which is logged with its chain and never shown to
-//! clients: they are all `internal`.
+//! clients: they are all `internal`. A refused value's `message` is the catalogue's English
+//! sentence for its [`Problem`] (the console shows the same sentence in the agent's language),
+//! with what a parser said, if anything.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tandem_domain::{Refusal, TransitionError, ValidationError};
+use tandem_domain::{Problem, Refusal, TransitionError, ValidationError};
 use tandem_flow::RelayError;
 use tandem_routing::RoutingError;
 use tandem_store::{Conflict, Entity, StoreError};
@@ -288,30 +290,73 @@ pub struct ErrorBody<'a> {
     /// With `import_failed`: every problem of the import, with its file and line.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
-    pub errors: Option<&'a [tandem_knowledge::formats::ImportError]>,
+    pub errors: Option<Vec<ImportProblem<'a>>>,
     /// With `actions_invalid`: every problem of the actions (action, part, reason).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
-    pub problems: Option<&'a [tandem_bot::actions::ActionError]>,
+    pub problems: Option<Vec<ActionProblem<'a>>>,
+}
+
+/// A problem of an import: where it is, and what is wrong in English (`answer: must not be
+/// empty`).
+#[derive(Serialize)]
+pub struct ImportProblem<'a> {
+    pub file: &'a str,
+    pub line: usize,
+    pub message: String,
+}
+
+/// A problem of an action: its key, the part (`steps[0].url`) and what is wrong in English.
+#[derive(Serialize)]
+pub struct ActionProblem<'a> {
+    pub action: &'a str,
+    pub field: &'a str,
+    pub reason: String,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
         let code = self.code();
-        let field = match &self {
-            ApiError::Invalid(error) => Some(error.field),
-            _ => None,
+        let (message, field) = match &self {
+            ApiError::Invalid(error) => (
+                format!("{}: {}", error.field, tandem_locales::english(&error.problem)),
+                Some(error.field),
+            ),
+            other => (other.to_string(), None),
         };
         let errors = match &self {
-            ApiError::ImportFailed(errors) => Some(errors.as_slice()),
+            ApiError::ImportFailed(errors) => Some(
+                errors
+                    .iter()
+                    .map(|error| ImportProblem {
+                        file: &error.file,
+                        line: error.line,
+                        message: match error.field {
+                            Some(field) => {
+                                format!("{field}: {}", tandem_locales::english(&error.problem))
+                            }
+                            None => tandem_locales::english(&error.problem),
+                        },
+                    })
+                    .collect(),
+            ),
             _ => None,
         };
         let problems = match &self {
-            ApiError::ActionsInvalid(problems) => Some(problems.as_slice()),
+            ApiError::ActionsInvalid(problems) => Some(
+                problems
+                    .iter()
+                    .map(|problem| ActionProblem {
+                        action: &problem.action,
+                        field: &problem.field,
+                        reason: tandem_locales::english(&problem.problem),
+                    })
+                    .collect(),
+            ),
             _ => None,
         };
-        let body = ErrorBody { code, message: self.to_string(), field, errors, problems };
+        let body = ErrorBody { code, message, field, errors, problems };
         let mut response = (code.status(), Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
@@ -354,9 +399,10 @@ impl From<tandem_flow::RoutingServiceError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonDataError(error) => {
-                ApiError::Invalid(ValidationError { field: "body", reason: error.body_text() })
-            }
+            JsonRejection::JsonDataError(error) => ApiError::Invalid(ValidationError::new(
+                "body",
+                Problem::Unreadable { detail: error.body_text() },
+            )),
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
                 "send JSON with Content-Type: application/json".into(),
             ),
@@ -405,6 +451,34 @@ mod tests {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
             assert!(!code.meaning().is_empty());
         }
+    }
+
+    #[tokio::test]
+    async fn a_refused_value_is_explained_in_english_with_what_the_parser_said() {
+        let body = |error: ApiError| async move {
+            let bytes = axum::body::to_bytes(error.into_response().into_body(), usize::MAX);
+            serde_json::from_slice::<serde_json::Value>(&bytes.await.unwrap()).unwrap()
+        };
+        let unreadable = Problem::Unreadable { detail: "missing field `url`".into() };
+        let json = body(ApiError::Invalid(ValidationError::new("body", unreadable))).await;
+        assert_eq!(json["message"], "body: could not be read: missing field `url`");
+        assert_eq!(json["field"], "body");
+        let long = Problem::TooLong { max: 200, got: 250 };
+        let import = tandem_knowledge::formats::ImportError {
+            file: "kb.jsonl".into(),
+            line: 2,
+            field: Some("title"),
+            problem: long,
+        };
+        let json = body(ApiError::ImportFailed(vec![import])).await;
+        assert_eq!(
+            json["errors"][0],
+            serde_json::json!({
+                "file": "kb.jsonl",
+                "line": 2,
+                "message": "title: is 250 characters; at most 200"
+            })
+        );
     }
 
     #[test]

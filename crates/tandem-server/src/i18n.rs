@@ -1,13 +1,20 @@
 //! The console's interface text, chosen by the agent's language setting: the `[console]` table
 //! of the translation catalogue (tandem-locales), plus what is logic here: the labels of
-//! states, roles and codes, and the sentences that carry numbers.
+//! states, roles and codes, the sentences that carry numbers, and refused values (a
+//! [`ValidationError`], an import's or an action's problem, any [`ApiError`]) worded for the
+//! agent, never the API's English.
 
 use std::ops::Deref;
 
+use tandem_bot::actions::ActionError;
 use tandem_domain::{
-    ArticleStatus, ConversationState, LlmUsage, Locale, Presence, Reason, Role, TurnOutcome,
+    ArticleStatus, ConversationState, LlmUsage, Locale, Presence, Problem, Reason, Role,
+    TurnOutcome, ValidationError,
 };
+use tandem_knowledge::formats::ImportError;
 use tandem_locales::{Catalogue, Console, fill, plural};
+
+use crate::error::ApiError;
 
 /// The console's text in one language. It dereferences to the catalogue's [`Console`], so
 /// templates read its sentences as fields (`{{ t.inbox }}`) and call its methods for labels.
@@ -131,6 +138,112 @@ impl Text {
         fill(&self.console().line_error, &[("line", &line), ("message", &message)])
     }
 
+    /// Why a value was refused, without the field (for a message next to its input).
+    pub fn problem(&self, problem: &Problem) -> String {
+        self.catalogue().problem(problem)
+    }
+
+    /// `problem` about `field` (a label, a queue's or an agent's name, an action's key and
+    /// part): "标题：不能为空".
+    pub fn about(&self, field: &str, problem: &str) -> String {
+        fill(&self.console().field_problem, &[("field", &field), ("problem", &problem)])
+    }
+
+    /// A refused value with the label of its field, as the forms name it: "标题：不能为空".
+    pub fn invalid(&self, error: &ValidationError) -> String {
+        let field = self.field_label(error.field).unwrap_or(error.field);
+        self.about(field, &self.problem(&error.problem))
+    }
+
+    /// What a person reads for an error a form's action answered: a refused value with its
+    /// field, anything else by its code (as the error page says it).
+    pub fn api_error(&self, error: &ApiError) -> String {
+        match error {
+            ApiError::Invalid(error) => self.invalid(error),
+            other => self.error_message(other.code().as_str()).to_owned(),
+        }
+    }
+
+    /// A problem of an import, on its line: "第 3 行：答案：不能为空".
+    pub fn import_error(&self, error: &ImportError) -> String {
+        let message = match error.field {
+            Some(field) => self.invalid(&ValidationError::new(field, error.problem.clone())),
+            None => self.problem(&error.problem),
+        };
+        self.line_error(error.line, &message)
+    }
+
+    /// A problem of pasted actions: "order-status：steps[0].url：须以 http:// 或 https:// 开头";
+    /// a problem of the whole text (it does not read) is only the problem: "第 3 行无法识别…".
+    pub fn action_error(&self, error: &ActionError) -> String {
+        let problem = self.problem(&error.problem);
+        if error.action.is_empty() {
+            return problem;
+        }
+        let field = self.field_label(&error.field).unwrap_or(&error.field);
+        self.about(&error.action, &self.about(field, &problem))
+    }
+
+    /// The label the console's forms give a field, by the name the domain and the API give it;
+    /// `None` for names no form shows (an action's `steps[0].url` is shown as written).
+    pub fn field_label(&self, field: &str) -> Option<&'static str> {
+        let console = self.console();
+        let label = match field {
+            "body" => &console.reply,
+            "id" | "key" => &console.kb_key,
+            "title" => &console.kb_title,
+            "answer" => &console.kb_answer,
+            "questions" => &console.kb_questions,
+            "lang" | "language" | "locale" => &console.language,
+            "effective_from" => &console.kb_effective_from,
+            "expires_at" => &console.kb_expires_at,
+            "channels" => &console.kb_channels,
+            "threshold" => &console.kb_threshold,
+            "dictionary" => &console.kb_dictionary,
+            "hand_off_on" => &console.esc_hand_off_on,
+            "approve_on" => &console.esc_approve_on,
+            "abstains_in_a_row" => &console.esc_abstains,
+            "repeats" => &console.esc_repeats,
+            "didnt_help" => &console.esc_didnt_help,
+            "anger_turns" => &console.esc_anger_turns,
+            "negative_sentiment" => &console.esc_negative,
+            "vip_tiers" => &console.esc_vip,
+            "skills" => &console.routing_skills,
+            "capacity" => &console.routing_capacity,
+            "name" => &console.act_name,
+            "description" => &console.queue_description,
+            "topics" => &console.queue_topics,
+            "sla_ms" | "sla_minutes" => &console.queue_sla,
+            "offer_timeout_ms" | "offer_timeout_minutes" => &console.queue_offer_timeout,
+            "widen_after_ms" | "widen_after_minutes" => &console.queue_widen,
+            "hours" => &console.queue_hours,
+            "time_zone" => &console.queue_time_zone,
+            "url" => &console.wh_url,
+            "events" => &console.wh_events,
+            "email" => &console.email,
+            "display_name" => &console.name,
+            "password" => &console.password,
+            "role" => &console.role,
+            "status" => &console.status,
+            "format" => &console.kb_format,
+            "triggers" => &console.act_triggers,
+            "base_url" => &console.llm_base_url,
+            "model" => &console.llm_model,
+            "api_key_env" => &console.llm_api_key_env,
+            "timeout_ms" => &console.llm_timeout,
+            "total_timeout_ms" => &console.llm_total_timeout,
+            "max_tokens" => &console.llm_max_tokens,
+            "temperature" => &console.llm_temperature,
+            "max_retries" => &console.llm_max_retries,
+            "input_price_per_1k" => &console.llm_input_price,
+            "output_price_per_1k" => &console.llm_output_price,
+            "breaker_failures" => &console.llm_breaker_failures,
+            "breaker_cooldown_ms" => &console.llm_breaker_cooldown,
+            _ => return None,
+        };
+        Some(label)
+    }
+
     /// How many articles a filtered list shows.
     pub fn articles_shown(&self, shown: usize, total: usize) -> String {
         fill(&self.console().articles_shown, &[("shown", &shown), ("total", &total)])
@@ -194,6 +307,58 @@ mod tests {
             }
         }
         assert_eq!(Text::for_locale(Locale::Zh).role(Role::Supervisor), "主管");
+    }
+
+    #[test]
+    fn refused_values_are_worded_with_their_fields_label() {
+        use tandem_bot::actions::ActionError;
+        use tandem_domain::{Problem, ValidationError};
+        use tandem_knowledge::formats::ImportError;
+
+        let (zh, en) = (Text::for_locale(Locale::Zh), Text::for_locale(Locale::En));
+        let untitled = ValidationError::new("title", Problem::Empty);
+        assert_eq!(zh.invalid(&untitled), "标题：不能为空");
+        assert_eq!(en.invalid(&untitled), "Title: must not be empty");
+        let hours = ValidationError::new("hours", Problem::NotWeekdays { days: "funday".into() });
+        assert!(
+            zh.invalid(&hours).starts_with("营业时间：“funday”不是星期"),
+            "{}",
+            zh.invalid(&hours)
+        );
+        // A field no form shows keeps its name.
+        let unknown = ValidationError::new("client_msg_id", Problem::Empty);
+        assert_eq!(zh.invalid(&unknown), "client_msg_id：不能为空");
+        // Next to its input, the problem alone.
+        assert_eq!(zh.problem(&Problem::out_of_range(100, 120_000)), "须在 100 到 120000 之间");
+
+        let line = |field, problem| ImportError { file: "pasted".into(), line: 3, field, problem };
+        assert_eq!(
+            zh.import_error(&line(Some("answer"), Problem::Empty)),
+            "第 3 行：答案：不能为空"
+        );
+        let unreadable = Problem::Unreadable { detail: "expected value at line 3".into() };
+        assert_eq!(zh.import_error(&line(None, unreadable)), "第 3 行：无法识别，请检查格式");
+
+        let problem = |action: &str, field: &str, problem| ActionError {
+            action: action.into(),
+            field: field.into(),
+            problem,
+        };
+        assert_eq!(
+            zh.action_error(&problem("top-up", "triggers", Problem::Count { min: 1, max: 200 })),
+            "top-up：触发语句：须有 1 到 200 项"
+        );
+        assert_eq!(
+            zh.action_error(&problem("top-up", "steps[0].url", Problem::UrlScheme)),
+            "top-up：steps[0].url：须以 http:// 或 https:// 开头"
+        );
+        let garbled = Problem::UnreadableLine { line: 2, detail: "expected `=`".into() };
+        assert_eq!(zh.action_error(&problem("", "file", garbled)), "第 2 行无法识别，请检查格式");
+
+        // Other errors read as the error page says them.
+        let invalid = crate::error::ApiError::Invalid(untitled);
+        assert_eq!(zh.api_error(&invalid), "标题：不能为空");
+        assert_eq!(zh.api_error(&crate::error::ApiError::Unauthorized), "请先登录");
     }
 
     #[test]

@@ -51,8 +51,13 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         match tandem_bot::actions::parse(&text) {
             Ok(parsed) => actions.extend(parsed),
             Err(found) => {
-                for problem in &found {
-                    eprintln!("{name}: {problem}");
+                for error in &found {
+                    let problem = tandem_locales::english(&error.problem);
+                    match (error.action.as_str(), error.field.as_str()) {
+                        ("", _) => eprintln!("{name}: {problem}"),
+                        (action, "") => eprintln!("{name}: {action}: {problem}"),
+                        (action, field) => eprintln!("{name}: {action}: {field}: {problem}"),
+                    }
                 }
                 problems += found.len();
             }

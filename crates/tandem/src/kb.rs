@@ -92,7 +92,11 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     }
     if !errors.is_empty() {
         for error in &errors {
-            eprintln!("{error}");
+            let problem = tandem_locales::english(&error.problem);
+            match error.field {
+                Some(field) => eprintln!("{}:{}: {field}: {problem}", error.file, error.line),
+                None => eprintln!("{}:{}: {problem}", error.file, error.line),
+            }
         }
         bail!("{} problem(s) found; nothing was imported", errors.len());
     }

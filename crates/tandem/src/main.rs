@@ -288,12 +288,17 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A refused value of `what` (an option) in English, for the command line.
+fn refused(what: &str) -> impl Fn(validate::ValidationError) -> anyhow::Error + '_ {
+    move |error| anyhow::anyhow!("{what}: {}", tandem_locales::english(&error.problem))
+}
+
 async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
     let config = args.config.load()?;
     let role = Role::parse(&args.role).context("--role must be admin, supervisor or agent")?;
     let locale = Locale::parse(&args.locale).context("--locale must be zh or en")?;
-    let email = validate::email(&args.email)?;
-    let name = validate::display_name(&args.name)?;
+    let email = validate::email(&args.email).map_err(refused("--email"))?;
+    let name = validate::display_name(&args.name).map_err(refused("--name"))?;
     let (password, generated) = if args.password_stdin {
         let mut line = String::new();
         std::io::stdin()
@@ -304,7 +309,7 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
     } else {
         (tandem_server::auth::random_token()[..16].to_owned(), true)
     };
-    validate::password(&password)?;
+    validate::password(&password).map_err(refused("the password"))?;
     let sqlite = open_store(&config)?;
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let workspace = match store.workspaces().await?.into_iter().next() {

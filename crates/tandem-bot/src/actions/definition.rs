@@ -1,15 +1,52 @@
 //! What a business writes: checking an action's definition and reading action files.
 
 use regex::Regex;
-use tandem_domain::Action;
+use tandem_domain::{Action, Problem};
 
-/// An action's problem, naming the action and the part.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
-#[error("{action}: {field}: {reason}")]
+/// An action's problem: the action's key (empty for a problem of the whole file), the part of
+/// it (`name`, `steps[0].url`, `file`) and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{action}: {field}: {problem}")]
 pub struct ActionError {
     pub action: String,
     pub field: String,
-    pub reason: String,
+    pub problem: Problem,
+}
+
+/// The characters of parameter names.
+const PARAM_CHARACTERS: &str = "a-z 0-9 _";
+/// Longest parameter name.
+const MAX_PARAM_NAME: usize = 40;
+/// Longest action name, in characters.
+const MAX_NAME: usize = 100;
+/// How many things customers say an action may list.
+const TRIGGERS: (usize, usize) = (1, 200);
+/// How many HTTP calls an action may make.
+const STEPS: (usize, usize) = (1, 5);
+/// How long one call may take, in milliseconds.
+const STEP_TIMEOUT_MS: (u64, u64) = (100, 30_000);
+
+/// Why `name` cannot name a new parameter, given the names `taken` so far: names are 1 to 40 of
+/// `a-z 0-9 _`, once each, and `env…` is kept for secrets from the environment.
+fn param_name_problem(name: &str, taken: &[String]) -> Option<Problem> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_PARAM_NAME
+        && name.chars().all(|character| {
+            character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_'
+        });
+    if !valid {
+        Some(Problem::Identifier {
+            value: name.to_owned(),
+            max: MAX_PARAM_NAME,
+            allowed: PARAM_CHARACTERS.into(),
+        })
+    } else if name.starts_with("env") {
+        Some(Problem::Reserved { value: name.to_owned() })
+    } else if taken.iter().any(|known| known == name) {
+        Some(Problem::Duplicate { value: name.to_owned() })
+    } else {
+        None
+    }
 }
 
 /// Checks an action as a business wrote it: a key like an article's, triggers, parameter names
@@ -17,60 +54,48 @@ pub struct ActionError {
 /// reply in at least one language for each outcome.
 pub fn validate(mut action: Action) -> Result<Action, ActionError> {
     let key = action.key.trim().to_owned();
-    let fail = |field: &str, reason: String| ActionError {
+    let fail = |field: &str, problem: Problem| ActionError {
         action: key.clone(),
         field: field.to_owned(),
-        reason,
+        problem,
     };
     action.key =
-        tandem_domain::validate::article_key(&key).map_err(|error| fail("key", error.reason))?;
-    action.name = action.name.trim().to_owned();
-    if action.name.is_empty() || action.name.chars().count() > 100 {
-        return Err(fail("name", "must be 1 to 100 characters".into()));
-    }
+        tandem_domain::validate::article_key(&key).map_err(|error| fail("key", error.problem))?;
+    action.name = tandem_domain::validate::one_line("name", &action.name, MAX_NAME)
+        .map_err(|error| fail("name", error.problem))?;
     action.triggers = action
         .triggers
         .iter()
         .map(|trigger| trigger.trim().to_owned())
         .filter(|trigger| !trigger.is_empty())
         .collect();
-    if action.triggers.is_empty() || action.triggers.len() > 200 {
-        return Err(fail("triggers", "give 1 to 200 things customers say to ask for it".into()));
+    if !(TRIGGERS.0..=TRIGGERS.1).contains(&action.triggers.len()) {
+        return Err(fail("triggers", Problem::Count { min: TRIGGERS.0, max: TRIGGERS.1 }));
     }
     let mut known: Vec<String> = Vec::new();
     for (index, param) in action.params.iter().enumerate() {
-        let field = format!("params[{index}]");
-        let valid_name = !param.name.is_empty()
-            && param.name.len() <= 40
-            && param.name.chars().all(|character| {
-                character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_'
-            });
-        if !valid_name || param.name.starts_with("env") || known.contains(&param.name) {
-            return Err(fail(
-                &field,
-                format!(
-                    "name {:?} must be unique, 1 to 40 of a-z, 0-9 and _, not starting with env",
-                    param.name
-                ),
-            ));
+        let field = |part: &str| format!("params[{index}].{part}");
+        if let Some(problem) = param_name_problem(&param.name, &known) {
+            return Err(fail(&field("name"), problem));
         }
         if let Some(pattern) = &param.pattern {
-            Regex::new(pattern)
-                .map_err(|error| fail(&field, format!("pattern does not compile: {error}")))?;
+            Regex::new(pattern).map_err(|error| {
+                fail(&field("pattern"), Problem::Unreadable { detail: error.to_string() })
+            })?;
         }
         if param.ask.zh.trim().is_empty() && param.ask.en.trim().is_empty() {
-            return Err(fail(&field, "needs a question to ask for it (ask.zh or ask.en)".into()));
+            return Err(fail(&field("ask"), Problem::NeedsChineseOrEnglish));
         }
         known.push(param.name.clone());
     }
     if let Some(check) = &action.identity_check {
         known.push(check.param.name.clone());
     }
-    if action.steps.is_empty() || action.steps.len() > 5 {
-        return Err(fail("steps", "give 1 to 5 HTTP calls".into()));
+    if !(STEPS.0..=STEPS.1).contains(&action.steps.len()) {
+        return Err(fail("steps", Problem::Count { min: STEPS.0, max: STEPS.1 }));
     }
     for (index, step) in action.steps.iter().enumerate() {
-        let field = format!("steps[{index}]");
+        let field = |part: &str| format!("steps[{index}].{part}");
         let names = |template: &str| -> Vec<String> {
             template
                 .split('{')
@@ -78,84 +103,69 @@ pub fn validate(mut action: Action) -> Result<Action, ActionError> {
                 .filter_map(|part| part.split_once('}').map(|(name, _)| name.to_owned()))
                 .collect()
         };
-        let mut templates = vec![step.url.clone()];
-        templates.extend(step.headers.values().cloned());
+        let mut templates = vec![("url".to_owned(), step.url.clone())];
+        templates.extend(
+            step.headers.iter().map(|(header, value)| (format!("headers.{header}"), value.clone())),
+        );
         if let Some(body) = &step.body {
-            templates.push(body.to_string());
+            templates.push(("body".to_owned(), body.to_string()));
         }
-        for name in templates.iter().flat_map(|template| names(template)) {
-            if !name.starts_with("env.") && !known.contains(&name) {
-                return Err(fail(
-                    &field,
-                    format!(
-                        "{{{name}}} is neither a parameter nor a value read by an earlier step"
-                    ),
-                ));
+        for (part, template) in &templates {
+            for name in names(template) {
+                if !name.starts_with("env.") && !known.contains(&name) {
+                    return Err(fail(&field(part), Problem::UnknownPlaceholder { name }));
+                }
             }
         }
         let scheme_ok = step.url.starts_with("http://")
             || step.url.starts_with("https://")
             || step.url.starts_with("{env.");
         if !scheme_ok {
-            return Err(fail(
-                &field,
-                "url must start with http:// or https:// (or an {env.NAME} base)".into(),
-            ));
+            return Err(fail(&field("url"), Problem::UrlScheme));
         }
-        if !(100..=30_000).contains(&step.timeout_ms) {
-            return Err(fail(&field, "timeout_ms must be between 100 and 30000".into()));
+        if !(STEP_TIMEOUT_MS.0..=STEP_TIMEOUT_MS.1).contains(&step.timeout_ms) {
+            let problem = Problem::out_of_range(STEP_TIMEOUT_MS.0, STEP_TIMEOUT_MS.1);
+            return Err(fail(&field("timeout_ms"), problem));
         }
-        for pointer in
-            step.extract.values().chain(step.rules.iter().filter_map(|rule| rule.pointer.as_ref()))
-        {
+        let pointers =
+            step.extract.iter().map(|(name, pointer)| (format!("extract.{name}"), pointer));
+        let rule_pointers = step.rules.iter().enumerate().filter_map(|(rule, reply)| {
+            reply.pointer.as_ref().map(|pointer| (format!("rules[{rule}].pointer"), pointer))
+        });
+        for (part, pointer) in pointers.chain(rule_pointers) {
             if !pointer.is_empty() && !pointer.starts_with('/') {
-                return Err(fail(
-                    &field,
-                    format!("{pointer:?} is not a JSON pointer (they start with /)"),
-                ));
+                return Err(fail(&field(&part), Problem::MustStartWith { prefix: "/".into() }));
             }
         }
         for name in step.extract.keys() {
             if known.contains(name) && action.params.iter().any(|param| &param.name == name) {
-                return Err(fail(&field, format!("{name} is already a parameter")));
+                let problem = Problem::Duplicate { value: name.clone() };
+                return Err(fail(&field(&format!("extract.{name}")), problem));
             }
             known.push(name.clone());
         }
         if let Some(check) = &step.within_days
             && !known.contains(&check.field)
         {
-            return Err(fail(
-                &field,
-                format!("within_days reads {}, which no step extracts", check.field),
-            ));
+            let problem = Problem::NotExtracted { name: check.field.clone() };
+            return Err(fail(&field("within_days"), problem));
         }
     }
     if let Some(check) = &action.identity_check {
         let param = &check.param;
-        let valid_name = !param.name.is_empty()
-            && param.name.chars().all(|character| {
-                character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_'
-            });
-        if !valid_name
-            || action.params.iter().any(|other| other.name == param.name)
-            || param.name.starts_with("env")
-        {
-            return Err(fail(
-                "identity_check.param",
-                format!("name {:?} must be a new parameter name of a-z, 0-9 and _", param.name),
-            ));
+        let others: Vec<String> = action.params.iter().map(|other| other.name.clone()).collect();
+        if let Some(problem) = param_name_problem(&param.name, &others) {
+            return Err(fail("identity_check.param.name", problem));
         }
         if param.ask.zh.trim().is_empty() && param.ask.en.trim().is_empty() {
-            return Err(fail("identity_check.param", "needs a question to ask for it".into()));
+            return Err(fail("identity_check.param.ask", Problem::NeedsChineseOrEnglish));
         }
         if !action.steps.iter().any(|step| step.extract.contains_key(&check.field)) {
-            return Err(fail("identity_check.field", format!("no step extracts {}", check.field)));
+            let problem = Problem::NotExtracted { name: check.field.clone() };
+            return Err(fail("identity_check.field", problem));
         }
         if check.mismatch.zh.trim().is_empty() && check.mismatch.en.trim().is_empty() {
-            return Err(fail(
-                "identity_check.mismatch",
-                "needs a reply in Chinese or English".into(),
-            ));
+            return Err(fail("identity_check.mismatch", Problem::NeedsChineseOrEnglish));
         }
     }
     for (field, texts) in [
@@ -164,7 +174,7 @@ pub fn validate(mut action: Action) -> Result<Action, ActionError> {
         ("replies.error", &action.replies.error),
     ] {
         if texts.zh.trim().is_empty() && texts.en.trim().is_empty() {
-            return Err(fail(field, "needs a reply in Chinese or English".into()));
+            return Err(fail(field, Problem::NeedsChineseOrEnglish));
         }
     }
     Ok(action)
@@ -185,21 +195,33 @@ pub fn parse(text: &str) -> Result<Vec<Action>, Vec<ActionError>> {
         Wrapped { actions: Vec<Action> },
     }
     let file_error =
-        |reason: String| vec![ActionError { action: String::new(), field: "file".into(), reason }];
+        |problem| vec![ActionError { action: String::new(), field: "file".into(), problem }];
     let trimmed = text.trim_start();
     let actions =
         if trimmed.starts_with('[') && !trimmed.starts_with("[[") || trimmed.starts_with('{') {
             match serde_json::from_str::<JsonFile>(text) {
                 Ok(JsonFile::List(actions) | JsonFile::Wrapped { actions }) => actions,
-                Err(error) => return Err(file_error(format!("line {}: {error}", error.line()))),
+                Err(error) => {
+                    let problem =
+                        Problem::UnreadableLine { line: error.line(), detail: error.to_string() };
+                    return Err(file_error(problem));
+                }
             }
         } else {
             match toml::from_str::<TomlFile>(text) {
                 Ok(file) => file.action,
                 Err(error) => {
-                    let line = error.span().map(|span| text[..span.start].lines().count().max(1));
-                    let at = line.map(|line| format!("line {line}: ")).unwrap_or_default();
-                    return Err(file_error(format!("{at}{}", error.message())));
+                    let detail = error.message().to_owned();
+                    let problem = match error.span() {
+                        Some(span) => {
+                            // The line the span starts on (counting the line breaks before it,
+                            // so a span at a line's start is on that line, not the one above).
+                            let line = text[..span.start].matches('\n').count() + 1;
+                            Problem::UnreadableLine { line, detail }
+                        }
+                        None => Problem::Unreadable { detail },
+                    };
+                    return Err(file_error(problem));
                 }
             }
         };
@@ -211,11 +233,106 @@ pub fn parse(text: &str) -> Result<Vec<Action>, Vec<ActionError>> {
             Ok(action) if !keys.insert(action.key.clone()) => problems.push(ActionError {
                 action: action.key.clone(),
                 field: "key".into(),
-                reason: "appears twice in the file".into(),
+                problem: Problem::Duplicate { value: action.key },
             }),
             Ok(action) => checked.push(action),
             Err(error) => problems.push(error),
         }
     }
     if problems.is_empty() { Ok(checked) } else { Err(problems) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIFT_CARD: &str = r#"[[action]]
+key = "gift-card-balance"
+name = "Gift card balance"
+triggers = ["what is left on my gift card", "礼品卡余额"]
+
+[[action.params]]
+name = "card"
+kind = "number"
+ask = { zh = "请提供礼品卡号。", en = "What is the gift card number?" }
+
+[[action.steps]]
+method = "GET"
+url = "https://shop.example.com/cards/{card}"
+extract = { balance = "/balance" }
+
+[action.replies]
+done = { zh = "余额：{balance}", en = "Balance: {balance}" }
+not_found = { zh = "没有找到这张卡。", en = "No such card." }
+error = { zh = "暂时查不到。", en = "Not available right now." }
+"#;
+
+    /// The one problem of `GIFT_CARD` with `from` replaced by `to`: (part, problem).
+    fn problem(from: &str, to: &str) -> (String, Problem) {
+        assert!(GIFT_CARD.contains(from), "{from}");
+        let mut problems = parse(&GIFT_CARD.replace(from, to)).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let error = problems.remove(0);
+        (error.field, error.problem)
+    }
+
+    #[test]
+    fn each_problem_names_the_part_it_is_in() {
+        assert_eq!(parse(GIFT_CARD).unwrap().len(), 1);
+        let cases = [
+            ("name = \"card\"", "name = \"env_card\"", "params[0].name", "reserved"),
+            (
+                "kind = \"number\"",
+                "kind = \"number\"\npattern = \"[\"",
+                "params[0].pattern",
+                "unreadable",
+            ),
+            ("{card}\"", "{card_id}\"", "steps[0].url", "unknown_placeholder"),
+            (
+                "url = \"https:",
+                "timeout_ms = 5\nurl = \"https:",
+                "steps[0].timeout_ms",
+                "out_of_range",
+            ),
+            ("\"/balance\"", "\"balance\"", "steps[0].extract.balance", "must_start_with"),
+            (
+                "triggers = [\"what is left on my gift card\", \"礼品卡余额\"]",
+                "triggers = []",
+                "triggers",
+                "count",
+            ),
+            (
+                "done = { zh = \"余额：{balance}\", en = \"Balance: {balance}\" }",
+                "done = { zh = \"\", en = \" \" }",
+                "replies.done",
+                "needs_chinese_or_english",
+            ),
+        ];
+        for (from, to, part, code) in cases {
+            let (field, problem) = problem(from, to);
+            assert_eq!((field.as_str(), problem.code()), (part, code), "{to}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_does_not_read_names_its_line() {
+        let problems = parse("[[action]]\nkey = \"x\"\nname = \n").unwrap_err();
+        assert_eq!((problems[0].action.as_str(), problems[0].field.as_str()), ("", "file"));
+        assert!(
+            matches!(problems[0].problem, Problem::UnreadableLine { line: 3, .. }),
+            "{:?}",
+            problems[0]
+        );
+        // A table missing a field is named by its header's line, the fourth here.
+        let missing = "[[action]]\nkey = \"x\"\nname = \"X\"\n[[action.steps]]\nurl = \"https://a.example\"\n";
+        let problems = parse(missing).unwrap_err();
+        assert!(
+            matches!(problems[0].problem, Problem::UnreadableLine { line: 4, .. }),
+            "{:?}",
+            problems[0]
+        );
+        let twice = format!("{GIFT_CARD}\n{GIFT_CARD}");
+        let problems = parse(&twice).unwrap_err();
+        assert_eq!(problems[0].problem, Problem::Duplicate { value: "gift-card-balance".into() });
+    }
 }

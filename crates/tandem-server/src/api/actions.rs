@@ -71,10 +71,8 @@ async fn save(
 ) -> ApiResult<ApiJson<Action>> {
     agent.require_manager()?;
     if action.key != key {
-        return Err(ApiError::Invalid(tandem_domain::ValidationError {
-            field: "key",
-            reason: format!("the body's key {:?} is not the URL's {key:?}", action.key),
-        }));
+        let problem = tandem_domain::Problem::Mismatch { value: action.key, expected: key };
+        return Err(ApiError::Invalid(tandem_domain::ValidationError::new("key", problem)));
     }
     let action =
         actions::validate(action).map_err(|error| ApiError::ActionsInvalid(vec![error]))?;

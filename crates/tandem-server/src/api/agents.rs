@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use tandem_domain::{
-    Conversation, ConversationId, ConversationState, Customer, LlmUsage, Locale, Message, Role,
-    Transition, User, UserId, validate,
+    Conversation, ConversationId, ConversationState, Customer, LlmUsage, Locale, Message, Problem,
+    Role, Transition, User, UserId, ValidationError, validate,
 };
 use tandem_store::{ConversationFilter, NewUser, UserUpdate};
 use utoipa_axum::router::OpenApiRouter;
@@ -83,10 +83,8 @@ async fn list_conversations(
 ) -> ApiResult<ApiJson<Conversations>> {
     let view = query.view.as_deref().unwrap_or("open");
     let filter = filter_for(view, &agent).ok_or_else(|| {
-        ApiError::Invalid(tandem_domain::ValidationError {
-            field: "view",
-            reason: "must be one of mine, bot, queued, human, resolved, open, all".into(),
-        })
+        let views = ["mine", "bot", "queued", "human", "resolved", "open", "all"];
+        ApiError::Invalid(ValidationError::new("view", Problem::not_one_of(view, &views)))
     })?;
     let limit = query.limit.unwrap_or(50).clamp(1, 500);
     let conversations = state.store.conversations(agent.user.workspace_id, filter, limit).await?;
@@ -237,11 +235,9 @@ pub fn transition_for(
         "reopen" => Transition::Reopen,
         "escalate" => Transition::Escalate,
         _ => {
-            return Err(ApiError::Invalid(tandem_domain::ValidationError {
-                field: "action",
-                reason: "must be one of assign, release, hand_back, resolve, reopen, escalate"
-                    .into(),
-            }));
+            let actions = ["assign", "release", "hand_back", "resolve", "reopen", "escalate"];
+            let problem = Problem::not_one_of(request.action.as_str(), &actions);
+            return Err(ApiError::Invalid(ValidationError::new("action", problem)));
         }
     };
     tandem_domain::permissions::may_transition(&agent.user, conversation, transition)?;
@@ -319,19 +315,15 @@ pub struct CreateUser {
 
 fn parse_role(text: &str) -> ApiResult<Role> {
     Role::parse(text).ok_or_else(|| {
-        ApiError::Invalid(tandem_domain::ValidationError {
-            field: "role",
-            reason: "must be admin, supervisor or agent".into(),
-        })
+        let roles: Vec<&str> = Role::ALL.iter().map(|role| role.as_str()).collect();
+        ApiError::Invalid(ValidationError::new("role", Problem::not_one_of(text, &roles)))
     })
 }
 
 fn parse_locale(text: &str) -> ApiResult<Locale> {
     Locale::parse(text).ok_or_else(|| {
-        ApiError::Invalid(tandem_domain::ValidationError {
-            field: "locale",
-            reason: "must be zh or en".into(),
-        })
+        let locales: Vec<&str> = Locale::ALL.iter().map(|locale| locale.as_str()).collect();
+        ApiError::Invalid(ValidationError::new("locale", Problem::not_one_of(text, &locales)))
     })
 }
 
@@ -436,6 +428,9 @@ struct CreatedToken {
     name: String,
 }
 
+/// Longest API token name, in characters.
+pub(crate) const MAX_TOKEN_NAME: usize = 80;
+
 /// Creates an API token that acts as the caller.
 #[utoipa::path(post, path = "/api/v1/tokens", operation_id = "createApiToken", tag = "agents", request_body = CreateToken, security(("session" = []), ("apiToken" = [])),
     responses((status = 201, description = "Created; the token is shown once.", body = CreatedToken), Errors))]
@@ -444,15 +439,9 @@ async fn create_token(
     agent: Agent,
     ApiJson(request): ApiJson<CreateToken>,
 ) -> ApiResult<impl IntoResponse> {
-    let name = request.name.trim();
-    if name.is_empty() || name.chars().count() > 80 {
-        return Err(ApiError::Invalid(tandem_domain::ValidationError {
-            field: "name",
-            reason: "must be 1 to 80 characters".into(),
-        }));
-    }
+    let name = validate::one_line("name", &request.name, MAX_TOKEN_NAME)?;
     let token = format!("tdm_{}", random_token());
-    state.store.create_api_token(agent.user.id, &token_hash(&token), name).await?;
+    state.store.create_api_token(agent.user.id, &token_hash(&token), &name).await?;
     // The token is shown once; only its hash is kept.
-    Ok((StatusCode::CREATED, ApiJson(CreatedToken { token, name: name.to_owned() })))
+    Ok((StatusCode::CREATED, ApiJson(CreatedToken { token, name })))
 }

@@ -5,7 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tandem_domain::{AnswerSettings, Article, ArticleStatus, Channel, ValidationError, validate};
+use tandem_domain::{
+    AnswerSettings, Article, ArticleStatus, Channel, Problem, ValidationError, validate,
+};
 use tandem_knowledge::formats::{self as kb, ArticleInput, Format};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,10 +30,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 fn parse_status(text: &str) -> ApiResult<ArticleStatus> {
     ArticleStatus::parse(text).ok_or_else(|| {
-        ApiError::Invalid(ValidationError {
-            field: "status",
-            reason: "must be draft, in_review, published or archived".into(),
-        })
+        let known: Vec<&str> = ArticleStatus::ALL.iter().map(|status| status.as_str()).collect();
+        ApiError::Invalid(ValidationError::new("status", Problem::not_one_of(text, &known)))
     })
 }
 
@@ -91,10 +91,8 @@ async fn import_articles(
 ) -> ApiResult<ApiJson<ImportedArticles>> {
     agent.require_manager()?;
     let format = Format::parse(&query.format).ok_or_else(|| {
-        ApiError::Invalid(ValidationError {
-            field: "format",
-            reason: "must be jsonl, csv or markdown".into(),
-        })
+        let problem = Problem::not_one_of(query.format.as_str(), &["jsonl", "csv", "markdown"]);
+        ApiError::Invalid(ValidationError::new("format", problem))
     })?;
     let status = parse_status(&query.status)?;
     let articles = kb::parse(format, "body", &body).map_err(ApiError::ImportFailed)?;

@@ -20,10 +20,7 @@ impl From<LlmSettingsError> for ApiError {
     fn from(error: LlmSettingsError) -> Self {
         match error {
             LlmSettingsError::Store(error) => error.into(),
-            LlmSettingsError::Invalid(error) => ApiError::Invalid(tandem_domain::ValidationError {
-                field: error.field,
-                reason: error.message,
-            }),
+            LlmSettingsError::Invalid(error) => ApiError::Invalid(error),
             LlmSettingsError::Unreadable(reason) => ApiError::internal(reason),
         }
     }

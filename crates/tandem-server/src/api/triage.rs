@@ -234,10 +234,11 @@ async fn reroute(
             };
             Ok(ApiJson(state.store.route(conversation.id, change).await?))
         }
-        _ => Err(ApiError::Invalid(tandem_domain::ValidationError {
-            field: "agent_id",
-            reason: "give exactly one of agent_id and queue_id".into(),
-        })),
+        _ => {
+            let problem =
+                tandem_domain::Problem::ExactlyOne { options: "agent_id, queue_id".into() };
+            Err(ApiError::Invalid(tandem_domain::ValidationError::new("agent_id", problem)))
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tandem_domain::{
-    Conversation, ConversationId, ConversationState, Customer, Inbox, Locale, Message,
+    Conversation, ConversationId, ConversationState, Customer, Inbox, Locale, Message, Problem,
     ValidationError, validate,
 };
 use tandem_flow::CustomerSend;
@@ -265,11 +265,12 @@ async fn verified_visitor(
     let (Some(user_id), Some(user_hash)) = (request.user_id, request.user_hash) else {
         return Err(ApiError::IdentityMismatch);
     };
-    if user_id.is_empty() || user_id.len() > MAX_USER_ID || user_id.chars().any(char::is_control) {
-        return Err(ApiError::Invalid(ValidationError {
-            field: "user_id",
-            reason: format!("must be 1 to {MAX_USER_ID} bytes without control characters"),
-        }));
+    if user_id.is_empty() || user_id.len() > MAX_USER_ID {
+        let problem = Problem::Bytes { min: 1, max: MAX_USER_ID };
+        return Err(ApiError::Invalid(ValidationError::new("user_id", problem)));
+    }
+    if user_id.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(ValidationError::new("user_id", Problem::ControlCharacters)));
     }
     let secret = state
         .store

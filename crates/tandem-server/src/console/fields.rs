@@ -1,12 +1,28 @@
-//! Reading what people type into console form fields: lists separated by commas, and the
-//! validation error that names the field a refused value was typed in. Shared by the settings
-//! forms that keep text as typed (the escalation policy, routing).
+//! Reading what people type into console form fields: lists separated by commas, and numbers
+//! that name their field when they do not read. Shared by the settings forms that keep text as
+//! typed (the escalation policy, routing, the model settings).
 
-use tandem_domain::ValidationError;
+use std::str::FromStr;
 
-/// A refused value of `field`, with why.
-pub fn invalid(field: &'static str, reason: impl Into<String>) -> ValidationError {
-    ValidationError { field, reason: reason.into() }
+use tandem_domain::{Problem, ValidationError};
+
+/// A number typed in `field`; other text is refused as not a number.
+pub fn number<T: FromStr>(field: &'static str, text: &str) -> Result<T, ValidationError> {
+    read(field, text, |value| Problem::NotANumber { value })
+}
+
+/// A whole number typed in `field`; other text (a fraction too) is refused as not one.
+pub fn whole_number<T: FromStr>(field: &'static str, text: &str) -> Result<T, ValidationError> {
+    read(field, text, |value| Problem::NotAWholeNumber { value })
+}
+
+fn read<T: FromStr>(
+    field: &'static str,
+    text: &str,
+    refused: fn(String) -> Problem,
+) -> Result<T, ValidationError> {
+    let text = text.trim();
+    text.parse().map_err(|_| ValidationError::new(field, refused(text.to_owned())))
 }
 
 /// Items separated by commas (ASCII or Chinese) or line breaks, trimmed, blanks dropped.

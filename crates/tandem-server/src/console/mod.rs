@@ -25,9 +25,9 @@ mod webhooks;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 
@@ -64,28 +64,37 @@ pub fn browser_text(headers: &HeaderMap) -> &'static Text {
 }
 
 /// What answers a request for an address no route has.
-pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
-    unrouted(ApiError::RouteNotFound, &uri, &headers)
+pub async fn not_found(State(state): State<AppState>, parts: Parts) -> Response {
+    unrouted(ApiError::RouteNotFound, &state, parts).await
 }
 
 /// What answers a request with a method its route does not take.
-pub async fn method_not_allowed(uri: Uri, headers: HeaderMap) -> Response {
-    unrouted(ApiError::MethodNotAllowed, &uri, &headers)
+pub async fn method_not_allowed(State(state): State<AppState>, parts: Parts) -> Response {
+    unrouted(ApiError::MethodNotAllowed, &state, parts).await
 }
 
-/// A page for a browser asking for a page, the JSON error for everything else (the API,
-/// scripts).
-fn unrouted(error: ApiError, uri: &Uri, headers: &HeaderMap) -> Response {
+/// A page for a browser asking for a page (in the signed-in agent's language, else the
+/// browser's), the JSON error for everything else (the API, scripts).
+async fn unrouted(error: ApiError, state: &AppState, mut parts: Parts) -> Response {
     let api = ["/api/", "/healthz", "/openapi.json"];
-    let wants_page = headers
+    let wants_page = parts
+        .headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    if wants_page && !api.iter().any(|prefix| uri.path().starts_with(prefix)) {
-        PageError::new(error, browser_text(headers)).into_response()
-    } else {
-        error.into_response()
+    if !wants_page || api.iter().any(|prefix| parts.uri.path().starts_with(prefix)) {
+        return error.into_response();
     }
+    let agent =
+        <Agent as OptionalFromRequestParts<AppState>>::from_request_parts(&mut parts, state)
+            .await
+            .ok()
+            .flatten();
+    let text = match agent {
+        Some(agent) => text_for(&agent),
+        None => browser_text(&parts.headers),
+    };
+    PageError::new(error, text).into_response()
 }
 
 /// What the layout needs on every signed-in page.

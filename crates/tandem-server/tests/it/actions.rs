@@ -56,7 +56,8 @@ async fn actions_are_imported_all_or_nothing_and_managed_by_managers() {
     );
     let problems = refused.json()["problems"].clone();
     assert_eq!(problems[0]["action"], "order-status-2", "{problems}");
-    assert!(problems[0]["reason"].as_str().unwrap().contains("pattern"), "{problems}");
+    assert_eq!(problems[0]["field"], "params[0].pattern", "{problems}");
+    assert!(problems[0]["reason"].as_str().unwrap().starts_with("could not be read: regex"));
     let garbled = app
         .send(build(
             Method::POST,

@@ -189,7 +189,7 @@ async fn pasted_problems_are_shown_with_the_text_kept_and_nothing_is_saved() {
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text();
     assert!(html.contains("class=\"flash error\""), "{html}");
-    assert!(html.contains("<li>file: line 3: "), "the syntax error names its line: {html}");
+    assert!(html.contains("<li>第 3 行无法识别"), "the syntax error names its line: {html}");
     assert_eq!(textarea(&html), broken, "what was typed is kept");
 
     // One valid action and one without triggers: all or nothing.
@@ -202,7 +202,7 @@ async fn pasted_problems_are_shown_with_the_text_kept_and_nothing_is_saved() {
     let refused = submit(&app, &admin, PAGE, &[("content", &mixed)]).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text();
-    assert!(html.contains("<li>gift-card-top-up: triggers: "), "{html}");
+    assert!(html.contains("<li>gift-card-top-up：触发语句：须有 1 到 200 项</li>"), "{html}");
     assert_eq!(textarea(&html), mixed);
 
     let empty = submit(&app, &admin, PAGE, &[("content", "# nothing here\n")]).await;

@@ -449,6 +449,12 @@ async fn every_documented_operation_is_served() {
         app.get("/nothing-here", &[("accept", "text/html"), ("accept-language", "zh-CN")]).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.text().contains("找不到该页面"), "{}", page.text());
+    // A signed-in agent reads it in their own language, whatever the browser says.
+    let emily = app.login(AGENT).await;
+    let headers =
+        [("accept", "text/html"), ("accept-language", "zh-CN"), ("cookie", &emily.cookie)];
+    let page = app.get("/nothing-here", &headers).await;
+    assert!(page.text().contains("That page does not exist"), "{}", page.text());
     // Every error code is listed with its meaning.
     let codes = &document["components"]["schemas"]["ErrorCode"];
     let table = codes["description"].as_str().unwrap();

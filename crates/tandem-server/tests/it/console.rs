@@ -123,7 +123,10 @@ async fn page_forms_need_the_session_csrf_token() {
     let location = illegal.headers["location"].to_str().unwrap().to_owned();
     assert!(location.contains("?error="), "{location}");
     assert!(
-        app.get(&location, &[("cookie", &session.cookie)]).await.text().contains("cannot reopen")
+        app.get(&location, &[("cookie", &session.cookie)])
+            .await
+            .text()
+            .contains("state does not allow that now")
     );
 }
 
@@ -163,7 +166,7 @@ async fn admins_manage_agents_from_the_console() {
         )
         .await;
     assert_eq!(invalid.status, StatusCode::OK);
-    assert!(invalid.text().contains("email: is not a valid e-mail address"));
+    assert!(invalid.text().contains("邮箱：不是有效的邮箱地址"), "{}", invalid.text());
     let agent = app.login(AGENT).await;
     assert_eq!(
         app.get("/admin/agents", &[("cookie", &agent.cookie)]).await.status,
@@ -302,7 +305,8 @@ async fn a_published_article_is_answered_by_the_bot() {
     )
     .await;
     assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(invalid.text().contains("id: must be") && invalid.text().contains("手写贺卡"));
+    let html = invalid.text();
+    assert!(html.contains("标识：“Gift Wrap”须为 1 到 100 个字符") && html.contains("手写贺卡"));
     let taken = post_article(
         &app,
         &editor,
@@ -380,8 +384,8 @@ async fn an_import_with_a_bad_line_saves_nothing() {
     .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text();
-    assert!(html.contains("第 2 行：id: must be"), "{html}");
-    assert!(html.contains("第 3 行：answer: must not be empty"), "{html}");
+    assert!(html.contains("第 2 行：标识：“Bad Key”须为 1 到 100 个字符"), "{html}");
+    assert!(html.contains("第 3 行：答案：不能为空"), "{html}");
     assert!(!html.contains("第 1 行"));
     assert!(html.contains("礼品包装"), "the pasted text is kept");
     assert_eq!(articles(&app).await.len(), 5, "nothing was saved");
@@ -750,7 +754,7 @@ async fn managers_edit_the_escalation_policy_and_bad_input_names_the_field() {
     let invalid = post_article(&app, &supervisor, "/settings/escalation", &fields("5")).await;
     assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = invalid.text();
-    assert!(html.contains("anger_turns: counts the last three messages"), "{html}");
+    assert!(html.contains("未保存： 愤怒的消息（最近 3 条中）：须在 0 到 3 之间"), "{html}");
     assert!(html.contains("name=\"anger_turns\" type=\"number\""));
     assert!(html.contains("value=\"5\" required aria-invalid=\"true\""), "the field is marked");
     assert!(html.contains("value=\"Gold, platinum\""), "what was typed is kept");
@@ -759,7 +763,11 @@ async fn managers_edit_the_escalation_policy_and_bad_input_names_the_field() {
     both.push(("approve_on", "complaint"));
     let conflict = post_article(&app, &supervisor, "/settings/escalation", &both).await;
     assert_eq!(conflict.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(conflict.text().contains("approve_on: complaint is already a hand-off reason"));
+    assert!(
+        conflict.text().contains("写草稿待审核：“投诉”已设为立即转人工"),
+        "{}",
+        conflict.text()
+    );
     assert_eq!(
         app.store.escalation_policy(workspace).await.unwrap().hand_off_on,
         tandem_domain::EscalationPolicy::default().hand_off_on,
@@ -824,7 +832,10 @@ async fn managers_set_skills_capacity_and_queue_hours_on_the_routing_page() {
     .await;
     assert_eq!(bad_skills.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = bad_skills.text();
-    assert!(html.contains("Emily Chen: skills: &#34;refunds&#34; needs a level"), "{html}");
+    assert!(
+        html.contains("Emily Chen：技能：“refunds”须先写技能名称，再在最后一个冒号后写等级"),
+        "{html}"
+    );
     assert!(html.contains("value=\"refunds, lang:zh:5\""), "what was typed is kept");
     let saved = post_article(
         &app,
@@ -864,7 +875,7 @@ async fn managers_set_skills_capacity_and_queue_hours_on_the_routing_page() {
     ];
     let taken = post_article(&app, &supervisor, &queue_uri, &taken_name).await;
     assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(taken.text().contains("name: a queue named 售后服务 After-sales exists"));
+    assert!(taken.text().contains("：已有同名队列"), "{}", taken.text());
     let queue_fields = |hours: &'static str| {
         [
             ("name", "售前咨询 Pre-sales"),
@@ -882,7 +893,7 @@ async fn managers_set_skills_capacity_and_queue_hours_on_the_routing_page() {
         post_article(&app, &supervisor, &queue_uri, &queue_fields("weekdays 9 to 5")).await;
     assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = malformed.text();
-    assert!(html.contains("hours: &#34;weekdays&#34; is not a weekday"), "{html}");
+    assert!(html.contains("营业时间：“weekdays”不是星期或星期范围"), "{html}");
     let nowhere = [("time_zone", "Mars/Olympus")];
     let fields: Vec<(&str, &str)> = queue_fields("mon 09:00-17:00")
         .into_iter()
@@ -891,7 +902,7 @@ async fn managers_set_skills_capacity_and_queue_hours_on_the_routing_page() {
         .collect();
     let unknown_zone = post_article(&app, &supervisor, &queue_uri, &fields).await;
     assert_eq!(unknown_zone.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(unknown_zone.text().contains("is not a time zone"), "{}", unknown_zone.text());
+    assert!(unknown_zone.text().contains("时区：“Mars/Olympus”不是有效的时区"));
     assert!(html.contains("value=\"weekdays 9 to 5\"") && html.contains("aria-invalid=\"true\""));
     let queues = app.store.queues(workspace).await.unwrap();
     let stored = queues.iter().find(|queue| queue.id.0.to_string() == queue_id).unwrap();
@@ -924,4 +935,183 @@ async fn managers_set_skills_capacity_and_queue_hours_on_the_routing_page() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let refused = post_article(&app, &agent, &queue_uri, &queue_fields("")).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+/// The text of every alert on a page (`role="alert"`: a form's error, a field's, an import's
+/// list of problems), without tags.
+fn alerts(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in html.match_indices("role=\"alert\"") {
+        let tag_start = html[..at].rfind('<').unwrap() + 1;
+        let tag = html[tag_start..].split([' ', '>']).next().unwrap();
+        let content_start = at + html[at..].find('>').unwrap() + 1;
+        let content_end = content_start + html[content_start..].find(&format!("</{tag}>")).unwrap();
+        let mut text = String::new();
+        let mut in_tag = false;
+        for character in html[content_start..content_end].chars() {
+            match character {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                _ if !in_tag => text.push(character),
+                _ => {}
+            }
+        }
+        let text = text.replace("&#34;", "\"").replace("&#39;", "'").replace("&amp;", "&");
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() {
+            found.push(text);
+        }
+    }
+    found
+}
+
+/// Whether `text` has three ASCII words in a row (`must not be`), leaving out what was typed
+/// (shown in “quotes”).
+fn has_english_phrase(text: &str) -> bool {
+    let mut unquoted = String::new();
+    let mut quoted = false;
+    for character in text.chars() {
+        match character {
+            '“' => quoted = true,
+            '”' => quoted = false,
+            _ if !quoted => unquoted.push(character),
+            _ => {}
+        }
+    }
+    let mut run = 0;
+    for word in unquoted.split_whitespace() {
+        let word = word.trim_matches(|c: char| c.is_ascii_punctuation());
+        let english = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphabetic());
+        run = if english { run + 1 } else { 0 };
+        if run >= 3 {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn english_phrases_are_told_from_names_and_typed_values() {
+    assert!(has_english_phrase("未保存： hours: each range needs a weekday"));
+    assert!(!has_english_phrase("营业时间：“funday is no day”不是星期，如 mon-fri 09:00-18:00"));
+    assert!(!has_english_phrase("接收地址（URL）：须以 http:// 或 https:// 开头"));
+}
+
+#[tokio::test]
+async fn a_chinese_admin_reads_every_refused_value_in_chinese() {
+    let app = TestApp::new().await;
+    let admin = app.login(ADMIN).await;
+    let workspace = app.store.workspaces().await.unwrap()[0].id;
+    let queue = app.store.queues(workspace).await.unwrap()[0].clone();
+    let queue_uri = format!("/settings/routing/queues/{}", queue.id.0);
+    let queue_form = |hours, time_zone| {
+        vec![
+            ("name", "售后"),
+            ("sla_minutes", "5"),
+            ("offer_timeout_minutes", "2"),
+            ("widen_after_minutes", "5"),
+            ("hours", hours),
+            ("time_zone", time_zone),
+        ]
+    };
+    let model_form = |timeout_ms| {
+        vec![
+            ("base_url", "https://llm.example/v1"),
+            ("model", "qwen-plus"),
+            ("api_key_env", "TANDEM_LLM_API_KEY"),
+            ("timeout_ms", timeout_ms),
+            ("total_timeout_ms", "15000"),
+            ("max_tokens", "400"),
+            ("temperature", "0.3"),
+            ("max_retries", "1"),
+            ("input_price_per_1k", "0"),
+            ("output_price_per_1k", "0"),
+            ("breaker_failures", "4"),
+            ("breaker_cooldown_ms", "20000"),
+        ]
+    };
+    let policy_form = |repeats| {
+        vec![
+            ("hand_off_on", "asks_for_human"),
+            ("abstains_in_a_row", "3"),
+            ("repeats", repeats),
+            ("didnt_help", "1"),
+            ("anger_turns", "2"),
+            ("negative_sentiment", "-0.9"),
+            ("vip_tiers", "vip"),
+        ]
+    };
+    let import = "not json\n{\"id\": \"gift-wrap\", \"title\": \" \", \"answer\": \"可以\"}\n";
+    /// A form's fields, as posted.
+    type Fields<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Fields, &[&str])> = vec![
+        (
+            &queue_uri,
+            queue_form("mon-fri 9:00-25:00", "Asia/Shanghai"),
+            &["未保存：", "营业时间：“9:00-25:00”不是 00:00 到 24:00 之间的时间段"],
+        ),
+        (
+            &queue_uri,
+            queue_form("mon-fri 09:00-18:00", "Mars/Olympus"),
+            &["时区：“Mars/Olympus”不是有效的时区：请写 Asia/Shanghai、Europe/Berlin 这样的名称"],
+        ),
+        (
+            "/settings/webhooks",
+            vec![("url", "https://user:pw@crm.example.com/hook"), ("events", "message.created")],
+            &["接收地址（URL）：不能包含用户名或密码"],
+        ),
+        (
+            "/knowledge",
+            vec![("key", "gift-wrap"), ("title", " "), ("answer", "可以"), ("status", "draft")],
+            &["未保存： 标题：不能为空"],
+        ),
+        ("/settings/model", model_form("5"), &["须在 100 到 120000 之间"]),
+        ("/settings/escalation", policy_form("25"), &["未保存： 重复提问：须在 0 到 20 之间"]),
+        (
+            "/knowledge/import",
+            vec![("format", "jsonl"), ("content", import)],
+            &["第 1 行：无法识别，请检查格式", "第 2 行：标题：不能为空"],
+        ),
+        ("/knowledge/settings", vec![("threshold", "0.99")], &["阈值：须在 0.05 到 0.95 之间"]),
+        (
+            "/admin/agents",
+            vec![
+                ("email", "li@galaxy.example"),
+                ("display_name", "李丽"),
+                ("role", "agent"),
+                ("locale", "zh"),
+                ("password", "short"),
+            ],
+            &["密码：须为 8 到 256 个字符"],
+        ),
+    ];
+    for (uri, fields, expected) in cases {
+        let refused = post_article(&app, &admin, uri, &fields).await;
+        assert_ne!(refused.status, StatusCode::SEE_OTHER, "{uri} saved {fields:?}");
+        let shown = alerts(&refused.text());
+        for sentence in expected {
+            assert!(
+                shown.iter().any(|alert| alert.contains(sentence)),
+                "{uri}: {sentence:?} is not among {shown:?}"
+            );
+        }
+        for alert in &shown {
+            assert!(!has_english_phrase(alert), "{uri}: English in {alert:?}");
+        }
+    }
+
+    // The JSON API answers the same refusal in English, with the field's name.
+    let headers = [("cookie", admin.cookie.as_str()), ("x-csrf-token", admin.csrf.as_str())];
+    let body = serde_json::json!({
+        "url": "https://user:pw@crm.example.com/hook",
+        "events": ["message.created"],
+    });
+    let api = app.post_json("/api/v1/webhooks", &headers, body).await;
+    assert_eq!(api.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let error = api.json();
+    assert_eq!(
+        (error["code"].as_str(), error["field"].as_str()),
+        (Some("invalid_input"), Some("url"))
+    );
+    assert_eq!(error["message"], "url: must not contain a user name or password");
 }

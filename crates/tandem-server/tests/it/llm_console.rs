@@ -160,7 +160,7 @@ async fn a_refused_value_is_named_next_to_its_field_and_nothing_is_saved() {
         html.contains("value=\"3\" spellcheck=\"false\" aria-invalid=\"true\" aria-describedby=\"error-temperature\""),
         "{html}"
     );
-    assert!(html.contains("data-field=\"temperature\">temperature: must be 0 to 2</small>"));
+    assert!(html.contains("data-field=\"temperature\">须在 0 到 2 之间</small>"), "{html}");
     assert_eq!(html.matches("aria-invalid=\"true\"").count(), 1, "only the refused field");
     assert!(html.contains("value=\"qwen-max\""), "the typed form comes back");
     assert!(html.contains("name=\"enabled\" value=\"true\" checked"));
@@ -169,7 +169,7 @@ async fn a_refused_value_is_named_next_to_its_field_and_nothing_is_saved() {
     // A number that does not read, in the agent's language.
     let refused = submit(&app, &admin, &with("timeout_ms", "ten")).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.text().contains("data-field=\"timeout_ms\">timeout_ms: 必须是数字</small>"));
+    assert!(refused.text().contains("data-field=\"timeout_ms\">“ten”不是整数</small>"));
     let refused = submit(&app, &admin, &with("api_key_env", "sk-live-123")).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.text().contains("data-field=\"api_key_env\""));

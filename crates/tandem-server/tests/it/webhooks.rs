@@ -475,7 +475,7 @@ async fn admins_manage_webhooks_in_the_console_and_see_the_secret_once() {
     .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text();
-    assert!(html.contains("url: must start with http:// or https://"), "{html}");
+    assert!(html.contains("接收地址（URL）：须以 http:// 或 https:// 开头"), "{html}");
     assert!(
         html.contains("value=\"ftp://crm.example.com\"") && html.contains("aria-invalid=\"true\"")
     );

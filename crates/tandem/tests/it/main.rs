@@ -1,3 +1,4 @@
 //! The `tandem` binary as an operator runs it: one binary, a module per area.
 
+mod imports;
 mod serve;

@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
-use tandem_domain::ValidationError;
+use tandem_domain::{Problem, ValidationError};
 
 use crate::AppState;
 use crate::console::{CsrfForm, PageError, PageResult, require_manager};
@@ -32,11 +32,9 @@ pub(super) async fn change_action(
             state.store.delete_action(workspace, &key).await.map_err(store_failed)?;
             return Ok(Redirect::to("/settings/actions?notice=deleted").into_response());
         }
-        _ => {
-            return Err(failed(ApiError::Invalid(ValidationError {
-                field: "action",
-                reason: "must be enable, disable or delete".into(),
-            })));
+        other => {
+            let problem = Problem::not_one_of(other, &["enable", "disable", "delete"]);
+            return Err(failed(ApiError::Invalid(ValidationError::new("action", problem))));
         }
     };
     let mut action = state

@@ -5,21 +5,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
-use tandem_bot::actions::{self, ActionError};
+use tandem_bot::actions;
 
 use super::page::{PageQuery, actions_page};
 use crate::AppState;
 use crate::console::{CsrfForm, PageError, PageResult, render, require_manager};
 use crate::i18n::Text;
-
-/// A problem as the page shows it; a file-wide problem (a syntax error) names no action.
-fn problem_line(problem: &ActionError) -> String {
-    if problem.action.is_empty() {
-        format!("{}: {}", problem.field, problem.reason)
-    } else {
-        problem.to_string()
-    }
-}
 
 #[derive(Debug, Deserialize)]
 pub(super) struct SaveForm {
@@ -48,7 +39,7 @@ pub(super) async fn save_actions(
                 .map_err(|error| failed(error.into()))?;
             return Ok(Redirect::to("/settings/actions?notice=saved").into_response());
         }
-        Err(problems) => problems.iter().map(problem_line).collect(),
+        Err(problems) => problems.iter().map(|problem| text.action_error(problem)).collect(),
     };
     let query = PageQuery {
         edit: Some(form.editing).filter(|key| !key.is_empty()),

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::page::agents_page;
 use crate::AppState;
 use crate::api::agents::{CreateUser, create_user_checked};
-use crate::console::{CsrfForm, PageError, PageResult};
+use crate::console::{CsrfForm, PageError, PageResult, text_for};
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize)]
@@ -35,6 +35,9 @@ pub(super) async fn create_agent(
         Err(error @ (ApiError::Refused(_) | ApiError::Internal(_))) => {
             Err(PageError::for_agent(&agent)(error))
         }
-        Err(error) => agents_page(&state, &agent, None, Some(error.to_string())).await,
+        Err(error) => {
+            let message = text_for(&agent).api_error(&error);
+            agents_page(&state, &agent, None, Some(message)).await
+        }
     }
 }

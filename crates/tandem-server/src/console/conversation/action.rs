@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::back;
 use crate::AppState;
 use crate::api::agents::{TransitionRequest, apply_transition, conversation_for};
-use crate::console::{CsrfForm, PageError, PageResult};
+use crate::console::{CsrfForm, PageError, PageResult, text_for};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct ActionForm {
@@ -28,6 +28,6 @@ pub(super) async fn submit_conversation_action(
     let outcome = apply_transition(&state, &agent, &conversation, &request)
         .await
         .err()
-        .map(|error| error.to_string());
+        .map(|error| text_for(&agent).api_error(&error));
     Ok(back(id, outcome))
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::back;
 use crate::AppState;
 use crate::api::agents::conversation_for;
-use crate::console::{CsrfForm, PageError, PageResult};
+use crate::console::{CsrfForm, PageError, PageResult, text_for};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct MessageForm {
@@ -30,6 +30,6 @@ pub(super) async fn submit_conversation_message(
         .agent_message(&conversation, &agent.user, &form.body, form.client_msg_id.as_deref(), note)
         .await
         .err()
-        .map(|error| crate::error::ApiError::from(error).to_string());
+        .map(|error| text_for(&agent).api_error(&error.into()));
     Ok(back(id, outcome))
 }

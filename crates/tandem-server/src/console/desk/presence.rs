@@ -20,10 +20,11 @@ pub(super) async fn set_presence(
 ) -> PageResult {
     let fail = PageError::for_agent(&agent);
     let presence = Presence::parse(&form.presence).ok_or_else(|| {
-        fail(crate::error::ApiError::Invalid(tandem_domain::ValidationError {
-            field: "presence",
-            reason: "must be online, away or offline".into(),
-        }))
+        let known: Vec<&str> = Presence::ALL.iter().map(|presence| presence.as_str()).collect();
+        let problem = tandem_domain::Problem::not_one_of(form.presence.as_str(), &known);
+        fail(crate::error::ApiError::Invalid(tandem_domain::ValidationError::new(
+            "presence", problem,
+        )))
     })?;
     state
         .routing

@@ -123,7 +123,7 @@ pub(super) fn escalation_page(
         updated: (updated_at > 0).then(|| (format_time(updated_at), updated_at)),
         notice,
         error_field: error.as_ref().map_or("", |error| error.field),
-        error: error.map(|error| format!("{} {error}", text.kb_not_saved)),
+        error: error.map(|error| format!("{} {}", text.kb_not_saved, text.invalid(&error))),
     }
 }
 

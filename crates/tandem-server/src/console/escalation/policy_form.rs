@@ -2,9 +2,9 @@
 //! back (check boxes repeat their name), and the policy they describe, checked.
 
 use tandem_domain::validate;
-use tandem_domain::{EscalationPolicy, Reason, ValidationError};
+use tandem_domain::{EscalationPolicy, Problem, Reason, ValidationError};
 
-use crate::console::fields::{invalid, split_list};
+use crate::console::fields::{number, split_list, whole_number};
 
 /// The policy form as typed, so that a refused form comes back unchanged.
 #[derive(Debug, Default)]
@@ -55,15 +55,8 @@ impl PolicyForm {
 
     /// The policy the form describes, checked.
     pub(super) fn policy(&self) -> Result<EscalationPolicy, ValidationError> {
-        let count = |field: &'static str, text: &str| {
-            let text = text.trim();
-            text.parse::<u32>()
-                .map_err(|_| invalid(field, format!("{text:?} is not a whole number from 0 to 20")))
-        };
-        let sentiment = self.negative_sentiment.trim();
-        let negative_sentiment = sentiment.parse::<f32>().map_err(|_| {
-            invalid("negative_sentiment", format!("{sentiment:?} is not a number from -1 to 0"))
-        })?;
+        let count = |field, text: &str| whole_number::<u32>(field, text);
+        let negative_sentiment = number("negative_sentiment", &self.negative_sentiment)?;
         validate::escalation_policy(EscalationPolicy {
             hand_off_on: reasons("hand_off_on", &self.hand_off_on)?,
             approve_on: reasons("approve_on", &self.approve_on)?,
@@ -87,8 +80,11 @@ fn reasons(field: &'static str, codes: &[String]) -> Result<Vec<Reason>, Validat
     codes
         .iter()
         .map(|code| {
-            Reason::parse(code.trim())
-                .ok_or_else(|| invalid(field, format!("unknown reason {code:?}")))
+            Reason::parse(code.trim()).ok_or_else(|| {
+                let known: Vec<&str> =
+                    Reason::OF_A_MESSAGE.iter().map(|reason| reason.as_str()).collect();
+                ValidationError::new(field, Problem::not_one_of(code.trim(), &known))
+            })
         })
         .collect()
 }

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use tandem_domain::validate;
-use tandem_domain::{Article, ArticleStatus, Channel, ValidationError};
+use tandem_domain::{Article, ArticleStatus, Channel, Problem, ValidationError};
 use tandem_knowledge::formats::ArticleInput;
 
 use crate::error::ApiError;
@@ -102,10 +102,11 @@ impl ArticleForm {
     pub(super) fn saved_status(&self) -> Result<ArticleStatus, ApiError> {
         match ArticleStatus::parse(&self.status) {
             Some(status) if status != ArticleStatus::Archived => Ok(status),
-            _ => Err(ApiError::Invalid(ValidationError {
-                field: "status",
-                reason: "must be draft, in_review or published".into(),
-            })),
+            _ => {
+                let problem =
+                    Problem::not_one_of(self.status.as_str(), &["draft", "in_review", "published"]);
+                Err(ApiError::Invalid(ValidationError::new("status", problem)))
+            }
         }
     }
 }

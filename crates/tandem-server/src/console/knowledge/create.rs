@@ -20,7 +20,7 @@ pub(super) async fn create_article(
     let article = match kb::validate_article(form.input(&form.key)) {
         Ok(article) => article,
         Err(error) => {
-            let message = format!("{} {error}", text.kb_not_saved);
+            let message = format!("{} {}", text.kb_not_saved, text.invalid(&error));
             return edit_page(&state, &agent, None, form, None, Some(message)).await;
         }
     };

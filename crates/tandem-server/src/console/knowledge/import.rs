@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
-use tandem_domain::{ArticleStatus, ValidationError};
+use tandem_domain::{ArticleStatus, Problem, ValidationError};
 use tandem_knowledge::formats::{self as kb, Format};
 
 use super::import_page::ImportPage;
@@ -29,10 +29,8 @@ pub(super) async fn import_articles(
     let text = text_for(&agent);
     require_manager(&agent)?;
     let format = Format::parse(&form.format).ok_or_else(|| {
-        PageError::for_agent(&agent)(ApiError::Invalid(ValidationError {
-            field: "format",
-            reason: "must be jsonl, csv or markdown".into(),
-        }))
+        let problem = Problem::not_one_of(form.format.as_str(), &["jsonl", "csv", "markdown"]);
+        PageError::for_agent(&agent)(ApiError::Invalid(ValidationError::new("format", problem)))
     })?;
     let publish = form.publish.is_some();
     match kb::parse(format, "pasted", &form.content) {
@@ -49,10 +47,7 @@ pub(super) async fn import_articles(
         Err(errors) => {
             let page = ImportPage {
                 chrome: Chrome::new(&agent, "knowledge"),
-                errors: errors
-                    .iter()
-                    .map(|error| text.line_error(error.line, &error.message))
-                    .collect(),
+                errors: errors.iter().map(|error| text.import_error(error)).collect(),
                 content: form.content,
                 format: form.format,
                 publish,

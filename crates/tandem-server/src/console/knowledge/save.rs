@@ -25,7 +25,7 @@ pub(super) async fn save_article(
     let article = match kb::validate_article(form.input(&key)) {
         Ok(article) => article,
         Err(error) => {
-            let message = format!("{} {error}", text.kb_not_saved);
+            let message = format!("{} {}", text.kb_not_saved, text.invalid(&error));
             let form = ArticleForm { key, ..form };
             return edit_page(&state, &agent, Some(&existing), form, None, Some(message)).await;
         }

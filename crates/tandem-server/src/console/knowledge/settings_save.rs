@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use tandem_domain::ValidationError;
+use tandem_domain::{Problem, ValidationError};
 
 use super::settings_page::{SettingsForm, settings_page};
 use crate::AppState;
@@ -19,9 +19,8 @@ pub(super) async fn save_answer_settings(
     let threshold = if threshold.is_empty() {
         Ok(None)
     } else {
-        threshold.parse::<f32>().map(Some).map_err(|_| ValidationError {
-            field: "threshold",
-            reason: format!("{threshold:?} is not a number"),
+        threshold.parse::<f32>().map(Some).map_err(|_| {
+            ValidationError::new("threshold", Problem::NotANumber { value: threshold.to_owned() })
         })
     };
     let words: Vec<String> = form.dictionary.lines().map(str::to_owned).collect();
@@ -30,7 +29,8 @@ pub(super) async fn save_answer_settings(
     let settings = match settings {
         Ok(settings) => settings,
         Err(error) => {
-            let message = format!("{} {error}", text_for(&agent).kb_not_saved);
+            let text = text_for(&agent);
+            let message = format!("{} {}", text.kb_not_saved, text.invalid(&error));
             let page = settings_page(&state, &agent, form, None, Some(message));
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
         }

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use tandem_domain::{ArticleStatus, ValidationError};
+use tandem_domain::{ArticleStatus, Problem, ValidationError};
 
 use super::saved_redirect;
 use crate::AppState;
@@ -22,10 +22,9 @@ pub(super) async fn change_article_status(
 ) -> PageResult {
     require_manager(&agent)?;
     let status = ArticleStatus::parse(&form.status).ok_or_else(|| {
-        PageError::for_agent(&agent)(ApiError::Invalid(ValidationError {
-            field: "status",
-            reason: "must be draft, in_review, published or archived".into(),
-        }))
+        let known: Vec<&str> = ArticleStatus::ALL.iter().map(|status| status.as_str()).collect();
+        let problem = Problem::not_one_of(form.status.as_str(), &known);
+        PageError::for_agent(&agent)(ApiError::Invalid(ValidationError::new("status", problem)))
     })?;
     state
         .knowledge

@@ -73,7 +73,7 @@ pub(super) async fn show_test_page(
         Ok(parsed) => parsed,
         Err(error) => {
             let page =
-                TestPage { chrome, q, channel, result: None, error: Some(error.to_string()) };
+                TestPage { chrome, q, channel, result: None, error: Some(text.api_error(&error)) };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
         }
     };

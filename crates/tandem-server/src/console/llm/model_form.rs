@@ -1,10 +1,11 @@
 //! The model settings form as typed: text for every input, read into [`LlmSettings`] (a number
-//! that does not read is named like a refused setting) and written back from them.
+//! that does not read is refused like a setting out of range) and written back from them.
 
 use serde::Deserialize;
+use tandem_domain::ValidationError;
 use tandem_llm::LlmSettings;
 
-use crate::i18n::Text;
+use crate::console::fields::{number, whole_number};
 
 /// The form as typed: text for every input, so that a refused form comes back unchanged.
 /// Check boxes are sent only when checked.
@@ -28,13 +29,6 @@ pub(super) struct ModelForm {
     pub(super) stream: Option<String>,
     pub(super) tools: Option<String>,
     pub(super) summaries: Option<String>,
-}
-
-/// A field the form could not read or the settings check refused.
-#[derive(Debug)]
-pub(super) struct FieldError {
-    pub(super) field: &'static str,
-    pub(super) message: String,
 }
 
 impl ModelForm {
@@ -61,19 +55,9 @@ impl ModelForm {
         }
     }
 
-    /// The settings the form describes; a number that does not read is named like a refused
-    /// setting. Ranges are left to `LlmSettings::validate`.
-    pub(super) fn to_settings(&self, text: &Text) -> Result<LlmSettings, FieldError> {
-        fn number<T: std::str::FromStr>(
-            text: &Text,
-            field: &'static str,
-            value: &str,
-        ) -> Result<T, FieldError> {
-            value
-                .trim()
-                .parse()
-                .map_err(|_| FieldError { field, message: text.llm_not_a_number.to_owned() })
-        }
+    /// The settings the form describes; a number that does not read is refused like a setting
+    /// out of range. Ranges are left to `LlmSettings::validate`.
+    pub(super) fn to_settings(&self) -> Result<LlmSettings, ValidationError> {
         let api_key_env = self.api_key_env.trim();
         Ok(LlmSettings {
             enabled: self.enabled.is_some(),
@@ -81,15 +65,15 @@ impl ModelForm {
             base_url: self.base_url.trim().to_owned(),
             model: self.model.trim().to_owned(),
             api_key_env: (!api_key_env.is_empty()).then(|| api_key_env.to_owned()),
-            timeout_ms: number(text, "timeout_ms", &self.timeout_ms)?,
-            total_timeout_ms: number(text, "total_timeout_ms", &self.total_timeout_ms)?,
-            max_tokens: number(text, "max_tokens", &self.max_tokens)?,
-            temperature: number(text, "temperature", &self.temperature)?,
-            max_retries: number(text, "max_retries", &self.max_retries)?,
-            input_price_per_1k: number(text, "input_price_per_1k", &self.input_price_per_1k)?,
-            output_price_per_1k: number(text, "output_price_per_1k", &self.output_price_per_1k)?,
-            breaker_failures: number(text, "breaker_failures", &self.breaker_failures)?,
-            breaker_cooldown_ms: number(text, "breaker_cooldown_ms", &self.breaker_cooldown_ms)?,
+            timeout_ms: whole_number("timeout_ms", &self.timeout_ms)?,
+            total_timeout_ms: whole_number("total_timeout_ms", &self.total_timeout_ms)?,
+            max_tokens: whole_number("max_tokens", &self.max_tokens)?,
+            temperature: number("temperature", &self.temperature)?,
+            max_retries: whole_number("max_retries", &self.max_retries)?,
+            input_price_per_1k: number("input_price_per_1k", &self.input_price_per_1k)?,
+            output_price_per_1k: number("output_price_per_1k", &self.output_price_per_1k)?,
+            breaker_failures: whole_number("breaker_failures", &self.breaker_failures)?,
+            breaker_cooldown_ms: whole_number("breaker_cooldown_ms", &self.breaker_cooldown_ms)?,
             stream: self.stream.is_some(),
             tools: self.tools.is_some(),
             summaries: self.summaries.is_some(),
@@ -99,10 +83,10 @@ impl ModelForm {
 
 #[cfg(test)]
 mod tests {
+    use tandem_domain::{Problem, ValidationError};
     use tandem_llm::LlmSettings;
 
     use super::ModelForm;
-    use crate::i18n::EN;
 
     #[test]
     fn the_form_reads_back_the_settings_it_shows() {
@@ -115,9 +99,9 @@ mod tests {
             ..LlmSettings::default()
         };
         let form = ModelForm::from_settings(&settings);
-        assert_eq!(form.to_settings(&EN).unwrap(), settings);
+        assert_eq!(form.to_settings().unwrap(), settings);
         assert_eq!(
-            ModelForm::from_settings(&LlmSettings::default()).to_settings(&EN).unwrap(),
+            ModelForm::from_settings(&LlmSettings::default()).to_settings().unwrap(),
             LlmSettings::default()
         );
     }
@@ -128,10 +112,12 @@ mod tests {
             max_retries: "two".into(),
             ..ModelForm::from_settings(&LlmSettings::default())
         };
-        let error = form.to_settings(&EN).unwrap_err();
         assert_eq!(
-            (error.field, error.message.as_str()),
-            ("max_retries", EN.llm_not_a_number.as_str())
+            form.to_settings(),
+            Err(ValidationError::new(
+                "max_retries",
+                Problem::NotAWholeNumber { value: "two".into() }
+            ))
         );
     }
 }

@@ -6,9 +6,9 @@ use askama::Template;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 use tandem_bot::model as llm;
-use tandem_domain::LlmUsage;
+use tandem_domain::{LlmUsage, ValidationError};
 
-use super::model_form::{FieldError, ModelForm};
+use super::model_form::ModelForm;
 use super::require_admin;
 use crate::AppState;
 use crate::auth::Agent;
@@ -84,7 +84,11 @@ fn key_is_set(name: &str) -> bool {
 }
 
 /// The form's groups, each field with its label, hint and the value to show.
-fn sections(t: &'static Text, form: ModelForm, error: Option<&FieldError>) -> Vec<SectionView> {
+fn sections(
+    t: &'static Text,
+    form: ModelForm,
+    error: Option<&ValidationError>,
+) -> Vec<SectionView> {
     let switch = |name, label, hint, value: &Option<String>| SwitchView {
         name,
         label,
@@ -98,7 +102,7 @@ fn sections(t: &'static Text, form: ModelForm, error: Option<&FieldError>) -> Ve
         kind,
         step,
         value,
-        error: error.filter(|error| error.field == name).map(|error| error.message.clone()),
+        error: error.filter(|error| error.field == name).map(|error| t.problem(&error.problem)),
     };
     vec![
         SectionView {
@@ -245,7 +249,7 @@ fn usage_view(text: &'static Text, usage: &LlmUsage) -> UsageView {
 /// What the save action hands the page: a notice, or the field a refused save was refused for.
 pub(super) struct Flash {
     pub(super) notice: Option<String>,
-    pub(super) error: Option<FieldError>,
+    pub(super) error: Option<ValidationError>,
 }
 
 pub(super) async fn model_page(

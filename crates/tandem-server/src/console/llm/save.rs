@@ -6,13 +6,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use tandem_bot::model::{self as llm, LlmSettingsError};
 
-use super::model_form::{FieldError, ModelForm};
+use super::model_form::ModelForm;
 use super::page::{Flash, model_page};
 use super::require_admin;
 use crate::AppState;
 use crate::console::{CsrfForm, PageError, PageResult, render};
 use crate::error::ApiError;
-use crate::i18n::Text;
 
 pub(super) async fn save_model(
     State(state): State<AppState>,
@@ -20,16 +19,13 @@ pub(super) async fn save_model(
 ) -> PageResult {
     let failed = PageError::for_agent(&agent);
     require_admin(&agent)?;
-    let text = Text::for_locale(agent.user.locale);
-    let error = match form.to_settings(text) {
+    let error = match form.to_settings() {
         Err(error) => error,
         Ok(settings) => {
             let workspace = agent.user.workspace_id;
             match llm::save_llm_settings(state.store.as_ref(), workspace, &settings).await {
                 Ok(_) => return Ok(Redirect::to("/settings/model?notice=saved").into_response()),
-                Err(LlmSettingsError::Invalid(error)) => {
-                    FieldError { field: error.field, message: error.message }
-                }
+                Err(LlmSettingsError::Invalid(error)) => error,
                 Err(error) => return Err(failed(ApiError::from(error))),
             }
         }

@@ -8,7 +8,7 @@ use tandem_domain::validate;
 use tandem_domain::{AgentRouting, Channel, ValidationError};
 
 use super::text_formats::parse_skills;
-use crate::console::fields::invalid;
+use crate::console::fields::whole_number;
 
 /// An agent's row as posted, kept to show it again when saving it failed.
 #[derive(Debug, Default, Deserialize)]
@@ -38,13 +38,7 @@ impl AgentForm {
         let skills = parse_skills(&self.skills)?;
         let mut capacity = BTreeMap::new();
         for &channel in Channel::ALL {
-            let typed = self.capacity(channel.as_str()).trim();
-            let count = typed.parse::<u32>().map_err(|_| {
-                invalid(
-                    "capacity",
-                    format!("{}: {typed:?} is not a whole number from 0 to 50", channel.as_str()),
-                )
-            })?;
+            let count = whole_number("capacity", self.capacity(channel.as_str()))?;
             capacity.insert(channel, count);
         }
         Ok(AgentRouting { skills, capacity: validate::capacity(&capacity)?, ..routing })

@@ -8,7 +8,7 @@ use tandem_domain::UserId;
 use super::agent_form::AgentForm;
 use super::page::{Refused, routing_page};
 use crate::AppState;
-use crate::console::{CsrfForm, PageError, PageResult, require_manager, store_failed};
+use crate::console::{CsrfForm, PageError, PageResult, require_manager, store_failed, text_for};
 use crate::error::ApiError;
 
 pub(super) async fn save_agent_routing(
@@ -49,7 +49,8 @@ pub(super) async fn save_agent_routing(
                 .map_err(&failed)?
                 .map(|user| user.display_name)
                 .unwrap_or_default();
-            let message = format!("{name}: {error}");
+            let text = text_for(&agent);
+            let message = text.about(&name, &text.invalid(&error));
             let refused = Refused::Agent { id, form, message };
             routing_page(&state, &agent, None, Some(refused)).await
         }

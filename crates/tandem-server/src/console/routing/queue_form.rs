@@ -3,10 +3,14 @@
 
 use serde::Deserialize;
 use tandem_domain::validate;
-use tandem_domain::{OpeningHours, Queue, QueueRouting, TimeZoneName, ValidationError};
+use tandem_domain::{OpeningHours, Problem, Queue, QueueRouting, TimeZoneName, ValidationError};
 
 use super::text_formats::{format_minutes, format_skills, parse_minutes, parse_skills};
-use crate::console::fields::{invalid, split_list};
+use crate::console::fields::split_list;
+
+/// Longest queue name and description, in characters.
+const MAX_NAME: usize = 80;
+const MAX_DESCRIPTION: usize = 500;
 
 /// A queue's form: stored values, or what was typed when saving it failed.
 #[derive(Debug, Default, Deserialize)]
@@ -49,13 +53,12 @@ impl QueueForm {
 
     /// The queue's name, description and routing as typed, checked.
     pub(super) fn parse(&self) -> Result<(String, String, QueueRouting), ValidationError> {
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
-            return Err(invalid("name", "must be 1 to 80 characters on one line"));
-        }
+        let name = validate::one_line("name", &self.name, MAX_NAME)?;
         let description = self.description.trim();
-        if description.chars().count() > 500 {
-            return Err(invalid("description", "must be at most 500 characters"));
+        let chars = description.chars().count();
+        if chars > MAX_DESCRIPTION {
+            let problem = Problem::TooLong { max: MAX_DESCRIPTION, got: chars };
+            return Err(ValidationError::new("description", problem));
         }
         let routing = validate::queue_routing(QueueRouting {
             skills: parse_skills(&self.skills)?,
@@ -66,14 +69,14 @@ impl QueueForm {
             hours: self
                 .hours
                 .parse::<OpeningHours>()
-                .map_err(|error| invalid("hours", error.to_string()))?
+                .map_err(|problem| ValidationError::new("hours", problem))?
                 .0,
             time_zone: self
                 .time_zone
                 .parse::<TimeZoneName>()
-                .map_err(|error| invalid("time_zone", error.to_string()))?,
+                .map_err(|problem| ValidationError::new("time_zone", problem))?,
         })?;
-        Ok((name.to_owned(), description.to_owned(), routing))
+        Ok((name, description.to_owned(), routing))
     }
 }
 

@@ -8,7 +8,7 @@ use tandem_domain::{Queue, QueueId};
 use super::page::{Refused, routing_page};
 use super::queue_form::{QueueForm, queue_input};
 use crate::AppState;
-use crate::console::{CsrfForm, PageError, PageResult, require_manager, store_failed};
+use crate::console::{CsrfForm, PageError, PageResult, require_manager, store_failed, text_for};
 use crate::error::ApiError;
 
 pub(super) async fn save_queue(
@@ -18,6 +18,7 @@ pub(super) async fn save_queue(
 ) -> PageResult {
     require_manager(&agent)?;
     let failed = store_failed(&agent);
+    let text = text_for(&agent);
     let id = QueueId(id);
     let queue = state
         .store
@@ -39,9 +40,9 @@ pub(super) async fn save_queue(
                 }
                 // Another queue has the name.
                 Err(tandem_flow::RoutingServiceError::Store(
-                    tandem_store::StoreError::Conflict(reason),
+                    tandem_store::StoreError::Conflict(conflict),
                 )) => {
-                    let message = format!("{}: name: {reason}", queue.name);
+                    let message = text.about(&queue.name, &text.api_error(&conflict.into()));
                     let refused = Refused::Queue { id, form, field: "name", message };
                     routing_page(&state, &agent, None, Some(refused)).await
                 }
@@ -49,7 +50,7 @@ pub(super) async fn save_queue(
             }
         }
         Err(error) => {
-            let message = format!("{}: {error}", queue.name);
+            let message = text.about(&queue.name, &text.invalid(&error));
             let field = queue_input(error.field);
             let refused = Refused::Queue { id, form, field, message };
             routing_page(&state, &agent, None, Some(refused)).await

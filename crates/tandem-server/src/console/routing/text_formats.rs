@@ -4,14 +4,12 @@
 use std::collections::BTreeMap;
 
 use tandem_domain::validate;
-use tandem_domain::{SkillLevels, ValidationError};
-
-use crate::console::fields::invalid;
+use tandem_domain::{Problem, SkillLevels, ValidationError};
 
 /// What is typed in a form field for skills, read (the rules live with the domain's type).
 pub(super) fn parse_skills(text: &str) -> Result<BTreeMap<String, u8>, ValidationError> {
     let skills =
-        text.parse::<SkillLevels>().map_err(|error| invalid("skills", error.to_string()))?;
+        text.parse::<SkillLevels>().map_err(|problem| ValidationError::new("skills", problem))?;
     validate::skill_levels(&skills.0)
 }
 
@@ -26,7 +24,7 @@ pub(super) fn parse_minutes(field: &'static str, text: &str) -> Result<i64, Vali
         Ok(minutes) if minutes.is_finite() && minutes >= 0.0 => {
             Ok((minutes * 60_000.0).round() as i64)
         }
-        _ => Err(invalid(field, format!("{text:?} is not a number of minutes"))),
+        _ => Err(ValidationError::new(field, Problem::NotANumber { value: text.to_owned() })),
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::page::settings_page;
 use crate::AppState;
 use crate::api::agents::{UpdateUser, update_user_checked};
-use crate::console::{CsrfForm, PageError, PageResult};
+use crate::console::{CsrfForm, PageError, PageResult, text_for};
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +36,9 @@ pub(super) async fn save_settings(
         Err(error @ (ApiError::Internal(_) | ApiError::Refused(_))) => {
             Err(PageError::for_agent(&agent)(error))
         }
-        Err(error) => settings_page(&state, &agent, None, None, Some(error.to_string())).await,
+        Err(error) => {
+            let message = text_for(&agent).api_error(&error);
+            settings_page(&state, &agent, None, None, Some(message)).await
+        }
     }
 }

@@ -32,10 +32,11 @@ pub(super) async fn change_webhook(
         "disable" => update_checked(&state, &agent, id, active(false)).await.map(|_| "saved"),
         "test" => send_test_checked(&state, &agent, id).await.map(|_| "test"),
         "delete" => delete_checked(&state, &agent, id).await.map(|()| "deleted"),
-        _ => Err(ApiError::Invalid(tandem_domain::ValidationError {
-            field: "action",
-            reason: "must be enable, disable, test or delete".into(),
-        })),
+        other => {
+            let actions = ["enable", "disable", "test", "delete"];
+            let problem = tandem_domain::Problem::not_one_of(other, &actions);
+            Err(ApiError::Invalid(tandem_domain::ValidationError::new("action", problem)))
+        }
     };
     match outcome {
         Ok(notice) => {

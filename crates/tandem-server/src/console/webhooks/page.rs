@@ -162,7 +162,7 @@ pub(super) async fn webhooks_page(
         form_description: form.description,
         new_secret: flash.new_secret.map(|created| (created.endpoint.url, created.secret)),
         notice: flash.notice,
-        error: flash.error.map(|error| error.to_string()),
+        error: flash.error.map(|error| text.api_error(&error)),
         error_field,
     })
 }
