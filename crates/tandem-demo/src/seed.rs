@@ -168,22 +168,7 @@ pub async fn seed(store: &Arc<dyn Store>) -> Result<bool, DemoError> {
 
 /// The demo shop's knowledge base: what its customers ask most, in Chinese and English.
 fn articles() -> Vec<NewArticle> {
-    let article = |key: &str,
-                   language: Locale,
-                   title: &str,
-                   questions: &[&str],
-                   answer: &str,
-                   tags: &[&str]| NewArticle {
-        key: key.into(),
-        title: title.into(),
-        answer: answer.into(),
-        questions: questions.iter().map(|question| (*question).to_owned()).collect(),
-        tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
-        language: Some(language),
-        effective_from: None,
-        expires_at: None,
-        channels: Vec::new(),
-    };
+    let article = NewArticle::new;
     vec![
         article(
             "returns",

@@ -247,6 +247,30 @@ pub struct NewArticle {
     pub channels: Vec<Channel>,
 }
 
+impl NewArticle {
+    /// An article in `language` for every channel, with no effective window.
+    pub fn new(
+        key: &str,
+        language: Locale,
+        title: &str,
+        questions: &[&str],
+        answer: &str,
+        tags: &[&str],
+    ) -> NewArticle {
+        NewArticle {
+            key: key.to_owned(),
+            title: title.to_owned(),
+            answer: answer.to_owned(),
+            questions: questions.iter().map(|question| (*question).to_owned()).collect(),
+            tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
+            language: Some(language),
+            effective_from: None,
+            expires_at: None,
+            channels: Vec::new(),
+        }
+    }
+}
+
 /// A knowledge article: an answer and the ways customers ask for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Article {

@@ -149,20 +149,7 @@ impl Fixture {
 /// A few articles in both languages: returns (`returns`, `returns-en`), shipping (`shipping`,
 /// `shipping-en`) and opening hours (`service-hours`).
 pub fn sample_articles() -> Vec<NewArticle> {
-    let article =
-        |key: &str, language, title: &str, questions: &[&str], answer: &str, tags: &[&str]| {
-            NewArticle {
-                key: key.into(),
-                title: title.into(),
-                answer: answer.into(),
-                questions: questions.iter().map(|question| (*question).to_owned()).collect(),
-                tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
-                language: Some(language),
-                effective_from: None,
-                expires_at: None,
-                channels: Vec::new(),
-            }
-        };
+    let article = NewArticle::new;
     vec![
         article(
             "returns",

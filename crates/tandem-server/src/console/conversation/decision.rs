@@ -27,12 +27,7 @@ pub struct DecisionView {
 pub(super) fn decision_view(text: &'static Text, record: &DecisionRecord) -> DecisionView {
     let outcome = text.bot_outcome(Some(record.outcome));
     let action = record.action.as_ref().map(|action| {
-        let params = action
-            .params
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let params = super::params_line(&action.params);
         let calls = action
             .calls
             .iter()

@@ -177,12 +177,7 @@ pub(super) fn handoff_view(
             .actions
             .iter()
             .map(|action| {
-                let params = action
-                    .params
-                    .iter()
-                    .map(|(name, value)| format!("{name}={value}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let params = super::params_line(&action.params);
                 (action.action.clone(), action.outcome.as_str(), params)
             })
             .collect(),

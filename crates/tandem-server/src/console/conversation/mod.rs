@@ -13,6 +13,12 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 
+/// An action's parameters as agents read them: `order=2024…, phone=138****0000`.
+fn params_line(params: &std::collections::BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = params.iter().map(|(name, value)| format!("{name}={value}")).collect();
+    pairs.join(", ")
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/conversations/{id}", get(page::show_conversation_page))
