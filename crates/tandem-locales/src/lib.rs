@@ -57,6 +57,14 @@ pub fn english(problem: &Problem) -> String {
     }
 }
 
+/// [`english`] about a field, when one is named: `title: must not be empty`.
+pub fn english_about(field: Option<&str>, problem: &Problem) -> String {
+    match field {
+        Some(field) => format!("{field}: {}", english(problem)),
+        None => english(problem),
+    }
+}
+
 /// Everything Tandem says in one language.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

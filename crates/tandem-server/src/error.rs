@@ -254,12 +254,6 @@ impl ApiError {
         }
     }
 
-    /// The stable code and the HTTP status of the error.
-    pub fn code_and_status(&self) -> (&'static str, StatusCode) {
-        let code = self.code();
-        (code.as_str(), code.status())
-    }
-
     /// Logs an unexpected error with its cause chain (the client sees only `internal`).
     pub fn log(&self) {
         if self.code() != ErrorCode::Internal {
@@ -320,7 +314,7 @@ impl IntoResponse for ApiError {
         let code = self.code();
         let (message, field) = match &self {
             ApiError::Invalid(error) => (
-                format!("{}: {}", error.field, tandem_locales::english(&error.problem)),
+                tandem_locales::english_about(Some(error.field), &error.problem),
                 Some(error.field),
             ),
             other => (other.to_string(), None),
@@ -332,12 +326,7 @@ impl IntoResponse for ApiError {
                     .map(|error| ImportProblem {
                         file: &error.file,
                         line: error.line,
-                        message: match error.field {
-                            Some(field) => {
-                                format!("{field}: {}", tandem_locales::english(&error.problem))
-                            }
-                            None => tandem_locales::english(&error.problem),
-                        },
+                        message: tandem_locales::english_about(error.field, &error.problem),
                     })
                     .collect(),
             ),

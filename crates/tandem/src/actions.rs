@@ -52,11 +52,11 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             Ok(parsed) => actions.extend(parsed),
             Err(found) => {
                 for error in &found {
-                    let problem = tandem_locales::english(&error.problem);
-                    match (error.action.as_str(), error.field.as_str()) {
-                        ("", _) => eprintln!("{name}: {problem}"),
-                        (action, "") => eprintln!("{name}: {action}: {problem}"),
-                        (action, field) => eprintln!("{name}: {action}: {field}: {problem}"),
+                    let field = Some(error.field.as_str()).filter(|field| !field.is_empty());
+                    let problem = tandem_locales::english_about(field, &error.problem);
+                    match error.action.as_str() {
+                        "" => eprintln!("{name}: {}", tandem_locales::english(&error.problem)),
+                        action => eprintln!("{name}: {action}: {problem}"),
                     }
                 }
                 problems += found.len();

@@ -92,11 +92,8 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     }
     if !errors.is_empty() {
         for error in &errors {
-            let problem = tandem_locales::english(&error.problem);
-            match error.field {
-                Some(field) => eprintln!("{}:{}: {field}: {problem}", error.file, error.line),
-                None => eprintln!("{}:{}: {problem}", error.file, error.line),
-            }
+            let problem = tandem_locales::english_about(error.field, &error.problem);
+            eprintln!("{}:{}: {problem}", error.file, error.line);
         }
         bail!("{} problem(s) found; nothing was imported", errors.len());
     }

@@ -290,7 +290,7 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 
 /// A refused value of `what` (an option) in English, for the command line.
 fn refused(what: &str) -> impl Fn(validate::ValidationError) -> anyhow::Error + '_ {
-    move |error| anyhow::anyhow!("{what}: {}", tandem_locales::english(&error.problem))
+    move |error| anyhow::anyhow!(tandem_locales::english_about(Some(what), &error.problem))
 }
 
 async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {

@@ -32,19 +32,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(send_test))
 }
 
-/// Webhook endpoints carry URLs that may hold credentials: only admins see or change them.
-fn require_admin(agent: &Agent) -> ApiResult<()> {
-    agent.require_admin()
-}
-
 /// A new signing secret.
 fn new_secret() -> String {
     format!("whsec_{}", random_token())
 }
 
-/// An endpoint of the admin's own workspace; others do not exist for them.
+/// An endpoint of the admin's own workspace; others do not exist for them. Webhook endpoints
+/// carry URLs that may hold credentials: only admins see or change them.
 pub async fn endpoint_for(state: &AppState, agent: &Agent, id: i64) -> ApiResult<WebhookEndpoint> {
-    require_admin(agent)?;
+    agent.require_admin()?;
     state
         .store
         .webhook_endpoint(WebhookEndpointId(id))
@@ -55,7 +51,7 @@ pub async fn endpoint_for(state: &AppState, agent: &Agent, id: i64) -> ApiResult
 
 /// The workspace's endpoints (admins only).
 pub async fn endpoints_for(state: &AppState, agent: &Agent) -> ApiResult<Vec<WebhookEndpoint>> {
-    require_admin(agent)?;
+    agent.require_admin()?;
     Ok(state.store.webhook_endpoints(agent.user.workspace_id).await?)
 }
 
@@ -110,7 +106,7 @@ pub async fn create_checked(
     agent: &Agent,
     request: CreateWebhook,
 ) -> ApiResult<WithSecret> {
-    require_admin(agent)?;
+    agent.require_admin()?;
     let url = webhook_url(&request.url)?;
     let events = webhook_events(&request.events)?;
     let description = webhook_description(&request.description)?;

@@ -175,11 +175,12 @@ impl PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let (code, status) = self.error.code_and_status();
+        let code = self.error.code();
+        let status = code.status();
         self.error.log();
         // The page speaks the agent's language by the error's code; the English `message` with
         // its details is for developers, in the JSON API's answers.
-        let message = self.text.error_message(code);
+        let message = self.text.error_message(code.as_str());
         let page = ErrorPage {
             t: self.text,
             status: status.as_u16(),

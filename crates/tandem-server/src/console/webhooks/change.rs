@@ -46,7 +46,7 @@ pub(super) async fn change_webhook(
         Err(error @ (ApiError::Invalid(_) | ApiError::Conflict(_))) => {
             // Keep the page: name the problem above the list.
             endpoint_for(&state, &agent, id).await.map_err(failed)?;
-            let (_, status) = error.code_and_status();
+            let status = error.code().status();
             let flash = Flash { new_secret: None, notice: None, error: Some(error) };
             let page = webhooks_page(&state, &agent, CreateForm::default(), flash).await?;
             Ok((status, render(&page)).into_response())
