@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tandem_domain::{AnswerSettings, Article, ArticleStatus, Channel, Millis, WorkspaceId};
 use tandem_flow::Clock;
+use tandem_knowledge::calibrate::{self, Calibration};
 use tandem_knowledge::{Candidate, Decision, DecisionPolicy, Engine};
 use tandem_store::{Change, Store, StoreError};
 use tandem_text::Dictionary;
@@ -69,6 +70,9 @@ pub(crate) struct Built {
     /// The workspace's settings this was built with, and the decision policy they make.
     pub(crate) settings: AnswerSettings,
     pub(crate) policy: DecisionPolicy,
+    /// The threshold learnt from the articles of the last full build (in force unless the
+    /// workspace set its own); `None` when they have too few variants to learn from.
+    pub(crate) calibration: Option<Calibration>,
 }
 
 /// The knowledge stamp of a workspace's articles and settings (see `Store::knowledge_stamp`).
@@ -328,6 +332,7 @@ impl Engines {
                 stamp: stamp(&articles, &settings),
                 settings,
                 policy: current.policy,
+                calibration: current.calibration,
             },
         );
         let engines = Arc::clone(&self);
@@ -355,10 +360,7 @@ impl Engines {
     ) -> Result<(), StoreError> {
         let articles = self.answerable(workspace).await?;
         let settings = self.store.answer_settings(workspace).await?;
-        let policy = DecisionPolicy {
-            threshold: settings.threshold.unwrap_or(self.policy.threshold),
-            ..self.policy
-        };
+        let policy = self.policy;
         let now = (self.clock)();
         let built = tokio::task::spawn_blocking(move || {
             let valid_until = valid_until(&articles, now);
@@ -367,15 +369,22 @@ impl Engines {
                 articles.into_iter().filter(|article| article.live_at(now)).collect();
             let version = knowledge_version(&live);
             let dictionary = Dictionary::new(settings.dictionary.iter().map(String::as_str));
+            let base = Indexed::build(live, dictionary);
+            let calibration = calibrate::calibrate(&base.engine);
+            let threshold = settings
+                .threshold
+                .or(calibration.map(|calibration| calibration.threshold))
+                .unwrap_or(policy.threshold);
             Built {
-                base: Arc::new(Indexed::build(live, dictionary)),
+                base: Arc::new(base),
                 delta: None,
                 masked: HashSet::new(),
                 valid_until,
                 version,
                 stamp,
                 settings,
-                policy,
+                policy: DecisionPolicy { threshold, ..policy },
+                calibration,
             }
         })
         .await

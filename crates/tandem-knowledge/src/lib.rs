@@ -10,10 +10,14 @@
 //!   from. With one or two variants per article the retrieval evidence carries the decision.
 //!
 //! The fused score is a confidence in `[0, 1]`; the decision compares it with a threshold and
-//! the gap to the runner-up.
+//! the gap to the runner-up. What a score means depends on the knowledge base, so each gets its
+//! own threshold, learnt from its own articles ([`calibrate`]).
 
+pub mod calibrate;
 pub mod eval;
 pub mod formats;
+pub mod history;
+pub mod learn;
 mod model;
 
 use std::collections::HashMap;
@@ -111,7 +115,8 @@ impl Default for DecisionPolicy {
     }
 }
 
-/// The default confidence threshold (see `tandem eval --sweep`).
+/// The confidence threshold of a knowledge base too small to calibrate (see `tandem eval
+/// --sweep`).
 pub const DEFAULT_THRESHOLD: f32 = 0.35;
 
 /// Features found in more than this fraction of all texts are skipped by retrieval: with their
@@ -164,6 +169,17 @@ impl Engine {
 
     /// Like [`Engine::build`], keeping the business's own words whole when segmenting.
     pub fn build_with(articles: Vec<Article>, dictionary: Dictionary) -> Engine {
+        Engine::build_as(articles, dictionary, None)
+    }
+
+    /// Like [`Engine::build_with`]; `with_model` says whether to train the intent model
+    /// (`None`: where the articles have enough variants), so that a calibration fold with a
+    /// variant held out scores the way the whole knowledge base does.
+    pub(crate) fn build_as(
+        articles: Vec<Article>,
+        dictionary: Dictionary,
+        with_model: Option<bool>,
+    ) -> Engine {
         let analyzer = analyzer();
         // Normalised once: for the exact-match table and for the features.
         let features =
@@ -211,7 +227,17 @@ impl Engine {
                 document_frequency[column as usize] += 1;
             }
         }
-        let total = texts.len() as f32;
+        // The reference questions count as documents too: a first knowledge base of a few
+        // dozen texts cannot tell on its own that "什么时候" or "how do I" say little.
+        let background = background();
+        for features in background {
+            for feature in features {
+                if let Some(&column) = vocabulary.get(feature) {
+                    document_frequency[column as usize] += 1;
+                }
+            }
+        }
+        let total = (texts.len() + background.len()) as f32;
         let idf: Vec<f32> = document_frequency
             .iter()
             .map(|&df| ((total + 1.0) / (df as f32 + 1.0)).ln() + 1.0)
@@ -241,9 +267,11 @@ impl Engine {
         }
         let enough_examples =
             examples.len() as f32 >= MIN_EXAMPLES_PER_ARTICLE * articles.len() as f32;
+        let with_model = with_model
+            .unwrap_or(articles.len() <= MAX_MODEL_ARTICLES && enough_examples)
+            && articles.len() >= 2;
         let model =
-            (articles.len() >= 2 && articles.len() <= MAX_MODEL_ARTICLES && enough_examples)
-                .then(|| LinearModel::train(&examples, articles.len(), &document_frequency));
+            with_model.then(|| LinearModel::train(&examples, articles.len(), &document_frequency));
         Engine {
             articles,
             vocabulary,
@@ -414,6 +442,22 @@ impl Decision {
         };
         Decision { outcome, candidates, threshold: policy.threshold }
     }
+}
+
+/// The distinct features of each reference question (`calibrate::reference_questions`),
+/// counted into every engine's document frequencies.
+fn background() -> &'static [Vec<Feature>] {
+    static BACKGROUND: std::sync::OnceLock<Vec<Vec<Feature>>> = std::sync::OnceLock::new();
+    BACKGROUND.get_or_init(|| {
+        calibrate::reference_questions()
+            .map(|question| {
+                let mut features = analyzer().features(question);
+                features.sort_unstable();
+                features.dedup();
+                features
+            })
+            .collect()
+    })
 }
 
 /// The intent model's probability and the retrieval similarity as one confidence: their

@@ -271,7 +271,9 @@ pub struct Console {
     pub kb_any_channel: String,
     pub kb_settings: String,
     pub kb_threshold_hint: String,
-    pub kb_default: String,
+    pub kb_learnt: String,
+    pub kb_learnt_none: String,
+    pub kb_own_threshold: String,
     pub kb_dictionary: String,
     pub kb_dictionary_hint: String,
     pub channel_web: String,
@@ -550,6 +552,30 @@ pub struct Console {
     /// How many articles an import saved: `{count}`.
     pub imported_one: String,
     pub imported_other: String,
+    // agent assist
+    pub assist_title: String,
+    pub assist_suggestions: String,
+    pub assist_no_suggestions: String,
+    pub assist_score: String,
+    pub assist_insert: String,
+    pub assist_insert_hint: String,
+    pub assist_emotions: String,
+    pub assist_alerts: String,
+    pub assist_alert_anger_rising: String,
+    pub assist_alert_anger_rising_why: String,
+    pub assist_alert_legal_threat: String,
+    pub assist_alert_legal_threat_why: String,
+    pub assist_alert_regulated_topic: String,
+    pub assist_alert_regulated_topic_why: String,
+    pub assist_alert_personal_data: String,
+    pub assist_alert_personal_data_why: String,
+    pub assist_alert_vip_waiting: String,
+    pub assist_alert_vip_waiting_why: String,
+    pub assist_previous: String,
+    pub assist_acceptance: String,
+    /// How a conversation's suggestions were used: `{shown}`, `{inserted}`, `{unchanged}`,
+    /// `{edited}`, `{ignored}`.
+    pub assist_acceptance_line: String,
 }
 
 /// The customer-facing sentences of the bot and of system messages.

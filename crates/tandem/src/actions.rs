@@ -52,12 +52,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             Ok(parsed) => actions.extend(parsed),
             Err(found) => {
                 for error in &found {
-                    let field = Some(error.field.as_str()).filter(|field| !field.is_empty());
-                    let problem = tandem_locales::english_about(field, &error.problem);
-                    match error.action.as_str() {
-                        "" => eprintln!("{name}: {}", tandem_locales::english(&error.problem)),
-                        action => eprintln!("{name}: {action}: {problem}"),
-                    }
+                    eprintln!("{}", describe(&name, error));
                 }
                 problems += found.len();
             }
@@ -79,6 +74,18 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     println!("imported {} action(s)", saved.len());
     sqlite.close();
     Ok(())
+}
+
+/// A problem of an actions file as the command line says it: `FILE: ACTION: field: problem`, or
+/// `FILE: problem` for the file as a whole (TOML that does not read names its line).
+pub(crate) fn describe(file: &str, error: &tandem_bot::actions::ActionError) -> String {
+    match error.action.as_str() {
+        "" => format!("{file}: {}", tandem_locales::english(&error.problem)),
+        action => {
+            let field = Some(error.field.as_str()).filter(|field| !field.is_empty());
+            format!("{file}: {action}: {}", tandem_locales::english_about(field, &error.problem))
+        }
+    }
 }
 
 async fn export(args: ExportArgs) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use serde::Deserialize;
+use tandem_knowledge::calibrate;
 use tandem_knowledge::eval::{self, Case};
 use tandem_knowledge::{Article, DecisionPolicy, Engine};
 
@@ -20,9 +21,10 @@ pub struct EvalArgs {
     /// Print one JSON object instead of a report.
     #[arg(long)]
     json: bool,
-    /// Confidence below which the engine abstains.
-    #[arg(long, default_value_t = tandem_knowledge::DEFAULT_THRESHOLD)]
-    threshold: f32,
+    /// Confidence below which the engine abstains (default: the threshold learnt from the
+    /// knowledge base, as a workspace gets it).
+    #[arg(long)]
+    threshold: Option<f32>,
     /// Also show the trade-off across thresholds from 0 to 0.95.
     #[arg(long)]
     sweep: bool,
@@ -37,10 +39,27 @@ struct ArticleLine {
     questions: Vec<String>,
     #[serde(default)]
     answer: String,
+    /// `draft` articles are never answered.
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// The answerable articles of a KB.jsonl file: drafts (`"status": "draft"`) are left out.
+pub(crate) fn read_articles(path: &Path) -> anyhow::Result<Vec<Article>> {
+    Ok(read_jsonl::<ArticleLine>(path)?
+        .into_iter()
+        .filter(|line| line.status.as_deref() != Some("draft"))
+        .map(|line| Article {
+            id: line.id,
+            title: line.title,
+            questions: line.questions,
+            answer: line.answer,
+        })
+        .collect())
 }
 
 /// Reads a JSONL file; any bad line fails the whole read with its line number.
-fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T>> {
+pub(crate) fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut items = Vec::new();
@@ -59,21 +78,20 @@ fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let articles: Vec<Article> = read_jsonl::<ArticleLine>(&args.kb)?
-        .into_iter()
-        .map(|line| Article {
-            id: line.id,
-            title: line.title,
-            questions: line.questions,
-            answer: line.answer,
-        })
-        .collect();
+    let articles = read_articles(&args.kb)?;
     let cases: Vec<Case> = read_jsonl(&args.cases)?;
     let started = Instant::now();
     let engine = Engine::build(articles);
     let build_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
+    let calibration = calibrate::calibrate(&engine);
+    let calibrate_ms = started.elapsed().as_secs_f64() * 1000.0;
     let runs = eval::run(&engine, &cases);
-    let policy = DecisionPolicy { threshold: args.threshold, ..DecisionPolicy::default() };
+    let threshold = args
+        .threshold
+        .or(calibration.map(|calibration| calibration.threshold))
+        .unwrap_or(tandem_knowledge::DEFAULT_THRESHOLD);
+    let policy = DecisionPolicy { threshold, ..DecisionPolicy::default() };
     let metrics = eval::metrics(&engine, &cases, &runs, policy);
     let sweep: Vec<eval::Metrics> = if args.sweep {
         (0..20)
@@ -94,6 +112,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         value["articles"] = engine.articles().len().into();
         value["intent_model"] = engine.has_model().into();
         value["build_ms"] = ((build_ms * 10.0).round() / 10.0).into();
+        value["calibrate_ms"] = ((calibrate_ms * 10.0).round() / 10.0).into();
+        value["calibration"] = serde_json::to_value(calibration)?;
         if args.sweep {
             value["sweep"] = serde_json::to_value(&sweep)?;
         }
@@ -106,7 +126,25 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         if engine.has_model() { "retrieval + intent model" } else { "retrieval" },
         metrics.cases
     );
-    println!("threshold {:.2}", metrics.threshold);
+    match (args.threshold, calibration) {
+        (Some(_), _) => println!("threshold {:.2} (as given)", metrics.threshold),
+        (None, Some(calibration)) => println!(
+            "threshold {:.2}, learnt from the articles in {calibrate_ms:.0} ms: expected precision \
+             {:.0}%, {:.0}% of held-out variants answered, {:.0}% of uncovered and {:.0}% of \
+             unrelated questions answered",
+            metrics.threshold,
+            calibration.precision * 100.0,
+            calibration.covered_answered * 100.0,
+            calibration.uncovered_answered * 100.0,
+            calibration.unrelated_answered * 100.0,
+        ),
+        (None, None) => {
+            println!(
+                "threshold {:.2} (the default: too few variants to learn one)",
+                metrics.threshold
+            )
+        }
+    }
     println!("  top-1 accuracy        {:>6.1}%  (macro {:.1}%)", metrics.top1, metrics.macro_top1);
     println!("  in-scope answered     {:>6.1}%", metrics.inscope_acc);
     match metrics.oos_recall {

@@ -74,12 +74,23 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     };
     let mut articles = Vec::new();
     let mut errors = Vec::new();
+    let mut drafts = 0;
     for file in &args.files {
         let name = file.display().to_string();
         let format = forced.or_else(|| Format::from_file_name(&name)).with_context(|| {
             format!("{name}: cannot tell the format from the extension; pass --format")
         })?;
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {name}"))?;
+        if format == Format::Jsonl && !args.draft {
+            // A draft (a gap `tandem learn --apply` proposed) must not go live with the rest.
+            for line in draft_lines(&text) {
+                eprintln!(
+                    "{name}:{line}: status: a draft article; import the file with --draft, \
+                     or remove the line"
+                );
+                drafts += 1;
+            }
+        }
         match kb::parse(format, &name, &text) {
             Ok(parsed) => articles.extend(parsed),
             Err(found) => errors.extend(found),
@@ -90,12 +101,12 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     if let Some(pair) = keys.windows(2).find(|pair| pair[0] == pair[1]) {
         bail!("the id {} appears in more than one file; nothing was imported", pair[0]);
     }
-    if !errors.is_empty() {
+    if !errors.is_empty() || drafts > 0 {
         for error in &errors {
             let problem = tandem_locales::english_about(error.field, &error.problem);
             eprintln!("{}:{}: {problem}", error.file, error.line);
         }
-        bail!("{} problem(s) found; nothing was imported", errors.len());
+        bail!("{} problem(s) found; nothing was imported", errors.len() + drafts);
     }
     let config = args.config.load()?;
     let sqlite = crate::open_store(&config)?;
@@ -106,6 +117,18 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     println!("imported {} article(s) as {}", saved.len(), status.as_str());
     sqlite.close();
     Ok(())
+}
+
+/// The numbers of the JSONL lines that mark their article `"status": "draft"`.
+fn draft_lines(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .is_ok_and(|value| value["status"] == "draft")
+        })
+        .map(|(index, _)| index + 1)
+        .collect()
 }
 
 async fn export(args: ExportArgs) -> anyhow::Result<()> {

@@ -10,6 +10,8 @@ mod bench_routing;
 mod config;
 mod eval;
 mod kb;
+mod learn;
+mod simulate;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -65,6 +67,12 @@ enum Command {
         #[command(subcommand)]
         command: kb::KbCommand,
     },
+    /// Propose what the knowledge should learn from conversations people handled: new
+    /// wordings of its articles, and the topics it has no article for.
+    Learn(learn::LearnArgs),
+    /// Run scripted customer conversations through the whole bot (knowledge, escalation,
+    /// actions) and check how each one ends; exits 1 when any fails.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +178,9 @@ fn main() -> anyhow::Result<()> {
             Command::Kb { command } => kb::run(command).await,
             Command::Actions { command } => actions::run(command).await,
             Command::Analyze(args) => analyze::run(args),
+            Command::Learn(args) => learn::run(args),
+            // Its exit status says whether every scenario passed.
+            Command::Simulate(args) => std::process::exit(simulate::run(args).await as i32),
         }
     })
 }

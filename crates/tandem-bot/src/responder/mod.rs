@@ -24,6 +24,7 @@ use tandem_domain::{
     Locale, Message, ModelSummary, NewArticle, TurnOutcome, UserId, WorkspaceId,
 };
 use tandem_flow::{BotReply, Clock, Phrases, Responder, Turn};
+use tandem_knowledge::calibrate::Calibration;
 use tandem_knowledge::{Decision, DecisionPolicy, Outcome};
 use tandem_store::{Store, StoreError, now_millis};
 
@@ -118,6 +119,16 @@ impl KnowledgeResponder {
     /// The server's default decision policy (a workspace may set its own threshold).
     pub fn default_policy(&self) -> DecisionPolicy {
         self.engines.policy
+    }
+
+    /// The threshold the workspace's turns are answered with now and, when one was learnt from
+    /// its articles, what that one is expected to do.
+    pub async fn threshold_in_force(
+        &self,
+        workspace: WorkspaceId,
+    ) -> Result<(f32, Option<Calibration>), StoreError> {
+        let built = self.engines.get(workspace).await?;
+        Ok((built.policy.threshold, built.calibration))
     }
 
     /// Replaces the workspace's answer settings and returns once turns are answered with them.

@@ -6,7 +6,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tandem_domain::{
-    AnswerSettings, Article, ArticleStatus, Channel, Problem, ValidationError, validate,
+    AnswerSettings, Article, ArticleStatus, Channel, Problem, ValidationError, WorkspaceId,
+    validate,
 };
 use tandem_knowledge::formats::{self as kb, ArticleInput, Format};
 use utoipa_axum::router::OpenApiRouter;
@@ -291,25 +292,62 @@ pub(crate) fn parse_channel(name: Option<&str>) -> Result<Option<Channel>, ApiEr
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = AnswerSettings)]
 struct SettingsView {
-    /// The workspace's own threshold, or null when it uses the server's default.
+    /// The workspace's own threshold, or null when it uses the one learnt from its articles.
     threshold: Option<f32>,
     /// The threshold in force.
     effective_threshold: f32,
+    /// The threshold learnt from the articles and what it is expected to do; null when the
+    /// articles have too few question variants to learn from (then the default is in force).
+    learnt: Option<LearntView>,
+    /// In force when nothing was set or learnt.
     default_threshold: f32,
     dictionary: Vec<String>,
     updated_at: Option<String>,
 }
 
-fn settings_view(state: &AppState, settings: AnswerSettings) -> SettingsView {
-    let default_threshold = state.knowledge.default_policy().threshold;
-    SettingsView {
+/// A threshold learnt from a workspace's articles (shares from 0 to 1).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = LearntThreshold)]
+struct LearntView {
+    threshold: f32,
+    /// Expected share of right answers among those given, for as many covered questions as
+    /// questions the articles do not cover.
+    precision: f32,
+    /// Share of question variants held out from their articles answered with their article.
+    covered_answered: f32,
+    /// Share of questions of articles held out whole (related, not covered) answered.
+    uncovered_answered: f32,
+    /// Share of the built-in unrelated reference questions answered.
+    unrelated_answered: f32,
+    held_out: usize,
+    uncovered: usize,
+    unrelated: usize,
+}
+
+async fn settings_view(
+    state: &AppState,
+    workspace: WorkspaceId,
+    settings: AnswerSettings,
+) -> Result<SettingsView, ApiError> {
+    let (effective_threshold, learnt) = state.knowledge.threshold_in_force(workspace).await?;
+    Ok(SettingsView {
         threshold: settings.threshold,
-        effective_threshold: settings.threshold.unwrap_or(default_threshold),
-        default_threshold,
+        effective_threshold,
+        learnt: learnt.map(|learnt| LearntView {
+            threshold: learnt.threshold,
+            precision: learnt.precision,
+            covered_answered: learnt.covered_answered,
+            uncovered_answered: learnt.uncovered_answered,
+            unrelated_answered: learnt.unrelated_answered,
+            held_out: learnt.held_out,
+            uncovered: learnt.uncovered,
+            unrelated: learnt.unrelated,
+        }),
+        default_threshold: state.knowledge.default_policy().threshold,
         dictionary: settings.dictionary,
         updated_at: (settings.updated_at > 0)
             .then(|| validate::format_timestamp(settings.updated_at)),
-    }
+    })
 }
 
 /// How the workspace's bot answers: its threshold and its business dictionary.
@@ -320,7 +358,7 @@ async fn answer_settings(
     agent: Agent,
 ) -> ApiResult<ApiJson<SettingsView>> {
     let settings = state.store.answer_settings(agent.user.workspace_id).await?;
-    Ok(ApiJson(settings_view(&state, settings)))
+    Ok(ApiJson(settings_view(&state, agent.user.workspace_id, settings).await?))
 }
 
 /// New answer settings.
@@ -359,5 +397,5 @@ async fn save_answer_settings(
     agent.require_manager()?;
     let settings = validate_settings(request.threshold, &request.dictionary)?;
     let saved = state.knowledge.save_settings(agent.user.workspace_id, settings).await?;
-    Ok(ApiJson(settings_view(&state, saved)))
+    Ok(ApiJson(settings_view(&state, agent.user.workspace_id, saved).await?))
 }

@@ -465,10 +465,16 @@ async fn the_test_page_explains_the_decision() {
     let app = TestApp::fixture().sample_articles().build().await;
     let agent = app.login(AGENT).await;
     let html = test_page(&app, &agent, "怎么退货").await;
+    // The threshold in force is the one learnt from the sample articles.
+    let settings = app.get("/api/v1/answer/settings", &[("cookie", &agent.cookie)]).await.json();
+    assert_eq!(settings["effective_threshold"], settings["learnt"]["threshold"], "{settings}");
+    let threshold = format!("{:.2}", settings["effective_threshold"].as_f64().unwrap());
+    let page = app.get("/knowledge/settings", &[("cookie", &agent.cookie)]).await.text();
+    assert!(page.contains(&format!("In force: {threshold}, learnt from your articles")), "{page}");
     for expected in [
         "data-outcome=\"answer\"",
         "Threshold",
-        "0.35",
+        threshold.as_str(),
         "Candidates",
         "href=\"/knowledge/returns\"",
         "退货政策",

@@ -1,4 +1,6 @@
 //! The `tandem` binary as an operator runs it: one binary, a module per area.
 
 mod imports;
+mod learn;
 mod serve;
+mod simulate;

@@ -31,7 +31,7 @@ pub(super) async fn save_answer_settings(
         Err(error) => {
             let text = text_for(&agent);
             let message = format!("{} {}", text.kb_not_saved, text.invalid(&error));
-            let page = settings_page(&state, &agent, form, None, Some(message));
+            let page = settings_page(&state, &agent, form, None, Some(message)).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
         }
     };
