@@ -5,11 +5,13 @@
 //! ([`triage`]) and hand off to a queue with a packet, let agents take over. [`Routing`] gives
 //! waiting conversations to people. [`Responder`] is the seam where answer engines plug in
 //! (`tandem-bot` is the built-in one; [`PlaceholderResponder`] only acknowledges and offers a
-//! person); what Tandem itself says to customers is in [`Phrases`].
+//! person); what Tandem itself says to customers is in [`Phrases`]; [`assist`] reads the alerts
+//! an agent is shown beside a conversation.
 //!
 //! This crate calls no HTTP service: everything outside the store reaches it through a
 //! [`Responder`].
 
+pub mod assist;
 mod phrases;
 mod relay;
 mod responder;

@@ -186,6 +186,23 @@
     var assigneeId; // undefined until the first frame or detail tells
     var reloading = false, fetching = false, fetchAgain = false;
 
+    // The assist panel is the server's own HTML; it is fetched again when the customer writes
+    // (a burst of messages is one fetch) and after a reply that used a suggestion.
+    var assist = document.getElementById("assist");
+    var assistTimer = null;
+    function refreshAssist() {
+      assistTimer = null;
+      if (!assist || !window.fetch) return;
+      get("/conversations/" + encodeURIComponent(conversationId) + "/assist", false)
+        .then(function (html) {
+          if (html === null) return;
+          assist.innerHTML = html;
+          formatAll(assist);
+        })
+        .catch(function () {});
+    }
+    function scheduleAssist() { if (!assistTimer) assistTimer = setTimeout(refreshAssist, 300); }
+
     function nearBottom() { return transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80; }
     function scrollToBottom() { transcript.scrollTop = transcript.scrollHeight; }
 
@@ -287,13 +304,14 @@
       var conversation = frame.conversation;
       if (!conversation || String(conversation.id) !== String(conversationId)) return;
       if (frame.type === "message" && frame.message) {
+        if (frame.message.author_kind === "customer") scheduleAssist();
         var seq = frame.message.seq;
         if (seq === lastSeq + 1) append([frame.message], false);
         else if (seq > lastSeq) fetchMissed();
       }
       checkConversation(conversation);
     };
-    onConnected = function () { fetchMissed(); checkDetail(); };
+    onConnected = function () { fetchMissed(); checkDetail(); scheduleAssist(); };
 
     scrollToBottom();
     // Late layout (fonts, the sidebar) can move the bottom: settle once more.
@@ -313,6 +331,34 @@
         if (placeholder !== null) textarea.placeholder = placeholder;
       }
       function setError(text) { if (errorBox) errorBox.textContent = text || ""; }
+
+      // Insert puts a suggested answer into the reply box to edit; the reply then says which
+      // article it came from and whether it was sent as it was.
+      var suggestionInput = find("input[name=suggestion]"), editedInput = find("input[name=suggestion_edited]");
+      var insertedAnswer = "";
+      function noteEdits() {
+        if (!suggestionInput || !suggestionInput.value) return;
+        if (!textarea.value.trim()) { forgetSuggestion(); return; }
+        if (editedInput) editedInput.value = textarea.value.trim() === insertedAnswer.trim() ? "false" : "true";
+      }
+      function forgetSuggestion() {
+        insertedAnswer = "";
+        if (suggestionInput) suggestionInput.value = "";
+        if (editedInput) editedInput.value = "false";
+      }
+      if (assist) assist.addEventListener("click", function (event) {
+        var button = event.target && event.target.closest ? event.target.closest("button[data-insert]") : null;
+        if (!button || textarea.readOnly) return;
+        insertedAnswer = button.getAttribute("data-answer") || "";
+        textarea.value = insertedAnswer;
+        if (suggestionInput) suggestionInput.value = button.getAttribute("data-insert") || "";
+        if (editedInput) editedInput.value = "false";
+        var replyRadio = find("input[name=kind][value=reply]");
+        if (isNote() && replyRadio && !replyRadio.disabled) { replyRadio.checked = true; updateMode(); }
+        if (errorBox && errorBox.textContent) setError("");
+        textarea.focus();
+      });
+
       function newId() {
         var c = window.crypto;
         try { if (c && c.randomUUID) return c.randomUUID(); } catch (e) { /* not a secure context */ }
@@ -329,7 +375,10 @@
 
       textarea.addEventListener("compositionstart", function () { composing = true; });
       textarea.addEventListener("compositionend", function () { composing = false; });
-      textarea.addEventListener("input", function () { if (errorBox && errorBox.textContent) setError(""); });
+      textarea.addEventListener("input", function () {
+        if (errorBox && errorBox.textContent) setError("");
+        noteEdits();
+      });
       // Enter sends, Shift+Enter is a new line; an Enter that confirms IME input is not a send.
       textarea.addEventListener("keydown", function (event) {
         if (event.key !== "Enter" || event.shiftKey || event.altKey) return;
@@ -349,6 +398,11 @@
         setError("");
         // A retry after an error reuses the same client_msg_id, so the server stores it once.
         var payload = { body: text, client_msg_id: idInput.value, note: isNote() };
+        var usedSuggestion = !isNote() && suggestionInput && suggestionInput.value;
+        if (usedSuggestion) {
+          payload.suggestion = suggestionInput.value;
+          payload.suggestion_edited = text.trim() !== insertedAnswer.trim();
+        }
         fetch("/api/v1/conversations/" + encodeURIComponent(conversationId) + "/messages", {
           method: "POST",
           credentials: "same-origin",
@@ -364,6 +418,8 @@
             if (result.response.ok && json && json.message) {
               textarea.value = "";
               idInput.value = newId();
+              forgetSuggestion();
+              if (usedSuggestion) scheduleAssist();
               if (json.message.seq > lastSeq + 1) fetchMissed();
               else append([json.message], true);
               scrollToBottom();

@@ -11,6 +11,7 @@ use tandem_domain::{
     ArticleStatus, ConversationState, LlmUsage, Locale, Presence, Problem, Reason, Role,
     TurnOutcome, ValidationError,
 };
+use tandem_flow::assist::AlertCode;
 use tandem_knowledge::formats::ImportError;
 use tandem_locales::{Catalogue, Console, fill, plural};
 
@@ -50,6 +51,42 @@ impl Text {
 
     fn console(&self) -> &'static Console {
         &self.catalogue().console
+    }
+
+    /// An assist alert's label and the sentence saying why it was raised.
+    pub fn alert(&self, code: AlertCode) -> (&'static str, &'static str) {
+        let console = self.console();
+        match code {
+            AlertCode::AngerRising => {
+                (&console.assist_alert_anger_rising, &console.assist_alert_anger_rising_why)
+            }
+            AlertCode::LegalThreat => {
+                (&console.assist_alert_legal_threat, &console.assist_alert_legal_threat_why)
+            }
+            AlertCode::RegulatedTopic => {
+                (&console.assist_alert_regulated_topic, &console.assist_alert_regulated_topic_why)
+            }
+            AlertCode::PersonalData => {
+                (&console.assist_alert_personal_data, &console.assist_alert_personal_data_why)
+            }
+            AlertCode::VipWaiting => {
+                (&console.assist_alert_vip_waiting, &console.assist_alert_vip_waiting_why)
+            }
+        }
+    }
+
+    /// How a conversation's suggestions were used, in one line.
+    pub fn acceptance_line(&self, acceptance: &crate::api::assist::Acceptance) -> String {
+        fill(
+            &self.console().assist_acceptance_line,
+            &[
+                ("shown", &acceptance.shown),
+                ("inserted", &acceptance.inserted),
+                ("unchanged", &acceptance.sent_unchanged),
+                ("edited", &acceptance.sent_edited),
+                ("ignored", &acceptance.ignored),
+            ],
+        )
     }
 
     pub fn state(&self, state: ConversationState) -> &'static str {

@@ -432,6 +432,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// The newest hand-off packet of a conversation.
     async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffPacket>>;
+    /// Records that an agent's reply was a suggested article inserted into the reply box, sent
+    /// as it was or edited. Once per message: recording a message again changes nothing. The
+    /// message must be one of the conversation's, or the conversation is not found.
+    async fn record_suggestion_use(
+        &self,
+        conversation: ConversationId,
+        used: SuggestionUse,
+    ) -> StoreResult<()>;
+    /// How the conversation's replies used suggested articles.
+    async fn suggestion_uses(&self, conversation: ConversationId) -> StoreResult<SuggestionUses>;
     /// Adds the model's summary to the conversation's newest hand-off packet.
     async fn set_model_summary(
         &self,
@@ -560,6 +570,23 @@ pub struct VerifiedCustomer {
     pub locale: Option<Locale>,
     /// Profile attributes of a new customer; an existing customer's are left as they are.
     pub attributes: BTreeMap<String, String>,
+}
+
+/// A reply that came from a suggested article: see [`Store::record_suggestion_use`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuggestionUse {
+    pub message: MessageId,
+    /// The key of the article whose answer was inserted.
+    pub article: String,
+    /// Whether the agent changed the answer before sending it.
+    pub edited: bool,
+}
+
+/// See [`Store::suggestion_uses`]: replies sent with a suggested answer as it was, and edited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SuggestionUses {
+    pub sent_unchanged: u32,
+    pub sent_edited: u32,
 }
 
 /// See [`Store::customer_history`].

@@ -171,6 +171,11 @@ struct PostMessage {
     /// An internal note for colleagues, never shown to the customer.
     #[serde(default)]
     note: bool,
+    /// The key of the suggested article whose answer was inserted into this reply, if one was.
+    suggestion: Option<String>,
+    /// Whether the inserted answer was changed before sending.
+    #[serde(default)]
+    suggestion_edited: bool,
 }
 
 /// A stored message and its conversation after it.
@@ -195,6 +200,7 @@ async fn post_message(
     ApiJson(request): ApiJson<PostMessage>,
 ) -> ApiResult<impl IntoResponse> {
     let conversation = conversation_for(&state, &agent, id).await?;
+    let suggestion = request.suggestion.as_deref().map(validate::article_key).transpose()?;
     let appended = state
         .relay
         .agent_message(
@@ -205,6 +211,15 @@ async fn post_message(
             request.note,
         )
         .await?;
+    if appended.created && !request.note {
+        crate::api::assist::record_use(
+            &state,
+            &appended.message,
+            suggestion,
+            request.suggestion_edited,
+        )
+        .await;
+    }
     let status = if appended.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, ApiJson(Posted { message: appended.message, conversation: appended.conversation })))
 }

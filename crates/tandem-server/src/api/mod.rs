@@ -6,6 +6,7 @@
 
 pub(crate) mod actions;
 pub(crate) mod agents;
+pub(crate) mod assist;
 pub mod document;
 pub(crate) mod inboxes;
 pub(crate) mod knowledge;
@@ -37,6 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi))
         .merge(widget::routes())
         .merge(agents::routes())
+        .merge(assist::routes())
         .merge(actions::routes())
         .merge(inboxes::routes())
         .merge(knowledge::routes())

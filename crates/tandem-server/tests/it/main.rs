@@ -3,6 +3,7 @@
 mod actions;
 mod actions_console;
 mod api;
+mod assist;
 mod console;
 mod identity;
 mod llm;

@@ -20,7 +20,7 @@ use super::rows::{
 use super::webhooks;
 use crate::{
     Appended, Change, Conflict, ConversationCounts, ConversationFilter, Entity, MessageTarget,
-    NewMessage, RouteChange, StoreError, StoreResult, now_millis,
+    NewMessage, RouteChange, StoreError, StoreResult, SuggestionUse, SuggestionUses, now_millis,
 };
 
 pub(super) fn load(connection: &Connection, id: ConversationId) -> StoreResult<Conversation> {
@@ -619,4 +619,46 @@ pub(super) fn set_model_summary(
         return Err(StoreError::NotFound(Entity::HandoffPacket));
     }
     Ok(())
+}
+
+pub(super) fn record_suggestion_use(
+    connection: &Connection,
+    conversation: ConversationId,
+    used: SuggestionUse,
+) -> StoreResult<()> {
+    let known = connection
+        .prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2")?
+        .exists(params![used.message.0, conversation.0])?;
+    if !known {
+        return Err(StoreError::NotFound(Entity::Conversation));
+    }
+    connection
+        .prepare_cached(
+            "INSERT INTO suggestion_uses
+                 (conversation_id, message_id, article_key, edited, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (message_id) DO NOTHING",
+        )?
+        .execute(params![
+            conversation.0,
+            used.message.0,
+            used.article,
+            used.edited,
+            now_millis()
+        ])?;
+    Ok(())
+}
+
+pub(super) fn suggestion_uses(
+    connection: &Connection,
+    conversation: ConversationId,
+) -> StoreResult<SuggestionUses> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT COALESCE(SUM(NOT edited), 0), COALESCE(SUM(edited), 0)
+             FROM suggestion_uses WHERE conversation_id = ?1",
+        )?
+        .query_row([conversation.0], |row| {
+            Ok(SuggestionUses { sent_unchanged: row.get(0)?, sent_edited: row.get(1)? })
+        })?)
 }

@@ -384,6 +384,19 @@ const MIGRATIONS: &[&str] = &[
             abs(json_extract(routing, '$.utc_offset_minutes')) % 60)
         END), '$.utc_offset_minutes');
     "#,
+    // 14: which suggested article an agent inserted into a reply and whether they sent it as it
+    // was or edited it, one row per reply, for the console's assist panel.
+    r#"
+    CREATE TABLE suggestion_uses (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        message_id INTEGER NOT NULL UNIQUE REFERENCES messages(id),
+        article_key TEXT NOT NULL,
+        edited INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX suggestion_uses_by_conversation ON suggestion_uses (conversation_id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -35,8 +35,8 @@ use self::engine::Engine;
 use crate::{
     Appended, ArticleVersion, Change, ConversationCounts, ConversationFilter, CustomerHistory,
     DueWebhook, NewCustomer, NewInbox, NewMessage, NewUser, NewWebhookEndpoint, RouteChange,
-    Session, Store, StoreError, StoreResult, UserUpdate, VerifiedCustomer, WebhookAttempt,
-    WebhookEndpointUpdate,
+    Session, Store, StoreError, StoreResult, SuggestionUse, SuggestionUses, UserUpdate,
+    VerifiedCustomer, WebhookAttempt, WebhookEndpointUpdate,
 };
 
 /// Applies the migrations to a bare connection (for the insert baseline of `tandem bench`).
@@ -375,6 +375,21 @@ impl Store for SqliteStore {
 
     async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffPacket>> {
         self.read(move |connection| conversations::handoff(connection, conversation)).await
+    }
+
+    async fn record_suggestion_use(
+        &self,
+        conversation: ConversationId,
+        used: SuggestionUse,
+    ) -> StoreResult<()> {
+        self.write(move |connection, _| {
+            conversations::record_suggestion_use(connection, conversation, used)
+        })
+        .await
+    }
+
+    async fn suggestion_uses(&self, conversation: ConversationId) -> StoreResult<SuggestionUses> {
+        self.read(move |connection| conversations::suggestion_uses(connection, conversation)).await
     }
 
     async fn set_model_summary(

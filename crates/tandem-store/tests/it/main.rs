@@ -48,6 +48,7 @@ macro_rules! backend_suite {
 backend_suite!(sqlite:
     migrations_reach_the_latest_version,
     retried_send_with_same_client_msg_id_is_stored_once,
+    suggestion_uses_are_counted_once_per_reply_of_the_conversation,
     seq_is_gapless_and_ordered_under_concurrent_writers,
     data_survives_a_restart,
     customer_latest_creates_one_conversation_and_reuses_it,

@@ -100,6 +100,38 @@ pub async fn retried_send_with_same_client_msg_id_is_stored_once(harness: Harnes
     assert_eq!(messages.len(), 1);
 }
 
+pub async fn suggestion_uses_are_counted_once_per_reply_of_the_conversation(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let first = store.append_message(customer_message(&world, "怎么退货", None)).await.unwrap();
+    let conversation = first.conversation.id;
+    let used = |message, edited| tandem_store::SuggestionUse {
+        message,
+        article: "returns".into(),
+        edited,
+    };
+    assert_eq!(store.suggestion_uses(conversation).await.unwrap(), Default::default());
+    store.record_suggestion_use(conversation, used(first.message.id, false)).await.unwrap();
+    // Recording the same reply again changes nothing.
+    store.record_suggestion_use(conversation, used(first.message.id, true)).await.unwrap();
+    let other = store.append_message(customer_message(&world, "还有", None)).await.unwrap();
+    store.record_suggestion_use(conversation, used(other.message.id, true)).await.unwrap();
+    assert_eq!(
+        store.suggestion_uses(conversation).await.unwrap(),
+        tandem_store::SuggestionUses { sent_unchanged: 1, sent_edited: 1 }
+    );
+    // A message is recorded only for its own conversation.
+    let elsewhere = tandem_domain::ConversationId(conversation.0 + 1000);
+    let refused = store.record_suggestion_use(elsewhere, used(other.message.id, false)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(tandem_store::StoreError::NotFound(tandem_store::Entity::Conversation))
+        ),
+        "{refused:?}"
+    );
+}
+
 pub async fn seq_is_gapless_and_ordered_under_concurrent_writers(harness: Harness) {
     let store = &harness.store;
     let world = Arc::new(world(store).await);

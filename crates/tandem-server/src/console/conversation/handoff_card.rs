@@ -71,6 +71,17 @@ pub struct CustomerCardView {
     pub previous_agent: Option<String>,
 }
 
+/// A sentiment's colour: neg, neu or pos.
+pub(super) fn tone(sentiment: f32) -> &'static str {
+    if sentiment <= -0.3 {
+        "neg"
+    } else if sentiment >= 0.3 {
+        "pos"
+    } else {
+        "neu"
+    }
+}
+
 /// The first `limit` characters of `text`, with an ellipsis when cut.
 fn shorten(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {
@@ -131,13 +142,7 @@ pub(super) fn handoff_view(
                     .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect(),
                 sentiment: format!("{:+.2}", turn.sentiment),
-                tone: if turn.sentiment <= -0.3 {
-                    "neg"
-                } else if turn.sentiment >= 0.3 {
-                    "pos"
-                } else {
-                    "neu"
-                },
+                tone: tone(turn.sentiment),
             })
             .collect(),
         intents: packet

@@ -1,7 +1,9 @@
 //! The conversation page: the hand-off card, transcript, customer panel, reply and note box,
-//! and the ownership actions (assign to me, back to queue, hand back to bot, resolve, reopen).
+//! the assist panel, and the ownership actions (assign to me, back to queue, hand back to bot,
+//! resolve, reopen).
 
 mod action;
+mod assist;
 mod decision;
 mod handoff_card;
 mod message;
@@ -22,6 +24,7 @@ fn params_line(params: &std::collections::BTreeMap<String, String>) -> String {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/conversations/{id}", get(page::show_conversation_page))
+        .route("/conversations/{id}/assist", get(assist::show_assist_panel))
         .route("/conversations/{id}/actions", post(action::submit_conversation_action))
         .route("/conversations/{id}/messages", post(message::submit_conversation_message))
 }

@@ -7,10 +7,12 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use tandem_domain::{AuthorKind, ConversationState, DecisionRecord, LlmUsage, Message};
 
+use super::assist::{AssistPanel, assist_panel};
 use super::decision::{DecisionView, decision_view};
 use super::handoff_card::{CardContext, HandoffView, handoff_view};
 use crate::AppState;
 use crate::api::agents::conversation_for;
+use crate::api::assist::assist_for;
 use crate::console::{Chrome, PageAgent, PageError, PageResult, format_time, render};
 use crate::i18n::Text;
 
@@ -70,6 +72,8 @@ struct ConversationPage {
     /// The model calls of the whole conversation in one line; `None` when the model was never
     /// involved.
     llm_usage: Option<String>,
+    /// Suggestions, mood, alerts and the customer, for the agent answering.
+    assist: AssistPanel,
 }
 
 fn message_view(
@@ -234,6 +238,7 @@ pub(super) async fn show_conversation_page(
         .filter(|card| card.draft_pending)
         .and_then(|card| card.draft.clone())
         .unwrap_or_default();
+    let assist = assist_panel(text, assist_for(&state, &conversation).await.map_err(failed)?);
     let page = ConversationPage {
         chrome: Chrome::new(&agent, "inbox"),
         id: conversation.id.0,
@@ -268,6 +273,7 @@ pub(super) async fn show_conversation_page(
         handoff,
         reply_prefill,
         llm_usage,
+        assist,
     };
     Ok(render(&page))
 }
