@@ -119,6 +119,7 @@ def main():
         "cases": len(evaluation),
         "before": {key: before[key] for key in ("top1", "inscope_acc", "oos_recall", "answer_precision", "threshold")},
         "after": {key: after[key] for key in ("top1", "inscope_acc", "oos_recall", "answer_precision", "threshold")},
+        "effect_on_history": learnt["effect"],
         "variants": len(learnt["variants"]),
         "variants_right_article": round(100.0 * right_variants / max(all_variants, 1), 1),
         "gaps": len(learnt["gaps"]),

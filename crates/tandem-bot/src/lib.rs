@@ -6,13 +6,17 @@
 //!   (slot filling), "that didn't help", the engine's decision, a business action, the model's
 //!   choice of action, the model's wording of the answer;
 //! - [`actions`]: business actions (their definition, slot filling and HTTP calls);
-//! - [`model`]: the workspace's model, used behind the built-in engine, never instead of it.
+//! - [`model`]: the workspace's model, used behind the built-in engine, never instead of it;
+//! - [`KnowledgeResponder::learn`]: what the knowledge should learn from the conversations
+//!   people answered (the console's suggestions).
 
 pub mod actions;
 mod engines;
+mod learning;
 pub mod model;
 mod responder;
 
 pub use engines::ACTION_PREFIX;
+pub use learning::Learnt;
 pub use responder::KnowledgeResponder;
 pub use tandem_knowledge::DecisionPolicy;

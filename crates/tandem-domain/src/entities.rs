@@ -436,6 +436,10 @@ pub struct LlmRecord {
     /// The business action the model chose to run (function calling), when it chose one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
+    /// The knowledge article the model chose among the engine's candidates when the engine was
+    /// unsure, when it chose one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article: Option<String>,
 }
 
 impl LlmRecord {
@@ -451,6 +455,7 @@ impl LlmRecord {
             cost: 0.0,
             latency_ms: 0,
             tool: None,
+            article: None,
         }
     }
 }

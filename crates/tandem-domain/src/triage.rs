@@ -255,6 +255,53 @@ pub struct ModelSummary {
     pub llm: crate::LlmRecord,
 }
 
+/// What a resolved conversation came to, computed when it is resolved from its own messages and
+/// records (never invented), so whoever reads it later need not read the transcript. A reopened
+/// conversation that is resolved again gets a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Wrapup {
+    pub conversation_id: ConversationId,
+    /// One or two of the conversation's own sentences: what the customer wanted and what was
+    /// done, personal data masked.
+    pub summary: String,
+    pub key_points: Vec<KeyPoint>,
+    /// The knowledge article the conversation was about (its title), when one stands out;
+    /// a plain field that people may correct.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    pub created_at: Millis,
+}
+
+/// One line of a wrap-up. Its text is the conversation's own (masked) or a code; what kind of
+/// line it is is a code, so the console can label it in the reader's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeyPoint {
+    pub kind: KeyPointKind,
+    pub text: String,
+    /// For an entity, its kind (`order_number`, `amount`, `date`, `mobile`...); for an action,
+    /// its outcome code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+string_enum! {
+    /// What a wrap-up's key point says.
+    KeyPointKind {
+        /// What the customer wanted.
+        Request = "request",
+        /// What the agent or the bot did or answered.
+        Done = "done",
+        /// A business action that ran, with its outcome.
+        Action = "action",
+        /// Something the agent promised to do.
+        Promise = "promise",
+        /// An order number, amount, date or (masked) contact detail.
+        Entity = "entity",
+        /// A customer question left unanswered after the last reply.
+        FollowUp = "follow_up",
+    }
+}
+
 string_enum! {
     /// Whether an agent takes new conversations.
     Presence {

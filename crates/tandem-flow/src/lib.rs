@@ -20,6 +20,7 @@ mod supervise;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod triage;
+pub mod wrapup;
 
 use std::sync::Arc;
 

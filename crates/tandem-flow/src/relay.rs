@@ -67,6 +67,10 @@ impl Drop for EndPreview {
     }
 }
 
+/// The most messages a wrap-up reads, from the start: what the customer wanted and the first
+/// replies are there.
+const WRAPUP_MESSAGES: i64 = 500;
+
 /// How many earlier messages an engine sees.
 const HISTORY_FOR_ENGINE: u32 = 20;
 
@@ -567,7 +571,48 @@ impl Relay {
             Transition::Resolve => Some(phrases.resolved.to_owned()),
             Transition::Reopen => Some(phrases.reopened.to_owned()),
         };
-        Ok(self.store.transition(conversation.id, transition, note).await?)
+        // A resolution stores its wrap-up in the same transaction, so the resolved event carries
+        // it. It is read from what the conversation holds now: a customer message committed
+        // between this read and the resolution is left out of it (it reopens the conversation
+        // right after, in any case).
+        let wrapup = match transition {
+            Transition::Resolve if conversation.state != ConversationState::Resolved => {
+                Some(self.wrapup(conversation).await?)
+            }
+            _ => None,
+        };
+        let change = RouteChange {
+            transition: Some(transition),
+            system_message: note,
+            wrapup,
+            ..RouteChange::default()
+        };
+        Ok(self.store.route(conversation.id, change).await?)
+    }
+
+    /// The wrap-up of the conversation as it stands (see [`crate::wrapup`]).
+    async fn wrapup(
+        &self,
+        conversation: &Conversation,
+    ) -> Result<tandem_domain::Wrapup, RelayError> {
+        let limit = u32::try_from(conversation.last_seq.clamp(1, WRAPUP_MESSAGES)).unwrap_or(1);
+        let messages = self.store.messages(conversation.id, 0, limit).await?;
+        let decisions = self.store.decisions(conversation.id).await?;
+        let now = tandem_store::now_millis();
+        let articles: Vec<(String, String)> = self
+            .store
+            .articles(conversation.workspace_id)
+            .await?
+            .into_iter()
+            .filter(|article| article.live_at(now) && !article.key.starts_with("action:"))
+            .map(|article| (article.title, article.answer))
+            .collect();
+        Ok(crate::wrapup::wrapup(crate::wrapup::WrapupInput {
+            conversation: conversation.id,
+            messages: &messages,
+            decisions: &decisions,
+            articles: &articles,
+        }))
     }
 
     async fn conversation_locale(&self, conversation: &Conversation) -> Result<Locale, RelayError> {

@@ -294,7 +294,7 @@ pub fn summarize(turns: &[CustomerTurn], limit_chars: usize) -> String {
 }
 
 /// Sentences with their closing punctuation.
-fn sentences(text: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn sentences(text: &str) -> impl Iterator<Item = &str> {
     let mut start = 0;
     let mut pieces = Vec::new();
     for (index, character) in text.char_indices() {
@@ -312,16 +312,22 @@ fn sentences(text: &str) -> impl Iterator<Item = &str> {
 
 /// Order numbers and personal data the customer gave, personal data masked, each once.
 pub fn entities(turns: &[CustomerTurn]) -> Vec<Entity> {
+    entities_in(turns.iter().map(|turn| turn.text.as_str()))
+}
+
+/// Order numbers and personal data in these texts, personal data masked, each once (shared
+/// with the wrap-up, which reads the agents' replies too).
+pub(crate) fn entities_in<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<Entity> {
     let mut found = Vec::new();
-    for turn in turns {
-        let personal = tandem_text::signals::find_personal_data(&turn.text);
+    for text in texts {
+        let personal = tandem_text::signals::find_personal_data(text);
         for span in &personal {
-            let value = tandem_text::signals::mask_personal_data(&turn.text[span.start..span.end]);
+            let value = tandem_text::signals::mask_personal_data(&text[span.start..span.end]);
             found.push(Entity { kind: span.kind.as_str().to_owned(), value });
         }
         let mut digits = String::new();
         let mut start = 0;
-        for (index, character) in turn.text.char_indices().chain([(turn.text.len(), ' ')]) {
+        for (index, character) in text.char_indices().chain([(text.len(), ' ')]) {
             if character.is_ascii_digit() {
                 if digits.is_empty() {
                     start = index;

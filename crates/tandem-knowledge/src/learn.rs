@@ -76,6 +76,14 @@ pub struct Variant {
     pub conversation_ids: Vec<String>,
 }
 
+impl Variant {
+    /// Which suggestion this is, for remembering what people decided about it: the article
+    /// and the wording as normalised.
+    pub fn subject(&self) -> String {
+        format!("{}:{}", self.article, normalize(&self.question))
+    }
+}
+
 /// A topic customers asked about that no article covers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Gap {
@@ -88,6 +96,14 @@ pub struct Gap {
     pub conversation_ids: Vec<String>,
     /// The reply most like the other replies agents gave.
     pub suggested_answer: String,
+}
+
+impl Gap {
+    /// Which suggestion this is, for remembering what people decided about it: its label as
+    /// normalised (a gap that grows keeps its label while its most telling words stay).
+    pub fn subject(&self) -> String {
+        normalize(&self.label)
+    }
 }
 
 /// What `tandem learn` proposes.
@@ -137,6 +153,88 @@ pub fn learn(engine: &Engine, policy: DecisionPolicy, handled: &[Handled]) -> Su
             .then(right.conversation_ids.len().cmp(&left.conversation_ids.len()))
     });
     Suggestions { variants, gaps: gaps(&unanswered) }
+}
+
+/// What the variants would change, measured on the questions people answered.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Effect {
+    /// Questions whose reply says an article's answer: the ones with a known right article.
+    pub questions: usize,
+    /// Share of them the engine answers with that article now...
+    pub before: f32,
+    /// ...and with the proposed variants added.
+    pub after: f32,
+}
+
+/// Conversations are split into this many folds for [`effect`].
+const EFFECT_FOLDS: usize = 5;
+
+/// Measures the proposed `variants` on the `handled` questions whose reply says an article.
+/// A question is never measured against its own wording: the conversations are split into
+/// folds, and each fold is answered by an engine given only the variants learnt from the
+/// other folds.
+pub fn effect(
+    engine: &Engine,
+    policy: DecisionPolicy,
+    handled: &[Handled],
+    variants: &[Variant],
+) -> Effect {
+    let answers = answer_index(engine.articles());
+    let labelled: Vec<(usize, &Handled, usize)> = handled
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| {
+            reply_article(&answers, &item.reply).map(|article| (index, item, article))
+        })
+        .collect();
+    if labelled.is_empty() {
+        return Effect { questions: 0, before: 0.0, after: 0.0 };
+    }
+    let right = |engine: &Engine, item: &Handled, article: usize| {
+        let question = mask_personal_data(item.question.trim());
+        engine
+            .decide(&question, policy)
+            .answer()
+            .is_some_and(|answered| engine.articles()[answered].id == engine_id(&answers, article))
+    };
+    let before = labelled.iter().filter(|(_, item, article)| right(engine, item, *article)).count();
+    let fold_of: HashMap<&str, usize> = handled
+        .iter()
+        .enumerate()
+        .map(|(index, item)| (item.conversation.as_str(), index % EFFECT_FOLDS))
+        .collect();
+    let mut after = 0;
+    for fold in 0..EFFECT_FOLDS {
+        let measured: Vec<&(usize, &Handled, usize)> =
+            labelled.iter().filter(|(index, _, _)| index % EFFECT_FOLDS == fold).collect();
+        if measured.is_empty() {
+            continue;
+        }
+        let mut articles = engine.articles().to_vec();
+        for variant in variants {
+            let learnt_elsewhere = variant
+                .conversation_ids
+                .iter()
+                .any(|id| fold_of.get(id.as_str()).is_some_and(|other| *other != fold));
+            if let Some(article) = articles.iter_mut().find(|article| article.id == variant.article)
+                && learnt_elsewhere
+            {
+                article.questions.push(variant.question.clone());
+            }
+        }
+        let fold_engine = Engine::build_with(articles, engine.dictionary().clone());
+        after += measured
+            .iter()
+            .filter(|(_, item, article)| right(&fold_engine, item, *article))
+            .count();
+    }
+    let share = |count: usize| count as f32 / labelled.len() as f32;
+    Effect { questions: labelled.len(), before: share(before), after: share(after) }
+}
+
+/// The id of the `index`th article of the answer index (the same order as the engine's).
+fn engine_id(answers: &Engine, index: usize) -> &str {
+    &answers.articles()[index].id
 }
 
 /// The articles' answers, indexed for finding which one a reply says.

@@ -9,7 +9,8 @@
 //!   [`CircuitBreaker`] per workspace and provider ([`Breakers`]). Every error is a reason to
 //!   fall back to the built-in engine, never to keep the customer waiting.
 //! - [`grounding`] builds the prompt for an answer from retrieved passages and [`verify`]s the
-//!   answer against them.
+//!   answer against them; [`choice`] asks which of the engine's candidates answers a question
+//!   the engine was unsure of.
 //!
 //! Why not `async-openai`: its current release (0.43) is built on reqwest 0.13, whose rustls
 //! feature brings the aws-lc-rs crypto provider (a C and CMake build), so the workspace would
@@ -20,6 +21,7 @@
 //! tested against a server that speaks it.
 
 mod breaker;
+pub mod choice;
 mod client;
 mod gate;
 pub mod grounding;

@@ -50,6 +50,10 @@ pub struct LlmSettings {
     /// finds neither an article nor an action good enough; the same validation, identity
     /// rules and slot filling apply.
     pub tools: bool,
+    /// When the engine is unsure (its best candidate below the threshold, or two too close),
+    /// let the model choose which of its best few articles answers the question, or none; the
+    /// customer gets that article's answer.
+    pub choose: bool,
     /// Write hand-off summaries with the model (the extractive summary stays the fallback and
     /// is kept beside it).
     pub summaries: bool,
@@ -74,6 +78,7 @@ impl Default for LlmSettings {
             breaker_cooldown_ms: 30_000,
             stream: true,
             tools: true,
+            choose: true,
             summaries: true,
         }
     }

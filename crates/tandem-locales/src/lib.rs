@@ -271,6 +271,23 @@ pub struct Console {
     pub kb_any_channel: String,
     pub kb_settings: String,
     pub kb_threshold_hint: String,
+    pub kb_suggestions: String,
+    pub kb_suggestions_intro: String,
+    pub kb_suggestions_effect: String,
+    pub kb_variants: String,
+    pub kb_variants_none: String,
+    pub kb_gaps: String,
+    pub kb_gaps_none: String,
+    pub kb_suggestion_article: String,
+    pub kb_suggestion_wording: String,
+    pub kb_suggestion_evidence: String,
+    pub kb_gap_answer: String,
+    pub kb_gap_create: String,
+    pub kb_accept_selected: String,
+    pub kb_reject_selected: String,
+    pub kb_suggestions_accepted: String,
+    pub kb_suggestions_rejected: String,
+    pub kb_suggestions_none_picked: String,
     pub kb_learnt: String,
     pub kb_learnt_none: String,
     pub kb_own_threshold: String,
@@ -315,6 +332,7 @@ pub struct Console {
     pub handoff_model_summary: String,
     /// Before the key of the action the model chose.
     pub llm_chose_action: String,
+    pub llm_chose_article: String,
     pub handoff_emotions: String,
     pub handoff_intents: String,
     pub handoff_bot_replies: String,
@@ -520,6 +538,8 @@ pub struct Console {
     pub llm_stream_hint: String,
     pub llm_tools: String,
     pub llm_tools_hint: String,
+    pub llm_choose: String,
+    pub llm_choose_hint: String,
     pub llm_summaries: String,
     pub llm_summaries_hint: String,
     pub llm_saved: String,
@@ -576,6 +596,21 @@ pub struct Console {
     /// How a conversation's suggestions were used: `{shown}`, `{inserted}`, `{unchanged}`,
     /// `{edited}`, `{ignored}`.
     pub assist_acceptance_line: String,
+    // wrap-up
+    pub wrapup_title: String,
+    pub wrapup_summary: String,
+    pub wrapup_key_points: String,
+    pub wrapup_topic: String,
+    /// The labels of the key points' kinds (`tandem_domain::KeyPointKind`).
+    pub wrapup_request: String,
+    pub wrapup_done: String,
+    pub wrapup_action: String,
+    pub wrapup_promise: String,
+    pub wrapup_entity: String,
+    pub wrapup_follow_up: String,
+    /// The kinds of entity only a wrap-up finds (the others are in `[entities]`).
+    pub wrapup_entity_amount: String,
+    pub wrapup_entity_date: String,
 }
 
 /// The customer-facing sentences of the bot and of system messages.

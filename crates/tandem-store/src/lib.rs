@@ -18,7 +18,7 @@ use tandem_domain::{
     EscalationPolicy, HandoffPacket, Inbox, InboxId, LlmUsage, Locale, Message, MessageId,
     MessageMeta, Millis, ModelSummary, PendingAction, Queue, QueueId, QueueRouting, Role,
     Transition, TransitionError, User, UserId, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
-    WebhookEndpointId, WebhookEventId, WebhookEventType, Workspace, WorkspaceId,
+    WebhookEndpointId, WebhookEventId, WebhookEventType, Workspace, WorkspaceId, Wrapup,
 };
 use tokio::sync::broadcast;
 
@@ -379,6 +379,27 @@ pub trait Store: Send + Sync + 'static {
     /// to the answer settings was: a cheap way to notice changes made by another process (such
     /// as `tandem kb import`).
     async fn knowledge_stamp(&self, workspace: WorkspaceId) -> StoreResult<(i64, Millis)>;
+    /// Conversations created at or after `since` in which an agent replied, newest first, at
+    /// most `limit`, each with its messages the customer saw (no notes), oldest first: what
+    /// people answered, for learning.
+    async fn handled_conversations(
+        &self,
+        workspace: WorkspaceId,
+        since: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<(ConversationId, Vec<Message>)>>;
+    /// Records what people decided about knowledge suggestions (a decision on the same
+    /// suggestion replaces the earlier one).
+    async fn decide_suggestions(
+        &self,
+        workspace: WorkspaceId,
+        decisions: Vec<SuggestionDecision>,
+    ) -> StoreResult<()>;
+    /// Every decision about the workspace's knowledge suggestions, newest first.
+    async fn suggestion_decisions(
+        &self,
+        workspace: WorkspaceId,
+    ) -> StoreResult<Vec<SuggestionDecision>>;
     /// One article by key, whatever its status.
     async fn article(&self, workspace: WorkspaceId, key: &str) -> StoreResult<Option<Article>>;
     /// Every article of the workspace, whatever its status, by key.
@@ -448,6 +469,11 @@ pub trait Store: Send + Sync + 'static {
         conversation: ConversationId,
         summary: ModelSummary,
     ) -> StoreResult<()>;
+    /// The wrap-up written when the conversation was last resolved.
+    async fn wrapup(&self, conversation: ConversationId) -> StoreResult<Option<Wrapup>>;
+    /// Stores a conversation's wrap-up as given, replacing the one it had (a corrected topic, a
+    /// model-written summary); an unknown conversation is not found.
+    async fn save_wrapup(&self, wrapup: Wrapup) -> StoreResult<()>;
     /// Every conversation waiting for or owned by a person, and the bot's after-hours tickets,
     /// for rebuilding the router.
     async fn routed_conversations(&self, workspace: WorkspaceId) -> StoreResult<Vec<Conversation>>;
@@ -572,6 +598,24 @@ pub struct VerifiedCustomer {
     pub attributes: BTreeMap<String, String>,
 }
 
+/// What a person decided about a knowledge suggestion learnt from conversations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuggestionDecision {
+    /// `variant` (a customer's wording for an article) or `gap` (a topic without one).
+    pub kind: String,
+    /// Which suggestion: for a variant `KEY:wording` (normalised), for a gap
+    /// its normalised label.
+    pub subject: String,
+    pub accepted: bool,
+    /// The article an accepted suggestion went into, and the version that took it in.
+    pub article_key: Option<String>,
+    pub article_version: Option<i64>,
+    /// The evidence: the conversations it was learnt from.
+    pub conversation_ids: Vec<i64>,
+    pub decided_by: Option<UserId>,
+    pub decided_at: Millis,
+}
+
 /// A reply that came from a suggested article: see [`Store::record_suggestion_use`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SuggestionUse {
@@ -621,6 +665,11 @@ pub struct RouteChange {
     /// Refuse (`Conflict`) unless the conversation is still offered to this agent and they have
     /// not replied: a timed-out offer must not take back a conversation its agent just answered.
     pub only_if_offered_to: Option<UserId>,
+    /// When the transition resolves the conversation: its wrap-up, stored (replacing an earlier
+    /// one) and carried by the `conversation.resolved` webhook event in the same transaction.
+    /// Its `conversation_id` and `created_at` are set by the store. Resolving without one
+    /// removes an earlier wrap-up, which would describe an earlier resolution.
+    pub wrapup: Option<Wrapup>,
 }
 
 /// The current time in milliseconds since the Unix epoch.

@@ -7,6 +7,9 @@
 //! 2. Idle WebSockets: server memory per idle widget connection.
 //! 3. `tandem demo`: cold start to ready, and idle memory.
 //!
+//! `--knowledge`, `--routing`, `--llm` and `--assist` measure one part instead (see their
+//! modules).
+//!
 //! The client runs on the same machine as the server, so on a 2-core box the figures include
 //! the client's own CPU use: they are a floor, not a ceiling.
 
@@ -14,6 +17,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -69,11 +73,22 @@ pub struct BenchArgs {
     /// Articles in the rebuild-throughput measurement.
     #[arg(long, default_value_t = 100_000)]
     rebuild_articles: usize,
+    /// Measure only the agent-assist panel: from a customer message in a person's
+    /// conversation being stored to the assist that includes it, under the message load of
+    /// `--clients` widget clients.
+    #[arg(long)]
+    assist: bool,
+    /// Conversations in people's hands in the assist measurement.
+    #[arg(long, default_value_t = 50)]
+    assist_conversations: usize,
+    /// Customer messages timed in the assist measurement.
+    #[arg(long, default_value_t = 1_000)]
+    assist_samples: usize,
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    address: String,
+    pub(crate) address: String,
 }
 
 impl Drop for Server {
@@ -84,7 +99,10 @@ impl Drop for Server {
 }
 
 /// Starts `tandem <arguments>` and waits for its "listening on" line.
-fn spawn(arguments: &[&str], environment: &[(&str, &str)]) -> anyhow::Result<(Server, Duration)> {
+pub(crate) fn spawn(
+    arguments: &[&str],
+    environment: &[(&str, &str)],
+) -> anyhow::Result<(Server, Duration)> {
     let started = Instant::now();
     let mut child = Command::new(std::env::current_exe()?)
         .args(arguments)
@@ -145,14 +163,14 @@ pub(crate) fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-struct Fixture {
-    api_token: String,
-    widget_tokens: Vec<String>,
+pub(crate) struct Fixture {
+    pub(crate) api_token: String,
+    pub(crate) widget_tokens: Vec<String>,
 }
 
 /// Seeds a workspace with `customers` conversations owned by an agent (so the bot stays out of
 /// the measurement), an API token for the console socket, and the widget token secret.
-async fn seed(directory: &Path, customers: usize) -> anyhow::Result<Fixture> {
+pub(crate) async fn seed(directory: &Path, customers: usize) -> anyhow::Result<Fixture> {
     let sqlite = SqliteStore::open(&SqliteConfig::new(directory.join("tandem.db")))?;
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let secret = store.setting_or_insert("widget_token_secret", &random_token()).await?;
@@ -234,7 +252,28 @@ struct Report {
     demo_idle_rss_mb: f64,
 }
 
+/// The environment of a benchmarked `tandem serve`: the widget rate limits lifted so the load
+/// is not throttled.
+pub(crate) const UNTHROTTLED: [(&str, &str); 2] = [
+    ("TANDEM__SERVER__WIDGET_BURST", "1000000000"),
+    ("TANDEM__SERVER__WIDGET_PER_MINUTE", "1000000000"),
+];
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.assist {
+        let report = crate::bench_assist::run(
+            args.clients.max(1),
+            args.assist_conversations.max(1),
+            args.assist_samples.max(1),
+        )
+        .await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            crate::bench_assist::print(&report);
+        }
+        return Ok(());
+    }
     if args.routing {
         return crate::bench_routing::run(args.json);
     }
@@ -279,14 +318,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let directory = tempfile::tempdir()?;
     let fixture = seed(directory.path(), args.clients.max(1)).await?;
     let data_dir = directory.path().to_string_lossy().into_owned();
-    let (server, _) = spawn(
-        &["serve", "--data-dir", &data_dir, "--listen", "127.0.0.1:0"],
-        &[
-            ("TANDEM__SERVER__WIDGET_BURST", "1000000000"),
-            ("TANDEM__SERVER__WIDGET_PER_MINUTE", "1000000000"),
-        ],
-    )?;
-    let pipeline = pipeline(&server.address, &fixture, args.messages).await?;
+    let (server, _) =
+        spawn(&["serve", "--data-dir", &data_dir, "--listen", "127.0.0.1:0"], &UNTHROTTLED)?;
+    let pipeline = pipeline(&server.address, &fixture, args.messages, None).await?;
     let total = fixture.widget_tokens.len() * args.messages;
 
     let raw_directory = tempfile::tempdir()?;
@@ -354,31 +388,53 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Pipeline {
-    elapsed: Duration,
-    acks: Vec<Duration>,
-    pushes: Vec<Duration>,
+pub(crate) struct Pipeline {
+    pub(crate) elapsed: Duration,
+    pub(crate) acks: Vec<Duration>,
+    pub(crate) pushes: Vec<Duration>,
+}
+
+/// A pipeline run as background load: how many messages were acknowledged so far, and a
+/// flag that makes every client stop before its next message.
+#[derive(Default)]
+pub(crate) struct Load {
+    pub(crate) acked: AtomicUsize,
+    pub(crate) stop: AtomicBool,
 }
 
 type SentAt = Arc<Mutex<HashMap<String, Instant>>>;
 
-async fn pipeline(address: &str, fixture: &Fixture, per_client: usize) -> anyhow::Result<Pipeline> {
+/// Each widget client of `fixture` sends `per_client` messages one after another (fewer when
+/// `load` says stop); returns the acknowledgement and console push latencies.
+pub(crate) async fn pipeline(
+    address: &str,
+    fixture: &Fixture,
+    per_client: usize,
+    load: Option<Arc<Load>>,
+) -> anyhow::Result<Pipeline> {
     let expected = fixture.widget_tokens.len() * per_client;
-    let sent_at: SentAt = Arc::new(Mutex::new(HashMap::with_capacity(expected)));
+    // The console waits for this many pushes: every message, or those sent before a stop.
+    let target = Arc::new(AtomicUsize::new(expected));
+    let sent_at: SentAt = Arc::new(Mutex::new(HashMap::with_capacity(expected.min(1 << 16))));
     let mut request = format!("ws://{address}/api/v1/console/ws").into_client_request()?;
     request.headers_mut().insert("authorization", format!("Bearer {}", fixture.api_token).parse()?);
     let (console, _) = tokio_tungstenite::connect_async(request).await.context("console socket")?;
     let console_task = tokio::spawn({
         let sent_at = Arc::clone(&sent_at);
+        let target = Arc::clone(&target);
         async move {
-            let mut pushes = Vec::with_capacity(expected);
+            let mut pushes = Vec::with_capacity(expected.min(1 << 16));
             let (_, mut reader) = console.split();
-            while pushes.len() < expected {
-                let Ok(Some(Ok(frame))) =
-                    tokio::time::timeout(Duration::from_secs(30), reader.next()).await
-                else {
-                    break;
-                };
+            let mut last_frame = Instant::now();
+            while pushes.len() < target.load(Ordering::Acquire) {
+                // Wake now and then to see a lowered target; give up after 30 s of silence.
+                let frame =
+                    match tokio::time::timeout(Duration::from_millis(100), reader.next()).await {
+                        Ok(Some(Ok(frame))) => frame,
+                        Err(_) if last_frame.elapsed() < Duration::from_secs(30) => continue,
+                        _ => break,
+                    };
+                last_frame = Instant::now();
                 let Frame::Text(text) = frame else { continue };
                 let Ok(value) = serde_json::from_str::<serde_json::Value>(text.as_str()) else {
                     continue;
@@ -403,9 +459,13 @@ async fn pipeline(address: &str, fixture: &Fixture, per_client: usize) -> anyhow
     let mut clients = Vec::new();
     for (index, mut socket) in sockets.into_iter().enumerate() {
         let sent_at = Arc::clone(&sent_at);
+        let load = load.clone();
         clients.push(tokio::spawn(async move {
-            let mut acks = Vec::with_capacity(per_client);
+            let mut acks = Vec::with_capacity(per_client.min(1 << 12));
             for number in 0..per_client {
+                if load.as_ref().is_some_and(|load| load.stop.load(Ordering::Relaxed)) {
+                    break;
+                }
                 let id = format!("b{index}-{number}");
                 let frame = serde_json::json!({ "type": "message", "client_msg_id": id, "body": format!("bench message {number} 你好") });
                 let begun = Instant::now();
@@ -422,6 +482,9 @@ async fn pipeline(address: &str, fixture: &Fixture, per_client: usize) -> anyhow
                     }
                     if value["type"] == "ack" && value["client_msg_id"] == id.as_str() {
                         acks.push(begun.elapsed());
+                        if let Some(load) = &load {
+                            load.acked.fetch_add(1, Ordering::Relaxed);
+                        }
                         break;
                     }
                 }
@@ -429,14 +492,16 @@ async fn pipeline(address: &str, fixture: &Fixture, per_client: usize) -> anyhow
             anyhow::Ok(acks)
         }));
     }
-    let mut acks = Vec::with_capacity(expected);
+    let mut acks = Vec::with_capacity(expected.min(1 << 16));
     for client in clients {
         acks.extend(client.await??);
     }
+    let sent = acks.len();
+    target.store(sent, Ordering::Release);
     let mut pushes = console_task.await?;
     let elapsed = started.elapsed();
-    if pushes.len() < expected {
-        bail!("the console received {} of {expected} messages", pushes.len());
+    if pushes.len() < sent {
+        bail!("the console received {} of {sent} messages", pushes.len());
     }
     acks.sort();
     pushes.sort();

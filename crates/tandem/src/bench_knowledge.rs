@@ -88,7 +88,7 @@ fn sentence(seed: u64, length: usize) -> String {
         .join(" ")
 }
 
-fn synthetic(count: usize) -> Vec<NewArticle> {
+pub(crate) fn synthetic(count: usize) -> Vec<NewArticle> {
     (0..count)
         .map(|index| NewArticle {
             key: format!("synthetic-{index}"),

@@ -47,11 +47,14 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
     let policy = DecisionPolicy { threshold, ..DecisionPolicy::default() };
     let handled: Vec<learn::Handled> = conversations.iter().filter_map(learn::handled).collect();
     let suggestions = learn::learn(&engine, policy, &handled);
+    let effect = learn::effect(&engine, policy, &handled, &suggestions.variants);
     if let Some(out) = &args.apply {
         apply(&args.kb, out, &suggestions)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string(&suggestions)?);
+        let mut value = serde_json::to_value(&suggestions)?;
+        value["effect"] = serde_json::to_value(effect)?;
+        println!("{value}");
         return Ok(());
     }
     println!(
@@ -75,6 +78,15 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
             println!("      {question:?}");
         }
         println!("    agents said: {:?}", gap.suggested_answer);
+    }
+    if effect.questions > 0 {
+        println!(
+            "\non the {} answered questions whose reply says an article, the bot answers {:.0}% \
+             with it now and {:.0}% with the variants (each measured without its own wording)",
+            effect.questions,
+            effect.before * 100.0,
+            effect.after * 100.0
+        );
     }
     if let Some(out) = &args.apply {
         println!("\nwrote {}", out.display());

@@ -4,6 +4,7 @@
 mod actions;
 mod analyze;
 mod bench;
+mod bench_assist;
 mod bench_knowledge;
 mod bench_llm;
 mod bench_routing;

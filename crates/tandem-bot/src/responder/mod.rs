@@ -14,6 +14,7 @@
 //!    when every claim checks out against the articles.
 
 mod actions;
+mod choice;
 mod replies;
 
 use std::sync::Arc;
@@ -34,13 +35,13 @@ use crate::model::WorkspaceModels;
 
 pub struct KnowledgeResponder {
     engines: Arc<Engines>,
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     /// Calls business systems for actions.
     http: reqwest::Client,
     /// Where actions' `{env.NAME}` secrets come from.
     secrets: Secrets,
     /// What time it is: the system clock, or a test's own.
-    clock: Clock,
+    pub(crate) clock: Clock,
     /// The workspaces' models, when they have one (one circuit breaker per workspace and
     /// provider for the whole process).
     llm: WorkspaceModels,
@@ -192,10 +193,19 @@ impl Responder for KnowledgeResponder {
             return reply;
         }
         let mut decided = decide(turn, &built);
+        if self.model_choice(turn, &mut decided).await {
+            // The model named the article: its own answer, with no second model call.
+            let Decided { decision, articles, record } = decided;
+            let mut reply = replies::reply(phrases, decision.outcome, &articles);
+            reply.decision = Some(record);
+            return reply;
+        }
         if let Some(reply) = self.business_action(turn, &decided, phrases).await {
             return reply;
         }
-        if let Some(reply) = self.model_tools(turn, &mut decided, phrases).await {
+        if decided.record.llm.is_none()
+            && let Some(reply) = self.model_tools(turn, &mut decided, phrases).await
+        {
             return reply;
         }
         self.reword(turn, decided, phrases).await

@@ -305,3 +305,63 @@ async fn a_hand_off_gets_the_models_summary_when_the_conversation_supports_it() 
     };
     assert_eq!((summary.text, summary.llm.outcome.as_str()), (None, "rejected"));
 }
+
+/// A shop whose own threshold is high, so that a paraphrase leaves the engine unsure.
+async fn unsure_shop(llm: LlmSettings) -> (World, Relay) {
+    let world = world().await;
+    let workspace = world.inbox.workspace_id;
+    let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+    let articles = vec![
+        article("returns", "退货政策", &["怎么退货", "可以退货吗", "七天无理由退货"], RETURNS),
+        article(
+            "invoice",
+            "开发票",
+            &["怎么开发票", "电子发票在哪下载"],
+            "在订单详情页申请电子发票。",
+        ),
+    ];
+    responder.save(workspace, articles, ArticleStatus::Published, None).await.unwrap();
+    let settings = tandem_domain::AnswerSettings {
+        threshold: Some(0.9),
+        dictionary: Vec::new(),
+        updated_at: 0,
+    };
+    responder.save_settings(workspace, settings).await.unwrap();
+    let policy =
+        tandem_domain::EscalationPolicy { repeats: 0, abstains_in_a_row: 0, ..Default::default() };
+    world.store.save_escalation_policy(workspace, policy).await.unwrap();
+    save_llm_settings(world.store.as_ref(), workspace, &llm).await.unwrap();
+    let relay = Relay::new(world.store.clone(), responder);
+    (world, relay)
+}
+
+#[tokio::test]
+async fn when_the_engine_is_unsure_the_model_chooses_the_article_or_none() {
+    let server = MockServer::start(vec![Reply::Text("returns")]).await;
+    let (world, relay) = unsure_shop(server.settings()).await;
+    // Chosen: the article's own answer, recorded as the model's choice.
+    let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+    assert_eq!((reply.body.as_str(), source(&reply)), (RETURNS, "returns"));
+    assert_eq!(record.outcome.as_str(), "answer");
+    let llm = record.llm.unwrap();
+    assert_eq!((llm.outcome.as_str(), llm.article.as_deref()), ("used", Some("returns")));
+    assert_eq!(server.request_count(), 1, "one model call: no rewording after the choice");
+    let prompt = server.bodies()[0]["messages"][0]["content"].as_str().unwrap().to_owned();
+    assert!(prompt.contains("[returns] 退货政策"), "{prompt}");
+
+    // None of them, or a key that was not offered: the engine's decision stands.
+    for (said, outcome) in [("NONE", "refused"), ("shipping", "rejected")] {
+        server.set_default(Reply::Text(said));
+        let (reply, record) = ask(&world, &relay, "请问怎样退货？").await;
+        assert_ne!(reply.body, RETURNS, "{said}");
+        assert_ne!(record.outcome.as_str(), "answer");
+        let llm = record.llm.unwrap();
+        assert_eq!((llm.outcome.as_str(), llm.article), (outcome, None), "{said}");
+    }
+
+    // Nothing close enough: the model is not asked.
+    let before = server.request_count();
+    let (_, record) = ask(&world, &relay, "你们公司的创始人是谁").await;
+    assert_eq!((record.outcome.as_str(), record.llm), ("abstain", None));
+    assert_eq!(server.request_count(), before);
+}

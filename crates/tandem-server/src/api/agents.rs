@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use tandem_domain::{
     Conversation, ConversationId, ConversationState, Customer, LlmUsage, Locale, Message, Problem,
-    Role, Transition, User, UserId, ValidationError, validate,
+    Role, Transition, User, UserId, ValidationError, Wrapup, validate,
 };
 use tandem_store::{ConversationFilter, NewUser, UserUpdate};
 use utoipa_axum::router::OpenApiRouter;
@@ -99,6 +99,9 @@ struct ConversationDetail {
     assignee: Option<User>,
     /// The model calls of the conversation's bot turns, added up.
     llm_usage: LlmUsage,
+    /// What the conversation came to, written when it was last resolved; absent before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wrapup: Option<Wrapup>,
 }
 
 /// One conversation of the caller's workspace.
@@ -124,7 +127,13 @@ async fn show_conversation(
     {
         llm_usage.record(&summary.llm);
     }
-    Ok(ApiJson(ConversationDetail { conversation, customer, assignee, llm_usage }))
+    // Only a resolved conversation's wrap-up is current: a reopened one keeps its old one
+    // until it is resolved again.
+    let wrapup = match conversation.state {
+        ConversationState::Resolved => state.store.wrapup(conversation.id).await?,
+        _ => None,
+    };
+    Ok(ApiJson(ConversationDetail { conversation, customer, assignee, llm_usage, wrapup }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

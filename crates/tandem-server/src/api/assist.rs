@@ -122,7 +122,8 @@ pub async fn assist_for(state: &AppState, conversation: &Conversation) -> ApiRes
         messages.iter().filter(|message| message.author_kind == AuthorKind::Customer).collect();
     let channel = store.inbox(conversation.inbox_id).await?.map(|inbox| inbox.channel);
 
-    // Suggestions for every customer message: the latest's are shown, the others' only count
+    // Suggestions for every customer message: those of the latest message that has any are
+    // shown (a "转人工" after the question keeps the question's), the others only count
     // towards how many were shown.
     let mut shown = 0;
     let mut suggestions = Vec::new();
@@ -130,7 +131,7 @@ pub async fn assist_for(state: &AppState, conversation: &Conversation) -> ApiRes
         let (decision, articles) =
             state.knowledge.explain(conversation.workspace_id, &message.body, channel).await?;
         let floor = decision.threshold / 2.0;
-        suggestions = decision
+        let found: Vec<Suggestion> = decision
             .candidates
             .iter()
             .zip(articles)
@@ -146,8 +147,9 @@ pub async fn assist_for(state: &AppState, conversation: &Conversation) -> ApiRes
                 score: candidate.score,
             })
             .collect();
-        if !suggestions.is_empty() {
+        if !found.is_empty() {
             shown += 1;
+            suggestions = found;
         }
     }
 

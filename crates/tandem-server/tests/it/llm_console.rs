@@ -77,10 +77,10 @@ async fn admins_see_the_default_settings_and_whether_the_key_is_set() {
     ] {
         assert!(html.contains(expected), "{expected} missing");
     }
-    // Off by default; the three uses are on.
+    // Off by default; the four uses are on.
     assert!(!html.contains("name=\"enabled\" value=\"true\" checked"));
     assert!(!html.contains("name=\"allow_external\" value=\"true\" checked"));
-    for name in ["stream", "tools", "summaries"] {
+    for name in ["stream", "tools", "choose", "summaries"] {
         assert!(html.contains(&format!("name=\"{name}\" value=\"true\" checked")), "{name}");
     }
     assert!(html.contains("data-key-set="), "the key variable's status is shown");
@@ -125,6 +125,7 @@ async fn a_saved_form_is_what_the_api_returns() {
             "breaker_cooldown_ms": 20000,
             "stream": true,
             "tools": false,
+            "choose": false,
             "summaries": true,
         })
     );

@@ -6,6 +6,7 @@ mod api;
 mod assist;
 mod console;
 mod identity;
+mod learning;
 mod llm;
 mod llm_console;
 mod realtime;

@@ -611,3 +611,63 @@ async fn an_unreachable_endpoint_records_why_and_waits_for_its_retry() {
     let last = delivery["last_attempt_at"].as_i64().unwrap();
     assert!((9_000..=11_000).contains(&(next - last)), "the first retry waits 10 s: {delivery:#}");
 }
+
+#[tokio::test]
+async fn a_resolution_pushes_stores_and_shows_its_wrapup() {
+    let app = TestApp::new().await;
+    let admin = app.login(ADMIN).await;
+    let receiver = Receiver::start(&[]).await;
+    register(&app, &admin, &receiver.url, &["conversation.resolved"]).await;
+
+    let token = app.widget_token().await;
+    let asked = "你好，我的订单 2024011500123 还没发货，手机 13812345678，怎么回事？";
+    let sent = app.widget_send(&token, "w1", asked).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text());
+    let conversation = sent.json()["message"]["conversation_id"].as_i64().unwrap();
+    let agent = app.login(AGENT).await;
+    let transitions = format!("/api/v1/conversations/{conversation}/transitions");
+    let taken = call(&app, &agent, Method::POST, &transitions, Some(json!({ "action": "assign" })));
+    assert_eq!(taken.await.json()["conversation"]["state"], "human");
+    let promise = "我们会在24小时内给您发货。";
+    let reply = format!("已为您查询订单 2024011500123，仓库缺货。{promise}");
+    let messages = format!("/api/v1/conversations/{conversation}/messages");
+    let replied = call(&app, &agent, Method::POST, &messages, Some(json!({ "body": reply }))).await;
+    assert_eq!(replied.status, StatusCode::CREATED, "{}", replied.text());
+    assert_eq!(app.widget_send(&token, "w2", "运费谁出？").await.status, StatusCode::CREATED);
+
+    let detail = format!("/api/v1/conversations/{conversation}");
+    let before = call(&app, &agent, Method::GET, &detail, None).await.json();
+    assert!(before.get("wrapup").is_none(), "no wrap-up before the resolution: {before}");
+    let resolve = Some(json!({ "action": "resolve" }));
+    let resolved = call(&app, &agent, Method::POST, &transitions, resolve).await;
+    assert_eq!(resolved.json()["conversation"]["state"], "resolved");
+
+    let wrapup = call(&app, &agent, Method::GET, &detail, None).await.json()["wrapup"].clone();
+    let summary = wrapup["summary"].as_str().unwrap();
+    assert!(summary.contains("2024011500123") && summary.contains(promise), "{summary}");
+    assert!(summary.contains("138****5678") && !summary.contains("13812345678"), "{summary}");
+    let points = wrapup["key_points"].as_array().unwrap();
+    let has = |kind: &str, text: &str| {
+        points.iter().any(|point| point["kind"] == kind && point["text"] == text)
+    };
+    assert!(has("promise", promise), "{wrapup:#}");
+    assert!(has("entity", "2024011500123"), "{wrapup:#}");
+    assert!(has("follow_up", "运费谁出？"), "{wrapup:#}");
+    assert!(!wrapup.to_string().contains("13812345678"), "personal data is masked");
+
+    let pushed = receiver.wait_for("resolution", |r| r.event == "conversation.resolved").await;
+    assert_eq!(pushed.body["data"]["wrapup"], wrapup, "the event carries the stored wrap-up");
+
+    let page_uri = format!("/conversations/{conversation}");
+    let cookie = [("cookie", agent.cookie.as_str())];
+    let html = app.get(&page_uri, &cookie).await.text();
+    assert!(html.contains("data-testid=\"wrapup\"") && html.contains("Wrap-up"), "{html}");
+    assert!(html.contains("Promised (to follow up)") && html.contains(promise));
+
+    // Reopened, the conversation shows no stale wrap-up; resolved again, it gets a new one.
+    let reopen = Some(json!({ "action": "reopen" }));
+    call(&app, &agent, Method::POST, &transitions, reopen).await;
+    let reopened = call(&app, &agent, Method::GET, &detail, None).await.json();
+    assert!(reopened.get("wrapup").is_none(), "{reopened}");
+    assert!(!app.get(&page_uri, &cookie).await.text().contains("data-testid=\"wrapup\""));
+}

@@ -10,7 +10,7 @@ use tandem_domain::{
     AuthorKind, Conversation, ConversationId, ConversationState, CustomerId, DecisionRecord,
     HandoffPacket, InboxId, LlmOutcome, LlmUsage, Message, MessageId, MessageMeta, Millis,
     ModelSummary, PendingAction, RouteInfo, Transition, UserId, WebhookEventType, WorkspaceId,
-    conversation::Ownership,
+    Wrapup, conversation::Ownership,
 };
 
 use super::rows::{
@@ -221,7 +221,7 @@ pub(super) fn append(
     }
     if new.reopen_if_resolved && conversation.state == ConversationState::Resolved {
         let ownership = conversation.ownership().apply(Transition::Reopen)?;
-        save_ownership(connection, &mut conversation, ownership, now, changes)?;
+        save_ownership(connection, &mut conversation, ownership, now, None, changes)?;
     }
     let accepts = new.author_kind == AuthorKind::Agent
         && conversation.state == ConversationState::Human
@@ -332,6 +332,7 @@ fn save_ownership(
     conversation: &mut Conversation,
     ownership: Ownership,
     now: Millis,
+    wrapup: Option<&Wrapup>,
     changes: &mut Vec<Change>,
 ) -> StoreResult<()> {
     let (previous_state, previous_assignee) = (conversation.state, conversation.assignee_id);
@@ -390,12 +391,27 @@ fn save_ownership(
     let resolved = ownership.state == ConversationState::Resolved
         && previous_state != ConversationState::Resolved;
     if resolved {
+        // The wrap-up describes this resolution only: an earlier one goes either way.
+        let wrapup = wrapup.map(|wrapup| Wrapup {
+            conversation_id: conversation.id,
+            created_at: now,
+            ..wrapup.clone()
+        });
+        match &wrapup {
+            Some(wrapup) => save_wrapup(connection, wrapup)?,
+            None => {
+                connection
+                    .prepare_cached("DELETE FROM wrapups WHERE conversation_id = ?1")?
+                    .execute([conversation.id.0])?;
+            }
+        }
         let event = WebhookEventType::ConversationResolved;
         webhooks::record(connection, conversation, event, now, |snapshot| {
             Ok(serde_json::json!({
                 "conversation": snapshot,
                 "previous_state": previous_state,
                 "previous_assignee_id": previous_assignee,
+                "wrapup": wrapup,
             }))
         })?;
     }
@@ -473,7 +489,8 @@ pub(super) fn route(
         {
             route.skip.push(skip);
         }
-        save_ownership(connection, &mut conversation, ownership, now, changes)?;
+        let wrapup = change.wrapup.as_ref();
+        save_ownership(connection, &mut conversation, ownership, now, wrapup, changes)?;
     }
     if let Some(route) = conversation.route.as_mut() {
         if let Some(skills) = change.skills {
@@ -618,6 +635,46 @@ pub(super) fn set_model_summary(
     if updated == 0 {
         return Err(StoreError::NotFound(Entity::HandoffPacket));
     }
+    Ok(())
+}
+
+pub(super) fn wrapup(
+    connection: &Connection,
+    conversation: ConversationId,
+) -> StoreResult<Option<Wrapup>> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT summary, key_points, topic, created_at FROM wrapups WHERE conversation_id = ?1",
+        )?
+        .query_row([conversation.0], |row| {
+            Ok(Wrapup {
+                conversation_id: conversation,
+                summary: row.get(0)?,
+                key_points: json_column(row, 1)?.unwrap_or_default(),
+                topic: row.get(2)?,
+                created_at: row.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+pub(super) fn save_wrapup(connection: &Connection, wrapup: &Wrapup) -> StoreResult<()> {
+    load(connection, wrapup.conversation_id)?;
+    connection
+        .prepare_cached(
+            "INSERT INTO wrapups (conversation_id, summary, key_points, topic, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (conversation_id) DO UPDATE SET summary = excluded.summary,
+                 key_points = excluded.key_points, topic = excluded.topic,
+                 created_at = excluded.created_at",
+        )?
+        .execute(params![
+            wrapup.conversation_id.0,
+            wrapup.summary,
+            to_json(&wrapup.key_points)?,
+            wrapup.topic,
+            wrapup.created_at
+        ])?;
     Ok(())
 }
 

@@ -3,11 +3,16 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_domain::{
-    AnswerSettings, Article, ArticleStatus, Locale, Millis, NewArticle, UserId, WorkspaceId,
+    AnswerSettings, Article, ArticleStatus, ConversationId, Locale, Message, Millis, NewArticle,
+    UserId, WorkspaceId,
 };
 
-use super::rows::{ARTICLE_COLUMNS, article_from_row, json_column, to_json};
-use crate::{ArticleVersion, Change, Entity, StoreError, StoreResult, now_millis};
+use super::rows::{
+    ARTICLE_COLUMNS, MESSAGE_COLUMNS, article_from_row, json_column, message_from_row, to_json,
+};
+use crate::{
+    ArticleVersion, Change, Entity, StoreError, StoreResult, SuggestionDecision, now_millis,
+};
 
 pub(super) fn article(
     connection: &Connection,
@@ -213,4 +218,90 @@ pub(super) fn stamp(connection: &Connection, workspace: WorkspaceId) -> StoreRes
              FROM articles WHERE workspace_id = ?1",
         )?
         .query_row([workspace.0], |row| Ok((row.get(0)?, row.get(1)?)))?)
+}
+
+/// Most messages read per handled conversation: the question and the answer are at the start.
+const HANDLED_MESSAGES: i64 = 200;
+
+pub(super) fn handled_conversations(
+    connection: &Connection,
+    workspace: WorkspaceId,
+    since: Millis,
+    limit: u32,
+) -> StoreResult<Vec<(ConversationId, Vec<Message>)>> {
+    let ids: Vec<i64> = connection
+        .prepare_cached(
+            "SELECT c.id FROM conversations c WHERE c.workspace_id = ?1 AND c.created_at >= ?2
+               AND EXISTS (SELECT 1 FROM messages m
+                           WHERE m.conversation_id = c.id AND m.author_kind = 'agent')
+             ORDER BY c.created_at DESC, c.id DESC LIMIT ?3",
+        )?
+        .query_map(params![workspace.0, since, limit], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND author_kind != 'note'
+         ORDER BY seq LIMIT ?2"
+    ))?;
+    let mut handled = Vec::with_capacity(ids.len());
+    for id in ids {
+        let messages = statement
+            .query_map(params![id, HANDLED_MESSAGES], message_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        handled.push((ConversationId(id), messages));
+    }
+    Ok(handled)
+}
+
+pub(super) fn decide_suggestions(
+    connection: &Connection,
+    workspace: WorkspaceId,
+    decisions: &[SuggestionDecision],
+) -> StoreResult<()> {
+    let mut statement = connection.prepare_cached(
+        "INSERT INTO knowledge_suggestions (workspace_id, kind, subject, decision, article_key,
+             article_version, conversation_ids, decided_by, decided_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (workspace_id, kind, subject) DO UPDATE SET decision = excluded.decision,
+             article_key = excluded.article_key, article_version = excluded.article_version,
+             conversation_ids = excluded.conversation_ids, decided_by = excluded.decided_by,
+             decided_at = excluded.decided_at",
+    )?;
+    for decision in decisions {
+        statement.execute(params![
+            workspace.0,
+            decision.kind,
+            decision.subject,
+            if decision.accepted { "accepted" } else { "rejected" },
+            decision.article_key,
+            decision.article_version,
+            to_json(&decision.conversation_ids)?,
+            decision.decided_by.map(|user| user.0),
+            decision.decided_at,
+        ])?;
+    }
+    Ok(())
+}
+
+pub(super) fn suggestion_decisions(
+    connection: &Connection,
+    workspace: WorkspaceId,
+) -> StoreResult<Vec<SuggestionDecision>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT kind, subject, decision, article_key, article_version, conversation_ids,
+                decided_by, decided_at
+         FROM knowledge_suggestions WHERE workspace_id = ?1 ORDER BY decided_at DESC, subject",
+    )?;
+    let rows = statement.query_map([workspace.0], |row| {
+        Ok(SuggestionDecision {
+            kind: row.get(0)?,
+            subject: row.get(1)?,
+            accepted: row.get::<_, String>(2)? == "accepted",
+            article_key: row.get(3)?,
+            article_version: row.get(4)?,
+            conversation_ids: json_column(row, 5)?.unwrap_or_default(),
+            decided_by: row.get::<_, Option<i64>>(6)?.map(UserId),
+            decided_at: row.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -397,6 +397,34 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX suggestion_uses_by_conversation ON suggestion_uses (conversation_id);
     "#,
+    // 15: what people decided about the knowledge suggestions learnt from conversations (a
+    // customer's wording as a variant of an article, a gap as a new article): accepted ones
+    // keep their evidence beside the article version that took them in; rejected ones are
+    // not proposed again.
+    r#"
+    CREATE TABLE knowledge_suggestions (
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        article_key TEXT,
+        article_version INTEGER,
+        conversation_ids TEXT NOT NULL,
+        decided_by INTEGER REFERENCES users(id),
+        decided_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, kind, subject)
+    );
+    "#, // 16: the wrap-up of a resolved conversation (summary, key points, topic), one per
+    // conversation: resolving again replaces it.
+    r#"
+    CREATE TABLE wrapups (
+        conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id),
+        summary TEXT NOT NULL,
+        key_points TEXT NOT NULL,
+        topic TEXT,
+        created_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

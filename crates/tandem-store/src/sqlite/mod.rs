@@ -27,7 +27,7 @@ use tandem_domain::{
     Customer, CustomerId, DecisionRecord, EscalationPolicy, HandoffPacket, Inbox, InboxId,
     LlmUsage, Message, MessageId, Millis, ModelSummary, NewArticle, PendingAction, Queue,
     QueueRouting, Transition, User, UserId, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
-    WebhookEndpointId, Workspace, WorkspaceId,
+    WebhookEndpointId, Workspace, WorkspaceId, Wrapup,
 };
 use tokio::sync::broadcast;
 
@@ -35,8 +35,8 @@ use self::engine::Engine;
 use crate::{
     Appended, ArticleVersion, Change, ConversationCounts, ConversationFilter, CustomerHistory,
     DueWebhook, NewCustomer, NewInbox, NewMessage, NewUser, NewWebhookEndpoint, RouteChange,
-    Session, Store, StoreError, StoreResult, SuggestionUse, SuggestionUses, UserUpdate,
-    VerifiedCustomer, WebhookAttempt, WebhookEndpointUpdate,
+    Session, Store, StoreError, StoreResult, SuggestionDecision, SuggestionUse, SuggestionUses,
+    UserUpdate, VerifiedCustomer, WebhookAttempt, WebhookEndpointUpdate,
 };
 
 /// Applies the migrations to a bare connection (for the insert baseline of `tandem bench`).
@@ -403,6 +403,14 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn wrapup(&self, conversation: ConversationId) -> StoreResult<Option<Wrapup>> {
+        self.read(move |connection| conversations::wrapup(connection, conversation)).await
+    }
+
+    async fn save_wrapup(&self, wrapup: Wrapup) -> StoreResult<()> {
+        self.write(move |connection, _| conversations::save_wrapup(connection, &wrapup)).await
+    }
+
     async fn routed_conversations(&self, workspace: WorkspaceId) -> StoreResult<Vec<Conversation>> {
         self.read(move |connection| conversations::routed(connection, workspace)).await
     }
@@ -439,6 +447,36 @@ impl Store for SqliteStore {
 
     async fn knowledge_stamp(&self, workspace: WorkspaceId) -> StoreResult<(i64, Millis)> {
         self.read(move |connection| knowledge::stamp(connection, workspace)).await
+    }
+
+    async fn handled_conversations(
+        &self,
+        workspace: WorkspaceId,
+        since: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<(ConversationId, Vec<Message>)>> {
+        self.read(move |connection| {
+            knowledge::handled_conversations(connection, workspace, since, limit)
+        })
+        .await
+    }
+
+    async fn decide_suggestions(
+        &self,
+        workspace: WorkspaceId,
+        decisions: Vec<SuggestionDecision>,
+    ) -> StoreResult<()> {
+        self.write(move |connection, _| {
+            knowledge::decide_suggestions(connection, workspace, &decisions)
+        })
+        .await
+    }
+
+    async fn suggestion_decisions(
+        &self,
+        workspace: WorkspaceId,
+    ) -> StoreResult<Vec<SuggestionDecision>> {
+        self.read(move |connection| knowledge::suggestion_decisions(connection, workspace)).await
     }
 
     async fn article(&self, workspace: WorkspaceId, key: &str) -> StoreResult<Option<Article>> {

@@ -919,6 +919,67 @@ pub async fn webhook_outbox_is_written_with_the_change_it_reports(harness: Harne
     );
 }
 
+pub async fn a_resolution_stores_its_wrapup_and_the_event_carries_it(harness: Harness) {
+    use tandem_domain::{KeyPoint, KeyPointKind, WebhookEventType as Event, Wrapup};
+    let store = &harness.store;
+    let world = world(store).await;
+    store
+        .create_webhook_endpoint(webhook_endpoint(&world, &[Event::ConversationResolved], true))
+        .await
+        .unwrap();
+    let conversation =
+        store.append_message(customer_message(&world, "退货", None)).await.unwrap().conversation.id;
+    let wrapup = |summary: &str| Wrapup {
+        conversation_id: tandem_domain::ConversationId(0),
+        summary: summary.into(),
+        key_points: vec![KeyPoint {
+            kind: KeyPointKind::Entity,
+            text: "20240115001".into(),
+            detail: Some("order_number".into()),
+        }],
+        topic: Some("退货政策".into()),
+        created_at: 0,
+    };
+    let resolve = |summary: &str| RouteChange {
+        transition: Some(Transition::Resolve),
+        wrapup: Some(wrapup(summary)),
+        ..RouteChange::default()
+    };
+    assert_eq!(store.wrapup(conversation).await.unwrap(), None);
+    store.route(conversation, resolve("想退货。已办理。")).await.unwrap();
+    let stored = store.wrapup(conversation).await.unwrap().expect("stored with the resolution");
+    assert_eq!(stored.conversation_id, conversation, "the store names the conversation");
+    assert!(stored.created_at > 0, "the store dates it");
+    assert_eq!(stored.key_points, wrapup("").key_points);
+    assert_eq!(stored.topic.as_deref(), Some("退货政策"));
+
+    let now = now_millis();
+    let due = store.claim_webhooks(now, now + 60_000, 100).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let data = &due[0].event.data;
+    assert_eq!(data["wrapup"]["summary"], "想退货。已办理。");
+    assert_eq!(data["wrapup"]["key_points"][0]["detail"], "order_number");
+
+    // Reopened and resolved again: the new wrap-up replaces the old one.
+    store.transition(conversation, Transition::Reopen, None).await.unwrap();
+    store.route(conversation, resolve("第二次。")).await.unwrap();
+    assert_eq!(store.wrapup(conversation).await.unwrap().unwrap().summary, "第二次。");
+    // A resolution without one leaves none that describes an earlier resolution.
+    store.transition(conversation, Transition::Reopen, None).await.unwrap();
+    store.transition(conversation, Transition::Resolve, None).await.unwrap();
+    assert_eq!(store.wrapup(conversation).await.unwrap(), None);
+
+    // Corrected later (the topic), kept as given.
+    let corrected = Wrapup { topic: Some("换货".into()), ..stored.clone() };
+    store.save_wrapup(corrected.clone()).await.unwrap();
+    assert_eq!(store.wrapup(conversation).await.unwrap(), Some(corrected));
+    let unknown = Wrapup { conversation_id: tandem_domain::ConversationId(999_999), ..stored };
+    assert!(matches!(
+        store.save_wrapup(unknown).await,
+        Err(StoreError::NotFound(Entity::Conversation))
+    ));
+}
+
 pub async fn webhook_payloads_carry_every_customer_field(harness: Harness) {
     use tandem_domain::WebhookEventType as Event;
     let store = &harness.store;
@@ -1382,4 +1443,72 @@ pub async fn llm_usage_adds_up_a_workspaces_model_calls_since_a_time(harness: Ha
         tandem_domain::LlmUsage::default(),
         "nothing was stored after `since`"
     );
+}
+
+pub async fn handled_conversations_and_suggestion_decisions_are_kept(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    // Another customer's conversation, which the bot alone answered.
+    let other = store
+        .create_customer(NewCustomer {
+            workspace_id: world.workspace,
+            name: "韩梅梅".into(),
+            email: None,
+            locale: Some(Locale::Zh),
+            attributes: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    let bot_only = World {
+        workspace: world.workspace,
+        inbox: world.inbox.clone(),
+        customer: other,
+        agent: world.agent.clone(),
+    };
+    store.append_message(customer_message(&bot_only, "营业时间", None)).await.unwrap();
+    let handled = store
+        .append_message(customer_message(&world, "钱啥时候退回来", None))
+        .await
+        .unwrap()
+        .conversation;
+    let by_agent = |kind, body: &str| NewMessage {
+        target: MessageTarget::Conversation(handled.id),
+        author_kind: kind,
+        author_id: Some(world.agent.id.0),
+        author_name: Some(world.agent.display_name.clone()),
+        body: body.into(),
+        client_msg_id: None,
+        reopen_if_resolved: false,
+        only_while_bot_owns: false,
+        meta: None,
+        decision: None,
+    };
+    store.append_message(by_agent(AuthorKind::Note, "查一下退款单")).await.unwrap();
+    store.append_message(by_agent(AuthorKind::Agent, "3 个工作日内原路退回。")).await.unwrap();
+    let found = store.handled_conversations(world.workspace, 0, 10).await.unwrap();
+    assert_eq!(found.len(), 1, "only the conversation an agent answered");
+    let (id, messages) = &found[0];
+    assert_eq!(*id, handled.id);
+    let bodies: Vec<&str> = messages.iter().map(|message| message.body.as_str()).collect();
+    assert_eq!(bodies, ["钱啥时候退回来", "3 个工作日内原路退回。"], "notes are left out");
+    let later = messages[0].created_at + 60_000;
+    assert!(store.handled_conversations(world.workspace, later, 10).await.unwrap().is_empty());
+
+    let decision = |accepted, version| tandem_store::SuggestionDecision {
+        kind: "variant".into(),
+        subject: "refund-time:钱啥时候退回来".into(),
+        accepted,
+        article_key: Some("refund-time".into()),
+        article_version: version,
+        conversation_ids: vec![handled.id.0],
+        decided_by: Some(world.agent.id),
+        decided_at: 1,
+    };
+    store.decide_suggestions(world.workspace, vec![decision(false, None)]).await.unwrap();
+    // Deciding again replaces the decision.
+    store.decide_suggestions(world.workspace, vec![decision(true, Some(2))]).await.unwrap();
+    let decisions = store.suggestion_decisions(world.workspace).await.unwrap();
+    assert_eq!(decisions, vec![decision(true, Some(2))]);
+    let other = store.create_workspace("Other").await.unwrap().id;
+    assert!(store.suggestion_decisions(other).await.unwrap().is_empty());
 }

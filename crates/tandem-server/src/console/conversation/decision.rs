@@ -47,6 +47,9 @@ pub(super) fn decision_view(text: &'static Text, record: &DecisionRecord) -> Dec
         if let Some(tool) = &llm.tool {
             parts.push(format!("{} {tool}", text.llm_chose_action));
         }
+        if let Some(article) = &llm.article {
+            parts.push(format!("{} {article}", text.llm_chose_article));
+        }
         if let Some(error) = &llm.error {
             parts.push(error.clone());
         }
@@ -113,6 +116,7 @@ mod tests {
                 cost: 0.0021,
                 latency_ms: 840,
                 tool: None,
+                article: None,
             }),
         };
         let view = decision_view(Text::for_locale(Locale::Zh), &record);
@@ -128,6 +132,15 @@ mod tests {
         };
         let llm = decision_view(Text::for_locale(Locale::En), &chose).llm.unwrap();
         assert!(llm.starts_with("used · chose the action order-status · "), "{llm}");
+        let picked = DecisionRecord {
+            llm: Some(LlmRecord {
+                article: Some("returns".into()),
+                ..LlmRecord::new(LlmOutcome::Used)
+            }),
+            ..record.clone()
+        };
+        let llm = decision_view(Text::for_locale(Locale::En), &picked).llm.unwrap();
+        assert!(llm.starts_with("used · chose the article returns · "), "{llm}");
         let plain = DecisionRecord { llm: None, ..record };
         assert_eq!(decision_view(Text::for_locale(Locale::En), &plain).llm, None);
     }

@@ -8,6 +8,7 @@ mod decision;
 mod handoff_card;
 mod message;
 mod page;
+mod wrapup_card;
 
 use axum::Router;
 use axum::response::{IntoResponse, Redirect, Response};

@@ -10,6 +10,7 @@ use tandem_domain::{AuthorKind, ConversationState, DecisionRecord, LlmUsage, Mes
 use super::assist::{AssistPanel, assist_panel};
 use super::decision::{DecisionView, decision_view};
 use super::handoff_card::{CardContext, HandoffView, handoff_view};
+use super::wrapup_card::{WrapupView, wrapup_view};
 use crate::AppState;
 use crate::api::agents::conversation_for;
 use crate::api::assist::assist_for;
@@ -74,6 +75,8 @@ struct ConversationPage {
     llm_usage: Option<String>,
     /// Suggestions, mood, alerts and the customer, for the agent answering.
     assist: AssistPanel,
+    /// What a resolved conversation came to.
+    wrapup: Option<WrapupView>,
 }
 
 fn message_view(
@@ -239,6 +242,14 @@ pub(super) async fn show_conversation_page(
         .and_then(|card| card.draft.clone())
         .unwrap_or_default();
     let assist = assist_panel(text, assist_for(&state, &conversation).await.map_err(failed)?);
+    let wrapup = match conversation.state {
+        ConversationState::Resolved => store
+            .wrapup(conversation.id)
+            .await
+            .map_err(|e| failed(e.into()))?
+            .map(|wrapup| wrapup_view(text, wrapup)),
+        _ => None,
+    };
     let page = ConversationPage {
         chrome: Chrome::new(&agent, "inbox"),
         id: conversation.id.0,
@@ -274,6 +285,7 @@ pub(super) async fn show_conversation_page(
         reply_prefill,
         llm_usage,
         assist,
+        wrapup,
     };
     Ok(render(&page))
 }

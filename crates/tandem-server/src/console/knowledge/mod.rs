@@ -1,6 +1,7 @@
 //! The knowledge base: articles listed and searched, edited and published with their version
 //! history, imported from pasted JSONL, CSV or Markdown, exported, and the "test the bot" page
-//! that shows what the answer engine would decide for a question. Every agent may read and
+//! that shows what the answer engine would decide for a question, and the suggestions learnt
+//! from the conversations people answered. Every agent may read and
 //! test; only admins and supervisors change articles.
 //!
 //! Where a page and an action share a name, the page's file says so (`import_page.rs` shows
@@ -18,6 +19,8 @@ mod save;
 mod settings_page;
 mod settings_save;
 mod status;
+mod suggestions_decide;
+mod suggestions_page;
 mod test_page;
 mod versions;
 
@@ -46,6 +49,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/knowledge/export", get(export::export_articles))
         .route("/knowledge/test", get(test_page::show_test_page))
+        .route(
+            "/knowledge/suggestions",
+            get(suggestions_page::show_suggestions_page)
+                .post(suggestions_decide::decide_suggestions),
+        )
         .route(
             "/knowledge/settings",
             get(settings_page::show_answer_settings_page).post(settings_save::save_answer_settings),

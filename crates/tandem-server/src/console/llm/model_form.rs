@@ -28,6 +28,7 @@ pub(super) struct ModelForm {
     pub(super) breaker_cooldown_ms: String,
     pub(super) stream: Option<String>,
     pub(super) tools: Option<String>,
+    pub(super) choose: Option<String>,
     pub(super) summaries: Option<String>,
 }
 
@@ -51,6 +52,7 @@ impl ModelForm {
             breaker_cooldown_ms: settings.breaker_cooldown_ms.to_string(),
             stream: checked(settings.stream),
             tools: checked(settings.tools),
+            choose: checked(settings.choose),
             summaries: checked(settings.summaries),
         }
     }
@@ -76,6 +78,7 @@ impl ModelForm {
             breaker_cooldown_ms: whole_number("breaker_cooldown_ms", &self.breaker_cooldown_ms)?,
             stream: self.stream.is_some(),
             tools: self.tools.is_some(),
+            choose: self.choose.is_some(),
             summaries: self.summaries.is_some(),
         })
     }

@@ -222,6 +222,7 @@ fn sections(
             switches: vec![
                 switch("stream", &t.llm_stream, &t.llm_stream_hint, &form.stream),
                 switch("tools", &t.llm_tools, &t.llm_tools_hint, &form.tools),
+                switch("choose", &t.llm_choose, &t.llm_choose_hint, &form.choose),
                 switch("summaries", &t.llm_summaries, &t.llm_summaries_hint, &form.summaries),
             ],
             inputs: Vec::new(),
