@@ -95,6 +95,21 @@ fn knowledge_version(live: &[Article]) -> String {
 }
 
 impl Built {
+    /// The live article keyed `key` that serves `channel` (any, when `None`), as turns are
+    /// answered from it now: the delta's version of a changed article, never a stale one.
+    pub(crate) fn live(&self, key: &str, channel: Option<Channel>) -> Option<&Article> {
+        let serves = |article: &&Article| channel.is_none_or(|channel| article.serves(channel));
+        if let Some(delta) = &self.delta
+            && let Some(article) = delta.articles.iter().find(|article| article.key == key)
+        {
+            return Some(article).filter(serves);
+        }
+        if self.masked.contains(key) {
+            return None;
+        }
+        self.base.articles.iter().find(|article| article.key == key).filter(serves)
+    }
+
     /// Scores `question` against the base (stale keys left out) and the delta, best first,
     /// over the articles that serve `channel` (all, when `None`).
     pub(crate) fn decide(

@@ -11,6 +11,7 @@
 //!   people answered (the console's suggestions).
 
 pub mod actions;
+mod embeddings;
 mod engines;
 mod learning;
 pub mod model;

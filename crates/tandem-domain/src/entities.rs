@@ -440,6 +440,11 @@ pub struct LlmRecord {
     /// unsure, when it chose one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub article: Option<String>,
+    /// The articles closest in meaning to the question (by embeddings) that the model was
+    /// offered besides the engine's candidates; their embedding call is counted in the tokens,
+    /// cost and latency.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_meaning: Vec<String>,
 }
 
 impl LlmRecord {
@@ -456,6 +461,7 @@ impl LlmRecord {
             latency_ms: 0,
             tool: None,
             article: None,
+            by_meaning: Vec::new(),
         }
     }
 }

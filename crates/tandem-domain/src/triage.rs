@@ -269,6 +269,11 @@ pub struct Wrapup {
     /// a plain field that people may correct.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// The summary the workspace's model wrote, when it is on and every claim of it checks out
+    /// against the conversation; added a moment after the resolution (the extractive summary
+    /// stays, and is what the `conversation.resolved` webhook carries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_summary: Option<String>,
     pub created_at: Millis,
 }
 

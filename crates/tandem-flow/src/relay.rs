@@ -581,13 +581,51 @@ impl Relay {
             }
             _ => None,
         };
+        let created = wrapup.is_some();
         let change = RouteChange {
             transition: Some(transition),
             system_message: note,
             wrapup,
             ..RouteChange::default()
         };
-        Ok(self.store.route(conversation.id, change).await?)
+        let routed = self.store.route(conversation.id, change).await?;
+        if created {
+            let locale = self.conversation_locale(conversation).await?;
+            self.summarize_wrapup_later(conversation.workspace_id, conversation.id, locale);
+        }
+        Ok(routed)
+    }
+
+    /// Asks the workspace's model (when it writes summaries) for a summary of the conversation
+    /// just resolved and adds it to its wrap-up, in the background, if every claim of it checks
+    /// out against the conversation and the wrap-up is still this resolution's.
+    fn summarize_wrapup_later(
+        &self,
+        workspace: tandem_domain::WorkspaceId,
+        conversation: tandem_domain::ConversationId,
+        locale: Locale,
+    ) {
+        let relay = self.clone();
+        tokio::spawn(async move {
+            let Ok(Some(resolved)) = relay.store.wrapup(conversation).await else { return };
+            let limit = u32::try_from(WRAPUP_MESSAGES).unwrap_or(u32::MAX);
+            let Ok(messages) = relay.store.messages(conversation, 0, limit).await else { return };
+            let Some(summary) = relay.responder.wrapup_summary(workspace, &messages, locale).await
+            else {
+                return;
+            };
+            let Some(text) = summary.text else { return };
+            // Another resolution (after a reopen) replaced it meanwhile: that one gets its own.
+            match relay.store.wrapup(conversation).await {
+                Ok(Some(current)) if current.created_at == resolved.created_at => {
+                    let wrapup = tandem_domain::Wrapup { model_summary: Some(text), ..current };
+                    if let Err(error) = relay.store.save_wrapup(wrapup).await {
+                        tracing::warn!(conversation_id = %conversation, %error, "could not keep the model's wrap-up summary");
+                    }
+                }
+                _ => {}
+            }
+        });
     }
 
     /// The wrap-up of the conversation as it stands (see [`crate::wrapup`]).

@@ -121,6 +121,17 @@ pub trait Responder: Send + Sync + 'static {
     ) -> Option<tandem_domain::ModelSummary> {
         None
     }
+
+    /// A summary of a conversation just resolved, for its wrap-up, written by the workspace's
+    /// model; `None` when there is none to ask (the extractive summary is then all there is).
+    async fn wrapup_summary(
+        &self,
+        _workspace: WorkspaceId,
+        _messages: &[Message],
+        _locale: Locale,
+    ) -> Option<tandem_domain::ModelSummary> {
+        None
+    }
 }
 
 /// A responder without knowledge, for relays that do not answer: it never pretends to know an

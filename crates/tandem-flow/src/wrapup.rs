@@ -125,6 +125,7 @@ pub fn wrapup(input: WrapupInput<'_>) -> Wrapup {
         summary,
         key_points,
         topic: topic(&input, &spoken),
+        model_summary: None,
         created_at: 0,
     }
 }

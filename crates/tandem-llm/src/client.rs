@@ -13,8 +13,9 @@ use crate::breaker::CircuitBreaker;
 use crate::redact::Redactor;
 use crate::settings::{LlmSettings, SettingsError};
 use crate::wire::{
-    ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, ErrorBody, StreamOptions,
-    WireFunctionCall, WireFunctionDefinition, WireMessage, WireTool, WireToolCall,
+    ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, EmbeddingRequest,
+    EmbeddingResponse, ErrorBody, StreamOptions, WireFunctionCall, WireFunctionDefinition,
+    WireMessage, WireTool, WireToolCall,
 };
 
 /// Who wrote a message of the conversation sent to the model.
@@ -103,6 +104,15 @@ pub struct ChatRequest {
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+}
+
+/// The vectors of one embeddings call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedded {
+    pub vectors: Vec<Vec<f32>>,
+    pub usage: Usage,
+    pub cost: f64,
+    pub attempts: u32,
 }
 
 /// The model's reply to one call.
@@ -228,6 +238,8 @@ impl std::fmt::Debug for ApiKey {
 pub struct LlmClient {
     settings: Arc<LlmSettings>,
     endpoint: reqwest::Url,
+    /// `{base_url}/embeddings`.
+    embeddings: reqwest::Url,
     api_key: ApiKey,
     http: reqwest::Client,
     breaker: Arc<CircuitBreaker>,
@@ -261,17 +273,21 @@ impl LlmClient {
         api_key: ApiKey,
     ) -> Result<Self, LlmError> {
         settings.validate()?;
-        let endpoint = format!("{}/chat/completions", settings.base_url.trim_end_matches('/'));
-        let endpoint = reqwest::Url::parse(&endpoint).map_err(|error| {
-            let problem = tandem_domain::Problem::Unreadable { detail: error.to_string() };
-            LlmError::Settings(SettingsError::new("base_url", problem))
-        })?;
+        let url = |path: &str| {
+            let url = format!("{}/{path}", settings.base_url.trim_end_matches('/'));
+            reqwest::Url::parse(&url).map_err(|error| {
+                let problem = tandem_domain::Problem::Unreadable { detail: error.to_string() };
+                LlmError::Settings(SettingsError::new("base_url", problem))
+            })
+        };
+        let endpoint = url("chat/completions")?;
+        let embeddings = url("embeddings")?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_millis(settings.timeout_ms))
             .build()
             .map_err(|error| LlmError::Transport(error_chain(&error)))?;
-        Ok(LlmClient { settings: Arc::new(settings), endpoint, api_key, http, breaker })
+        Ok(LlmClient { settings: Arc::new(settings), endpoint, embeddings, api_key, http, breaker })
     }
 
     pub fn settings(&self) -> &LlmSettings {
@@ -323,6 +339,54 @@ impl LlmClient {
             model_text,
             tool_calls,
             finish_reason: choice.finish_reason,
+            cost: self.settings.cost(&usage),
+            usage,
+            attempts,
+        })
+    }
+
+    /// Vectors of `texts`, in order, from the provider's `/embeddings` endpoint with the
+    /// settings' embedding model; personal data is redacted first, as in every request, and
+    /// the same retries, time budget and breaker apply.
+    pub async fn embed(&self, texts: &[String]) -> Result<Embedded, LlmError> {
+        self.check_allowed()?;
+        let Some(model) = self.settings.embedding_model.as_deref() else {
+            return Err(LlmError::Disabled);
+        };
+        let mut redactor = Redactor::new();
+        let input = texts.iter().map(|text| redactor.redact(text)).collect();
+        let body = serde_json::to_vec(&EmbeddingRequest { model, input })
+            .map_err(|error| LlmError::Request(error.to_string()))?;
+        let deadline = Instant::now() + Duration::from_millis(self.settings.total_timeout_ms);
+        let body = &body[..];
+        let (response, attempts) = self
+            .with_retries(deadline, move || async move {
+                let response = self.post_to(&self.embeddings, body, false).await?;
+                let bytes = bounded_body(response).await?;
+                serde_json::from_slice::<EmbeddingResponse>(&bytes).map_err(|error| {
+                    Failure::from(LlmError::Malformed(format!("not embeddings: {error}")))
+                })
+            })
+            .await?;
+        let mut data = response.data;
+        data.sort_by_key(|item| item.index);
+        let in_order = data.len() == texts.len()
+            && data.iter().enumerate().all(|(position, item)| item.index == position);
+        let dimensions = data.first().map_or(0, |item| item.embedding.len());
+        if !in_order
+            || dimensions == 0
+            || data.iter().any(|item| item.embedding.len() != dimensions)
+        {
+            self.breaker.record_failure();
+            return Err(LlmError::Malformed("embeddings do not match the texts".into()));
+        }
+        self.breaker.record_success();
+        let usage = Usage {
+            prompt_tokens: response.usage.map_or(0, |usage| usage.prompt_tokens),
+            completion_tokens: 0,
+        };
+        Ok(Embedded {
+            vectors: data.into_iter().map(|item| item.embedding).collect(),
             cost: self.settings.cost(&usage),
             usage,
             attempts,
@@ -434,9 +498,18 @@ impl LlmClient {
     /// Sends the body once; a non-success status is a failure carrying the provider's
     /// `Retry-After`.
     async fn post(&self, body: &[u8], stream: bool) -> Result<reqwest::Response, Failure> {
+        self.post_to(&self.endpoint, body, stream).await
+    }
+
+    async fn post_to(
+        &self,
+        url: &reqwest::Url,
+        body: &[u8],
+        stream: bool,
+    ) -> Result<reqwest::Response, Failure> {
         let mut builder = self
             .http
-            .post(self.endpoint.clone())
+            .post(url.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(body.to_vec());
         if stream {

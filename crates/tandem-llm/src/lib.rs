@@ -35,7 +35,7 @@ mod wire;
 
 pub use breaker::{BreakerState, Breakers, CircuitBreaker};
 pub use client::{
-    ChatMessage, ChatRequest, ChatRole, ChatStream, Completion, LlmClient, LlmError,
+    ChatMessage, ChatRequest, ChatRole, ChatStream, Completion, Embedded, LlmClient, LlmError,
     MAX_RESPONSE_BYTES, MAX_TOOL_CALLS, StreamEvent, ToolCall, ToolDefinition, Usage,
 };
 pub use gate::StreamGate;

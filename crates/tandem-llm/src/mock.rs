@@ -50,6 +50,8 @@ struct Recorded {
 
 #[derive(Debug)]
 struct Inner {
+    /// Texts the embeddings endpoint reads as another (a synonym the test teaches it).
+    meanings: Mutex<Vec<(String, String)>>,
     script: Mutex<VecDeque<Reply>>,
     default: Mutex<Reply>,
     requests: Mutex<Vec<Recorded>>,
@@ -64,12 +66,14 @@ pub struct MockServer {
 impl MockServer {
     pub async fn start(script: Vec<Reply>) -> MockServer {
         let inner = Arc::new(Inner {
+            meanings: Mutex::new(Vec::new()),
             script: Mutex::new(script.into()),
             default: Mutex::new(Reply::Status { status: 500, retry_after: None }),
             requests: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
+            .route("/v1/embeddings", post(embeddings))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -95,6 +99,17 @@ impl MockServer {
             breaker_cooldown_ms: 300,
             ..LlmSettings::default()
         }
+    }
+
+    /// Makes the embeddings endpoint read any text containing `phrase` as if it were
+    /// `meaning`: how a test stands for a model that knows two wordings mean the same.
+    pub fn means(&self, phrase: &str, meaning: &str) {
+        self.inner.meanings.lock().unwrap().push((phrase.to_owned(), meaning.to_owned()));
+    }
+
+    /// How many embeddings requests were received.
+    pub fn embedding_requests(&self) -> usize {
+        self.bodies().iter().filter(|body| body.get("input").is_some()).count()
     }
 
     /// The reply once the script has run out.
@@ -223,4 +238,38 @@ fn chunk(model: &str, delta: Value, finish_reason: Option<&str>) -> Value {
 
 fn event_stream(text: String) -> Response {
     ([(header::CONTENT_TYPE, "text/event-stream")], text).into_response()
+}
+
+/// `POST /v1/embeddings`: each text as a unit vector of its characters' counts in 64 buckets
+/// (after the meanings a test taught), so equal texts embed equally and unrelated ones apart.
+async fn embeddings(State(inner): State<Arc<Inner>>, body: String) -> Response {
+    let Ok(body) = serde_json::from_str::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "not JSON").into_response();
+    };
+    inner.requests.lock().unwrap().push(Recorded { authorization: None, body: body.clone() });
+    let Some(input) = body["input"].as_array() else {
+        return (StatusCode::BAD_REQUEST, "no input").into_response();
+    };
+    let meanings = inner.meanings.lock().unwrap().clone();
+    let data: Vec<Value> = input
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let text = text.as_str().unwrap_or_default();
+            let text = meanings
+                .iter()
+                .find(|(phrase, _)| text.contains(phrase.as_str()))
+                .map_or(text, |(_, meaning)| meaning.as_str());
+            let mut vector = vec![0f32; 64];
+            for character in text.to_lowercase().chars().filter(|c| c.is_alphanumeric()) {
+                vector[character as usize % 64] += 1.0;
+            }
+            let norm = vector.iter().map(|value| value * value).sum::<f32>().sqrt().max(1e-6);
+            let embedding: Vec<f32> = vector.iter().map(|value| value / norm).collect();
+            json!({"object": "embedding", "index": index, "embedding": embedding})
+        })
+        .collect();
+    let tokens = input.len() as u64 * 8;
+    axum::Json(json!({"object": "list", "data": data, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}))
+        .into_response()
 }

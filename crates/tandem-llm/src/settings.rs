@@ -54,6 +54,11 @@ pub struct LlmSettings {
     /// let the model choose which of its best few articles answers the question, or none; the
     /// customer gets that article's answer.
     pub choose: bool,
+    /// The model of the provider's `/embeddings` endpoint (`bge-m3` through vLLM, Ollama or
+    /// TEI...); when set, each published article version is embedded in the background and an
+    /// unsure turn's question is too, so that the model's choice also sees the articles whose
+    /// meaning is closest, whatever their words. `None`: no embeddings.
+    pub embedding_model: Option<String>,
     /// Write hand-off summaries with the model (the extractive summary stays the fallback and
     /// is kept beside it).
     pub summaries: bool,
@@ -79,6 +84,7 @@ impl Default for LlmSettings {
             stream: true,
             tools: true,
             choose: true,
+            embedding_model: None,
             summaries: true,
         }
     }
@@ -125,6 +131,11 @@ impl LlmSettings {
         }
         if self.model.trim().is_empty() || self.model.len() > MAX_MODEL {
             return Err(invalid("model", Problem::Length { min: 1, max: MAX_MODEL }));
+        }
+        if let Some(model) = &self.embedding_model
+            && (model.trim().is_empty() || model.len() > MAX_MODEL)
+        {
+            return Err(invalid("embedding_model", Problem::Length { min: 1, max: MAX_MODEL }));
         }
         if let Some(name) = &self.api_key_env {
             let mut characters = name.chars();

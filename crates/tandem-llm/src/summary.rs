@@ -1,5 +1,6 @@
-//! Hand-off summaries written by the workspace's model: two or three sentences for the person
-//! taking over (the problem, what the customer wants, what was tried). The extractive summary
+//! Summaries written by the workspace's model: for a hand-off, two or three sentences for the
+//! person taking over (the problem, what the customer wants, what was tried); for a resolved
+//! conversation's wrap-up, one or two for the record (what was wanted, what was done). The extractive summary
 //! of the hand-off packet stays beside it and is all there is when the model is off, fails, or
 //! writes something the conversation does not support: every number, date, amount, quoted
 //! term and promise of the summary must appear in the conversation itself ([`verify`]).
@@ -33,12 +34,30 @@ pub fn transcript(messages: &[Message]) -> String {
         .join("\n")
 }
 
-/// The prompt: the rules as the system message, the transcript as the user message.
-pub fn summary_messages(transcript: &str, locale: Locale) -> Vec<ChatMessage> {
-    let language = match locale {
+/// The prompt of a resolved conversation's wrap-up: what the customer wanted and what was
+/// done, for the record.
+pub fn wrapup_messages(transcript: &str, locale: Locale) -> Vec<ChatMessage> {
+    let language = language(locale);
+    let system = format!(
+        "A customer-service conversation has just been resolved. Write its summary for the \
+         record in {language}: one or two short sentences saying what the customer wanted and \
+         what was done or promised. Use only facts stated in the conversation; never add \
+         numbers, dates, amounts or promises. Keep placeholders such as [PHONE_1] unchanged. If \
+         there is nothing to summarise, reply with exactly {NO_ANSWER}."
+    );
+    vec![ChatMessage::system(system), ChatMessage::user(transcript)]
+}
+
+fn language(locale: Locale) -> &'static str {
+    match locale {
         Locale::Zh => "简体中文 (Simplified Chinese)",
         Locale::En => "English",
-    };
+    }
+}
+
+/// The prompt: the rules as the system message, the transcript as the user message.
+pub fn summary_messages(transcript: &str, locale: Locale) -> Vec<ChatMessage> {
+    let language = language(locale);
     let system = format!(
         "A customer-service conversation is being handed from the bot to a human agent. Write \
          a summary for the agent in {language}: at most three short sentences saying what the \

@@ -147,3 +147,30 @@ pub(crate) struct ErrorDetail {
     #[serde(default)]
     pub message: String,
 }
+
+/// `POST /embeddings`: the texts to embed.
+#[derive(Debug, Serialize)]
+pub(crate) struct EmbeddingRequest<'a> {
+    pub model: &'a str,
+    pub input: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EmbeddingResponse {
+    pub data: Vec<EmbeddingData>,
+    #[serde(default)]
+    pub usage: Option<EmbeddingUsage>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EmbeddingData {
+    pub embedding: Vec<f32>,
+    /// The position of its text in the request.
+    pub index: usize,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EmbeddingUsage {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+}

@@ -509,6 +509,8 @@ pub struct Console {
     pub llm_base_url: String,
     pub llm_base_url_hint: String,
     pub llm_model: String,
+    pub llm_embedding_model: String,
+    pub llm_embedding_model_hint: String,
     pub llm_api_key_env: String,
     pub llm_api_key_env_hint: String,
     pub llm_key_status: String,

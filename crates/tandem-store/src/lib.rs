@@ -395,6 +395,20 @@ pub trait Store: Send + Sync + 'static {
         workspace: WorkspaceId,
         decisions: Vec<SuggestionDecision>,
     ) -> StoreResult<()>;
+    /// Keeps the embeddings of articles' versions made with `model` (one per article: a newer
+    /// version replaces the older one's).
+    async fn save_article_embeddings(
+        &self,
+        workspace: WorkspaceId,
+        model: &str,
+        embeddings: Vec<ArticleEmbedding>,
+    ) -> StoreResult<()>;
+    /// The workspace's article embeddings made with `model`.
+    async fn article_embeddings(
+        &self,
+        workspace: WorkspaceId,
+        model: &str,
+    ) -> StoreResult<Vec<ArticleEmbedding>>;
     /// Every decision about the workspace's knowledge suggestions, newest first.
     async fn suggestion_decisions(
         &self,
@@ -596,6 +610,14 @@ pub struct VerifiedCustomer {
     pub locale: Option<Locale>,
     /// Profile attributes of a new customer; an existing customer's are left as they are.
     pub attributes: BTreeMap<String, String>,
+}
+
+/// The embedding of one version of an article.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArticleEmbedding {
+    pub key: String,
+    pub version: i64,
+    pub vector: Vec<f32>,
 }
 
 /// What a person decided about a knowledge suggestion learnt from conversations.

@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
-use tandem_domain::{AuthorKind, Channel, Locale, Role, Transition};
+use tandem_domain::{
+    AuthorKind, Channel, ConversationId, InboxId, Locale, Role, Transition, User, WorkspaceId,
+};
 use tandem_server::auth::{WidgetIdentity, random_token, token_hash};
 use tandem_store::{
     MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser, SqliteConfig, SqliteStore, Store,
@@ -184,55 +186,78 @@ pub(crate) async fn seed(directory: &Path, customers: usize) -> anyhow::Result<F
             bot_name: "bot".into(),
         })
         .await?;
-    let agent = store
+    let (agent, api_token) =
+        user_with_token(&store, workspace, "bench@example.com", Role::Admin).await?;
+    let mut widget_tokens = Vec::with_capacity(customers);
+    for index in 0..customers {
+        let name = format!("customer {index}");
+        let (conversation, token) =
+            customer_said(&store, workspace, inbox.id, &name, "hello", &secret).await?;
+        store.transition(conversation, Transition::Assign { agent: agent.id }, None).await?;
+        widget_tokens.push(token);
+    }
+    sqlite.close();
+    Ok(Fixture { api_token, widget_tokens })
+}
+
+/// A user of the workspace with `role` and an API token of theirs.
+pub(crate) async fn user_with_token(
+    store: &Arc<dyn Store>,
+    workspace: WorkspaceId,
+    email: &str,
+    role: Role,
+) -> anyhow::Result<(User, String)> {
+    let user = store
         .create_user(NewUser {
             workspace_id: workspace,
-            email: "bench@example.com".into(),
-            display_name: "Bench".into(),
-            role: Role::Admin,
+            email: email.into(),
+            display_name: email.split('@').next().unwrap_or(email).into(),
+            role,
             locale: Locale::En,
             password_hash: "unused".into(),
         })
         .await?;
-    let api_token = format!("tdm_{}", random_token());
-    store.create_api_token(agent.id, &token_hash(&api_token), "bench").await?;
-    let mut widget_tokens = Vec::with_capacity(customers);
-    for index in 0..customers {
-        let customer = store
-            .create_customer(NewCustomer {
-                workspace_id: workspace,
-                name: format!("customer {index}"),
-                email: None,
-                locale: None,
-                attributes: Default::default(),
-            })
-            .await?;
-        let first = store
-            .append_message(NewMessage {
-                target: MessageTarget::CustomerLatest {
-                    inbox_id: inbox.id,
-                    customer_id: customer.id,
-                },
-                author_kind: AuthorKind::Customer,
-                author_id: None,
-                author_name: None,
-                body: "hello".into(),
-                client_msg_id: None,
-                reopen_if_resolved: true,
-                only_while_bot_owns: false,
-                meta: None,
-                decision: None,
-            })
-            .await?;
-        store
-            .transition(first.conversation.id, Transition::Assign { agent: agent.id }, None)
-            .await?;
-        widget_tokens.push(
-            WidgetIdentity { inbox_id: inbox.id, customer_id: customer.id }.sign(secret.as_bytes()),
-        );
-    }
-    sqlite.close();
-    Ok(Fixture { api_token, widget_tokens })
+    let token = format!("tdm_{}", random_token());
+    store.create_api_token(user.id, &token_hash(&token), email).await?;
+    Ok((user, token))
+}
+
+/// A new customer named `name` who said `hello` on `inbox`: their conversation (the bot's)
+/// and their widget token, signed with `secret`.
+pub(crate) async fn customer_said(
+    store: &Arc<dyn Store>,
+    workspace: WorkspaceId,
+    inbox: InboxId,
+    name: &str,
+    hello: &str,
+    secret: &str,
+) -> anyhow::Result<(ConversationId, String)> {
+    let customer = store
+        .create_customer(NewCustomer {
+            workspace_id: workspace,
+            name: name.into(),
+            email: None,
+            locale: None,
+            attributes: Default::default(),
+        })
+        .await?;
+    let first = store
+        .append_message(NewMessage {
+            target: MessageTarget::CustomerLatest { inbox_id: inbox, customer_id: customer.id },
+            author_kind: AuthorKind::Customer,
+            author_id: None,
+            author_name: None,
+            body: hello.into(),
+            client_msg_id: None,
+            reopen_if_resolved: true,
+            only_while_bot_owns: false,
+            meta: None,
+            decision: None,
+        })
+        .await?;
+    let token =
+        WidgetIdentity { inbox_id: inbox, customer_id: customer.id }.sign(secret.as_bytes());
+    Ok((first.conversation.id, token))
 }
 
 #[derive(Debug, serde::Serialize)]

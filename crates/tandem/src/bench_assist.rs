@@ -19,14 +19,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
-use tandem_domain::{ArticleStatus, AuthorKind, ConversationId, Locale, Role};
-use tandem_server::auth::{WidgetIdentity, random_token, token_hash};
-use tandem_store::{
-    MessageTarget, NewArticle, NewCustomer, NewMessage, NewUser, SqliteConfig, SqliteStore, Store,
-};
+use tandem_domain::{ArticleStatus, ConversationId, Locale, Role};
+use tandem_server::auth::random_token;
+use tandem_store::{NewArticle, SqliteConfig, SqliteStore, Store};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use crate::bench::{Load, UNTHROTTLED, percentile, pipeline, seed, spawn};
+use crate::bench::{
+    Load, UNTHROTTLED, customer_said, percentile, pipeline, seed, spawn, user_with_token,
+};
 
 /// Messages each background widget client may send; the load is stopped once the
 /// measurement ends, long before this.
@@ -146,49 +146,16 @@ async fn seed_assisted(
     }
     store.save_articles(workspace, articles, ArticleStatus::Published, None).await?;
 
-    let agent = store
-        .create_user(NewUser {
-            workspace_id: workspace,
-            email: "assist@example.com".into(),
-            display_name: "Assist".into(),
-            role: Role::Agent,
-            locale: Locale::En,
-            password_hash: "unused".into(),
-        })
-        .await?;
-    let agent_token = format!("tdm_{}", random_token());
-    store.create_api_token(agent.id, &token_hash(&agent_token), "bench assist").await?;
-
+    let (_, agent_token) =
+        user_with_token(&store, workspace, "assist@example.com", Role::Agent).await?;
     let mut ids = Vec::with_capacity(conversations);
     let mut widget_tokens = Vec::with_capacity(conversations);
     for index in 0..conversations {
-        let customer = store
-            .create_customer(NewCustomer {
-                workspace_id: workspace,
-                name: format!("assisted customer {index}"),
-                email: None,
-                locale: None,
-                attributes: Default::default(),
-            })
-            .await?;
-        let first = store
-            .append_message(NewMessage {
-                target: MessageTarget::CustomerLatest { inbox_id: inbox, customer_id: customer.id },
-                author_kind: AuthorKind::Customer,
-                author_id: None,
-                author_name: None,
-                body: "你好".into(),
-                client_msg_id: None,
-                reopen_if_resolved: true,
-                only_while_bot_owns: false,
-                meta: None,
-                decision: None,
-            })
-            .await?;
-        ids.push(first.conversation.id);
-        widget_tokens.push(
-            WidgetIdentity { inbox_id: inbox, customer_id: customer.id }.sign(secret.as_bytes()),
-        );
+        let name = format!("assisted customer {index}");
+        let (conversation, token) =
+            customer_said(&store, workspace, inbox, &name, "你好", &secret).await?;
+        ids.push(conversation);
+        widget_tokens.push(token);
     }
     sqlite.close();
     Ok(Assisted { agent_token, conversations: ids, widget_tokens })

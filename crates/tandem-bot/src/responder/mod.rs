@@ -44,7 +44,11 @@ pub struct KnowledgeResponder {
     pub(crate) clock: Clock,
     /// The workspaces' models, when they have one (one circuit breaker per workspace and
     /// provider for the whole process).
-    llm: WorkspaceModels,
+    pub(crate) llm: WorkspaceModels,
+    /// This responder, for the background work it starts (embedding articles).
+    pub(crate) this: std::sync::Weak<KnowledgeResponder>,
+    /// Workspaces whose articles are being embedded now.
+    pub(crate) embedding: std::sync::Mutex<std::collections::HashSet<WorkspaceId>>,
 }
 
 impl std::fmt::Debug for KnowledgeResponder {
@@ -92,7 +96,7 @@ impl KnowledgeResponder {
         tokio::task::spawn_blocking(|| {
             tandem_text::analyzer();
         });
-        Arc::new(KnowledgeResponder {
+        let responder = Arc::new_cyclic(|this| KnowledgeResponder {
             engines: Engines::start(Arc::clone(&store), policy, Arc::clone(&clock)),
             store,
             // Connectors do not follow redirects: an action's URL is the one the business set.
@@ -103,7 +107,11 @@ impl KnowledgeResponder {
             secrets,
             clock,
             llm: WorkspaceModels::new(),
-        })
+            this: this.clone(),
+            embedding: std::sync::Mutex::new(std::collections::HashSet::new()),
+        });
+        KnowledgeResponder::follow_embeddings(&responder);
+        responder
     }
 
     /// What the engine would decide for `question` from a customer on `channel` (any article,
@@ -193,7 +201,7 @@ impl Responder for KnowledgeResponder {
             return reply;
         }
         let mut decided = decide(turn, &built);
-        if self.model_choice(turn, &mut decided).await {
+        if self.model_choice(turn, &built, &mut decided).await {
             // The model named the article: its own answer, with no second model call.
             let Decided { decision, articles, record } = decided;
             let mut reply = replies::reply(phrases, decision.outcome, &articles);
@@ -217,6 +225,29 @@ impl Responder for KnowledgeResponder {
         messages: &[Message],
         locale: Locale,
     ) -> Option<ModelSummary> {
+        self.summarize(workspace, messages, locale, tandem_llm::summary::summary_messages).await
+    }
+
+    async fn wrapup_summary(
+        &self,
+        workspace: WorkspaceId,
+        messages: &[Message],
+        locale: Locale,
+    ) -> Option<ModelSummary> {
+        self.summarize(workspace, messages, locale, tandem_llm::summary::wrapup_messages).await
+    }
+}
+
+impl KnowledgeResponder {
+    /// A summary of `messages` by the workspace's model (when it writes summaries) with the
+    /// `prompt` given, kept only if the conversation supports every claim of it.
+    async fn summarize(
+        &self,
+        workspace: WorkspaceId,
+        messages: &[Message],
+        locale: Locale,
+        prompt: fn(&str, Locale) -> Vec<tandem_llm::ChatMessage>,
+    ) -> Option<ModelSummary> {
         use tandem_llm::summary;
         // Off (the default): nothing to prepare.
         let ready = self.llm.ready(self.store.as_ref(), workspace, |settings| settings.summaries);
@@ -232,10 +263,8 @@ impl Responder for KnowledgeResponder {
             Ok(client) => client?,
             Err(llm) => return Some(ModelSummary { text: None, llm }),
         };
-        let request = tandem_llm::ChatRequest {
-            messages: summary::summary_messages(&transcript, locale),
-            tools: Vec::new(),
-        };
+        let request =
+            tandem_llm::ChatRequest { messages: prompt(&transcript, locale), tools: Vec::new() };
         Some(match self.llm.call(&client, &request).await {
             Ok((completion, mut llm)) => {
                 let text = summary::accepted(&completion.text, &transcript);

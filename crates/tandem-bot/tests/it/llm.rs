@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tandem_bot::KnowledgeResponder;
 use tandem_bot::model::save_llm_settings;
-use tandem_domain::{ArticleStatus, DecisionRecord, LlmRecord, Message};
+use tandem_domain::{ArticleStatus, DecisionRecord, LlmRecord, Message, Transition};
 use tandem_flow::testing::{World, send, world};
 use tandem_flow::{CustomerSend, Relay};
 use tandem_knowledge::DecisionPolicy;
@@ -330,7 +330,7 @@ async fn unsure_shop(llm: LlmSettings) -> (World, Relay) {
     let policy =
         tandem_domain::EscalationPolicy { repeats: 0, abstains_in_a_row: 0, ..Default::default() };
     world.store.save_escalation_policy(workspace, policy).await.unwrap();
-    save_llm_settings(world.store.as_ref(), workspace, &llm).await.unwrap();
+    responder.save_llm_settings(workspace, &llm).await.unwrap();
     let relay = Relay::new(world.store.clone(), responder);
     (world, relay)
 }
@@ -364,4 +364,67 @@ async fn when_the_engine_is_unsure_the_model_chooses_the_article_or_none() {
     let (_, record) = ask(&world, &relay, "你们公司的创始人是谁").await;
     assert_eq!((record.outcome.as_str(), record.llm), ("abstain", None));
     assert_eq!(server.request_count(), before);
+}
+
+#[tokio::test]
+async fn with_embeddings_an_article_found_by_meaning_is_offered_to_the_models_choice() {
+    let server = MockServer::start(Vec::new()).await;
+    // The embedding model knows that "money back" means a refund; the words share nothing.
+    server.means("money back", "refund returns 退货政策 怎么退货 可以退货吗 七天无理由退货");
+    let settings = LlmSettings { embedding_model: Some("bge-m3".into()), ..server.settings() };
+    let (world, relay) = unsure_shop(settings).await;
+    let workspace = world.inbox.workspace_id;
+    // Published versions are embedded in the background: wait for both articles.
+    for _ in 0..500 {
+        if world.store.article_embeddings(workspace, "bge-m3").await.unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stored = world.store.article_embeddings(workspace, "bge-m3").await.unwrap();
+    assert_eq!(stored.len(), 2, "each published article embedded once");
+    assert!(stored.iter().all(|embedding| embedding.version == 1 && !embedding.vector.is_empty()));
+
+    server.set_default(Reply::Text("returns"));
+    let (reply, record) = ask(&world, &relay, "I want my money back").await;
+    assert_eq!((reply.body.as_str(), source(&reply)), (RETURNS, "returns"));
+    let llm = record.llm.unwrap();
+    assert_eq!(llm.article.as_deref(), Some("returns"));
+    assert!(llm.by_meaning.contains(&"returns".to_owned()), "{llm:?}");
+    assert!(llm.prompt_tokens > 100, "the embedding call's tokens are counted: {llm:?}");
+    let choice =
+        server.bodies().into_iter().rev().find(|body| body.get("messages").is_some()).unwrap();
+    assert!(choice["messages"][0]["content"].as_str().unwrap().contains("[returns]"));
+}
+
+#[tokio::test]
+async fn a_resolved_conversation_gets_the_models_wrapup_summary_when_it_checks_out() {
+    let server =
+        MockServer::start(vec![Reply::Json("客户询问退货，客服告知签收后 7 天内可以退货。")]).await;
+    let settings = LlmSettings { stream: false, tools: false, choose: false, ..server.settings() };
+    let (world, relay) = shop(Some(settings)).await;
+    // The bot cannot answer (no model call); an agent answers and resolves.
+    let asked = relay.customer_message(send(&world, "你们公司的创始人是谁")).await.unwrap();
+    let conversation = world.store.conversation(asked.conversation.id).await.unwrap().unwrap();
+    let replied = relay
+        .agent_message(&conversation, &world.agent, "可以退货，签收后 7 天内都可以。", None, false)
+        .await
+        .unwrap();
+    let resolved =
+        relay.agent_transition(&replied.conversation, Transition::Resolve, "Fang").await.unwrap();
+    let wrapup = loop {
+        let wrapup =
+            world.store.wrapup(resolved.id).await.unwrap().expect("stored with the resolve");
+        if wrapup.model_summary.is_some() {
+            break wrapup;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(
+        wrapup.model_summary.as_deref(),
+        Some("客户询问退货，客服告知签收后 7 天内可以退货。")
+    );
+    assert!(!wrapup.summary.is_empty(), "the extractive summary stays");
+    let prompt = server.bodies()[0]["messages"][0]["content"].as_str().unwrap().to_owned();
+    assert!(prompt.contains("just been resolved"), "{prompt}");
 }

@@ -368,3 +368,23 @@ async fn no_request_leaves_when_external_calls_are_forbidden_or_the_provider_is_
     );
     assert_eq!(server.request_count(), 0);
 }
+
+#[tokio::test]
+async fn embeddings_come_back_in_order_with_personal_data_redacted() {
+    let server = MockServer::start(Vec::new()).await;
+    let settings = LlmSettings { embedding_model: Some("bge-m3".into()), ..server.settings() };
+    let on = client(settings.clone());
+    let texts = ["退货政策".to_owned(), "call me on 13812345678".to_owned()];
+    let embedded = on.embed(&texts).await.unwrap();
+    assert_eq!(embedded.vectors.len(), 2);
+    assert!(embedded.vectors.iter().all(|vector| vector.len() == 64));
+    assert_ne!(embedded.vectors[0], embedded.vectors[1]);
+    assert_eq!((embedded.usage.prompt_tokens, embedded.attempts), (16, 1));
+    let body = &server.bodies()[0];
+    assert_eq!(body["model"], "bge-m3");
+    assert!(!body.to_string().contains("13812345678"), "{body}");
+    // No embedding model: nothing is sent.
+    let off = client(LlmSettings { embedding_model: None, ..settings });
+    assert!(off.embed(&texts).await.is_err());
+    assert_eq!(server.request_count(), 1);
+}

@@ -67,7 +67,8 @@ pub struct PreviousConversation {
     pub id: ConversationId,
     pub state: ConversationState,
     pub created_at: Millis,
-    /// Its hand-off summary (the model's when it wrote one), if it was handed to a person.
+    /// Its wrap-up summary when it was resolved, else its hand-off summary (the model's when it
+    /// wrote one), if it was handed to a person.
     pub summary: Option<String>,
 }
 
@@ -199,9 +200,13 @@ pub async fn assist_for(state: &AppState, conversation: &Conversation) -> ApiRes
         if other.id == conversation.id || previous.len() as u32 == PREVIOUS_CONVERSATIONS {
             continue;
         }
-        let summary = store.handoff(other.id).await?.map(|packet| {
-            packet.model_summary.and_then(|summary| summary.text).unwrap_or(packet.summary)
-        });
+        // Its wrap-up once resolved; before that, what the hand-off said.
+        let summary = match store.wrapup(other.id).await? {
+            Some(wrapup) if other.state == ConversationState::Resolved => Some(wrapup.summary),
+            _ => store.handoff(other.id).await?.map(|packet| {
+                packet.model_summary.and_then(|summary| summary.text).unwrap_or(packet.summary)
+            }),
+        };
         previous.push(PreviousConversation {
             id: other.id,
             state: other.state,

@@ -44,6 +44,6 @@ async fn save(
     ApiJson(settings): ApiJson<LlmSettings>,
 ) -> ApiResult<ApiJson<LlmSettings>> {
     agent.require_admin()?;
-    llm::save_llm_settings(state.store.as_ref(), agent.user.workspace_id, &settings).await?;
+    state.knowledge.save_llm_settings(agent.user.workspace_id, &settings).await?;
     Ok(ApiJson(settings))
 }

@@ -126,6 +126,7 @@ async fn a_saved_form_is_what_the_api_returns() {
             "stream": true,
             "tools": false,
             "choose": false,
+            "embedding_model": null,
             "summaries": true,
         })
     );

@@ -644,7 +644,8 @@ pub(super) fn wrapup(
 ) -> StoreResult<Option<Wrapup>> {
     Ok(connection
         .prepare_cached(
-            "SELECT summary, key_points, topic, created_at FROM wrapups WHERE conversation_id = ?1",
+            "SELECT summary, key_points, topic, created_at, model_summary FROM wrapups
+             WHERE conversation_id = ?1",
         )?
         .query_row([conversation.0], |row| {
             Ok(Wrapup {
@@ -652,6 +653,7 @@ pub(super) fn wrapup(
                 summary: row.get(0)?,
                 key_points: json_column(row, 1)?.unwrap_or_default(),
                 topic: row.get(2)?,
+                model_summary: row.get(4)?,
                 created_at: row.get(3)?,
             })
         })
@@ -662,18 +664,20 @@ pub(super) fn save_wrapup(connection: &Connection, wrapup: &Wrapup) -> StoreResu
     load(connection, wrapup.conversation_id)?;
     connection
         .prepare_cached(
-            "INSERT INTO wrapups (conversation_id, summary, key_points, topic, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO wrapups (conversation_id, summary, key_points, topic, created_at,
+                 model_summary)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (conversation_id) DO UPDATE SET summary = excluded.summary,
                  key_points = excluded.key_points, topic = excluded.topic,
-                 created_at = excluded.created_at",
+                 created_at = excluded.created_at, model_summary = excluded.model_summary",
         )?
         .execute(params![
             wrapup.conversation_id.0,
             wrapup.summary,
             to_json(&wrapup.key_points)?,
             wrapup.topic,
-            wrapup.created_at
+            wrapup.created_at,
+            wrapup.model_summary,
         ])?;
     Ok(())
 }

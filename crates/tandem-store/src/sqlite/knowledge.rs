@@ -11,7 +11,8 @@ use super::rows::{
     ARTICLE_COLUMNS, MESSAGE_COLUMNS, article_from_row, json_column, message_from_row, to_json,
 };
 use crate::{
-    ArticleVersion, Change, Entity, StoreError, StoreResult, SuggestionDecision, now_millis,
+    ArticleEmbedding, ArticleVersion, Change, Entity, StoreError, StoreResult, SuggestionDecision,
+    now_millis,
 };
 
 pub(super) fn article(
@@ -301,6 +302,57 @@ pub(super) fn suggestion_decisions(
             conversation_ids: json_column(row, 5)?.unwrap_or_default(),
             decided_by: row.get::<_, Option<i64>>(6)?.map(UserId),
             decided_at: row.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn save_article_embeddings(
+    connection: &Connection,
+    workspace: WorkspaceId,
+    model: &str,
+    embeddings: &[ArticleEmbedding],
+) -> StoreResult<()> {
+    let mut statement = connection.prepare_cached(
+        "INSERT INTO article_embeddings (workspace_id, article_key, version, model, vector, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (workspace_id, article_key, model) DO UPDATE SET version = excluded.version,
+             vector = excluded.vector, created_at = excluded.created_at",
+    )?;
+    let now = now_millis();
+    for embedding in embeddings {
+        let bytes: Vec<u8> =
+            embedding.vector.iter().flat_map(|value| value.to_le_bytes()).collect();
+        statement.execute(params![
+            workspace.0,
+            embedding.key,
+            embedding.version,
+            model,
+            bytes,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+pub(super) fn article_embeddings(
+    connection: &Connection,
+    workspace: WorkspaceId,
+    model: &str,
+) -> StoreResult<Vec<ArticleEmbedding>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT article_key, version, vector FROM article_embeddings
+         WHERE workspace_id = ?1 AND model = ?2 ORDER BY article_key",
+    )?;
+    let rows = statement.query_map(params![workspace.0, model], |row| {
+        let bytes: Vec<u8> = row.get(2)?;
+        Ok(ArticleEmbedding {
+            key: row.get(0)?,
+            version: row.get(1)?,
+            vector: bytes
+                .chunks_exact(4)
+                .map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
+                .collect(),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -425,6 +425,23 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     "#,
+    // 17: the embedding of each published article's current version, per embedding model
+    // (little-endian f32s), written in the background after a publish.
+    r#"
+    CREATE TABLE article_embeddings (
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        article_key TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, article_key, model)
+    );
+    "#,
+    // 18: the summary the workspace's model wrote for a wrap-up, beside the extractive one.
+    r#"
+    ALTER TABLE wrapups ADD COLUMN model_summary TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -33,10 +33,10 @@ use tokio::sync::broadcast;
 
 use self::engine::Engine;
 use crate::{
-    Appended, ArticleVersion, Change, ConversationCounts, ConversationFilter, CustomerHistory,
-    DueWebhook, NewCustomer, NewInbox, NewMessage, NewUser, NewWebhookEndpoint, RouteChange,
-    Session, Store, StoreError, StoreResult, SuggestionDecision, SuggestionUse, SuggestionUses,
-    UserUpdate, VerifiedCustomer, WebhookAttempt, WebhookEndpointUpdate,
+    Appended, ArticleEmbedding, ArticleVersion, Change, ConversationCounts, ConversationFilter,
+    CustomerHistory, DueWebhook, NewCustomer, NewInbox, NewMessage, NewUser, NewWebhookEndpoint,
+    RouteChange, Session, Store, StoreError, StoreResult, SuggestionDecision, SuggestionUse,
+    SuggestionUses, UserUpdate, VerifiedCustomer, WebhookAttempt, WebhookEndpointUpdate,
 };
 
 /// Applies the migrations to a bare connection (for the insert baseline of `tandem bench`).
@@ -470,6 +470,29 @@ impl Store for SqliteStore {
             knowledge::decide_suggestions(connection, workspace, &decisions)
         })
         .await
+    }
+
+    async fn save_article_embeddings(
+        &self,
+        workspace: WorkspaceId,
+        model: &str,
+        embeddings: Vec<ArticleEmbedding>,
+    ) -> StoreResult<()> {
+        let model = model.to_owned();
+        self.write(move |connection, _| {
+            knowledge::save_article_embeddings(connection, workspace, &model, &embeddings)
+        })
+        .await
+    }
+
+    async fn article_embeddings(
+        &self,
+        workspace: WorkspaceId,
+        model: &str,
+    ) -> StoreResult<Vec<ArticleEmbedding>> {
+        let model = model.to_owned();
+        self.read(move |connection| knowledge::article_embeddings(connection, workspace, &model))
+            .await
     }
 
     async fn suggestion_decisions(

@@ -938,6 +938,7 @@ pub async fn a_resolution_stores_its_wrapup_and_the_event_carries_it(harness: Ha
             detail: Some("order_number".into()),
         }],
         topic: Some("退货政策".into()),
+        model_summary: None,
         created_at: 0,
     };
     let resolve = |summary: &str| RouteChange {
@@ -970,7 +971,11 @@ pub async fn a_resolution_stores_its_wrapup_and_the_event_carries_it(harness: Ha
     assert_eq!(store.wrapup(conversation).await.unwrap(), None);
 
     // Corrected later (the topic), kept as given.
-    let corrected = Wrapup { topic: Some("换货".into()), ..stored.clone() };
+    let corrected = Wrapup {
+        topic: Some("换货".into()),
+        model_summary: Some("客户要退货。".into()),
+        ..stored.clone()
+    };
     store.save_wrapup(corrected.clone()).await.unwrap();
     assert_eq!(store.wrapup(conversation).await.unwrap(), Some(corrected));
     let unknown = Wrapup { conversation_id: tandem_domain::ConversationId(999_999), ..stored };

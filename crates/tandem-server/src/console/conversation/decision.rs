@@ -117,6 +117,7 @@ mod tests {
                 latency_ms: 840,
                 tool: None,
                 article: None,
+                by_meaning: Vec::new(),
             }),
         };
         let view = decision_view(Text::for_locale(Locale::Zh), &record);

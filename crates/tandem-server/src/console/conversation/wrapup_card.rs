@@ -8,6 +8,8 @@ use crate::i18n::Text;
 #[derive(Debug)]
 pub struct WrapupView {
     pub summary: String,
+    /// The model's summary, when it wrote one that checks out.
+    pub model_summary: Option<String>,
     pub topic: Option<String>,
     pub points: Vec<KeyPointView>,
 }
@@ -46,5 +48,10 @@ pub(super) fn wrapup_view(text: &'static Text, wrapup: Wrapup) -> WrapupView {
             KeyPointView { kind: point.kind.as_str(), label, text: point.text, detail }
         })
         .collect();
-    WrapupView { summary: wrapup.summary, topic: wrapup.topic, points }
+    WrapupView {
+        summary: wrapup.summary,
+        model_summary: wrapup.model_summary,
+        topic: wrapup.topic,
+        points,
+    }
 }

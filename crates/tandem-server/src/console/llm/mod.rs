@@ -1,5 +1,5 @@
 //! Settings → Model (admins): every field of the workspace's [`LlmSettings`] as a plain form,
-//! saved through `tandem_bot::model::save_llm_settings` (the same check as the API: a refused
+//! saved through `KnowledgeResponder::save_llm_settings` (the same check as the API: a refused
 //! form comes back as typed, the message next to its field, and nothing is saved), and the
 //! workspace's model usage over the last 30 days, added up from the stored decision records.
 //!

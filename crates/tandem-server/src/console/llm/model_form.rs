@@ -29,6 +29,8 @@ pub(super) struct ModelForm {
     pub(super) stream: Option<String>,
     pub(super) tools: Option<String>,
     pub(super) choose: Option<String>,
+    /// Empty: no embeddings.
+    pub(super) embedding_model: String,
     pub(super) summaries: Option<String>,
 }
 
@@ -53,6 +55,7 @@ impl ModelForm {
             stream: checked(settings.stream),
             tools: checked(settings.tools),
             choose: checked(settings.choose),
+            embedding_model: settings.embedding_model.clone().unwrap_or_default(),
             summaries: checked(settings.summaries),
         }
     }
@@ -79,6 +82,8 @@ impl ModelForm {
             stream: self.stream.is_some(),
             tools: self.tools.is_some(),
             choose: self.choose.is_some(),
+            embedding_model: Some(self.embedding_model.trim().to_owned())
+                .filter(|model| !model.is_empty()),
             summaries: self.summaries.is_some(),
         })
     }

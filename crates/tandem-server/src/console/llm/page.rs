@@ -121,6 +121,14 @@ fn sections(
                 input("base_url", &t.llm_base_url, &t.llm_base_url_hint, "url", "", form.base_url),
                 input("model", &t.llm_model, "", "text", "", form.model),
                 input(
+                    "embedding_model",
+                    &t.llm_embedding_model,
+                    &t.llm_embedding_model_hint,
+                    "text",
+                    "",
+                    form.embedding_model,
+                ),
+                input(
                     "api_key_env",
                     &t.llm_api_key_env,
                     &t.llm_api_key_env_hint,

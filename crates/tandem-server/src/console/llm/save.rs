@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use tandem_bot::model::{self as llm, LlmSettingsError};
+use tandem_bot::model::LlmSettingsError;
 
 use super::model_form::ModelForm;
 use super::page::{Flash, model_page};
@@ -23,7 +23,7 @@ pub(super) async fn save_model(
         Err(error) => error,
         Ok(settings) => {
             let workspace = agent.user.workspace_id;
-            match llm::save_llm_settings(state.store.as_ref(), workspace, &settings).await {
+            match state.knowledge.save_llm_settings(workspace, &settings).await {
                 Ok(_) => return Ok(Redirect::to("/settings/model?notice=saved").into_response()),
                 Err(LlmSettingsError::Invalid(error)) => error,
                 Err(error) => return Err(failed(ApiError::from(error))),
