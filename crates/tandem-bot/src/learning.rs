@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use tandem_domain::validate::format_timestamp;
 use tandem_domain::{ArticleStatus, AuthorKind, Millis, WorkspaceId};
 use tandem_knowledge::history::{Author, HistoryConversation, HistoryMessage};
 use tandem_knowledge::learn::{self, Effect, Suggestions};
@@ -57,10 +58,12 @@ impl KnowledgeResponder {
             .collect();
         let conversations: Vec<HistoryConversation> = handled
             .into_iter()
-            .map(|(id, messages)| HistoryConversation {
-                id: id.0.to_string(),
-                created_at: String::new(),
-                messages: messages
+            .map(|conversation| HistoryConversation {
+                id: conversation.id.0.to_string(),
+                // In UTC: a gap's days are the days the store's conversations began.
+                created_at: format_timestamp(conversation.created_at),
+                messages: conversation
+                    .messages
                     .into_iter()
                     .filter_map(|message| {
                         let author = match message.author_kind {

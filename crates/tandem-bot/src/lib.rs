@@ -19,5 +19,5 @@ mod responder;
 
 pub use engines::ACTION_PREFIX;
 pub use learning::Learnt;
-pub use responder::KnowledgeResponder;
+pub use responder::{AgentDraft, DraftUnavailable, KnowledgeResponder, Suggested};
 pub use tandem_knowledge::DecisionPolicy;

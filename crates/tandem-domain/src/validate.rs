@@ -262,6 +262,14 @@ pub fn email(text: &str) -> Result<String, ValidationError> {
 /// Longest display name, in characters.
 const MAX_DISPLAY_NAME: usize = 80;
 
+/// Longest wrap-up topic, in characters.
+pub const MAX_WRAPUP_TOPIC: usize = 200;
+
+/// A wrap-up's topic as people correct it: 1 to 200 characters on one line, trimmed.
+pub fn wrapup_topic(text: &str) -> Result<String, ValidationError> {
+    one_line("topic", text, MAX_WRAPUP_TOPIC)
+}
+
 /// A person's display name: 1 to 80 characters, no control characters.
 pub fn display_name(text: &str) -> Result<String, ValidationError> {
     one_line("display_name", text, MAX_DISPLAY_NAME)
@@ -470,6 +478,24 @@ mod tests {
                 (too_long.as_str(), None),
             ],
         );
+    }
+
+    #[test]
+    fn wrapup_topics() {
+        let longest = "退".repeat(MAX_WRAPUP_TOPIC);
+        let too_long = "退".repeat(MAX_WRAPUP_TOPIC + 1);
+        check(
+            wrapup_topic,
+            &[
+                ("  退货政策 ", Some("退货政策".to_owned())),
+                (longest.as_str(), Some(longest.clone())),
+                (too_long.as_str(), None),
+                ("   ", None),
+                ("two\nlines", None),
+                ("tab\there", None),
+            ],
+        );
+        assert_eq!(wrapup_topic(" ").unwrap_err().field, "topic");
     }
 
     #[test]

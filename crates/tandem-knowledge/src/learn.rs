@@ -15,9 +15,9 @@
 //! Nothing is applied here: `tandem learn` writes the proposals, and the console's
 //! Knowledge → Suggestions page lists the same proposals for people to accept or reject.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use tandem_text::{analyzer, normalize, signals::mask_personal_data};
 
 use crate::history::{Author, HistoryConversation};
@@ -40,8 +40,20 @@ const REPRESENTATIVES: usize = 5;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handled {
     pub conversation: String,
+    /// The day the conversation was created (`YYYY-MM-DD`, as its `created_at` writes it, in
+    /// the source's own offset), so a gap can say when it was asked about; `None` when
+    /// `created_at` is not an RFC 3339 moment.
+    pub date: Option<String>,
     pub question: String,
     pub reply: String,
+}
+
+/// The calendar day of an RFC 3339 moment as it is written (`2026-09-03T23:30:00+08:00` is
+/// the 3rd): the day the source system's people saw, whatever the server's zone.
+fn day_of(created_at: &str) -> Option<String> {
+    let created_at = created_at.trim();
+    tandem_domain::validate::timestamp("created_at", created_at).ok()?;
+    created_at.get(..10).map(str::to_owned)
 }
 
 /// The question of a conversation that people answered: of the customer's messages before the
@@ -63,6 +75,7 @@ pub fn handled(conversation: &HistoryConversation) -> Option<Handled> {
         .collect();
     Some(Handled {
         conversation: conversation.id.clone(),
+        date: day_of(&conversation.created_at),
         question: question.to_owned(),
         reply: reply.join("\n"),
     })
@@ -93,9 +106,39 @@ pub struct Gap {
     /// Representative questions, most typical first.
     pub questions: Vec<String>,
     pub count: usize,
+    /// Its conversations per day of their creation, oldest day first (days without one left
+    /// out), so people see whether a topic is growing; written `[{"date", "count"}]`.
+    /// Conversations without a readable date count in `count` only.
+    #[serde(serialize_with = "daily_counts")]
+    pub daily: Vec<(String, usize)>,
     pub conversation_ids: Vec<String>,
     /// The reply most like the other replies agents gave.
     pub suggested_answer: String,
+}
+
+/// Writes per-day counts as `[{"date": "2026-09-24", "count": 41}]`, the shape `tandem trends`
+/// uses for its topics.
+fn daily_counts<S: Serializer>(
+    daily: &[(String, usize)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Day<'a> {
+        date: &'a str,
+        count: usize,
+    }
+    serializer.collect_seq(daily.iter().map(|(date, count)| Day { date, count: *count }))
+}
+
+/// How many of `conversations` were created on each day, oldest day first.
+fn per_day(conversations: &[String], dates: &HashMap<&str, &str>) -> Vec<(String, usize)> {
+    let mut days: BTreeMap<&str, usize> = BTreeMap::new();
+    for conversation in conversations {
+        if let Some(date) = dates.get(conversation.as_str()) {
+            *days.entry(date).or_default() += 1;
+        }
+    }
+    days.into_iter().map(|(date, count)| (date.to_owned(), count)).collect()
 }
 
 impl Gap {
@@ -409,6 +452,10 @@ fn gaps(unanswered: &[&Handled]) -> Vec<Gap> {
             *term_frequency.entry(term).or_default() += 1;
         }
     }
+    let dates: HashMap<&str, &str> = unanswered
+        .iter()
+        .filter_map(|item| Some((item.conversation.as_str(), item.date.as_deref()?)))
+        .collect();
     let mut gaps = Vec::new();
     for members in cluster(&texts) {
         let mut conversations: Vec<String> =
@@ -441,6 +488,7 @@ fn gaps(unanswered: &[&Handled]) -> Vec<Gap> {
             terms,
             questions: representatives,
             count: conversations.len(),
+            daily: per_day(&conversations, &dates),
             conversation_ids: conversations,
             suggested_answer: mask_personal_data(most_typical(&replies)),
         });
@@ -576,6 +624,7 @@ mod tests {
     fn handled(conversation: &str, question: &str, reply: &str) -> Handled {
         Handled {
             conversation: conversation.into(),
+            date: None,
             question: question.into(),
             reply: reply.into(),
         }
@@ -671,5 +720,50 @@ mod tests {
         assert_eq!(canada.suggested_answer, "Yes, we ship to Canada in 5 to 8 days.");
         let invoice = &suggestions.gaps[1];
         assert!(invoice.terms.contains(&"增值税".to_owned()), "{invoice:?}");
+    }
+
+    #[test]
+    fn a_gap_counts_its_conversations_per_day_they_were_created() {
+        let engine = Engine::build(vec![article(
+            "shipping",
+            &["什么时候发货", "多久发货"],
+            "下单后 48 小时内发货。",
+        )]);
+        let line = |id: &str, created_at: &str, question: &str| {
+            serde_json::json!({"id": id, "created_at": created_at, "messages": [
+                {"author": "customer", "text": question},
+                {"author": "agent", "text": "可以，请在订单页填写公司税号申请专票。"}]})
+            .to_string()
+        };
+        let lines = [
+            line("g1", "2026-09-24T09:00:00Z", "可以开增值税专用发票吗"),
+            // Late on the 24th where it was written, though the 24th ended in UTC already.
+            line("g2", "2026-09-24T23:30:00+08:00", "能开增值税专用发票吗 公司报销要用"),
+            line("g3", "2026-09-26T08:00:00Z", "我要开增值税专票"),
+            line("g4", "not a date", "增值税专用发票怎么开"),
+        ];
+        let conversations = history::parse(&lines.join("\n")).unwrap();
+        let handled: Vec<Handled> = conversations.iter().filter_map(super::handled).collect();
+        assert_eq!(handled[1].date.as_deref(), Some("2026-09-24"));
+        assert_eq!(handled[3].date, None);
+        let suggestions = learn(&engine, DecisionPolicy::default(), &handled);
+        let gap = &suggestions.gaps[0];
+        assert_eq!(gap.count, 4, "{gap:?}");
+        assert_eq!(
+            gap.daily,
+            vec![("2026-09-24".to_owned(), 2), ("2026-09-26".to_owned(), 1)],
+            "the undated conversation counts in the total only"
+        );
+        let written = serde_json::to_value(gap).unwrap();
+        assert_eq!(
+            written["daily"],
+            serde_json::json!([
+                {"date": "2026-09-24", "count": 2},
+                {"date": "2026-09-26", "count": 1}
+            ])
+        );
+        for field in ["label", "questions", "count", "conversation_ids", "suggested_answer"] {
+            assert!(written.get(field).is_some(), "{field} stays in the contract: {written}");
+        }
     }
 }

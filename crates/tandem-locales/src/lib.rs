@@ -598,6 +598,20 @@ pub struct Console {
     /// How a conversation's suggestions were used: `{shown}`, `{inserted}`, `{unchanged}`,
     /// `{edited}`, `{ignored}`.
     pub assist_acceptance_line: String,
+    pub assist_alert_sla_breach_soon: String,
+    /// The first reply is due soon: `{minutes}` (rounded up).
+    pub assist_alert_sla_breach_soon_why: String,
+    /// The target passed: `{minutes}` ago (whole minutes).
+    pub assist_alert_sla_breached_why: String,
+    /// The target passed less than a minute ago.
+    pub assist_alert_sla_breached_now_why: String,
+    pub assist_draft: String,
+    pub assist_draft_hint: String,
+    pub assist_drafting: String,
+    pub assist_draft_ready: String,
+    pub assist_draft_rejected: String,
+    pub assist_draft_refused: String,
+    pub assist_draft_failed: String,
     // wrap-up
     pub wrapup_title: String,
     pub wrapup_summary: String,
@@ -613,6 +627,15 @@ pub struct Console {
     /// The kinds of entity only a wrap-up finds (the others are in `[entities]`).
     pub wrapup_entity_amount: String,
     pub wrapup_entity_date: String,
+    // wrap-up topic, learnt provenance, gap days
+    /// What the wrap-up card shows when the conversation has no topic.
+    pub wrapup_topic_none: String,
+    pub wrapup_topic_change: String,
+    pub wrapup_topic_hint: String,
+    /// Before the links to the conversations an article version's accepted wordings came from.
+    pub kb_learnt_from: String,
+    /// The label of a knowledge gap's conversations per day.
+    pub kb_gap_daily: String,
 }
 
 /// The customer-facing sentences of the bot and of system messages.

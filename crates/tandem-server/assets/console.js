@@ -346,18 +346,50 @@
         if (suggestionInput) suggestionInput.value = "";
         if (editedInput) editedInput.value = "false";
       }
-      if (assist) assist.addEventListener("click", function (event) {
-        var button = event.target && event.target.closest ? event.target.closest("button[data-insert]") : null;
-        if (!button || textarea.readOnly) return;
-        insertedAnswer = button.getAttribute("data-answer") || "";
-        textarea.value = insertedAnswer;
-        if (suggestionInput) suggestionInput.value = button.getAttribute("data-insert") || "";
-        if (editedInput) editedInput.value = "false";
+      function putInReplyBox(text) {
+        textarea.value = text;
         var replyRadio = find("input[name=kind][value=reply]");
         if (isNote() && replyRadio && !replyRadio.disabled) { replyRadio.checked = true; updateMode(); }
         if (errorBox && errorBox.textContent) setError("");
         textarea.focus();
+      }
+      if (assist) assist.addEventListener("click", function (event) {
+        var closest = function (selector) { return event.target && event.target.closest ? event.target.closest(selector) : null; };
+        var drafter = closest("button[data-draft]");
+        if (drafter && !textarea.readOnly) { draft(drafter); return; }
+        var button = closest("button[data-insert]");
+        if (!button || textarea.readOnly) return;
+        insertedAnswer = button.getAttribute("data-answer") || "";
+        if (suggestionInput) suggestionInput.value = button.getAttribute("data-insert") || "";
+        if (editedInput) editedInput.value = "false";
+        putInReplyBox(insertedAnswer);
       });
+
+      // Draft with AI asks the model for a grounded draft and puts it into the reply box for the
+      // agent to check and edit: it is never sent by itself. A rejected or refused draft leaves
+      // the reply box alone and says why.
+      function draft(button) {
+        var status = button.parentNode.querySelector("[data-draft-status]");
+        var say = function (key) { if (status) status.textContent = button.getAttribute(key) || ""; };
+        button.disabled = true;
+        say("data-drafting");
+        fetch(button.getAttribute("data-draft"), {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { Accept: "application/json", "X-CSRF-Token": data.csrf || "" },
+        })
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (json) {
+            button.disabled = false;
+            if (json && json.text) {
+              forgetSuggestion();
+              putInReplyBox(json.text);
+              say("data-ready");
+            } else if (json && json.llm && json.llm.outcome === "rejected") say("data-rejected");
+            else if (json && json.llm && json.llm.outcome === "refused") say("data-refused");
+            else say("data-failed");
+          }, function () { button.disabled = false; say("data-failed"); });
+      }
 
       function newId() {
         var c = window.crypto;

@@ -91,6 +91,7 @@ error_codes! {
     ArticleNotFound = "article_not_found", NOT_FOUND, "No article with this key.";
     ActionNotFound = "action_not_found", NOT_FOUND, "No business action with this key.";
     HandoffNotFound = "handoff_not_found", NOT_FOUND, "The conversation was never handed to people.";
+    WrapupNotFound = "wrapup_not_found", NOT_FOUND, "The conversation has no current wrap-up: it is not resolved.";
     WebhookEndpointNotFound = "webhook_endpoint_not_found", NOT_FOUND, "No such webhook endpoint.";
     WebhookDeliveryNotFound = "webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery.";
     RouteNotFound = "route_not_found", NOT_FOUND, "No such page, file or API route.";
@@ -124,6 +125,10 @@ error_codes! {
     NotAssigned = "not_assigned", CONFLICT, "The conversation is not assigned to anyone.";
     AlreadyAssigned = "already_assigned", CONFLICT, "The conversation is already that agent's.";
     QueueInUse = "queue_in_use", CONFLICT, "The queue still has conversations.";
+    ModelOff = "model_off", CONFLICT,
+        "The workspace's model is off (or not allowed to receive text); turn it on in the model settings first.";
+    NothingToDraft = "nothing_to_draft", CONFLICT,
+        "No customer message of the conversation has a suggested article to draft a reply from.";
     RateLimited = "rate_limited", TOO_MANY_REQUESTS,
         "Too many requests; `Retry-After` says when to try again.";
     Internal = "internal", INTERNAL_SERVER_ERROR,
@@ -171,6 +176,10 @@ pub enum ApiError {
     WebhookEndpointDisabled,
     #[error(transparent)]
     Routing(RoutingError),
+    #[error("the workspace's model is off; turn it on in the model settings first")]
+    ModelOff,
+    #[error("no customer question has a suggested article to draft a reply from")]
+    NothingToDraft,
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// A failure the client cannot act on; the cause is logged, never sent.
@@ -217,6 +226,7 @@ impl ApiError {
                 Entity::Article => ErrorCode::ArticleNotFound,
                 Entity::Action => ErrorCode::ActionNotFound,
                 Entity::HandoffPacket => ErrorCode::HandoffNotFound,
+                Entity::Wrapup => ErrorCode::WrapupNotFound,
                 Entity::WebhookEndpoint => ErrorCode::WebhookEndpointNotFound,
                 Entity::WebhookDelivery => ErrorCode::WebhookDeliveryNotFound,
             },
@@ -249,6 +259,8 @@ impl ApiError {
                     ErrorCode::Internal
                 }
             },
+            ApiError::ModelOff => ErrorCode::ModelOff,
+            ApiError::NothingToDraft => ErrorCode::NothingToDraft,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Internal(_) => ErrorCode::Internal,
         }

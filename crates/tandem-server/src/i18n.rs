@@ -8,10 +8,10 @@ use std::ops::Deref;
 
 use tandem_bot::actions::ActionError;
 use tandem_domain::{
-    ArticleStatus, ConversationState, LlmUsage, Locale, Presence, Problem, Reason, Role,
+    ArticleStatus, ConversationState, LlmUsage, Locale, Millis, Presence, Problem, Reason, Role,
     TurnOutcome, ValidationError,
 };
-use tandem_flow::assist::AlertCode;
+use tandem_flow::assist::{AlertCode, SlaStanding};
 use tandem_knowledge::formats::ImportError;
 use tandem_locales::{Catalogue, Console, fill, plural};
 
@@ -71,6 +71,28 @@ impl Text {
             }
             AlertCode::VipWaiting => {
                 (&console.assist_alert_vip_waiting, &console.assist_alert_vip_waiting_why)
+            }
+            AlertCode::SlaBreachSoon => {
+                (&console.assist_alert_sla_breach_soon, &console.assist_alert_sla_breach_soon_why)
+            }
+        }
+    }
+
+    /// Why the SLA alert was raised, with how long until (rounded up, so "less than" holds) or
+    /// since (whole minutes) the queue's first-reply target.
+    pub fn sla_why(&self, standing: SlaStanding) -> String {
+        const MINUTE: Millis = 60_000;
+        let console = self.console();
+        match standing {
+            SlaStanding::DueIn(left) => fill(
+                &console.assist_alert_sla_breach_soon_why,
+                &[("minutes", &(left / MINUTE + 1))],
+            ),
+            SlaStanding::BreachedFor(over) if over < MINUTE => {
+                console.assist_alert_sla_breached_now_why.clone()
+            }
+            SlaStanding::BreachedFor(over) => {
+                fill(&console.assist_alert_sla_breached_why, &[("minutes", &(over / MINUTE))])
             }
         }
     }
@@ -250,6 +272,7 @@ impl Text {
             "name" => &console.act_name,
             "description" => &console.queue_description,
             "topics" => &console.queue_topics,
+            "topic" => &console.wrapup_topic,
             "sla_ms" | "sla_minutes" => &console.queue_sla,
             "offer_timeout_ms" | "offer_timeout_minutes" => &console.queue_offer_timeout,
             "widen_after_ms" | "widen_after_minutes" => &console.queue_widen,

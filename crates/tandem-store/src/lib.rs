@@ -71,6 +71,8 @@ pub enum Entity {
     Article,
     Action,
     HandoffPacket,
+    /// A conversation's wrap-up: only a resolved conversation has a current one.
+    Wrapup,
     WebhookEndpoint,
     WebhookDelivery,
 }
@@ -88,6 +90,7 @@ impl Entity {
             Entity::Article => "article",
             Entity::Action => "action",
             Entity::HandoffPacket => "hand-off packet",
+            Entity::Wrapup => "wrap-up",
             Entity::WebhookEndpoint => "webhook endpoint",
             Entity::WebhookDelivery => "webhook delivery",
         }
@@ -387,7 +390,7 @@ pub trait Store: Send + Sync + 'static {
         workspace: WorkspaceId,
         since: Millis,
         limit: u32,
-    ) -> StoreResult<Vec<(ConversationId, Vec<Message>)>>;
+    ) -> StoreResult<Vec<HandledConversation>>;
     /// Records what people decided about knowledge suggestions (a decision on the same
     /// suggestion replaces the earlier one).
     async fn decide_suggestions(
@@ -488,6 +491,14 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a conversation's wrap-up as given, replacing the one it had (a corrected topic, a
     /// model-written summary); an unknown conversation is not found.
     async fn save_wrapup(&self, wrapup: Wrapup) -> StoreResult<()>;
+    /// Changes only the topic of a conversation's wrap-up (`None` clears it), so a correction
+    /// and the model's summary added in the background cannot undo each other; answers the
+    /// wrap-up as it now stands. A conversation without one: [`Entity::Wrapup`] not found.
+    async fn set_wrapup_topic(
+        &self,
+        conversation: ConversationId,
+        topic: Option<String>,
+    ) -> StoreResult<Wrapup>;
     /// Every conversation waiting for or owned by a person, and the bot's after-hours tickets,
     /// for rebuilding the router.
     async fn routed_conversations(&self, workspace: WorkspaceId) -> StoreResult<Vec<Conversation>>;
@@ -636,6 +647,16 @@ pub struct SuggestionDecision {
     pub conversation_ids: Vec<i64>,
     pub decided_by: Option<UserId>,
     pub decided_at: Millis,
+}
+
+/// A conversation people answered, as learning reads it: see [`Store::handled_conversations`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandledConversation {
+    pub id: ConversationId,
+    /// When the conversation began, so what is learnt can say on which days it was asked.
+    pub created_at: Millis,
+    /// The messages the customer saw (no notes), oldest first.
+    pub messages: Vec<Message>,
 }
 
 /// A reply that came from a suggested article: see [`Store::record_suggestion_use`].

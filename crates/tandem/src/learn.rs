@@ -74,6 +74,11 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
     println!("\n{} knowledge gap(s):", suggestions.gaps.len());
     for gap in &suggestions.gaps {
         println!("  {} ({} conversations)", gap.label, gap.count);
+        if !gap.daily.is_empty() {
+            let days: Vec<String> =
+                gap.daily.iter().map(|(date, count)| format!("{date}: {count}")).collect();
+            println!("    by day: {}", days.join(", "));
+        }
         for question in gap.questions.iter().take(3) {
             println!("      {question:?}");
         }

@@ -15,7 +15,10 @@
 
 mod actions;
 mod choice;
+mod draft;
 mod replies;
+
+pub use draft::{AgentDraft, DraftUnavailable, Suggested};
 
 use std::sync::Arc;
 

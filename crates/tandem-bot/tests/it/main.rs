@@ -1,6 +1,7 @@
 //! The bot against a real SQLite store, through the relay: one binary, a module per area.
 
 mod actions;
+mod draft;
 mod knowledge;
 mod llm;
 

@@ -23,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(list_conversations))
         .routes(routes!(show_conversation))
+        .routes(routes!(put_wrapup_topic))
         .routes(routes!(list_messages, post_message))
         .routes(routes!(post_transition))
         .routes(routes!(list_users, create_user))
@@ -134,6 +135,50 @@ async fn show_conversation(
         _ => None,
     };
     Ok(ApiJson(ConversationDetail { conversation, customer, assignee, llm_usage, wrapup }))
+}
+
+/// A wrap-up's topic as people correct it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct WrapupTopic {
+    /// 1 to 200 characters on one line (trimmed); `null` clears the topic. Required, so a
+    /// misspelt body cannot clear it by accident.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schema(required = true)]
+    topic: Option<String>,
+}
+
+/// Changes (or clears) the topic of a resolved conversation's wrap-up; the rest of the wrap-up
+/// stays as it is. A conversation that is not resolved has no current wrap-up:
+/// `wrapup_not_found`.
+#[utoipa::path(put, path = "/api/v1/conversations/{id}/wrapup/topic", operation_id = "setWrapupTopic", tag = "agents",
+    params(("id" = i64, Path, description = "The conversation.")), request_body = WrapupTopic, security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The wrap-up with its new topic.", body = Wrapup), Errors))]
+async fn put_wrapup_topic(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    ApiJson(request): ApiJson<WrapupTopic>,
+) -> ApiResult<ApiJson<Wrapup>> {
+    Ok(ApiJson(set_wrapup_topic(&state, &agent, id, request.topic.as_deref()).await?))
+}
+
+/// Checks and stores a new topic for a conversation's wrap-up (`None` clears it); any agent of
+/// the workspace may. Shared by the API and the console's wrap-up card.
+pub async fn set_wrapup_topic(
+    state: &AppState,
+    agent: &Agent,
+    id: i64,
+    topic: Option<&str>,
+) -> ApiResult<Wrapup> {
+    let conversation = conversation_for(state, agent, id).await?;
+    // Only a resolved conversation's wrap-up is current (see `show_conversation`): a reopened
+    // one's describes a resolution that no longer holds.
+    if conversation.state != ConversationState::Resolved {
+        return Err(ApiError::NotFound(tandem_store::Entity::Wrapup));
+    }
+    let topic = topic.map(validate::wrapup_topic).transpose()?;
+    Ok(state.store.set_wrapup_topic(conversation.id, topic).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,14 +1,17 @@
 //! Agent assist: what the console shows beside a conversation while a person answers it — the
 //! articles that fit the customer's latest message, how the customer felt message by message,
 //! the alerts an agent should not miss, who the customer is, and how the suggestions were used.
-//! [`assist_for`] computes it once for both the JSON API and the console's panel.
+//! [`assist_for`] computes it once for both the JSON API and the console's panel. On request,
+//! the workspace's model drafts a reply from the suggested articles ([`draft_reply`]); the draft
+//! goes to the agent only, never to the customer.
 
 use axum::extract::{Path, State};
 use serde::Serialize;
+use tandem_bot::DraftUnavailable;
 use tandem_domain::{
-    AuthorKind, Conversation, ConversationId, ConversationState, Locale, Message, Millis,
+    AuthorKind, Conversation, ConversationId, ConversationState, LlmRecord, Locale, Message, Millis,
 };
-use tandem_flow::assist::{AlertCode, alerts};
+use tandem_flow::assist::{AlertCode, FirstReplyWait, SlaStanding, alerts, sla_standing};
 use tandem_store::SuggestionUse;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,11 +20,11 @@ use crate::AppState;
 use crate::api::Errors;
 use crate::api::agents::conversation_for;
 use crate::auth::Agent;
-use crate::error::{ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::i18n::Text;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(show_assist))
+    OpenApiRouter::new().routes(routes!(show_assist)).routes(routes!(draft_reply))
 }
 
 /// At most this many articles are suggested.
@@ -55,7 +58,9 @@ pub struct EmotionPoint {
 /// Something the agent should not miss.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Alert {
-    /// `anger_rising`, `legal_threat`, `regulated_topic`, `personal_data` or `vip_waiting`.
+    /// `anger_rising`, `legal_threat`, `regulated_topic`, `personal_data`, `vip_waiting` or
+    /// `sla_breach_soon` (waiting for a person's first reply, and the queue's first-response
+    /// target is near or already passed: `why` says which).
     pub code: String,
     /// Why it was raised, in English (the console says it in the agent's language).
     pub why: String,
@@ -107,12 +112,33 @@ pub struct Assist {
     pub alerts: Vec<Alert>,
     pub customer: AssistCustomer,
     pub acceptance: Acceptance,
+    /// Whether the workspace's model is on to draft a reply
+    /// (`POST /api/v1/conversations/{id}/assist/draft`).
+    pub can_draft: bool,
 }
 
-/// The assist, with its alerts also as codes for the console to word in the agent's language.
+/// The assist, with its alerts also as codes (and where the SLA stands) for the console to word
+/// in the agent's language.
 pub struct AssistData {
+    pub conversation: ConversationId,
     pub assist: Assist,
     pub alert_codes: Vec<AlertCode>,
+    pub sla: Option<SlaStanding>,
+}
+
+/// A reply the workspace's model drafted for the agent to check, edit and send.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AssistDraft {
+    /// The `seq` of the customer message the draft answers: the latest with suggestions.
+    pub message_seq: i64,
+    /// The draft, when every claim of it checks out against the articles; `null` when the
+    /// model's text was rejected, it refused, or the call failed (`llm` says which and why).
+    pub text: Option<String>,
+    /// The keys of the suggested articles the model was given, best first.
+    pub articles: Vec<String>,
+    /// The model call: outcome (`used`, `rejected`, `refused`, `error`, `skipped`), error code,
+    /// rejected claims, tokens, cost and time.
+    pub llm: LlmRecord,
 }
 
 /// Computes the assist of a conversation the caller may read ([`conversation_for`]).
@@ -129,25 +155,7 @@ pub async fn assist_for(state: &AppState, conversation: &Conversation) -> ApiRes
     let mut shown = 0;
     let mut suggestions = Vec::new();
     for message in &customer_messages {
-        let (decision, articles) =
-            state.knowledge.explain(conversation.workspace_id, &message.body, channel).await?;
-        let floor = decision.threshold / 2.0;
-        let found: Vec<Suggestion> = decision
-            .candidates
-            .iter()
-            .zip(articles)
-            // Business actions take part in the engine as articles; they are run, not quoted.
-            .filter(|(candidate, article)| {
-                candidate.score > floor && !article.key.starts_with("action:")
-            })
-            .take(MAX_SUGGESTIONS)
-            .map(|(candidate, article)| Suggestion {
-                key: article.key,
-                title: article.title,
-                answer: article.answer,
-                score: candidate.score,
-            })
-            .collect();
+        let found = suggestions_for(state, conversation, message, channel).await?;
         if !found.is_empty() {
             shown += 1;
             suggestions = found;
@@ -183,13 +191,17 @@ pub async fn assist_for(state: &AppState, conversation: &Conversation) -> ApiRes
             )
         })
         .is_some_and(|message| message.author_kind == AuthorKind::Customer);
-    let alert_codes = alerts(&analyses, vip && customer_spoke_last);
+    let sla = sla_of(state, conversation, &messages).await?;
+    let alert_codes = alerts(&analyses, vip && customer_spoke_last, sla);
     let english = Text::for_locale(Locale::En);
     let alerts = alert_codes
         .iter()
         .map(|&code| Alert {
             code: code.as_str().to_owned(),
-            why: english.alert(code).1.to_owned(),
+            why: match (code, sla) {
+                (AlertCode::SlaBreachSoon, Some(standing)) => english.sla_why(standing),
+                _ => english.alert(code).1.to_owned(),
+            },
         })
         .collect();
 
@@ -236,8 +248,65 @@ pub async fn assist_for(state: &AppState, conversation: &Conversation) -> ApiRes
             previous,
         },
         acceptance,
+        can_draft: state.knowledge.drafts_available(conversation.workspace_id).await,
     };
-    Ok(AssistData { assist, alert_codes })
+    Ok(AssistData { conversation: conversation.id, assist, alert_codes, sla })
+}
+
+/// The articles suggested for one customer message: best first, at most three, each scoring
+/// above half the threshold the bot answers at.
+async fn suggestions_for(
+    state: &AppState,
+    conversation: &Conversation,
+    message: &Message,
+    channel: Option<tandem_domain::Channel>,
+) -> ApiResult<Vec<Suggestion>> {
+    let found = state
+        .knowledge
+        .suggestions(conversation.workspace_id, &message.body, channel, MAX_SUGGESTIONS)
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|suggested| Suggestion {
+            key: suggested.article.key,
+            title: suggested.article.title,
+            answer: suggested.article.answer,
+            score: suggested.score,
+        })
+        .collect())
+}
+
+/// Where the conversation stands against its queue's first-response SLA, when it waits for a
+/// person (queued or assigned) and is at risk by the router's measure
+/// ([`RouterConfig::sla_risk_percent`](tandem_routing::RouterConfig), which the server's router
+/// runs with by default).
+async fn sla_of(
+    state: &AppState,
+    conversation: &Conversation,
+    messages: &[Message],
+) -> ApiResult<Option<SlaStanding>> {
+    let waiting =
+        matches!(conversation.state, ConversationState::Queued | ConversationState::Human);
+    let (Some(route), Some(queue_id), true) =
+        (conversation.route.as_ref(), conversation.queue_id, waiting)
+    else {
+        return Ok(None);
+    };
+    let queues = state.store.queues(conversation.workspace_id).await?;
+    let Some(queue) = queues.into_iter().find(|queue| queue.id == queue_id) else {
+        return Ok(None);
+    };
+    let wait = FirstReplyWait {
+        waiting_since: route.queued_at,
+        last_agent_reply_at: messages
+            .iter()
+            .rev()
+            .find(|message| message.author_kind == AuthorKind::Agent)
+            .map(|message| message.created_at),
+        sla_ms: queue.routing.sla_ms,
+        risk_percent: tandem_routing::RouterConfig::default().sla_risk_percent,
+    };
+    Ok(sla_standing(&wait, tandem_store::now_millis()))
 }
 
 /// Records that a reply just sent came from a suggested article (`article`, when one was
@@ -280,4 +349,57 @@ async fn show_assist(
 ) -> ApiResult<ApiJson<Assist>> {
     let conversation = conversation_for(&state, &agent, id).await?;
     Ok(ApiJson(assist_for(&state, &conversation).await?.assist))
+}
+
+/// Asks the workspace's model for a reply to the customer's latest question that has suggested
+/// articles, written from the best of them (at most three) in the customer's language and
+/// checked claim by claim against them like the bot's answers. The draft is only returned to
+/// the agent, who edits and sends it; a rejected or refused draft has no text, and `llm` says
+/// why. Any agent of the workspace may ask.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assist/draft", operation_id = "draftConversationReply", tag = "agents",
+    params(("id" = i64, Path, description = "The conversation.")), security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "The draft, or why there is none.", body = AssistDraft), Errors))]
+async fn draft_reply(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+) -> ApiResult<ApiJson<AssistDraft>> {
+    let conversation = conversation_for(&state, &agent, id).await?;
+    let workspace = conversation.workspace_id;
+    // Off: refuse before reading the conversation, as nothing could be drafted.
+    if !state.knowledge.drafts_available(workspace).await {
+        return Err(ApiError::ModelOff);
+    }
+    let messages = all_messages(&state, conversation.id).await?;
+    let channel = state.store.inbox(conversation.inbox_id).await?.map(|inbox| inbox.channel);
+    // The question the panel's suggestions are for: the latest customer message with any.
+    let mut question = None;
+    for message in
+        messages.iter().rev().filter(|message| message.author_kind == AuthorKind::Customer)
+    {
+        if !suggestions_for(&state, &conversation, message, channel).await?.is_empty() {
+            question = Some(message);
+            break;
+        }
+    }
+    let question = question.ok_or(ApiError::NothingToDraft)?;
+    let customer = state.store.customer(conversation.customer_id).await?;
+    // The customer's language, as the bot would answer them.
+    let locale = tandem_flow::detect_locale(&question.body)
+        .or(customer.and_then(|customer| customer.locale))
+        .unwrap_or(Locale::En);
+    let draft =
+        state.knowledge.draft_for_agent(workspace, &question.body, channel, locale).await.map_err(
+            |error| match error {
+                DraftUnavailable::ModelOff => ApiError::ModelOff,
+                DraftUnavailable::NoArticles => ApiError::NothingToDraft,
+                DraftUnavailable::Store(error) => error.into(),
+            },
+        )?;
+    Ok(ApiJson(AssistDraft {
+        message_seq: question.seq,
+        text: draft.text,
+        articles: draft.articles,
+        llm: draft.llm,
+    }))
 }

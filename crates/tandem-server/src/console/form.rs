@@ -148,10 +148,11 @@ mod tests {
 
     /// Every console form that changes something, each with a path its route accepts. The
     /// token is checked before the handler runs, so the ids need not exist.
-    const POSTED_FORMS: [&str; 23] = [
+    const POSTED_FORMS: [&str; 24] = [
         "/logout",
         "/conversations/1/actions",
         "/conversations/1/messages",
+        "/conversations/1/wrapup/topic",
         "/admin/agents",
         "/admin/agents/1",
         "/settings",

@@ -175,3 +175,120 @@ async fn a_vip_waiting_is_an_alert_and_other_workspaces_see_nothing() {
         (StatusCode::NOT_FOUND, "conversation_not_found")
     );
 }
+
+/// Sends "转人工" as a new widget visitor and waits until the conversation left the bot: the
+/// visitor's token and the conversation's id.
+async fn handed_off(app: &TestApp) -> (String, i64) {
+    let token = app.widget_token().await;
+    app.widget_send(&token, "h1", "怎么退货").await;
+    app.widget_send(&token, "h2", "转人工").await;
+    let bearer = format!("Bearer {token}");
+    for _ in 0..100 {
+        let state = app.get("/api/v1/widget/messages", &[("authorization", &bearer)]).await.json();
+        if state["conversation"]["state"] != "bot" {
+            return (token, state["conversation"]["id"].as_i64().unwrap());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the conversation was not handed off");
+}
+
+fn alert<'a>(assist: &'a Value, code: &str) -> Option<&'a Value> {
+    assist["alerts"].as_array().unwrap().iter().find(|alert| alert["code"] == code)
+}
+
+#[tokio::test]
+async fn a_first_reply_past_the_queues_target_is_an_alert_until_an_agent_answers() {
+    let app = TestApp::fixture().sample_articles().build().await;
+    let (_token, conversation) = handed_off(&app).await;
+    let agent = app.login(AGENT).await;
+    // Just handed off: minutes left of the queue's target.
+    let fresh = assist(&app, &agent, conversation).await;
+    assert!(alert(&fresh, "sla_breach_soon").is_none(), "{fresh}");
+
+    // The queue's target shortened to nothing: the wait is already past it.
+    let queue_id = app.store.conversation(tandem_domain::ConversationId(conversation)).await;
+    let queue_id = queue_id.unwrap().unwrap().queue_id.expect("routed to a queue");
+    let queues = app.store.queues(app.workspace).await.unwrap();
+    let mut queue = queues.into_iter().find(|queue| queue.id == queue_id).unwrap();
+    queue.routing.sla_ms = 1;
+    app.store.update_queue(queue).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let late = assist(&app, &agent, conversation).await;
+    let why = alert(&late, "sla_breach_soon").expect("the SLA alert")["why"].as_str().unwrap();
+    assert!(why.contains("has just passed"), "{why}");
+    // The console words it in the agent's language.
+    let fragment = app
+        .get(&format!("/conversations/{conversation}/assist"), &[("cookie", &agent.cookie)])
+        .await
+        .text();
+    assert!(fragment.contains("data-alert=\"sla_breach_soon\""), "{fragment}");
+
+    // An agent's first reply stops the clock.
+    let headers = [("cookie", agent.cookie.as_str()), ("x-csrf-token", agent.csrf.as_str())];
+    let messages = format!("/api/v1/conversations/{conversation}/messages");
+    let reply = json!({ "body": "您好，我来帮您。", "client_msg_id": "a1" });
+    let replied = app.post_json(&messages, &headers, reply).await;
+    assert_eq!(replied.status, StatusCode::CREATED, "{}", replied.text());
+    let answered = assist(&app, &agent, conversation).await;
+    assert!(alert(&answered, "sla_breach_soon").is_none(), "{answered}");
+}
+
+/// Turns the workspace's model on, pointed at `server`.
+async fn model_on(app: &TestApp, server: &tandem_llm::mock::MockServer) {
+    tandem_bot::model::save_llm_settings(app.store.as_ref(), app.workspace, &server.settings())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_agent_gets_a_verified_draft_to_edit_and_never_an_unsupported_one() {
+    use tandem_llm::mock::{MockServer, Reply};
+    let app = TestApp::fixture().sample_articles().build().await;
+    let (_token, conversation) = handed_off(&app).await;
+    let agent = app.login(AGENT).await;
+    let headers = [("cookie", agent.cookie.as_str()), ("x-csrf-token", agent.csrf.as_str())];
+    let uri = format!("/api/v1/conversations/{conversation}/assist/draft");
+    let panel = format!("/conversations/{conversation}/assist");
+
+    // The model is off: no button, and the endpoint says why.
+    assert_eq!(assist(&app, &agent, conversation).await["can_draft"], false);
+    assert!(!app.get(&panel, &[("cookie", &agent.cookie)]).await.text().contains("data-draft="));
+    let off = app.post_json(&uri, &headers, json!({})).await;
+    assert_eq!((off.status, off.code().as_str()), (StatusCode::CONFLICT, "model_off"));
+
+    let server = MockServer::start(vec![
+        Reply::Text("签收后 7 天内可无理由退货 [ref:returns]。"),
+        Reply::Text("签收后 30 天内可以退货 [ref:returns]。"),
+    ])
+    .await;
+    model_on(&app, &server).await;
+    assert_eq!(assist(&app, &agent, conversation).await["can_draft"], true);
+    let html = app.get(&panel, &[("cookie", &agent.cookie)]).await.text();
+    assert!(html.contains(&format!("data-draft=\"{uri}\"")), "{html}");
+
+    let before = app.store.conversation(tandem_domain::ConversationId(conversation)).await;
+    let last_seq = before.unwrap().unwrap().last_seq;
+    let drafted = app.post_json(&uri, &headers, json!({})).await;
+    assert_eq!(drafted.status, StatusCode::OK, "{}", drafted.text());
+    let draft = drafted.json();
+    assert_eq!(draft["text"], "签收后 7 天内可无理由退货。", "{draft}");
+    assert_eq!(draft["articles"][0], "returns");
+    assert_eq!(draft["llm"]["outcome"], "used");
+    // The question drafted for is the one with suggestions, not the "转人工" after it.
+    let body = server.bodies()[0].to_string();
+    assert!(body.contains("怎么退货"), "{body}");
+
+    let rejected = app.post_json(&uri, &headers, json!({})).await.json();
+    assert_eq!(rejected["text"], Value::Null, "{rejected}");
+    assert_eq!(rejected["llm"]["outcome"], "rejected");
+    assert_eq!(rejected["llm"]["rejected_claims"], json!(["30 天"]));
+
+    // A draft is never sent: the conversation has no message more than before.
+    let after = app.store.conversation(tandem_domain::ConversationId(conversation)).await;
+    assert_eq!(after.unwrap().unwrap().last_seq, last_seq);
+
+    // Without CSRF a session may not ask.
+    let forged = app.post_json(&uri, &[("cookie", agent.cookie.as_str())], json!({})).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}

@@ -55,6 +55,15 @@ async fn what_people_answer_is_suggested_and_an_accepted_wording_is_answered_at_
     assert!(html.contains(&format!("href=\"/conversations/{second}\"")));
     assert!(html.contains("data-gap="), "{html}");
     assert!(html.contains("税号"), "the agents' answer is shown");
+    // The gap says on which days it was asked: both conversations began today (UTC).
+    let detail = format!("/api/v1/conversations/{first}");
+    let created =
+        app.get(&detail, &[("cookie", &agent.cookie)]).await.json()["conversation"]["created_at"]
+            .as_i64()
+            .unwrap();
+    let today = tandem_domain::validate::format_timestamp(created)[..10].to_owned();
+    assert!(html.contains("data-testid=\"gap-daily\""), "{html}");
+    assert!(html.contains(&format!("<time datetime=\"{today}\">{today}</time> 2")), "{html}");
     let refused = app
         .post_form(
             "/knowledge/suggestions",
@@ -94,6 +103,22 @@ async fn what_people_answer_is_suggested_and_an_accepted_wording_is_answered_at_
     let token = app.widget_token().await;
     app.widget_send(&token, "n1", wording).await;
     app.bot_reply_containing(&token, "7 天内").await;
+
+    // The article's history says which version learnt the wording, and from which
+    // conversations; the versions before it learnt nothing.
+    let edit = app.get("/knowledge/returns", &[("cookie", &supervisor.cookie)]).await.text();
+    assert_eq!(edit.matches("data-testid=\"learnt-from\"").count(), 1, "{edit}");
+    let provenance = &edit[edit.find("data-testid=\"learnt-from\"").unwrap()..];
+    let provenance = &provenance[..provenance.find("</p>").unwrap()];
+    let (low, high) = (first.min(second), first.max(second));
+    let links = format!(
+        "<a href=\"/conversations/{low}\">#{low}</a>, <a href=\"/conversations/{high}\">#{high}</a>"
+    );
+    assert!(provenance.contains(&links), "{provenance}");
+    let versions: Vec<usize> =
+        edit.match_indices("class=\"kb-version-no\"").map(|(at, _)| at).collect();
+    let at = edit.find("data-testid=\"learnt-from\"").unwrap();
+    assert!(versions.len() >= 2 && versions[0] < at && at < versions[1], "the newest version");
 
     // Rejected, the gap is not suggested again; decided, the wording neither.
     let html = app.get("/knowledge/suggestions", &[("cookie", &supervisor.cookie)]).await.text();

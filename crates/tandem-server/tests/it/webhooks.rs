@@ -671,3 +671,106 @@ async fn a_resolution_pushes_stores_and_shows_its_wrapup() {
     assert!(reopened.get("wrapup").is_none(), "{reopened}");
     assert!(!app.get(&page_uri, &cookie).await.text().contains("data-testid=\"wrapup\""));
 }
+
+#[tokio::test]
+async fn any_agent_corrects_or_clears_a_wrapups_topic_from_the_api_or_the_card() {
+    let app = TestApp::new().await;
+    let token = app.widget_token().await;
+    let sent = app.widget_send(&token, "w1", "我买的鞋子尺码不对，想换一双大一码的").await;
+    let conversation = sent.json()["message"]["conversation_id"].as_i64().unwrap();
+    let agent = app.login(AGENT).await;
+    let topic_uri = format!("/api/v1/conversations/{conversation}/wrapup/topic");
+    let put = |session: &Session, body: Value| {
+        let headers = [
+            ("cookie", session.cookie.clone()),
+            ("x-csrf-token", session.csrf.clone()),
+            ("content-type", "application/json".to_owned()),
+        ];
+        let (app, uri) = (&app, &topic_uri);
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
+            app.send(build(Method::PUT, uri, &headers, Body::from(body.to_string()))).await
+        }
+    };
+
+    // Not resolved yet: there is no wrap-up to correct.
+    let early = put(&agent, json!({ "topic": "换货" })).await;
+    assert_eq!(early.status, StatusCode::NOT_FOUND, "{}", early.text());
+    assert_eq!(early.json()["code"], "wrapup_not_found");
+
+    let transitions = format!("/api/v1/conversations/{conversation}/transitions");
+    call(&app, &agent, Method::POST, &transitions, Some(json!({ "action": "assign" }))).await;
+    let messages = format!("/api/v1/conversations/{conversation}/messages");
+    let reply = Some(json!({ "body": "已为您登记换货，新鞋明天发出。" }));
+    assert_eq!(
+        call(&app, &agent, Method::POST, &messages, reply).await.status,
+        StatusCode::CREATED
+    );
+    let resolve = Some(json!({ "action": "resolve" }));
+    call(&app, &agent, Method::POST, &transitions, resolve).await;
+    let detail = format!("/api/v1/conversations/{conversation}");
+    let stored = call(&app, &agent, Method::GET, &detail, None).await.json()["wrapup"].clone();
+    assert!(stored["summary"].is_string(), "resolved with a wrap-up: {stored}");
+
+    // Another agent of the workspace (not the one who resolved it) corrects it, trimmed.
+    let supervisor = app.login(SUPERVISOR).await;
+    let corrected = put(&supervisor, json!({ "topic": "  换货（尺码）  " })).await;
+    assert_eq!(corrected.status, StatusCode::OK, "{}", corrected.text());
+    assert_eq!(corrected.json()["topic"], "换货（尺码）");
+    assert_eq!(corrected.json()["summary"], stored["summary"], "the rest stays as it was");
+    let shown = call(&app, &agent, Method::GET, &detail, None).await.json();
+    assert_eq!(shown["wrapup"]["topic"], "换货（尺码）");
+
+    // Refused text leaves the topic as it was.
+    for (body, why) in [
+        (json!({ "topic": "   " }), "blank"),
+        (json!({ "topic": "换".repeat(201) }), "over 200 characters"),
+        (json!({ "topic": "换货\n退款" }), "a control character"),
+    ] {
+        let refused = put(&agent, body).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{why}: {}", refused.text());
+        assert_eq!(refused.json()["code"], "invalid_input", "{why}");
+    }
+    let missing = put(&agent, json!({})).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", missing.text());
+    let longest = put(&agent, json!({ "topic": "换".repeat(200) })).await;
+    assert_eq!(longest.status, StatusCode::OK, "{}", longest.text());
+
+    // Null clears it.
+    let cleared = put(&agent, json!({ "topic": null })).await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.text());
+    assert!(cleared.json().get("topic").is_none(), "{}", cleared.text());
+
+    // The card's form sets it again and comes back to the page, which shows it.
+    let page_uri = format!("/conversations/{conversation}");
+    let cookie = [("cookie", agent.cookie.as_str())];
+    let html = app.get(&page_uri, &cookie).await.text();
+    assert!(html.contains("data-testid=\"wrapup-topic-form\"") && html.contains("No topic"));
+    let form_uri = format!("/conversations/{conversation}/wrapup/topic");
+    let fields = [("csrf", agent.csrf.as_str()), ("topic", "尺码换货")];
+    let posted = app.post_form(&form_uri, &cookie, &fields).await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert_eq!(posted.headers["location"], page_uri);
+    let html = app.get(&page_uri, &cookie).await.text();
+    assert!(html.contains("<span data-testid=\"wrapup-topic\">尺码换货</span>"), "{html}");
+    // A refusal comes back as the page's message, in the agent's language.
+    let long = "换".repeat(201);
+    let fields = [("csrf", agent.csrf.as_str()), ("topic", long.as_str())];
+    let refused = app.post_form(&form_uri, &cookie, &fields).await;
+    let location = refused.headers["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&format!("{page_uri}?error=")), "{location}");
+    let html = app.get(&location, &cookie).await.text();
+    assert!(html.contains("role=\"alert\"") && html.contains("Topic"), "{html}");
+    assert!(html.contains("<span data-testid=\"wrapup-topic\">尺码换货</span>"));
+    // An empty field clears it.
+    let fields = [("csrf", agent.csrf.as_str()), ("topic", "")];
+    assert_eq!(app.post_form(&form_uri, &cookie, &fields).await.status, StatusCode::SEE_OTHER);
+    let shown = call(&app, &agent, Method::GET, &detail, None).await.json();
+    assert!(shown["wrapup"].get("topic").is_none(), "{shown}");
+
+    // Reopened, the old wrap-up is no longer current: nothing to correct.
+    call(&app, &agent, Method::POST, &transitions, Some(json!({ "action": "reopen" }))).await;
+    let reopened = put(&agent, json!({ "topic": "换货" })).await;
+    assert_eq!(reopened.json()["code"], "wrapup_not_found");
+}

@@ -682,6 +682,17 @@ pub(super) fn save_wrapup(connection: &Connection, wrapup: &Wrapup) -> StoreResu
     Ok(())
 }
 
+pub(super) fn set_wrapup_topic(
+    connection: &Connection,
+    conversation: ConversationId,
+    topic: Option<&str>,
+) -> StoreResult<Wrapup> {
+    connection
+        .prepare_cached("UPDATE wrapups SET topic = ?2 WHERE conversation_id = ?1")?
+        .execute(params![conversation.0, topic])?;
+    wrapup(connection, conversation)?.ok_or(StoreError::NotFound(Entity::Wrapup))
+}
+
 pub(super) fn record_suggestion_use(
     connection: &Connection,
     conversation: ConversationId,

@@ -3,16 +3,16 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_domain::{
-    AnswerSettings, Article, ArticleStatus, ConversationId, Locale, Message, Millis, NewArticle,
-    UserId, WorkspaceId,
+    AnswerSettings, Article, ArticleStatus, ConversationId, Locale, Millis, NewArticle, UserId,
+    WorkspaceId,
 };
 
 use super::rows::{
     ARTICLE_COLUMNS, MESSAGE_COLUMNS, article_from_row, json_column, message_from_row, to_json,
 };
 use crate::{
-    ArticleEmbedding, ArticleVersion, Change, Entity, StoreError, StoreResult, SuggestionDecision,
-    now_millis,
+    ArticleEmbedding, ArticleVersion, Change, Entity, HandledConversation, StoreError, StoreResult,
+    SuggestionDecision, now_millis,
 };
 
 pub(super) fn article(
@@ -229,26 +229,26 @@ pub(super) fn handled_conversations(
     workspace: WorkspaceId,
     since: Millis,
     limit: u32,
-) -> StoreResult<Vec<(ConversationId, Vec<Message>)>> {
-    let ids: Vec<i64> = connection
+) -> StoreResult<Vec<HandledConversation>> {
+    let conversations: Vec<(i64, Millis)> = connection
         .prepare_cached(
-            "SELECT c.id FROM conversations c WHERE c.workspace_id = ?1 AND c.created_at >= ?2
+            "SELECT c.id, c.created_at FROM conversations c WHERE c.workspace_id = ?1 AND c.created_at >= ?2
                AND EXISTS (SELECT 1 FROM messages m
                            WHERE m.conversation_id = c.id AND m.author_kind = 'agent')
              ORDER BY c.created_at DESC, c.id DESC LIMIT ?3",
         )?
-        .query_map(params![workspace.0, since, limit], |row| row.get(0))?
+        .query_map(params![workspace.0, since, limit], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut statement = connection.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND author_kind != 'note'
          ORDER BY seq LIMIT ?2"
     ))?;
-    let mut handled = Vec::with_capacity(ids.len());
-    for id in ids {
+    let mut handled = Vec::with_capacity(conversations.len());
+    for (id, created_at) in conversations {
         let messages = statement
             .query_map(params![id, HANDLED_MESSAGES], message_from_row)?
             .collect::<rusqlite::Result<_>>()?;
-        handled.push((ConversationId(id), messages));
+        handled.push(HandledConversation { id: ConversationId(id), created_at, messages });
     }
     Ok(handled)
 }

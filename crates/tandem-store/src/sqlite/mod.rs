@@ -34,9 +34,10 @@ use tokio::sync::broadcast;
 use self::engine::Engine;
 use crate::{
     Appended, ArticleEmbedding, ArticleVersion, Change, ConversationCounts, ConversationFilter,
-    CustomerHistory, DueWebhook, NewCustomer, NewInbox, NewMessage, NewUser, NewWebhookEndpoint,
-    RouteChange, Session, Store, StoreError, StoreResult, SuggestionDecision, SuggestionUse,
-    SuggestionUses, UserUpdate, VerifiedCustomer, WebhookAttempt, WebhookEndpointUpdate,
+    CustomerHistory, DueWebhook, HandledConversation, NewCustomer, NewInbox, NewMessage, NewUser,
+    NewWebhookEndpoint, RouteChange, Session, Store, StoreError, StoreResult, SuggestionDecision,
+    SuggestionUse, SuggestionUses, UserUpdate, VerifiedCustomer, WebhookAttempt,
+    WebhookEndpointUpdate,
 };
 
 /// Applies the migrations to a bare connection (for the insert baseline of `tandem bench`).
@@ -411,6 +412,17 @@ impl Store for SqliteStore {
         self.write(move |connection, _| conversations::save_wrapup(connection, &wrapup)).await
     }
 
+    async fn set_wrapup_topic(
+        &self,
+        conversation: ConversationId,
+        topic: Option<String>,
+    ) -> StoreResult<Wrapup> {
+        self.write(move |connection, _| {
+            conversations::set_wrapup_topic(connection, conversation, topic.as_deref())
+        })
+        .await
+    }
+
     async fn routed_conversations(&self, workspace: WorkspaceId) -> StoreResult<Vec<Conversation>> {
         self.read(move |connection| conversations::routed(connection, workspace)).await
     }
@@ -454,7 +466,7 @@ impl Store for SqliteStore {
         workspace: WorkspaceId,
         since: Millis,
         limit: u32,
-    ) -> StoreResult<Vec<(ConversationId, Vec<Message>)>> {
+    ) -> StoreResult<Vec<HandledConversation>> {
         self.read(move |connection| {
             knowledge::handled_conversations(connection, workspace, since, limit)
         })

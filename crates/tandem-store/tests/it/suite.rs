@@ -977,8 +977,18 @@ pub async fn a_resolution_stores_its_wrapup_and_the_event_carries_it(harness: Ha
         ..stored.clone()
     };
     store.save_wrapup(corrected.clone()).await.unwrap();
-    assert_eq!(store.wrapup(conversation).await.unwrap(), Some(corrected));
+    assert_eq!(store.wrapup(conversation).await.unwrap(), Some(corrected.clone()));
+    // The topic alone, leaving the rest (the model's summary) as it is.
+    let retitled = store.set_wrapup_topic(conversation, Some("退货".into())).await.unwrap();
+    assert_eq!(retitled, Wrapup { topic: Some("退货".into()), ..corrected.clone() });
+    let cleared = store.set_wrapup_topic(conversation, None).await.unwrap();
+    assert_eq!(cleared, Wrapup { topic: None, ..corrected });
+    assert_eq!(store.wrapup(conversation).await.unwrap(), Some(cleared));
     let unknown = Wrapup { conversation_id: tandem_domain::ConversationId(999_999), ..stored };
+    assert!(matches!(
+        store.set_wrapup_topic(unknown.conversation_id, None).await,
+        Err(StoreError::NotFound(Entity::Wrapup))
+    ));
     assert!(matches!(
         store.save_wrapup(unknown).await,
         Err(StoreError::NotFound(Entity::Conversation))
@@ -1492,8 +1502,9 @@ pub async fn handled_conversations_and_suggestion_decisions_are_kept(harness: Ha
     store.append_message(by_agent(AuthorKind::Agent, "3 个工作日内原路退回。")).await.unwrap();
     let found = store.handled_conversations(world.workspace, 0, 10).await.unwrap();
     assert_eq!(found.len(), 1, "only the conversation an agent answered");
-    let (id, messages) = &found[0];
+    let tandem_store::HandledConversation { id, created_at, messages } = &found[0];
     assert_eq!(*id, handled.id);
+    assert_eq!(*created_at, handled.created_at, "with the day it began");
     let bodies: Vec<&str> = messages.iter().map(|message| message.body.as_str()).collect();
     assert_eq!(bodies, ["钱啥时候退回来", "3 个工作日内原路退回。"], "notes are left out");
     let later = messages[0].created_at + 60_000;

@@ -1,11 +1,14 @@
 //! The assist panel beside a conversation: suggested articles with an Insert button, the
 //! customer's mood message by message, alerts with why, the customer and their earlier
-//! conversations, and how suggestions were used. Rendered into the page on load and served
+//! conversations, how suggestions were used, and (when the workspace's model is on) a "Draft
+//! with AI" button that asks for a grounded draft to put into the reply box. Rendered into the
+//! page on load and served
 //! alone at `GET /conversations/{id}/assist`, which the console script fetches again when a
 //! new customer message arrives. Both come from [`assist_for`], as the JSON API does.
 
 use askama::Template;
 use axum::extract::{Path, State};
+use tandem_flow::assist::AlertCode;
 
 use super::handoff_card::{EmotionChip, tone};
 use crate::AppState;
@@ -26,7 +29,7 @@ pub struct SuggestionView {
 pub struct AlertView {
     pub code: &'static str,
     pub label: &'static str,
-    pub why: &'static str,
+    pub why: String,
 }
 
 #[derive(Debug)]
@@ -49,11 +52,13 @@ pub struct AssistPanel {
     tier: Option<String>,
     previous: Vec<PreviousView>,
     acceptance: String,
+    /// The draft endpoint, when the workspace's model is on; `None` hides the button.
+    draft_url: Option<String>,
 }
 
 /// The panel in the agent's language.
 pub(super) fn assist_panel(text: &'static Text, data: AssistData) -> AssistPanel {
-    let AssistData { assist, alert_codes } = data;
+    let AssistData { conversation, assist, alert_codes, sla } = data;
     AssistPanel {
         t: text,
         suggestions: assist
@@ -81,10 +86,17 @@ pub(super) fn assist_panel(text: &'static Text, data: AssistData) -> AssistPanel
             .into_iter()
             .map(|code| {
                 let (label, why) = text.alert(code);
+                let why = match (code, sla) {
+                    (AlertCode::SlaBreachSoon, Some(standing)) => text.sla_why(standing),
+                    _ => why.to_owned(),
+                };
                 AlertView { code: code.as_str(), label, why }
             })
             .collect(),
         acceptance: text.acceptance_line(&assist.acceptance),
+        draft_url: assist
+            .can_draft
+            .then(|| format!("/api/v1/conversations/{}/assist/draft", conversation.0)),
         customer_name: assist.customer.name,
         tier: assist.customer.tier,
         previous: assist

@@ -1,6 +1,6 @@
 //! The conversation page: the hand-off card, transcript, customer panel, reply and note box,
 //! the assist panel, and the ownership actions (assign to me, back to queue, hand back to bot,
-//! resolve, reopen).
+//! resolve, reopen), and the wrap-up's topic.
 
 mod action;
 mod assist;
@@ -9,6 +9,7 @@ mod handoff_card;
 mod message;
 mod page;
 mod wrapup_card;
+mod wrapup_topic;
 
 use axum::Router;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -28,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/assist", get(assist::show_assist_panel))
         .route("/conversations/{id}/actions", post(action::submit_conversation_action))
         .route("/conversations/{id}/messages", post(message::submit_conversation_message))
+        .route("/conversations/{id}/wrapup/topic", post(wrapup_topic::submit_wrapup_topic))
 }
 
 /// A redirect back to the conversation, carrying an error message to show if there is one.

@@ -41,6 +41,8 @@ pub(super) struct GapRow {
     pub(super) label: String,
     pub(super) subject: String,
     pub(super) count: usize,
+    /// Its conversations per day (`YYYY-MM-DD`, UTC), oldest first: whether it is growing.
+    pub(super) daily: Vec<(String, usize)>,
     pub(super) questions: Vec<String>,
     pub(super) answer: String,
     pub(super) conversations: String,
@@ -90,6 +92,7 @@ pub(super) async fn show_suggestions_page(
             label: gap.label.clone(),
             subject: gap.subject(),
             count: gap.count,
+            daily: gap.daily.clone(),
             questions: gap.questions.clone(),
             answer: gap.suggested_answer.clone(),
             conversations: gap.conversation_ids.join(","),

@@ -1,7 +1,8 @@
 //! The version history under an article's edit form: every published version with its author,
-//! the one customers are answered from marked live.
+//! the one customers are answered from marked live, and the conversations whose wordings it
+//! took in from accepted suggestions, so people can see where a question came from.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tandem_domain::{Article, ArticleStatus, UserId};
 
@@ -20,6 +21,8 @@ pub struct VersionView {
     pub timestamp: i64,
     /// The version customers are answered from now.
     pub live: bool,
+    /// The conversations whose wordings this version took in (accepted suggestions), by id.
+    pub learnt_from: Vec<i64>,
 }
 
 /// The published versions of `article`, in the order the store lists them.
@@ -39,9 +42,22 @@ pub(super) async fn article_versions(
         .into_iter()
         .map(|user| (user.id, user.display_name))
         .collect();
+    let mut learnt_from: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for decision in state.store.suggestion_decisions(workspace).await.map_err(fail)? {
+        if let (true, Some(key), Some(version)) =
+            (decision.accepted, decision.article_key.as_deref(), decision.article_version)
+            && key == article.key
+        {
+            learnt_from.entry(version).or_default().extend(decision.conversation_ids);
+        }
+    }
     let versions = history
         .into_iter()
         .map(|version| VersionView {
+            learnt_from: learnt_from
+                .remove(&version.version)
+                .map(|ids| ids.into_iter().collect())
+                .unwrap_or_default(),
             live: article.status == ArticleStatus::Published && version.version == article.version,
             version: version.version,
             author: version
