@@ -19,5 +19,8 @@ mod responder;
 
 pub use engines::ACTION_PREFIX;
 pub use learning::Learnt;
-pub use responder::{AgentDraft, DraftUnavailable, KnowledgeResponder, Suggested};
+pub use responder::{
+    AgentActionError, AgentDraft, AgentRun, DraftUnavailable, KnowledgeResponder, OfferedAction,
+    Suggested,
+};
 pub use tandem_knowledge::DecisionPolicy;

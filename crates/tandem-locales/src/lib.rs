@@ -598,6 +598,12 @@ pub struct Console {
     /// How a conversation's suggestions were used: `{shown}`, `{inserted}`, `{unchanged}`,
     /// `{edited}`, `{ignored}`.
     pub assist_acceptance_line: String,
+    pub assist_actions: String,
+    pub assist_action_run: String,
+    pub assist_action_hint: String,
+    pub assist_action_running: String,
+    pub assist_action_needs_verified: String,
+    pub assist_action_missing: String,
     pub assist_alert_sla_breach_soon: String,
     /// The first reply is due soon: `{minutes}` (rounded up).
     pub assist_alert_sla_breach_soon_why: String,

@@ -357,6 +357,15 @@
         var closest = function (selector) { return event.target && event.target.closest ? event.target.closest(selector) : null; };
         var drafter = closest("button[data-draft]");
         if (drafter && !textarea.readOnly) { draft(drafter); return; }
+        var runner = closest("button[data-run-action]");
+        if (runner) { runAction(runner); return; }
+        var result = closest("button[data-insert-result]");
+        if (result && !textarea.readOnly) {
+          var reply = result.parentNode.querySelector("[data-action-reply]");
+          forgetSuggestion();
+          putInReplyBox(reply ? reply.textContent : "");
+          return;
+        }
         var button = closest("button[data-insert]");
         if (!button || textarea.readOnly) return;
         insertedAnswer = button.getAttribute("data-answer") || "";
@@ -389,6 +398,31 @@
             else if (json && json.llm && json.llm.outcome === "refused") say("data-refused");
             else say("data-failed");
           }, function () { button.disabled = false; say("data-failed"); });
+      }
+
+      // Run runs a business action for the agent with what the conversation gives it and shows
+      // the reply it would have sent, with Insert: nothing reaches the customer by itself.
+      function runAction(button) {
+        var item = button.parentNode;
+        var status = item.querySelector("[data-action-status]");
+        var box = item.querySelector("[data-action-result]");
+        var reply = item.querySelector("[data-action-reply]");
+        button.disabled = true;
+        if (status) status.textContent = button.getAttribute("data-running") || "";
+        fetch(button.getAttribute("data-run-action"), {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { Accept: "application/json", "X-CSRF-Token": data.csrf || "" },
+        })
+          .then(function (response) { return response.json().then(function (json) { return { ok: response.ok, json: json }; }); })
+          .then(function (answer) {
+            button.disabled = false;
+            if (answer.ok && answer.json && reply && box) {
+              reply.textContent = answer.json.reply || "";
+              box.hidden = false;
+              if (status) status.textContent = "";
+            } else if (status) status.textContent = (answer.json && answer.json.message) || button.getAttribute("data-failed") || "";
+          }, function () { button.disabled = false; if (status) status.textContent = button.getAttribute("data-failed") || ""; });
       }
 
       function newId() {

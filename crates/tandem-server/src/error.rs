@@ -129,6 +129,10 @@ error_codes! {
         "The workspace's model is off (or not allowed to receive text); turn it on in the model settings first.";
     NothingToDraft = "nothing_to_draft", CONFLICT,
         "No customer message of the conversation has a suggested article to draft a reply from.";
+    CustomerNotVerified = "customer_not_verified", CONFLICT,
+        "The business action needs a signed-in (verified) customer, and this one is not.";
+    ActionParamsMissing = "action_params_missing", CONFLICT,
+        "The conversation does not give the business action's parameters yet; `message` names them.";
     RateLimited = "rate_limited", TOO_MANY_REQUESTS,
         "Too many requests; `Retry-After` says when to try again.";
     Internal = "internal", INTERNAL_SERVER_ERROR,
@@ -180,6 +184,10 @@ pub enum ApiError {
     ModelOff,
     #[error("no customer question has a suggested article to draft a reply from")]
     NothingToDraft,
+    #[error("the action needs a signed-in (verified) customer")]
+    CustomerNotVerified,
+    #[error("the customer has not given the action's {}", .0.join(", "))]
+    ActionParamsMissing(Vec<String>),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// A failure the client cannot act on; the cause is logged, never sent.
@@ -261,6 +269,8 @@ impl ApiError {
             },
             ApiError::ModelOff => ErrorCode::ModelOff,
             ApiError::NothingToDraft => ErrorCode::NothingToDraft,
+            ApiError::CustomerNotVerified => ErrorCode::CustomerNotVerified,
+            ApiError::ActionParamsMissing(_) => ErrorCode::ActionParamsMissing,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Internal(_) => ErrorCode::Internal,
         }

@@ -14,10 +14,12 @@
 //!    when every claim checks out against the articles.
 
 mod actions;
+mod agent_actions;
 mod choice;
 mod draft;
 mod replies;
 
+pub use agent_actions::{AgentActionError, AgentRun, OfferedAction};
 pub use draft::{AgentDraft, DraftUnavailable, Suggested};
 
 use std::sync::Arc;

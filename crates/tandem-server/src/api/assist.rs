@@ -7,7 +7,7 @@
 
 use axum::extract::{Path, State};
 use serde::Serialize;
-use tandem_bot::DraftUnavailable;
+use tandem_bot::{AgentActionError, DraftUnavailable};
 use tandem_domain::{
     AuthorKind, Conversation, ConversationId, ConversationState, LlmRecord, Locale, Message, Millis,
 };
@@ -24,7 +24,10 @@ use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::i18n::Text;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(show_assist)).routes(routes!(draft_reply))
+    OpenApiRouter::new()
+        .routes(routes!(show_assist))
+        .routes(routes!(draft_reply))
+        .routes(routes!(run_action))
 }
 
 /// At most this many articles are suggested.
@@ -115,6 +118,33 @@ pub struct Assist {
     /// Whether the workspace's model is on to draft a reply
     /// (`POST /api/v1/conversations/{id}/assist/draft`).
     pub can_draft: bool,
+    /// The workspace's enabled business actions, with what the conversation gives them; those
+    /// `runnable` can be run for the agent (`POST …/assist/actions/{key}`).
+    pub actions: Vec<AssistAction>,
+}
+
+/// A business action as the panel offers it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AssistAction {
+    pub key: String,
+    pub name: String,
+    /// Parameters found in the customer's messages or profile, by name.
+    pub found: std::collections::BTreeMap<String, String>,
+    /// Parameters the customer has not given yet.
+    pub missing: Vec<String>,
+    /// The action needs a signed-in (verified) customer, and this one is not.
+    pub needs_verified_customer: bool,
+    pub runnable: bool,
+}
+
+/// What a business action run for the agent gave: shown to the agent first, never sent.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AssistActionRun {
+    /// The reply the bot would have sent, for the agent to insert, edit and send.
+    pub reply: String,
+    /// The call: outcome (`done`, `not_found`, `error`...), parameters (secrets and identity
+    /// values masked) and each HTTP call.
+    pub record: tandem_domain::ActionRecord,
 }
 
 /// The assist, with its alerts also as codes (and where the SLA stands) for the console to word
@@ -175,6 +205,25 @@ pub async fn assist_for(state: &AppState, conversation: &Conversation) -> ApiRes
         .collect();
 
     let customer = store.customer(conversation.customer_id).await?;
+    let texts: Vec<&str> =
+        customer_messages.iter().rev().map(|message| message.body.as_str()).collect();
+    let actions = match &customer {
+        Some(customer) => state
+            .knowledge
+            .actions_for_agent(conversation.workspace_id, customer, &texts)
+            .await?
+            .into_iter()
+            .map(|offer| AssistAction {
+                runnable: offer.runnable(),
+                key: offer.key,
+                name: offer.name,
+                found: offer.found,
+                missing: offer.missing,
+                needs_verified_customer: offer.needs_verified_customer,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let tier = customer.as_ref().and_then(|customer| customer.attributes.get("tier").cloned());
     let policy = store.escalation_policy(conversation.workspace_id).await?;
     let vip = tier.as_deref().is_some_and(|tier| {
@@ -249,6 +298,7 @@ pub async fn assist_for(state: &AppState, conversation: &Conversation) -> ApiRes
         },
         acceptance,
         can_draft: state.knowledge.drafts_available(conversation.workspace_id).await,
+        actions,
     };
     Ok(AssistData { conversation: conversation.id, assist, alert_codes, sla })
 }
@@ -402,4 +452,45 @@ async fn draft_reply(
         articles: draft.articles,
         llm: draft.llm,
     }))
+}
+
+/// Runs the workspace's business action `key` for the agent with the parameters the
+/// conversation gives (the customer's messages, newest first, and profile), under the same
+/// identity rules as the bot. The reply it would have sent is returned to the agent only,
+/// to insert, edit and send. Any agent of the workspace may run one.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assist/actions/{key}", operation_id = "runConversationAction", tag = "agents",
+    params(("id" = i64, Path, description = "The conversation."), ("key" = String, Path, description = "The action's key.")),
+    security(("session" = []), ("apiToken" = [])),
+    responses((status = 200, description = "What the action gave.", body = AssistActionRun), Errors))]
+async fn run_action(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path((id, key)): Path<(i64, String)>,
+) -> ApiResult<ApiJson<AssistActionRun>> {
+    let conversation = conversation_for(&state, &agent, id).await?;
+    let customer = state
+        .store
+        .customer(conversation.customer_id)
+        .await?
+        .ok_or(ApiError::NotFound(tandem_store::Entity::Customer))?;
+    let messages = all_messages(&state, conversation.id).await?;
+    let texts: Vec<&str> = messages
+        .iter()
+        .rev()
+        .filter(|message| message.author_kind == AuthorKind::Customer)
+        .map(|message| message.body.as_str())
+        .collect();
+    let latest = texts.first().copied().unwrap_or_default();
+    let locale = tandem_flow::detect_locale(latest).or(customer.locale).unwrap_or(Locale::En);
+    let run = state
+        .knowledge
+        .run_for_agent(conversation.workspace_id, &key, &customer, &texts, locale)
+        .await
+        .map_err(|error| match error {
+            AgentActionError::NotFound => ApiError::NotFound(tandem_store::Entity::Action),
+            AgentActionError::NeedsVerifiedCustomer => ApiError::CustomerNotVerified,
+            AgentActionError::Missing(names) => ApiError::ActionParamsMissing(names),
+            AgentActionError::Store(error) => error.into(),
+        })?;
+    Ok(ApiJson(AssistActionRun { reply: run.reply, record: run.record }))
 }

@@ -292,3 +292,131 @@ async fn an_agent_gets_a_verified_draft_to_edit_and_never_an_unsupported_one() {
     let forged = app.post_json(&uri, &[("cookie", agent.cookie.as_str())], json!({})).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
+
+/// A shop API on loopback: `GET /orders/{number}` answers its status and counts the calls.
+async fn shop() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let router = axum::Router::new().route(
+        "/orders/{number}",
+        axum::routing::get(move |axum::extract::Path(number): axum::extract::Path<String>| {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                axum::Json(json!({ "number": number, "status": "已发货 shipped" }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (format!("http://{address}"), calls)
+}
+
+#[tokio::test]
+async fn an_agent_runs_a_business_action_and_sees_the_reply_before_sending_it() {
+    let (base, calls) = shop().await;
+    let toml = format!(
+        r#"
+[[action]]
+key = "order-status"
+name = "查询订单"
+triggers = ["查一下物流状态"]
+[[action.params]]
+name = "order_number"
+kind = "order_number"
+ask = {{ zh = "请提供订单号", en = "Your order number, please" }}
+[[action.steps]]
+method = "GET"
+url = "{base}/orders/{{order_number}}"
+extract = {{ status = "/status" }}
+[action.replies]
+done = {{ zh = "订单 {{order_number}}：{{status}}", en = "Order {{order_number}}: {{status}}" }}
+not_found = {{ zh = "没有找到订单", en = "No such order" }}
+error = {{ zh = "系统繁忙", en = "The system is busy" }}
+
+[[action]]
+key = "refund"
+name = "申请退款"
+requires_verified = true
+triggers = ["帮我退款"]
+[[action.steps]]
+method = "GET"
+url = "{base}/orders/refund"
+[action.replies]
+done = {{ zh = "已提交", en = "Submitted" }}
+not_found = {{ zh = "没有找到", en = "Not found" }}
+error = {{ zh = "系统繁忙", en = "Busy" }}
+"#
+    );
+    let app = TestApp::fixture().actions(&toml).build().await;
+    let token = app.widget_token().await;
+    let first = app.widget_send(&token, "c1", "你好").await;
+    let conversation = first.json()["message"]["conversation_id"].as_i64().unwrap();
+    let agent = app.login(AGENT).await;
+    let headers = [("cookie", agent.cookie.as_str()), ("x-csrf-token", agent.csrf.as_str())];
+    let transitions = format!("/api/v1/conversations/{conversation}/transitions");
+    app.post_json(&transitions, &headers, json!({ "action": "assign" })).await;
+
+    // Before the customer gives an order number the action waits for it.
+    let waiting = assist(&app, &agent, conversation).await;
+    let actions = waiting["actions"].as_array().unwrap().clone();
+    assert_eq!(actions.len(), 2, "{waiting}");
+    assert_eq!(
+        (actions[0]["key"].as_str(), actions[0]["runnable"].as_bool()),
+        (Some("order-status"), Some(false))
+    );
+    assert_eq!(actions[0]["missing"], json!(["order_number"]));
+    assert_eq!(actions[1]["needs_verified_customer"], true);
+    let run = format!("/api/v1/conversations/{conversation}/assist/actions/order-status");
+    let early = app.post_json(&run, &headers, json!({})).await;
+    assert_eq!(
+        (early.status, early.code().as_str()),
+        (StatusCode::CONFLICT, "action_params_missing")
+    );
+    assert!(early.json()["message"].as_str().unwrap().contains("order_number"));
+
+    app.widget_send(&token, "c2", "订单 20241123001 怎么还没到").await;
+    let ready = assist(&app, &agent, conversation).await;
+    assert_eq!(ready["actions"][0]["found"], json!({ "order_number": "20241123001" }), "{ready}");
+    assert_eq!(ready["actions"][0]["runnable"], true);
+    let last_seq = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            store
+                .conversation(tandem_domain::ConversationId(conversation))
+                .await
+                .unwrap()
+                .unwrap()
+                .last_seq
+        }
+    };
+    let before = last_seq(&app).await;
+    let ran = app.post_json(&run, &headers, json!({})).await;
+    assert_eq!(ran.status, StatusCode::OK, "{}", ran.text());
+    let ran = ran.json();
+    assert_eq!(ran["reply"], "订单 20241123001：已发货 shipped", "{ran}");
+    assert_eq!(ran["record"]["outcome"], "done");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(last_seq(&app).await, before, "nothing reaches the customer by itself");
+
+    // Identity rules hold for agents too; an unknown key is not found; CSRF is required.
+    let refund = format!("/api/v1/conversations/{conversation}/assist/actions/refund");
+    let refused = app.post_json(&refund, &headers, json!({})).await;
+    assert_eq!(refused.code(), "customer_not_verified");
+    let unknown = format!("/api/v1/conversations/{conversation}/assist/actions/nope");
+    assert_eq!(app.post_json(&unknown, &headers, json!({})).await.code(), "action_not_found");
+    let forged = app.post_json(&run, &[("cookie", agent.cookie.as_str())], json!({})).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // The console's panel offers Run for the one that can run.
+    let page =
+        app.get(&format!("/conversations/{conversation}"), &[("cookie", &agent.cookie)]).await;
+    let html = page.text();
+    assert!(html.contains(&format!("data-run-action=\"{run}\"")), "{html}");
+    assert!(!html.contains(&format!("data-run-action=\"{refund}\"")));
+}

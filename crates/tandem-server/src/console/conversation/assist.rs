@@ -54,6 +54,18 @@ pub struct AssistPanel {
     acceptance: String,
     /// The draft endpoint, when the workspace's model is on; `None` hides the button.
     draft_url: Option<String>,
+    actions: Vec<ActionView>,
+}
+
+/// A business action the agent may run, with what the conversation gives it.
+pub struct ActionView {
+    pub key: String,
+    pub name: String,
+    /// `name: value` of the parameters found.
+    pub found: String,
+    /// Why it cannot run yet, when it cannot.
+    pub blocked: Option<String>,
+    pub url: String,
 }
 
 /// The panel in the agent's language.
@@ -97,6 +109,31 @@ pub(super) fn assist_panel(text: &'static Text, data: AssistData) -> AssistPanel
         draft_url: assist
             .can_draft
             .then(|| format!("/api/v1/conversations/{}/assist/draft", conversation.0)),
+        actions: assist
+            .actions
+            .into_iter()
+            .map(|action| ActionView {
+                url: format!(
+                    "/api/v1/conversations/{}/assist/actions/{}",
+                    conversation.0, action.key
+                ),
+                found: action
+                    .found
+                    .iter()
+                    .map(|(name, value)| format!("{name}: {value}"))
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                blocked: if action.needs_verified_customer {
+                    Some(text.assist_action_needs_verified.clone())
+                } else if !action.missing.is_empty() {
+                    Some(format!("{} {}", text.assist_action_missing, action.missing.join(", ")))
+                } else {
+                    None
+                },
+                key: action.key,
+                name: action.name,
+            })
+            .collect(),
         customer_name: assist.customer.name,
         tier: assist.customer.tier,
         previous: assist
