@@ -308,9 +308,9 @@ fn reply_article(answers: &Engine, reply: &str) -> Option<usize> {
 }
 
 /// A sparse unit vector over hashed features, sorted by feature.
-type Vector = Vec<(u64, f32)>;
+pub(crate) type Vector = Vec<(u64, f32)>;
 
-fn dot(left: &Vector, right: &Vector) -> f32 {
+pub(crate) fn dot(left: &Vector, right: &Vector) -> f32 {
     let (mut i, mut j, mut sum) = (0, 0, 0.0);
     while i < left.len() && j < right.len() {
         match left[i].0.cmp(&right[j].0) {
@@ -326,7 +326,7 @@ fn dot(left: &Vector, right: &Vector) -> f32 {
     sum
 }
 
-fn unit(mut vector: Vector) -> Vector {
+pub(crate) fn unit(mut vector: Vector) -> Vector {
     let norm = vector.iter().map(|(_, value)| value * value).sum::<f32>().sqrt();
     if norm > 0.0 {
         for entry in &mut vector {
@@ -337,7 +337,7 @@ fn unit(mut vector: Vector) -> Vector {
 }
 
 /// Sublinear TF-IDF unit vectors of `texts`, the inverse document frequency taken over them.
-fn vectors(texts: &[&str]) -> Vec<Vector> {
+pub(crate) fn vectors(texts: &[&str]) -> Vec<Vector> {
     let counted: Vec<Vec<(u64, u32)>> = texts
         .iter()
         .map(|text| {
@@ -512,7 +512,7 @@ fn most_typical<'a>(replies: &[&'a str]) -> &'a str {
 
 /// Words a label can be made of: Chinese words of two or more characters, English words of
 /// three or more letters that are not function words; each once.
-fn terms_of(text: &str) -> Vec<String> {
+pub(crate) fn terms_of(text: &str) -> Vec<String> {
     let normalized = normalize(text);
     let mut terms: Vec<String> = analyzer()
         .words(&normalized)
@@ -534,7 +534,7 @@ fn terms_of(text: &str) -> Vec<String> {
 
 /// The two words most particular to a cluster: frequent in it (in at least a quarter of its
 /// questions), rare in the others.
-fn telling_terms(
+pub(crate) fn telling_terms(
     members: &[usize],
     document_terms: &[Vec<String>],
     term_frequency: &HashMap<&str, usize>,

@@ -19,6 +19,7 @@ pub mod formats;
 pub mod history;
 pub mod learn;
 mod model;
+pub mod trends;
 
 use std::collections::HashMap;
 

@@ -13,6 +13,7 @@ mod eval;
 mod kb;
 mod learn;
 mod simulate;
+mod trends;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -71,6 +72,9 @@ enum Command {
     /// Propose what the knowledge should learn from conversations people handled: new
     /// wordings of its articles, and the topics it has no article for.
     Learn(learn::LearnArgs),
+    /// Topics, their daily counts and spike alerts (early warning of product problems) over a
+    /// conversation history read from standard input.
+    Trends(trends::TrendsArgs),
     /// Run scripted customer conversations through the whole bot (knowledge, escalation,
     /// actions) and check how each one ends; exits 1 when any fails.
     Simulate(simulate::SimulateArgs),
@@ -180,6 +184,7 @@ fn main() -> anyhow::Result<()> {
             Command::Actions { command } => actions::run(command).await,
             Command::Analyze(args) => analyze::run(args),
             Command::Learn(args) => learn::run(args),
+            Command::Trends(args) => trends::run(args),
             // Its exit status says whether every scenario passed.
             Command::Simulate(args) => std::process::exit(simulate::run(args).await as i32),
         }
