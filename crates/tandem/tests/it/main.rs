@@ -4,3 +4,4 @@ mod imports;
 mod learn;
 mod serve;
 mod simulate;
+mod trends;
