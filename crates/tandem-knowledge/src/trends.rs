@@ -24,7 +24,8 @@ use crate::learn::{Vector, terms_of, vectors};
 
 /// A conversation's first message joins a cluster whose centre it resembles this much.
 const CLUSTER_SIMILARITY: f32 = 0.3;
-/// A centre is found through this many of its strongest features.
+/// A centre is found through this many of its strongest features, and a message looks with
+/// this many of its own.
 const INDEXED_FEATURES: usize = 12;
 /// Days of history an expected count is computed from.
 const BASELINE_DAYS: i64 = 28;
@@ -38,6 +39,12 @@ const FLOOR: f64 = 0.2;
 const SAME_ALERT: f64 = 0.5;
 /// Topics listed, largest first.
 const MAX_TOPICS: usize = 200;
+/// Days of history a day needs before it is tested: with less, any word new to the stream
+/// would look like a spike.
+const MIN_HISTORY_DAYS: i64 = 7;
+/// Features in more than this share of the messages do not find cluster centres: nearly
+/// every centre has them, and they say little about which one a message belongs to.
+const COMMON_SHARE: f32 = 0.02;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DayCount {
@@ -162,17 +169,34 @@ pub fn trends(
         })
         .collect();
     let texts: Vec<&str> = items.iter().map(|item| item.text.as_str()).collect();
-    let terms: Vec<Vec<String>> = texts.iter().map(|text| terms_of(text)).collect();
-    let topic_of = topics_of(&items, &texts);
+    // Segmenting every message twice (for features and for words) is most of the work: the
+    // two run side by side.
+    let (terms, vectors) = std::thread::scope(|scope| {
+        let words = scope.spawn(|| texts.iter().map(|text| terms_of(text)).collect::<Vec<_>>());
+        let vectors = vectors(&texts);
+        (words.join().expect("segmenting words panicked"), vectors)
+    });
+    let topic_of = topics_of(&items, &vectors);
     let topics = topic_list(&items, &topic_of, &terms);
     let alerts = alerts(&items, &terms, &topic_of);
     Trends { conversations: items.len(), topics, alerts }
 }
 
 /// Each item's topic id: `article:KEY` or `tN` for a cluster.
-fn topics_of(items: &[Item], texts: &[&str]) -> Vec<String> {
-    let vectors = vectors(texts);
+fn topics_of(items: &[Item], vectors: &[Vector]) -> Vec<String> {
+    let mut frequency: HashMap<u64, u32> = HashMap::new();
+    for vector in vectors {
+        for (feature, _) in vector {
+            *frequency.entry(*feature).or_default() += 1;
+        }
+    }
+    let common_above = ((vectors.len() as f32 * COMMON_SHARE) as u32).max(50);
+    let finds = |feature: &u64| frequency.get(feature).is_some_and(|df| *df <= common_above);
     let mut centres: Vec<HashMap<u64, f32>> = Vec::new();
+    let mut sizes: Vec<usize> = Vec::new();
+    // Each centre's squared length, kept as members join (recomputing it per comparison was
+    // most of the time).
+    let mut squared: Vec<f32> = Vec::new();
     let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut cluster_of = vec![usize::MAX; items.len()];
     for (position, item) in items.iter().enumerate() {
@@ -180,30 +204,48 @@ fn topics_of(items: &[Item], texts: &[&str]) -> Vec<String> {
             continue;
         }
         let vector = &vectors[position];
-        let candidates: HashSet<usize> = vector
-            .iter()
+        // The message's strongest features look up the centres with the same.
+        let mut own: Vec<&(u64, f32)> =
+            vector.iter().filter(|(feature, _)| finds(feature)).collect();
+        own.sort_by(|left, right| right.1.total_cmp(&left.1));
+        let candidates: HashSet<usize> = own
+            .into_iter()
+            .take(INDEXED_FEATURES)
             .filter_map(|(feature, _)| index.get(feature))
             .flatten()
             .copied()
             .collect();
         let best = candidates
             .into_iter()
-            .map(|cluster| (cluster, similarity(&centres[cluster], vector)))
+            .map(|cluster| (cluster, similarity(&centres[cluster], squared[cluster], vector)))
             .filter(|(_, similarity)| *similarity >= CLUSTER_SIMILARITY)
             .max_by(|left, right| left.1.total_cmp(&right.1).then(right.0.cmp(&left.0)));
         let cluster = match best {
             Some((cluster, _)) => cluster,
             None => {
                 centres.push(HashMap::new());
+                sizes.push(0);
+                squared.push(0.0);
                 centres.len() - 1
             }
         };
         for &(feature, value) in vector {
-            *centres[cluster].entry(feature).or_default() += value;
+            let entry = centres[cluster].entry(feature).or_default();
+            squared[cluster] += 2.0 * *entry * value + value * value;
+            *entry += value;
         }
-        // The centre's strongest features find it.
-        let mut strongest: Vec<(u64, f32)> =
-            centres[cluster].iter().map(|(feature, value)| (*feature, *value)).collect();
+        sizes[cluster] += 1;
+        cluster_of[position] = cluster;
+        // The centre's strongest features find it: re-read as it doubles in size, which is
+        // when they can have changed much (and keeps the cost linear overall).
+        if !sizes[cluster].is_power_of_two() {
+            continue;
+        }
+        let mut strongest: Vec<(u64, f32)> = centres[cluster]
+            .iter()
+            .filter(|(feature, _)| finds(feature))
+            .map(|(feature, value)| (*feature, *value))
+            .collect();
         strongest.sort_by(|left, right| right.1.total_cmp(&left.1));
         for (feature, _) in strongest.into_iter().take(INDEXED_FEATURES) {
             let entry = index.entry(feature).or_default();
@@ -211,7 +253,6 @@ fn topics_of(items: &[Item], texts: &[&str]) -> Vec<String> {
                 entry.push(cluster);
             }
         }
-        cluster_of[position] = cluster;
     }
     items
         .iter()
@@ -223,9 +264,9 @@ fn topics_of(items: &[Item], texts: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Cosine of a unit vector with a centre kept as a sum.
-fn similarity(centre: &HashMap<u64, f32>, vector: &Vector) -> f32 {
-    let norm = centre.values().map(|value| value * value).sum::<f32>().sqrt();
+/// Cosine of a unit vector with a centre kept as a sum whose squared length is `squared`.
+fn similarity(centre: &HashMap<u64, f32>, squared: f32, vector: &Vector) -> f32 {
+    let norm = squared.max(0.0).sqrt();
     if norm == 0.0 {
         return 0.0;
     }
@@ -326,7 +367,7 @@ fn alerts(items: &[Item], terms: &[Vec<String>], topic_of: &[String]) -> Vec<Ale
     for (term, days) in &by_term {
         for (&day, members) in days {
             let count = members.len();
-            if count < MIN_COUNT || day == first {
+            if count < MIN_COUNT || day - first < MIN_HISTORY_DAYS {
                 continue;
             }
             let start = (day - BASELINE_DAYS).max(first);
