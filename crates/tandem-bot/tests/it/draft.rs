@@ -11,28 +11,14 @@ use tandem_knowledge::DecisionPolicy;
 use tandem_llm::mock::{MockServer, Reply};
 use tandem_llm::{LlmSettings, NO_ANSWER};
 
-use crate::article;
-
 /// A responder over a workspace with a returns article and an invoice article, with these LLM
 /// settings (`None`: never saved); the world keeps the store's files while the test runs.
 async fn shop(llm: Option<LlmSettings>) -> (World, Arc<KnowledgeResponder>, WorkspaceId) {
     let world = world().await;
     let workspace = world.inbox.workspace_id;
     let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
-    let articles = vec![
-        article(
-            "returns",
-            "退货政策",
-            &["怎么退货", "可以退货吗", "七天无理由退货"],
-            "签收后 7 天内可无理由退货，退款在 48 小时内原路退回。",
-        ),
-        article(
-            "invoice",
-            "开发票",
-            &["怎么开发票", "电子发票在哪下载"],
-            "在订单详情页申请电子发票。",
-        ),
-    ];
+    let articles =
+        crate::returns_and_invoices("签收后 7 天内可无理由退货，退款在 48 小时内原路退回。");
     responder.save(workspace, articles, ArticleStatus::Published, None).await.unwrap();
     if let Some(settings) = llm {
         save_llm_settings(world.store.as_ref(), workspace, &settings).await.unwrap();

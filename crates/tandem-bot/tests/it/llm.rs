@@ -13,8 +13,6 @@ use tandem_knowledge::DecisionPolicy;
 use tandem_llm::mock::{MockServer, Reply};
 use tandem_llm::{LlmSettings, NO_ANSWER};
 
-use crate::article;
-
 /// Sends `text` and waits for the bot's reply and the turn's decision record.
 async fn ask(world: &World, relay: &Relay, text: &str) -> (Message, DecisionRecord) {
     let reply = crate::ask(world, relay, text).await;
@@ -29,28 +27,8 @@ async fn shop(llm: Option<LlmSettings>) -> (World, Relay) {
     let world = world().await;
     let workspace = world.inbox.workspace_id;
     let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
-    responder
-        .save(
-            workspace,
-            vec![
-                article(
-                    "returns",
-                    "退货政策",
-                    &["怎么退货", "可以退货吗", "七天无理由退货"],
-                    RETURNS,
-                ),
-                article(
-                    "invoice",
-                    "开发票",
-                    &["怎么开发票", "电子发票在哪下载"],
-                    "在订单详情页申请电子发票。",
-                ),
-            ],
-            ArticleStatus::Published,
-            None,
-        )
-        .await
-        .unwrap();
+    let articles = crate::returns_and_invoices(RETURNS);
+    responder.save(workspace, articles, ArticleStatus::Published, None).await.unwrap();
     // The tests ask about returns more than once on purpose: no hand-off for repeating.
     let policy = tandem_domain::EscalationPolicy { repeats: 0, ..Default::default() };
     world.store.save_escalation_policy(workspace, policy).await.unwrap();
@@ -311,15 +289,7 @@ async fn unsure_shop(llm: LlmSettings) -> (World, Relay) {
     let world = world().await;
     let workspace = world.inbox.workspace_id;
     let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
-    let articles = vec![
-        article("returns", "退货政策", &["怎么退货", "可以退货吗", "七天无理由退货"], RETURNS),
-        article(
-            "invoice",
-            "开发票",
-            &["怎么开发票", "电子发票在哪下载"],
-            "在订单详情页申请电子发票。",
-        ),
-    ];
+    let articles = crate::returns_and_invoices(RETURNS);
     responder.save(workspace, articles, ArticleStatus::Published, None).await.unwrap();
     let settings = tandem_domain::AnswerSettings {
         threshold: Some(0.9),

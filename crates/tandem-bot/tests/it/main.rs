@@ -26,6 +26,25 @@ pub(crate) fn article(key: &str, title: &str, questions: &[&str], answer: &str) 
     }
 }
 
+/// The return policy (answered with `returns_answer`) and invoices: the two articles the
+/// model tests answer from.
+pub(crate) fn returns_and_invoices(returns_answer: &str) -> Vec<NewArticle> {
+    vec![
+        article(
+            "returns",
+            "退货政策",
+            &["怎么退货", "可以退货吗", "七天无理由退货"],
+            returns_answer,
+        ),
+        article(
+            "invoice",
+            "开发票",
+            &["怎么开发票", "电子发票在哪下载"],
+            "在订单详情页申请电子发票。",
+        ),
+    ]
+}
+
 /// Sends `text` as the world's customer and waits for the first reply after it: the bot's, or
 /// a system line when the conversation went to people instead.
 pub(crate) async fn ask(world: &World, relay: &Relay, text: &str) -> Message {
