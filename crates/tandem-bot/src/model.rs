@@ -66,6 +66,11 @@ pub async fn save_llm_settings(
     Ok(store.save_workspace_setting(workspace, SETTINGS_KEY, value).await?)
 }
 
+/// An article as the model reads it: its key, title and answer.
+pub(crate) fn passage(article: &Article) -> Passage {
+    Passage { key: article.key.clone(), title: article.title.clone(), text: article.answer.clone() }
+}
+
 /// What the model made of one answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grounded {
@@ -176,15 +181,7 @@ impl WorkspaceModels {
         locale: Locale,
         on_text: Option<&(dyn Fn(&str) + Send + Sync)>,
     ) -> Option<Grounded> {
-        let passages: Vec<Passage> = articles
-            .iter()
-            .take(PASSAGES)
-            .map(|article| Passage {
-                key: article.key.clone(),
-                title: article.title.clone(),
-                text: article.answer.clone(),
-            })
-            .collect();
+        let passages: Vec<Passage> = articles.iter().take(PASSAGES).map(passage).collect();
         if passages.is_empty() {
             return None;
         }

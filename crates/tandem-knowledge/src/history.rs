@@ -1,7 +1,7 @@
 //! The conversation history format (JSONL, one conversation a line) that `tandem learn` reads:
 //! conversations from Tandem or from another helpdesk, as `../shared/PRODUCT.md` defines it.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One conversation of a history file. Fields the format allows but learning does not use
 /// (customer, queue, timings, ratings) are accepted and ignored.
@@ -29,6 +29,22 @@ pub enum Author {
     Bot,
     Agent,
     System,
+}
+
+/// The calendar day of an RFC 3339 moment as it is written (`2026-09-03T23:30:00+08:00` is
+/// the 3rd): the day the source system's people saw, whatever the server's zone. `None` when
+/// it is not such a moment.
+pub fn day_of(created_at: &str) -> Option<&str> {
+    let created_at = created_at.trim();
+    tandem_domain::validate::timestamp("created_at", created_at).ok()?;
+    created_at.get(..10)
+}
+
+/// How many conversations one day had: `{"date": "2026-09-24", "count": 41}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayCount {
+    pub date: String,
+    pub count: usize,
 }
 
 /// A line of a history file that could not be read.

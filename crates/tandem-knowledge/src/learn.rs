@@ -17,10 +17,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use tandem_text::{analyzer, normalize, signals::mask_personal_data};
 
-use crate::history::{Author, HistoryConversation};
+use crate::history::{self, Author, DayCount, HistoryConversation};
 use crate::{Article, DecisionPolicy, Engine};
 
 /// A reply is an article's answer when their texts' similarity reaches this...
@@ -48,14 +48,6 @@ pub struct Handled {
     pub reply: String,
 }
 
-/// The calendar day of an RFC 3339 moment as it is written (`2026-09-03T23:30:00+08:00` is
-/// the 3rd): the day the source system's people saw, whatever the server's zone.
-fn day_of(created_at: &str) -> Option<String> {
-    let created_at = created_at.trim();
-    tandem_domain::validate::timestamp("created_at", created_at).ok()?;
-    created_at.get(..10).map(str::to_owned)
-}
-
 /// The question of a conversation that people answered: of the customer's messages before the
 /// first agent message, the one with the most words (not the "hello" before it), and the agent
 /// messages that followed until the customer spoke again.
@@ -75,7 +67,7 @@ pub fn handled(conversation: &HistoryConversation) -> Option<Handled> {
         .collect();
     Some(Handled {
         conversation: conversation.id.clone(),
-        date: day_of(&conversation.created_at),
+        date: history::day_of(&conversation.created_at).map(str::to_owned),
         question: question.to_owned(),
         reply: reply.join("\n"),
     })
@@ -107,38 +99,23 @@ pub struct Gap {
     pub questions: Vec<String>,
     pub count: usize,
     /// Its conversations per day of their creation, oldest day first (days without one left
-    /// out), so people see whether a topic is growing; written `[{"date", "count"}]`.
-    /// Conversations without a readable date count in `count` only.
-    #[serde(serialize_with = "daily_counts")]
-    pub daily: Vec<(String, usize)>,
+    /// out), so people see whether a topic is growing. Conversations without a readable date
+    /// count in `count` only.
+    pub daily: Vec<DayCount>,
     pub conversation_ids: Vec<String>,
     /// The reply most like the other replies agents gave.
     pub suggested_answer: String,
 }
 
-/// Writes per-day counts as `[{"date": "2026-09-24", "count": 41}]`, the shape `tandem trends`
-/// uses for its topics.
-fn daily_counts<S: Serializer>(
-    daily: &[(String, usize)],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Day<'a> {
-        date: &'a str,
-        count: usize,
-    }
-    serializer.collect_seq(daily.iter().map(|(date, count)| Day { date, count: *count }))
-}
-
 /// How many of `conversations` were created on each day, oldest day first.
-fn per_day(conversations: &[String], dates: &HashMap<&str, &str>) -> Vec<(String, usize)> {
+fn per_day(conversations: &[String], dates: &HashMap<&str, &str>) -> Vec<DayCount> {
     let mut days: BTreeMap<&str, usize> = BTreeMap::new();
     for conversation in conversations {
         if let Some(date) = dates.get(conversation.as_str()) {
             *days.entry(date).or_default() += 1;
         }
     }
-    days.into_iter().map(|(date, count)| (date.to_owned(), count)).collect()
+    days.into_iter().map(|(date, count)| DayCount { date: date.to_owned(), count }).collect()
 }
 
 impl Gap {
@@ -751,7 +728,10 @@ mod tests {
         assert_eq!(gap.count, 4, "{gap:?}");
         assert_eq!(
             gap.daily,
-            vec![("2026-09-24".to_owned(), 2), ("2026-09-26".to_owned(), 1)],
+            vec![
+                DayCount { date: "2026-09-24".to_owned(), count: 2 },
+                DayCount { date: "2026-09-26".to_owned(), count: 1 },
+            ],
             "the undated conversation counts in the total only"
         );
         let written = serde_json::to_value(gap).unwrap();

@@ -19,7 +19,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::history::{Author, HistoryConversation};
+pub use crate::history::DayCount;
+use crate::history::{self, Author, HistoryConversation};
 use crate::learn::{Vector, terms_of, vectors};
 
 /// A conversation's first message joins a cluster whose centre it resembles this much.
@@ -45,12 +46,6 @@ const MIN_HISTORY_DAYS: i64 = 7;
 /// Features in more than this share of the messages do not find cluster centres: nearly
 /// every centre has them, and they say little about which one a message belongs to.
 const COMMON_SHARE: f32 = 0.02;
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct DayCount {
-    pub date: String,
-    pub count: usize,
-}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Topic {
@@ -91,36 +86,15 @@ struct Item<'a> {
     article: Option<&'a str>,
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date (the proleptic Gregorian calendar), or `None`.
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date, or `None`.
 fn day_number(date: &str) -> Option<i64> {
-    let mut parts = date.splitn(3, '-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: i64 = parts.next()?.parse().ok()?;
-    let day: i64 = parts.next()?.get(..2)?.parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    Some(era * 146_097 + day_of_era - 719_468)
+    let midnight = tandem_domain::validate::timestamp("date", date).ok()?;
+    Some(midnight.div_euclid(86_400_000))
 }
 
 /// The `YYYY-MM-DD` of a day number.
 fn date_of(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = tandem_domain::validate::civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}")
 }
 
@@ -151,7 +125,7 @@ pub fn trends(
     let items: Vec<Item> = conversations
         .iter()
         .filter_map(|conversation| {
-            let day = day_number(&conversation.created_at)?;
+            let day = day_number(history::day_of(&conversation.created_at)?)?;
             if day < from || day > to {
                 return None;
             }

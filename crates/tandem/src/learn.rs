@@ -76,7 +76,7 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
         println!("  {} ({} conversations)", gap.label, gap.count);
         if !gap.daily.is_empty() {
             let days: Vec<String> =
-                gap.daily.iter().map(|(date, count)| format!("{date}: {count}")).collect();
+                gap.daily.iter().map(|day| format!("{}: {}", day.date, day.count)).collect();
             println!("    by day: {}", days.join(", "));
         }
         for question in gap.questions.iter().take(3) {

@@ -85,14 +85,7 @@ impl KnowledgeResponder {
         if options.is_empty() {
             return false;
         }
-        let passages: Vec<Passage> = options
-            .iter()
-            .map(|article| Passage {
-                key: article.key.clone(),
-                title: article.title.clone(),
-                text: article.answer.clone(),
-            })
-            .collect();
+        let passages: Vec<Passage> = options.iter().map(crate::model::passage).collect();
         let keys: Vec<&str> = passages.iter().map(|passage| passage.key.as_str()).collect();
         let request = tandem_llm::ChatRequest {
             messages: choice::choice_messages(&decided.record.query, &passages),

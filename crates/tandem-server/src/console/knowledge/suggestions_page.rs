@@ -42,7 +42,7 @@ pub(super) struct GapRow {
     pub(super) subject: String,
     pub(super) count: usize,
     /// Its conversations per day (`YYYY-MM-DD`, UTC), oldest first: whether it is growing.
-    pub(super) daily: Vec<(String, usize)>,
+    pub(super) daily: Vec<tandem_knowledge::history::DayCount>,
     pub(super) questions: Vec<String>,
     pub(super) answer: String,
     pub(super) conversations: String,
