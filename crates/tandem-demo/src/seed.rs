@@ -459,5 +459,6 @@ fn message(target: MessageTarget, turn: &Turn, agent: &User) -> NewMessage {
         only_while_bot_owns: false,
         meta: None,
         decision: None,
+        sentiment: None,
     }
 }

@@ -43,6 +43,10 @@ pub enum WebhookEventType {
     /// A customer, agent or bot message; internal notes and system lines are never sent.
     #[serde(rename = "message.created")]
     MessageCreated,
+    /// A topic of customers' messages rose well above its expected level; `data.alert` is the
+    /// alert as `tandem trends` prints it.
+    #[serde(rename = "insight.alert")]
+    InsightAlert,
     /// Sent by "send test event"; no endpoint subscribes to it.
     #[serde(rename = "webhook.test")]
     Test,
@@ -55,6 +59,7 @@ impl WebhookEventType {
         WebhookEventType::ConversationAssigned,
         WebhookEventType::ConversationResolved,
         WebhookEventType::MessageCreated,
+        WebhookEventType::InsightAlert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +68,7 @@ impl WebhookEventType {
             WebhookEventType::ConversationAssigned => "conversation.assigned",
             WebhookEventType::ConversationResolved => "conversation.resolved",
             WebhookEventType::MessageCreated => "message.created",
+            WebhookEventType::InsightAlert => "insight.alert",
             WebhookEventType::Test => "webhook.test",
         }
     }
@@ -77,6 +83,7 @@ const SUBSCRIBABLE_AND_TEST: &[WebhookEventType] = &[
     WebhookEventType::ConversationAssigned,
     WebhookEventType::ConversationResolved,
     WebhookEventType::MessageCreated,
+    WebhookEventType::InsightAlert,
     WebhookEventType::Test,
 ];
 

@@ -12,6 +12,7 @@
 //! [`Responder`].
 
 pub mod assist;
+pub mod insight;
 mod phrases;
 mod relay;
 mod responder;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 use tandem_domain::Millis;
 
+pub use insight::Insight;
 pub use phrases::Phrases;
 pub use relay::{CustomerSend, Relay, RelayError, TurnEnded};
 pub use responder::{

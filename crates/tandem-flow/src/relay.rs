@@ -143,6 +143,8 @@ impl Relay {
         let body = validate::message_body(&send.body)?;
         let client_msg_id =
             send.client_msg_id.as_deref().map(validate::client_msg_id).transpose()?;
+        // Scored here, before the write, so the reports' sentiment shift is current with it.
+        let sentiment = tandem_text::sentiment::analyze(&body).sentiment;
         let appended = self
             .store
             .append_message(NewMessage {
@@ -159,6 +161,7 @@ impl Relay {
                 only_while_bot_owns: false,
                 meta: None,
                 decision: None,
+                sentiment: Some(sentiment),
             })
             .await?;
         if appended.created && appended.conversation.state.bot_may_reply() {
@@ -317,6 +320,7 @@ impl Relay {
                 only_while_bot_owns: true,
                 meta: reply.meta,
                 decision: reply.decision,
+                sentiment: None,
             })
             .await;
         let message = match posted {
@@ -507,6 +511,7 @@ impl Relay {
                         only_while_bot_owns: false,
                         meta: None,
                         decision: None,
+                        sentiment: None,
                     })
                     .await?
                     .conversation
@@ -702,6 +707,7 @@ impl Relay {
                 only_while_bot_owns: false,
                 meta: None,
                 decision: None,
+                sentiment: None,
             })
             .await?)
     }

@@ -438,6 +438,7 @@ pub struct Console {
     pub wh_event_resolved: String,
     pub wh_event_message: String,
     pub wh_event_test: String,
+    pub wh_event_insight_alert: String,
     pub wh_create: String,
     pub wh_secret_created: String,
     pub wh_signing_hint: String,

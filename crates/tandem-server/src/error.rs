@@ -92,6 +92,7 @@ error_codes! {
     ActionNotFound = "action_not_found", NOT_FOUND, "No business action with this key.";
     HandoffNotFound = "handoff_not_found", NOT_FOUND, "The conversation was never handed to people.";
     WrapupNotFound = "wrapup_not_found", NOT_FOUND, "The conversation has no current wrap-up: it is not resolved.";
+    InsightAlertNotFound = "insight_alert_not_found", NOT_FOUND, "No insight alert of this workspace has that id.";
     WebhookEndpointNotFound = "webhook_endpoint_not_found", NOT_FOUND, "No such webhook endpoint.";
     WebhookDeliveryNotFound = "webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery.";
     RouteNotFound = "route_not_found", NOT_FOUND, "No such page, file or API route.";
@@ -107,6 +108,8 @@ error_codes! {
         "The conversation is no longer an open offer to that agent.";
     BotMayNotReply = "bot_may_not_reply", CONFLICT,
         "A person owns the conversation: the bot does not speak.";
+    NotResolved = "conversation_not_resolved", CONFLICT,
+        "Only a resolved conversation can be rated.";
     NotTheBots = "not_the_bots", CONFLICT,
         "Only conversations the bot has wait as after-hours tickets.";
     WebhookEndpointLimit = "webhook_endpoint_limit", CONFLICT,
@@ -237,6 +240,7 @@ impl ApiError {
                 Entity::Wrapup => ErrorCode::WrapupNotFound,
                 Entity::WebhookEndpoint => ErrorCode::WebhookEndpointNotFound,
                 Entity::WebhookDelivery => ErrorCode::WebhookDeliveryNotFound,
+                Entity::InsightAlert => ErrorCode::InsightAlertNotFound,
             },
             ApiError::RouteNotFound => ErrorCode::RouteNotFound,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
@@ -248,6 +252,7 @@ impl ApiError {
                 Conflict::StateChanged { .. } => ErrorCode::StateChanged,
                 Conflict::OfferWithdrawn { .. } => ErrorCode::OfferWithdrawn,
                 Conflict::NotTheBots { .. } => ErrorCode::NotTheBots,
+                Conflict::NotResolved { .. } => ErrorCode::NotResolved,
                 Conflict::WebhookEndpointLimit(_) => ErrorCode::WebhookEndpointLimit,
             },
             ApiError::WebhookEndpointDisabled => ErrorCode::WebhookEndpointDisabled,

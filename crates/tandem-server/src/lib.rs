@@ -108,6 +108,8 @@ pub struct AppState {
     pub knowledge: Arc<KnowledgeResponder>,
     /// Who gets which waiting conversation; follows the store.
     pub routing: Arc<Routing>,
+    /// The reports' working set of conversation facts; follows the store.
+    pub insight: tandem_flow::Insight,
     pub config: Arc<ServerConfig>,
     hub: Arc<Hub>,
     /// Signs widget tokens. Generated once per installation and kept in the store.
@@ -139,6 +141,9 @@ pub async fn build(
     let hub = Hub::start(&store, relay.drafts());
     let routing = Routing::start(Arc::clone(&store), Arc::new(tandem_store::now_millis));
     webhooks::start(Arc::clone(&store), config.webhooks.clone());
+    let insight = tandem_flow::Insight::new(Arc::clone(&store));
+    let follower = insight.clone();
+    tandem_flow::supervise("insight: facts", move |_| follower.clone().follow());
     let limits = Limits {
         widget_messages: rate_limit::RateLimiter::new(
             config.widget_burst,
@@ -154,6 +159,7 @@ pub async fn build(
         relay,
         knowledge,
         routing,
+        insight,
         store,
         config: Arc::new(config),
         hub,

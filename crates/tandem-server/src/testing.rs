@@ -400,6 +400,7 @@ fn message(
         only_while_bot_owns: false,
         meta: None,
         decision: None,
+        sentiment: None,
     }
 }
 

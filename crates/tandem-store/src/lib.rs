@@ -14,11 +14,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tandem_domain::{
     Action, AgentRouting, AnswerSettings, Article, ArticleStatus, AuthorKind, Channel,
-    Conversation, ConversationId, ConversationState, Customer, CustomerId, DecisionRecord,
-    EscalationPolicy, HandoffPacket, Inbox, InboxId, LlmUsage, Locale, Message, MessageId,
-    MessageMeta, Millis, ModelSummary, PendingAction, Queue, QueueId, QueueRouting, Role,
-    Transition, TransitionError, User, UserId, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
-    WebhookEndpointId, WebhookEventId, WebhookEventType, Workspace, WorkspaceId, Wrapup,
+    Conversation, ConversationFacts, ConversationId, ConversationState, Customer, CustomerId,
+    DecisionRecord, EscalationPolicy, HandoffPacket, Inbox, InboxId, LlmUsage, Locale, Message,
+    MessageId, MessageMeta, Millis, ModelSummary, PendingAction, Queue, QueueId, QueueRouting,
+    Role, Transition, TransitionError, User, UserId, WebhookDelivery, WebhookDeliveryId,
+    WebhookEndpoint, WebhookEndpointId, WebhookEventId, WebhookEventType, Workspace, WorkspaceId,
+    Wrapup,
 };
 use tokio::sync::broadcast;
 
@@ -75,6 +76,7 @@ pub enum Entity {
     Wrapup,
     WebhookEndpoint,
     WebhookDelivery,
+    InsightAlert,
 }
 
 impl Entity {
@@ -93,6 +95,7 @@ impl Entity {
             Entity::Wrapup => "wrap-up",
             Entity::WebhookEndpoint => "webhook endpoint",
             Entity::WebhookDelivery => "webhook delivery",
+            Entity::InsightAlert => "insight alert",
         }
     }
 }
@@ -128,6 +131,9 @@ pub enum Conflict {
     NotTheBots { conversation: ConversationId, state: ConversationState },
     #[error("a workspace has at most {0} webhook endpoints")]
     WebhookEndpointLimit(usize),
+    /// Only a resolved conversation can be rated.
+    #[error("conversation {conversation} is not resolved")]
+    NotResolved { conversation: ConversationId },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -233,6 +239,8 @@ pub struct NewMessage {
     /// Refuse the message (`Conflict`) unless the bot owns the conversation at commit time, so
     /// that a bot reply computed before an agent took over is never shown.
     pub only_while_bot_owns: bool,
+    /// For a customer message: its sentiment (-1..1), for the reports' sentiment shift.
+    pub sentiment: Option<f32>,
 }
 
 /// The result of [`Store::append_message`].
@@ -606,6 +614,123 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         value: serde_json::Value,
     ) -> StoreResult<Millis>;
+
+    /// The report facts of a workspace's conversations created in `[from, to)`, oldest first.
+    async fn conversation_facts(
+        &self,
+        workspace: WorkspaceId,
+        from: Millis,
+        to: Millis,
+    ) -> StoreResult<Vec<ConversationFacts>>;
+    /// The report facts of these conversations of the workspace (those it has).
+    async fn facts_of(
+        &self,
+        workspace: WorkspaceId,
+        conversations: Vec<ConversationId>,
+    ) -> StoreResult<Vec<ConversationFacts>>;
+    /// Records the customer's rating of a resolved conversation (replacing an earlier one);
+    /// `Conflict::NotResolved` otherwise.
+    async fn rate_conversation(
+        &self,
+        conversation: ConversationId,
+        rating: Rating,
+    ) -> StoreResult<()>;
+    async fn rating(&self, conversation: ConversationId) -> StoreResult<Option<Rating>>;
+    /// Stores conversations from another system in one transaction (all or nothing), skipping
+    /// those whose external id the workspace has already: importing twice changes nothing.
+    async fn import_conversations(
+        &self,
+        workspace: WorkspaceId,
+        conversations: Vec<ImportedConversation>,
+    ) -> StoreResult<ImportSummary>;
+    /// Records a spike alert unless one with the same key exists; returns it when it is new.
+    /// Its `insight.alert` webhook event is written in the same transaction.
+    async fn raise_insight_alert(
+        &self,
+        workspace: WorkspaceId,
+        alert: NewInsightAlert,
+    ) -> StoreResult<Option<InsightAlert>>;
+    /// A workspace's alerts raised since `since`, newest first.
+    async fn insight_alerts(
+        &self,
+        workspace: WorkspaceId,
+        since: Millis,
+    ) -> StoreResult<Vec<InsightAlert>>;
+    async fn dismiss_insight_alert(&self, workspace: WorkspaceId, id: i64) -> StoreResult<()>;
+}
+
+/// A customer's satisfaction rating of a conversation: see [`Store::rate_conversation`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Rating {
+    /// 1–5; `None` when only a comment or other answers were given (imported history).
+    pub rating: Option<u8>,
+    pub comment: Option<String>,
+    /// Answers to the inbox's further questions, by question id.
+    pub answers: BTreeMap<String, serde_json::Value>,
+    pub rated_at: Millis,
+}
+
+/// A conversation from another system: see [`Store::import_conversations`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedConversation {
+    /// Its id in the system it came from, unique per workspace.
+    pub external_id: String,
+    pub created_at: Millis,
+    pub channel: Channel,
+    pub customer_external_id: Option<String>,
+    pub customer_name: String,
+    pub customer_email: Option<String>,
+    pub customer_phone: Option<String>,
+    pub customer_tier: Option<String>,
+    /// A queue of the workspace by name (ignored when it has none by that name).
+    pub queue: Option<String>,
+    pub tags: Vec<String>,
+    pub messages: Vec<ImportedMessage>,
+    pub handed_off_at: Option<Millis>,
+    pub assigned_at: Option<Millis>,
+    pub resolved_at: Option<Millis>,
+    pub csat: Option<u8>,
+    pub csat_comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedMessage {
+    pub author_kind: AuthorKind,
+    pub body: String,
+    pub at: Millis,
+    /// An agent's e-mail: the workspace's user with it is the author.
+    pub agent: Option<String>,
+    /// The article a bot message answered from.
+    pub source: Option<String>,
+    /// A customer message's sentiment (-1..1).
+    pub sentiment: Option<f32>,
+}
+
+/// What [`Store::import_conversations`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportSummary {
+    pub imported: u32,
+    /// Already imported (same external id).
+    pub skipped: u32,
+}
+
+/// A spike alert to record: see [`Store::raise_insight_alert`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInsightAlert {
+    /// What makes it the same alert when the detector runs again (topic and first day).
+    pub key: String,
+    /// The alert as `tandem trends` prints it.
+    pub alert: serde_json::Value,
+}
+
+/// A recorded spike alert.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InsightAlert {
+    pub id: i64,
+    pub key: String,
+    pub alert: serde_json::Value,
+    pub raised_at: Millis,
+    pub dismissed_at: Option<Millis>,
 }
 
 /// See [`Store::verified_customer`].

@@ -253,6 +253,7 @@ pub(crate) async fn customer_said(
             only_while_bot_owns: false,
             meta: None,
             decision: None,
+            sentiment: None,
         })
         .await?;
     let token =

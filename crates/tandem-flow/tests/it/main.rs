@@ -119,6 +119,7 @@ async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
             only_while_bot_owns: false,
             meta: None,
             decision: None,
+            sentiment: None,
         })
         .await
         .unwrap();

@@ -164,6 +164,9 @@ fn event_summary(event: WebhookEventType) -> &'static str {
         WebhookEventType::ConversationAssigned => "A person was given a conversation",
         WebhookEventType::ConversationResolved => "A conversation was resolved",
         WebhookEventType::MessageCreated => "A customer, agent or bot message was stored",
+        WebhookEventType::InsightAlert => {
+            "A topic of customers' messages rose well above its expected level"
+        }
         WebhookEventType::Test => "A test event from \"send test event\"",
     }
 }

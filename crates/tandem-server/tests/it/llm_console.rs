@@ -240,6 +240,7 @@ async fn bot_turn(app: &TestApp, conversation: ConversationId, record: DecisionR
             meta: None,
             decision: Some(record),
             only_while_bot_owns: false,
+            sentiment: None,
         })
         .await
         .unwrap();

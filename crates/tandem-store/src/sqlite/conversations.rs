@@ -235,6 +235,15 @@ pub(super) fn append(
     }
     let author = (new.author_kind, new.author_id, new.author_name);
     let decision = new.decision.as_ref().map(to_json).transpose()?;
+    let topic = new
+        .meta
+        .as_ref()
+        .and_then(|meta| meta.source.as_ref())
+        .map(|source| source.article.clone());
+    let topic = topic.or_else(|| {
+        let action = new.decision.as_ref()?.action.as_ref()?;
+        Some(format!("action:{}", action.action))
+    });
     let message = insert_message(
         connection,
         &mut conversation,
@@ -249,6 +258,15 @@ pub(super) fn append(
             )?
             .execute(params![message.id.0, conversation.id.0, record, now])?;
     }
+    let author = (message.author_kind, message.author_id);
+    super::insight::message(
+        connection,
+        &conversation,
+        author,
+        now,
+        new.sentiment,
+        topic.as_deref(),
+    )?;
     changes.push(Change::Message {
         conversation: Arc::new(conversation.clone()),
         message: Arc::new(message.clone()),
@@ -374,6 +392,23 @@ fn save_ownership(
     conversation.assignee_id = ownership.assignee;
     conversation.updated_at = now;
     save_route(connection, conversation)?;
+    let state = ownership.state;
+    super::insight::update(connection, conversation, |facts| match state {
+        ConversationState::Queued => facts.handed_off(now, &[]),
+        ConversationState::Human => {
+            facts.handed_off(now, &[]);
+            facts.assigned_at.get_or_insert(now);
+            facts.agent_id = ownership.assignee;
+        }
+        ConversationState::Resolved => facts.resolved(now),
+        ConversationState::Bot => {}
+    })?;
+    if let Some(topic) = wrapup
+        .filter(|_| state == ConversationState::Resolved)
+        .and_then(|wrapup| wrapup.topic.as_deref())
+    {
+        super::insight::set_topic(connection, conversation, topic)?;
+    }
     changes.push(Change::Conversation(Arc::new(conversation.clone())));
     if let Some(assignee) = ownership.assignee.filter(|agent| Some(*agent) != previous_assignee) {
         let agent = super::accounts::user(connection, assignee)?
@@ -513,6 +548,9 @@ pub(super) fn route(
                 "INSERT INTO handoffs (conversation_id, packet, created_at) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![conversation.id.0, to_json(packet)?, now])?;
+        super::insight::update(connection, &conversation, |facts| {
+            facts.handed_off(now, &packet.reasons)
+        })?;
         webhooks::record(
             connection,
             &conversation,
@@ -690,7 +728,11 @@ pub(super) fn set_wrapup_topic(
     connection
         .prepare_cached("UPDATE wrapups SET topic = ?2 WHERE conversation_id = ?1")?
         .execute(params![conversation.0, topic])?;
-    wrapup(connection, conversation)?.ok_or(StoreError::NotFound(Entity::Wrapup))
+    let wrapup = wrapup(connection, conversation)?.ok_or(StoreError::NotFound(Entity::Wrapup))?;
+    if let Some(topic) = topic {
+        super::insight::set_topic(connection, &load(connection, conversation)?, topic)?;
+    }
+    Ok(wrapup)
 }
 
 pub(super) fn record_suggestion_use(

@@ -442,7 +442,63 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE wrapups ADD COLUMN model_summary TEXT;
     "#,
+    // 19: insight. Each conversation's facts for the reports, kept current in the transaction
+    // of every change (rebuilt here for the conversations that exist, see
+    // `insight::backfill`); customers' ratings; the id of a conversation imported from
+    // another system; the spike alerts raised on a workspace's topics.
+    r#"
+    CREATE TABLE conversation_facts (
+        conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id),
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        created_at INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        customer_id INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        queue_id INTEGER,
+        agent_id INTEGER,
+        topic TEXT,
+        first_customer_at INTEGER,
+        customer_messages INTEGER NOT NULL,
+        bot_messages INTEGER NOT NULL,
+        agent_messages INTEGER NOT NULL,
+        handed_off_at INTEGER,
+        assigned_at INTEGER,
+        first_agent_at INTEGER,
+        resolved_at INTEGER,
+        last_resolved_at INTEGER,
+        reopened_at INTEGER,
+        csat INTEGER,
+        sentiment_first REAL,
+        sentiment_last REAL,
+        reasons TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        external_id TEXT
+    );
+    CREATE INDEX conversation_facts_by_time ON conversation_facts (workspace_id, created_at);
+    CREATE TABLE ratings (
+        conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id),
+        rating INTEGER,
+        comment TEXT,
+        answers TEXT NOT NULL,
+        rated_at INTEGER NOT NULL
+    );
+    ALTER TABLE conversations ADD COLUMN external_id TEXT;
+    CREATE UNIQUE INDEX conversations_by_external_id ON conversations (workspace_id, external_id)
+        WHERE external_id IS NOT NULL;
+    CREATE TABLE insight_alerts (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        key TEXT NOT NULL,
+        alert TEXT NOT NULL,
+        raised_at INTEGER NOT NULL,
+        dismissed_at INTEGER,
+        UNIQUE (workspace_id, key)
+    );
+    "#,
 ];
+
+/// The migration after which existing conversations' facts are rebuilt in Rust.
+const FACTS_MIGRATION: usize = 19;
 
 /// The schema version this build writes.
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -462,6 +518,9 @@ pub(crate) fn migrate(connection: &mut Connection) -> StoreResult<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let transaction = connection.transaction()?;
         transaction.execute_batch(sql)?;
+        if index + 1 == FACTS_MIGRATION {
+            super::insight::backfill(&transaction)?;
+        }
         transaction.pragma_update(None, "user_version", index as i64 + 1)?;
         transaction.commit()?;
         tracing::info!(version = index + 1, "applied migration");

@@ -11,6 +11,7 @@ mod actions;
 mod conversations;
 mod customers;
 mod engine;
+mod insight;
 mod knowledge;
 mod migrations;
 mod routing;
@@ -23,9 +24,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::Connection;
 use tandem_domain::{
-    Action, AgentRouting, AnswerSettings, Article, ArticleStatus, Conversation, ConversationId,
-    Customer, CustomerId, DecisionRecord, EscalationPolicy, HandoffPacket, Inbox, InboxId,
-    LlmUsage, Message, MessageId, Millis, ModelSummary, NewArticle, PendingAction, Queue,
+    Action, AgentRouting, AnswerSettings, Article, ArticleStatus, Conversation, ConversationFacts,
+    ConversationId, Customer, CustomerId, DecisionRecord, EscalationPolicy, HandoffPacket, Inbox,
+    InboxId, LlmUsage, Message, MessageId, Millis, ModelSummary, NewArticle, PendingAction, Queue,
     QueueRouting, Transition, User, UserId, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
     WebhookEndpointId, Workspace, WorkspaceId, Wrapup,
 };
@@ -34,8 +35,9 @@ use tokio::sync::broadcast;
 use self::engine::Engine;
 use crate::{
     Appended, ArticleEmbedding, ArticleVersion, Change, ConversationCounts, ConversationFilter,
-    CustomerHistory, DueWebhook, HandledConversation, NewCustomer, NewInbox, NewMessage, NewUser,
-    NewWebhookEndpoint, RouteChange, Session, Store, StoreError, StoreResult, SuggestionDecision,
+    CustomerHistory, DueWebhook, HandledConversation, ImportSummary, ImportedConversation,
+    InsightAlert, NewCustomer, NewInbox, NewInsightAlert, NewMessage, NewUser, NewWebhookEndpoint,
+    Rating, RouteChange, Session, Store, StoreError, StoreResult, SuggestionDecision,
     SuggestionUse, SuggestionUses, UserUpdate, VerifiedCustomer, WebhookAttempt,
     WebhookEndpointUpdate,
 };
@@ -686,5 +688,72 @@ impl Store for SqliteStore {
 
     async fn prune_webhooks(&self, before: Millis) -> StoreResult<u64> {
         self.write(move |connection, _| webhooks::prune(connection, before)).await
+    }
+
+    async fn conversation_facts(
+        &self,
+        workspace: WorkspaceId,
+        from: Millis,
+        to: Millis,
+    ) -> StoreResult<Vec<ConversationFacts>> {
+        self.read(move |connection| insight::facts(connection, workspace, from, to)).await
+    }
+
+    async fn facts_of(
+        &self,
+        workspace: WorkspaceId,
+        conversations: Vec<ConversationId>,
+    ) -> StoreResult<Vec<ConversationFacts>> {
+        self.read(move |connection| insight::facts_of(connection, workspace, &conversations)).await
+    }
+
+    async fn rate_conversation(
+        &self,
+        conversation: ConversationId,
+        rating: Rating,
+    ) -> StoreResult<()> {
+        self.write(move |connection, changes| {
+            insight::rate(connection, changes, conversation, &rating, crate::now_millis())
+        })
+        .await
+    }
+
+    async fn rating(&self, conversation: ConversationId) -> StoreResult<Option<Rating>> {
+        self.read(move |connection| insight::rating(connection, conversation)).await
+    }
+
+    async fn import_conversations(
+        &self,
+        workspace: WorkspaceId,
+        conversations: Vec<ImportedConversation>,
+    ) -> StoreResult<ImportSummary> {
+        self.write(move |connection, _| insight::import(connection, workspace, &conversations))
+            .await
+    }
+
+    async fn raise_insight_alert(
+        &self,
+        workspace: WorkspaceId,
+        alert: NewInsightAlert,
+    ) -> StoreResult<Option<InsightAlert>> {
+        self.write(move |connection, _| {
+            insight::raise_alert(connection, workspace, &alert, crate::now_millis())
+        })
+        .await
+    }
+
+    async fn insight_alerts(
+        &self,
+        workspace: WorkspaceId,
+        since: Millis,
+    ) -> StoreResult<Vec<InsightAlert>> {
+        self.read(move |connection| insight::alerts(connection, workspace, since)).await
+    }
+
+    async fn dismiss_insight_alert(&self, workspace: WorkspaceId, id: i64) -> StoreResult<()> {
+        self.write(move |connection, _| {
+            insight::dismiss_alert(connection, workspace, id, crate::now_millis())
+        })
+        .await
     }
 }

@@ -403,11 +403,37 @@ pub(super) fn record(
         return Ok(());
     }
     let data = data(snapshot(connection, conversation)?)?;
+    insert_event(connection, conversation.workspace_id, event, at, &data, endpoints)
+}
+
+/// Records a workspace's event that concerns no one conversation (an insight alert).
+pub(super) fn record_for_workspace(
+    connection: &Connection,
+    workspace: WorkspaceId,
+    event: WebhookEventType,
+    at: Millis,
+    data: &Value,
+) -> StoreResult<()> {
+    let endpoints = subscribers(connection, workspace, event)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    insert_event(connection, workspace, event, at, data, endpoints)
+}
+
+fn insert_event(
+    connection: &Connection,
+    workspace: WorkspaceId,
+    event: WebhookEventType,
+    at: Millis,
+    data: &Value,
+    endpoints: Vec<WebhookEndpointId>,
+) -> StoreResult<()> {
     connection
         .prepare_cached(
             "INSERT INTO webhook_events (workspace_id, type, data, created_at) VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![conversation.workspace_id.0, event.as_str(), to_json(&data)?, at])?;
+        .execute(params![workspace.0, event.as_str(), to_json(data)?, at])?;
     let event = connection.last_insert_rowid();
     let mut delivery = connection.prepare_cached(
         "INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?3)",

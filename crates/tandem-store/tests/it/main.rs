@@ -78,4 +78,7 @@ backend_suite!(sqlite:
     inbox_identity_secrets_are_random_and_rotate,
     workspace_settings_are_kept_per_workspace_and_key,
     llm_usage_adds_up_a_workspaces_model_calls_since_a_time,
+    conversation_facts_follow_every_change_in_its_transaction,
+    imported_history_is_all_or_nothing_and_idempotent,
+    insight_alerts_are_raised_once_and_announced,
 );

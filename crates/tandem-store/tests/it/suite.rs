@@ -74,6 +74,7 @@ fn customer_message(world: &World, body: &str, client_msg_id: Option<&str>) -> N
         only_while_bot_owns: false,
         meta: None,
         decision: None,
+        sentiment: None,
     }
 }
 
@@ -153,6 +154,7 @@ pub async fn seq_is_gapless_and_ordered_under_concurrent_writers(harness: Harnes
                     only_while_bot_owns: false,
                     meta: None,
                     decision: None,
+                    sentiment: None,
                 };
                 store.append_message(message).await.unwrap();
             }
@@ -1497,6 +1499,7 @@ pub async fn handled_conversations_and_suggestion_decisions_are_kept(harness: Ha
         only_while_bot_owns: false,
         meta: None,
         decision: None,
+        sentiment: None,
     };
     store.append_message(by_agent(AuthorKind::Note, "查一下退款单")).await.unwrap();
     store.append_message(by_agent(AuthorKind::Agent, "3 个工作日内原路退回。")).await.unwrap();
@@ -1527,4 +1530,168 @@ pub async fn handled_conversations_and_suggestion_decisions_are_kept(harness: Ha
     assert_eq!(decisions, vec![decision(true, Some(2))]);
     let other = store.create_workspace("Other").await.unwrap().id;
     assert!(store.suggestion_decisions(other).await.unwrap().is_empty());
+}
+
+pub async fn conversation_facts_follow_every_change_in_its_transaction(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let first =
+        NewMessage { sentiment: Some(-0.6), ..customer_message(&world, "耳机坏了", None) };
+    let conversation = store.append_message(first).await.unwrap().conversation;
+    let facts = |store: Arc<dyn Store>| async move {
+        store.facts_of(world.workspace, vec![conversation.id]).await.unwrap().remove(0)
+    };
+    let started = facts(store.clone()).await;
+    assert_eq!((started.customer_messages, started.sentiment_first), (1, Some(-0.6)));
+    assert_eq!(started.channel, Channel::Web);
+    let handoff = RouteChange {
+        transition: Some(Transition::Escalate),
+        packet: Some(handoff_packet(conversation.id)),
+        ..RouteChange::default()
+    };
+    store.route(conversation.id, handoff).await.unwrap();
+    let assign = RouteChange {
+        transition: Some(Transition::Assign { agent: world.agent.id }),
+        ..RouteChange::default()
+    };
+    store.route(conversation.id, assign).await.unwrap();
+    let reply = NewMessage {
+        target: MessageTarget::Conversation(conversation.id),
+        author_kind: AuthorKind::Agent,
+        author_id: Some(world.agent.id.0),
+        author_name: Some(world.agent.display_name.clone()),
+        ..customer_message(&world, "给您换一副", None)
+    };
+    store.append_message(reply).await.unwrap();
+    let resolve = RouteChange { transition: Some(Transition::Resolve), ..RouteChange::default() };
+    store.route(conversation.id, resolve).await.unwrap();
+    let done = facts(store.clone()).await;
+    assert!(done.handed_off_at.is_some() && done.assigned_at.is_some());
+    assert_eq!(done.reasons, [tandem_domain::Reason::Complaint]);
+    assert_eq!((done.agent_messages, done.agent_id), (1, Some(world.agent.id)));
+    assert_eq!(done.state, ConversationState::Resolved);
+    assert!(done.resolved_at.is_some() && done.reopened_at.is_none());
+    assert!(done.first_response_ms().is_some());
+    // A rating is kept on the conversation and in its facts; a second one replaces it.
+    let rating = |stars| tandem_store::Rating {
+        rating: Some(stars),
+        comment: Some("快".into()),
+        answers: BTreeMap::from([("solved".into(), serde_json::json!(true))]),
+        rated_at: 0,
+    };
+    store.rate_conversation(conversation.id, rating(3)).await.unwrap();
+    store.rate_conversation(conversation.id, rating(5)).await.unwrap();
+    assert_eq!(facts(store.clone()).await.csat, Some(5));
+    let kept = store.rating(conversation.id).await.unwrap().unwrap();
+    assert_eq!((kept.rating, kept.comment.as_deref()), (Some(5), Some("快")));
+    // The customer writes again: reopened, and a reopened conversation cannot be rated.
+    let again = NewMessage { sentiment: Some(0.5), ..customer_message(&world, "还是坏", None) };
+    store.append_message(again).await.unwrap();
+    let reopened = facts(store.clone()).await;
+    assert!(reopened.reopened());
+    assert_eq!(reopened.sentiment_shift(), Some(1.1));
+    let refused = store.rate_conversation(conversation.id, rating(1)).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Conflict(tandem_store::Conflict::NotResolved { .. })));
+    let all = store.conversation_facts(world.workspace, 0, i64::MAX).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(store.conversation_facts(world.workspace, 0, 1).await.unwrap().is_empty());
+}
+
+pub async fn imported_history_is_all_or_nothing_and_idempotent(harness: Harness) {
+    use tandem_store::{ImportedConversation, ImportedMessage};
+    let store = &harness.store;
+    let world = world(store).await;
+    let message = |author_kind, body: &str, at| ImportedMessage {
+        author_kind,
+        body: body.into(),
+        at,
+        agent: (author_kind == AuthorKind::Agent).then(|| "fang@example.com".to_owned()),
+        source: None,
+        sentiment: None,
+    };
+    let conversation = |id: &str| ImportedConversation {
+        external_id: id.into(),
+        created_at: 1_000,
+        channel: Channel::Email,
+        customer_external_id: Some("u-77".into()),
+        customer_name: "Emily".into(),
+        customer_email: Some("emily@example.com".into()),
+        customer_phone: None,
+        customer_tier: Some("vip".into()),
+        queue: None,
+        tags: vec!["refund".into()],
+        messages: vec![
+            message(AuthorKind::Customer, "Where is my refund?", 1_000),
+            message(AuthorKind::Agent, "Sent today.", 61_000),
+            message(AuthorKind::Customer, "Thanks, got it", 200_000),
+        ],
+        handed_off_at: None,
+        assigned_at: None,
+        resolved_at: Some(100_000),
+        csat: Some(4),
+        csat_comment: Some("ok".into()),
+    };
+    let summary = store
+        .import_conversations(world.workspace, vec![conversation("zd-1"), conversation("zd-2")])
+        .await
+        .unwrap();
+    assert_eq!((summary.imported, summary.skipped), (2, 0));
+    let again = store
+        .import_conversations(world.workspace, vec![conversation("zd-2"), conversation("zd-3")])
+        .await
+        .unwrap();
+    assert_eq!((again.imported, again.skipped), (1, 1), "the same external id is skipped");
+    let facts = store.conversation_facts(world.workspace, 0, i64::MAX).await.unwrap();
+    assert_eq!(facts.len(), 3);
+    let one = &facts[0];
+    assert_eq!(one.external_id.as_deref(), Some("zd-1"));
+    assert_eq!(
+        (one.channel, one.csat, one.agent_id),
+        (Channel::Email, Some(4), Some(world.agent.id))
+    );
+    assert_eq!(one.first_response_ms(), Some(60_000), "no bot: from the first customer message");
+    assert!(one.reopened(), "a customer message after the resolution reopens");
+    assert_eq!(one.tags, ["refund"]);
+    let customers: HashSet<_> = facts.iter().map(|facts| facts.customer_id).collect();
+    assert_eq!(customers.len(), 1, "one customer by external id");
+    // A workspace without an inbox to file them under refuses the batch and keeps nothing.
+    let other = store.create_workspace("Empty").await.unwrap().id;
+    let batch = vec![conversation("zd-1"), conversation("zd-2")];
+    let refused = store.import_conversations(other, batch).await.unwrap_err();
+    assert!(matches!(refused, StoreError::NotFound(Entity::Inbox)), "{refused:?}");
+    assert_eq!(store.conversation_facts(other, 0, i64::MAX).await.unwrap().len(), 0);
+}
+
+pub async fn insight_alerts_are_raised_once_and_announced(harness: Harness) {
+    use tandem_domain::WebhookEventType as Event;
+    let store = &harness.store;
+    let world = world(store).await;
+    store
+        .create_webhook_endpoint(tandem_store::NewWebhookEndpoint {
+            workspace_id: world.workspace,
+            url: "https://example.com/hook".into(),
+            description: String::new(),
+            events: vec![Event::InsightAlert],
+            active: true,
+            secret: "whsec_test".into(),
+        })
+        .await
+        .unwrap();
+    let alert = tandem_store::NewInsightAlert {
+        key: "t1:2026-09-24".into(),
+        alert: serde_json::json!({"label": "充电器 / 发烫", "count": 70}),
+    };
+    let raised = store.raise_insight_alert(world.workspace, alert.clone()).await.unwrap();
+    assert!(raised.is_some());
+    assert_eq!(store.raise_insight_alert(world.workspace, alert).await.unwrap(), None);
+    let alerts = store.insight_alerts(world.workspace, 0).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].alert["count"], 70);
+    let due = store.claim_webhooks(i64::MAX, i64::MAX, 10).await.unwrap();
+    assert_eq!(due.len(), 1, "one insight.alert event for the one alert");
+    store.dismiss_insight_alert(world.workspace, alerts[0].id).await.unwrap();
+    let dismissed = store.insight_alerts(world.workspace, 0).await.unwrap();
+    assert!(dismissed[0].dismissed_at.is_some());
+    let missing = store.dismiss_insight_alert(world.workspace, 9_999).await.unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound(Entity::InsightAlert)));
 }

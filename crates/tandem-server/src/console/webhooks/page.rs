@@ -23,6 +23,7 @@ fn event_label(text: &'static Text, event: WebhookEventType) -> &'static str {
         WebhookEventType::ConversationAssigned => &text.wh_event_assigned,
         WebhookEventType::ConversationResolved => &text.wh_event_resolved,
         WebhookEventType::MessageCreated => &text.wh_event_message,
+        WebhookEventType::InsightAlert => &text.wh_event_insight_alert,
         WebhookEventType::Test => &text.wh_event_test,
     }
 }

@@ -1,0 +1,169 @@
+//! The reports' working set: each workspace's conversation facts in memory, loaded from the
+//! store on first use and kept current from the change feed, so that a report over a million
+//! conversations is a scan of memory rather than of the database. The figures themselves are
+//! `tandem_domain::insight`'s, the same as `tandem report` computes straight from the store.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tandem_domain::{
+    ConversationFacts, ConversationId, GroupBy, Metric, Millis, QueueRouting, Report,
+    ReportContext, WorkspaceId,
+};
+use tandem_store::{Change, Store, StoreResult};
+use tokio::sync::{RwLock, broadcast};
+
+/// How long a loaded table is trusted before it is read again in full (to pick up what other
+/// processes wrote, such as `tandem import conversations`).
+const RELOAD_AFTER: Duration = Duration::from_secs(600);
+
+/// See the module documentation.
+#[derive(Clone)]
+pub struct Insight {
+    store: Arc<dyn Store>,
+    tables: Arc<Mutex<HashMap<WorkspaceId, Arc<RwLock<Table>>>>>,
+}
+
+#[derive(Default)]
+struct Table {
+    facts: Vec<ConversationFacts>,
+    index: HashMap<ConversationId, usize>,
+    /// Changed since they were read.
+    dirty: HashSet<ConversationId>,
+    loaded_at: Option<Instant>,
+}
+
+impl Table {
+    fn upsert(&mut self, facts: ConversationFacts) {
+        match self.index.get(&facts.conversation_id) {
+            Some(&at) => self.facts[at] = facts,
+            None => {
+                self.index.insert(facts.conversation_id, self.facts.len());
+                self.facts.push(facts);
+            }
+        }
+    }
+}
+
+impl Insight {
+    pub fn new(store: Arc<dyn Store>) -> Insight {
+        Insight { store, tables: Arc::default() }
+    }
+
+    /// Follows the store's change feed, marking the conversations that changed; run it under
+    /// [`crate::supervise`].
+    pub async fn follow(self) {
+        let mut feed = self.store.subscribe();
+        loop {
+            match feed.recv().await {
+                Ok(Change::Message { conversation, .. })
+                | Ok(Change::Conversation(conversation)) => {
+                    self.mark(conversation.workspace_id, conversation.id).await;
+                }
+                Ok(Change::Knowledge(_)) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => self.invalidate_all(),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    async fn mark(&self, workspace: WorkspaceId, conversation: ConversationId) {
+        let table = self.tables.lock().expect("insight tables").get(&workspace).cloned();
+        if let Some(table) = table {
+            table.write().await.dirty.insert(conversation);
+        }
+    }
+
+    /// Forgets every loaded table: the next report reads the store again.
+    pub fn invalidate_all(&self) {
+        self.tables.lock().expect("insight tables").clear();
+    }
+
+    /// Forgets one workspace's table (after an import).
+    pub fn invalidate(&self, workspace: WorkspaceId) {
+        self.tables.lock().expect("insight tables").remove(&workspace);
+    }
+
+    /// The workspace's table, loaded and brought up to date.
+    async fn table(&self, workspace: WorkspaceId) -> StoreResult<Arc<RwLock<Table>>> {
+        let table =
+            self.tables.lock().expect("insight tables").entry(workspace).or_default().clone();
+        let mut guard = table.write().await;
+        let stale = guard.loaded_at.is_none_or(|loaded| loaded.elapsed() > RELOAD_AFTER);
+        if stale {
+            let facts = self.store.conversation_facts(workspace, Millis::MIN, Millis::MAX).await?;
+            let index = facts.iter().enumerate().map(|(at, facts)| (facts.conversation_id, at));
+            *guard = Table {
+                index: index.collect(),
+                facts,
+                dirty: HashSet::new(),
+                loaded_at: Some(Instant::now()),
+            };
+        } else if !guard.dirty.is_empty() {
+            let dirty: Vec<ConversationId> = guard.dirty.drain().collect();
+            for facts in self.store.facts_of(workspace, dirty).await? {
+                guard.upsert(facts);
+            }
+        }
+        drop(guard);
+        Ok(table)
+    }
+
+    /// The report's context for a workspace now: its queues' SLAs, in `time_zone`.
+    pub async fn context(
+        &self,
+        workspace: WorkspaceId,
+        time_zone: jiff::tz::TimeZone,
+        now: Millis,
+    ) -> StoreResult<ReportContext> {
+        let queues = self.store.queues(workspace).await?;
+        Ok(ReportContext {
+            now,
+            time_zone,
+            sla_ms: queues.iter().map(|queue| (queue.id, queue.routing.sla_ms)).collect(),
+            default_sla_ms: QueueRouting::default().sla_ms,
+        })
+    }
+
+    /// The KPIs of conversations created in `[from, to)`, in total and per group, of those
+    /// `filter` keeps.
+    pub async fn report(
+        &self,
+        workspace: WorkspaceId,
+        period: (Millis, Millis),
+        by: Option<GroupBy>,
+        context: &ReportContext,
+        filter: impl Fn(&ConversationFacts) -> bool,
+    ) -> StoreResult<Report> {
+        let table = self.table(workspace).await?;
+        let table = table.read().await;
+        let facts = table.facts.iter().filter(|facts| filter(facts));
+        Ok(tandem_domain::insight::report(facts, period.0, period.1, by, context))
+    }
+
+    /// The conversations behind a figure: created in `[from, to)`, in the group `key` of `by`
+    /// when given, in `metric`'s population and kept by `filter`; newest first.
+    pub async fn conversations(
+        &self,
+        workspace: WorkspaceId,
+        period: (Millis, Millis),
+        group: Option<(GroupBy, &str)>,
+        metric: Metric,
+        context: &ReportContext,
+        filter: impl Fn(&ConversationFacts) -> bool,
+    ) -> StoreResult<Vec<ConversationFacts>> {
+        let table = self.table(workspace).await?;
+        let table = table.read().await;
+        let mut found: Vec<ConversationFacts> = table
+            .facts
+            .iter()
+            .filter(|facts| (period.0..period.1).contains(&facts.created_at))
+            .filter(|facts| group.is_none_or(|(by, key)| context.key(facts, by) == key))
+            .filter(|facts| context.includes(facts, metric) && filter(facts))
+            .cloned()
+            .collect();
+        found.sort_by_key(|facts| std::cmp::Reverse((facts.created_at, facts.conversation_id)));
+        Ok(found)
+    }
+}
