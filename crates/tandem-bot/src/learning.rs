@@ -73,9 +73,16 @@ impl KnowledgeResponder {
                             AuthorKind::System => Author::System,
                             AuthorKind::Note => return None,
                         };
-                        Some(HistoryMessage { author, text: message.body, source: None })
+                        Some(HistoryMessage {
+                            author,
+                            text: message.body,
+                            source: None,
+                            at: None,
+                            agent: None,
+                        })
                     })
                     .collect(),
+                ..Default::default()
             })
             .collect();
         tokio::task::spawn_blocking(move || {

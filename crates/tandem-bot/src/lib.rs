@@ -13,6 +13,7 @@
 pub mod actions;
 mod embeddings;
 mod engines;
+pub mod history_import;
 mod learning;
 pub mod model;
 mod responder;

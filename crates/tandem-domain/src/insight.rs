@@ -3,7 +3,9 @@
 //! figures here, so they cannot disagree; the store keeps one [`ConversationFacts`] row per
 //! conversation current inside the transaction of each change.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -255,7 +257,7 @@ crate::entities::string_enum! {
 pub struct ReportContext {
     pub now: Millis,
     pub time_zone: jiff::tz::TimeZone,
-    pub sla_ms: HashMap<QueueId, Millis>,
+    pub sla_ms: FxHashMap<QueueId, Millis>,
     /// For conversations handed off without a queue.
     pub default_sla_ms: Millis,
 }
@@ -359,7 +361,7 @@ pub struct Kpis {
 #[derive(Debug, Default)]
 pub struct KpiAccumulator {
     kpis: Kpis,
-    customers: HashSet<CustomerId>,
+    customers: FxHashSet<CustomerId>,
     frt: Vec<Millis>,
     resolution: Vec<Millis>,
     handle: Vec<Millis>,
@@ -419,6 +421,32 @@ impl KpiAccumulator {
         }
     }
 
+    /// Adds another group's conversations (the report's total is its groups merged, so each
+    /// conversation is read once).
+    pub fn merge(&mut self, other: &KpiAccumulator) {
+        let (kpis, more) = (&mut self.kpis, &other.kpis);
+        kpis.conversations += more.conversations;
+        kpis.bot_resolved += more.bot_resolved;
+        kpis.handed_off += more.handed_off;
+        for (reason, count) in &more.handoff_reasons {
+            *kpis.handoff_reasons.entry(reason.clone()).or_default() += count;
+        }
+        kpis.resolved += more.resolved;
+        kpis.reopened += more.reopened;
+        kpis.csat_responses += more.csat_responses;
+        self.customers.extend(other.customers.iter().copied());
+        self.frt.extend_from_slice(&other.frt);
+        self.resolution.extend_from_slice(&other.resolution);
+        self.handle.extend_from_slice(&other.handle);
+        self.fcr += other.fcr;
+        self.csat_sum += other.csat_sum;
+        self.csat_good += other.csat_good;
+        self.sla_met += other.sla_met;
+        self.sla_known += other.sla_known;
+        self.shift_sum += other.shift_sum;
+        self.shifts += other.shifts;
+    }
+
     pub fn finish(mut self) -> Kpis {
         let kpis = &mut self.kpis;
         kpis.customers = self.customers.len() as u64;
@@ -463,7 +491,87 @@ pub fn nearest_rank(values: &mut [Millis], p: u32) -> Option<f64> {
 pub struct Report {
     pub total: Kpis,
     /// One row per group key, in key order (days and weeks in time order).
-    pub rows: Vec<(String, Kpis)>,
+    pub rows: Vec<ReportRow>,
+}
+
+/// One group of a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReportRow {
+    /// The group: a day or week's first day, a channel, a queue, agent or topic id (empty for
+    /// conversations without one), `bot` or `people`.
+    pub key: String,
+    /// What the key names (a queue's or agent's name, an article's title), when it names
+    /// something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(flatten)]
+    pub kpis: Kpis,
+}
+
+/// A report as `tandem report --json` and `GET /api/v1/reports/kpis` answer it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReportDocument {
+    /// The first day (or moment) of the period, as asked or defaulted.
+    pub from: String,
+    /// The last day of the period (included), or the moment it ends.
+    pub to: String,
+    pub by: Option<GroupBy>,
+    pub total: Kpis,
+    pub rows: Vec<ReportRow>,
+}
+
+/// A report's period in milliseconds, `[from, to)`.
+pub type Period = (Millis, Millis);
+
+/// Days in a report without `from`.
+pub const DEFAULT_DAYS: i64 = 30;
+
+/// Reads a report's period: `from` and `to` are days (`2026-09-01`, in the report's time zone;
+/// `to` includes its day) or RFC 3339 moments. Without `to` the period ends today (included);
+/// without `from` it starts [`DEFAULT_DAYS`] days before its end. Returns the period in
+/// milliseconds (`[from, to)`) and how to write each end.
+pub fn period(
+    from: Option<&str>,
+    to: Option<&str>,
+    context: &ReportContext,
+) -> Result<(Period, (String, String)), crate::ValidationError> {
+    let read =
+        |field: &'static str, text: &str, end: bool| -> Result<Millis, crate::ValidationError> {
+            let text = text.trim();
+            match text.parse::<jiff::civil::Date>() {
+                Ok(day) if end => Ok(context.day_start(day.tomorrow().unwrap_or(day))),
+                Ok(day) => Ok(context.day_start(day)),
+                Err(_) => {
+                    let moment = text.parse::<jiff::Timestamp>().map_err(|_| {
+                        crate::ValidationError::new(
+                            field,
+                            crate::Problem::NotADate { value: text.to_owned() },
+                        )
+                    })?;
+                    Ok(moment.as_millisecond())
+                }
+            }
+        };
+    let today = context.day(context.now);
+    let (to_ms, to_text) = match to {
+        Some(text) => (read("to", text, true)?, text.trim().to_owned()),
+        None => (context.day_start(today.tomorrow().unwrap_or(today)), today.to_string()),
+    };
+    let (from_ms, from_text) = match from {
+        Some(text) => (read("from", text, false)?, text.trim().to_owned()),
+        None => {
+            let last = context.day(to_ms - 1);
+            let first = last.checked_sub(jiff::Span::new().days(DEFAULT_DAYS - 1)).unwrap_or(last);
+            (context.day_start(first), first.to_string())
+        }
+    };
+    if from_ms >= to_ms {
+        return Err(crate::ValidationError::new(
+            "from",
+            crate::Problem::NotADate { value: from_text },
+        ));
+    }
+    Ok(((from_ms, to_ms), (from_text, to_text)))
 }
 
 /// Computes a report over conversations created in `[from, to)`.
@@ -475,16 +583,90 @@ pub fn report<'a>(
     context: &ReportContext,
 ) -> Report {
     let mut total = KpiAccumulator::default();
-    let mut groups: BTreeMap<String, KpiAccumulator> = BTreeMap::new();
+    // Grouped by a key borrowed from the facts (or a day's start), named once at the end: a
+    // report over a million conversations allocates per group, not per conversation.
+    let mut groups: FxHashMap<Group<'a>, KpiAccumulator> = FxHashMap::default();
+    let mut days = DayMemo::default();
     for facts in facts.into_iter().filter(|facts| (from..to).contains(&facts.created_at)) {
-        total.add(facts, context);
-        if let Some(by) = by {
-            groups.entry(context.key(facts, by)).or_default().add(facts, context);
+        match by {
+            None => total.add(facts, context),
+            Some(by) => {
+                let group = match by {
+                    GroupBy::Day => Group::Day(days.start(context, facts.created_at, false)),
+                    GroupBy::Week => Group::Day(days.start(context, facts.created_at, true)),
+                    GroupBy::Channel => Group::Text(facts.channel.as_str()),
+                    GroupBy::Handler => Group::Text(facts.handler().as_str()),
+                    GroupBy::Queue => Group::Id(facts.queue_id.map(|queue| queue.0)),
+                    GroupBy::Agent => Group::Id(facts.agent_id.map(|agent| agent.0)),
+                    GroupBy::Topic => Group::Text(facts.topic.as_deref().unwrap_or_default()),
+                };
+                groups.entry(group).or_default().add(facts, context);
+            }
         }
+    }
+    let mut rows: Vec<(Group<'a>, KpiAccumulator)> = groups.into_iter().collect();
+    rows.sort_by_key(|(group, _)| *group);
+    for (_, group) in &rows {
+        total.merge(group);
     }
     Report {
         total: total.finish(),
-        rows: groups.into_iter().map(|(key, group)| (key, group.finish())).collect(),
+        rows: rows
+            .into_iter()
+            .map(|(group, accumulator)| ReportRow {
+                key: group.key(context),
+                label: None,
+                kpis: accumulator.finish(),
+            })
+            .collect(),
+    }
+}
+
+/// A report group as it is accumulated: see [`ReportContext::key`] for its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Group<'a> {
+    /// A day's or week's first moment.
+    Day(Millis),
+    Text(&'a str),
+    Id(Option<i64>),
+}
+
+impl Group<'_> {
+    fn key(self, context: &ReportContext) -> String {
+        match self {
+            Group::Day(start) => context.day(start).to_string(),
+            Group::Text(text) => text.to_owned(),
+            Group::Id(id) => id.map(|id| id.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+/// The day (or week) the previous conversation fell in: conversations come roughly in time
+/// order, so most need no calendar arithmetic.
+#[derive(Default)]
+struct DayMemo {
+    day: Option<(Millis, Millis)>,
+    week: Option<(Millis, Millis)>,
+}
+
+impl DayMemo {
+    fn start(&mut self, context: &ReportContext, at: Millis, week: bool) -> Millis {
+        let memo = if week { &mut self.week } else { &mut self.day };
+        if let Some((start, end)) = *memo
+            && (start..end).contains(&at)
+        {
+            return start;
+        }
+        let mut first = context.day(at);
+        if week {
+            let back = i64::from(first.weekday().to_monday_zero_offset());
+            first = first.checked_sub(jiff::Span::new().days(back)).unwrap_or(first);
+        }
+        let length = if week { 7 } else { 1 };
+        let next = first.checked_add(jiff::Span::new().days(length)).unwrap_or(first);
+        let (start, end) = (context.day_start(first), context.day_start(next));
+        *memo = Some((start, end));
+        start
     }
 }
 
@@ -501,7 +683,7 @@ mod tests {
         ReportContext {
             now: MONDAY + 30 * DAY,
             time_zone: jiff::tz::TimeZone::UTC,
-            sla_ms: HashMap::from([(QueueId(1), 5 * MIN), (QueueId(2), 60 * MIN)]),
+            sla_ms: [(QueueId(1), 5 * MIN), (QueueId(2), 60 * MIN)].into_iter().collect(),
             default_sla_ms: 10 * MIN,
         }
     }
@@ -603,20 +785,20 @@ mod tests {
         let history = history();
         let by_day = report(&history, MONDAY, MONDAY + 30 * DAY, Some(GroupBy::Day), &context());
         let days: Vec<(&str, u64)> =
-            by_day.rows.iter().map(|(key, kpis)| (key.as_str(), kpis.conversations)).collect();
+            by_day.rows.iter().map(|row| (row.key.as_str(), row.kpis.conversations)).collect();
         assert_eq!(days, [("2026-09-07", 1), ("2026-09-08", 2), ("2026-09-15", 1)]);
         let by_week = report(&history, MONDAY, MONDAY + 30 * DAY, Some(GroupBy::Week), &context());
         let weeks: Vec<(&str, u64)> =
-            by_week.rows.iter().map(|(key, kpis)| (key.as_str(), kpis.conversations)).collect();
+            by_week.rows.iter().map(|row| (row.key.as_str(), row.kpis.conversations)).collect();
         assert_eq!(weeks, [("2026-09-07", 3), ("2026-09-14", 1)]);
         let by_channel =
             report(&history, MONDAY, MONDAY + 30 * DAY, Some(GroupBy::Channel), &context());
-        assert_eq!(by_channel.rows[0].0, "email");
-        assert_eq!(by_channel.rows[0].1.csat_avg, Some(2.0));
+        assert_eq!(by_channel.rows[0].key, "email");
+        assert_eq!(by_channel.rows[0].kpis.csat_avg, Some(2.0));
         let by_handler =
             report(&history, MONDAY, MONDAY + 30 * DAY, Some(GroupBy::Handler), &context());
         let handlers: Vec<(&str, u64)> =
-            by_handler.rows.iter().map(|(key, kpis)| (key.as_str(), kpis.conversations)).collect();
+            by_handler.rows.iter().map(|row| (row.key.as_str(), row.kpis.conversations)).collect();
         assert_eq!(handlers, [("bot", 1), ("people", 3)]);
         // Days are the report's time zone's: 12:00 UTC is 20:00 the same day in Shanghai,
         // 17:00 UTC is 01:00 the next day there.
@@ -667,6 +849,22 @@ mod tests {
         late.customer_message(MONDAY + MIN + FCR_WINDOW_MS + 1, None);
         assert!(late.reopened());
         assert!(late.first_contact_resolved());
+    }
+
+    #[test]
+    fn periods_are_days_in_the_reports_zone_or_moments() {
+        let context = context();
+        let ((from, to), (from_text, to_text)) =
+            period(Some("2026-09-07"), Some("2026-09-08"), &context).unwrap();
+        assert_eq!((from, to), (MONDAY, MONDAY + 2 * DAY), "to includes its day");
+        assert_eq!((from_text.as_str(), to_text.as_str()), ("2026-09-07", "2026-09-08"));
+        let ((from, to), _) = period(None, None, &context).unwrap();
+        assert_eq!(to - from, DEFAULT_DAYS * DAY);
+        assert_eq!(to, MONDAY + 31 * DAY, "up to the end of today");
+        let ((from, _), _) = period(Some("2026-09-07T12:00:00Z"), None, &context).unwrap();
+        assert_eq!(from, MONDAY + 12 * 60 * MIN);
+        assert!(period(Some("yesterday"), None, &context).is_err());
+        assert!(period(Some("2026-09-08"), Some("2026-09-07"), &context).is_err());
     }
 
     #[test]

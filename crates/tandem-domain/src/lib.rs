@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod conversation;
+pub mod csat;
 pub mod entities;
 pub mod hours;
 pub mod insight;
@@ -20,7 +21,10 @@ pub use action::*;
 pub use conversation::{ConversationState, Transition, TransitionError};
 pub use entities::*;
 pub use hours::{OpeningHours, SkillLevels, TimeZoneName};
-pub use insight::{ConversationFacts, GroupBy, Handler, Kpis, Metric, Report, ReportContext};
+pub use insight::{
+    ConversationFacts, GroupBy, Handler, Kpis, Metric, Report, ReportContext, ReportDocument,
+    ReportRow,
+};
 pub use permissions::Refusal;
 pub use problem::Problem;
 pub use triage::*;

@@ -25,7 +25,8 @@ pub fn require_admin(actor: &User) -> Result<(), Refusal> {
     if actor.is_admin() { Ok(()) } else { Err(Refusal::AdminsOnly) }
 }
 
-/// Supervisors and admins: routing, escalation, knowledge, actions.
+/// Supervisors and admins: routing, escalation, knowledge, actions, each inbox's satisfaction
+/// (CSAT) questions.
 pub fn require_manager(actor: &User) -> Result<(), Refusal> {
     if actor.is_manager() { Ok(()) } else { Err(Refusal::ManagersOnly) }
 }

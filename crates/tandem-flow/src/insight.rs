@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tandem_domain::{
     ConversationFacts, ConversationId, GroupBy, Metric, Millis, QueueRouting, Report,
-    ReportContext, WorkspaceId,
+    ReportContext, ReportDocument, WorkspaceId,
 };
 use tandem_store::{Change, Store, StoreResult};
 use tokio::sync::{RwLock, broadcast};
@@ -17,6 +17,15 @@ use tokio::sync::{RwLock, broadcast};
 /// How long a loaded table is trusted before it is read again in full (to pick up what other
 /// processes wrote, such as `tandem import conversations`).
 const RELOAD_AFTER: Duration = Duration::from_secs(600);
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Invalid(#[from] tandem_domain::ValidationError),
+    #[error(transparent)]
+    Store(#[from] tandem_store::StoreError),
+}
 
 /// See the module documentation.
 #[derive(Clone)]
@@ -142,6 +151,60 @@ impl Insight {
         Ok(tandem_domain::insight::report(facts, period.0, period.1, by, context))
     }
 
+    /// The report `tandem report` prints and `GET /api/v1/reports/kpis` answers: the period read
+    /// with [`tandem_domain::insight::period`], its KPIs in total and per named group.
+    pub async fn document(
+        &self,
+        workspace: WorkspaceId,
+        (from, to): (Option<&str>, Option<&str>),
+        by: Option<GroupBy>,
+        context: &ReportContext,
+        filter: impl Fn(&ConversationFacts) -> bool,
+    ) -> Result<ReportDocument, ReportError> {
+        let (period, (from, to)) = tandem_domain::insight::period(from, to, context)?;
+        let mut report = self.report(workspace, period, by, context, filter).await?;
+        self.name_rows(workspace, by, &mut report).await?;
+        Ok(ReportDocument { from, to, by, total: report.total, rows: report.rows })
+    }
+
+    /// Names the rows of a report grouped `by`: queues and agents by name, article topics by
+    /// title.
+    pub async fn name_rows(
+        &self,
+        workspace: WorkspaceId,
+        by: Option<GroupBy>,
+        report: &mut Report,
+    ) -> StoreResult<()> {
+        let names: HashMap<String, String> = match by {
+            Some(GroupBy::Queue) => self
+                .store
+                .queues(workspace)
+                .await?
+                .into_iter()
+                .map(|queue| (queue.id.0.to_string(), queue.name))
+                .collect(),
+            Some(GroupBy::Agent) => self
+                .store
+                .users(workspace)
+                .await?
+                .into_iter()
+                .map(|user| (user.id.0.to_string(), user.display_name))
+                .collect(),
+            Some(GroupBy::Topic) => self
+                .store
+                .articles(workspace)
+                .await?
+                .into_iter()
+                .map(|article| (article.key, article.title))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        for row in &mut report.rows {
+            row.label = names.get(&row.key).cloned();
+        }
+        Ok(())
+    }
+
     /// The conversations behind a figure: created in `[from, to)`, in the group `key` of `by`
     /// when given, in `metric`'s population and kept by `filter`; newest first.
     pub async fn conversations(
@@ -153,17 +216,42 @@ impl Insight {
         context: &ReportContext,
         filter: impl Fn(&ConversationFacts) -> bool,
     ) -> StoreResult<Vec<ConversationFacts>> {
+        let (_, page) = self
+            .conversations_page(workspace, period, group, metric, context, filter, usize::MAX)
+            .await?;
+        Ok(page)
+    }
+
+    /// [`Insight::conversations`], the newest `limit` of them, with how many there are.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn conversations_page(
+        &self,
+        workspace: WorkspaceId,
+        period: (Millis, Millis),
+        group: Option<(GroupBy, &str)>,
+        metric: Metric,
+        context: &ReportContext,
+        filter: impl Fn(&ConversationFacts) -> bool,
+        limit: usize,
+    ) -> StoreResult<(usize, Vec<ConversationFacts>)> {
         let table = self.table(workspace).await?;
         let table = table.read().await;
-        let mut found: Vec<ConversationFacts> = table
+        let mut found: Vec<&ConversationFacts> = table
             .facts
             .iter()
             .filter(|facts| (period.0..period.1).contains(&facts.created_at))
             .filter(|facts| group.is_none_or(|(by, key)| context.key(facts, by) == key))
             .filter(|facts| context.includes(facts, metric) && filter(facts))
-            .cloned()
             .collect();
-        found.sort_by_key(|facts| std::cmp::Reverse((facts.created_at, facts.conversation_id)));
-        Ok(found)
+        let total = found.len();
+        let newest = |facts: &&ConversationFacts| {
+            std::cmp::Reverse((facts.created_at, facts.conversation_id))
+        };
+        if limit < total {
+            found.select_nth_unstable_by_key(limit, newest);
+            found.truncate(limit);
+        }
+        found.sort_by_key(newest);
+        Ok((total, found.into_iter().cloned().collect()))
     }
 }

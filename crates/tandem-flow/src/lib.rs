@@ -12,6 +12,7 @@
 //! [`Responder`].
 
 pub mod assist;
+pub mod idle;
 pub mod insight;
 mod phrases;
 mod relay;

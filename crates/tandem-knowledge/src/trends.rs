@@ -461,7 +461,10 @@ mod tests {
                 author: Author::Customer,
                 text: text.into(),
                 source: None,
+                at: None,
+                agent: None,
             }],
+            ..Default::default()
         }
     }
 
@@ -540,11 +543,15 @@ mod tests {
             author: Author::Bot,
             text: "下单后 48 小时内发货。".into(),
             source: Some("shipping".into()),
+            at: None,
+            agent: None,
         });
         stream[1].messages.push(HistoryMessage {
             author: Author::Bot,
             text: "下单后 48 小时内发货。".into(),
             source: Some("shipping".into()),
+            at: None,
+            agent: None,
         });
         let found = trends(&stream, Some("2026-09-01"), Some("2026-09-10"));
         assert_eq!(found.conversations, 60);

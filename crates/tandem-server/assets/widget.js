@@ -105,6 +105,7 @@
     started: false, readyP: null, resetP: null, syncP: null, syncAgain: false,
     chain: Promise.resolve(), draft: null, open: false, unread: 0, typingTimer: 0, noticeTimer: 0,
     quickFor: null,      // the message whose quick replies are shown
+    csat: null,          // the resolved conversation whose satisfaction questions are asked: { conv }
   };
   let ui = null;
 
@@ -192,6 +193,20 @@ textarea::placeholder { color: #94a3b8; }
   cursor: pointer; display: flex; align-items: center; justify-content: center; transition: background-color .15s ease; }
 .send:hover { background: #1d4ed8; }
 .send svg { width: 20px; height: 20px; }
+.csat { margin-top: 12px; padding: 12px 14px; background: #fff; border: 1px solid #e2e8f0; border-radius: 14px; }
+.csat-q { margin-bottom: 10px; }
+.csat-text { margin: 0 0 6px; font-size: 13px; color: #334155; }
+.csat-scale { display: flex; gap: 6px; flex-wrap: wrap; }
+.csat-scale button, .csat-yesno button { min-width: 36px; height: 36px; padding: 0 10px; border: 1px solid #cbd5e1; border-radius: 10px;
+  background: #fff; color: #475569; cursor: pointer; font-size: 15px; }
+.csat-scale.stars button { border: 0; padding: 0 2px; min-width: 32px; font-size: 26px; line-height: 1; color: #cbd5e1; background: transparent; }
+.csat-scale.stars button.on { color: #f59e0b; }
+.csat-scale:not(.stars) button.on, .csat-yesno button.on { background: #2563eb; border-color: #2563eb; color: #fff; }
+.csat-yesno { display: flex; gap: 8px; }
+.csat textarea { display: block; width: 100%; height: 64px; max-height: 120px; flex: none; resize: vertical; }
+.csat-submit { margin-top: 4px; padding: 7px 16px; border: 0; border-radius: 999px; background: #2563eb; color: #fff; cursor: pointer; }
+.csat-submit:disabled { opacity: .5; cursor: default; }
+.csat-thanks { margin: 0; text-align: center; color: #047857; }
 @media (max-width: 479.98px) {
   .panel { top: 0; left: 0; right: 0; bottom: 0; width: auto; height: auto; max-height: none; border-radius: 0; }
   .root.open .launcher { display: none; }
@@ -219,6 +234,7 @@ textarea::placeholder { color: #94a3b8; }
       <div class="list" data-testid="messages" role="log" aria-live="polite"></div>
       <div class="quick" data-testid="quick-replies" role="group" hidden></div>
       <div class="typing" data-testid="typing" role="status" hidden><span></span><span></span><span></span></div>
+      <div class="csat" data-testid="csat" role="form" hidden></div>
     </div>
     <div class="notice" data-testid="notice" role="alert" hidden></div>
     <div class="composer">
@@ -244,6 +260,7 @@ textarea::placeholder { color: #94a3b8; }
       avatar: root.querySelector('.avatar'), handoff: q('handoff'), close: q('close'), scroll: root.querySelector('.scroll'),
       welcome: q('welcome'), list: q('messages'), typing: q('typing'), notice: q('notice'), input: q('input'),
       send: q('send'), launcher: q('launcher'), badge: q('unread'), quick: q('quick-replies'),
+      csat: q('csat'),
     };
     ui.root.lang = LANG === 'zh' ? 'zh-CN' : 'en';
     ui.handoff.textContent = T.handoff;
@@ -252,6 +269,7 @@ textarea::placeholder { color: #94a3b8; }
     ui.close.title = T.minimize;
     ui.list.setAttribute('aria-label', T.messages);
     ui.quick.setAttribute('aria-label', T.quick_replies);
+    ui.csat.setAttribute('aria-label', T.csat_form);
     ui.input.placeholder = T.placeholder;
     ui.input.setAttribute('aria-label', T.input);
     ui.send.setAttribute('aria-label', T.send);
@@ -549,6 +567,7 @@ textarea::placeholder { color: #94a3b8; }
     S.bySeq.clear();
     S.cursor = 0;
     S.conv = null;
+    hideCsat();
     showTyping(false);
     renderWelcome();
     renderStatus();
@@ -559,6 +578,134 @@ textarea::placeholder { color: #94a3b8; }
     S.conv = c;
     if (c.state !== 'bot') showTyping(false);
     renderStatus();
+    if (c.state === 'resolved') loadCsat(c);
+    else if (S.csat) hideCsat();
+  }
+
+  // ---------- customer satisfaction ----------
+  // Once the conversation is resolved, the inbox's questions (in the customer's language) are
+  // asked below the messages, unless the customer already rated it; writing again reopens the
+  // conversation and takes them away.
+  async function loadCsat(c) {
+    if (S.csat && S.csat.conv === c.id) return;
+    const mark = { conv: c.id };
+    hideCsat();
+    S.csat = mark;
+    let d;
+    try { d = await api('GET', `/api/v1/widget/conversations/${encodeURIComponent(c.id)}/csat?locale=${LANG}`); } catch { if (S.csat === mark) S.csat = null; return; }
+    if (S.csat !== mark || !S.conv || S.conv.id !== c.id || S.conv.state !== 'resolved') return;
+    if (!d || !d.enabled || !d.resolved || d.rating || !Array.isArray(d.questions)) return;
+    buildCsat(d.questions, mark);
+  }
+
+  function hideCsat() {
+    S.csat = null;
+    ui.csat.replaceChildren();
+    ui.csat.hidden = true;
+  }
+
+  function buildCsat(questions, mark) {
+    const stick = nearBottom();
+    const answers = {};
+    let rating = 0;
+    const node = (tag, cls, testid) => {
+      const el = document.createElement(tag);
+      if (cls) el.className = cls;
+      if (testid) el.dataset.testid = testid;
+      return el;
+    };
+    const submit = node('button', 'csat-submit', 'csat-submit');
+    submit.type = 'button';
+    submit.textContent = T.csat_submit;
+    submit.disabled = true;
+    let comment = null;
+    const parts = [];
+    for (const q of questions) {
+      if (!q || typeof q.id !== 'string') continue;
+      const wrap = node('div', 'csat-q');
+      wrap.dataset.question = q.id;
+      const label = node('p', 'csat-text');
+      label.textContent = String(q.text ?? '');
+      wrap.append(label);
+      if (q.kind === 'rating' || q.kind === 'scale') {
+        const stars = q.kind === 'rating';
+        const row = node('div', stars ? 'csat-scale stars' : 'csat-scale');
+        row.setAttribute('role', 'radiogroup');
+        row.setAttribute('aria-label', label.textContent);
+        const buttons = [];
+        for (let n = 1; n <= 5; n++) {
+          const b = node('button', '', stars ? 'csat-star' : 'csat-point');
+          b.type = 'button';
+          b.dataset.value = String(n);
+          b.textContent = stars ? '★' : String(n);
+          b.setAttribute('role', 'radio');
+          b.setAttribute('aria-checked', 'false');
+          b.setAttribute('aria-label', fmt(T.csat_star, { n }));
+          b.addEventListener('click', () => {
+            if (stars) { rating = n; submit.disabled = false; } else answers[q.id] = n;
+            buttons.forEach((other, i) => {
+              other.classList.toggle('on', stars ? i < n : i === n - 1);
+              other.setAttribute('aria-checked', String(i === n - 1));
+            });
+          });
+          buttons.push(b);
+          row.append(b);
+        }
+        wrap.append(row);
+      } else if (q.kind === 'yes_no') {
+        const row = node('div', 'csat-yesno');
+        row.setAttribute('role', 'radiogroup');
+        row.setAttribute('aria-label', label.textContent);
+        const choices = [[true, T.csat_yes, 'csat-yes'], [false, T.csat_no, 'csat-no']].map(([value, text, testid]) => {
+          const b = node('button', '', testid);
+          b.type = 'button';
+          b.textContent = text;
+          b.setAttribute('role', 'radio');
+          b.setAttribute('aria-checked', 'false');
+          b.addEventListener('click', () => {
+            answers[q.id] = value;
+            choices.forEach((other) => {
+              other.classList.toggle('on', other === b);
+              other.setAttribute('aria-checked', String(other === b));
+            });
+          });
+          return b;
+        });
+        row.append(...choices);
+        wrap.append(row);
+      } else if (q.kind === 'comment') {
+        comment = node('textarea', '', 'csat-comment');
+        comment.maxLength = 1000;
+        comment.placeholder = T.csat_placeholder;
+        comment.setAttribute('aria-label', label.textContent);
+        wrap.append(comment);
+      } else {
+        continue;
+      }
+      parts.push(wrap);
+    }
+    submit.addEventListener('click', async () => {
+      if (!rating || S.csat !== mark) return;
+      submit.disabled = true;
+      const text = comment ? comment.value.trim() : '';
+      const body = { rating, answers };
+      if (text) body.comment = text;
+      try {
+        await api('POST', `/api/v1/widget/conversations/${encodeURIComponent(mark.conv)}/rating`, body);
+        if (S.csat !== mark) return;
+        const thanks = node('p', 'csat-thanks', 'csat-thanks');
+        thanks.setAttribute('role', 'status');
+        thanks.textContent = T.csat_thanks;
+        ui.csat.replaceChildren(thanks);
+      } catch (e) {
+        submit.disabled = false;
+        if (e && e.code === 'conversation_not_resolved') { hideCsat(); sync().catch(() => {}); return; }
+        notify(T.csat_error);
+      }
+    });
+    ui.csat.replaceChildren(...parts, submit);
+    ui.csat.hidden = false;
+    if (stick) scrollToBottom();
   }
 
   // ---------- session, sync, realtime ----------

@@ -151,6 +151,9 @@ pub struct Agent {
     pub user: User,
     /// The session, when signed in with a cookie.
     pub session: Option<Session>,
+    /// On console pages of supervisors and admins: the spike alerts their banner shows
+    /// (filled by the console's `PageAgent`; empty elsewhere).
+    pub alerts: Vec<tandem_store::InsightAlert>,
 }
 
 impl Agent {
@@ -188,7 +191,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Agent>, 
     if let Some(token) = bearer_token(parts) {
         let user =
             state.store.api_token_user(&token_hash(token)).await?.ok_or(ApiError::InvalidToken)?;
-        return Ok(Some(Agent { user, session: None }));
+        return Ok(Some(Agent { user, session: None, alerts: Vec::new() }));
     }
     let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
     let Some((session, user)) =
@@ -196,7 +199,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Agent>, 
     else {
         return Ok(None);
     };
-    let agent = Agent { user, session: Some(session) };
+    let agent = Agent { user, session: Some(session), alerts: Vec::new() };
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     // Page forms carry their token in the body and are checked by `CsrfForm`; JSON calls
     // from the console's script carry it in a header.

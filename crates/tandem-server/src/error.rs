@@ -61,6 +61,8 @@ error_codes! {
         "A value is not valid; `field` names it and `message` says why.";
     ImportFailed = "import_failed", UNPROCESSABLE_ENTITY,
         "A knowledge import has problems; `errors` lists each with its file and line. Nothing was saved.";
+    HistoryImportFailed = "history_import_failed", UNPROCESSABLE_ENTITY,
+        "A conversation history has problems; `errors` lists each with its line. Nothing was stored.";
     ActionsInvalid = "actions_invalid", UNPROCESSABLE_ENTITY,
         "Business actions have problems; `problems` lists each (action, part, reason). Nothing was saved.";
     Unauthorized = "unauthorized", UNAUTHORIZED,
@@ -108,8 +110,12 @@ error_codes! {
         "The conversation is no longer an open offer to that agent.";
     BotMayNotReply = "bot_may_not_reply", CONFLICT,
         "A person owns the conversation: the bot does not speak.";
-    NotResolved = "conversation_not_resolved", CONFLICT,
+    ConversationNotResolved = "conversation_not_resolved", CONFLICT,
         "Only a resolved conversation can be rated.";
+    CsatDisabled = "csat_disabled", CONFLICT,
+        "The conversation's inbox does not ask customers for ratings (its CSAT settings are off).";
+    CsatUnknownQuestion = "csat_unknown_question", UNPROCESSABLE_ENTITY,
+        "A rating answers a question the inbox does not ask (`comment` when it asks for none); `message` names it.";
     NotTheBots = "not_the_bots", CONFLICT,
         "Only conversations the bot has wait as after-hours tickets.";
     WebhookEndpointLimit = "webhook_endpoint_limit", CONFLICT,
@@ -155,6 +161,8 @@ pub enum ApiError {
     Invalid(#[from] ValidationError),
     #[error("the import has {} problem(s); nothing was saved", .0.len())]
     ImportFailed(Vec<tandem_knowledge::formats::ImportError>),
+    #[error("the history has {} problem(s); nothing was stored", .0.len())]
+    HistoryImportFailed(Vec<tandem_knowledge::history::HistoryError>),
     #[error("{} action problem(s); nothing was saved", .0.len())]
     ActionsInvalid(Vec<tandem_bot::actions::ActionError>),
     #[error("sign in first")]
@@ -181,6 +189,10 @@ pub enum ApiError {
     Conflict(#[from] Conflict),
     #[error("the endpoint is disabled; enable it first")]
     WebhookEndpointDisabled,
+    #[error("the inbox does not ask customers for ratings")]
+    CsatDisabled,
+    #[error("the inbox asks no question {0:?}")]
+    CsatUnknownQuestion(String),
     #[error(transparent)]
     Routing(RoutingError),
     #[error("the workspace's model is off; turn it on in the model settings first")]
@@ -212,6 +224,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             ApiError::Invalid(_) => ErrorCode::InvalidInput,
             ApiError::ImportFailed(_) => ErrorCode::ImportFailed,
+            ApiError::HistoryImportFailed(_) => ErrorCode::HistoryImportFailed,
             ApiError::ActionsInvalid(_) => ErrorCode::ActionsInvalid,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::InvalidToken => ErrorCode::InvalidToken,
@@ -252,10 +265,12 @@ impl ApiError {
                 Conflict::StateChanged { .. } => ErrorCode::StateChanged,
                 Conflict::OfferWithdrawn { .. } => ErrorCode::OfferWithdrawn,
                 Conflict::NotTheBots { .. } => ErrorCode::NotTheBots,
-                Conflict::NotResolved { .. } => ErrorCode::NotResolved,
+                Conflict::NotResolved { .. } => ErrorCode::ConversationNotResolved,
                 Conflict::WebhookEndpointLimit(_) => ErrorCode::WebhookEndpointLimit,
             },
             ApiError::WebhookEndpointDisabled => ErrorCode::WebhookEndpointDisabled,
+            ApiError::CsatDisabled => ErrorCode::CsatDisabled,
+            ApiError::CsatUnknownQuestion(_) => ErrorCode::CsatUnknownQuestion,
             ApiError::Routing(error) => match error {
                 RoutingError::UnknownAgent(_) => ErrorCode::AgentNotFound,
                 RoutingError::UnknownQueue(_) => ErrorCode::QueueNotFound,
@@ -308,7 +323,8 @@ pub struct ErrorBody<'a> {
     /// With `invalid_input`: the field that is not valid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'a str>,
-    /// With `import_failed`: every problem of the import, with its file and line.
+    /// With `import_failed` and `history_import_failed`: every problem of the import, with its
+    /// file (`body` for a request's body) and line.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub errors: Option<Vec<ImportProblem<'a>>>,
@@ -357,6 +373,16 @@ impl IntoResponse for ApiError {
                     })
                     .collect(),
             ),
+            ApiError::HistoryImportFailed(errors) => Some(
+                errors
+                    .iter()
+                    .map(|error| ImportProblem {
+                        file: "body",
+                        line: error.line,
+                        message: error.message.clone(),
+                    })
+                    .collect(),
+            ),
             _ => None,
         };
         let problems = match &self {
@@ -389,6 +415,17 @@ impl From<StoreError> for ApiError {
             StoreError::Transition(error) => ApiError::IllegalTransition(error),
             StoreError::Database(_) | StoreError::Panicked(_) | StoreError::Closed => {
                 ApiError::internal(error)
+            }
+        }
+    }
+}
+
+impl From<tandem_domain::csat::RatingRefusal> for ApiError {
+    fn from(refusal: tandem_domain::csat::RatingRefusal) -> Self {
+        match refusal {
+            tandem_domain::csat::RatingRefusal::Invalid(error) => ApiError::Invalid(error),
+            tandem_domain::csat::RatingRefusal::UnknownQuestion(id) => {
+                ApiError::CsatUnknownQuestion(id)
             }
         }
     }

@@ -12,6 +12,7 @@ mod console;
 pub mod error;
 mod hub;
 mod i18n;
+pub mod insight_alerts;
 mod rate_limit;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -64,6 +65,11 @@ pub struct ServerConfig {
     pub client_ip_header: String,
     /// Outbound webhooks: concurrency, timeout, retry schedule, retention.
     pub webhooks: webhooks::WebhookConfig,
+    /// Minutes after the bot's answer with no word from the customer before the conversation
+    /// is resolved as the bot's (0: never).
+    pub bot_idle_resolve_minutes: u32,
+    /// Live spike detection: how often it runs.
+    pub insight: insight_alerts::InsightConfig,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +87,8 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             client_ip_header: "x-forwarded-for".into(),
             webhooks: webhooks::WebhookConfig::default(),
+            bot_idle_resolve_minutes: 30,
+            insight: insight_alerts::InsightConfig::default(),
         }
     }
 }
@@ -141,6 +149,13 @@ pub async fn build(
     let hub = Hub::start(&store, relay.drafts());
     let routing = Routing::start(Arc::clone(&store), Arc::new(tandem_store::now_millis));
     webhooks::start(Arc::clone(&store), config.webhooks.clone());
+    insight_alerts::start(Arc::clone(&store), config.insight.clone());
+    let idle_ms = i64::from(config.bot_idle_resolve_minutes) * 60_000;
+    tandem_flow::idle::start_idle_resolver(
+        Arc::clone(&store),
+        idle_ms,
+        Arc::new(tandem_store::now_millis),
+    );
     let insight = tandem_flow::Insight::new(Arc::clone(&store));
     let follower = insight.clone();
     tandem_flow::supervise("insight: facts", move |_| follower.clone().follow());

@@ -636,6 +636,13 @@ pub trait Store: Send + Sync + 'static {
         rating: Rating,
     ) -> StoreResult<()>;
     async fn rating(&self, conversation: ConversationId) -> StoreResult<Option<Rating>>;
+    /// Conversations (of every workspace) the bot has whose last message, older than
+    /// `before`, is a bot reply that answered, with nothing waiting: oldest first.
+    async fn idle_answered_conversations(
+        &self,
+        before: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationId>>;
     /// Stores conversations from another system in one transaction (all or nothing), skipping
     /// those whose external id the workspace has already: importing twice changes nothing.
     async fn import_conversations(
@@ -657,6 +664,13 @@ pub trait Store: Send + Sync + 'static {
         since: Millis,
     ) -> StoreResult<Vec<InsightAlert>>;
     async fn dismiss_insight_alert(&self, workspace: WorkspaceId, id: i64) -> StoreResult<()>;
+    /// The openings of a workspace's conversations created since `since`, oldest first, as the
+    /// spike detector reads them (see [`ConversationText`]).
+    async fn conversation_texts(
+        &self,
+        workspace: WorkspaceId,
+        since: Millis,
+    ) -> StoreResult<Vec<ConversationText>>;
 }
 
 /// A customer's satisfaction rating of a conversation: see [`Store::rate_conversation`].
@@ -721,6 +735,18 @@ pub struct NewInsightAlert {
     pub key: String,
     /// The alert as `tandem trends` prints it.
     pub alert: serde_json::Value,
+}
+
+/// A conversation's opening, what topics and spikes are found on: see
+/// [`Store::conversation_texts`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationText {
+    pub id: ConversationId,
+    pub created_at: Millis,
+    /// The customer's first message; `None` when the customer has not written.
+    pub first_customer_message: Option<String>,
+    /// The article of the first bot answer that came from one.
+    pub source: Option<String>,
 }
 
 /// A recorded spike alert.

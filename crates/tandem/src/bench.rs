@@ -80,6 +80,16 @@ pub struct BenchArgs {
     /// `--clients` widget clients.
     #[arg(long)]
     assist: bool,
+    /// Measure only the reports: write `--insight-conversations` conversations through the
+    /// store and time the Insight pages' queries through the reports API.
+    #[arg(long)]
+    insight: bool,
+    /// Conversations in the reports measurement.
+    #[arg(long, default_value_t = 1_000_000)]
+    insight_conversations: usize,
+    /// Rounds of queries in the reports measurement.
+    #[arg(long, default_value_t = 20)]
+    insight_rounds: usize,
     /// Conversations in people's hands in the assist measurement.
     #[arg(long, default_value_t = 50)]
     assist_conversations: usize,
@@ -91,6 +101,12 @@ pub struct BenchArgs {
 pub(crate) struct Server {
     child: Child,
     pub(crate) address: String,
+}
+
+impl Server {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Server {
@@ -149,7 +165,7 @@ fn wait_healthy(address: &str) -> anyhow::Result<()> {
 }
 
 /// Resident memory of a process, in bytes.
-fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+pub(crate) fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status.lines().find(|line| line.starts_with("VmRSS:")).context("no VmRSS")?;
     let kilobytes: u64 = line.split_whitespace().nth(1).context("bad VmRSS")?.parse()?;
@@ -286,6 +302,19 @@ pub(crate) const UNTHROTTLED: [(&str, &str); 2] = [
 ];
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.insight {
+        let report = crate::bench_insight::run(
+            args.insight_conversations.max(1),
+            args.insight_rounds.max(1),
+        )
+        .await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            crate::bench_insight::print(&report);
+        }
+        return Ok(());
+    }
     if args.assist {
         let report = crate::bench_assist::run(
             args.clients.max(1),

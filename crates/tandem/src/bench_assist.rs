@@ -163,21 +163,21 @@ async fn seed_assisted(
 
 /// The agent's HTTP client: one kept-alive connection to the server, as the console's browser
 /// holds one.
-struct Http {
+pub(crate) struct Http {
     base: String,
     token: String,
     client: reqwest::Client,
 }
 
 impl Http {
-    async fn connect(address: &str, token: &str) -> anyhow::Result<Http> {
+    pub(crate) async fn connect(address: &str, token: &str) -> anyhow::Result<Http> {
         let client =
             reqwest::Client::builder().pool_max_idle_per_host(1).tcp_nodelay(true).build()?;
         Ok(Http { base: format!("http://{address}"), token: token.to_owned(), client })
     }
 
     /// Sends one request and reads the whole response: its status and JSON body.
-    async fn request(
+    pub(crate) async fn request(
         &mut self,
         method: &str,
         path: &str,

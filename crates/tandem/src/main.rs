@@ -5,13 +5,16 @@ mod actions;
 mod analyze;
 mod bench;
 mod bench_assist;
+mod bench_insight;
 mod bench_knowledge;
 mod bench_llm;
 mod bench_routing;
 mod config;
 mod eval;
+mod import;
 mod kb;
 mod learn;
+mod report;
 mod simulate;
 mod trends;
 
@@ -69,12 +72,20 @@ enum Command {
         #[command(subcommand)]
         command: kb::KbCommand,
     },
+    /// Import data from other systems: conversation history.
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
+    },
     /// Propose what the knowledge should learn from conversations people handled: new
     /// wordings of its articles, and the topics it has no article for.
     Learn(learn::LearnArgs),
     /// Topics, their daily counts and spike alerts (early warning of product problems) over a
     /// conversation history read from standard input.
     Trends(trends::TrendsArgs),
+    /// The KPIs of the Insight pages from the store: volume, bot resolution, hand-offs, first
+    /// response, resolution, FCR, CSAT, SLA and sentiment shift, in total and per group.
+    Report(report::ReportArgs),
     /// Run scripted customer conversations through the whole bot (knowledge, escalation,
     /// actions) and check how each one ends; exits 1 when any fails.
     Simulate(simulate::SimulateArgs),
@@ -181,10 +192,12 @@ fn main() -> anyhow::Result<()> {
             Command::Bench(args) => bench::run(args).await,
             Command::Eval(args) => eval::run(args),
             Command::Kb { command } => kb::run(command).await,
+            Command::Import { command } => import::run(command).await,
             Command::Actions { command } => actions::run(command).await,
             Command::Analyze(args) => analyze::run(args),
             Command::Learn(args) => learn::run(args),
             Command::Trends(args) => trends::run(args),
+            Command::Report(args) => report::run(args).await,
             // Its exit status says whether every scenario passed.
             Command::Simulate(args) => std::process::exit(simulate::run(args).await as i32),
         }

@@ -1258,3 +1258,93 @@ async fn the_agent_s_answer_teaches_the_bot_in_a_real_browser() {
     .await;
     next.screenshot("learning-widget-answered").await;
 }
+
+/// Customer satisfaction: a customer chats, an agent resolves the conversation (through the
+/// API), the widget asks the inbox's questions at once; the customer gives five stars with a
+/// comment and is thanked, and the rating is stored for the agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customer_rates_a_resolved_conversation_in_a_real_browser() {
+    let Some(chromium) =
+        chromium_or_skip("the_customer_rates_a_resolved_conversation_in_a_real_browser")
+    else {
+        return;
+    };
+    let app = demo().await;
+    let base = format!("http://{}", app.spawn().await);
+    let browser = Browser::launch(&chromium).await;
+
+    let customer = browser.new_page().await;
+    open_widget(&customer, &base).await;
+    let question = "怎么查物流？";
+    customer.eval(&type_and_send(question)).await;
+    customer.wait_for(&widget_messages("customer", question), "question confirmed").await;
+    let csat = format!("{WIDGET}.querySelector('[data-testid=csat]')");
+    assert_eq!(customer.eval(&format!("{csat}.hidden")).await, json!(true), "nothing asked yet");
+    // The widget's own conversation, as its token reads it.
+    let id = customer
+        .eval(
+            "(async () => { const key = Object.keys(localStorage).find(k => k.endsWith(':token')); const response = await fetch('/api/v1/widget/messages', { headers: { Authorization: 'Bearer ' + localStorage.getItem(key) } }); return (await response.json()).conversation.id; })()",
+        )
+        .await
+        .as_i64()
+        .expect("the widget's conversation");
+
+    // An agent takes and resolves it through the API.
+    let agent = app.login(AGENT).await;
+    let headers = [("cookie", agent.cookie.as_str()), ("x-csrf-token", agent.csrf.as_str())];
+    let uri = format!("/api/v1/conversations/{id}/transitions");
+    for action in ["assign", "resolve"] {
+        let changed = app.post_json(&uri, &headers, json!({ "action": action })).await;
+        assert_eq!(changed.status.as_u16(), 200, "{action}: {}", changed.text());
+    }
+
+    // The widget learns of it on its socket and asks: five stars and a comment (by default).
+    customer
+        .wait_for(
+            &format!(
+                "!{csat}.hidden && {csat}.querySelectorAll('[data-testid=csat-star]').length === 5 && {csat}.querySelector('[data-testid=csat-comment]')"
+            ),
+            "satisfaction questions",
+        )
+        .await;
+    customer.screenshot("widget-csat").await;
+    let submit = format!("{csat}.querySelector('[data-testid=csat-submit]')");
+    assert_eq!(customer.eval(&format!("{submit}.disabled")).await, json!(true));
+    customer
+        .eval(&format!(
+            "(() => {{ const box = {csat}; box.querySelector('[data-testid=csat-star][data-value=\"5\"]').click(); box.querySelector('[data-testid=csat-comment]').value = '物流查得很快，谢谢'; box.querySelector('[data-testid=csat-submit]').click(); return true; }})()"
+        ))
+        .await;
+    customer
+        .wait_for(&format!("{csat}.querySelector('[data-testid=csat-thanks]')"), "thanks")
+        .await;
+    customer.screenshot("widget-csat-thanks").await;
+
+    let rating = app
+        .store
+        .rating(tandem_domain::ConversationId(id))
+        .await
+        .unwrap()
+        .expect("the rating is stored");
+    assert_eq!(rating.rating, Some(5));
+    assert_eq!(rating.comment.as_deref(), Some("物流查得很快，谢谢"));
+    let seen = app.get(&format!("/api/v1/conversations/{id}/rating"), &headers[..1]).await;
+    assert_eq!(seen.json()["rating"]["rating"], 5, "{}", seen.text());
+    // The agent sees it on the conversation page.
+    let console = browser.new_page().await;
+    console.sign_in(&base, AGENT).await;
+    console.goto(&format!("{base}/conversations/{id}")).await;
+    console
+        .wait_for(
+            "document.querySelector('[data-testid=csat-rating][data-rating=\"5\"]')?.textContent.includes('物流查得很快')",
+            "the rating on the conversation page",
+        )
+        .await;
+    console.screenshot("console-csat-rating").await;
+    console.goto(&format!("{base}/settings/csat")).await;
+    console.screenshot_full_page("console-csat-settings").await;
+
+    // Writing again reopens the conversation, and the questions go away.
+    customer.eval(&type_and_send("还有一个问题")).await;
+    customer.wait_for(&format!("{csat}.hidden"), "questions gone after writing again").await;
+}

@@ -211,3 +211,71 @@ async fn system_messages_follow_the_language_the_customer_writes() {
     let messages = world.store.messages(conversation.id, 0, 10).await.unwrap();
     assert_eq!(messages.last().unwrap().body, "客服 王芳 已加入对话");
 }
+
+#[tokio::test]
+async fn the_bots_answered_conversations_are_resolved_once_idle() {
+    use tandem_domain::DecisionRecord;
+    use tandem_store::{MessageTarget, NewMessage};
+    let world = world().await;
+    let store = &world.store;
+    let said = |target, author_kind, body: &str, outcome: Option<TurnOutcome>| NewMessage {
+        target,
+        author_kind,
+        author_id: None,
+        author_name: None,
+        body: body.into(),
+        client_msg_id: None,
+        reopen_if_resolved: true,
+        meta: None,
+        decision: outcome.map(|outcome| DecisionRecord {
+            query: "q".into(),
+            outcome,
+            threshold: 0.3,
+            candidates: Vec::new(),
+            knowledge_version: "1".into(),
+            latency_us: 1,
+            action: None,
+            llm: None,
+        }),
+        only_while_bot_owns: false,
+        sentiment: None,
+    };
+    let latest =
+        MessageTarget::CustomerLatest { inbox_id: world.inbox.id, customer_id: world.customer.id };
+    let answered =
+        store.append_message(said(latest, AuthorKind::Customer, "几点关门", None)).await.unwrap();
+    let answered = MessageTarget::Conversation(answered.conversation.id);
+    let outcome = Some(TurnOutcome::Answer);
+    store.append_message(said(answered, AuthorKind::Bot, "晚上九点", outcome)).await.unwrap();
+    // Another customer whose question the bot could not answer.
+    let other = store
+        .create_customer(NewCustomer {
+            workspace_id: world.inbox.workspace_id,
+            name: "访客 2".into(),
+            email: None,
+            locale: None,
+            attributes: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    let other = MessageTarget::CustomerLatest { inbox_id: world.inbox.id, customer_id: other.id };
+    let unanswered = store.append_message(said(other, AuthorKind::Customer, "?", None)).await;
+    let unanswered = MessageTarget::Conversation(unanswered.unwrap().conversation.id);
+    let abstained = Some(TurnOutcome::Abstain);
+    store.append_message(said(unanswered, AuthorKind::Bot, "不确定", abstained)).await.unwrap();
+
+    let now = tandem_store::now_millis();
+    let idle = 30 * 60_000;
+    assert_eq!(tandem_flow::idle::resolve_idle(store, idle, now).await.unwrap(), 0, "not idle yet");
+    let later = now + idle + 1_000;
+    assert_eq!(tandem_flow::idle::resolve_idle(store, idle, later).await.unwrap(), 1);
+    let MessageTarget::Conversation(id) = answered else { unreachable!() };
+    let conversation = store.conversation(id).await.unwrap().unwrap();
+    assert_eq!(conversation.state, ConversationState::Resolved);
+    let facts = store.facts_of(conversation.workspace_id, vec![id]).await.unwrap();
+    assert!(facts[0].bot_resolved(), "it counts as resolved by the bot");
+    let MessageTarget::Conversation(open) = unanswered else { unreachable!() };
+    let open = store.conversation(open).await.unwrap().unwrap();
+    assert_eq!(open.state, ConversationState::Bot, "an abstention is no answer");
+    assert_eq!(tandem_flow::idle::resolve_idle(store, idle, later).await.unwrap(), 0);
+}

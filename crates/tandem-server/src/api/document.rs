@@ -52,6 +52,10 @@ const TAGS: &[(&str, &str)] = &[
         "Outbound webhooks: endpoints that receive signed conversation events, and their deliveries.",
     ),
     ("inboxes", "Inbox settings: the identity secret for identity verification (admins)."),
+    (
+        "reports",
+        "Insight: KPIs over conversations, the conversations behind each figure, and spike alerts on what customers ask.",
+    ),
     ("realtime", "WebSockets that push new messages and conversation changes."),
     ("health", "Operational checks and this document."),
 ];

@@ -7,10 +7,14 @@
 pub(crate) mod actions;
 pub(crate) mod agents;
 pub(crate) mod assist;
+pub(crate) mod csat;
 pub mod document;
+pub(crate) mod history_import;
 pub(crate) mod inboxes;
+pub(crate) mod insight_alerts;
 pub(crate) mod knowledge;
 pub(crate) mod llm;
+pub(crate) mod reports;
 pub(crate) mod triage;
 pub(crate) mod webhooks;
 pub(crate) mod widget;
@@ -41,8 +45,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(assist::routes())
         .merge(actions::routes())
         .merge(inboxes::routes())
+        .merge(history_import::routes())
+        .merge(insight_alerts::routes())
+        .merge(csat::routes())
         .merge(knowledge::routes())
         .merge(llm::routes())
+        .merge(reports::routes())
         .merge(triage::routes())
         .merge(webhooks::routes())
         .merge(crate::ws::routes())

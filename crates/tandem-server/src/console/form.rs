@@ -148,7 +148,7 @@ mod tests {
 
     /// Every console form that changes something, each with a path its route accepts. The
     /// token is checked before the handler runs, so the ids need not exist.
-    const POSTED_FORMS: [&str; 24] = [
+    const POSTED_FORMS: [&str; 25] = [
         "/logout",
         "/conversations/1/actions",
         "/conversations/1/messages",
@@ -166,6 +166,7 @@ mod tests {
         "/settings/actions",
         "/settings/actions/order-status",
         "/settings/model",
+        "/settings/csat/1",
         "/knowledge",
         "/knowledge/import",
         "/knowledge/settings",

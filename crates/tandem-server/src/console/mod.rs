@@ -10,12 +10,15 @@
 
 mod actions;
 mod agents;
+mod alerts;
 mod conversation;
+mod csat;
 mod desk;
 mod escalation;
 mod fields;
 mod form;
 mod inbox;
+mod insight;
 mod knowledge;
 mod llm;
 mod login;
@@ -45,14 +48,17 @@ pub fn routes() -> Router<AppState> {
         .merge(inbox::routes())
         .merge(conversation::routes())
         .merge(agents::routes())
+        .merge(alerts::routes())
         .merge(settings::routes())
         .merge(knowledge::routes())
         .merge(escalation::routes())
         .merge(routing::routes())
         .merge(desk::routes())
+        .merge(insight::routes())
         .merge(webhooks::routes())
         .merge(actions::routes())
         .merge(llm::routes())
+        .merge(csat::routes())
 }
 
 /// The language of a page shown before any agent is known (sign-in, an unknown address): the
@@ -109,6 +115,9 @@ pub struct Chrome {
     pub version: &'static str,
     /// The nav entry to highlight.
     pub section: &'static str,
+    /// Supervisors and admins: the spike alerts of the last two days not dismissed, each as
+    /// its banner sentence.
+    pub alerts: Vec<String>,
 }
 
 impl Chrome {
@@ -121,6 +130,7 @@ impl Chrome {
             csrf: agent.csrf_token().to_owned(),
             version: crate::assets::VERSION.as_str(),
             section,
+            alerts: alerts::banner_lines(agent),
         }
     }
 }
@@ -138,7 +148,13 @@ impl FromRequestParts<AppState> for PageAgent {
     ) -> Result<Self, Self::Rejection> {
         match <Agent as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state).await
         {
-            Ok(Some(agent)) => Ok(PageAgent(agent)),
+            Ok(Some(mut agent)) => {
+                if agent.user.is_manager() {
+                    agent.alerts =
+                        crate::insight_alerts::banner(&state.store, agent.user.workspace_id).await;
+                }
+                Ok(PageAgent(agent))
+            }
             Ok(None) | Err(ApiError::InvalidToken) => Err(Redirect::to("/login").into_response()),
             Err(error) => Err(PageError::new(error, &crate::i18n::EN).into_response()),
         }

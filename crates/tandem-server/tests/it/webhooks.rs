@@ -572,6 +572,7 @@ async fn the_openapi_document_describes_webhooks() {
             "conversation.assigned",
             "conversation.resolved",
             "message.created",
+            "insight.alert",
             "webhook.test"
         ])
     );

@@ -10,8 +10,8 @@ use tandem_domain::{
 
 use super::rows::{json_column, text_enum, to_json};
 use crate::{
-    Change, Conflict, Entity, ImportSummary, ImportedConversation, InsightAlert, NewInsightAlert,
-    Rating, StoreError, StoreResult,
+    Change, Conflict, ConversationText, Entity, ImportSummary, ImportedConversation, InsightAlert,
+    NewInsightAlert, Rating, StoreError, StoreResult,
 };
 
 const FACTS_COLUMNS: &str = "conversation_id, created_at, channel, customer_id, state, queue_id,
@@ -44,7 +44,11 @@ fn facts_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationFacts> {
         sentiment_first: row.get(19)?,
         sentiment_last: row.get(20)?,
         reasons: reasons.split(',').filter_map(Reason::parse).collect(),
-        tags: json_column(row, 22)?.unwrap_or_default(),
+        // Almost every conversation has no tags: skip the JSON parse for those.
+        tags: match row.get_ref(22)?.as_str_or_null()? {
+            None | Some("[]") => Vec::new(),
+            Some(_) => json_column(row, 22)?.unwrap_or_default(),
+        },
         external_id: row.get(23)?,
     })
 }
@@ -467,6 +471,27 @@ fn import_customer(
     Ok(CustomerId(connection.last_insert_rowid()))
 }
 
+/// Conversations the bot has whose last message, older than `before`, is a bot reply that
+/// answered (from knowledge or a business action), and that wait for nothing (no after-hours
+/// ticket): the customer got their answer and left.
+pub(super) fn idle_answered(
+    connection: &Connection,
+    before: Millis,
+    limit: u32,
+) -> StoreResult<Vec<ConversationId>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT c.id FROM conversations c
+         JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
+         JOIN bot_turns t ON t.message_id = m.id
+         WHERE c.state = 'bot' AND c.route IS NULL AND c.last_message_at < ?1
+           AND m.author_kind = 'bot'
+           AND json_extract(t.record, '$.outcome') IN ('answer', 'action')
+         ORDER BY c.last_message_at LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![before, limit], |row| row.get(0).map(ConversationId))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Records a spike alert unless the workspace already has one for the same topic and first
 /// day (the detector runs again and again over the same days).
 pub(super) fn raise_alert(
@@ -538,6 +563,35 @@ pub(super) fn dismiss_alert(
         return Err(StoreError::NotFound(Entity::InsightAlert));
     }
     Ok(())
+}
+
+/// The openings of the workspace's conversations created since `since`: found through the
+/// facts' time index, each first customer message and first answer source through the
+/// messages' `(conversation_id, seq)` key.
+pub(super) fn conversation_texts(
+    connection: &Connection,
+    workspace: WorkspaceId,
+    since: Millis,
+) -> StoreResult<Vec<ConversationText>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT f.conversation_id, f.created_at,
+             (SELECT m.body FROM messages m WHERE m.conversation_id = f.conversation_id
+                AND m.author_kind = 'customer' ORDER BY m.seq LIMIT 1),
+             (SELECT json_extract(m.meta, '$.source.article') FROM messages m
+              WHERE m.conversation_id = f.conversation_id AND m.author_kind = 'bot'
+                AND json_extract(m.meta, '$.source.article') IS NOT NULL ORDER BY m.seq LIMIT 1)
+         FROM conversation_facts f WHERE f.workspace_id = ?1 AND f.created_at >= ?2
+         ORDER BY f.created_at, f.conversation_id",
+    )?;
+    let rows = statement.query_map(params![workspace.0, since], |row| {
+        Ok(ConversationText {
+            id: ConversationId(row.get(0)?),
+            created_at: row.get(1)?,
+            first_customer_message: row.get(2)?,
+            source: row.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The facts of every conversation stored before facts were kept, rebuilt from its messages,

@@ -445,7 +445,8 @@ const MIGRATIONS: &[&str] = &[
     // 19: insight. Each conversation's facts for the reports, kept current in the transaction
     // of every change (rebuilt here for the conversations that exist, see
     // `insight::backfill`); customers' ratings; the id of a conversation imported from
-    // another system; the spike alerts raised on a workspace's topics.
+    // another system; the bot's conversations by how long they have been idle (those it
+    // answered are resolved after a while); the spike alerts raised on a workspace's topics.
     r#"
     CREATE TABLE conversation_facts (
         conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id),
@@ -485,6 +486,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE conversations ADD COLUMN external_id TEXT;
     CREATE UNIQUE INDEX conversations_by_external_id ON conversations (workspace_id, external_id)
         WHERE external_id IS NOT NULL;
+    CREATE INDEX conversations_idle_with_the_bot ON conversations (last_message_at)
+        WHERE state = 'bot' AND route IS NULL;
     CREATE TABLE insight_alerts (
         id INTEGER PRIMARY KEY,
         workspace_id INTEGER NOT NULL REFERENCES workspaces(id),

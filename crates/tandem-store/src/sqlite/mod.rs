@@ -35,11 +35,11 @@ use tokio::sync::broadcast;
 use self::engine::Engine;
 use crate::{
     Appended, ArticleEmbedding, ArticleVersion, Change, ConversationCounts, ConversationFilter,
-    CustomerHistory, DueWebhook, HandledConversation, ImportSummary, ImportedConversation,
-    InsightAlert, NewCustomer, NewInbox, NewInsightAlert, NewMessage, NewUser, NewWebhookEndpoint,
-    Rating, RouteChange, Session, Store, StoreError, StoreResult, SuggestionDecision,
-    SuggestionUse, SuggestionUses, UserUpdate, VerifiedCustomer, WebhookAttempt,
-    WebhookEndpointUpdate,
+    ConversationText, CustomerHistory, DueWebhook, HandledConversation, ImportSummary,
+    ImportedConversation, InsightAlert, NewCustomer, NewInbox, NewInsightAlert, NewMessage,
+    NewUser, NewWebhookEndpoint, Rating, RouteChange, Session, Store, StoreError, StoreResult,
+    SuggestionDecision, SuggestionUse, SuggestionUses, UserUpdate, VerifiedCustomer,
+    WebhookAttempt, WebhookEndpointUpdate,
 };
 
 /// Applies the migrations to a bare connection (for the insert baseline of `tandem bench`).
@@ -718,6 +718,14 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn idle_answered_conversations(
+        &self,
+        before: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationId>> {
+        self.read(move |connection| insight::idle_answered(connection, before, limit)).await
+    }
+
     async fn rating(&self, conversation: ConversationId) -> StoreResult<Option<Rating>> {
         self.read(move |connection| insight::rating(connection, conversation)).await
     }
@@ -755,5 +763,13 @@ impl Store for SqliteStore {
             insight::dismiss_alert(connection, workspace, id, crate::now_millis())
         })
         .await
+    }
+
+    async fn conversation_texts(
+        &self,
+        workspace: WorkspaceId,
+        since: Millis,
+    ) -> StoreResult<Vec<ConversationText>> {
+        self.read(move |connection| insight::conversation_texts(connection, workspace, since)).await
     }
 }

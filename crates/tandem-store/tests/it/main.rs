@@ -81,4 +81,5 @@ backend_suite!(sqlite:
     conversation_facts_follow_every_change_in_its_transaction,
     imported_history_is_all_or_nothing_and_idempotent,
     insight_alerts_are_raised_once_and_announced,
+    conversation_texts_are_each_conversations_opening,
 );

@@ -1662,6 +1662,66 @@ pub async fn imported_history_is_all_or_nothing_and_idempotent(harness: Harness)
     assert_eq!(store.conversation_facts(other, 0, i64::MAX).await.unwrap().len(), 0);
 }
 
+pub async fn conversation_texts_are_each_conversations_opening(harness: Harness) {
+    use tandem_store::{ImportedConversation, ImportedMessage};
+    let store = &harness.store;
+    let world = world(store).await;
+    let message = |author_kind, body: &str, source: Option<&str>| ImportedMessage {
+        author_kind,
+        body: body.into(),
+        at: 0,
+        agent: None,
+        source: source.map(str::to_owned),
+        sentiment: None,
+    };
+    let conversation = |id: &str, created_at, messages| ImportedConversation {
+        external_id: id.into(),
+        created_at,
+        channel: Channel::Web,
+        customer_external_id: None,
+        customer_name: "Emily".into(),
+        customer_email: None,
+        customer_phone: None,
+        customer_tier: None,
+        queue: None,
+        tags: Vec::new(),
+        messages,
+        handed_off_at: None,
+        assigned_at: None,
+        resolved_at: None,
+        csat: None,
+        csat_comment: None,
+    };
+    let batch = vec![
+        conversation("old", 1_000, vec![message(AuthorKind::Customer, "too old", None)]),
+        conversation(
+            "answered",
+            5_000,
+            vec![
+                message(AuthorKind::System, "hello", None),
+                message(AuthorKind::Customer, "charger is hot", None),
+                message(AuthorKind::Bot, "see this", Some("charger-safety")),
+                message(AuthorKind::Customer, "still hot", None),
+            ],
+        ),
+        conversation("silent", 6_000, vec![message(AuthorKind::Bot, "hi", None)]),
+    ];
+    store.import_conversations(world.workspace, batch).await.unwrap();
+    let texts = store.conversation_texts(world.workspace, 2_000).await.unwrap();
+    let openings: Vec<_> = texts
+        .iter()
+        .map(|text| {
+            (text.created_at, text.first_customer_message.as_deref(), text.source.as_deref())
+        })
+        .collect();
+    assert_eq!(
+        openings,
+        [(5_000, Some("charger is hot"), Some("charger-safety")), (6_000, None, None)]
+    );
+    let other = store.create_workspace("Other").await.unwrap().id;
+    assert!(store.conversation_texts(other, 0).await.unwrap().is_empty());
+}
+
 pub async fn insight_alerts_are_raised_once_and_announced(harness: Harness) {
     use tandem_domain::WebhookEventType as Event;
     let store = &harness.store;

@@ -8,6 +8,7 @@ mod decision;
 mod handoff_card;
 mod message;
 mod page;
+mod rating_card;
 mod wrapup_card;
 mod wrapup_topic;
 

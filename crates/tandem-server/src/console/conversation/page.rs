@@ -10,6 +10,7 @@ use tandem_domain::{AuthorKind, ConversationState, DecisionRecord, LlmUsage, Mes
 use super::assist::{AssistPanel, assist_panel};
 use super::decision::{DecisionView, decision_view};
 use super::handoff_card::{CardContext, HandoffView, handoff_view};
+use super::rating_card::{RatingView, rating_view};
 use super::wrapup_card::{WrapupView, wrapup_view};
 use crate::AppState;
 use crate::api::agents::conversation_for;
@@ -77,6 +78,8 @@ struct ConversationPage {
     assist: AssistPanel,
     /// What a resolved conversation came to.
     wrapup: Option<WrapupView>,
+    /// The customer's satisfaction rating, once given.
+    rating: Option<RatingView>,
 }
 
 fn message_view(
@@ -250,6 +253,19 @@ pub(super) async fn show_conversation_page(
             .map(|wrapup| wrapup_view(text, wrapup)),
         _ => None,
     };
+    let rating = match store.rating(conversation.id).await.map_err(|e| failed(e.into()))? {
+        Some(rating) => {
+            let inbox = store.inbox(conversation.inbox_id).await.map_err(|e| failed(e.into()))?;
+            let csat = match inbox {
+                Some(inbox) => {
+                    crate::api::csat::inbox_csat(&state, &inbox).await.map_err(failed)?
+                }
+                None => crate::api::csat::default_inbox_csat(),
+            };
+            Some(rating_view(text, agent.user.locale, &csat, rating))
+        }
+        None => None,
+    };
     let page = ConversationPage {
         chrome: Chrome::new(&agent, "inbox"),
         id: conversation.id.0,
@@ -286,6 +302,7 @@ pub(super) async fn show_conversation_page(
         llm_usage,
         assist,
         wrapup,
+        rating,
     };
     Ok(render(&page))
 }
