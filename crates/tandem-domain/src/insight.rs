@@ -32,6 +32,9 @@ pub struct ConversationFacts {
     /// What it was about: an article or action key, a wrap-up's topic, or a cluster of similar
     /// first messages.
     pub topic: Option<String>,
+    /// The topic is a cluster's label, which any article, action or person's topic replaces.
+    #[serde(default)]
+    pub topic_is_cluster: bool,
     pub first_customer_at: Option<Millis>,
     pub customer_messages: u32,
     pub bot_messages: u32,
@@ -75,6 +78,7 @@ impl ConversationFacts {
             queue_id: None,
             agent_id: None,
             topic: None,
+            topic_is_cluster: false,
             first_customer_at: None,
             customer_messages: 0,
             bot_messages: 0,
@@ -116,8 +120,9 @@ impl ConversationFacts {
     /// A bot message, with the article or action it answered from.
     pub fn bot_message(&mut self, topic: Option<&str>) {
         self.bot_messages += 1;
-        if self.topic.is_none() {
-            self.topic = topic.map(str::to_owned);
+        if let Some(topic) = topic.filter(|_| self.topic.is_none() || self.topic_is_cluster) {
+            self.topic = Some(topic.to_owned());
+            self.topic_is_cluster = false;
         }
     }
 

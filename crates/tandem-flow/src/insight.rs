@@ -206,23 +206,8 @@ impl Insight {
     }
 
     /// The conversations behind a figure: created in `[from, to)`, in the group `key` of `by`
-    /// when given, in `metric`'s population and kept by `filter`; newest first.
-    pub async fn conversations(
-        &self,
-        workspace: WorkspaceId,
-        period: (Millis, Millis),
-        group: Option<(GroupBy, &str)>,
-        metric: Metric,
-        context: &ReportContext,
-        filter: impl Fn(&ConversationFacts) -> bool,
-    ) -> StoreResult<Vec<ConversationFacts>> {
-        let (_, page) = self
-            .conversations_page(workspace, period, group, metric, context, filter, usize::MAX)
-            .await?;
-        Ok(page)
-    }
-
-    /// [`Insight::conversations`], the newest `limit` of them, with how many there are.
+    /// when given, in `metric`'s population and kept by `filter`; how many there are, and the
+    /// newest `limit` of them (`usize::MAX`: all), newest first.
     #[allow(clippy::too_many_arguments)]
     pub async fn conversations_page(
         &self,

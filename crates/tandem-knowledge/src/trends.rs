@@ -14,6 +14,9 @@
 //!   months raise no alert storm), and it is at least [`MIN_COUNT`] conversations and twice the
 //!   expected count. Spiking words whose conversations mostly overlap are one alert; consecutive
 //!   days of the same alert are merged.
+//! - **A day still in progress** (the live detector's today, [`trends_until`]) is held to the
+//!   share of a day's conversations that usually arrive by that time of day (from the history's
+//!   own hours), so a burst in the morning is flagged in the morning.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -46,6 +49,8 @@ const MIN_HISTORY_DAYS: i64 = 7;
 /// Features in more than this share of the messages do not find cluster centres: nearly
 /// every centre has them, and they say little about which one a message belongs to.
 const COMMON_SHARE: f32 = 0.02;
+/// Centres a message of common features only compares itself with, per feature.
+const COMMON_CANDIDATES: usize = 64;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Topic {
@@ -54,6 +59,12 @@ pub struct Topic {
     pub terms: Vec<String>,
     pub count: usize,
     pub daily: Vec<DayCount>,
+    /// Its conversations by hour of the day (0–23, as `created_at` writes it).
+    pub hourly: Vec<usize>,
+    /// Its conversations (by the input id): the server files them under the topic; `tandem
+    /// trends` does not print them.
+    #[serde(skip)]
+    pub conversation_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -82,6 +93,8 @@ pub struct Trends {
 struct Item<'a> {
     id: &'a str,
     day: i64,
+    /// Minute of the day as `created_at` writes it (`None` for a bare date).
+    minute: Option<u32>,
     text: String,
     article: Option<&'a str>,
 }
@@ -120,8 +133,22 @@ pub fn trends(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Trends {
+    trends_until(conversations, from, to, None)
+}
+
+/// [`trends`] when the history ends at `until` (an RFC 3339 moment written in the same time
+/// zone as the conversations' `created_at`), part-way through its day: that day's expected
+/// counts are scaled to the share of a day's conversations that arrive by then.
+pub fn trends_until(
+    conversations: &[HistoryConversation],
+    from: Option<&str>,
+    to: Option<&str>,
+    until: Option<&str>,
+) -> Trends {
     let from = from.and_then(day_number).unwrap_or(i64::MIN);
     let to = to.and_then(day_number).unwrap_or(i64::MAX);
+    let until =
+        until.and_then(|moment| Some((day_number(history::day_of(moment)?)?, minute_of(moment)?)));
     let items: Vec<Item> = conversations
         .iter()
         .filter_map(|conversation| {
@@ -139,7 +166,8 @@ pub fn trends(
             let article = conversation.messages.iter().find_map(|message| {
                 message.source.as_deref().filter(|_| message.author == Author::Bot)
             });
-            Some(Item { id: &conversation.id, day, text, article })
+            let minute = minute_of(&conversation.created_at);
+            Some(Item { id: &conversation.id, day, minute, text, article })
         })
         .collect();
     let texts: Vec<&str> = items.iter().map(|item| item.text.as_str()).collect();
@@ -152,8 +180,29 @@ pub fn trends(
     });
     let topic_of = topics_of(&items, &vectors);
     let topics = topic_list(&items, &topic_of, &terms);
-    let alerts = alerts(&items, &terms, &topic_of);
+    let alerts = alerts(&items, &terms, &topic_of, until);
     Trends { conversations: items.len(), topics, alerts }
+}
+
+/// The minute of the day of an RFC 3339 moment as it is written (`…T08:30…` is 510).
+fn minute_of(moment: &str) -> Option<u32> {
+    let time = moment.trim().get(11..16)?;
+    let (hours, minutes) = time.split_once(':')?;
+    let (hours, minutes): (u32, u32) = (hours.parse().ok()?, minutes.parse().ok()?);
+    (hours < 24 && minutes < 60).then_some(hours * 60 + minutes)
+}
+
+/// The share of a day's conversations that arrive before `minute`, from the items' own times
+/// (evenly through the day when they have none); never below a twentieth, so the first
+/// minutes of a day are not held to nearly nothing.
+fn share_by(items: &[Item], minute: u32) -> f64 {
+    let timed: Vec<u32> = items.iter().filter_map(|item| item.minute).collect();
+    let share = if timed.is_empty() {
+        f64::from(minute) / 1440.0
+    } else {
+        timed.iter().filter(|&&at| at < minute).count() as f64 / timed.len() as f64
+    };
+    share.clamp(0.05, 1.0)
 }
 
 /// Each item's topic id: `article:KEY` or `tN` for a cluster.
@@ -178,15 +227,23 @@ fn topics_of(items: &[Item], vectors: &[Vector]) -> Vec<String> {
             continue;
         }
         let vector = &vectors[position];
-        // The message's strongest features look up the centres with the same.
+        // The message's strongest features look up the centres with the same. A message made
+        // only of common features (a question asked very often, word for word) looks with them
+        // all, among the oldest centres that have them: without that, each copy would start a
+        // cluster of its own and the most frequent question would have no topic.
         let mut own: Vec<&(u64, f32)> =
             vector.iter().filter(|(feature, _)| finds(feature)).collect();
+        let common_only = own.is_empty();
+        if common_only {
+            own = vector.iter().collect();
+        }
+        let per_feature = if common_only { COMMON_CANDIDATES } else { usize::MAX };
         own.sort_by(|left, right| right.1.total_cmp(&left.1));
         let candidates: HashSet<usize> = own
             .into_iter()
             .take(INDEXED_FEATURES)
             .filter_map(|(feature, _)| index.get(feature))
-            .flatten()
+            .flat_map(|clusters| clusters.iter().take(per_feature))
             .copied()
             .collect();
         let best = candidates
@@ -220,6 +277,11 @@ fn topics_of(items: &[Item], vectors: &[Vector]) -> Vec<String> {
             .filter(|(feature, _)| finds(feature))
             .map(|(feature, value)| (*feature, *value))
             .collect();
+        if strongest.is_empty() {
+            // A centre of common features only is found through them (see above).
+            strongest =
+                centres[cluster].iter().map(|(feature, value)| (*feature, *value)).collect();
+        }
         strongest.sort_by(|left, right| right.1.total_cmp(&left.1));
         for (feature, _) in strongest.into_iter().take(INDEXED_FEATURES) {
             let entry = index.entry(feature).or_default();
@@ -269,8 +331,12 @@ fn topic_list(items: &[Item], topic_of: &[String], terms: &[Vec<String>]) -> Vec
         .map(|(id, members)| {
             let words = crate::learn::telling_terms(&members, terms, &frequency, items.len());
             let mut daily: BTreeMap<i64, usize> = BTreeMap::new();
+            let mut hourly = vec![0; 24];
             for &member in &members {
                 *daily.entry(items[member].day).or_default() += 1;
+                if let Some(minute) = items[member].minute {
+                    hourly[(minute / 60) as usize] += 1;
+                }
             }
             let label = match id.strip_prefix("article:") {
                 Some(article) if words.is_empty() => article.to_owned(),
@@ -281,6 +347,11 @@ fn topic_list(items: &[Item], topic_of: &[String], terms: &[Vec<String>]) -> Vec
                 label,
                 terms: words,
                 count: members.len(),
+                hourly,
+                conversation_ids: members
+                    .iter()
+                    .map(|&member| items[member].id.to_owned())
+                    .collect(),
                 daily: daily
                     .into_iter()
                     .map(|(day, count)| DayCount { date: date_of(day), count })
@@ -303,7 +374,12 @@ struct Spike<'a> {
     members: Vec<usize>,
 }
 
-fn alerts(items: &[Item], terms: &[Vec<String>], topic_of: &[String]) -> Vec<Alert> {
+fn alerts(
+    items: &[Item],
+    terms: &[Vec<String>],
+    topic_of: &[String],
+    until: Option<(i64, u32)>,
+) -> Vec<Alert> {
     let Some(first) = items.iter().map(|item| item.day).min() else { return Vec::new() };
     let last = items.iter().map(|item| item.day).max().unwrap_or(first);
     // How busy each weekday is, relative to the average day.
@@ -336,6 +412,8 @@ fn alerts(items: &[Item], terms: &[Vec<String>], topic_of: &[String]) -> Vec<Ale
         }
     }
     let tests = (by_term.len() as f64 * (last - first + 1) as f64).max(1.0);
+    // The day in progress, and how much of a day's volume has usually arrived by now.
+    let partial = until.map(|(day, minute)| (day, share_by(items, minute)));
     let threshold = SIGNIFICANCE / tests;
     let mut spikes: Vec<Spike> = Vec::new();
     for (term, days) in &by_term {
@@ -352,7 +430,8 @@ fn alerts(items: &[Item], terms: &[Vec<String>], topic_of: &[String]) -> Vec<Ale
             // A short history says little: it weighs as if the rest of the window were quiet
             // at the word's rate over the whole stream.
             let rate = if weight > 0.0 { seen / weight } else { 0.0 };
-            let expected = (rate * weekday_factor[day.rem_euclid(7) as usize]).max(FLOOR);
+            let so_far = partial.filter(|(today, _)| *today == day).map_or(1.0, |(_, share)| share);
+            let expected = (rate * weekday_factor[day.rem_euclid(7) as usize] * so_far).max(FLOOR);
             if (count as f64) < 2.0 * expected {
                 continue;
             }
@@ -533,6 +612,52 @@ mod tests {
         assert_eq!(right, flagged.len(), "only the burst is flagged: {found:#?}");
         assert!(right >= 12, "{right} of the burst flagged");
         assert!(alert.expected < alert.count as f64 / 2.0);
+    }
+
+    #[test]
+    fn a_day_in_progress_is_held_to_what_usually_arrives_by_that_hour() {
+        let start = day_number("2026-09-01").unwrap();
+        let mut stream = ordinary(start);
+        // The charger comes up three times every afternoon...
+        let at = |id: usize, day: i64, time: &str, text: &str| {
+            let mut conversation = conversation(id, day, text);
+            conversation.created_at = format!("{}T{time}:00Z", date_of(day));
+            conversation
+        };
+        for day in 0..30 {
+            for slot in 0..3 {
+                stream.push(at(
+                    2000 + day as usize * 3 + slot,
+                    start + day,
+                    "16:00",
+                    "充电器怎么用",
+                ));
+            }
+        }
+        // ...and six times before eight this morning.
+        for slot in 0..6 {
+            stream.push(at(3000 + slot, start + 30, "07:30", "充电器坏了"));
+        }
+        let today = date_of(start + 30);
+        let morning = format!("{today}T08:00:00Z");
+        let live = trends_until(&stream, None, None, Some(&morning));
+        assert!(
+            live.alerts
+                .iter()
+                .any(|alert| alert.first_day == today
+                    && alert.terms.iter().any(|term| term == "充电器")),
+            "six by 08:00 when they usually come in the afternoon: {:#?}",
+            live.alerts
+        );
+        // Against a whole day's three, six is not yet remarkable.
+        let whole_day = trends(&stream, None, None);
+        assert!(whole_day.alerts.iter().all(|alert| alert.first_day != today), "{whole_day:#?}");
+        // Every topic's conversations by hour of the day add up to its count.
+        for topic in &live.topics {
+            assert_eq!(topic.hourly.iter().sum::<usize>(), topic.count, "{topic:?}");
+        }
+        let afternoons: usize = live.topics.iter().map(|topic| topic.hourly[16]).sum();
+        assert!(afternoons >= 80, "{:#?}", live.topics);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tandem_domain::validate::format_timestamp;
-use tandem_domain::{Millis, WorkspaceId};
+use tandem_domain::{ConversationId, Millis, WorkspaceId};
 use tandem_knowledge::history::{Author, HistoryConversation, HistoryMessage};
 use tandem_store::{InsightAlert, NewInsightAlert, Store, StoreError, StoreResult};
 
@@ -105,11 +105,27 @@ pub async fn detect_once(
     let today = format_timestamp(now)[..10].to_owned();
     let yesterday = format_timestamp(now - DAY)[..10].to_owned();
     let to = today.clone();
+    // Today is in progress: its expected counts are what usually arrives by this time of day.
+    let until = format_timestamp(now);
     let found = tokio::task::spawn_blocking(move || {
-        tandem_knowledge::trends::trends(&conversations, None, Some(&to))
+        tandem_knowledge::trends::trends_until(&conversations, None, Some(&to), Some(&until))
     })
     .await
     .map_err(|error| StoreError::Database(Box::new(error)))?;
+    // Conversations no article or action answered join the cluster of similar first messages
+    // they fell in, so the reports' topics cover them too.
+    let clustered: Vec<(ConversationId, String)> = found
+        .topics
+        .iter()
+        .filter(|topic| !topic.id.starts_with("article:") && !topic.label.is_empty())
+        .flat_map(|topic| {
+            topic
+                .conversation_ids
+                .iter()
+                .filter_map(|id| Some((ConversationId(id.parse().ok()?), topic.label.clone())))
+        })
+        .collect();
+    store.set_cluster_topics(workspace, clustered).await?;
     let recent = store.insight_alerts(workspace, day_start(now) - HISTORY_DAYS * DAY).await?;
     let mut raised = Vec::new();
     for alert in found.alerts {

@@ -1,6 +1,7 @@
 //! `TestApp`: the real application over a fresh database, driven without a socket (`oneshot`)
 //! or served on a loopback port for WebSocket and browser tests; and [`Fixture`], the small
-//! workspace a test starts from. Compiled only with the `testing` feature.
+//! workspace a test starts from; and [`browser`], the headless Chromium the end-to-end tests
+//! drive. Compiled only with the `testing` feature.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,8 @@ use tower::ServiceExt;
 
 use crate::ServerConfig;
 use crate::auth::{hash_password, user_hash};
+
+pub mod browser;
 
 pub const ADMIN: (&str, &str) = ("fang@galaxy.example", "tandem-admin");
 pub const SUPERVISOR: (&str, &str) = ("qiang@galaxy.example", "tandem-super");

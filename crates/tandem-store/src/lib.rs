@@ -636,6 +636,14 @@ pub trait Store: Send + Sync + 'static {
         rating: Rating,
     ) -> StoreResult<()>;
     async fn rating(&self, conversation: ConversationId) -> StoreResult<Option<Rating>>;
+    /// Files conversations that have no topic, or an older cluster's, under a cluster of
+    /// similar first messages (`label`); an article's, action's or person's topic stays.
+    /// Returns how many changed.
+    async fn set_cluster_topics(
+        &self,
+        workspace: WorkspaceId,
+        topics: Vec<(ConversationId, String)>,
+    ) -> StoreResult<usize>;
     /// Conversations (of every workspace) the bot has whose last message, older than
     /// `before`, is a bot reply that answered, with nothing waiting: oldest first.
     async fn idle_answered_conversations(

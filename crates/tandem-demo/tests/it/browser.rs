@@ -10,270 +10,22 @@
 //! Disputes queue (the unskilled agent online does not get it, the customer sees their place);
 //! when he comes online it is his, with the hand-off card, and the bot never answers it.
 //!
-//! The DevTools client is a few calls over the WebSocket crate the tests already use: the
-//! protocol crates (chromiumoxide, headless_chrome) generate bindings for the whole protocol
-//! and would add minutes to every build on two cores for the five methods needed here.
+//! The DevTools client is `tandem_server::testing::browser` (hand-written: see there why).
 //!
 //! Without Chromium the test says so loudly and passes, unless `TANDEM_REQUIRE_BROWSER` is set
 //! (as `.ci/run` does), in which case a missing browser fails it.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::sync::Mutex;
-use tokio_tungstenite::tungstenite::Message as Frame;
 
+use tandem_server::testing::browser::{Browser, Page, chromium_or_skip};
 use tandem_server::testing::{ADMIN, AGENT, SUPERVISOR};
 
 use crate::demo;
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-fn find_chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(path));
-    }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|path| path.exists())
-}
-
-struct Browser {
-    socket: Mutex<Socket>,
-    next_id: AtomicU64,
-    process: std::sync::Mutex<Child>,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        if let Ok(mut process) = self.process.lock() {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-    }
-}
-
-impl Browser {
-    async fn launch(binary: &PathBuf) -> Browser {
-        let profile = tempfile::tempdir().unwrap();
-        let mut child = Command::new(binary)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-quic",
-                "--no-first-run",
-                "--remote-debugging-port=0",
-                "--window-size=1280,860",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start chromium");
-        let stderr = tokio::process::ChildStderr::from_std(child.stderr.take().unwrap()).unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let url = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(index) = line.find("ws://") {
-                    return line[index..].trim().to_owned();
-                }
-            }
-            panic!("chromium exited without a DevTools address");
-        })
-        .await
-        .expect("chromium started in time");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        Browser {
-            socket: Mutex::new(socket),
-            next_id: AtomicU64::new(1),
-            process: std::sync::Mutex::new(child),
-            _profile: profile,
-        }
-    }
-
-    /// Sends one DevTools command and waits for its result, skipping events.
-    async fn call(&self, session: Option<&str>, method: &str, params: Value) -> Value {
-        match self.try_call(session, method, params).await {
-            Ok(result) => result,
-            Err(error) => panic!("{method} failed: {error}"),
-        }
-    }
-
-    /// Like `call`, but a protocol error (the page navigated mid-call, say) is returned.
-    async fn try_call(
-        &self,
-        session: Option<&str>,
-        method: &str,
-        params: Value,
-    ) -> Result<Value, Value> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut command = json!({ "id": id, "method": method, "params": params });
-        if let Some(session) = session {
-            command["sessionId"] = json!(session);
-        }
-        let mut socket = self.socket.lock().await;
-        socket.send(Frame::Text(command.to_string().into())).await.unwrap();
-        loop {
-            let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
-                .await
-                .expect("DevTools answered")
-                .unwrap()
-                .unwrap();
-            let Frame::Text(text) = frame else { continue };
-            let value: Value = serde_json::from_str(text.as_str()).unwrap();
-            if value["id"] == id {
-                return match value.get("error") {
-                    Some(error) => Err(error.clone()),
-                    None => Ok(value["result"].clone()),
-                };
-            }
-        }
-    }
-
-    /// A new tab in its own browser context (its own cookies and storage).
-    async fn new_page(&self) -> Page<'_> {
-        let context =
-            self.call(None, "Target.createBrowserContext", json!({})).await["browserContextId"]
-                .clone();
-        let target = self
-            .call(
-                None,
-                "Target.createTarget",
-                json!({ "url": "about:blank", "browserContextId": context }),
-            )
-            .await["targetId"]
-            .clone();
-        let session = self
-            .call(None, "Target.attachToTarget", json!({ "targetId": target, "flatten": true }))
-            .await["sessionId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        Page { browser: self, session }
-    }
-}
-
-struct Page<'a> {
-    browser: &'a Browser,
-    session: String,
-}
-
-impl Page<'_> {
-    async fn call(&self, method: &str, params: Value) -> Value {
-        self.browser.call(Some(&self.session), method, params).await
-    }
-
-    async fn eval(&self, expression: &str) -> Value {
-        let result = self
-            .call(
-                "Runtime.evaluate",
-                json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
-            )
-            .await;
-        assert!(result.get("exceptionDetails").is_none(), "{expression} threw: {result}");
-        result["result"]["value"].clone()
-    }
-
-    async fn goto(&self, url: &str) {
-        self.call("Page.navigate", json!({ "url": url })).await;
-        self.wait_for(
-            "document.readyState === 'complete' && location.href !== 'about:blank'",
-            "page load",
-        )
-        .await;
-    }
-
-    /// Signs in through the console's login form and waits for the inbox.
-    async fn sign_in(&self, base: &str, (email, password): (&str, &str)) {
-        self.call("Page.enable", json!({})).await;
-        self.goto(&format!("{base}/login")).await;
-        self.eval(&format!(
-            "document.querySelector('input[name=email]').value = {email:?}; document.querySelector('input[name=password]').value = {password:?}; document.querySelector('form').submit(); true"
-        ))
-        .await;
-        self.wait_for(
-            "location.pathname === '/inbox' && document.readyState === 'complete'",
-            "sign-in",
-        )
-        .await;
-    }
-
-    /// Polls `condition` until it is true, for up to 15 seconds.
-    async fn wait_for(&self, condition: &str, what: &str) {
-        self.wait_for_within(Duration::from_secs(15), condition, what).await;
-    }
-
-    /// Polls `condition` until it is true, for up to `limit`.
-    async fn wait_for_within(&self, limit: Duration, condition: &str, what: &str) {
-        let deadline = Instant::now() + limit;
-        loop {
-            let params = json!({ "expression": format!("!!({condition})"), "returnByValue": true });
-            // A navigation may interrupt the evaluation: that is "not yet", not a failure.
-            let result =
-                self.browser.try_call(Some(&self.session), "Runtime.evaluate", params).await;
-            if result.is_ok_and(|result| result["result"]["value"] == json!(true)) {
-                return;
-            }
-            if Instant::now() > deadline {
-                self.screenshot(&format!("failed-{}", what.replace(' ', "-"))).await;
-                panic!("timed out waiting for {what}: {condition}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn screenshot(&self, name: &str) {
-        self.capture(name, json!({ "format": "png" })).await;
-    }
-
-    /// The whole page, also what lies below the window.
-    async fn screenshot_full_page(&self, name: &str) {
-        let metrics = self.call("Page.getLayoutMetrics", json!({})).await;
-        let size = &metrics["cssContentSize"];
-        let clip =
-            json!({ "x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1 });
-        self.capture(name, json!({ "format": "png", "captureBeyondViewport": true, "clip": clip }))
-            .await;
-    }
-
-    async fn capture(&self, name: &str, params: Value) {
-        let result = self.call("Page.captureScreenshot", params).await;
-        if let Some(data) = result["data"].as_str() {
-            let directory = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
-            std::fs::create_dir_all(&directory).unwrap();
-            let bytes = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
-            std::fs::write(directory.join(format!("{name}.png")), bytes).unwrap();
-        }
-    }
-}
-
-/// The Chromium binary, or `None` (after saying so) where the test may be skipped.
-fn chromium_or_skip(test: &str) -> Option<PathBuf> {
-    let chromium = find_chromium();
-    if chromium.is_none() {
-        assert!(
-            std::env::var_os("TANDEM_REQUIRE_BROWSER").is_none(),
-            "TANDEM_REQUIRE_BROWSER is set but Chromium is not installed"
-        );
-        eprintln!("\n*** SKIPPED {test}: Chromium not found (apt-get install chromium) ***\n");
-    }
-    chromium
-}
+/// Where the pages' screenshots go.
+const SCREENSHOTS: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/e2e");
 
 /// JavaScript: the widget's shadow root.
 const WIDGET: &str = "document.querySelector('tandem-widget')?.shadowRoot";
@@ -299,7 +51,7 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
     };
     let app = demo().await;
     let base = format!("http://{}", app.spawn().await);
-    let browser = Browser::launch(&chromium).await;
+    let browser = Browser::launch(&chromium, SCREENSHOTS).await;
 
     // The agent signs in and watches the bot view.
     let agent = browser.new_page().await;
@@ -536,7 +288,7 @@ async fn an_angry_dispute_is_routed_to_the_skilled_agent_in_a_real_browser() {
     };
     let app = demo().await;
     let base = format!("http://{}", app.spawn().await);
-    let browser = Browser::launch(&chromium).await;
+    let browser = Browser::launch(&chromium, SCREENSHOTS).await;
     let slow = Duration::from_secs(30);
 
     // 李强, the only one online with the disputes skill, goes offline on the desk.
@@ -734,7 +486,7 @@ async fn a_signed_in_customer_checks_an_order_and_files_a_return_in_a_real_brows
     };
     let app = demo().await;
     let base = format!("http://{}", app.spawn().await);
-    let browser = Browser::launch(&chromium).await;
+    let browser = Browser::launch(&chromium, SCREENSHOTS).await;
     let slow = Duration::from_secs(30);
 
     // 张伟, whose browser speaks Chinese, opens the shop signed in and opens the widget.
@@ -860,7 +612,7 @@ async fn an_admin_turns_the_model_on_and_the_customer_watches_the_answer_stream_
     };
     let app = demo().await;
     let base = format!("http://{}", app.spawn().await);
-    let browser = Browser::launch(&chromium).await;
+    let browser = Browser::launch(&chromium, SCREENSHOTS).await;
 
     // The admin turns the model on in Settings → Model, slowed down so the stream is visible.
     let admin = browser.new_page().await;
@@ -979,7 +731,7 @@ async fn on_a_phone_the_demo_shop_fits_the_screen_and_a_tap_opens_the_chat() {
     };
     let app = demo().await;
     let base = format!("http://{}", app.spawn().await);
-    let browser = Browser::launch(&chromium).await;
+    let browser = Browser::launch(&chromium, SCREENSHOTS).await;
     for (path, name) in [("/demo", "phone-demo"), ("/demo?as=u-1001", "phone-demo-signed-in")] {
         let customer = browser.new_page().await;
         customer
@@ -1050,7 +802,7 @@ async fn the_agent_s_answer_teaches_the_bot_in_a_real_browser() {
     };
     let app = demo().await;
     let base = format!("http://{}", app.spawn().await);
-    let browser = Browser::launch(&chromium).await;
+    let browser = Browser::launch(&chromium, SCREENSHOTS).await;
     let slow = Duration::from_secs(30);
 
     // A customer asks about returns in words no article has: the bot abstains, offering a
@@ -1271,7 +1023,7 @@ async fn the_customer_rates_a_resolved_conversation_in_a_real_browser() {
     };
     let app = demo().await;
     let base = format!("http://{}", app.spawn().await);
-    let browser = Browser::launch(&chromium).await;
+    let browser = Browser::launch(&chromium, SCREENSHOTS).await;
 
     let customer = browser.new_page().await;
     open_widget(&customer, &base).await;

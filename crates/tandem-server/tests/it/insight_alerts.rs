@@ -135,6 +135,13 @@ async fn a_burst_today_raises_one_alert_once_for_supervisors() {
     // Detecting again (the same moment or a few minutes on) raises nothing new.
     assert!(detect_once(&app.store, app.workspace, now).await.unwrap().is_empty());
     assert!(detect_once(&app.store, app.workspace, now + 600_000).await.unwrap().is_empty());
+    // The burst's conversations, which no article answered, are filed under their cluster's
+    // topic for the reports.
+    let facts = app.store.facts_of(app.workspace, burst.clone()).await.unwrap();
+    let topics: std::collections::HashSet<_> =
+        facts.iter().filter_map(|facts| facts.topic.clone()).collect();
+    assert!(facts.iter().all(|facts| facts.topic_is_cluster), "{topics:?}");
+    assert!(topics.iter().any(|topic| topic.contains("充电器")), "{topics:?}");
 
     // The API lists it for supervisors, not agents.
     let supervisor = app.login(SUPERVISOR).await;

@@ -17,7 +17,7 @@ use crate::{
 const FACTS_COLUMNS: &str = "conversation_id, created_at, channel, customer_id, state, queue_id,
     agent_id, topic, first_customer_at, customer_messages, bot_messages, agent_messages,
     handed_off_at, assigned_at, first_agent_at, resolved_at, last_resolved_at, reopened_at, csat,
-    sentiment_first, sentiment_last, reasons, tags, external_id";
+    sentiment_first, sentiment_last, reasons, tags, external_id, topic_is_cluster";
 
 fn facts_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationFacts> {
     let reasons: String = row.get(21)?;
@@ -50,6 +50,7 @@ fn facts_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationFacts> {
             Some(_) => json_column(row, 22)?.unwrap_or_default(),
         },
         external_id: row.get(23)?,
+        topic_is_cluster: row.get(24)?,
     })
 }
 
@@ -75,7 +76,7 @@ pub(super) fn save(
         .prepare_cached(&format!(
             "INSERT OR REPLACE INTO conversation_facts (workspace_id, {FACTS_COLUMNS})
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                     ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+                     ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
         ))?
         .execute(params![
             workspace.0,
@@ -103,6 +104,7 @@ pub(super) fn save(
             reasons.join(","),
             to_json(&facts.tags)?,
             facts.external_id,
+            facts.topic_is_cluster,
         ])?;
     Ok(())
 }
@@ -170,7 +172,10 @@ pub(super) fn set_topic(
         .query_row(params![conversation.workspace_id.0, topic], |row| row.get(0))
         .optional()?;
     let topic = key.unwrap_or_else(|| topic.to_owned());
-    update(connection, conversation, |facts| facts.topic = Some(topic))
+    update(connection, conversation, |facts| {
+        facts.topic = Some(topic);
+        facts.topic_is_cluster = false;
+    })
 }
 
 /// Facts of a workspace's conversations created in `[from, to)`, oldest first.
@@ -490,6 +495,25 @@ pub(super) fn idle_answered(
     )?;
     let rows = statement.query_map(params![before, limit], |row| row.get(0).map(ConversationId))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Files conversations without a topic (or with an older cluster's) under the cluster of
+/// similar first messages the detector found for them; returns how many changed.
+pub(super) fn set_cluster_topics(
+    connection: &Connection,
+    workspace: WorkspaceId,
+    topics: &[(ConversationId, String)],
+) -> StoreResult<usize> {
+    let mut statement = connection.prepare_cached(
+        "UPDATE conversation_facts SET topic = ?3, topic_is_cluster = 1
+         WHERE conversation_id = ?1 AND workspace_id = ?2
+           AND (topic IS NULL OR (topic_is_cluster AND topic != ?3))",
+    )?;
+    let mut changed = 0;
+    for (conversation, label) in topics {
+        changed += statement.execute(params![conversation.0, workspace.0, label])?;
+    }
+    Ok(changed)
 }
 
 /// Records a spike alert unless the workspace already has one for the same topic and first

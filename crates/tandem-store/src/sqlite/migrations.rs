@@ -473,7 +473,8 @@ const MIGRATIONS: &[&str] = &[
         sentiment_last REAL,
         reasons TEXT NOT NULL,
         tags TEXT NOT NULL,
-        external_id TEXT
+        external_id TEXT,
+        topic_is_cluster INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX conversation_facts_by_time ON conversation_facts (workspace_id, created_at);
     CREATE TABLE ratings (

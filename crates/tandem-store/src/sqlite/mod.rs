@@ -718,6 +718,15 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_cluster_topics(
+        &self,
+        workspace: WorkspaceId,
+        topics: Vec<(ConversationId, String)>,
+    ) -> StoreResult<usize> {
+        self.write(move |connection, _| insight::set_cluster_topics(connection, workspace, &topics))
+            .await
+    }
+
     async fn idle_answered_conversations(
         &self,
         before: Millis,

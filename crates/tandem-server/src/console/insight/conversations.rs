@@ -56,10 +56,9 @@ pub(super) async fn show_insight_conversations(
 ) -> PageResult {
     let t = text_for(&agent);
     let selection = Selection::read(&state, &agent, &query).await?;
-    let found = selection.conversations(&state, &agent).await?;
+    let (total, shown) = selection.conversations(&state, &agent, SHOWN).await?;
     let names = Names::load(&state, &agent).await?;
-    let shown = &found[..found.len().min(SHOWN)];
-    let customers = customer_names(&state, &agent, shown).await?;
+    let customers = customer_names(&state, &agent, &shown).await?;
     let rows = shown.iter().map(|facts| row(t, &names, &customers, facts)).collect();
     let mut filters = Vec::new();
     if let Some((by, key)) = selection.group() {
@@ -94,7 +93,7 @@ pub(super) async fn show_insight_conversations(
         heading: metric_label(t, selection.metric).to_owned(),
         filters,
         period_line: fill(&t.insight_period, &[("from", &selection.from), ("to", &selection.to)]),
-        shown_line: fill(&t.insight_shown, &[("shown", &shown.len()), ("total", &found.len())]),
+        shown_line: fill(&t.insight_shown, &[("shown", &shown.len()), ("total", &total)]),
         rows,
         export_link: format!("/insight/export.csv?{query_string}"),
         back_link: format!("/insight?{back}"),

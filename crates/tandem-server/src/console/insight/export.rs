@@ -43,7 +43,7 @@ pub(super) async fn export_insight_csv(
     Query(query): Query<InsightQuery>,
 ) -> PageResult {
     let selection = Selection::read(&state, &agent, &query).await?;
-    let found = selection.conversations(&state, &agent).await?;
+    let (_, found) = selection.conversations(&state, &agent, usize::MAX).await?;
     let names = Names::load(&state, &agent).await?;
     let customers = customer_names(&state, &agent, &found).await?;
     let mut writer = csv::Writer::from_writer(BOM.as_bytes().to_vec());

@@ -97,20 +97,14 @@ impl Selection {
     ) -> Result<Selection, ValidationError> {
         let (period, (from, to)) =
             tandem_domain::insight::period(given(&query.from), given(&query.to), &context)?;
-        let by = match given(&query.by) {
-            None => GroupBy::Day,
-            Some(by) => GroupBy::parse(by).ok_or_else(|| {
-                let allowed: Vec<&str> = GroupBy::ALL.iter().map(|by| by.as_str()).collect();
-                ValidationError::new("by", Problem::not_one_of(by, &allowed))
-            })?,
-        };
-        let metric = match given(&query.metric) {
-            None => Metric::Conversations,
-            Some(metric) => Metric::parse(metric).ok_or_else(|| {
-                let allowed: Vec<&str> = Metric::ALL.iter().map(|metric| metric.as_str()).collect();
-                ValidationError::new("metric", Problem::not_one_of(metric, &allowed))
-            })?,
-        };
+        let by = given(&query.by)
+            .map(|by| one_of("by", by, GroupBy::ALL, GroupBy::as_str))
+            .transpose()?
+            .unwrap_or(GroupBy::Day);
+        let metric = given(&query.metric)
+            .map(|metric| one_of("metric", metric, Metric::ALL, Metric::as_str))
+            .transpose()?
+            .unwrap_or(Metric::Conversations);
         let hour = match given(&query.hour) {
             None => None,
             Some(hour) => Some(
@@ -120,13 +114,9 @@ impl Selection {
                     .ok_or_else(|| ValidationError::new("hour", Problem::out_of_range(0, 23)))?,
             ),
         };
-        let reason = match given(&query.reason) {
-            None => None,
-            Some(reason) => Some(Reason::parse(reason).ok_or_else(|| {
-                let allowed: Vec<&str> = Reason::ALL.iter().map(|reason| reason.as_str()).collect();
-                ValidationError::new("reason", Problem::not_one_of(reason, &allowed))
-            })?),
-        };
+        let reason = given(&query.reason)
+            .map(|reason| one_of("reason", reason, Reason::ALL, Reason::as_str))
+            .transpose()?;
         Ok(Selection {
             context,
             period,
@@ -233,21 +223,24 @@ impl Selection {
         self.key.as_deref().map(|key| (self.by, key))
     }
 
-    /// The conversations the selection lists, newest first.
+    /// How many conversations the selection lists, and the newest `limit` of them (`usize::MAX`:
+    /// all), newest first.
     pub(super) async fn conversations(
         &self,
         state: &AppState,
         agent: &Agent,
-    ) -> Result<Vec<ConversationFacts>, PageError> {
+        limit: usize,
+    ) -> Result<(usize, Vec<ConversationFacts>), PageError> {
         state
             .insight
-            .conversations(
+            .conversations_page(
                 agent.user.workspace_id,
                 self.period,
                 self.group(),
                 self.metric,
                 &self.context,
                 |facts| self.keeps(facts),
+                limit,
             )
             .await
             .map_err(store_failed(agent))
@@ -257,6 +250,19 @@ impl Selection {
 /// A query value, unless it is empty.
 fn given(text: &str) -> Option<&str> {
     Some(text.trim()).filter(|text| !text.is_empty())
+}
+
+/// `text` as the one of `all` that `code` names so, or the error saying what `field` may be.
+fn one_of<T: Copy>(
+    field: &'static str,
+    text: &str,
+    all: &[T],
+    code: fn(T) -> &'static str,
+) -> Result<T, ValidationError> {
+    all.iter().copied().find(|value| code(*value) == text).ok_or_else(|| {
+        let allowed: Vec<&str> = all.iter().map(|value| code(*value)).collect();
+        ValidationError::new(field, Problem::not_one_of(text, &allowed))
+    })
 }
 
 /// The workspace's report context now. Workspaces keep no time zone of their own, so reports

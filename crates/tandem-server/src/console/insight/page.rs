@@ -129,15 +129,16 @@ pub(super) async fn show_insight_page(
         .report(workspace, selection.period, Some(GroupBy::Queue), &selection.context, visible)
         .await
         .map_err(&failed)?;
-    let handed_off = state
+    let (_, handed_off) = state
         .insight
-        .conversations(
+        .conversations_page(
             workspace,
             selection.period,
             None,
             Metric::HandedOff,
             &selection.context,
             visible,
+            usize::MAX,
         )
         .await
         .map_err(&failed)?;
@@ -366,6 +367,43 @@ fn chart_label(by: GroupBy, key: &str, name: String) -> String {
     }
 }
 
+/// One part of a group's bar, before it is linked and titled.
+struct Part {
+    value: f64,
+    /// The series: its CSS class and its name.
+    series: (&'static str, &'static str),
+    /// The figure as the bar's title reads it.
+    figure: String,
+    /// The conversations it links to (of its group).
+    metric: Metric,
+}
+
+/// A bar per group, named under it as [`chart_label`] says, made of the `parts` (from the
+/// bottom up) of the group's KPIs, each titled "group · series: figure" and linked to the
+/// group's conversations of its metric.
+fn group_bars(
+    selection: &Selection,
+    names: &Names,
+    rows: &[ReportRow],
+    parts: impl Fn(&Kpis) -> Vec<Part>,
+) -> Vec<BarInput> {
+    rows.iter()
+        .map(|row| {
+            let label = names.key(selection.by, &row.key);
+            let segments = parts(&row.kpis)
+                .into_iter()
+                .map(|part| Segment {
+                    value: part.value,
+                    class: part.series.0,
+                    href: selection.link(Some(&row.key), part.metric, Narrow::default()),
+                    title: format!("{label} · {}: {}", part.series.1, part.figure),
+                })
+                .collect();
+            BarInput { segments, label: chart_label(selection.by, &row.key, label) }
+        })
+        .collect()
+}
+
 /// Conversations per group: resolved by the bot, handed off, and the rest (with the bot, not
 /// resolved yet), stacked.
 fn volume_chart(
@@ -374,38 +412,28 @@ fn volume_chart(
     names: &Names,
     rows: &[ReportRow],
 ) -> Chart {
-    let bars = rows
-        .iter()
-        .map(|row| {
-            let label = names.key(selection.by, &row.key);
-            let kpis = &row.kpis;
-            let rest = kpis.conversations.saturating_sub(kpis.bot_resolved + kpis.handed_off);
-            let part = |value: u64, class, series: &str, metric| Segment {
-                value: value as f64,
-                class,
-                href: selection.link(Some(&row.key), metric, Narrow::default()),
-                title: format!("{label} · {series}: {value}"),
-            };
-            BarInput {
-                segments: vec![
-                    part(
-                        kpis.bot_resolved,
-                        "series-bot",
-                        &t.insight_metric_bot_resolved,
-                        Metric::BotResolved,
-                    ),
-                    part(
-                        kpis.handed_off,
-                        "series-people",
-                        &t.insight_metric_handed_off,
-                        Metric::HandedOff,
-                    ),
-                    part(rest, "series-open", &t.insight_series_other, Metric::Conversations),
-                ],
-                label: chart_label(selection.by, &row.key, label),
-            }
-        })
-        .collect();
+    let bars = group_bars(selection, names, rows, |kpis| {
+        let rest = kpis.conversations.saturating_sub(kpis.bot_resolved + kpis.handed_off);
+        let part = |value: u64, series: (&'static str, &'static str), metric| Part {
+            value: value as f64,
+            series,
+            figure: value.to_string(),
+            metric,
+        };
+        vec![
+            part(
+                kpis.bot_resolved,
+                ("series-bot", &t.insight_metric_bot_resolved),
+                Metric::BotResolved,
+            ),
+            part(
+                kpis.handed_off,
+                ("series-people", &t.insight_metric_handed_off),
+                Metric::HandedOff,
+            ),
+            part(rest, ("series-open", &t.insight_series_other), Metric::Conversations),
+        ]
+    });
     bar_chart(
         "chart-volume",
         t.insight_chart_volume.clone(),
@@ -427,26 +455,14 @@ fn handoff_chart(
     names: &Names,
     rows: &[ReportRow],
 ) -> Chart {
-    let bars = rows
-        .iter()
-        .map(|row| {
-            let label = names.key(selection.by, &row.key);
-            let rate = row.kpis.handoff_rate.unwrap_or(0.0);
-            BarInput {
-                segments: vec![Segment {
-                    value: rate * 100.0,
-                    class: "series-people",
-                    href: selection.link(Some(&row.key), Metric::HandedOff, Narrow::default()),
-                    title: format!(
-                        "{label} · {}: {}",
-                        t.insight_kpi_handoff,
-                        percent(row.kpis.handoff_rate)
-                    ),
-                }],
-                label: chart_label(selection.by, &row.key, label),
-            }
-        })
-        .collect();
+    let bars = group_bars(selection, names, rows, |kpis| {
+        vec![Part {
+            value: kpis.handoff_rate.unwrap_or(0.0) * 100.0,
+            series: ("series-people", &t.insight_kpi_handoff),
+            figure: percent(kpis.handoff_rate),
+            metric: Metric::HandedOff,
+        }]
+    });
     bar_chart(
         "chart-handoff",
         t.insight_chart_handoff.clone(),
@@ -459,25 +475,14 @@ fn handoff_chart(
 
 /// The median first human response per group, in minutes.
 fn frt_chart(t: &'static Text, selection: &Selection, names: &Names, rows: &[ReportRow]) -> Chart {
-    let bars = rows
-        .iter()
-        .map(|row| {
-            let label = names.key(selection.by, &row.key);
-            BarInput {
-                segments: vec![Segment {
-                    value: row.kpis.frt_p50.unwrap_or(0.0) / 60.0,
-                    class: "series-wait",
-                    href: selection.link(Some(&row.key), Metric::Answered, Narrow::default()),
-                    title: format!(
-                        "{label} · {}: {}",
-                        t.insight_col_frt_p50,
-                        duration(t, row.kpis.frt_p50)
-                    ),
-                }],
-                label: chart_label(selection.by, &row.key, label),
-            }
-        })
-        .collect();
+    let bars = group_bars(selection, names, rows, |kpis| {
+        vec![Part {
+            value: kpis.frt_p50.unwrap_or(0.0) / 60.0,
+            series: ("series-wait", &t.insight_col_frt_p50),
+            figure: duration(t, kpis.frt_p50),
+            metric: Metric::Answered,
+        }]
+    });
     bar_chart("chart-frt", t.insight_chart_frt.clone(), bars, Vec::new(), None, |value| {
         fill(&t.insight_minutes, &[("value", &axis(value))])
     })
