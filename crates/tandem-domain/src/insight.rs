@@ -3,9 +3,10 @@
 //! figures here, so they cannot disagree; the store keeps one [`ConversationFacts`] row per
 //! conversation current inside the transaction of each change.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -366,7 +367,9 @@ pub struct Kpis {
 #[derive(Debug, Default)]
 pub struct KpiAccumulator {
     kpis: Kpis,
-    customers: FxHashSet<CustomerId>,
+    /// Every conversation's customer, counted distinct when the figures are worked out
+    /// (sorting a list is cheaper than a set over a million conversations, and merging is a copy).
+    customers: Vec<i64>,
     frt: Vec<Millis>,
     resolution: Vec<Millis>,
     handle: Vec<Millis>,
@@ -383,7 +386,7 @@ impl KpiAccumulator {
     pub fn add(&mut self, facts: &ConversationFacts, context: &ReportContext) {
         let kpis = &mut self.kpis;
         kpis.conversations += 1;
-        self.customers.insert(facts.customer_id);
+        self.customers.push(facts.customer_id.0);
         if facts.bot_resolved() {
             kpis.bot_resolved += 1;
         }
@@ -439,7 +442,7 @@ impl KpiAccumulator {
         kpis.resolved += more.resolved;
         kpis.reopened += more.reopened;
         kpis.csat_responses += more.csat_responses;
-        self.customers.extend(other.customers.iter().copied());
+        self.customers.extend_from_slice(&other.customers);
         self.frt.extend_from_slice(&other.frt);
         self.resolution.extend_from_slice(&other.resolution);
         self.handle.extend_from_slice(&other.handle);
@@ -454,6 +457,8 @@ impl KpiAccumulator {
 
     pub fn finish(mut self) -> Kpis {
         let kpis = &mut self.kpis;
+        self.customers.sort_unstable();
+        self.customers.dedup();
         kpis.customers = self.customers.len() as u64;
         kpis.bot_resolution_rate = ratio(kpis.bot_resolved, kpis.conversations);
         kpis.handoff_rate = ratio(kpis.handed_off, kpis.conversations);
@@ -587,29 +592,125 @@ pub fn report<'a>(
     by: Option<GroupBy>,
     context: &ReportContext,
 ) -> Report {
-    let mut total = KpiAccumulator::default();
-    // Grouped by a key borrowed from the facts (or a day's start), named once at the end: a
-    // report over a million conversations allocates per group, not per conversation.
-    let mut groups: FxHashMap<Group<'a>, KpiAccumulator> = FxHashMap::default();
-    let mut days = DayMemo::default();
-    for facts in facts.into_iter().filter(|facts| (from..to).contains(&facts.created_at)) {
-        match by {
-            None => total.add(facts, context),
-            Some(by) => {
-                let group = match by {
-                    GroupBy::Day => Group::Day(days.start(context, facts.created_at, false)),
-                    GroupBy::Week => Group::Day(days.start(context, facts.created_at, true)),
-                    GroupBy::Channel => Group::Text(facts.channel.as_str()),
-                    GroupBy::Handler => Group::Text(facts.handler().as_str()),
-                    GroupBy::Queue => Group::Id(facts.queue_id.map(|queue| queue.0)),
-                    GroupBy::Agent => Group::Id(facts.agent_id.map(|agent| agent.0)),
-                    GroupBy::Topic => Group::Text(facts.topic.as_deref().unwrap_or_default()),
-                };
-                groups.entry(group).or_default().add(facts, context);
-            }
+    finish(accumulate(facts, from, to, by, context), context)
+}
+
+/// Conversations below which a report is not split across threads.
+const PARALLEL_FROM: usize = 50_000;
+
+/// [`report`] over the conversations of `facts` that `keep` keeps, read by as many threads as
+/// the machine has cores (up to four): a report over a year of a large helpdesk reads a
+/// million conversations.
+pub fn report_of<T: Borrow<ConversationFacts> + Sync>(
+    facts: &[T],
+    keep: &(dyn Fn(&ConversationFacts) -> bool + Sync),
+    (from, to): (Millis, Millis),
+    by: Option<GroupBy>,
+    context: &ReportContext,
+) -> Report {
+    let threads = threads_for(facts.len());
+    if threads == 1 {
+        let kept = facts.iter().map(Borrow::borrow).filter(|facts| keep(facts));
+        return report(kept, from, to, by, context);
+    }
+    let chunk = facts.len().div_ceil(threads);
+    let parts: Vec<Accumulated> = std::thread::scope(|scope| {
+        let workers: Vec<_> = facts
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let kept = part.iter().map(Borrow::borrow).filter(|facts| keep(facts));
+                    accumulate(kept, from, to, by, context)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|worker| worker.join().expect("a report thread panicked")).collect()
+    });
+    let mut parts = parts.into_iter();
+    let mut whole = parts.next().unwrap_or_default();
+    for part in parts {
+        whole.total.merge(&part.total);
+        for (group, accumulator) in part.groups {
+            whole.groups.entry(group).or_default().merge(&accumulator);
         }
     }
-    let mut rows: Vec<(Group<'a>, KpiAccumulator)> = groups.into_iter().collect();
+    finish(whole, context)
+}
+
+/// The conversations of `facts` that `keep` keeps, found by as many threads as [`report_of`]
+/// uses (a scan of a million conversations is bound by memory, not by the test).
+pub fn select<'a>(
+    facts: &'a [ConversationFacts],
+    keep: &(dyn Fn(&ConversationFacts) -> bool + Sync),
+) -> Vec<&'a ConversationFacts> {
+    let threads = threads_for(facts.len());
+    if threads == 1 {
+        return facts.iter().filter(|facts| keep(facts)).collect();
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = facts
+            .chunks(facts.len().div_ceil(threads))
+            .map(|part| {
+                scope.spawn(move || part.iter().filter(|facts| keep(facts)).collect::<Vec<_>>())
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a selecting thread panicked"))
+            .collect()
+    })
+}
+
+/// Threads to read `rows` conversations with: one below [`PARALLEL_FROM`], else the machine's
+/// cores, up to four.
+fn threads_for(rows: usize) -> usize {
+    if rows < PARALLEL_FROM {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |cores| cores.get().min(4))
+}
+
+/// A report before its figures are worked out: the ungrouped total, and each group.
+#[derive(Default)]
+struct Accumulated<'a> {
+    total: KpiAccumulator,
+    groups: FxHashMap<Group<'a>, KpiAccumulator>,
+}
+
+fn accumulate<'a>(
+    facts: impl IntoIterator<Item = &'a ConversationFacts>,
+    from: Millis,
+    to: Millis,
+    by: Option<GroupBy>,
+    context: &ReportContext,
+) -> Accumulated<'a> {
+    let mut accumulated = Accumulated::default();
+    // Grouped by a key borrowed from the facts (or a day's start), named once at the end: a
+    // report over a million conversations allocates per group, not per conversation.
+    let mut days = DayMemo::default();
+    for facts in facts.into_iter().filter(|facts| (from..to).contains(&facts.created_at)) {
+        let Some(by) = by else {
+            accumulated.total.add(facts, context);
+            continue;
+        };
+        let group = match by {
+            GroupBy::Day => Group::Day(days.start(context, facts.created_at, false)),
+            GroupBy::Week => Group::Day(days.start(context, facts.created_at, true)),
+            GroupBy::Channel => Group::Text(facts.channel.as_str()),
+            GroupBy::Handler => Group::Text(facts.handler().as_str()),
+            GroupBy::Queue => Group::Id(facts.queue_id.map(|queue| queue.0)),
+            GroupBy::Agent => Group::Id(facts.agent_id.map(|agent| agent.0)),
+            GroupBy::Topic => Group::Text(facts.topic.as_deref().unwrap_or_default()),
+        };
+        accumulated.groups.entry(group).or_default().add(facts, context);
+    }
+    accumulated
+}
+
+/// Works out the figures: grouped, the total is the groups merged (each conversation read once).
+fn finish(accumulated: Accumulated<'_>, context: &ReportContext) -> Report {
+    let Accumulated { mut total, groups } = accumulated;
+    let mut rows: Vec<(Group<'_>, KpiAccumulator)> = groups.into_iter().collect();
     rows.sort_by_key(|(group, _)| *group);
     for (_, group) in &rows {
         total.merge(group);

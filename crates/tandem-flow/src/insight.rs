@@ -18,6 +18,16 @@ use tokio::sync::{RwLock, broadcast};
 /// processes wrote, such as `tandem import conversations`).
 const RELOAD_AFTER: Duration = Duration::from_secs(600);
 
+/// Runs a report's computation (up to a few hundred milliseconds over a million
+/// conversations) without holding up the runtime's other tasks: on a multi-threaded runtime
+/// the worker hands its tasks to others meanwhile.
+fn computing<T>(work: impl FnOnce() -> T) -> T {
+    let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+        runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+    });
+    if multi_threaded { tokio::task::block_in_place(work) } else { work() }
+}
+
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -143,12 +153,13 @@ impl Insight {
         period: (Millis, Millis),
         by: Option<GroupBy>,
         context: &ReportContext,
-        filter: impl Fn(&ConversationFacts) -> bool,
+        filter: impl Fn(&ConversationFacts) -> bool + Sync,
     ) -> StoreResult<Report> {
         let table = self.table(workspace).await?;
         let table = table.read().await;
-        let facts = table.facts.iter().filter(|facts| filter(facts));
-        Ok(tandem_domain::insight::report(facts, period.0, period.1, by, context))
+        Ok(computing(|| {
+            tandem_domain::insight::report_of(&table.facts, &filter, period, by, context)
+        }))
     }
 
     /// The report `tandem report` prints and `GET /api/v1/reports/kpis` answers: the period read
@@ -159,7 +170,7 @@ impl Insight {
         (from, to): (Option<&str>, Option<&str>),
         by: Option<GroupBy>,
         context: &ReportContext,
-        filter: impl Fn(&ConversationFacts) -> bool,
+        filter: impl Fn(&ConversationFacts) -> bool + Sync,
     ) -> Result<ReportDocument, ReportError> {
         let (period, (from, to)) = tandem_domain::insight::period(from, to, context)?;
         let mut report = self.report(workspace, period, by, context, filter).await?;
@@ -203,6 +214,27 @@ impl Insight {
             row.label = names.get(&row.key).cloned();
         }
         Ok(())
+    }
+
+    /// Reads the conversations of the period in `metric`'s population that `filter` keeps,
+    /// in no particular order, without copying them (for figures a page computes itself).
+    pub async fn select<T>(
+        &self,
+        workspace: WorkspaceId,
+        period: (Millis, Millis),
+        metric: Metric,
+        context: &ReportContext,
+        filter: impl Fn(&ConversationFacts) -> bool + Sync,
+        read: impl FnOnce(&[&ConversationFacts]) -> T,
+    ) -> StoreResult<T> {
+        let table = self.table(workspace).await?;
+        let table = table.read().await;
+        let keep = |facts: &ConversationFacts| {
+            (period.0..period.1).contains(&facts.created_at)
+                && context.includes(facts, metric)
+                && filter(facts)
+        };
+        Ok(computing(|| read(&tandem_domain::insight::select(&table.facts, &keep))))
     }
 
     /// The conversations behind a figure: created in `[from, to)`, in the group `key` of `by`

@@ -314,6 +314,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_customer(&self, customer: NewCustomer) -> StoreResult<Customer>;
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>>;
+    /// The names of these customers of the workspace (those it has), in one read.
+    async fn customer_names(
+        &self,
+        workspace: WorkspaceId,
+        ids: Vec<CustomerId>,
+    ) -> StoreResult<Vec<(CustomerId, String)>>;
 
     async fn create_queue(
         &self,

@@ -204,6 +204,14 @@ impl Http {
         Ok((status, value))
     }
 
+    /// GETs a page or a file and reads it whole: its status and size in bytes.
+    pub(crate) async fn fetch(&mut self, path: &str) -> anyhow::Result<(u16, usize)> {
+        let response =
+            self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.bytes().await?.len()))
+    }
+
     /// The conversation's assist, or an error naming the status.
     async fn assist(&mut self, conversation: ConversationId) -> anyhow::Result<serde_json::Value> {
         let path = format!("/api/v1/conversations/{}/assist", conversation.0);

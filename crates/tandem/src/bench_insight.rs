@@ -4,7 +4,8 @@
 //! keeps each conversation's report facts as live traffic does, starts `tandem serve` on that
 //! database, and times every query the Insight pages make through the reports API: the first
 //! (which loads the working set) and then repeated rounds, with conversations changing between
-//! rounds as they would while a team works.
+//! rounds as they would while a team works. The console's Insight pages themselves (which add
+//! the bottlenecks) and a CSV export are timed the same way.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,6 +78,13 @@ pub async fn run(conversations: usize, rounds: usize) -> anyhow::Result<InsightR
     ]
     .into_iter()
     .map(|query| format!("/api/v1/reports/{query}"))
+    .chain([
+        "/insight".to_owned(),
+        format!("/insight?by=topic&from={year_ago}"),
+        format!("/insight?by=queue&from={year_ago}"),
+        "/insight/conversations?metric=sla_missed".to_owned(),
+        "/insight/export.csv?by=day&metric=unhappy".to_owned(),
+    ])
     .collect();
     let started = Instant::now();
     get(&mut http, &queries[0]).await?;
@@ -136,10 +144,11 @@ pub async fn run(conversations: usize, rounds: usize) -> anyhow::Result<InsightR
     })
 }
 
+/// GETs an API report or a console page; only its status matters.
 async fn get(http: &mut Http, path: &str) -> anyhow::Result<()> {
-    let (status, value) = http.request("GET", path, None).await?;
+    let (status, size) = http.fetch(path).await?;
     if status != 200 {
-        bail!("GET {path}: {status} {value}");
+        bail!("GET {path}: {status} ({size} bytes)");
     }
     Ok(())
 }

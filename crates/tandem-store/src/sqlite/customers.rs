@@ -2,7 +2,7 @@
 //! user id, and what each has talked about with the workspace before.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use tandem_domain::{Customer, CustomerId, Locale, UserId};
+use tandem_domain::{Customer, CustomerId, Locale, UserId, WorkspaceId};
 
 use super::rows::{CUSTOMER_COLUMNS, customer_from_row, to_json};
 use crate::{CustomerHistory, NewCustomer, StoreResult, VerifiedCustomer, now_millis};
@@ -40,6 +40,23 @@ pub(super) fn customer(connection: &Connection, id: CustomerId) -> StoreResult<O
         .prepare_cached(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?1"))?
         .query_row([id.0], customer_from_row)
         .optional()?)
+}
+
+/// The names of these customers of the workspace (those it has), in one read.
+pub(super) fn names(
+    connection: &Connection,
+    workspace: WorkspaceId,
+    ids: &[CustomerId],
+) -> StoreResult<Vec<(CustomerId, String)>> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    let mut statement = connection.prepare_cached(
+        "SELECT id, name FROM customers
+         WHERE workspace_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+    )?;
+    let rows = statement.query_map(params![workspace.0, to_json(&ids)?], |row| {
+        Ok((CustomerId(row.get(0)?), row.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub(super) fn verified(

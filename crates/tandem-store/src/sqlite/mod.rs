@@ -251,6 +251,14 @@ impl Store for SqliteStore {
         self.read(move |connection| customers::customer(connection, id)).await
     }
 
+    async fn customer_names(
+        &self,
+        workspace: WorkspaceId,
+        ids: Vec<CustomerId>,
+    ) -> StoreResult<Vec<(CustomerId, String)>> {
+        self.read(move |connection| customers::names(connection, workspace, &ids)).await
+    }
+
     async fn customer_history(&self, customer: CustomerId) -> StoreResult<CustomerHistory> {
         self.read(move |connection| customers::history(connection, customer)).await
     }

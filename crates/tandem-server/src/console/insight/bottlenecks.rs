@@ -3,7 +3,7 @@
 //! after the bot had replied, and the hand-off reasons that grew from the period's first half to
 //! its second. (The first response per queue is the report grouped by queue.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use tandem_domain::insight::nearest_rank;
 use tandem_domain::{ConversationFacts, Millis, Reason};
@@ -39,7 +39,7 @@ const TOP_TOPICS: usize = 10;
 
 /// Hand-offs per hour of the day (`hour_of` in the report's time zone), only hours with any.
 pub(super) fn by_hour(
-    handed_off: &[ConversationFacts],
+    handed_off: &[&ConversationFacts],
     hour_of: impl Fn(Millis) -> i8,
 ) -> Vec<HourFigures> {
     let mut hours: BTreeMap<i8, (usize, Vec<Millis>)> = BTreeMap::new();
@@ -61,13 +61,15 @@ pub(super) fn by_hour(
 }
 
 /// The topics most often handed off after a bot reply, most first.
-pub(super) fn bot_failures(handed_off: &[ConversationFacts]) -> Vec<BotFailure> {
-    let mut topics: BTreeMap<String, usize> = BTreeMap::new();
+pub(super) fn bot_failures(handed_off: &[&ConversationFacts]) -> Vec<BotFailure> {
+    let mut topics: HashMap<&str, usize> = HashMap::new();
     for facts in handed_off.iter().filter(|facts| facts.bot_messages > 0) {
-        *topics.entry(facts.topic.clone().unwrap_or_default()).or_default() += 1;
+        *topics.entry(facts.topic.as_deref().unwrap_or_default()).or_default() += 1;
     }
-    let mut failures: Vec<BotFailure> =
-        topics.into_iter().map(|(topic, handed_off)| BotFailure { topic, handed_off }).collect();
+    let mut failures: Vec<BotFailure> = topics
+        .into_iter()
+        .map(|(topic, handed_off)| BotFailure { topic: topic.to_owned(), handed_off })
+        .collect();
     failures.sort_by(|a, b| b.handed_off.cmp(&a.handed_off).then_with(|| a.topic.cmp(&b.topic)));
     failures.truncate(TOP_TOPICS);
     failures
@@ -76,7 +78,7 @@ pub(super) fn bot_failures(handed_off: &[ConversationFacts]) -> Vec<BotFailure> 
 /// Reasons with more hand-offs among conversations created in the second half of the period
 /// (from `middle`) than in the first, the largest growth first.
 pub(super) fn growing_reasons(
-    handed_off: &[ConversationFacts],
+    handed_off: &[&ConversationFacts],
     middle: Millis,
 ) -> Vec<GrowingReason> {
     let mut counts: BTreeMap<Reason, (usize, usize)> = BTreeMap::new();
@@ -127,12 +129,13 @@ mod tests {
     fn hours_topics_and_growing_reasons_are_counted_by_hand() {
         let mut answered = handed_off(1, 9 * HOUR, Some("returns"), &[Reason::AsksForHuman]);
         answered.agent_message(9 * HOUR + 120_000, UserId(7));
-        let all = vec![
+        let all = [
             answered,
             handed_off(2, 9 * HOUR + 60_000, Some("returns"), &[Reason::Complaint]),
             handed_off(3, 30 * HOUR, Some("shipping"), &[Reason::Complaint]),
             handed_off(4, 31 * HOUR, None, &[Reason::Complaint, Reason::AsksForHuman]),
         ];
+        let all: Vec<&ConversationFacts> = all.iter().collect();
         let hour_of = |at: Millis| ((at / HOUR) % 24) as i8;
         let hours = by_hour(&all, hour_of);
         assert_eq!(

@@ -107,17 +107,12 @@ pub(super) async fn customer_names(
     agent: &Agent,
     conversations: &[ConversationFacts],
 ) -> Result<HashMap<CustomerId, String>, PageError> {
-    let mut names = HashMap::new();
-    for facts in conversations {
-        if names.contains_key(&facts.customer_id) {
-            continue;
-        }
-        let customer =
-            state.store.customer(facts.customer_id).await.map_err(store_failed(agent))?;
-        let name = customer.map(|customer| customer.name).unwrap_or_default();
-        names.insert(facts.customer_id, name);
-    }
-    Ok(names)
+    let mut ids: Vec<CustomerId> = conversations.iter().map(|facts| facts.customer_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let workspace = agent.user.workspace_id;
+    let names = state.store.customer_names(workspace, ids).await.map_err(store_failed(agent))?;
+    Ok(names.into_iter().collect())
 }
 
 fn row(

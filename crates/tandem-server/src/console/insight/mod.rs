@@ -169,9 +169,18 @@ impl Selection {
 
     /// The hour of the day a moment falls in, in the report's time zone.
     pub(super) fn hour_of(&self, at: Millis) -> i8 {
-        jiff::Timestamp::from_millisecond(at)
-            .map(|moment| moment.to_zoned(self.context.time_zone.clone()).hour())
-            .unwrap_or(0)
+        // The zone's offset at that moment (no calendar: this runs per hand-off of the period);
+        // a fixed zone (UTC, +08:00) needs no lookup.
+        let zone = &self.context.time_zone;
+        let offset = match zone.to_fixed_offset() {
+            Ok(fixed) => fixed.seconds(),
+            Err(_) => match jiff::Timestamp::from_millisecond(at) {
+                Ok(moment) => zone.to_offset(moment).seconds(),
+                Err(_) => return 0,
+            },
+        };
+        let offset = i64::from(offset);
+        ((at.div_euclid(1000) + offset).rem_euclid(86_400) / 3_600) as i8
     }
 
     /// The address of the conversations behind a figure of this period: in `group` (the

@@ -124,26 +124,39 @@ pub(super) async fn show_insight_page(
         .report(workspace, selection.period, Some(selection.by), &selection.context, visible)
         .await
         .map_err(&failed)?;
-    let by_queue = state
-        .insight
-        .report(workspace, selection.period, Some(GroupBy::Queue), &selection.context, visible)
-        .await
-        .map_err(&failed)?;
-    let (_, handed_off) = state
-        .insight
-        .conversations_page(
-            workspace,
-            selection.period,
-            None,
-            Metric::HandedOff,
-            &selection.context,
-            visible,
-            usize::MAX,
-        )
-        .await
-        .map_err(&failed)?;
 
-    let hours = bottlenecks::by_hour(&handed_off, |at| selection.hour_of(at));
+    let (start, end) = selection.period;
+    let middle = start + (end - start) / 2;
+    // The waits by queue, by hour, where the bot fails and the growing reasons all concern
+    // only the handed-off conversations (a first human response and the SLA need a hand-off):
+    // they are read from those, side by side.
+    let context = &selection.context;
+    let (by_queue, hours, failures, growing) = state
+        .insight
+        .select(workspace, selection.period, Metric::HandedOff, context, visible, |handed_off| {
+            std::thread::scope(|scope| {
+                let hours =
+                    scope.spawn(|| bottlenecks::by_hour(handed_off, |at| selection.hour_of(at)));
+                let failures = scope.spawn(|| bottlenecks::bot_failures(handed_off));
+                let growing = scope.spawn(|| bottlenecks::growing_reasons(handed_off, middle));
+                let by_queue = tandem_domain::insight::report_of(
+                    handed_off,
+                    &|_| true,
+                    (start, end),
+                    Some(GroupBy::Queue),
+                    context,
+                );
+                let joined = "a bottleneck figure panicked";
+                (
+                    by_queue,
+                    hours.join().expect(joined),
+                    failures.join().expect(joined),
+                    growing.join().expect(joined),
+                )
+            })
+        })
+        .await
+        .map_err(&failed)?;
     let by = selection.by;
     let rows: Vec<GroupRow> = report
         .rows
@@ -176,8 +189,8 @@ pub(super) async fn show_insight_page(
         waits: waits(t, &selection, &names, &by_queue.rows),
         hour_chart: hour_chart(t, &selection, &hours),
         hours: hour_rows(t, &selection, &hours),
-        failures: failure_rows(&selection, &names, &bottlenecks::bot_failures(&handed_off)),
-        growing: growing_rows(t, &selection, &handed_off),
+        failures: failure_rows(&selection, &names, &failures),
+        growing: growing_rows(t, &selection, growing),
         export_link: format!(
             "/insight/export.csv?{}",
             selection.query_string(
@@ -595,7 +608,7 @@ fn failure_rows(selection: &Selection, names: &Names, failures: &[BotFailure]) -
 fn growing_rows(
     t: &'static Text,
     selection: &Selection,
-    handed_off: &[ConversationFacts],
+    growing: Vec<GrowingReason>,
 ) -> Vec<GrowingRow> {
     let (start, end) = selection.period;
     let middle = start + (end - start) / 2;
@@ -603,7 +616,7 @@ fn growing_rows(
         jiff::Timestamp::from_millisecond(at).map(|moment| moment.to_string()).unwrap_or_default()
     };
     let (start, middle_text, end) = (moment(start), moment(middle), moment(end));
-    bottlenecks::growing_reasons(handed_off, middle)
+    growing
         .into_iter()
         .map(|GrowingReason { reason, first, second }| {
             let narrow = Narrow { reason: Some(reason), ..Narrow::default() };
