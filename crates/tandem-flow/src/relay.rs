@@ -6,9 +6,9 @@ use tokio::sync::broadcast;
 
 use tandem_domain::{
     ActionOutcome, AuthorKind, Conversation, ConversationId, ConversationState, Customer,
-    EscalationDecision, EscalationOutcome, EscalationPolicy, Inbox, Locale, Message, MessageId,
-    Reason, TimeZoneName, Transition, TransitionError, TurnOutcome, User, ValidationError,
-    validate,
+    DecisionRecord, EscalationDecision, EscalationOutcome, EscalationPolicy, Inbox, Locale,
+    Message, MessageId, Reason, TimeZoneName, Transition, TransitionError, TurnOutcome, User,
+    ValidationError, validate,
 };
 use tandem_routing::BusinessHours;
 use tandem_store::{Appended, MessageTarget, NewMessage, RouteChange, Store, StoreError};
@@ -24,6 +24,9 @@ struct Escalation<'a> {
     policy: &'a EscalationPolicy,
     turns: &'a [CustomerTurn],
     phrases: &'static Phrases,
+    /// The bot's decision on the newest message when it is not stored (a draft handed over for
+    /// approval): what the hand-off is about.
+    current: Option<&'a DecisionRecord>,
 }
 
 /// Where an escalation left the conversation.
@@ -254,6 +257,7 @@ impl Relay {
             policy: &policy,
             turns: &turns,
             phrases,
+            current: None,
         };
         if before.outcome == EscalationOutcome::HandOff {
             let escalated = self
@@ -300,6 +304,8 @@ impl Relay {
         if before.outcome == EscalationOutcome::DraftForApproval {
             // Regulated: a person approves (or rewrites) the bot's answer before it is sent.
             let draft = (reply.outcome == TurnOutcome::Answer).then_some(reply.body.as_str());
+            // The draft is not stored as a reply: its decision says what the hand-off is about.
+            let escalation = Escalation { current: reply.decision.as_ref(), ..escalation };
             self.escalate(escalation, &turn.conversation, before, draft, phrases.specialist_review)
                 .await?;
             return Ok(None);
@@ -367,23 +373,44 @@ impl Relay {
         draft: Option<&str>,
         note: Option<&str>,
     ) -> Result<Escalated, RelayError> {
-        let Escalation { inbox, customer, policy, turns, phrases } = escalation;
+        let Escalation { inbox, customer, policy, turns, phrases, current: current_decision } =
+            escalation;
         let workspace = inbox.workspace_id;
         let decisions = self.store.decisions(conversation.id).await?;
         let messages = recent_messages(&self.store, conversation).await?;
-        // The articles the customer asked about name the topic (their tags and keys).
-        let mut topics = Vec::new();
-        if let Some((_, record)) =
-            decisions.iter().rev().find(|(_, record)| !record.candidates.is_empty())
-            && let Some(top) = record.candidates.first()
-        {
-            topics.push(top.article.clone());
-            if let Some(article) = self.store.article(workspace, &top.article).await? {
+        // The articles the customer asked about name the topic (their keys and tags): the one
+        // the newest message was matched to (the bot's reply to it, or the draft now handed
+        // over) is what the hand-off is about; an earlier one only when nothing current names
+        // a queue.
+        let newest = turns.last().map_or(i64::MAX, |turn| turn.seq);
+        let answers_newest =
+            |id: MessageId| messages.iter().any(|message| message.id == id && message.seq > newest);
+        let top_article =
+            |record: &DecisionRecord| record.candidates.first().map(|top| top.article.clone());
+        let current_article = current_decision.and_then(top_article).or_else(|| {
+            decisions
+                .iter()
+                .rev()
+                .filter(|(id, _)| answers_newest(*id))
+                .find_map(|(_, record)| top_article(record))
+        });
+        let earlier_article = decisions
+            .iter()
+            .rev()
+            .filter(|(id, _)| !answers_newest(*id))
+            .find_map(|(_, record)| top_article(record));
+        let mut topics = [Vec::new(), Vec::new()];
+        for (topics, key) in topics.iter_mut().zip([current_article, earlier_article]) {
+            let Some(key) = key else { continue };
+            if let Some(article) = self.store.article(workspace, &key).await? {
                 topics.extend(article.tags);
             }
+            topics.push(key);
         }
+        let [current_topics, earlier_topics] = topics;
         let queues = self.store.queues(workspace).await?;
-        let chosen = triage::choose_queue(&queues, &decision.reasons, &topics);
+        let chosen =
+            triage::choose_queue(&queues, &decision.reasons, &current_topics, &earlier_topics);
         let queue = chosen.map(|queue| queue.id);
         let now = tandem_store::now_millis();
         // Nobody is in: the conversation waits as a ticket and the bot keeps helping.
@@ -413,6 +440,7 @@ impl Relay {
             turns,
             messages: &messages,
             decisions: &decisions,
+            current: current_decision,
             decision: &decision,
             draft,
             history,
@@ -550,7 +578,8 @@ impl Relay {
             .await?
             .ok_or(StoreError::NotFound(tandem_store::Entity::Conversation))?;
         let phrases = Phrases::for_locale(locale);
-        let escalation = Escalation { inbox, customer, policy: &policy, turns: &turns, phrases };
+        let escalation =
+            Escalation { inbox, customer, policy: &policy, turns: &turns, phrases, current: None };
         let note = if noted { None } else { Some(note) };
         self.escalate_quietly(escalation, &conversation, decision, None, note).await?;
         Ok(self

@@ -194,24 +194,34 @@ pub fn priority(
     priority.min(100)
 }
 
-/// The queue for a hand-off: the first whose topics name one of the reasons or one of the
-/// tags (or the key) of the articles the customer asked about; else the first queue without
-/// topics (the general one); else the first queue.
+/// The queue for a hand-off, by what the hand-off is about now. In order, the first queue
+/// whose topics name:
+/// 1. one of the hand-off's reasons (`complaint`, `legal_threat`, `privacy`...): why the
+///    customer needs a person now outranks what they asked about before;
+/// 2. one of `current`: the key or a tag of the article the message(s) that led to the
+///    hand-off were matched to;
+/// 3. one of `earlier`: the key or a tag of the article an earlier message was matched to,
+///    the conversation's topic when nothing current names a queue;
+///
+/// else the first queue without topics (the general one); else the first queue. Topics are
+/// compared without regard to ASCII case.
 pub fn choose_queue<'a>(
     queues: &'a [Queue],
     reasons: &[Reason],
-    topics: &[String],
+    current: &[String],
+    earlier: &[String],
 ) -> Option<&'a Queue> {
-    let wanted = |topic: &String| {
-        reasons
-            .iter()
-            .map(|reason| reason.as_str())
-            .chain(topics.iter().map(String::as_str))
-            .any(|candidate| candidate.eq_ignore_ascii_case(topic))
+    let names = |queue: &Queue, wanted: &[&str]| {
+        let named = |topic: &String| wanted.iter().any(|want| want.eq_ignore_ascii_case(topic));
+        queue.routing.topics.iter().any(named)
     };
-    queues
-        .iter()
-        .find(|queue| queue.routing.topics.iter().any(wanted))
+    let naming = |wanted: &[&str]| queues.iter().find(|queue| names(queue, wanted));
+    let reasons: Vec<&str> = reasons.iter().map(|reason| reason.as_str()).collect();
+    let current: Vec<&str> = current.iter().map(String::as_str).collect();
+    let earlier: Vec<&str> = earlier.iter().map(String::as_str).collect();
+    naming(&reasons)
+        .or_else(|| naming(&current))
+        .or_else(|| naming(&earlier))
         .or_else(|| queues.iter().find(|queue| queue.routing.topics.is_empty()))
         .or_else(|| queues.first())
 }
@@ -360,6 +370,9 @@ pub struct PacketInput<'a> {
     /// The conversation's messages, oldest first (for the bot's replies).
     pub messages: &'a [Message],
     pub decisions: &'a [(tandem_domain::MessageId, DecisionRecord)],
+    /// The bot's decision on the newest message when it is not among `decisions` (a draft
+    /// handed over for approval is not stored as a reply).
+    pub current: Option<&'a DecisionRecord>,
     pub decision: &'a EscalationDecision,
     pub draft: Option<&'a str>,
     pub history: tandem_store::CustomerHistory,
@@ -374,10 +387,9 @@ pub fn packet(input: PacketInput<'_>) -> HandoffPacket {
     let language = customer_language(input.turns, input.customer);
     let limit = if language == Some(Locale::Zh) { 120 } else { 280 };
     let latest_decision = input
-        .decisions
-        .iter()
-        .rev()
-        .map(|(_, record)| record)
+        .current
+        .into_iter()
+        .chain(input.decisions.iter().rev().map(|(_, record)| record))
         .find(|record| !record.candidates.is_empty());
     let intents = latest_decision
         .map(|record| {
@@ -639,13 +651,94 @@ mod tests {
             let reasons: Vec<Reason> =
                 reasons.iter().map(|reason| Reason::parse(reason).unwrap()).collect();
             let topics: Vec<String> = topics.iter().map(|topic| topic.to_string()).collect();
-            choose_queue(&queues, &reasons, &topics).map(|queue| queue.id.0)
+            choose_queue(&queues, &reasons, &topics, &[]).map(|queue| queue.id.0)
         };
         assert_eq!(pick(&["complaint"], &[]), Some(3));
         assert_eq!(pick(&[], &["Refund"]), Some(3));
         assert_eq!(pick(&[], &["presale"]), Some(1));
         assert_eq!(pick(&["asks_for_human"], &["shipping"]), Some(2));
-        assert_eq!(choose_queue(&[], &[], &[]).map(|queue| queue.id), None);
+        assert_eq!(choose_queue(&[], &[], &[], &[]).map(|queue| queue.id), None);
+    }
+
+    /// The queue follows what the hand-off is about now: its reasons first, then the article
+    /// the newest message was matched to, and only then an earlier message's article.
+    #[test]
+    fn the_current_problem_outranks_an_earlier_topic() {
+        let queue = |id, topics: &[&str]| Queue {
+            id: QueueId(id),
+            workspace_id: WorkspaceId(1),
+            name: format!("q{id}"),
+            description: String::new(),
+            routing: QueueRouting {
+                topics: topics.iter().map(|topic| topic.to_string()).collect(),
+                ..QueueRouting::default()
+            },
+        };
+        // Listed first, as in the demo, so that queue order alone would pick pre-sales.
+        let (presale, after_sales, disputes, general) = (1, 2, 3, 4);
+        let queues = [
+            queue(presale, &["售前", "presale"]),
+            queue(after_sales, &["售后", "after-sales"]),
+            queue(disputes, &["complaint", "legal_threat", "anger"]),
+            queue(general, &[]),
+        ];
+        // (earlier message, newest message, the newest message's article topics, the earlier
+        // message's article topics, the queue)
+        type Case =
+            (&'static str, &'static str, &'static [&'static str], &'static [&'static str], i64);
+        let cases: [Case; 10] = [
+            ("你们发货要多久？", "我要投诉！你们太差劲了，必须退款！", &[], &["售前"], disputes),
+            (
+                "how long does shipping take?",
+                "I want to file a complaint, this is unacceptable. Refund me now!",
+                &[],
+                &["presale"],
+                disputes,
+            ),
+            // A reason names a queue: it outranks the current article's tags too.
+            ("发货要多久", "再不处理我就找律师起诉你们", &["售后"], &["售前"], disputes),
+            (
+                "how long does shipping take?",
+                "I will sue you and report this to the regulator",
+                &["after-sales"],
+                &["presale"],
+                disputes,
+            ),
+            // The reasons name no queue: the current article's tags win over the earlier's.
+            ("发货要多久", "转人工", &["退货", "售后"], &["售前"], after_sales),
+            (
+                "how long does shipping take?",
+                "I want to talk to a real person",
+                &["returns", "After-Sales"],
+                &["presale"],
+                after_sales,
+            ),
+            // Nothing current names a queue: the earlier topic is still the conversation's.
+            ("发货要多久", "转人工", &["物流"], &["售前"], presale),
+            (
+                "how long does shipping take?",
+                "I want to talk to a real person",
+                &[],
+                &["presale"],
+                presale,
+            ),
+            // Nothing names a queue: the general one.
+            ("你好", "转人工", &["物流"], &["运费"], general),
+            ("hello", "I want to talk to a real person", &[], &[], general),
+        ];
+        for (earlier_text, text, current, earlier, wanted) in cases {
+            let decision = decide_on(&[earlier_text, text], &["answer"], None);
+            assert_eq!(decision.outcome, EscalationOutcome::HandOff, "{text}: {decision:?}");
+            let current: Vec<String> = current.iter().map(|topic| topic.to_string()).collect();
+            let earlier: Vec<String> = earlier.iter().map(|topic| topic.to_string()).collect();
+            let chosen = choose_queue(&queues, &decision.reasons, &current, &earlier);
+            assert_eq!(
+                chosen.map(|queue| queue.id.0),
+                Some(wanted),
+                "{earlier_text} / {text} ({:?}, {current:?}, {earlier:?})",
+                decision.reasons
+            );
+        }
     }
 
     #[test]

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tandem_domain::{
-    AgentRouting, AuthorKind, Channel, ConversationId, ConversationState, EscalationOutcome,
-    Locale, Presence, QueueRouting, Role, User,
+    AgentRouting, ArticleStatus, AuthorKind, CandidateRecord, Channel, ConversationId,
+    ConversationState, DecisionRecord, EscalationOutcome, Locale, NewArticle, Presence, Queue,
+    QueueRouting, Reason, Role, TurnOutcome, User,
 };
-use tandem_flow::{PlaceholderResponder, Relay, Routing};
+use tandem_flow::{BotReply, PlaceholderResponder, Relay, Responder, Routing, Turn};
 use tandem_store::{NewUser, Store};
 
 use tandem_flow::testing::{World, send, world};
@@ -124,6 +126,149 @@ async fn an_angry_dispute_goes_to_the_skilled_agent_with_a_packet() {
     let messages = world.store.messages(conversation, 0, 20).await.unwrap();
     assert!(messages.iter().all(|message| message.author_kind != AuthorKind::Bot), "{messages:?}");
     assert!(messages.iter().any(|message| message.body.contains("skilled")), "{messages:?}");
+}
+
+/// Answers as the knowledge engine would, from the article whose key is paired with a phrase
+/// the customer's message contains.
+struct ArticleResponder(&'static [(&'static str, &'static str)]);
+
+#[async_trait]
+impl Responder for ArticleResponder {
+    async fn respond(&self, turn: &Turn) -> BotReply {
+        let body = &turn.message.body;
+        let key = self.0.iter().find(|(phrase, _)| body.contains(phrase)).map(|(_, key)| *key);
+        let candidates = key
+            .map(|key| CandidateRecord {
+                article: key.into(),
+                title: key.into(),
+                version: 1,
+                score: 0.9,
+                retrieval: 0.9,
+                intent: None,
+            })
+            .into_iter()
+            .collect();
+        let outcome = if key.is_some() { TurnOutcome::Answer } else { TurnOutcome::Abstain };
+        let mut reply = BotReply::text("answer", outcome, false);
+        reply.decision = Some(DecisionRecord {
+            query: body.clone(),
+            outcome,
+            threshold: 0.3,
+            candidates,
+            knowledge_version: "1".into(),
+            latency_us: 1,
+            action: None,
+            llm: None,
+        });
+        reply
+    }
+}
+
+/// A pre-sales queue listed before the disputes desk (so that queue order alone would pick it)
+/// and a pre-sales article about shipping times for the bot to answer from.
+async fn pre_sales_first(world: &World) -> Queue {
+    let workspace = world.inbox.workspace_id;
+    let routing =
+        QueueRouting { topics: vec!["售前".into(), "presale".into()], ..Default::default() };
+    let queue = world.store.create_queue(workspace, "Pre-sales", "", routing).await.unwrap();
+    let article = NewArticle::new(
+        "shipping-time",
+        Locale::Zh,
+        "多久发货",
+        &["下单后多久发货"],
+        "下单后 48 小时内发货。",
+        &["售前", "presale"],
+    );
+    world
+        .store
+        .save_articles(workspace, vec![article], ArticleStatus::Published, None)
+        .await
+        .unwrap();
+    queue
+}
+
+async fn queue_named(world: &World, name: &str) -> Queue {
+    let queues = world.store.queues(world.inbox.workspace_id).await.unwrap();
+    queues.into_iter().find(|queue| queue.name == name).unwrap()
+}
+
+#[tokio::test]
+async fn an_angry_refund_demand_after_a_pre_sales_question_goes_to_disputes() {
+    let world = world().await;
+    let presale = pre_sales_first(&world).await;
+    let (_idle, skilled) = disputes_desk(&world).await;
+    let disputes = queue_named(&world, "Disputes").await;
+    let (_clock, time) = Clock::start();
+    let _routing = Routing::start(world.store.clone(), time);
+    let responder = ArticleResponder(&[("发货", "shipping-time")]);
+    let relay = Relay::new(world.store.clone(), Arc::new(responder));
+    let answered = super::send_until_done(&relay, &world, "你们下单后多久发货？").await;
+    assert!(answered.is_some(), "the bot answers the pre-sales question");
+    let appended = relay
+        .customer_message(send(&world, "等了一个星期还没发货！我要投诉，你们太差劲了，必须退款！"))
+        .await
+        .unwrap();
+    let conversation = appended.conversation.id;
+    wait_for_owner(&world.store, conversation, |state, agent| {
+        state == ConversationState::Human && agent == Some(skilled.id)
+    })
+    .await;
+    let packet = world.store.handoff(conversation).await.unwrap().expect("a hand-off packet");
+    assert!(packet.reasons.contains(&Reason::Complaint), "{:?}", packet.reasons);
+    assert_eq!(packet.queue_id, Some(disputes.id), "not {:?} (pre-sales)", presale.id);
+    assert_eq!(packet.skills, ["disputes", "lang:zh"], "the complaint's skills, not pre-sales'");
+}
+
+/// Asking for a person names no queue: the earlier pre-sales question is still what the
+/// conversation is about.
+#[tokio::test]
+async fn asking_for_a_person_after_a_pre_sales_question_goes_to_pre_sales() {
+    let world = world().await;
+    let presale = pre_sales_first(&world).await;
+    disputes_desk(&world).await;
+    let relay =
+        Relay::new(world.store.clone(), Arc::new(ArticleResponder(&[("发货", "shipping-time")])));
+    super::send_until_done(&relay, &world, "你们下单后多久发货？").await.expect("an answer");
+    let appended = relay.customer_message(send(&world, "转人工")).await.unwrap();
+    tandem_flow::testing::wait_until_queued(&world.store, appended.conversation.id).await;
+    let packet = world.store.handoff(appended.conversation.id).await.unwrap().unwrap();
+    assert_eq!(packet.queue_id, Some(presale.id), "{:?}", packet.reasons);
+    assert_eq!(packet.skills, ["lang:zh"]);
+}
+
+/// A draft handed over for approval is about the article the bot drafted from, not the
+/// article an earlier question was answered from.
+#[tokio::test]
+async fn a_drafted_answer_is_queued_by_its_own_article() {
+    let world = world().await;
+    let presale = pre_sales_first(&world).await;
+    let workspace = world.inbox.workspace_id;
+    let routing = QueueRouting { topics: vec!["health".into()], ..Default::default() };
+    let health = world.store.create_queue(workspace, "Health", "", routing).await.unwrap();
+    let article = NewArticle::new(
+        "dosage",
+        Locale::Zh,
+        "用量",
+        &["这个药每天吃几片"],
+        "请遵医嘱。",
+        &["health"],
+    );
+    world
+        .store
+        .save_articles(workspace, vec![article], ArticleStatus::Published, None)
+        .await
+        .unwrap();
+    let responder = ArticleResponder(&[("发货", "shipping-time"), ("药", "dosage")]);
+    let relay = Relay::new(world.store.clone(), Arc::new(responder));
+    super::send_until_done(&relay, &world, "你们下单后多久发货？").await.expect("an answer");
+    let appended =
+        relay.customer_message(send(&world, "我血压高，这个药每天吃几片合适？")).await.unwrap();
+    tandem_flow::testing::wait_until_queued(&world.store, appended.conversation.id).await;
+    let packet = world.store.handoff(appended.conversation.id).await.unwrap().unwrap();
+    assert_eq!(packet.outcome, EscalationOutcome::DraftForApproval);
+    assert_eq!(packet.queue_id, Some(health.id), "not {:?} (pre-sales)", presale.id);
+    assert_eq!(packet.intents[0].article, "dosage", "{:?}", packet.intents);
+    assert!(packet.draft.is_some());
 }
 
 #[tokio::test]
