@@ -4,7 +4,8 @@
 //! 1. **pending action**: the bot asked for an action's parameter; take it from this message
 //!    (or ask again, or give up), unless the customer moved on to something else;
 //! 2. **didn't help**: the customer says the last answer did not help; offer the other
-//!    candidates for their question, or a person;
+//!    candidates for their question, or a person. A correction ("不是这个，我是问退货", "no, I
+//!    meant shipping costs") is not a failure: the question it means goes on to the next stage;
 //! 3. **decide**: the engine reads the message (with the question before it, for a short
 //!    follow-up): answer, clarify or abstain, with the decision record;
 //! 4. **action**: the best match is a business action; collect its parameters and run it;
@@ -202,10 +203,13 @@ impl Responder for KnowledgeResponder {
         if let Some(reply) = self.pending_action(turn, &built, phrases).await {
             return reply;
         }
-        if let Some(reply) = replies::after_didnt_help(turn, &built, phrases) {
+        let corrected = replies::corrected_question(turn, &built);
+        if corrected.is_none()
+            && let Some(reply) = replies::after_didnt_help(turn, &built, phrases)
+        {
             return reply;
         }
-        let mut decided = decide(turn, &built);
+        let mut decided = decide(turn, &built, corrected.as_deref());
         if self.model_choice(turn, &built, &mut decided).await {
             // The model named the article: its own answer, with no second model call.
             let Decided { decision, articles, record } = decided;
@@ -281,15 +285,18 @@ impl KnowledgeResponder {
     }
 }
 
-/// The engine's decision on the message. A short follow-up ("那电子产品呢？", "and for
+/// The engine's decision on the message, or on the question a correction meant (`corrected`:
+/// "不是这个，我是问退货" is decided as "退货"). A short follow-up ("那电子产品呢？", "and for
 /// electronics?") is read with the question before it, when that reading is the more
 /// confident one.
-fn decide(turn: &Turn, built: &Built) -> Decided {
+fn decide(turn: &Turn, built: &Built, corrected: Option<&str>) -> Decided {
     let channel = Some(turn.inbox.channel);
     let started = std::time::Instant::now();
-    let (mut decision, mut articles) = built.decide(&turn.message.body, channel);
-    let mut query = turn.message.body.clone();
-    if let Some(previous) = replies::follow_up_context(turn) {
+    let mut query = corrected.unwrap_or(&turn.message.body).to_owned();
+    let (mut decision, mut articles) = built.decide(&query, channel);
+    if corrected.is_none()
+        && let Some(previous) = replies::follow_up_context(turn)
+    {
         let combined = format!("{previous} {}", turn.message.body);
         let (in_context, in_context_articles) = built.decide(&combined, channel);
         let best = |decision: &Decision| {

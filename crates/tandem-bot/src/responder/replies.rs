@@ -15,6 +15,17 @@ pub(super) fn after_didnt_help(turn: &Turn, built: &Built, phrases: &Phrases) ->
     next_step_after_failure(turn, built, phrases)
 }
 
+/// The question a correction means ("不是这个，我是问退货怎么办" → "退货怎么办"), to be decided
+/// instead of the message: when it says enough to be a question of its own, or when the engine
+/// answers it ("不对，退货" with a returns article). A bare "不是这个" is none.
+pub(super) fn corrected_question(turn: &Turn, built: &Built) -> Option<String> {
+    let correction = tandem_text::signals::correction(&turn.message.body)?;
+    let answered = || {
+        built.decide(&correction.question, Some(turn.inbox.channel)).0.outcome == Outcome::Answer
+    };
+    (correction.substantive || answered()).then_some(correction.question)
+}
+
 /// After "that didn't help": offer the other candidates for the question the failed answer
 /// was for, or hand off to a person when there are none.
 fn next_step_after_failure(turn: &Turn, built: &Built, phrases: &Phrases) -> Option<BotReply> {

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use tandem_bot::KnowledgeResponder;
 use tandem_domain::ArticleStatus;
 use tandem_domain::Channel;
+use tandem_domain::{ConversationState, Locale, NewArticle};
 use tandem_flow::Relay;
 use tandem_flow::testing::{World, wait_until_queued, world};
 use tandem_knowledge::DecisionPolicy;
 use tandem_store::{SqliteConfig, SqliteStore, Store};
 
-use crate::{article, ask};
+use crate::{article, ask, decision_of};
 
 #[tokio::test]
 async fn published_knowledge_answers_with_its_source_and_abstains_otherwise() {
@@ -316,4 +317,101 @@ async fn dictionary_words_take_effect_when_saved() {
     let (with_words, with_articles) =
         responder.explain(world.inbox.workspace_id, "精灵连不上", None).await.unwrap();
     assert_ne!(retrieval(&plain, &plain_articles), retrieval(&with_words, &with_articles));
+}
+
+/// The service's own articles: when people work, shipping and returns.
+async fn service_kb(world: &World, responder: &Arc<KnowledgeResponder>) {
+    let english = |key: &str, title: &str, questions: &[&str], answer: &str| NewArticle {
+        language: Some(Locale::En),
+        ..article(key, title, questions, answer)
+    };
+    let articles = vec![
+        article(
+            "service-hours",
+            "人工客服服务时间",
+            &["人工客服几点上班", "人工服务时间", "客服工作时间是几点到几点"],
+            "人工客服每天 9:00-21:00 在线。",
+        ),
+        article(
+            "shipping",
+            "运费说明",
+            &["运费怎么算", "要付运费吗", "包邮吗"],
+            "订单满 99 元包邮，否则运费 8 元。",
+        ),
+        article(
+            "returns",
+            "退货政策",
+            &["怎么退货", "退货怎么办", "退货流程"],
+            "签收后 7 天内可无理由退货。",
+        ),
+        english(
+            "shipping-en",
+            "Shipping costs",
+            &["how much is shipping", "what does delivery cost", "shipping fee"],
+            "Shipping is free on orders over $50.",
+        ),
+        english(
+            "returns-en",
+            "Returns",
+            &["how do returns work", "can I return an item", "return policy"],
+            "You can return any item within 30 days.",
+        ),
+    ];
+    responder
+        .save(world.inbox.workspace_id, articles, ArticleStatus::Published, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_question_about_the_human_service_is_answered_and_a_request_hands_off() {
+    let world = world().await;
+    let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+    let relay = Relay::new(world.store.clone(), responder.clone());
+    service_kb(&world, &responder).await;
+    let hours = ask(&world, &relay, "人工客服几点上班？").await;
+    assert_eq!(hours.body, "人工客服每天 9:00-21:00 在线。");
+    let conversation = world.store.conversation(hours.conversation_id).await.unwrap().unwrap();
+    assert_eq!(conversation.state, ConversationState::Bot, "not handed off");
+
+    let request = ask(&world, &relay, "转人工").await;
+    wait_until_queued(&world.store, request.conversation_id).await;
+}
+
+#[tokio::test]
+async fn a_correction_is_answered_as_the_question_it_means() {
+    let world = world().await;
+    let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+    let relay = Relay::new(world.store.clone(), responder.clone());
+    service_kb(&world, &responder).await;
+    assert_eq!(ask(&world, &relay, "运费怎么算").await.body, "订单满 99 元包邮，否则运费 8 元。");
+    let corrected = ask(&world, &relay, "不是这个，我是问退货怎么办").await;
+    assert_eq!(corrected.body, "签收后 7 天内可无理由退货。");
+    let record = decision_of(&world, &corrected).await;
+    assert_eq!(record.query, "退货怎么办", "the question meant was decided");
+
+    assert_eq!(
+        ask(&world, &relay, "how much is shipping").await.body,
+        "Shipping is free on orders over $50."
+    );
+    let corrected = ask(&world, &relay, "no, I meant how do returns work").await;
+    assert_eq!(corrected.body, "You can return any item within 30 days.");
+    let conversation = world.store.conversation(corrected.conversation_id).await.unwrap().unwrap();
+    assert_eq!(conversation.state, ConversationState::Bot, "corrections are not failures");
+
+    // Too short to be a question of its own, but it names an article.
+    assert_eq!(ask(&world, &relay, "包邮吗").await.body, "订单满 99 元包邮，否则运费 8 元。");
+    assert_eq!(ask(&world, &relay, "不对，退货").await.body, "签收后 7 天内可无理由退货。");
+}
+
+#[tokio::test]
+async fn a_bare_correction_is_still_a_failed_answer() {
+    let world = world().await;
+    let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+    let relay = Relay::new(world.store.clone(), responder.clone());
+    returns_kb(&world, &responder, false).await;
+    let answered = ask(&world, &relay, "怎么退货").await;
+    let handed = ask(&world, &relay, "不是这个").await;
+    assert!(handed.body.contains("转接人工"), "{}", handed.body);
+    wait_until_queued(&world.store, answered.conversation_id).await;
 }
