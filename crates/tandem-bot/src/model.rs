@@ -1,9 +1,12 @@
 //! Grounded answers in the bot's turns. When the built-in engine has decided to answer from an
 //! article, and the workspace's model is on and allowed to receive text, the model rewrites the
-//! answer from the best few articles; the rewrite is shown only if [`verify_in_context`] finds
-//! every claim of it in those articles or the question. Anything else (an error, a timeout, a
-//! refusal, a rejected claim) leaves the extractive answer in place, and the decision record
-//! says which it was ([`LlmRecord`]).
+//! answer from the best few articles; the rewrite is shown only if [`Grounds::check`] accepts
+//! it: every claim of it in those articles or the question, at least one of them cited as
+//! `[ref:KEY]` and the answer drawn from what it cites, in the customer's language, not a
+//! repeat of the instructions. Anything else (an error, a timeout, a refusal, a rejected claim,
+//! an answer not grounded) leaves the extractive answer in place, and the decision record says
+//! which it was ([`LlmRecord`]: `rejected` with the unsupported claims, or with the reason code
+//! of [`NotGrounded`] as its `error`).
 //!
 //! The same [`WorkspaceModels`] make the other calls ([`WorkspaceModels::ready`] and
 //! [`WorkspaceModels::call`]), each behind its own switch of the settings.
@@ -18,7 +21,7 @@ use std::time::{Duration, Instant};
 use tandem_domain::{Article, LlmOutcome, LlmRecord, Locale, Millis, WorkspaceId};
 use tandem_store::{Store, StoreError};
 
-use tandem_llm::grounding::{self, Passage, Rejection, verify_in_context};
+use tandem_llm::grounding::{self, Grounds, NotGrounded, Passage, Rejection};
 use tandem_llm::{
     Breakers, ChatRequest, Completion, LlmClient, LlmError, LlmSettings, SettingsError,
     StreamEvent, StreamGate,
@@ -196,8 +199,9 @@ impl WorkspaceModels {
             messages: grounding::grounded_messages(question, &passages, locale),
             tools: Vec::new(),
         };
+        let grounds = Grounds::new(&passages, question, locale);
         let completion = match on_text.filter(|_| stream) {
-            Some(on_text) => streamed(&client, &request, &passages, question, on_text).await,
+            Some(on_text) => streamed(&client, &request, &grounds, on_text).await,
             None => client.complete(&request).await.map_err(Stopped::Error),
         };
         let latency_ms = started.elapsed().as_millis() as u64;
@@ -215,9 +219,19 @@ impl WorkspaceModels {
             }
         };
         let mut record = usage_record(&completion, latency_ms);
-        let verdict = verify_in_context(&completion.model_text, &passages, &[question])
+        // The whole answer is checked here whether it was streamed or not: a streamed one
+        // passed the same check in the gate before its last words were shown, and one that
+        // does not pass is replaced by the extractive answer before anything is stored.
+        let verdict = grounds
+            .check(&completion.model_text)
             .map(|()| grounding::strip_citations(&completion.text))
-            .and_then(|text| if text.is_empty() { Err(Rejection::Refused) } else { Ok(text) });
+            .and_then(|text| {
+                if text.is_empty() {
+                    Err(Rejection::NotGrounded(NotGrounded::Empty))
+                } else {
+                    Ok(text)
+                }
+            });
         let text = judged(&mut record, verdict);
         Some(Grounded { text, record })
     }
@@ -237,13 +251,11 @@ enum Stopped {
 async fn streamed(
     client: &LlmClient,
     request: &ChatRequest,
-    passages: &[Passage],
-    question: &str,
+    grounds: &Grounds<'_>,
     on_text: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Completion, Stopped> {
     let mut stream = client.stream(request).await.map_err(Stopped::Error)?;
-    let context = [question];
-    let mut gate = StreamGate::new(passages, &context);
+    let mut gate = StreamGate::new(grounds);
     while let Some(event) = stream.next().await {
         match event.map_err(Stopped::Error)? {
             StreamEvent::Delta(delta) => {
@@ -289,6 +301,11 @@ fn judged(record: &mut LlmRecord, verdict: Result<String, Rejection>) -> Option<
         Err(Rejection::Unsupported { claims }) => {
             record.outcome = LlmOutcome::Rejected;
             record.rejected_claims = claims.into_iter().map(|claim| claim.text).collect();
+            None
+        }
+        Err(Rejection::NotGrounded(reason)) => {
+            record.outcome = LlmOutcome::Rejected;
+            record.error = Some(reason.code().to_owned());
             None
         }
     }

@@ -420,7 +420,10 @@ pub struct DecisionRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LlmRecord {
     pub outcome: LlmOutcome,
-    /// The error's stable code (`llm_timeout`, `llm_error_status`...), for `error` and `skipped`.
+    /// The error's stable code (`llm_timeout`, `llm_error_status`...), for `error` and `skipped`;
+    /// for `rejected`, why the reply was not the answer when it made no unsupported claim
+    /// (`empty`, `wrong_language`, `echoes_instructions`, `off_topic`, `no_citation`,
+    /// `not_from_passage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The claims of a rejected answer that no passage supports, as the model wrote them.

@@ -1,18 +1,29 @@
-//! Streaming a grounded answer without ever showing an unchecked claim: the text is released
-//! a clause at a time, each clause once it is complete and [`verify_in_context`] finds its
-//! claims in the passages. The first clause that fails closes the gate for good; the caller
-//! then drops the stream and sends the extractive answer instead. Claims are local to a clause
-//! (a number and its unit, a date, a quoted term, a promise phrase), so checking clause by
-//! clause accepts what checking the whole answer accepts; the whole answer is still checked at
-//! the end.
+//! Streaming a grounded answer without ever showing an unchecked claim or an answer that is
+//! not drawn from the passages: the text is released a clause at a time, each clause once it is
+//! complete, [`verify_in_context`] finds its claims in the passages and
+//! [`Grounds::check_clause`] finds it in the customer's language and drawn from some passage
+//! (not the instructions, not off the subject). The first clause that fails closes the gate for
+//! good; the caller then drops the stream and sends the extractive answer instead. Claims are
+//! local to a clause (a number and its unit, a date, a quoted term, a promise phrase), so
+//! checking clause by clause accepts what checking the whole answer accepts.
+//!
+//! What only the whole answer can tell (does it cite a passage, is it drawn from the passages
+//! it cites) is checked by [`finish`](StreamGate::finish) with [`Grounds::check`] before
+//! whatever is still pending (an unfinished last clause, a trailing citation) is released, and
+//! the caller checks the whole answer again before it is stored. So a customer sees either the
+//! whole checked answer or, when the whole check fails, a draft of clauses that each came from
+//! the passages, which the article's own answer then replaces; never a clause of an
+//! irrelevant, instruction-repeating or wrong-language reply. (Holding everything back until
+//! the end would also be correct, but it would lose streaming altogether.)
 
-use crate::grounding::{self, NO_ANSWER, Passage, Rejection, verify_in_context};
+use crate::grounding::{self, Grounds, NO_ANSWER, Rejection, verify_in_context};
 
 /// Releases verified clauses of a streamed answer.
 #[derive(Debug)]
 pub struct StreamGate<'a> {
-    passages: &'a [Passage],
-    context: &'a [&'a str],
+    grounds: &'a Grounds<'a>,
+    /// Everything received, citations included: what the whole answer check reads.
+    received: String,
     /// The clause being written, as received.
     pending: String,
     /// How much of `pending` is already shown: words before anything that could become a
@@ -25,10 +36,10 @@ pub struct StreamGate<'a> {
 }
 
 impl<'a> StreamGate<'a> {
-    pub fn new(passages: &'a [Passage], context: &'a [&'a str]) -> Self {
+    pub fn new(grounds: &'a Grounds<'a>) -> Self {
         StreamGate {
-            passages,
-            context,
+            grounds,
+            received: String::new(),
             pending: String::new(),
             partial: 0,
             shown: String::new(),
@@ -42,6 +53,7 @@ impl<'a> StreamGate<'a> {
             return None;
         }
         self.pending.push_str(delta);
+        self.received.push_str(delta);
         if self.shown.is_empty() {
             let start = self.pending.len() - self.pending.trim_start().len();
             self.pending.drain(..start);
@@ -66,15 +78,22 @@ impl<'a> StreamGate<'a> {
         if safe <= self.partial || waiting_for_no_answer || self.pending.contains("NO_") {
             return;
         }
-        if verify_in_context(&self.pending[..safe], self.passages, self.context).is_ok() {
+        let words = &self.pending[..safe];
+        let so_far = format!("{}{}", self.shown, grounding::without_citations(words));
+        if self.verify(words).is_ok() && self.grounds.check_clause(&so_far, words).is_ok() {
             self.shown.push_str(&self.pending[self.partial..safe]);
             self.partial = safe;
         }
     }
 
-    /// The answer is complete: checks the last clause; returns the text to show when it grew.
+    /// The answer is complete: checks the whole answer ([`Grounds::check`]), then the last
+    /// clause; returns the text to show when it grew.
     pub fn finish(&mut self) -> Option<&str> {
         if self.rejection.is_some() {
+            return None;
+        }
+        if let Err(rejection) = self.grounds.check(&self.received) {
+            self.rejection = Some(rejection);
             return None;
         }
         let before = self.shown.len();
@@ -103,7 +122,7 @@ impl<'a> StreamGate<'a> {
         let visible = grounding::without_citations(clause);
         if visible.trim().is_empty() {
             // Only a citation between clauses: still refuse one of a passage not given.
-            if let Err(rejection) = verify_in_context(clause, self.passages, &[]) {
+            if let Err(rejection) = verify_in_context(clause, self.grounds.passages(), &[]) {
                 self.rejection = Some(rejection);
                 return false;
             }
@@ -112,7 +131,11 @@ impl<'a> StreamGate<'a> {
             }
             return true;
         }
-        match verify_in_context(clause, self.passages, self.context) {
+        let so_far = format!("{}{}", self.shown, visible);
+        let verdict = self.verify(clause).and_then(|()| {
+            self.grounds.check_clause(&so_far, clause).map_err(Rejection::NotGrounded)
+        });
+        match verdict {
             Ok(()) => {
                 // The words already shown come before any citation, so they begin `visible`.
                 self.shown.push_str(&visible[partial.min(visible.len())..]);
@@ -123,6 +146,13 @@ impl<'a> StreamGate<'a> {
                 false
             }
         }
+    }
+}
+
+impl StreamGate<'_> {
+    /// The claims of a clause, against the passages and the question.
+    fn verify(&self, clause: &str) -> Result<(), Rejection> {
+        verify_in_context(clause, self.grounds.passages(), &[self.grounds.question()])
     }
 }
 
@@ -202,7 +232,10 @@ fn clause_end(text: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use tandem_domain::Locale;
+
     use super::*;
+    use crate::grounding::{NotGrounded, Passage};
 
     fn passages() -> Vec<Passage> {
         vec![Passage {
@@ -216,8 +249,13 @@ mod tests {
 
     /// Feeds `deltas` and returns every text shown, in order.
     fn shown(deltas: &[&str]) -> (Vec<String>, Option<Rejection>) {
+        shown_in(Locale::Zh, deltas)
+    }
+
+    fn shown_in(locale: Locale, deltas: &[&str]) -> (Vec<String>, Option<Rejection>) {
         let passages = passages();
-        let mut gate = StreamGate::new(&passages, &[]);
+        let grounds = Grounds::new(&passages, "", locale);
+        let mut gate = StreamGate::new(&grounds);
         let mut seen = Vec::new();
         for delta in deltas {
             if let Some(text) = gate.push(delta) {
@@ -268,8 +306,10 @@ mod tests {
 
     #[test]
     fn english_clauses_wait_for_the_next_character() {
-        let (seen, rejection) =
-            shown(&["Refunds arrive within 3 working days", ".", " Thanks", " for asking."]);
+        let (seen, rejection) = shown_in(
+            Locale::En,
+            &["Refunds arrive within 3 working days", ".", " Thanks", " for asking.[ref:returns]"],
+        );
         assert_eq!(rejection, None);
         assert_eq!(
             seen,
@@ -281,7 +321,8 @@ mod tests {
             ]
         );
         // A number word waits with the rest of its clause, and is never shown unsupported.
-        let (seen, rejection) = shown(&["We refund within", " ten days", " of delivery."]);
+        let (seen, rejection) =
+            shown_in(Locale::En, &["We refund within", " ten days", " of delivery."]);
         assert_eq!(seen, ["We refund", "We refund within"]);
         assert!(matches!(rejection, Some(Rejection::Unsupported { .. })));
         assert_eq!(clause_end("version 1.5 is"), None);
@@ -302,5 +343,27 @@ mod tests {
         let (seen, rejection) = shown(&["签收后可以退货。", "[ref:warranty]", "好的。"]);
         assert_eq!(seen, ["签收后可以退货。"]);
         assert!(matches!(rejection, Some(Rejection::Unsupported { .. })));
+    }
+
+    #[test]
+    fn an_irrelevant_or_echoing_or_uncited_answer_is_not_shown() {
+        // Off the subject: not a word of it is shown.
+        let (seen, rejection) = shown(&["今天天气", "很好，", "适合出去玩。"]);
+        assert!(seen.is_empty(), "{seen:?}");
+        assert_eq!(rejection, Some(Rejection::NotGrounded(NotGrounded::OffTopic)));
+        // The instructions repeated.
+        let (seen, rejection) =
+            shown(&["Use only facts the passages state. ", "Never add numbers, dates, amounts. "]);
+        assert!(seen.is_empty(), "{seen:?}");
+        assert_eq!(rejection, Some(Rejection::NotGrounded(NotGrounded::EchoesInstructions)));
+        // English to a Chinese customer.
+        let (seen, rejection) = shown(&["Refunds arrive within ", "working days. [ref:returns]"]);
+        assert!(seen.is_empty(), "{seen:?}");
+        assert_eq!(rejection, Some(Rejection::NotGrounded(NotGrounded::WrongLanguage)));
+        // Drawn from the passage but citing nothing: its clauses may be shown as a draft, what
+        // is pending at the end is not, and the whole answer is rejected.
+        let (seen, rejection) = shown(&["签收后可以退货，", "运费由买家承担"]);
+        assert_eq!(seen, ["签收后可以退货，", "签收后可以退货，运费由买家承担"]);
+        assert_eq!(rejection, Some(Rejection::NotGrounded(NotGrounded::NoCitation)));
     }
 }

@@ -22,6 +22,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 use tandem_domain::Locale;
+use tandem_text::Lang;
 use tandem_text::signals::find_personal_data;
 
 use crate::ChatMessage;
@@ -67,6 +68,40 @@ pub enum Rejection {
     /// Some claims are in no passage.
     #[error("unsupported claims: {}", claims.iter().map(|claim| claim.text.as_str()).collect::<Vec<_>>().join(", "))]
     Unsupported { claims: Vec<Claim> },
+    /// The answer makes no unsupported claim but is not an answer drawn from the passages.
+    #[error("not grounded: {}", .0.code())]
+    NotGrounded(NotGrounded),
+}
+
+/// Why an answer without unsupported claims is still not shown; see [`check_answer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotGrounded {
+    /// Nothing but white space (or only citations).
+    Empty,
+    /// Not in the language of the customer's question.
+    WrongLanguage,
+    /// It mostly repeats the instructions of the prompt.
+    EchoesInstructions,
+    /// It shares nothing with the question nor with any passage.
+    OffTopic,
+    /// It cites none of the passages it was given.
+    NoCitation,
+    /// Too little of it comes from the passages it cites.
+    NotFromPassage,
+}
+
+impl NotGrounded {
+    /// The stable code kept in the decision record.
+    pub fn code(self) -> &'static str {
+        match self {
+            NotGrounded::Empty => "empty",
+            NotGrounded::WrongLanguage => "wrong_language",
+            NotGrounded::EchoesInstructions => "echoes_instructions",
+            NotGrounded::OffTopic => "off_topic",
+            NotGrounded::NoCitation => "no_citation",
+            NotGrounded::NotFromPassage => "not_from_passage",
+        }
+    }
 }
 
 /// The prompt for a grounded answer: the rules and the passages as the system message, the
@@ -77,23 +112,30 @@ pub fn grounded_messages(question: &str, passages: &[Passage], locale: Locale) -
         Locale::Zh => "简体中文 (Simplified Chinese)",
         Locale::En => "English",
     };
-    let mut system = format!(
+    let mut system = instructions(language);
+    system.push_str("\n\nPassages:\n");
+    for passage in passages {
+        system.push_str(&format!("\n[ref:{}] {}\n{}\n", passage.key, passage.title, passage.text));
+    }
+    vec![ChatMessage::system(system), ChatMessage::user(question)]
+}
+
+/// The rules of the grounded prompt (before its passages), for a reply in `language`.
+fn instructions(language: &str) -> String {
+    format!(
         "You are a customer-service assistant. Answer the customer's question using only the \
          passages below.\n\
          Rules:\n\
          1. Use only facts the passages state. Never add numbers, dates, amounts, time limits, \
          fees or conditions that are not in them, and copy those the passages give exactly.\n\
-         2. After each sentence that uses a passage, cite it as [ref:KEY] with that passage's key.\n\
+         2. After each sentence that uses a passage, cite it as [ref:KEY] with that passage's key. \
+         An answer that cites no passage is not shown.\n\
          3. If the passages do not answer the question, reply with exactly {NO_ANSWER} and nothing \
          else.\n\
          4. Placeholders such as [PHONE_1] or [EMAIL_1] stand for the customer's personal data: \
          keep them unchanged.\n\
-         5. Reply in {language}, briefly and politely.\n\nPassages:\n"
-    );
-    for passage in passages {
-        system.push_str(&format!("\n[ref:{}] {}\n{}\n", passage.key, passage.title, passage.text));
-    }
-    vec![ChatMessage::system(system), ChatMessage::user(question)]
+         5. Reply in {language}, briefly and politely."
+    )
 }
 
 /// The passage keys an answer cites, in order, without repeats.
@@ -186,6 +228,240 @@ pub fn verify_in_context(
         }
     }
     if claims.is_empty() { Ok(()) } else { Err(Rejection::Unsupported { claims }) }
+}
+
+/// How much of an answer's content must come from the passages it cites (the words the
+/// customer's question already used do not count either way).
+pub const MIN_PASSAGE_SHARE: f64 = 0.5;
+
+/// How many content words an answer must share with the passages it cites (fewer when the
+/// answer has fewer content words).
+pub const MIN_SHARED_WORDS: usize = 2;
+
+/// From what share of its content words found in the prompt's instructions an answer is taken
+/// to repeat them (when more of them are in the instructions than in the passages).
+pub const ECHO_SHARE: f64 = 0.6;
+
+/// What the answer to one question is checked against: the passages, the question, the
+/// instructions of the prompt and the language the customer needs. Built once per answer (the
+/// stream gate checks every clause against it).
+///
+/// On top of [`verify_in_context`] (no unsupported claim), [`Grounds::check`] keeps an answer
+/// only if, in this order:
+///
+/// 1. it has text besides citations ([`NotGrounded::Empty`]) and is not [`NO_ANSWER`];
+/// 2. it does not repeat the instructions: less than [`ECHO_SHARE`] of its content words are in
+///    them, or more are in the passages ([`NotGrounded::EchoesInstructions`]);
+/// 3. it is in the language of the customer's question, or of the conversation when the
+///    question has no letters ([`NotGrounded::WrongLanguage`]);
+/// 4. it shares a content word with the question or a passage ([`NotGrounded::OffTopic`]);
+/// 5. every claim is in a passage or the question ([`Rejection::Unsupported`]);
+/// 6. it cites at least one of the given passages as `[ref:KEY]` ([`NotGrounded::NoCitation`]);
+/// 7. it is drawn from the passages it cites: at least [`MIN_SHARED_WORDS`] of its content
+///    words are in them, and at least one and at least [`MIN_PASSAGE_SHARE`] of its content
+///    words that the question does not already contain ([`NotGrounded::NotFromPassage`]).
+///
+/// Content words are what `tandem_text` makes of the text (jieba's words for Chinese, Snowball
+/// stems for English, numbers whole) less common function words and courtesies; a Chinese word
+/// is also found in a text that contains it without jieba cutting it the same way there.
+#[derive(Debug)]
+pub struct Grounds<'a> {
+    passages: &'a [Passage],
+    question: &'a str,
+    language: Lang,
+    /// Each passage's title and text, in the order of `passages`.
+    sources: Vec<Source>,
+    asked: Source,
+    instructions: Source,
+}
+
+impl<'a> Grounds<'a> {
+    /// The grounds of an answer to `question` from `passages`, for a customer whose
+    /// conversation is in `locale`.
+    pub fn new(passages: &'a [Passage], question: &'a str, locale: Locale) -> Grounds<'a> {
+        let language = tandem_text::detect_language(question).unwrap_or(match locale {
+            Locale::Zh => Lang::Zh,
+            Locale::En => Lang::En,
+        });
+        Grounds {
+            passages,
+            question,
+            language,
+            sources: passages
+                .iter()
+                .map(|passage| Source::of(&format!("{}\n{}", passage.title, passage.text)))
+                .collect(),
+            asked: Source::of(question),
+            instructions: Source::of(&instructions("")),
+        }
+    }
+
+    pub fn passages(&self) -> &'a [Passage] {
+        self.passages
+    }
+
+    pub fn question(&self) -> &'a str {
+        self.question
+    }
+
+    /// Checks a whole answer (citations included); see the type's documentation.
+    pub fn check(&self, answer: &str) -> Result<(), Rejection> {
+        let visible = visible_text(answer);
+        if visible.trim().is_empty() {
+            return Err(Rejection::NotGrounded(NotGrounded::Empty));
+        }
+        if answer.contains(NO_ANSWER) {
+            return Err(Rejection::Refused);
+        }
+        let words = content_words(&visible);
+        self.judge(&visible, &words).map_err(Rejection::NotGrounded)?;
+        let in_passages = words.iter().any(|word| self.sources.iter().any(|s| s.has(word)));
+        if !in_passages && !words.iter().any(|word| self.asked.has(word)) {
+            return Err(Rejection::NotGrounded(NotGrounded::OffTopic));
+        }
+        verify_in_context(answer, self.passages, &[self.question])?;
+        let cited: Vec<&Source> = citations(answer)
+            .iter()
+            .filter_map(|key| self.passages.iter().position(|passage| passage.key == *key))
+            .map(|index| &self.sources[index])
+            .collect();
+        if cited.is_empty() {
+            return Err(Rejection::NotGrounded(NotGrounded::NoCitation));
+        }
+        let from_cited = |word: &String| cited.iter().any(|source| source.has(word));
+        let shared = words.iter().filter(|word| from_cited(word)).count();
+        let new: Vec<&String> = words.iter().filter(|word| !self.asked.has(word)).collect();
+        let new_shared = new.iter().filter(|word| from_cited(word)).count();
+        let enough_shared = shared >= MIN_SHARED_WORDS.min(words.len()) && shared > 0;
+        // An answer that adds nothing to the question's own words answers nothing.
+        let enough_share =
+            new_shared > 0 && new_shared as f64 >= MIN_PASSAGE_SHARE * new.len() as f64;
+        if enough_shared && enough_share {
+            Ok(())
+        } else {
+            Err(Rejection::NotGrounded(NotGrounded::NotFromPassage))
+        }
+    }
+
+    /// Whether a clause of a streamed answer may be shown, before the citations that may follow
+    /// it are known: `so_far` is the visible answer up to and including it. It must be in the
+    /// customer's language, not repeat the instructions, and be drawn from some passage (at
+    /// least [`MIN_PASSAGE_SHARE`] of its content words the question does not contain; when
+    /// the answer so far shares no word with them or the question, it is off the subject); a clause of function
+    /// words and courtesies only passes.
+    pub fn check_clause(&self, so_far: &str, clause: &str) -> Result<(), NotGrounded> {
+        let visible = visible_text(clause);
+        let words = content_words(&visible);
+        self.judge(so_far, &words)?;
+        let new: Vec<&String> = words.iter().filter(|word| !self.asked.has(word)).collect();
+        let found = new.iter().filter(|word| self.sources.iter().any(|s| s.has(word))).count();
+        if new.is_empty() || found as f64 >= MIN_PASSAGE_SHARE * new.len() as f64 {
+            Ok(())
+        } else if !content_words(so_far)
+            .iter()
+            .any(|word| self.asked.has(word) || self.sources.iter().any(|s| s.has(word)))
+        {
+            Err(NotGrounded::OffTopic)
+        } else {
+            Err(NotGrounded::NotFromPassage)
+        }
+    }
+
+    /// The checks a clause and a whole answer share: instructions repeated (in `words`), the
+    /// language (of `text`).
+    fn judge(&self, text: &str, words: &[String]) -> Result<(), NotGrounded> {
+        let in_passages =
+            words.iter().filter(|word| self.sources.iter().any(|s| s.has(word))).count();
+        let in_instructions = words.iter().filter(|word| self.instructions.has(word)).count();
+        if !words.is_empty()
+            && in_instructions as f64 >= ECHO_SHARE * words.len() as f64
+            && in_instructions > in_passages
+        {
+            return Err(NotGrounded::EchoesInstructions);
+        }
+        if tandem_text::detect_language(text).is_some_and(|language| language != self.language) {
+            return Err(NotGrounded::WrongLanguage);
+        }
+        Ok(())
+    }
+}
+
+/// A text's content words, and the text itself for finding Chinese words jieba cut otherwise.
+#[derive(Debug)]
+struct Source {
+    words: std::collections::HashSet<String>,
+    normalized: String,
+}
+
+impl Source {
+    fn of(text: &str) -> Source {
+        let visible = visible_text(text);
+        Source {
+            words: content_words(&visible).into_iter().collect(),
+            normalized: tandem_text::normalize(&visible).replace(' ', ""),
+        }
+    }
+
+    fn has(&self, word: &str) -> bool {
+        self.words.contains(word)
+            || (word.chars().any(tandem_text::is_han) && self.normalized.contains(word))
+    }
+}
+
+/// The text without citations, placeholders and personal data: what the customer reads of
+/// it, less what is theirs.
+fn visible_text(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut copied = 0;
+    for span in find_personal_data(text) {
+        kept.push_str(&text[copied..span.start]);
+        kept.push(' ');
+        copied = span.end;
+    }
+    kept.push_str(&text[copied..]);
+    let kept = citation_pattern().replace_all(&kept, " ");
+    placeholder_pattern().replace_all(&kept, " ").into_owned()
+}
+
+/// The content words of a text, each once, in order.
+fn content_words(text: &str) -> Vec<String> {
+    let normalized = tandem_text::normalize(text);
+    let stop = stop_words();
+    let mut words: Vec<String> = Vec::new();
+    for word in tandem_text::analyzer().words(&normalized) {
+        if !stop.contains(word.as_str()) && !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    words
+}
+
+/// Function words and courtesies, as `tandem_text` writes them (English stemmed).
+fn stop_words() -> &'static std::collections::HashSet<String> {
+    static WORDS: OnceLock<std::collections::HashSet<String>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        const CHINESE: &str = "的 地 得 了 着 过 是 在 和 与 及 或 也 都 就 会 可 能 可以 能够 \
+            您 你 我 我们 您们 你们 他 她 它 他们 这 那 这个 那个 这些 那些 这里 那里 这样 有 没有 \
+            吗 呢 吧 啊 哦 呀 嘛 哈 呢 请 请问 谢谢 感谢 您好 你好 亲 亲亲 一下 一个 什么 怎么 怎样 \
+            如何 为 对 把 被 让 给 从 到 将 还 又 很 非常 已经 如果 的话 需要 就是 但 但是 而 并 \
+            所以 因为 及其 其 之 中 上 下 好 好的 是的 哪 哪些 哪里 多少 为什么 关于 根据 以 以及 \
+            很 高兴 为您 注意 希望 帮助 帮到 其他 随时 联系 祝您 愉快 如有 疑问 欢迎 咨询";
+        const ENGLISH: &str = "a an the and or but if of to in on at for with by from as is are \
+            be been being was were it its this that these those you your yours we our ours us i me \
+            my they them their he she his her can could will would shall should may might must do \
+            does did done have has had not no yes so than then there here what which who whom \
+            when where how why all any some please thank thanks hello hi hey dear sorry also just \
+            about into out up more most very too only let know help happy glad sure okay ok ask \
+            asking question questions hope welcome other anything else feel free contact us";
+        let analyzer = tandem_text::analyzer();
+        let mut words: std::collections::HashSet<String> =
+            CHINESE.split_whitespace().map(str::to_owned).collect();
+        for word in ENGLISH.split_whitespace() {
+            words.extend(analyzer.words(word));
+            words.insert(word.to_owned());
+        }
+        words
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -622,5 +898,90 @@ mod tests {
         assert_eq!(messages[1].content, "怎么退货");
         assert_eq!(citations("a [ref:x] b [ref:y] [ref:x]"), ["x", "y"]);
         assert_eq!(strip_citations("7 天内可退货 [ref:returns]。"), "7 天内可退货。");
+    }
+
+    /// The verdict on `answer` to `question` from the test passages.
+    fn judged(question: &str, answer: &str) -> Result<(), Rejection> {
+        let passages = passages();
+        Grounds::new(&passages, question, Locale::Zh).check(answer)
+    }
+
+    fn not_grounded(reason: NotGrounded) -> Result<(), Rejection> {
+        Err(Rejection::NotGrounded(reason))
+    }
+
+    #[test]
+    fn an_answer_must_cite_and_be_drawn_from_its_passage() {
+        // Cited and drawn from the passage, in Chinese and in English.
+        assert_eq!(judged("怎么退货", "签收后七天内可以无理由退货 [ref:returns]。"), Ok(()));
+        assert_eq!(
+            judged("我的耳机能退吗", "耳机签收后 7 天内可无理由退货[ref:returns]。"),
+            Ok(())
+        );
+        assert_eq!(
+            judged(
+                "How long does the Double 11 sale run?",
+                "The Double 11 sale runs until 2024-11-11, and members get 15% off [ref:sale]."
+            ),
+            Ok(())
+        );
+        // Empty, or only a citation.
+        assert_eq!(judged("怎么退货", "  \n "), not_grounded(NotGrounded::Empty));
+        assert_eq!(judged("怎么退货", "[ref:returns]"), not_grounded(NotGrounded::Empty));
+        // The model saying it does not know stays a refusal.
+        assert_eq!(judged("怎么退货", NO_ANSWER), Err(Rejection::Refused));
+        // No citation, or only of a passage that was not given.
+        assert_eq!(
+            judged("怎么退货", "签收后七天内可以无理由退货。"),
+            not_grounded(NotGrounded::NoCitation)
+        );
+        assert!(matches!(
+            judged("怎么退货", "签收后七天内可以无理由退货 [ref:warranty]。"),
+            Err(Rejection::Unsupported { .. })
+        ));
+        // Cites a passage it does not draw from.
+        assert_eq!(
+            judged("怎么退货", "退货请先联系快递公司上门取件，再把包裹寄回仓库 [ref:sale]。"),
+            not_grounded(NotGrounded::NotFromPassage)
+        );
+        // Only repeats the question, citing a passage.
+        assert_eq!(
+            judged("怎么退货", "怎么退货 [ref:returns]"),
+            not_grounded(NotGrounded::NotFromPassage)
+        );
+        // Nothing to do with the question or the passages.
+        assert_eq!(
+            judged("怎么退货", "今天天气晴朗，适合出门散步 [ref:returns]。"),
+            not_grounded(NotGrounded::OffTopic)
+        );
+        assert_eq!(
+            judged("How do I return it?", "Our office cat sleeps all afternoon [ref:returns]."),
+            not_grounded(NotGrounded::OffTopic)
+        );
+        // The instructions repeated, whatever the customer's language.
+        let echo = "Use only facts the passages state. Never add numbers, dates, amounts, time \
+                    limits, fees or conditions that are not in them [ref:returns].";
+        assert_eq!(judged("怎么退货", echo), not_grounded(NotGrounded::EchoesInstructions));
+        assert_eq!(
+            judged("How do I return it?", echo),
+            not_grounded(NotGrounded::EchoesInstructions)
+        );
+        // A Chinese question needs a Chinese answer, and an English one an English answer.
+        assert_eq!(
+            judged("怎么退货", "You can return it without a reason within 7 days [ref:returns]."),
+            not_grounded(NotGrounded::WrongLanguage)
+        );
+        assert_eq!(
+            judged("Can members get a discount?", "会员打 15% 的折扣，满 99 元包邮 [ref:sale]。"),
+            not_grounded(NotGrounded::WrongLanguage)
+        );
+        // A question without letters: the conversation's language.
+        let passages = passages();
+        let grounds = Grounds::new(&passages, "???", Locale::En);
+        assert_eq!(
+            grounds.check("签收后七天内可以无理由退货 [ref:returns]。"),
+            not_grounded(NotGrounded::WrongLanguage)
+        );
+        assert_eq!(NotGrounded::NotFromPassage.code(), "not_from_passage");
     }
 }

@@ -8,8 +8,9 @@
 //!   retries rate limits and server errors with backoff inside a total time budget, and shares a
 //!   [`CircuitBreaker`] per workspace and provider ([`Breakers`]). Every error is a reason to
 //!   fall back to the built-in engine, never to keep the customer waiting.
-//! - [`grounding`] builds the prompt for an answer from retrieved passages and [`verify`]s the
-//!   answer against them; [`choice`] asks which of the engine's candidates answers a question
+//! - [`grounding`] builds the prompt for an answer from retrieved passages, [`verify`]s the
+//!   answer's claims against them and [`Grounds::check`]s that it cites them and is drawn from
+//!   them (in the customer's language, not a repeat of the instructions); [`choice`] asks which of the engine's candidates answers a question
 //!   the engine was unsure of.
 //!
 //! Why not `async-openai`: its current release (0.43) is built on reqwest 0.13, whose rustls
@@ -40,7 +41,8 @@ pub use client::{
 };
 pub use gate::StreamGate;
 pub use grounding::{
-    Claim, ClaimKind, NO_ANSWER, Passage, Rejection, grounded_messages, verify, verify_in_context,
+    Claim, ClaimKind, Grounds, NO_ANSWER, NotGrounded, Passage, Rejection, grounded_messages,
+    verify, verify_in_context,
 };
 pub use redact::{Redactor, StreamRestorer};
 pub use settings::{LlmSettings, SettingsError};

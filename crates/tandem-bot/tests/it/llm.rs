@@ -398,3 +398,190 @@ async fn a_resolved_conversation_gets_the_models_wrapup_summary_when_it_checks_o
     let prompt = server.bodies()[0]["messages"][0]["content"].as_str().unwrap().to_owned();
     assert!(prompt.contains("just been resolved"), "{prompt}");
 }
+
+const RETURNS_EN: &str = "You can return an item within 7 days of delivery without giving a reason. Refunds arrive within 48 hours.";
+
+/// A workspace with an English return policy and these LLM settings.
+async fn english_shop(llm: LlmSettings) -> (World, Relay) {
+    let world = world().await;
+    let workspace = world.inbox.workspace_id;
+    let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+    let articles = vec![
+        tandem_domain::NewArticle {
+            language: Some(tandem_domain::Locale::En),
+            ..crate::article(
+                "returns-en",
+                "Returns",
+                &["how do I return an item", "can I return my order", "return policy"],
+                RETURNS_EN,
+            )
+        },
+        tandem_domain::NewArticle {
+            language: Some(tandem_domain::Locale::En),
+            ..crate::article(
+                "invoice-en",
+                "Invoices",
+                &["how do I get an invoice", "where is my electronic invoice"],
+                "Request an electronic invoice on the order details page.",
+            )
+        },
+    ];
+    responder.save(workspace, articles, ArticleStatus::Published, None).await.unwrap();
+    let policy = tandem_domain::EscalationPolicy { repeats: 0, ..Default::default() };
+    world.store.save_escalation_policy(workspace, policy).await.unwrap();
+    save_llm_settings(world.store.as_ref(), workspace, &llm).await.unwrap();
+    let relay = Relay::new(world.store.clone(), responder);
+    (world, relay)
+}
+
+/// Replies that make no unsupported claim but do not answer from the passage, with the reason
+/// the decision record gives: (Chinese reply, English reply, reason).
+const NOT_GROUNDED: [(&str, &str, &str); 6] = [
+    (
+        "今天天气晴朗，适合出门散步。[ref:returns]",
+        "Our office cat sleeps all afternoon in the sun. [ref:returns-en]",
+        "off_topic",
+    ),
+    ("  \n ", " ", "empty"),
+    (
+        "Use only facts the passages state. Never add numbers, dates, amounts, time limits, fees or conditions that are not in them. [ref:returns]",
+        "Use only facts the passages state. Never add numbers, dates, amounts, time limits, fees or conditions that are not in them. [ref:returns-en]",
+        "echoes_instructions",
+    ),
+    (
+        "You can return an item within 7 days of delivery. [ref:returns]",
+        "签收后 7 天内可无理由退货。[ref:returns-en]",
+        "wrong_language",
+    ),
+    (
+        "签收后 7 天内可无理由退货，退款在 48 小时内原路退回。",
+        "You can return an item within 7 days of delivery without giving a reason.",
+        "no_citation",
+    ),
+    (
+        "退货请先联系快递公司上门取件。[ref:returns]",
+        "To return an item, book a courier pickup and print the shipping label. [ref:returns-en]",
+        "not_from_passage",
+    ),
+];
+
+/// Asks `question` with the model saying `said` (whole, or streamed a clause at a time), and
+/// checks that the article's own answer went out with the reason recorded; returns the texts of
+/// the turn's drafts when streamed.
+async fn falls_back(
+    world: &World,
+    relay: &Relay,
+    server: &MockServer,
+    (question, said, reason): (&str, &'static str, &str),
+    (article, answer): (&str, &str),
+    stream: bool,
+) -> Vec<String> {
+    let mut drafts = relay.drafts();
+    let reply = if stream {
+        let clauses: Vec<&'static str> = said.split_inclusive(['。', '.']).collect();
+        Reply::Stream(clauses)
+    } else {
+        Reply::Text(said)
+    };
+    server.set_default(reply);
+    let (reply, record) = ask(world, relay, question).await;
+    assert_eq!(reply.body, answer, "{said}");
+    assert_eq!(source(&reply), article, "{said}");
+    assert_eq!(record.outcome.as_str(), "answer", "{said}");
+    let llm = record.llm.unwrap();
+    assert_eq!((llm.outcome.as_str(), llm.error.as_deref()), ("rejected", Some(reason)), "{said}");
+    if !stream {
+        return Vec::new();
+    }
+    if reason == "no_citation" {
+        // Its clauses were shown: the turn's drafts end with the draft's removal.
+        return drafts_of_turn(&mut drafts).await.into_iter().map(|draft| draft.text).collect();
+    }
+    // Drafts are shown while the reply streams, before it is stored.
+    let mut texts = Vec::new();
+    while let Ok(draft) = drafts.try_recv() {
+        texts.push(draft.text.clone());
+    }
+    texts
+}
+
+#[tokio::test]
+async fn a_reply_not_drawn_from_a_cited_passage_falls_back_and_the_record_says_why() {
+    for stream in [false, true] {
+        let server = MockServer::start(Vec::new()).await;
+        let settings = LlmSettings { stream, ..server.settings() };
+        let (zh_world, zh_relay) = shop(Some(settings.clone())).await;
+        let (en_world, en_relay) = english_shop(settings).await;
+        for (zh, en, reason) in NOT_GROUNDED {
+            let texts = falls_back(
+                &zh_world,
+                &zh_relay,
+                &server,
+                ("请问怎样退货？", zh, reason),
+                ("returns", RETURNS),
+                stream,
+            )
+            .await;
+            let en_texts = falls_back(
+                &en_world,
+                &en_relay,
+                &server,
+                ("How do I return an item?", en, reason),
+                ("returns-en", RETURNS_EN),
+                stream,
+            )
+            .await;
+            // Streamed, nothing of such a reply reaches the customer's draft, except the
+            // clauses of an uncited reply drawn from the passage, or words of the question,
+            // which the article's answer then replaces.
+            for (texts, said) in [(texts, zh), (en_texts, en)] {
+                let shown = texts.iter().filter(|text| !text.is_empty()).count();
+                if reason == "no_citation" {
+                    assert!(texts.iter().all(|text| said.starts_with(text.as_str())), "{texts:?}");
+                    if stream {
+                        assert!(shown > 0 && texts.last().is_some_and(String::is_empty));
+                    }
+                } else if reason == "not_from_passage" {
+                    // At most words of the question, never the part that is not from it.
+                    let first = said.split([',', '，']).next().unwrap();
+                    assert!(
+                        texts
+                            .iter()
+                            .all(|text| first.starts_with(text.trim_end_matches([',', '，']))),
+                        "{texts:?}"
+                    );
+                } else {
+                    assert_eq!(shown, 0, "{reason} {said}: {texts:?}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cited_english_reply_drawn_from_the_passage_is_kept_without_its_markers() {
+    for stream in [false, true] {
+        let server = MockServer::start(Vec::new()).await;
+        let (world, relay) = english_shop(LlmSettings { stream, ..server.settings() }).await;
+        let said = "You can send an item back within 7 days of delivery, no reason needed [ref:returns-en]. Refunds arrive within 48 hours. [ref:returns-en]";
+        server.set_default(if stream {
+            Reply::Stream(said.split_inclusive(". ").collect())
+        } else {
+            Reply::Text(said)
+        });
+        let mut drafts = relay.drafts();
+        let (reply, record) = ask(&world, &relay, "How do I return an item?").await;
+        assert_eq!(
+            reply.body,
+            "You can send an item back within 7 days of delivery, no reason needed. Refunds arrive within 48 hours."
+        );
+        assert_eq!(source(&reply), "returns-en");
+        let llm = record.llm.unwrap();
+        assert_eq!((llm.outcome.as_str(), llm.error), ("used", None));
+        if stream {
+            let texts: Vec<String> =
+                drafts_of_turn(&mut drafts).await.into_iter().map(|draft| draft.text).collect();
+            assert!(texts.iter().all(|text| !text.contains("[ref")), "{texts:?}");
+        }
+    }
+}
