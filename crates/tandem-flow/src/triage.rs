@@ -634,9 +634,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn queues_are_chosen_by_topic_then_general() {
-        let queue = |id, topics: &[&str]| Queue {
+    /// A queue of workspace 1 for these topics.
+    fn queue(id: i64, topics: &[&str]) -> Queue {
+        Queue {
             id: QueueId(id),
             workspace_id: WorkspaceId(1),
             name: format!("q{id}"),
@@ -645,7 +645,11 @@ mod tests {
                 topics: topics.iter().map(|topic| topic.to_string()).collect(),
                 ..QueueRouting::default()
             },
-        };
+        }
+    }
+
+    #[test]
+    fn queues_are_chosen_by_topic_then_general() {
         let queues = [queue(1, &["presale"]), queue(2, &[]), queue(3, &["refund", "complaint"])];
         let pick = |reasons: &[&str], topics: &[&str]| {
             let reasons: Vec<Reason> =
@@ -664,16 +668,6 @@ mod tests {
     /// the newest message was matched to, and only then an earlier message's article.
     #[test]
     fn the_current_problem_outranks_an_earlier_topic() {
-        let queue = |id, topics: &[&str]| Queue {
-            id: QueueId(id),
-            workspace_id: WorkspaceId(1),
-            name: format!("q{id}"),
-            description: String::new(),
-            routing: QueueRouting {
-                topics: topics.iter().map(|topic| topic.to_string()).collect(),
-                ..QueueRouting::default()
-            },
-        };
         // Listed first, as in the demo, so that queue order alone would pick pre-sales.
         let (presale, after_sales, disputes, general) = (1, 2, 3, 4);
         let queues = [

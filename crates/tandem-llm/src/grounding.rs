@@ -411,6 +411,13 @@ impl Source {
 /// The text without citations, placeholders and personal data: what the customer reads of
 /// it, less what is theirs.
 fn visible_text(text: &str) -> String {
+    let kept = without_personal_data(text);
+    let kept = citation_pattern().replace_all(&kept, " ");
+    placeholder_pattern().replace_all(&kept, " ").into_owned()
+}
+
+/// The text with each piece of the customer's personal data replaced by a space.
+fn without_personal_data(text: &str) -> String {
     let mut kept = String::with_capacity(text.len());
     let mut copied = 0;
     for span in find_personal_data(text) {
@@ -419,8 +426,7 @@ fn visible_text(text: &str) -> String {
         copied = span.end;
     }
     kept.push_str(&text[copied..]);
-    let kept = citation_pattern().replace_all(&kept, " ");
-    placeholder_pattern().replace_all(&kept, " ").into_owned()
+    kept
 }
 
 /// The content words of a text, each once, in order.
@@ -535,17 +541,7 @@ impl Facts {
 /// Removes what is not a claim: citations, placeholders, the customer's personal data, and
 /// list numbering at the start of a line (`1.`, `2、`).
 fn without_non_claims(text: &str) -> String {
-    let mut kept = String::with_capacity(text.len());
-    let mut copied = 0;
-    for span in find_personal_data(text) {
-        kept.push_str(&text[copied..span.start]);
-        kept.push(' ');
-        copied = span.end;
-    }
-    kept.push_str(&text[copied..]);
-    let kept = citation_pattern().replace_all(&kept, " ");
-    let kept = placeholder_pattern().replace_all(&kept, " ");
-    list_marker_pattern().replace_all(&kept, "").into_owned()
+    list_marker_pattern().replace_all(&visible_text(text), "").into_owned()
 }
 
 /// Folds the text (NFKC, lower case, simplified Chinese, one space), writes number words
