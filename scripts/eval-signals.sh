@@ -7,7 +7,9 @@
 #                        accuracy (joy positive; anger, disgust, fear, sadness negative). The
 #                        English model is trained on GoEmotions' training split: this is its dev
 #                        split, the same source, so read it beside the next set;
-#   en-customer-service  (eval/signals/, written for Tandem) negative-vs-positive accuracy.
+#   en-customer-service  (eval/signals/, written for Tandem) negative-vs-positive accuracy;
+#   regulated            (eval/signals/, written for Tandem) regulated-topic precision / recall,
+#                        each of medical, legal and financial and all three together.
 #
 #   scripts/eval-signals.sh [DATA_DIR]    (default: ../shared/data/signals)
 set -euo pipefail
@@ -21,7 +23,7 @@ for set in waimai-10k smp2020-ewect-eval goemotions-ekman-dev; do
     target/release/tandem analyze <"$data/$set.jsonl" >"$out/$set.jsonl"
   fi
 done
-for set in en-customer-service; do
+for set in en-customer-service regulated; do
   target/release/tandem analyze <"eval/signals/$set.jsonl" >"$out/$set.jsonl"
 done
 python3 - "$out" <<'EOF'
@@ -75,4 +77,31 @@ for name, label in (("smp2020-ewect-eval", "angry"), ("goemotions-ekman-dev", "a
     f1 = 2 * precision * recall / max(1e-9, precision + recall)
     print(f"{name:21} anger P {100 * precision:.1f}  R {100 * recall:.1f}  F1 {100 * f1:.1f}  "
           f"({sum(actual)} angry, {sum(predicted)} predicted, {len(data)} messages)")
+
+regulated = rows("regulated")
+if regulated:
+    TOPICS = ("regulated_medical", "regulated_legal", "regulated_financial")
+    for topic in TOPICS + ("any",):
+        def raised(row):
+            found = set(row["reasons"]) & set(TOPICS)
+            return bool(found) if topic == "any" else topic in found
+
+        def expected(row):
+            return row["expect"] != "none" if topic == "any" else row["expect"] == topic
+
+        predicted = [raised(row) for row in regulated]
+        actual = [expected(row) for row in regulated]
+        hits = sum(p and a for p, a in zip(predicted, actual))
+        precision = hits / max(1, sum(predicted))
+        recall = hits / max(1, sum(actual))
+        print(f"regulated {topic:19} P {100 * precision:.1f}  R {100 * recall:.1f}  "
+              f"({sum(actual)} expected, {sum(predicted)} raised, {len(regulated)} messages)")
+    missed = [row["text"] for row in regulated
+              if row["expect"] != "none" and row["expect"] not in row["reasons"]]
+    wrong = [row["text"] for row in regulated
+             if row["expect"] == "none" and set(row["reasons"]) & set(TOPICS)]
+    for text in missed:
+        print(f"  missed: {text}")
+    for text in wrong:
+        print(f"  raised on an ordinary question: {text}")
 EOF

@@ -24,18 +24,57 @@ pub fn reasons(text: &str) -> Vec<Reason> {
 /// Like [`reasons`], for a text and its [`crate::normalize`]d form.
 pub(crate) fn reasons_of_normalized(text: &str, normalized: &str) -> Vec<Reason> {
     let has = |cues: &[&str]| cues.iter().any(|cue| cue_starts(normalized, cue).next().is_some());
+    let literal = without_figures_of_speech(normalized);
     let flags = [
         (Reason::AsksForHuman, asks_for_person_normalized(normalized)),
         (Reason::Complaint, has(lexicon::COMPLAINT)),
         (Reason::LegalThreat, has(lexicon::LEGAL_THREAT)),
-        (Reason::RegulatedMedical, has(lexicon::REGULATED_MEDICAL)),
-        (Reason::RegulatedLegal, has(lexicon::REGULATED_LEGAL)),
-        (Reason::RegulatedFinancial, has(lexicon::REGULATED_FINANCIAL)),
+        (Reason::RegulatedMedical, has(lexicon::REGULATED_MEDICAL) || medical_situation(&literal)),
+        (Reason::RegulatedLegal, has(lexicon::REGULATED_LEGAL) || legal_situation(&literal)),
+        (
+            Reason::RegulatedFinancial,
+            has(lexicon::REGULATED_FINANCIAL) || financial_situation(&literal),
+        ),
         (Reason::Privacy, has(lexicon::PRIVACY)),
         (Reason::PersonalData, !find_personal_data(text).is_empty()),
         (Reason::MultiPart, is_multi_part(normalized)),
     ];
     flags.into_iter().filter_map(|(reason, raised)| raised.then_some(reason)).collect()
+}
+
+/// Normalised text without [`lexicon::FIGURES_OF_SPEECH`] ("让人头疼", "still valid"), where
+/// regulated situations are looked for.
+fn without_figures_of_speech(normalized: &str) -> String {
+    lexicon::FIGURES_OF_SPEECH
+        .iter()
+        .fold(normalized.to_owned(), |text, figure| text.replace(figure, " "))
+}
+
+fn has_any(text: &str, cues: &[&str]) -> bool {
+    cues.iter().any(|cue| contains_cue(text, cue))
+}
+
+/// A health condition or an effect on the body ("高血压能喝吗"), or a symptom
+/// ([`lexicon::SYMPTOMS`]) after using a product or on a part of the body: "用了面霜脸上起红疹",
+/// "after taking the supplement I get headaches".
+fn medical_situation(literal: &str) -> bool {
+    has_any(literal, lexicon::HEALTH)
+        || (has_any(literal, lexicon::SYMPTOMS)
+            && (has_any(literal, lexicon::USE_CUES) || has_any(literal, lexicon::BODY_PARTS)))
+}
+
+/// Whether a contract, clause, term or policy ([`lexicon::LEGAL_OBJECTS`]) is lawful, valid or
+/// enforceable ([`lexicon::LEGALITY`]): "你们这个霸王条款合法吗", "is this no-refund clause
+/// enforceable?". "合同在哪里下载" asks nothing of the law, "is my code valid" names no contract.
+fn legal_situation(literal: &str) -> bool {
+    has_any(literal, lexicon::LEGALITY) && has_any(literal, lexicon::LEGAL_OBJECTS)
+}
+
+/// Which saving or investment product to choose, or whether to put money in one: an
+/// [`lexicon::INVESTMENTS`] cue with an [`lexicon::ADVICE`] one ("我该买哪个理财产品", "should I
+/// move my savings into your fund plan?"). "when will my loan arrive" asks no advice.
+fn financial_situation(literal: &str) -> bool {
+    has_any(literal, lexicon::INVESTMENTS) && has_any(literal, lexicon::ADVICE)
 }
 
 fn is_word_char(character: char) -> bool {
@@ -497,6 +536,169 @@ mod tests {
         for (text, expected) in cases {
             check(text, expected);
         }
+    }
+
+    // Situations that raise a regulated topic without its listed words, and ordinary questions
+    // near them; the same cases are `eval/signals/regulated.jsonl`.
+    const ZH_MEDICAL: &[&str] = &[
+        "用了你们的面霜脸上起红疹还痒",
+        "吃了你们的保健品之后一直头疼",
+        "涂了这个精油手上起了好多小疙瘩，很痒",
+        "喝了你们的减肥茶以后拉肚子好几天了",
+        "戴了这副耳环耳朵红肿",
+        "用了这个洗发水头皮特别痒还掉头发",
+        "这个蛋白粉小孩喝了会不会对身体有影响",
+        "敷完面膜脸上刺痛",
+        "吃了你们家的零食后恶心想吐",
+        "用了这款眼霜眼睛肿了",
+        "我吃了鱼油胶囊后有点头晕",
+        "有高血压的人能喝这款茶吗",
+    ];
+
+    const EN_MEDICAL: &[&str] = &[
+        "after taking the supplement I get headaches",
+        "I used your face cream and now I have a rash on my cheeks",
+        "since I started using the shampoo my scalp itches",
+        "my skin got red and swollen after applying the lotion",
+        "I feel dizzy after drinking your energy drink",
+        "the protein powder makes me nauseous",
+        "my lips are swelling since I used the lip balm",
+        "is this tea OK to drink with high blood pressure?",
+        "after wearing the earrings my ears are itchy and red",
+        "I broke out in hives after eating your snack bar",
+        "my son got a stomach ache after eating the gummies",
+    ];
+
+    const ZH_LEGAL: &[&str] = &[
+        "你们这个霸王条款合法吗",
+        "不退款的条款有法律效力吗",
+        "这个合同条款是无效的吧",
+        "你们的保修条款违反消费者权益保护法了吧",
+        "协议里写着最终解释权归商家，这有效吗",
+        "商家单方面改规则，我能维权吗",
+        "押金不退这个规定是不是违法",
+        "合同里写的违约金这么高，受法律保护吗",
+        "你们的免责声明在法律上站得住吗",
+        "霸王条款我可以不遵守吧",
+    ];
+
+    const EN_LEGAL: &[&str] = &[
+        "is this no-refund clause even enforceable?",
+        "is your warranty exclusion lawful?",
+        "can you legally refuse a refund under your terms?",
+        "is the cancellation fee in the contract valid?",
+        "does this waiver actually hold up legally?",
+        "is an arbitration clause like this binding on me?",
+        "your terms say you can change the price anytime, is that even allowed by law?",
+        "is the auto-renewal clause in my contract legal in California?",
+        "can I void the contract if you changed the terms?",
+        "what are my rights under consumer law if the policy says no returns?",
+    ];
+
+    const ZH_FINANCIAL: &[&str] = &[
+        "我该买哪个理财产品",
+        "你们的基金现在适合入手吗",
+        "把存款转到你们的理财里划算吗",
+        "这两款理财我该选哪个",
+        "我有十万块，放余额宝还是买基金好",
+        "现在是买黄金的好时机吗",
+        "你们这个保险理财能不能买，会不会亏",
+        "定投哪只基金比较好",
+        "退休金该怎么投资比较稳",
+        "这个理财产品值得买吗",
+    ];
+
+    const EN_FINANCIAL: &[&str] = &[
+        "should I move my savings into your fund plan?",
+        "which of your investment plans would you recommend for me?",
+        "is it a good time to buy into your gold account?",
+        "should I put my bonus into the high-yield fund or keep it in savings?",
+        "what should I invest my 401k in?",
+        "would the growth portfolio or the income portfolio be better for me?",
+        "is your crypto product a safe place for my savings?",
+        "how should I allocate my savings between stocks and bonds?",
+        "will I get better returns if I switch to the premium fund?",
+        "should I buy the annuity plan for my retirement?",
+    ];
+
+    const ZH_NONE: &[&str] = &[
+        "退款什么时候到账",
+        "合同在哪里下载",
+        "我的贷款什么时候到账",
+        "保修期多长时间",
+        "充电器对手机安全吗",
+        "这个面霜保质期多久",
+        "怎么修改支付方式",
+        "理财页面打不开",
+        "基金账户怎么登录",
+        "合同签完什么时候生效",
+        "电子合同怎么签",
+        "发票怎么开",
+        "用了优惠券之后价格不对",
+        "衣服洗了之后缩水了",
+        "收益什么时候到账",
+        "保修条款在哪里看",
+        "退货政策是什么",
+        "贷款利率是多少",
+        "信用卡怎么还款",
+        "怎么把存款转到另一张卡",
+        "用了三天屏幕就碎了",
+        "面霜有没有小样",
+        "优惠券的有效期是多久",
+        "手机用了之后发烫怎么办",
+    ];
+
+    const EN_NONE: &[&str] = &[
+        "when will my loan arrive",
+        "is the charger safe for my phone",
+        "how do I update my payment card",
+        "how long is the warranty period",
+        "where can I download my contract",
+        "when will my refund arrive",
+        "how do I log into my fund account",
+        "what's the interest rate on the loan",
+        "after I placed the order the page froze",
+        "since I started using the app it keeps crashing",
+        "my phone gets hot after charging",
+        "is the cream available in a bigger size",
+        "what is your return policy",
+        "how do I transfer my savings to another account",
+        "where is my order",
+        "the terms page won't load",
+        "can I cancel my subscription",
+        "my promo code is not valid",
+        "is a valid ID required for pickup",
+        "is the kettle safe for children to use",
+        "does the warranty cover water damage",
+        "how do I sign the agreement online",
+    ];
+
+    /// Each situation raises its topic (and no other regulated topic); no ordinary question
+    /// raises any.
+    #[test]
+    fn regulated_situations() {
+        let regulated = [RegulatedMedical, RegulatedLegal, RegulatedFinancial];
+        let sets: [(&[&str], Option<Reason>); 8] = [
+            (ZH_MEDICAL, Some(RegulatedMedical)),
+            (EN_MEDICAL, Some(RegulatedMedical)),
+            (ZH_LEGAL, Some(RegulatedLegal)),
+            (EN_LEGAL, Some(RegulatedLegal)),
+            (ZH_FINANCIAL, Some(RegulatedFinancial)),
+            (EN_FINANCIAL, Some(RegulatedFinancial)),
+            (ZH_NONE, None),
+            (EN_NONE, None),
+        ];
+        let mut wrong = Vec::new();
+        for (texts, expected) in sets {
+            for text in texts {
+                let found: Vec<Reason> =
+                    reasons(text).into_iter().filter(|reason| regulated.contains(reason)).collect();
+                if found != expected.into_iter().collect::<Vec<_>>() {
+                    wrong.push((*text, found));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "wrong regulated topics: {wrong:?}");
     }
 
     #[test]
