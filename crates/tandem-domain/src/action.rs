@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::entities::string_enum;
 use crate::{Locale, Millis};
 
-/// A text in both languages the bot speaks.
+/// A text in both languages: what the bot asks for an action, an inbox's satisfaction
+/// question. A side left empty reads as the other.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Texts {

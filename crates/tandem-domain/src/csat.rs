@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::validate::{ValidationError, one_line};
-use crate::{InboxId, Locale, Problem};
+use crate::{InboxId, Problem};
 
 /// The key of the workspace settings document.
 pub const SETTINGS_KEY: &str = "csat";
@@ -51,23 +51,8 @@ impl CsatSettings {
     }
 }
 
-/// A text in both languages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CsatText)]
-pub struct Texts {
-    pub zh: String,
-    pub en: String,
-}
-
-impl Texts {
-    pub fn get(&self, locale: Locale) -> &str {
-        match locale {
-            Locale::Zh => &self.zh,
-            Locale::En => &self.en,
-        }
-    }
-}
+/// A question's text in both languages (both are required: see [`inbox_csat`]).
+pub use crate::action::Texts;
 
 /// What an inbox asks after a conversation is resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
