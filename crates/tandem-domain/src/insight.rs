@@ -311,23 +311,7 @@ impl ReportContext {
 
     /// The key a conversation is grouped under (ids as text; the caller names them).
     pub fn key(&self, facts: &ConversationFacts, by: GroupBy) -> String {
-        match by {
-            GroupBy::Day => self.day(facts.created_at).to_string(),
-            GroupBy::Week => {
-                let day = self.day(facts.created_at);
-                let monday = day
-                    .checked_sub(
-                        jiff::Span::new().days(i64::from(day.weekday().to_monday_zero_offset())),
-                    )
-                    .unwrap_or(day);
-                monday.to_string()
-            }
-            GroupBy::Channel => facts.channel.as_str().to_owned(),
-            GroupBy::Queue => facts.queue_id.map(|queue| queue.0.to_string()).unwrap_or_default(),
-            GroupBy::Agent => facts.agent_id.map(|agent| agent.0.to_string()).unwrap_or_default(),
-            GroupBy::Topic => facts.topic.clone().unwrap_or_default(),
-            GroupBy::Handler => facts.handler().as_str().to_owned(),
-        }
+        Group::of(facts, by, self, &mut DayMemo::default()).key(self)
     }
 }
 
@@ -693,15 +677,7 @@ fn accumulate<'a>(
             accumulated.total.add(facts, context);
             continue;
         };
-        let group = match by {
-            GroupBy::Day => Group::Day(days.start(context, facts.created_at, false)),
-            GroupBy::Week => Group::Day(days.start(context, facts.created_at, true)),
-            GroupBy::Channel => Group::Text(facts.channel.as_str()),
-            GroupBy::Handler => Group::Text(facts.handler().as_str()),
-            GroupBy::Queue => Group::Id(facts.queue_id.map(|queue| queue.0)),
-            GroupBy::Agent => Group::Id(facts.agent_id.map(|agent| agent.0)),
-            GroupBy::Topic => Group::Text(facts.topic.as_deref().unwrap_or_default()),
-        };
+        let group = Group::of(facts, by, context, &mut days);
         accumulated.groups.entry(group).or_default().add(facts, context);
     }
     accumulated
@@ -737,7 +713,26 @@ enum Group<'a> {
     Id(Option<i64>),
 }
 
-impl Group<'_> {
+impl<'a> Group<'a> {
+    /// The group `by` puts a conversation in (`days` remembers the last day or week).
+    fn of(
+        facts: &'a ConversationFacts,
+        by: GroupBy,
+        context: &ReportContext,
+        days: &mut DayMemo,
+    ) -> Group<'a> {
+        match by {
+            GroupBy::Day => Group::Day(days.start(context, facts.created_at, false)),
+            GroupBy::Week => Group::Day(days.start(context, facts.created_at, true)),
+            GroupBy::Channel => Group::Text(facts.channel.as_str()),
+            GroupBy::Handler => Group::Text(facts.handler().as_str()),
+            GroupBy::Queue => Group::Id(facts.queue_id.map(|queue| queue.0)),
+            GroupBy::Agent => Group::Id(facts.agent_id.map(|agent| agent.0)),
+            GroupBy::Topic => Group::Text(facts.topic.as_deref().unwrap_or_default()),
+        }
+    }
+
+    /// The group's key as reports write it: a day (a week's Monday), a code, an id or a topic.
     fn key(self, context: &ReportContext) -> String {
         match self {
             Group::Day(start) => context.day(start).to_string(),
