@@ -146,8 +146,9 @@ impl Relay {
         let body = validate::message_body(&send.body)?;
         let client_msg_id =
             send.client_msg_id.as_deref().map(validate::client_msg_id).transpose()?;
-        // Scored here, before the write, so the reports' sentiment shift is current with it.
-        let sentiment = tandem_text::sentiment::analyze(&body).sentiment;
+        // Read here, before the write, so the reports' sentiment shift is current with it; the
+        // bot's turn reads the same analysis.
+        let analysis = tandem_text::analyze(&body);
         let appended = self
             .store
             .append_message(NewMessage {
@@ -164,7 +165,7 @@ impl Relay {
                 only_while_bot_owns: false,
                 meta: None,
                 decision: None,
-                sentiment: Some(sentiment),
+                sentiment: Some(analysis.sentiment),
             })
             .await?;
         if appended.created && appended.conversation.state.bot_may_reply() {
@@ -172,7 +173,9 @@ impl Relay {
             let appended = appended.clone();
             tokio::spawn(async move {
                 let conversation = appended.conversation.id;
-                if let Err(error) = relay.bot_turn(send.inbox, send.customer, appended).await {
+                let (inbox, customer) = (send.inbox, send.customer);
+                let turn = relay.bot_turn_read(inbox, customer, appended, Some(analysis));
+                if let Err(error) = turn.await {
                     tracing::warn!(conversation_id = %conversation, %error, "bot turn failed");
                 }
             });
@@ -193,8 +196,19 @@ impl Relay {
         customer: Customer,
         appended: Appended,
     ) -> Result<Option<Message>, RelayError> {
+        self.bot_turn_read(inbox, customer, appended, None).await
+    }
+
+    /// [`Relay::bot_turn`] with the customer message's analysis when it was already read.
+    async fn bot_turn_read(
+        &self,
+        inbox: Inbox,
+        customer: Customer,
+        appended: Appended,
+        analysis: Option<tandem_text::Analysis>,
+    ) -> Result<Option<Message>, RelayError> {
         let (conversation, message) = (appended.conversation.id, appended.message.id);
-        let ended = self.run_bot_turn(inbox, customer, appended).await;
+        let ended = self.run_bot_turn(inbox, customer, appended, analysis).await;
         self.turn_ended(conversation, message, ended.as_ref().ok().cloned().flatten());
         ended
     }
@@ -209,6 +223,7 @@ impl Relay {
         inbox: Inbox,
         customer: Customer,
         appended: Appended,
+        analysis: Option<tandem_text::Analysis>,
     ) -> Result<Option<Message>, RelayError> {
         let conversation = appended.conversation.id;
         let mut history = self
@@ -233,7 +248,11 @@ impl Relay {
             .filter(|message| message.author_kind == AuthorKind::Customer)
             .map(|message| CustomerTurn::new(message.seq, &message.body))
             .collect();
-        turns.push(CustomerTurn::new(appended.message.seq, &appended.message.body));
+        let (seq, text) = (appended.message.seq, &appended.message.body);
+        turns.push(match analysis {
+            Some(analysis) => CustomerTurn { seq, text: text.clone(), analysis },
+            None => CustomerTurn::new(seq, text),
+        });
         let mut outcomes: Vec<TurnOutcome> = history[since_person..]
             .iter()
             .filter(|message| message.author_kind == AuthorKind::Bot)
