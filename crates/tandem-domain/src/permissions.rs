@@ -1,7 +1,7 @@
 //! Who may do what: the rules of roles and ownership, beside the entities they are about, so
 //! that the API, the console and any other caller refuse the same things for the same reason.
 
-use crate::{Conversation, Role, Transition, User};
+use crate::{Conversation, Role, Transition, User, UserId};
 
 /// Why a user may not do something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +29,12 @@ pub fn require_admin(actor: &User) -> Result<(), Refusal> {
 /// (CSAT) questions.
 pub fn require_manager(actor: &User) -> Result<(), Refusal> {
     if actor.is_manager() { Ok(()) } else { Err(Refusal::ManagersOnly) }
+}
+
+/// Whose conversations a user's reports (Insight, the reports API) cover: a supervisor's or
+/// admin's the whole workspace's (`None`), an agent's only those they answered.
+pub fn reports_limited_to(actor: &User) -> Option<UserId> {
+    (!actor.is_manager()).then_some(actor.id)
 }
 
 /// A change to a user's account: anyone may change their own name, language and password;
@@ -78,9 +84,7 @@ pub fn may_transition(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        ConversationId, ConversationState, CustomerId, InboxId, Locale, UserId, WorkspaceId,
-    };
+    use crate::{ConversationId, ConversationState, CustomerId, InboxId, Locale, WorkspaceId};
 
     fn user(id: i64, role: Role) -> User {
         User {
@@ -156,5 +160,12 @@ mod tests {
         assert_eq!(may_transition(&agent, &owned_by(Some(2)), Transition::Release), Ok(()));
         assert_eq!(may_transition(&supervisor, &someone_elses, Transition::Release), Ok(()));
         assert_eq!(may_transition(&agent, &someone_elses, Transition::Resolve), Ok(()));
+    }
+
+    #[test]
+    fn agents_reports_cover_their_own_conversations_managers_the_workspace() {
+        assert_eq!(reports_limited_to(&user(7, Role::Agent)), Some(UserId(7)));
+        assert_eq!(reports_limited_to(&user(8, Role::Supervisor)), None);
+        assert_eq!(reports_limited_to(&user(9, Role::Admin)), None);
     }
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use tandem_domain::{ConversationFacts, GroupBy, Metric, ReportContext, ReportDocument, Role};
+use tandem_domain::{ConversationFacts, GroupBy, Metric, ReportContext, ReportDocument};
 use tandem_flow::insight::ReportError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -69,9 +69,8 @@ pub async fn context_for(
 
 /// Whose figures a user sees: a supervisor or admin the workspace's, an agent their own.
 pub fn visible_to(agent: &Agent) -> impl Fn(&ConversationFacts) -> bool + use<> {
-    let me = agent.user.id;
-    let everyone = agent.user.role != Role::Agent;
-    move |facts: &ConversationFacts| everyone || facts.agent_id == Some(me)
+    let own = tandem_domain::permissions::reports_limited_to(&agent.user);
+    move |facts: &ConversationFacts| own.is_none_or(|me| facts.agent_id == Some(me))
 }
 
 impl From<ReportError> for ApiError {

@@ -126,7 +126,7 @@ impl Selection {
             key: query.key.clone(),
             metric,
             narrow: Narrow { hour, after_bot: query.bot.trim() == "1", reason },
-            own: (!agent.user.is_manager()).then_some(agent.user.id),
+            own: tandem_domain::permissions::reports_limited_to(&agent.user),
         })
     }
 
