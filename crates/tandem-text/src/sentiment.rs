@@ -13,7 +13,7 @@
 //! The models and lists are parsed once, on first use.
 
 mod lexicon;
-mod model;
+pub(crate) mod model;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

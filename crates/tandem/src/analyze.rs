@@ -88,6 +88,11 @@ fn analyze_line(line: &[u8]) -> Result<Option<Map<String, Value>>, String> {
         "reasons".to_owned(),
         analysis.reasons.iter().map(|reason| Value::from(reason.as_str())).collect(),
     );
+    // Several separate requests: each, as the bot answers them one by one.
+    let parts = tandem_text::signals::request_parts(&text);
+    if parts.len() >= 2 {
+        object.insert("parts".to_owned(), parts.into_iter().map(Value::from).collect());
+    }
     Ok(Some(object))
 }
 
@@ -125,6 +130,38 @@ mod tests {
         assert!(analyze_line(br#"{"text": 3}"#).is_err());
         assert!(analyze_line(b"{not json").is_err());
         assert!(analyze_line(b"\xff\xfe").is_err());
+    }
+
+    /// The message signals of issue 14's behaviours, both languages: a request for a person and
+    /// a question about the human service, several requests in one message, regulated
+    /// situations and the ordinary questions near them.
+    #[test]
+    fn signals_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("转人工", &["asks_for_human"]),
+            ("I want to talk to a real person", &["asks_for_human"]),
+            ("人工客服几点上班？", &[]),
+            ("Do you have live agents on weekends?", &[]),
+            ("我想改一下收货地址，改不了就退款。另外上个订单的发票还没收到", &["multi_part"]),
+            ("Where is my order? Also, can I change the delivery address?", &["multi_part"]),
+            ("我昨天买了个耳机。怎么退货？", &[]),
+            ("I bought a lamp last week. It arrived broken. How do I return it?", &[]),
+            ("吃了你们的保健品之后一直头疼，还能继续吃吗", &["regulated_medical"]),
+            ("Is the no-refund clause in your contract even legal?", &["regulated_legal"]),
+            ("我有十万存款，买你们哪个理财产品比较好", &["regulated_financial"]),
+            ("When will my loan arrive?", &[]),
+            ("这个充电器给手机用安全吗", &[]),
+        ];
+        for (text, expected) in cases {
+            let line = serde_json::json!({ "text": text }).to_string();
+            let object = analyze_line(line.as_bytes()).unwrap().unwrap();
+            let reasons: Vec<&str> =
+                object["reasons"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+            let relevant: Vec<&str> =
+                reasons.into_iter().filter(|reason| *reason != "personal_data").collect();
+            assert_eq!(relevant, *expected, "{text}");
+            assert_eq!(object.contains_key("parts"), expected.contains(&"multi_part"), "{text}");
+        }
     }
 
     #[test]

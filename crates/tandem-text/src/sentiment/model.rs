@@ -7,6 +7,9 @@
 //!   pairs of adjacent words of a text, trained on GoEmotions (Google Research, CC BY 4.0);
 //! - `en-valence.txt`: English word and emoticon valences (-4..4).
 //!
+//! The regulated-topic model (`models/regulated.txt`, read by `crate::signals`' `regulated`
+//! module) uses the same [`features`] and [`english_features`] together.
+//!
 //! The features here must stay exactly those of the script's `features()` and
 //! `english_features()`; tests pin a few.
 
@@ -109,7 +112,7 @@ fn english_words(normalized: &str) -> Vec<&str> {
 }
 
 /// Every word of normalised text and every pair of adjacent words ("not good"), with repeats.
-pub(super) fn english_features(normalized: &str) -> Vec<String> {
+pub(crate) fn english_features(normalized: &str) -> Vec<String> {
     let words = english_words(normalized);
     let mut grams: Vec<String> = words.iter().map(|word| word.to_string()).collect();
     grams.extend(words.windows(2).map(|pair| format!("{} {}", pair[0], pair[1])));
@@ -118,7 +121,7 @@ pub(super) fn english_features(normalized: &str) -> Vec<String> {
 
 /// Every character 1- to 3-gram inside the runs of Chinese characters of normalised text, with
 /// repeats.
-pub(super) fn features(normalized: &str) -> Vec<&str> {
+pub(crate) fn features(normalized: &str) -> Vec<&str> {
     let mut grams = Vec::new();
     let mut bounds: Vec<usize> = Vec::new();
     let mut flush = |bounds: &mut Vec<usize>, end: usize| {

@@ -22,9 +22,10 @@ pub(super) const ASKS_FOR_PERSON: &[&str] = &[
     "找客服",
     "转客服",
     "接客服",
-    "你是机器人",
-    "是不是机器人",
     "不要机器人",
+    "不想跟机器",
+    "不跟机器",
+    "客服出来",
     "找你们领导",
     "找你们经理",
     "找主管",
@@ -36,12 +37,46 @@ pub(super) const ASKS_FOR_PERSON: &[&str] = &[
     "live agent",
     "live person",
     "representative",
-    "are you a bot",
-    "are you a robot",
-    "are you human",
-    "are you a human",
-    "is this a bot",
+    "someone real",
+    "someone i can talk",
+    "someone i can chat",
+    "someone i can speak",
+    "talk to someone",
+    "speak to someone",
+    "speak with someone",
+    "talk with someone",
 ];
+
+/// Asking whether the customer is talking to a bot: a question about the service, unless a
+/// demand goes with it ("你是机器人吗？我要找真人").
+pub(super) const BOT_WORDS: &[&str] =
+    &["机器人", "机器", "自动回复", "bot", "robot", "automated", "an ai", "a machine"];
+
+/// Chinese verbs that ask for someone when a person ([`ZH_PERSON_NOUNS`]) follows within a few
+/// characters: "叫个人来", "找你们主管", "给我转到售后专员".
+pub(super) const ZH_PERSON_REQUESTS: &[&str] =
+    &["找", "叫", "转", "接", "换", "让", "安排", "来个", "要个"];
+
+pub(super) const ZH_PERSON_NOUNS: &[&str] = &[
+    "人工",
+    "客服",
+    "真人",
+    "个人",
+    "主管",
+    "经理",
+    "领导",
+    "工作人员",
+    "专员",
+    "负责人",
+    "小姐姐",
+    "小哥哥",
+    "人来",
+    "人跟我",
+    "人和我",
+];
+
+/// What, right after a verb of [`ZH_PERSON_REQUESTS`], means it asks no one: "找不到人工入口".
+pub(super) const ZH_NOT_A_REQUEST: &[&str] = &["不到", "不着", "过", "了"];
 
 /// Words that ask for a person only when they are (nearly) the whole message: "agent" alone
 /// asks for one, "my travel agent booked the wrong hotel" does not.
@@ -60,6 +95,16 @@ pub(super) const PERSON_REQUESTS: &[&[&str]] = &[
     &["transfer", "me"],
     &["put", "me", "through"],
     &["get", "me"],
+    &["hand", "me", "over", "to"],
+    &["hand", "me", "to"],
+    &["pass", "me", "to"],
+    &["need", "a"],
+    &["need", "an"],
+    &["need", "to", "talk"],
+    &["need", "to", "speak"],
+    &["d", "like", "a"],
+    &["would", "like", "a"],
+    &["want", "a"],
 ];
 
 pub(super) const PERSON_NOUNS: &[&str] = &[
@@ -77,6 +122,9 @@ pub(super) const PERSON_NOUNS: &[&str] = &[
     "supervisor",
     "staff",
     "employee",
+    "live",
+    "real",
+    "support",
 ];
 
 pub(super) const COMPLAINT: &[&str] = &[
@@ -311,45 +359,6 @@ pub(super) const PRIVACY: &[&str] = &[
     "privacy",
 ];
 
-/// Phrases that start another part of a message, counted each time they occur.
-pub(super) const CONNECTORS: &[&str] = &[
-    "另外",
-    "此外",
-    "还有一个问题",
-    "还有个问题",
-    "还有就是",
-    "还有一件事",
-    "还想问",
-    "再问一下",
-    "顺便问",
-    "另一个问题",
-    "and another thing",
-    "another question",
-    "one more thing",
-    "one more question",
-    "additionally",
-    "in addition",
-    "besides that",
-];
-
-/// Words that start another part only at the start of a clause: "Also, can I..." does, "can I
-/// also pay by card" does not.
-pub(super) const CLAUSE_CONNECTORS: &[&str] = &["also", "plus"];
-
-/// Pairs of markers that, both present, number the parts of a message. Arabic numerals
-/// ("1." "2)") are scanned for separately, since they need a look at the next character.
-pub(super) const ENUMERATION_PAIRS: &[(&str, &str)] = &[
-    ("一、", "二、"),
-    ("第一点", "第二点"),
-    ("第一个问题", "第二个问题"),
-    ("第一,", "第二,"),
-    ("第一、", "第二、"),
-    ("第一:", "第二:"),
-    ("首先", "其次"),
-    ("firstly", "secondly"),
-    ("first,", "second,"),
-];
-
 /// Saying that the bot's last answer did not help (in a short message, see
 /// [`super::says_it_did_not_help`]).
 pub(super) const DIDNT_HELP: &[&str] = &[
@@ -514,6 +523,20 @@ pub(super) const SERVICE_TOPICS: &[&str] = &[
     "holiday*",
     "phone number",
     "contact number",
+    "收费",
+    "免费",
+    "要钱",
+    "语言",
+    "英文",
+    "英语",
+    "fee",
+    "fees",
+    "free",
+    "cost",
+    "charge",
+    "language*",
+    "english",
+    "chinese",
 ];
 
 /// Cues that open a correction ("不是这个，我是问退货", "no, I meant shipping costs"), longest
@@ -610,243 +633,10 @@ pub(super) const CORRECTION_FILLERS: &[&str] = &[
     "about",
 ];
 
-// Situations that raise a regulated topic without its listed words ("用了面霜脸上起红疹", "is this
-// no-refund clause enforceable?", "我该买哪个理财产品"): each needs a cue of both of its families
-// (see `super::reasons_of_normalized`), so that neither alone is enough: "is the charger safe for
-// my phone" names no body, "合同在哪里下载" asks nothing about validity, "when will my loan
-// arrive" asks no advice.
-
-/// A reaction of the body: a symptom, a rash, pain.
-pub(super) const SYMPTOMS: &[&str] = &[
-    "红疹",
-    "疹子",
-    "起疹",
-    "皮疹",
-    "湿疹",
-    "荨麻疹",
-    "痒",
-    "头疼",
-    "头痛",
-    "头晕",
-    "恶心",
-    "想吐",
-    "呕吐",
-    "发烧",
-    "红肿",
-    "肿了",
-    "肿起",
-    "刺痛",
-    "灼痛",
-    "拉肚子",
-    "腹泻",
-    "肚子疼",
-    "肚子痛",
-    "胃疼",
-    "胃痛",
-    "发炎",
-    "起痘",
-    "长痘",
-    "爆痘",
-    "脱皮",
-    "掉头发",
-    "脱发",
-    "心慌",
-    "心悸",
-    "烂脸",
-    "过敏",
-    "rash",
-    "rashes",
-    "itch*",
-    "hives",
-    "headache*",
-    "nause*",
-    "dizz*",
-    "swell*",
-    "swollen",
-    "vomit*",
-    "diarrh*",
-    "fever",
-    "stomach ache*",
-    "stomachache*",
-    "inflam*",
-    "blister*",
-    "breakout",
-    "broke out",
-    "burning sensation",
-    "sore throat",
-    "palpitation*",
-];
-
-/// Using or taking a product ("之后" and "以后" alone are left out: "以后不会再点" is about the
-/// future).
-pub(super) const USE_CUES: &[&str] = &[
-    "用了", "用完", "使用", "吃了", "吃完", "喝了", "喝完", "涂了", "涂完", "涂抹", "敷了", "敷完",
-    "服用", "戴了", "after", "since", "taking", "took", "using", "used", "applying", "applied",
-    "ate", "eating", "drinking", "drank", "wearing", "makes me", "made me", "gives me", "gave me",
-];
-
-/// Parts of the body where a reaction shows.
-pub(super) const BODY_PARTS: &[&str] = &[
-    "脸", "皮肤", "头皮", "眼睛", "眼皮", "嘴唇", "嘴巴", "喉咙", "耳朵", "手上", "身上", "胳膊",
-    "脖子", "skin", "face", "scalp", "eye", "eyes", "lip", "lips", "ear", "ears", "throat",
-    "stomach", "body", "neck", "arm", "arms",
-];
-
-/// Health conditions and effects on the body, enough on their own ("高血压能喝吗", "is it bad for
-/// my health").
-pub(super) const HEALTH: &[&str] = &[
-    "高血压",
-    "糖尿病",
-    "心脏病",
-    "哮喘",
-    "对身体",
-    "伤身",
-    "对健康",
-    "有害健康",
-    "high blood pressure",
-    "diabetes",
-    "diabetic",
-    "asthma",
-    "eczema",
-    "heart condition",
-    "for my health",
-    "to my health",
-    "health risk*",
-];
-
-/// Whether something is lawful, valid or enforceable, or what the law gives the customer.
-pub(super) const LEGALITY: &[&str] = &[
-    "合法",
-    "违法",
-    "非法",
-    "有效吗",
-    "是否有效",
-    "有没有效",
-    "无效",
-    "效力",
-    "霸王条款",
-    "维权",
-    "受法律保护",
-    "法律上",
-    "站得住",
-    "违反",
-    "权益保护",
-    "consumer law",
-    "legal",
-    "legally",
-    "illegal",
-    "lawful",
-    "unlawful",
-    "valid",
-    "invalid",
-    "void",
-    "enforceable",
-    "unenforceable",
-    "binding",
-    "by law",
-    "my rights",
-    "sue",
-];
-
-/// What such a question is about: a contract, its clauses, terms and policies.
-pub(super) const LEGAL_OBJECTS: &[&str] = &[
-    "条款",
-    "合同",
-    "协议",
-    "规定",
-    "规则",
-    "免责",
-    "保修",
-    "政策",
-    "声明",
-    "解释权",
-    "违约金",
-    "clause*",
-    "contract*",
-    "terms",
-    "warranty",
-    "waiver*",
-    "policy",
-    "policies",
-    "agreement*",
-    "fine print",
-];
-
-/// Saving and investment products.
-pub(super) const INVESTMENTS: &[&str] = &[
-    "理财",
-    "基金",
-    "投资",
-    "股票",
-    "黄金",
-    "存款",
-    "余额宝",
-    "定投",
-    "养老金",
-    "退休金",
-    "债券",
-    "国债",
-    "年金",
-    "fund",
-    "funds",
-    "invest*",
-    "savings",
-    "gold account*",
-    "precious metal*",
-    "portfolio*",
-    "crypto*",
-    "annuit*",
-    "401k",
-    "ira",
-    "pension*",
-    "retirement",
-    "returns",
-    "etf*",
-];
-
-/// Asking which to choose or whether to put money in.
-pub(super) const ADVICE: &[&str] = &[
-    "该买",
-    "买哪",
-    "选哪",
-    "哪个好",
-    "哪个比较好",
-    "哪个更",
-    "哪只",
-    "划算",
-    "值得",
-    "适合",
-    "时机",
-    "入手",
-    "能不能买",
-    "要不要",
-    "该不该",
-    "还是买",
-    "会不会亏",
-    "怎么投资",
-    "如何投资",
-    "比较稳",
-    "比较好",
-    "推荐",
-    "建议",
-    "should i",
-    "would you recommend",
-    "recommend",
-    "better for me",
-    "good time",
-    "worth it",
-    "safe place",
-    "safe bet",
-    "how should i",
-    "better returns",
-    "allocate",
-    "move my savings",
-];
-
 /// Figures of speech that use a regulated cue for something else, taken out of a message before
-/// its situations are looked for: a problem that "gives me a headache" (让人头疼), an app that is
-/// "disgusting" (恶心死了), a warranty "still valid" or a coupon's "validity period" (有效期) are
-/// not symptoms or questions of law.
+/// the learnt model (`super::regulated`) looks for its situations: a problem that "gives me a
+/// headache" (让人头疼), an app that is "disgusting" (恶心死了), a warranty "still valid" or a
+/// coupon's "validity period" (有效期) are not symptoms or questions of law.
 pub(super) const FIGURES_OF_SPEECH: &[&str] = &[
     "让人头疼",
     "让我头疼",
