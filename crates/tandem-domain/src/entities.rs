@@ -331,6 +331,17 @@ pub struct MessageMeta {
     /// Replies offered as buttons (a clarification's candidates).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quick_replies: Vec<String>,
+    /// The further articles a reply to several questions at once drew on, after `source`, in
+    /// the order of the questions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_sources: Vec<Source>,
+}
+
+impl MessageMeta {
+    /// Every article the message came from: `source`, then `more_sources`.
+    pub fn sources(&self) -> impl Iterator<Item = &Source> {
+        self.source.iter().chain(&self.more_sources)
+    }
 }
 
 string_enum! {
@@ -414,6 +425,28 @@ pub struct DecisionRecord {
     /// What the workspace's LLM did for this turn, when it was asked (or could have been).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmRecord>,
+    /// A message with several separate requests: each of them, and what the bot did with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<RequestPart>,
+}
+
+/// One of several separate requests in a customer message, as the bot read it on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RequestPart {
+    /// The customer's own words for it.
+    pub text: String,
+    /// `answer` (from `source`), or `abstain`: left for a person. A request for a business
+    /// action that the bot runs is an `answer` with no source.
+    pub outcome: TurnOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+impl RequestPart {
+    /// Whether the bot left this request for a person.
+    pub fn left_for_people(&self) -> bool {
+        self.outcome != TurnOutcome::Answer
+    }
 }
 
 /// What the LLM did for an answer.
@@ -613,6 +646,7 @@ mod tests {
                 cost,
                 ..LlmRecord::new(outcome)
             }),
+            parts: Vec::new(),
         };
         let decisions = [
             decision(Some((LlmOutcome::Used, 300, 40, 0.002))),

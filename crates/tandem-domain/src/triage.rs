@@ -237,6 +237,10 @@ pub struct HandoffPacket {
     /// A draft reply the bot wrote for a person to approve (regulated topics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<String>,
+    /// The separate requests of the newest message, when it had several: which the bot
+    /// answered (with their sources) and which are left for people (personal data masked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<crate::RequestPart>,
     pub entities: Vec<Entity>,
     pub customer: CustomerCard,
     pub skills: Vec<String>,

@@ -34,6 +34,11 @@ pub struct Phrases {
     pub follow_up_now: &'static str,
     /// Before asking again for a parameter that did not fit.
     pub action_retry: &'static str,
+    /// One answer of a reply to several questions: `{part}` is the question in the customer's
+    /// words, `{answer}` the article's answer.
+    pub part_answer: &'static str,
+    /// The questions of a message that a person takes over (`{parts}`, each quoted).
+    pub parts_left: &'static str,
     /// A parameter could not be understood after several tries: a person takes over.
     pub action_gave_up: &'static str,
     /// An action that reveals personal data, for a customer who has not logged in.
@@ -72,6 +77,8 @@ impl Phrases {
             after_hours: &phrases.after_hours,
             follow_up_now: &phrases.follow_up_now,
             action_retry: &phrases.action_retry,
+            part_answer: &phrases.part_answer,
+            parts_left: &phrases.parts_left,
             action_gave_up: &phrases.action_gave_up,
             login_required: &phrases.login_required,
             weekdays: phrases.weekdays.each_ref().map(String::as_str),

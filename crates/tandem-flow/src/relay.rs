@@ -25,7 +25,8 @@ struct Escalation<'a> {
     turns: &'a [CustomerTurn],
     phrases: &'static Phrases,
     /// The bot's decision on the newest message when it is not stored (a draft handed over for
-    /// approval): what the hand-off is about.
+    /// approval, or the engine's reading of a message handed off before the bot's turn): what
+    /// the hand-off is about.
     current: Option<&'a DecisionRecord>,
 }
 
@@ -279,6 +280,10 @@ impl Relay {
             current: None,
         };
         if before.outcome == EscalationOutcome::HandOff {
+            // What the hand-off is about now: the engine's reading of this message, when it
+            // has one, before an earlier question's article.
+            let read = self.responder.read(&inbox, &appended.message.body).await;
+            let escalation = Escalation { current: read.as_ref(), ..escalation };
             let escalated = self
                 .escalate(
                     escalation,
@@ -315,9 +320,16 @@ impl Relay {
         let reply = self.responder.respond(&turn).await;
         // Why the bot itself gave up, when it did: a business action that failed or whose
         // parameter it could not get, or an answer that did not help.
-        let bot_reason = match reply.decision.as_ref().and_then(|record| record.action.as_ref()) {
+        let record = reply.decision.as_ref();
+        let bot_reason = match record.and_then(|record| record.action.as_ref()) {
             Some(action) if action.outcome == ActionOutcome::Error => Reason::ActionFailed,
             Some(action) if action.outcome == ActionOutcome::GaveUp => Reason::ActionGaveUp,
+            // Several requests, some of which the bot left for people.
+            _ if record
+                .is_some_and(|record| record.parts.iter().any(|part| part.left_for_people())) =>
+            {
+                Reason::MultiPart
+            }
             _ => Reason::DidntHelp,
         };
         if before.outcome == EscalationOutcome::DraftForApproval {

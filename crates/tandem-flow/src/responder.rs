@@ -110,6 +110,13 @@ impl BotReply {
 pub trait Responder: Send + Sync + 'static {
     async fn respond(&self, turn: &Turn) -> BotReply;
 
+    /// What the engine reads `text` as, without answering it: the articles it is about, for a
+    /// hand-off decided before the bot's turn ("我要退货，转人工" is about returns). `None` when
+    /// it matches nothing well enough to say (or the engine has no knowledge).
+    async fn read(&self, _inbox: &Inbox, _text: &str) -> Option<DecisionRecord> {
+        None
+    }
+
     /// A summary of a conversation handed to people, for the person taking over, written by
     /// the workspace's model; `None` when there is none to ask (the extractive summary of the
     /// packet is then all there is).

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use tandem_domain::{
     BotReply as PacketReply, Conversation, Customer, CustomerCard, DecisionRecord, Entity,
     EscalationDecision, EscalationOutcome, EscalationPolicy, HandoffPacket, IntentGuess, Locale,
-    Message, Millis, Queue, QueueId, Reason, TurnOutcome, TurnSignal,
+    Message, Millis, Queue, QueueId, Reason, RequestPart, TurnOutcome, TurnSignal,
 };
 use tandem_text::{Analysis, Emotion, Lang};
 
@@ -70,10 +70,15 @@ pub fn decide(policy: &EscalationPolicy, situation: Situation<'_>) -> Escalation
     if policy.repeats > 0 && times_asked(situation.turns) >= policy.repeats as usize {
         hand_off.push(Reason::RepeatedQuestion);
     }
+    // A correction ("不对，退货", "no, I meant shipping") says what was meant instead: the
+    // bot answers that, and it is no failure.
     let didnt_help = situation
         .turns
         .iter()
-        .filter(|turn| tandem_text::signals::says_it_did_not_help(&turn.text))
+        .filter(|turn| {
+            tandem_text::signals::says_it_did_not_help(&turn.text)
+                && tandem_text::signals::correction(&turn.text).is_none()
+        })
         .count();
     if policy.didnt_help > 0 && didnt_help >= policy.didnt_help as usize {
         hand_off.push(Reason::DidntHelp);
@@ -445,6 +450,7 @@ pub fn packet(input: PacketInput<'_>) -> HandoffPacket {
         bot_replies,
         actions: input.decisions.iter().filter_map(|(_, record)| record.action.clone()).collect(),
         draft: input.draft.map(str::to_owned),
+        parts: parts(&input),
         entities: entities(input.turns),
         customer: CustomerCard {
             name: input.customer.name.clone(),
@@ -459,6 +465,43 @@ pub fn packet(input: PacketInput<'_>) -> HandoffPacket {
         priority: input.priority,
         queue_id: input.queue,
     }
+}
+
+/// The separate requests of the newest message: as the bot's turn on it read them (what it
+/// answered, what it left), or, when the hand-off came before the bot answered, as the
+/// message itself lists them.
+fn parts(input: &PacketInput<'_>) -> Vec<RequestPart> {
+    let Some(newest) = input.turns.last() else { return Vec::new() };
+    let answers_newest = |id: &tandem_domain::MessageId| {
+        input.messages.iter().any(|message| message.id == *id && message.seq > newest.seq)
+    };
+    let read = input
+        .current
+        .into_iter()
+        .chain(
+            input.decisions.iter().filter(|(id, _)| answers_newest(id)).map(|(_, record)| record),
+        )
+        .find(|record| !record.parts.is_empty());
+    let parts = match read {
+        Some(record) => record.parts.clone(),
+        None => {
+            let texts = tandem_text::signals::request_parts(&newest.text);
+            if texts.len() < 2 {
+                return Vec::new();
+            }
+            texts
+                .into_iter()
+                .map(|text| RequestPart { text, outcome: TurnOutcome::Abstain, source: None })
+                .collect()
+        }
+    };
+    parts
+        .into_iter()
+        .map(|part| RequestPart {
+            text: tandem_text::signals::mask_personal_data(&part.text),
+            ..part
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -555,6 +598,13 @@ mod tests {
         assert_eq!(greetings.outcome, EscalationOutcome::KeepWithBot, "{greetings:?}");
         let didnt = decide_on(&["退货怎么退", "没用", "还是没用"], &["answer", "clarify"], None);
         assert!(hands_off_for(&didnt, "didnt_help"), "{didnt:?}");
+        // Corrections name what was meant: no failure, however short.
+        let corrected = decide_on(
+            &["运费怎么算", "不对，退货", "发票怎么开", "no, I meant shipping"],
+            &["answer", "answer", "answer"],
+            None,
+        );
+        assert_eq!(corrected.outcome, EscalationOutcome::KeepWithBot, "{corrected:?}");
     }
 
     #[test]

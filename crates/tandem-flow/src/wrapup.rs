@@ -499,6 +499,7 @@ mod tests {
                 version: 1,
             }),
             quick_replies: Vec::new(),
+            more_sources: Vec::new(),
         });
         let messages = [
             message(
@@ -519,6 +520,7 @@ mod tests {
             latency_us: 0,
             action: Some(ActionRecord::new("order_status", ActionOutcome::Done)),
             llm: None,
+            parts: Vec::new(),
         };
         let decisions = vec![(MessageId(2), record.clone()), (MessageId(3), record)];
         let wrapup = wrapup(WrapupInput {

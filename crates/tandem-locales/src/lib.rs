@@ -364,6 +364,9 @@ pub struct Console {
     pub handoff_priority: String,
     pub handoff_queue: String,
     pub handoff_draft: String,
+    pub handoff_parts: String,
+    pub handoff_part_left: String,
+    pub handoff_part_answered: String,
     pub handoff_draft_hint: String,
     pub handoff_draft_answered: String,
     pub handoff_approve: String,
@@ -821,6 +824,11 @@ pub struct Phrases {
     pub follow_up_now: String,
     /// Before asking again for a parameter that did not fit.
     pub action_retry: String,
+    /// One answer of a reply to several questions: `{part}` is the question in the customer's
+    /// words, `{answer}` the article's answer.
+    pub part_answer: String,
+    /// The questions of a message that a person takes over (`{parts}`, each quoted).
+    pub parts_left: String,
     /// A parameter could not be understood after several tries: a person takes over.
     pub action_gave_up: String,
     /// An action that reveals personal data, for a customer who has not logged in.

@@ -58,14 +58,16 @@
   const pad = (n) => String(n).padStart(2, '0');
   const hhmm = (ms) => { const d = new Date(ms); return isNaN(d.getTime()) ? '' : `${pad(d.getHours())}:${pad(d.getMinutes())}`; };
   const KINDS = ['customer', 'bot', 'agent', 'system'];
-  // The optional `meta` of a server message: the source article's title and the offered quick replies.
+  // The optional `meta` of a server message: the source articles' titles (a reply to several
+  // questions has more than one) and the offered quick replies.
+  const titleOf = (src) => (src && typeof src === 'object' && src.title != null ? String(src.title).trim() : '');
   const metaOf = (m) => {
     const meta = m && m.meta && typeof m.meta === 'object' ? m.meta : {};
-    const src = meta.source && typeof meta.source === 'object' ? meta.source : null;
-    const title = src && src.title != null ? String(src.title).trim() : '';
+    const more = Array.isArray(meta.more_sources) ? meta.more_sources : [];
+    const titles = [meta.source, ...more].map(titleOf).filter(Boolean);
     const quick = Array.isArray(meta.quick_replies) ? meta.quick_replies : [];
     return {
-      source: title || null,
+      source: titles.length ? [...new Set(titles)].join(' · ') : null,
       quick: [...new Set(quick.filter((q) => typeof q === 'string').map((q) => q.trim()).filter(Boolean))],
     };
   };

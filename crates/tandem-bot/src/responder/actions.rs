@@ -150,7 +150,7 @@ impl KnowledgeResponder {
     }
 
     /// The customer's message triggered `key`: collect its parameters, then run it.
-    async fn start_action(
+    pub(super) async fn start_action(
         &self,
         turn: &Turn,
         key: &str,
@@ -183,6 +183,7 @@ impl KnowledgeResponder {
             latency_us: 0,
             action: None,
             llm: None,
+            parts: Vec::new(),
         };
         let asked = actions::needed_params(&action, &turn.customer)
             .into_iter()
@@ -288,8 +289,11 @@ impl KnowledgeResponder {
             body: run.reply,
             outcome,
             hand_off: run.hand_off,
-            meta: source
-                .map(|source| MessageMeta { source: Some(source), quick_replies: Vec::new() }),
+            meta: source.map(|source| MessageMeta {
+                source: Some(source),
+                quick_replies: Vec::new(),
+                more_sources: Vec::new(),
+            }),
             decision: Some(record),
         }
     }

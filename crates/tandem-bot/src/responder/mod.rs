@@ -6,18 +6,22 @@
 //! 2. **didn't help**: the customer says the last answer did not help; offer the other
 //!    candidates for their question, or a person. A correction ("不是这个，我是问退货", "no, I
 //!    meant shipping costs") is not a failure: the question it means goes on to the next stage;
-//! 3. **decide**: the engine reads the message (with the question before it, for a short
+//! 3. **several requests**: a message that asks several separate things ("改地址，不然就退款；
+//!    另外发票没收到") gets each part answered from its own article, and the parts nothing
+//!    answers are left for a person, listed in the hand-off packet;
+//! 4. **decide**: the engine reads the message (with the question before it, for a short
 //!    follow-up): answer, clarify or abstain, with the decision record;
-//! 4. **action**: the best match is a business action; collect its parameters and run it;
-//! 5. **model tools**: nothing matched well enough; the workspace's model may still recognise
+//! 5. **action**: the best match is a business action; collect its parameters and run it;
+//! 6. **model tools**: nothing matched well enough; the workspace's model may still recognise
 //!    a request for one of the actions;
-//! 6. **reword**: an answer from an article; the workspace's model may put it in its own words
+//! 7. **reword**: an answer from an article; the workspace's model may put it in its own words
 //!    when every claim checks out against the articles.
 
 mod actions;
 mod agent_actions;
 mod choice;
 mod draft;
+mod parts;
 mod replies;
 
 pub use agent_actions::{AgentActionError, AgentRun, OfferedAction};
@@ -209,6 +213,11 @@ impl Responder for KnowledgeResponder {
         {
             return reply;
         }
+        if corrected.is_none()
+            && let Some(reply) = self.several_requests(turn, &built, phrases).await
+        {
+            return reply;
+        }
         let mut decided = decide(turn, &built, corrected.as_deref());
         if self.model_choice(turn, &built, &mut decided).await {
             // The model named the article: its own answer, with no second model call.
@@ -226,6 +235,14 @@ impl Responder for KnowledgeResponder {
             return reply;
         }
         self.reword(turn, decided, phrases).await
+    }
+
+    async fn read(&self, inbox: &tandem_domain::Inbox, text: &str) -> Option<DecisionRecord> {
+        let built = self.engines.get(inbox.workspace_id).await.ok()?;
+        let started = std::time::Instant::now();
+        let (decision, articles) = built.decide(text, Some(inbox.channel));
+        (decision.outcome != Outcome::Abstain)
+            .then(|| record(text.to_owned(), &decision, &articles, &built, started))
     }
 
     async fn hand_off_summary(
@@ -306,14 +323,26 @@ fn decide(turn: &Turn, built: &Built, corrected: Option<&str>) -> Decided {
             (decision, articles, query) = (in_context, in_context_articles, combined);
         }
     }
-    let record = DecisionRecord {
+    let record = record(query, &decision, &articles, built, started);
+    Decided { decision, articles, record }
+}
+
+/// The decision record of the engine's `decision` on `query`, begun at `started`.
+fn record(
+    query: String,
+    decision: &Decision,
+    articles: &[Article],
+    built: &Built,
+    started: std::time::Instant,
+) -> DecisionRecord {
+    DecisionRecord {
         query,
         outcome: decision.outcome.into(),
         threshold: decision.threshold,
         candidates: decision
             .candidates
             .iter()
-            .zip(&articles)
+            .zip(articles)
             .map(|(candidate, article)| CandidateRecord {
                 article: article.key.clone(),
                 title: article.title.clone(),
@@ -327,8 +356,8 @@ fn decide(turn: &Turn, built: &Built, corrected: Option<&str>) -> Decided {
         latency_us: started.elapsed().as_micros() as u64,
         action: None,
         llm: None,
-    };
-    Decided { decision, articles, record }
+        parts: Vec::new(),
+    }
 }
 
 impl KnowledgeResponder {

@@ -67,7 +67,11 @@ fn next_step_after_failure(turn: &Turn, built: &Built, phrases: &Phrases) -> Opt
             body: phrases.clarify.to_owned(),
             outcome: TurnOutcome::Clarify,
             hand_off: false,
-            meta: Some(MessageMeta { source: None, quick_replies: alternatives }),
+            meta: Some(MessageMeta {
+                source: None,
+                quick_replies: alternatives,
+                more_sources: Vec::new(),
+            }),
             decision: None,
         }
     };
@@ -80,6 +84,7 @@ fn next_step_after_failure(turn: &Turn, built: &Built, phrases: &Phrases) -> Opt
         latency_us: 0,
         action: None,
         llm: None,
+        parts: Vec::new(),
     });
     Some(reply)
 }
@@ -119,6 +124,7 @@ pub(super) fn reply(phrases: &Phrases, outcome: Outcome, articles: &[Article]) -
                         version: article.version,
                     }),
                     quick_replies: Vec::new(),
+                    more_sources: Vec::new(),
                 }),
                 decision: None,
             }
@@ -134,6 +140,7 @@ pub(super) fn reply(phrases: &Phrases, outcome: Outcome, articles: &[Article]) -
                     .take(2)
                     .map(|article| article.title.clone())
                     .collect(),
+                more_sources: Vec::new(),
             }),
             decision: None,
         },

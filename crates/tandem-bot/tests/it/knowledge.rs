@@ -415,3 +415,81 @@ async fn a_bare_correction_is_still_a_failed_answer() {
     assert!(handed.body.contains("转接人工"), "{}", handed.body);
     wait_until_queued(&world.store, answered.conversation_id).await;
 }
+
+#[tokio::test]
+async fn several_requests_get_each_answer_and_the_rest_goes_to_people_listed() {
+    use tandem_domain::{Reason, TurnOutcome};
+    let world = world().await;
+    let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+    let relay = Relay::new(world.store.clone(), responder.clone());
+    service_kb(&world, &responder).await;
+
+    // Two answerable questions: both answers, each with its source; the bot keeps the chat.
+    let both = ask(&world, &relay, "How do returns work? Also, how much is shipping?").await;
+    assert_eq!(
+        both.body,
+        "About \"How do returns work\": You can return any item within 30 days.\n\n\
+         About \"how much is shipping\": Shipping is free on orders over $50."
+    );
+    let meta = both.meta.clone().unwrap();
+    let sources: Vec<&str> = meta.sources().map(|source| source.article.as_str()).collect();
+    assert_eq!(sources, ["returns-en", "shipping-en"]);
+    let record = decision_of(&world, &both).await;
+    assert_eq!(record.parts.len(), 2);
+    assert!(record.parts.iter().all(|part| !part.left_for_people()));
+    let conversation = world.store.conversation(both.conversation_id).await.unwrap().unwrap();
+    assert_eq!(conversation.state, ConversationState::Bot, "nothing left for people");
+
+    // Two answerable, one that no article covers: the answers, then the rest to a person,
+    // listed in the hand-off packet.
+    let text = "我想退货。运费怎么算？另外上个订单的发票还没收到";
+    let reply = ask(&world, &relay, text).await;
+    assert!(
+        reply.body.starts_with("关于“我想退货”：签收后 7 天内可无理由退货。"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("关于“运费怎么算”：订单满 99 元包邮，否则运费 8 元。"));
+    assert!(reply.body.ends_with(
+        "其余的问题（“上个订单的发票还没收到”）我已转给人工客服，请稍候，他们会接着为您处理。"
+    ));
+    wait_until_queued(&world.store, reply.conversation_id).await;
+    let packet = world.store.handoff(reply.conversation_id).await.unwrap().expect("a packet");
+    assert!(packet.reasons.contains(&Reason::MultiPart), "{:?}", packet.reasons);
+    let parts: Vec<(&str, TurnOutcome, Option<&str>)> = packet
+        .parts
+        .iter()
+        .map(|part| {
+            let source = part.source.as_ref().map(|source| source.article.as_str());
+            (part.text.as_str(), part.outcome, source)
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("我想退货", TurnOutcome::Answer, Some("returns")),
+            ("运费怎么算", TurnOutcome::Answer, Some("shipping")),
+            ("上个订单的发票还没收到", TurnOutcome::Abstain, None),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn one_request_with_context_or_a_follow_up_is_answered_once() {
+    let world = world().await;
+    let responder = KnowledgeResponder::start(world.store.clone(), DecisionPolicy::default());
+    let relay = Relay::new(world.store.clone(), responder.clone());
+    service_kb(&world, &responder).await;
+    for (text, answer) in [
+        ("我昨天买了个耳机。怎么退货？", "签收后 7 天内可无理由退货。"),
+        ("怎么退货？退货流程是什么？", "签收后 7 天内可无理由退货。"),
+        (
+            "I bought a lamp last week. Can I return an item?",
+            "You can return any item within 30 days.",
+        ),
+    ] {
+        let reply = ask(&world, &relay, text).await;
+        assert_eq!(reply.body, answer, "{text}");
+        assert!(decision_of(&world, &reply).await.parts.is_empty(), "{text}");
+    }
+}

@@ -236,6 +236,7 @@ async fn the_bots_answered_conversations_are_resolved_once_idle() {
             latency_us: 1,
             action: None,
             llm: None,
+            parts: Vec::new(),
         }),
         only_while_bot_owns: false,
         sentiment: None,

@@ -132,10 +132,8 @@ async fn an_angry_dispute_goes_to_the_skilled_agent_with_a_packet() {
 /// the customer's message contains.
 struct ArticleResponder(&'static [(&'static str, &'static str)]);
 
-#[async_trait]
-impl Responder for ArticleResponder {
-    async fn respond(&self, turn: &Turn) -> BotReply {
-        let body = &turn.message.body;
+impl ArticleResponder {
+    fn record(&self, body: &str) -> DecisionRecord {
         let key = self.0.iter().find(|(phrase, _)| body.contains(phrase)).map(|(_, key)| *key);
         let candidates = key
             .map(|key| CandidateRecord {
@@ -149,9 +147,8 @@ impl Responder for ArticleResponder {
             .into_iter()
             .collect();
         let outcome = if key.is_some() { TurnOutcome::Answer } else { TurnOutcome::Abstain };
-        let mut reply = BotReply::text("answer", outcome, false);
-        reply.decision = Some(DecisionRecord {
-            query: body.clone(),
+        DecisionRecord {
+            query: body.to_owned(),
             outcome,
             threshold: 0.3,
             candidates,
@@ -159,8 +156,22 @@ impl Responder for ArticleResponder {
             latency_us: 1,
             action: None,
             llm: None,
-        });
+            parts: Vec::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl Responder for ArticleResponder {
+    async fn respond(&self, turn: &Turn) -> BotReply {
+        let record = self.record(&turn.message.body);
+        let mut reply = BotReply::text("answer", record.outcome, false);
+        reply.decision = Some(record);
         reply
+    }
+
+    async fn read(&self, _inbox: &tandem_domain::Inbox, text: &str) -> Option<DecisionRecord> {
+        Some(self.record(text)).filter(|record| record.outcome == TurnOutcome::Answer)
     }
 }
 
@@ -234,6 +245,34 @@ async fn asking_for_a_person_after_a_pre_sales_question_goes_to_pre_sales() {
     let packet = world.store.handoff(appended.conversation.id).await.unwrap().unwrap();
     assert_eq!(packet.queue_id, Some(presale.id), "{:?}", packet.reasons);
     assert_eq!(packet.skills, ["lang:zh"]);
+}
+
+/// Asking for a person in the same message as a question: the question is what the hand-off is
+/// about, not the earlier one.
+#[tokio::test]
+async fn asking_for_a_person_with_a_question_goes_by_that_question() {
+    let world = world().await;
+    let presale = pre_sales_first(&world).await;
+    let workspace = world.inbox.workspace_id;
+    let routing = QueueRouting { topics: vec!["售后".into()], ..Default::default() };
+    let after_sales =
+        world.store.create_queue(workspace, "After-sales", "", routing).await.unwrap();
+    let article =
+        NewArticle::new("returns", Locale::Zh, "退货", &["怎么退货"], "7 天无理由。", &["售后"]);
+    world
+        .store
+        .save_articles(workspace, vec![article], ArticleStatus::Published, None)
+        .await
+        .unwrap();
+    let responder = ArticleResponder(&[("发货", "shipping-time"), ("退货", "returns")]);
+    let relay = Relay::new(world.store.clone(), Arc::new(responder));
+    super::send_until_done(&relay, &world, "你们下单后多久发货？").await.expect("an answer");
+    let appended = relay.customer_message(send(&world, "我要退货，转人工")).await.unwrap();
+    tandem_flow::testing::wait_until_queued(&world.store, appended.conversation.id).await;
+    let packet = world.store.handoff(appended.conversation.id).await.unwrap().unwrap();
+    assert_eq!(packet.reasons, [Reason::AsksForHuman]);
+    assert_eq!(packet.queue_id, Some(after_sales.id), "not {:?} (pre-sales)", presale.id);
+    assert_eq!(packet.intents[0].article, "returns", "{:?}", packet.intents);
 }
 
 /// A draft handed over for approval is about the article the bot drafted from, not the

@@ -603,6 +603,22 @@ async fn hand_off(
         bot_replies: Vec::new(),
         actions: Vec::new(),
         draft: draft.map(str::to_owned),
+        parts: vec![
+            tandem_domain::RequestPart {
+                text: "耳机怎么退货".into(),
+                outcome: tandem_domain::TurnOutcome::Answer,
+                source: Some(tandem_domain::Source {
+                    article: "returns".into(),
+                    title: "退货政策".into(),
+                    version: 1,
+                }),
+            },
+            tandem_domain::RequestPart {
+                text: "上个订单的发票还没收到".into(),
+                outcome: tandem_domain::TurnOutcome::Abstain,
+                source: None,
+            },
+        ],
         entities: vec![Entity { kind: "mobile".into(), value: "138****5678".into() }],
         customer: CustomerCard {
             name: "测试客户".into(),
@@ -656,6 +672,9 @@ async fn the_handoff_card_tells_the_agent_why_and_what_the_customer_said() {
         "Emily Chen",
         "lang:zh",
         "优先级 65",
+        "这条消息里的几个问题",
+        "<li data-left=\"false\"><span class=\"badge kb-outcome-answer\">已回答</span> 耳机怎么退货",
+        "<li data-left=\"true\"><span class=\"badge handoff-part-left\">待处理</span> 上个订单的发票还没收到",
     ] {
         assert!(html.contains(expected), "{expected} missing");
     }

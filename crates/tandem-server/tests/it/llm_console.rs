@@ -211,6 +211,7 @@ fn decision(llm: Option<LlmRecord>) -> DecisionRecord {
         latency_us: 150,
         action: None,
         llm,
+        parts: Vec::new(),
     }
 }
 

@@ -645,6 +645,7 @@ pub async fn routing_record_follows_the_owner_and_packets_are_kept(harness: Harn
         bot_replies: Vec::new(),
         actions: Vec::new(),
         draft: None,
+        parts: Vec::new(),
         entities: Vec::new(),
         customer: CustomerCard::default(),
         skills: vec!["refunds".into()],
@@ -799,6 +800,7 @@ fn handoff_packet(conversation: tandem_domain::ConversationId) -> HandoffPacket 
         bot_replies: Vec::new(),
         actions: Vec::new(),
         draft: None,
+        parts: Vec::new(),
         entities: Vec::new(),
         customer: CustomerCard::default(),
         skills: Vec::new(),
@@ -1343,6 +1345,7 @@ fn decision_with_llm(llm: Option<tandem_domain::LlmRecord>) -> tandem_domain::De
         latency_us: 120,
         action: None,
         llm,
+        parts: Vec::new(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use tandem_domain::DecisionRecord;
 
+use super::handoff_card::PartView;
 use crate::i18n::Text;
 
 /// A bot turn's decision record, ready to show.
@@ -22,6 +23,9 @@ pub struct DecisionView {
     /// What the model did with the answer: "used · 1 attempt · 312+45 tokens · 0.0021 · 840 ms",
     /// or why its wording was not used.
     pub llm: Option<String>,
+    /// A message with several requests: each, whether the bot answered it, and from which
+    /// article.
+    pub parts: Vec<PartView>,
 }
 
 pub(super) fn decision_view(text: &'static Text, record: &DecisionRecord) -> DecisionView {
@@ -86,6 +90,7 @@ pub(super) fn decision_view(text: &'static Text, record: &DecisionRecord) -> Dec
             .collect(),
         action,
         llm,
+        parts: record.parts.iter().map(PartView::of).collect(),
     }
 }
 
@@ -119,6 +124,7 @@ mod tests {
                 article: None,
                 by_meaning: Vec::new(),
             }),
+            parts: Vec::new(),
         };
         let view = decision_view(Text::for_locale(Locale::Zh), &record);
         let llm = view.llm.unwrap();

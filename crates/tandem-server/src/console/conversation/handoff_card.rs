@@ -33,6 +33,8 @@ pub struct HandoffView {
     pub priority: i64,
     pub queue: Option<String>,
     pub draft: Option<String>,
+    /// The separate requests of the newest message, when it had several.
+    pub parts: Vec<PartView>,
     /// No person has replied since the hand-off: the draft can still be approved as it is.
     pub draft_pending: bool,
     /// Approving twice sends the draft once.
@@ -60,6 +62,29 @@ pub struct BotReplyView {
     pub body: String,
     /// (article key, title, version)
     pub source: Option<(String, String, i64)>,
+}
+
+/// One of several requests in a message: answered by the bot from an article, or left for the
+/// person taking over.
+#[derive(Debug)]
+pub struct PartView {
+    pub text: String,
+    pub left: bool,
+    /// (article key, title, version) of the answer
+    pub source: Option<(String, String, i64)>,
+}
+
+impl PartView {
+    pub(super) fn of(part: &tandem_domain::RequestPart) -> PartView {
+        PartView {
+            text: part.text.clone(),
+            left: part.left_for_people(),
+            source: part
+                .source
+                .as_ref()
+                .map(|source| (source.article.clone(), source.title.clone(), source.version)),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -199,6 +224,7 @@ pub(super) fn handoff_view(
         queue,
         draft_msg_id: format!("handoff-draft-{}-{}", packet.conversation_id.0, packet.created_at),
         draft: packet.draft,
+        parts: packet.parts.iter().map(PartView::of).collect(),
         draft_pending,
         time: format_time(packet.created_at),
         timestamp: packet.created_at,
