@@ -47,13 +47,16 @@ pub fn routes(store: Arc<dyn Store>, shop_key: &str) -> Router {
 }
 
 /// The secrets the demo's actions read: `DEMO_SHOP_URL` (the shop served at `base_url`) and
-/// `DEMO_SHOP_KEY`; any other name is looked up in `otherwise`.
+/// `DEMO_SHOP_KEY`, bound to the shop's host; any other name is looked up in `otherwise`.
 pub fn secrets(base_url: &str, shop_key: &str, otherwise: Secrets) -> Secrets {
     let shop = format!("{base_url}{}", shop::BASE_PATH);
+    let host = base_url.split_once("://").map_or(base_url, |(_, rest)| rest);
+    let host = host.split('/').next().unwrap_or_default().to_owned();
     let key = shop_key.to_owned();
     Arc::new(move |name| match name {
         "DEMO_SHOP_URL" => Some(shop.clone()),
         "DEMO_SHOP_KEY" => Some(key.clone()),
+        "DEMO_SHOP_KEY_HOSTS" => Some(host.clone()),
         other => otherwise(other),
     })
 }

@@ -88,7 +88,9 @@ problems! {
     Length { min: usize, max: usize } = "length";
     /// Not between `min` and `max` bytes.
     Bytes { min: usize, max: usize } = "bytes";
-    /// A control character (a line break where one line is expected, a tab, a bell).
+    /// A control character (a line break where one line is expected, a tab, a bell), or in a
+    /// name a text-direction control (Unicode's bidi controls: U+202A..U+202E, U+2066..U+2069,
+    /// U+200E, U+200F, U+061C), which could make the name read as another.
     ControlCharacters = "control_characters";
     /// Not one of a fixed list of names (`allowed`, separated by commas).
     NotOneOf { value: String, allowed: String } = "not_one_of";
@@ -136,6 +138,9 @@ problems! {
     UrlCredentials = "url_credentials";
     /// A URL without a host, or with a malformed one.
     UrlHost { host: String } = "url_host";
+    /// A URL whose host is a link-local or cloud metadata address, which outbound requests may
+    /// not reach unless an administrator allows it.
+    UrlRefusedAddress { host: String } = "url_refused_address";
     /// A URL with a port other than 1 to 65535.
     UrlPort = "url_port";
     /// None chosen where at least one must be.

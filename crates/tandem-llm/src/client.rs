@@ -282,7 +282,11 @@ impl LlmClient {
         };
         let endpoint = url("chat/completions")?;
         let embeddings = url("embeddings")?;
-        let http = reqwest::Client::builder()
+        if let Err(refused) = crate::outbound::check_url(&endpoint) {
+            let problem = tandem_domain::Problem::UrlRefusedAddress { host: refused.host };
+            return Err(LlmError::Settings(SettingsError::new("base_url", problem)));
+        }
+        let http = crate::outbound::client()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_millis(settings.timeout_ms))
             .build()

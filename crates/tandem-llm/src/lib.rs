@@ -28,6 +28,7 @@ mod gate;
 pub mod grounding;
 #[cfg(feature = "mock")]
 pub mod mock;
+pub mod outbound;
 mod redact;
 mod settings;
 pub mod summary;

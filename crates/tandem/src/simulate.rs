@@ -56,6 +56,7 @@ customer asks them to sign in. To simulate the demo's actions
 `tandem demo` and point the actions at it:
   TANDEM_ACTION_DEMO_SHOP_URL=http://127.0.0.1:8080/demo/shop/api \\
   TANDEM_ACTION_DEMO_SHOP_KEY=demo-shop-key \\
+  TANDEM_ACTION_DEMO_SHOP_KEY_HOSTS=127.0.0.1:8080 \\
   tandem simulate --kb kb.jsonl --scenarios scenarios.jsonl \\
     --actions crates/tandem-demo/assets/demo-actions.toml
 

@@ -4,6 +4,14 @@
 //! template engine: a URL value is percent-encoded, a JSON value keeps its type, and
 //! `{env.NAME}` reads a secret from the server's environment (`TANDEM_ACTION_NAME`), which the
 //! call record never shows.
+//!
+//! Who may do what with secrets: supervisors write actions, administrators set the server's
+//! environment. A secret goes only to the hosts the administrator bound it to
+//! (`TANDEM_ACTION_NAME_HOSTS`, comma-separated `host` or `host:port`; a secret that is itself
+//! a URL, a base URL, is bound to its own host too), so an action cannot send it anywhere else;
+//! a value read from an answer that contains a secret is masked before any reply or record
+//! sees it; and no call reaches a link-local or metadata address
+//! ([`tandem_llm::outbound`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -21,9 +29,103 @@ pub const ENV_PREFIX: &str = "TANDEM_ACTION_";
 /// Where `{env.NAME}` comes from: the name after `env.`, to its value.
 pub type Secrets = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// The server's environment: `{env.SHOP_KEY}` is `TANDEM_ACTION_SHOP_KEY`.
+/// The server's environment: `{env.SHOP_KEY}` is `TANDEM_ACTION_SHOP_KEY`, and the hosts it may
+/// be sent to are `TANDEM_ACTION_SHOP_KEY_HOSTS`.
 pub fn environment() -> Secrets {
     std::sync::Arc::new(|name| std::env::var(format!("{ENV_PREFIX}{name}")).ok())
+}
+
+/// The suffix of the name that lists the hosts a secret may be sent to.
+pub const HOSTS_SUFFIX: &str = "_HOSTS";
+
+/// The names of the secrets (`{env.NAME}`) a step's URL, headers and body use.
+fn secret_names(step: &ActionStep) -> Vec<String> {
+    let mut texts: Vec<&str> = vec![step.url.as_str()];
+    texts.extend(step.headers.values().map(String::as_str));
+    let mut body = Vec::new();
+    if let Some(template) = &step.body {
+        strings_of(template, &mut body);
+    }
+    texts.extend(body.iter().map(String::as_str));
+    let mut names = Vec::new();
+    for text in texts {
+        let _ = fill(text, |name, _| {
+            if let Some(secret) = name.strip_prefix("env.")
+                && !names.iter().any(|known| known == secret)
+            {
+                names.push(secret.to_owned());
+            }
+            Ok(())
+        });
+    }
+    names
+}
+
+fn strings_of(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(text) => out.push(text.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|item| strings_of(item, out)),
+        serde_json::Value::Object(fields) => fields.values().for_each(|item| strings_of(item, out)),
+        _ => {}
+    }
+}
+
+/// Whether the secret `name` may be sent to `url`'s host: one of its `_HOSTS` (a host without
+/// a port matches any port), or the host of its own value when that is a URL.
+fn bound_to(secrets: &Secrets, name: &str, url: &reqwest::Url) -> Result<(), String> {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let port = url.port_or_known_default();
+    let listed = secrets(&format!("{name}{HOSTS_SUFFIX}")).unwrap_or_default();
+    let matches = |entry: &str| {
+        let entry = entry.trim().to_ascii_lowercase();
+        match entry.rsplit_once(':').filter(|(_, port)| port.parse::<u16>().is_ok()) {
+            Some((entry_host, entry_port)) => {
+                entry_host.trim_matches(['[', ']']) == host.trim_matches(['[', ']'])
+                    && entry_port.parse::<u16>().ok() == port
+            }
+            None => {
+                !entry.is_empty() && entry.trim_matches(['[', ']']) == host.trim_matches(['[', ']'])
+            }
+        }
+    };
+    let own = secrets(name).and_then(|value| reqwest::Url::parse(&value).ok()).is_some_and(|own| {
+        own.host_str().is_some_and(|own_host| own_host.eq_ignore_ascii_case(&host))
+            && own.port_or_known_default() == port
+    });
+    if own || listed.split(',').any(matches) {
+        return Ok(());
+    }
+    Err(format!(
+        "the secret {{env.{name}}} may not be sent to {host}: an administrator binds it to its \
+         hosts with {ENV_PREFIX}{name}{HOSTS_SUFFIX}"
+    ))
+}
+
+/// The values of the secrets an action's steps use, long enough to recognise in an answer.
+fn secret_values(action: &Action, secrets: &Secrets) -> Vec<String> {
+    const SHORTEST: usize = 4;
+    let mut values: Vec<String> = action
+        .steps
+        .iter()
+        .flat_map(secret_names)
+        .filter_map(|name| secrets(&name))
+        .filter(|value| value.chars().count() >= SHORTEST)
+        .collect();
+    values.sort();
+    values.dedup();
+    values
+}
+
+/// Masks every secret value inside what an answer gave: a service that echoes a credential
+/// back must not put it into the customer's reply.
+fn mask_secrets(vars: &mut BTreeMap<String, String>, values: &[String]) {
+    for value in vars.values_mut() {
+        for secret in values {
+            if value.contains(secret.as_str()) {
+                *value = value.replace(secret.as_str(), "***");
+            }
+        }
+    }
 }
 
 /// The end of a run: what to say, whether to offer a person, and what happened.
@@ -166,6 +268,7 @@ pub async fn execute(
 ) -> Run {
     let mut check = action.identity_check.as_ref().filter(|_| !verified);
     let mut vars = values.clone();
+    let secret_values = secret_values(action, secrets);
     let mut record = ActionRecord {
         params: shown_params(action, values),
         ..ActionRecord::new(&action.key, ActionOutcome::Done)
@@ -216,6 +319,7 @@ pub async fn execute(
             if status_matches && value_matches {
                 if let Some(json) = &json {
                     extract(step, json, &mut vars);
+                    mask_secrets(&mut vars, &secret_values);
                 }
                 let reply = reply_text(&rule.reply, locale, &vars);
                 return finish(&mut record, ActionOutcome::Rule, reply, rule.hand_off);
@@ -239,6 +343,7 @@ pub async fn execute(
             return finish(&mut record, ActionOutcome::Error, reply, true);
         };
         extract(step, &json, &mut vars);
+        mask_secrets(&mut vars, &secret_values);
         if let Some(check) = &step.within_days {
             let moment = vars.get(&check.field).and_then(|value| value.parse::<i64>().ok());
             let fresh =
@@ -289,6 +394,11 @@ async fn call(
     };
     let prepared = (|| -> Result<reqwest::RequestBuilder, String> {
         let url = render(&step.url, vars, Context::Url, Some(secrets))?;
+        let parsed = reqwest::Url::parse(&url).map_err(|error| format!("not a URL: {error}"))?;
+        tandem_llm::outbound::check_url(&parsed).map_err(|refused| refused.to_string())?;
+        for name in secret_names(step) {
+            bound_to(secrets, &name, &parsed)?;
+        }
         let method = reqwest::Method::from_bytes(step.method.as_str().as_bytes())
             .map_err(|error| error.to_string())?;
         let mut request = http.request(method, url).timeout(Duration::from_millis(step.timeout_ms));

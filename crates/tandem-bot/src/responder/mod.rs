@@ -110,7 +110,7 @@ impl KnowledgeResponder {
             engines: Engines::start(Arc::clone(&store), policy, Arc::clone(&clock)),
             store,
             // Connectors do not follow redirects: an action's URL is the one the business set.
-            http: reqwest::Client::builder()
+            http: tandem_llm::outbound::client()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),

@@ -49,6 +49,12 @@ async fn shop() -> String {
                 Json(json!({ "status": "late" })).into_response()
             }
             "20240000666" => (StatusCode::OK, "{not json").into_response(),
+            // A careless service that echoes the credential it was sent.
+            "20240000777" => {
+                let sent = headers.get("authorization").and_then(|value| value.to_str().ok());
+                Json(json!({ "status": "shipped", "carrier": format!("echo {sent:?}") }))
+                    .into_response()
+            }
             "20240000999" => {
                 (StatusCode::OK, Json(json!({ "status": "cancelled", "carrier": null })))
                     .into_response()
@@ -132,8 +138,12 @@ fn order_status(base: &str) -> Action {
 
 async fn setup(world: &World, action: Action) -> (Arc<KnowledgeResponder>, Relay) {
     // The connector's secret, as the environment would give it in production.
-    let secrets: tandem_bot::actions::Secrets =
-        Arc::new(|name| (name == "SHOP_KEY").then(|| "shop-secret".to_owned()));
+    let secrets: tandem_bot::actions::Secrets = Arc::new(|name| match name {
+        "SHOP_KEY" => Some("shop-secret".to_owned()),
+        // The administrator binds the key to the shop's host.
+        "SHOP_KEY_HOSTS" => Some("127.0.0.1".to_owned()),
+        _ => None,
+    });
     let responder = KnowledgeResponder::start_with(
         world.store.clone(),
         DecisionPolicy::default(),
@@ -444,4 +454,38 @@ fn only_valid_arguments_the_customer_wrote_are_kept() {
     }
     assert!(chosen(&call("{}"), std::slice::from_ref(&action)).is_some());
     assert!(chosen(&ToolCall { name: "refund".into(), ..call("{}") }, &[action]).is_none());
+}
+
+/// A supervisor's action cannot send a secret anywhere but the hosts an administrator bound
+/// it to, cannot reach a metadata address, and a secret echoed back never reaches the reply.
+#[tokio::test]
+async fn a_secret_goes_only_to_its_hosts_and_never_into_a_reply() {
+    let world = world().await;
+    let base = shop().await;
+
+    // The same shop under another name: not a host the key is bound to.
+    let elsewhere = base.replace("127.0.0.1", "localhost");
+    let (_responder, relay) = setup(&world, order_status(&elsewhere)).await;
+    let refused = ask(&world, &relay, "我的订单 20241123001 到哪了").await;
+    assert!(refused.body.contains("暂时无法访问"), "{}", refused.body);
+    let record = last_action(&world).await;
+    let error = record.calls[0].error.clone().unwrap_or_default();
+    assert!(error.contains("{env.SHOP_KEY} may not be sent to localhost"), "{error}");
+    assert_eq!(record.calls[0].status, None, "no request was made");
+
+    // A cloud metadata address is refused before any secret question arises.
+    let world = tandem_flow::testing::world().await;
+    let mut metadata = order_status(&base);
+    metadata.steps[0].url = "http://169.254.169.254/latest/meta-data/{order_number}".into();
+    let (_responder, relay) = setup(&world, metadata).await;
+    ask(&world, &relay, "我的订单 20241123001 到哪了").await;
+    let error = last_action(&world).await.calls[0].error.clone().unwrap_or_default();
+    assert!(error.contains("169.254.169.254 is a link-local or metadata address"), "{error}");
+
+    // The bound host answers with the key in a field the reply shows: masked.
+    let world = tandem_flow::testing::world().await;
+    let (_responder, relay) = setup(&world, order_status(&base)).await;
+    let echoed = ask(&world, &relay, "我的订单 20240000777 到哪了").await;
+    assert!(!echoed.body.contains("shop-secret"), "{}", echoed.body);
+    assert!(echoed.body.contains("Bearer ***"), "{}", echoed.body);
 }

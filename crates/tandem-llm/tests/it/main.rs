@@ -367,6 +367,16 @@ async fn no_request_leaves_when_external_calls_are_forbidden_or_the_provider_is_
         LlmError::MissingApiKey("TANDEM_LLM_TEST_KEY_THAT_IS_NOT_SET".into())
     );
     assert_eq!(server.request_count(), 0);
+    // A provider at a cloud metadata address is refused outright.
+    let metadata = LlmClient::new(
+        LlmSettings { base_url: "http://169.254.169.254/v1".into(), ..server.settings() },
+        Arc::new(CircuitBreaker::new(5, Duration::from_secs(1))),
+    );
+    let Err(LlmError::Settings(error)) = metadata else {
+        panic!("a metadata address was accepted")
+    };
+    assert_eq!(error.field, "base_url");
+    assert_eq!(error.problem.code(), "url_refused_address");
 }
 
 #[tokio::test]

@@ -775,3 +775,21 @@ async fn any_agent_corrects_or_clears_a_wrapups_topic_from_the_api_or_the_card()
     let reopened = put(&agent, json!({ "topic": "换货" })).await;
     assert_eq!(reopened.json()["code"], "wrapup_not_found");
 }
+
+/// An endpoint at a cloud metadata address is never called: each attempt fails with why.
+#[tokio::test]
+async fn an_endpoint_at_a_metadata_address_is_never_called() {
+    let webhooks = WebhookConfig { retry_secs: vec![0.1], ..WebhookConfig::default() };
+    let app = TestApp::with_config(ServerConfig { webhooks, ..ServerConfig::default() }).await;
+    let admin = app.login(ADMIN).await;
+    let url = "http://169.254.169.254/latest/meta-data/iam";
+    let (endpoint, _) = register(&app, &admin, url, &["message.created"]).await;
+    let token = app.widget_token().await;
+    app.widget_send(&token, "metadata-1", "你好").await;
+    let deliveries = settled_deliveries(&app, &admin, endpoint).await;
+    let delivery = &deliveries[0];
+    assert_eq!(delivery["status"], "failed", "{delivery:#}");
+    let error = delivery["error"].as_str().unwrap_or_default();
+    assert!(error.contains("link-local or metadata address"), "{error}");
+    assert!(delivery["response_status"].is_null());
+}
