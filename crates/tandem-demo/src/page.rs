@@ -18,10 +18,26 @@ use tandem_store::{Store, StoreError};
 use crate::seed::{DEMO_USER_EMAIL, DEMO_USER_ID, DEMO_USER_NAME, DEMO_WORKSPACE_SETTING};
 
 pub const DEMO_HTML: &str = include_str!("../assets/demo.html");
+/// The page's stylesheet: a file, not a `<style>` element, as the page's Content-Security-Policy
+/// (the console's) allows no inline style.
+pub const DEMO_CSS: &str = include_str!("../assets/demo.css");
 
-/// The page's route, `/demo`.
+/// The page's routes, `/demo` and its stylesheet `/demo.css`, with the server's security
+/// headers (they are mounted beside `tandem_server::router`, outside its layer).
 pub fn router(store: Arc<dyn Store>) -> Router {
-    Router::new().route("/demo", get(demo_page)).with_state(store)
+    Router::new()
+        .route("/demo", get(demo_page))
+        .route("/demo.css", get(demo_css))
+        .layer(axum::middleware::from_fn(tandem_server::security::headers))
+        .with_state(store)
+}
+
+async fn demo_css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+        DEMO_CSS,
+    )
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

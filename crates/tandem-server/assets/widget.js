@@ -6,6 +6,8 @@
  * id keyed with the inbox's identity secret, computed on the site's server) and optionally
  * data-user-name and data-user-email: the user is then one verified customer on every device.
  * Everything lives in the open shadow root of <tandem-widget>, so page CSS cannot leak in.
+ * Under a Content-Security-Policy the site needs only Tandem's origin in script-src and
+ * connect-src: no inline script, no eval, and the styles are a constructed stylesheet.
  */
 (() => {
   'use strict';
@@ -255,7 +257,17 @@ textarea::placeholder { color: #94a3b8; }
     if (!customElements.get('tandem-widget')) customElements.define('tandem-widget', class extends HTMLElement {});
     const host = document.createElement('tandem-widget');
     const root = host.attachShadow({ mode: 'open' });
-    root.innerHTML = `<style>${CSS}</style>${HTML}`;
+    // A constructed stylesheet, not a <style> element: Content-Security-Policy's style-src
+    // does not govern it, so the widget needs nothing of the host page's policy beyond its
+    // script and its connections to Tandem ('unsafe-inline' would be needed for <style>).
+    // Browsers without constructed stylesheets get the element.
+    let sheet = null;
+    try {
+      sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+    } catch { sheet = null; }
+    root.innerHTML = sheet ? HTML : `<style>${CSS}</style>${HTML}`;
     const q = (id) => root.querySelector(`[data-testid="${id}"]`);
     ui = {
       root: root.querySelector('.root'), panel: q('panel'), title: q('title'), status: q('status'),

@@ -27,6 +27,9 @@ use crate::demo;
 /// Where the pages' screenshots go.
 const SCREENSHOTS: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/e2e");
 
+/// Installed before a page's own scripts: records its Content-Security-Policy violations.
+const RECORD_CSP: &str = "window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`), true);";
+
 /// JavaScript: the widget's shadow root.
 const WIDGET: &str = "document.querySelector('tandem-widget')?.shadowRoot";
 
@@ -68,6 +71,7 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
     // The customer opens the shop and writes.
     let customer = browser.new_page().await;
     customer.call("Page.enable", json!({})).await;
+    customer.call("Page.addScriptToEvaluateOnNewDocument", json!({ "source": RECORD_CSP })).await;
     customer
         .call(
             "Emulation.setDeviceMetricsOverride",
@@ -87,6 +91,8 @@ async fn customer_and_agent_chat_end_to_end_in_a_real_browser() {
     customer.wait_for(&widget_messages("customer", question), "customer message confirmed").await;
     // The bot answers from the demo knowledge base and shows where the answer came from.
     customer.wait_for(&widget_messages("bot", "查看物流"), "bot answer").await;
+    // The shop's page and the widget run under the console's Content-Security-Policy.
+    assert_eq!(customer.eval("window.__csp").await, json!([]), "CSP violations on /demo");
     customer
         .wait_for(
             &format!(

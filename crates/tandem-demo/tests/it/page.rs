@@ -28,6 +28,20 @@ async fn the_demo_page_signs_in_as_the_demo_customer_only_when_asked() {
 
     let page = app.get("/demo?as=u-1001", &[]).await;
     assert_eq!(page.headers["cache-control"], "no-store");
+    // The console's security headers: the page has no inline script or style.
+    assert_eq!(
+        page.headers["content-security-policy"],
+        tandem_server::security::CONTENT_SECURITY_POLICY
+    );
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert_eq!(page.headers["x-content-type-options"], "nosniff");
+    let html = page.text();
+    assert!(!html.contains("<style") && !html.contains(" style="), "no inline style");
+    assert_eq!(html.matches("<script").count(), html.matches("<script src=").count());
+    let css = app.get("/demo.css", &[]).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.headers["content-type"], "text/css; charset=utf-8");
+    assert_eq!(css.headers["x-content-type-options"], "nosniff");
     let html = page.text();
     let hash = user_hash(&app.identity_secret().await, DEMO_USER_ID);
     for expected in [
@@ -111,6 +125,7 @@ async fn a_production_server_serves_no_demo_route_even_on_the_demo_database() {
     for (method, uri) in [
         (Method::GET, "/demo"),
         (Method::GET, "/demo?as=u-1001"),
+        (Method::GET, "/demo.css"),
         (Method::GET, "/demo/shop/api/orders/20241123001"),
         (Method::POST, "/demo/model/v1/chat/completions"),
     ] {
