@@ -26,11 +26,48 @@ impl ValidationError {
     }
 }
 
+/// Whether `c` shows nothing by itself: white space, a control character, or an invisible
+/// format character (zero-width spaces and joiners, the soft hyphen, direction marks and
+/// overrides, word joiners and invisible operators, variation selectors, the byte-order mark,
+/// tags, Hangul fillers, the Braille blank).
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E007F}'
+                | '\u{E0100}'..='\u{E01EF}'
+        )
+}
+
+/// Whether `c` changes the direction text is shown in (embeddings, overrides, isolates and
+/// marks), which can make a name read as something else (`\u{202E}` turns `gnp.exe` around).
+pub fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 fn has_control_chars(text: &str, allow_newlines: bool) -> bool {
     text.chars().any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\t' | '\r')))
 }
 
-/// A message body: not blank, at most [`MAX_MESSAGE_CHARS`], no control characters other than
+/// A message body: not blank (nor only invisible characters), at most [`MAX_MESSAGE_CHARS`], no control characters other than
 /// line breaks and tabs. Surrounding whitespace is removed; inner formatting is kept.
 pub fn message_body(text: &str) -> Result<String, ValidationError> {
     article_text("body", text, MAX_MESSAGE_CHARS)
@@ -270,20 +307,22 @@ pub fn wrapup_topic(text: &str) -> Result<String, ValidationError> {
     one_line("topic", text, MAX_WRAPUP_TOPIC)
 }
 
-/// A person's display name: 1 to 80 characters, no control characters.
+/// A person's display name: 1 to 80 characters, no control or text-direction characters, not
+/// only invisible ones.
 pub fn display_name(text: &str) -> Result<String, ValidationError> {
     one_line("display_name", text, MAX_DISPLAY_NAME)
 }
 
 /// A name on one line (a person's, a queue's, an action's, a token's): 1 to `max` characters,
-/// no control characters, trimmed.
+/// not only invisible ones, no control characters and no text-direction controls (a name is
+/// shown beside others, where an override could make it read as someone else's), trimmed.
 pub fn one_line(field: &'static str, text: &str, max: usize) -> Result<String, ValidationError> {
     let text = text.trim();
     let chars = text.chars().count();
-    if chars == 0 || chars > max {
+    if chars == 0 || chars > max || text.chars().all(is_invisible) {
         return Err(ValidationError::new(field, Problem::Length { min: 1, max }));
     }
-    if has_control_chars(text, false) {
+    if has_control_chars(text, false) || text.chars().any(is_direction_control) {
         return Err(ValidationError::new(field, Problem::ControlCharacters));
     }
     Ok(text.to_owned())
@@ -328,7 +367,8 @@ pub fn article_key(text: &str) -> Result<String, ValidationError> {
     }
 }
 
-/// Text of a knowledge article field (or a message): not blank, at most `max` characters, no
+/// Text of a knowledge article field (or a message): not blank nor only invisible characters
+/// (zero-width spaces, joiners, direction marks), at most `max` characters, no
 /// control characters other than line breaks and tabs; trimmed, Windows line breaks made
 /// plain.
 pub fn article_text(
@@ -338,7 +378,7 @@ pub fn article_text(
 ) -> Result<String, ValidationError> {
     let text = text.trim();
     let chars = text.chars().count();
-    if chars == 0 {
+    if chars == 0 || text.chars().all(is_invisible) {
         return Err(ValidationError::new(field, Problem::Empty));
     }
     if chars > max {
@@ -474,6 +514,11 @@ mod tests {
                 ("   \n\t ", None),
                 ("bell\u{7}", None),
                 ("nul\0", None),
+                ("\u{200B}", None),
+                ("\u{200B}\u{200C}\u{200D}\u{2060}\u{FEFF}\u{00AD}", None),
+                (" \u{200E}\u{202E}\u{2066}\u{FE0F}\u{E0001}\u{3164} ", None),
+                ("ok\u{200B}", Some("ok\u{200B}".to_owned())),
+                ("👍\u{FE0F}", Some("👍\u{FE0F}".to_owned())),
                 (long.as_str(), Some(long.clone())),
                 (too_long.as_str(), None),
             ],
@@ -569,6 +614,18 @@ mod tests {
     #[test]
     fn display_names_and_passwords() {
         check(display_name, &[(" 王芳 ", Some("王芳".into())), ("", None), ("tab\tname", None)]);
+        for name in ["Ann\u{202E}gnp.exe", "\u{2066}Bob\u{2069}", "Eve\u{200F}", "x\u{061C}y"] {
+            let error = display_name(name).unwrap_err();
+            assert_eq!(error.problem, Problem::ControlCharacters, "{name:?}");
+        }
+        for name in ["\u{200B}", "\u{200B}\u{2060}\u{FEFF}", "\u{3164}"] {
+            assert_eq!(
+                display_name(name).unwrap_err().problem,
+                Problem::Length { min: 1, max: 80 }
+            );
+        }
+        assert_eq!(one_line("name", "Queue\u{202D}1", 40).unwrap_err().field, "name");
+        assert_eq!(display_name("مرحبا Ann").as_deref(), Ok("مرحبا Ann"));
         assert!(password("short").is_err());
         assert!(password("long enough").is_ok());
         assert_eq!(password("1234567").unwrap_err().field, "password");

@@ -302,6 +302,22 @@ mod tests {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub std::net::IpAddr);
 
+/// An e-mail address as logs may show it: the first character of the name and the domain
+/// (`e***@example.com`), without control characters and at most 100 characters long, so a
+/// log line says whose sign-in failed without holding the address or letting it forge lines.
+pub fn masked_email(email: &str) -> String {
+    let clean = |text: &str, max: usize| -> String {
+        text.chars().filter(|c| !c.is_control()).take(max).collect()
+    };
+    let email = email.trim();
+    match email.rsplit_once('@') {
+        Some((name, domain)) if !name.is_empty() => {
+            format!("{}***@{}", clean(name, 1), clean(domain, 100))
+        }
+        _ => "***".to_owned(),
+    }
+}
+
 impl ClientIp {
     fn of(parts: &Parts, config: &crate::ServerConfig) -> std::net::IpAddr {
         let peer = parts
@@ -341,6 +357,16 @@ impl FromRequestParts<crate::AppState> for ClientIp {
 #[cfg(test)]
 mod client_ip_tests {
     use super::*;
+
+    #[test]
+    fn e_mails_are_masked_for_logs() {
+        assert_eq!(masked_email("emily@example.com"), "e***@example.com");
+        assert_eq!(masked_email(" 王芳@例子.cn "), "王***@例子.cn");
+        assert_eq!(masked_email("no-at-sign"), "***");
+        assert_eq!(masked_email("@example.com"), "***");
+        assert_eq!(masked_email("a@b\nforged line"), "a***@bforged line");
+        assert_eq!(masked_email("a@ex\u{7}ample.com"), "a***@example.com");
+    }
 
     fn address(peer: &str, forwarded: Option<&str>, trusted: &[&str]) -> String {
         let mut request = axum::http::Request::builder();

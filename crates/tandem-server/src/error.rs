@@ -11,7 +11,7 @@
 //! with what a parser said, if anything.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection, StringRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -53,10 +53,12 @@ macro_rules! error_codes {
 error_codes! {
     MalformedRequest = "malformed_request", BAD_REQUEST,
         "The request could not be read: not JSON, or a malformed query string.";
+    InvalidPathParameter = "invalid_path_parameter", BAD_REQUEST,
+        "A part of the path is not what the route takes (a word where an id, a number, belongs).";
     UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
         "The body is not of the content type the endpoint takes (JSON unless it says otherwise).";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE,
-        "The body is larger than the server accepts (64 KiB).";
+        "The body is larger than the endpoint accepts (64 KiB; 16 MiB for the knowledge and history imports).";
     InvalidInput = "invalid_input", UNPROCESSABLE_ENTITY,
         "A value is not valid; `field` names it and `message` says why.";
     ImportFailed = "import_failed", UNPROCESSABLE_ENTITY,
@@ -154,9 +156,11 @@ pub enum ApiError {
     #[error("{0}")]
     Malformed(String),
     #[error("{0}")]
+    InvalidPathParameter(String),
+    #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("the request body is larger than {0} bytes")]
-    PayloadTooLarge(usize),
+    #[error("the request body is larger than this endpoint accepts")]
+    PayloadTooLarge,
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error("the import has {} problem(s); nothing was saved", .0.len())]
@@ -220,8 +224,9 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Malformed(_) => ErrorCode::MalformedRequest,
+            ApiError::InvalidPathParameter(_) => ErrorCode::InvalidPathParameter,
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
-            ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             ApiError::Invalid(_) => ErrorCode::InvalidInput,
             ApiError::ImportFailed(_) => ErrorCode::ImportFailed,
             ApiError::HistoryImportFailed(_) => ErrorCode::HistoryImportFailed,
@@ -459,10 +464,31 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
                 "send JSON with Content-Type: application/json".into(),
             ),
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::PayloadTooLarge(crate::MAX_BODY_BYTES)
-            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             other => ApiError::Malformed(other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(error) => {
+                ApiError::InvalidPathParameter(error.body_text())
+            }
+            // No parameters where the handler expects some: the routes and the handler
+            // disagree, a bug.
+            other => ApiError::internal(other.body_text()),
+        }
+    }
+}
+
+impl From<StringRejection> for ApiError {
+    fn from(rejection: StringRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::Malformed(rejection.body_text())
         }
     }
 }
@@ -477,6 +503,24 @@ impl From<QueryRejection> for ApiError {
 #[derive(Debug, axum::extract::FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
+
+/// `Path` whose rejections are [`ApiError`]s (`invalid_path_parameter`, not plain text).
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// A text body (a file to import) whose rejections are [`ApiError`]s: `payload_too_large`
+/// over the route's limit, `malformed_request` when it is not UTF-8.
+#[derive(Debug)]
+pub struct ApiText(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiText {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Ok(ApiText(String::from_request(request, state).await?))
+    }
+}
 
 /// `Query` whose rejections are [`ApiError`]s.
 #[derive(Debug, axum::extract::FromRequestParts)]

@@ -1,7 +1,7 @@
 //! The business actions API: list, import (TOML or JSON, all or nothing), save one, delete.
 //! Admins and supervisors change them; every agent may read them.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use tandem_bot::actions;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::api::Errors;
 use crate::auth::Agent;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ApiText};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(import)).routes(routes!(save, delete))
@@ -49,7 +49,7 @@ struct Imported {
 async fn import(
     State(state): State<AppState>,
     agent: Agent,
-    body: String,
+    ApiText(body): ApiText,
 ) -> ApiResult<ApiJson<Imported>> {
     agent.require_manager()?;
     let parsed = actions::parse(&body).map_err(ApiError::ActionsInvalid)?;
@@ -66,7 +66,7 @@ async fn import(
 async fn save(
     State(state): State<AppState>,
     agent: Agent,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(action): ApiJson<Action>,
 ) -> ApiResult<ApiJson<Action>> {
     agent.require_manager()?;
@@ -87,7 +87,7 @@ async fn save(
 async fn delete(
     State(state): State<AppState>,
     agent: Agent,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     agent.require_manager()?;
     state.store.delete_action(agent.user.workspace_id, &key).await?;

@@ -1,7 +1,7 @@
 //! The agents' API: conversations, messages, ownership changes, users and API tokens.
 //! Authenticated by session cookie (with `X-CSRF-Token` on writes) or `Bearer` API token.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::api::Errors;
 use crate::auth::{Agent, hash_password, random_token, token_hash};
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -112,7 +112,7 @@ struct ConversationDetail {
 async fn show_conversation(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<ApiJson<ConversationDetail>> {
     let conversation = conversation_for(&state, &agent, id).await?;
     let customer = state.store.customer(conversation.customer_id).await?;
@@ -157,7 +157,7 @@ struct WrapupTopic {
 async fn put_wrapup_topic(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<WrapupTopic>,
 ) -> ApiResult<ApiJson<Wrapup>> {
     Ok(ApiJson(set_wrapup_topic(&state, &agent, id, request.topic.as_deref()).await?))
@@ -205,7 +205,7 @@ struct Messages {
 async fn list_messages(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<MessagesQuery>,
 ) -> ApiResult<ApiJson<Messages>> {
     let conversation = conversation_for(&state, &agent, id).await?;
@@ -250,7 +250,7 @@ struct Posted {
 async fn post_message(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<PostMessage>,
 ) -> ApiResult<impl IntoResponse> {
     let conversation = conversation_for(&state, &agent, id).await?;
@@ -327,7 +327,7 @@ struct Changed {
 async fn post_transition(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<TransitionRequest>,
 ) -> ApiResult<ApiJson<Changed>> {
     let conversation = conversation_for(&state, &agent, id).await?;
@@ -475,7 +475,7 @@ pub async fn update_user_checked(
 async fn update_user(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<UpdateUser>,
 ) -> ApiResult<ApiJson<User>> {
     Ok(ApiJson(update_user_checked(&state, &agent, UserId(id), request).await?))

@@ -5,7 +5,7 @@
 //! the workspace's model drafts a reply from the suggested articles ([`draft_reply`]); the draft
 //! goes to the agent only, never to the customer.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Serialize;
 use tandem_bot::{AgentActionError, DraftUnavailable};
 use tandem_domain::{
@@ -20,7 +20,7 @@ use crate::AppState;
 use crate::api::Errors;
 use crate::api::agents::conversation_for;
 use crate::auth::Agent;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::i18n::Text;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -395,7 +395,7 @@ async fn all_messages(state: &AppState, conversation: ConversationId) -> ApiResu
 async fn show_assist(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<ApiJson<Assist>> {
     let conversation = conversation_for(&state, &agent, id).await?;
     Ok(ApiJson(assist_for(&state, &conversation).await?.assist))
@@ -412,7 +412,7 @@ async fn show_assist(
 async fn draft_reply(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<ApiJson<AssistDraft>> {
     let conversation = conversation_for(&state, &agent, id).await?;
     let workspace = conversation.workspace_id;
@@ -465,7 +465,7 @@ async fn draft_reply(
 async fn run_action(
     State(state): State<AppState>,
     agent: Agent,
-    Path((id, key)): Path<(i64, String)>,
+    ApiPath((id, key)): ApiPath<(i64, String)>,
 ) -> ApiResult<ApiJson<AssistActionRun>> {
     let conversation = conversation_for(&state, &agent, id).await?;
     let customer = state

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{Method, header};
 use serde::{Deserialize, Serialize};
 use tandem_domain::csat::{self, CsatSettings, InboxCsat, QuestionKind, Texts};
@@ -20,7 +20,7 @@ use crate::api::Errors;
 use crate::api::agents::conversation_for;
 use crate::api::widget::resolve_identity;
 use crate::auth::{Agent, WidgetCustomer};
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     // The widget's routes answer any origin, as the rest of the widget's API.
@@ -227,7 +227,7 @@ struct LocaleQuery {
 async fn widget_questions(
     State(state): State<AppState>,
     customer: WidgetCustomer,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<LocaleQuery>,
 ) -> ApiResult<ApiJson<WidgetCsat>> {
     let (inbox, customer, conversation) = own_conversation(&state, &customer, id).await?;
@@ -264,7 +264,7 @@ async fn widget_questions(
 async fn widget_rate(
     State(state): State<AppState>,
     customer: WidgetCustomer,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<RatingRequest>,
 ) -> ApiResult<ApiJson<RatingView>> {
     let (inbox, customer, conversation) = own_conversation(&state, &customer, id).await?;
@@ -289,7 +289,7 @@ async fn widget_rate(
 async fn show_rating(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<ApiJson<ConversationRating>> {
     let conversation = conversation_for(&state, &agent, id).await?;
     let rating = state.store.rating(conversation.id).await?.map(RatingView::from);
@@ -307,7 +307,7 @@ async fn show_rating(
 async fn record_rating(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<RatingRequest>,
 ) -> ApiResult<ApiJson<ConversationRating>> {
     let conversation = conversation_for(&state, &agent, id).await?;
@@ -328,7 +328,7 @@ async fn record_rating(
 async fn show_inbox_csat(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<ApiJson<InboxCsat>> {
     let inbox = inbox_of(&state, &agent, InboxId(id)).await?;
     Ok(ApiJson(inbox_csat(&state, &inbox).await?))
@@ -344,7 +344,7 @@ async fn show_inbox_csat(
 async fn save_inbox_csat(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<InboxCsat>,
 ) -> ApiResult<ApiJson<InboxCsat>> {
     Ok(ApiJson(save_for(&state, &agent, InboxId(id), request).await?))

@@ -31,7 +31,8 @@ instead of storing a copy.
 Errors are JSON `{\"code\", \"message\", \"field\"?}` with a stable `code` for each distinct \
 condition; the `ErrorCode` schema lists every code with its status and meaning. Translate \
 `code` for people; `message` is for developers. Times are integer milliseconds since the Unix \
-epoch. Request bodies are JSON of at most 64 KiB.";
+epoch. Request bodies are JSON of at most 64 KiB (the knowledge and history imports take up \
+to 16 MiB of text). A `429` carries `Retry-After` in seconds.";
 
 /// The tags operations are grouped by, with what each group is for.
 const TAGS: &[(&str, &str)] = &[

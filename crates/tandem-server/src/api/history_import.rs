@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::api::Errors;
 use crate::auth::Agent;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiResult, ApiText};
 
 /// The largest history one request may carry.
 pub const MAX_HISTORY_BYTES: usize = 16 * 1024 * 1024;
@@ -45,7 +45,7 @@ async fn import_conversations(
     State(state): State<AppState>,
     agent: Agent,
     headers: HeaderMap,
-    body: String,
+    ApiText(body): ApiText,
 ) -> ApiResult<ApiJson<HistoryImported>> {
     agent.require_manager()?;
     let content_type = headers

@@ -2,7 +2,7 @@
 //! with (identity verification), read and rotated. The secret is stored as it is, because
 //! checking a hash needs it, and only admins of the inbox's workspace ever see it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Serialize;
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::api::Errors;
 use crate::auth::Agent;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(show_identity)).routes(routes!(rotate_identity))
@@ -86,7 +86,7 @@ const NO_STORE: [(header::HeaderName, &str); 1] = [(header::CACHE_CONTROL, "no-s
 async fn show_identity(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<impl IntoResponse> {
     Ok((NO_STORE, ApiJson(identity_for(&state, &agent, InboxId(id)).await?)))
 }
@@ -99,7 +99,7 @@ async fn show_identity(
 async fn rotate_identity(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<impl IntoResponse> {
     Ok((NO_STORE, ApiJson(rotate_for(&state, &agent, InboxId(id)).await?)))
 }

@@ -1,7 +1,7 @@
 //! Spike alerts (see `insight_alerts`): the recent ones, and dismissing one. Supervisors and
 //! admins.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tandem_domain::Millis;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::api::Errors;
 use crate::auth::Agent;
-use crate::error::{ApiJson, ApiQuery, ApiResult};
+use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
 
 const DAY: Millis = 24 * 60 * 60 * 1000;
 
@@ -86,7 +86,7 @@ async fn list_alerts(
 async fn dismiss_alert(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     agent.require_manager()?;
     state.store.dismiss_insight_alert(agent.user.workspace_id, id).await?;

@@ -1,7 +1,7 @@
 //! The knowledge API: list, import, export and publish articles, and ask the engine to explain
 //! a decision. Admins and supervisors change knowledge; every agent may read it.
 
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -16,12 +16,19 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::api::Errors;
 use crate::auth::Agent;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ApiText};
+
+/// The largest knowledge file one import may carry; other JSON bodies stay at
+/// [`crate::MAX_BODY_BYTES`].
+pub const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
 
 pub fn routes() -> OpenApiRouter<AppState> {
+    let import = OpenApiRouter::new()
+        .routes(routes!(import_articles))
+        .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES));
     OpenApiRouter::new()
         .routes(routes!(list_articles))
-        .routes(routes!(import_articles))
+        .merge(import)
         .routes(routes!(export_articles))
         .routes(routes!(save_article))
         .routes(routes!(set_status))
@@ -88,7 +95,7 @@ async fn import_articles(
     State(state): State<AppState>,
     agent: Agent,
     ApiQuery(query): ApiQuery<ImportQuery>,
-    body: String,
+    ApiText(body): ApiText,
 ) -> ApiResult<ApiJson<ImportedArticles>> {
     agent.require_manager()?;
     let format = Format::parse(&query.format).ok_or_else(|| {
@@ -162,7 +169,7 @@ struct SaveArticle {
 async fn save_article(
     State(state): State<AppState>,
     agent: Agent,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(request): ApiJson<SaveArticle>,
 ) -> ApiResult<ApiJson<Article>> {
     agent.require_manager()?;
@@ -202,7 +209,7 @@ struct StatusRequest {
 async fn set_status(
     State(state): State<AppState>,
     agent: Agent,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(request): ApiJson<StatusRequest>,
 ) -> ApiResult<ApiJson<Article>> {
     agent.require_manager()?;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use tandem_domain::{
     AgentRouting, Channel, EscalationPolicy, HandoffPacket, Presence, Queue, QueueId, QueueRouting,
@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::api::Errors;
 use crate::api::agents::conversation_for;
 use crate::auth::Agent;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -85,7 +85,7 @@ async fn colleague(state: &AppState, agent: &Agent, id: i64) -> ApiResult<UserId
 async fn save_agent(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<AgentRequest>,
 ) -> ApiResult<ApiJson<AgentRouting>> {
     agent.require_manager()?;
@@ -123,7 +123,7 @@ async fn set_my_presence(
 async fn set_presence(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<PresenceRequest>,
 ) -> ApiResult<ApiJson<AgentRouting>> {
     let user = colleague(&state, &agent, id).await?;
@@ -164,7 +164,7 @@ struct QueueRequest {
 async fn save_queue(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<QueueRequest>,
 ) -> ApiResult<ApiJson<Queue>> {
     agent.require_manager()?;
@@ -203,7 +203,7 @@ struct RerouteRequest {
 async fn reroute(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<RerouteRequest>,
 ) -> ApiResult<ApiJson<tandem_domain::Conversation>> {
     agent.require_manager()?;
@@ -273,7 +273,7 @@ async fn save_policy(
 async fn handoff(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<ApiJson<HandoffPacket>> {
     let conversation = conversation_for(&state, &agent, id).await?;
     let packet = state

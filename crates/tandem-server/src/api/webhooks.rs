@@ -2,7 +2,7 @@
 //! deliveries and send a test event. The signing secret is returned once, when an endpoint is
 //! created or its secret is rolled.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::api::Errors;
 use crate::auth::{Agent, random_token};
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 
 /// What Tandem posts to endpoints, which no operation of this API answers with.
 #[derive(utoipa::OpenApi)]
@@ -76,7 +76,7 @@ async fn list(State(state): State<AppState>, agent: Agent) -> ApiResult<ApiJson<
 async fn show(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<ApiJson<WebhookEndpoint>> {
     Ok(ApiJson(endpoint_for(&state, &agent, id).await?))
 }
@@ -121,7 +121,7 @@ pub async fn create_checked(
         secret: secret.clone(),
     };
     let endpoint = state.store.create_webhook_endpoint(endpoint).await?;
-    tracing::info!(endpoint = %endpoint.id, user = %agent.user.id, url = %endpoint.url, "webhook endpoint created");
+    tracing::info!(endpoint = %endpoint.id, user = %agent.user.id, host = %crate::webhooks::url_host(&endpoint.url), "webhook endpoint created");
     Ok(WithSecret { endpoint, secret })
 }
 
@@ -189,7 +189,7 @@ pub async fn update_checked(
 async fn update(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<UpdateWebhook>,
 ) -> ApiResult<ApiJson<Updated>> {
     Ok(ApiJson(update_checked(&state, &agent, id, request).await?))
@@ -210,7 +210,7 @@ pub async fn delete_checked(state: &AppState, agent: &Agent, id: i64) -> ApiResu
 async fn delete(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     delete_checked(&state, &agent, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -237,7 +237,7 @@ struct Deliveries {
 async fn deliveries(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<DeliveriesQuery>,
 ) -> ApiResult<ApiJson<Deliveries>> {
     let endpoint = endpoint_for(&state, &agent, id).await?;
@@ -273,7 +273,7 @@ struct TestQueued {
 async fn send_test(
     State(state): State<AppState>,
     agent: Agent,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<impl IntoResponse> {
     let delivery = send_test_checked(&state, &agent, id).await?;
     Ok((StatusCode::ACCEPTED, ApiJson(TestQueued { delivery })))

@@ -404,17 +404,20 @@ pub struct SendRequest {
 }
 
 /// Stores a customer's message (rate limited); shared by the REST endpoint and the socket.
+/// A retry of a message already stored answers it even when the limit would refuse a new
+/// one: the retry stores nothing, and refusing it would tell the widget its message was lost.
 pub async fn send(
     state: &AppState,
     inbox: Inbox,
     customer: Customer,
     request: SendRequest,
 ) -> ApiResult<Appended> {
-    state
-        .limits
-        .widget_messages
-        .check(&customer.id)
-        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    if let Err(retry_after_secs) = state.limits.widget_messages.check(&customer.id) {
+        if let Some(stored) = already_stored(state, &inbox, &customer, &request).await? {
+            return Ok(stored);
+        }
+        return Err(ApiError::RateLimited { retry_after_secs });
+    }
     Ok(state
         .relay
         .customer_message(CustomerSend {
@@ -424,6 +427,24 @@ pub async fn send(
             body: request.body,
         })
         .await?)
+}
+
+/// The message a send's `client_msg_id` names, if the customer's current conversation (where
+/// the store would put the message) has it already.
+async fn already_stored(
+    state: &AppState,
+    inbox: &Inbox,
+    customer: &Customer,
+    request: &SendRequest,
+) -> ApiResult<Option<Appended>> {
+    let Some(client_msg_id) = request.client_msg_id.as_deref() else {
+        return Ok(None);
+    };
+    let Some(conversation) = state.store.latest_conversation(inbox.id, customer.id).await? else {
+        return Ok(None);
+    };
+    let stored = state.store.message_by_client_id(conversation.id, client_msg_id).await?;
+    Ok(stored.map(|message| Appended { message, conversation, created: false }))
 }
 
 /// Stores the customer's message (in their current conversation, reopening a resolved one)

@@ -14,7 +14,8 @@ use tandem_store::Session;
 use super::{CsrfForm, NoFields, PageError, PageResult, browser_text, render};
 use crate::AppState;
 use crate::auth::{
-    Agent, ClientIp, SESSION_COOKIE, cookie, random_token, token_hash, verify_password,
+    Agent, ClientIp, SESSION_COOKIE, cookie, masked_email, random_token, token_hash,
+    verify_password,
 };
 use crate::error::ApiError;
 use crate::i18n::Text;
@@ -90,33 +91,45 @@ async fn submit_login(
 ) -> PageResult {
     let text = browser_text(&headers);
     if cookie(&headers, LOGIN_CSRF_COOKIE) != Some(form.csrf.as_str()) {
+        failed_sign_in(&form.email, ip, "csrf_failed");
         return Err(PageError::new(ApiError::CsrfFailed, text));
     }
-    if state.limits.logins.check(&ip).is_err() {
-        return Ok(login_page(
+    if let Err(retry_after_secs) = state.limits.logins.check(&ip) {
+        failed_sign_in(&form.email, ip, "rate_limited");
+        let mut response = login_page(
             &state,
             text,
             form.email,
             Some(&text.too_many_attempts),
             StatusCode::TOO_MANY_REQUESTS,
-        ));
+        );
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        return Ok(response);
     }
     let credentials = state
         .store
         .user_credentials(&form.email)
         .await
         .map_err(|error| PageError::new(error.into(), text))?;
+    let refused = |reason| {
+        failed_sign_in(&form.email, ip, reason);
+        Ok(login_page(
+            &state,
+            text,
+            form.email.clone(),
+            Some(&text.wrong_credentials),
+            StatusCode::UNAUTHORIZED,
+        ))
+    };
     let user = match credentials {
-        Some((user, hash)) if user.active && verify_password(&form.password, &hash) => user,
-        _ => {
-            return Ok(login_page(
-                &state,
-                text,
-                form.email,
-                Some(&text.wrong_credentials),
-                StatusCode::UNAUTHORIZED,
-            ));
+        Some((user, hash)) if verify_password(&form.password, &hash) => {
+            if !user.active {
+                return refused("inactive_user");
+            }
+            user
         }
+        Some(_) => return refused("wrong_password"),
+        None => return refused("unknown_email"),
     };
     let token = random_token();
     let lifetime_secs = state.config.session_hours * 3600;
@@ -140,6 +153,12 @@ async fn submit_login(
         .headers_mut()
         .append(header::SET_COOKIE, cookie_header(&state, LOGIN_CSRF_COOKIE, "", 0));
     Ok(response)
+}
+
+/// Logs a refused sign-in for whoever watches for password guessing: the address, why, and
+/// the e-mail masked (never the password).
+fn failed_sign_in(email: &str, ip: std::net::IpAddr, reason: &'static str) {
+    tracing::warn!(email = %masked_email(email), client_ip = %ip, reason, "sign-in refused");
 }
 
 async fn logout(

@@ -203,7 +203,15 @@ impl IntoResponse for PageError {
             message,
             version: crate::assets::VERSION.as_str(),
         };
-        (status, render(&page)).into_response()
+        let mut response = (status, render(&page)).into_response();
+        // Every 429 says when to try again, a page's as well as the API's.
+        if let ApiError::RateLimited { retry_after_secs } = self.error {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs),
+            );
+        }
+        response
     }
 }
 
