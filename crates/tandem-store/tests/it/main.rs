@@ -4,6 +4,7 @@
 //! a job whose savepoint fails, or that panics, from the rest of its group is tested beside the
 //! writer, in `src/sqlite/engine.rs`, where those failures can be injected.)
 
+mod backup;
 mod suite;
 
 use std::sync::Arc;
