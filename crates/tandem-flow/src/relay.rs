@@ -104,7 +104,40 @@ pub struct Relay {
     drafts: broadcast::Sender<Arc<Draft>>,
     /// Customer messages the relay is done with.
     turns: broadcast::Sender<TurnEnded>,
+    /// The bot's turns running now, for a shutdown that lets them finish.
+    running: Arc<Running>,
 }
+
+/// A count of running turns and a way to wait for none.
+#[derive(Default)]
+struct Running {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// One running turn; counted down when dropped, however the turn ends.
+struct RunningTurn(Arc<Running>);
+
+impl RunningTurn {
+    fn start(running: &Arc<Running>) -> RunningTurn {
+        running.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        RunningTurn(Arc::clone(running))
+    }
+}
+
+impl Drop for RunningTurn {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// How far back a restart looks for customer messages whose turn it cut off.
+pub const RESUME_WINDOW_MS: i64 = 60 * 60 * 1000;
+
+/// The most cut-off turns one restart resumes.
+const RESUME_LIMIT: u32 = 10_000;
 
 impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,7 +152,66 @@ impl Relay {
             responder,
             drafts: broadcast::channel(DRAFT_QUEUE).0,
             turns: broadcast::channel(TURN_QUEUE).0,
+            running: Arc::default(),
         }
+    }
+
+    /// Runs the bot's turns that a restart cut off: every customer message of the last
+    /// [`RESUME_WINDOW_MS`] that is still the last word of a conversation the bot has. The
+    /// message was stored (and acknowledged) before its turn began, so it is answered now; a
+    /// turn that had finished left a reply or a hand-off behind and is not run again (and the
+    /// reply's `client_msg_id` keeps one reply per message even if it were). Returns how many
+    /// turns it started.
+    pub async fn resume_turns(&self) -> Result<usize, RelayError> {
+        let since = tandem_store::now_millis() - RESUME_WINDOW_MS;
+        let awaiting = self.store.awaiting_bot(since, RESUME_LIMIT).await?;
+        let mut started = 0;
+        for appended in awaiting {
+            let conversation = &appended.conversation;
+            let inbox = self.store.inbox(conversation.inbox_id).await?;
+            let customer = self.store.customer(conversation.customer_id).await?;
+            let (Some(inbox), Some(customer)) = (inbox, customer) else { continue };
+            self.spawn_turn(inbox, customer, appended, None);
+            started += 1;
+        }
+        Ok(started)
+    }
+
+    /// Waits until no bot turn is running, or `timeout` has passed; returns how many still
+    /// run (a restart resumes them).
+    pub async fn finish_turns(&self, timeout: std::time::Duration) -> usize {
+        let running = &self.running;
+        let wait = async {
+            loop {
+                let idle = running.idle.notified();
+                if running.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
+        running.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Runs a bot turn in the background, counted while it runs.
+    fn spawn_turn(
+        &self,
+        inbox: Inbox,
+        customer: Customer,
+        appended: Appended,
+        analysis: Option<tandem_text::Analysis>,
+    ) {
+        let relay = self.clone();
+        let running = RunningTurn::start(&self.running);
+        tokio::spawn(async move {
+            let _running = running;
+            let conversation = appended.conversation.id;
+            let turn = relay.bot_turn_read(inbox, customer, appended, analysis);
+            if let Err(error) = turn.await {
+                tracing::warn!(conversation_id = %conversation, %error, "bot turn failed");
+            }
+        });
     }
 
     /// Follows the replies being written (streamed model answers), for the customers' sockets.
@@ -170,16 +262,7 @@ impl Relay {
             })
             .await?;
         if appended.created && appended.conversation.state.bot_may_reply() {
-            let relay = self.clone();
-            let appended = appended.clone();
-            tokio::spawn(async move {
-                let conversation = appended.conversation.id;
-                let (inbox, customer) = (send.inbox, send.customer);
-                let turn = relay.bot_turn_read(inbox, customer, appended, Some(analysis));
-                if let Err(error) = turn.await {
-                    tracing::warn!(conversation_id = %conversation, %error, "bot turn failed");
-                }
-            });
+            self.spawn_turn(send.inbox, send.customer, appended.clone(), Some(analysis));
         } else if appended.created {
             self.turn_ended(appended.conversation.id, appended.message.id, None);
         }

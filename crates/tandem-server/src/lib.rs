@@ -14,6 +14,7 @@ mod hub;
 mod i18n;
 pub mod insight_alerts;
 mod rate_limit;
+pub mod security;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod webhooks;
@@ -70,6 +71,10 @@ pub struct ServerConfig {
     pub bot_idle_resolve_minutes: u32,
     /// Live spike detection: how often it runs.
     pub insight: insight_alerts::InsightConfig,
+    /// Networks that business actions, webhooks and the model provider may reach although they
+    /// are link-local or cloud metadata addresses (refused by default, see
+    /// `tandem_llm::outbound`), e.g. `["169.254.10.0/24"]`.
+    pub outbound_allow: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +94,7 @@ impl Default for ServerConfig {
             webhooks: webhooks::WebhookConfig::default(),
             bot_idle_resolve_minutes: 30,
             insight: insight_alerts::InsightConfig::default(),
+            outbound_allow: Vec::new(),
         }
     }
 }
@@ -193,6 +199,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(console::not_found)
         .method_not_allowed_fallback(console::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
 }
 

@@ -147,7 +147,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Starts the worker on the current runtime. It runs until the store is closed.
 pub fn start(store: Arc<dyn Store>, config: WebhookConfig) {
-    let client = reqwest::Client::builder()
+    let client = tandem_llm::outbound::client()
         .timeout(config.timeout())
         .connect_timeout(config.timeout())
         // A redirect is an answer, not a delivery: the endpoint's URL should be fixed instead.
@@ -286,7 +286,11 @@ async fn deliver(
         (Some(_), None) => WebhookOutcome::Failed,
     };
     match &error {
-        None => tracing::debug!(delivery = %delivery, url = %webhook.url, "webhook delivered"),
+        None => tracing::debug!(
+            delivery = %delivery,
+            host = %url_host(&webhook.url),
+            "webhook delivered"
+        ),
         Some(error) => tracing::warn!(
             delivery = %delivery,
             endpoint = %webhook.delivery.endpoint_id,
@@ -303,12 +307,33 @@ async fn deliver(
     }
 }
 
+/// What of an endpoint's URL a log line may show: its scheme, host and port. A receiver's
+/// path and query often carry a token (`/hooks/T0/B0/secret`, `?key=`), and logs are read
+/// by more people than the webhook settings.
+pub fn url_host(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(url) => {
+            let host = url.host_str().unwrap_or("");
+            match url.port() {
+                Some(port) => format!("{}://{host}:{port}", url.scheme()),
+                None => format!("{}://{host}", url.scheme()),
+            }
+        }
+        Err(_) => "(unreadable URL)".to_owned(),
+    }
+}
+
 /// Posts a delivery; returns the HTTP status when the endpoint answered, and why the attempt
 /// failed (`None` for a 2xx).
 async fn post(client: &reqwest::Client, webhook: &DueWebhook) -> (Option<u16>, Option<String>) {
     let body = payload(&webhook.event);
     let timestamp = now_millis().div_euclid(1000);
     let signature = signature_header(&webhook.secret, timestamp, &body);
+    if let Ok(url) = reqwest::Url::parse(&webhook.url)
+        && let Err(refused) = tandem_llm::outbound::check_url(&url)
+    {
+        return (None, Some(refused.to_string()));
+    }
     let request = client
         .post(&webhook.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -362,6 +387,16 @@ fn describe(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_show_only_the_scheme_host_and_port_of_a_url() {
+        assert_eq!(
+            url_host("https://hooks.example.com/services/T0/B0/s3cr3t?token=abc#x"),
+            "https://hooks.example.com"
+        );
+        assert_eq!(url_host("http://user:pw@10.0.0.5:8443/in?k=v"), "http://10.0.0.5:8443");
+        assert_eq!(url_host("not a url/with/secret"), "(unreadable URL)");
+    }
 
     #[test]
     fn the_default_schedule_retries_six_times_then_gives_up() {

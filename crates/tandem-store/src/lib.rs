@@ -23,6 +23,7 @@ use tandem_domain::{
 };
 use tokio::sync::broadcast;
 
+pub use sqlite::backup::{self, BackupError, BackupReport, RestoreReport};
 pub use sqlite::{SqliteConfig, SqliteStore};
 pub use tandem_domain::NewArticle;
 
@@ -374,6 +375,13 @@ pub trait Store: Send + Sync + 'static {
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
+    /// The message stored with `client_msg_id` in the conversation, if any (what
+    /// [`append_message`](Store::append_message) would return for a retry).
+    async fn message_by_client_id(
+        &self,
+        conversation: ConversationId,
+        client_msg_id: &str,
+    ) -> StoreResult<Option<Message>>;
 
     /// Creates or replaces articles by key, all or none. With `status` Published each article
     /// gets a new version, recorded in its history.
@@ -650,6 +658,10 @@ pub trait Store: Send + Sync + 'static {
         workspace: WorkspaceId,
         topics: Vec<(ConversationId, String)>,
     ) -> StoreResult<usize>;
+    /// Customer messages the bot owes a turn: each the last message of a conversation the bot
+    /// has, written at or after `since` (a turn cut off by a restart), oldest first, with its
+    /// conversation.
+    async fn awaiting_bot(&self, since: Millis, limit: u32) -> StoreResult<Vec<Appended>>;
     /// Conversations (of every workspace) the bot has whose last message, older than
     /// `before`, is a bot reply that answered, with nothing waiting: oldest first.
     async fn idle_answered_conversations(

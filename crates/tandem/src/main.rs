@@ -3,6 +3,7 @@
 
 mod actions;
 mod analyze;
+mod backup;
 mod bench;
 mod bench_assist;
 mod bench_insight;
@@ -50,6 +51,10 @@ enum Command {
     Demo(DemoArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(ConfigArgs),
+    /// Copy the database to a file while the server keeps running (SQLite's online backup).
+    Backup(backup::BackupArgs),
+    /// Install a backup as the data directory's database (with the server stopped).
+    Restore(backup::RestoreArgs),
     /// Manage agent accounts.
     User {
         #[command(subcommand)]
@@ -188,6 +193,8 @@ fn main() -> anyhow::Result<()> {
                 run(config, true).await
             }
             Command::Migrate(args) => migrate(args.load()?).await,
+            Command::Backup(args) => backup::backup(args),
+            Command::Restore(args) => backup::restore(args),
             Command::User { command: UserCommand::Create(args) } => create_user(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Eval(args) => eval::run(args),
@@ -238,6 +245,11 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
     // Actions read their secrets from TANDEM_ACTION_*; the demo's point at its own shop,
     // served from the same address.
     let shop_key = demo.then(tandem_demo::shop_key);
+    // Outbound requests reach link-local and metadata addresses only where the administrator
+    // allows them.
+    if !tandem_llm::outbound::allow(config.server.outbound_allow.clone()) {
+        tracing::warn!("outbound_allow was already set in this process; keeping the first");
+    }
     let secrets = match &shop_key {
         Some(key) => tandem_demo::secrets(
             &format!("http://{address}"),
@@ -253,6 +265,17 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
         secrets,
     );
     let state = tandem_server::build(Arc::clone(&store), responder, config.server.clone()).await?;
+    // The bot's turns a crash or restart cut off: their customers were told their message
+    // arrived, so they are answered now.
+    let relay = state.relay.clone();
+    let resumer = relay.clone();
+    tokio::spawn(async move {
+        match resumer.resume_turns().await {
+            Ok(0) => {}
+            Ok(resumed) => tracing::info!(resumed, "resumed bot turns cut off by a restart"),
+            Err(error) => tracing::error!(%error, "cannot resume the bot turns a restart cut off"),
+        }
+    });
     let mut app = tandem_server::router(state);
     // Only `tandem demo` mounts the demo: `tandem serve` never serves its page, shop or model.
     if let Some(key) = &shop_key {
@@ -302,9 +325,21 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
         }
     }
     tandem_server::serve(listener, app).await?;
+    // Let the bot finish the turns it started; what does not finish in time is resumed on the
+    // next start.
+    let unfinished = relay.finish_turns(SHUTDOWN_TURNS).await;
+    if unfinished > 0 {
+        tracing::warn!(
+            unfinished,
+            "bot turns still running at shutdown; the next start resumes them"
+        );
+    }
     sqlite.close();
     Ok(())
 }
+
+/// How long a graceful shutdown waits for the bot's running turns.
+const SHUTDOWN_TURNS: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config)?;

@@ -97,13 +97,9 @@ impl Responder for SlowResponder {
     }
 }
 
-#[tokio::test]
-async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
-    let world = world().await;
-    let (asked, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let responder = SlowResponder { asked: asked.clone(), release: release.clone() };
-    let relay = Relay::new(world.store.clone(), Arc::new(responder));
-    let appended = world
+/// A customer message stored as the relay stores it, with no bot turn run for it (yet).
+async fn stored_without_a_turn(world: &World, body: &str) -> tandem_store::Appended {
+    world
         .store
         .append_message(tandem_store::NewMessage {
             target: tandem_store::MessageTarget::CustomerLatest {
@@ -113,7 +109,7 @@ async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
             author_kind: AuthorKind::Customer,
             author_id: None,
             author_name: None,
-            body: "help".into(),
+            body: body.into(),
             client_msg_id: None,
             reopen_if_resolved: true,
             only_while_bot_owns: false,
@@ -122,7 +118,40 @@ async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
             sentiment: None,
         })
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A turn cut off by a restart (the message stored and acknowledged, no reply written) is run
+/// by the next start, once; a graceful shutdown waits for the turns that are running.
+#[tokio::test]
+async fn turns_a_restart_cut_off_are_resumed_once_and_shutdown_waits_for_running_ones() {
+    let world = world().await;
+    let appended = stored_without_a_turn(&world, "还在吗？").await;
+    let relay = Relay::new(world.store.clone(), Arc::new(PlaceholderResponder));
+    assert_eq!(relay.resume_turns().await.unwrap(), 1);
+    let messages = wait_for_messages(&world, appended.conversation.id, 2).await;
+    assert_eq!(messages[1].author_kind, AuthorKind::Bot);
+    assert_eq!(relay.resume_turns().await.unwrap(), 0, "answered: nothing to resume");
+
+    let (asked, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let responder = SlowResponder { asked: asked.clone(), release: release.clone() };
+    let relay = Relay::new(world.store.clone(), Arc::new(responder));
+    relay.customer_message(send(&world, "one more thing")).await.unwrap();
+    asked.notified().await;
+    assert_eq!(relay.finish_turns(Duration::from_millis(50)).await, 1, "still running");
+    release.notify_one();
+    assert_eq!(relay.finish_turns(Duration::from_secs(5)).await, 0);
+    let messages = world.store.messages(appended.conversation.id, 0, 10).await.unwrap();
+    assert_eq!(messages.last().map(|message| message.body.as_str()), Some("late answer"));
+}
+
+#[tokio::test]
+async fn a_bot_reply_computed_before_a_takeover_is_dropped() {
+    let world = world().await;
+    let (asked, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let responder = SlowResponder { asked: asked.clone(), release: release.clone() };
+    let relay = Relay::new(world.store.clone(), Arc::new(responder));
+    let appended = stored_without_a_turn(&world, "help").await;
     let turn = tokio::spawn({
         let relay = relay.clone();
         let (inbox, customer, appended) =

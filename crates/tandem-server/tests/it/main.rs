@@ -17,4 +17,6 @@ mod llm_console;
 mod realtime;
 mod reports;
 mod routing;
+mod security;
+mod trust;
 mod webhooks;

@@ -148,6 +148,48 @@ pub(super) fn messages(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// See [`crate::Store::awaiting_bot`].
+pub(super) fn awaiting_bot(
+    connection: &Connection,
+    since: Millis,
+    limit: u32,
+) -> StoreResult<Vec<Appended>> {
+    let columns: String = MESSAGE_COLUMNS
+        .split(", ")
+        .map(|column| format!("m.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {columns} FROM conversations c
+         JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
+         WHERE c.state = 'bot' AND m.author_kind = 'customer' AND m.created_at >= ?1
+         ORDER BY m.created_at LIMIT ?2"
+    ))?;
+    let messages = statement
+        .query_map(params![since, limit], message_from_row)?
+        .collect::<rusqlite::Result<Vec<Message>>>()?;
+    messages
+        .into_iter()
+        .map(|message| {
+            let conversation = load(connection, message.conversation_id)?;
+            Ok(Appended { message, conversation, created: true })
+        })
+        .collect()
+}
+
+pub(super) fn message_by_client_id(
+    connection: &Connection,
+    conversation: ConversationId,
+    client_msg_id: &str,
+) -> StoreResult<Option<Message>> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND client_msg_id = ?2"
+        ))?
+        .query_row(params![conversation.0, client_msg_id], message_from_row)
+        .optional()?)
+}
+
 fn create(
     connection: &Connection,
     inbox_id: InboxId,

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod actions;
+pub mod backup;
 mod conversations;
 mod customers;
 mod engine;
@@ -347,6 +348,18 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<Message>> {
         self.read(move |connection| {
             conversations::messages(connection, conversation, after_seq, limit)
+        })
+        .await
+    }
+
+    async fn message_by_client_id(
+        &self,
+        conversation: ConversationId,
+        client_msg_id: &str,
+    ) -> StoreResult<Option<Message>> {
+        let client_msg_id = client_msg_id.to_owned();
+        self.read(move |connection| {
+            conversations::message_by_client_id(connection, conversation, &client_msg_id)
         })
         .await
     }
@@ -733,6 +746,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<usize> {
         self.write(move |connection, _| insight::set_cluster_topics(connection, workspace, &topics))
             .await
+    }
+
+    async fn awaiting_bot(&self, since: Millis, limit: u32) -> StoreResult<Vec<Appended>> {
+        self.read(move |connection| conversations::awaiting_bot(connection, since, limit)).await
     }
 
     async fn idle_answered_conversations(

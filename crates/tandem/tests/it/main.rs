@@ -1,5 +1,6 @@
 //! The `tandem` binary as an operator runs it: one binary, a module per area.
 
+mod backup;
 mod history_import;
 mod imports;
 mod learn;

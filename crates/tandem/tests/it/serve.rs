@@ -84,3 +84,73 @@ fn serve_on_a_database_seeded_by_demo_serves_no_demo_route() {
         assert_eq!(status(&serve.url, method, path), 404, "{method} {path}");
     }
 }
+
+/// A customer message stored and acknowledged whose bot turn never ran (the process was
+/// killed first) is answered by the next start of the server, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_answers_the_message_a_killed_server_acknowledged() {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use tandem_domain::AuthorKind;
+    use tandem_store::{MessageTarget, NewCustomer, NewMessage, SqliteConfig, SqliteStore, Store};
+
+    let directory = tempfile::tempdir().unwrap();
+    let data = data_dir(directory.path());
+    let open = || SqliteStore::open(&SqliteConfig::new(Path::new(&data).join("tandem.db")));
+    let sqlite = open().unwrap();
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    tandem_demo::seed(&store).await.unwrap();
+    let workspace = store.workspaces().await.unwrap()[0].id;
+    let inbox = store.inboxes(workspace).await.unwrap()[0].id;
+    let customer = store
+        .create_customer(NewCustomer {
+            workspace_id: workspace,
+            name: "Restart test".into(),
+            email: None,
+            locale: None,
+            attributes: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    // Stored as the relay stores a customer's message before it acknowledges it.
+    let stored = store
+        .append_message(NewMessage {
+            target: MessageTarget::CustomerLatest { inbox_id: inbox, customer_id: customer.id },
+            author_kind: AuthorKind::Customer,
+            author_id: None,
+            author_name: Some("Restart test".into()),
+            body: "怎么退货".into(),
+            client_msg_id: Some("before-the-crash".into()),
+            reopen_if_resolved: true,
+            only_while_bot_owns: false,
+            meta: None,
+            decision: None,
+            sentiment: None,
+        })
+        .await
+        .unwrap();
+    sqlite.close();
+
+    let conversation = stored.conversation.id;
+    let replies = |store: &SqliteStore| {
+        let store = store.clone();
+        async move {
+            let messages = store.messages(conversation, 0, 100).await.unwrap();
+            messages.iter().filter(|message| message.author_kind == AuthorKind::Bot).count()
+        }
+    };
+    for restart in 0..2 {
+        let server = start(&["serve", "--data-dir", &data, "--listen", "127.0.0.1:0"]);
+        let reader = open().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while replies(&reader).await == 0 {
+            assert!(std::time::Instant::now() < deadline, "no reply after restart {restart}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // Give a second (wrong) turn the time it would take, then count.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(replies(&reader).await, 1, "exactly one reply (restart {restart})");
+        reader.close();
+        drop(server); // SIGKILL
+    }
+}
