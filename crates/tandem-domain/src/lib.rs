@@ -6,6 +6,7 @@
 //! without a database or a server.
 
 pub mod action;
+pub mod api_token;
 pub mod conversation;
 pub mod csat;
 pub mod entities;
@@ -18,6 +19,7 @@ pub mod validate;
 pub mod webhook;
 
 pub use action::*;
+pub use api_token::{ApiToken, ApiTokenId, TokenScope, TokenStatus};
 pub use conversation::{ConversationState, Transition, TransitionError};
 pub use entities::*;
 pub use hours::{OpeningHours, SkillLevels, TimeZoneName};

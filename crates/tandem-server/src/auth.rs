@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use tandem_domain::{CustomerId, InboxId, User};
+use tandem_domain::{ApiToken, CustomerId, InboxId, TokenScope, TokenStatus, User};
 use tandem_store::Session;
 
 use crate::AppState;
@@ -151,12 +151,20 @@ pub struct Agent {
     pub user: User,
     /// The session, when signed in with a cookie.
     pub session: Option<Session>,
+    /// The API token, when called with one; `user.role` is then already capped by its scope.
+    pub token: Option<ApiToken>,
     /// On console pages of supervisors and admins: the spike alerts their banner shows
     /// (filled by the console's `PageAgent`; empty elsewhere).
     pub alerts: Vec<tandem_store::InsightAlert>,
 }
 
 impl Agent {
+    /// The widest scope this caller may give a new API token: a token's own scope, or any
+    /// for a signed-in person.
+    pub fn token_scope(&self) -> TokenScope {
+        self.token.as_ref().map_or(TokenScope::Admin, |token| token.scope)
+    }
+
     pub fn csrf_token(&self) -> &str {
         self.session.as_ref().map(|session| session.csrf_token.as_str()).unwrap_or_default()
     }
@@ -189,9 +197,20 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Agent>, ApiError> {
     if let Some(token) = bearer_token(parts) {
-        let user =
-            state.store.api_token_user(&token_hash(token)).await?.ok_or(ApiError::InvalidToken)?;
-        return Ok(Some(Agent { user, session: None, alerts: Vec::new() }));
+        let (token, mut user) =
+            state.store.api_token(&token_hash(token)).await?.ok_or(ApiError::InvalidToken)?;
+        let now = tandem_store::now_millis();
+        match token.status(now) {
+            TokenStatus::Revoked => return Err(ApiError::TokenRevoked),
+            TokenStatus::Expired => return Err(ApiError::TokenExpired),
+            TokenStatus::Active => {}
+        }
+        if !token.scope.may_write() && !matches!(parts.method, Method::GET | Method::HEAD) {
+            return Err(ApiError::TokenReadOnly);
+        }
+        note_token_use(state, &token, now);
+        user.role = token.scope.cap(user.role);
+        return Ok(Some(Agent { user, session: None, token: Some(token), alerts: Vec::new() }));
     }
     let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
     let Some((session, user)) =
@@ -199,7 +218,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Agent>, 
     else {
         return Ok(None);
     };
-    let agent = Agent { user, session: Some(session), alerts: Vec::new() };
+    let agent = Agent { user, session: Some(session), token: None, alerts: Vec::new() };
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     // Page forms carry their token in the body and are checked by `CsrfForm`; JSON calls
     // from the console's script carry it in a header.
@@ -212,6 +231,20 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Agent>, 
         agent.check_csrf(sent)?;
     }
     Ok(Some(agent))
+}
+
+/// Notes when a token was used, off the request's path: at most one write a minute per token
+/// (the store skips a use within a minute of the last one, and this skips asking it).
+fn note_token_use(state: &AppState, token: &ApiToken, now: tandem_domain::Millis) {
+    if token.last_used_at.is_some_and(|last| now - last < 60_000) {
+        return;
+    }
+    let (store, id) = (state.store.clone(), token.id);
+    tokio::spawn(async move {
+        if let Err(error) = store.touch_api_token(id, now).await {
+            tracing::warn!(%error, token = %id, "could not note an API token's use");
+        }
+    });
 }
 
 impl FromRequestParts<AppState> for Agent {

@@ -234,7 +234,15 @@ pub(crate) async fn user_with_token(
         })
         .await?;
     let token = format!("tdm_{}", random_token());
-    store.create_api_token(user.id, &token_hash(&token), email).await?;
+    store
+        .create_api_token(tandem_store::NewApiToken {
+            user_id: user.id,
+            token_hash: token_hash(&token),
+            name: email.into(),
+            scope: tandem_domain::TokenScope::of_role(role),
+            expires_at: None,
+        })
+        .await?;
     Ok((user, token))
 }
 

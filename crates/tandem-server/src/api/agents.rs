@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api::Errors;
-use crate::auth::{Agent, hash_password, random_token, token_hash};
+use crate::auth::{Agent, hash_password};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -28,7 +28,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(post_transition))
         .routes(routes!(list_users, create_user))
         .routes(routes!(update_user))
-        .routes(routes!(create_token))
 }
 
 /// The signed-in user (or the API token's).
@@ -436,6 +435,9 @@ pub struct UpdateUser {
     pub locale: Option<String>,
     pub active: Option<bool>,
     pub password: Option<String>,
+    /// `true`: also revoke every API token of the user (the settings page asks for it with a
+    /// new password, which always ends the user's sessions).
+    pub revoke_api_tokens: Option<bool>,
 }
 
 /// Applies a change to a user. Admins change anyone in their workspace; everyone may change
@@ -463,6 +465,7 @@ pub async fn update_user_checked(
             Some(password) => Some(hash_password(validate::password(password)?)?),
             None => None,
         },
+        revoke_api_tokens: request.revoke_api_tokens == Some(true),
     };
     Ok(state.store.update_user(id, update).await?)
 }
@@ -479,38 +482,4 @@ async fn update_user(
     ApiJson(request): ApiJson<UpdateUser>,
 ) -> ApiResult<ApiJson<User>> {
     Ok(ApiJson(update_user_checked(&state, &agent, UserId(id), request).await?))
-}
-
-/// A new API token.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CreateToken {
-    /// What it is for, 1 to 80 characters.
-    name: String,
-}
-
-/// A new API token, shown this once.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct CreatedToken {
-    /// `tdm_…`: send as `Authorization: Bearer`. Only its hash is kept.
-    token: String,
-    name: String,
-}
-
-/// Longest API token name, in characters.
-pub(crate) const MAX_TOKEN_NAME: usize = 80;
-
-/// Creates an API token that acts as the caller.
-#[utoipa::path(post, path = "/api/v1/tokens", operation_id = "createApiToken", tag = "agents", request_body = CreateToken, security(("session" = []), ("apiToken" = [])),
-    responses((status = 201, description = "Created; the token is shown once.", body = CreatedToken), Errors))]
-async fn create_token(
-    State(state): State<AppState>,
-    agent: Agent,
-    ApiJson(request): ApiJson<CreateToken>,
-) -> ApiResult<impl IntoResponse> {
-    let name = validate::one_line("name", &request.name, MAX_TOKEN_NAME)?;
-    let token = format!("tdm_{}", random_token());
-    state.store.create_api_token(agent.user.id, &token_hash(&token), &name).await?;
-    // The token is shown once; only its hash is kept.
-    Ok((StatusCode::CREATED, ApiJson(CreatedToken { token, name })))
 }

@@ -2,14 +2,18 @@
 //! documents, inboxes with their identity secrets, users, sessions and API tokens.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use tandem_domain::{Inbox, InboxId, Locale, Millis, Role, User, UserId, Workspace, WorkspaceId};
+use tandem_domain::{
+    ApiToken, ApiTokenId, Inbox, InboxId, Locale, Millis, Role, TokenScope, User, UserId,
+    Workspace, WorkspaceId,
+};
 
 use super::rows::{
-    INBOX_COLUMNS, USER_COLUMNS, WORKSPACE_COLUMNS, inbox_from_row, is_unique_violation,
+    INBOX_COLUMNS, USER_COLUMNS, WORKSPACE_COLUMNS, inbox_from_row, is_unique_violation, text_enum,
     user_from_row, workspace_from_row,
 };
 use crate::{
-    Conflict, Entity, NewInbox, NewUser, Session, StoreError, StoreResult, UserUpdate, now_millis,
+    Conflict, Entity, NewApiToken, NewInbox, NewUser, Session, StoreError, StoreResult,
+    TokenOwners, UserUpdate, now_millis,
 };
 
 pub(super) fn setting(connection: &Connection, key: &str) -> StoreResult<Option<String>> {
@@ -264,6 +268,12 @@ pub(super) fn update_user(
         // A deactivated user or a changed password ends every open session.
         connection.execute("DELETE FROM sessions WHERE user_id = ?1", [id.0])?;
     }
+    if update.revoke_api_tokens {
+        connection.execute(
+            "UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+            params![id.0, now_millis()],
+        )?;
+    }
     user(connection, id)?.ok_or(StoreError::NotFound(Entity::User))
 }
 
@@ -306,28 +316,128 @@ pub(super) fn delete_session(connection: &Connection, token_hash: &str) -> Store
     Ok(())
 }
 
-pub(super) fn create_api_token(
-    connection: &Connection,
-    user: UserId,
-    token_hash: &str,
-    name: &str,
-) -> StoreResult<()> {
-    connection.execute(
-        "INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![token_hash, user.0, name, now_millis()],
-    )?;
-    Ok(())
+/// The token's columns after [`USER_COLUMNS`] (from index 8).
+const TOKEN_COLUMNS: &str = "api_tokens.id, api_tokens.user_id, api_tokens.name, api_tokens.scope,
+    api_tokens.created_at, api_tokens.expires_at, api_tokens.last_used_at, api_tokens.revoked_at";
+
+fn token_from_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ApiToken> {
+    Ok(ApiToken {
+        id: ApiTokenId(row.get(at)?),
+        user_id: UserId(row.get(at + 1)?),
+        name: row.get(at + 2)?,
+        scope: text_enum(row, at + 3, TokenScope::parse)?,
+        created_at: row.get(at + 4)?,
+        expires_at: row.get(at + 5)?,
+        last_used_at: row.get(at + 6)?,
+        revoked_at: row.get(at + 7)?,
+    })
 }
 
-pub(super) fn api_token_user(
+fn token_and_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ApiToken, User)> {
+    Ok((token_from_row(row, 8)?, user_from_row(row)?))
+}
+
+pub(super) fn create_api_token(
+    connection: &Connection,
+    token: NewApiToken,
+) -> StoreResult<ApiToken> {
+    let now = now_millis();
+    connection.execute(
+        "INSERT INTO api_tokens (token_hash, user_id, name, scope, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            token.token_hash,
+            token.user_id.0,
+            token.name,
+            token.scope.as_str(),
+            now,
+            token.expires_at
+        ],
+    )?;
+    Ok(ApiToken {
+        id: ApiTokenId(connection.last_insert_rowid()),
+        user_id: token.user_id,
+        name: token.name,
+        scope: token.scope,
+        created_at: now,
+        expires_at: token.expires_at,
+        last_used_at: None,
+        revoked_at: None,
+    })
+}
+
+pub(super) fn api_token(
     connection: &Connection,
     token_hash: &str,
-) -> StoreResult<Option<User>> {
+) -> StoreResult<Option<(ApiToken, User)>> {
     Ok(connection
         .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM api_tokens JOIN users ON users.id = api_tokens.user_id
+            "SELECT {USER_COLUMNS}, {TOKEN_COLUMNS}
+             FROM api_tokens JOIN users ON users.id = api_tokens.user_id
              WHERE api_tokens.token_hash = ?1 AND users.active = 1"
         ))?
-        .query_row([token_hash], user_from_row)
+        .query_row([token_hash], token_and_user)
         .optional()?)
+}
+
+pub(super) fn api_token_by_id(
+    connection: &Connection,
+    id: ApiTokenId,
+) -> StoreResult<Option<(ApiToken, User)>> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS}, {TOKEN_COLUMNS}
+             FROM api_tokens JOIN users ON users.id = api_tokens.user_id
+             WHERE api_tokens.id = ?1"
+        ))?
+        .query_row([id.0], token_and_user)
+        .optional()?)
+}
+
+pub(super) fn api_tokens(
+    connection: &Connection,
+    owners: TokenOwners,
+) -> StoreResult<Vec<(ApiToken, User)>> {
+    let (filter, id) = match owners {
+        TokenOwners::User(user) => ("api_tokens.user_id = ?1", user.0),
+        TokenOwners::Workspace(workspace) => ("users.workspace_id = ?1", workspace.0),
+    };
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS}, {TOKEN_COLUMNS}
+         FROM api_tokens JOIN users ON users.id = api_tokens.user_id
+         WHERE {filter} ORDER BY api_tokens.created_at DESC, api_tokens.id DESC"
+    ))?;
+    let rows = statement.query_map([id], token_and_user)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn revoke_api_token(
+    connection: &Connection,
+    id: ApiTokenId,
+    now: Millis,
+) -> StoreResult<ApiToken> {
+    connection.execute(
+        "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        params![id.0, now],
+    )?;
+    api_token_by_id(connection, id)?
+        .map(|(token, _)| token)
+        .ok_or(StoreError::NotFound(Entity::ApiToken))
+}
+
+/// A minute: how stale `last_used_at` may get, so a busy token costs a write a minute at most.
+const TOUCH_EVERY_MS: Millis = 60_000;
+
+pub(super) fn touch_api_token(
+    connection: &Connection,
+    id: ApiTokenId,
+    now: Millis,
+) -> StoreResult<()> {
+    connection
+        .prepare_cached(
+            "UPDATE api_tokens SET last_used_at = ?2
+             WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2 - ?3)",
+        )?
+        .execute(params![id.0, now, TOUCH_EVERY_MS])?;
+    Ok(())
 }

@@ -1,10 +1,11 @@
-//! One's own settings: name, language, password and API tokens; admins also see each inbox's
+//! One's own settings: name, language, password and API tokens (admins: the workspace's); admins also see each inbox's
 //! identity secret there and rotate it.
 
 mod identity_rotate;
 mod page;
 mod save;
 mod token_create;
+mod token_revoke;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -15,6 +16,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/settings", get(page::show_settings_page).post(save::save_settings))
         .route("/settings/tokens", post(token_create::create_api_token))
+        .route("/settings/tokens/{id}/revoke", post(token_revoke::revoke_api_token))
         .route(
             "/settings/inboxes/{id}/identity/rotate",
             post(identity_rotate::rotate_identity_secret),

@@ -4,10 +4,11 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use serde::Deserialize;
+use tandem_domain::{TokenScope, TokenStatus};
 
 use crate::AppState;
 use crate::auth::Agent;
-use crate::console::{Chrome, PageAgent, PageError, PageResult, render};
+use crate::console::{Chrome, PageAgent, PageError, PageResult, format_time, render};
 use crate::error::ApiError;
 use crate::i18n::Text;
 
@@ -23,6 +24,53 @@ struct SettingsPage {
     error: Option<String>,
     /// Admins only: the workspace's inboxes with their identity secrets.
     inboxes: Vec<InboxIdentityRow>,
+    /// One's API tokens (admins: the workspace's), newest first.
+    tokens: Vec<TokenRow>,
+    /// Whether the token table has an owner column (admins).
+    show_owner: bool,
+}
+
+/// An API token as the settings page lists it.
+#[derive(Debug)]
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub owner: String,
+    pub scope: &'static str,
+    pub created: String,
+    pub expires: String,
+    pub last_used: String,
+    pub status: &'static str,
+    /// `active`, `expired` or `revoked`, for styles and tests.
+    pub status_code: &'static str,
+    pub revocable: bool,
+}
+
+fn token_rows(text: &'static Text, tokens: Vec<crate::api::tokens::TokenView>) -> Vec<TokenRow> {
+    let when = |millis: Option<i64>| millis.map_or(text.token_never.clone(), format_time);
+    tokens
+        .into_iter()
+        .map(|view| TokenRow {
+            id: view.token.id.0,
+            name: view.token.name,
+            owner: view.user_name,
+            scope: match view.token.scope {
+                TokenScope::ReadOnly => text.token_scope_read_only.as_str(),
+                TokenScope::Agent => text.token_scope_agent.as_str(),
+                TokenScope::Admin => text.token_scope_admin.as_str(),
+            },
+            created: format_time(view.token.created_at),
+            expires: when(view.token.expires_at),
+            last_used: when(view.token.last_used_at),
+            status: match view.status {
+                TokenStatus::Active => text.token_status_active.as_str(),
+                TokenStatus::Expired => text.token_status_expired.as_str(),
+                TokenStatus::Revoked => text.token_status_revoked.as_str(),
+            },
+            status_code: view.status.as_str(),
+            revocable: view.status != TokenStatus::Revoked,
+        })
+        .collect()
 }
 
 #[derive(Debug)]
@@ -69,6 +117,9 @@ pub(super) async fn settings_page(
     error: Option<String>,
 ) -> PageResult {
     let inboxes = inbox_identities(state, agent).await.map_err(PageError::for_agent(agent))?;
+    let tokens =
+        crate::api::tokens::tokens_for(state, agent).await.map_err(PageError::for_agent(agent))?;
+    let text = Text::for_locale(agent.user.locale);
     Ok(render(&SettingsPage {
         chrome: Chrome::new(agent, "settings"),
         display_name: agent.user.display_name.clone(),
@@ -78,6 +129,8 @@ pub(super) async fn settings_page(
         notice,
         error,
         inboxes,
+        tokens: token_rows(text, tokens),
+        show_owner: agent.user.is_admin(),
     }))
 }
 
@@ -95,6 +148,7 @@ pub(super) async fn show_settings_page(
     let text = Text::for_locale(agent.user.locale);
     let notice = flash.notice.map(|notice| match notice.as_str() {
         "identity_rotated" => text.identity_rotated.to_owned(),
+        "token_revoked" => text.token_revoked_notice.to_owned(),
         _ => text.saved.to_owned(),
     });
     settings_page(&state, &agent, None, notice, flash.error).await

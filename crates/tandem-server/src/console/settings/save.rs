@@ -1,4 +1,5 @@
-//! `POST /settings`: saves one's name, language and, when one is typed, a new password.
+//! `POST /settings`: saves one's name, language and, when one is typed, a new password (which
+//! ends every session, and revokes one's API tokens when the box says so).
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
@@ -15,6 +16,8 @@ pub(super) struct SettingsForm {
     display_name: String,
     locale: String,
     password: Option<String>,
+    /// The box "also revoke my API tokens", sent only when ticked.
+    revoke_tokens: Option<String>,
 }
 
 pub(super) async fn save_settings(
@@ -23,10 +26,13 @@ pub(super) async fn save_settings(
 ) -> PageResult {
     let password = form.password.filter(|password| !password.is_empty());
     let changes_password = password.is_some();
+    // Tokens are revoked only with a new password, when the box is ticked.
+    let revoke_api_tokens = changes_password && form.revoke_tokens.is_some();
     let request = UpdateUser {
         display_name: Some(form.display_name),
         locale: Some(form.locale),
         password,
+        revoke_api_tokens: Some(revoke_api_tokens),
         ..UpdateUser::default()
     };
     match update_user_checked(&state, &agent, agent.user.id, request).await {
