@@ -53,6 +53,18 @@ impl Text {
         &self.catalogue().console
     }
 
+    /// The label of a kind of actor in the audit log.
+    pub fn audit_kind(&self, kind: tandem_store::AuditActorKind) -> &'static str {
+        let console = self.console();
+        match kind {
+            tandem_store::AuditActorKind::User => &console.audit_kind_user,
+            tandem_store::AuditActorKind::Token => &console.audit_kind_token,
+            tandem_store::AuditActorKind::Bot => &console.audit_kind_bot,
+            tandem_store::AuditActorKind::Model => &console.audit_kind_model,
+            tandem_store::AuditActorKind::System => &console.audit_kind_system,
+        }
+    }
+
     /// An assist alert's label and the sentence saying why it was raised.
     pub fn alert(&self, code: AlertCode) -> (&'static str, &'static str) {
         let console = self.console();

@@ -100,7 +100,7 @@ fn moment(at: Option<Millis>) -> String {
 /// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or carriage
 /// return that some read before one) gets a leading `'`, so it is shown as text; the `csv`
 /// writer does the quoting.
-pub(super) fn defuse(cell: String) -> String {
+pub(crate) fn defuse(cell: String) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell }
 }
 

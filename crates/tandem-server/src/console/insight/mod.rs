@@ -10,7 +10,7 @@
 mod bottlenecks;
 mod charts;
 mod conversations;
-mod export;
+pub(super) mod export;
 mod page;
 
 use std::collections::HashMap;

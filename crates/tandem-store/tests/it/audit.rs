@@ -1,0 +1,116 @@
+//! The audit log: entries are listed newest first through every filter and paged by id, and
+//! the database itself refuses to change or delete one.
+
+use tandem_store::{AuditActorKind, AuditFilter, NewAuditEntry, SqliteConfig, SqliteStore, Store};
+
+fn entry(
+    workspace: tandem_domain::WorkspaceId,
+    kind: AuditActorKind,
+    name: &str,
+    action: &str,
+    target: &str,
+) -> NewAuditEntry {
+    NewAuditEntry {
+        workspace_id: workspace,
+        actor_kind: kind,
+        actor_id: Some("7".into()),
+        actor_name: name.into(),
+        action: action.into(),
+        target: target.into(),
+        detail: serde_json::json!({ "route": "/knowledge/{key}" }),
+        ip: Some("203.0.113.9".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_entries_are_filtered_paged_and_append_only() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = SqliteConfig::new(directory.path().join("tandem.db"));
+    let store = SqliteStore::open(&config).unwrap();
+    let workspace = store.create_workspace("Shop").await.unwrap().id;
+    let other = store.create_workspace("Other").await.unwrap().id;
+    let first = store
+        .append_audit(entry(
+            workspace,
+            AuditActorKind::User,
+            "Ada Admin",
+            "knowledge.save",
+            "article:returns",
+        ))
+        .await
+        .unwrap();
+    store
+        .append_audit(entry(
+            workspace,
+            AuditActorKind::Token,
+            "ci deploy",
+            "POST /api/v1/webhooks",
+            "",
+        ))
+        .await
+        .unwrap();
+    store
+        .append_audit(entry(
+            workspace,
+            AuditActorKind::Bot,
+            "Bot",
+            "conversation.handoff",
+            "conversation:3",
+        ))
+        .await
+        .unwrap();
+    store
+        .append_audit(entry(other, AuditActorKind::User, "Eve", "knowledge.save", "article:x"))
+        .await
+        .unwrap();
+
+    let all = store.audit(workspace, AuditFilter::default(), 10, None).await.unwrap();
+    let actions: Vec<&str> = all.iter().map(|entry| entry.action.as_str()).collect();
+    assert_eq!(actions, ["conversation.handoff", "POST /api/v1/webhooks", "knowledge.save"]);
+    assert_eq!(all[2], first);
+    assert_eq!(all[2].ip.as_deref(), Some("203.0.113.9"));
+
+    let page = store.audit(workspace, AuditFilter::default(), 2, None).await.unwrap();
+    let next = store.audit(workspace, AuditFilter::default(), 2, Some(page[1].id)).await.unwrap();
+    assert_eq!(next.iter().map(|entry| entry.id).collect::<Vec<_>>(), [first.id]);
+
+    let by = |filter: AuditFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .audit(workspace, filter, 10, None)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|entry| entry.action)
+                .collect::<Vec<_>>()
+        }
+    };
+    let actor = AuditFilter { actor: Some("ada".into()), ..AuditFilter::default() };
+    assert_eq!(by(actor).await, ["knowledge.save"]);
+    let kind = AuditFilter { actor_kind: Some(AuditActorKind::Token), ..AuditFilter::default() };
+    assert_eq!(by(kind).await, ["POST /api/v1/webhooks"]);
+    let prefix =
+        AuditFilter { action_prefix: Some("conversation.".into()), ..AuditFilter::default() };
+    assert_eq!(by(prefix).await, ["conversation.handoff"]);
+    let text = AuditFilter { text: Some("RETURNS".into()), ..AuditFilter::default() };
+    assert_eq!(by(text).await, ["knowledge.save"]);
+    // `%` and `_` are taken literally.
+    let wildcard = AuditFilter { text: Some("%".into()), ..AuditFilter::default() };
+    assert!(by(wildcard).await.is_empty());
+    let later = AuditFilter { from: Some(first.at + 1_000_000), ..AuditFilter::default() };
+    assert!(by(later).await.is_empty());
+    let earlier = AuditFilter { to: Some(first.at + 1_000_000), ..AuditFilter::default() };
+    assert_eq!(by(earlier).await.len(), 3);
+    store.close();
+
+    // Append-only: the database refuses to rewrite or remove an entry, whoever asks.
+    let connection = rusqlite::Connection::open(&config.path).unwrap();
+    let update = connection.execute("UPDATE audit_log SET actor_name = 'someone else'", []);
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    let delete = connection.execute("DELETE FROM audit_log", []);
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    let count: i64 =
+        connection.query_row("SELECT count(*) FROM audit_log", [], |row| row.get(0)).unwrap();
+    assert_eq!(count, 4);
+}
