@@ -54,6 +54,19 @@ struct Table {
 }
 
 impl Table {
+    fn remove(&mut self, conversations: &[ConversationId]) {
+        let gone: HashSet<ConversationId> = conversations.iter().copied().collect();
+        for id in &gone {
+            self.dirty.remove(id);
+        }
+        if !gone.iter().any(|id| self.index.contains_key(id)) {
+            return;
+        }
+        self.facts.retain(|facts| !gone.contains(&facts.conversation_id));
+        self.index =
+            self.facts.iter().enumerate().map(|(at, facts)| (facts.conversation_id, at)).collect();
+    }
+
     fn upsert(&mut self, facts: ConversationFacts) {
         match self.index.get(&facts.conversation_id) {
             Some(&at) => self.facts[at] = facts,
@@ -81,6 +94,9 @@ impl Insight {
                     self.mark(conversation.workspace_id, conversation.id).await;
                 }
                 Ok(Change::Knowledge(_)) => {}
+                Ok(Change::Erased { workspace, conversations }) => {
+                    self.forget(workspace, &conversations).await;
+                }
                 Err(broadcast::error::RecvError::Lagged(_)) => self.invalidate_all(),
                 Err(broadcast::error::RecvError::Closed) => return,
             }
@@ -91,6 +107,14 @@ impl Insight {
         let table = self.tables.lock().expect("insight tables").get(&workspace).cloned();
         if let Some(table) = table {
             table.write().await.dirty.insert(conversation);
+        }
+    }
+
+    /// Drops erased conversations from the workspace's loaded table, so no report counts them.
+    pub async fn forget(&self, workspace: WorkspaceId, conversations: &[ConversationId]) {
+        let table = self.tables.lock().expect("insight tables").get(&workspace).cloned();
+        if let Some(table) = table {
+            table.write().await.remove(conversations);
         }
     }
 

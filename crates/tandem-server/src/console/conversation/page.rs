@@ -57,6 +57,8 @@ struct ConversationPage {
     assignee: String,
     customer_name: String,
     customer_email: String,
+    /// For admins' export and erase.
+    customer_id: i64,
     customer_language: String,
     customer_since: String,
     /// The business's id of a customer whose identity it verified.
@@ -273,6 +275,7 @@ pub(super) async fn show_conversation_page(
         state_label: text.state(conversation.state),
         assignee,
         customer_email: customer.as_ref().and_then(|c| c.email.clone()).unwrap_or_default(),
+        customer_id: conversation.customer_id.0,
         customer_language: customer
             .as_ref()
             .and_then(|c| c.locale)

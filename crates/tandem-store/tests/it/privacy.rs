@@ -1,0 +1,375 @@
+//! Erasure, retention and export: after an erasure no table of the schema holds a row about the
+//! customer or their conversations, and the erasure is recorded; retention deletes only old
+//! resolved conversations.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tandem_domain::{
+    AuthorKind, Channel, ConversationId, CustomerCard, EscalationOutcome, HandoffPacket, Inbox,
+    Locale, Role, Transition, WebhookEventType, WorkspaceId, Wrapup,
+};
+use tandem_store::{
+    Change, ErasureKind, MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser, Rating,
+    RouteChange, Store, StoreError, SuggestionDecision, SuggestionUse,
+};
+
+async fn inbox(
+    store: &Arc<dyn Store>,
+    workspace: WorkspaceId,
+    key: &str,
+    channel: Channel,
+) -> Inbox {
+    store
+        .create_inbox(NewInbox {
+            workspace_id: workspace,
+            name: key.into(),
+            channel,
+            public_key: format!("pk_{key}_{}", workspace.0),
+            bot_name: "Xiaohe".into(),
+        })
+        .await
+        .unwrap()
+}
+
+fn message(target: MessageTarget, kind: AuthorKind, body: &str) -> NewMessage {
+    NewMessage {
+        target,
+        author_kind: kind,
+        author_id: None,
+        author_name: None,
+        body: body.into(),
+        client_msg_id: None,
+        reopen_if_resolved: true,
+        only_while_bot_owns: false,
+        meta: None,
+        decision: (kind == AuthorKind::Bot).then(|| tandem_domain::DecisionRecord {
+            query: body.into(),
+            outcome: tandem_domain::TurnOutcome::Answer,
+            threshold: 0.35,
+            candidates: Vec::new(),
+            knowledge_version: "1 articles".into(),
+            latency_us: 1,
+            action: None,
+            llm: None,
+            parts: Vec::new(),
+        }),
+        sentiment: Some(-0.5),
+    }
+}
+
+fn packet(conversation: ConversationId) -> HandoffPacket {
+    HandoffPacket {
+        conversation_id: conversation,
+        created_at: 1,
+        reasons: vec![tandem_domain::Reason::Complaint],
+        outcome: EscalationOutcome::HandOff,
+        language: Some(Locale::Zh),
+        summary: "耳机坏了".into(),
+        model_summary: None,
+        intents: Vec::new(),
+        emotions: Vec::new(),
+        bot_replies: Vec::new(),
+        actions: Vec::new(),
+        draft: None,
+        parts: Vec::new(),
+        entities: Vec::new(),
+        customer: CustomerCard::default(),
+        skills: Vec::new(),
+        priority: 40,
+        queue_id: None,
+    }
+}
+
+/// A customer's conversation in `inbox` with every kind of row a conversation gets: messages,
+/// a decision record, a suggestion use, a hand-off packet, an agent, a wrap-up, a rating, and
+/// webhook events with their deliveries.
+async fn full_conversation(
+    store: &Arc<dyn Store>,
+    inbox: &Inbox,
+    customer: tandem_domain::CustomerId,
+    agent: tandem_domain::UserId,
+) -> ConversationId {
+    let target = MessageTarget::CustomerLatest { inbox_id: inbox.id, customer_id: customer };
+    let first =
+        store.append_message(message(target, AuthorKind::Customer, "耳机坏了")).await.unwrap();
+    let id = first.conversation.id;
+    let here = MessageTarget::Conversation(id);
+    store.append_message(message(here, AuthorKind::Bot, "请描述一下")).await.unwrap();
+    store
+        .route(
+            id,
+            RouteChange {
+                transition: Some(Transition::Escalate),
+                packet: Some(packet(id)),
+                ..RouteChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    store.transition(id, Transition::Assign { agent }, None).await.unwrap();
+    let mut reply = message(here, AuthorKind::Agent, "给您换一个");
+    reply.author_id = Some(agent.0);
+    let reply = store.append_message(reply).await.unwrap();
+    store
+        .record_suggestion_use(
+            id,
+            SuggestionUse { message: reply.message.id, article: "returns".into(), edited: false },
+        )
+        .await
+        .unwrap();
+    let wrapup = Wrapup {
+        conversation_id: id,
+        summary: "耳机坏了，换新".into(),
+        key_points: Vec::new(),
+        topic: Some("returns".into()),
+        model_summary: None,
+        created_at: 0,
+    };
+    store
+        .route(
+            id,
+            RouteChange {
+                transition: Some(Transition::Resolve),
+                wrapup: Some(wrapup),
+                ..RouteChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .rate_conversation(
+            id,
+            Rating {
+                rating: Some(2),
+                comment: Some("太慢".into()),
+                answers: BTreeMap::new(),
+                rated_at: 1,
+            },
+        )
+        .await
+        .unwrap();
+    id
+}
+
+fn count(connection: &rusqlite::Connection, sql: &str, ids: &str) -> i64 {
+    connection.query_row(sql, [ids], |row| row.get(0)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_a_customer_leaves_no_row_about_them_in_any_table() {
+    let harness = crate::sqlite();
+    let store = &harness.store;
+    let workspace = store.create_workspace("Galaxy Shop").await.unwrap().id;
+    let web = inbox(store, workspace, "web", Channel::Web).await;
+    let app = inbox(store, workspace, "app", Channel::Email).await;
+    let agent = store
+        .create_user(NewUser {
+            workspace_id: workspace,
+            email: "fang@example.com".into(),
+            display_name: "王芳".into(),
+            role: Role::Agent,
+            locale: Locale::Zh,
+            password_hash: "hash".into(),
+        })
+        .await
+        .unwrap()
+        .id;
+    store
+        .create_webhook_endpoint(tandem_store::NewWebhookEndpoint {
+            workspace_id: workspace,
+            url: "https://crm.example.com/hooks".into(),
+            description: String::new(),
+            events: WebhookEventType::SUBSCRIBABLE.to_vec(),
+            active: true,
+            secret: "whsec_test".into(),
+        })
+        .await
+        .unwrap();
+    let new_customer = |name: &str| NewCustomer {
+        workspace_id: workspace,
+        name: name.into(),
+        email: Some(format!("{name}@example.com")),
+        locale: Some(Locale::Zh),
+        attributes: BTreeMap::from([("phone".into(), "13800138000".into())]),
+    };
+    let erased = store.create_customer(new_customer("lilei")).await.unwrap().id;
+    let kept = store.create_customer(new_customer("hanmeimei")).await.unwrap().id;
+    // The customer on two channels, and someone else whose rows must stay.
+    let on_web = full_conversation(store, &web, erased, agent).await;
+    let on_app = full_conversation(store, &app, erased, agent).await;
+    let other = full_conversation(store, &web, kept, agent).await;
+    let gone = vec![on_web.0, on_app.0];
+    store
+        .decide_suggestions(
+            workspace,
+            vec![SuggestionDecision {
+                kind: "variant".into(),
+                subject: "returns:耳机坏了".into(),
+                accepted: false,
+                article_key: Some("returns".into()),
+                article_version: None,
+                conversation_ids: vec![on_web.0, other.0],
+                decided_by: Some(agent),
+                decided_at: 1,
+            }],
+        )
+        .await
+        .unwrap();
+    let export = store.customer_export(workspace, erased).await.unwrap();
+    assert_eq!(export.customer.id, erased);
+    assert_eq!(export.conversations.len(), 2);
+    let first = &export.conversations[0];
+    assert_eq!(first.messages.len(), 3, "{:?}", first.messages);
+    assert_eq!((first.decisions.len(), first.handoffs.len()), (1, 1));
+    assert!(first.wrapup.is_some() && first.rating.is_some());
+
+    let mut feed = store.subscribe();
+    let erasure = store.erase_customer(workspace, erased, Some(agent)).await.unwrap();
+    assert_eq!(erasure.kind, ErasureKind::Customer);
+    assert_eq!((erasure.customer_id, erasure.erased_by), (Some(erased), Some(agent)));
+    assert_eq!(erasure.conversations, 2);
+    assert_eq!(erasure.rows["messages"], 6);
+    assert_eq!(erasure.rows["customers"], 1);
+    assert!(erasure.rows["webhook_events"] > 0, "{:?}", erasure.rows);
+    match feed.recv().await.unwrap() {
+        Change::Erased { workspace: changed, conversations } => {
+            assert_eq!(changed, workspace);
+            assert_eq!(&*conversations, [on_web, on_app]);
+        }
+        other => panic!("expected the erasure on the feed, got {other:?}"),
+    }
+    assert_eq!(store.erasures(workspace).await.unwrap(), std::slice::from_ref(&erasure));
+    let record = serde_json::to_string(&erasure).unwrap();
+    assert!(!record.contains("lilei") && !record.contains("耳机"), "{record}");
+    assert!(matches!(
+        store.erase_customer(workspace, erased, None).await,
+        Err(StoreError::NotFound(tandem_store::Entity::Customer))
+    ));
+    assert!(store.customer_export(workspace, erased).await.is_err());
+
+    // Look through every table of the schema for the customer or their conversations.
+    let connection = rusqlite::Connection::open(harness.database.as_ref().unwrap()).unwrap();
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let gone_json = serde_json::to_string(&gone).unwrap();
+    let customer_json = serde_json::to_string(&[erased.0]).unwrap();
+    let mut looked = 0;
+    for table in &tables {
+        let columns: Vec<String> = connection
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut check = |column: &str, ids: &str| {
+            let sql = format!(
+                "SELECT COUNT(*) FROM {table} WHERE {column} IN (SELECT value FROM json_each(?1))"
+            );
+            assert_eq!(count(&connection, &sql, ids), 0, "{table}.{column} still names them");
+            looked += 1;
+        };
+        if columns.iter().any(|column| column == "conversation_id") {
+            check("conversation_id", &gone_json);
+        }
+        if columns.iter().any(|column| column == "customer_id") {
+            check("customer_id", &customer_json);
+        }
+        if table == "conversations" {
+            check("id", &gone_json);
+        }
+        if table == "customers" {
+            check("id", &customer_json);
+        }
+        // Any text column of any table: no trace of the customer's name or e-mail.
+        for column in &columns {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE CAST({column} AS TEXT) LIKE ?1");
+            assert_eq!(
+                count(&connection, &sql, "%lilei%"),
+                0,
+                "{table}.{column} still holds the customer's name"
+            );
+        }
+    }
+    assert!(looked >= 11, "looked at {looked} columns of {tables:?}");
+    let events_naming: i64 = connection
+        .query_row(
+            "SELECT COUNT(*) FROM webhook_events WHERE json_extract(data, '$.conversation.id') IN (SELECT value FROM json_each(?1))",
+            [&gone_json],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(events_naming, 0);
+    let evidence: String = connection
+        .query_row("SELECT conversation_ids FROM knowledge_suggestions", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(evidence, format!("[{}]", other.0));
+
+    // The other customer keeps everything.
+    let export = store.customer_export(workspace, kept).await.unwrap();
+    assert_eq!(export.conversations.len(), 1);
+    assert_eq!(export.conversations[0].messages.len(), 3);
+    assert!(store.rating(other).await.unwrap().is_some());
+    let facts = store.conversation_facts(workspace, i64::MIN, i64::MAX).await.unwrap();
+    let ids: Vec<ConversationId> = facts.iter().map(|facts| facts.conversation_id).collect();
+    assert_eq!(ids, [other]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_resolved_conversations_in_batches_and_keeps_the_rest() {
+    let harness = crate::sqlite();
+    let store = &harness.store;
+    let workspace = store.create_workspace("Galaxy Shop").await.unwrap().id;
+    let web = inbox(store, workspace, "web", Channel::Web).await;
+    let mut resolved = Vec::new();
+    for name in ["a", "b", "c"] {
+        let customer = store
+            .create_customer(NewCustomer {
+                workspace_id: workspace,
+                name: name.into(),
+                email: None,
+                locale: None,
+                attributes: BTreeMap::new(),
+            })
+            .await
+            .unwrap()
+            .id;
+        let target = MessageTarget::CustomerLatest { inbox_id: web.id, customer_id: customer };
+        let id = store
+            .append_message(message(target, AuthorKind::Customer, "hello"))
+            .await
+            .unwrap()
+            .conversation
+            .id;
+        if name != "c" {
+            store.transition(id, Transition::Resolve, None).await.unwrap();
+            resolved.push(id);
+        }
+    }
+    let open = store.conversations(workspace, tandem_store::ConversationFilter::Open, 10).await;
+    let open: Vec<ConversationId> = open.unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(open.len(), 1);
+    // Nothing is older than a day ago.
+    let day_ago = tandem_store::now_millis() - 86_400_000;
+    let none = store.delete_resolved_conversations(workspace, day_ago, 10).await.unwrap();
+    assert_eq!(none.conversations, 0);
+    assert!(store.erasures(workspace).await.unwrap().is_empty(), "nothing to record");
+    let later = tandem_store::now_millis() + 1;
+    let first = store.delete_resolved_conversations(workspace, later, 1).await.unwrap();
+    assert_eq!((first.kind, first.conversations), (ErasureKind::Retention, 1));
+    let second = store.delete_resolved_conversations(workspace, later, 1).await.unwrap();
+    assert_eq!(second.conversations, 1);
+    let third = store.delete_resolved_conversations(workspace, later, 1).await.unwrap();
+    assert_eq!(third.conversations, 0);
+    for id in resolved {
+        assert!(store.conversation(id).await.unwrap().is_none());
+    }
+    assert!(store.conversation(open[0]).await.unwrap().is_some(), "open ones stay");
+    assert_eq!(store.erasures(workspace).await.unwrap().len(), 2);
+}

@@ -1,0 +1,93 @@
+//! `tandem customers export` and `tandem customers erase`: one customer's data as JSON, and
+//! the customer erased with every row about them (the same store calls as the API's
+//! `/api/v1/customers/{id}/export` and `DELETE /api/v1/customers/{id}`).
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use tandem_domain::{CustomerId, WorkspaceId};
+use tandem_store::Store;
+
+use crate::ConfigArgs;
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Print everything held about one customer as JSON (profile, conversations with their
+    /// messages, decision records, hand-off packets, wrap-ups and ratings).
+    Export(CustomerArgs),
+    /// Erase one customer: every conversation on every channel and every row about them, in
+    /// one transaction, with a record that it was done. Cannot be undone.
+    Erase(EraseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CustomerArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The workspace (its number); the first workspace when not given.
+    #[arg(long)]
+    workspace: Option<i64>,
+    /// The customer's number.
+    #[arg(long)]
+    customer: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    #[command(flatten)]
+    customer: CustomerArgs,
+    /// Confirm: without it nothing is erased.
+    #[arg(long)]
+    yes: bool,
+}
+
+pub async fn run(command: CustomersCommand) -> anyhow::Result<()> {
+    match command {
+        CustomersCommand::Export(args) => {
+            let (sqlite, store, workspace) = open(&args).await?;
+            let export = store
+                .customer_export(workspace, CustomerId(args.customer))
+                .await
+                .with_context(|| format!("customer {}", args.customer))?;
+            println!("{}", serde_json::to_string_pretty(&export)?);
+            sqlite.close();
+            Ok(())
+        }
+        CustomersCommand::Erase(args) => {
+            if !args.yes {
+                bail!(
+                    "erasing cannot be undone: add --yes to erase customer {}",
+                    args.customer.customer
+                );
+            }
+            let (sqlite, store, workspace) = open(&args.customer).await?;
+            let erasure = store
+                .erase_customer(workspace, CustomerId(args.customer.customer), None)
+                .await
+                .with_context(|| format!("customer {}", args.customer.customer))?;
+            println!("{}", serde_json::to_string(&erasure)?);
+            sqlite.close();
+            Ok(())
+        }
+    }
+}
+
+async fn open(
+    args: &CustomerArgs,
+) -> anyhow::Result<(tandem_store::SqliteStore, Arc<dyn Store>, WorkspaceId)> {
+    let config = args.config.load()?;
+    let sqlite = crate::open_store(&config)?;
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let workspace = match args.workspace {
+        Some(id) => {
+            let workspaces = store.workspaces().await?;
+            if !workspaces.iter().any(|workspace| workspace.id == WorkspaceId(id)) {
+                bail!("--workspace {id}: there is no such workspace");
+            }
+            WorkspaceId(id)
+        }
+        None => crate::kb::workspace(&store).await?,
+    };
+    Ok((sqlite, store, workspace))
+}
