@@ -98,6 +98,13 @@ impl WorkspaceModels {
         WorkspaceModels::default()
     }
 
+    /// Each workspace's circuit breaker state, for the workspaces whose model has been used
+    /// since the process started (read-only, for metrics).
+    pub fn breaker_states(&self) -> Vec<(WorkspaceId, tandem_llm::BreakerState)> {
+        let clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        clients.iter().map(|(workspace, client)| (*workspace, client.breaker_state())).collect()
+    }
+
     /// The client for the workspace's current settings.
     fn client(&self, workspace: WorkspaceId, settings: LlmSettings) -> Result<LlmClient, LlmError> {
         let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -206,10 +206,10 @@ impl Relay {
         let running = RunningTurn::start(&self.running);
         tokio::spawn(async move {
             let _running = running;
-            let conversation = appended.conversation.id;
+            let (conversation, workspace) = (appended.conversation.id, inbox.workspace_id);
             let turn = relay.bot_turn_read(inbox, customer, appended, analysis);
             if let Err(error) = turn.await {
-                tracing::warn!(conversation_id = %conversation, %error, "bot turn failed");
+                tracing::warn!(conversation_id = %conversation, workspace_id = %workspace, %error, "bot turn failed");
             }
         });
     }
@@ -616,7 +616,7 @@ impl Relay {
                 return;
             };
             if let Err(error) = relay.store.set_model_summary(conversation, summary).await {
-                tracing::warn!(conversation_id = %conversation, %error, "could not keep the model's summary");
+                tracing::warn!(conversation_id = %conversation, workspace_id = %workspace, %error, "could not keep the model's summary");
             }
         });
     }
@@ -768,7 +768,7 @@ impl Relay {
                 Ok(Some(current)) if current.created_at == resolved.created_at => {
                     let wrapup = tandem_domain::Wrapup { model_summary: Some(text), ..current };
                     if let Err(error) = relay.store.save_wrapup(wrapup).await {
-                        tracing::warn!(conversation_id = %conversation, %error, "could not keep the model's wrap-up summary");
+                        tracing::warn!(conversation_id = %conversation, workspace_id = %workspace, %error, "could not keep the model's wrap-up summary");
                     }
                 }
                 _ => {}

@@ -264,6 +264,16 @@ impl Routing {
                 (conversation, message.author_id.filter(|_| by_agent).map(UserId))
             }
             Change::Knowledge(_) => return,
+            Change::Erased { workspace, conversations } => {
+                // An erased conversation that was waiting or with a person leaves the router.
+                let known = self.desks.lock().await.get(workspace).is_some_and(|desk| {
+                    conversations.iter().any(|id| desk.router.placement(*id).is_some())
+                });
+                if known {
+                    self.reload(*workspace).await;
+                }
+                return;
+            }
         };
         let routed =
             matches!(conversation.state, ConversationState::Queued | ConversationState::Human);
@@ -285,7 +295,7 @@ impl Routing {
         }
         if let Err(error) = self.sync(&mut desks, conversation.workspace_id, conversation.id).await
         {
-            tracing::warn!(conversation_id = %conversation.id, %error, "routing could not follow a change");
+            tracing::warn!(conversation_id = %conversation.id, workspace_id = %conversation.workspace_id, %error, "routing could not follow a change");
         }
         self.settle(&mut desks, conversation.workspace_id).await;
     }
@@ -404,7 +414,7 @@ impl Routing {
                 ..RouteChange::default()
             };
             if let Err(error) = self.store.route(assignment.conversation, change).await {
-                tracing::info!(conversation_id = %assignment.conversation, %error, "assignment refused; following the store");
+                tracing::info!(conversation_id = %assignment.conversation, workspace_id = %workspace, agent_id = %assignment.agent, %error, "assignment refused; following the store");
                 if let Some(desk) = desks.get_mut(&workspace) {
                     let _ = desk.router.cancelled(assignment.conversation);
                 }
@@ -538,7 +548,7 @@ impl Routing {
                 _ => desk.router.enqueue(request),
             };
             if let Err(error) = restored {
-                tracing::warn!(conversation_id = %conversation.id, %error, "not restored into routing");
+                tracing::warn!(conversation_id = %conversation.id, workspace_id = %workspace, %error, "not restored into routing");
             }
         }
         Ok(desk)

@@ -258,6 +258,11 @@ impl LlmClient {
         Self::build(settings, breaker, api_key)
     }
 
+    /// The state of the provider's circuit breaker (for metrics).
+    pub fn breaker_state(&self) -> crate::BreakerState {
+        self.breaker.state()
+    }
+
     /// A client with the API key given (from a secret store); `None` sends no key.
     pub fn with_api_key(
         settings: LlmSettings,

@@ -70,7 +70,15 @@ error_codes! {
     Unauthorized = "unauthorized", UNAUTHORIZED,
         "Sign in (a session cookie) or send an API token or a widget token.";
     InvalidToken = "invalid_token", UNAUTHORIZED,
-        "The token is unknown, revoked or expired.";
+        "The token is unknown (or its user deactivated).";
+    TokenRevoked = "token_revoked", UNAUTHORIZED,
+        "The API token was revoked (by its user, an admin or a password change).";
+    TokenExpired = "token_expired", UNAUTHORIZED,
+        "The API token has passed its expiry date.";
+    TokenReadOnly = "token_read_only", FORBIDDEN,
+        "The API token is read-only: it may only GET and HEAD.";
+    TokenScopeTooWide = "token_scope_too_wide", FORBIDDEN,
+        "An API token may create only tokens whose scope is no wider than its own.";
     CsrfFailed = "csrf_failed", FORBIDDEN,
         "A write with a session cookie needs the session's CSRF token in `X-CSRF-Token` (or the form).";
     CrossOrigin = "cross_origin", FORBIDDEN,
@@ -97,6 +105,7 @@ error_codes! {
     HandoffNotFound = "handoff_not_found", NOT_FOUND, "The conversation was never handed to people.";
     WrapupNotFound = "wrapup_not_found", NOT_FOUND, "The conversation has no current wrap-up: it is not resolved.";
     InsightAlertNotFound = "insight_alert_not_found", NOT_FOUND, "No insight alert of this workspace has that id.";
+    ApiTokenNotFound = "api_token_not_found", NOT_FOUND, "No API token with that id that the caller may manage.";
     WebhookEndpointNotFound = "webhook_endpoint_not_found", NOT_FOUND, "No such webhook endpoint.";
     WebhookDeliveryNotFound = "webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery.";
     RouteNotFound = "route_not_found", NOT_FOUND, "No such page, file or API route.";
@@ -173,6 +182,14 @@ pub enum ApiError {
     Unauthorized,
     #[error("the token is invalid or expired")]
     InvalidToken,
+    #[error("the API token was revoked")]
+    TokenRevoked,
+    #[error("the API token has expired")]
+    TokenExpired,
+    #[error("the API token is read-only: it may only GET and HEAD")]
+    TokenReadOnly,
+    #[error("an API token may create only tokens of a scope no wider than its own")]
+    TokenScopeTooWide,
     #[error("the CSRF token is missing or wrong; reload the page")]
     CsrfFailed,
     #[error("a console socket from another origin")]
@@ -233,6 +250,10 @@ impl ApiError {
             ApiError::ActionsInvalid(_) => ErrorCode::ActionsInvalid,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::InvalidToken => ErrorCode::InvalidToken,
+            ApiError::TokenRevoked => ErrorCode::TokenRevoked,
+            ApiError::TokenExpired => ErrorCode::TokenExpired,
+            ApiError::TokenReadOnly => ErrorCode::TokenReadOnly,
+            ApiError::TokenScopeTooWide => ErrorCode::TokenScopeTooWide,
             ApiError::CsrfFailed => ErrorCode::CsrfFailed,
             ApiError::CrossOrigin => ErrorCode::CrossOrigin,
             ApiError::IdentityMismatch => ErrorCode::IdentityMismatch,
@@ -259,6 +280,7 @@ impl ApiError {
                 Entity::WebhookEndpoint => ErrorCode::WebhookEndpointNotFound,
                 Entity::WebhookDelivery => ErrorCode::WebhookDeliveryNotFound,
                 Entity::InsightAlert => ErrorCode::InsightAlertNotFound,
+                Entity::ApiToken => ErrorCode::ApiTokenNotFound,
             },
             ApiError::RouteNotFound => ErrorCode::RouteNotFound,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,

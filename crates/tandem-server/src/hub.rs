@@ -138,6 +138,15 @@ impl Hub {
             }
             // Knowledge changes concern the answer engine, not the sockets.
             Change::Knowledge(_) => return,
+            // Erased conversations leave the consoles' lists: they read them again.
+            Change::Erased { workspace, .. } => {
+                if let Ok(consoles) = self.consoles.lock()
+                    && let Some(sender) = consoles.get(workspace)
+                {
+                    let _ = sender.send(Push::Resync);
+                }
+                return;
+            }
         };
         self.push_to_widgets(customer, || Push::Change(change.clone()));
         if let Ok(consoles) = self.consoles.lock()

@@ -7,12 +7,15 @@
 
 mod api;
 pub mod assets;
+mod audit;
 pub mod auth;
 mod console;
 pub mod error;
 mod hub;
 mod i18n;
 pub mod insight_alerts;
+pub mod metrics;
+pub mod privacy;
 mod rate_limit;
 pub mod security;
 #[cfg(feature = "testing")]
@@ -75,6 +78,9 @@ pub struct ServerConfig {
     /// are link-local or cloud metadata addresses (refused by default, see
     /// `tandem_llm::outbound`), e.g. `["169.254.10.0/24"]`.
     pub outbound_allow: Vec<ipnet::IpNet>,
+    /// The bearer token `/metrics` asks for. Unset (the default): `/metrics` answers only
+    /// requests from the loopback address that no proxy forwarded.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +101,7 @@ impl Default for ServerConfig {
             bot_idle_resolve_minutes: 30,
             insight: insight_alerts::InsightConfig::default(),
             outbound_allow: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -125,6 +132,8 @@ pub struct AppState {
     /// The reports' working set of conversation facts; follows the store.
     pub insight: tandem_flow::Insight,
     pub config: Arc<ServerConfig>,
+    /// What `/metrics` reports; follows the store.
+    pub metrics: Arc<metrics::Metrics>,
     hub: Arc<Hub>,
     /// Signs widget tokens. Generated once per installation and kept in the store.
     secret: Arc<[u8]>,
@@ -154,8 +163,11 @@ pub async fn build(
         Relay::new(Arc::clone(&store), Arc::clone(&knowledge) as Arc<dyn tandem_flow::Responder>);
     let hub = Hub::start(&store, relay.drafts());
     let routing = Routing::start(Arc::clone(&store), Arc::new(tandem_store::now_millis));
-    webhooks::start(Arc::clone(&store), config.webhooks.clone());
+    let metrics = Arc::new(metrics::Metrics::new(Arc::clone(&store)));
+    metrics::start(Arc::clone(&metrics), Arc::clone(&store));
+    webhooks::start(Arc::clone(&store), config.webhooks.clone(), Arc::clone(&metrics));
     insight_alerts::start(Arc::clone(&store), config.insight.clone());
+    privacy::start(Arc::clone(&store));
     let idle_ms = i64::from(config.bot_idle_resolve_minutes) * 60_000;
     tandem_flow::idle::start_idle_resolver(
         Arc::clone(&store),
@@ -183,6 +195,7 @@ pub async fn build(
         insight,
         store,
         config: Arc::new(config),
+        metrics,
         hub,
         secret: secret.into_bytes().into(),
         limits: Arc::new(limits),
@@ -196,6 +209,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(console::routes())
         .merge(assets::routes())
+        // Around every route (not the fallbacks): people's and tokens' changes in the audit log.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
+        // Operations (`/metrics`, `/livez`, `/readyz`): read-only, outside the audit log.
+        .merge(metrics::routes())
         .fallback(console::not_found)
         .method_not_allowed_fallback(console::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

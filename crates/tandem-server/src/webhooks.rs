@@ -146,7 +146,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Starts the worker on the current runtime. It runs until the store is closed.
-pub fn start(store: Arc<dyn Store>, config: WebhookConfig) {
+pub fn start(store: Arc<dyn Store>, config: WebhookConfig, metrics: Arc<crate::metrics::Metrics>) {
     let client = tandem_llm::outbound::client()
         .timeout(config.timeout())
         .connect_timeout(config.timeout())
@@ -171,6 +171,7 @@ pub fn start(store: Arc<dyn Store>, config: WebhookConfig) {
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
             finished: Arc::new(Notify::new()),
             config: Arc::clone(&config),
+            metrics: Arc::clone(&metrics),
         };
         worker.run()
     });
@@ -184,6 +185,7 @@ struct Worker {
     slots: Arc<Semaphore>,
     /// Rung when a request finishes, so that waiting deliveries take its slot at once.
     finished: Arc<Notify>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Worker {
@@ -247,8 +249,9 @@ impl Worker {
                 let client = self.client.clone();
                 let config = Arc::clone(&self.config);
                 let finished = Arc::clone(&self.finished);
+                let metrics = Arc::clone(&self.metrics);
                 tokio::spawn(async move {
-                    deliver(&*store, &client, &config, webhook).await;
+                    deliver(&*store, &client, &config, &metrics, webhook).await;
                     drop(permit);
                     finished.notify_one();
                 });
@@ -274,6 +277,7 @@ async fn deliver(
     store: &dyn Store,
     client: &reqwest::Client,
     config: &WebhookConfig,
+    metrics: &crate::metrics::Metrics,
     webhook: DueWebhook,
 ) {
     let delivery = webhook.delivery.id;
@@ -288,11 +292,15 @@ async fn deliver(
     match &error {
         None => tracing::debug!(
             delivery = %delivery,
+            workspace_id = %webhook.event.workspace_id,
+            conversation_id = conversation_of(&webhook.event).map(tracing::field::display),
             host = %url_host(&webhook.url),
             "webhook delivered"
         ),
         Some(error) => tracing::warn!(
             delivery = %delivery,
+            workspace_id = %webhook.event.workspace_id,
+            conversation_id = conversation_of(&webhook.event).map(tracing::field::display),
             endpoint = %webhook.delivery.endpoint_id,
             attempts,
             %error,
@@ -300,11 +308,17 @@ async fn deliver(
             "webhook attempt failed"
         ),
     }
+    metrics.webhook_attempt(&outcome);
     let attempt = WebhookAttempt { at, response_status, error, outcome };
     if let Err(error) = store.finish_webhook(delivery, attempt).await {
         // The lease runs out and the delivery is sent again: at least once, never lost.
         tracing::warn!(delivery = %delivery, %error, "cannot record a webhook attempt");
     }
+}
+
+/// The conversation an event is about, when it is about one (for log lines).
+fn conversation_of(event: &WebhookEvent) -> Option<i64> {
+    event.data.get("conversation")?.get("id")?.as_i64()
 }
 
 /// What of an endpoint's URL a log line may show: its scheme, host and port. A receiver's

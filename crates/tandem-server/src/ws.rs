@@ -131,6 +131,7 @@ async fn widget_socket(
     let (inbox, customer) = widget::resolve_identity(&state, identity).await?;
     let upgrade = tuned(upgrade, &state);
     Ok(upgrade.on_upgrade(move |socket| async move {
+        let _open = state.metrics.socket(crate::metrics::SocketKind::Widget);
         let session = WidgetSession {
             state,
             inbox,
@@ -321,7 +322,7 @@ impl WidgetSession {
                 self.conversation = Some(conversation.id);
                 self.send_state(socket, &conversation).await
             }
-            Change::Knowledge(_) => Ok(()),
+            Change::Knowledge(_) | Change::Erased { .. } => Ok(()),
         }
     }
 
@@ -417,7 +418,11 @@ async fn console_socket(
     }
     let receiver = state.hub().subscribe_workspace(agent.user.workspace_id);
     let upgrade = tuned(upgrade, &state);
-    Ok(upgrade.on_upgrade(move |socket| console_session(socket, receiver)))
+    let open = state.metrics.socket(crate::metrics::SocketKind::Console);
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let _open = open;
+        console_session(socket, receiver).await;
+    }))
 }
 
 async fn console_session(mut socket: WebSocket, mut receiver: broadcast::Receiver<Push>) {
@@ -433,7 +438,7 @@ async fn console_session(mut socket: WebSocket, mut receiver: broadcast::Receive
                     send_json(&mut socket, &ConsoleFrame::Conversation { conversation: &conversation }).await
                 }
                 Ok(Push::Change(Change::Knowledge(_)) | Push::Draft(_)) => Ok(()),
-                Ok(Push::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                Ok(Push::Resync | Push::Change(Change::Erased { .. })) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     send_json(&mut socket, &ConsoleFrame::Resync).await
                 }
                 Err(broadcast::error::RecvError::Closed) => Err(()),

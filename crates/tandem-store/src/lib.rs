@@ -7,6 +7,7 @@
 
 pub mod bench;
 mod sqlite;
+mod write_stats;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use tokio::sync::broadcast;
 pub use sqlite::backup::{self, BackupError, BackupReport, RestoreReport};
 pub use sqlite::{SqliteConfig, SqliteStore};
 pub use tandem_domain::NewArticle;
+pub use write_stats::{WRITE_BUCKETS_SECONDS, WriteSnapshot, WriteStats};
 
 /// How many changes a slow subscriber may fall behind before it is told it lagged (and must
 /// re-read what it missed from the store).
@@ -78,6 +80,8 @@ pub enum Entity {
     WebhookEndpoint,
     WebhookDelivery,
     InsightAlert,
+    /// An API token of the workspace.
+    ApiToken,
 }
 
 impl Entity {
@@ -97,6 +101,7 @@ impl Entity {
             Entity::WebhookEndpoint => "webhook endpoint",
             Entity::WebhookDelivery => "webhook delivery",
             Entity::InsightAlert => "insight alert",
+            Entity::ApiToken => "API token",
         }
     }
 }
@@ -150,6 +155,12 @@ pub enum Change {
     Conversation(Arc<Conversation>),
     /// The workspace's knowledge articles changed.
     Knowledge(WorkspaceId),
+    /// These conversations of the workspace were deleted with every row about them (a
+    /// customer's erasure, or retention): followers forget them.
+    Erased {
+        workspace: WorkspaceId,
+        conversations: Arc<[ConversationId]>,
+    },
 }
 
 /// One published version of an article, as it was published.
@@ -192,6 +203,28 @@ pub struct UserUpdate {
     pub locale: Option<Locale>,
     pub active: Option<bool>,
     pub password_hash: Option<String>,
+    /// Revokes every API token of the user in the same transaction (asked for with a new
+    /// password).
+    pub revoke_api_tokens: bool,
+}
+
+/// A new API token; only its secret's hash is stored.
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub user_id: UserId,
+    pub token_hash: String,
+    pub name: String,
+    pub scope: tandem_domain::TokenScope,
+    pub expires_at: Option<Millis>,
+}
+
+/// Whose API tokens to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenOwners {
+    /// One user's.
+    User(UserId),
+    /// Every user's of a workspace.
+    Workspace(WorkspaceId),
 }
 
 #[derive(Debug, Clone)]
@@ -280,6 +313,12 @@ pub trait Store: Send + Sync + 'static {
     /// The change feed: every committed message and ownership change, in commit order.
     fn subscribe(&self) -> broadcast::Receiver<Change>;
 
+    /// How long writes have waited for their commit, when the backend measures it (for the
+    /// server's `/metrics`).
+    fn write_stats(&self) -> Option<&WriteStats> {
+        None
+    }
+
     /// The schema version in use.
     async fn schema_version(&self) -> StoreResult<i64>;
 
@@ -308,10 +347,31 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, token_hash: &str, now: Millis) -> StoreResult<Option<(Session, User)>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
 
-    async fn create_api_token(&self, user: UserId, token_hash: &str, name: &str)
-    -> StoreResult<()>;
-    /// The active user an API token belongs to.
-    async fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>>;
+    async fn create_api_token(&self, token: NewApiToken) -> StoreResult<tandem_domain::ApiToken>;
+    /// The token with this secret's hash and its (active) user, whether it still works or
+    /// not (the caller tells revoked and expired tokens apart with `ApiToken::status`).
+    async fn api_token(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(tandem_domain::ApiToken, User)>>;
+    /// One token by id with its user (active or not).
+    async fn api_token_by_id(
+        &self,
+        id: tandem_domain::ApiTokenId,
+    ) -> StoreResult<Option<(tandem_domain::ApiToken, User)>>;
+    /// Tokens with their users, newest first.
+    async fn api_tokens(
+        &self,
+        owners: TokenOwners,
+    ) -> StoreResult<Vec<(tandem_domain::ApiToken, User)>>;
+    /// Revokes a token (a revoked one keeps its first revocation time); `NotFound(ApiToken)`.
+    async fn revoke_api_token(
+        &self,
+        id: tandem_domain::ApiTokenId,
+        now: Millis,
+    ) -> StoreResult<tandem_domain::ApiToken>;
+    /// Notes that a token was used at `now`, unless it was within the last minute.
+    async fn touch_api_token(&self, id: tandem_domain::ApiTokenId, now: Millis) -> StoreResult<()>;
 
     async fn create_customer(&self, customer: NewCustomer) -> StoreResult<Customer>;
     async fn customer(&self, id: CustomerId) -> StoreResult<Option<Customer>>;
@@ -697,6 +757,51 @@ pub trait Store: Send + Sync + 'static {
         workspace: WorkspaceId,
         since: Millis,
     ) -> StoreResult<Vec<ConversationText>>;
+
+    // ---------- Privacy: erasure, retention, export ----------
+
+    /// Deletes the workspace's customer and every row about them (their conversations across
+    /// inboxes and channels, messages, decision records, hand-off packets, wrap-ups, report
+    /// facts, ratings, suggestion uses, webhook events naming those conversations and their
+    /// deliveries, and their ids in knowledge-suggestion evidence and insight alerts) in one
+    /// transaction, and records the erasure (ids and counts, no personal data). `NotFound`
+    /// when the workspace has no such customer.
+    async fn erase_customer(
+        &self,
+        workspace: WorkspaceId,
+        customer: CustomerId,
+        erased_by: Option<UserId>,
+    ) -> StoreResult<Erasure>;
+    /// Retention: deletes up to `limit` of the workspace's resolved conversations whose last
+    /// activity is before `before`, each with every row about it (as [`Store::erase_customer`]
+    /// does), and records what went when anything did. Customers are kept.
+    async fn delete_resolved_conversations(
+        &self,
+        workspace: WorkspaceId,
+        before: Millis,
+        limit: u32,
+    ) -> StoreResult<Erasure>;
+    /// The workspace's erasure and retention records, newest first.
+    async fn erasures(&self, workspace: WorkspaceId) -> StoreResult<Vec<Erasure>>;
+    /// Everything the workspace holds about one customer, read in one snapshot.
+    async fn customer_export(
+        &self,
+        workspace: WorkspaceId,
+        customer: CustomerId,
+    ) -> StoreResult<CustomerExport>;
+
+    /// Appends an entry to the audit log (append-only: the database refuses to change or
+    /// delete one).
+    async fn append_audit(&self, entry: NewAuditEntry) -> StoreResult<AuditEntry>;
+    /// A workspace's audit entries that `filter` lets through, newest first, at most `limit`,
+    /// only those with an id below `before_id` when given (the page after the last one seen).
+    async fn audit(
+        &self,
+        workspace: WorkspaceId,
+        filter: AuditFilter,
+        limit: u32,
+        before_id: Option<i64>,
+    ) -> StoreResult<Vec<AuditEntry>>;
 }
 
 /// A customer's satisfaction rating of a conversation: see [`Store::rate_conversation`].
@@ -773,6 +878,65 @@ pub struct ConversationText {
     pub first_customer_message: Option<String>,
     /// The article of the first bot answer that came from one.
     pub source: Option<String>,
+}
+
+/// The workspace settings document (key [`RETENTION_SETTING`]) that says how long resolved
+/// conversations are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RetentionSettings {
+    /// Resolved conversations with no activity for this many days are deleted; 0 keeps them.
+    #[serde(default)]
+    pub resolved_conversation_days: u32,
+}
+
+/// The key of [`RetentionSettings`] among the workspace settings.
+pub const RETENTION_SETTING: &str = "retention";
+
+/// Why rows were erased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureKind {
+    /// One customer, at an admin's request.
+    Customer,
+    /// Resolved conversations past the workspace's retention period.
+    Retention,
+}
+
+/// The record of an erasure: who, when, and how many rows of which table, never what they
+/// said. Kept as a workspace settings document of its own (`erasure:…`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Erasure {
+    pub kind: ErasureKind,
+    /// The erased customer (for [`ErasureKind::Customer`]).
+    pub customer_id: Option<CustomerId>,
+    /// The admin who asked for it; `None` for retention or the command line.
+    pub erased_by: Option<UserId>,
+    pub at: Millis,
+    pub conversations: u64,
+    /// Rows deleted (or, for evidence lists, rows changed) per table.
+    pub rows: BTreeMap<String, u64>,
+}
+
+/// What [`Store::customer_export`] returns.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CustomerExport {
+    pub customer: Customer,
+    pub conversations: Vec<ConversationExport>,
+    pub exported_at: Millis,
+}
+
+/// One conversation of a [`CustomerExport`], with everything stored about it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConversationExport {
+    pub conversation: Conversation,
+    /// Every message, internal notes included, oldest first.
+    pub messages: Vec<Message>,
+    /// The bot's decision records, by message.
+    pub decisions: Vec<(MessageId, DecisionRecord)>,
+    /// Every hand-off packet, oldest first.
+    pub handoffs: Vec<HandoffPacket>,
+    pub wrapup: Option<Wrapup>,
+    pub rating: Option<Rating>,
 }
 
 /// A recorded spike alert.
@@ -964,4 +1128,94 @@ pub enum WebhookOutcome {
     RetryAt(Millis),
     /// Give up: the retries are spent.
     Failed,
+}
+
+/// Who made a change the audit log records: see [`Store::append_audit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditActorKind {
+    /// A person signed in to the console (session cookie).
+    User,
+    /// A program calling the API with an API token.
+    Token,
+    /// The bot, on its own account (hand-offs, business actions).
+    Bot,
+    /// The workspace's model (a reply it wrote, used or rejected).
+    Model,
+    /// Tandem itself.
+    System,
+}
+
+impl AuditActorKind {
+    pub const ALL: [AuditActorKind; 5] = [
+        AuditActorKind::User,
+        AuditActorKind::Token,
+        AuditActorKind::Bot,
+        AuditActorKind::Model,
+        AuditActorKind::System,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditActorKind::User => "user",
+            AuditActorKind::Token => "token",
+            AuditActorKind::Bot => "bot",
+            AuditActorKind::Model => "model",
+            AuditActorKind::System => "system",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AuditActorKind> {
+        AuditActorKind::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// One change to record in the audit log. `detail` never holds secrets or request bodies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEntry {
+    pub workspace_id: WorkspaceId,
+    pub actor_kind: AuditActorKind,
+    /// The user's, token's or model's id, as text (`None` for the bot and the system).
+    pub actor_id: Option<String>,
+    /// A name a person recognises: the user's display name, the token's name, the bot's name.
+    pub actor_name: String,
+    /// A stable code (`knowledge.save`, `conversation.handoff`) or `METHOD /route/{template}`.
+    pub action: String,
+    /// What was changed (`conversation:12`, `article:returns`), empty when nothing in particular.
+    pub target: String,
+    pub detail: serde_json::Value,
+    /// The client's address, for people's and tokens' changes.
+    pub ip: Option<String>,
+}
+
+/// A recorded audit entry: never changed or deleted once written.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub at: Millis,
+    pub actor_kind: AuditActorKind,
+    pub actor_id: Option<String>,
+    pub actor_name: String,
+    pub action: String,
+    pub target: String,
+    pub detail: serde_json::Value,
+    pub ip: Option<String>,
+}
+
+/// Which audit entries to list: every field set narrows the list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    /// The actor's kind.
+    pub actor_kind: Option<AuditActorKind>,
+    /// Part of the actor's name or id (case-insensitive).
+    pub actor: Option<String>,
+    /// The start of the action's code (`knowledge.`, `POST /api/v1/webhooks`).
+    pub action_prefix: Option<String>,
+    /// Part of the action, target, detail, actor or address (case-insensitive).
+    pub text: Option<String>,
+    /// At or after this time.
+    pub from: Option<Millis>,
+    /// Before this time.
+    pub to: Option<Millis>,
 }

@@ -73,11 +73,24 @@ impl StorageConfig {
 pub struct LogConfig {
     /// A `tracing` filter, e.g. `info` or `tandem_server=debug,info`. `RUST_LOG` wins if set.
     pub filter: String,
+    /// `text` (the default: one readable line per event) or `json` (one JSON object per line,
+    /// its fields, such as `conversation_id` and `workspace_id`, under `fields`), for log
+    /// collectors.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { filter: "info".into() }
+        LogConfig { filter: "info".into(), format: LogFormat::Text }
     }
 }
 
@@ -176,6 +189,13 @@ mod tests {
         assert_eq!(config.storage.data_dir, PathBuf::from("/var/lib/tandem"));
         let config = load(None, env(&[("TANDEM__SERVER__SECURE_COOKIES", "true")])).unwrap();
         assert_eq!(config.server.secure_cookies, Some(true));
+        let config = load(
+            None,
+            env(&[("TANDEM__LOG__FORMAT", "json"), ("TANDEM__SERVER__METRICS_TOKEN", "s3cret")]),
+        )
+        .unwrap();
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.server.metrics_token.as_deref(), Some("s3cret"));
     }
 
     #[test]

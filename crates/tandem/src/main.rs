@@ -11,6 +11,7 @@ mod bench_knowledge;
 mod bench_llm;
 mod bench_routing;
 mod config;
+mod customers;
 mod eval;
 mod import;
 mod kb;
@@ -76,6 +77,11 @@ enum Command {
     Kb {
         #[command(subcommand)]
         command: kb::KbCommand,
+    },
+    /// One customer's data (privacy requests): export it as JSON, or erase it.
+    Customers {
+        #[command(subcommand)]
+        command: customers::CustomersCommand,
     },
     /// Import data from other systems: conversation history.
     Import {
@@ -200,6 +206,7 @@ fn main() -> anyhow::Result<()> {
             Command::Eval(args) => eval::run(args),
             Command::Kb { command } => kb::run(command).await,
             Command::Import { command } => import::run(command).await,
+            Command::Customers { command } => customers::run(command).await,
             Command::Actions { command } => actions::run(command).await,
             Command::Analyze(args) => analyze::run(args),
             Command::Learn(args) => learn::run(args),
@@ -214,7 +221,11 @@ fn main() -> anyhow::Result<()> {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        config::LogFormat::Text => logs.init(),
+        config::LogFormat::Json => logs.json().init(),
+    }
 }
 
 fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {

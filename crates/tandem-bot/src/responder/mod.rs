@@ -135,6 +135,11 @@ impl KnowledgeResponder {
         Ok(self.engines.get(workspace).await?.decide(question, channel))
     }
 
+    /// Each workspace's model circuit breaker state (see [`WorkspaceModels::breaker_states`]).
+    pub fn model_breakers(&self) -> Vec<(WorkspaceId, tandem_llm::BreakerState)> {
+        self.llm.breaker_states()
+    }
+
     /// The server's default decision policy (a workspace may set its own threshold).
     pub fn default_policy(&self) -> DecisionPolicy {
         self.engines.policy

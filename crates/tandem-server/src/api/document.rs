@@ -57,6 +57,14 @@ const TAGS: &[(&str, &str)] = &[
         "reports",
         "Insight: KPIs over conversations, the conversations behind each figure, and spike alerts on what customers ask.",
     ),
+    (
+        "audit",
+        "The audit log: who (a user, an API token, the bot, the model) changed what, when and from where (admins).",
+    ),
+    (
+        "privacy",
+        "Retention and erasure (PIPL, GDPR): one customer's data exported or erased, the records of erasures, and how long resolved conversations are kept (admins).",
+    ),
     ("realtime", "WebSockets that push new messages and conversation changes."),
     ("health", "Operational checks and this document."),
 ];
@@ -135,8 +143,11 @@ pub fn complete(mut document: OpenApi) -> OpenApi {
                 .bearer_format("tdm_…")
                 .description(Some(
                     "An API token from `POST /api/v1/tokens`; it acts as the user who created \
-                     it. When an `Authorization: Bearer` header is present it is used instead \
-                     of any cookie.",
+                     it, with at most its scope: `read_only` only reads (GET, HEAD) as an agent \
+                     at most, `agent` acts as an agent at most, `admin` with the user's role. \
+                     A revoked or expired token is refused (`token_revoked`, `token_expired`). \
+                     When an `Authorization: Bearer` header is present it is used instead of \
+                     any cookie.",
                 ))
                 .build(),
         ),

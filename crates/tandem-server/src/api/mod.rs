@@ -7,6 +7,7 @@
 pub(crate) mod actions;
 pub(crate) mod agents;
 pub(crate) mod assist;
+pub(crate) mod audit;
 pub(crate) mod csat;
 pub mod document;
 pub(crate) mod history_import;
@@ -14,7 +15,9 @@ pub(crate) mod inboxes;
 pub(crate) mod insight_alerts;
 pub(crate) mod knowledge;
 pub(crate) mod llm;
+pub(crate) mod privacy;
 pub(crate) mod reports;
+pub(crate) mod tokens;
 pub(crate) mod triage;
 pub(crate) mod webhooks;
 pub(crate) mod widget;
@@ -43,6 +46,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(widget::routes())
         .merge(agents::routes())
         .merge(assist::routes())
+        .merge(audit::routes())
         .merge(actions::routes())
         .merge(inboxes::routes())
         .merge(history_import::routes())
@@ -50,7 +54,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(csat::routes())
         .merge(knowledge::routes())
         .merge(llm::routes())
+        .merge(privacy::routes())
         .merge(reports::routes())
+        .merge(tokens::routes())
         .merge(triage::routes())
         .merge(webhooks::routes())
         .merge(crate::ws::routes())

@@ -11,6 +11,7 @@
 mod actions;
 mod agents;
 mod alerts;
+mod audit;
 mod conversation;
 mod csat;
 mod desk;
@@ -22,6 +23,7 @@ mod insight;
 mod knowledge;
 mod llm;
 mod login;
+mod privacy;
 mod routing;
 mod settings;
 mod webhooks;
@@ -49,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .merge(conversation::routes())
         .merge(agents::routes())
         .merge(alerts::routes())
+        .merge(audit::routes())
         .merge(settings::routes())
         .merge(knowledge::routes())
         .merge(escalation::routes())
@@ -59,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .merge(actions::routes())
         .merge(llm::routes())
         .merge(csat::routes())
+        .merge(privacy::routes())
 }
 
 /// The language of a page shown before any agent is known (sign-in, an unknown address): the

@@ -300,6 +300,11 @@ pub(super) fn append(
             )?
             .execute(params![message.id.0, conversation.id.0, record, now])?;
     }
+    if let Some(record) = new.decision.as_ref() {
+        // What the bot's turn changed, in the audit log in the same transaction.
+        let bot = message.author_name.as_deref();
+        super::audit::bot_turn(connection, &conversation, bot, record, now)?;
+    }
     let author = (message.author_kind, message.author_id);
     super::insight::message(
         connection,
@@ -593,6 +598,8 @@ pub(super) fn route(
         super::insight::update(connection, &conversation, |facts| {
             facts.handed_off(now, &packet.reasons)
         })?;
+        let after_hours = change.follow_up_at.is_some();
+        super::audit::handoff(connection, &conversation, packet, after_hours, now)?;
         webhooks::record(
             connection,
             &conversation,

@@ -47,6 +47,8 @@ pub(crate) struct Engine {
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
     pub(crate) changes: broadcast::Sender<Change>,
+    /// How long each write waited for its commit.
+    pub(crate) write_stats: crate::WriteStats,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -91,6 +93,7 @@ impl Engine {
             readers: Mutex::new(Vec::new()),
             path: path.to_owned(),
             changes,
+            write_stats: crate::WriteStats::default(),
             writer: Mutex::new(Some(writer)),
         }))
     }
@@ -103,6 +106,7 @@ impl Engine {
         T: Send + 'static,
         F: FnOnce(&Connection, &mut Vec<Change>) -> StoreResult<T> + Send + 'static,
     {
+        let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         let work: Work = Box::new(move |connection, changes| {
             job(connection, changes).map(|value| Box::new(value) as Output)
@@ -112,7 +116,9 @@ impl Engine {
             .ok_or(StoreError::Closed)?
             .send(Job { work, reply })
             .map_err(|_| StoreError::Closed)?;
-        let output = answer.await.map_err(|_| StoreError::Closed)??;
+        let answered = answer.await;
+        self.write_stats.observe(started.elapsed());
+        let output = answered.map_err(|_| StoreError::Closed)??;
         // The writer hands back exactly what this job's closure returned.
         output
             .downcast::<T>()

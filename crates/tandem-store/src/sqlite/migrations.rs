@@ -499,6 +499,56 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (workspace_id, key)
     );
     "#,
+    // 20: API tokens get an id, a scope (read_only, agent or admin: at most what the token may
+    // do; existing tokens get the scope of their user's role, so they keep working as
+    // before), an expiry, when they were last used and when they were revoked.
+    r#"
+    CREATE TABLE api_tokens_v20 (
+        id INTEGER PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+    );
+    INSERT INTO api_tokens_v20 (token_hash, user_id, name, scope, created_at)
+        SELECT api_tokens.token_hash, api_tokens.user_id, api_tokens.name,
+               CASE users.role WHEN 'agent' THEN 'agent' ELSE 'admin' END, api_tokens.created_at
+        FROM api_tokens JOIN users ON users.id = api_tokens.user_id
+        ORDER BY api_tokens.created_at, api_tokens.rowid;
+    DROP TABLE api_tokens;
+    ALTER TABLE api_tokens_v20 RENAME TO api_tokens;
+    CREATE INDEX api_tokens_by_user ON api_tokens (user_id, created_at);
+    "#,
+    // 21: the audit log: who (a user, an API token, the bot, the model, the system) changed
+    // what, when and from where. Append-only: the triggers refuse every UPDATE and DELETE,
+    // whoever sends them.
+    r#"
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        at INTEGER NOT NULL,
+        actor_kind TEXT NOT NULL,
+        actor_id TEXT,
+        actor_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        ip TEXT
+    );
+    CREATE INDEX audit_log_by_workspace ON audit_log (workspace_id, id);
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    "#,
 ];
 
 /// The migration after which existing conversations' facts are rebuilt in Rust.
@@ -606,5 +656,35 @@ mod tests {
             })
             .unwrap();
         assert_eq!((external_id, verified), (None, false), "existing customers stay anonymous");
+    }
+
+    #[test]
+    fn api_tokens_that_existed_before_scopes_keep_what_their_user_may_do() {
+        let mut connection = database_at(19);
+        connection
+            .execute_batch(
+                "INSERT INTO workspaces (id, name, created_at) VALUES (1, 'Shop', 0);
+                 INSERT INTO users (id, workspace_id, email, display_name, role, locale, password_hash, created_at)
+                 VALUES (1, 1, 'a@x', 'A', 'admin', 'en', 'h', 0),
+                        (2, 1, 's@x', 'S', 'supervisor', 'en', 'h', 0),
+                        (3, 1, 'g@x', 'G', 'agent', 'en', 'h', 0);
+                 INSERT INTO api_tokens (token_hash, user_id, name, created_at)
+                 VALUES ('h1', 1, 'ci', 10), ('h2', 2, 'ci', 20), ('h3', 3, 'ci', 30);",
+            )
+            .unwrap();
+        migrate(&mut connection).unwrap();
+        // Each token as `id:scope:expires_at:revoked_at`.
+        let tokens: Vec<String> = connection
+            .prepare(
+                "SELECT id || ':' || scope || ':' || IFNULL(expires_at, '-') || ':'
+                        || IFNULL(revoked_at, '-')
+                 FROM api_tokens ORDER BY token_hash",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(tokens, ["1:admin:-:-", "2:admin:-:-", "3:agent:-:-"]);
     }
 }

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod actions;
+mod audit;
 pub mod backup;
 mod conversations;
 mod customers;
@@ -15,6 +16,7 @@ mod engine;
 mod insight;
 mod knowledge;
 mod migrations;
+mod privacy;
 mod routing;
 mod rows;
 mod webhooks;
@@ -25,11 +27,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::Connection;
 use tandem_domain::{
-    Action, AgentRouting, AnswerSettings, Article, ArticleStatus, Conversation, ConversationFacts,
-    ConversationId, Customer, CustomerId, DecisionRecord, EscalationPolicy, HandoffPacket, Inbox,
-    InboxId, LlmUsage, Message, MessageId, Millis, ModelSummary, NewArticle, PendingAction, Queue,
-    QueueRouting, Transition, User, UserId, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
-    WebhookEndpointId, Workspace, WorkspaceId, Wrapup,
+    Action, AgentRouting, AnswerSettings, ApiToken, ApiTokenId, Article, ArticleStatus,
+    Conversation, ConversationFacts, ConversationId, Customer, CustomerId, DecisionRecord,
+    EscalationPolicy, HandoffPacket, Inbox, InboxId, LlmUsage, Message, MessageId, Millis,
+    ModelSummary, NewArticle, PendingAction, Queue, QueueRouting, Transition, User, UserId,
+    WebhookDelivery, WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, Workspace, WorkspaceId,
+    Wrapup,
 };
 use tokio::sync::broadcast;
 
@@ -37,10 +40,10 @@ use self::engine::Engine;
 use crate::{
     Appended, ArticleEmbedding, ArticleVersion, Change, ConversationCounts, ConversationFilter,
     ConversationText, CustomerHistory, DueWebhook, HandledConversation, ImportSummary,
-    ImportedConversation, InsightAlert, NewCustomer, NewInbox, NewInsightAlert, NewMessage,
-    NewUser, NewWebhookEndpoint, Rating, RouteChange, Session, Store, StoreError, StoreResult,
-    SuggestionDecision, SuggestionUse, SuggestionUses, UserUpdate, VerifiedCustomer,
-    WebhookAttempt, WebhookEndpointUpdate,
+    ImportedConversation, InsightAlert, NewApiToken, NewCustomer, NewInbox, NewInsightAlert,
+    NewMessage, NewUser, NewWebhookEndpoint, Rating, RouteChange, Session, Store, StoreError,
+    StoreResult, SuggestionDecision, SuggestionUse, SuggestionUses, TokenOwners, UserUpdate,
+    VerifiedCustomer, WebhookAttempt, WebhookEndpointUpdate,
 };
 
 /// Applies the migrations to a bare connection (for the insert baseline of `tandem bench`).
@@ -125,6 +128,10 @@ impl Store for SqliteStore {
         self.engine.changes.subscribe()
     }
 
+    fn write_stats(&self) -> Option<&crate::WriteStats> {
+        Some(&self.engine.write_stats)
+    }
+
     async fn schema_version(&self) -> StoreResult<i64> {
         self.read(migrations::current_version).await
     }
@@ -202,22 +209,29 @@ impl Store for SqliteStore {
         self.write(move |connection, _| accounts::delete_session(connection, &token_hash)).await
     }
 
-    async fn create_api_token(
-        &self,
-        user: UserId,
-        token_hash: &str,
-        name: &str,
-    ) -> StoreResult<()> {
-        let (token_hash, name) = (token_hash.to_owned(), name.to_owned());
-        self.write(move |connection, _| {
-            accounts::create_api_token(connection, user, &token_hash, &name)
-        })
-        .await
+    async fn create_api_token(&self, token: NewApiToken) -> StoreResult<ApiToken> {
+        self.write(move |connection, _| accounts::create_api_token(connection, token)).await
     }
 
-    async fn api_token_user(&self, token_hash: &str) -> StoreResult<Option<User>> {
+    async fn api_token(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>> {
         let token_hash = token_hash.to_owned();
-        self.read(move |connection| accounts::api_token_user(connection, &token_hash)).await
+        self.read(move |connection| accounts::api_token(connection, &token_hash)).await
+    }
+
+    async fn api_token_by_id(&self, id: ApiTokenId) -> StoreResult<Option<(ApiToken, User)>> {
+        self.read(move |connection| accounts::api_token_by_id(connection, id)).await
+    }
+
+    async fn api_tokens(&self, owners: TokenOwners) -> StoreResult<Vec<(ApiToken, User)>> {
+        self.read(move |connection| accounts::api_tokens(connection, owners)).await
+    }
+
+    async fn revoke_api_token(&self, id: ApiTokenId, now: Millis) -> StoreResult<ApiToken> {
+        self.write(move |connection, _| accounts::revoke_api_token(connection, id, now)).await
+    }
+
+    async fn touch_api_token(&self, id: ApiTokenId, now: Millis) -> StoreResult<()> {
+        self.write(move |connection, _| accounts::touch_api_token(connection, id, now)).await
     }
 
     async fn workspace_setting(
@@ -805,5 +819,80 @@ impl Store for SqliteStore {
         since: Millis,
     ) -> StoreResult<Vec<ConversationText>> {
         self.read(move |connection| insight::conversation_texts(connection, workspace, since)).await
+    }
+
+    async fn erase_customer(
+        &self,
+        workspace: WorkspaceId,
+        customer: CustomerId,
+        erased_by: Option<UserId>,
+    ) -> StoreResult<crate::Erasure> {
+        self.write(move |connection, changes| {
+            privacy::erase_customer(
+                connection,
+                changes,
+                workspace,
+                customer,
+                erased_by,
+                crate::now_millis(),
+            )
+        })
+        .await
+    }
+
+    async fn delete_resolved_conversations(
+        &self,
+        workspace: WorkspaceId,
+        before: Millis,
+        limit: u32,
+    ) -> StoreResult<crate::Erasure> {
+        self.write(move |connection, changes| {
+            privacy::delete_resolved(
+                connection,
+                changes,
+                workspace,
+                before,
+                limit,
+                crate::now_millis(),
+            )
+        })
+        .await
+    }
+
+    async fn erasures(&self, workspace: WorkspaceId) -> StoreResult<Vec<crate::Erasure>> {
+        self.read(move |connection| privacy::erasures(connection, workspace)).await
+    }
+
+    async fn customer_export(
+        &self,
+        workspace: WorkspaceId,
+        customer: CustomerId,
+    ) -> StoreResult<crate::CustomerExport> {
+        self.read(move |connection| {
+            // One snapshot: every part of the export as of the same commit.
+            let snapshot = connection.unchecked_transaction()?;
+            let export = privacy::export(&snapshot, workspace, customer, crate::now_millis())?;
+            snapshot.finish()?;
+            Ok(export)
+        })
+        .await
+    }
+
+    // ---------- The audit log ----------
+
+    async fn append_audit(&self, entry: crate::NewAuditEntry) -> StoreResult<crate::AuditEntry> {
+        self.write(move |connection, _| audit::append(connection, &entry, crate::now_millis()))
+            .await
+    }
+
+    async fn audit(
+        &self,
+        workspace: WorkspaceId,
+        filter: crate::AuditFilter,
+        limit: u32,
+        before_id: Option<i64>,
+    ) -> StoreResult<Vec<crate::AuditEntry>> {
+        self.read(move |connection| audit::list(connection, workspace, &filter, limit, before_id))
+            .await
     }
 }

@@ -4,7 +4,9 @@
 //! a job whose savepoint fails, or that panics, from the rest of its group is tested beside the
 //! writer, in `src/sqlite/engine.rs`, where those failures can be injected.)
 
+mod audit;
 mod backup;
+mod privacy;
 mod suite;
 
 use std::sync::Arc;
@@ -15,6 +17,8 @@ use tandem_store::{SqliteConfig, SqliteStore, Store};
 pub struct Harness {
     pub store: Arc<dyn Store>,
     pub reopen: Box<dyn Fn() -> Arc<dyn Store> + Send + Sync>,
+    /// The SQLite file, for tests that look through every table of the schema.
+    pub database: Option<std::path::PathBuf>,
     _guard: Box<dyn std::any::Any + Send + Sync>,
 }
 
@@ -23,12 +27,14 @@ pub fn sqlite() -> Harness {
     let config = SqliteConfig::new(directory.path().join("tandem.db"));
     let store = SqliteStore::open(&config).expect("open sqlite");
     let first = store.clone();
+    let database = Some(config.path.clone());
     Harness {
         store: Arc::new(store),
         reopen: Box::new(move || {
             first.close();
             Arc::new(SqliteStore::open(&config).expect("reopen sqlite"))
         }),
+        database,
         _guard: Box::new(directory),
     }
 }
@@ -62,6 +68,7 @@ backend_suite!(sqlite:
     a_failing_write_does_not_spoil_its_group,
     duplicate_user_email_is_a_conflict,
     sessions_expire_and_end_when_user_is_deactivated,
+    api_tokens_are_listed_revoked_touched_and_end_with_a_password_when_asked,
     conversation_filters_and_counts,
     answer_settings_and_article_channels_are_kept,
     settings_keep_their_first_value,
@@ -83,4 +90,5 @@ backend_suite!(sqlite:
     imported_history_is_all_or_nothing_and_idempotent,
     insight_alerts_are_raised_once_and_announced,
     conversation_texts_are_each_conversations_opening,
+    a_bot_turns_action_and_model_reply_are_audited_with_the_reply,
 );

@@ -10,7 +10,7 @@ use tandem_domain::{
 };
 use tandem_store::{
     Change, ConversationFilter, Entity, MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser,
-    RouteChange, Session, Store, StoreError, UserUpdate, now_millis,
+    RouteChange, Session, Store, StoreError, TokenOwners, UserUpdate, now_millis,
 };
 
 use crate::Harness;
@@ -325,6 +325,7 @@ pub async fn change_feed_follows_commit_order(harness: Harness) {
                 seen.push(format!("conversation {}", conversation.state.as_str()))
             }
             Change::Knowledge(_) => seen.push("knowledge".to_owned()),
+            Change::Erased { .. } => seen.push("erased".to_owned()),
         }
     }
     assert_eq!(seen, ["conversation bot", "message 1", "conversation queued", "message 2"]);
@@ -391,11 +392,78 @@ pub async fn sessions_expire_and_end_when_user_is_deactivated(harness: Harness) 
         .await
         .unwrap();
     assert!(store.session("live", now).await.unwrap().is_none());
-    store.create_api_token(world.agent.id, "token-hash", "ci").await.unwrap();
+    store.create_api_token(new_token(world.agent.id, "token-hash")).await.unwrap();
     assert!(
-        store.api_token_user("token-hash").await.unwrap().is_none(),
+        store.api_token("token-hash").await.unwrap().is_none(),
         "inactive users' tokens do not work"
     );
+}
+
+fn new_token(user: tandem_domain::UserId, token_hash: &str) -> tandem_store::NewApiToken {
+    tandem_store::NewApiToken {
+        user_id: user,
+        token_hash: token_hash.into(),
+        name: "ci".into(),
+        scope: tandem_domain::TokenScope::Agent,
+        expires_at: None,
+    }
+}
+
+pub async fn api_tokens_are_listed_revoked_touched_and_end_with_a_password_when_asked(
+    harness: Harness,
+) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let mut token = new_token(world.agent.id, "hash-1");
+    token.scope = tandem_domain::TokenScope::ReadOnly;
+    token.expires_at = Some(5_000);
+    let first = store.create_api_token(token).await.unwrap();
+    assert_eq!(first.scope, tandem_domain::TokenScope::ReadOnly);
+    let second = store.create_api_token(new_token(world.agent.id, "hash-2")).await.unwrap();
+    let (found, user) = store.api_token("hash-1").await.unwrap().unwrap();
+    assert_eq!((found.clone(), user.id), (first.clone(), world.agent.id));
+    assert_eq!(found.status(4_999), tandem_domain::TokenStatus::Active);
+    assert_eq!(found.status(5_000), tandem_domain::TokenStatus::Expired);
+
+    let mine = store.api_tokens(TokenOwners::User(world.agent.id)).await.unwrap();
+    let ids: Vec<_> = mine.iter().map(|(token, _)| token.id).collect();
+    assert_eq!(ids, [second.id, first.id], "newest first");
+    let all = store.api_tokens(TokenOwners::Workspace(world.workspace)).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let elsewhere = store.create_workspace("Elsewhere").await.unwrap();
+    assert!(store.api_tokens(TokenOwners::Workspace(elsewhere.id)).await.unwrap().is_empty());
+
+    // Uses are noted at most once a minute.
+    store.touch_api_token(first.id, 100_000).await.unwrap();
+    store.touch_api_token(first.id, 130_000).await.unwrap();
+    let (touched, _) = store.api_token_by_id(first.id).await.unwrap().unwrap();
+    assert_eq!(touched.last_used_at, Some(100_000));
+    store.touch_api_token(first.id, 160_000).await.unwrap();
+    let (touched, _) = store.api_token_by_id(first.id).await.unwrap().unwrap();
+    assert_eq!(touched.last_used_at, Some(160_000));
+
+    // A revocation keeps its first time.
+    let revoked = store.revoke_api_token(first.id, 200_000).await.unwrap();
+    assert_eq!(revoked.revoked_at, Some(200_000));
+    let again = store.revoke_api_token(first.id, 300_000).await.unwrap();
+    assert_eq!(again.revoked_at, Some(200_000));
+    assert!(matches!(
+        store.revoke_api_token(tandem_domain::ApiTokenId(999), 1).await,
+        Err(StoreError::NotFound(Entity::ApiToken))
+    ));
+
+    // A new password alone keeps the tokens; asked to, it revokes them.
+    let password = |revoke| UserUpdate {
+        password_hash: Some("new".into()),
+        revoke_api_tokens: revoke,
+        ..UserUpdate::default()
+    };
+    store.update_user(world.agent.id, password(false)).await.unwrap();
+    let (kept, _) = store.api_token("hash-2").await.unwrap().unwrap();
+    assert_eq!(kept.revoked_at, None);
+    store.update_user(world.agent.id, password(true)).await.unwrap();
+    let (ended, _) = store.api_token("hash-2").await.unwrap().unwrap();
+    assert!(ended.revoked_at.is_some());
 }
 
 pub async fn conversation_filters_and_counts(harness: Harness) {
@@ -1757,4 +1825,49 @@ pub async fn insight_alerts_are_raised_once_and_announced(harness: Harness) {
     assert!(dismissed[0].dismissed_at.is_some());
     let missing = store.dismiss_insight_alert(world.workspace, 9_999).await.unwrap_err();
     assert!(matches!(missing, StoreError::NotFound(Entity::InsightAlert)));
+}
+
+/// The bot's business action and the model's reply are in the audit log from the transaction
+/// of the reply that carries their decision record; a turn that only asked a question or did
+/// not use the model leaves nothing.
+pub async fn a_bot_turns_action_and_model_reply_are_audited_with_the_reply(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let conversation =
+        store.append_message(customer_message(&world, "查订单", None)).await.unwrap().conversation;
+    let reply = |decision| NewMessage {
+        target: MessageTarget::Conversation(conversation.id),
+        author_kind: AuthorKind::Bot,
+        decision: Some(decision),
+        reopen_if_resolved: false,
+        ..customer_message(&world, "您的订单已发货", None)
+    };
+    let mut action = decision_with_llm(Some(llm_record("used", (300, 40), 0.25)));
+    let mut record =
+        tandem_domain::ActionRecord::new("order_status", tandem_domain::ActionOutcome::Done);
+    record.params.insert("order".into(), "A-1001".into());
+    action.action = Some(record);
+    store.append_message(reply(action)).await.unwrap();
+    let mut asking = decision_with_llm(Some(llm_record("error", (0, 0), 0.0)));
+    asking.action = Some(tandem_domain::ActionRecord::new(
+        "order_status",
+        tandem_domain::ActionOutcome::Asking,
+    ));
+    store.append_message(reply(asking)).await.unwrap();
+
+    let entries =
+        store.audit(world.workspace, tandem_store::AuditFilter::default(), 10, None).await.unwrap();
+    let actions: Vec<(&str, tandem_store::AuditActorKind)> =
+        entries.iter().map(|entry| (entry.action.as_str(), entry.actor_kind)).collect();
+    assert_eq!(
+        actions,
+        [
+            ("model.reply.used", tandem_store::AuditActorKind::Model),
+            ("bot.action", tandem_store::AuditActorKind::Bot),
+        ]
+    );
+    let target = format!("conversation:{}", conversation.id);
+    assert!(entries.iter().all(|entry| entry.target == target));
+    assert_eq!(entries[1].detail["outcome"], "done");
+    assert!(!entries[1].detail.to_string().contains("A-1001"), "parameters are the customer's");
 }
