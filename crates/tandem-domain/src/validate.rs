@@ -424,7 +424,12 @@ pub fn timestamp(field: &'static str, text: &str) -> Result<i64, ValidationError
             let (clock, zone) = time.split_at(index);
             let sign = if zone.starts_with('-') { -1 } else { 1 };
             let (hours, minutes) = zone[1..].split_once(':').ok_or_else(bad)?;
-            (clock, sign * (number(hours)? * 3600 + number(minutes)? * 60))
+            let (hours, minutes) = (number(hours)?, number(minutes)?);
+            // An offset is at most ±23:59 (and larger numbers would overflow).
+            if !(0..=23).contains(&hours) || !(0..=59).contains(&minutes) {
+                return Err(bad());
+            }
+            (clock, sign * (hours * 3600 + minutes * 60))
         } else {
             return Err(ValidationError::new(field, Problem::NoTimeZone));
         };
@@ -432,7 +437,11 @@ pub fn timestamp(field: &'static str, text: &str) -> Result<i64, ValidationError
         let hours = number(clock_parts.next().ok_or_else(bad)?)?;
         let minutes = number(clock_parts.next().ok_or_else(bad)?)?;
         let secs = clock_parts.next().map(number).transpose()?.unwrap_or(0);
-        if hours > 23 || minutes > 59 || secs > 59 || clock_parts.next().is_some() {
+        if !(0..=23).contains(&hours)
+            || !(0..=59).contains(&minutes)
+            || !(0..=59).contains(&secs)
+            || clock_parts.next().is_some()
+        {
             return Err(bad());
         }
         seconds = hours * 3600 + minutes * 60 + secs;
@@ -609,6 +618,20 @@ mod tests {
         {
             assert_eq!(parse(bad), None, "{bad}");
         }
+        // Found by fuzzing: numbers this large overflowed (a panic in debug builds, a wrong
+        // moment in release ones), and negative hours were taken.
+        for bad in [
+            "2026-02-01T00:00+18446744073709551616:00",
+            "2026-02-01T00:00+1844674407370955161:00",
+            "2026-02-01T00:00+01:9223372036854775807",
+            "2026-02-01T00:00+24:00",
+            "2026-02-01T-9223372036854775808:00Z",
+            "2026-02-01T-1:00Z",
+            "2026-02-01T00:-1:00+01:00",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+        assert_eq!(parse("2026-02-01T09:00-23:59"), Some(1_770_022_740_000));
     }
 
     #[test]

@@ -12,10 +12,10 @@ use tracing::warn;
 use crate::breaker::CircuitBreaker;
 use crate::redact::Redactor;
 use crate::settings::{LlmSettings, SettingsError};
+use crate::stream::{StreamParser, Streamed};
 use crate::wire::{
-    ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, EmbeddingRequest,
-    EmbeddingResponse, ErrorBody, StreamOptions, WireFunctionCall, WireFunctionDefinition,
-    WireMessage, WireTool, WireToolCall,
+    ChatCompletionRequest, ChatCompletionResponse, EmbeddingRequest, EmbeddingResponse, ErrorBody,
+    StreamOptions, WireFunctionCall, WireFunctionDefinition, WireMessage, WireTool, WireToolCall,
 };
 
 /// Who wrote a message of the conversation sent to the model.
@@ -735,15 +735,7 @@ impl StreamReader {
         let StreamReader { mut response, redactor, settings, deadline, attempts, sender } = self;
         let gap = Duration::from_millis(settings.timeout_ms);
         let mut restorer = redactor.stream_restorer();
-        let mut buffer: Vec<u8> = Vec::new();
-        let mut data = String::new();
-        let mut model_text = String::new();
-        let mut tool_calls: Vec<ToolCall> = Vec::new();
-        let mut finish_reason = None;
-        let mut usage = Usage::default();
-        // Everything the stream has said, against MAX_RESPONSE_BYTES.
-        let mut received = 0usize;
-        let too_large = || LlmError::Malformed("the stream is too large".into());
+        let mut parser = StreamParser::default();
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let chunk = match tokio::time::timeout(gap.min(remaining), response.chunk()).await {
@@ -754,23 +746,25 @@ impl StreamReader {
                 }
                 Ok(Ok(Some(chunk))) => chunk,
             };
-            received += chunk.len();
-            if received > MAX_RESPONSE_BYTES {
-                return Err(too_large().into());
-            }
-            buffer.extend_from_slice(&chunk);
-            while let Some(newline) = buffer.iter().position(|byte| *byte == b'\n') {
-                let line: Vec<u8> = buffer.drain(..=newline).collect();
-                let line = String::from_utf8(line)
-                    .map_err(|_| LlmError::Malformed("a line is not UTF-8".into()))?;
-                let line = line.trim_end_matches(['\n', '\r']);
-                if let Some(value) = line.strip_prefix("data:") {
-                    let value = value.strip_prefix(' ').unwrap_or(value);
-                    if value.trim() == "[DONE]" {
+            parser.feed(&chunk)?;
+            while let Some(streamed) = parser.next_event()? {
+                match streamed {
+                    Streamed::Text(texts) => {
+                        for content in texts {
+                            let shown = restorer.push(&content);
+                            if !shown.is_empty() {
+                                send(&sender, StreamEvent::Delta(shown)).await?;
+                            }
+                        }
+                    }
+                    Streamed::Done => {
                         let rest = restorer.finish();
                         if !rest.is_empty() {
                             send(&sender, StreamEvent::Delta(rest)).await?;
                         }
+                        let StreamParser {
+                            model_text, mut tool_calls, finish_reason, usage, ..
+                        } = parser;
                         // The arguments are restored once whole: a placeholder may span
                         // pieces.
                         for call in &mut tool_calls {
@@ -786,63 +780,6 @@ impl StreamReader {
                             attempts,
                         };
                         return send(&sender, StreamEvent::Done(completion)).await;
-                    }
-                    if !data.is_empty() {
-                        data.push('\n');
-                    }
-                    data.push_str(value);
-                    continue;
-                }
-                // Anything else (`event:`, `id:`, `: comment`) is ignored; a blank line ends
-                // the event.
-                if !line.is_empty() || data.is_empty() {
-                    continue;
-                }
-                let event = std::mem::take(&mut data);
-                let chunk: ChatCompletionChunk = serde_json::from_str(&event).map_err(|error| {
-                    LlmError::Malformed(format!("a chunk is not a chat completion chunk: {error}"))
-                })?;
-                if let Some(reported) = chunk.usage {
-                    usage = Usage {
-                        prompt_tokens: reported.prompt_tokens,
-                        completion_tokens: reported.completion_tokens,
-                    };
-                }
-                for choice in chunk.choices {
-                    if let Some(content) = choice.delta.content {
-                        model_text.push_str(&content);
-                        let shown = restorer.push(&content);
-                        if !shown.is_empty() {
-                            send(&sender, StreamEvent::Delta(shown)).await?;
-                        }
-                    }
-                    for piece in choice.delta.tool_calls {
-                        if piece.index >= MAX_TOOL_CALLS {
-                            return Err(LlmError::Malformed(format!(
-                                "a tool call index of {} (at most {MAX_TOOL_CALLS} calls)",
-                                piece.index
-                            ))
-                            .into());
-                        }
-                        if tool_calls.len() <= piece.index {
-                            tool_calls.resize_with(piece.index + 1, || ToolCall {
-                                id: String::new(),
-                                name: String::new(),
-                                arguments: String::new(),
-                            });
-                        }
-                        let call = &mut tool_calls[piece.index];
-                        if let Some(id) = piece.id {
-                            call.id = id;
-                        }
-                        if let Some(function) = piece.function {
-                            call.name.push_str(function.name.as_deref().unwrap_or_default());
-                            call.arguments
-                                .push_str(function.arguments.as_deref().unwrap_or_default());
-                        }
-                    }
-                    if choice.finish_reason.is_some() {
-                        finish_reason = choice.finish_reason;
                     }
                 }
             }

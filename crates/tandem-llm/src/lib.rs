@@ -31,6 +31,7 @@ pub mod mock;
 pub mod outbound;
 mod redact;
 mod settings;
+mod stream;
 pub mod summary;
 pub mod tools;
 mod wire;
@@ -47,3 +48,4 @@ pub use grounding::{
 };
 pub use redact::{Redactor, StreamRestorer};
 pub use settings::{LlmSettings, SettingsError};
+pub use stream::{StreamParser, Streamed};

@@ -189,21 +189,29 @@ pub fn parse(text: &str) -> Result<Vec<Action>, Vec<ActionError>> {
         action: Vec<Action>,
     }
     #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum JsonFile {
-        List(Vec<Action>),
-        Wrapped { actions: Vec<Action> },
+    struct JsonFile {
+        actions: Vec<Action>,
     }
     let file_error =
         |problem| vec![ActionError { action: String::new(), field: "file".into(), problem }];
     let trimmed = text.trim_start();
     let actions =
         if trimmed.starts_with('[') && !trimmed.starts_with("[[") || trimmed.starts_with('{') {
-            match serde_json::from_str::<JsonFile>(text) {
-                Ok(JsonFile::List(actions) | JsonFile::Wrapped { actions }) => actions,
+            // Read as the shape the file starts with, so that serde says where it went wrong
+            // (an untagged enum's error has no line).
+            let read = if trimmed.starts_with('[') {
+                serde_json::from_str::<Vec<Action>>(text)
+            } else {
+                serde_json::from_str::<JsonFile>(text).map(|file| file.actions)
+            };
+            match read {
+                Ok(actions) => actions,
                 Err(error) => {
-                    let problem =
-                        Problem::UnreadableLine { line: error.line(), detail: error.to_string() };
+                    let detail = error.to_string();
+                    let problem = match error.line() {
+                        0 => Problem::Unreadable { detail },
+                        line => Problem::UnreadableLine { line, detail },
+                    };
                     return Err(file_error(problem));
                 }
             }
@@ -274,6 +282,17 @@ error = { zh = "暂时查不到。", en = "Not available right now." }
         assert_eq!(problems.len(), 1, "{problems:?}");
         let error = problems.remove(0);
         (error.field, error.problem)
+    }
+
+    /// Found by fuzzing: a JSON file of the wrong shape was reported on line 0.
+    #[test]
+    fn a_json_file_of_the_wrong_shape_is_reported_on_its_line() {
+        let errors = parse("{\n  \"as\": []\n}").unwrap_err();
+        assert!(matches!(errors[0].problem, Problem::UnreadableLine { line: 3, .. }), "{errors:?}");
+        let errors = parse("[\n  {\"key\": 1}\n]").unwrap_err();
+        assert!(matches!(errors[0].problem, Problem::UnreadableLine { line: 2, .. }), "{errors:?}");
+        assert_eq!(parse("[]").unwrap(), Vec::new());
+        assert_eq!(parse("{\"actions\": []}").unwrap(), Vec::new());
     }
 
     #[test]

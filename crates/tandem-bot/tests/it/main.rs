@@ -2,6 +2,7 @@
 
 mod actions;
 mod draft;
+mod fuzz;
 mod knowledge;
 mod llm;
 

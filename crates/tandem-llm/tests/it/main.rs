@@ -2,6 +2,8 @@
 //! JSON completions, server-sent event streams, tool calls, rate limits, server errors, hangs
 //! and malformed chunks.
 
+mod fuzz;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
