@@ -192,6 +192,9 @@ async fn no_console_page_or_the_widget_violates_the_content_security_policy() {
         "/knowledge/new".to_owned(),
         article,
         "/knowledge/test?q=%E9%80%80%E8%B4%A7".to_owned(),
+        "/knowledge/import".to_owned(),
+        "/knowledge/suggestions".to_owned(),
+        "/knowledge/settings".to_owned(),
         "/desk".to_owned(),
         "/insight".to_owned(),
         "/insight/conversations?metric=conversations".to_owned(),
@@ -203,6 +206,8 @@ async fn no_console_page_or_the_widget_violates_the_content_security_policy() {
         "/settings/actions".to_owned(),
         "/settings/model".to_owned(),
         "/settings/webhooks".to_owned(),
+        "/settings/audit".to_owned(),
+        "/settings/privacy".to_owned(),
         "/admin/agents".to_owned(),
     ];
     for path in &pages {
