@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tandem_domain::{CustomerId, WorkspaceId};
+use tandem_domain::{Conversation, CustomerId, Message, WorkspaceId};
 use tandem_flow::Draft;
 use tandem_store::{Change, Store};
 use tokio::sync::{broadcast, mpsc};
@@ -29,7 +29,22 @@ pub enum Push {
     Resync,
 }
 
-type WidgetSenders = HashMap<CustomerId, Vec<(u64, mpsc::Sender<Push>)>>;
+/// What a widget socket receives: only what it forwards. Kept small (16 bytes of payload, no
+/// `Change::Erased`) because every socket's queue allocates room for 32 of them up front.
+#[derive(Debug, Clone)]
+pub enum WidgetPush {
+    Message {
+        conversation: Arc<Conversation>,
+        message: Arc<Message>,
+    },
+    Conversation(Arc<Conversation>),
+    /// A bot reply being written.
+    Draft(Arc<Draft>),
+    /// Events may have been missed: re-read state from the store.
+    Resync,
+}
+
+type WidgetSenders = HashMap<CustomerId, Vec<(u64, mpsc::Sender<WidgetPush>)>>;
 
 #[derive(Debug, Default)]
 pub struct Hub {
@@ -41,7 +56,7 @@ pub struct Hub {
 /// A widget's subscription; dropping it unsubscribes.
 #[derive(Debug)]
 pub struct WidgetSubscription {
-    pub receiver: mpsc::Receiver<Push>,
+    pub receiver: mpsc::Receiver<WidgetPush>,
     hub: Arc<Hub>,
     customer: CustomerId,
     id: u64,
@@ -148,7 +163,17 @@ impl Hub {
                 return;
             }
         };
-        self.push_to_widgets(customer, || Push::Change(change.clone()));
+        self.push_to_widgets(customer, || match &change {
+            Change::Message { conversation, message } => WidgetPush::Message {
+                conversation: Arc::clone(conversation),
+                message: Arc::clone(message),
+            },
+            Change::Conversation(conversation) => {
+                WidgetPush::Conversation(Arc::clone(conversation))
+            }
+            // Not reached: returned above.
+            Change::Knowledge(_) | Change::Erased { .. } => WidgetPush::Resync,
+        });
         if let Ok(consoles) = self.consoles.lock()
             && let Some(sender) = consoles.get(&workspace)
         {
@@ -157,11 +182,11 @@ impl Hub {
     }
 
     fn dispatch_draft(&self, draft: Arc<Draft>) {
-        self.push_to_widgets(draft.customer_id, || Push::Draft(Arc::clone(&draft)));
+        self.push_to_widgets(draft.customer_id, || WidgetPush::Draft(Arc::clone(&draft)));
     }
 
     /// Queues `push()` for each of the customer's widget sockets.
-    fn push_to_widgets(&self, customer: CustomerId, push: impl Fn() -> Push) {
+    fn push_to_widgets(&self, customer: CustomerId, push: impl Fn() -> WidgetPush) {
         if let Ok(mut widgets) = self.widgets.lock()
             && let Some(senders) = widgets.get_mut(&customer)
         {
@@ -177,7 +202,7 @@ impl Hub {
     fn resync_everyone(&self) {
         if let Ok(mut widgets) = self.widgets.lock() {
             for senders in widgets.values_mut() {
-                senders.retain(|(_, sender)| sender.try_send(Push::Resync).is_ok());
+                senders.retain(|(_, sender)| sender.try_send(WidgetPush::Resync).is_ok());
             }
         }
         if let Ok(consoles) = self.consoles.lock() {

@@ -34,6 +34,7 @@ use tandem_flow::{Relay, Routing};
 use tandem_store::Store;
 
 pub use hub::Hub;
+pub use ws::{WidgetRequest, parse_widget_request};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -94,7 +95,7 @@ impl Default for ServerConfig {
             widget_per_minute: 60,
             widget_sessions_per_minute: 30,
             login_per_minute: 10,
-            websocket_buffer_bytes: 1024,
+            websocket_buffer_bytes: 512,
             trusted_proxies: Vec::new(),
             client_ip_header: "x-forwarded-for".into(),
             webhooks: webhooks::WebhookConfig::default(),

@@ -26,7 +26,7 @@ use crate::api::Errors;
 use crate::api::widget::{self, SendRequest, WidgetConversation};
 use crate::auth::{Agent, WidgetIdentity};
 use crate::error::{ApiError, ApiQuery, ApiResult, ErrorCode};
-use crate::hub::Push;
+use crate::hub::{Push, WidgetPush};
 
 /// How often the server pings, so that dead connections are noticed and proxies keep the
 /// socket open.
@@ -90,11 +90,16 @@ enum WidgetFrame<'a> {
 /// A frame from the client on `/api/v1/widget/ws`, discriminated by `type`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum WidgetRequest {
+pub enum WidgetRequest {
     /// Accepted and not answered.
     Ping,
     /// Stores a message exactly like `POST /api/v1/widget/messages`.
     Message { client_msg_id: Option<String>, body: String },
+}
+
+/// Reads a text frame a widget sent on its socket.
+pub fn parse_widget_request(text: &str) -> Result<WidgetRequest, serde_json::Error> {
+    serde_json::from_str(text)
 }
 
 /// The widget's WebSocket.
@@ -130,22 +135,24 @@ async fn widget_socket(
         WidgetIdentity::verify(&query.token, &state.secret).ok_or(ApiError::InvalidToken)?;
     let (inbox, customer) = widget::resolve_identity(&state, identity).await?;
     let upgrade = tuned(upgrade, &state);
-    Ok(upgrade.on_upgrade(move |socket| async move {
-        let _open = state.metrics.socket(crate::metrics::SocketKind::Widget);
-        let session = WidgetSession {
-            state,
-            inbox,
-            customer,
-            conversation: None,
-            sent_seq: query.after_seq,
-            assignee: None,
-            queued: false,
-        };
-        session.run(socket).await;
-    }))
+    // Built before the upgrade and moved whole into the socket's task, so that the task holds
+    // one copy of it (not the closure's captures as well as the session made from them).
+    let session = WidgetSession {
+        _open: state.metrics.socket(crate::metrics::SocketKind::Widget),
+        state,
+        inbox,
+        customer,
+        conversation: None,
+        sent_seq: query.after_seq,
+        assignee: None,
+        queued: false,
+    };
+    Ok(upgrade.on_upgrade(move |socket| session.run(socket)))
 }
 
 struct WidgetSession {
+    /// Counts the socket as open while the session lives.
+    _open: crate::metrics::SocketGuard,
     state: AppState,
     inbox: Inbox,
     customer: Customer,
@@ -208,17 +215,31 @@ impl WidgetSession {
         }
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
-        let mut queue_refresh = tokio::time::interval(QUEUE_REFRESH);
-        queue_refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        queue_refresh.tick().await;
+        // Only while the conversation waits for a person: an idle socket holds no second timer.
+        let mut queue_refresh: Option<tokio::time::Interval> = None;
         loop {
+            if self.queued != queue_refresh.is_some() {
+                queue_refresh = self.queued.then(|| {
+                    let mut refresh = tokio::time::interval_at(
+                        tokio::time::Instant::now() + QUEUE_REFRESH,
+                        QUEUE_REFRESH,
+                    );
+                    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    refresh
+                });
+            }
             let outcome = tokio::select! {
                 push = subscription.receiver.recv() => match push {
                     // Boxed: the work of a wake-up lives on the heap only while it runs, so an
                     // idle connection's task stays small.
-                    Some(Push::Change(change)) => Box::pin(self.forward(&mut socket, change)).await,
-                    Some(Push::Resync) => Box::pin(self.catch_up(&mut socket, true)).await,
-                    Some(Push::Draft(draft)) => self.draft(&mut socket, &draft).await,
+                    Some(WidgetPush::Message { conversation, message }) => {
+                        Box::pin(self.forward(&mut socket, Change::Message { conversation, message })).await
+                    }
+                    Some(WidgetPush::Conversation(conversation)) => {
+                        Box::pin(self.forward(&mut socket, Change::Conversation(conversation))).await
+                    }
+                    Some(WidgetPush::Resync) => Box::pin(self.catch_up(&mut socket, true)).await,
+                    Some(WidgetPush::Draft(draft)) => Box::pin(self.draft(&mut socket, &draft)).await,
                     // Cut off for being too slow: close, and the client resumes from its seq.
                     None => Err(()),
                 },
@@ -227,8 +248,10 @@ impl WidgetSession {
                     Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => Err(()),
                     Some(Ok(_)) => Ok(()),
                 },
-                _ = ping.tick() => socket.send(Frame::Ping(Default::default())).await.map_err(drop),
-                _ = queue_refresh.tick(), if self.queued => Box::pin(self.refresh_state(&mut socket)).await,
+                _ = ping.tick() => Box::pin(socket.send(Frame::Ping(Default::default()))).await.map_err(drop),
+                _ = async { queue_refresh.as_mut()?.tick().await; Some(()) }, if queue_refresh.is_some() => {
+                    Box::pin(self.refresh_state(&mut socket)).await
+                }
             };
             if outcome.is_err() {
                 break;
@@ -327,7 +350,7 @@ impl WidgetSession {
     }
 
     async fn handle_request(&mut self, socket: &mut WebSocket, text: &str) -> Result<(), ()> {
-        let request = match serde_json::from_str::<WidgetRequest>(text) {
+        let request = match parse_widget_request(text) {
             Ok(request) => request,
             Err(error) => {
                 let frame = WidgetFrame::Error {

@@ -45,6 +45,10 @@ pub struct BenchArgs {
     /// Idle WebSocket connections held open for the memory figure.
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
+    /// Measure only the idle WebSockets: server memory per idle widget connection with this
+    /// many connections open (e.g. 50000; needs an open-file limit above it, see the README).
+    #[arg(long)]
+    sockets: Option<usize>,
     /// Print one JSON object instead of a report.
     #[arg(long)]
     json: bool,
@@ -310,6 +314,20 @@ pub(crate) const UNTHROTTLED: [(&str, &str); 2] = [
 ];
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(connections) = args.sockets {
+        let report = idle_only(args.clients.max(1), connections).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            println!(
+                "Idle WebSockets: {} connections, {:.0} bytes each (server RSS delta, {:.1} MB in all)",
+                report.idle_connections,
+                report.idle_bytes_per_connection,
+                report.idle_bytes_per_connection * report.idle_connections as f64 / 1_048_576.0
+            );
+        }
+        return Ok(());
+    }
     if args.insight {
         let report = crate::bench_insight::run(
             args.insight_conversations.max(1),
@@ -571,6 +589,63 @@ pub(crate) async fn pipeline(
     Ok(Pipeline { elapsed, acks, pushes })
 }
 
+#[derive(serde::Serialize)]
+struct IdleReport {
+    idle_connections: usize,
+    idle_bytes_per_connection: f64,
+}
+
+/// `--sockets`: only the idle-connection figure, after one message from each customer (so
+/// each socket follows a conversation, as in the full run).
+async fn idle_only(customers: usize, connections: usize) -> anyhow::Result<IdleReport> {
+    raise_open_files(connections)?;
+    let directory = tempfile::tempdir()?;
+    let fixture = seed(directory.path(), customers).await?;
+    let data_dir = directory.path().to_string_lossy().into_owned();
+    let (server, _) =
+        spawn(&["serve", "--data-dir", &data_dir, "--listen", "127.0.0.1:0"], &UNTHROTTLED)?;
+    pipeline(&server.address, &fixture, 1, None).await?;
+    let idle_bytes = idle_memory(&server, &fixture, connections).await?;
+    Ok(IdleReport { idle_connections: connections, idle_bytes_per_connection: idle_bytes })
+}
+
+/// Raises this process's open-file limit to its hard limit (the server it spawns inherits
+/// it): each idle connection is a descriptor on both sides.
+fn raise_open_files(connections: usize) -> anyhow::Result<()> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let needed = connections as u64 + 1_000;
+    let limit = getrlimit(Resource::Nofile);
+    let hard = limit.maximum;
+    if limit.current.is_some_and(|current| current < needed) {
+        setrlimit(Resource::Nofile, Rlimit { current: hard, maximum: hard })
+            .context("raising the open-file limit")?;
+    }
+    if hard.is_some_and(|hard| hard < needed) {
+        bail!(
+            "{connections} idle connections need about {needed} open files in this process and \
+             in the server, but the hard limit is {}: raise it first (as root: `ulimit -Hn {needed}`)",
+            hard.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// Connections opened from one client address: loopback has about 28,000 ephemeral ports per
+/// source address, so larger runs spread over 127.0.0.2, 127.0.0.3 and so on.
+const CONNECTIONS_PER_SOURCE: usize = 20_000;
+
+async fn open_idle(address: &str, index: usize, token: &str) -> anyhow::Result<IdleSocket> {
+    let source = std::net::Ipv4Addr::new(127, 0, 0, 1 + (index / CONNECTIONS_PER_SOURCE) as u8);
+    let server: std::net::SocketAddr = address.parse()?;
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind((source, 0).into())?;
+    let stream = socket.connect(server).await?;
+    let url = format!("ws://{address}/api/v1/widget/ws?token={token}&after_seq=1000000");
+    Ok(tokio_tungstenite::client_async(url, stream).await?.0)
+}
+
+type IdleSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
 async fn idle_memory(
     server: &Server,
     fixture: &Fixture,
@@ -584,14 +659,12 @@ async fn idle_memory(
     let mut sockets = Vec::with_capacity(connections);
     for chunk in (0..connections).collect::<Vec<_>>().chunks(200) {
         let mut opening = Vec::new();
-        for index in chunk {
+        for &index in chunk {
             let token = &fixture.widget_tokens[index % fixture.widget_tokens.len()];
-            let url =
-                format!("ws://{}/api/v1/widget/ws?token={token}&after_seq=1000000", server.address);
-            opening.push(tokio_tungstenite::connect_async(url));
+            opening.push(open_idle(&server.address, index, token));
         }
         for socket in futures_util::future::join_all(opening).await {
-            sockets.push(socket.context("idle socket")?.0);
+            sockets.push(socket.context("idle socket")?);
         }
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
