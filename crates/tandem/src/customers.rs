@@ -79,15 +79,6 @@ async fn open(
     let config = args.config.load()?;
     let sqlite = crate::open_store(&config)?;
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
-    let workspace = match args.workspace {
-        Some(id) => {
-            let workspaces = store.workspaces().await?;
-            if !workspaces.iter().any(|workspace| workspace.id == WorkspaceId(id)) {
-                bail!("--workspace {id}: there is no such workspace");
-            }
-            WorkspaceId(id)
-        }
-        None => crate::kb::workspace(&store).await?,
-    };
+    let workspace = crate::kb::chosen_workspace(&store, args.workspace).await?;
     Ok((sqlite, store, workspace))
 }

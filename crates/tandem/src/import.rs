@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use tandem_domain::WorkspaceId;
 use tandem_knowledge::history;
 use tandem_store::Store;
 
@@ -84,16 +83,7 @@ async fn conversations(args: ConversationsArgs) -> anyhow::Result<()> {
     let config = args.config.load()?;
     let sqlite = crate::open_store(&config)?;
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
-    let workspace = match args.workspace {
-        Some(id) => {
-            let workspaces = store.workspaces().await?;
-            if !workspaces.iter().any(|workspace| workspace.id == WorkspaceId(id)) {
-                bail!("--workspace {id}: there is no such workspace");
-            }
-            WorkspaceId(id)
-        }
-        None => crate::kb::workspace(&store).await?,
-    };
+    let workspace = crate::kb::chosen_workspace(&store, args.workspace).await?;
     let summary = store
         .import_conversations(workspace, imported)
         .await

@@ -53,6 +53,19 @@ pub async fn run(command: KbCommand) -> anyhow::Result<()> {
     }
 }
 
+/// The workspace `--workspace` names, checked to exist; without it, the first one.
+pub(crate) async fn chosen_workspace(
+    store: &Arc<dyn Store>,
+    named: Option<i64>,
+) -> anyhow::Result<tandem_domain::WorkspaceId> {
+    let Some(id) = named else { return workspace(store).await };
+    let id = tandem_domain::WorkspaceId(id);
+    if !store.workspaces().await?.iter().any(|workspace| workspace.id == id) {
+        bail!("--workspace {}: there is no such workspace", id.0);
+    }
+    Ok(id)
+}
+
 pub(crate) async fn workspace(
     store: &Arc<dyn Store>,
 ) -> anyhow::Result<tandem_domain::WorkspaceId> {
