@@ -154,3 +154,104 @@ async fn a_restart_answers_the_message_a_killed_server_acknowledged() {
         drop(server); // SIGKILL
     }
 }
+
+/// A slow model (one that never answers, so each turn waits for its timeout), 20 customers
+/// who each were told their message arrived, and `kill -9` while their turns run: after the
+/// restart every one of them gets exactly one reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_customer_acknowledged_before_a_kill_gets_one_reply_after_the_restart() {
+    use std::sync::Arc;
+    use tandem_domain::AuthorKind;
+    use tandem_store::{SqliteConfig, SqliteStore, Store};
+
+    // A model endpoint that accepts connections and never answers.
+    let model = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let model_url = format!("http://{}/v1", model.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = model.accept().await {
+            held.push(socket);
+        }
+    });
+
+    let directory = tempfile::tempdir().unwrap();
+    let data = data_dir(directory.path());
+    let open = || SqliteStore::open(&SqliteConfig::new(Path::new(&data).join("tandem.db")));
+    let sqlite = open().unwrap();
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    tandem_demo::seed(&store).await.unwrap();
+    let workspace = store.workspaces().await.unwrap()[0].id;
+    let inbox = store.inboxes(workspace).await.unwrap()[0].clone();
+    let settings = tandem_llm::LlmSettings {
+        enabled: true,
+        base_url: model_url,
+        model: "slow".into(),
+        api_key_env: None,
+        allow_external: true,
+        timeout_ms: 2_000,
+        total_timeout_ms: 2_500,
+        max_retries: 0,
+        ..tandem_llm::LlmSettings::default()
+    };
+    tandem_bot::model::save_llm_settings(store.as_ref(), workspace, &settings).await.unwrap();
+    sqlite.close();
+
+    let server = start(&["serve", "--data-dir", &data, "--listen", "127.0.0.1:0"]);
+    let http = reqwest::Client::new();
+    let mut acknowledged = Vec::new();
+    for customer in 0..20 {
+        let session: serde_json::Value = http
+            .post(format!("{}/api/v1/widget/session", server.url))
+            .json(&serde_json::json!({ "inbox_key": inbox.public_key }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = session["token"].as_str().expect("a widget token").to_owned();
+        let sent = http
+            .post(format!("{}/api/v1/widget/messages", server.url))
+            .bearer_auth(&token)
+            .json(
+                &serde_json::json!({ "body": "怎么退货", "client_msg_id": format!("c{customer}") }),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(sent.status().is_success(), "{}", sent.status());
+        let sent: serde_json::Value = sent.json().await.unwrap();
+        acknowledged.push(tandem_domain::ConversationId(
+            sent["conversation"]["id"].as_i64().expect("the conversation of the message"),
+        ));
+    }
+    drop(server); // SIGKILL while the turns wait for the model
+
+    let bot_replies = |store: SqliteStore, conversation| async move {
+        let messages = store.messages(conversation, 0, 100).await.unwrap();
+        messages.iter().filter(|message| message.author_kind == AuthorKind::Bot).count()
+    };
+    let reader = open().unwrap();
+    let mut cut_off = 0;
+    for conversation in &acknowledged {
+        cut_off += usize::from(bot_replies(reader.clone(), *conversation).await == 0);
+    }
+    reader.close();
+    assert!(cut_off > 0, "the kill came after every turn had finished; nothing was tested");
+
+    let _restarted = start(&["serve", "--data-dir", &data, "--listen", "127.0.0.1:0"]);
+    let reader = open().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for conversation in &acknowledged {
+        while bot_replies(reader.clone(), *conversation).await == 0 {
+            assert!(std::time::Instant::now() < deadline, "{conversation} got no reply");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    // A second turn for the same message would take the model's timeout again.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    for conversation in &acknowledged {
+        assert_eq!(bot_replies(reader.clone(), *conversation).await, 1, "{conversation}");
+    }
+    reader.close();
+}
