@@ -35,7 +35,8 @@ fn open(data: &Path) -> SqliteStore {
     SqliteStore::open(&SqliteConfig::new(data.join("tandem.db"))).expect("the store opens")
 }
 
-fn message(target: MessageTarget, body: String) -> NewMessage {
+/// A customer's message as the relay stores it (no bot turn run for it).
+pub(crate) fn message(target: MessageTarget, body: String) -> NewMessage {
     NewMessage {
         target,
         author_kind: AuthorKind::Customer,

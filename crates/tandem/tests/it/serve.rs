@@ -92,7 +92,7 @@ async fn a_restart_answers_the_message_a_killed_server_acknowledged() {
     use std::collections::BTreeMap;
     use std::sync::Arc;
     use tandem_domain::AuthorKind;
-    use tandem_store::{MessageTarget, NewCustomer, NewMessage, SqliteConfig, SqliteStore, Store};
+    use tandem_store::{MessageTarget, NewCustomer, SqliteConfig, SqliteStore, Store};
 
     let directory = tempfile::tempdir().unwrap();
     let data = data_dir(directory.path());
@@ -113,22 +113,9 @@ async fn a_restart_answers_the_message_a_killed_server_acknowledged() {
         .await
         .unwrap();
     // Stored as the relay stores a customer's message before it acknowledges it.
-    let stored = store
-        .append_message(NewMessage {
-            target: MessageTarget::CustomerLatest { inbox_id: inbox, customer_id: customer.id },
-            author_kind: AuthorKind::Customer,
-            author_id: None,
-            author_name: Some("Restart test".into()),
-            body: "怎么退货".into(),
-            client_msg_id: Some("before-the-crash".into()),
-            reopen_if_resolved: true,
-            only_while_bot_owns: false,
-            meta: None,
-            decision: None,
-            sentiment: None,
-        })
-        .await
-        .unwrap();
+    let target = MessageTarget::CustomerLatest { inbox_id: inbox, customer_id: customer.id };
+    let stored = store.append_message(super::backup::message(target, "怎么退货".into())).await;
+    let stored = stored.unwrap();
     sqlite.close();
 
     let conversation = stored.conversation.id;
