@@ -193,11 +193,21 @@ pub(super) fn bot_turn(
         .as_ref()
         .filter(|llm| matches!(llm.outcome, LlmOutcome::Used | LlmOutcome::Rejected))
     {
+        // The workspace's model as its settings name it now, in this transaction (the settings
+        // document `tandem_bot::model` keeps under "llm").
+        let settings =
+            super::accounts::workspace_setting(connection, conversation.workspace_id, "llm")?;
+        let model = settings
+            .as_ref()
+            .and_then(|settings| settings.get("model"))
+            .and_then(serde_json::Value::as_str)
+            .filter(|model| !model.is_empty())
+            .map(str::to_owned);
         let entry = NewAuditEntry {
             workspace_id: conversation.workspace_id,
             actor_kind: AuditActorKind::Model,
-            actor_id: None,
-            actor_name: "model".to_owned(),
+            actor_name: model.clone().unwrap_or_else(|| "model".to_owned()),
+            actor_id: model,
             action: format!("model.reply.{}", llm.outcome.as_str()),
             target,
             detail: serde_json::json!({

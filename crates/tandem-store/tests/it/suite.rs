@@ -1833,6 +1833,10 @@ pub async fn insight_alerts_are_raised_once_and_announced(harness: Harness) {
 pub async fn a_bot_turns_action_and_model_reply_are_audited_with_the_reply(harness: Harness) {
     let store = &harness.store;
     let world = world(store).await;
+    // The workspace's model, as its settings document names it.
+    let settings =
+        serde_json::json!({ "model": "qwen-plus", "base_url": "https://llm.example/v1" });
+    store.save_workspace_setting(world.workspace, "llm", settings).await.unwrap();
     let conversation =
         store.append_message(customer_message(&world, "查订单", None)).await.unwrap().conversation;
     let reply = |decision| NewMessage {
@@ -1868,6 +1872,7 @@ pub async fn a_bot_turns_action_and_model_reply_are_audited_with_the_reply(harne
     );
     let target = format!("conversation:{}", conversation.id);
     assert!(entries.iter().all(|entry| entry.target == target));
+    assert_eq!(entries[0].actor_name, "qwen-plus", "the model is named");
     assert_eq!(entries[1].detail["outcome"], "done");
     assert!(!entries[1].detail.to_string().contains("A-1001"), "parameters are the customer's");
 }
