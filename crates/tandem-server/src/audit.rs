@@ -182,6 +182,10 @@ pub(crate) async fn record(
             Actor::user(&user)
         }
     };
+    // A create names no id in its path: the new resource's address (a redirect or `Location`
+    // under the collection it was posted to, `POST /knowledge` → `/knowledge/gift-wrap`) does.
+    let target =
+        if target.is_empty() { created(&path, &response).unwrap_or_default() } else { target };
     let action =
         action_code(&method, &route).map_or_else(|| format!("{method} {route}"), str::to_owned);
     let mut detail = serde_json::json!({
@@ -207,6 +211,15 @@ pub(crate) async fn record(
         tracing::error!(%error, route, "could not append to the audit log");
     }
     response
+}
+
+/// The address of what a request to `path` created: its response's `Location`, when that lies
+/// under `path` (`/knowledge/gift-wrap` after `POST /knowledge`).
+fn created(path: &str, response: &Response) -> Option<String> {
+    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
+    let location = location.split(['?', '#']).next()?;
+    let under = location.strip_prefix(path.trim_end_matches('/'))?.strip_prefix('/')?;
+    (!under.is_empty()).then(|| format!("location:{location}"))
 }
 
 /// The filters of the audit page and API, as query parameters.

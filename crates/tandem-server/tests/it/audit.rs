@@ -91,7 +91,7 @@ async fn an_admins_console_changes_each_leave_one_entry_with_who_what_and_where(
     for (action, ip, target) in [
         ("settings.escalation", "198.51.100.7", ""),
         ("knowledge.save", "198.51.100.8", "key:gift-wrap"),
-        ("knowledge.create", "198.51.100.8", ""),
+        ("knowledge.create", "198.51.100.8", "location:/knowledge/gift-wrap"),
         ("webhook.create", "198.51.100.9", ""),
     ] {
         let found = with_action(&app, action).await;
