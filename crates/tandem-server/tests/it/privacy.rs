@@ -11,26 +11,9 @@ use tandem_domain::validate::format_timestamp;
 use tandem_domain::{ConversationId, Millis};
 use tandem_server::testing::{ADMIN, AGENT, Session, TestApp, build};
 
-const DAY: Millis = 24 * 60 * 60 * 1000;
+use crate::webhooks::call;
 
-async fn call(
-    app: &TestApp,
-    session: &Session,
-    method: Method,
-    uri: &str,
-    body: Option<Value>,
-) -> tandem_server::testing::Response {
-    let mut headers =
-        vec![("cookie", session.cookie.as_str()), ("x-csrf-token", session.csrf.as_str())];
-    let body = match body {
-        Some(body) => {
-            headers.push(("content-type", "application/json"));
-            Body::from(body.to_string())
-        }
-        None => Body::empty(),
-    };
-    app.send(build(method, uri, &headers, body)).await
-}
+const DAY: Millis = 24 * 60 * 60 * 1000;
 
 /// The KPI report's conversation count, as a supervisor or admin sees it.
 async fn reported(app: &TestApp, session: &Session) -> i64 {

@@ -118,7 +118,7 @@ fn signature_is_valid(secret: &str, header: &str, body: &[u8]) -> bool {
 }
 
 /// Calls the JSON API as a signed-in user.
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     session: &Session,
     method: Method,

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tandem_domain::{
-    AuthorKind, Channel, ConversationId, CustomerCard, EscalationOutcome, HandoffPacket, Inbox,
-    Locale, Role, Transition, WebhookEventType, WorkspaceId, Wrapup,
+    AuthorKind, Channel, ConversationId, Inbox, Locale, Role, Transition, WebhookEventType,
+    WorkspaceId, Wrapup,
 };
 use tandem_store::{
     Change, ErasureKind, MessageTarget, NewCustomer, NewInbox, NewMessage, NewUser, Rating,
@@ -58,29 +58,6 @@ fn message(target: MessageTarget, kind: AuthorKind, body: &str) -> NewMessage {
     }
 }
 
-fn packet(conversation: ConversationId) -> HandoffPacket {
-    HandoffPacket {
-        conversation_id: conversation,
-        created_at: 1,
-        reasons: vec![tandem_domain::Reason::Complaint],
-        outcome: EscalationOutcome::HandOff,
-        language: Some(Locale::Zh),
-        summary: "耳机坏了".into(),
-        model_summary: None,
-        intents: Vec::new(),
-        emotions: Vec::new(),
-        bot_replies: Vec::new(),
-        actions: Vec::new(),
-        draft: None,
-        parts: Vec::new(),
-        entities: Vec::new(),
-        customer: CustomerCard::default(),
-        skills: Vec::new(),
-        priority: 40,
-        queue_id: None,
-    }
-}
-
 /// A customer's conversation in `inbox` with every kind of row a conversation gets: messages,
 /// a decision record, a suggestion use, a hand-off packet, an agent, a wrap-up, a rating, and
 /// webhook events with their deliveries.
@@ -101,7 +78,7 @@ async fn full_conversation(
             id,
             RouteChange {
                 transition: Some(Transition::Escalate),
-                packet: Some(packet(id)),
+                packet: Some(super::suite::handoff_packet(id)),
                 ..RouteChange::default()
             },
         )

@@ -854,7 +854,7 @@ fn inbox_of(world: &World) -> NewInbox {
     }
 }
 
-fn handoff_packet(conversation: tandem_domain::ConversationId) -> HandoffPacket {
+pub(crate) fn handoff_packet(conversation: tandem_domain::ConversationId) -> HandoffPacket {
     HandoffPacket {
         conversation_id: conversation,
         created_at: 1,
