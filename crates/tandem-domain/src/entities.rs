@@ -298,6 +298,11 @@ pub struct Article {
 }
 
 impl Article {
+    /// This version of the article, as a bot answer cites it.
+    pub fn source(&self) -> Source {
+        Source { article: self.key.clone(), title: self.title.clone(), version: self.version }
+    }
+
     /// Whether customers may be answered from this article at `now`.
     pub fn live_at(&self, now: Millis) -> bool {
         self.status == ArticleStatus::Published

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use tandem_domain::{
     Action, ActionOutcome, ActionRecord, DecisionRecord, LlmOutcome, MessageMeta, PendingAction,
-    Source, TurnOutcome,
+    TurnOutcome,
 };
 use tandem_flow::{BotReply, Phrases, Turn};
 use tandem_knowledge::Outcome;
@@ -270,11 +270,7 @@ impl KnowledgeResponder {
                 .ok()
                 .flatten()
                 .filter(|article| article.version > 0)
-                .map(|article| Source {
-                    article: article.key,
-                    title: article.title,
-                    version: article.version,
-                }),
+                .map(|article| article.source()),
             None => None,
         };
         let outcome = if run.record.outcome == ActionOutcome::Error {

@@ -105,7 +105,7 @@ impl KnowledgeResponder {
                     .replace("{part}", &quote(asked))
             })
             .collect();
-        let sources: Vec<Source> = articles.iter().map(|article| source(article)).collect();
+        let sources: Vec<Source> = articles.iter().map(|article| article.source()).collect();
         let mut meta = MessageMeta {
             source: sources.first().cloned(),
             more_sources: sources.get(1..).unwrap_or_default().to_vec(),
@@ -151,7 +151,7 @@ impl KnowledgeResponder {
                 } else {
                     TurnOutcome::Abstain
                 },
-                source: read.article().map(source),
+                source: read.article().map(Article::source),
             })
             .collect();
         Some(BotReply {
@@ -162,10 +162,6 @@ impl KnowledgeResponder {
             decision: Some(decision),
         })
     }
-}
-
-fn source(article: &Article) -> Source {
-    Source { article: article.key.clone(), title: article.title.clone(), version: article.version }
 }
 
 /// A request as the reply quotes it: its first [`QUOTE_CHARS`] characters.

@@ -1,7 +1,7 @@
 //! The bot's words for an engine decision, and the replies that do not come from one: after
 //! "that didn't help", and the question a short follow-up goes with.
 
-use tandem_domain::{Article, DecisionRecord, MessageMeta, Source, TurnOutcome};
+use tandem_domain::{Article, DecisionRecord, MessageMeta, TurnOutcome};
 use tandem_flow::{BotReply, Phrases, Turn};
 use tandem_knowledge::{DecisionPolicy, Outcome};
 
@@ -118,11 +118,7 @@ pub(super) fn reply(phrases: &Phrases, outcome: Outcome, articles: &[Article]) -
                 outcome: TurnOutcome::Answer,
                 hand_off: false,
                 meta: Some(MessageMeta {
-                    source: Some(Source {
-                        article: article.key.clone(),
-                        title: article.title.clone(),
-                        version: article.version,
-                    }),
+                    source: Some(article.source()),
                     quick_replies: Vec::new(),
                     more_sources: Vec::new(),
                 }),

@@ -619,13 +619,7 @@ fn is_request(clause: &str) -> bool {
     }
     let first = normalized.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("");
     QUESTION_WORDS.contains(&first)
-        || REQUEST_PHRASES.iter().any(|phrase| {
-            normalized.match_indices(phrase).any(|(at, _)| {
-                !normalized[..at].ends_with(|c: char| c.is_ascii_alphanumeric())
-                    && !normalized[at + phrase.len()..]
-                        .starts_with(|c: char| c.is_ascii_alphanumeric())
-            })
-        })
+        || REQUEST_PHRASES.iter().any(|phrase| super::contains_cue(&normalized, phrase))
 }
 
 /// A short question that goes on from the one before ("运费谁出？", "还有红色的吗？", "and
