@@ -50,6 +50,9 @@ pub fn start_idle_resolver(store: Arc<dyn Store>, idle_ms: Millis, clock: Clock)
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tick.tick().await;
+                if !crate::holds_lease(store.as_ref(), "job:idle", Duration::from_secs(60)).await {
+                    continue;
+                }
                 match resolve_idle(&store, idle_ms, clock()).await {
                     Ok(0) => {}
                     Ok(resolved) => tracing::info!(resolved, "resolved idle bot conversations"),

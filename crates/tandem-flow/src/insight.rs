@@ -93,7 +93,7 @@ impl Insight {
                 | Ok(Change::Conversation(conversation)) => {
                     self.mark(conversation.workspace_id, conversation.id).await;
                 }
-                Ok(Change::Knowledge(_)) => {}
+                Ok(Change::Knowledge(_) | Change::Agents(_)) => {}
                 Ok(Change::Erased { workspace, conversations }) => {
                     self.forget(workspace, &conversations).await;
                 }

@@ -35,7 +35,7 @@ pub use responder::{
     BotReply, Draft, DraftSink, PlaceholderResponder, Responder, Turn, detect_locale,
 };
 pub use routing::{Routing, RoutingServiceError};
-pub use supervise::supervise;
+pub use supervise::{holds_lease, supervise};
 
 /// A source of the current time in milliseconds: the system clock, or a test's own.
 pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;

@@ -7,8 +7,8 @@ use tokio::sync::broadcast;
 use tandem_domain::{
     ActionOutcome, AuthorKind, Conversation, ConversationId, ConversationState, Customer,
     DecisionRecord, EscalationDecision, EscalationOutcome, EscalationPolicy, Inbox, Locale,
-    Message, MessageId, Reason, TimeZoneName, Transition, TransitionError, TurnOutcome, User,
-    ValidationError, validate,
+    Message, MessageId, Millis, Reason, TimeZoneName, Transition, TransitionError, TurnOutcome,
+    User, ValidationError, validate,
 };
 use tandem_routing::BusinessHours;
 use tandem_store::{Appended, MessageTarget, NewMessage, RouteChange, Store, StoreError};
@@ -106,6 +106,8 @@ pub struct Relay {
     turns: broadcast::Sender<TurnEnded>,
     /// The bot's turns running now, for a shutdown that lets them finish.
     running: Arc<Running>,
+    /// Customer messages whose turn this process resumed for a node that stopped: each once.
+    adopted: Arc<std::sync::Mutex<std::collections::HashSet<MessageId>>>,
 }
 
 /// A count of running turns and a way to wait for none.
@@ -153,6 +155,7 @@ impl Relay {
             drafts: broadcast::channel(DRAFT_QUEUE).0,
             turns: broadcast::channel(TURN_QUEUE).0,
             running: Arc::default(),
+            adopted: Arc::default(),
         }
     }
 
@@ -163,10 +166,33 @@ impl Relay {
     /// reply's `client_msg_id` keeps one reply per message even if it were). Returns how many
     /// turns it started.
     pub async fn resume_turns(&self) -> Result<usize, RelayError> {
+        self.resume_turns_before(tandem_store::now_millis(), false).await
+    }
+
+    /// With several nodes on one store: resumes the bot's turns for customer messages stored
+    /// before `before` (old enough that a running node would have finished them) that are
+    /// still unanswered, because the node that took them stopped. Each message is resumed at
+    /// most once by this process, so a turn that fails is not retried forever. Run by the one
+    /// node holding the job's lease.
+    pub async fn adopt_orphaned_turns(&self, before: Millis) -> Result<usize, RelayError> {
+        self.resume_turns_before(before, true).await
+    }
+
+    async fn resume_turns_before(&self, before: Millis, once: bool) -> Result<usize, RelayError> {
         let since = tandem_store::now_millis() - RESUME_WINDOW_MS;
         let awaiting = self.store.awaiting_bot(since, RESUME_LIMIT).await?;
         let mut started = 0;
         for appended in awaiting {
+            if appended.message.created_at >= before {
+                continue;
+            }
+            if once {
+                let mut adopted =
+                    self.adopted.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if !adopted.insert(appended.message.id) {
+                    continue;
+                }
+            }
             let conversation = &appended.conversation;
             let inbox = self.store.inbox(conversation.inbox_id).await?;
             let customer = self.store.customer(conversation.customer_id).await?;

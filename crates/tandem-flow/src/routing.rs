@@ -8,6 +8,13 @@
 //! told. Offers nobody answered in time go back to the queue skipping that agent, unless the
 //! agent's reply got there first (the store refuses the release then). Everything runs under one
 //! lock, in the order events arrive, so two assignments can never race each other.
+//!
+//! Several Tandem nodes on one database each keep every workspace's desk in step with the
+//! store, but only the node holding the workspace's router lease (`router:{id}`, renewed every
+//! round, [`LEASE`] long) assigns, times out offers and opens tickets: the others mirror it,
+//! for wait estimates and the supervisor's view. A node that takes the lease over rebuilds the
+//! desk from the store first. Agents' settings and queues changed on any node reach every desk
+//! through the change feed (`Change::Agents`).
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -31,6 +38,11 @@ use crate::{Clock, Phrases};
 pub const DEFAULT_QUEUE: QueueId = QueueId(0);
 /// How often offers are checked for their deadline.
 const TICK: Duration = Duration::from_secs(1);
+/// How long a node's router lease runs without renewal: how soon another node takes over a
+/// workspace whose router stopped.
+pub const LEASE: Millis = 5_000;
+/// Every this many rounds the service looks for workspaces it has no desk for yet.
+const LIST_EVERY: u64 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RoutingServiceError {
@@ -46,6 +58,8 @@ struct Desk {
     queues: HashSet<QueueId>,
     /// After-hours tickets: conversations the bot keeps until their queue opens, and when.
     tickets: HashMap<ConversationId, Millis>,
+    /// Whether this node holds the workspace's router lease: only then does it assign.
+    leader: bool,
 }
 
 /// See the module documentation. Cheap to share (`Arc`).
@@ -57,6 +71,8 @@ pub struct Routing {
     moved: broadcast::Sender<WorkspaceId>,
     /// The time (by `clock`) of the latest round of deadlines, once it has finished.
     rounds: watch::Sender<Millis>,
+    /// Rounds run so far.
+    round: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Routing {
@@ -75,6 +91,7 @@ impl Routing {
             desks: Mutex::new(HashMap::new()),
             moved,
             rounds: watch::Sender::new(0),
+            round: std::sync::atomic::AtomicU64::new(0),
         });
         let this = Arc::downgrade(&routing);
         crate::supervise("routing: change feed", move |restarts| {
@@ -264,6 +281,12 @@ impl Routing {
                 (conversation, message.author_id.filter(|_| by_agent).map(UserId))
             }
             Change::Knowledge(_) => return,
+            Change::Agents(workspace) => {
+                if self.desks.lock().await.contains_key(workspace) {
+                    self.reload(*workspace).await;
+                }
+                return;
+            }
             Change::Erased { workspace, conversations } => {
                 // An erased conversation that was waiting or with a person leaves the router.
                 let known = self.desks.lock().await.get(workspace).is_some_and(|desk| {
@@ -275,8 +298,11 @@ impl Routing {
                 return;
             }
         };
-        let routed =
-            matches!(conversation.state, ConversationState::Queued | ConversationState::Human);
+        // Waiting, with a person, or an after-hours ticket the bot keeps until its queue opens.
+        let ticket = conversation.state == ConversationState::Bot
+            && conversation.route.as_ref().is_some_and(|route| route.follow_up_at.is_some());
+        let routed = ticket
+            || matches!(conversation.state, ConversationState::Queued | ConversationState::Human);
         let mut desks = self.desks.lock().await;
         let known = desks
             .get(&conversation.workspace_id)
@@ -301,11 +327,41 @@ impl Routing {
     }
 
     async fn tick(&self) {
+        let round = self.round.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut desks = self.desks.lock().await;
+        if round.is_multiple_of(LIST_EVERY) {
+            // Every workspace gets a desk, so its waiting conversations are routed (and its
+            // lease taken) even when nothing happens in it.
+            match self.store.workspaces().await {
+                Ok(workspaces) => {
+                    for workspace in workspaces {
+                        if let Err(error) = self.desk(&mut desks, workspace.id).await {
+                            tracing::warn!(workspace_id = %workspace.id, %error, "routing unavailable");
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "routing cannot list the workspaces"),
+            }
+        }
         let now = self.now();
         let workspaces: Vec<WorkspaceId> = desks.keys().copied().collect();
         for workspace in workspaces {
+            let leader = self.lead(workspace).await;
+            let was_leader = desks.get(&workspace).is_some_and(|desk| desk.leader);
+            if leader && !was_leader {
+                // Taken over from a node that stopped: start from what the store holds.
+                desks.remove(&workspace);
+                if let Err(error) = self.desk(&mut desks, workspace).await {
+                    tracing::warn!(workspace_id = %workspace, %error, "routing unavailable");
+                    continue;
+                }
+                tracing::info!(workspace_id = %workspace, node = tandem_store::node_id(), "this node routes the workspace now");
+            }
             let Some(desk) = desks.get_mut(&workspace) else { continue };
+            desk.leader = leader;
+            if !leader {
+                continue;
+            }
             let expired = desk.router.expired(now);
             let any = !expired.is_empty();
             for released in expired {
@@ -388,6 +444,8 @@ impl Routing {
     ) -> bool {
         let now = self.now();
         let assignments = match self.desk(desks, workspace).await {
+            // Another node routes this workspace.
+            Ok(desk) if !desk.leader => return false,
             Ok(desk) => desk.router.assign(now),
             Err(error) => {
                 tracing::warn!(workspace_id = %workspace, %error, "routing unavailable");
@@ -510,6 +568,20 @@ impl Routing {
         }
     }
 
+    /// Takes or renews this node's router lease of the workspace (by the wall clock, which
+    /// every node shares); `false` while another node holds it or the store cannot say.
+    async fn lead(&self, workspace: WorkspaceId) -> bool {
+        let name = format!("router:{workspace}");
+        let now = tandem_store::now_millis();
+        match self.store.lease(&name, tandem_store::node_id(), now, LEASE).await {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(workspace_id = %workspace, %error, "cannot renew the router lease");
+                false
+            }
+        }
+    }
+
     async fn load(&self, workspace: WorkspaceId) -> Result<Desk, RoutingServiceError> {
         let mut router = Router::new(RouterConfig::default())?;
         router.upsert_queue(QueueConfig::from_routing(DEFAULT_QUEUE, &QueueRouting::default()))?;
@@ -528,7 +600,8 @@ impl Routing {
             .into_iter()
             .map(|inbox| (inbox.id, inbox.channel))
             .collect();
-        let mut desk = Desk { router, channels, queues, tickets: HashMap::new() };
+        let leader = self.lead(workspace).await;
+        let mut desk = Desk { router, channels, queues, tickets: HashMap::new(), leader };
         for conversation in self.store.routed_conversations(workspace).await? {
             if conversation.state == ConversationState::Bot {
                 if let Some(at) = conversation.route.as_ref().and_then(|route| route.follow_up_at) {

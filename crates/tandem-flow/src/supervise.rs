@@ -5,9 +5,27 @@
 use std::future::Future;
 use std::time::Duration;
 
+use tandem_domain::Millis;
+use tandem_store::Store;
+
 /// The first pause before a restart; it doubles with each restart, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Whether this process runs the periodic job `name` this time. Several Tandem nodes on one
+/// database each start the job; the one holding its lease (taken for two periods, renewed by
+/// every run) runs it, so it runs once per period, and another node takes over within two
+/// periods of the holder's end. A store that cannot be asked answers `false`.
+pub async fn holds_lease(store: &dyn Store, name: &str, every: Duration) -> bool {
+    let ttl = Millis::try_from(every.as_millis()).unwrap_or(Millis::MAX / 4).saturating_mul(2);
+    match store.lease(name, tandem_store::node_id(), tandem_store::now_millis(), ttl).await {
+        Ok(held) => held,
+        Err(error) => {
+            tracing::warn!(job = name, %error, "cannot take the job's lease; skipping this run");
+            false
+        }
+    }
+}
 
 /// Runs `task` in the background and runs it again whenever it panics, after a pause that grows
 /// with each restart. A task that returns is done (its input closed). `task` is told how many

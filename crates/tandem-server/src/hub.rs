@@ -151,8 +151,9 @@ impl Hub {
             Change::Message { conversation, .. } | Change::Conversation(conversation) => {
                 (conversation.workspace_id, conversation.customer_id)
             }
-            // Knowledge changes concern the answer engine, not the sockets.
-            Change::Knowledge(_) => return,
+            // Knowledge and routing settings concern the answer engine and the router, not the
+            // sockets.
+            Change::Knowledge(_) | Change::Agents(_) => return,
             // Erased conversations leave the consoles' lists: they read them again.
             Change::Erased { workspace, .. } => {
                 if let Ok(consoles) = self.consoles.lock()
@@ -172,7 +173,7 @@ impl Hub {
                 WidgetPush::Conversation(Arc::clone(conversation))
             }
             // Not reached: returned above.
-            Change::Knowledge(_) | Change::Erased { .. } => WidgetPush::Resync,
+            Change::Knowledge(_) | Change::Agents(_) | Change::Erased { .. } => WidgetPush::Resync,
         });
         if let Ok(consoles) = self.consoles.lock()
             && let Some(sender) = consoles.get(&workspace)

@@ -47,6 +47,9 @@ pub fn start(store: Arc<dyn Store>, config: InsightConfig) {
         async move {
             loop {
                 tokio::time::sleep(every).await;
+                if !tandem_flow::holds_lease(store.as_ref(), "job:spike-alerts", every).await {
+                    continue;
+                }
                 let workspaces = match store.workspaces().await {
                     Ok(workspaces) => workspaces,
                     Err(error) => {

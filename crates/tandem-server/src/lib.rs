@@ -180,14 +180,20 @@ pub async fn build(
     tandem_flow::supervise("insight: facts", move |_| follower.clone().follow());
     let limits = Limits {
         widget_messages: rate_limit::RateLimiter::new(
+            "widget_messages",
             config.widget_burst,
             config.widget_per_minute,
         ),
         widget_sessions: rate_limit::RateLimiter::new(
+            "widget_sessions",
             config.widget_sessions_per_minute,
             config.widget_sessions_per_minute,
         ),
-        logins: rate_limit::RateLimiter::new(config.login_per_minute, config.login_per_minute),
+        logins: rate_limit::RateLimiter::new(
+            "logins",
+            config.login_per_minute,
+            config.login_per_minute,
+        ),
     };
     Ok(AppState {
         relay,

@@ -466,11 +466,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
         }
     };
     let workers = state.metrics.following();
-    let ready = store.is_ok() && workers;
+    // A node that does not hear the change feed would show stale conversations: not ready.
+    let feed = state.store.feed_connected();
+    let ready = store.is_ok() && workers && feed;
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not_ready" },
+        "backend": state.store.backend(),
         "checks": {
             "store": if store.is_ok() { "ok" } else { "unreachable" },
+            "feed": if feed { "ok" } else { "disconnected" },
             "workers": if workers { "ok" } else { "not_started" },
         },
     });

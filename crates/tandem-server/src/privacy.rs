@@ -38,6 +38,10 @@ pub fn start(store: Arc<dyn Store>) {
         async move {
             tokio::time::sleep(FIRST_AFTER).await;
             loop {
+                if !tandem_flow::holds_lease(store.as_ref(), "job:retention", EVERY).await {
+                    tokio::time::sleep(EVERY).await;
+                    continue;
+                }
                 match apply_retention(&store, tandem_store::now_millis()).await {
                     Ok(0) => {}
                     Ok(deleted) => {

@@ -8,10 +8,15 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use tandem_store::Store;
+
 /// At most `burst` requests at once per key, refilled at `per_minute` a minute.
 #[derive(Debug)]
 pub struct RateLimiter<K> {
-    burst: f64,
+    /// What the limit is called in a shared store's buckets (`logins`).
+    name: &'static str,
+    burst: u32,
+    per_minute: u32,
     per_second: f64,
     buckets: Mutex<Buckets<K>>,
 }
@@ -31,16 +36,38 @@ const IDLE: Duration = Duration::from_secs(600);
 /// not on every call.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-impl<K: Eq + Hash + Clone> RateLimiter<K> {
-    pub fn new(burst: u32, per_minute: u32) -> RateLimiter<K> {
+impl<K: Eq + Hash + Clone + std::fmt::Display> RateLimiter<K> {
+    pub fn new(name: &'static str, burst: u32, per_minute: u32) -> RateLimiter<K> {
         RateLimiter {
-            burst: f64::from(burst.max(1)),
+            name,
+            burst: burst.max(1),
+            per_minute: per_minute.max(1),
             per_second: f64::from(per_minute.max(1)) / 60.0,
             buckets: Mutex::new(Buckets { tokens: HashMap::new(), swept: Instant::now() }),
         }
     }
 
-    /// Takes one token for `key`; `Err(seconds)` says when the next one is available.
+    /// Takes one token for `key` from the store's shared bucket when the store is shared by
+    /// several nodes (so the limit holds whichever node a request reaches), else from this
+    /// process's; `Err(seconds)` says when the next one is available. A shared store that
+    /// does not answer falls back to this process's bucket.
+    pub async fn take(&self, store: &dyn Store, key: &K) -> Result<(), u64> {
+        let shared = format!("{}:{key}", self.name);
+        match store
+            .take_token(&shared, self.burst, self.per_minute, tandem_store::now_millis())
+            .await
+        {
+            Ok(Some(decision)) => decision,
+            Ok(None) => self.check(key),
+            Err(error) => {
+                tracing::warn!(limit = self.name, %error, "the shared rate limit did not answer; limiting on this node");
+                self.check(key)
+            }
+        }
+    }
+
+    /// Takes one token for `key` in this process; `Err(seconds)` says when the next one is
+    /// available.
     pub fn check(&self, key: &K) -> Result<(), u64> {
         self.check_at(key, Instant::now())
     }
@@ -53,9 +80,10 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
             buckets.swept = now;
             buckets.tokens.retain(|_, (_, last)| now.saturating_duration_since(*last) < IDLE);
         }
-        let (tokens, last) = buckets.tokens.entry(key.clone()).or_insert((self.burst, now));
+        let burst = f64::from(self.burst);
+        let (tokens, last) = buckets.tokens.entry(key.clone()).or_insert((burst, now));
         let refill = now.saturating_duration_since(*last).as_secs_f64() * self.per_second;
-        *tokens = (*tokens + refill).min(self.burst);
+        *tokens = (*tokens + refill).min(burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -78,7 +106,7 @@ mod tests {
 
     #[test]
     fn burst_then_refill() {
-        let limiter = RateLimiter::new(3, 60);
+        let limiter = RateLimiter::new("test", 3, 60);
         let start = Instant::now();
         for _ in 0..3 {
             assert!(limiter.check_at(&"a", start).is_ok());
@@ -91,7 +119,7 @@ mod tests {
 
     #[test]
     fn a_poisoned_lock_keeps_limiting() {
-        let limiter = std::sync::Arc::new(RateLimiter::new(1, 1));
+        let limiter = std::sync::Arc::new(RateLimiter::new("test", 1, 1));
         assert!(limiter.check(&"a").is_ok());
         let poisoner = std::sync::Arc::clone(&limiter);
         let _ = std::thread::spawn(move || {
@@ -105,7 +133,7 @@ mod tests {
 
     #[test]
     fn idle_keys_are_forgotten_on_a_schedule() {
-        let limiter = RateLimiter::new(2, 60);
+        let limiter = RateLimiter::new("test", 2, 60);
         let start = Instant::now();
         for key in 0..1000 {
             limiter.check_at(&key, start).unwrap();

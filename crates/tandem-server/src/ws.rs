@@ -345,7 +345,7 @@ impl WidgetSession {
                 self.conversation = Some(conversation.id);
                 self.send_state(socket, &conversation).await
             }
-            Change::Knowledge(_) | Change::Erased { .. } => Ok(()),
+            Change::Knowledge(_) | Change::Agents(_) | Change::Erased { .. } => Ok(()),
         }
     }
 
@@ -460,7 +460,7 @@ async fn console_session(mut socket: WebSocket, mut receiver: broadcast::Receive
                 Ok(Push::Change(Change::Conversation(conversation))) => {
                     send_json(&mut socket, &ConsoleFrame::Conversation { conversation: &conversation }).await
                 }
-                Ok(Push::Change(Change::Knowledge(_)) | Push::Draft(_)) => Ok(()),
+                Ok(Push::Change(Change::Knowledge(_) | Change::Agents(_)) | Push::Draft(_)) => Ok(()),
                 Ok(Push::Resync | Push::Change(Change::Erased { .. })) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     send_json(&mut socket, &ConsoleFrame::Resync).await
                 }

@@ -6,7 +6,9 @@
 //! PostgreSQL backend will publish the same changes through LISTEN/NOTIFY.
 
 pub mod bench;
+mod postgres;
 mod sqlite;
+pub mod testing;
 mod write_stats;
 
 use std::collections::BTreeMap;
@@ -24,6 +26,9 @@ use tandem_domain::{
 };
 use tokio::sync::broadcast;
 
+pub use postgres::{
+    CopiedTable, CopyReport, PostgresConfig, PostgresStore, copy_sqlite_to_postgres,
+};
 pub use sqlite::backup::{self, BackupError, BackupReport, RestoreReport};
 pub use sqlite::{SqliteConfig, SqliteStore};
 pub use tandem_domain::NewArticle;
@@ -155,6 +160,9 @@ pub enum Change {
     Conversation(Arc<Conversation>),
     /// The workspace's knowledge articles changed.
     Knowledge(WorkspaceId),
+    /// The workspace's queues or its agents' routing settings (skills, capacity, presence)
+    /// changed: its router reads them again.
+    Agents(WorkspaceId),
     /// These conversations of the workspace were deleted with every row about them (a
     /// customer's erasure, or retention): followers forget them.
     Erased {
@@ -319,8 +327,48 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// Which backend this is (`sqlite` or `postgres`), for health checks and logs.
+    fn backend(&self) -> &'static str;
+
+    /// Whether the change feed reaches this process: `false` while a shared store's listening
+    /// connection is down (other nodes' changes arrive when it is back).
+    fn feed_connected(&self) -> bool {
+        true
+    }
+
     /// The schema version in use.
     async fn schema_version(&self) -> StoreResult<i64>;
+
+    /// Takes the lease `name` for `holder` until `now + ttl`, or renews it when `holder`
+    /// already has it; `false` while another holder's lease runs. Work that one process at a
+    /// time must do (a workspace's router, periodic jobs) runs only while its lease is held.
+    /// One process owns an embedded database, so a backend without other processes grants
+    /// every lease.
+    async fn lease(&self, name: &str, holder: &str, now: Millis, ttl: Millis) -> StoreResult<bool> {
+        let _ = (name, holder, now, ttl);
+        Ok(true)
+    }
+
+    /// Takes one token from the bucket `key` (holding at most `burst`, refilled at `per_minute`)
+    /// that every process sharing the store sees, so a limit holds whichever node a request
+    /// reaches: `Some(Ok(()))`, or `Some(Err(seconds))` until the next token. `None` when the
+    /// store is one process's own: the caller limits in memory.
+    async fn take_token(
+        &self,
+        key: &str,
+        burst: u32,
+        per_minute: u32,
+        now: Millis,
+    ) -> StoreResult<Option<Result<(), u64>>> {
+        let _ = (key, burst, per_minute, now);
+        Ok(None)
+    }
+
+    /// Gives up `holder`'s lease `name` (a process shutting down), so another takes it at once.
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        let _ = (name, holder);
+        Ok(())
+    }
 
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
     /// Stores `value` under `key` unless the key already has a value; returns the value kept.
@@ -1054,6 +1102,20 @@ pub struct RouteChange {
     /// Its `conversation_id` and `created_at` are set by the store. Resolving without one
     /// removes an earlier wrap-up, which would describe an earlier resolution.
     pub wrapup: Option<Wrapup>,
+}
+
+/// This process's name among the nodes sharing a store, as a lease holder: host, process id
+/// and start time.
+pub fn node_id() -> &'static str {
+    static NODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NODE.get_or_init(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "node".to_owned());
+        format!("{host}:{}:{}", std::process::id(), now_millis())
+    })
 }
 
 /// The current time in milliseconds since the Unix epoch.

@@ -67,12 +67,12 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         bail!("the action {} appears in more than one file; nothing was imported", pair[0]);
     }
     let config = args.config.load()?;
-    let sqlite = crate::open_store(&config)?;
-    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let opened = crate::open_store(&config).await?;
+    let store: Arc<dyn Store> = opened.shared();
     let workspace = crate::kb::workspace(&store).await?;
     let saved = store.save_actions(workspace, actions).await?;
     println!("imported {} action(s)", saved.len());
-    sqlite.close();
+    opened.close();
     Ok(())
 }
 
@@ -90,8 +90,8 @@ pub(crate) fn describe(file: &str, error: &tandem_bot::actions::ActionError) -> 
 
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let config = args.config.load()?;
-    let sqlite = crate::open_store(&config)?;
-    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let opened = crate::open_store(&config).await?;
+    let store: Arc<dyn Store> = opened.shared();
     let actions = store.actions(crate::kb::workspace(&store).await?).await?;
     let text = serde_json::to_string_pretty(&serde_json::json!({ "actions": actions }))? + "\n";
     match &args.out {
@@ -99,6 +99,6 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => print!("{text}"),
     }
-    sqlite.close();
+    opened.close();
     Ok(())
 }

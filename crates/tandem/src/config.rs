@@ -50,6 +50,9 @@ impl EngineConfig {
 pub struct StorageConfig {
     /// Where Tandem keeps its database (`tandem.db`); created if missing.
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user:password@host:5432/tandem`) to keep the data in
+    /// instead of `data_dir`: several Tandem nodes can share it.
+    pub url: Option<String>,
     /// Fsync every group commit (survives power loss). Turning it off survives process crashes
     /// only.
     pub synchronous_full: bool,
@@ -57,7 +60,7 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { data_dir: PathBuf::from("tandem-data"), synchronous_full: true }
+        StorageConfig { data_dir: PathBuf::from("tandem-data"), url: None, synchronous_full: true }
     }
 }
 

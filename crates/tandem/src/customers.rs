@@ -45,13 +45,13 @@ pub struct EraseArgs {
 pub async fn run(command: CustomersCommand) -> anyhow::Result<()> {
     match command {
         CustomersCommand::Export(args) => {
-            let (sqlite, store, workspace) = open(&args).await?;
+            let (opened, store, workspace) = open(&args).await?;
             let export = store
                 .customer_export(workspace, CustomerId(args.customer))
                 .await
                 .with_context(|| format!("customer {}", args.customer))?;
             println!("{}", serde_json::to_string_pretty(&export)?);
-            sqlite.close();
+            opened.close();
             Ok(())
         }
         CustomersCommand::Erase(args) => {
@@ -61,24 +61,22 @@ pub async fn run(command: CustomersCommand) -> anyhow::Result<()> {
                     args.customer.customer
                 );
             }
-            let (sqlite, store, workspace) = open(&args.customer).await?;
+            let (opened, store, workspace) = open(&args.customer).await?;
             let erasure = store
                 .erase_customer(workspace, CustomerId(args.customer.customer), None)
                 .await
                 .with_context(|| format!("customer {}", args.customer.customer))?;
             println!("{}", serde_json::to_string(&erasure)?);
-            sqlite.close();
+            opened.close();
             Ok(())
         }
     }
 }
 
-async fn open(
-    args: &CustomerArgs,
-) -> anyhow::Result<(tandem_store::SqliteStore, Arc<dyn Store>, WorkspaceId)> {
+async fn open(args: &CustomerArgs) -> anyhow::Result<(crate::Opened, Arc<dyn Store>, WorkspaceId)> {
     let config = args.config.load()?;
-    let sqlite = crate::open_store(&config)?;
-    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let opened = crate::open_store(&config).await?;
+    let store: Arc<dyn Store> = opened.shared();
     let workspace = crate::kb::chosen_workspace(&store, args.workspace).await?;
-    Ok((sqlite, store, workspace))
+    Ok((opened, store, workspace))
 }

@@ -81,8 +81,8 @@ async fn conversations(args: ConversationsArgs) -> anyhow::Result<()> {
     }
     let imported = tandem_bot::history_import::imported_conversations(&conversations);
     let config = args.config.load()?;
-    let sqlite = crate::open_store(&config)?;
-    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let opened = crate::open_store(&config).await?;
+    let store: Arc<dyn Store> = opened.shared();
     let workspace = crate::kb::chosen_workspace(&store, args.workspace).await?;
     let summary = store
         .import_conversations(workspace, imported)
@@ -96,6 +96,6 @@ async fn conversations(args: ConversationsArgs) -> anyhow::Result<()> {
             summary.imported, summary.skipped
         );
     }
-    sqlite.close();
+    opened.close();
     Ok(())
 }

@@ -122,13 +122,13 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         bail!("{} problem(s) found; nothing was imported", errors.len() + drafts);
     }
     let config = args.config.load()?;
-    let sqlite = crate::open_store(&config)?;
-    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let opened = crate::open_store(&config).await?;
+    let store: Arc<dyn Store> = opened.shared();
     let workspace = workspace(&store).await?;
     let status = if args.draft { ArticleStatus::Draft } else { ArticleStatus::Published };
     let saved = store.save_articles(workspace, articles, status, None).await?;
     println!("imported {} article(s) as {}", saved.len(), status.as_str());
-    sqlite.close();
+    opened.close();
     Ok(())
 }
 
@@ -146,8 +146,8 @@ fn draft_lines(text: &str) -> Vec<usize> {
 
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let config = args.config.load()?;
-    let sqlite = crate::open_store(&config)?;
-    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let opened = crate::open_store(&config).await?;
+    let store: Arc<dyn Store> = opened.shared();
     let articles = store.articles(workspace(&store).await?).await?;
     let text = kb::export(&args.format, &articles)
         .with_context(|| format!("--format {}", args.format))?
@@ -157,6 +157,6 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => print!("{text}"),
     }
-    sqlite.close();
+    opened.close();
     Ok(())
 }

@@ -29,7 +29,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tandem_bot::KnowledgeResponder;
 use tandem_domain::{Channel, Locale, Role, validate};
-use tandem_store::{NewInbox, NewUser, SqliteConfig, SqliteStore, Store};
+use tandem_store::{
+    NewInbox, NewUser, PostgresConfig, PostgresStore, SqliteConfig, SqliteStore, Store,
+};
 
 use crate::config::Config;
 
@@ -50,8 +52,11 @@ enum Command {
     Serve(ServeArgs),
     /// Run the server with a seeded demo workspace (no network or API key needed).
     Demo(DemoArgs),
-    /// Create or upgrade the database schema, then exit.
+    /// Create or upgrade the database schema (SQLite or PostgreSQL), then exit.
     Migrate(ConfigArgs),
+    /// Copy an embedded (SQLite) installation into an empty PostgreSQL database, once, and
+    /// check that every table arrived whole.
+    MigrateStore(MigrateStoreArgs),
     /// Copy the database to a file while the server keeps running (SQLite's online backup).
     Backup(backup::BackupArgs),
     /// Install a backup as the data directory's database (with the server stopped).
@@ -110,6 +115,10 @@ struct ConfigArgs {
     /// Where the database lives (overrides `storage.data_dir`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The store: `postgres://user@host:5432/database`, or `sqlite:DIR` for the embedded
+    /// database in DIR (overrides `storage.url` and `storage.data_dir`).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 impl ConfigArgs {
@@ -118,8 +127,35 @@ impl ConfigArgs {
         if let Some(data_dir) = &self.data_dir {
             config.storage.data_dir = data_dir.clone();
         }
+        if let Some(store) = &self.store {
+            match store.strip_prefix("sqlite:") {
+                Some(directory) => {
+                    config.storage.data_dir = PathBuf::from(directory);
+                    config.storage.url = None;
+                }
+                None if is_postgres_url(store) => config.storage.url = Some(store.clone()),
+                None => anyhow::bail!(
+                    "--store must be postgres://user@host:port/database or sqlite:DIRECTORY, not {store:?}"
+                ),
+            }
+        }
         Ok(config)
     }
+}
+
+fn is_postgres_url(text: &str) -> bool {
+    text.starts_with("postgres://") || text.starts_with("postgresql://")
+}
+
+#[derive(Debug, Args)]
+struct MigrateStoreArgs {
+    /// The embedded installation: `sqlite:DIR` (its data directory).
+    #[arg(long, value_name = "sqlite:DIR")]
+    from: String,
+    /// The PostgreSQL database to fill: `postgres://user@host:5432/database`. It must hold no
+    /// Tandem data yet.
+    #[arg(long, value_name = "URL")]
+    to: String,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +235,7 @@ fn main() -> anyhow::Result<()> {
                 run(config, true).await
             }
             Command::Migrate(args) => migrate(args.load()?).await,
+            Command::MigrateStore(args) => migrate_store(args).await,
             Command::Backup(args) => backup::backup(args),
             Command::Restore(args) => backup::restore(args),
             Command::User { command: UserCommand::Create(args) } => create_user(args).await,
@@ -228,18 +265,65 @@ fn init_logging(config: &Config) {
     }
 }
 
-fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+/// An opened store of either kind.
+#[derive(Clone)]
+pub(crate) enum Opened {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Opened {
+    pub(crate) fn shared(&self) -> Arc<dyn Store> {
+        match self {
+            Opened::Sqlite(store) => Arc::new(store.clone()),
+            Opened::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        match self {
+            Opened::Sqlite(store) => store.close(),
+            Opened::Postgres(store) => store.close(),
+        }
+    }
+}
+
+/// Opens the store the configuration names: PostgreSQL when `storage.url` is set, else the
+/// embedded database in `storage.data_dir`.
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Opened> {
+    if let Some(url) = &config.storage.url {
+        anyhow::ensure!(is_postgres_url(url), "storage.url must be a postgres:// URL, not {url:?}");
+        let store = PostgresStore::open(&PostgresConfig::new(url.clone()))
+            .await
+            .with_context(|| format!("cannot open the PostgreSQL store {}", redacted(url)))?;
+        return Ok(Opened::Postgres(store));
+    }
     let path = config.storage.database_path();
     let sqlite =
         SqliteConfig { path: path.clone(), synchronous_full: config.storage.synchronous_full };
-    SqliteStore::open(&sqlite)
-        .with_context(|| format!("cannot open the database {}", path.display()))
+    let store = SqliteStore::open(&sqlite)
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    Ok(Opened::Sqlite(store))
+}
+
+/// A database URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
     init_logging(&config);
-    let sqlite = open_store(&config)?;
-    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let opened = open_store(&config).await?;
+    let store = opened.shared();
     let seeded = if demo {
         tandem_demo::seed(&store).await.context("cannot seed the demo workspace")?
     } else {
@@ -287,6 +371,35 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
             Err(error) => tracing::error!(%error, "cannot resume the bot turns a restart cut off"),
         }
     });
+    if store.backend() != "sqlite" {
+        // Several nodes share the store: a node that stops leaves its turns unanswered until
+        // it restarts, or until the node holding this job's lease adopts them.
+        let (adopter, shared) = (relay.clone(), Arc::clone(&store));
+        tandem_flow::supervise("bot turns of stopped nodes", move |_| {
+            let (adopter, shared) = (adopter.clone(), Arc::clone(&shared));
+            async move {
+                let mut tick = tokio::time::interval(ADOPT_EVERY);
+                loop {
+                    tick.tick().await;
+                    if !tandem_flow::holds_lease(shared.as_ref(), "job:orphaned-turns", ADOPT_EVERY)
+                        .await
+                    {
+                        continue;
+                    }
+                    let before = tandem_store::now_millis() - ORPHANED_AFTER_MS;
+                    match adopter.adopt_orphaned_turns(before).await {
+                        Ok(0) => {}
+                        Ok(adopted) => {
+                            tracing::info!(adopted, "answered bot turns a stopped node left")
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot look for bot turns a stopped node left")
+                        }
+                    }
+                }
+            }
+        });
+    }
     let mut app = tandem_server::router(state);
     // Only `tandem demo` mounts the demo: `tandem serve` never serves its page, shop or model.
     if let Some(key) = &shop_key {
@@ -345,22 +458,63 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
             "bot turns still running at shutdown; the next start resumes them"
         );
     }
-    sqlite.close();
+    opened.close();
     Ok(())
 }
+
+/// How often a shared store is searched for bot turns a stopped node left.
+const ADOPT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+/// How old an unanswered customer message must be before another node answers it: longer than
+/// a turn takes on a live node, model calls with their timeouts included.
+const ORPHANED_AFTER_MS: i64 = 2 * 60 * 1000;
 
 /// How long a graceful shutdown waits for the bot's running turns.
 const SHUTDOWN_TURNS: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let store = open_store(&config)?;
-    let version = store.schema_version().await?;
+    let opened = open_store(&config).await?;
+    let version = opened.shared().schema_version().await?;
+    match &opened {
+        Opened::Sqlite(_) => println!(
+            "{}: schema version {version} (this build writes {})",
+            config.storage.database_path().display(),
+            SqliteStore::latest_schema_version()
+        ),
+        Opened::Postgres(_) => println!(
+            "{}: schema version {version} (this build writes {})",
+            redacted(config.storage.url.as_deref().unwrap_or_default()),
+            PostgresStore::latest_schema_version()
+        ),
+    }
+    opened.close();
+    Ok(())
+}
+
+/// `tandem migrate-store`: see [`tandem_store::copy_sqlite_to_postgres`].
+async fn migrate_store(args: MigrateStoreArgs) -> anyhow::Result<()> {
+    let Some(directory) = args.from.strip_prefix("sqlite:") else {
+        anyhow::bail!(
+            "--from must be sqlite:DIRECTORY (the embedded installation's data directory)"
+        );
+    };
+    anyhow::ensure!(is_postgres_url(&args.to), "--to must be a postgres:// URL");
+    let path = config::StorageConfig { data_dir: PathBuf::from(directory), ..Default::default() }
+        .database_path();
+    anyhow::ensure!(path.exists(), "{} does not exist", path.display());
+    let report =
+        tandem_store::copy_sqlite_to_postgres(&path, &PostgresConfig::new(args.to.clone()))
+            .await
+            .with_context(|| format!("cannot copy {} to {}", path.display(), redacted(&args.to)))?;
+    for table in &report.tables {
+        println!("{:<24} {:>9} rows", table.name, table.rows);
+    }
     println!(
-        "{}: schema version {version} (this build writes {})",
-        config.storage.database_path().display(),
-        SqliteStore::latest_schema_version()
+        "copied {} rows of {} tables from {} to {}; every count matches",
+        report.tables.iter().map(|table| table.rows).sum::<u64>(),
+        report.tables.len(),
+        path.display(),
+        redacted(&args.to)
     );
-    store.close();
     Ok(())
 }
 
@@ -386,8 +540,8 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
         (tandem_server::auth::random_token()[..16].to_owned(), true)
     };
     validate::password(&password).map_err(refused("the password"))?;
-    let sqlite = open_store(&config)?;
-    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let opened = open_store(&config).await?;
+    let store = opened.shared();
     let workspace = match store.workspaces().await?.into_iter().next() {
         Some(workspace) => workspace,
         None => {
@@ -429,6 +583,6 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
     if generated {
         println!("Password: {password}");
     }
-    sqlite.close();
+    opened.close();
     Ok(())
 }

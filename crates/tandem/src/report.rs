@@ -42,7 +42,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let time_zone = jiff::tz::TimeZone::get(&args.tz)
         .with_context(|| format!("--tz {}: not a time zone", args.tz))?;
     let config = args.config.load()?;
-    let store: Arc<dyn Store> = Arc::new(crate::open_store(&config)?);
+    let store: Arc<dyn Store> = crate::open_store(&config).await?.shared();
     let workspace = crate::kb::workspace(&store).await?;
     let insight = Insight::new(Arc::clone(&store));
     let context = insight.context(workspace, time_zone, tandem_store::now_millis()).await?;

@@ -233,7 +233,8 @@ async fn open_session(
             state
                 .limits
                 .widget_sessions
-                .check(&ip)
+                .take(state.store.as_ref(), &ip)
+                .await
                 .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
             new_visitor(&state, &inbox, locale).await?
         }
@@ -412,7 +413,9 @@ pub async fn send(
     customer: Customer,
     request: SendRequest,
 ) -> ApiResult<Appended> {
-    if let Err(retry_after_secs) = state.limits.widget_messages.check(&customer.id) {
+    if let Err(retry_after_secs) =
+        state.limits.widget_messages.take(state.store.as_ref(), &customer.id).await
+    {
         if let Some(stored) = already_stored(state, &inbox, &customer, &request).await? {
             return Ok(stored);
         }

@@ -94,7 +94,7 @@ async fn submit_login(
         failed_sign_in(&form.email, ip, "csrf_failed");
         return Err(PageError::new(ApiError::CsrfFailed, text));
     }
-    if let Err(retry_after_secs) = state.limits.logins.check(&ip) {
+    if let Err(retry_after_secs) = state.limits.logins.take(state.store.as_ref(), &ip).await {
         failed_sign_in(&form.email, ip, "rate_limited");
         let mut response = login_page(
             &state,

@@ -533,6 +533,8 @@ pub(super) fn raise_alert(
     if inserted == 0 {
         return Ok(None);
     }
+    // Before the webhook event's rows, whose ids would follow.
+    let id = connection.last_insert_rowid();
     let data = serde_json::json!({ "alert": alert.alert });
     super::webhooks::record_for_workspace(
         connection,
@@ -542,7 +544,7 @@ pub(super) fn raise_alert(
         &data,
     )?;
     Ok(Some(InsightAlert {
-        id: connection.last_insert_rowid(),
+        id,
         key: alert.key.clone(),
         alert: alert.alert.clone(),
         raised_at: now,

@@ -128,6 +128,10 @@ impl Store for SqliteStore {
         self.engine.changes.subscribe()
     }
 
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
     fn write_stats(&self) -> Option<&crate::WriteStats> {
         Some(&self.engine.write_stats)
     }
@@ -616,14 +620,21 @@ impl Store for SqliteStore {
         routing: QueueRouting,
     ) -> StoreResult<Queue> {
         let (name, description) = (name.to_owned(), description.to_owned());
-        self.write(move |connection, _| {
-            routing::create_queue(connection, workspace, name, description, routing)
+        self.write(move |connection, changes| {
+            let queue = routing::create_queue(connection, workspace, name, description, routing)?;
+            changes.push(Change::Agents(workspace));
+            Ok(queue)
         })
         .await
     }
 
     async fn update_queue(&self, queue: Queue) -> StoreResult<Queue> {
-        self.write(move |connection, _| routing::update_queue(connection, queue)).await
+        self.write(move |connection, changes| {
+            let queue = routing::update_queue(connection, queue)?;
+            changes.push(Change::Agents(queue.workspace_id));
+            Ok(queue)
+        })
+        .await
     }
 
     async fn queues(&self, workspace: WorkspaceId) -> StoreResult<Vec<Queue>> {
@@ -650,7 +661,14 @@ impl Store for SqliteStore {
     }
 
     async fn save_agent_routing(&self, agent: AgentRouting) -> StoreResult<AgentRouting> {
-        self.write(move |connection, _| routing::save_agent_routing(connection, agent)).await
+        self.write(move |connection, changes| {
+            let agent = routing::save_agent_routing(connection, agent)?;
+            if let Some(user) = accounts::user(connection, agent.user_id)? {
+                changes.push(Change::Agents(user.workspace_id));
+            }
+            Ok(agent)
+        })
+        .await
     }
 
     // ---------- Outbound webhooks ----------

@@ -1,7 +1,9 @@
 //! The audit log: entries are listed newest first through every filter and paged by id, and
 //! the database itself refuses to change or delete one.
 
-use tandem_store::{AuditActorKind, AuditFilter, NewAuditEntry, SqliteConfig, SqliteStore, Store};
+use tandem_store::{AuditActorKind, AuditFilter, NewAuditEntry};
+
+use crate::{Harness, TestDatabase};
 
 fn entry(
     workspace: tandem_domain::WorkspaceId,
@@ -23,10 +25,21 @@ fn entry(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_entries_are_filtered_paged_and_append_only() {
-    let directory = tempfile::tempdir().unwrap();
-    let config = SqliteConfig::new(directory.path().join("tandem.db"));
-    let store = SqliteStore::open(&config).unwrap();
+async fn sqlite_audit_entries_are_filtered_paged_and_append_only() {
+    audit_entries_are_filtered_paged_and_append_only(crate::sqlite_harness()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_audit_entries_are_filtered_paged_and_append_only() {
+    let Some(harness) = crate::postgres().await else {
+        eprintln!("skipped: TANDEM_TEST_POSTGRES is not set");
+        return;
+    };
+    audit_entries_are_filtered_paged_and_append_only(harness).await;
+}
+
+async fn audit_entries_are_filtered_paged_and_append_only(harness: Harness) {
+    let store = harness.store.clone();
     let workspace = store.create_workspace("Shop").await.unwrap().id;
     let other = store.create_workspace("Other").await.unwrap().id;
     let first = store
@@ -102,15 +115,44 @@ async fn audit_entries_are_filtered_paged_and_append_only() {
     assert!(by(later).await.is_empty());
     let earlier = AuditFilter { to: Some(first.at + 1_000_000), ..AuditFilter::default() };
     assert_eq!(by(earlier).await.len(), 3);
-    store.close();
 
     // Append-only: the database refuses to rewrite or remove an entry, whoever asks.
-    let connection = rusqlite::Connection::open(&config.path).unwrap();
-    let update = connection.execute("UPDATE audit_log SET actor_name = 'someone else'", []);
-    assert!(update.unwrap_err().to_string().contains("append-only"));
-    let delete = connection.execute("DELETE FROM audit_log", []);
-    assert!(delete.unwrap_err().to_string().contains("append-only"));
-    let count: i64 =
-        connection.query_row("SELECT count(*) FROM audit_log", [], |row| row.get(0)).unwrap();
-    assert_eq!(count, 4);
+    match &harness.database {
+        Some(path) => {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            let update = connection.execute("UPDATE audit_log SET actor_name = 'someone else'", []);
+            assert!(update.unwrap_err().to_string().contains("append-only"));
+            let delete = connection.execute("DELETE FROM audit_log", []);
+            assert!(delete.unwrap_err().to_string().contains("append-only"));
+            let count: i64 = connection
+                .query_row("SELECT count(*) FROM audit_log", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(count, 4);
+        }
+        None => {
+            let database = harness
+                ._guard
+                .downcast_ref::<TestDatabase>()
+                .expect("a PostgreSQL harness keeps its test database");
+            let (client, connection) =
+                tokio_postgres::connect(&database.url, tokio_postgres::NoTls).await.unwrap();
+            let driver = tokio::spawn(connection);
+            let refused = |result: Result<u64, tokio_postgres::Error>| {
+                let error = result.unwrap_err();
+                let message = error.as_db_error().map(|error| error.message().to_owned());
+                assert!(
+                    message.is_some_and(|message| message.contains("append-only")),
+                    "{error:?}"
+                );
+            };
+            refused(client.execute("UPDATE audit_log SET actor_name = 'someone else'", &[]).await);
+            refused(client.execute("DELETE FROM audit_log", &[]).await);
+            refused(client.execute("TRUNCATE audit_log", &[]).await);
+            let count: i64 =
+                client.query_one("SELECT count(*) FROM audit_log", &[]).await.unwrap().get(0);
+            assert_eq!(count, 4);
+            drop(client);
+            let _ = driver.await;
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The storage test suite. Every test is written once against `Arc<dyn Store>`; the
-//! `backend_suite!` macro instantiates the whole suite for a backend. SQLite runs always; a
-//! PostgreSQL backend will add one more `backend_suite!` line. (How the SQLite writer isolates
+//! `backend_suite!` macro instantiates the whole suite for a backend. SQLite runs always;
+//! PostgreSQL runs when `TANDEM_TEST_POSTGRES` names a server (`.ci/run` sets it), each test
+//! on a database of its own that is dropped afterwards. (How the SQLite writer isolates
 //! a job whose savepoint fails, or that panics, from the rest of its group is tested beside the
 //! writer, in `src/sqlite/engine.rs`, where those failures can be injected.)
 
@@ -11,7 +12,8 @@ mod suite;
 
 use std::sync::Arc;
 
-use tandem_store::{SqliteConfig, SqliteStore, Store};
+use tandem_store::testing::TestDatabase;
+use tandem_store::{PostgresConfig, PostgresStore, SqliteConfig, SqliteStore, Store};
 
 /// A store and whatever keeps it alive (a temporary directory).
 pub struct Harness {
@@ -22,7 +24,11 @@ pub struct Harness {
     _guard: Box<dyn std::any::Any + Send + Sync>,
 }
 
-pub fn sqlite() -> Harness {
+pub async fn sqlite() -> Option<Harness> {
+    Some(sqlite_harness())
+}
+
+pub fn sqlite_harness() -> Harness {
     let directory = tempfile::tempdir().expect("temporary directory");
     let config = SqliteConfig::new(directory.path().join("tandem.db"));
     let store = SqliteStore::open(&config).expect("open sqlite");
@@ -39,20 +45,56 @@ pub fn sqlite() -> Harness {
     }
 }
 
+pub use tandem_store::testing::postgres_server;
+
+/// A PostgreSQL store on a new database of the server `TANDEM_TEST_POSTGRES` names; `None`
+/// when it names none.
+pub async fn postgres() -> Option<Harness> {
+    let server = postgres_server()?;
+    let database = TestDatabase::create(&server).await;
+    let config = PostgresConfig::new(database.url.clone());
+    let store = PostgresStore::open(&config).await.expect("open postgres");
+    let first = store.clone();
+    Some(Harness {
+        store: Arc::new(store),
+        reopen: Box::new(move || {
+            first.close();
+            let config = config.clone();
+            let reopened = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(PostgresStore::open(&config))
+            });
+            Arc::new(reopened.expect("reopen postgres"))
+        }),
+        database: None,
+        _guard: Box::new(database),
+    })
+}
+
 macro_rules! backend_suite {
     ($backend:ident: $($test:ident),* $(,)?) => {
         mod $backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    crate::suite::$test(crate::$backend()).await;
+                    let Some(harness) = crate::$backend().await else {
+                        eprintln!("skipped: TANDEM_TEST_POSTGRES is not set");
+                        return;
+                    };
+                    crate::suite::$test(harness).await;
                 }
             )*
         }
     };
 }
 
-backend_suite!(sqlite:
+macro_rules! both_backends {
+    ($($test:ident),* $(,)?) => {
+        backend_suite!(sqlite: $($test),*);
+        backend_suite!(postgres: $($test),*);
+    };
+}
+
+both_backends!(
     migrations_reach_the_latest_version,
     retried_send_with_same_client_msg_id_is_stored_once,
     suggestion_uses_are_counted_once_per_reply_of_the_conversation,

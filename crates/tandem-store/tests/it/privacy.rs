@@ -133,10 +133,20 @@ fn count(connection: &rusqlite::Connection, sql: &str, ids: &str) -> i64 {
     connection.query_row(sql, [ids], |row| row.get(0)).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn erasing_a_customer_leaves_no_row_about_them_in_any_table() {
-    let harness = crate::sqlite();
-    let store = &harness.store;
+/// What [`erase_a_customer`] leaves to look through.
+struct Erased {
+    workspace: WorkspaceId,
+    customer: tandem_domain::CustomerId,
+    /// The erased customer's conversations.
+    gone: Vec<i64>,
+    /// The other customer's conversation.
+    other: ConversationId,
+    erasure: tandem_store::Erasure,
+}
+
+/// Two customers with full conversations, knowledge evidence naming both: exports the first,
+/// erases them and checks what the store answers afterwards.
+async fn erase_a_customer(store: &Arc<dyn Store>) -> Erased {
     let workspace = store.create_workspace("Galaxy Shop").await.unwrap().id;
     let web = inbox(store, workspace, "web", Channel::Web).await;
     let app = inbox(store, workspace, "app", Channel::Email).await;
@@ -224,7 +234,28 @@ async fn erasing_a_customer_leaves_no_row_about_them_in_any_table() {
         Err(StoreError::NotFound(tandem_store::Entity::Customer))
     ));
     assert!(store.customer_export(workspace, erased).await.is_err());
+    Erased { workspace, customer: erased, gone, other, erasure }
+}
 
+/// The other customer keeps everything.
+async fn the_other_customer_keeps_everything(store: &Arc<dyn Store>, erased: &Erased) {
+    let Erased { workspace, other, .. } = *erased;
+    let kept = store.conversation(other).await.unwrap().unwrap().customer_id;
+    let export = store.customer_export(workspace, kept).await.unwrap();
+    assert_eq!(export.conversations.len(), 1);
+    assert_eq!(export.conversations[0].messages.len(), 3);
+    assert!(store.rating(other).await.unwrap().is_some());
+    let facts = store.conversation_facts(workspace, i64::MIN, i64::MAX).await.unwrap();
+    let ids: Vec<ConversationId> = facts.iter().map(|facts| facts.conversation_id).collect();
+    assert_eq!(ids, [other]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_a_customer_leaves_no_row_about_them_in_any_table() {
+    let harness = crate::sqlite_harness();
+    let store = &harness.store;
+    let erased = erase_a_customer(store).await;
+    let Erased { customer: erased_customer, ref gone, other, .. } = erased;
     // Look through every table of the schema for the customer or their conversations.
     let connection = rusqlite::Connection::open(harness.database.as_ref().unwrap()).unwrap();
     let tables: Vec<String> = connection
@@ -235,7 +266,7 @@ async fn erasing_a_customer_leaves_no_row_about_them_in_any_table() {
         .collect::<Result<_, _>>()
         .unwrap();
     let gone_json = serde_json::to_string(&gone).unwrap();
-    let customer_json = serde_json::to_string(&[erased.0]).unwrap();
+    let customer_json = serde_json::to_string(&[erased_customer.0]).unwrap();
     let mut looked = 0;
     for table in &tables {
         let columns: Vec<String> = connection
@@ -288,19 +319,97 @@ async fn erasing_a_customer_leaves_no_row_about_them_in_any_table() {
         .unwrap();
     assert_eq!(evidence, format!("[{}]", other.0));
 
-    // The other customer keeps everything.
-    let export = store.customer_export(workspace, kept).await.unwrap();
-    assert_eq!(export.conversations.len(), 1);
-    assert_eq!(export.conversations[0].messages.len(), 3);
-    assert!(store.rating(other).await.unwrap().is_some());
-    let facts = store.conversation_facts(workspace, i64::MIN, i64::MAX).await.unwrap();
-    let ids: Vec<ConversationId> = facts.iter().map(|facts| facts.conversation_id).collect();
-    assert_eq!(ids, [other]);
+    the_other_customer_keeps_everything(store, &erased).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_deletes_old_resolved_conversations_in_batches_and_keeps_the_rest() {
-    let harness = crate::sqlite();
+async fn postgres_erasing_a_customer_leaves_no_row_about_them_in_any_table() {
+    let Some(harness) = crate::postgres().await else {
+        eprintln!("skipped: TANDEM_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = &harness.store;
+    let erased = erase_a_customer(store).await;
+    let Erased { customer, ref gone, other, ref erasure, .. } = erased;
+    assert!(erasure.rows["change_feed"] > 0, "the feed carried their messages: {:?}", erasure.rows);
+
+    // Look through every table of the schema for the customer or their conversations.
+    let url = &harness._guard.downcast_ref::<crate::TestDatabase>().expect("a test database").url;
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let columns = client
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+            &[],
+        )
+        .await
+        .unwrap();
+    for row in columns {
+        tables.entry(row.get(0)).or_default().push(row.get(1));
+    }
+    let customers = vec![customer.0];
+    let mut looked = 0;
+    for (table, columns) in &tables {
+        let mut checks: Vec<(&str, &Vec<i64>)> = Vec::new();
+        if columns.iter().any(|column| column == "conversation_id") {
+            checks.push(("conversation_id", gone));
+        }
+        if columns.iter().any(|column| column == "customer_id") {
+            checks.push(("customer_id", &customers));
+        }
+        if table == "conversations" {
+            checks.push(("id", gone));
+        }
+        if table == "customers" {
+            checks.push(("id", &customers));
+        }
+        for (column, ids) in checks {
+            let sql = format!("SELECT COUNT(*) FROM \"{table}\" WHERE \"{column}\" = ANY($1)");
+            let count: i64 = client.query_one(&sql, &[ids]).await.unwrap().get(0);
+            assert_eq!(count, 0, "{table}.{column} still names them");
+            looked += 1;
+        }
+        // Any column of any table: no trace of the customer's name or e-mail.
+        for column in columns {
+            let sql = format!(
+                "SELECT COUNT(*) FROM \"{table}\" WHERE CAST(\"{column}\" AS TEXT) LIKE $1"
+            );
+            let count: i64 = client.query_one(&sql, &[&"%lilei%"]).await.unwrap().get(0);
+            assert_eq!(count, 0, "{table}.{column} still holds the customer's name");
+        }
+    }
+    assert!(looked >= 11, "looked at {looked} columns of {:?}", tables.keys());
+    let texts: Vec<String> = gone.iter().map(i64::to_string).collect();
+    let events_naming: i64 = client
+        .query_one(
+            "SELECT COUNT(*) FROM webhook_events WHERE data::jsonb #>> '{conversation,id}' = ANY($1)",
+            &[&texts],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(events_naming, 0);
+    let feed_naming: i64 = client
+        .query_one(
+            "SELECT COUNT(*) FROM change_feed WHERE payload::jsonb #>> '{conversation,id}' = ANY($1)",
+            &[&texts],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(feed_naming, 0, "the change feed still carries their conversations");
+    let evidence: String = client
+        .query_one("SELECT conversation_ids FROM knowledge_suggestions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(evidence, format!("[{}]", other.0));
+    the_other_customer_keeps_everything(store, &erased).await;
+}
+
+async fn retention(harness: crate::Harness) {
     let store = &harness.store;
     let workspace = store.create_workspace("Galaxy Shop").await.unwrap().id;
     let web = inbox(store, workspace, "web", Channel::Web).await;
@@ -349,4 +458,18 @@ async fn retention_deletes_old_resolved_conversations_in_batches_and_keeps_the_r
     }
     assert!(store.conversation(open[0]).await.unwrap().is_some(), "open ones stay");
     assert_eq!(store.erasures(workspace).await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_resolved_conversations_in_batches_and_keeps_the_rest() {
+    retention(crate::sqlite_harness()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_retention_deletes_old_resolved_conversations_in_batches_and_keeps_the_rest() {
+    let Some(harness) = crate::postgres().await else {
+        eprintln!("skipped: TANDEM_TEST_POSTGRES is not set");
+        return;
+    };
+    retention(harness).await;
 }

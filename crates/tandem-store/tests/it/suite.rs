@@ -80,7 +80,11 @@ fn customer_message(world: &World, body: &str, client_msg_id: Option<&str>) -> N
 
 pub async fn migrations_reach_the_latest_version(harness: Harness) {
     let version = harness.store.schema_version().await.unwrap();
-    assert_eq!(version, tandem_store::SqliteStore::latest_schema_version());
+    let latest = match harness.store.backend() {
+        "postgres" => tandem_store::PostgresStore::latest_schema_version(),
+        _ => tandem_store::SqliteStore::latest_schema_version(),
+    };
+    assert_eq!(version, latest);
 }
 
 pub async fn retried_send_with_same_client_msg_id_is_stored_once(harness: Harness) {
@@ -325,6 +329,7 @@ pub async fn change_feed_follows_commit_order(harness: Harness) {
                 seen.push(format!("conversation {}", conversation.state.as_str()))
             }
             Change::Knowledge(_) => seen.push("knowledge".to_owned()),
+            Change::Agents(_) => seen.push("agents".to_owned()),
             Change::Erased { .. } => seen.push("erased".to_owned()),
         }
     }
@@ -1818,6 +1823,7 @@ pub async fn insight_alerts_are_raised_once_and_announced(harness: Harness) {
     let alerts = store.insight_alerts(world.workspace, 0).await.unwrap();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].alert["count"], 70);
+    assert_eq!(raised.unwrap().id, alerts[0].id, "the alert's own id, not its event's");
     let due = store.claim_webhooks(i64::MAX, i64::MAX, 10).await.unwrap();
     assert_eq!(due.len(), 1, "one insight.alert event for the one alert");
     store.dismiss_insight_alert(world.workspace, alerts[0].id).await.unwrap();

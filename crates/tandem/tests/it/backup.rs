@@ -14,7 +14,7 @@ use tandem_store::{
 };
 
 /// Runs `tandem` with `arguments`; its exit success, standard output and standard error.
-fn tandem(arguments: &[&str]) -> (bool, String, String) {
+pub(crate) fn tandem(arguments: &[&str]) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_tandem"))
         .args(arguments)
         .env("RUST_BACKTRACE", "0")
@@ -53,7 +53,7 @@ pub(crate) fn message(target: MessageTarget, body: String) -> NewMessage {
 }
 
 /// Each conversation's messages' bodies, oldest first.
-async fn conversations(
+pub(crate) async fn conversations(
     store: &dyn Store,
     workspace: WorkspaceId,
 ) -> BTreeMap<ConversationId, Vec<String>> {
@@ -67,12 +67,15 @@ async fn conversations(
     all
 }
 
-async fn article_keys(store: &dyn Store, workspace: WorkspaceId) -> Vec<String> {
+pub(crate) async fn article_keys(store: &dyn Store, workspace: WorkspaceId) -> Vec<String> {
     store.articles(workspace).await.unwrap().into_iter().map(|article| article.key).collect()
 }
 
 /// A data directory with the demo workspace and one more conversation of `messages` messages.
-async fn seeded(data: &Path, messages: usize) -> (SqliteStore, WorkspaceId, ConversationId) {
+pub(crate) async fn seeded(
+    data: &Path,
+    messages: usize,
+) -> (SqliteStore, WorkspaceId, ConversationId) {
     let sqlite = open(data);
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     tandem_demo::seed(&store).await.expect("the demo seeds");

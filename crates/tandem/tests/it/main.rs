@@ -4,6 +4,7 @@ mod backup;
 mod history_import;
 mod imports;
 mod learn;
+mod migrate_store;
 mod serve;
 mod simulate;
 mod trends;
