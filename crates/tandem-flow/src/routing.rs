@@ -9,8 +9,8 @@
 //! agent's reply got there first (the store refuses the release then). Everything runs under one
 //! lock, in the order events arrive, so two assignments can never race each other.
 //!
-//! Several Tandem nodes on one database each keep every workspace's desk in step with the
-//! store, but only the node holding the workspace's router lease (`router:{id}`, renewed every
+//! Several Tandem nodes on one database (a shared store) each keep every workspace's desk in
+//! step with the store, but only the node holding the workspace's router lease (`router:{id}`, renewed every
 //! round, [`LEASE`] long) assigns, times out offers and opens tickets: the others mirror it,
 //! for wait estimates and the supervisor's view. A node that takes the lease over rebuilds the
 //! desk from the store first. Agents' settings and queues changed on any node reach every desk
@@ -329,9 +329,11 @@ impl Routing {
     async fn tick(&self) {
         let round = self.round.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut desks = self.desks.lock().await;
-        if round.is_multiple_of(LIST_EVERY) {
-            // Every workspace gets a desk, so its waiting conversations are routed (and its
-            // lease taken) even when nothing happens in it.
+        if self.store.shared() && round.is_multiple_of(LIST_EVERY) {
+            // With several nodes every workspace gets a desk, so a node that takes a
+            // workspace's lease over routes its waiting conversations even when nothing
+            // happens in it. (One process alone builds a desk on first use, as agents come
+            // online or customers wait.)
             match self.store.workspaces().await {
                 Ok(workspaces) => {
                     for workspace in workspaces {

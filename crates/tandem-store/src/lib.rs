@@ -330,6 +330,11 @@ pub trait Store: Send + Sync + 'static {
     /// Which backend this is (`sqlite` or `postgres`), for health checks and logs.
     fn backend(&self) -> &'static str;
 
+    /// Whether other processes share this store (several Tandem nodes on one database).
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// Whether the change feed reaches this process: `false` while a shared store's listening
     /// connection is down (other nodes' changes arrive when it is back).
     fn feed_connected(&self) -> bool {

@@ -371,7 +371,7 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
             Err(error) => tracing::error!(%error, "cannot resume the bot turns a restart cut off"),
         }
     });
-    if store.backend() != "sqlite" {
+    if store.shared() {
         // Several nodes share the store: a node that stops leaves its turns unanswered until
         // it restarts, or until the node holding this job's lease adopts them.
         let (adopter, shared) = (relay.clone(), Arc::clone(&store));

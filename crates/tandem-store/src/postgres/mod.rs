@@ -228,6 +228,10 @@ impl Store for PostgresStore {
         "postgres"
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn feed_connected(&self) -> bool {
         self.inner.feed.connected()
     }

@@ -7,6 +7,7 @@
 
 mod audit;
 mod backup;
+mod nodes;
 mod privacy;
 mod suite;
 

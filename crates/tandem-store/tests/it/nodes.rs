@@ -1,0 +1,218 @@
+//! Several nodes on one PostgreSQL database: two `PostgresStore`s opened on it stand for two
+//! Tandem processes. Skipped unless `TANDEM_TEST_POSTGRES` names a server.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tandem_domain::{AuthorKind, Channel, ConversationId, WorkspaceId};
+use tandem_store::testing::{TestDatabase, postgres_server};
+use tandem_store::{
+    Change, MessageTarget, NewCustomer, NewInbox, NewMessage, PostgresConfig, PostgresStore, Store,
+};
+
+/// Two stores on one new database, or `None` without a server.
+async fn two_nodes() -> Option<(TestDatabase, Arc<dyn Store>, Arc<dyn Store>)> {
+    let server = postgres_server()?;
+    let database = TestDatabase::create(&server).await;
+    let config = PostgresConfig::new(database.url.clone());
+    let first = PostgresStore::open(&config).await.expect("node A opens");
+    let second = PostgresStore::open(&config).await.expect("node B opens");
+    Some((database, Arc::new(first), Arc::new(second)))
+}
+
+async fn conversation(store: &Arc<dyn Store>) -> (WorkspaceId, ConversationId) {
+    let workspace = store.create_workspace("Nodes").await.unwrap().id;
+    let inbox = store
+        .create_inbox(NewInbox {
+            workspace_id: workspace,
+            name: "Web".into(),
+            channel: Channel::Web,
+            public_key: "pk_nodes".into(),
+            bot_name: "Bot".into(),
+        })
+        .await
+        .unwrap();
+    let customer = store
+        .create_customer(NewCustomer {
+            workspace_id: workspace,
+            name: "Lin".into(),
+            email: None,
+            locale: None,
+            attributes: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    let target = MessageTarget::CustomerLatest { inbox_id: inbox.id, customer_id: customer.id };
+    let first = store.append_message(said(target, "hello", None)).await.unwrap();
+    (workspace, first.conversation.id)
+}
+
+fn said(target: MessageTarget, body: &str, client_msg_id: Option<String>) -> NewMessage {
+    NewMessage {
+        target,
+        author_kind: AuthorKind::Customer,
+        author_id: None,
+        author_name: None,
+        body: body.into(),
+        client_msg_id,
+        reopen_if_resolved: true,
+        only_while_bot_owns: false,
+        meta: None,
+        decision: None,
+        sentiment: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_on_two_nodes_keep_seq_gapless_and_each_node_hears_both_in_commit_order() {
+    let Some((_database, a, b)) = two_nodes().await else {
+        eprintln!("skipped: TANDEM_TEST_POSTGRES is not set");
+        return;
+    };
+    let (_, conversation) = conversation(&a).await;
+    let mut heard_on_a = a.subscribe();
+    let mut heard_on_b = b.subscribe();
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let store = Arc::clone(if writer % 2 == 0 { &a } else { &b });
+        writers.push(tokio::spawn(async move {
+            for index in 0..25 {
+                let target = MessageTarget::Conversation(conversation);
+                let body = format!("{writer}/{index}");
+                // Every message is sent twice, as a retry would: stored once.
+                let id = Some(format!("w{writer}-{index}"));
+                let first = store.append_message(said(target, &body, id.clone())).await.unwrap();
+                let retry = store.append_message(said(target, &body, id)).await.unwrap();
+                assert!(first.created && !retry.created);
+                assert_eq!(first.message.id, retry.message.id);
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let stored = a.messages(conversation, 0, 1_000).await.unwrap();
+    let seqs: Vec<i64> = stored.iter().map(|message| message.seq).collect();
+    assert_eq!(seqs, (1..=201).collect::<Vec<_>>());
+    for heard in [&mut heard_on_a, &mut heard_on_b] {
+        let mut seen = Vec::new();
+        while seen.last() != Some(&201) {
+            let change = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+                .await
+                .expect("every message reaches every node")
+                .unwrap();
+            // The first message may still be on its way to the other node when it subscribes.
+            if let Change::Message { message, .. } = change
+                && message.seq > 1
+            {
+                seen.push(message.seq);
+            }
+        }
+        assert_eq!(seen, (2..=201).collect::<Vec<_>>(), "in commit order, once each");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_has_one_holder_until_it_expires_or_is_given_up() {
+    let Some((_database, a, b)) = two_nodes().await else {
+        eprintln!("skipped: TANDEM_TEST_POSTGRES is not set");
+        return;
+    };
+    let racers: Vec<_> = (0..10)
+        .map(|node| {
+            let store = Arc::clone(if node % 2 == 0 { &a } else { &b });
+            tokio::spawn(async move {
+                store.lease("router:1", &format!("node-{node}"), 1_000, 5_000).await.unwrap()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for racer in racers {
+        winners += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(winners, 1, "one holder at a time");
+    let holder = ["node-0", "node-1", "node-2", "node-3", "node-4", "node-5", "node-6"];
+    let mut held_by = None;
+    for name in holder.iter().chain(["node-7", "node-8", "node-9"].iter()) {
+        if a.lease("router:1", name, 2_000, 5_000).await.unwrap() {
+            held_by = Some(*name);
+        }
+    }
+    let held_by = held_by.expect("the holder renews its lease");
+    assert!(!b.lease("router:1", "node-x", 5_999, 5_000).await.unwrap(), "still running");
+    assert!(b.lease("router:1", "node-x", 7_000, 5_000).await.unwrap(), "expired: taken over");
+    assert!(!a.lease("router:1", held_by, 7_001, 5_000).await.unwrap());
+    b.release_lease("router:1", "node-x").await.unwrap();
+    assert!(a.lease("router:1", held_by, 7_002, 5_000).await.unwrap(), "given up: free");
+    assert!(a.lease("router:2", "node-x", 7_002, 5_000).await.unwrap(), "leases are per name");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_holds_across_nodes() {
+    let Some((_database, a, b)) = two_nodes().await else {
+        eprintln!("skipped: TANDEM_TEST_POSTGRES is not set");
+        return;
+    };
+    let mut allowed = 0;
+    for request in 0..10 {
+        let store = if request % 2 == 0 { &a } else { &b };
+        let taken = store.take_token("logins:10.0.0.1", 4, 60, 1_000_000).await.unwrap();
+        if taken.expect("a shared store limits").is_ok() {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 4, "the burst counts requests on both nodes");
+    let refused = b.take_token("logins:10.0.0.1", 4, 60, 1_000_000).await.unwrap().unwrap();
+    assert_eq!(refused, Err(1), "one a second at 60 a minute");
+    let later = a.take_token("logins:10.0.0.1", 4, 60, 1_001_000).await.unwrap().unwrap();
+    assert_eq!(later, Ok(()), "refilled after a second");
+    let other = a.take_token("logins:10.0.0.2", 4, 60, 1_000_000).await.unwrap().unwrap();
+    assert_eq!(other, Ok(()), "keys are independent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_are_claimed_by_one_node_each() {
+    let Some((_database, a, b)) = two_nodes().await else {
+        eprintln!("skipped: TANDEM_TEST_POSTGRES is not set");
+        return;
+    };
+    let (workspace, _) = conversation(&a).await;
+    let endpoint = a
+        .create_webhook_endpoint(tandem_store::NewWebhookEndpoint {
+            workspace_id: workspace,
+            url: "https://example.com/hook".into(),
+            description: String::new(),
+            events: vec![tandem_domain::WebhookEventType::MessageCreated],
+            active: true,
+            secret: "whsec_nodes".into(),
+        })
+        .await
+        .unwrap();
+    for _ in 0..60 {
+        a.enqueue_webhook_test(endpoint.id).await.unwrap();
+    }
+    let claimers: Vec<_> = (0..6)
+        .map(|claimer| {
+            let store = Arc::clone(if claimer % 2 == 0 { &a } else { &b });
+            tokio::spawn(async move {
+                let mut claimed = Vec::new();
+                loop {
+                    let due = store.claim_webhooks(i64::MAX / 2, i64::MAX, 7).await.unwrap();
+                    if due.is_empty() {
+                        return claimed;
+                    }
+                    claimed.extend(due.into_iter().map(|due| due.delivery.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for claimer in claimers {
+        all.extend(claimer.await.unwrap());
+    }
+    let count = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!((count, all.len()), (60, 60), "each delivery claimed once");
+}
