@@ -208,6 +208,9 @@ struct Listening {
 }
 
 async fn listen(config: &tokio_postgres::Config) -> StoreResult<Listening> {
+    let mut config = config.clone();
+    // Named, so an operator tells it from the pool's connections in `pg_stat_activity`.
+    config.application_name("tandem change feed");
     let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
     let (sender, notifications) = mpsc::unbounded_channel();
     tokio::spawn(async move {

@@ -104,8 +104,12 @@ impl PostgresStore {
             let _ = driver.await;
             migrated?;
         }
+        let mut pooled = pg_config.clone();
+        if pooled.get_application_name().is_none() {
+            pooled.application_name("tandem");
+        }
         let manager = Manager::from_config(
-            pg_config.clone(),
+            pooled,
             tokio_postgres::NoTls,
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );

@@ -216,3 +216,47 @@ async fn webhook_deliveries_are_claimed_by_one_node_each() {
     all.dedup();
     assert_eq!((count, all.len()), (60, 60), "each delivery claimed once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_lost_its_feed_connection_catches_up_from_the_table() {
+    let Some((database, a, b)) = two_nodes().await else {
+        eprintln!("skipped: TANDEM_TEST_POSTGRES is not set");
+        return;
+    };
+    let (workspace, conversation) = conversation(&a).await;
+    let mut heard_on_b = b.subscribe();
+    // Cut every listening connection (both nodes'): what is committed meanwhile is announced
+    // to nobody, and each node must find it in the table when it reconnects.
+    let (admin, connection) =
+        tokio_postgres::connect(&database.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let cut = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'tandem change feed'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cut.len(), 2, "one listening connection per node");
+    for index in 0..5 {
+        let target = MessageTarget::Conversation(conversation);
+        a.append_message(said(target, &format!("while cut {index}"), None)).await.unwrap();
+    }
+    a.save_answer_settings(workspace, Default::default()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut knowledge = false;
+    while seen.len() < 5 || !knowledge {
+        let change = tokio::time::timeout(Duration::from_secs(15), heard_on_b.recv())
+            .await
+            .expect("node B catches up after reconnecting")
+            .unwrap();
+        match change {
+            Change::Message { message, .. } if message.seq > 1 => seen.push(message.seq),
+            Change::Knowledge(changed) => knowledge = changed == workspace,
+            _ => {}
+        }
+    }
+    assert_eq!(seen, [2, 3, 4, 5, 6], "each once, in order");
+    assert!(b.feed_connected(), "connected again");
+}
