@@ -36,12 +36,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Widget clients sending at once.
-    #[arg(long, default_value_t = 200)]
-    clients: usize,
-    /// Messages each client sends, one after another.
-    #[arg(long, default_value_t = 200)]
-    messages: usize,
+    /// Widget clients sending at once [default: 200; 100 with --cluster].
+    #[arg(long)]
+    clients: Option<usize>,
+    /// Messages each client sends, one after another [default: 200; 100 with --cluster].
+    #[arg(long)]
+    messages: Option<usize>,
     /// Idle WebSocket connections held open for the memory figure.
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
@@ -94,6 +94,12 @@ pub struct BenchArgs {
     /// Rounds of queries in the reports measurement.
     #[arg(long, default_value_t = 20)]
     insight_rounds: usize,
+    /// Measure only PostgreSQL and several nodes, against fresh databases made on the server
+    /// this `postgres://` URL names: the message pipeline on SQLite, on PostgreSQL and on two
+    /// nodes sharing PostgreSQL, the raw PostgreSQL insert rate, cross-node delivery and router
+    /// failover (`--clients` and `--messages` default to 100 each here).
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
     /// Conversations in people's hands in the assist measurement.
     #[arg(long, default_value_t = 50)]
     assist_conversations: usize,
@@ -110,6 +116,12 @@ pub(crate) struct Server {
 impl Server {
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub(crate) fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()?;
+        self.child.wait().map(|_| ())
     }
 }
 
@@ -195,6 +207,16 @@ pub(crate) struct Fixture {
 pub(crate) async fn seed(directory: &Path, customers: usize) -> anyhow::Result<Fixture> {
     let sqlite = SqliteStore::open(&SqliteConfig::new(directory.join("tandem.db")))?;
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let fixture = seed_store(&store, customers).await?;
+    sqlite.close();
+    Ok(fixture)
+}
+
+/// [`seed`] on any store (left open).
+pub(crate) async fn seed_store(
+    store: &Arc<dyn Store>,
+    customers: usize,
+) -> anyhow::Result<Fixture> {
     let secret = store.setting_or_insert("widget_token_secret", &random_token()).await?;
     let workspace = store.create_workspace("bench").await?.id;
     let inbox = store
@@ -207,16 +229,15 @@ pub(crate) async fn seed(directory: &Path, customers: usize) -> anyhow::Result<F
         })
         .await?;
     let (agent, api_token) =
-        user_with_token(&store, workspace, "bench@example.com", Role::Admin).await?;
+        user_with_token(store, workspace, "bench@example.com", Role::Admin).await?;
     let mut widget_tokens = Vec::with_capacity(customers);
     for index in 0..customers {
         let name = format!("customer {index}");
         let (conversation, token) =
-            customer_said(&store, workspace, inbox.id, &name, "hello", &secret).await?;
+            customer_said(store, workspace, inbox.id, &name, "hello", &secret).await?;
         store.transition(conversation, Transition::Assign { agent: agent.id }, None).await?;
         widget_tokens.push(token);
     }
-    sqlite.close();
     Ok(Fixture { api_token, widget_tokens })
 }
 
@@ -314,8 +335,24 @@ pub(crate) const UNTHROTTLED: [(&str, &str); 2] = [
 ];
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(url) = &args.cluster {
+        let report = crate::bench_cluster::run(
+            url,
+            args.clients.unwrap_or(100).max(1),
+            args.messages.unwrap_or(100).max(1),
+        )
+        .await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            crate::bench_cluster::print(&report);
+        }
+        return Ok(());
+    }
+    let clients = args.clients.unwrap_or(200);
+    let messages = args.messages.unwrap_or(200);
     if let Some(connections) = args.sockets {
-        let report = idle_only(args.clients.max(1), connections).await?;
+        let report = idle_only(clients.max(1), connections).await?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         } else {
@@ -343,7 +380,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.assist {
         let report = crate::bench_assist::run(
-            args.clients.max(1),
+            clients.max(1),
             args.assist_conversations.max(1),
             args.assist_samples.max(1),
         )
@@ -397,12 +434,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let directory = tempfile::tempdir()?;
-    let fixture = seed(directory.path(), args.clients.max(1)).await?;
+    let fixture = seed(directory.path(), clients.max(1)).await?;
     let data_dir = directory.path().to_string_lossy().into_owned();
     let (server, _) =
         spawn(&["serve", "--data-dir", &data_dir, "--listen", "127.0.0.1:0"], &UNTHROTTLED)?;
-    let pipeline = pipeline(&server.address, &fixture, args.messages, None).await?;
-    let total = fixture.widget_tokens.len() * args.messages;
+    let pipeline = pipeline(&server.address, &fixture, messages, None).await?;
+    let total = fixture.widget_tokens.len() * messages;
 
     let raw_directory = tempfile::tempdir()?;
     let raw =
@@ -473,6 +510,8 @@ pub(crate) struct Pipeline {
     pub(crate) elapsed: Duration,
     pub(crate) acks: Vec<Duration>,
     pub(crate) pushes: Vec<Duration>,
+    /// `pushes` by the node (index in the addresses) whose widget client sent the message.
+    pub(crate) pushes_by_node: Vec<Vec<Duration>>,
 }
 
 /// A pipeline run as background load: how many messages were acknowledged so far, and a
@@ -483,7 +522,8 @@ pub(crate) struct Load {
     pub(crate) stop: AtomicBool,
 }
 
-type SentAt = Arc<Mutex<HashMap<String, Instant>>>;
+/// When each message was sent, and the node (index) it was sent to.
+type SentAt = Arc<Mutex<HashMap<String, (Instant, usize)>>>;
 
 /// Each widget client of `fixture` sends `per_client` messages one after another (fewer when
 /// `load` says stop); returns the acknowledgement and console push latencies.
@@ -493,18 +533,32 @@ pub(crate) async fn pipeline(
     per_client: usize,
     load: Option<Arc<Load>>,
 ) -> anyhow::Result<Pipeline> {
+    pipeline_across(&[address], address, fixture, per_client, load).await
+}
+
+/// [`pipeline`] over several nodes of one store: widget client `i` talks to
+/// `widget_addresses[i % len]`, the console socket to `console_address`.
+pub(crate) async fn pipeline_across(
+    widget_addresses: &[&str],
+    console_address: &str,
+    fixture: &Fixture,
+    per_client: usize,
+    load: Option<Arc<Load>>,
+) -> anyhow::Result<Pipeline> {
+    let nodes = widget_addresses.len();
+    anyhow::ensure!(nodes > 0, "no widget address");
     let expected = fixture.widget_tokens.len() * per_client;
     // The console waits for this many pushes: every message, or those sent before a stop.
     let target = Arc::new(AtomicUsize::new(expected));
     let sent_at: SentAt = Arc::new(Mutex::new(HashMap::with_capacity(expected.min(1 << 16))));
-    let mut request = format!("ws://{address}/api/v1/console/ws").into_client_request()?;
+    let mut request = format!("ws://{console_address}/api/v1/console/ws").into_client_request()?;
     request.headers_mut().insert("authorization", format!("Bearer {}", fixture.api_token).parse()?);
     let (console, _) = tokio_tungstenite::connect_async(request).await.context("console socket")?;
     let console_task = tokio::spawn({
         let sent_at = Arc::clone(&sent_at);
         let target = Arc::clone(&target);
         async move {
-            let mut pushes = Vec::with_capacity(expected.min(1 << 16));
+            let mut pushes: Vec<(Duration, usize)> = Vec::with_capacity(expected.min(1 << 16));
             let (_, mut reader) = console.split();
             let mut last_frame = Instant::now();
             while pushes.len() < target.load(Ordering::Acquire) {
@@ -524,15 +578,18 @@ pub(crate) async fn pipeline(
                     continue;
                 }
                 let Some(id) = value["message"]["client_msg_id"].as_str() else { continue };
-                if let Some(started) = sent_at.lock().ok().and_then(|map| map.get(id).copied()) {
-                    pushes.push(started.elapsed());
+                if let Some((started, node)) =
+                    sent_at.lock().ok().and_then(|map| map.get(id).copied())
+                {
+                    pushes.push((started.elapsed(), node));
                 }
             }
             pushes
         }
     });
     let mut sockets = Vec::new();
-    for token in &fixture.widget_tokens {
+    for (index, token) in fixture.widget_tokens.iter().enumerate() {
+        let address = widget_addresses[index % nodes];
         let url = format!("ws://{address}/api/v1/widget/ws?token={token}&after_seq=2");
         sockets.push(tokio_tungstenite::connect_async(url).await.context("widget socket")?.0);
     }
@@ -551,7 +608,7 @@ pub(crate) async fn pipeline(
                 let frame = serde_json::json!({ "type": "message", "client_msg_id": id, "body": format!("bench message {number} 你好") });
                 let begun = Instant::now();
                 if let Ok(mut map) = sent_at.lock() {
-                    map.insert(id.clone(), begun);
+                    map.insert(id.clone(), (begun, index % nodes));
                 }
                 socket.send(Frame::Text(frame.to_string().into())).await?;
                 loop {
@@ -579,14 +636,22 @@ pub(crate) async fn pipeline(
     }
     let sent = acks.len();
     target.store(sent, Ordering::Release);
-    let mut pushes = console_task.await?;
+    let received = console_task.await?;
     let elapsed = started.elapsed();
-    if pushes.len() < sent {
-        bail!("the console received {} of {sent} messages", pushes.len());
+    if received.len() < sent {
+        bail!("the console received {} of {sent} messages", received.len());
     }
     acks.sort();
+    let mut pushes_by_node = vec![Vec::new(); nodes];
+    for (push, node) in &received {
+        pushes_by_node[*node].push(*push);
+    }
+    for node in &mut pushes_by_node {
+        node.sort();
+    }
+    let mut pushes: Vec<Duration> = received.into_iter().map(|(push, _)| push).collect();
     pushes.sort();
-    Ok(Pipeline { elapsed, acks, pushes })
+    Ok(Pipeline { elapsed, acks, pushes, pushes_by_node })
 }
 
 #[derive(serde::Serialize)]

@@ -6,6 +6,7 @@ mod analyze;
 mod backup;
 mod bench;
 mod bench_assist;
+mod bench_cluster;
 mod bench_insight;
 mod bench_knowledge;
 mod bench_llm;

@@ -1,33 +1,43 @@
 //! The change feed across nodes. A write records each change it reports in `change_feed`, in
-//! its own transaction, and announces it with `pg_notify` (the change itself when it fits in a
-//! notification, else its id). PostgreSQL delivers notifications when, and in the order,
-//! their transactions commit, so every node's listening connection sees every node's changes
-//! in commit order and republishes them on its broadcast channel: one path for local and
-//! remote changes. A node that loses its listening connection reconnects and catches up from
-//! the table, skipping what it already published.
+//! its own transaction; ids are taken under the write's row locks, so the changes of one
+//! conversation are numbered in the order they commit. Every node follows the table with a
+//! durable cursor: it reads the rows after the last id it published, in id order, and
+//! publishes them on its broadcast channel (one path for its own changes and other nodes').
+//! A node reads again when one of its writers commits, when another node pings the channel
+//! with NOTIFY (sent after commit, outside the writes: a NOTIFY inside them would make every
+//! commit in the cluster wait for one lock), and every second regardless. An id not yet
+//! visible is a write still committing: reading waits for it a few seconds, then goes on and
+//! fetches it by id if it turns up later. A node whose connection drops reconnects and reads
+//! on from its cursor.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tandem_domain::{Conversation, ConversationId, Message, Millis, WorkspaceId};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, Client, Notification};
+use tokio_postgres::{AsyncMessage, Client};
 
 use super::sql::{Db, query_one};
 use crate::{Change, StoreError, StoreResult, now_millis};
 
 const CHANNEL: &str = "tandem_changes";
-/// A notification's payload must stay under 8000 bytes; larger changes are fetched by id.
-const INLINE_LIMIT: i32 = 7000;
+/// How often the table is read with no wake-up (a lost ping, a write that rolled back).
+const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How often while an id is missing: the write that took it is committing.
+const GAP_POLL: Duration = Duration::from_millis(20);
+/// How long a missing id holds back the ids after it before they are published anyway.
+const GAP_WAIT: Duration = Duration::from_secs(3);
+/// How long an id passed over is looked for afterwards.
+const LATE: Duration = Duration::from_secs(60);
+/// Rows read at a time.
+const BATCH: i64 = 2_000;
 /// How long a writer waits for its node to publish its changes before answering anyway (the
 /// listening connection is down; the changes are published when it catches up).
 const PUBLISH_WAIT: Duration = Duration::from_secs(5);
-/// How far back a reconnected listener looks for changes it may have missed.
-const CATCH_UP: Millis = 30_000;
 /// How long rows stay in `change_feed`.
 const KEEP: Millis = 60 * 60 * 1000;
 /// Rate buckets untouched this long are full again, and go.
@@ -86,6 +96,8 @@ pub(super) struct Feed {
     listener: Mutex<Option<JoinHandle<()>>>,
     /// Whether the listening connection is up.
     connected: AtomicBool,
+    /// A writer of this node committed: read the table.
+    committed: Notify,
 }
 
 #[derive(Default)]
@@ -97,10 +109,11 @@ struct State {
 }
 
 impl State {
-    /// Notes `id` as published; `false` when it already was.
-    fn publish(&mut self, id: i64) -> bool {
+    /// Notes `id` as published: `None` when it already was, else whether a writer of this
+    /// node was waiting for it.
+    fn publish(&mut self, id: i64) -> Option<bool> {
         if !self.published.insert(id) {
-            return false;
+            return None;
         }
         self.order.push_back(id);
         if self.order.len() > REMEMBERED
@@ -108,10 +121,12 @@ impl State {
         {
             self.published.remove(&oldest);
         }
-        if let Some(waiter) = self.waiting.remove(&id) {
+        let waiter = self.waiting.remove(&id);
+        let local = waiter.is_some();
+        if let Some(waiter) = waiter {
             let _ = waiter.send(());
         }
-        true
+        Some(local)
     }
 }
 
@@ -134,7 +149,8 @@ impl Announced {
 }
 
 impl Feed {
-    /// Starts listening (before answering, so no change committed after `open` is missed).
+    /// Starts following the table from its newest row (before answering, so no change
+    /// committed after `open` is missed).
     pub(super) async fn start(config: tokio_postgres::Config) -> StoreResult<Arc<Feed>> {
         let (changes, _) = broadcast::channel(4096);
         let feed = Arc::new(Feed {
@@ -142,11 +158,20 @@ impl Feed {
             state: Mutex::new(State::default()),
             listener: Mutex::new(None),
             connected: AtomicBool::new(true),
+            committed: Notify::new(),
         });
         let first = listen(&config).await?;
-        let task = tokio::spawn(follow(Arc::downgrade(&feed), config, first));
+        let row =
+            first.client.query_one("SELECT COALESCE(MAX(id), 0) FROM change_feed", &[]).await?;
+        let cursor = Cursor { last: row.try_get(0)?, gap_since: None, late: BTreeMap::new() };
+        let task = tokio::spawn(follow(Arc::downgrade(&feed), config, first, cursor));
         *feed.listener.lock().expect("feed lock") = Some(task);
         Ok(feed)
+    }
+
+    /// Tells the follower that a writer of this node committed changes.
+    pub(super) fn committed(&self) {
+        self.committed.notify_one();
     }
 
     pub(super) fn connected(&self) -> bool {
@@ -163,8 +188,8 @@ impl Feed {
         }
     }
 
-    /// Writes `changes` to the feed inside the caller's transaction; the caller commits and
-    /// then waits on what this returns.
+    /// Writes `changes` to the feed inside the caller's transaction; the caller commits, calls
+    /// [`Feed::committed`] and then waits on what this returns.
     pub(super) async fn record(&self, db: &Db, changes: &[Change]) -> StoreResult<Announced> {
         let mut receivers = Vec::with_capacity(changes.len());
         let now = now_millis();
@@ -172,13 +197,8 @@ impl Feed {
             let payload = serde_json::to_string(&Wire::of(change)).map_err(StoreError::database)?;
             let row = query_one(
                 db,
-                "WITH recorded AS (
-                     INSERT INTO change_feed (payload, created_at) VALUES ($1::text, $2) RETURNING id
-                 )
-                 SELECT id, pg_notify($3, CASE WHEN octet_length($1::text) < $4
-                     THEN id || ' ' || $1::text ELSE id::text END)::text
-                 FROM recorded",
-                &[&payload, &now, &CHANNEL, &INLINE_LIMIT],
+                "INSERT INTO change_feed (payload, created_at) VALUES ($1, $2) RETURNING id",
+                &[&payload, &now],
             )
             .await?;
             let id: i64 = row.try_get(0)?;
@@ -189,22 +209,41 @@ impl Feed {
         Ok(Announced { receivers })
     }
 
-    fn publish(&self, id: i64, change: Change) {
-        let fresh = self.state.lock().expect("feed lock").publish(id);
-        if fresh {
-            let _ = self.changes.send(change);
+    /// Publishes one row; `true` when a writer of this node was waiting for it.
+    fn publish(&self, id: i64, payload: &str) -> bool {
+        let wire: Wire = match serde_json::from_str(payload) {
+            Ok(wire) => wire,
+            Err(error) => {
+                tracing::warn!(id, %error, "a change in the feed could not be read; skipped");
+                return self.state.lock().expect("feed lock").publish(id).unwrap_or(false);
+            }
+        };
+        let published = self.state.lock().expect("feed lock").publish(id);
+        match published {
+            None => false,
+            Some(local) => {
+                let _ = self.changes.send(wire.into_change());
+                local
+            }
         }
     }
+}
 
-    fn already_published(&self, id: i64) -> bool {
-        self.state.lock().expect("feed lock").published.contains(&id)
-    }
+/// Where a node is in the table.
+struct Cursor {
+    /// Every id up to this one is published or was passed over.
+    last: i64,
+    /// Since when the id after `last` has been missing while later ones are there.
+    gap_since: Option<Instant>,
+    /// Ids passed over while missing, with when: published if they turn up.
+    late: BTreeMap<i64, Instant>,
 }
 
 /// A listening connection: its client (to catch up and fetch) and its notifications.
 struct Listening {
     client: Client,
-    notifications: mpsc::UnboundedReceiver<Notification>,
+    /// Pings from other nodes.
+    notifications: mpsc::UnboundedReceiver<()>,
 }
 
 async fn listen(config: &tokio_postgres::Config) -> StoreResult<Listening> {
@@ -218,8 +257,8 @@ async fn listen(config: &tokio_postgres::Config) -> StoreResult<Listening> {
             futures_util::stream::poll_fn(move |context| connection.poll_message(context));
         while let Some(message) = messages.next().await {
             match message {
-                Ok(AsyncMessage::Notification(notification)) => {
-                    if sender.send(notification).is_err() {
+                Ok(AsyncMessage::Notification(_)) => {
+                    if sender.send(()).is_err() {
                         return;
                     }
                 }
@@ -236,7 +275,12 @@ async fn listen(config: &tokio_postgres::Config) -> StoreResult<Listening> {
 }
 
 /// Follows the feed for as long as the store lives, reconnecting when the connection drops.
-async fn follow(feed: std::sync::Weak<Feed>, config: tokio_postgres::Config, first: Listening) {
+async fn follow(
+    feed: std::sync::Weak<Feed>,
+    config: tokio_postgres::Config,
+    first: Listening,
+    mut cursor: Cursor,
+) {
     let mut listening = Some(first);
     let mut last_prune = 0;
     loop {
@@ -245,9 +289,6 @@ async fn follow(feed: std::sync::Weak<Feed>, config: tokio_postgres::Config, fir
             None => match listen(&config).await {
                 Ok(current) => {
                     let Some(feed) = feed.upgrade() else { return };
-                    if let Err(error) = catch_up(&feed, &current.client).await {
-                        tracing::warn!(%error, "the change feed could not catch up");
-                    }
                     feed.connected.store(true, Ordering::Relaxed);
                     tracing::info!("the change feed is connected again");
                     current
@@ -263,43 +304,44 @@ async fn follow(feed: std::sync::Weak<Feed>, config: tokio_postgres::Config, fir
             },
         };
         loop {
-            let notification = tokio::select! {
-                notification = current.notifications.recv() => notification,
-                _ = tokio::time::sleep(Duration::from_secs(60)) => {
-                    if feed.strong_count() == 0 {
-                        return;
+            let Some(strong) = feed.upgrade() else { return };
+            // Read what committed meanwhile (from the cursor on: nothing missed while away).
+            match read(&strong, &current.client, &mut cursor).await {
+                // Other nodes read when pinged: once per read that published this node's own.
+                Ok(true) => {
+                    if let Err(error) =
+                        current.client.execute("SELECT pg_notify($1, '')", &[&CHANNEL]).await
+                    {
+                        tracing::warn!(%error, "could not ping the other nodes");
+                        break;
                     }
-                    continue;
                 }
-            };
-            let Some(notification) = notification else { break };
-            let Some(feed) = feed.upgrade() else { return };
-            if let Err(error) = deliver(&feed, &current.client, notification.payload()).await {
-                tracing::warn!(%error, "a change from the feed could not be read");
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "the change feed could not be read");
+                    break;
+                }
             }
             let now = now_millis();
             if now - last_prune > 60_000 {
                 last_prune = now;
-                let pruned = current
-                    .client
-                    .execute("DELETE FROM change_feed WHERE created_at < $1", &[&(now - KEEP)])
-                    .await;
-                let pruned = match pruned {
-                    Ok(_) => {
-                        current
-                            .client
-                            .execute(
-                                "DELETE FROM rate_buckets WHERE updated_at < $1",
-                                &[&(now - IDLE_BUCKET)],
-                            )
-                            .await
-                    }
-                    error => error,
-                };
-                if let Err(error) = pruned {
+                if let Err(error) = prune(&current.client, now).await {
                     tracing::warn!(%error, "old changes could not be pruned from the feed");
                 }
             }
+            let pause = if cursor.gap_since.is_some() { GAP_POLL } else { POLL_EVERY };
+            // Holds the feed for at most one pause: a dropped store ends this loop after it.
+            let closed = tokio::select! {
+                ping = current.notifications.recv() => ping.is_none(),
+                _ = strong.committed.notified() => false,
+                _ = tokio::time::sleep(pause) => false,
+            };
+            drop(strong);
+            if closed {
+                break;
+            }
+            // Several pings are one read.
+            while current.notifications.try_recv().is_ok() {}
         }
         if let Some(feed) = feed.upgrade() {
             feed.connected.store(false, Ordering::Relaxed);
@@ -308,40 +350,55 @@ async fn follow(feed: std::sync::Weak<Feed>, config: tokio_postgres::Config, fir
     }
 }
 
-/// Publishes one notified change: inline, or read from the table by id.
-async fn deliver(feed: &Feed, client: &Client, payload: &str) -> StoreResult<()> {
-    let (id, inline) = payload.split_once(' ').unwrap_or((payload, ""));
-    let id: i64 =
-        id.parse().map_err(|_| StoreError::database(format!("bad feed payload {id:?}")))?;
-    if feed.already_published(id) {
-        return Ok(());
+/// Publishes the rows after the cursor in id order, and late ones passed over before; `true`
+/// when any was this node's own.
+async fn read(feed: &Feed, client: &Client, cursor: &mut Cursor) -> StoreResult<bool> {
+    let mut local = false;
+    loop {
+        let late: Vec<i64> = cursor.late.keys().copied().collect();
+        let rows = client
+            .query(
+                "SELECT id, payload FROM change_feed WHERE id > $1 OR id = ANY($2)
+                 ORDER BY id LIMIT $3",
+                &[&cursor.last, &late, &BATCH],
+            )
+            .await?;
+        let full = rows.len() as i64 == BATCH;
+        for row in &rows {
+            let id: i64 = row.try_get(0)?;
+            let payload: &str = row.try_get(1)?;
+            if id <= cursor.last {
+                cursor.late.remove(&id);
+                local |= feed.publish(id, payload);
+                continue;
+            }
+            if id > cursor.last + 1 {
+                // The ids between are writes still committing (or rolled back).
+                let since = *cursor.gap_since.get_or_insert_with(Instant::now);
+                if since.elapsed() < GAP_WAIT {
+                    break;
+                }
+                let now = Instant::now();
+                for missing in (cursor.last + 1..id).take(1_000) {
+                    cursor.late.insert(missing, now);
+                }
+            }
+            cursor.last = id;
+            cursor.gap_since = None;
+            local |= feed.publish(id, payload);
+        }
+        cursor.late.retain(|_, since| since.elapsed() < LATE);
+        if !full || cursor.gap_since.is_some() {
+            return Ok(local);
+        }
     }
-    let wire: Wire = if inline.is_empty() {
-        let row = client.query_one("SELECT payload FROM change_feed WHERE id = $1", &[&id]).await?;
-        serde_json::from_str(row.try_get::<_, &str>(0)?).map_err(StoreError::database)?
-    } else {
-        serde_json::from_str(inline).map_err(StoreError::database)?
-    };
-    feed.publish(id, wire.into_change());
-    Ok(())
 }
 
-/// After a reconnect: publishes the recent changes this node has not seen, oldest first.
-async fn catch_up(feed: &Feed, client: &Client) -> StoreResult<()> {
-    let rows = client
-        .query(
-            "SELECT id, payload FROM change_feed WHERE created_at >= $1 ORDER BY id",
-            &[&(now_millis() - CATCH_UP)],
-        )
+/// Removes old changes and idle rate buckets.
+async fn prune(client: &Client, now: Millis) -> StoreResult<()> {
+    client.execute("DELETE FROM change_feed WHERE created_at < $1", &[&(now - KEEP)]).await?;
+    client
+        .execute("DELETE FROM rate_buckets WHERE updated_at < $1", &[&(now - IDLE_BUCKET)])
         .await?;
-    for row in rows {
-        let id: i64 = row.try_get(0)?;
-        if feed.already_published(id) {
-            continue;
-        }
-        let wire: Wire =
-            serde_json::from_str(row.try_get::<_, &str>(1)?).map_err(StoreError::database)?;
-        feed.publish(id, wire.into_change());
-    }
     Ok(())
 }

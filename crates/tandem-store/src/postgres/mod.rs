@@ -162,6 +162,21 @@ impl PostgresStore {
         transaction.end(result).await
     }
 
+    /// Runs `job` in a transaction whose commit does not wait for the disk: for state that
+    /// may be lost with a crash of the database (rate-limit buckets, a token's last use).
+    async fn unflushed<T, F>(&self, job: F) -> StoreResult<T>
+    where
+        F: for<'a> FnOnce(&'a Db) -> BoxFuture<'a, StoreResult<T>> + Send,
+    {
+        let transaction = Transaction::begin(
+            self.connection().await?,
+            "BEGIN; SET LOCAL synchronous_commit TO OFF",
+        )
+        .await?;
+        let result = job(transaction.db()).await;
+        transaction.end(result).await
+    }
+
     /// Runs `job` in a transaction and commits it with the changes it reports in the feed;
     /// answers once the commit is durable and this node has published the changes.
     async fn write<T, F>(&self, job: F) -> StoreResult<T>
@@ -176,6 +191,9 @@ impl PostgresStore {
         };
         let announced = self.inner.feed.record(transaction.db(), &changes).await?;
         transaction.end(Ok(())).await?;
+        if !changes.is_empty() {
+            self.inner.feed.committed();
+        }
         announced.published().await;
         Ok(value)
     }
@@ -277,7 +295,7 @@ impl Store for PostgresStore {
         let per_ms = f64::from(per_minute.max(1)) / 60_000.0;
         // The bucket is refilled and debited in one statement: concurrent requests on several
         // nodes queue on its row.
-        self.read(move |db| {
+        self.unflushed(move |db| {
             Box::pin(async move {
                 let taken = sql::query_opt(
                     db,
@@ -450,7 +468,7 @@ impl Store for PostgresStore {
     }
 
     async fn touch_api_token(&self, id: ApiTokenId, now: Millis) -> StoreResult<()> {
-        self.write(move |db, _| {
+        self.unflushed(move |db| {
             Box::pin(async move { accounts::touch_api_token(db, id, now).await })
         })
         .await
