@@ -56,6 +56,18 @@ async fn two_nodes_share_live_messages_and_routing_survives_the_routers_death() 
     eprintln!("cluster: both nodes ready after {:?}", began.elapsed());
     let http = reqwest::Client::new();
     let mut acked: Vec<Acked> = Vec::new();
+    for node in &nodes {
+        let ready: Value = http
+            .get(format!("http://{}/readyz", node.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ready["backend"], "postgres", "{ready}");
+        assert_eq!(ready["checks"]["feed"], "ok", "{ready}");
+    }
 
     // 1. A customer on node A, an agent's console on node B.
     let mut console = Socket::console(&nodes[1].address, &seeded.api_token).await;

@@ -32,6 +32,9 @@ async fn an_embedded_installation_moves_to_postgres_whole_and_once() {
     assert!(out.contains("every count matches"), "{out}");
     assert!(out.contains("messages"), "a line per table: {out}");
 
+    let (ok, out, err) = tandem(&["migrate", "--store", &database.url]);
+    assert!(ok, "{err}");
+    assert!(out.contains("schema version 1 (this build writes 1)"), "{out}");
     let moved = PostgresStore::open(&PostgresConfig::new(database.url.clone())).await.unwrap();
     let after: Arc<dyn Store> = Arc::new(moved.clone());
     assert_eq!(conversations(after.as_ref(), workspace).await, messages);
