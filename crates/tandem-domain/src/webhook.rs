@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::entities::id_type;
-use crate::{Millis, Problem, ValidationError, WorkspaceId};
+use crate::{InboxId, Millis, Problem, ValidationError, WorkspaceId};
 
 id_type! {
     /// A URL of the business that Tandem posts events to.
@@ -104,6 +104,10 @@ pub struct WebhookEndpoint {
     pub events: Vec<WebhookEventType>,
     /// Disabled endpoints get nothing; disabling one gives up on what it had pending.
     pub active: bool,
+    /// Only this inbox's conversations (an API channel's endpoint), and no workspace-wide
+    /// events; its deliveries about one conversation are sent one at a time, in order.
+    /// `None`: the whole workspace, each delivery as soon as it is due.
+    pub inbox_id: Option<InboxId>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

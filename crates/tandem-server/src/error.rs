@@ -68,9 +68,9 @@ error_codes! {
     ActionsInvalid = "actions_invalid", UNPROCESSABLE_ENTITY,
         "Business actions have problems; `problems` lists each (action, part, reason). Nothing was saved.";
     Unauthorized = "unauthorized", UNAUTHORIZED,
-        "Sign in (a session cookie) or send an API token or a widget token.";
+        "Sign in (a session cookie) or send an API token, a widget token or (API channel) the inbox's secret.";
     InvalidToken = "invalid_token", UNAUTHORIZED,
-        "The token is unknown (or its user deactivated).";
+        "The token is unknown (or its user deactivated); on the API channel, the bearer is not the inbox's identity secret.";
     TokenRevoked = "token_revoked", UNAUTHORIZED,
         "The API token was revoked (by its user, an admin or a password change).";
     TokenExpired = "token_expired", UNAUTHORIZED,
@@ -85,6 +85,8 @@ error_codes! {
         "A console socket opened from another origin.";
     IdentityMismatch = "identity_mismatch", FORBIDDEN,
         "`user_hash` is not the HMAC of `user_id` with this inbox's identity secret.";
+    NotApiInbox = "not_api_inbox", FORBIDDEN,
+        "The inbox's channel is not `api`: only API-channel inboxes take messages through `/api/v1/channel`.";
     AdminsOnly = "admins_only", FORBIDDEN,
         "Only admins may do this.";
     ManagersOnly = "managers_only", FORBIDDEN,
@@ -196,6 +198,10 @@ pub enum ApiError {
     CrossOrigin,
     #[error("user_hash does not match user_id; compute it with this inbox's identity secret")]
     IdentityMismatch,
+    #[error(
+        "the inbox's channel is not api; create an inbox with channel \"api\" for the API channel"
+    )]
+    NotApiInbox,
     #[error(transparent)]
     Refused(#[from] Refusal),
     #[error("{} not found", .0.as_str())]
@@ -257,6 +263,7 @@ impl ApiError {
             ApiError::CsrfFailed => ErrorCode::CsrfFailed,
             ApiError::CrossOrigin => ErrorCode::CrossOrigin,
             ApiError::IdentityMismatch => ErrorCode::IdentityMismatch,
+            ApiError::NotApiInbox => ErrorCode::NotApiInbox,
             ApiError::Refused(refusal) => match refusal {
                 Refusal::AdminsOnly => ErrorCode::AdminsOnly,
                 Refusal::ManagersOnly => ErrorCode::ManagersOnly,

@@ -524,7 +524,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Compares two secrets in time that does not depend on where they differ.
-fn same_secret(given: &str, expected: &str) -> bool {
+pub(crate) fn same_secret(given: &str, expected: &str) -> bool {
     let (given, expected) = (Sha256::digest(given.as_bytes()), Sha256::digest(expected.as_bytes()));
     given.iter().zip(expected.iter()).fold(0u8, |differs, (a, b)| differs | (a ^ b)) == 0
 }

@@ -1143,6 +1143,8 @@ pub struct NewWebhookEndpoint {
     pub active: bool,
     /// The key its deliveries are signed with; stored as is, because signing needs it.
     pub secret: String,
+    /// Only this inbox's conversations (see [`WebhookEndpoint::inbox_id`]).
+    pub inbox_id: Option<tandem_domain::InboxId>,
 }
 
 /// Changes to a webhook endpoint; `None` leaves a field as it is.

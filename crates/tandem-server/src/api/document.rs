@@ -52,7 +52,14 @@ const TAGS: &[(&str, &str)] = &[
         "webhooks",
         "Outbound webhooks: endpoints that receive signed conversation events, and their deliveries.",
     ),
-    ("inboxes", "Inbox settings: the identity secret for identity verification (admins)."),
+    (
+        "inboxes",
+        "Inboxes (web, e-mail, API channel): created by admins, listed for agents, and the identity secret for identity verification and the API channel (admins).",
+    ),
+    (
+        "channel",
+        "The API channel: a business posts its customers' messages to an `api` inbox with the inbox's key, and receives the replies as signed webhooks of an endpoint bound to the inbox (or polls).",
+    ),
     (
         "reports",
         "Insight: KPIs over conversations, the conversations behind each figure, and spike alerts on what customers ask.",
@@ -164,6 +171,27 @@ pub fn complete(mut document: OpenApi) -> OpenApi {
                 ))
                 .build(),
         ),
+    );
+    components.add_security_scheme(
+        "inboxKey",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "The API channel's inbox secret: the identity secret of an `api` inbox \
+                     (`GET /api/v1/inboxes/{id}/identity`), sent together with the inbox's \
+                     public key in `X-Tandem-Inbox`. Rotating the secret refuses the old one \
+                     at once.",
+                ))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "inboxPublicKey",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-Tandem-Inbox",
+            "The public key (`pk_…`) of the API channel's inbox, with its secret as the bearer.",
+        ))),
     );
     if let Some(RefOr::T(Schema::Object(codes))) = components.schemas.get_mut("ErrorCode") {
         codes.description = Some(error_table());

@@ -8,6 +8,7 @@ pub(crate) mod actions;
 pub(crate) mod agents;
 pub(crate) mod assist;
 pub(crate) mod audit;
+pub(crate) mod channel;
 pub(crate) mod csat;
 pub mod document;
 pub(crate) mod history_import;
@@ -49,6 +50,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(audit::routes())
         .merge(actions::routes())
         .merge(inboxes::routes())
+        .merge(channel::routes())
         .merge(history_import::routes())
         .merge(insight_alerts::routes())
         .merge(csat::routes())

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use tandem_domain::{
-    WebhookDelivery, WebhookEndpoint, WebhookEndpointId, webhook_description, webhook_events,
-    webhook_url,
+    InboxId, Problem, ValidationError, WebhookDelivery, WebhookEndpoint, WebhookEndpointId,
+    webhook_description, webhook_events, webhook_url,
 };
 use tandem_store::{NewWebhookEndpoint, WebhookEndpointUpdate};
 use utoipa_axum::router::OpenApiRouter;
@@ -90,6 +90,31 @@ pub struct CreateWebhook {
     #[serde(default)]
     pub description: String,
     pub active: Option<bool>,
+    /// Only the events of this inbox's conversations (an API channel's endpoint: the replies
+    /// to its customers), and no workspace-wide ones such as `insight.alert`; absent: every
+    /// event of the workspace. An inbox of the workspace (`GET /api/v1/inboxes`).
+    pub inbox_id: Option<i64>,
+}
+
+/// The inbox an endpoint is bound to: one of the caller's workspace, or `inbox_id` is not
+/// valid (the workspace's inbox ids are the values it may take).
+async fn bound_inbox(
+    state: &AppState,
+    agent: &Agent,
+    inbox_id: Option<i64>,
+) -> ApiResult<Option<InboxId>> {
+    let Some(id) = inbox_id else { return Ok(None) };
+    let inboxes = state.store.inboxes(agent.user.workspace_id).await?;
+    if inboxes.iter().any(|inbox| inbox.id.0 == id) {
+        return Ok(Some(InboxId(id)));
+    }
+    let mut ids: Vec<i64> = inboxes.iter().map(|inbox| inbox.id.0).collect();
+    ids.sort_unstable();
+    let allowed: Vec<String> = ids.iter().map(i64::to_string).collect();
+    Err(ApiError::Invalid(ValidationError::new(
+        "inbox_id",
+        Problem::not_one_of(id.to_string(), &allowed),
+    )))
 }
 
 /// An endpoint with its signing secret, shown once.
@@ -110,6 +135,7 @@ pub async fn create_checked(
     let url = webhook_url(&request.url)?;
     let events = webhook_events(&request.events)?;
     let description = webhook_description(&request.description)?;
+    let inbox_id = bound_inbox(state, agent, request.inbox_id).await?;
     let workspace = agent.user.workspace_id;
     let secret = new_secret();
     let endpoint = NewWebhookEndpoint {
@@ -119,14 +145,15 @@ pub async fn create_checked(
         events,
         active: request.active.unwrap_or(true),
         secret: secret.clone(),
+        inbox_id,
     };
     let endpoint = state.store.create_webhook_endpoint(endpoint).await?;
     tracing::info!(endpoint = %endpoint.id, user = %agent.user.id, host = %crate::webhooks::url_host(&endpoint.url), "webhook endpoint created");
     Ok(WithSecret { endpoint, secret })
 }
 
-/// Registers an endpoint (admins; at most 20 per workspace). The response carries the signing
-/// secret, shown this once.
+/// Registers an endpoint (admins; at most 20 per workspace), for the whole workspace or bound
+/// to one inbox (`inbox_id`). The response carries the signing secret, shown this once.
 #[utoipa::path(post, path = "/api/v1/webhooks", operation_id = "createWebhook", tag = "webhooks", request_body = CreateWebhook, security(("session" = []), ("apiToken" = [])),
     responses((status = 201, description = "Registered, with its secret.", body = WithSecret), Errors))]
 async fn create(

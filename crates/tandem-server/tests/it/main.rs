@@ -5,6 +5,7 @@ mod actions_console;
 mod api;
 mod assist;
 mod audit;
+mod channel;
 mod console;
 mod csat;
 mod fuzz;

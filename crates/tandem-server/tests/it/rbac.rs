@@ -39,6 +39,9 @@ enum Guard {
     Managers,
     /// Admins only.
     Admins,
+    /// The API channel: an `api` inbox's key (`X-Tandem-Inbox` and its secret as the bearer),
+    /// which none of the callers holds.
+    InboxKey,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +83,8 @@ fn expected(guard: Guard, caller: Caller, method: &Method) -> Outcome {
     let reads = matches!(*method, Method::GET | Method::HEAD);
     let rank = match guard {
         Guard::Public => return Outcome::Allowed,
+        // Neither a session, an API token nor a widget token is an inbox's key.
+        Guard::InboxKey => return Outcome::Unauthorized,
         Guard::SignIn if caller == Caller::Customer => return Outcome::Unauthorized,
         Guard::SignIn => return Outcome::Allowed,
         Guard::Widget if caller == Caller::Customer => return Outcome::Allowed,
@@ -177,6 +182,19 @@ fn api_table(target: i64) -> Vec<Row> {
         ),
         // The widget's socket carries its token in the query (added per caller).
         row("GET /api/v1/widget/ws", Widget, "/api/v1/widget/ws", Socket),
+        // The API channel.
+        row(
+            "POST /api/v1/channel/messages",
+            InboxKey,
+            "/api/v1/channel/messages",
+            Json(json!({ "text": "" })),
+        ),
+        row(
+            "GET /api/v1/channel/conversations/{id}/messages",
+            InboxKey,
+            "/api/v1/channel/conversations/999999/messages",
+            None,
+        ),
         row("GET /api/v1/console/ws", Agents, "/api/v1/console/ws", Socket),
         // Any agent.
         row("GET /api/v1/me", Agents, "/api/v1/me", None),
@@ -269,6 +287,7 @@ fn api_table(target: i64) -> Vec<Row> {
         row("GET /api/v1/queues", Agents, "/api/v1/queues", None),
         row("GET /api/v1/escalation/policy", Agents, "/api/v1/escalation/policy", None),
         row("GET /api/v1/inboxes/{id}/csat", Agents, "/api/v1/inboxes/999999/csat", None),
+        row("GET /api/v1/inboxes", Agents, "/api/v1/inboxes", None),
         // Supervisors and admins.
         row(
             "POST /api/v1/actions/import",
@@ -370,6 +389,12 @@ fn api_table(target: i64) -> Vec<Row> {
         ),
         // Someone else's account (one's own name is anyone's to change).
         row("PATCH /api/v1/users/{id}", Admins, &user, Json(json!({ "display_name": "" }))),
+        row(
+            "POST /api/v1/inboxes",
+            Admins,
+            "/api/v1/inboxes",
+            Json(json!({ "name": "", "channel": "api" })),
+        ),
         row("GET /api/v1/inboxes/{id}/identity", Admins, "/api/v1/inboxes/999999/identity", None),
         row(
             "POST /api/v1/inboxes/{id}/identity/rotate",

@@ -409,6 +409,7 @@ async fn webhook_input_is_validated_with_stable_codes() {
             events: vec![tandem_domain::WebhookEventType::MessageCreated],
             active: true,
             secret: "whsec_other".into(),
+            inbox_id: None,
         })
         .await
         .unwrap();

@@ -15,9 +15,9 @@
 
 use serde_json::Value;
 use tandem_domain::{
-    Conversation, MAX_WEBHOOK_ENDPOINTS, Millis, WebhookDelivery, WebhookDeliveryId,
-    WebhookDeliveryStatus, WebhookEndpoint, WebhookEndpointId, WebhookEventId, WebhookEventType,
-    WorkspaceId,
+    Conversation, ConversationId, InboxId, MAX_WEBHOOK_ENDPOINTS, Millis, WebhookDelivery,
+    WebhookDeliveryId, WebhookDeliveryStatus, WebhookEndpoint, WebhookEndpointId, WebhookEventId,
+    WebhookEventType, WorkspaceId,
 };
 use tokio_postgres::Row;
 
@@ -31,7 +31,7 @@ use crate::{
 const DISABLED: &str = "endpoint disabled";
 
 const ENDPOINT_COLUMNS: &str =
-    "id, workspace_id, url, description, events, active, created_at, updated_at";
+    "id, workspace_id, url, description, events, active, created_at, updated_at, inbox_id";
 
 fn endpoint_from_row(row: &Row) -> StoreResult<WebhookEndpoint> {
     let events: Vec<String> = json(row, 4)?.unwrap_or_default();
@@ -45,6 +45,7 @@ fn endpoint_from_row(row: &Row) -> StoreResult<WebhookEndpoint> {
         active: get(row, 5)?,
         created_at: get(row, 6)?,
         updated_at: get(row, 7)?,
+        inbox_id: get::<Option<i64>>(row, 8)?.map(tandem_domain::InboxId),
     })
 }
 
@@ -123,8 +124,8 @@ pub(super) async fn create_endpoint(
     let now = now_millis();
     let row = query_one(
         db,
-        "INSERT INTO webhook_endpoints (workspace_id, url, description, events, secret, active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        "INSERT INTO webhook_endpoints (workspace_id, url, description, events, secret, active, created_at, updated_at, inbox_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
         &[
             &endpoint.workspace_id.0,
             &endpoint.url,
@@ -133,6 +134,7 @@ pub(super) async fn create_endpoint(
             &endpoint.secret,
             &endpoint.active,
             &now,
+            &endpoint.inbox_id.map(|inbox| inbox.0),
         ],
     )
     .await?;
@@ -143,6 +145,7 @@ pub(super) async fn create_endpoint(
         description: endpoint.description,
         events: endpoint.events,
         active: endpoint.active,
+        inbox_id: endpoint.inbox_id,
         created_at: now,
         updated_at: now,
     })
@@ -281,6 +284,10 @@ pub(super) async fn claim(
          JOIN webhook_events v ON v.id = d.event_id
          JOIN webhook_endpoints e ON e.id = d.endpoint_id
          WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.active
+           AND (e.inbox_id IS NULL OR NOT EXISTS (
+               SELECT 1 FROM webhook_deliveries p JOIN webhook_events pv ON pv.id = p.event_id
+               WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending' AND p.id < d.id
+                 AND pv.conversation_id = v.conversation_id))
          ORDER BY d.next_attempt_at, d.id LIMIT $2
          FOR UPDATE OF d SKIP LOCKED"
     );
@@ -318,7 +325,13 @@ pub(super) async fn claim(
 pub(super) async fn next_due(db: &Db) -> StoreResult<Option<Millis>> {
     let row = query_one(
         db,
-        "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'",
+        "SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d
+             JOIN webhook_events v ON v.id = d.event_id
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id
+             WHERE d.status = 'pending' AND (e.inbox_id IS NULL OR NOT EXISTS (
+                 SELECT 1 FROM webhook_deliveries p JOIN webhook_events pv ON pv.id = p.event_id
+                 WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending' AND p.id < d.id
+                   AND pv.conversation_id = v.conversation_id))",
         &[],
     )
     .await?;
@@ -396,16 +409,20 @@ pub(super) async fn prune(db: &Db, before: Millis) -> StoreResult<u64> {
 /// The active endpoints of `workspace` subscribed to `event`, share-locked: an endpoint being
 /// disabled is waited for (and then skipped), and one disabled after this fails the delivery
 /// written here, which it then sees.
+/// The active endpoints of the workspace subscribed to `event`: those of every inbox, and
+/// those of `inbox` (an event about one of its conversations).
 async fn subscribers(
     db: &Db,
     workspace: WorkspaceId,
     event: WebhookEventType,
+    inbox: Option<InboxId>,
 ) -> StoreResult<Vec<WebhookEndpointId>> {
     let rows = query(
         db,
-        "SELECT id, events FROM webhook_endpoints WHERE workspace_id = $1 AND active ORDER BY id
+        "SELECT id, events FROM webhook_endpoints
+         WHERE workspace_id = $1 AND active AND (inbox_id IS NULL OR inbox_id = $2) ORDER BY id
          FOR SHARE",
-        &[&workspace.0],
+        &[&workspace.0, &inbox.map(|inbox| inbox.0)],
     )
     .await?;
     let mut subscribed = Vec::new();
@@ -453,12 +470,14 @@ pub(super) async fn record(
     at: Millis,
     data: impl FnOnce(Value) -> StoreResult<Value>,
 ) -> StoreResult<()> {
-    let endpoints = subscribers(db, conversation.workspace_id, event).await?;
+    let endpoints =
+        subscribers(db, conversation.workspace_id, event, Some(conversation.inbox_id)).await?;
     if endpoints.is_empty() {
         return Ok(());
     }
     let data = data(snapshot(db, conversation).await?)?;
-    insert_event(db, conversation.workspace_id, event, at, &data, endpoints).await
+    let about = Some(conversation.id);
+    insert_event(db, conversation.workspace_id, (event, about), at, &data, endpoints).await
 }
 
 /// Records a workspace's event that concerns no one conversation (an insight alert).
@@ -469,17 +488,18 @@ pub(super) async fn record_for_workspace(
     at: Millis,
     data: &Value,
 ) -> StoreResult<()> {
-    let endpoints = subscribers(db, workspace, event).await?;
+    let endpoints = subscribers(db, workspace, event, None).await?;
     if endpoints.is_empty() {
         return Ok(());
     }
-    insert_event(db, workspace, event, at, data, endpoints).await
+    insert_event(db, workspace, (event, None), at, data, endpoints).await
 }
 
+/// Records an event (with the conversation it is about, if one) and its deliveries.
 async fn insert_event(
     db: &Db,
     workspace: WorkspaceId,
-    event: WebhookEventType,
+    (event, about): (WebhookEventType, Option<ConversationId>),
     at: Millis,
     data: &Value,
     endpoints: Vec<WebhookEndpointId>,
@@ -487,9 +507,15 @@ async fn insert_event(
     let event: i64 = get(
         &query_one(
             db,
-            "INSERT INTO webhook_events (workspace_id, type, data, created_at)
-             VALUES ($1, $2, $3, $4) RETURNING id",
-            &[&workspace.0, &event.as_str(), &to_json(data)?, &at],
+            "INSERT INTO webhook_events (workspace_id, type, data, created_at, conversation_id)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[
+                &workspace.0,
+                &event.as_str(),
+                &to_json(data)?,
+                &at,
+                &about.map(|conversation| conversation.0),
+            ],
         )
         .await?,
         0,

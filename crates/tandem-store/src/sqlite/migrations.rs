@@ -549,6 +549,17 @@ const MIGRATIONS: &[&str] = &[
         SELECT RAISE(ABORT, 'the audit log is append-only');
     END;
     "#,
+    // 22: an endpoint may serve one inbox (an API channel's), and events name their
+    // conversation, so one endpoint's deliveries about a conversation go one at a time, in
+    // order. Events already recorded get the id their data carries.
+    r#"
+    ALTER TABLE webhook_endpoints ADD COLUMN inbox_id INTEGER REFERENCES inboxes(id);
+    ALTER TABLE webhook_events ADD COLUMN conversation_id INTEGER;
+    UPDATE webhook_events SET conversation_id = json_extract(data, '$.conversation.id')
+        WHERE json_valid(data) AND json_type(data, '$.conversation.id') = 'integer';
+    CREATE INDEX webhook_deliveries_pending_by_endpoint ON webhook_deliveries (endpoint_id, id)
+        WHERE status = 'pending';
+    "#,
 ];
 
 /// The migration after which existing conversations' facts are rebuilt in Rust.

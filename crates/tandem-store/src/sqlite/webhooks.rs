@@ -13,9 +13,9 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 use tandem_domain::{
-    Conversation, MAX_WEBHOOK_ENDPOINTS, Millis, WebhookDelivery, WebhookDeliveryId,
-    WebhookDeliveryStatus, WebhookEndpoint, WebhookEndpointId, WebhookEventId, WebhookEventType,
-    WorkspaceId,
+    Conversation, ConversationId, InboxId, MAX_WEBHOOK_ENDPOINTS, Millis, WebhookDelivery,
+    WebhookDeliveryId, WebhookDeliveryStatus, WebhookEndpoint, WebhookEndpointId, WebhookEventId,
+    WebhookEventType, WorkspaceId,
 };
 
 use super::rows::{json_column, text_enum, to_json};
@@ -28,7 +28,7 @@ use crate::{
 const DISABLED: &str = "endpoint disabled";
 
 const ENDPOINT_COLUMNS: &str =
-    "id, workspace_id, url, description, events, active, created_at, updated_at";
+    "id, workspace_id, url, description, events, active, created_at, updated_at, inbox_id";
 
 fn endpoint_from_row(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
     let events: Vec<String> = json_column(row, 4)?.unwrap_or_default();
@@ -42,6 +42,7 @@ fn endpoint_from_row(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
         active: row.get(5)?,
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
+        inbox_id: row.get::<_, Option<i64>>(8)?.map(tandem_domain::InboxId),
     })
 }
 
@@ -105,8 +106,8 @@ pub(super) fn create_endpoint(
     let now = now_millis();
     connection
         .prepare_cached(
-            "INSERT INTO webhook_endpoints (workspace_id, url, description, events, secret, active, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            "INSERT INTO webhook_endpoints (workspace_id, url, description, events, secret, active, created_at, updated_at, inbox_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
         )?
         .execute(params![
             endpoint.workspace_id.0,
@@ -115,7 +116,8 @@ pub(super) fn create_endpoint(
             event_names(&endpoint.events)?,
             endpoint.secret,
             endpoint.active,
-            now
+            now,
+            endpoint.inbox_id.map(|inbox| inbox.0)
         ])?;
     Ok(WebhookEndpoint {
         id: WebhookEndpointId(connection.last_insert_rowid()),
@@ -124,6 +126,7 @@ pub(super) fn create_endpoint(
         description: endpoint.description,
         events: endpoint.events,
         active: endpoint.active,
+        inbox_id: endpoint.inbox_id,
         created_at: now,
         updated_at: now,
     })
@@ -249,6 +252,10 @@ pub(super) fn claim(
          JOIN webhook_events v ON v.id = d.event_id
          JOIN webhook_endpoints e ON e.id = d.endpoint_id
          WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND e.active
+           AND (e.inbox_id IS NULL OR NOT EXISTS (
+               SELECT 1 FROM webhook_deliveries p JOIN webhook_events pv ON pv.id = p.event_id
+               WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending' AND p.id < d.id
+                 AND pv.conversation_id = v.conversation_id))
          ORDER BY d.next_attempt_at, d.id LIMIT ?2"
     ))?;
     let rows = statement.query_map(params![now, limit], |row| {
@@ -279,7 +286,13 @@ pub(super) fn claim(
 pub(super) fn next_due(connection: &Connection) -> StoreResult<Option<Millis>> {
     Ok(connection
         .prepare_cached(
-            "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'",
+            "SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d
+             JOIN webhook_events v ON v.id = d.event_id
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id
+             WHERE d.status = 'pending' AND (e.inbox_id IS NULL OR NOT EXISTS (
+                 SELECT 1 FROM webhook_deliveries p JOIN webhook_events pv ON pv.id = p.event_id
+                 WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending' AND p.id < d.id
+                   AND pv.conversation_id = v.conversation_id))",
         )?
         .query_row([], |row| row.get(0))?)
 }
@@ -344,15 +357,19 @@ pub(super) fn prune(connection: &Connection, before: Millis) -> StoreResult<u64>
 }
 
 /// The active endpoints of `workspace` subscribed to `event`.
+/// The active endpoints of the workspace subscribed to `event`: those of every inbox, and
+/// those of `inbox` (an event about one of its conversations).
 fn subscribers(
     connection: &Connection,
     workspace: WorkspaceId,
     event: WebhookEventType,
+    inbox: Option<InboxId>,
 ) -> StoreResult<Vec<WebhookEndpointId>> {
     let mut statement = connection.prepare_cached(
-        "SELECT id, events FROM webhook_endpoints WHERE workspace_id = ?1 AND active ORDER BY id",
+        "SELECT id, events FROM webhook_endpoints
+         WHERE workspace_id = ?1 AND active AND (inbox_id IS NULL OR inbox_id = ?2) ORDER BY id",
     )?;
-    let rows = statement.query_map([workspace.0], |row| {
+    let rows = statement.query_map(params![workspace.0, inbox.map(|inbox| inbox.0)], |row| {
         let events: Vec<String> = json_column(row, 1)?.unwrap_or_default();
         Ok((WebhookEndpointId(row.get(0)?), events))
     })?;
@@ -398,12 +415,14 @@ pub(super) fn record(
     at: Millis,
     data: impl FnOnce(Value) -> StoreResult<Value>,
 ) -> StoreResult<()> {
-    let endpoints = subscribers(connection, conversation.workspace_id, event)?;
+    let endpoints =
+        subscribers(connection, conversation.workspace_id, event, Some(conversation.inbox_id))?;
     if endpoints.is_empty() {
         return Ok(());
     }
     let data = data(snapshot(connection, conversation)?)?;
-    insert_event(connection, conversation.workspace_id, event, at, &data, endpoints)
+    let about = Some(conversation.id);
+    insert_event(connection, conversation.workspace_id, (event, about), at, &data, endpoints)
 }
 
 /// Records a workspace's event that concerns no one conversation (an insight alert).
@@ -414,26 +433,34 @@ pub(super) fn record_for_workspace(
     at: Millis,
     data: &Value,
 ) -> StoreResult<()> {
-    let endpoints = subscribers(connection, workspace, event)?;
+    let endpoints = subscribers(connection, workspace, event, None)?;
     if endpoints.is_empty() {
         return Ok(());
     }
-    insert_event(connection, workspace, event, at, data, endpoints)
+    insert_event(connection, workspace, (event, None), at, data, endpoints)
 }
 
+/// Records an event (with the conversation it is about, if one) and its deliveries.
 fn insert_event(
     connection: &Connection,
     workspace: WorkspaceId,
-    event: WebhookEventType,
+    (event, about): (WebhookEventType, Option<ConversationId>),
     at: Millis,
     data: &Value,
     endpoints: Vec<WebhookEndpointId>,
 ) -> StoreResult<()> {
     connection
         .prepare_cached(
-            "INSERT INTO webhook_events (workspace_id, type, data, created_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO webhook_events (workspace_id, type, data, created_at, conversation_id)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
-        .execute(params![workspace.0, event.as_str(), to_json(data)?, at])?;
+        .execute(params![
+            workspace.0,
+            event.as_str(),
+            to_json(data)?,
+            at,
+            about.map(|conversation| conversation.0)
+        ])?;
     let event = connection.last_insert_rowid();
     let mut delivery = connection.prepare_cached(
         "INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?3)",

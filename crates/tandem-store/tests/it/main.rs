@@ -134,4 +134,5 @@ both_backends!(
     insight_alerts_are_raised_once_and_announced,
     conversation_texts_are_each_conversations_opening,
     a_bot_turns_action_and_model_reply_are_audited_with_the_reply,
+    an_inbox_endpoint_hears_its_inbox_in_order,
 );

@@ -186,6 +186,7 @@ async fn webhook_deliveries_are_claimed_by_one_node_each() {
             events: vec![tandem_domain::WebhookEventType::MessageCreated],
             active: true,
             secret: "whsec_nodes".into(),
+            inbox_id: None,
         })
         .await
         .unwrap();

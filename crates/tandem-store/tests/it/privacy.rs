@@ -170,6 +170,7 @@ async fn erase_a_customer(store: &Arc<dyn Store>) -> Erased {
             events: WebhookEventType::SUBSCRIBABLE.to_vec(),
             active: true,
             secret: "whsec_test".into(),
+            inbox_id: None,
         })
         .await
         .unwrap();

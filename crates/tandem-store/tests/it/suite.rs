@@ -846,6 +846,7 @@ fn webhook_endpoint(
         events: events.to_vec(),
         active,
         secret: "whsec_test".into(),
+        inbox_id: None,
     }
 }
 
@@ -1810,6 +1811,7 @@ pub async fn insight_alerts_are_raised_once_and_announced(harness: Harness) {
             events: vec![Event::InsightAlert],
             active: true,
             secret: "whsec_test".into(),
+            inbox_id: None,
         })
         .await
         .unwrap();
@@ -1881,4 +1883,94 @@ pub async fn a_bot_turns_action_and_model_reply_are_audited_with_the_reply(harne
     assert_eq!(entries[0].actor_name, "qwen-plus", "the model is named");
     assert_eq!(entries[1].detail["outcome"], "done");
     assert!(!entries[1].detail.to_string().contains("A-1001"), "parameters are the customer's");
+}
+
+/// An endpoint bound to an inbox (an API channel's) hears only that inbox's conversations, and
+/// its deliveries about a conversation go one at a time, in the order of the messages: a later
+/// one waits while an earlier one is pending, retries included. (Workspace-wide endpoints are
+/// sent what is due at once, as before.)
+pub async fn an_inbox_endpoint_hears_its_inbox_in_order(harness: Harness) {
+    use tandem_domain::WebhookEventType as Event;
+    use tandem_store::{WebhookAttempt, WebhookOutcome};
+    let store = &harness.store;
+    let world = world(store).await;
+    let other_inbox = store
+        .create_inbox(NewInbox {
+            workspace_id: world.workspace,
+            name: "App".into(),
+            channel: Channel::Api,
+            public_key: format!("pk_app_{}", world.workspace.0),
+            bot_name: "Bot".into(),
+        })
+        .await
+        .unwrap();
+    let mut bound = webhook_endpoint(&world, &[Event::MessageCreated, Event::InsightAlert], true);
+    bound.inbox_id = Some(world.inbox.id);
+    let bound = store.create_webhook_endpoint(bound).await.unwrap();
+    assert_eq!(bound.inbox_id, Some(world.inbox.id));
+    let mut elsewhere = webhook_endpoint(&world, &[Event::MessageCreated], true);
+    elsewhere.inbox_id = Some(other_inbox.id);
+    let elsewhere = store.create_webhook_endpoint(elsewhere).await.unwrap();
+    assert_eq!(
+        store.webhook_endpoint(elsewhere.id).await.unwrap().unwrap().inbox_id,
+        elsewhere.inbox_id
+    );
+
+    for body in ["一", "二", "三"] {
+        store.append_message(customer_message(&world, body, None)).await.unwrap();
+    }
+    let alert = tandem_store::NewInsightAlert { key: "k".into(), alert: serde_json::json!({}) };
+    store.raise_insight_alert(world.workspace, alert).await.unwrap();
+    assert!(store.webhook_deliveries(elsewhere.id, 10).await.unwrap().is_empty(), "not its inbox");
+    assert_eq!(store.webhook_deliveries(bound.id, 10).await.unwrap().len(), 3, "no alert");
+
+    let now = now_millis();
+    let body = |due: &tandem_store::DueWebhook| due.event.data["message"]["body"].clone();
+    let first = store.claim_webhooks(now, now + 30_000, 10).await.unwrap();
+    assert_eq!(first.iter().map(body).collect::<Vec<_>>(), ["一"], "one at a time");
+    let retry = WebhookAttempt {
+        at: now,
+        response_status: Some(503),
+        error: Some("HTTP 503".into()),
+        outcome: WebhookOutcome::RetryAt(now + 10_000),
+    };
+    store.finish_webhook(first[0].delivery.id, retry).await.unwrap();
+    assert!(store.claim_webhooks(now + 1, now + 30_000, 10).await.unwrap().is_empty());
+    // Another conversation of the inbox is not held up by this one's retry.
+    let someone = store
+        .create_customer(NewCustomer {
+            workspace_id: world.workspace,
+            name: "Ada".into(),
+            email: None,
+            locale: None,
+            attributes: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    let target =
+        MessageTarget::CustomerLatest { inbox_id: world.inbox.id, customer_id: someone.id };
+    let other = NewMessage { target, ..customer_message(&world, "另一位", None) };
+    store.append_message(other).await.unwrap();
+    let meanwhile = store.claim_webhooks(now_millis(), now_millis() + 30_000, 10).await.unwrap();
+    assert_eq!(meanwhile.iter().map(body).collect::<Vec<_>>(), ["另一位"]);
+    assert_eq!(store.next_webhook_due().await.unwrap(), Some(now + 10_000), "the retry is next");
+    let again = store.claim_webhooks(now + 10_000, now + 40_000, 10).await.unwrap();
+    assert_eq!(again.iter().map(body).collect::<Vec<_>>(), ["一"]);
+    let delivered = WebhookAttempt {
+        at: now,
+        response_status: Some(204),
+        error: None,
+        outcome: WebhookOutcome::Delivered,
+    };
+    store.finish_webhook(again[0].delivery.id, delivered.clone()).await.unwrap();
+    let second = store.claim_webhooks(now + 10_000, now + 40_000, 10).await.unwrap();
+    assert_eq!(second.iter().map(body).collect::<Vec<_>>(), ["二"]);
+    let gave_up = WebhookAttempt { outcome: WebhookOutcome::Failed, ..delivered };
+    store.finish_webhook(second[0].delivery.id, gave_up).await.unwrap();
+    let third = store.claim_webhooks(now + 10_000, now + 40_000, 10).await.unwrap();
+    assert_eq!(
+        third.iter().map(body).collect::<Vec<_>>(),
+        ["三"],
+        "a failed one holds nothing back"
+    );
 }

@@ -45,6 +45,7 @@ pub(super) async fn create_webhook(
         events: form.events.clone(),
         description: form.description.clone(),
         active: Some(true),
+        inbox_id: None,
     };
     match create_checked(&state, &agent, request).await {
         // The secret is shown on this response only; reloading the page does not show it again.
