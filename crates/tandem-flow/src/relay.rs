@@ -166,7 +166,7 @@ impl Relay {
     /// reply's `client_msg_id` keeps one reply per message even if it were). Returns how many
     /// turns it started.
     pub async fn resume_turns(&self) -> Result<usize, RelayError> {
-        self.resume_turns_before(tandem_store::now_millis(), false).await
+        self.resume_turns_before(Millis::MAX, false).await
     }
 
     /// With several nodes on one store: resumes the bot's turns for customer messages stored

@@ -7,6 +7,7 @@
 
 pub mod bench;
 mod postgres;
+mod shared;
 mod sqlite;
 pub mod testing;
 mod write_stats;

@@ -2,113 +2,35 @@
 //! it, customer messages posted with the inbox's key, and the customer's message, the bot's
 //! answer and an agent's reply received as signed webhooks in `seq` order.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
-use hmac::{Hmac, Mac};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
-use crate::webhooks::call;
+use crate::webhooks::{Receiver, call, signature_is_valid};
 use tandem_server::testing::{ADMIN, AGENT, Session, TestApp};
 
-/// One delivery the business's endpoint got.
-#[derive(Debug, Clone)]
-struct Received {
-    event: String,
-    signature: String,
-    raw: Vec<u8>,
-    body: Value,
+/// The `message.created` deliveries `receiver` got, in the order they arrived.
+fn messages(receiver: &Receiver) -> Vec<Value> {
+    receiver
+        .all()
+        .into_iter()
+        .filter(|received| received.event == "message.created")
+        .map(|received| received.body["data"]["message"].clone())
+        .collect()
 }
 
-/// The business's endpoint, on a loopback port; it answers 200 to everything.
-struct Receiver {
-    url: String,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-async fn receive(
-    State(received): State<Arc<Mutex<Vec<Received>>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let header = |name: &str| {
-        headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned()
-    };
-    received.lock().unwrap().push(Received {
-        event: header("x-tandem-event"),
-        signature: header("x-tandem-signature"),
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        raw: body.to_vec(),
-    });
-    StatusCode::OK
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let router = axum::Router::new()
-            .route("/hook", axum::routing::post(receive))
-            .with_state(Arc::clone(&received));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Receiver { url, received }
-    }
-
-    fn all(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-
-    /// The `message.created` deliveries, in the order they arrived.
-    fn messages(&self) -> Vec<Value> {
-        self.all()
-            .into_iter()
-            .filter(|received| received.event == "message.created")
-            .map(|received| received.body["data"]["message"].clone())
-            .collect()
-    }
-
-    /// Waits (up to 10 s) until `count` messages have arrived.
-    async fn wait_for_messages(&self, count: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let messages = self.messages();
-            if messages.len() >= count {
-                return messages;
-            }
-            assert!(Instant::now() < deadline, "{count} messages did not arrive: {messages:#?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
+/// Waits (up to 10 s) until `count` messages have arrived.
+async fn wait_for_messages(receiver: &Receiver, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let messages = messages(receiver);
+        if messages.len() >= count {
+            return messages;
         }
+        assert!(Instant::now() < deadline, "{count} messages did not arrive: {messages:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// Checks `X-Tandem-Signature: t=..,v1=..` the way the README tells a business to.
-fn signature_is_valid(secret: &str, header: &str, body: &[u8]) -> bool {
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        match part.split_once('=') {
-            Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
-            Some(("v1", value)) => signatures.push(value.to_owned()),
-            _ => {}
-        }
-    }
-    let Some(timestamp) = timestamp else { return false };
-    if (tandem_store::now_millis() / 1000 - timestamp).abs() > 300 {
-        return false;
-    }
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{timestamp}.").as_bytes());
-    mac.update(body);
-    let expected: String =
-        mac.finalize().into_bytes().iter().map(|byte| format!("{byte:02x}")).collect();
-    signatures.contains(&expected)
 }
 
 /// An inbox created through the API: (id, public key, identity secret).
@@ -169,10 +91,10 @@ async fn replies_reach_the_business_signed_and_in_seq_order() {
     let admin = app.login(ADMIN).await;
     let (inbox, public_key, inbox_secret) = create_inbox(&app, &admin, "api").await;
     let key = (public_key.as_str(), inbox_secret.as_str());
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start(&[]).await;
     let secret = register(&app, &admin, &receiver.url, inbox).await;
     // An endpoint of another inbox (the web one) hears nothing of this conversation.
-    let elsewhere = Receiver::start().await;
+    let elsewhere = Receiver::start(&[]).await;
     let web_inbox = app.inbox_id().await.0;
     register(&app, &admin, &elsewhere.url, web_inbox).await;
 
@@ -194,7 +116,7 @@ async fn replies_reach_the_business_signed_and_in_seq_order() {
     assert_eq!(sent["message"]["client_msg_id"], "wx-1");
 
     // The customer's message, then the bot's answer.
-    let messages = receiver.wait_for_messages(2).await;
+    let messages = wait_for_messages(&receiver, 2).await;
     assert_eq!(messages[0]["author_kind"], "customer");
     assert_eq!(messages[0]["body"], "怎么退货");
     assert_eq!(messages[1]["author_kind"], "bot");
@@ -213,7 +135,7 @@ async fn replies_reach_the_business_signed_and_in_seq_order() {
     let reply = json!({ "body": "您好，我是客服，已为您登记退货" });
     let replied = call(&app, &admin, Method::POST, &uri, Some(reply)).await;
     assert_eq!(replied.status, StatusCode::CREATED, "{}", replied.text());
-    let messages = receiver.wait_for_messages(3).await;
+    let messages = wait_for_messages(&receiver, 3).await;
     assert_eq!(messages[2]["author_kind"], "agent");
     assert_eq!(messages[2]["body"], "您好，我是客服，已为您登记退货");
 
@@ -251,7 +173,7 @@ async fn replies_reach_the_business_signed_and_in_seq_order() {
         (again.json()["customer_id"].as_i64(), again.json()["conversation_id"].as_i64()),
         (Some(customer), Some(conversation))
     );
-    receiver.wait_for_messages(4).await;
+    wait_for_messages(&receiver, 4).await;
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(elsewhere.all().is_empty(), "another inbox's endpoint got {:#?}", elsewhere.all());

@@ -18,12 +18,12 @@ use tandem_server::testing::{ADMIN, AGENT, SUPERVISOR, Session, TestApp, build};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    event: String,
-    delivery: String,
-    signature: String,
-    raw: Vec<u8>,
-    body: Value,
+pub(crate) struct Received {
+    pub(crate) event: String,
+    pub(crate) delivery: String,
+    pub(crate) signature: String,
+    pub(crate) raw: Vec<u8>,
+    pub(crate) body: Value,
 }
 
 struct ReceiverState {
@@ -33,8 +33,8 @@ struct ReceiverState {
 }
 
 /// A business's HTTP endpoint, served on a loopback port inside the test.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     state: Arc<ReceiverState>,
 }
 
@@ -60,7 +60,7 @@ async fn receive(
 }
 
 impl Receiver {
-    async fn start(statuses: &[u16]) -> Receiver {
+    pub(crate) async fn start(statuses: &[u16]) -> Receiver {
         let state = Arc::new(ReceiverState {
             statuses: Mutex::new(statuses.iter().copied().collect()),
             received: Mutex::new(Vec::new()),
@@ -76,7 +76,7 @@ impl Receiver {
         Receiver { url, state }
     }
 
-    fn all(&self) -> Vec<Received> {
+    pub(crate) fn all(&self) -> Vec<Received> {
         self.state.received.lock().unwrap().clone()
     }
 
@@ -94,7 +94,7 @@ impl Receiver {
 }
 
 /// Checks `X-Tandem-Signature: t=..,v1=..` the way a receiver would.
-fn signature_is_valid(secret: &str, header: &str, body: &[u8]) -> bool {
+pub(crate) fn signature_is_valid(secret: &str, header: &str, body: &[u8]) -> bool {
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header.split(',') {

@@ -122,15 +122,7 @@ pub(super) async fn create_inbox(db: &Db, inbox: NewInbox) -> StoreResult<Inbox>
         ],
     )
     .await?;
-    Ok(Inbox {
-        id: InboxId(get(&row, 0)?),
-        workspace_id: inbox.workspace_id,
-        name: inbox.name,
-        channel: inbox.channel,
-        public_key: inbox.public_key,
-        bot_name: inbox.bot_name,
-        created_at: now,
-    })
+    Ok(crate::shared::created::inbox(get(&row, 0)?, inbox, now))
 }
 
 pub(super) async fn inbox(db: &Db, id: InboxId) -> StoreResult<Option<Inbox>> {
@@ -224,16 +216,7 @@ pub(super) async fn create_user(db: &Db, user: NewUser) -> StoreResult<User> {
         }
         other => other?,
     };
-    Ok(User {
-        id: UserId(get(&row, 0)?),
-        workspace_id: user.workspace_id,
-        email: user.email,
-        display_name: user.display_name,
-        role: user.role,
-        locale: user.locale,
-        active: true,
-        created_at: now,
-    })
+    Ok(crate::shared::created::user(get(&row, 0)?, user, now))
 }
 
 pub(super) async fn user(db: &Db, id: UserId) -> StoreResult<Option<User>> {
@@ -385,16 +368,7 @@ pub(super) async fn create_api_token(db: &Db, token: NewApiToken) -> StoreResult
         ],
     )
     .await?;
-    Ok(ApiToken {
-        id: ApiTokenId(get(&row, 0)?),
-        user_id: token.user_id,
-        name: token.name,
-        scope: token.scope,
-        created_at: now,
-        expires_at: token.expires_at,
-        last_used_at: None,
-        revoked_at: None,
-    })
+    Ok(crate::shared::created::api_token(get(&row, 0)?, token, now))
 }
 
 pub(super) async fn api_token(db: &Db, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>> {
@@ -463,8 +437,7 @@ pub(super) async fn revoke_api_token(
         .ok_or(StoreError::NotFound(Entity::ApiToken))
 }
 
-/// A minute: how stale `last_used_at` may get, so a busy token costs a write a minute at most.
-const TOUCH_EVERY_MS: Millis = 60_000;
+use crate::shared::created::TOUCH_EVERY_MS;
 
 pub(super) async fn touch_api_token(db: &Db, id: ApiTokenId, now: Millis) -> StoreResult<()> {
     execute(

@@ -7,15 +7,13 @@
 //! inside the transaction of the change they record (see `conversations`), so a committed
 //! change always has its entry and a rolled-back one never does.
 
-use tandem_domain::{Conversation, DecisionRecord, HandoffPacket, LlmOutcome, Millis, WorkspaceId};
+use tandem_domain::{Conversation, DecisionRecord, HandoffPacket, Millis, WorkspaceId};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::sql::{Db, Param, code, get, json, query, query_one, to_json};
+use crate::shared::audit::{COLUMNS, containing, escape_like};
 use crate::{AuditActorKind, AuditEntry, AuditFilter, NewAuditEntry, StoreResult};
-
-const COLUMNS: &str =
-    "id, workspace_id, at, actor_kind, actor_id, actor_name, action, target, detail, ip";
 
 fn entry_from_row(row: &Row) -> StoreResult<AuditEntry> {
     Ok(AuditEntry {
@@ -50,27 +48,7 @@ pub(super) async fn append(db: &Db, entry: &NewAuditEntry, now: Millis) -> Store
         ],
     )
     .await?;
-    Ok(AuditEntry {
-        id: get(&row, 0)?,
-        workspace_id: entry.workspace_id,
-        at: now,
-        actor_kind: entry.actor_kind,
-        actor_id: entry.actor_id.clone(),
-        actor_name: entry.actor_name.clone(),
-        action: entry.action.clone(),
-        target: entry.target.clone(),
-        detail: entry.detail.clone(),
-        ip: entry.ip.clone(),
-    })
-}
-
-/// `LIKE` pattern for text containing `needle` (its `%`, `_` and `\` taken literally).
-fn containing(needle: &str) -> String {
-    format!("%{}%", escape_like(needle))
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    Ok(crate::shared::audit::stored(get(&row, 0)?, entry, now))
 }
 
 /// The workspace's entries through `filter`, newest first, before `before_id` if given. The
@@ -138,21 +116,7 @@ pub(super) async fn handoff(
     after_hours: bool,
     now: Millis,
 ) -> StoreResult<()> {
-    let entry = NewAuditEntry {
-        workspace_id: conversation.workspace_id,
-        actor_kind: AuditActorKind::Bot,
-        actor_id: None,
-        actor_name: "bot".to_owned(),
-        action: "conversation.handoff".to_owned(),
-        target: format!("conversation:{}", conversation.id),
-        detail: serde_json::json!({
-            "reasons": packet.reasons,
-            "outcome": packet.outcome,
-            "queue_id": conversation.queue_id.map(|queue| queue.0),
-            "after_hours": after_hours,
-        }),
-        ip: None,
-    };
+    let entry = crate::shared::audit::handoff(conversation, packet, after_hours);
     append(db, &entry, now).await.map(|_| ())
 }
 
@@ -166,59 +130,14 @@ pub(super) async fn bot_turn(
     record: &DecisionRecord,
     now: Millis,
 ) -> StoreResult<()> {
-    let target = format!("conversation:{}", conversation.id);
-    let bot = bot_name.unwrap_or("bot").to_owned();
-    if let Some(action) = record
-        .action
-        .as_ref()
-        .filter(|action| action.outcome != tandem_domain::ActionOutcome::Asking)
-    {
-        let entry = NewAuditEntry {
-            workspace_id: conversation.workspace_id,
-            actor_kind: AuditActorKind::Bot,
-            actor_id: None,
-            actor_name: bot.clone(),
-            action: "bot.action".to_owned(),
-            target: target.clone(),
-            detail: serde_json::json!({
-                "action": action.action,
-                "outcome": action.outcome,
-                "calls": action.calls.iter().map(|call| call.status).collect::<Vec<_>>(),
-            }),
-            ip: None,
-        };
+    if let Some(entry) = crate::shared::audit::bot_action(conversation, bot_name, record) {
         append(db, &entry, now).await?;
     }
-    if let Some(llm) = record
-        .llm
-        .as_ref()
-        .filter(|llm| matches!(llm.outcome, LlmOutcome::Used | LlmOutcome::Rejected))
-    {
-        // The workspace's model as its settings name it now, in this transaction (the settings
-        // document `tandem_bot::model` keeps under "llm").
+    if let Some(llm) = crate::shared::audit::model_reply(record) {
+        // The workspace's model as its settings name it now, in this transaction.
         let settings =
             super::accounts::workspace_setting(db, conversation.workspace_id, "llm").await?;
-        let model = settings
-            .as_ref()
-            .and_then(|settings| settings.get("model"))
-            .and_then(serde_json::Value::as_str)
-            .filter(|model| !model.is_empty())
-            .map(str::to_owned);
-        let entry = NewAuditEntry {
-            workspace_id: conversation.workspace_id,
-            actor_kind: AuditActorKind::Model,
-            actor_name: model.clone().unwrap_or_else(|| "model".to_owned()),
-            actor_id: model,
-            action: format!("model.reply.{}", llm.outcome.as_str()),
-            target,
-            detail: serde_json::json!({
-                "outcome": llm.outcome,
-                "reason": llm.error,
-                "tool": llm.tool,
-                "article": llm.article,
-            }),
-            ip: None,
-        };
+        let entry = crate::shared::audit::model_reply_entry(conversation, llm, settings.as_ref());
         append(db, &entry, now).await?;
     }
     Ok(())

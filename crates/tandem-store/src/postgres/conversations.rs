@@ -14,16 +14,18 @@ use std::sync::Arc;
 use tandem_domain::{
     AuthorKind, Conversation, ConversationId, ConversationState, CustomerId, DecisionRecord,
     HandoffPacket, InboxId, LlmOutcome, LlmUsage, Message, MessageId, MessageMeta, Millis,
-    ModelSummary, PendingAction, RouteInfo, Transition, UserId, WebhookEventType, WorkspaceId,
-    Wrapup, conversation::Ownership,
+    ModelSummary, PendingAction, Transition, UserId, WebhookEventType, WorkspaceId, Wrapup,
+    conversation::Ownership,
 };
 
 use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS, conversation_from_row, message_from_row};
 use super::sql::{Db, execute, get, json, query, query_one, query_opt, to_json};
 use super::webhooks;
+use crate::shared::conversations as shared;
+use crate::shared::webhooks as payload;
 use crate::{
-    Appended, Change, Conflict, ConversationCounts, ConversationFilter, Entity, MessageTarget,
-    NewMessage, RouteChange, StoreError, StoreResult, SuggestionUse, SuggestionUses, now_millis,
+    Appended, Change, ConversationCounts, ConversationFilter, Entity, MessageTarget, NewMessage,
+    RouteChange, StoreError, StoreResult, SuggestionUse, SuggestionUses, now_millis,
 };
 
 pub(super) async fn load(db: &Db, id: ConversationId) -> StoreResult<Conversation> {
@@ -240,22 +242,7 @@ async fn create(
         &[&workspace_id, &inbox_id.0, &customer_id.0, &now],
     )
     .await?;
-    let conversation = Conversation {
-        id: ConversationId(get(&row, 0)?),
-        workspace_id: WorkspaceId(workspace_id),
-        inbox_id,
-        customer_id,
-        state: ConversationState::Bot,
-        assignee_id: None,
-        queue_id: None,
-        route: None,
-        pending_action: None,
-        last_seq: 0,
-        preview: String::new(),
-        last_message_at: now,
-        created_at: now,
-        updated_at: now,
-    };
+    let conversation = shared::started(get(&row, 0)?, workspace_id, inbox_id, customer_id, now);
     changes.push(Change::Conversation(Arc::new(conversation.clone())));
     Ok(conversation)
 }
@@ -284,12 +271,8 @@ pub(super) async fn append(
     {
         return Ok(Appended { message, conversation, created: false });
     }
-    if new.only_while_bot_owns && !conversation.state.bot_may_reply() {
-        return Err(Conflict::BotMayNotReply {
-            conversation: conversation.id,
-            state: conversation.state,
-        }
-        .into());
+    if new.only_while_bot_owns {
+        shared::bot_may_reply(&conversation)?;
     }
     if new.reopen_if_resolved && conversation.state == ConversationState::Resolved {
         let ownership = conversation.ownership().apply(Transition::Reopen)?;
@@ -307,15 +290,7 @@ pub(super) async fn append(
     }
     let author = (new.author_kind, new.author_id, new.author_name);
     let decision = new.decision.as_ref().map(to_json).transpose()?;
-    let topic = new
-        .meta
-        .as_ref()
-        .and_then(|meta| meta.source.as_ref())
-        .map(|source| source.article.clone());
-    let topic = topic.or_else(|| {
-        let action = new.decision.as_ref()?.action.as_ref()?;
-        Some(format!("action:{}", action.action))
-    });
+    let topic = shared::message_topic(new.meta.as_ref(), new.decision.as_ref());
     let message =
         insert_message(db, &mut conversation, author, (new.body, new.client_msg_id, new.meta), now)
             .await?;
@@ -372,15 +347,7 @@ async fn insert_message(
     )
     .await?;
     let id = MessageId(get(&row, 0)?);
-    conversation.last_seq = seq;
-    conversation.updated_at = now;
-    if author_kind.visible_to_customer() {
-        conversation.last_message_at = now;
-    }
-    // The inbox shows what the customer said last: that is what an agent triages on.
-    if author_kind == AuthorKind::Customer {
-        conversation.preview = body.lines().next().unwrap_or_default().chars().take(140).collect();
-    }
+    shared::message_added(conversation, author_kind, &body, seq, now);
     execute(
         db,
         "UPDATE conversations SET last_seq = $2, preview = $3, last_message_at = $4, updated_at = $5 WHERE id = $1",
@@ -399,10 +366,9 @@ async fn insert_message(
         meta,
         created_at: now,
     };
-    // Customer, agent and bot messages; never internal notes or system lines.
-    if matches!(author_kind, AuthorKind::Customer | AuthorKind::Agent | AuthorKind::Bot) {
+    if shared::announced(author_kind) {
         webhooks::record(db, conversation, WebhookEventType::MessageCreated, now, |snapshot| {
-            Ok(serde_json::json!({ "conversation": snapshot, "message": &message }))
+            Ok(payload::message_created(snapshot, &message))
         })
         .await?;
     }
@@ -423,30 +389,7 @@ async fn save_ownership(
     changes: &mut Vec<Change>,
 ) -> StoreResult<()> {
     let (previous_state, previous_assignee) = (conversation.state, conversation.assignee_id);
-    let route = match ownership.state {
-        ConversationState::Bot | ConversationState::Resolved => None,
-        ConversationState::Queued => {
-            // Back in the queue after a person had it, it keeps its place.
-            let mut route = conversation
-                .route
-                .take()
-                .unwrap_or(RouteInfo { queued_at: now, ..RouteInfo::default() });
-            route.assigned_at = None;
-            route.accepted_at = None;
-            Some(route)
-        }
-        ConversationState::Human => {
-            let mut route = conversation
-                .route
-                .take()
-                .unwrap_or(RouteInfo { queued_at: now, ..RouteInfo::default() });
-            route.assigned_at = Some(now);
-            route.accepted_at = None;
-            route.follow_up_at = None;
-            Some(route)
-        }
-    };
-    conversation.route = route;
+    conversation.route = shared::route_for(conversation, ownership.state, now);
     execute(
         db,
         "UPDATE conversations SET state = $2, assignee_id = $3, updated_at = $4 WHERE id = $1",
@@ -463,15 +406,8 @@ async fn save_ownership(
     conversation.updated_at = now;
     save_route(db, conversation).await?;
     let state = ownership.state;
-    super::insight::update(db, conversation, |facts| match state {
-        ConversationState::Queued => facts.handed_off(now, &[]),
-        ConversationState::Human => {
-            facts.handed_off(now, &[]);
-            facts.assigned_at.get_or_insert(now);
-            facts.agent_id = ownership.assignee;
-        }
-        ConversationState::Resolved => facts.resolved(now),
-        ConversationState::Bot => {}
+    super::insight::update(db, conversation, |facts| {
+        shared::owner_changed(facts, state, ownership.assignee, now)
     })
     .await?;
     if let Some(topic) = wrapup
@@ -487,12 +423,7 @@ async fn save_ownership(
             .ok_or(StoreError::NotFound(Entity::Agent))?;
         let event = WebhookEventType::ConversationAssigned;
         webhooks::record(db, conversation, event, now, |snapshot| {
-            Ok(serde_json::json!({
-                "conversation": snapshot,
-                "assignee": {"id": agent.id, "display_name": agent.display_name, "email": agent.email},
-                "previous_state": previous_state,
-                "previous_assignee_id": previous_assignee,
-            }))
+            Ok(payload::assigned(snapshot, &agent, previous_state, previous_assignee))
         })
         .await?;
     }
@@ -518,12 +449,7 @@ async fn save_ownership(
         }
         let event = WebhookEventType::ConversationResolved;
         webhooks::record(db, conversation, event, now, |snapshot| {
-            Ok(serde_json::json!({
-                "conversation": snapshot,
-                "previous_state": previous_state,
-                "previous_assignee_id": previous_assignee,
-                "wrapup": wrapup,
-            }))
+            Ok(payload::resolved(snapshot, previous_state, previous_assignee, wrapup.as_ref()))
         })
         .await?;
     }
@@ -549,22 +475,7 @@ pub(super) async fn route(
 ) -> StoreResult<Conversation> {
     let now = now_millis();
     let mut conversation = lock(db, conversation).await?;
-    if let Some(expected) = change.only_if_state.filter(|state| *state != conversation.state) {
-        return Err(Conflict::StateChanged {
-            conversation: conversation.id,
-            state: conversation.state,
-            expected,
-        }
-        .into());
-    }
-    if let Some(agent) = change.only_if_offered_to {
-        let offered = conversation.state == ConversationState::Human
-            && conversation.assignee_id == Some(agent)
-            && conversation.route.as_ref().is_some_and(|route| route.accepted_at.is_none());
-        if !offered {
-            return Err(Conflict::OfferWithdrawn { conversation: conversation.id, agent }.into());
-        }
-    }
+    shared::route_still_wanted(&conversation, &change)?;
     if let Some(queue) = change.queue_id {
         let row = query_one(
             db,
@@ -579,18 +490,7 @@ pub(super) async fn route(
         conversation.queue_id = Some(queue);
     }
     if let Some(until) = change.follow_up_at {
-        // After hours: a ticket that stays with the bot until its queue opens.
-        if change.transition.is_some() || conversation.state != ConversationState::Bot {
-            return Err(Conflict::NotTheBots {
-                conversation: conversation.id,
-                state: conversation.state,
-            }
-            .into());
-        }
-        let route = conversation
-            .route
-            .get_or_insert_with(|| RouteInfo { queued_at: now, ..RouteInfo::default() });
-        route.follow_up_at = Some(until);
+        shared::follow_up(&mut conversation, &change, until, now)?;
     }
     if let Some(transition) = change.transition {
         let ownership = conversation.ownership().apply(transition)?;
@@ -610,17 +510,7 @@ pub(super) async fn route(
         let wrapup = change.wrapup.as_ref();
         save_ownership(db, &mut conversation, ownership, now, wrapup, changes).await?;
     }
-    if let Some(route) = conversation.route.as_mut() {
-        if let Some(skills) = change.skills {
-            route.skills = skills;
-        }
-        if let Some(priority) = change.priority {
-            route.priority = priority;
-        }
-        if change.sticky.is_some() {
-            route.sticky = change.sticky;
-        }
-    }
+    shared::set_route_settings(&mut conversation, change.skills, change.priority, change.sticky);
     save_route(db, &conversation).await?;
     if change.transition.is_none() {
         changes.push(Change::Conversation(Arc::new(conversation.clone())));
@@ -641,7 +531,7 @@ pub(super) async fn route(
             &conversation,
             WebhookEventType::ConversationHandedOff,
             now,
-            |snapshot| Ok(serde_json::json!({ "conversation": snapshot, "packet": packet })),
+            |snapshot| Ok(payload::handed_off(snapshot, packet)),
         )
         .await?;
     }

@@ -23,17 +23,7 @@ pub(super) async fn create(db: &Db, customer: NewCustomer) -> StoreResult<Custom
         ],
     )
     .await?;
-    Ok(Customer {
-        id: CustomerId(get(&row, 0)?),
-        workspace_id: customer.workspace_id,
-        name: customer.name,
-        email: customer.email,
-        locale: customer.locale,
-        attributes: customer.attributes,
-        created_at: now,
-        external_id: None,
-        verified: false,
-    })
+    Ok(crate::shared::created::customer(get(&row, 0)?, customer, now))
 }
 
 pub(super) async fn customer(db: &Db, id: CustomerId) -> StoreResult<Option<Customer>> {

@@ -19,15 +19,11 @@ use tokio_postgres::Row;
 
 use super::rows::{CONVERSATION_COLUMNS, conversation_from_row};
 use super::sql::{Db, code, execute, get, json, query, query_one, query_opt, to_json};
+use crate::shared::insight::{self as shared, FACTS_COLUMNS};
 use crate::{
     Change, Conflict, ConversationText, Entity, ImportSummary, ImportedConversation, InsightAlert,
     NewInsightAlert, Rating, StoreError, StoreResult,
 };
-
-const FACTS_COLUMNS: &str = "conversation_id, created_at, channel, customer_id, state, queue_id,
-    agent_id, topic, first_customer_at, customer_messages, bot_messages, agent_messages,
-    handed_off_at, assigned_at, first_agent_at, resolved_at, last_resolved_at, reopened_at, csat,
-    sentiment_first, sentiment_last, reasons, tags, external_id, topic_is_cluster";
 
 /// A count column (BIGINT) as the `u32` the facts keep.
 fn count(row: &Row, index: usize) -> StoreResult<u32> {
@@ -177,17 +173,10 @@ pub(super) async fn update(
             )
             .await?;
             let channel: String = get(&row, 0)?;
-            ConversationFacts::new(
-                conversation.id,
-                conversation.created_at,
-                Channel::parse(&channel).unwrap_or(Channel::Web),
-                conversation.customer_id,
-            )
+            shared::first_facts(conversation, &channel)
         }
     };
-    change(&mut facts);
-    facts.state = conversation.state;
-    facts.queue_id = conversation.queue_id.or(facts.queue_id);
+    shared::apply(&mut facts, conversation, change);
     save(db, conversation.workspace_id, &facts).await
 }
 
@@ -386,27 +375,9 @@ async fn import_one(
         .transpose()?,
         None => None,
     };
-    let last_at = imported.messages.iter().map(|message| message.at).max();
-    let last_at = last_at.unwrap_or(imported.created_at).max(imported.created_at);
-    // History is over: a conversation that was resolved and not reopened stays resolved, any
-    // other stays with the bot (never queued: an import must not wake the router).
-    let state = if imported.resolved_at.is_some_and(|resolved| {
-        !imported
-            .messages
-            .iter()
-            .any(|message| message.author_kind == AuthorKind::Customer && message.at > resolved)
-    }) {
-        ConversationState::Resolved
-    } else {
-        ConversationState::Bot
-    };
-    let preview: String = imported
-        .messages
-        .iter()
-        .rev()
-        .find(|message| message.author_kind == AuthorKind::Customer)
-        .map(|message| message.body.lines().next().unwrap_or_default().chars().take(140).collect())
-        .unwrap_or_default();
+    let last_at = shared::last_at(imported);
+    let state = shared::state(imported);
+    let preview = shared::preview(imported);
     let state_code = state.as_str();
     let last_seq = imported.messages.len() as i64;
     let row = query_one(
@@ -430,14 +401,7 @@ async fn import_one(
     )
     .await?;
     let conversation = ConversationId(get(&row, 0)?);
-    let mut facts =
-        ConversationFacts::new(conversation, imported.created_at, imported.channel, customer);
-    facts.external_id = Some(imported.external_id.clone());
-    facts.queue_id = queue.map(QueueId);
-    facts.tags = imported.tags.clone();
-    facts.state = state;
-    facts.handed_off_at = imported.handed_off_at;
-    facts.assigned_at = imported.assigned_at;
+    let mut facts = shared::facts(conversation, imported, customer, queue, state);
     let mut resolved = false;
     for (index, message) in imported.messages.iter().enumerate() {
         // Resolutions interleave with the messages by time, so a later customer message reopens.
@@ -456,16 +420,10 @@ async fn import_one(
             .transpose()?,
             _ => None,
         };
-        let meta = message.source.as_ref().map(|article| {
-            serde_json::json!({"source": {"article": article, "title": article, "version": 0}})
-                .to_string()
-        });
+        let meta = shared::meta(message);
         let seq = index as i64 + 1;
         let author_kind = message.author_kind.as_str();
-        let author_name = message.agent.as_deref().or(match message.author_kind {
-            AuthorKind::Customer => Some(imported.customer_name.as_str()),
-            _ => None,
-        });
+        let author_name = shared::author_name(imported, message);
         execute(
             db,
             "INSERT INTO messages (conversation_id, seq, author_kind, author_id, author_name, body, created_at, meta)
@@ -482,16 +440,7 @@ async fn import_one(
             ],
         )
         .await?;
-        match message.author_kind {
-            AuthorKind::Customer => facts.customer_message(message.at, message.sentiment),
-            AuthorKind::Agent => {
-                facts.agent_messages += 1;
-                facts.first_agent_at.get_or_insert(message.at);
-                facts.agent_id = agent.map(UserId).or(facts.agent_id);
-            }
-            AuthorKind::Bot => facts.bot_message(message.source.as_deref()),
-            _ => {}
-        }
+        shared::count_message(&mut facts, message, agent);
     }
     if let Some(at) = imported.resolved_at.filter(|_| !resolved) {
         facts.resolved(at);
@@ -544,18 +493,7 @@ async fn import_customer(
     if let Some(id) = found {
         return Ok(CustomerId(id));
     }
-    let attributes = match &imported.customer_phone {
-        Some(phone) => serde_json::json!({ "phone": phone }),
-        None => serde_json::json!({}),
-    };
-    let attributes = match &imported.customer_tier {
-        Some(tier) => {
-            let mut attributes = attributes;
-            attributes["tier"] = serde_json::Value::String(tier.clone());
-            attributes
-        }
-        None => attributes,
-    };
+    let attributes = shared::customer_attributes(imported);
     let attributes = attributes.to_string();
     // A customer with this external id that another write (a verified customer) created since
     // the look-up above is the one: the insert yields to it instead of failing the import.

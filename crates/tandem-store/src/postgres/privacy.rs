@@ -10,29 +10,15 @@
 //! carry the erased conversations (their messages and customers' names).
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
 use tandem_domain::{ConversationId, CustomerId, Millis, UserId, WorkspaceId};
 
 use super::sql::{Db, Param, execute, get, json, query, query_one, query_opt, to_json};
-use crate::{
-    Change, ConversationExport, CustomerExport, Entity, Erasure, ErasureKind, StoreError,
-    StoreResult,
+use crate::shared::privacy::{
+    CONVERSATION_TABLES, RECORD_PREFIX, customer_erasure, erased, forget_in_alert, kept_evidence,
+    record_key, record_keys_at, retention_erasure,
 };
-
-/// The prefix of the workspace settings keys erasure records are kept under.
-const RECORD_PREFIX: &str = "erasure:";
-
-/// Tables with one or more rows per conversation, keyed by `conversation_id`, children first.
-const CONVERSATION_TABLES: &[&str] = &[
-    "suggestion_uses",
-    "bot_turns",
-    "handoffs",
-    "wrapups",
-    "ratings",
-    "conversation_facts",
-    "messages",
-];
+use crate::{Change, ConversationExport, CustomerExport, Entity, Erasure, StoreError, StoreResult};
 
 /// Deletes these conversations of the workspace and every row about them; returns the rows
 /// removed (or changed, for evidence lists) per table. The caller holds the workspace's lock.
@@ -116,10 +102,7 @@ async fn forget_evidence(db: &Db, workspace: WorkspaceId, gone: &HashSet<i64>) -
         let kind: String = get(&row, 0)?;
         let subject: String = get(&row, 1)?;
         let ids: Vec<i64> = json(&row, 2)?.unwrap_or_default();
-        if !ids.iter().any(|id| gone.contains(id)) {
-            continue;
-        }
-        let kept: Vec<i64> = ids.into_iter().filter(|id| !gone.contains(id)).collect();
+        let Some(kept) = kept_evidence(ids, gone) else { continue };
         execute(
             db,
             "UPDATE knowledge_suggestions SET conversation_ids = $4
@@ -140,23 +123,11 @@ async fn forget_in_alerts(
     let found =
         query(db, "SELECT id, alert FROM insight_alerts WHERE workspace_id = $1", &[&workspace.0])
             .await?;
-    let named = |value: &serde_json::Value| {
-        let id = match value {
-            serde_json::Value::String(text) => text.parse::<i64>().ok(),
-            other => other.as_i64(),
-        };
-        id.is_some_and(|id| gone.contains(&id))
-    };
     let mut changed = 0;
     for row in found {
         let id: i64 = get(&row, 0)?;
         let Some(mut alert) = json::<serde_json::Value>(&row, 1)? else { continue };
-        let Some(ids) = alert.get_mut("conversation_ids").and_then(|ids| ids.as_array_mut()) else {
-            continue;
-        };
-        let before = ids.len();
-        ids.retain(|value| !named(value));
-        if ids.len() == before {
+        if !forget_in_alert(&mut alert, gone) {
             continue;
         }
         execute(
@@ -177,11 +148,11 @@ async fn record(db: &Db, workspace: WorkspaceId, erasure: &Erasure) -> StoreResu
     let row = query_one(
         db,
         "SELECT COUNT(*) FROM workspace_settings WHERE workspace_id = $1 AND key LIKE $2",
-        &[&workspace.0, &format!("{RECORD_PREFIX}{:015}:%", erasure.at)],
+        &[&workspace.0, &record_keys_at(erasure.at)],
     )
     .await?;
     let taken: i64 = get(&row, 0)?;
-    let key = format!("{RECORD_PREFIX}{:015}:{taken:04}", erasure.at);
+    let key = record_key(erasure.at, taken);
     super::accounts::save_workspace_setting(
         db,
         workspace,
@@ -236,14 +207,7 @@ pub(super) async fn erase_customer(
     )
     .await?;
     rows.insert("customers".to_owned(), removed);
-    let erasure = Erasure {
-        kind: ErasureKind::Customer,
-        customer_id: Some(customer),
-        erased_by,
-        at: now,
-        conversations: ids.len() as u64,
-        rows,
-    };
+    let erasure = customer_erasure(customer, erased_by, now, &ids, rows);
     record(db, workspace, &erasure).await?;
     erased(changes, workspace, &ids);
     Ok(erasure)
@@ -269,14 +233,7 @@ pub(super) async fn delete_resolved(
     )
     .await?;
     let rows = delete_conversations(db, workspace, &ids).await?;
-    let erasure = Erasure {
-        kind: ErasureKind::Retention,
-        customer_id: None,
-        erased_by: None,
-        at: now,
-        conversations: ids.len() as u64,
-        rows,
-    };
+    let erasure = retention_erasure(now, &ids, rows);
     if !ids.is_empty() {
         record(db, workspace, &erasure).await?;
         erased(changes, workspace, &ids);
@@ -286,14 +243,6 @@ pub(super) async fn delete_resolved(
 
 async fn conversation_ids(db: &Db, sql: &str, parameters: &[Param<'_>]) -> StoreResult<Vec<i64>> {
     query(db, sql, parameters).await?.iter().map(|row| get(row, 0)).collect()
-}
-
-fn erased(changes: &mut Vec<Change>, workspace: WorkspaceId, ids: &[i64]) {
-    if ids.is_empty() {
-        return;
-    }
-    let conversations: Arc<[ConversationId]> = ids.iter().copied().map(ConversationId).collect();
-    changes.push(Change::Erased { workspace, conversations });
 }
 
 /// See [`crate::Store::erasures`].

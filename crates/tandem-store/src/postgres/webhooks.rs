@@ -22,16 +22,13 @@ use tandem_domain::{
 use tokio_postgres::Row;
 
 use super::sql::{Db, code, execute, get, json, query, query_one, query_opt, to_json};
+use crate::shared::webhooks::{
+    DELIVERY_COLUMNS, DISABLED, ENDPOINT_COLUMNS, event_names, settled, subscribes,
+};
 use crate::{
     Conflict, DueWebhook, Entity, NewWebhookEndpoint, StoreError, StoreResult, WebhookAttempt,
-    WebhookEndpointUpdate, WebhookEvent, WebhookOutcome, now_millis,
+    WebhookEndpointUpdate, WebhookEvent, now_millis,
 };
-
-/// What a disabled endpoint's pending deliveries are failed with.
-const DISABLED: &str = "endpoint disabled";
-
-const ENDPOINT_COLUMNS: &str =
-    "id, workspace_id, url, description, events, active, created_at, updated_at, inbox_id";
 
 fn endpoint_from_row(row: &Row) -> StoreResult<WebhookEndpoint> {
     let events: Vec<String> = json(row, 4)?.unwrap_or_default();
@@ -48,9 +45,6 @@ fn endpoint_from_row(row: &Row) -> StoreResult<WebhookEndpoint> {
         inbox_id: get::<Option<i64>>(row, 8)?.map(tandem_domain::InboxId),
     })
 }
-
-const DELIVERY_COLUMNS: &str = "d.id, d.endpoint_id, d.event_id, v.type, d.status, d.attempts, \
-     d.next_attempt_at, d.last_attempt_at, d.response_status, d.error, d.created_at, d.delivered_at";
 
 /// A delivery from [`DELIVERY_COLUMNS`] of `webhook_deliveries d JOIN webhook_events v`.
 fn delivery_from_row(row: &Row) -> StoreResult<WebhookDelivery> {
@@ -73,10 +67,6 @@ fn delivery_from_row(row: &Row) -> StoreResult<WebhookDelivery> {
         created_at: get(row, 10)?,
         delivered_at: get(row, 11)?,
     })
-}
-
-fn event_names(events: &[WebhookEventType]) -> StoreResult<String> {
-    to_json(&events.iter().map(|event| event.as_str()).collect::<Vec<_>>())
 }
 
 pub(super) async fn load_endpoint(
@@ -138,17 +128,7 @@ pub(super) async fn create_endpoint(
         ],
     )
     .await?;
-    Ok(WebhookEndpoint {
-        id: WebhookEndpointId(get(&row, 0)?),
-        workspace_id: endpoint.workspace_id,
-        url: endpoint.url,
-        description: endpoint.description,
-        events: endpoint.events,
-        active: endpoint.active,
-        inbox_id: endpoint.inbox_id,
-        created_at: now,
-        updated_at: now,
-    })
+    Ok(crate::shared::created::webhook_endpoint(get(&row, 0)?, endpoint, now))
 }
 
 pub(super) async fn update_endpoint(
@@ -357,19 +337,8 @@ pub(super) async fn finish(
     .map(|row| get(&row, 0))
     .transpose()?;
     let Some(active) = active else { return Ok(()) };
-    let mut error = attempt.error;
-    let (status, next_attempt_at, delivered_at) = match attempt.outcome {
-        WebhookOutcome::Delivered => (WebhookDeliveryStatus::Delivered, None, Some(attempt.at)),
-        WebhookOutcome::RetryAt(at) if active => (WebhookDeliveryStatus::Pending, Some(at), None),
-        WebhookOutcome::RetryAt(_) => {
-            error = Some(match error {
-                Some(error) => format!("{error}; {DISABLED}"),
-                None => DISABLED.to_owned(),
-            });
-            (WebhookDeliveryStatus::Failed, None, None)
-        }
-        WebhookOutcome::Failed => (WebhookDeliveryStatus::Failed, None, None),
-    };
+    let (status, next_attempt_at, delivered_at, error) =
+        settled(attempt.outcome, attempt.at, attempt.error, active);
     execute(
         db,
         "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, next_attempt_at = $3,
@@ -428,15 +397,14 @@ async fn subscribers(
     let mut subscribed = Vec::new();
     for row in &rows {
         let events: Vec<String> = json(row, 1)?.unwrap_or_default();
-        if events.iter().any(|name| name == event.as_str()) {
+        if subscribes(&events, event) {
             subscribed.push(WebhookEndpointId(get(row, 0)?));
         }
     }
     Ok(subscribed)
 }
 
-/// The conversation as events describe it: its place (inbox, channel, queue), its owner, and
-/// its customer with every field the store keeps.
+/// The conversation as events describe it (see [`crate::shared::webhooks::snapshot`]).
 async fn snapshot(db: &Db, conversation: &Conversation) -> StoreResult<Value> {
     let channel: String = get(
         &query_one(db, "SELECT channel FROM inboxes WHERE id = $1", &[&conversation.inbox_id.0])
@@ -446,18 +414,7 @@ async fn snapshot(db: &Db, conversation: &Conversation) -> StoreResult<Value> {
     let customer = super::customers::customer(db, conversation.customer_id)
         .await?
         .ok_or(StoreError::NotFound(Entity::Customer))?;
-    Ok(serde_json::json!({
-        "id": conversation.id,
-        "inbox_id": conversation.inbox_id,
-        "channel": channel,
-        "state": conversation.state,
-        "assignee_id": conversation.assignee_id,
-        "queue_id": conversation.queue_id,
-        "customer_id": conversation.customer_id,
-        "customer": customer,
-        "created_at": conversation.created_at,
-        "updated_at": conversation.updated_at,
-    }))
+    Ok(crate::shared::webhooks::snapshot(conversation, &channel, &customer))
 }
 
 /// Writes `event` about `conversation` to the outbox with a delivery for every active endpoint

@@ -103,15 +103,7 @@ pub(super) fn create_inbox(connection: &Connection, inbox: NewInbox) -> StoreRes
             now
         ],
     )?;
-    Ok(Inbox {
-        id: InboxId(connection.last_insert_rowid()),
-        workspace_id: inbox.workspace_id,
-        name: inbox.name,
-        channel: inbox.channel,
-        public_key: inbox.public_key,
-        bot_name: inbox.bot_name,
-        created_at: now,
-    })
+    Ok(crate::shared::created::inbox(connection.last_insert_rowid(), inbox, now))
 }
 
 pub(super) fn inbox(connection: &Connection, id: InboxId) -> StoreResult<Option<Inbox>> {
@@ -200,16 +192,7 @@ pub(super) fn create_user(connection: &Connection, user: NewUser) -> StoreResult
         }
         other => other?,
     };
-    Ok(User {
-        id: UserId(connection.last_insert_rowid()),
-        workspace_id: user.workspace_id,
-        email: user.email,
-        display_name: user.display_name,
-        role: user.role,
-        locale: user.locale,
-        active: true,
-        created_at: now,
-    })
+    Ok(crate::shared::created::user(connection.last_insert_rowid(), user, now))
 }
 
 pub(super) fn user(connection: &Connection, id: UserId) -> StoreResult<Option<User>> {
@@ -354,16 +337,7 @@ pub(super) fn create_api_token(
             token.expires_at
         ],
     )?;
-    Ok(ApiToken {
-        id: ApiTokenId(connection.last_insert_rowid()),
-        user_id: token.user_id,
-        name: token.name,
-        scope: token.scope,
-        created_at: now,
-        expires_at: token.expires_at,
-        last_used_at: None,
-        revoked_at: None,
-    })
+    Ok(crate::shared::created::api_token(connection.last_insert_rowid(), token, now))
 }
 
 pub(super) fn api_token(
@@ -425,8 +399,7 @@ pub(super) fn revoke_api_token(
         .ok_or(StoreError::NotFound(Entity::ApiToken))
 }
 
-/// A minute: how stale `last_used_at` may get, so a busy token costs a write a minute at most.
-const TOUCH_EVERY_MS: Millis = 60_000;
+use crate::shared::created::TOUCH_EVERY_MS;
 
 pub(super) fn touch_api_token(
     connection: &Connection,

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tandem_domain::{
     AuthorKind, Conversation, ConversationId, ConversationState, CustomerId, DecisionRecord,
     HandoffPacket, InboxId, LlmOutcome, LlmUsage, Message, MessageId, MessageMeta, Millis,
-    ModelSummary, PendingAction, RouteInfo, Transition, UserId, WebhookEventType, WorkspaceId,
-    Wrapup, conversation::Ownership,
+    ModelSummary, PendingAction, Transition, UserId, WebhookEventType, WorkspaceId, Wrapup,
+    conversation::Ownership,
 };
 
 use super::rows::{
@@ -18,9 +18,11 @@ use super::rows::{
     to_json,
 };
 use super::webhooks;
+use crate::shared::conversations as shared;
+use crate::shared::webhooks as payload;
 use crate::{
-    Appended, Change, Conflict, ConversationCounts, ConversationFilter, Entity, MessageTarget,
-    NewMessage, RouteChange, StoreError, StoreResult, SuggestionUse, SuggestionUses, now_millis,
+    Appended, Change, ConversationCounts, ConversationFilter, Entity, MessageTarget, NewMessage,
+    RouteChange, StoreError, StoreResult, SuggestionUse, SuggestionUses, now_millis,
 };
 
 pub(super) fn load(connection: &Connection, id: ConversationId) -> StoreResult<Conversation> {
@@ -208,22 +210,8 @@ fn create(
              VALUES (?1, ?2, ?3, 'bot', ?4, ?4, ?4)",
         )?
         .execute(params![workspace_id, inbox_id.0, customer_id.0, now])?;
-    let conversation = Conversation {
-        id: ConversationId(connection.last_insert_rowid()),
-        workspace_id: WorkspaceId(workspace_id),
-        inbox_id,
-        customer_id,
-        state: ConversationState::Bot,
-        assignee_id: None,
-        queue_id: None,
-        route: None,
-        pending_action: None,
-        last_seq: 0,
-        preview: String::new(),
-        last_message_at: now,
-        created_at: now,
-        updated_at: now,
-    };
+    let conversation =
+        shared::started(connection.last_insert_rowid(), workspace_id, inbox_id, customer_id, now);
     changes.push(Change::Conversation(Arc::new(conversation.clone())));
     Ok(conversation)
 }
@@ -254,12 +242,8 @@ pub(super) fn append(
             return Ok(Appended { message, conversation, created: false });
         }
     }
-    if new.only_while_bot_owns && !conversation.state.bot_may_reply() {
-        return Err(Conflict::BotMayNotReply {
-            conversation: conversation.id,
-            state: conversation.state,
-        }
-        .into());
+    if new.only_while_bot_owns {
+        shared::bot_may_reply(&conversation)?;
     }
     if new.reopen_if_resolved && conversation.state == ConversationState::Resolved {
         let ownership = conversation.ownership().apply(Transition::Reopen)?;
@@ -277,15 +261,7 @@ pub(super) fn append(
     }
     let author = (new.author_kind, new.author_id, new.author_name);
     let decision = new.decision.as_ref().map(to_json).transpose()?;
-    let topic = new
-        .meta
-        .as_ref()
-        .and_then(|meta| meta.source.as_ref())
-        .map(|source| source.article.clone());
-    let topic = topic.or_else(|| {
-        let action = new.decision.as_ref()?.action.as_ref()?;
-        Some(format!("action:{}", action.action))
-    });
+    let topic = shared::message_topic(new.meta.as_ref(), new.decision.as_ref());
     let message = insert_message(
         connection,
         &mut conversation,
@@ -349,15 +325,7 @@ fn insert_message(
             meta.as_ref().map(to_json).transpose()?
         ])?;
     let id = MessageId(connection.last_insert_rowid());
-    conversation.last_seq = seq;
-    conversation.updated_at = now;
-    if author_kind.visible_to_customer() {
-        conversation.last_message_at = now;
-    }
-    // The inbox shows what the customer said last: that is what an agent triages on.
-    if author_kind == AuthorKind::Customer {
-        conversation.preview = body.lines().next().unwrap_or_default().chars().take(140).collect();
-    }
+    shared::message_added(conversation, author_kind, &body, seq, now);
     connection
         .prepare_cached(
             "UPDATE conversations SET last_seq = ?2, preview = ?3, last_message_at = ?4, updated_at = ?5 WHERE id = ?1",
@@ -375,14 +343,13 @@ fn insert_message(
         meta,
         created_at: now,
     };
-    // Customer, agent and bot messages; never internal notes or system lines.
-    if matches!(author_kind, AuthorKind::Customer | AuthorKind::Agent | AuthorKind::Bot) {
+    if shared::announced(author_kind) {
         webhooks::record(
             connection,
             conversation,
             WebhookEventType::MessageCreated,
             now,
-            |snapshot| Ok(serde_json::json!({ "conversation": snapshot, "message": &message })),
+            |snapshot| Ok(payload::message_created(snapshot, &message)),
         )?;
     }
     Ok(message)
@@ -401,30 +368,7 @@ fn save_ownership(
     changes: &mut Vec<Change>,
 ) -> StoreResult<()> {
     let (previous_state, previous_assignee) = (conversation.state, conversation.assignee_id);
-    let route = match ownership.state {
-        ConversationState::Bot | ConversationState::Resolved => None,
-        ConversationState::Queued => {
-            // Back in the queue after a person had it, it keeps its place.
-            let mut route = conversation
-                .route
-                .take()
-                .unwrap_or(RouteInfo { queued_at: now, ..RouteInfo::default() });
-            route.assigned_at = None;
-            route.accepted_at = None;
-            Some(route)
-        }
-        ConversationState::Human => {
-            let mut route = conversation
-                .route
-                .take()
-                .unwrap_or(RouteInfo { queued_at: now, ..RouteInfo::default() });
-            route.assigned_at = Some(now);
-            route.accepted_at = None;
-            route.follow_up_at = None;
-            Some(route)
-        }
-    };
-    conversation.route = route;
+    conversation.route = shared::route_for(conversation, ownership.state, now);
     connection
         .prepare_cached(
             "UPDATE conversations SET state = ?2, assignee_id = ?3, updated_at = ?4 WHERE id = ?1",
@@ -440,15 +384,8 @@ fn save_ownership(
     conversation.updated_at = now;
     save_route(connection, conversation)?;
     let state = ownership.state;
-    super::insight::update(connection, conversation, |facts| match state {
-        ConversationState::Queued => facts.handed_off(now, &[]),
-        ConversationState::Human => {
-            facts.handed_off(now, &[]);
-            facts.assigned_at.get_or_insert(now);
-            facts.agent_id = ownership.assignee;
-        }
-        ConversationState::Resolved => facts.resolved(now),
-        ConversationState::Bot => {}
+    super::insight::update(connection, conversation, |facts| {
+        shared::owner_changed(facts, state, ownership.assignee, now)
     })?;
     if let Some(topic) = wrapup
         .filter(|_| state == ConversationState::Resolved)
@@ -462,12 +399,7 @@ fn save_ownership(
             .ok_or(StoreError::NotFound(Entity::Agent))?;
         let event = WebhookEventType::ConversationAssigned;
         webhooks::record(connection, conversation, event, now, |snapshot| {
-            Ok(serde_json::json!({
-                "conversation": snapshot,
-                "assignee": {"id": agent.id, "display_name": agent.display_name, "email": agent.email},
-                "previous_state": previous_state,
-                "previous_assignee_id": previous_assignee,
-            }))
+            Ok(payload::assigned(snapshot, &agent, previous_state, previous_assignee))
         })?;
     }
     let resolved = ownership.state == ConversationState::Resolved
@@ -489,12 +421,7 @@ fn save_ownership(
         }
         let event = WebhookEventType::ConversationResolved;
         webhooks::record(connection, conversation, event, now, |snapshot| {
-            Ok(serde_json::json!({
-                "conversation": snapshot,
-                "previous_state": previous_state,
-                "previous_assignee_id": previous_assignee,
-                "wrapup": wrapup,
-            }))
+            Ok(payload::resolved(snapshot, previous_state, previous_assignee, wrapup.as_ref()))
         })?;
     }
     Ok(())
@@ -516,22 +443,7 @@ pub(super) fn route(
 ) -> StoreResult<Conversation> {
     let now = now_millis();
     let mut conversation = load(connection, conversation)?;
-    if let Some(expected) = change.only_if_state.filter(|state| *state != conversation.state) {
-        return Err(Conflict::StateChanged {
-            conversation: conversation.id,
-            state: conversation.state,
-            expected,
-        }
-        .into());
-    }
-    if let Some(agent) = change.only_if_offered_to {
-        let offered = conversation.state == ConversationState::Human
-            && conversation.assignee_id == Some(agent)
-            && conversation.route.as_ref().is_some_and(|route| route.accepted_at.is_none());
-        if !offered {
-            return Err(Conflict::OfferWithdrawn { conversation: conversation.id, agent }.into());
-        }
-    }
+    shared::route_still_wanted(&conversation, &change)?;
     if let Some(queue) = change.queue_id {
         let known: bool = connection
             .prepare_cached(
@@ -544,18 +456,7 @@ pub(super) fn route(
         conversation.queue_id = Some(queue);
     }
     if let Some(until) = change.follow_up_at {
-        // After hours: a ticket that stays with the bot until its queue opens.
-        if change.transition.is_some() || conversation.state != ConversationState::Bot {
-            return Err(Conflict::NotTheBots {
-                conversation: conversation.id,
-                state: conversation.state,
-            }
-            .into());
-        }
-        let route = conversation
-            .route
-            .get_or_insert_with(|| RouteInfo { queued_at: now, ..RouteInfo::default() });
-        route.follow_up_at = Some(until);
+        shared::follow_up(&mut conversation, &change, until, now)?;
     }
     if let Some(transition) = change.transition {
         let ownership = conversation.ownership().apply(transition)?;
@@ -574,17 +475,7 @@ pub(super) fn route(
         let wrapup = change.wrapup.as_ref();
         save_ownership(connection, &mut conversation, ownership, now, wrapup, changes)?;
     }
-    if let Some(route) = conversation.route.as_mut() {
-        if let Some(skills) = change.skills {
-            route.skills = skills;
-        }
-        if let Some(priority) = change.priority {
-            route.priority = priority;
-        }
-        if change.sticky.is_some() {
-            route.sticky = change.sticky;
-        }
-    }
+    shared::set_route_settings(&mut conversation, change.skills, change.priority, change.sticky);
     save_route(connection, &conversation)?;
     if change.transition.is_none() {
         changes.push(Change::Conversation(Arc::new(conversation.clone())));
@@ -605,7 +496,7 @@ pub(super) fn route(
             &conversation,
             WebhookEventType::ConversationHandedOff,
             now,
-            |snapshot| Ok(serde_json::json!({ "conversation": snapshot, "packet": packet })),
+            |snapshot| Ok(payload::handed_off(snapshot, packet)),
         )?;
     }
     if let Some(body) = change.system_message {

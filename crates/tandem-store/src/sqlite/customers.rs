@@ -22,17 +22,7 @@ pub(super) fn create(connection: &Connection, customer: NewCustomer) -> StoreRes
             to_json(&customer.attributes)?,
             now
         ])?;
-    Ok(Customer {
-        id: CustomerId(connection.last_insert_rowid()),
-        workspace_id: customer.workspace_id,
-        name: customer.name,
-        email: customer.email,
-        locale: customer.locale,
-        attributes: customer.attributes,
-        created_at: now,
-        external_id: None,
-        verified: false,
-    })
+    Ok(crate::shared::created::customer(connection.last_insert_rowid(), customer, now))
 }
 
 pub(super) fn customer(connection: &Connection, id: CustomerId) -> StoreResult<Option<Customer>> {

@@ -9,15 +9,11 @@ use tandem_domain::{
 };
 
 use super::rows::{json_column, text_enum, to_json};
+use crate::shared::insight::{self as shared, FACTS_COLUMNS};
 use crate::{
     Change, Conflict, ConversationText, Entity, ImportSummary, ImportedConversation, InsightAlert,
     NewInsightAlert, Rating, StoreError, StoreResult,
 };
-
-const FACTS_COLUMNS: &str = "conversation_id, created_at, channel, customer_id, state, queue_id,
-    agent_id, topic, first_customer_at, customer_messages, bot_messages, agent_messages,
-    handed_off_at, assigned_at, first_agent_at, resolved_at, last_resolved_at, reopened_at, csat,
-    sentiment_first, sentiment_last, reasons, tags, external_id, topic_is_cluster";
 
 fn facts_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationFacts> {
     let reasons: String = row.get(21)?;
@@ -122,17 +118,10 @@ pub(super) fn update(
             let channel: String = connection
                 .prepare_cached("SELECT channel FROM inboxes WHERE id = ?1")?
                 .query_row([conversation.inbox_id.0], |row| row.get(0))?;
-            ConversationFacts::new(
-                conversation.id,
-                conversation.created_at,
-                Channel::parse(&channel).unwrap_or(Channel::Web),
-                conversation.customer_id,
-            )
+            shared::first_facts(conversation, &channel)
         }
     };
-    change(&mut facts);
-    facts.state = conversation.state;
-    facts.queue_id = conversation.queue_id.or(facts.queue_id);
+    shared::apply(&mut facts, conversation, change);
     save(connection, conversation.workspace_id, &facts)
 }
 
@@ -306,27 +295,9 @@ fn import_one(
             .optional()?,
         None => None,
     };
-    let last_at = imported.messages.iter().map(|message| message.at).max();
-    let last_at = last_at.unwrap_or(imported.created_at).max(imported.created_at);
-    // History is over: a conversation that was resolved and not reopened stays resolved, any
-    // other stays with the bot (never queued: an import must not wake the router).
-    let state = if imported.resolved_at.is_some_and(|resolved| {
-        !imported
-            .messages
-            .iter()
-            .any(|message| message.author_kind == AuthorKind::Customer && message.at > resolved)
-    }) {
-        ConversationState::Resolved
-    } else {
-        ConversationState::Bot
-    };
-    let preview: String = imported
-        .messages
-        .iter()
-        .rev()
-        .find(|message| message.author_kind == AuthorKind::Customer)
-        .map(|message| message.body.lines().next().unwrap_or_default().chars().take(140).collect())
-        .unwrap_or_default();
+    let last_at = shared::last_at(imported);
+    let state = shared::state(imported);
+    let preview = shared::preview(imported);
     connection
         .prepare_cached(
             "INSERT INTO conversations (workspace_id, inbox_id, customer_id, state, queue_id,
@@ -346,14 +317,7 @@ fn import_one(
             imported.external_id,
         ])?;
     let conversation = ConversationId(connection.last_insert_rowid());
-    let mut facts =
-        ConversationFacts::new(conversation, imported.created_at, imported.channel, customer);
-    facts.external_id = Some(imported.external_id.clone());
-    facts.queue_id = queue.map(QueueId);
-    facts.tags = imported.tags.clone();
-    facts.state = state;
-    facts.handed_off_at = imported.handed_off_at;
-    facts.assigned_at = imported.assigned_at;
+    let mut facts = shared::facts(conversation, imported, customer, queue, state);
     let mut insert = connection.prepare_cached(
         "INSERT INTO messages (conversation_id, seq, author_kind, author_id, author_name, body, created_at, meta)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -372,32 +336,18 @@ fn import_one(
                 .optional()?,
             _ => None,
         };
-        let meta = message.source.as_ref().map(|article| {
-            serde_json::json!({"source": {"article": article, "title": article, "version": 0}})
-        });
+        let meta = shared::meta(message);
         insert.execute(params![
             conversation.0,
             index as i64 + 1,
             message.author_kind.as_str(),
             agent,
-            message.agent.as_deref().or(match message.author_kind {
-                AuthorKind::Customer => Some(imported.customer_name.as_str()),
-                _ => None,
-            }),
+            shared::author_name(imported, message),
             message.body,
             message.at,
-            meta.map(|meta| meta.to_string()),
+            meta,
         ])?;
-        match message.author_kind {
-            AuthorKind::Customer => facts.customer_message(message.at, message.sentiment),
-            AuthorKind::Agent => {
-                facts.agent_messages += 1;
-                facts.first_agent_at.get_or_insert(message.at);
-                facts.agent_id = agent.map(UserId).or(facts.agent_id);
-            }
-            AuthorKind::Bot => facts.bot_message(message.source.as_deref()),
-            _ => {}
-        }
+        shared::count_message(&mut facts, message, agent);
     }
     if let Some(at) = imported.resolved_at.filter(|_| !resolved) {
         facts.resolved(at);
@@ -448,18 +398,7 @@ fn import_customer(
     if let Some(id) = found {
         return Ok(CustomerId(id));
     }
-    let attributes = match &imported.customer_phone {
-        Some(phone) => serde_json::json!({ "phone": phone }),
-        None => serde_json::json!({}),
-    };
-    let attributes = match &imported.customer_tier {
-        Some(tier) => {
-            let mut attributes = attributes;
-            attributes["tier"] = serde_json::Value::String(tier.clone());
-            attributes
-        }
-        None => attributes,
-    };
+    let attributes = shared::customer_attributes(imported);
     connection
         .prepare_cached(
             "INSERT INTO customers (workspace_id, name, email, attributes, created_at, external_id)

@@ -5,30 +5,16 @@
 //! conversation; a test looks through every table of the schema for anything left behind.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_domain::{ConversationId, CustomerId, Millis, UserId, WorkspaceId};
 
 use super::rows::{json_column, to_json};
-use crate::{
-    Change, ConversationExport, CustomerExport, Entity, Erasure, ErasureKind, StoreError,
-    StoreResult,
+use crate::shared::privacy::{
+    CONVERSATION_TABLES, RECORD_PREFIX, customer_erasure, erased, forget_in_alert, kept_evidence,
+    record_key, record_keys_at, retention_erasure,
 };
-
-/// The prefix of the workspace settings keys erasure records are kept under.
-const RECORD_PREFIX: &str = "erasure:";
-
-/// Tables with one or more rows per conversation, keyed by `conversation_id`, children first.
-const CONVERSATION_TABLES: &[&str] = &[
-    "suggestion_uses",
-    "bot_turns",
-    "handoffs",
-    "wrapups",
-    "ratings",
-    "conversation_facts",
-    "messages",
-];
+use crate::{Change, ConversationExport, CustomerExport, Entity, Erasure, StoreError, StoreResult};
 
 /// Deletes these conversations of the workspace and every row about them; returns the rows
 /// removed (or changed, for evidence lists) per table.
@@ -102,10 +88,7 @@ fn forget_evidence(
     let mut changed = 0;
     for (kind, subject, ids) in found {
         let ids = ids.unwrap_or_default();
-        if !ids.iter().any(|id| gone.contains(id)) {
-            continue;
-        }
-        let kept: Vec<i64> = ids.into_iter().filter(|id| !gone.contains(id)).collect();
+        let Some(kept) = kept_evidence(ids, gone) else { continue };
         connection.execute(
             "UPDATE knowledge_suggestions SET conversation_ids = ?4
              WHERE workspace_id = ?1 AND kind = ?2 AND subject = ?3",
@@ -128,22 +111,10 @@ fn forget_in_alerts(
             Ok((row.get::<_, i64>(0)?, json_column::<serde_json::Value>(row, 1)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let named = |value: &serde_json::Value| {
-        let id = match value {
-            serde_json::Value::String(text) => text.parse::<i64>().ok(),
-            other => other.as_i64(),
-        };
-        id.is_some_and(|id| gone.contains(&id))
-    };
     let mut changed = 0;
     for (id, alert) in found {
         let Some(mut alert) = alert else { continue };
-        let Some(ids) = alert.get_mut("conversation_ids").and_then(|ids| ids.as_array_mut()) else {
-            continue;
-        };
-        let before = ids.len();
-        ids.retain(|value| !named(value));
-        if ids.len() == before {
+        if !forget_in_alert(&mut alert, gone) {
             continue;
         }
         connection.execute(
@@ -160,10 +131,10 @@ fn record(connection: &Connection, workspace: WorkspaceId, erasure: &Erasure) ->
     // Unique even for two records in one millisecond: the next free number after the time.
     let taken: i64 = connection.query_row(
         "SELECT COUNT(*) FROM workspace_settings WHERE workspace_id = ?1 AND key LIKE ?2",
-        params![workspace.0, format!("{RECORD_PREFIX}{:015}:%", erasure.at)],
+        params![workspace.0, record_keys_at(erasure.at)],
         |row| row.get(0),
     )?;
-    let key = format!("{RECORD_PREFIX}{:015}:{taken:04}", erasure.at);
+    let key = record_key(erasure.at, taken);
     super::accounts::save_workspace_setting(
         connection,
         workspace,
@@ -205,14 +176,7 @@ pub(super) fn erase_customer(
         params![customer.0, workspace.0],
     )?;
     rows.insert("customers".to_owned(), removed as u64);
-    let erasure = Erasure {
-        kind: ErasureKind::Customer,
-        customer_id: Some(customer),
-        erased_by,
-        at: now,
-        conversations: ids.len() as u64,
-        rows,
-    };
+    let erasure = customer_erasure(customer, erased_by, now, &ids, rows);
     record(connection, workspace, &erasure)?;
     erased(changes, workspace, &ids);
     Ok(erasure)
@@ -235,14 +199,7 @@ pub(super) fn delete_resolved(
         params![workspace.0, before, limit],
     )?;
     let rows = delete_conversations(connection, workspace, &ids)?;
-    let erasure = Erasure {
-        kind: ErasureKind::Retention,
-        customer_id: None,
-        erased_by: None,
-        at: now,
-        conversations: ids.len() as u64,
-        rows,
-    };
+    let erasure = retention_erasure(now, &ids, rows);
     if !ids.is_empty() {
         record(connection, workspace, &erasure)?;
         erased(changes, workspace, &ids);
@@ -258,14 +215,6 @@ fn conversation_ids(
     let mut statement = connection.prepare(sql)?;
     let rows = statement.query_map(parameters, |row| row.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-fn erased(changes: &mut Vec<Change>, workspace: WorkspaceId, ids: &[i64]) {
-    if ids.is_empty() {
-        return;
-    }
-    let conversations: Arc<[ConversationId]> = ids.iter().copied().map(ConversationId).collect();
-    changes.push(Change::Erased { workspace, conversations });
 }
 
 /// See [`crate::Store::erasures`].

@@ -19,16 +19,13 @@ use tandem_domain::{
 };
 
 use super::rows::{json_column, text_enum, to_json};
+use crate::shared::webhooks::{
+    DELIVERY_COLUMNS, DISABLED, ENDPOINT_COLUMNS, event_names, settled, subscribes,
+};
 use crate::{
     Conflict, DueWebhook, Entity, NewWebhookEndpoint, StoreError, StoreResult, WebhookAttempt,
-    WebhookEndpointUpdate, WebhookEvent, WebhookOutcome, now_millis,
+    WebhookEndpointUpdate, WebhookEvent, now_millis,
 };
-
-/// What a disabled endpoint's pending deliveries are failed with.
-const DISABLED: &str = "endpoint disabled";
-
-const ENDPOINT_COLUMNS: &str =
-    "id, workspace_id, url, description, events, active, created_at, updated_at, inbox_id";
 
 fn endpoint_from_row(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
     let events: Vec<String> = json_column(row, 4)?.unwrap_or_default();
@@ -46,9 +43,6 @@ fn endpoint_from_row(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
     })
 }
 
-const DELIVERY_COLUMNS: &str = "d.id, d.endpoint_id, d.event_id, v.type, d.status, d.attempts, \
-     d.next_attempt_at, d.last_attempt_at, d.response_status, d.error, d.created_at, d.delivered_at";
-
 /// A delivery from [`DELIVERY_COLUMNS`] of `webhook_deliveries d JOIN webhook_events v`.
 fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<WebhookDelivery> {
     Ok(WebhookDelivery {
@@ -65,10 +59,6 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<WebhookDelivery> {
         created_at: row.get(10)?,
         delivered_at: row.get(11)?,
     })
-}
-
-fn event_names(events: &[WebhookEventType]) -> StoreResult<String> {
-    to_json(&events.iter().map(|event| event.as_str()).collect::<Vec<_>>())
 }
 
 pub(super) fn load_endpoint(
@@ -119,17 +109,7 @@ pub(super) fn create_endpoint(
             now,
             endpoint.inbox_id.map(|inbox| inbox.0)
         ])?;
-    Ok(WebhookEndpoint {
-        id: WebhookEndpointId(connection.last_insert_rowid()),
-        workspace_id: endpoint.workspace_id,
-        url: endpoint.url,
-        description: endpoint.description,
-        events: endpoint.events,
-        active: endpoint.active,
-        inbox_id: endpoint.inbox_id,
-        created_at: now,
-        updated_at: now,
-    })
+    Ok(crate::shared::created::webhook_endpoint(connection.last_insert_rowid(), endpoint, now))
 }
 
 pub(super) fn update_endpoint(
@@ -310,19 +290,8 @@ pub(super) fn finish(
         .query_row([id.0], |row| row.get(0))
         .optional()?;
     let Some(active) = active else { return Ok(()) };
-    let mut error = attempt.error;
-    let (status, next_attempt_at, delivered_at) = match attempt.outcome {
-        WebhookOutcome::Delivered => (WebhookDeliveryStatus::Delivered, None, Some(attempt.at)),
-        WebhookOutcome::RetryAt(at) if active => (WebhookDeliveryStatus::Pending, Some(at), None),
-        WebhookOutcome::RetryAt(_) => {
-            error = Some(match error {
-                Some(error) => format!("{error}; {DISABLED}"),
-                None => DISABLED.to_owned(),
-            });
-            (WebhookDeliveryStatus::Failed, None, None)
-        }
-        WebhookOutcome::Failed => (WebhookDeliveryStatus::Failed, None, None),
-    };
+    let (status, next_attempt_at, delivered_at, error) =
+        settled(attempt.outcome, attempt.at, attempt.error, active);
     connection
         .prepare_cached(
             "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3,
@@ -376,33 +345,21 @@ fn subscribers(
     let mut subscribed = Vec::new();
     for row in rows {
         let (endpoint, events) = row?;
-        if events.iter().any(|name| name == event.as_str()) {
+        if subscribes(&events, event) {
             subscribed.push(endpoint);
         }
     }
     Ok(subscribed)
 }
 
-/// The conversation as events describe it: its place (inbox, channel, queue), its owner, and
-/// its customer with every field the store keeps.
+/// The conversation as events describe it (see [`crate::shared::webhooks::snapshot`]).
 fn snapshot(connection: &Connection, conversation: &Conversation) -> StoreResult<Value> {
     let channel: String = connection
         .prepare_cached("SELECT channel FROM inboxes WHERE id = ?1")?
         .query_row([conversation.inbox_id.0], |row| row.get(0))?;
     let customer = super::customers::customer(connection, conversation.customer_id)?
         .ok_or(StoreError::NotFound(Entity::Customer))?;
-    Ok(serde_json::json!({
-        "id": conversation.id,
-        "inbox_id": conversation.inbox_id,
-        "channel": channel,
-        "state": conversation.state,
-        "assignee_id": conversation.assignee_id,
-        "queue_id": conversation.queue_id,
-        "customer_id": conversation.customer_id,
-        "customer": customer,
-        "created_at": conversation.created_at,
-        "updated_at": conversation.updated_at,
-    }))
+    Ok(crate::shared::webhooks::snapshot(conversation, &channel, &customer))
 }
 
 /// Writes `event` about `conversation` to the outbox with a delivery for every active endpoint
