@@ -248,6 +248,8 @@ pub struct Console {
     pub view_resolved: String,
     pub view_all: String,
     pub no_conversations: String,
+    pub inbox_channels: String,
+    pub inbox_all_channels: String,
     pub live: String,
     pub reconnecting: String,
     pub customer: String,

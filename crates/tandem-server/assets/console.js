@@ -126,6 +126,7 @@
     var container = document.getElementById("inbox-live");
     if (!container || !window.fetch) return;
     var view = data.view || "mine";
+    var channel = data.channel || "";
     var timer = null, inFlight = false, queued = false, lastStart = 0;
 
     function schedule() {
@@ -137,7 +138,9 @@
 
     function refresh() {
       timer = null; inFlight = true; queued = false; lastStart = Date.now();
-      get("/inbox/live?view=" + encodeURIComponent(view), false)
+      var uri = "/inbox/live?view=" + encodeURIComponent(view);
+      if (channel) uri += "&channel=" + encodeURIComponent(channel);
+      get(uri, false)
         .then(function (html) {
           if (html === null) return;
           // The fragment is the server's own HTML. Keep keyboard focus on the same link.

@@ -459,6 +459,17 @@ pub trait Store: Send + Sync + 'static {
         workspace: WorkspaceId,
         filter: ConversationFilter,
         limit: u32,
+    ) -> StoreResult<Vec<Conversation>> {
+        self.conversations_on(workspace, filter, None, limit).await
+    }
+    /// [`Store::conversations`], only those of inboxes on `channel` when one is given
+    /// (filtered in the query, before the limit).
+    async fn conversations_on(
+        &self,
+        workspace: WorkspaceId,
+        filter: ConversationFilter,
+        channel: Option<Channel>,
+        limit: u32,
     ) -> StoreResult<Vec<Conversation>>;
     async fn conversation_counts(
         &self,

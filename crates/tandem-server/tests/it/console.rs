@@ -1140,3 +1140,89 @@ async fn a_chinese_admin_reads_every_refused_value_in_chinese() {
     );
     assert_eq!(error["message"], "url: must not contain a user name or password");
 }
+
+#[tokio::test]
+async fn inbox_filters_by_channel_when_the_workspace_has_several() {
+    use tandem_domain::Channel;
+    use tandem_store::{MessageTarget, NewCustomer, NewInbox, NewMessage};
+
+    // One channel: no filter links and no channel badges.
+    let app = TestApp::fixture().conversations().build().await;
+    let session = app.login(ADMIN).await;
+    let page = app.get("/inbox?view=all", &[("cookie", &session.cookie)]).await.text();
+    assert!(page.contains("Sarah Miller"), "{page}");
+    assert!(!page.contains("channel-filter") && !page.contains("全部渠道"), "{page}");
+    assert!(!page.contains("badge channel-"), "{page}");
+
+    // A web and an api inbox, a conversation in each.
+    let api = app
+        .store
+        .create_inbox(NewInbox {
+            workspace_id: app.workspace,
+            name: "Backend".into(),
+            channel: Channel::Api,
+            public_key: "pk_test_api_inbox".into(),
+            bot_name: "小河".into(),
+        })
+        .await
+        .unwrap();
+    let customer = app
+        .store
+        .create_customer(NewCustomer {
+            workspace_id: app.workspace,
+            name: "Api Caller".into(),
+            email: None,
+            locale: None,
+            attributes: Default::default(),
+        })
+        .await
+        .unwrap();
+    app.store
+        .append_message(NewMessage {
+            target: MessageTarget::CustomerLatest { inbox_id: api.id, customer_id: customer.id },
+            author_kind: AuthorKind::Customer,
+            author_id: None,
+            author_name: Some(customer.name.clone()),
+            body: "order status via the api".into(),
+            client_msg_id: None,
+            reopen_if_resolved: true,
+            only_while_bot_owns: false,
+            meta: None,
+            decision: None,
+            sentiment: None,
+        })
+        .await
+        .unwrap();
+
+    let page = app.get("/inbox?view=all&channel=api", &[("cookie", &session.cookie)]).await.text();
+    // The links' `&`, however the template escapes it.
+    let page = page.replace("&#38;", "&").replace("&amp;", "&");
+    assert!(page.contains("Api Caller"), "{page}");
+    assert!(!page.contains("Sarah Miller") && !page.contains("张伟"), "{page}");
+    assert!(page.contains("channel-filter") && page.contains("全部渠道"), "{page}");
+    assert!(page.contains("网页聊天") && page.contains("badge channel-api"), "{page}");
+    assert!(page.contains("data-channel=\"api\""), "the live refresh keeps the channel");
+    assert!(
+        page.contains("href=\"/inbox?view=queued&channel=api\""),
+        "the tabs keep the channel: {page}"
+    );
+    assert!(page.contains("href=\"/inbox?view=all&channel=web\""), "{page}");
+    assert!(page.contains("href=\"/inbox?view=all\""), "all channels: {page}");
+
+    let fragment =
+        app.get("/inbox/live?view=all&channel=api", &[("cookie", &session.cookie)]).await.text();
+    assert!(fragment.contains("Api Caller") && !fragment.contains("Sarah Miller"), "{fragment}");
+
+    let web = app.get("/inbox?view=all&channel=web", &[("cookie", &session.cookie)]).await.text();
+    assert!(web.contains("Sarah Miller") && !web.contains("Api Caller"), "{web}");
+    assert!(web.contains("badge channel-web"), "{web}");
+
+    // An unknown channel is ignored, as an unknown view is.
+    let all = app.get("/inbox?view=all&channel=fax", &[("cookie", &session.cookie)]).await.text();
+    assert!(all.contains("Sarah Miller") && all.contains("Api Caller"), "{all}");
+    assert!(all.contains("data-channel=\"\""), "{all}");
+
+    let english = app.login(AGENT).await;
+    let page = app.get("/inbox?view=all", &[("cookie", &english.cookie)]).await.text();
+    assert!(page.contains("All channels") && page.contains("Web chat"), "{page}");
+}

@@ -12,14 +12,14 @@
 use std::sync::Arc;
 
 use tandem_domain::{
-    AuthorKind, Conversation, ConversationId, ConversationState, CustomerId, DecisionRecord,
-    HandoffPacket, InboxId, LlmOutcome, LlmUsage, Message, MessageId, MessageMeta, Millis,
-    ModelSummary, PendingAction, Transition, UserId, WebhookEventType, WorkspaceId, Wrapup,
+    AuthorKind, Channel, Conversation, ConversationId, ConversationState, CustomerId,
+    DecisionRecord, HandoffPacket, InboxId, LlmOutcome, LlmUsage, Message, MessageId, MessageMeta,
+    Millis, ModelSummary, PendingAction, Transition, UserId, WebhookEventType, WorkspaceId, Wrapup,
     conversation::Ownership,
 };
 
 use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS, conversation_from_row, message_from_row};
-use super::sql::{Db, execute, get, json, query, query_one, query_opt, to_json};
+use super::sql::{Db, Param, execute, get, json, query, query_one, query_opt, to_json};
 use super::webhooks;
 use crate::shared::conversations as shared;
 use crate::shared::webhooks as payload;
@@ -95,28 +95,38 @@ pub(super) async fn list(
     db: &Db,
     workspace: WorkspaceId,
     filter: ConversationFilter,
+    channel: Option<Channel>,
     limit: u32,
 ) -> StoreResult<Vec<Conversation>> {
-    let select = |condition: &str| {
-        format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = $1 AND {condition}
-             ORDER BY last_message_at DESC, id DESC LIMIT {limit}"
-        )
-    };
-    let rows = match filter {
+    let (condition, user, state) = match filter {
         ConversationFilter::Mine(user) => {
-            let sql = select("assignee_id = $2 AND state = 'human'");
-            query(db, &sql, &[&workspace.0, &user.0]).await?
+            ("assignee_id = $2 AND state = 'human'", Some(user.0), None)
         }
-        ConversationFilter::State(state) => {
-            let sql = select("state = $2");
-            query(db, &sql, &[&workspace.0, &state.as_str()]).await?
-        }
-        ConversationFilter::Open => {
-            query(db, &select("state != 'resolved'"), &[&workspace.0]).await?
-        }
-        ConversationFilter::All => query(db, &select("TRUE"), &[&workspace.0]).await?,
+        ConversationFilter::State(state) => ("state = $2", None, Some(state.as_str())),
+        ConversationFilter::Open => ("state != 'resolved'", None, None),
+        ConversationFilter::All => ("TRUE", None, None),
     };
+    let channel = channel.map(Channel::as_str);
+    let mut params: Vec<Param<'_>> = vec![&workspace.0];
+    if let Some(user) = &user {
+        params.push(user);
+    }
+    if let Some(state) = &state {
+        params.push(state);
+    }
+    let on_channel = match &channel {
+        Some(channel) => {
+            params.push(channel);
+            format!(" AND inbox_id IN (SELECT id FROM inboxes WHERE channel = ${})", params.len())
+        }
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations
+         WHERE workspace_id = $1 AND {condition}{on_channel}
+         ORDER BY last_message_at DESC, id DESC LIMIT {limit}"
+    );
+    let rows = query(db, &sql, &params).await?;
     rows.iter().map(conversation_from_row).collect()
 }
 

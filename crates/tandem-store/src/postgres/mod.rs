@@ -37,7 +37,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use futures_util::future::BoxFuture;
 use tandem_domain::{
-    Action, AgentRouting, AnswerSettings, ApiToken, ApiTokenId, Article, ArticleStatus,
+    Action, AgentRouting, AnswerSettings, ApiToken, ApiTokenId, Article, ArticleStatus, Channel,
     Conversation, ConversationFacts, ConversationId, Customer, CustomerId, DecisionRecord,
     EscalationPolicy, HandoffPacket, Inbox, InboxId, LlmUsage, Message, MessageId, Millis,
     ModelSummary, NewArticle, PendingAction, Queue, QueueRouting, Transition, User, UserId,
@@ -573,14 +573,17 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn conversations(
+    async fn conversations_on(
         &self,
         workspace: WorkspaceId,
         filter: ConversationFilter,
+        channel: Option<Channel>,
         limit: u32,
     ) -> StoreResult<Vec<Conversation>> {
         self.read(move |db| {
-            Box::pin(async move { conversations::list(db, workspace, filter, limit).await })
+            Box::pin(
+                async move { conversations::list(db, workspace, filter, channel, limit).await },
+            )
         })
         .await
     }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_domain::{
-    AuthorKind, Conversation, ConversationId, ConversationState, CustomerId, DecisionRecord,
-    HandoffPacket, InboxId, LlmOutcome, LlmUsage, Message, MessageId, MessageMeta, Millis,
-    ModelSummary, PendingAction, Transition, UserId, WebhookEventType, WorkspaceId, Wrapup,
+    AuthorKind, Channel, Conversation, ConversationId, ConversationState, CustomerId,
+    DecisionRecord, HandoffPacket, InboxId, LlmOutcome, LlmUsage, Message, MessageId, MessageMeta,
+    Millis, ModelSummary, PendingAction, Transition, UserId, WebhookEventType, WorkspaceId, Wrapup,
     conversation::Ownership,
 };
 
@@ -61,6 +61,7 @@ pub(super) fn list(
     connection: &Connection,
     workspace: WorkspaceId,
     filter: ConversationFilter,
+    channel: Option<Channel>,
     limit: u32,
 ) -> StoreResult<Vec<Conversation>> {
     let (condition, argument): (&str, Option<String>) = match filter {
@@ -71,17 +72,29 @@ pub(super) fn list(
         ConversationFilter::Open => ("state != 'resolved'", None),
         ConversationFilter::All => ("1", None),
     };
+    // The channel is the last parameter: ?2 when the filter takes none, ?3 when it does.
+    let on_channel = match (channel, argument.is_some()) {
+        (None, _) => "",
+        (Some(_), false) => " AND inbox_id IN (SELECT id FROM inboxes WHERE channel = ?2)",
+        (Some(_), true) => " AND inbox_id IN (SELECT id FROM inboxes WHERE channel = ?3)",
+    };
     let sql = format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = ?1 AND {condition}
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations
+         WHERE workspace_id = ?1 AND {condition}{on_channel}
          ORDER BY last_message_at DESC, id DESC LIMIT {limit}"
     );
     let mut statement = connection.prepare_cached(&sql)?;
-    let rows = match argument {
-        Some(argument) => {
-            statement.query_map(params![workspace.0, argument], conversation_from_row)?
-        }
-        None => statement.query_map(params![workspace.0], conversation_from_row)?,
-    };
+    let mut arguments: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(workspace.0)];
+    if let Some(argument) = argument {
+        arguments.push(Box::new(argument));
+    }
+    if let Some(channel) = channel {
+        arguments.push(Box::new(channel.as_str()));
+    }
+    let rows = statement.query_map(
+        rusqlite::params_from_iter(arguments.iter().map(|argument| argument.as_ref())),
+        conversation_from_row,
+    )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::Connection;
 use tandem_domain::{
-    Action, AgentRouting, AnswerSettings, ApiToken, ApiTokenId, Article, ArticleStatus,
+    Action, AgentRouting, AnswerSettings, ApiToken, ApiTokenId, Article, ArticleStatus, Channel,
     Conversation, ConversationFacts, ConversationId, Customer, CustomerId, DecisionRecord,
     EscalationPolicy, HandoffPacket, Inbox, InboxId, LlmUsage, Message, MessageId, Millis,
     ModelSummary, NewArticle, PendingAction, Queue, QueueRouting, Transition, User, UserId,
@@ -317,13 +317,17 @@ impl Store for SqliteStore {
         self.read(move |connection| conversations::latest(connection, inbox, customer)).await
     }
 
-    async fn conversations(
+    async fn conversations_on(
         &self,
         workspace: WorkspaceId,
         filter: ConversationFilter,
+        channel: Option<Channel>,
         limit: u32,
     ) -> StoreResult<Vec<Conversation>> {
-        self.read(move |connection| conversations::list(connection, workspace, filter, limit)).await
+        self.read(move |connection| {
+            conversations::list(connection, workspace, filter, channel, limit)
+        })
+        .await
     }
 
     async fn conversation_counts(

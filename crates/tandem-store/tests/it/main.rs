@@ -113,6 +113,7 @@ both_backends!(
     sessions_expire_and_end_when_user_is_deactivated,
     api_tokens_are_listed_revoked_touched_and_end_with_a_password_when_asked,
     conversation_filters_and_counts,
+    conversations_are_listed_by_channel,
     answer_settings_and_article_channels_are_kept,
     settings_keep_their_first_value,
     bot_reply_is_refused_once_a_person_owns_the_conversation,

@@ -527,6 +527,57 @@ pub async fn conversation_filters_and_counts(harness: Harness) {
     assert!(store.conversations(other.id, ConversationFilter::All, 50).await.unwrap().is_empty());
 }
 
+pub async fn conversations_are_listed_by_channel(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let api = store
+        .create_inbox(NewInbox {
+            workspace_id: world.workspace,
+            name: "Backend".into(),
+            channel: Channel::Api,
+            public_key: format!("pk_api_{}", world.workspace.0),
+            bot_name: "Xiaohe".into(),
+        })
+        .await
+        .unwrap();
+    let on_web = store.append_message(customer_message(&world, "hello", None)).await.unwrap();
+    let on_api = NewMessage {
+        target: MessageTarget::CustomerLatest { inbox_id: api.id, customer_id: world.customer.id },
+        ..customer_message(&world, "hello from the api", None)
+    };
+    let on_api = store.append_message(on_api).await.unwrap();
+    let (web_id, api_id) = (on_web.conversation.id, on_api.conversation.id);
+    assert_ne!(web_id, api_id);
+    store.transition(api_id, Transition::Escalate, None).await.unwrap();
+    let listed = |filter, channel| async move {
+        store
+            .conversations_on(world.workspace, filter, channel, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect::<HashSet<_>>()
+    };
+    use ConversationFilter::{All, Open, State};
+    assert_eq!(listed(All, Some(Channel::Web)).await, HashSet::from([web_id]));
+    assert_eq!(listed(All, Some(Channel::Api)).await, HashSet::from([api_id]));
+    assert!(listed(All, Some(Channel::Email)).await.is_empty());
+    assert_eq!(listed(All, None).await, HashSet::from([web_id, api_id]));
+    assert_eq!(listed(Open, Some(Channel::Api)).await, HashSet::from([api_id]));
+    let queued = State(ConversationState::Queued);
+    assert_eq!(listed(queued, Some(Channel::Api)).await, HashSet::from([api_id]));
+    assert!(listed(queued, Some(Channel::Web)).await.is_empty());
+    store.transition(api_id, Transition::Assign { agent: world.agent.id }, None).await.unwrap();
+    let mine = ConversationFilter::Mine(world.agent.id);
+    assert_eq!(listed(mine, Some(Channel::Api)).await, HashSet::from([api_id]));
+    assert!(listed(mine, Some(Channel::Web)).await.is_empty());
+    // The limit counts only the channel's conversations.
+    let newest = store.conversations_on(world.workspace, All, Some(Channel::Web), 1).await.unwrap();
+    assert_eq!(newest.iter().map(|c| c.id).collect::<Vec<_>>(), vec![web_id]);
+    let all = store.conversations(world.workspace, All, 50).await.unwrap();
+    assert_eq!(all.len(), 2);
+}
+
 pub async fn settings_keep_their_first_value(harness: Harness) {
     let store = &harness.store;
     assert_eq!(store.setting("secret").await.unwrap(), None);
