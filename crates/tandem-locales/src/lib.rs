@@ -194,6 +194,11 @@ pub struct Console {
     pub privacy_erase: String,
     pub privacy_erase_confirm: String,
     pub privacy_erase_unconfirmed: String,
+    pub customer_merge_title: String,
+    pub customer_merge_into: String,
+    pub customer_merge: String,
+    /// Undoing the latest merge into this customer: `{merged}` is the merged customer's id.
+    pub customer_merge_undo: String,
     pub alerts_title: String,
     pub alerts_intro: String,
     /// A spike alert in the supervisors' banner: `{label}`, `{count}`, `{expected}`.

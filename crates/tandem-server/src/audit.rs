@@ -88,6 +88,10 @@ pub(crate) fn action_code(method: &Method, route: &str) -> Option<&'static str> 
             "routing.queue"
         }
         ("POST", "/api/v1/conversations/{id}/transitions") => "conversation.transition",
+        ("POST", "/customers/{id}/merge" | "/api/v1/customers/{id}/merge") => "customer.merge",
+        ("POST", "/customer-merges/{id}/undo" | "/api/v1/customer-merges/{id}/undo") => {
+            "customer.merge_undo"
+        }
         ("POST", "/desk/reroute" | "/api/v1/conversations/{id}/reroute") => "conversation.reroute",
         _ => return None,
     };

@@ -108,6 +108,7 @@ error_codes! {
     WrapupNotFound = "wrapup_not_found", NOT_FOUND, "The conversation has no current wrap-up: it is not resolved.";
     InsightAlertNotFound = "insight_alert_not_found", NOT_FOUND, "No insight alert of this workspace has that id.";
     ApiTokenNotFound = "api_token_not_found", NOT_FOUND, "No API token with that id that the caller may manage.";
+    CustomerMergeNotFound = "customer_merge_not_found", NOT_FOUND, "No merge of customers of this workspace has that id.";
     WebhookEndpointNotFound = "webhook_endpoint_not_found", NOT_FOUND, "No such webhook endpoint.";
     WebhookDeliveryNotFound = "webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery.";
     RouteNotFound = "route_not_found", NOT_FOUND, "No such page, file or API route.";
@@ -129,6 +130,12 @@ error_codes! {
         "The conversation's inbox does not ask customers for ratings (its CSAT settings are off).";
     CsatUnknownQuestion = "csat_unknown_question", UNPROCESSABLE_ENTITY,
         "A rating answers a question the inbox does not ask (`comment` when it asks for none); `message` names it.";
+    MergeIntoItself = "merge_into_itself", CONFLICT,
+        "A customer cannot be merged into itself.";
+    CustomerMergedAway = "customer_merged_away", CONFLICT,
+        "The customer was merged into another one; use that one (or undo the merge).";
+    MergeUndone = "merge_undone", CONFLICT,
+        "The merge was undone already: a merge is undone once.";
     NotTheBots = "not_the_bots", CONFLICT,
         "Only conversations the bot has wait as after-hours tickets.";
     WebhookEndpointLimit = "webhook_endpoint_limit", CONFLICT,
@@ -288,6 +295,7 @@ impl ApiError {
                 Entity::WebhookDelivery => ErrorCode::WebhookDeliveryNotFound,
                 Entity::InsightAlert => ErrorCode::InsightAlertNotFound,
                 Entity::ApiToken => ErrorCode::ApiTokenNotFound,
+                Entity::CustomerMerge => ErrorCode::CustomerMergeNotFound,
             },
             ApiError::RouteNotFound => ErrorCode::RouteNotFound,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
@@ -301,6 +309,9 @@ impl ApiError {
                 Conflict::NotTheBots { .. } => ErrorCode::NotTheBots,
                 Conflict::NotResolved { .. } => ErrorCode::ConversationNotResolved,
                 Conflict::WebhookEndpointLimit(_) => ErrorCode::WebhookEndpointLimit,
+                Conflict::MergeIntoItself(_) => ErrorCode::MergeIntoItself,
+                Conflict::CustomerMergedAway(_) => ErrorCode::CustomerMergedAway,
+                Conflict::MergeUndone(_) => ErrorCode::MergeUndone,
             },
             ApiError::WebhookEndpointDisabled => ErrorCode::WebhookEndpointDisabled,
             ApiError::CsatDisabled => ErrorCode::CsatDisabled,

@@ -88,6 +88,8 @@ pub enum Entity {
     InsightAlert,
     /// An API token of the workspace.
     ApiToken,
+    /// A merge of two customers of the workspace.
+    CustomerMerge,
 }
 
 impl Entity {
@@ -108,6 +110,7 @@ impl Entity {
             Entity::WebhookDelivery => "webhook delivery",
             Entity::InsightAlert => "insight alert",
             Entity::ApiToken => "API token",
+            Entity::CustomerMerge => "customer merge",
         }
     }
 }
@@ -146,6 +149,15 @@ pub enum Conflict {
     /// Only a resolved conversation can be rated.
     #[error("conversation {conversation} is not resolved")]
     NotResolved { conversation: ConversationId },
+    /// A customer cannot be merged into itself.
+    #[error("customer {0} cannot be merged into itself")]
+    MergeIntoItself(CustomerId),
+    /// The customer was merged into another one (and is no longer used).
+    #[error("customer {0} was merged into another customer")]
+    CustomerMergedAway(CustomerId),
+    /// A merge that was undone already.
+    #[error("customer merge {0} was undone already")]
+    MergeUndone(i64),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -823,6 +835,37 @@ pub trait Store: Send + Sync + 'static {
         since: Millis,
     ) -> StoreResult<Vec<ConversationText>>;
 
+    // ---------- One customer across channels: merges ----------
+
+    /// Merges the workspace's customer `merged` into `keep` in one transaction: moves every
+    /// conversation of `merged` (and its report facts) to `keep`, fills `keep`'s empty email,
+    /// locale and external id and the attributes it lacks from `merged`, marks `merged` as
+    /// merged into `keep` (new messages of its sessions go to `keep`), and records the merge.
+    /// `NotFound` when either is not the workspace's; `Conflict` when they are the same
+    /// customer or either was merged away.
+    async fn merge_customers(
+        &self,
+        workspace: WorkspaceId,
+        keep: CustomerId,
+        merged: CustomerId,
+        by: Option<UserId>,
+    ) -> StoreResult<CustomerMerge>;
+    /// Undoes a merge in one transaction: moves its conversations that still belong to the
+    /// kept customer back, restores the fields it filled, un-marks the merged customer and
+    /// records when. `Conflict` when it was undone already.
+    async fn undo_customer_merge(
+        &self,
+        workspace: WorkspaceId,
+        merge: i64,
+        by: Option<UserId>,
+    ) -> StoreResult<CustomerMerge>;
+    /// The workspace's merges that this customer took part in (kept or merged), newest first.
+    async fn customer_merges(
+        &self,
+        workspace: WorkspaceId,
+        customer: CustomerId,
+    ) -> StoreResult<Vec<CustomerMerge>>;
+
     // ---------- Privacy: erasure, retention, export ----------
 
     /// Deletes the workspace's customer and every row about them (their conversations across
@@ -980,6 +1023,26 @@ pub struct Erasure {
     pub conversations: u64,
     /// Rows deleted (or, for evidence lists, rows changed) per table.
     pub rows: BTreeMap<String, u64>,
+}
+
+/// A merge of two customers: see [`Store::merge_customers`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CustomerMerge {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    /// The customer kept (who has both histories).
+    pub keep: CustomerId,
+    /// The customer merged away.
+    pub merged: CustomerId,
+    /// The conversations moved from `merged` to `keep`.
+    pub conversations: Vec<ConversationId>,
+    /// The fields of `keep` that were empty, filled from `merged`, with the value they got:
+    /// `email`, `locale`, `external_id` (moved, it is unique) and `attributes.<key>`.
+    pub filled: BTreeMap<String, String>,
+    pub by: Option<UserId>,
+    pub at: Millis,
+    pub undone_at: Option<Millis>,
+    pub undone_by: Option<UserId>,
 }
 
 /// What [`Store::customer_export`] returns.

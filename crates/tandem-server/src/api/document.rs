@@ -69,6 +69,10 @@ const TAGS: &[(&str, &str)] = &[
         "The audit log: who (a user, an API token, the bot, the model) changed what, when and from where (admins).",
     ),
     (
+        "customers",
+        "One customer across channels: a customer's profile with its merges, two customers merged into one (supervisors and admins) and a merge undone.",
+    ),
+    (
         "privacy",
         "Retention and erasure (PIPL, GDPR): one customer's data exported or erased, the records of erasures, and how long resolved conversations are kept (admins).",
     ),

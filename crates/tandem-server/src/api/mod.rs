@@ -10,6 +10,7 @@ pub(crate) mod assist;
 pub(crate) mod audit;
 pub(crate) mod channel;
 pub(crate) mod csat;
+pub(crate) mod customers;
 pub mod document;
 pub(crate) mod history_import;
 pub(crate) mod inboxes;
@@ -54,6 +55,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(history_import::routes())
         .merge(insight_alerts::routes())
         .merge(csat::routes())
+        .merge(customers::routes())
         .merge(knowledge::routes())
         .merge(llm::routes())
         .merge(privacy::routes())

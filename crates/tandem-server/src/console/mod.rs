@@ -14,6 +14,7 @@ mod alerts;
 mod audit;
 mod conversation;
 mod csat;
+mod customers;
 mod desk;
 mod escalation;
 mod fields;
@@ -63,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .merge(llm::routes())
         .merge(csat::routes())
         .merge(privacy::routes())
+        .merge(customers::routes())
 }
 
 /// The language of a page shown before any agent is known (sign-in, an unknown address): the

@@ -8,6 +8,7 @@ mod audit;
 mod channel;
 mod console;
 mod csat;
+mod customers;
 mod fuzz;
 mod history_import;
 mod identity;

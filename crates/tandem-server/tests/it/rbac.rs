@@ -411,6 +411,19 @@ fn api_table(target: i64) -> Vec<Row> {
         ),
         row("GET /api/v1/customers/{id}/export", Admins, "/api/v1/customers/999999/export", None),
         row("DELETE /api/v1/customers/{id}", Admins, "/api/v1/customers/999999", None),
+        row("GET /api/v1/customers/{id}", Agents, "/api/v1/customers/999999", None),
+        row(
+            "POST /api/v1/customers/{id}/merge",
+            Managers,
+            "/api/v1/customers/999999/merge",
+            Json(json!({ "into": 999998 })),
+        ),
+        row(
+            "POST /api/v1/customer-merges/{id}/undo",
+            Managers,
+            "/api/v1/customer-merges/999999/undo",
+            None,
+        ),
         row("GET /api/v1/privacy/erasures", Admins, "/api/v1/privacy/erasures", None),
         row("GET /api/v1/privacy/retention", Admins, "/api/v1/privacy/retention", None),
         row(
@@ -616,6 +629,18 @@ fn console_table(target: i64) -> Vec<Row> {
             Admins,
             "/settings/privacy",
             Form(vec![("resolved_conversation_days", "nonsense")]),
+        ),
+        row(
+            "POST /customers/{id}/merge",
+            Managers,
+            "/customers/999999/merge",
+            Form(vec![("into", "999998"), ("conversation", "0")]),
+        ),
+        row(
+            "POST /customer-merges/{id}/undo",
+            Managers,
+            "/customer-merges/999999/undo",
+            Form(vec![("conversation", "0")]),
         ),
         row(
             "POST /customers/{id}/erase",
@@ -991,6 +1016,7 @@ async fn one_workspace_never_reaches_another() {
     ];
     if let Some(customer) = customer {
         requests.push((Method::GET, format!("/api/v1/customers/{customer}/export"), None));
+        requests.push((Method::GET, format!("/api/v1/customers/{customer}"), None));
     }
     for (method, uri, body) in requests {
         let mut all = headers.clone();

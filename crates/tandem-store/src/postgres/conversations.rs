@@ -268,8 +268,8 @@ pub(super) async fn append(
         MessageTarget::CustomerLatest { inbox_id, customer_id } => {
             // The customer's row serializes finding-or-creating: two first messages at once
             // make one conversation. (An unknown customer fails below, on the foreign key.)
-            query_opt(db, "SELECT id FROM customers WHERE id = $1 FOR UPDATE", &[&customer_id.0])
-                .await?;
+            // A customer merged into another one writes in the kept customer's conversation.
+            let customer_id = super::customers::lock_kept(db, customer_id).await?;
             match latest_for_update(db, inbox_id, customer_id).await? {
                 Some(conversation) => conversation,
                 None => create(db, inbox_id, customer_id, now, changes).await?,

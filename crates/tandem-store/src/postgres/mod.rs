@@ -525,6 +525,44 @@ impl Store for PostgresStore {
         self.read(move |db| Box::pin(async move { customers::history(db, customer).await })).await
     }
 
+    async fn merge_customers(
+        &self,
+        workspace: WorkspaceId,
+        keep: CustomerId,
+        merged: CustomerId,
+        by: Option<UserId>,
+    ) -> StoreResult<crate::CustomerMerge> {
+        self.write(move |db, changes| {
+            Box::pin(
+                async move { customers::merge(db, changes, workspace, keep, merged, by).await },
+            )
+        })
+        .await
+    }
+
+    async fn undo_customer_merge(
+        &self,
+        workspace: WorkspaceId,
+        merge: i64,
+        by: Option<UserId>,
+    ) -> StoreResult<crate::CustomerMerge> {
+        self.write(move |db, changes| {
+            Box::pin(async move { customers::undo_merge(db, changes, workspace, merge, by).await })
+        })
+        .await
+    }
+
+    async fn customer_merges(
+        &self,
+        workspace: WorkspaceId,
+        customer: CustomerId,
+    ) -> StoreResult<Vec<crate::CustomerMerge>> {
+        self.read(move |db| {
+            Box::pin(async move { customers::merges(db, workspace, customer).await })
+        })
+        .await
+    }
+
     async fn verified_customer(&self, customer: VerifiedCustomer) -> StoreResult<Customer> {
         self.write(move |db, _| Box::pin(async move { customers::verified(db, customer).await }))
             .await

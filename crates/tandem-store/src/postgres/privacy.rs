@@ -200,6 +200,16 @@ pub(super) async fn erase_customer(
     )
     .await?;
     let mut rows = delete_conversations(db, workspace, &ids).await?;
+    // Their merges go, and a customer merged into them is theirs no longer.
+    let merges = execute(
+        db,
+        "DELETE FROM customer_merges WHERE keep_id = $1 OR merged_id = $1",
+        &[&customer.0],
+    )
+    .await?;
+    rows.insert("customer_merges".to_owned(), merges);
+    execute(db, "UPDATE customers SET merged_into = NULL WHERE merged_into = $1", &[&customer.0])
+        .await?;
     let removed = execute(
         db,
         "DELETE FROM customers WHERE id = $1 AND workspace_id = $2",

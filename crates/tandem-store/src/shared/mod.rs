@@ -8,6 +8,7 @@
 pub(crate) mod audit;
 pub(crate) mod conversations;
 pub(crate) mod created;
+pub(crate) mod customers;
 pub(crate) mod insight;
 pub(crate) mod privacy;
 pub(crate) mod webhooks;

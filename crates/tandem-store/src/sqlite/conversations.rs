@@ -238,6 +238,8 @@ pub(super) fn append(
     let mut conversation = match new.target {
         MessageTarget::Conversation(id) => load(connection, id)?,
         MessageTarget::CustomerLatest { inbox_id, customer_id } => {
+            // A customer merged into another one writes in the kept customer's conversation.
+            let customer_id = super::customers::kept(connection, customer_id)?;
             match latest(connection, inbox_id, customer_id)? {
                 Some(conversation) => conversation,
                 None => create(connection, inbox_id, customer_id, now, changes)?,

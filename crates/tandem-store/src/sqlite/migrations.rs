@@ -560,6 +560,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_deliveries_pending_by_endpoint ON webhook_deliveries (endpoint_id, id)
         WHERE status = 'pending';
     "#,
+    // 23: one customer across channels: a customer merged into another is marked (its
+    // sessions' new messages go to the kept one), and each merge is recorded so it can be
+    // undone (the conversations it moved and the fields it filled, as JSON).
+    r#"
+    ALTER TABLE customers ADD COLUMN merged_into INTEGER REFERENCES customers(id);
+    CREATE TABLE customer_merges (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        keep_id INTEGER NOT NULL REFERENCES customers(id),
+        merged_id INTEGER NOT NULL REFERENCES customers(id),
+        conversation_ids TEXT NOT NULL,
+        filled TEXT NOT NULL,
+        by_user_id INTEGER,
+        at INTEGER NOT NULL,
+        undone_at INTEGER,
+        undone_by INTEGER
+    );
+    CREATE INDEX customer_merges_by_keep ON customer_merges (keep_id);
+    CREATE INDEX customer_merges_by_merged ON customer_merges (merged_id);
+    "#,
 ];
 
 /// The migration after which existing conversations' facts are rebuilt in Rust.

@@ -282,6 +282,39 @@ impl Store for SqliteStore {
         self.read(move |connection| customers::history(connection, customer)).await
     }
 
+    async fn merge_customers(
+        &self,
+        workspace: WorkspaceId,
+        keep: CustomerId,
+        merged: CustomerId,
+        by: Option<UserId>,
+    ) -> StoreResult<crate::CustomerMerge> {
+        self.write(move |connection, changes| {
+            customers::merge(connection, changes, workspace, keep, merged, by)
+        })
+        .await
+    }
+
+    async fn undo_customer_merge(
+        &self,
+        workspace: WorkspaceId,
+        merge: i64,
+        by: Option<UserId>,
+    ) -> StoreResult<crate::CustomerMerge> {
+        self.write(move |connection, changes| {
+            customers::undo_merge(connection, changes, workspace, merge, by)
+        })
+        .await
+    }
+
+    async fn customer_merges(
+        &self,
+        workspace: WorkspaceId,
+        customer: CustomerId,
+    ) -> StoreResult<Vec<crate::CustomerMerge>> {
+        self.read(move |connection| customers::merges(connection, workspace, customer)).await
+    }
+
     async fn verified_customer(&self, customer: VerifiedCustomer) -> StoreResult<Customer> {
         self.write(move |connection, _| customers::verified(connection, customer)).await
     }

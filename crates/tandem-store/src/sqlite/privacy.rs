@@ -171,6 +171,14 @@ pub(super) fn erase_customer(
     )?;
     let mut rows = delete_conversations(connection, workspace, &ids)?;
     // Events about the customer that name no conversation of theirs (none today).
+    // Their merges go, and a customer merged into them is theirs no longer.
+    let merges = connection.execute(
+        "DELETE FROM customer_merges WHERE keep_id = ?1 OR merged_id = ?1",
+        [customer.0],
+    )?;
+    rows.insert("customer_merges".to_owned(), merges as u64);
+    connection
+        .execute("UPDATE customers SET merged_into = NULL WHERE merged_into = ?1", [customer.0])?;
     let removed = connection.execute(
         "DELETE FROM customers WHERE id = ?1 AND workspace_id = ?2",
         params![customer.0, workspace.0],

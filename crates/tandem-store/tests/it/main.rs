@@ -97,6 +97,7 @@ macro_rules! both_backends {
 
 both_backends!(
     migrations_reach_the_latest_version,
+    merging_two_customers_moves_their_conversations_and_undo_restores_them,
     retried_send_with_same_client_msg_id_is_stored_once,
     suggestion_uses_are_counted_once_per_reply_of_the_conversation,
     handled_conversations_and_suggestion_decisions_are_kept,

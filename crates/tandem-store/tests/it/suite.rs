@@ -2025,3 +2025,132 @@ pub async fn an_inbox_endpoint_hears_its_inbox_in_order(harness: Harness) {
         "a failed one holds nothing back"
     );
 }
+
+pub async fn merging_two_customers_moves_their_conversations_and_undo_restores_them(
+    harness: Harness,
+) {
+    use tandem_store::Conflict;
+    let store = &harness.store;
+    let world = world(store).await;
+    // The anonymous visitor (world.customer: locale zh, tier vip) wrote on the widget; the
+    // verified customer of the API channel has an e-mail and an external id.
+    let visitor_first = store.append_message(customer_message(&world, "在吗", None)).await.unwrap();
+    let verified_customer = store
+        .verified_customer(tandem_store::VerifiedCustomer {
+            email: Some("lilei@example.cn".into()),
+            attributes: BTreeMap::from([("city".into(), "上海".into())]),
+            ..verified(world.workspace, "u-7")
+        })
+        .await
+        .unwrap();
+    assert_eq!(verified_customer.locale, None);
+    // The same person on the API channel.
+    let world = World { customer: verified_customer.clone(), ..world };
+    let verified_first =
+        store.append_message(customer_message(&world, "订单 A100", None)).await.unwrap();
+    let visitor = store.customer(visitor_first.conversation.customer_id).await.unwrap().unwrap();
+    let keep = verified_customer.id;
+
+    // Refused: into itself, across workspaces, unknown customers.
+    assert!(matches!(
+        store.merge_customers(world.workspace, keep, keep, None).await,
+        Err(StoreError::Conflict(Conflict::MergeIntoItself(id))) if id == keep
+    ));
+    let other = store.create_workspace("Other").await.unwrap().id;
+    assert!(matches!(
+        store.merge_customers(other, keep, visitor.id, None).await,
+        Err(StoreError::NotFound(Entity::Customer))
+    ));
+
+    // The visitor's (widget) history merged into the verified customer.
+    let merge = store
+        .merge_customers(world.workspace, keep, visitor.id, Some(world.agent.id))
+        .await
+        .unwrap();
+    assert_eq!((merge.keep, merge.merged, merge.by), (keep, visitor.id, Some(world.agent.id)));
+    assert_eq!(merge.conversations, vec![visitor_first.conversation.id]);
+    assert_eq!(
+        merge.filled,
+        BTreeMap::from([
+            ("attributes.tier".to_owned(), "vip".to_owned()),
+            ("locale".to_owned(), "zh".to_owned()),
+        ])
+    );
+    assert_eq!(store.customer_history(keep).await.unwrap().conversations, 2);
+    assert_eq!(store.customer_history(visitor.id).await.unwrap().conversations, 0);
+    let kept = store.customer(keep).await.unwrap().unwrap();
+    assert_eq!(kept.locale, Some(Locale::Zh));
+    assert_eq!(kept.email.as_deref(), Some("lilei@example.cn"));
+    assert_eq!(kept.attributes.get("tier").map(String::as_str), Some("vip"));
+    assert_eq!(kept.attributes.get("city").map(String::as_str), Some("上海"));
+    let facts = store
+        .facts_of(
+            world.workspace,
+            vec![visitor_first.conversation.id, verified_first.conversation.id],
+        )
+        .await
+        .unwrap();
+    assert!(facts.iter().all(|fact| fact.customer_id == keep), "{facts:?}");
+    assert_eq!(
+        store.customer_merges(world.workspace, visitor.id).await.unwrap(),
+        vec![merge.clone()]
+    );
+    assert_eq!(store.customer_merges(world.workspace, keep).await.unwrap(), vec![merge.clone()]);
+
+    // Merged away: neither side of another merge.
+    assert!(matches!(
+        store.merge_customers(world.workspace, visitor.id, keep, None).await,
+        Err(StoreError::Conflict(Conflict::CustomerMergedAway(id))) if id == visitor.id
+    ));
+    // A later message from the visitor's widget session goes to the kept customer
+    let visitor_world = World { customer: visitor.clone(), ..world };
+    let later =
+        store.append_message(customer_message(&visitor_world, "还在吗", None)).await.unwrap();
+    assert_eq!(later.conversation.customer_id, keep);
+    // (the kept customer's newest conversation in the inbox).
+    assert_eq!(later.conversation.id, verified_first.conversation.id);
+
+    // Undone: the conversation goes back, the filled fields are taken back.
+    let undone = store.undo_customer_merge(visitor_world.workspace, merge.id, None).await.unwrap();
+    assert!(undone.undone_at.is_some());
+    assert_eq!(store.customer_history(keep).await.unwrap().conversations, 1);
+    assert_eq!(store.customer_history(visitor.id).await.unwrap().conversations, 1);
+    let kept = store.customer(keep).await.unwrap().unwrap();
+    assert_eq!(kept.locale, None);
+    assert_eq!(kept.attributes, BTreeMap::from([("city".into(), "上海".into())]));
+    assert_eq!(kept.email.as_deref(), Some("lilei@example.cn"));
+    let facts =
+        store.facts_of(visitor_world.workspace, vec![visitor_first.conversation.id]).await.unwrap();
+    assert!(facts.iter().all(|fact| fact.customer_id == visitor.id), "{facts:?}");
+    assert!(matches!(
+        store.undo_customer_merge(visitor_world.workspace, merge.id, None).await,
+        Err(StoreError::Conflict(Conflict::MergeUndone(id))) if id == merge.id
+    ));
+    assert!(matches!(
+        store.undo_customer_merge(other, merge.id, None).await,
+        Err(StoreError::NotFound(Entity::CustomerMerge))
+    ));
+    // The visitor writes in its own conversation again.
+    let again = store.append_message(customer_message(&visitor_world, "好的", None)).await.unwrap();
+    assert_eq!(again.conversation.customer_id, visitor.id);
+
+    // The other way round, the verified customer's external id moves to the kept visitor and
+    // comes back on undo.
+    let merge =
+        store.merge_customers(visitor_world.workspace, visitor.id, keep, None).await.unwrap();
+    assert_eq!(merge.filled.get("external_id").map(String::as_str), Some("u-7"));
+    assert_eq!(
+        store.customer(visitor.id).await.unwrap().unwrap().external_id.as_deref(),
+        Some("u-7")
+    );
+    store.undo_customer_merge(visitor_world.workspace, merge.id, None).await.unwrap();
+    assert_eq!(store.customer(visitor.id).await.unwrap().unwrap().external_id, None);
+    assert_eq!(store.customer(keep).await.unwrap().unwrap().external_id.as_deref(), Some("u-7"));
+
+    // Erasing the kept customer takes its merges along; the merged one is used again.
+    store.merge_customers(visitor_world.workspace, keep, visitor.id, None).await.unwrap();
+    store.erase_customer(visitor_world.workspace, keep, None).await.unwrap();
+    assert_eq!(store.customer_merges(visitor_world.workspace, visitor.id).await.unwrap(), vec![]);
+    let alone = store.append_message(customer_message(&visitor_world, "你好", None)).await.unwrap();
+    assert_eq!(alone.conversation.customer_id, visitor.id);
+}

@@ -64,6 +64,9 @@ struct ConversationPage {
     /// The business's id of a customer whose identity it verified.
     customer_verified: Option<String>,
     attributes: Vec<(String, String)>,
+    /// For supervisors and admins: the latest merge into this customer not undone, as (merge
+    /// id, merged customer id).
+    undo_merge: Option<(i64, i64)>,
     past: Vec<PastConversation>,
     messages: Vec<MessageView>,
     last_seq: i64,
@@ -268,7 +271,19 @@ pub(super) async fn show_conversation_page(
         }
         None => None,
     };
+    let undo_merge = if agent.user.is_manager() {
+        store
+            .customer_merges(agent.user.workspace_id, conversation.customer_id)
+            .await
+            .map_err(|e| failed(e.into()))?
+            .into_iter()
+            .find(|merge| merge.keep == conversation.customer_id && merge.undone_at.is_none())
+            .map(|merge| (merge.id, merge.merged.0))
+    } else {
+        None
+    };
     let page = ConversationPage {
+        undo_merge,
         chrome: Chrome::new(&agent, "inbox"),
         id: conversation.id.0,
         state: conversation.state.as_str(),
