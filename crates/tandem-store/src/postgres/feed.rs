@@ -35,6 +35,8 @@ const GAP_WAIT: Duration = Duration::from_secs(3);
 const LATE: Duration = Duration::from_secs(60);
 /// Rows read at a time.
 const BATCH: i64 = 2_000;
+/// How many ids below the newest a starting node checks for writes still committing.
+const STARTUP_WINDOW: i64 = 1_000;
 /// How long a writer waits for its node to publish its changes before answering anyway (the
 /// listening connection is down; the changes are published when it catches up).
 const PUBLISH_WAIT: Duration = Duration::from_secs(5);
@@ -163,7 +165,22 @@ impl Feed {
         let first = listen(&config).await?;
         let row =
             first.client.query_one("SELECT COALESCE(MAX(id), 0) FROM change_feed", &[]).await?;
-        let cursor = Cursor { last: row.try_get(0)?, gap_since: None, late: BTreeMap::new() };
+        let last: i64 = row.try_get(0)?;
+        // Ids below the newest that are not there yet are writes still committing: looked for
+        // as late ones, so a change committed just after this start is not missed.
+        let present: HashSet<i64> = first
+            .client
+            .query("SELECT id FROM change_feed WHERE id > $1", &[&(last - STARTUP_WINDOW)])
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let now = Instant::now();
+        let late = ((last - STARTUP_WINDOW).max(0) + 1..=last)
+            .filter(|id| !present.contains(id))
+            .map(|id| (id, now))
+            .collect();
+        let cursor = Cursor { last, gap_since: None, late };
         let task = tokio::spawn(follow(Arc::downgrade(&feed), config, first, cursor));
         *feed.listener.lock().expect("feed lock") = Some(task);
         Ok(feed)
