@@ -570,18 +570,10 @@ impl Routing {
         }
     }
 
-    /// Takes or renews this node's router lease of the workspace (by the wall clock, which
-    /// every node shares); `false` while another node holds it or the store cannot say.
+    /// Takes or renews this node's router lease of the workspace.
     async fn lead(&self, workspace: WorkspaceId) -> bool {
-        let name = format!("router:{workspace}");
-        let now = tandem_store::now_millis();
-        match self.store.lease(&name, tandem_store::node_id(), now, LEASE).await {
-            Ok(held) => held,
-            Err(error) => {
-                tracing::warn!(workspace_id = %workspace, %error, "cannot renew the router lease");
-                false
-            }
-        }
+        crate::supervise::take_lease(self.store.as_ref(), &format!("router:{workspace}"), LEASE)
+            .await
     }
 
     async fn load(&self, workspace: WorkspaceId) -> Result<Desk, RoutingServiceError> {

@@ -18,10 +18,16 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// periods of the holder's end. A store that cannot be asked answers `false`.
 pub async fn holds_lease(store: &dyn Store, name: &str, every: Duration) -> bool {
     let ttl = Millis::try_from(every.as_millis()).unwrap_or(Millis::MAX / 4).saturating_mul(2);
+    take_lease(store, name, ttl).await
+}
+
+/// Takes or renews this process's lease `name` for `ttl` (by the wall clock, which every node
+/// shares); `false` while another process holds it or the store cannot say.
+pub(crate) async fn take_lease(store: &dyn Store, name: &str, ttl: Millis) -> bool {
     match store.lease(name, tandem_store::node_id(), tandem_store::now_millis(), ttl).await {
         Ok(held) => held,
         Err(error) => {
-            tracing::warn!(job = name, %error, "cannot take the job's lease; skipping this run");
+            tracing::warn!(lease = name, %error, "cannot take or renew a lease; not holding it");
             false
         }
     }

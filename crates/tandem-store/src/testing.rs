@@ -23,22 +23,11 @@ impl TestDatabase {
             NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             crate::now_millis() % 1_000_000
         );
-        let (client, connection) =
-            tokio_postgres::connect(server, tokio_postgres::NoTls).await.expect("reach postgres");
-        tokio::spawn(connection);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
-        let mut config: tokio_postgres::Config = server.parse().expect("postgres url");
-        config.dbname(&name);
-        let url = match config.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(host)) => format!(
-                "postgres://{}@{}:{}/{}",
-                config.get_user().unwrap_or("postgres"),
-                host,
-                config.get_ports().first().copied().unwrap_or(5432),
-                name
-            ),
-            _ => panic!("TANDEM_TEST_POSTGRES must name a TCP host"),
-        };
+        crate::bench::postgres_admin(server, &format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        let url = crate::bench::postgres_url_with_database(server, &name)
+            .expect("TANDEM_TEST_POSTGRES is a postgres:// URL");
         TestDatabase { url, server: server.to_owned(), name }
     }
 }
@@ -49,12 +38,10 @@ impl Drop for TestDatabase {
         // Dropped inside the test's runtime: a thread of its own runs the cleanup.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async {
-                let (client, connection) =
-                    tokio_postgres::connect(&server, tokio_postgres::NoTls).await?;
-                tokio::spawn(connection);
-                client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
-            })?;
+            runtime.block_on(crate::bench::postgres_admin(
+                &server,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            ))?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
         })
         .join();
