@@ -76,7 +76,45 @@ pub(crate) use string_enum;
 
 string_enum! {
     /// How customers reach an inbox.
-    Channel { Web = "web", Email = "email", Api = "api", }
+    Channel {
+        Web = "web",
+        Email = "email",
+        /// A business's own app or messaging integration, through the API channel.
+        Api = "api",
+        /// WeCom customer service (微信客服): WeChat users writing to the business.
+        Wecom = "wecom",
+        /// A WeChat Official Account (公众号).
+        Wechat = "wechat",
+        /// A Feishu (Lark) bot, for an internal help desk.
+        Feishu = "feishu",
+        /// A DingTalk bot, for an internal help desk.
+        Dingtalk = "dingtalk",
+    }
+}
+
+impl Channel {
+    /// Whether the channel shows buttons (quick replies) and a typing preview; the others get
+    /// choices as numbered lines, and a whole message when it is done.
+    pub fn is_live_chat(self) -> bool {
+        self == Channel::Web
+    }
+}
+
+string_enum! {
+    /// What an identifier of a customer is. One identifier belongs to one customer of a
+    /// workspace; the business's own user id is the customer's `external_id`.
+    IdentityKind {
+        Email = "email",
+        Phone = "phone",
+        /// A WeCom external user id (`external_userid`).
+        Wecom = "wecom",
+        /// A WeChat Official Account's user (`openid`).
+        Wechat = "wechat",
+        /// A Feishu user (`open_id`).
+        Feishu = "feishu",
+        /// A DingTalk user (`senderStaffId`, or `senderId` for someone outside the organisation).
+        Dingtalk = "dingtalk",
+    }
 }
 
 string_enum! {
@@ -340,6 +378,31 @@ pub struct MessageMeta {
     /// the order of the questions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub more_sources: Vec<Source>,
+    /// For a message that came from another channel: how that channel knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalMeta>,
+}
+
+/// How a channel knows a message that reached Tandem through it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExternalMeta {
+    /// The channel's id of the message (an e-mail's `Message-ID`, WeCom's `msgid`, Feishu's
+    /// `message_id`).
+    pub id: String,
+    /// An e-mail's subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Where the sender's address or account said to answer (an e-mail's `Reply-To` or
+    /// `From`, DingTalk's session webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// Until when `reply_to` may be used, when the channel limits it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_until: Option<Millis>,
+    /// The whole text as it arrived (an e-mail with its quoted history and signature), when
+    /// what the bot and agents read was trimmed from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
 }
 
 impl MessageMeta {

@@ -657,11 +657,15 @@ mod tests {
     #[test]
     fn channels() {
         assert_eq!(channel("channels", " Email "), Ok(crate::Channel::Email));
+        assert_eq!(channel("channels", "WeCom"), Ok(crate::Channel::Wecom));
         assert_eq!(
             channel("channel", "fax"),
             Err(ValidationError::new(
                 "channel",
-                Problem::not_one_of("fax", &["web", "email", "api"])
+                Problem::not_one_of(
+                    "fax",
+                    &["web", "email", "api", "wecom", "wechat", "feishu", "dingtalk"]
+                )
             ))
         );
     }

@@ -7,8 +7,8 @@ use tokio::sync::broadcast;
 use tandem_domain::{
     ActionOutcome, AuthorKind, Conversation, ConversationId, ConversationState, Customer,
     DecisionRecord, EscalationDecision, EscalationOutcome, EscalationPolicy, Inbox, Locale,
-    Message, MessageId, Millis, Reason, TimeZoneName, Transition, TransitionError, TurnOutcome,
-    User, ValidationError, validate,
+    Message, MessageId, MessageMeta, Millis, Reason, TimeZoneName, Transition, TransitionError,
+    TurnOutcome, User, ValidationError, validate,
 };
 use tandem_routing::BusinessHours;
 use tandem_store::{Appended, MessageTarget, NewMessage, RouteChange, Store, StoreError};
@@ -262,6 +262,22 @@ impl Relay {
     /// needed) and returns once it is durable. If the bot owns the conversation, the bot's
     /// turn then runs in the background; its reply arrives through the change feed.
     pub async fn customer_message(&self, send: CustomerSend) -> Result<Appended, RelayError> {
+        let target = MessageTarget::CustomerLatest {
+            inbox_id: send.inbox.id,
+            customer_id: send.customer.id,
+        };
+        self.customer_message_to(send, target, None).await
+    }
+
+    /// [`Relay::customer_message`] into a chosen conversation (`target`: an e-mail thread's
+    /// conversation, or a new one for a new thread), with what the customer's channel says
+    /// of the message (`meta`).
+    pub async fn customer_message_to(
+        &self,
+        send: CustomerSend,
+        target: MessageTarget,
+        meta: Option<MessageMeta>,
+    ) -> Result<Appended, RelayError> {
         let body = validate::message_body(&send.body)?;
         let client_msg_id =
             send.client_msg_id.as_deref().map(validate::client_msg_id).transpose()?;
@@ -271,10 +287,7 @@ impl Relay {
         let appended = self
             .store
             .append_message(NewMessage {
-                target: MessageTarget::CustomerLatest {
-                    inbox_id: send.inbox.id,
-                    customer_id: send.customer.id,
-                },
+                target,
                 author_kind: AuthorKind::Customer,
                 author_id: None,
                 author_name: Some(send.customer.name.clone()),
@@ -282,7 +295,7 @@ impl Relay {
                 client_msg_id,
                 reopen_if_resolved: true,
                 only_while_bot_owns: false,
-                meta: None,
+                meta,
                 decision: None,
                 sentiment: Some(analysis.sentiment),
             })
@@ -418,9 +431,7 @@ impl Relay {
         };
         // Only the web widget shows replies as they are written, and never one that waits for
         // a person's approval.
-        if inbox.channel == tandem_domain::Channel::Web
-            && before.outcome != EscalationOutcome::DraftForApproval
-        {
+        if inbox.channel.is_live_chat() && before.outcome != EscalationOutcome::DraftForApproval {
             turn.drafts = Some(DraftSink::new(self.drafts.clone(), &turn));
         }
         // However the turn ends, the preview goes when it does (after the stored reply, if

@@ -500,6 +500,7 @@ mod tests {
             }),
             quick_replies: Vec::new(),
             more_sources: Vec::new(),
+            ..MessageMeta::default()
         });
         let messages = [
             message(

@@ -17,7 +17,7 @@ use std::fmt::Display;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
-use tandem_domain::{Locale, Problem, Reason};
+use tandem_domain::{Channel, Locale, Problem, Reason};
 
 /// The Chinese catalogue as written.
 pub const ZH_SOURCE: &str = include_str!("../locales/zh.toml");
@@ -255,6 +255,7 @@ pub struct Console {
     pub no_conversations: String,
     pub inbox_channels: String,
     pub inbox_all_channels: String,
+    pub channel: String,
     pub live: String,
     pub reconnecting: String,
     pub customer: String,
@@ -277,6 +278,14 @@ pub struct Console {
     pub language: String,
     pub past_conversations: String,
     pub customer_since: String,
+    pub phone: String,
+    pub identities: String,
+    pub files: String,
+    pub whole_message: String,
+    pub email_customer: String,
+    pub email_customer_to: String,
+    pub email_subject: String,
+    pub email_send: String,
     pub back_to_inbox: String,
     pub name: String,
     pub role: String,
@@ -383,6 +392,10 @@ pub struct Console {
     pub channel_web: String,
     pub channel_email: String,
     pub channel_api: String,
+    pub channel_wecom: String,
+    pub channel_wechat: String,
+    pub channel_feishu: String,
+    pub channel_dingtalk: String,
     pub kb_not_saved: String,
     pub kb_key_taken: String,
     pub kb_back: String,
@@ -862,6 +875,59 @@ pub struct Console {
     pub csat_yes: String,
     pub csat_no: String,
     pub csat_rated_at: String,
+    pub chs_inboxes: String,
+    pub chs_inboxes_lead: String,
+    pub chs_channel: String,
+    pub chs_create: String,
+    pub chs_created: String,
+    pub chs_settings: String,
+    pub chs_lead: String,
+    pub chs_not_configured: String,
+    pub chs_secret_set: String,
+    pub chs_secret_unset: String,
+    pub chs_callback_url: String,
+    pub chs_smtp_listener: String,
+    pub chs_smtp_off: String,
+    pub chs_save: String,
+    pub chs_saved: String,
+    pub chs_address: String,
+    pub chs_display_name: String,
+    pub chs_smtp_host: String,
+    pub chs_smtp_port: String,
+    pub chs_smtp_security: String,
+    pub chs_security_none: String,
+    pub chs_security_starttls: String,
+    pub chs_security_tls: String,
+    pub chs_smtp_username: String,
+    pub chs_smtp_password: String,
+    pub chs_smtp_timeout: String,
+    pub chs_corp_id: String,
+    pub chs_secret: String,
+    pub chs_token: String,
+    pub chs_encoding_aes_key: String,
+    pub chs_open_kfid: String,
+    pub chs_app_id: String,
+    pub chs_app_secret: String,
+    pub chs_verification_token: String,
+    pub chs_encrypt_key: String,
+    pub chs_app_key: String,
+    pub chs_robot_code: String,
+    pub chs_base_url: String,
+}
+
+impl Console {
+    /// A channel's name as agents read it.
+    pub fn channel(&self, channel: Channel) -> &str {
+        match channel {
+            Channel::Web => &self.channel_web,
+            Channel::Email => &self.channel_email,
+            Channel::Api => &self.channel_api,
+            Channel::Wecom => &self.channel_wecom,
+            Channel::Wechat => &self.channel_wechat,
+            Channel::Feishu => &self.channel_feishu,
+            Channel::Dingtalk => &self.channel_dingtalk,
+        }
+    }
 }
 
 /// The customer-facing sentences of the bot and of system messages.

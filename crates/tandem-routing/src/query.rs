@@ -238,7 +238,7 @@ impl Router {
     }
 
     fn agent_snapshot_of(&self, agent: &Agent) -> AgentSnapshot {
-        let per_channel = |values: [u32; 3]| {
+        let per_channel = |values: [u32; CHANNELS.len()]| {
             CHANNELS.iter().map(|&channel| (channel, values[channel_index(channel)])).collect()
         };
         AgentSnapshot {

@@ -7,7 +7,7 @@ use std::ops::Bound::{Excluded, Unbounded};
 
 use tandem_domain::{ConversationId, Millis, QueueId, UserId};
 
-use crate::router::{Agent, ProfileId, WaitKey, channel_index, widen_level};
+use crate::router::{Agent, CHANNELS, ProfileId, WaitKey, channel_index, widen_level};
 use crate::{AssignReason, Assignment, Decision, Router};
 
 /// One assignment round at a fixed `now`, one decision per step (see [`Router::round`]).
@@ -24,7 +24,7 @@ pub struct Round<'r> {
     heads: BinaryHeap<Reverse<(WaitKey, QueueId)>>,
     /// By profile, a bit per (level, channel) for which no agent had room this round: the load
     /// of an agent only grows during a round, so it stays that way.
-    exhausted: Vec<u16>,
+    exhausted: Vec<u32>,
 }
 
 impl Router {
@@ -126,7 +126,8 @@ impl Round<'_> {
         let level = widen_level(queue.config.widen_after_ms, waited);
         let profile = entry.profile;
         let channel = channel_index(entry.request.channel);
-        let bit = 1u16 << (level * 3 + channel);
+        // One bit per (level, channel): 4 levels × 7 channels fit a u32.
+        let bit = 1u32 << (level * CHANNELS.len() + channel);
         let choice = if self.exhausted[profile as usize] & bit != 0 {
             None
         } else {

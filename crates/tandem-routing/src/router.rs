@@ -15,7 +15,15 @@ pub(crate) type SkillId = u32;
 pub(crate) type ProfileId = u32;
 /// Requirement levels: as configured, then three widening steps.
 pub(crate) const LEVELS: usize = 4;
-pub(crate) const CHANNELS: [Channel; 3] = [Channel::Web, Channel::Email, Channel::Api];
+pub(crate) const CHANNELS: [Channel; 7] = [
+    Channel::Web,
+    Channel::Email,
+    Channel::Api,
+    Channel::Wecom,
+    Channel::Wechat,
+    Channel::Feishu,
+    Channel::Dingtalk,
+];
 const MINUTE: i128 = 60_000;
 const MAX_PROFICIENCY: u8 = 5;
 
@@ -24,6 +32,10 @@ pub(crate) fn channel_index(channel: Channel) -> usize {
         Channel::Web => 0,
         Channel::Email => 1,
         Channel::Api => 2,
+        Channel::Wecom => 3,
+        Channel::Wechat => 4,
+        Channel::Feishu => 5,
+        Channel::Dingtalk => 6,
     }
 }
 
@@ -53,8 +65,8 @@ pub(crate) struct WaitKey {
 pub(crate) struct Agent {
     pub(crate) id: UserId,
     pub(crate) presence: Presence,
-    pub(crate) capacity: [u32; 3],
-    pub(crate) load: [u32; 3],
+    pub(crate) capacity: [u32; CHANNELS.len()],
+    pub(crate) load: [u32; CHANNELS.len()],
     pub(crate) last_assigned_at: Option<Millis>,
     /// Proficiency by skill id; 0 = lacks the skill.
     pub(crate) levels: Vec<u8>,
@@ -240,8 +252,8 @@ fn any_level(skills: impl Iterator<Item = SkillId>) -> Vec<(SkillId, u8)> {
     set.into_iter().map(|skill| (skill, 1)).collect()
 }
 
-fn capacity_array(capacity: &BTreeMap<Channel, u32>) -> [u32; 3] {
-    let mut array = [0; 3];
+fn capacity_array(capacity: &BTreeMap<Channel, u32>) -> [u32; CHANNELS.len()] {
+    let mut array = [0; CHANNELS.len()];
     for (&channel, &slots) in capacity {
         array[channel_index(channel)] = slots;
     }
@@ -353,7 +365,7 @@ impl Router {
             id: config.id,
             presence: config.presence,
             capacity: capacity_array(&config.capacity),
-            load: [0; 3],
+            load: [0; CHANNELS.len()],
             last_assigned_at: config.last_assigned_at,
             levels: self.dense_levels(&skills),
             skills,

@@ -53,6 +53,8 @@ macro_rules! error_codes {
 error_codes! {
     MalformedRequest = "malformed_request", BAD_REQUEST,
         "The request could not be read: not JSON, or a malformed query string.";
+    MalformedCallback = "malformed_callback", BAD_REQUEST,
+        "A channel's callback body is not what its protocol defines (XML or JSON, fields, encryption); `message` says what. Nothing was stored.";
     InvalidPathParameter = "invalid_path_parameter", BAD_REQUEST,
         "A part of the path is not what the route takes (a word where an id, a number, belongs).";
     UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
@@ -87,6 +89,8 @@ error_codes! {
         "`user_hash` is not the HMAC of `user_id` with this inbox's identity secret.";
     NotApiInbox = "not_api_inbox", FORBIDDEN,
         "The inbox's channel is not `api`: only API-channel inboxes take messages through `/api/v1/channel`.";
+    BadSignature = "bad_signature", UNAUTHORIZED,
+        "A channel's callback (WeCom, WeChat, Feishu, DingTalk) is not signed with the inbox's settings, or its timestamp is stale or was seen before. Nothing was stored.";
     AdminsOnly = "admins_only", FORBIDDEN,
         "Only admins may do this.";
     ManagersOnly = "managers_only", FORBIDDEN,
@@ -110,6 +114,9 @@ error_codes! {
     ApiTokenNotFound = "api_token_not_found", NOT_FOUND, "No API token with that id that the caller may manage.";
     CustomerMergeNotFound = "customer_merge_not_found", NOT_FOUND, "No merge of customers of this workspace has that id.";
     WebhookEndpointNotFound = "webhook_endpoint_not_found", NOT_FOUND, "No such webhook endpoint.";
+    AttachmentNotFound = "attachment_not_found", NOT_FOUND, "No file of a conversation of this workspace has that id.";
+    ChannelNotConfigured = "channel_not_configured", NOT_FOUND,
+        "The inbox's channel has no settings yet (`PUT /api/v1/inboxes/{id}/channel`), or the inbox is of another channel.";
     WebhookDeliveryNotFound = "webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery.";
     RouteNotFound = "route_not_found", NOT_FOUND, "No such page, file or API route.";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED,
@@ -209,6 +216,16 @@ pub enum ApiError {
         "the inbox's channel is not api; create an inbox with channel \"api\" for the API channel"
     )]
     NotApiInbox,
+    #[error("the callback's signature does not verify: {0}")]
+    BadSignature(String),
+    #[error("the callback is malformed: {0}")]
+    MalformedCallback(String),
+    #[error("no such file")]
+    AttachmentNotFound,
+    #[error(
+        "the inbox's channel has no settings; set them with PUT /api/v1/inboxes/{{id}}/channel"
+    )]
+    ChannelNotConfigured,
     #[error(transparent)]
     Refused(#[from] Refusal),
     #[error("{} not found", .0.as_str())]
@@ -271,6 +288,10 @@ impl ApiError {
             ApiError::CrossOrigin => ErrorCode::CrossOrigin,
             ApiError::IdentityMismatch => ErrorCode::IdentityMismatch,
             ApiError::NotApiInbox => ErrorCode::NotApiInbox,
+            ApiError::BadSignature(_) => ErrorCode::BadSignature,
+            ApiError::MalformedCallback(_) => ErrorCode::MalformedCallback,
+            ApiError::AttachmentNotFound => ErrorCode::AttachmentNotFound,
+            ApiError::ChannelNotConfigured => ErrorCode::ChannelNotConfigured,
             ApiError::Refused(refusal) => match refusal {
                 Refusal::AdminsOnly => ErrorCode::AdminsOnly,
                 Refusal::ManagersOnly => ErrorCode::ManagersOnly,

@@ -9,6 +9,7 @@ mod api;
 pub mod assets;
 mod audit;
 pub mod auth;
+pub mod channels;
 mod console;
 pub mod error;
 mod hub;
@@ -70,6 +71,8 @@ pub struct ServerConfig {
     pub client_ip_header: String,
     /// Outbound webhooks: concurrency, timeout, retry schedule, retention.
     pub webhooks: webhooks::WebhookConfig,
+    /// E-mail inboxes' SMTP listener.
+    pub email: channels::email::EmailConfig,
     /// Minutes after the bot's answer with no word from the customer before the conversation
     /// is resolved as the bot's (0: never).
     pub bot_idle_resolve_minutes: u32,
@@ -99,6 +102,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             client_ip_header: "x-forwarded-for".into(),
             webhooks: webhooks::WebhookConfig::default(),
+            email: channels::email::EmailConfig::default(),
             bot_idle_resolve_minutes: 30,
             insight: insight_alerts::InsightConfig::default(),
             outbound_allow: Vec::new(),
@@ -216,6 +220,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(console::routes())
         .merge(assets::routes())
+        .merge(channels::callback_routes())
         // Around every route (not the fallbacks): people's and tokens' changes in the audit log.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         // Operations (`/metrics`, `/livez`, `/readyz`): read-only, outside the audit log.

@@ -40,6 +40,9 @@ pub struct TestApp {
     pub workspace: WorkspaceId,
     /// The public key of the workspace's web inbox.
     pub inbox_key: String,
+    /// Where the SMTP listener listens, when the configuration turned it on
+    /// (`email.smtp_listen`, e.g. `127.0.0.1:0`).
+    pub smtp: Option<std::net::SocketAddr>,
     /// A listener bound before the app was built (for apps that must know their own address);
     /// `spawn` serves on it.
     listener: Mutex<Option<std::net::TcpListener>>,
@@ -145,7 +148,10 @@ impl Fixture {
         }
         let responder = KnowledgeResponder::start(Arc::clone(&store), Default::default());
         let state = crate::build(Arc::clone(&store), responder, self.config).await.unwrap();
-        TestApp::from_parts(crate::router(state), store, directory, None).await
+        let smtp = crate::channels::email::start(state.clone()).await.unwrap();
+        let mut app = TestApp::from_parts(crate::router(state), store, directory, None).await;
+        app.smtp = smtp;
+        app
     }
 }
 
@@ -444,6 +450,7 @@ impl TestApp {
             store,
             workspace,
             inbox_key,
+            smtp: None,
             listener: Mutex::new(listener),
             _directory: directory,
         }

@@ -162,6 +162,9 @@ pub fn start(store: Arc<dyn Store>, config: WebhookConfig, metrics: Arc<crate::m
         }
     };
     let config = Arc::new(config);
+    // Replies through e-mail, WeCom, WeChat, Feishu and DingTalk leave by the same outbox.
+    let outbound =
+        Arc::new(crate::channels::outbound::Outbound::new(Arc::clone(&store), client.clone()));
     tandem_flow::supervise("webhooks: worker", move |_| {
         // What was in flight when a worker died is leased, not lost: it is claimed again when
         // its lease ends.
@@ -172,6 +175,7 @@ pub fn start(store: Arc<dyn Store>, config: WebhookConfig, metrics: Arc<crate::m
             finished: Arc::new(Notify::new()),
             config: Arc::clone(&config),
             metrics: Arc::clone(&metrics),
+            outbound: Arc::clone(&outbound),
         };
         worker.run()
     });
@@ -186,6 +190,7 @@ struct Worker {
     /// Rung when a request finishes, so that waiting deliveries take its slot at once.
     finished: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
+    outbound: Arc<crate::channels::outbound::Outbound>,
 }
 
 impl Worker {
@@ -250,8 +255,9 @@ impl Worker {
                 let config = Arc::clone(&self.config);
                 let finished = Arc::clone(&self.finished);
                 let metrics = Arc::clone(&self.metrics);
+                let outbound = Arc::clone(&self.outbound);
                 tokio::spawn(async move {
-                    deliver(&*store, &client, &config, &metrics, webhook).await;
+                    deliver(&*store, &client, &outbound, &config, &metrics, webhook).await;
                     drop(permit);
                     finished.notify_one();
                 });
@@ -276,16 +282,30 @@ impl Worker {
 async fn deliver(
     store: &dyn Store,
     client: &reqwest::Client,
+    outbound: &crate::channels::outbound::Outbound,
     config: &WebhookConfig,
     metrics: &crate::metrics::Metrics,
     webhook: DueWebhook,
 ) {
+    use crate::channels::outbound::{SCHEME, Sent};
     let delivery = webhook.delivery.id;
-    let (response_status, error) = post(client, &webhook).await;
+    // A channel endpoint sends through the inbox's channel; a refusal that cannot change (an
+    // unknown user, a closed reply window) is not retried.
+    let (response_status, error, permanent) = if webhook.url.starts_with(SCHEME) {
+        match outbound.deliver(&webhook).await {
+            Sent::Done => (None, None, false),
+            Sent::Retry(error) => (None, Some(error), false),
+            Sent::Refused(error) => (None, Some(error), true),
+        }
+    } else {
+        let (status, error) = post(client, &webhook).await;
+        (status, error, false)
+    };
     let at = now_millis();
     let attempts = webhook.delivery.attempts + 1;
     let outcome = match (&error, config.retry_delay(attempts)) {
         (None, _) => WebhookOutcome::Delivered,
+        (Some(_), _) if permanent => WebhookOutcome::Failed,
         (Some(_), Some(delay)) => WebhookOutcome::RetryAt(at + delay.as_millis() as Millis),
         (Some(_), None) => WebhookOutcome::Failed,
     };

@@ -19,11 +19,11 @@ use async_trait::async_trait;
 use tandem_domain::{
     Action, AgentRouting, AnswerSettings, Article, ArticleStatus, AuthorKind, Channel,
     Conversation, ConversationFacts, ConversationId, ConversationState, Customer, CustomerId,
-    DecisionRecord, EscalationPolicy, HandoffPacket, Inbox, InboxId, LlmUsage, Locale, Message,
-    MessageId, MessageMeta, Millis, ModelSummary, PendingAction, Queue, QueueId, QueueRouting,
-    Role, Transition, TransitionError, User, UserId, WebhookDelivery, WebhookDeliveryId,
-    WebhookEndpoint, WebhookEndpointId, WebhookEventId, WebhookEventType, Workspace, WorkspaceId,
-    Wrapup,
+    DecisionRecord, EscalationPolicy, HandoffPacket, IdentityKind, Inbox, InboxId, LlmUsage,
+    Locale, Message, MessageId, MessageMeta, Millis, ModelSummary, PendingAction, Queue, QueueId,
+    QueueRouting, Role, Transition, TransitionError, User, UserId, WebhookDelivery,
+    WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, WebhookEventId, WebhookEventType,
+    Workspace, WorkspaceId, Wrapup,
 };
 use tokio::sync::broadcast;
 
@@ -273,6 +273,15 @@ pub enum MessageTarget {
     /// The customer's newest conversation in the inbox, created (owned by the bot) if there is
     /// none. Finding and creating happen in the same transaction as the append.
     CustomerLatest {
+        inbox_id: InboxId,
+        customer_id: CustomerId,
+    },
+    /// A new conversation of the customer in the inbox, owned by the bot, created in the same
+    /// transaction as the append, whatever conversations the customer has: an e-mail that
+    /// starts a new thread is a new conversation. Created as `CustomerLatest` creates one (a
+    /// customer merged away writes as the kept one). A retry whose `client_msg_id` one of the
+    /// customer's conversations in the inbox already holds answers that message instead.
+    NewConversation {
         inbox_id: InboxId,
         customer_id: CustomerId,
     },
@@ -866,11 +875,72 @@ pub trait Store: Send + Sync + 'static {
         customer: CustomerId,
     ) -> StoreResult<Vec<CustomerMerge>>;
 
+    // ---------- One customer across channels: identities ----------
+    //
+    // An e-mail address, a phone number or a channel's account id names one customer of a
+    // workspace, so a person writing from WeCom today and by e-mail tomorrow can be one
+    // customer (once the identities meet, by a merge or an attach).
+
+    /// The customer holding the identity (followed through merges to the one kept, as a
+    /// widget session's customer is), or a new customer with it, in one transaction: two
+    /// concurrent calls for one identity get the same customer. A verified call marks a found
+    /// unverified identity verified.
+    async fn identified_customer(&self, customer: IdentifiedCustomer) -> StoreResult<Customer>;
+    /// Gives the customer an identity of its workspace unless another customer holds it
+    /// ([`Attached::HeldBy`]: never moved); a verified call marks the customer's own verified.
+    /// `NotFound` for an unknown customer.
+    async fn attach_identity(
+        &self,
+        customer: CustomerId,
+        kind: IdentityKind,
+        value: &str,
+        verified: bool,
+    ) -> StoreResult<Attached>;
+    /// The customer's identities, oldest first.
+    async fn customer_identities(&self, customer: CustomerId)
+    -> StoreResult<Vec<CustomerIdentity>>;
+
+    // ---------- Channels: inbox settings, attachments, threading ----------
+
+    /// The inbox's channel settings (credentials and options, as the server defines them);
+    /// `None` when never set or for an unknown inbox. They may hold secrets.
+    async fn inbox_settings(&self, inbox: InboxId) -> StoreResult<Option<serde_json::Value>>;
+    /// Replaces the inbox's channel settings; `NotFound` for an unknown inbox.
+    async fn set_inbox_settings(
+        &self,
+        inbox: InboxId,
+        settings: serde_json::Value,
+    ) -> StoreResult<()>;
+    /// Every workspace's inboxes on `channel` that have settings, with them, oldest first:
+    /// what a channel's poller or connection manager serves.
+    async fn channel_inboxes(
+        &self,
+        channel: Channel,
+    ) -> StoreResult<Vec<(Inbox, serde_json::Value)>>;
+    /// Stores a file with a conversation (of the conversation's workspace); `NotFound` for an
+    /// unknown conversation. Deleted with the conversation (erasure, retention).
+    async fn store_attachment(&self, attachment: NewAttachment) -> StoreResult<AttachmentInfo>;
+    /// A stored file with its bytes.
+    async fn attachment(&self, id: i64) -> StoreResult<Option<(AttachmentInfo, Vec<u8>)>>;
+    /// A conversation's files, oldest first.
+    async fn conversation_attachments(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<AttachmentInfo>>;
+    /// The inbox's newest conversation holding a message whose `client_msg_id` is one of
+    /// `ids`: where a reply threads (an e-mail's `In-Reply-To` and `References`). `None`
+    /// for no ids.
+    async fn conversation_by_client_msg_ids(
+        &self,
+        inbox: InboxId,
+        ids: &[String],
+    ) -> StoreResult<Option<Conversation>>;
+
     // ---------- Privacy: erasure, retention, export ----------
 
-    /// Deletes the workspace's customer and every row about them (their conversations across
-    /// inboxes and channels, messages, decision records, hand-off packets, wrap-ups, report
-    /// facts, ratings, suggestion uses, webhook events naming those conversations and their
+    /// Deletes the workspace's customer and every row about them (their identities, their
+    /// conversations across inboxes and channels, messages, attachments, decision records,
+    /// hand-off packets, wrap-ups, report facts, ratings, suggestion uses, webhook events naming those conversations and their
     /// deliveries, and their ids in knowledge-suggestion evidence and insight alerts) in one
     /// transaction, and records the erasure (ids and counts, no personal data). `NotFound`
     /// when the workspace has no such customer.
@@ -1049,6 +1119,8 @@ pub struct CustomerMerge {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CustomerExport {
     pub customer: Customer,
+    /// The customer's identities (e-mail addresses, phone numbers, channel accounts).
+    pub identities: Vec<CustomerIdentity>,
     pub conversations: Vec<ConversationExport>,
     pub exported_at: Millis,
 }
@@ -1090,6 +1162,72 @@ pub struct VerifiedCustomer {
     pub locale: Option<Locale>,
     /// Profile attributes of a new customer; an existing customer's are left as they are.
     pub attributes: BTreeMap<String, String>,
+}
+
+/// An identifier of a customer (an e-mail address, a phone number, a channel's account id):
+/// see [`Store::customer_identities`]. One identifier belongs to one customer of a workspace.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CustomerIdentity {
+    pub customer_id: CustomerId,
+    pub kind: IdentityKind,
+    /// As the caller normalised it (a lowercased e-mail address); compared exactly.
+    pub value: String,
+    /// Whether the channel vouched for it (an account id a platform signed), rather than the
+    /// customer typing it.
+    pub verified: bool,
+    pub created_at: Millis,
+}
+
+/// A customer found by an identifier: see [`Store::identified_customer`].
+#[derive(Debug, Clone)]
+pub struct IdentifiedCustomer {
+    pub workspace_id: WorkspaceId,
+    pub kind: IdentityKind,
+    /// Normalised by the caller; compared exactly.
+    pub value: String,
+    /// Marks the identity verified (an unverified one found is upgraded, never downgraded).
+    pub verified: bool,
+    /// The profile of a new customer; an existing customer's is left as it is.
+    pub name: String,
+    pub email: Option<String>,
+    pub locale: Option<Locale>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// What [`Store::attach_identity`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attached {
+    /// The identity is the customer's now.
+    Attached,
+    /// The customer had it already.
+    Already,
+    /// Another customer holds it, and keeps it: identities are never moved silently (a merge
+    /// moves them).
+    HeldBy(CustomerId),
+}
+
+/// A file to store with a conversation: see [`Store::store_attachment`].
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub conversation_id: ConversationId,
+    pub filename: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+/// A stored file, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttachmentInfo {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub filename: String,
+    pub content_type: String,
+    /// In bytes.
+    pub size: i64,
+    /// The SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
+    pub created_at: Millis,
 }
 
 /// The embedding of one version of an article.
@@ -1251,6 +1389,9 @@ pub struct DueWebhook {
     pub event: WebhookEvent,
     pub url: String,
     pub secret: String,
+    /// The inbox the endpoint serves (see [`WebhookEndpoint::inbox_id`]): a channel that
+    /// answers through a webhook knows which inbox's credentials to reply with.
+    pub inbox_id: Option<InboxId>,
 }
 
 /// The result of one delivery attempt (see [`Store::finish_webhook`]).

@@ -100,6 +100,14 @@ pub struct BenchArgs {
     /// failover (`--clients` and `--messages` default to 100 each here).
     #[arg(long, value_name = "URL")]
     cluster: Option<String>,
+    /// Measure only the channels: the e-mail round trip through the SMTP listener, the bot
+    /// and SMTP out to a local sink, and WeChat's signed, encrypted callbacks (`--clients`
+    /// clients at once; 20 by default here).
+    #[arg(long)]
+    channels: bool,
+    /// Mails, and callbacks, in the channels measurement.
+    #[arg(long, default_value_t = 1_000)]
+    channel_messages: usize,
     /// Conversations in people's hands in the assist measurement.
     #[arg(long, default_value_t = 50)]
     assist_conversations: usize,
@@ -346,6 +354,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&report)?);
         } else {
             crate::bench_cluster::print(&report);
+        }
+        return Ok(());
+    }
+    if args.channels {
+        let count = args.channel_messages.max(1);
+        let report =
+            crate::bench_channels::run(count, count, args.clients.unwrap_or(20).max(1)).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            crate::bench_channels::print(&report);
         }
         return Ok(());
     }

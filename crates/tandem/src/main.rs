@@ -6,6 +6,7 @@ mod analyze;
 mod backup;
 mod bench;
 mod bench_assist;
+mod bench_channels;
 mod bench_cluster;
 mod bench_insight;
 mod bench_knowledge;
@@ -401,6 +402,10 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
             }
         });
     }
+    // E-mail inboxes' mail arrives through the SMTP listener, when one is configured.
+    let smtp = tandem_server::channels::email::start(state.clone())
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot open the SMTP listener: {error}"))?;
     let mut app = tandem_server::router(state);
     // Only `tandem demo` mounts the demo: `tandem serve` never serves its page, shop or model.
     if let Some(key) = &shop_key {
@@ -416,6 +421,9 @@ async fn run(mut config: Config, demo: bool) -> anyhow::Result<()> {
         println!("  Widget demo:  {url}/demo");
     }
     println!("  API:          {url}/openapi.json");
+    if let Some(smtp) = smtp {
+        println!("  SMTP in:      {smtp} (e-mail inboxes' mail)");
+    }
     if let Some(key) = &shop_key {
         let key_source = if key == tandem_demo::shop::DEFAULT_KEY {
             format!("key {key}")

@@ -289,6 +289,7 @@ impl KnowledgeResponder {
                 source: Some(source),
                 quick_replies: Vec::new(),
                 more_sources: Vec::new(),
+                ..MessageMeta::default()
             }),
             decision: Some(record),
         }

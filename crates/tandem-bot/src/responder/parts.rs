@@ -110,6 +110,7 @@ impl KnowledgeResponder {
             source: sources.first().cloned(),
             more_sources: sources.get(1..).unwrap_or_default().to_vec(),
             quick_replies: Vec::new(),
+            ..MessageMeta::default()
         };
         let mut outcome = TurnOutcome::Answer;
         let mut hand_off = !left.is_empty();

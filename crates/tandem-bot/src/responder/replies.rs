@@ -71,6 +71,7 @@ fn next_step_after_failure(turn: &Turn, built: &Built, phrases: &Phrases) -> Opt
                 source: None,
                 quick_replies: alternatives,
                 more_sources: Vec::new(),
+                ..MessageMeta::default()
             }),
             decision: None,
         }
@@ -121,6 +122,7 @@ pub(super) fn reply(phrases: &Phrases, outcome: Outcome, articles: &[Article]) -
                     source: Some(article.source()),
                     quick_replies: Vec::new(),
                     more_sources: Vec::new(),
+                    ..MessageMeta::default()
                 }),
                 decision: None,
             }
@@ -137,6 +139,7 @@ pub(super) fn reply(phrases: &Phrases, outcome: Outcome, articles: &[Article]) -
                     .map(|article| article.title.clone())
                     .collect(),
                 more_sources: Vec::new(),
+                ..MessageMeta::default()
             }),
             decision: None,
         },

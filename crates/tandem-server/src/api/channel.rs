@@ -16,7 +16,7 @@ use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use tandem_domain::{
-    Channel, Customer, Inbox, Locale, Message, Problem, ValidationError, validate,
+    Channel, Customer, IdentityKind, Inbox, Locale, Message, Problem, ValidationError, validate,
 };
 use tandem_store::VerifiedCustomer;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +26,7 @@ use crate::AppState;
 use crate::api::Errors;
 use crate::api::widget::{self, SendRequest, WidgetConversation};
 use crate::auth::bearer_token;
+use crate::channels::claim_identity;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 
 /// The header that names the inbox by its public key.
@@ -91,9 +92,26 @@ pub struct CustomerRef {
     pub id: String,
     /// The name agents see (a new customer without one is named by `id`).
     pub name: Option<String>,
+    /// The user's e-mail address, as the business knows it: mail from this address reaches
+    /// this customer, and a customer who wrote from it before is merged into this one.
     pub email: Option<String>,
+    /// The user's phone number (digits, an optional leading `+`; spaces and dashes are
+    /// ignored), held as this customer's the same way.
+    pub phone: Option<String>,
     /// `zh` or `en`: the language the bot answers a new customer in.
     pub locale: Option<String>,
+}
+
+/// A phone number as an identity holds it: `+` and digits only, 5 to 20 digits.
+fn phone_number(text: &str) -> Result<String, ValidationError> {
+    let kept: String = text.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
+    let digits = kept.strip_prefix('+').unwrap_or(&kept);
+    if digits.len() < 5 || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        let problem =
+            Problem::Identifier { value: text.to_owned(), max: 20, allowed: "+ 0-9".to_owned() };
+        return Err(ValidationError::new("customer.phone", problem));
+    }
+    Ok(kept)
 }
 
 /// A customer's message, posted by the business.
@@ -147,6 +165,10 @@ async fn channel_customer(
         Some(email) => Some(validate::email(email).map_err(named("customer.email"))?),
         None => None,
     };
+    let phone = match customer.phone.as_deref().map(str::trim).filter(|phone| !phone.is_empty()) {
+        Some(phone) => Some(phone_number(phone)?),
+        None => None,
+    };
     let locale = match customer.locale.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
         Some(text) => Some(Locale::parse(&text.to_lowercase()).ok_or_else(|| {
             let allowed: Vec<&str> = Locale::ALL.iter().map(|locale| locale.as_str()).collect();
@@ -154,17 +176,24 @@ async fn channel_customer(
         })?),
         None => None,
     };
-    Ok(state
+    let found = state
         .store
         .verified_customer(VerifiedCustomer {
             workspace_id: inbox.workspace_id,
             external_id: id.to_owned(),
             name,
-            email,
+            email: email.clone(),
             locale,
             attributes: BTreeMap::from([("source".to_owned(), "api channel".to_owned())]),
         })
-        .await?)
+        .await?;
+    if let Some(email) = email {
+        claim_identity(state, &found, IdentityKind::Email, &email.to_lowercase()).await?;
+    }
+    if let Some(phone) = phone {
+        claim_identity(state, &found, IdentityKind::Phone, &phone).await?;
+    }
+    Ok(found)
 }
 
 /// Stores a customer's message in their current conversation of the inbox (a new one if they

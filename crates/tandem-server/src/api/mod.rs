@@ -52,6 +52,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(actions::routes())
         .merge(inboxes::routes())
         .merge(channel::routes())
+        .merge(crate::channels::routes())
         .merge(history_import::routes())
         .merge(insight_alerts::routes())
         .merge(csat::routes())

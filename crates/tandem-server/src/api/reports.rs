@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use tandem_domain::{ConversationFacts, GroupBy, Metric, ReportContext, ReportDocument};
+use tandem_domain::{Channel, ConversationFacts, GroupBy, Metric, ReportContext, ReportDocument};
 use tandem_flow::insight::ReportError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,11 +30,22 @@ pub struct ReportQuery {
     pub by: Option<String>,
     /// The time zone days are counted in (an IANA name or `UTC`, the default).
     pub tz: Option<String>,
+    /// Only conversations on this channel (`web`, `email`, `api`, `wecom`, `wechat`,
+    /// `feishu`, `dingtalk`); every channel by default.
+    pub channel: Option<String>,
 }
 
 impl ReportQuery {
     pub fn group(&self) -> ApiResult<Option<GroupBy>> {
         self.by.as_deref().filter(|by| !by.is_empty()).map(parse_by).transpose()
+    }
+
+    pub fn channel(&self) -> ApiResult<Option<Channel>> {
+        let Some(text) = self.channel.as_deref().filter(|channel| !channel.is_empty()) else {
+            return Ok(None);
+        };
+        let allowed: Vec<&str> = Channel::ALL.iter().map(|channel| channel.as_str()).collect();
+        Channel::parse(text).map(Some).ok_or_else(|| invalid("channel", text, &allowed))
     }
 }
 
@@ -67,10 +78,17 @@ pub async fn context_for(
     Ok(state.insight.context(agent.user.workspace_id, zone, now).await?)
 }
 
-/// Whose figures a user sees: a supervisor or admin the workspace's, an agent their own.
-pub fn visible_to(agent: &Agent) -> impl Fn(&ConversationFacts) -> bool + use<> {
+/// Whose figures a user sees (a supervisor or admin the workspace's, an agent their own), on
+/// one channel or all.
+pub fn visible_to(
+    agent: &Agent,
+    channel: Option<Channel>,
+) -> impl Fn(&ConversationFacts) -> bool + use<> {
     let own = tandem_domain::permissions::reports_limited_to(&agent.user);
-    move |facts: &ConversationFacts| own.is_none_or(|me| facts.agent_id == Some(me))
+    move |facts: &ConversationFacts| {
+        own.is_none_or(|me| facts.agent_id == Some(me))
+            && channel.is_none_or(|channel| facts.channel == channel)
+    }
 }
 
 impl From<ReportError> for ApiError {
@@ -93,11 +111,12 @@ async fn kpis(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<ApiJson<ReportDocument>> {
     let by = query.group()?;
+    let channel = query.channel()?;
     let context = context_for(&state, &agent, query.tz.as_deref()).await?;
     let period = (query.from.as_deref(), query.to.as_deref());
     let workspace = agent.user.workspace_id;
-    let document =
-        state.insight.document(workspace, period, by, &context, visible_to(&agent)).await?;
+    let visible = visible_to(&agent, channel);
+    let document = state.insight.document(workspace, period, by, &context, visible).await?;
     Ok(ApiJson(document))
 }
 
@@ -113,6 +132,8 @@ struct BehindQuery {
     by: Option<String>,
     /// The time zone days are counted in.
     tz: Option<String>,
+    /// Only conversations on this channel, as for the report.
+    channel: Option<String>,
     /// With `by`: the group's key as the report gives it (empty for "none").
     key: Option<String>,
     /// Which figure's conversations: `conversations` (the default), `bot_resolved`,
@@ -144,8 +165,15 @@ async fn conversations(
     agent: Agent,
     ApiQuery(query): ApiQuery<BehindQuery>,
 ) -> ApiResult<ApiJson<Behind>> {
-    let report = ReportQuery { from: query.from, to: query.to, by: query.by, tz: query.tz };
+    let report = ReportQuery {
+        from: query.from,
+        to: query.to,
+        by: query.by,
+        tz: query.tz,
+        channel: query.channel,
+    };
     let by = report.group()?;
+    let channel = report.channel()?;
     let metric = match query.metric.as_deref().filter(|metric| !metric.is_empty()) {
         Some(text) => {
             let allowed: Vec<&str> = Metric::ALL.iter().map(|metric| metric.as_str()).collect();
@@ -162,7 +190,15 @@ async fn conversations(
     let limit = query.limit.unwrap_or(LIST_LIMIT.0).min(LIST_LIMIT.1);
     let (total, conversations) = state
         .insight
-        .conversations_page(workspace, period, group, metric, &context, visible_to(&agent), limit)
+        .conversations_page(
+            workspace,
+            period,
+            group,
+            metric,
+            &context,
+            visible_to(&agent, channel),
+            limit,
+        )
         .await?;
     Ok(ApiJson(Behind { total, conversations }))
 }

@@ -294,17 +294,27 @@ async fn verified_visitor(
         Some(email) => Some(validate::email(email)?),
         None => None,
     };
-    Ok(state
+    let customer = state
         .store
         .verified_customer(VerifiedCustomer {
             workspace_id: inbox.workspace_id,
             external_id: user_id,
             name,
-            email,
+            email: email.clone(),
             locale,
             attributes: BTreeMap::from([("source".to_owned(), "web widget".to_owned())]),
         })
-        .await?)
+        .await?;
+    // `user_hash` signs the user's id, not the address the page passed along: the address is
+    // recorded as theirs (mail from it then reaches this customer) unless another customer
+    // holds it, and is never grounds for an automatic merge. The API channel, where the
+    // business itself sends the address with its key, merges on it.
+    if let Some(email) = email {
+        let email = email.to_lowercase();
+        let kind = tandem_domain::IdentityKind::Email;
+        state.store.attach_identity(customer.id, kind, &email, false).await?;
+    }
+    Ok(customer)
 }
 
 async fn new_visitor(

@@ -2,6 +2,8 @@
 //! /customers/{id}/merge` merges the conversation's customer into the customer whose id the
 //! form names, and `POST /customer-merges/{id}/undo` undoes a merge; both go back to the
 //! conversation page the form was on (the API's `/api/v1/customers/{id}/merge` does the same).
+//! `POST /customers/{id}/email` (any agent) writes to the customer by e-mail from a
+//! conversation on another channel, and opens the e-mail conversation it started.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -17,6 +19,38 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/customers/{id}/merge", post(merge_customer))
         .route("/customer-merges/{id}/undo", post(undo_merge))
+        .route("/customers/{id}/email", post(email_customer))
+}
+
+#[derive(Debug, Deserialize)]
+struct EmailForm {
+    #[serde(default)]
+    subject: String,
+    body: String,
+    /// The conversation page the form was on.
+    conversation: i64,
+}
+
+async fn email_customer(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm { agent, form }: CsrfForm<EmailForm>,
+) -> PageResult {
+    let request = crate::channels::compose::NewEmail {
+        body: form.body,
+        subject: Some(form.subject).filter(|subject| !subject.trim().is_empty()),
+    };
+    match crate::channels::compose::start_email(&state, &agent, CustomerId(id), request).await {
+        Ok(started) => {
+            Ok(Redirect::to(&format!("/conversations/{}", started.conversation_id)).into_response())
+        }
+        Err(error) => {
+            let message = crate::console::text_for(&agent).api_error(&error);
+            let query = serde_urlencoded::to_string([("error", message)]).unwrap_or_default();
+            Ok(Redirect::to(&format!("/conversations/{}?{query}", form.conversation))
+                .into_response())
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -104,14 +104,6 @@ fn href(view: &str, channel: Option<Channel>) -> String {
     }
 }
 
-fn channel_label(text: &'static Text, channel: Channel) -> &'static str {
-    match channel {
-        Channel::Web => &text.channel_web,
-        Channel::Email => &text.channel_email,
-        Channel::Api => &text.channel_api,
-    }
-}
-
 fn label(text: &'static Text, view: &str) -> &'static str {
     match view {
         "mine" => &text.view_mine,
@@ -154,7 +146,7 @@ async fn live(
         })
         .chain(present.iter().map(|&one| ChannelLink {
             href: href(view, Some(one)),
-            label: channel_label(text, one),
+            label: text.channel(one),
             selected: channel == Some(one),
         }))
         .collect()
@@ -206,7 +198,7 @@ async fn live(
             state: conversation.state.as_str(),
             state_label: text.state(conversation.state),
             channel: on.map(Channel::as_str).unwrap_or_default(),
-            channel_label: on.map(|on| channel_label(text, on)).unwrap_or_default(),
+            channel_label: on.map(|on| text.channel(on)).unwrap_or_default(),
             assignee,
             time: format_time(conversation.last_message_at),
             timestamp: conversation.last_message_at,

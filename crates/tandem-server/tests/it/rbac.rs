@@ -288,6 +288,13 @@ fn api_table(target: i64) -> Vec<Row> {
         row("GET /api/v1/escalation/policy", Agents, "/api/v1/escalation/policy", None),
         row("GET /api/v1/inboxes/{id}/csat", Agents, "/api/v1/inboxes/999999/csat", None),
         row("GET /api/v1/inboxes", Agents, "/api/v1/inboxes", None),
+        row("GET /api/v1/attachments/{id}", Agents, "/api/v1/attachments/999999", None),
+        row(
+            "POST /api/v1/customers/{id}/emails",
+            Agents,
+            "/api/v1/customers/999999/emails",
+            Json(json!({ "body": "" })),
+        ),
         // Supervisors and admins.
         row(
             "POST /api/v1/actions/import",
@@ -396,6 +403,13 @@ fn api_table(target: i64) -> Vec<Row> {
             Json(json!({ "name": "", "channel": "api" })),
         ),
         row("GET /api/v1/inboxes/{id}/identity", Admins, "/api/v1/inboxes/999999/identity", None),
+        row("GET /api/v1/inboxes/{id}/channel", Admins, "/api/v1/inboxes/999999/channel", None),
+        row(
+            "PUT /api/v1/inboxes/{id}/channel",
+            Admins,
+            "/api/v1/inboxes/999999/channel",
+            Json(json!({ "dingtalk": { "app_key": "", "robot_code": "" } })),
+        ),
         row(
             "POST /api/v1/inboxes/{id}/identity/rotate",
             Admins,
@@ -608,6 +622,13 @@ fn console_table(target: i64) -> Vec<Row> {
             "/settings/inboxes/999999/identity/rotate",
             Form(vec![]),
         ),
+        row("POST /settings/inboxes", Admins, "/settings/inboxes", Form(vec![("name", "")])),
+        row(
+            "POST /settings/inboxes/{id}/channel",
+            Admins,
+            "/settings/inboxes/999999/channel",
+            Form(vec![]),
+        ),
         row("GET /settings/webhooks", Admins, "/settings/webhooks", None),
         row("POST /settings/webhooks", Admins, "/settings/webhooks", Form(vec![("url", "")])),
         row(
@@ -635,6 +656,12 @@ fn console_table(target: i64) -> Vec<Row> {
             Managers,
             "/customers/999999/merge",
             Form(vec![("into", "999998"), ("conversation", "0")]),
+        ),
+        row(
+            "POST /customers/{id}/email",
+            Agents,
+            "/customers/999999/email",
+            Form(vec![("body", "hi"), ("conversation", "0")]),
         ),
         row(
             "POST /customer-merges/{id}/undo",

@@ -231,6 +231,32 @@ pub(super) async fn message_by_client_id(
         .transpose()
 }
 
+/// The message stored with `client_msg_id` in one of the customer's conversations in the
+/// inbox, as [`append`] answers a retry.
+async fn stored_in_inbox(
+    db: &Db,
+    inbox: InboxId,
+    customer: CustomerId,
+    client_msg_id: &str,
+) -> StoreResult<Option<Appended>> {
+    let found = query_opt(
+        db,
+        "SELECT m.conversation_id FROM messages m
+         JOIN conversations c ON c.id = m.conversation_id
+         WHERE m.client_msg_id = $1 AND c.inbox_id = $2 AND c.customer_id = $3
+         ORDER BY m.id DESC LIMIT 1",
+        &[&client_msg_id, &inbox.0, &customer.0],
+    )
+    .await?;
+    let Some(row) = found else { return Ok(None) };
+    let id = ConversationId(get(&row, 0)?);
+    let conversation = load(db, id).await?;
+    let message = message_by_client_id(db, id, client_msg_id)
+        .await?
+        .ok_or(StoreError::NotFound(Entity::Conversation))?;
+    Ok(Some(Appended { message, conversation, created: false }))
+}
+
 async fn create(
     db: &Db,
     inbox_id: InboxId,
@@ -274,6 +300,18 @@ pub(super) async fn append(
                 Some(conversation) => conversation,
                 None => create(db, inbox_id, customer_id, now, changes).await?,
             }
+        }
+        MessageTarget::NewConversation { inbox_id, customer_id } => {
+            // The customer's row serializes this with other appends of theirs, as above.
+            let customer_id = super::customers::lock_kept(db, customer_id).await?;
+            // A retried delivery (the same e-mail again) starts no second conversation.
+            if let Some(client_msg_id) = &new.client_msg_id
+                && let Some(stored) =
+                    stored_in_inbox(db, inbox_id, customer_id, client_msg_id).await?
+            {
+                return Ok(stored);
+            }
+            create(db, inbox_id, customer_id, now, changes).await?
         }
     };
     if let Some(client_msg_id) = &new.client_msg_id

@@ -129,11 +129,12 @@ async fn copy(
     Ok(report)
 }
 
-/// The schema's tables in the order they are created, so a row's references are copied
+/// The schema's tables in the order they are created (by every migration), so a row's references are copied
 /// before it.
 fn tables() -> Vec<&'static str> {
-    include_str!("schema.sql")
-        .lines()
+    super::migrations::MIGRATIONS
+        .iter()
+        .flat_map(|migration| migration.lines())
         .filter_map(|line| line.strip_prefix("CREATE TABLE "))
         .filter_map(|rest| rest.split_whitespace().next())
         .filter(|name| !NOT_COPIED.contains(name))

@@ -291,8 +291,11 @@ pub(super) async fn merge(
         ],
     )
     .await?;
+    let id = get(&row, 0)?;
+    // The merged customer's addresses and accounts now name the kept one.
+    super::identities::move_all(db, id, merged, keep).await?;
     Ok(CustomerMerge {
-        id: get(&row, 0)?,
+        id,
         workspace_id: workspace,
         keep,
         merged,
@@ -347,6 +350,7 @@ pub(super) async fn undo_merge(
     )
     .await?;
     move_conversations(db, changes, &merge.conversations, merge.keep, merge.merged).await?;
+    super::identities::move_back(db, id, merge.keep, merge.merged).await?;
     let external_id = shared::unfill(&mut kept, &merge.filled);
     save_profile(db, &kept).await?;
     if let Some(external_id) = external_id

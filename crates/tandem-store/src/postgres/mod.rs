@@ -18,10 +18,12 @@
 mod accounts;
 mod actions;
 mod audit;
+mod channels;
 mod conversations;
 mod copy;
 mod customers;
 mod feed;
+mod identities;
 mod insight;
 mod knowledge;
 mod migrations;
@@ -39,8 +41,8 @@ use futures_util::future::BoxFuture;
 use tandem_domain::{
     Action, AgentRouting, AnswerSettings, ApiToken, ApiTokenId, Article, ArticleStatus, Channel,
     Conversation, ConversationFacts, ConversationId, Customer, CustomerId, DecisionRecord,
-    EscalationPolicy, HandoffPacket, Inbox, InboxId, LlmUsage, Message, MessageId, Millis,
-    ModelSummary, NewArticle, PendingAction, Queue, QueueRouting, Transition, User, UserId,
+    EscalationPolicy, HandoffPacket, IdentityKind, Inbox, InboxId, LlmUsage, Message, MessageId,
+    Millis, ModelSummary, NewArticle, PendingAction, Queue, QueueRouting, Transition, User, UserId,
     WebhookDelivery, WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, Workspace, WorkspaceId,
     Wrapup,
 };
@@ -50,12 +52,13 @@ pub use self::copy::{CopiedTable, CopyReport, copy_sqlite_to_postgres};
 use self::feed::Feed;
 use self::sql::Db;
 use crate::{
-    Appended, ArticleEmbedding, ArticleVersion, Change, ConversationCounts, ConversationFilter,
-    ConversationText, CustomerHistory, DueWebhook, HandledConversation, ImportSummary,
-    ImportedConversation, InsightAlert, NewApiToken, NewCustomer, NewInbox, NewInsightAlert,
-    NewMessage, NewUser, NewWebhookEndpoint, Rating, RouteChange, Session, Store, StoreError,
-    StoreResult, SuggestionDecision, SuggestionUse, SuggestionUses, TokenOwners, UserUpdate,
-    VerifiedCustomer, WebhookAttempt, WebhookEndpointUpdate,
+    Appended, ArticleEmbedding, ArticleVersion, Attached, AttachmentInfo, Change,
+    ConversationCounts, ConversationFilter, ConversationText, CustomerHistory, CustomerIdentity,
+    DueWebhook, HandledConversation, IdentifiedCustomer, ImportSummary, ImportedConversation,
+    InsightAlert, NewApiToken, NewAttachment, NewCustomer, NewInbox, NewInsightAlert, NewMessage,
+    NewUser, NewWebhookEndpoint, Rating, RouteChange, Session, Store, StoreError, StoreResult,
+    SuggestionDecision, SuggestionUse, SuggestionUses, TokenOwners, UserUpdate, VerifiedCustomer,
+    WebhookAttempt, WebhookEndpointUpdate,
 };
 
 /// How to reach the PostgreSQL store.
@@ -566,6 +569,90 @@ impl Store for PostgresStore {
     async fn verified_customer(&self, customer: VerifiedCustomer) -> StoreResult<Customer> {
         self.write(move |db, _| Box::pin(async move { customers::verified(db, customer).await }))
             .await
+    }
+
+    async fn identified_customer(&self, customer: IdentifiedCustomer) -> StoreResult<Customer> {
+        self.write(move |db, _| Box::pin(async move { identities::identified(db, customer).await }))
+            .await
+    }
+
+    async fn attach_identity(
+        &self,
+        customer: CustomerId,
+        kind: IdentityKind,
+        value: &str,
+        verified: bool,
+    ) -> StoreResult<Attached> {
+        let value = value.to_owned();
+        self.write(move |db, _| {
+            Box::pin(async move { identities::attach(db, customer, kind, &value, verified).await })
+        })
+        .await
+    }
+
+    async fn customer_identities(
+        &self,
+        customer: CustomerId,
+    ) -> StoreResult<Vec<CustomerIdentity>> {
+        self.read(move |db| Box::pin(async move { identities::of_customer(db, customer).await }))
+            .await
+    }
+
+    async fn inbox_settings(&self, inbox: InboxId) -> StoreResult<Option<serde_json::Value>> {
+        self.read(move |db| Box::pin(async move { channels::inbox_settings(db, inbox).await }))
+            .await
+    }
+
+    async fn set_inbox_settings(
+        &self,
+        inbox: InboxId,
+        settings: serde_json::Value,
+    ) -> StoreResult<()> {
+        self.write(move |db, _| {
+            Box::pin(async move { channels::set_inbox_settings(db, inbox, &settings).await })
+        })
+        .await
+    }
+
+    async fn channel_inboxes(
+        &self,
+        channel: Channel,
+    ) -> StoreResult<Vec<(Inbox, serde_json::Value)>> {
+        self.read(move |db| Box::pin(async move { channels::channel_inboxes(db, channel).await }))
+            .await
+    }
+
+    async fn store_attachment(&self, attachment: NewAttachment) -> StoreResult<AttachmentInfo> {
+        self.write(move |db, _| {
+            Box::pin(async move { channels::store_attachment(db, attachment).await })
+        })
+        .await
+    }
+
+    async fn attachment(&self, id: i64) -> StoreResult<Option<(AttachmentInfo, Vec<u8>)>> {
+        self.read(move |db| Box::pin(async move { channels::attachment(db, id).await })).await
+    }
+
+    async fn conversation_attachments(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<AttachmentInfo>> {
+        self.read(move |db| {
+            Box::pin(async move { channels::conversation_attachments(db, conversation).await })
+        })
+        .await
+    }
+
+    async fn conversation_by_client_msg_ids(
+        &self,
+        inbox: InboxId,
+        ids: &[String],
+    ) -> StoreResult<Option<Conversation>> {
+        let ids = ids.to_vec();
+        self.read(move |db| {
+            Box::pin(async move { channels::conversation_by_client_msg_ids(db, inbox, &ids).await })
+        })
+        .await
     }
 
     async fn inbox_identity_secret(&self, inbox: InboxId) -> StoreResult<Option<String>> {

@@ -208,6 +208,10 @@ pub(super) async fn erase_customer(
     )
     .await?;
     rows.insert("customer_merges".to_owned(), merges);
+    let identities =
+        execute(db, "DELETE FROM customer_identities WHERE customer_id = $1", &[&customer.0])
+            .await?;
+    rows.insert("customer_identities".to_owned(), identities);
     execute(db, "UPDATE customers SET merged_into = NULL WHERE merged_into = $1", &[&customer.0])
         .await?;
     let removed = execute(
@@ -315,5 +319,6 @@ pub(super) async fn export(
             rating: super::insight::rating(db, id).await?,
         });
     }
-    Ok(CustomerExport { customer, conversations, exported_at: now })
+    let identities = super::identities::of_customer(db, customer.id).await?;
+    Ok(CustomerExport { customer, identities, conversations, exported_at: now })
 }

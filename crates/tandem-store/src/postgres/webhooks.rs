@@ -259,7 +259,7 @@ pub(super) async fn claim(
     // skipped, and one leased by a claim that committed meanwhile is due no more when
     // rechecked. The lease is then set in the same transaction.
     let sql = format!(
-        "SELECT {DELIVERY_COLUMNS}, v.workspace_id, v.data, v.created_at, e.url, e.secret
+        "SELECT {DELIVERY_COLUMNS}, v.workspace_id, v.data, v.created_at, e.url, e.secret, e.inbox_id
          FROM webhook_deliveries d
          JOIN webhook_events v ON v.id = d.event_id
          JOIN webhook_endpoints e ON e.id = d.endpoint_id
@@ -284,7 +284,13 @@ pub(super) async fn claim(
             created_at: get(row, 14)?,
             data,
         };
-        due.push(DueWebhook { delivery, event, url: get(row, 15)?, secret: get(row, 16)? });
+        due.push(DueWebhook {
+            delivery,
+            event,
+            url: get(row, 15)?,
+            secret: get(row, 16)?,
+            inbox_id: get::<Option<i64>>(row, 17)?.map(tandem_domain::InboxId),
+        });
     }
     if due.is_empty() {
         return Ok(due);

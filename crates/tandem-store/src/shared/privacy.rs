@@ -19,6 +19,7 @@ pub(crate) const CONVERSATION_TABLES: &[&str] = &[
     "wrapups",
     "ratings",
     "conversation_facts",
+    "attachments",
     "messages",
 ];
 

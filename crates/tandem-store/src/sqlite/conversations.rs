@@ -205,6 +205,32 @@ pub(super) fn message_by_client_id(
         .optional()?)
 }
 
+/// The message stored with `client_msg_id` in one of the customer's conversations in the
+/// inbox, as [`append`] answers a retry.
+fn stored_in_inbox(
+    connection: &Connection,
+    inbox: InboxId,
+    customer: CustomerId,
+    client_msg_id: &str,
+) -> StoreResult<Option<Appended>> {
+    let found = connection
+        .prepare_cached(
+            "SELECT m.id, m.conversation_id FROM messages m
+             JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.client_msg_id = ?1 AND c.inbox_id = ?2 AND c.customer_id = ?3
+             ORDER BY m.id DESC LIMIT 1",
+        )?
+        .query_row(params![client_msg_id, inbox.0, customer.0], |row| {
+            Ok(ConversationId(row.get(1)?))
+        })
+        .optional()?;
+    let Some(id) = found else { return Ok(None) };
+    let conversation = load(connection, id)?;
+    let message = message_by_client_id(connection, id, client_msg_id)?
+        .ok_or(StoreError::NotFound(Entity::Conversation))?;
+    Ok(Some(Appended { message, conversation, created: false }))
+}
+
 fn create(
     connection: &Connection,
     inbox_id: InboxId,
@@ -244,6 +270,17 @@ pub(super) fn append(
                 Some(conversation) => conversation,
                 None => create(connection, inbox_id, customer_id, now, changes)?,
             }
+        }
+        MessageTarget::NewConversation { inbox_id, customer_id } => {
+            let customer_id = super::customers::kept(connection, customer_id)?;
+            // A retried delivery (the same e-mail again) starts no second conversation.
+            if let Some(client_msg_id) = &new.client_msg_id
+                && let Some(stored) =
+                    stored_in_inbox(connection, inbox_id, customer_id, client_msg_id)?
+            {
+                return Ok(stored);
+            }
+            create(connection, inbox_id, customer_id, now, changes)?
         }
     };
     if let Some(client_msg_id) = &new.client_msg_id {

@@ -267,8 +267,11 @@ pub(super) fn merge(
             by.map(|user| user.0),
             now
         ])?;
+    let id = connection.last_insert_rowid();
+    // The merged customer's addresses and accounts now name the kept one.
+    super::identities::move_all(connection, id, merged, keep)?;
     Ok(CustomerMerge {
-        id: connection.last_insert_rowid(),
+        id,
         workspace_id: workspace,
         keep,
         merged,
@@ -301,6 +304,7 @@ pub(super) fn undo_merge(
         return Err(crate::StoreError::NotFound(crate::Entity::Customer));
     };
     move_conversations(connection, changes, &merge.conversations, merge.keep, merge.merged)?;
+    super::identities::move_back(connection, id, merge.keep, merge.merged)?;
     let external_id = shared::unfill(&mut kept, &merge.filled);
     save_profile(connection, &kept)?;
     if let Some(external_id) = external_id

@@ -580,6 +580,46 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX customer_merges_by_keep ON customer_merges (keep_id);
     CREATE INDEX customer_merges_by_merged ON customer_merges (merged_id);
     "#,
+    // 24: channels beyond the web: each inbox's channel settings (JSON, may hold secrets);
+    // customers' identities (an e-mail address, a phone number, a channel's account id: one
+    // customer's per workspace), with what a merge moved recorded so an undo moves them back;
+    // files that came with messages; and an index to thread replies by. Each customer with an
+    // e-mail address gets it as an unverified identity (trimmed and lowercased, as the server
+    // normalises addresses; the first customer wins when two share one).
+    r#"
+    ALTER TABLE inboxes ADD COLUMN settings TEXT;
+    CREATE TABLE customer_identities (
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        customer_id INTEGER NOT NULL REFERENCES customers(id),
+        verified INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, kind, value)
+    );
+    CREATE INDEX customer_identities_by_customer ON customer_identities (customer_id);
+    INSERT OR IGNORE INTO customer_identities
+        (workspace_id, kind, value, customer_id, verified, created_at)
+        SELECT workspace_id, 'email', lower(trim(email)), id, 0, created_at FROM customers
+        WHERE email IS NOT NULL AND trim(email) <> ''
+        ORDER BY id;
+    ALTER TABLE customer_merges ADD COLUMN identities TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        filename TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        data BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX attachments_by_conversation ON attachments (conversation_id, id);
+    -- Threading: a reply names the messages it answers by their channel ids.
+    CREATE INDEX messages_by_client_msg_id ON messages (client_msg_id)
+        WHERE client_msg_id IS NOT NULL;
+    "#,
 ];
 
 /// The migration after which existing conversations' facts are rebuilt in Rust.
@@ -717,5 +757,34 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(tokens, ["1:admin:-:-", "2:admin:-:-", "3:agent:-:-"]);
+    }
+
+    #[test]
+    fn customers_with_an_email_get_it_as_an_identity_and_the_first_one_wins() {
+        let mut connection = database_at(23);
+        connection
+            .execute_batch(
+                "INSERT INTO workspaces (id, name, created_at) VALUES (1, 'Shop', 0), (2, 'Other', 0);
+                 INSERT INTO customers (id, workspace_id, name, email, attributes, created_at) VALUES
+                 (1, 1, 'Ada', ' Ada@Example.com', '{}', 10),
+                 (2, 1, 'Ada again', 'ada@example.com', '{}', 20),
+                 (3, 1, 'Nobody', NULL, '{}', 30),
+                 (4, 1, 'Empty', '', '{}', 40),
+                 (5, 2, 'Ada elsewhere', 'ADA@example.com', '{}', 50);",
+            )
+            .unwrap();
+        migrate(&mut connection).unwrap();
+        let identities: Vec<String> = connection
+            .prepare(
+                "SELECT workspace_id || ':' || kind || ':' || value || ':' || customer_id || ':'
+                        || verified
+                 FROM customer_identities ORDER BY workspace_id, customer_id",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(identities, ["1:email:ada@example.com:1:0", "2:email:ada@example.com:5:0"]);
     }
 }

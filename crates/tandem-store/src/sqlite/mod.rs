@@ -10,9 +10,11 @@ mod accounts;
 mod actions;
 mod audit;
 pub mod backup;
+mod channels;
 mod conversations;
 mod customers;
 mod engine;
+mod identities;
 mod insight;
 mod knowledge;
 mod migrations;
@@ -29,8 +31,8 @@ use rusqlite::Connection;
 use tandem_domain::{
     Action, AgentRouting, AnswerSettings, ApiToken, ApiTokenId, Article, ArticleStatus, Channel,
     Conversation, ConversationFacts, ConversationId, Customer, CustomerId, DecisionRecord,
-    EscalationPolicy, HandoffPacket, Inbox, InboxId, LlmUsage, Message, MessageId, Millis,
-    ModelSummary, NewArticle, PendingAction, Queue, QueueRouting, Transition, User, UserId,
+    EscalationPolicy, HandoffPacket, IdentityKind, Inbox, InboxId, LlmUsage, Message, MessageId,
+    Millis, ModelSummary, NewArticle, PendingAction, Queue, QueueRouting, Transition, User, UserId,
     WebhookDelivery, WebhookDeliveryId, WebhookEndpoint, WebhookEndpointId, Workspace, WorkspaceId,
     Wrapup,
 };
@@ -38,12 +40,13 @@ use tokio::sync::broadcast;
 
 use self::engine::Engine;
 use crate::{
-    Appended, ArticleEmbedding, ArticleVersion, Change, ConversationCounts, ConversationFilter,
-    ConversationText, CustomerHistory, DueWebhook, HandledConversation, ImportSummary,
-    ImportedConversation, InsightAlert, NewApiToken, NewCustomer, NewInbox, NewInsightAlert,
-    NewMessage, NewUser, NewWebhookEndpoint, Rating, RouteChange, Session, Store, StoreError,
-    StoreResult, SuggestionDecision, SuggestionUse, SuggestionUses, TokenOwners, UserUpdate,
-    VerifiedCustomer, WebhookAttempt, WebhookEndpointUpdate,
+    Appended, ArticleEmbedding, ArticleVersion, Attached, AttachmentInfo, Change,
+    ConversationCounts, ConversationFilter, ConversationText, CustomerHistory, CustomerIdentity,
+    DueWebhook, HandledConversation, IdentifiedCustomer, ImportSummary, ImportedConversation,
+    InsightAlert, NewApiToken, NewAttachment, NewCustomer, NewInbox, NewInsightAlert, NewMessage,
+    NewUser, NewWebhookEndpoint, Rating, RouteChange, Session, Store, StoreError, StoreResult,
+    SuggestionDecision, SuggestionUse, SuggestionUses, TokenOwners, UserUpdate, VerifiedCustomer,
+    WebhookAttempt, WebhookEndpointUpdate,
 };
 
 /// Applies the migrations to a bare connection (for the insert baseline of `tandem bench`).
@@ -317,6 +320,79 @@ impl Store for SqliteStore {
 
     async fn verified_customer(&self, customer: VerifiedCustomer) -> StoreResult<Customer> {
         self.write(move |connection, _| customers::verified(connection, customer)).await
+    }
+
+    async fn identified_customer(&self, customer: IdentifiedCustomer) -> StoreResult<Customer> {
+        self.write(move |connection, _| identities::identified(connection, customer)).await
+    }
+
+    async fn attach_identity(
+        &self,
+        customer: CustomerId,
+        kind: IdentityKind,
+        value: &str,
+        verified: bool,
+    ) -> StoreResult<Attached> {
+        let value = value.to_owned();
+        self.write(move |connection, _| {
+            identities::attach(connection, customer, kind, &value, verified)
+        })
+        .await
+    }
+
+    async fn customer_identities(
+        &self,
+        customer: CustomerId,
+    ) -> StoreResult<Vec<CustomerIdentity>> {
+        self.read(move |connection| identities::of_customer(connection, customer)).await
+    }
+
+    async fn inbox_settings(&self, inbox: InboxId) -> StoreResult<Option<serde_json::Value>> {
+        self.read(move |connection| channels::inbox_settings(connection, inbox)).await
+    }
+
+    async fn set_inbox_settings(
+        &self,
+        inbox: InboxId,
+        settings: serde_json::Value,
+    ) -> StoreResult<()> {
+        self.write(move |connection, _| channels::set_inbox_settings(connection, inbox, &settings))
+            .await
+    }
+
+    async fn channel_inboxes(
+        &self,
+        channel: Channel,
+    ) -> StoreResult<Vec<(Inbox, serde_json::Value)>> {
+        self.read(move |connection| channels::channel_inboxes(connection, channel)).await
+    }
+
+    async fn store_attachment(&self, attachment: NewAttachment) -> StoreResult<AttachmentInfo> {
+        self.write(move |connection, _| channels::store_attachment(connection, attachment)).await
+    }
+
+    async fn attachment(&self, id: i64) -> StoreResult<Option<(AttachmentInfo, Vec<u8>)>> {
+        self.read(move |connection| channels::attachment(connection, id)).await
+    }
+
+    async fn conversation_attachments(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<AttachmentInfo>> {
+        self.read(move |connection| channels::conversation_attachments(connection, conversation))
+            .await
+    }
+
+    async fn conversation_by_client_msg_ids(
+        &self,
+        inbox: InboxId,
+        ids: &[String],
+    ) -> StoreResult<Option<Conversation>> {
+        let ids = ids.to_vec();
+        self.read(move |connection| {
+            channels::conversation_by_client_msg_ids(connection, inbox, &ids)
+        })
+        .await
     }
 
     async fn inbox_identity_secret(&self, inbox: InboxId) -> StoreResult<Option<String>> {

@@ -177,6 +177,9 @@ pub(super) fn erase_customer(
         [customer.0],
     )?;
     rows.insert("customer_merges".to_owned(), merges as u64);
+    let identities = connection
+        .execute("DELETE FROM customer_identities WHERE customer_id = ?1", [customer.0])?;
+    rows.insert("customer_identities".to_owned(), identities as u64);
     connection
         .execute("UPDATE customers SET merged_into = NULL WHERE merged_into = ?1", [customer.0])?;
     let removed = connection.execute(
@@ -279,5 +282,6 @@ pub(super) fn export(
             rating: super::insight::rating(connection, id)?,
         });
     }
-    Ok(CustomerExport { customer, conversations, exported_at: now })
+    let identities = super::identities::of_customer(connection, customer.id)?;
+    Ok(CustomerExport { customer, identities, conversations, exported_at: now })
 }

@@ -227,7 +227,7 @@ pub(super) fn claim(
     limit: u32,
 ) -> StoreResult<Vec<DueWebhook>> {
     let mut statement = connection.prepare_cached(&format!(
-        "SELECT {DELIVERY_COLUMNS}, v.workspace_id, v.data, v.created_at, e.url, e.secret
+        "SELECT {DELIVERY_COLUMNS}, v.workspace_id, v.data, v.created_at, e.url, e.secret, e.inbox_id
          FROM webhook_deliveries d
          JOIN webhook_events v ON v.id = d.event_id
          JOIN webhook_endpoints e ON e.id = d.endpoint_id
@@ -251,7 +251,13 @@ pub(super) fn claim(
             created_at: row.get(14)?,
             data,
         };
-        Ok(DueWebhook { delivery, event, url: row.get(15)?, secret: row.get(16)? })
+        Ok(DueWebhook {
+            delivery,
+            event,
+            url: row.get(15)?,
+            secret: row.get(16)?,
+            inbox_id: row.get::<_, Option<i64>>(17)?.map(tandem_domain::InboxId),
+        })
     })?;
     let mut due: Vec<DueWebhook> = rows.collect::<rusqlite::Result<_>>()?;
     let mut lease = connection

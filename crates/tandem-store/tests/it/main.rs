@@ -137,4 +137,12 @@ both_backends!(
     conversation_texts_are_each_conversations_opening,
     a_bot_turns_action_and_model_reply_are_audited_with_the_reply,
     an_inbox_endpoint_hears_its_inbox_in_order,
+    a_new_conversation_target_starts_another_conversation,
+    identities_find_or_create_one_customer_under_concurrency,
+    merging_moves_identities_and_undo_moves_them_back,
+    a_merged_away_holder_is_found_as_the_kept_customer,
+    inbox_settings_round_trip_and_channel_inboxes_filter,
+    attachments_are_stored_with_their_conversation,
+    a_reply_threads_into_the_conversation_of_the_message_it_names,
+    a_claimed_delivery_of_an_unbound_endpoint_names_no_inbox,
 );

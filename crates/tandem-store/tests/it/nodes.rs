@@ -263,3 +263,131 @@ async fn a_node_that_lost_its_feed_connection_catches_up_from_the_table() {
     assert_eq!(seen, [2, 3, 4, 5, 6], "each once, in order");
     assert!(b.feed_connected(), "connected again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_attachments_and_inbox_settings_move_to_postgres() {
+    let Some(server) = postgres_server() else {
+        eprintln!("skipped: TANDEM_TEST_POSTGRES is not set");
+        return;
+    };
+    let harness = crate::sqlite_harness();
+    let store = &harness.store;
+    let workspace = store.create_workspace("Moving").await.unwrap().id;
+    let inbox = store
+        .create_inbox(NewInbox {
+            workspace_id: workspace,
+            name: "Mail".into(),
+            channel: Channel::Email,
+            public_key: "pk_mail".into(),
+            bot_name: "Bot".into(),
+        })
+        .await
+        .unwrap();
+    let settings = serde_json::json!({"imap": {"host": "imap.example.com"}});
+    store.set_inbox_settings(inbox.id, settings.clone()).await.unwrap();
+    let customer = store
+        .identified_customer(tandem_store::IdentifiedCustomer {
+            workspace_id: workspace,
+            kind: tandem_domain::IdentityKind::Email,
+            value: "ada@example.com".into(),
+            verified: true,
+            name: "Ada".into(),
+            email: Some("ada@example.com".into()),
+            locale: None,
+            attributes: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    let target = MessageTarget::NewConversation { inbox_id: inbox.id, customer_id: customer.id };
+    let conversation = store
+        .append_message(NewMessage {
+            target,
+            author_kind: AuthorKind::Customer,
+            author_id: None,
+            author_name: None,
+            body: "see attached".into(),
+            client_msg_id: Some("<a@example.com>".into()),
+            reopen_if_resolved: true,
+            only_while_bot_owns: false,
+            meta: None,
+            decision: None,
+            sentiment: None,
+        })
+        .await
+        .unwrap()
+        .conversation;
+    let attachment = store
+        .store_attachment(tandem_store::NewAttachment {
+            conversation_id: conversation.id,
+            filename: "receipt.pdf".into(),
+            content_type: "application/pdf".into(),
+            data: vec![0, 1, 2, 255],
+        })
+        .await
+        .unwrap();
+    (harness.reopen)().schema_version().await.unwrap();
+    let path = harness.database.clone().unwrap();
+
+    let database = TestDatabase::create(&server).await;
+    let config = PostgresConfig::new(database.url.clone());
+    let report = tandem_store::copy_sqlite_to_postgres(&path, &config).await.unwrap();
+    let copied = |name: &str| report.tables.iter().find(|table| table.name == name).unwrap().rows;
+    assert_eq!((copied("customer_identities"), copied("attachments")), (1, 1));
+    let moved = PostgresStore::open(&config).await.unwrap();
+    let identities = moved.customer_identities(customer.id).await.unwrap();
+    assert_eq!(identities.len(), 1);
+    assert!(identities[0].verified);
+    assert_eq!(moved.attachment(attachment.id).await.unwrap().unwrap().1, [0, 1, 2, 255]);
+    assert_eq!(moved.inbox_settings(inbox.id).await.unwrap(), Some(settings));
+    let ids = ["<a@example.com>".to_owned()];
+    let threaded = moved.conversation_by_client_msg_ids(inbox.id, &ids).await.unwrap();
+    assert_eq!(threaded.unwrap().id, conversation.id);
+    moved.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_customers_with_an_email_get_it_as_an_identity_and_the_first_one_wins() {
+    let Some(server) = postgres_server() else {
+        eprintln!("skipped: TANDEM_TEST_POSTGRES is not set");
+        return;
+    };
+    let database = TestDatabase::create(&server).await;
+    let (client, connection) =
+        tokio_postgres::connect(&database.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    // A database at version 1, as the first PostgreSQL release left it.
+    client.batch_execute(include_str!("../../src/postgres/schema.sql")).await.unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, 0);
+             INSERT INTO workspaces (id, name, created_at) VALUES (1, 'Shop', 0), (2, 'Other', 0);
+             INSERT INTO customers (id, workspace_id, name, email, attributes, created_at) VALUES
+             (1, 1, 'Ada', ' Ada@Example.com', '{}', 10),
+             (2, 1, 'Ada again', 'ada@example.com', '{}', 20),
+             (3, 1, 'Nobody', NULL, '{}', 30),
+             (4, 1, 'Empty', '', '{}', 40),
+             (5, 2, 'Ada elsewhere', 'ADA@example.com', '{}', 50);",
+        )
+        .await
+        .unwrap();
+    let store = PostgresStore::open(&PostgresConfig::new(database.url.clone())).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), PostgresStore::latest_schema_version());
+    let rows = client
+        .query(
+            "SELECT workspace_id, kind, value, customer_id, verified FROM customer_identities
+             ORDER BY workspace_id, customer_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let found: Vec<(i64, String, String, i64, bool)> = rows
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
+        .collect();
+    let ada = |workspace, customer| {
+        (workspace, "email".to_owned(), "ada@example.com".to_owned(), customer, false)
+    };
+    assert_eq!(found, [ada(1, 1), ada(2, 5)]);
+    store.close();
+}

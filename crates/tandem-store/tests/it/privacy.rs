@@ -188,6 +188,18 @@ async fn erase_a_customer(store: &Arc<dyn Store>) -> Erased {
     let on_app = full_conversation(store, &app, erased, agent).await;
     let other = full_conversation(store, &web, kept, agent).await;
     let gone = vec![on_web.0, on_app.0];
+    // Their identities and a file they sent go too; the other customer's stay.
+    let wecom = tandem_domain::IdentityKind::Wecom;
+    store.attach_identity(erased, wecom, "wm_lilei", true).await.unwrap();
+    store.attach_identity(kept, wecom, "wm_hanmeimei", true).await.unwrap();
+    let file = |conversation, name: &str| tandem_store::NewAttachment {
+        conversation_id: conversation,
+        filename: format!("{name}-receipt.pdf"),
+        content_type: "application/pdf".into(),
+        data: format!("%PDF {name}").into_bytes(),
+    };
+    let attachment = store.store_attachment(file(on_web, "lilei")).await.unwrap();
+    store.store_attachment(file(other, "hanmeimei")).await.unwrap();
     store
         .decide_suggestions(
             workspace,
@@ -207,6 +219,8 @@ async fn erase_a_customer(store: &Arc<dyn Store>) -> Erased {
     let export = store.customer_export(workspace, erased).await.unwrap();
     assert_eq!(export.customer.id, erased);
     assert_eq!(export.conversations.len(), 2);
+    assert_eq!(export.identities.len(), 1);
+    assert_eq!(export.identities[0].value, "wm_lilei");
     let first = &export.conversations[0];
     assert_eq!(first.messages.len(), 3, "{:?}", first.messages);
     assert_eq!((first.decisions.len(), first.handoffs.len()), (1, 1));
@@ -219,6 +233,8 @@ async fn erase_a_customer(store: &Arc<dyn Store>) -> Erased {
     assert_eq!(erasure.conversations, 2);
     assert_eq!(erasure.rows["messages"], 6);
     assert_eq!(erasure.rows["customers"], 1);
+    assert_eq!((erasure.rows["customer_identities"], erasure.rows["attachments"]), (1, 1));
+    assert!(store.attachment(attachment.id).await.unwrap().is_none());
     assert!(erasure.rows["webhook_events"] > 0, "{:?}", erasure.rows);
     match feed.recv().await.unwrap() {
         Change::Erased { workspace: changed, conversations } => {
@@ -246,6 +262,8 @@ async fn the_other_customer_keeps_everything(store: &Arc<dyn Store>, erased: &Er
     assert_eq!(export.conversations.len(), 1);
     assert_eq!(export.conversations[0].messages.len(), 3);
     assert!(store.rating(other).await.unwrap().is_some());
+    assert_eq!(store.customer_identities(kept).await.unwrap().len(), 1);
+    assert_eq!(store.conversation_attachments(other).await.unwrap().len(), 1);
     let facts = store.conversation_facts(workspace, i64::MIN, i64::MAX).await.unwrap();
     let ids: Vec<ConversationId> = facts.iter().map(|facts| facts.conversation_id).collect();
     assert_eq!(ids, [other]);

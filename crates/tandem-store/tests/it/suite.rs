@@ -1979,6 +1979,7 @@ pub async fn an_inbox_endpoint_hears_its_inbox_in_order(harness: Harness) {
     let body = |due: &tandem_store::DueWebhook| due.event.data["message"]["body"].clone();
     let first = store.claim_webhooks(now, now + 30_000, 10).await.unwrap();
     assert_eq!(first.iter().map(body).collect::<Vec<_>>(), ["一"], "one at a time");
+    assert_eq!(first[0].inbox_id, Some(world.inbox.id), "the claim names the endpoint's inbox");
     let retry = WebhookAttempt {
         at: now,
         response_status: Some(503),
@@ -2153,4 +2154,300 @@ pub async fn merging_two_customers_moves_their_conversations_and_undo_restores_t
     assert_eq!(store.customer_merges(visitor_world.workspace, visitor.id).await.unwrap(), vec![]);
     let alone = store.append_message(customer_message(&visitor_world, "你好", None)).await.unwrap();
     assert_eq!(alone.conversation.customer_id, visitor.id);
+}
+
+fn identified(world: &World, value: &str, verified: bool) -> tandem_store::IdentifiedCustomer {
+    tandem_store::IdentifiedCustomer {
+        workspace_id: world.workspace,
+        kind: tandem_domain::IdentityKind::Email,
+        value: value.into(),
+        verified,
+        name: value.into(),
+        email: Some(value.into()),
+        locale: None,
+        attributes: BTreeMap::new(),
+    }
+}
+
+pub async fn a_new_conversation_target_starts_another_conversation(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let first = store.append_message(customer_message(&world, "first thread", None)).await.unwrap();
+    let mut feed = store.subscribe();
+    let target =
+        MessageTarget::NewConversation { inbox_id: world.inbox.id, customer_id: world.customer.id };
+    let new_thread = NewMessage {
+        target,
+        ..customer_message(&world, "second thread", Some("<m2@example.com>"))
+    };
+    let second = store.append_message(new_thread.clone()).await.unwrap();
+    assert!(second.created);
+    assert_ne!(second.conversation.id, first.conversation.id);
+    assert_eq!(second.conversation.state, ConversationState::Bot);
+    assert_eq!(second.message.seq, 1);
+    // Created as `CustomerLatest` creates one: announced, with its report facts.
+    loop {
+        match feed.recv().await.unwrap() {
+            Change::Conversation(created) if created.id == second.conversation.id => break,
+            Change::Message { conversation, .. } => {
+                assert_ne!(conversation.id, second.conversation.id, "announced before its message")
+            }
+            _ => {}
+        }
+    }
+    let facts = store.facts_of(world.workspace, vec![second.conversation.id]).await.unwrap();
+    assert_eq!(facts.len(), 1);
+    // A retried delivery answers the stored message.
+    let retry = store.append_message(new_thread).await.unwrap();
+    assert!(!retry.created);
+    assert_eq!(retry.message.id, second.message.id);
+    let conversations = store.customer_conversations(world.customer.id, 10).await.unwrap();
+    assert_eq!(conversations.len(), 2);
+    // The customer's latest conversation is now the new one.
+    let next = store.append_message(customer_message(&world, "more", None)).await.unwrap();
+    assert_eq!(next.conversation.id, second.conversation.id);
+}
+
+pub async fn identities_find_or_create_one_customer_under_concurrency(harness: Harness) {
+    use tandem_domain::IdentityKind;
+    use tandem_store::Attached;
+    let store = &harness.store;
+    let world = world(store).await;
+    let calls = (0..8).map(|_| {
+        let store = store.clone();
+        let wanted = identified(&world, "ada@example.com", false);
+        tokio::spawn(async move { store.identified_customer(wanted).await })
+    });
+    let found = join_all(calls).await;
+    let ids: HashSet<_> = found.iter().map(|customer| customer.id).collect();
+    assert_eq!(ids.len(), 1, "{found:?}");
+    let ada = found[0].clone();
+    assert_eq!(
+        (ada.name.as_str(), ada.email.as_deref()),
+        ("ada@example.com", Some("ada@example.com"))
+    );
+    let identities = store.customer_identities(ada.id).await.unwrap();
+    assert_eq!(identities.len(), 1);
+    assert_eq!(
+        (identities[0].kind, identities[0].value.as_str()),
+        (IdentityKind::Email, "ada@example.com")
+    );
+    assert!(!identities[0].verified);
+    // A verified call finds the same customer and marks the identity verified.
+    let again =
+        store.identified_customer(identified(&world, "ada@example.com", true)).await.unwrap();
+    assert_eq!(again.id, ada.id);
+    assert!(store.customer_identities(ada.id).await.unwrap()[0].verified);
+    // Values are compared exactly: the caller normalises.
+    let other = store.identified_customer(identified(&world, "ADA@example.com", false)).await;
+    assert_ne!(other.unwrap().id, ada.id);
+
+    // Attaching: new, already held, held by another (never moved).
+    let attach = |customer, value: &'static str| {
+        let store = store.clone();
+        async move { store.attach_identity(customer, IdentityKind::Wecom, value, false).await }
+    };
+    assert_eq!(attach(ada.id, "wm_ada").await.unwrap(), Attached::Attached);
+    assert_eq!(attach(ada.id, "wm_ada").await.unwrap(), Attached::Already);
+    assert_eq!(attach(world.customer.id, "wm_ada").await.unwrap(), Attached::HeldBy(ada.id));
+    assert_eq!(store.customer_identities(ada.id).await.unwrap().len(), 2);
+    assert!(store.customer_identities(world.customer.id).await.unwrap().is_empty());
+    let unknown = tandem_domain::CustomerId(world.customer.id.0 + 1000);
+    assert!(matches!(attach(unknown, "wm_x").await, Err(StoreError::NotFound(Entity::Customer))));
+}
+
+pub async fn merging_moves_identities_and_undo_moves_them_back(harness: Harness) {
+    use tandem_domain::IdentityKind;
+    let store = &harness.store;
+    let world = world(store).await;
+    let ada =
+        store.identified_customer(identified(&world, "ada@example.com", false)).await.unwrap();
+    store.attach_identity(ada.id, IdentityKind::Phone, "+8613800138000", true).await.unwrap();
+    let merge =
+        store.merge_customers(world.workspace, world.customer.id, ada.id, None).await.unwrap();
+    assert!(store.customer_identities(ada.id).await.unwrap().is_empty());
+    let kept = store.customer_identities(world.customer.id).await.unwrap();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept.iter().all(|identity| identity.customer_id == world.customer.id));
+    // The identity now finds the kept customer.
+    let found =
+        store.identified_customer(identified(&world, "ada@example.com", false)).await.unwrap();
+    assert_eq!(found.id, world.customer.id);
+    let export = store.customer_export(world.workspace, world.customer.id).await.unwrap();
+    assert_eq!(export.identities.len(), 2);
+
+    store.undo_customer_merge(world.workspace, merge.id, None).await.unwrap();
+    let back = store.customer_identities(ada.id).await.unwrap();
+    let values: Vec<&str> = back.iter().map(|identity| identity.value.as_str()).collect();
+    assert_eq!(back.len(), 2, "{values:?}");
+    assert!(store.customer_identities(world.customer.id).await.unwrap().is_empty());
+    let found =
+        store.identified_customer(identified(&world, "ada@example.com", false)).await.unwrap();
+    assert_eq!(found.id, ada.id);
+}
+
+pub async fn a_merged_away_holder_is_found_as_the_kept_customer(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let ada =
+        store.identified_customer(identified(&world, "ada@example.com", false)).await.unwrap();
+    store.merge_customers(world.workspace, world.customer.id, ada.id, None).await.unwrap();
+    // Even an identity left with the merged customer (attached after the merge) leads to the
+    // kept one, as the merged customer's widget sessions do.
+    store
+        .attach_identity(ada.id, tandem_domain::IdentityKind::Wechat, "openid_ada", false)
+        .await
+        .unwrap();
+    let mut wanted = identified(&world, "openid_ada", false);
+    wanted.kind = tandem_domain::IdentityKind::Wechat;
+    assert_eq!(store.identified_customer(wanted).await.unwrap().id, world.customer.id);
+}
+
+pub async fn inbox_settings_round_trip_and_channel_inboxes_filter(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let other = store.create_workspace("Other Shop").await.unwrap().id;
+    let inbox = |workspace: WorkspaceId, name: &str, channel: Channel| NewInbox {
+        workspace_id: workspace,
+        name: name.into(),
+        channel,
+        public_key: format!("pk_{name}_{}", workspace.0),
+        bot_name: "Bot".into(),
+    };
+    let mail = store.create_inbox(inbox(world.workspace, "mail", Channel::Email)).await.unwrap();
+    let unset = store.create_inbox(inbox(world.workspace, "unset", Channel::Email)).await.unwrap();
+    let theirs = store.create_inbox(inbox(other, "theirs", Channel::Email)).await.unwrap();
+    let wecom = store.create_inbox(inbox(other, "wecom", Channel::Wecom)).await.unwrap();
+    assert_eq!(store.inbox_settings(mail.id).await.unwrap(), None);
+    let settings = serde_json::json!({"imap": {"host": "imap.example.com", "password": "s3cret"}});
+    store.set_inbox_settings(mail.id, settings.clone()).await.unwrap();
+    assert_eq!(store.inbox_settings(mail.id).await.unwrap(), Some(settings.clone()));
+    let replaced = serde_json::json!({"imap": {"host": "imap2.example.com"}});
+    store.set_inbox_settings(mail.id, replaced.clone()).await.unwrap();
+    store.set_inbox_settings(theirs.id, serde_json::json!({"n": 2})).await.unwrap();
+    store.set_inbox_settings(wecom.id, serde_json::json!({"corp_id": "ww1"})).await.unwrap();
+    let unknown = tandem_domain::InboxId(wecom.id.0 + 1000);
+    assert!(matches!(
+        store.set_inbox_settings(unknown, serde_json::json!({})).await,
+        Err(StoreError::NotFound(Entity::Inbox))
+    ));
+    assert_eq!(store.inbox_settings(unknown).await.unwrap(), None);
+    let email = store.channel_inboxes(Channel::Email).await.unwrap();
+    let ids: Vec<_> = email.iter().map(|(inbox, _)| inbox.id).collect();
+    assert_eq!(ids, [mail.id, theirs.id], "every workspace's, with settings, oldest first");
+    assert_eq!(email[0].1, replaced);
+    assert!(!ids.contains(&unset.id));
+    let wecoms = store.channel_inboxes(Channel::Wecom).await.unwrap();
+    assert_eq!(wecoms.len(), 1);
+    assert_eq!(wecoms[0].0.channel, Channel::Wecom);
+    assert!(store.channel_inboxes(Channel::Feishu).await.unwrap().is_empty());
+}
+
+pub async fn attachments_are_stored_with_their_conversation(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let conversation = store
+        .append_message(customer_message(&world, "see attached", None))
+        .await
+        .unwrap()
+        .conversation;
+    let stored = store
+        .store_attachment(tandem_store::NewAttachment {
+            conversation_id: conversation.id,
+            filename: "receipt.txt".into(),
+            content_type: "text/plain".into(),
+            data: b"abc".to_vec(),
+        })
+        .await
+        .unwrap();
+    assert_eq!((stored.workspace_id, stored.conversation_id), (world.workspace, conversation.id));
+    assert_eq!(stored.size, 3);
+    assert_eq!(stored.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    let second = store
+        .store_attachment(tandem_store::NewAttachment {
+            conversation_id: conversation.id,
+            filename: "photo.png".into(),
+            content_type: "image/png".into(),
+            data: vec![0, 159, 146, 150, 255],
+        })
+        .await
+        .unwrap();
+    let (info, data) = store.attachment(second.id).await.unwrap().unwrap();
+    assert_eq!(info, second);
+    assert_eq!(data, [0, 159, 146, 150, 255]);
+    assert_eq!(
+        store.conversation_attachments(conversation.id).await.unwrap(),
+        [stored.clone(), second.clone()]
+    );
+    assert!(store.attachment(second.id + 1000).await.unwrap().is_none());
+    let unknown = tandem_domain::ConversationId(conversation.id.0 + 1000);
+    let refused = store
+        .store_attachment(tandem_store::NewAttachment {
+            conversation_id: unknown,
+            filename: "x".into(),
+            content_type: "text/plain".into(),
+            data: Vec::new(),
+        })
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound(Entity::Conversation))), "{refused:?}");
+    // Retention takes the files with their conversation.
+    store.transition(conversation.id, Transition::Resolve, None).await.unwrap();
+    let erasure =
+        store.delete_resolved_conversations(world.workspace, now_millis() + 1, 10).await.unwrap();
+    assert_eq!(erasure.rows["attachments"], 2);
+    assert!(store.attachment(stored.id).await.unwrap().is_none());
+    assert!(store.conversation_attachments(conversation.id).await.unwrap().is_empty());
+}
+
+pub async fn a_reply_threads_into_the_conversation_of_the_message_it_names(harness: Harness) {
+    let store = &harness.store;
+    let world = world(store).await;
+    let first = store
+        .append_message(customer_message(&world, "hello", Some("<a@example.com>")))
+        .await
+        .unwrap();
+    let target =
+        MessageTarget::NewConversation { inbox_id: world.inbox.id, customer_id: world.customer.id };
+    let second = store
+        .append_message(NewMessage {
+            target,
+            ..customer_message(&world, "new topic", Some("<b@example.com>"))
+        })
+        .await
+        .unwrap();
+    let ids = |list: &[&str]| list.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+    let find = |list: Vec<String>| {
+        let store = store.clone();
+        let inbox = world.inbox.id;
+        async move { store.conversation_by_client_msg_ids(inbox, &list).await.unwrap() }
+    };
+    assert_eq!(find(ids(&["<a@example.com>"])).await.unwrap().id, first.conversation.id);
+    assert_eq!(find(ids(&["<b@example.com>"])).await.unwrap().id, second.conversation.id);
+    // Several named: the newest conversation.
+    let both = ids(&["<x@example.com>", "<a@example.com>", "<b@example.com>"]);
+    assert_eq!(find(both).await.unwrap().id, second.conversation.id);
+    assert!(find(ids(&["<x@example.com>"])).await.is_none());
+    assert!(find(Vec::new()).await.is_none());
+    // Another inbox's messages are not this inbox's threads.
+    let other_inbox =
+        NewInbox { public_key: format!("pk_other_{}", world.workspace.0), ..inbox_of(&world) };
+    let other = store.create_inbox(other_inbox).await.unwrap();
+    let named = ids(&["<a@example.com>"]);
+    let elsewhere = store.conversation_by_client_msg_ids(other.id, &named).await.unwrap();
+    assert!(elsewhere.is_none());
+}
+
+pub async fn a_claimed_delivery_of_an_unbound_endpoint_names_no_inbox(harness: Harness) {
+    use tandem_domain::WebhookEventType as Event;
+    let store = &harness.store;
+    let world = world(store).await;
+    store
+        .create_webhook_endpoint(webhook_endpoint(&world, &[Event::MessageCreated], true))
+        .await
+        .unwrap();
+    store.append_message(customer_message(&world, "hi", None)).await.unwrap();
+    let now = now_millis();
+    let due = store.claim_webhooks(now, now + 30_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].inbox_id, None);
 }

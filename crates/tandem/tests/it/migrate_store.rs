@@ -34,7 +34,7 @@ async fn an_embedded_installation_moves_to_postgres_whole_and_once() {
 
     let (ok, out, err) = tandem(&["migrate", "--store", &database.url]);
     assert!(ok, "{err}");
-    assert!(out.contains("schema version 1 (this build writes 1)"), "{out}");
+    assert!(out.contains("schema version 2 (this build writes 2)"), "{out}");
     let moved = PostgresStore::open(&PostgresConfig::new(database.url.clone())).await.unwrap();
     let after: Arc<dyn Store> = Arc::new(moved.clone());
     assert_eq!(conversations(after.as_ref(), workspace).await, messages);

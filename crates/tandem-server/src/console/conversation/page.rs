@@ -5,7 +5,10 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use tandem_domain::{AuthorKind, ConversationState, DecisionRecord, LlmUsage, Message};
+use tandem_domain::{
+    AuthorKind, Channel, ConversationState, DecisionRecord, IdentityKind, InboxId, LlmUsage,
+    Message,
+};
 
 use super::assist::{AssistPanel, assist_panel};
 use super::decision::{DecisionView, decision_view};
@@ -28,6 +31,9 @@ pub struct MessageView {
     pub timestamp: i64,
     /// For a bot message: why it said this.
     pub decision: Option<DecisionView>,
+    /// The whole text as its channel delivered it (an e-mail with its quoted history), when
+    /// the body was trimmed from it.
+    pub original: Option<String>,
 }
 
 #[derive(Debug)]
@@ -40,6 +46,7 @@ pub struct Action {
 #[derive(Debug)]
 pub struct PastConversation {
     pub id: i64,
+    pub channel: &'static str,
     pub preview: String,
     pub state_label: &'static str,
     pub time: String,
@@ -68,6 +75,16 @@ struct ConversationPage {
     /// id, merged customer id).
     undo_merge: Option<(i64, i64)>,
     past: Vec<PastConversation>,
+    /// The conversation's channel, and an e-mail's subject.
+    channel: &'static str,
+    subject: Option<String>,
+    /// The customer's identities: (label, value, verified).
+    identities: Vec<(&'static str, String, bool)>,
+    /// The conversation's files: (id, name, size).
+    files: Vec<(i64, String, String)>,
+    /// Where "Write by e-mail" writes to: the customer's address, when this conversation is on
+    /// another channel and the workspace has an e-mail inbox.
+    email_to: Option<String>,
     messages: Vec<MessageView>,
     last_seq: i64,
     actions: Vec<Action>,
@@ -111,6 +128,31 @@ fn message_view(
         time: format_time(message.created_at),
         timestamp: message.created_at,
         decision: decision.map(|record| decision_view(text, record)),
+        original: message
+            .meta
+            .as_ref()
+            .and_then(|meta| meta.external.as_ref())
+            .and_then(|external| external.original.clone()),
+    }
+}
+
+/// How the customer panel names an identity's kind.
+fn identity_label(text: &'static Text, kind: IdentityKind) -> &'static str {
+    match kind {
+        IdentityKind::Email => &text.email,
+        IdentityKind::Phone => &text.phone,
+        IdentityKind::Wecom => text.channel(Channel::Wecom),
+        IdentityKind::Wechat => text.channel(Channel::Wechat),
+        IdentityKind::Feishu => text.channel(Channel::Feishu),
+        IdentityKind::Dingtalk => text.channel(Channel::Dingtalk),
+    }
+}
+
+fn file_size(bytes: i64) -> String {
+    match bytes {
+        ..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{} KB", (bytes + 1023) / 1024),
+        _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
     }
 }
 
@@ -157,7 +199,30 @@ pub(super) async fn show_conversation_page(
     let store = &state.store;
     let customer = store.customer(conversation.customer_id).await.map_err(|e| failed(e.into()))?;
     let inbox = store.inbox(conversation.inbox_id).await.map_err(|e| failed(e.into()))?;
+    let channel = inbox.as_ref().map_or(Channel::Web, |inbox| inbox.channel);
     let bot_name = inbox.map(|inbox| inbox.bot_name).unwrap_or_default();
+    // Each past conversation's channel, from its inbox.
+    let channels: std::collections::HashMap<InboxId, Channel> = store
+        .inboxes(agent.user.workspace_id)
+        .await
+        .map_err(|e| failed(e.into()))?
+        .into_iter()
+        .map(|inbox| (inbox.id, inbox.channel))
+        .collect();
+    let identities = store
+        .customer_identities(conversation.customer_id)
+        .await
+        .map_err(|e| failed(e.into()))?
+        .into_iter()
+        .map(|identity| (identity_label(text, identity.kind), identity.value, identity.verified))
+        .collect();
+    let files = store
+        .conversation_attachments(conversation.id)
+        .await
+        .map_err(|e| failed(e.into()))?
+        .into_iter()
+        .map(|file| (file.id, file.filename, file_size(file.size)))
+        .collect();
     let assignee = match conversation.assignee_id {
         Some(user) => store
             .user(user)
@@ -203,6 +268,7 @@ pub(super) async fn show_conversation_page(
         .filter(|other| other.id != conversation.id)
         .map(|other| PastConversation {
             id: other.id.0,
+            channel: text.channel(channels.get(&other.inbox_id).copied().unwrap_or(Channel::Web)),
             preview: other.preview.clone(),
             state_label: text.state(other.state),
             time: format_time(other.last_message_at),
@@ -282,8 +348,26 @@ pub(super) async fn show_conversation_page(
     } else {
         None
     };
+    let email_to = if channel != Channel::Email
+        && crate::channels::compose::email_inbox(&state, &agent).await.map_err(failed)?.is_some()
+    {
+        crate::channels::compose::address_of(&state, conversation.customer_id)
+            .await
+            .map_err(failed)?
+    } else {
+        None
+    };
+    let subject = messages
+        .iter()
+        .filter_map(|message| message.meta.as_ref()?.external.as_ref()?.subject.clone())
+        .next();
     let page = ConversationPage {
         undo_merge,
+        channel: text.channel(channel),
+        subject,
+        identities,
+        files,
+        email_to,
         chrome: Chrome::new(&agent, "inbox"),
         id: conversation.id.0,
         state: conversation.state.as_str(),

@@ -60,6 +60,9 @@ pub(super) struct InsightQuery {
     /// Only conversations handed off for this reason.
     #[serde(default)]
     reason: String,
+    /// Only conversations on this channel (`web`, `email`...).
+    #[serde(default)]
+    channel: String,
 }
 
 /// Narrows a drill-down to a bottleneck.
@@ -85,6 +88,8 @@ pub(super) struct Selection {
     pub(super) narrow: Narrow,
     /// An agent sees only the conversations they answered.
     pub(super) own: Option<UserId>,
+    /// Only one channel's conversations, figures included.
+    pub(super) channel: Option<Channel>,
 }
 
 impl Selection {
@@ -117,6 +122,9 @@ impl Selection {
         let reason = given(&query.reason)
             .map(|reason| one_of("reason", reason, Reason::ALL, Reason::as_str))
             .transpose()?;
+        let channel = given(&query.channel)
+            .map(|channel| one_of("channel", channel, Channel::ALL, Channel::as_str))
+            .transpose()?;
         Ok(Selection {
             context,
             period,
@@ -127,6 +135,7 @@ impl Selection {
             metric,
             narrow: Narrow { hour, after_bot: query.bot.trim() == "1", reason },
             own: tandem_domain::permissions::reports_limited_to(&agent.user),
+            channel,
         })
     }
 
@@ -143,7 +152,7 @@ impl Selection {
 
     /// Whether a conversation may be shown to this reader and fits the bottleneck asked for.
     pub(super) fn keeps(&self, facts: &ConversationFacts) -> bool {
-        if self.own.is_some_and(|me| facts.agent_id != Some(me)) {
+        if !self.visible(facts) {
             return false;
         }
         if let Some(hour) = self.narrow.hour
@@ -165,6 +174,7 @@ impl Selection {
     /// Whether a conversation may be shown to this reader at all (the figures of the page).
     pub(super) fn visible(&self, facts: &ConversationFacts) -> bool {
         self.own.is_none_or(|me| facts.agent_id == Some(me))
+            && self.channel.is_none_or(|channel| facts.channel == channel)
     }
 
     /// The hour of the day a moment falls in, in the report's time zone.
@@ -223,6 +233,9 @@ impl Selection {
         }
         if let Some(reason) = narrow.reason {
             pairs.push(("reason", reason.as_str()));
+        }
+        if let Some(channel) = self.channel {
+            pairs.push(("channel", channel.as_str()));
         }
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
@@ -361,11 +374,7 @@ impl Names {
     }
 
     pub(super) fn channel(&self, channel: Channel) -> &'static str {
-        match channel {
-            Channel::Web => &self.t.channel_web,
-            Channel::Email => &self.t.channel_email,
-            Channel::Api => &self.t.channel_api,
-        }
+        self.t.channel(channel)
     }
 
     pub(super) fn reasons(&self, reasons: &[Reason]) -> String {

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use tandem_domain::{ConversationFacts, GroupBy, Kpis, Metric, ReportRow};
+use tandem_domain::{Channel, ConversationFacts, GroupBy, Kpis, Metric, ReportRow};
 use tandem_locales::fill;
 
 use super::bottlenecks::{self, BotFailure, GrowingReason, HourFigures};
@@ -81,6 +81,8 @@ pub(super) struct InsightPage {
     from: String,
     to: String,
     by_options: Vec<(&'static str, &'static str, bool)>,
+    /// The channel filter: every channel, then each (value, label, selected).
+    channel_options: Vec<(&'static str, &'static str, bool)>,
     /// An agent's page: their own conversations only.
     own_only: bool,
     period_line: String,
@@ -177,6 +179,15 @@ pub(super) async fn show_insight_page(
             .iter()
             .map(|option| (option.as_str(), group_by_label(t, *option), *option == by))
             .collect(),
+        channel_options: std::iter::once((
+            "",
+            t.inbox_all_channels.as_str(),
+            selection.channel.is_none(),
+        ))
+        .chain(Channel::ALL.iter().map(|&channel| {
+            (channel.as_str(), t.channel(channel), selection.channel == Some(channel))
+        }))
+        .collect(),
         own_only: selection.own.is_some(),
         period_line: fill(&t.insight_period, &[("from", &selection.from), ("to", &selection.to)]),
         error,

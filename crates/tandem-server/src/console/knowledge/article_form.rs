@@ -41,6 +41,14 @@ pub(super) struct ArticleForm {
     pub(super) channel_email: Option<String>,
     #[serde(default)]
     pub(super) channel_api: Option<String>,
+    #[serde(default)]
+    pub(super) channel_wecom: Option<String>,
+    #[serde(default)]
+    pub(super) channel_wechat: Option<String>,
+    #[serde(default)]
+    pub(super) channel_feishu: Option<String>,
+    #[serde(default)]
+    pub(super) channel_dingtalk: Option<String>,
 }
 
 impl ArticleForm {
@@ -61,6 +69,10 @@ impl ArticleForm {
             channel_web: checked(Channel::Web),
             channel_email: checked(Channel::Email),
             channel_api: checked(Channel::Api),
+            channel_wecom: checked(Channel::Wecom),
+            channel_wechat: checked(Channel::Wechat),
+            channel_feishu: checked(Channel::Feishu),
+            channel_dingtalk: checked(Channel::Dingtalk),
             ..ArticleForm::default()
         }
     }
@@ -71,6 +83,10 @@ impl ArticleForm {
             Channel::Web => self.channel_web.is_some(),
             Channel::Email => self.channel_email.is_some(),
             Channel::Api => self.channel_api.is_some(),
+            Channel::Wecom => self.channel_wecom.is_some(),
+            Channel::Wechat => self.channel_wechat.is_some(),
+            Channel::Feishu => self.channel_feishu.is_some(),
+            Channel::Dingtalk => self.channel_dingtalk.is_some(),
         }
     }
 

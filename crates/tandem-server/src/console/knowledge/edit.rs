@@ -51,11 +51,7 @@ impl EditPage {
         Channel::ALL
             .iter()
             .map(|&channel| {
-                let label = match channel {
-                    Channel::Web => t.channel_web.as_str(),
-                    Channel::Email => t.channel_email.as_str(),
-                    Channel::Api => t.channel_api.as_str(),
-                };
+                let label = t.channel(channel);
                 (channel.as_str(), label, self.form.has_channel(channel))
             })
             .collect()

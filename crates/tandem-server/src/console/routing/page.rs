@@ -16,7 +16,6 @@ use super::text_formats::format_skills;
 use crate::AppState;
 use crate::auth::Agent;
 use crate::console::{Chrome, PageAgent, PageResult, format_time, render, store_failed, text_for};
-use crate::i18n::Text;
 
 /// An agent's row: stored values, or what was typed when saving it failed.
 #[derive(Debug)]
@@ -64,14 +63,6 @@ pub(super) enum Refused {
     Queue { id: QueueId, form: QueueForm, field: &'static str, message: String },
 }
 
-fn channel_label(text: &'static Text, channel: Channel) -> &'static str {
-    match channel {
-        Channel::Web => &text.channel_web,
-        Channel::Email => &text.channel_email,
-        Channel::Api => &text.channel_api,
-    }
-}
-
 pub(super) async fn routing_page(
     state: &AppState,
     agent: &Agent,
@@ -109,7 +100,7 @@ pub(super) async fn routing_page(
                     .iter()
                     .map(|&channel| {
                         let count = routing.capacity.get(&channel).copied().unwrap_or(0);
-                        (channel.as_str(), channel_label(text, channel), count.to_string())
+                        (channel.as_str(), text.channel(channel), count.to_string())
                     })
                     .collect(),
                 error: None,
@@ -152,7 +143,7 @@ pub(super) async fn routing_page(
     let page = RoutingPage {
         chrome: Chrome::new(agent, "routing"),
         can_edit: agent.user.is_manager(),
-        channel_labels: Channel::ALL.iter().map(|&channel| channel_label(text, channel)).collect(),
+        channel_labels: Channel::ALL.iter().map(|&channel| text.channel(channel)).collect(),
         agents,
         queues,
         notice,

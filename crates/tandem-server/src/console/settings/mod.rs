@@ -1,7 +1,11 @@
 //! One's own settings: name, language, password and API tokens (admins: the workspace's); admins also see each inbox's
-//! identity secret there and rotate it.
+//! identity secret there and rotate it, create inboxes and set each one's channel (e-mail, WeCom,
+//! WeChat, Feishu, DingTalk) credentials.
 
+mod channel_form;
+mod channel_save;
 mod identity_rotate;
+mod inbox_create;
 mod page;
 mod save;
 mod token_create;
@@ -21,4 +25,6 @@ pub fn routes() -> Router<AppState> {
             "/settings/inboxes/{id}/identity/rotate",
             post(identity_rotate::rotate_identity_secret),
         )
+        .route("/settings/inboxes", post(inbox_create::create_inbox))
+        .route("/settings/inboxes/{id}/channel", post(channel_save::save_channel_settings))
 }

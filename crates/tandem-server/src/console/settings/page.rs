@@ -4,8 +4,9 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use serde::Deserialize;
-use tandem_domain::{TokenScope, TokenStatus};
+use tandem_domain::{Channel, TokenScope, TokenStatus};
 
+use super::channel_form::{self, ChannelFormView, Refusal};
 use crate::AppState;
 use crate::auth::Agent;
 use crate::console::{Chrome, PageAgent, PageError, PageResult, format_time, render};
@@ -28,6 +29,14 @@ struct SettingsPage {
     tokens: Vec<TokenRow>,
     /// Whether the token table has an owner column (admins).
     show_owner: bool,
+    /// The channels a new inbox can have (admins' form).
+    channels: Vec<ChannelOption>,
+}
+
+/// A channel of the new inbox form's select.
+#[derive(Debug)]
+pub struct ChannelOption {
+    pub channel: Channel,
 }
 
 /// An API token as the settings page lists it.
@@ -81,13 +90,18 @@ pub struct InboxIdentityRow {
     pub secret: String,
     /// The embed code with the identity attributes to fill in.
     pub snippet: String,
+    pub channel: Channel,
+    /// The channel's settings form; none for web and API inboxes.
+    pub settings: Option<ChannelFormView>,
 }
 
 /// The workspace's inboxes and their identity secrets, for admins; nothing for others.
 async fn inbox_identities(
     state: &AppState,
     agent: &Agent,
+    refusal: Option<&Refusal>,
 ) -> Result<Vec<InboxIdentityRow>, ApiError> {
+    let text = Text::for_locale(agent.user.locale);
     if !agent.user.is_admin() {
         return Ok(Vec::new());
     }
@@ -98,8 +112,16 @@ async fn inbox_identities(
             "<script src=\"{}/widget.js\" data-inbox=\"{}\" data-user-id=\"USER_ID\" data-user-hash=\"HMAC_SHA256_HEX\" data-user-name=\"NAME\" data-user-email=\"EMAIL\" async></script>",
             state.config.public_url, inbox.public_key
         );
+        let settings = if channel_form::has_settings(inbox.channel) {
+            let stored = crate::channels::stored(state, inbox.id).await?;
+            channel_form::view(state, text, &inbox, stored, refusal)
+        } else {
+            None
+        };
         rows.push(InboxIdentityRow {
             id: inbox.id.0,
+            channel: inbox.channel,
+            settings,
             name: inbox.name,
             public_key: inbox.public_key,
             secret: identity.secret,
@@ -116,7 +138,21 @@ pub(super) async fn settings_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> PageResult {
-    let inboxes = inbox_identities(state, agent).await.map_err(PageError::for_agent(agent))?;
+    settings_page_with(state, agent, new_token, notice, error, None).await
+}
+
+/// The settings page, with a refused channel form shown again on its inbox.
+pub(super) async fn settings_page_with(
+    state: &AppState,
+    agent: &Agent,
+    new_token: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+    refusal: Option<Refusal>,
+) -> PageResult {
+    let inboxes = inbox_identities(state, agent, refusal.as_ref())
+        .await
+        .map_err(PageError::for_agent(agent))?;
     let tokens =
         crate::api::tokens::tokens_for(state, agent).await.map_err(PageError::for_agent(agent))?;
     let text = Text::for_locale(agent.user.locale);
@@ -131,6 +167,7 @@ pub(super) async fn settings_page(
         inboxes,
         tokens: token_rows(text, tokens),
         show_owner: agent.user.is_admin(),
+        channels: Channel::ALL.iter().map(|&channel| ChannelOption { channel }).collect(),
     }))
 }
 
@@ -149,6 +186,8 @@ pub(super) async fn show_settings_page(
     let notice = flash.notice.map(|notice| match notice.as_str() {
         "identity_rotated" => text.identity_rotated.to_owned(),
         "token_revoked" => text.token_revoked_notice.to_owned(),
+        "channel_saved" => text.chs_saved.to_owned(),
+        "inbox_created" => text.chs_created.to_owned(),
         _ => text.saved.to_owned(),
     });
     settings_page(&state, &agent, None, notice, flash.error).await
