@@ -564,12 +564,8 @@ fn unexpected(status: u16, body: &[u8]) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
-
     use super::*;
+    use crate::test_http::serve;
 
     // Known answers computed with Python's hashlib and the `cryptography` package.
     const KEY: &str = "kF7pQ2xW9mZrT4vB";
@@ -773,73 +769,6 @@ mod tests {
         assert!(matches!(plain().open(&bad_content), Err(FeishuError::Malformed(_))));
     }
 
-    /// One request as the test server saw it.
-    #[derive(Debug, Clone)]
-    struct Seen {
-        line: String,
-        headers: Vec<(String, String)>,
-        body: Value,
-    }
-
-    impl Seen {
-        fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(key, _)| key.eq_ignore_ascii_case(name))
-                .map(|(_, value)| value.as_str())
-        }
-    }
-
-    /// A local HTTP/1.1 server answering each connection with the next of `responses`
-    /// (status, JSON or text body) and recording what it was asked.
-    async fn serve(responses: Vec<(u16, &'static str)>) -> (String, Arc<Mutex<Vec<Seen>>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&seen);
-        tokio::spawn(async move {
-            for (status, body) in responses {
-                let (mut stream, _) = listener.accept().await.unwrap();
-                let mut buffer = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let head_end = loop {
-                    let n = stream.read(&mut chunk).await.unwrap();
-                    assert!(n > 0, "connection closed mid-request");
-                    buffer.extend_from_slice(&chunk[..n]);
-                    if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break at + 4;
-                    }
-                };
-                let head = String::from_utf8(buffer[..head_end].to_vec()).unwrap();
-                let mut lines = head.split("\r\n");
-                let line = lines.next().unwrap().to_owned();
-                let headers: Vec<(String, String)> = lines
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                    .collect();
-                let length: usize = headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                    .map_or(0, |(_, v)| v.parse().unwrap());
-                while buffer.len() < head_end + length {
-                    let n = stream.read(&mut chunk).await.unwrap();
-                    assert!(n > 0, "connection closed mid-body");
-                    buffer.extend_from_slice(&chunk[..n]);
-                }
-                let body_seen = serde_json::from_slice(&buffer[head_end..head_end + length])
-                    .unwrap_or(Value::Null);
-                log.lock().unwrap().push(Seen { line, headers, body: body_seen });
-                let response = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                stream.write_all(response.as_bytes()).await.unwrap();
-                stream.shutdown().await.unwrap();
-            }
-        });
-        (base, seen)
-    }
-
     const TOKEN_OK: &str = r#"{"code":0,"msg":"ok","tenant_access_token":"t-first","expire":7200}"#;
     const TOKEN_AGAIN: &str =
         r#"{"code":0,"msg":"ok","tenant_access_token":"t-second","expire":7200}"#;
@@ -930,7 +859,7 @@ mod tests {
         assert!(bad_secret.unwrap_err().is_permanent());
 
         // Nobody listening: a transport error, worth retrying.
-        let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = closed.local_addr().unwrap();
         drop(closed);
         let unreachable = client(&format!("http://{address}")).send_text("ou", "hi").await;

@@ -13,5 +13,7 @@
 pub mod dingtalk;
 pub mod email;
 pub mod feishu;
+#[cfg(test)]
+mod test_http;
 pub mod token;
 pub mod wecom;

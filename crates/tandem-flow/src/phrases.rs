@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use tandem_domain::Locale;
+use tandem_domain::{Channel, Locale};
 use tandem_locales::Catalogue;
 
 /// The customer-facing sentences of the bot and of system messages.
@@ -49,12 +49,34 @@ pub struct Phrases {
 
 static ZH: LazyLock<Phrases> = LazyLock::new(|| Phrases::from_catalogue(Locale::Zh));
 static EN: LazyLock<Phrases> = LazyLock::new(|| Phrases::from_catalogue(Locale::En));
+static ZH_BY_REPLY: LazyLock<Phrases> = LazyLock::new(|| ZH.by_reply(Locale::Zh));
+static EN_BY_REPLY: LazyLock<Phrases> = LazyLock::new(|| EN.by_reply(Locale::En));
 
 impl Phrases {
     pub fn for_locale(locale: Locale) -> &'static Phrases {
         match locale {
             Locale::Zh => &ZH,
             Locale::En => &EN,
+        }
+    }
+
+    /// The sentences for a customer on `channel`: where there is no "talk to a person"
+    /// button, those that name it say to reply instead.
+    pub fn for_channel(locale: Locale, channel: Channel) -> &'static Phrases {
+        match (locale, channel.is_live_chat()) {
+            (_, true) => Phrases::for_locale(locale),
+            (Locale::Zh, false) => &ZH_BY_REPLY,
+            (Locale::En, false) => &EN_BY_REPLY,
+        }
+    }
+
+    fn by_reply(&self, locale: Locale) -> Phrases {
+        let phrases = &Catalogue::for_locale(locale).phrases;
+        Phrases {
+            acknowledge: &phrases.acknowledge_by_reply,
+            cannot_answer: &phrases.cannot_answer_by_reply,
+            login_required: &phrases.login_required_by_reply,
+            ..*self
         }
     }
 

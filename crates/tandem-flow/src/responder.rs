@@ -150,7 +150,7 @@ pub struct PlaceholderResponder;
 #[async_trait]
 impl Responder for PlaceholderResponder {
     async fn respond(&self, turn: &Turn) -> BotReply {
-        let phrases = Phrases::for_locale(turn.locale);
+        let phrases = Phrases::for_channel(turn.locale, turn.inbox.channel);
         if tandem_text::signals::asks_for_person(&turn.message.body) {
             return BotReply::text(phrases.handing_off, TurnOutcome::Abstain, true);
         }

@@ -973,6 +973,11 @@ pub struct Phrases {
     pub csat_comment_question: String,
     /// Weekday names, Monday first, for `{time}`.
     pub weekdays: [String; 7],
+    /// On channels without buttons (e-mail, WeCom, WeChat, Feishu, DingTalk), in place of
+    /// `acknowledge`, `cannot_answer` and `login_required`, which name the widget's button.
+    pub acknowledge_by_reply: String,
+    pub cannot_answer_by_reply: String,
+    pub login_required_by_reply: String,
 }
 
 /// The chat widget's sentences. The server hands them to `widget.js` as JSON, so the field

@@ -201,7 +201,7 @@ impl KnowledgeResponder {
 #[async_trait]
 impl Responder for KnowledgeResponder {
     async fn respond(&self, turn: &Turn) -> BotReply {
-        let phrases = Phrases::for_locale(turn.locale);
+        let phrases = Phrases::for_channel(turn.locale, turn.inbox.channel);
         let built = match self.engines.get(turn.inbox.workspace_id).await {
             Ok(built) => built,
             Err(error) => {

@@ -61,15 +61,20 @@ pub struct ChannelView {
     pub smtp_listener: Option<String>,
 }
 
-fn view(state: &AppState, inbox: &Inbox, settings: ChannelSettings) -> ChannelView {
-    let callback_url = (inbox.channel != Channel::Email).then(|| {
+/// Where the inbox's platform sends its callbacks; `None` for e-mail, which has none.
+pub(crate) fn callback_url(state: &AppState, inbox: &Inbox) -> Option<String> {
+    (inbox.channel != Channel::Email).then(|| {
         format!(
             "{}/channels/{}/{}",
             state.config.public_url.trim_end_matches('/'),
             inbox.channel.as_str(),
             inbox.public_key
         )
-    });
+    })
+}
+
+fn view(state: &AppState, inbox: &Inbox, settings: ChannelSettings) -> ChannelView {
+    let callback_url = callback_url(state, inbox);
     let smtp_listener = (inbox.channel == Channel::Email)
         .then(|| state.config.email.smtp_listen.map(|address| address.to_string()))
         .flatten();

@@ -273,14 +273,7 @@ pub fn view(
         })
         .collect();
     let console = &**text;
-    let callback_url = (inbox.channel != Channel::Email).then(|| {
-        format!(
-            "{}/channels/{}/{}",
-            state.config.public_url.trim_end_matches('/'),
-            inbox.channel.as_str(),
-            inbox.public_key
-        )
-    });
+    let callback_url = crate::channels::callback_url(state, inbox);
     let smtp_hint =
         (inbox.channel == Channel::Email).then(|| match state.config.email.smtp_listen {
             Some(address) => console.chs_smtp_listener.replace("{address}", &address.to_string()),
