@@ -126,6 +126,9 @@ pub async fn serve(
             }
             Err(error) => return Err(error),
         };
+        // Replies are whole lines written at once: waiting to coalesce them only adds a delayed
+        // ACK's 40 ms to every step of a conversation.
+        let _ = stream.set_nodelay(true);
         let (config, handler) = (Arc::clone(&config), Arc::clone(&handler));
         tokio::spawn(async move {
             if let Err(error) = session(stream, &config, handler.as_ref()).await {

@@ -939,3 +939,76 @@ async fn an_agent_writes_by_email_to_a_customer_met_on_another_channel() {
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
     assert_eq!(refused.json()["field"], "to");
 }
+
+/// One customer across channels: a customer made by an e-mail is merged automatically into the
+/// verified customer the API channel names with that address (the business vouches for it),
+/// recorded in the audit log and undone like any merge; an address typed into the widget
+/// merges nothing.
+#[tokio::test]
+async fn a_verified_address_merges_the_customer_an_email_made() {
+    let Mail { app, admin, sink, .. } = mail_app().await;
+    assert_eq!(relay(&app, CUSTOMER, INBOX_ADDRESS, &first_mail()).await, 250);
+    sink.wait_for(1).await;
+    let mailed = email_conversations(&app).await[0].clone();
+    let by_mail = mailed.customer_id;
+
+    // The business's own app, on the API channel, names its user with that address.
+    let created = call(
+        &app,
+        &admin,
+        Method::POST,
+        "/api/v1/inboxes",
+        Some(json!({ "name": "App", "channel": "api" })),
+    )
+    .await;
+    let (api_inbox, key) = {
+        let inbox = created.json();
+        (inbox["id"].as_i64().unwrap(), inbox["public_key"].as_str().unwrap().to_owned())
+    };
+    let uri = format!("/api/v1/inboxes/{api_inbox}/identity");
+    let secret = call(&app, &admin, Method::GET, &uri, None).await.json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = app
+        .post_json(
+            "/api/v1/channel/messages",
+            &[("x-tandem-inbox", key.as_str()), ("authorization", &format!("Bearer {secret}"))],
+            json!({
+                "customer": { "id": "u-77", "name": "Anna Lee", "email": "Anna@Example.com" },
+                "text": "Is my return on its way?",
+                "client_msg_id": "app-1",
+            }),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text());
+    let verified = tandem_domain::CustomerId(sent.json()["customer_id"].as_i64().unwrap());
+    assert_ne!(verified, by_mail);
+
+    // The e-mail's conversation and the address now belong to the verified customer.
+    let moved = app.store.conversation(mailed.id).await.unwrap().unwrap();
+    assert_eq!(moved.customer_id, verified);
+    let identities = app.store.customer_identities(verified).await.unwrap();
+    let email = identities.iter().find(|identity| identity.value == CUSTOMER).expect("moved");
+    assert!(email.verified, "the business vouched for it");
+    let merges = app.store.customer_merges(app.workspace, verified).await.unwrap();
+    assert_eq!(merges.len(), 1);
+    assert_eq!((merges[0].merged, merges[0].by), (by_mail, None), "automatic");
+    let audit = app.store.audit(app.workspace, Default::default(), 100, None).await.unwrap();
+    assert!(audit.iter().any(|entry| entry.action == "customer.merge.automatic"), "{audit:#?}");
+
+    // The next mail from that address reaches the verified customer.
+    let next = plain("anna.9@example.com", "Another question", "", "Do you ship to Canada?");
+    assert_eq!(relay(&app, CUSTOMER, INBOX_ADDRESS, &next).await, 250);
+    let newest = email_conversations(&app).await[0].clone();
+    assert_eq!(newest.customer_id, verified);
+
+    // A supervisor undoes the merge: the first conversation and the address go back.
+    let undo = format!("/api/v1/customer-merges/{}/undo", merges[0].id);
+    let undone = call(&app, &admin, Method::POST, &undo, None).await;
+    assert_eq!(undone.status, StatusCode::OK, "{}", undone.text());
+    let back = app.store.conversation(mailed.id).await.unwrap().unwrap();
+    assert_eq!(back.customer_id, by_mail);
+    let returned = app.store.customer_identities(by_mail).await.unwrap();
+    assert!(returned.iter().any(|identity| identity.value == CUSTOMER), "{returned:#?}");
+}
