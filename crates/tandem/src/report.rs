@@ -27,6 +27,9 @@ pub struct ReportArgs {
     /// The time zone days are counted in (an IANA name such as Asia/Shanghai, or UTC).
     #[arg(long, default_value = "UTC")]
     tz: String,
+    /// Only conversations on this channel: web, email, api, wecom, wechat, feishu or dingtalk.
+    #[arg(long)]
+    channel: Option<String>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -39,6 +42,12 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         })?),
         None => None,
     };
+    let channel = match args.channel.as_deref() {
+        Some(text) => Some(tandem_domain::Channel::parse(text).with_context(|| {
+            format!("--channel {text}: use web, email, api, wecom, wechat, feishu or dingtalk")
+        })?),
+        None => None,
+    };
     let time_zone = jiff::tz::TimeZone::get(&args.tz)
         .with_context(|| format!("--tz {}: not a time zone", args.tz))?;
     let config = args.config.load()?;
@@ -47,7 +56,10 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let insight = Insight::new(Arc::clone(&store));
     let context = insight.context(workspace, time_zone, tandem_store::now_millis()).await?;
     let period = (args.from.as_deref(), args.to.as_deref());
-    let document = insight.document(workspace, period, by, &context, |_| true).await?;
+    let on_channel = |facts: &tandem_domain::ConversationFacts| {
+        channel.is_none_or(|channel| facts.channel == channel)
+    };
+    let document = insight.document(workspace, period, by, &context, on_channel).await?;
     if args.json {
         println!("{}", serde_json::to_string(&document)?);
         return Ok(());

@@ -198,6 +198,20 @@ async fn a_supervisor_sees_the_figures_and_the_conversations_behind_each() {
     let refused = app.get("/insight/conversations?metric=everything", &cookie).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
 
+    // One channel's figures, and the links behind them keep the channel.
+    let web = app.get("/insight?channel=web", &cookie).await.text();
+    assert_eq!(tile(&web, "conversations").0, tile(&html, "conversations").0);
+    assert!(web.contains("<option value=\"web\" selected>"), "the menu shows the channel");
+    let mail = app.get("/insight?channel=email", &cookie).await.text();
+    assert_eq!(tile(&mail, "conversations").0, "0");
+    assert!(
+        tile(&mail, "conversations").1.contains("channel=email"),
+        "{}",
+        tile(&mail, "conversations").1
+    );
+    let fax = app.get("/insight?channel=fax", &cookie).await;
+    assert!(fax.text().contains("flash error") && fax.text().contains("fax"));
+
     // An old period has nothing.
     let old = app.get("/insight?from=2020-01-01&to=2020-01-31", &cookie).await.text();
     assert_eq!(tile(&old, "conversations").0, "0");

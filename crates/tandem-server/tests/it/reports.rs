@@ -61,11 +61,22 @@ async fn kpis_count_what_happened_and_each_figure_lists_its_conversations() {
     let own = get(&app, &agent, "/api/v1/reports/kpis").await;
     assert_eq!(own["total"]["conversations"], 1, "{own}");
 
+    // One channel's figures: both conversations came through the widget.
+    let web = get(&app, &supervisor, "/api/v1/reports/kpis?channel=web").await;
+    assert_eq!(web["total"]["conversations"], 2, "{web}");
+    let mail = get(&app, &supervisor, "/api/v1/reports/kpis?channel=email").await;
+    assert_eq!(mail["total"]["conversations"], 0, "{mail}");
+    let uri = "/api/v1/reports/conversations?metric=handed_off&channel=email";
+    assert_eq!(get(&app, &supervisor, uri).await["total"], 0);
+    let uri = "/api/v1/reports/conversations?metric=handed_off&channel=web";
+    assert_eq!(get(&app, &supervisor, uri).await["total"], 1);
+
     // A period without conversations has counts of zero and nothing to measure.
     let empty = get(&app, &supervisor, "/api/v1/reports/kpis?from=2020-01-01&to=2020-01-31").await;
     assert_eq!(empty["total"]["conversations"], 0);
     assert_eq!(empty["total"]["handoff_rate"], Value::Null);
-    for bad in ["by=month", "from=yesterday", "metric=happiness", "tz=Mars/Olympus"] {
+    for bad in ["by=month", "from=yesterday", "metric=happiness", "tz=Mars/Olympus", "channel=fax"]
+    {
         let path = if bad.starts_with("metric") { "conversations" } else { "kpis" };
         let uri = format!("/api/v1/reports/{path}?{bad}");
         let response = app.get(&uri, &[("cookie", &supervisor.cookie)]).await;
