@@ -143,6 +143,9 @@ pub struct AppState {
     /// Signs widget tokens. Generated once per installation and kept in the store.
     secret: Arc<[u8]>,
     limits: Arc<Limits>,
+    /// Where the SMTP listener listens once it has started (the port it bound, when the
+    /// configuration said `:0`).
+    smtp: Arc<std::sync::OnceLock<SocketAddr>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -154,6 +157,11 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    /// The SMTP listener's address: the one it bound once started, else the configured one.
+    pub fn smtp_address(&self) -> Option<SocketAddr> {
+        self.smtp.get().copied().or(self.config.email.smtp_listen)
     }
 }
 
@@ -210,6 +218,7 @@ pub async fn build(
         hub,
         secret: secret.into_bytes().into(),
         limits: Arc::new(limits),
+        smtp: Arc::default(),
     })
 }
 

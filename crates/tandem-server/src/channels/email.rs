@@ -54,6 +54,7 @@ pub async fn start(state: AppState) -> std::io::Result<Option<SocketAddr>> {
     let Some(address) = state.config.email.smtp_listen else { return Ok(None) };
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
+    let _ = state.smtp.set(bound);
     let config = mail::ListenerConfig {
         hostname: state.config.email.hostname.clone(),
         max_message_bytes: state.config.email.max_message_bytes,

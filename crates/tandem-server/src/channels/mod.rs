@@ -76,7 +76,7 @@ pub(crate) fn callback_url(state: &AppState, inbox: &Inbox) -> Option<String> {
 fn view(state: &AppState, inbox: &Inbox, settings: ChannelSettings) -> ChannelView {
     let callback_url = callback_url(state, inbox);
     let smtp_listener = (inbox.channel == Channel::Email)
-        .then(|| state.config.email.smtp_listen.map(|address| address.to_string()))
+        .then(|| state.smtp_address().map(|address| address.to_string()))
         .flatten();
     ChannelView {
         inbox_id: inbox.id.0,

@@ -590,6 +590,8 @@ async fn unknown_recipients_wrong_settings_and_masked_passwords() {
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.text());
     let view = shown.json();
     assert_eq!(view["settings"]["email"]["smtp"]["password"], "********", "{view}");
+    let listening = app.smtp.unwrap().to_string();
+    assert_eq!(view["smtp_listener"], listening.as_str(), "the port it bound, not `:0`");
     assert_eq!(view["settings"]["email"]["smtp"]["username"], "mailer");
     assert!(view["settings"]["email"].get("thread_secret").is_none(), "{view}");
     assert!(!shown.text().contains("hunter2"));

@@ -274,11 +274,10 @@ pub fn view(
         .collect();
     let console = &**text;
     let callback_url = crate::channels::callback_url(state, inbox);
-    let smtp_hint =
-        (inbox.channel == Channel::Email).then(|| match state.config.email.smtp_listen {
-            Some(address) => console.chs_smtp_listener.replace("{address}", &address.to_string()),
-            None => console.chs_smtp_off.clone(),
-        });
+    let smtp_hint = (inbox.channel == Channel::Email).then(|| match state.smtp_address() {
+        Some(address) => console.chs_smtp_listener.replace("{address}", &address.to_string()),
+        None => console.chs_smtp_off.clone(),
+    });
     Some(ChannelFormView {
         configured,
         fields,
