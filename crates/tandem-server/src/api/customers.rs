@@ -72,7 +72,11 @@ struct CustomerView {
 }
 
 /// The workspace's customer `id`, or `customer_not_found`.
-async fn workspace_customer(state: &AppState, agent: &Agent, id: i64) -> ApiResult<Customer> {
+pub(crate) async fn workspace_customer(
+    state: &AppState,
+    agent: &Agent,
+    id: i64,
+) -> ApiResult<Customer> {
     state
         .store
         .customer(CustomerId(id))

@@ -78,12 +78,7 @@ pub(crate) async fn start_email(
     customer: CustomerId,
     request: NewEmail,
 ) -> ApiResult<EmailStarted> {
-    let customer = state
-        .store
-        .customer(customer)
-        .await?
-        .filter(|customer| customer.workspace_id == agent.user.workspace_id)
-        .ok_or(ApiError::NotFound(tandem_store::Entity::Customer))?;
+    let customer = crate::api::customers::workspace_customer(state, agent, customer.0).await?;
     let body = validate::message_body(&request.body)?;
     let subject = match request.subject.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(subject) => Some(validate::one_line("subject", subject, MAX_SUBJECT)?),

@@ -162,17 +162,10 @@ async fn store(
     let id = mail.message_id.clone().unwrap_or_else(|| {
         format!("{}-{}-{}", mail.from.address, mail.subject, mail.original.len())
     });
-    // A redelivery (the relay's retry) goes where the mail is stored already, so that it is
-    // known as one there: neither stored, answered nor charged to the sender's rate limit again.
-    let stored = state
-        .store
-        .conversation_by_client_msg_ids(inbox.id, &[inbound::client_msg_id(&id)])
-        .await
-        .map_err(|_| unavailable())?;
     let key =
         mail::ThreadKey::new(settings.thread_secret.as_deref().unwrap_or_default().as_bytes());
-    let tokened = || key.conversation_of(mail);
-    let thread = match stored.map(|conversation| conversation.id.0).or_else(tokened) {
+    // A relay's retry of a mail stored already is known as one by `inbound::receive`.
+    let thread = match key.conversation_of(mail) {
         Some(conversation) => Thread::In(tandem_domain::ConversationId(conversation)),
         None => {
             let referenced: Vec<String> = mail

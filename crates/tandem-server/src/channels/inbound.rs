@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
-use tandem_domain::Customer;
 use tandem_domain::{
     AuthorKind, ConversationId, ExternalMeta, IdentityKind, Inbox, MessageMeta, validate,
 };
+use tandem_domain::{Conversation, Customer};
 use tandem_flow::CustomerSend;
 use tandem_store::{
     Appended, Attached, AuditActorKind, CustomerMerge, IdentifiedCustomer, MessageTarget,
@@ -90,52 +90,44 @@ pub(crate) async fn receive(
             attributes: BTreeMap::from([("source".to_owned(), inbox.channel.as_str().to_owned())]),
         })
         .await?;
-    let target = match inbound.thread {
+    let client_msg_id = client_msg_id(&inbound.external.id);
+    // A redelivery (a mail server's retry, a platform's repeated callback) of a message stored
+    // already, wherever it went: answered as stored (with files a failed first attempt may have
+    // left out), without a second turn or a rate-limit charge.
+    let stored =
+        state.store.conversation_by_client_msg_ids(inbox.id, std::slice::from_ref(&client_msg_id));
+    if let Some(conversation) = stored.await?.filter(|c| c.customer_id == customer.id)
+        && let Some(message) =
+            state.store.message_by_client_id(conversation.id, &client_msg_id).await?
+    {
+        store_files(state, conversation.id, &inbound.files).await?;
+        return Ok(Appended { message, conversation, created: false });
+    }
+    let new = MessageTarget::NewConversation { inbox_id: inbox.id, customer_id: customer.id };
+    // Where the message goes, and that conversation as it stands (none for a new one).
+    let (target, current) = match inbound.thread {
         Thread::In(id) => match state.store.conversation(id).await? {
             // A thread is followed only for its own customer: someone else answering a
             // forwarded mail starts a conversation of their own.
             Some(conversation)
                 if conversation.inbox_id == inbox.id && conversation.customer_id == customer.id =>
             {
-                MessageTarget::Conversation(id)
+                (MessageTarget::Conversation(id), Some(conversation))
             }
-            _ => MessageTarget::NewConversation { inbox_id: inbox.id, customer_id: customer.id },
+            _ => (new, None),
         },
-        Thread::New => {
-            MessageTarget::NewConversation { inbox_id: inbox.id, customer_id: customer.id }
-        }
-        Thread::Latest => {
-            MessageTarget::CustomerLatest { inbox_id: inbox.id, customer_id: customer.id }
-        }
+        Thread::New => (new, None),
+        Thread::Latest => (
+            MessageTarget::CustomerLatest { inbox_id: inbox.id, customer_id: customer.id },
+            state.store.latest_conversation(inbox.id, customer.id).await?,
+        ),
     };
-    let client_msg_id = client_msg_id(&inbound.external.id);
-    let current = match target {
-        MessageTarget::Conversation(id) => Some(id),
-        MessageTarget::CustomerLatest { .. } => {
-            state.store.latest_conversation(inbox.id, customer.id).await?.map(|c| c.id)
-        }
-        MessageTarget::NewConversation { .. } => None,
-    };
-    // A redelivery of what is stored already: answer it (and store files a failed first
-    // attempt may have left out) without a second turn or a rate-limit charge.
-    if let Some(conversation) = current
-        && let Some(message) =
-            state.store.message_by_client_id(conversation, &client_msg_id).await?
-    {
-        let conversation = state
-            .store
-            .conversation(conversation)
-            .await?
-            .ok_or(ApiError::NotFound(tandem_store::Entity::Conversation))?;
-        store_files(state, conversation.id, &inbound.files).await?;
-        return Ok(Appended { message, conversation, created: false });
-    }
     if let Err(retry_after_secs) =
         state.limits.widget_messages.take(state.store.as_ref(), &customer.id).await
     {
         return Err(ApiError::RateLimited { retry_after_secs });
     }
-    let mut text = match current {
+    let mut text = match &current {
         Some(conversation) => chosen(state, conversation, &inbound.text).await?,
         None => inbound.text.clone(),
     };
@@ -247,10 +239,7 @@ async fn store_files(
 
 /// The customer's answer to the bot's numbered choices ("2", "２", "2." or "#2") as the
 /// choice's text; any other text as it is.
-async fn chosen(state: &AppState, conversation: ConversationId, text: &str) -> ApiResult<String> {
-    let Some(conversation) = state.store.conversation(conversation).await? else {
-        return Ok(text.to_owned());
-    };
+async fn chosen(state: &AppState, conversation: &Conversation, text: &str) -> ApiResult<String> {
     let from = (conversation.last_seq - 5).max(0);
     let recent = state.store.messages(conversation.id, from, 10).await?;
     let Some(last_bot) =

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use tandem_domain::CustomerId;
 
 use crate::AppState;
-use crate::console::{CsrfForm, PageError, PageResult};
+use crate::console::conversation::back;
+use crate::console::{CsrfForm, PageError, PageResult, text_for};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -40,17 +41,11 @@ async fn email_customer(
         body: form.body,
         subject: Some(form.subject).filter(|subject| !subject.trim().is_empty()),
     };
-    match crate::channels::compose::start_email(&state, &agent, CustomerId(id), request).await {
-        Ok(started) => {
-            Ok(Redirect::to(&format!("/conversations/{}", started.conversation_id)).into_response())
-        }
-        Err(error) => {
-            let message = crate::console::text_for(&agent).api_error(&error);
-            let query = serde_urlencoded::to_string([("error", message)]).unwrap_or_default();
-            Ok(Redirect::to(&format!("/conversations/{}?{query}", form.conversation))
-                .into_response())
-        }
-    }
+    let started = crate::channels::compose::start_email(&state, &agent, CustomerId(id), request);
+    Ok(match started.await {
+        Ok(started) => back(started.conversation_id, None),
+        Err(error) => back(form.conversation, Some(text_for(&agent).api_error(&error))),
+    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -34,7 +34,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A redirect back to the conversation, carrying an error message to show if there is one.
-fn back(id: i64, error: Option<String>) -> Response {
+pub(super) fn back(id: i64, error: Option<String>) -> Response {
     let query = error
         .and_then(|error| serde_urlencoded::to_string([("error", error)]).ok())
         .map_or_else(String::new, |query| format!("?{query}"));
