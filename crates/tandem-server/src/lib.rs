@@ -143,6 +143,8 @@ pub struct AppState {
     /// Signs widget tokens. Generated once per installation and kept in the store.
     secret: Arc<[u8]>,
     limits: Arc<Limits>,
+    /// The channels' API clients and callback state on this node.
+    channels: Arc<channels::Channels>,
     /// Where the SMTP listener listens once it has started (the port it bound, when the
     /// configuration said `:0`).
     smtp: Arc<std::sync::OnceLock<SocketAddr>>,
@@ -178,7 +180,19 @@ pub async fn build(
     let routing = Routing::start(Arc::clone(&store), Arc::new(tandem_store::now_millis));
     let metrics = Arc::new(metrics::Metrics::new(Arc::clone(&store)));
     metrics::start(Arc::clone(&metrics), Arc::clone(&store));
-    webhooks::start(Arc::clone(&store), config.webhooks.clone(), Arc::clone(&metrics));
+    let http = webhooks::client(&config.webhooks);
+    let channels =
+        Arc::new(channels::Channels::new(Arc::clone(&store), http.clone().unwrap_or_default()));
+    if let Some(http) = http {
+        let webhooks = config.webhooks.clone();
+        webhooks::start(
+            Arc::clone(&store),
+            webhooks,
+            Arc::clone(&metrics),
+            http,
+            Arc::clone(&channels),
+        );
+    }
     insight_alerts::start(Arc::clone(&store), config.insight.clone());
     privacy::start(Arc::clone(&store));
     let idle_ms = i64::from(config.bot_idle_resolve_minutes) * 60_000;
@@ -219,6 +233,7 @@ pub async fn build(
         secret: secret.into_bytes().into(),
         limits: Arc::new(limits),
         smtp: Arc::default(),
+        channels,
     })
 }
 

@@ -145,8 +145,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Starts the worker on the current runtime. It runs until the store is closed.
-pub fn start(store: Arc<dyn Store>, config: WebhookConfig, metrics: Arc<crate::metrics::Metrics>) {
+/// The client deliveries are posted with, and the channels' APIs called with; `None` (logged)
+/// when it cannot be built.
+pub fn client(config: &WebhookConfig) -> Option<reqwest::Client> {
     let client = tandem_llm::outbound::client()
         .timeout(config.timeout())
         .connect_timeout(config.timeout())
@@ -154,17 +155,26 @@ pub fn start(store: Arc<dyn Store>, config: WebhookConfig, metrics: Arc<crate::m
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("Tandem-Webhooks/", env!("CARGO_PKG_VERSION")))
         .build();
-    let client = match client {
-        Ok(client) => client,
+    match client {
+        Ok(client) => Some(client),
         Err(error) => {
             tracing::error!(%error, "cannot build the webhook HTTP client; webhooks are not sent");
-            return;
+            None
         }
-    };
+    }
+}
+
+/// Starts the worker on the current runtime. It runs until the store is closed. Replies
+/// through e-mail, WeCom, WeChat, Feishu and DingTalk leave by the same outbox, sent by
+/// `channels`.
+pub fn start(
+    store: Arc<dyn Store>,
+    config: WebhookConfig,
+    metrics: Arc<crate::metrics::Metrics>,
+    client: reqwest::Client,
+    channels: Arc<crate::channels::Channels>,
+) {
     let config = Arc::new(config);
-    // Replies through e-mail, WeCom, WeChat, Feishu and DingTalk leave by the same outbox.
-    let outbound =
-        Arc::new(crate::channels::outbound::Outbound::new(Arc::clone(&store), client.clone()));
     tandem_flow::supervise("webhooks: worker", move |_| {
         // What was in flight when a worker died is leased, not lost: it is claimed again when
         // its lease ends.
@@ -175,7 +185,7 @@ pub fn start(store: Arc<dyn Store>, config: WebhookConfig, metrics: Arc<crate::m
             finished: Arc::new(Notify::new()),
             config: Arc::clone(&config),
             metrics: Arc::clone(&metrics),
-            outbound: Arc::clone(&outbound),
+            channels: Arc::clone(&channels),
         };
         worker.run()
     });
@@ -190,7 +200,7 @@ struct Worker {
     /// Rung when a request finishes, so that waiting deliveries take its slot at once.
     finished: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
-    outbound: Arc<crate::channels::outbound::Outbound>,
+    channels: Arc<crate::channels::Channels>,
 }
 
 impl Worker {
@@ -255,9 +265,9 @@ impl Worker {
                 let config = Arc::clone(&self.config);
                 let finished = Arc::clone(&self.finished);
                 let metrics = Arc::clone(&self.metrics);
-                let outbound = Arc::clone(&self.outbound);
+                let channels = Arc::clone(&self.channels);
                 tokio::spawn(async move {
-                    deliver(&*store, &client, &outbound, &config, &metrics, webhook).await;
+                    deliver(&*store, &client, &channels.outbound, &config, &metrics, webhook).await;
                     drop(permit);
                     finished.notify_one();
                 });

@@ -6,8 +6,6 @@
 //! already stored are acknowledged without storing it twice (its channel id is its
 //! `client_msg_id`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -18,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tandem_channels::{dingtalk, feishu, wecom};
-use tandem_domain::{Channel, ExternalMeta, IdentityKind, Inbox, InboxId};
+use tandem_domain::{Channel, ExternalMeta, IdentityKind, Inbox};
 use tandem_store::now_millis;
 
 use super::inbound::{self, Inbound, Thread};
@@ -27,49 +25,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiJson, ApiResult};
 
 /// How far a callback's timestamp may be from now.
-const MAX_SKEW: Duration = Duration::from_secs(300);
-
-/// WeCom's and WeChat's (timestamp, nonce) pairs seen within [`MAX_SKEW`], on this node. A
-/// replay reaching another node inside the window is still stored once: its message id is
-/// its `client_msg_id`.
-static REPLAYS: LazyLock<wecom::ReplayGuard> = LazyLock::new(|| wecom::ReplayGuard::new(MAX_SKEW));
-
-/// Where each WeCom account's message sync stands, on this node (a node that restarts
-/// fetches again what the API still keeps, and stores none of it twice). Keyed by the
-/// account too (inbox, corp id, `open_kfid`): a cursor means nothing to another account.
-type KfAccount = (InboxId, String, String);
-static CURSORS: LazyLock<Mutex<HashMap<KfAccount, String>>> = LazyLock::new(Default::default);
-
-/// Each WeCom account's API client for `sync_msg`, on this node, by inbox and account (base
-/// URL, corp id), with the secret it was built with: its access token is then fetched once
-/// and reused until it expires (WeCom rate-limits `gettoken` and asks callers to cache the
-/// token) rather than once per notice.
-type KfClientKey = (InboxId, String, String);
-type KfClient = (String, Arc<wecom::WecomClient>);
-static CLIENTS: LazyLock<Mutex<HashMap<KfClientKey, KfClient>>> = LazyLock::new(Default::default);
-
-/// The inbox's `sync_msg` client, built again when its secret changes.
-fn wecom_client(
-    inbox: InboxId,
-    settings: &super::settings::WecomSettings,
-) -> ApiResult<Arc<wecom::WecomClient>> {
-    let key = (inbox, settings.base_url.clone(), settings.corp_id.clone());
-    let secret = settings.secret.clone().unwrap_or_default();
-    let mut clients = CLIENTS.lock().expect("not poisoned");
-    if let Some((built_with, client)) = clients.get(&key)
-        && *built_with == secret
-    {
-        return Ok(Arc::clone(client));
-    }
-    let client = Arc::new(wecom::WecomClient::new(
-        tandem_llm::outbound::client().build().map_err(ApiError::internal)?,
-        settings.base_url.clone(),
-        settings.corp_id.clone(),
-        secret.clone(),
-    ));
-    clients.insert(key, (secret, Arc::clone(&client)));
-    Ok(client)
-}
+pub(super) const MAX_SKEW: Duration = Duration::from_secs(300);
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -191,7 +147,11 @@ async fn wecom_callback(
     let xml = crypto
         .open_envelope(&body, query.msg_signature()?, &query.timestamp, &query.nonce)
         .map_err(callback_error)?;
-    REPLAYS.check(&query.timestamp, &query.nonce, now_secs()).map_err(callback_error)?;
+    state
+        .channels
+        .replays
+        .check(&query.timestamp, &query.nonce, now_secs())
+        .map_err(callback_error)?;
     let notice = wecom::parse_message(&xml).map_err(callback_error)?;
     let wecom::Inbound::KfNotice { token, open_kfid, .. } = notice else {
         return Ok(success());
@@ -200,9 +160,10 @@ async fn wecom_callback(
         tracing::info!(inbox_id = %inbox.id, "a WeCom notice for another customer-service account; ignored");
         return Ok(success());
     }
-    let client = wecom_client(inbox.id, wecom_settings)?;
+    let client =
+        state.channels.outbound.wecom(inbox.id).await?.ok_or(ApiError::ChannelNotConfigured)?;
     let account = (inbox.id, wecom_settings.corp_id.clone(), open_kfid.clone());
-    let mut cursor = CURSORS.lock().expect("not poisoned").get(&account).cloned();
+    let mut cursor = state.channels.cursors.lock().expect("not poisoned").get(&account).cloned();
     loop {
         let page = client
             .sync_msg(cursor.as_deref(), Some(&token), &open_kfid, 1000)
@@ -236,7 +197,12 @@ async fn wecom_callback(
         }
         cursor = Some(page.next_cursor).filter(|next| !next.is_empty()).or(cursor);
         if let Some(cursor) = &cursor {
-            CURSORS.lock().expect("not poisoned").insert(account.clone(), cursor.clone());
+            state
+                .channels
+                .cursors
+                .lock()
+                .expect("not poisoned")
+                .insert(account.clone(), cursor.clone());
         }
         if !page.has_more {
             break;
@@ -297,7 +263,11 @@ async fn wechat_callback(
             String::from_utf8(body.to_vec()).map_err(|_| malformed("the body is not UTF-8"))?
         }
     };
-    REPLAYS.check(&query.timestamp, &query.nonce, now_secs()).map_err(callback_error)?;
+    state
+        .channels
+        .replays
+        .check(&query.timestamp, &query.nonce, now_secs())
+        .map_err(callback_error)?;
     let wecom::Inbound::Message { from, msg_id, kind, .. } =
         wecom::parse_message(&xml).map_err(callback_error)?
     else {

@@ -16,6 +16,9 @@ mod inbound;
 pub mod outbound;
 pub mod settings;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -31,6 +34,30 @@ use crate::auth::{Agent, random_token};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 pub(crate) use inbound::claim_identity;
 pub use settings::ChannelSettings;
+
+/// The channels' state on this node, shared by the callbacks and the replies: each inbox's
+/// API client (so one access token serves both fetching and sending), WeCom's message-sync
+/// positions, and the WeCom and WeChat callbacks seen lately (replays).
+pub struct Channels {
+    pub outbound: outbound::Outbound,
+    /// Where each WeCom account's message sync stands (a node that restarts fetches again what
+    /// the API still keeps, and stores none of it twice), by inbox, corp id and `open_kfid`: a
+    /// cursor means nothing to another account.
+    cursors: Mutex<HashMap<(InboxId, String, String), String>>,
+    /// (timestamp, nonce) pairs seen within the callbacks' window. A replay reaching another
+    /// node inside it is still stored once: its message id is its `client_msg_id`.
+    replays: tandem_channels::wecom::ReplayGuard,
+}
+
+impl Channels {
+    pub fn new(store: Arc<dyn Store>, http: reqwest::Client) -> Channels {
+        Channels {
+            outbound: outbound::Outbound::new(store, http),
+            cursors: Mutex::new(HashMap::new()),
+            replays: tandem_channels::wecom::ReplayGuard::new(callbacks::MAX_SKEW),
+        }
+    }
+}
 
 /// The API routes: settings and files.
 pub fn routes() -> OpenApiRouter<AppState> {

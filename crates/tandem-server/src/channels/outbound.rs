@@ -39,7 +39,7 @@ pub enum Sent {
 /// One inbox's client, built from its settings and rebuilt when they change.
 enum Client {
     Email(email::Sender, EmailSettings),
-    Wecom(wecom::WecomClient, String),
+    Wecom(Arc<wecom::WecomClient>, String),
     Wechat(wecom::WechatClient),
     Feishu(feishu::FeishuClient),
     Dingtalk(dingtalk::DingtalkClient),
@@ -163,6 +163,18 @@ impl Outbound {
         })
     }
 
+    /// A WeCom inbox's client, also for fetching its messages (`sync_msg`); `None` when the
+    /// inbox has no WeCom settings.
+    pub(crate) async fn wecom(
+        &self,
+        inbox: InboxId,
+    ) -> Result<Option<Arc<wecom::WecomClient>>, tandem_store::StoreError> {
+        Ok(match self.client(inbox).await?.as_deref() {
+            Some(Client::Wecom(client, _)) => Some(Arc::clone(client)),
+            _ => None,
+        })
+    }
+
     /// The inbox's client, from its current settings.
     async fn client(
         &self,
@@ -187,7 +199,12 @@ impl Outbound {
                 }
             },
             ChannelSettings::Wecom(s) => Client::Wecom(
-                wecom::WecomClient::new(http, s.base_url, s.corp_id, s.secret.unwrap_or_default()),
+                Arc::new(wecom::WecomClient::new(
+                    http,
+                    s.base_url,
+                    s.corp_id,
+                    s.secret.unwrap_or_default(),
+                )),
                 s.open_kfid,
             ),
             ChannelSettings::Wechat(s) => Client::Wechat(wecom::WechatClient::new(

@@ -425,12 +425,13 @@ async fn wecom_customer_service_end_to_end() {
     assert_eq!(stored(&app, Channel::Wecom).await.len(), before);
     assert_eq!(fake.calls("/cgi-bin/kf/send_msg").len(), 3);
 
-    // The access token is cached: one gettoken for the sends, one for the syncs.
+    // The access token is cached, and the inbox's one client serves the syncs and the sends:
+    // one gettoken in all.
     let gettoken = fake.calls("/cgi-bin/gettoken");
     let by_worker =
         gettoken.iter().filter(|call| call.user_agent.starts_with(WORKER_AGENT)).count();
     assert_eq!(by_worker, 1, "{gettoken:#?}");
-    assert_eq!(gettoken.len(), 2, "{gettoken:#?}");
+    assert_eq!(gettoken.len(), 1, "{gettoken:#?}");
     assert_eq!(fake.calls("/cgi-bin/kf/sync_msg").len(), 3);
 }
 
